@@ -124,9 +124,17 @@ def _offline_sentence(name: str) -> str:
     )
 
 
+def _check_hub(resolved: ResolvedModel) -> None:
+    from studio.net import hub_reachable
+
+    if not resolved.is_local and not hub_reachable():
+        raise ModelError(_offline_sentence(resolved.display_name))
+
+
 def load_tokenizer(resolved: ResolvedModel, trust_remote_code: bool = False):
     from transformers import AutoTokenizer
 
+    _check_hub(resolved)
     try:
         tokenizer = AutoTokenizer.from_pretrained(resolved.path, trust_remote_code=trust_remote_code)
     except OSError as exc:
@@ -150,6 +158,7 @@ def load_model(
     import torch
     from transformers import AutoModelForCausalLM
 
+    _check_hub(resolved)
     kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code, "dtype": dtype or torch.float32}
     if quantize_4bit:
         from transformers import BitsAndBytesConfig

@@ -1,0 +1,43 @@
+"""The model catalog and the memory verdicts."""
+
+import json
+
+from studio.catalog import CATEGORIES, Machine, catalog_models, estimate
+from studio.cli import main
+
+
+def test_every_category_has_models_in_its_size_range():
+    bounds = {"small": (0, 1), "medium": (1, 10), "large": (10, 1000)}
+    for cat in CATEGORIES:
+        models = catalog_models(cat)
+        assert models, cat
+        low, high = bounds[cat]
+        for m in models:
+            assert low <= m["params_b"] < high, m
+            assert m["kind"] in ("instruct", "base")
+    assert catalog_models("small")[0]["id"] == "embedded"
+
+
+def test_verdicts_scale_with_size_and_method():
+    laptop = Machine("cpu", "CPU", 24.0)
+    assert estimate(0.135, "lora", laptop).verdict == "fits"
+    assert estimate(70.6, "full", laptop).verdict == "won't fit"
+    assert estimate(7.2, "qlora", laptop).verdict == "needs GPU"
+    gpu = Machine("cuda", "H100", 80.0)
+    assert estimate(7.2, "qlora", gpu).verdict == "fits"
+    assert estimate(7.2, "full", gpu).verdict in ("tight", "won't fit")
+    assert estimate(7.2, "lora", gpu).need_gib < estimate(7.2, "full", gpu).need_gib
+    assert estimate(7.2, "qlora", gpu).need_gib < estimate(7.2, "lora", gpu).need_gib
+    # Full DPO holds a reference copy; LoRA DPO does not.
+    assert estimate(1.5, "full", gpu, dpo=True).need_gib > estimate(1.5, "full", gpu).need_gib
+    assert estimate(1.5, "lora", gpu, dpo=True).need_gib == estimate(1.5, "lora", gpu).need_gib
+
+
+def test_models_json_cli(capsys):
+    assert main(["models", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["machine"]["device"] == "cpu"
+    ids = [m["id"] for m in data["models"]]
+    assert "embedded" in ids and "meta-llama/Llama-3.1-70B-Instruct" in ids
+    first = data["models"][0]["estimates"]
+    assert set(first) == {"full", "lora", "qlora"} and first["lora"]["verdict"] == "fits"

@@ -1,0 +1,105 @@
+"""RunConfig: YAML round trip, dotted overrides, unknown keys, and each validation sentence."""
+
+from pathlib import Path
+
+import pytest
+
+from studio.config import ConfigError, RunConfig, help_text
+
+ROOT = Path(__file__).resolve().parent.parent
+RECIPES = sorted((ROOT / "presets" / "recipes").glob("*.yaml"))
+
+
+def valid(**sections) -> dict:
+    raw = {"method": "dpo", "data": {"source": "pairs.jsonl"}, "training": {"max_steps": 2}}
+    for key, value in sections.items():
+        if isinstance(value, dict):
+            raw.setdefault(key, {}).update(value)
+        else:
+            raw[key] = value
+    return raw
+
+
+def test_yaml_round_trip(tmp_path):
+    cfg = RunConfig.from_dict(valid(lora={"r": 8}, training={"beta": 0.2}))
+    cfg.save(tmp_path / "c.yaml")
+    again = RunConfig.from_yaml(tmp_path / "c.yaml")
+    assert again == cfg
+    assert again.lora.r == 8 and again.training.beta == 0.2
+
+
+def test_overrides_are_typed_and_nested(tmp_path):
+    (tmp_path / "c.yaml").write_text(RunConfig.from_dict(valid()).to_yaml())
+    cfg = RunConfig.from_yaml(tmp_path / "c.yaml", ["training.max_steps=1", "output.dir=runs/try1",
+                                                    "training.learning_rate=5e-6", "lora.enabled=false"])
+    assert cfg.training.max_steps == 1 and cfg.output.dir == "runs/try1"
+    assert cfg.training.learning_rate == 5e-6 and cfg.lora.enabled is False
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"trainig": {}}, "Unknown option 'trainig'"),
+    ({"training": {"lr": 1}}, "Unknown option 'training.lr'"),
+    ({"training": {"batch_size": "four"}}, "must be a whole number"),
+])
+def test_unknown_keys_and_wrong_types_are_rejected(raw, message):
+    with pytest.raises(ConfigError, match=message):
+        RunConfig.from_dict(valid(**raw))
+
+
+def test_bad_override_syntax():
+    with pytest.raises(ConfigError, match="key=value"):
+        RunConfig.from_dict(valid()).with_overrides(["training.max_steps"])
+
+
+@pytest.mark.parametrize("sections, message", [
+    ({"training": {"learning_rate": 0}}, "Learning rate must be above 0"),
+    ({"training": {"learning_rate": -1e-5}}, "Learning rate must be above 0"),
+    ({"lora": {"r": 0}}, "LoRA rank r must be at least 1"),
+    ({"lora": {"alpha": 0}}, "LoRA alpha must be above 0"),
+    ({"lora": {"dropout": 1.0}}, "dropout must be at least 0 and below 1"),
+    ({"lora": {"dropout": -0.1}}, "dropout must be at least 0 and below 1"),
+    ({"training": {"beta": 0}}, "beta must be above 0 and at most 10"),
+    ({"training": {"beta": 10.5}}, "beta must be above 0 and at most 10"),
+    ({"training": {"batch_size": 0}}, "Batch size must be at least 1"),
+    ({"training": {"max_length": 8}}, "Max length must be at least 16"),
+    ({"training": {"num_epochs": None, "max_steps": None}}, "Set either training.num_epochs or training.max_steps"),
+    ({"data": {"source": ""}}, "No dataset given"),
+    ({"method": "ppo"}, "Method must be 'sft' or 'dpo'"),
+    ({"data": {"template": "alpaca"}}, "Chat template must be"),
+])
+def test_validation_sentences(sections, message):
+    cfg = RunConfig.from_dict(valid(**sections))
+    with pytest.raises(ConfigError, match=message) as info:
+        cfg.validate()
+    text = str(info.value)
+    assert text.endswith(".") and "\n" not in text
+
+
+def test_missing_and_broken_files(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        RunConfig.from_yaml(tmp_path / "nope.yaml")
+    (tmp_path / "bad.yaml").write_text("method: [dpo\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        RunConfig.from_yaml(tmp_path / "bad.yaml")
+    (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="must hold a mapping"):
+        RunConfig.from_yaml(tmp_path / "list.yaml")
+
+
+def test_help_text_is_written_once_on_the_fields():
+    assert "0.01-1.0" in help_text("training.beta")
+    assert "100x smaller" in help_text("training.learning_rate")
+    with pytest.raises(KeyError):
+        help_text("training.nope")
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=[r.stem for r in RECIPES])
+def test_shipped_recipes_are_valid_and_name_their_command(recipe):
+    RunConfig.from_yaml(recipe).validate()
+    assert f"studio train presets/recipes/{recipe.name}" in recipe.read_text()
+
+
+def test_dpo_recipes_follow_the_field_advice():
+    zephyr = RunConfig.from_yaml(ROOT / "presets/recipes/zephyr-style-dpo.yaml")
+    assert zephyr.training.beta == 0.01 and zephyr.training.lr_scheduler == "cosine"
+    assert zephyr.training.learning_rate == 5e-6 and zephyr.training.optimizer.startswith("adam")
