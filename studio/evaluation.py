@@ -1,0 +1,275 @@
+"""Evaluation: held-out preference pairs scored by the base and by the tuned adapter, and answers
+before and after, side by side.
+
+Log-probabilities are computed the way TRL's DPOTrainer computes them: the prompt is rendered with
+the run's chat template (generation prompt added), the completion starts where the tokenized prompt
+and prompt+completion diverge (``trl.data_utils.common_prefix_length``), sequences are batched and
+truncated by TRL's ``DataCollatorForPreference`` with the run's max_length, and the score is the sum
+of the completion tokens' log-probabilities (``trl.trainer.utils.selective_log_softmax``). The base
+is the reference (the adapter switched off), as in training.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from studio.errors import StudioError
+
+EVAL_FILE = "eval.json"
+METRIC_LABELS = {
+    "accuracy": "Preference accuracy",
+    "margin": "Reward margin (β·Δ log-ratio)",
+    "chosen_logp": "Mean log-prob of chosen",
+    "rejected_logp": "Mean log-prob of rejected",
+}
+
+
+class EvalError(StudioError):
+    """An evaluation that cannot run, phrased as one sentence the user can act on."""
+
+
+def run_dir_of(path: str | Path) -> Path:
+    """The run folder for a run folder or for its adapter/ folder."""
+    path = Path(path)
+    if path.name == "adapter" and (path.parent / "config.yaml").is_file():
+        return path.parent
+    return path
+
+
+def run_beta(run_dir: str | Path) -> float:
+    """The run's DPO beta (training.beta), or the default when the run has no config."""
+    from studio.config import RunConfig, TrainingConfig
+
+    config = run_dir_of(run_dir) / "config.yaml"
+    if config.is_file():
+        return RunConfig.from_yaml(config).training.beta
+    return TrainingConfig().beta
+
+
+def _run_max_length(run_dir: Path) -> int | None:
+    from studio.config import RunConfig
+
+    config = run_dir_of(run_dir) / "config.yaml"
+    return RunConfig.from_yaml(config).training.max_length if config.is_file() else None
+
+
+def load_pairs(pairs_file: str | Path) -> list[dict]:
+    """Preference pairs from any format the data pipeline reads, as prompt/chosen/rejected message lists."""
+    from studio.config import DataConfig
+    from studio.data import load_training_data
+
+    path = Path(pairs_file)
+    if not path.exists():
+        raise EvalError(f"The pairs file {path} does not exist; give a file of held-out preference pairs.")
+    loaded = load_training_data(DataConfig(source=str(path)), "dpo")
+    dataset = getattr(loaded, "dataset", loaded)
+    rows = [dict(row) for row in dataset]
+    if not rows:
+        raise EvalError(f"The pairs file {path} holds no usable preference pairs; check its format.")
+    return rows
+
+
+def _messages(value: Any, role: str) -> list[dict]:
+    return [{"role": role, "content": value}] if isinstance(value, str) else list(value)
+
+
+def tokenize_pair(tokenizer, row: dict) -> dict:
+    """Split one pair into prompt/chosen/rejected token ids exactly as DPOTrainer's tokenization does."""
+    from trl.data_utils import common_prefix_length
+
+    prompt = _messages(row["prompt"], "user")
+
+    def ids(messages: list[dict], **kwargs) -> list[int]:
+        out = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True, **kwargs)
+        return list(out["input_ids"])
+
+    prompt_ids = ids(prompt, add_generation_prompt=True)
+    chosen_ids = ids(prompt + _messages(row["chosen"], "assistant"))
+    rejected_ids = ids(prompt + _messages(row["rejected"], "assistant"))
+    start = min(common_prefix_length(prompt_ids, chosen_ids), common_prefix_length(prompt_ids, rejected_ids))
+    return {"prompt_ids": prompt_ids[:start], "chosen_ids": chosen_ids[start:], "rejected_ids": rejected_ids[start:]}
+
+
+def sequence_logps(model, batch: dict):
+    """Sum of completion-token log-probabilities per row of a DataCollatorForPreference batch."""
+    from trl.trainer.utils import selective_log_softmax
+
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False).logits
+    per_token = selective_log_softmax(logits[:, :-1].float(), batch["input_ids"][:, 1:])
+    mask = batch["completion_mask"][:, 1:].to(per_token.dtype)
+    return (per_token * mask).sum(dim=1)
+
+
+def score_pairs(model, tokenizer, rows: list[dict], *, max_length: int | None = None,
+                batch_size: int = 4) -> dict[str, list[float]]:
+    """Per-pair log-probabilities of chosen and rejected, with the adapter on (tuned) and off (base)."""
+    import torch
+    from trl.trainer.dpo_trainer import DataCollatorForPreference
+
+    examples = [tokenize_pair(tokenizer, row) for row in rows]
+    if max_length is not None:  # DPOTrainer drops pairs whose prompt alone fills max_length
+        examples = [e for e in examples if len(e["prompt_ids"]) < max_length]
+    if not examples:
+        raise EvalError("Every pair's prompt is longer than the run's max_length, so nothing can be scored.")
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    collate = DataCollatorForPreference(pad_token_id=pad_id, max_length=max_length)
+    scores: dict[str, list[float]] = {"base_chosen": [], "base_rejected": [], "tuned_chosen": [],
+                                      "tuned_rejected": []}
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for start in range(0, len(examples), batch_size):
+                batch = collate(examples[start:start + batch_size])
+                tuned = sequence_logps(model, batch)
+                with model.disable_adapter():
+                    base = sequence_logps(model, batch)
+                for name, values in (("tuned", tuned), ("base", base)):
+                    chosen, rejected = values.chunk(2, dim=0)
+                    scores[f"{name}_chosen"] += chosen.tolist()
+                    scores[f"{name}_rejected"] += rejected.tolist()
+    finally:
+        model.train(was_training)
+    return scores
+
+
+def summarize(scores: dict[str, list[float]], beta: float) -> dict:
+    """The evaluation result from per-pair scores; the base is its own reference, so its margin is 0."""
+    n = len(scores["base_chosen"])
+
+    def mean(values: Iterable[float]) -> float:
+        values = list(values)
+        return sum(values) / len(values)
+
+    bc, br, tc, tr = (scores[k] for k in ("base_chosen", "base_rejected", "tuned_chosen", "tuned_rejected"))
+    margins = [beta * ((tc[i] - bc[i]) - (tr[i] - br[i])) for i in range(n)]
+    return {
+        "base": {"accuracy": mean(c > r for c, r in zip(bc, br)), "margin": 0.0,
+                 "chosen_logp": mean(bc), "rejected_logp": mean(br)},
+        "tuned": {"accuracy": mean(c > r for c, r in zip(tc, tr)), "margin": mean(margins),
+                  "chosen_logp": mean(tc), "rejected_logp": mean(tr),
+                  "reward_accuracy": mean(m > 0 for m in margins)},
+        "pairs": n,
+        "beta": beta,
+    }
+
+
+def evaluate(run_dir: str | Path, pairs_file: str | Path, beta: float | None = None, *,
+             model=None, save: bool = True) -> dict:
+    """Score held-out preference pairs with the base and the tuned model.
+
+    Returns ``{"base": {"accuracy", "margin", "chosen_logp", "rejected_logp"}, "tuned": {...},
+    "pairs": N, "beta": β}``. ``model`` may be an already loaded ``BeforeAfter`` for this run (the
+    Chat tab keeps one). With ``save`` the result is also written to RUN_DIR/eval.json, which the
+    model card reads.
+    """
+    from studio.inference import BeforeAfter
+
+    run_dir = Path(run_dir)
+    beta = run_beta(run_dir) if beta is None else float(beta)
+    if not beta > 0:
+        raise EvalError(f"Beta must be above 0 (got {beta}); the run's training.beta is the usual choice.")
+    rows = load_pairs(pairs_file)
+    pair_model = model if model is not None else BeforeAfter(run_dir)
+    lock = getattr(pair_model, "_lock", None)
+    if lock is not None:
+        with lock:  # the adapter switch is global state shared with generation
+            scores = score_pairs(pair_model.model, pair_model.tokenizer, rows,
+                                 max_length=_run_max_length(run_dir))
+    else:
+        scores = score_pairs(pair_model.model, pair_model.tokenizer, rows, max_length=_run_max_length(run_dir))
+    result = summarize(scores, beta)
+    if not all(math.isfinite(v) for part in ("base", "tuned") for v in result[part].values()):
+        raise EvalError("The scores came out as NaN or infinite; the adapter's training likely diverged.")
+    if save:
+        target = run_dir_of(run_dir)
+        if (target / "config.yaml").is_file():  # only inside a real run folder
+            record = {**result, "pairs_file": Path(pairs_file).name, "time": round(time.time(), 3)}
+            (target / EVAL_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
+    return result
+
+
+def load_saved_eval(run_dir: str | Path) -> dict | None:
+    """The last evaluation written by ``evaluate`` for this run, if any."""
+    path = run_dir_of(run_dir) / EVAL_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def eval_table(result: dict) -> dict:
+    """A table-friendly view: ``{"headers": [...], "rows": [[metric, base, tuned], ...]}``.
+
+    ``pandas.DataFrame(t["rows"], columns=t["headers"])`` feeds a gr.Dataframe directly.
+    """
+    rows = []
+    for key, label in METRIC_LABELS.items():
+        base, tuned = result["base"].get(key), result["tuned"].get(key)
+        if key == "accuracy":
+            rows.append([label, f"{base:.0%}", f"{tuned:.0%}"])
+        else:
+            rows.append([label, f"{base:.3f}", f"{tuned:.3f}"])
+    return {"headers": ["Metric", "Base", "Tuned"], "rows": rows, "pairs": result["pairs"]}
+
+
+def format_table(result: dict) -> str:
+    table = eval_table(result)
+    widths = [max(len(str(r[i])) for r in [table["headers"], *table["rows"]]) for i in range(3)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)) for row in [table["headers"], *table["rows"]]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines) + f"\n({table['pairs']} pairs, beta {result.get('beta', '?')})"
+
+
+def read_prompts(prompts_file: str | Path) -> list[str]:
+    """Prompts from a text file (one per line; blank lines and # comments skipped) or a .jsonl with "prompt"."""
+    path = Path(prompts_file)
+    if not path.is_file():
+        raise EvalError(f"The prompts file {path} does not exist; give a text file with one prompt per line.")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".jsonl":
+        prompts = []
+        for line in text.splitlines():
+            if line.strip():
+                value = json.loads(line).get("prompt", "")
+                prompts.append(value if isinstance(value, str) else value[-1]["content"])
+    else:
+        prompts = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    if not prompts:
+        raise EvalError(f"The prompts file {path} holds no prompts; write one prompt per line.")
+    return prompts
+
+
+def answer_prompts(run_dir: str | Path, prompts: list[str], sampling=None, *, model=None) -> list[dict]:
+    """``[{"prompt", "before", "after"}]``: the base's and the tuned model's answers with the same settings."""
+    from studio.inference import BeforeAfter
+
+    pair_model = model if model is not None else BeforeAfter(run_dir)
+    return [{"prompt": p, **pair_model.compare(p, sampling)} for p in prompts]
+
+
+def cli_eval(args) -> int:
+    from studio.inference import BeforeAfter
+
+    pair_model = BeforeAfter(args.run_dir)
+    result = evaluate(args.run_dir, args.pairs, model=pair_model)
+    answers = answer_prompts(args.run_dir, read_prompts(args.prompts), model=pair_model) if args.prompts else None
+    if args.json:
+        out = dict(result)
+        if answers is not None:
+            out["answers"] = answers
+        print(json.dumps(out, ensure_ascii=False))
+        return 0
+    print(format_table(result))
+    for item in answers or []:
+        print(f"\nPrompt: {item['prompt']}\n  Before: {item['before'].strip()}\n  After:  {item['after'].strip()}")
+    sys.stdout.flush()
+    return 0
