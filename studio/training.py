@@ -133,6 +133,10 @@ def build_trainer(cfg: RunConfig, run_dir: Path, model, tokenizer, dataset, plan
     from trl import DPOTrainer, SFTTrainer
 
     if cfg.lora.enabled:
+        from transformers import set_seed
+
+        # The adapter's random init must follow the seed too, or two runs with one seed differ.
+        set_seed(cfg.training.seed)
         if cfg.lora.qlora:
             model = prepare_model_for_kbit_training(
                 model, use_gradient_checkpointing=plan.gradient_checkpointing
