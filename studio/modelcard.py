@@ -1,0 +1,215 @@
+"""The model card for a run: base, data and format, method and every hyperparameter, final metrics,
+the loss curve, the evaluation table, hardware and time, and a PEFT usage snippet.
+
+Rendered with huggingface_hub's ``ModelCard.from_template`` from ``assets/model_card.md`` (Jinja2).
+Only names, never local absolute paths, go into the card; no token ever reaches this module.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from studio.errors import StudioError
+from studio.paths import ASSETS_DIR
+
+TEMPLATE = ASSETS_DIR / "model_card.md"
+CURVE_FILE = "loss_curve.png"
+METHOD_NAMES = {"dpo": "Direct Preference Optimization (DPO)", "sft": "Supervised fine-tuning (SFT)"}
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+FINAL_KEYS = ("loss", "rewards/margins", "rewards/accuracies", "rewards/chosen", "rewards/rejected",
+              "logps/chosen", "logps/rejected", "mean_token_accuracy", "grad_norm", "learning_rate")
+
+
+class CardError(StudioError):
+    """A model card that cannot be built, phrased as one sentence the user can act on."""
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    path = run_dir / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:  # a line cut short by a crash
+            continue
+    return rows
+
+
+def is_hub_id(name: str) -> bool:
+    """A Hub repo id (``org/name``) rather than a local path or file."""
+    return bool(name) and bool(HUB_ID.match(name)) and not Path(name).expanduser().exists()
+
+
+def base_model_of(run_dir: Path) -> tuple[str, bool, str]:
+    """(display name, is on the Hub, note) for the run's base model."""
+    marker = _read_json(run_dir / "adapter" / "studio_base.json")
+    summary = _read_json(run_dir / "summary.json")
+    configured = marker.get("model", "")
+    display = marker.get("base_model") or summary.get("base_model") or Path(configured).name or "unknown"
+    if configured == "embedded":
+        return display, True, (
+            f"Trained on the studio's embedded copy of {display}: its Q4_1 GGUF weights de-quantized to "
+            "float32, so results on the original full-precision weights can differ slightly."
+        )
+    return display, is_hub_id(configured) or is_hub_id(display), ""
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v}" for k, v in value.items()) or "{}"
+    return str(value)
+
+
+def _duration(seconds: Any) -> str:
+    if not isinstance(seconds, (int, float)):
+        return "an unknown time"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+
+
+def hyperparameters(cfg) -> list[tuple[str, str]]:
+    """Every training and LoRA option, plus the data options that shape what was trained on."""
+    out = [("method", cfg.method)]
+    for group in ("lora", "training"):
+        part = getattr(cfg, group)
+        out += [(f"{group}.{f.name}", _fmt(getattr(part, f.name))) for f in fields(part)]
+    for name in ("split", "subset", "max_rows", "shuffle_seed", "template", "column_map"):
+        out.append((f"data.{name}", _fmt(getattr(cfg.data, name))))
+    return out
+
+
+def final_metrics(run_dir: Path, summary: dict) -> list[tuple[str, str]]:
+    last: dict = {}
+    for row in read_metrics(run_dir):
+        if "loss" in row:
+            last = row
+    out = [(key, _fmt(last[key])) for key in FINAL_KEYS if key in last]
+    if isinstance(summary.get("train_loss"), (int, float)):
+        out.append(("train_loss (mean over the run)", _fmt(summary["train_loss"])))
+    return out
+
+
+def plot_loss_curve(run_dir: str | Path, out_png: str | Path) -> Path | None:
+    """Draw the training loss (and the DPO reward margin when logged) to a PNG; None without metrics."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    rows = [r for r in read_metrics(Path(run_dir)) if "loss" in r and "step" in r]
+    if not rows:
+        return None
+    # Figure + Agg canvas directly: no pyplot, so no global backend switch in a process running a UI.
+    fig = Figure(figsize=(6, 3.2), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.plot([r["step"] for r in rows], [r["loss"] for r in rows], marker="o", markersize=3, label="loss")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.grid(alpha=0.3)
+    margins = [r for r in rows if "rewards/margins" in r]
+    if margins:
+        ax2 = ax.twinx()
+        ax2.plot([r["step"] for r in margins], [r["rewards/margins"] for r in margins], color="tab:orange",
+                 linestyle="--", label="reward margin")
+        ax2.set_ylabel("reward margin")
+        fig.legend(loc="upper center", ncol=2, fontsize=8)
+    fig.tight_layout()
+    out = Path(out_png)
+    fig.savefig(out, format="png")
+    return out
+
+
+def _dataset(cfg, summary: dict) -> tuple[str, list[str]]:
+    source = cfg.data.source
+    if is_hub_id(source):
+        return f"[{source}](https://huggingface.co/datasets/{source})", [source]
+    return f"`{Path(source).name}` (local file)", []
+
+
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("trl", "peft", "transformers"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "?"
+    return out
+
+
+def build_model_card(run_dir: str | Path, repo_id: str | None = None, eval_result: dict | None = None,
+                     *, curve: str | None = CURVE_FILE) -> str:
+    """The README.md text for a run's adapter; ``eval_result`` defaults to the run's saved eval.json.
+
+    ``curve`` names the loss-curve image beside the README (None leaves it out).
+    """
+    from huggingface_hub import ModelCard, ModelCardData
+
+    from studio.config import RunConfig
+    from studio.evaluation import eval_table, load_saved_eval, run_dir_of
+
+    run_dir = run_dir_of(run_dir)
+    config = run_dir / "config.yaml"
+    if not config.is_file():
+        raise CardError(f"{run_dir} has no config.yaml, so it is not a studio run folder.")
+    cfg = RunConfig.from_yaml(config)
+    summary = _read_json(run_dir / "summary.json")
+    base, base_on_hub, base_note = base_model_of(run_dir)
+    dataset, hub_datasets = _dataset(cfg, summary)
+    if eval_result is None:
+        eval_result = load_saved_eval(run_dir)
+    card_data = ModelCardData(
+        base_model=base if base_on_hub else None,
+        library_name="peft",
+        pipeline_tag="text-generation",
+        tags=["peft", "lora", "trl", cfg.method, "fine-tuning-studio"],
+        datasets=hub_datasets or None,
+    )
+    title = repo_id.split("/")[-1] if repo_id else (cfg.output.name or f"{cfg.method}-adapter")
+    card = ModelCard.from_template(
+        card_data,
+        template_path=str(TEMPLATE),
+        title=title,
+        repo_id=repo_id or "path/to/this-adapter",
+        base_model=base,
+        base_model_url=f"https://huggingface.co/{base}" if base_on_hub else "",
+        base_note=base_note,
+        method=cfg.method,
+        method_long=METHOD_NAMES.get(cfg.method, cfg.method),
+        beta=_fmt(cfg.training.beta),
+        dataset=dataset,
+        data_format=summary.get("data_format", "unknown"),
+        data_rows=summary.get("data_rows", "?"),
+        data_valid_rows=summary.get("data_valid_rows", "?"),
+        template=summary.get("template", cfg.data.template),
+        hyperparameters=hyperparameters(cfg),
+        steps=summary.get("global_step", "?"),
+        duration=_duration(summary.get("seconds")),
+        hardware=summary.get("device", "unknown hardware"),
+        final_metrics=final_metrics(run_dir, summary),
+        curve=curve,
+        eval_table=eval_table(eval_result) if eval_result else None,
+        eval_pairs_file=(eval_result or {}).get("pairs_file"),
+        versions=_versions(),
+    )
+    return str(card)
