@@ -1,0 +1,1 @@
+"""The browser app: one module per tab, handlers as plain functions, built by app.py."""

@@ -1,0 +1,109 @@
+"""Builds the studio's Gradio app and starts it (`studio app`, `python launch.py`).
+
+Security defaults: bound to 127.0.0.1; a public link (--share) or a non-local host needs --auth;
+uploads are capped; no folder is added to Gradio's allowed paths (it serves only its own cache).
+"""
+
+from __future__ import annotations
+
+import os
+from studio.errors import StudioError
+from studio.paths import ASSETS_DIR
+
+TITLE = "Fine-tuning Studio"
+MAX_UPLOAD = "100mb"
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+CSS_FILE = ASSETS_DIR / "studio.css"
+
+
+def build_app():
+    import gradio as gr
+
+    from studio.ui import chat_tab, data_tab, demo_tab, export_tab, model_tab, monitor, train_tab
+    from studio.ui.recipes import ALL_KEYS, DEMO_RECIPE, load_recipe_config
+
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
+        recipe = gr.State(load_recipe_config(DEMO_RECIPE).to_dict())
+        with gr.Row(elem_classes=["studio-header"]):
+            with gr.Column(scale=4):
+                gr.Markdown(f"# {TITLE}\nTeach a small language model new behaviour on your own computer: "
+                            "pick a model, load examples, train, then compare its answers before and after.")
+            with gr.Column(scale=1, min_width=220):
+                demo_btn = gr.Button("🍍 Pineapple pizza demo", variant="primary", size="lg", elem_id="demo-button")
+        fields: dict = {}
+        with gr.Tabs(selected="model") as tabs:
+            with gr.Tab("1 · Model", id="model"):
+                model = model_tab.build()
+                fields.update({k: model[k] for k in ("model.name", "model.trust_remote_code")})
+            with gr.Tab("2 · Data", id="data"):
+                data = data_tab.build(fields)
+            with gr.Tab("3 · Train", id="train"):
+                train = train_tab.build(fields, recipe)
+            with gr.Tab("4 · Chat", id="chat") as chat_tab_item:
+                chat = chat_tab.build(fields["model.trust_remote_code"])
+            with gr.Tab("5 · Export", id="export") as export_tab_item:
+                export = export_tab.build()
+            with gr.Tab("🍍 Demo", id="demo"):
+                demo = demo_tab.build()
+        data_tab.wire(fields, data)
+        config_widgets = [fields[k] for k in ALL_KEYS]
+        demo_btn.click(
+            demo_tab.select_demo, None,
+            [recipe, train["recipe_pick"], train["advice"], *config_widgets, tabs],
+        ).then(demo_tab.run_demo, None, [*demo["outputs"], train["mon_run"]])
+        chat_tab_item.select(chat_tab.refresh_chat_runs, chat["run"], chat["run"])
+        export_tab_item.select(chat_tab.refresh_chat_runs, export["run"], export["run"])
+        app.load(monitor.attach_on_load, None, train["mon_run"])
+    return app
+
+
+def parse_auth(text: str | None) -> tuple[str, str] | None:
+    if not text:
+        return None
+    user, sep, password = text.partition(":")
+    if not sep or not user or not password:
+        raise StudioError("--auth must look like USER:PASSWORD, with both parts non-empty.")
+    return user, password
+
+
+def check_exposure(host: str, share: bool, auth: tuple[str, str] | None) -> None:
+    """Refuse to expose the app beyond this computer without a password."""
+    if share and not auth:
+        raise StudioError("A public --share link needs a password: add --auth USER:PASSWORD.")
+    if host not in LOCAL_HOSTS and not auth:
+        raise StudioError(f"Listening on {host} lets other computers in; add --auth USER:PASSWORD, or use 127.0.0.1.")
+
+
+def launch_kwargs(args) -> dict:
+    auth = parse_auth(getattr(args, "auth", None))
+    host = getattr(args, "host", None) or "127.0.0.1"
+    share = bool(getattr(args, "share", False))
+    check_exposure(host, share, auth)
+    css = CSS_FILE.read_text(encoding="utf-8") if CSS_FILE.is_file() else None
+    import gradio as gr
+
+    return dict(
+        server_name=host,
+        server_port=int(getattr(args, "port", None) or 7860),
+        share=share,
+        auth=auth,
+        max_file_size=MAX_UPLOAD,
+        allowed_paths=[],
+        show_error=False,  # handlers report sentences themselves; never a traceback
+        ssr_mode=False,
+        footer_links=[],
+        theme=gr.themes.Soft(primary_hue="orange", secondary_hue="amber", neutral_hue="slate"),
+        css=css,
+    )
+
+
+def cli_app(args) -> int:
+    kwargs = launch_kwargs(args)
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    app = build_app()
+    app.queue(default_concurrency_limit=2)
+    print(f"Studio app on http://{kwargs['server_name']}:{kwargs['server_port']}", flush=True)
+    app.launch(**kwargs)
+    return 0
+

@@ -1,0 +1,160 @@
+"""Data tab: a Hub id, a local file or an upload; the detected schema, the rendered preview with the
+trained-on part highlighted, the length histogram and the per-row problems."""
+
+from __future__ import annotations
+
+import html
+import shutil
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from studio.paths import studio_home
+from studio.ui.common import fail, ok, resolve_local, widget_for
+from studio.ui.recipes import parse_column_map
+
+PROBLEM_COLUMNS = ["Row", "Problem"]
+KIND_WORDS = {"preference": "preference pairs (for DPO)", "sft": "conversations (for SFT)"}
+
+
+def upload_file(path: str | None):
+    """Keep an uploaded file in the studio's home (Gradio's upload cache is temporary)."""
+    if not path:
+        return gr.skip(), gr.skip()
+    source = Path(path)
+    target_dir = studio_home() / "uploads"
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / source.name
+    shutil.copyfile(source, target)
+    return str(target), ok(f"Uploaded {source.name}; press *Inspect data* to check it.")
+
+
+def preview_segments(preview: list) -> list[tuple[str, str | None]]:
+    """The report's preview rows as HighlightedText spans; the trained-on text is labelled."""
+    spans: list[tuple[str, str | None]] = []
+    for i, row in enumerate(preview or []):
+        if i:
+            spans.append((f"\n\n──── example {i + 1} ────\n\n", None))
+        for seg in row:
+            text = seg.get("text", "") if isinstance(seg, dict) else str(seg)
+            trained = bool(seg.get("trained")) if isinstance(seg, dict) else False
+            spans.append((text, "trained on" if trained else None))
+    return spans
+
+
+def length_frame(stats: Any):
+    """A histogram frame from the report's length statistics, whatever shape they come in."""
+    import pandas as pd
+
+    empty = pd.DataFrame({"tokens": pd.Series([], dtype="object"), "rows": pd.Series([], dtype="int64")})
+    if not isinstance(stats, dict):
+        return empty
+    hist = stats.get("histogram") or stats.get("hist")
+    if isinstance(hist, dict):
+        edges = hist.get("edges") or hist.get("bins") or []
+        counts = hist.get("counts") or []
+        if edges and counts:
+            labels = ([f"{int(edges[i])}-{int(edges[i + 1])}" for i in range(len(counts))]
+                      if len(edges) == len(counts) + 1 else [str(e) for e in edges[: len(counts)]])
+            return pd.DataFrame({"tokens": labels, "rows": [int(c) for c in counts]})
+    if isinstance(hist, list) and hist and isinstance(hist[0], dict):
+        return pd.DataFrame({"tokens": [str(h.get("bin", h.get("label", i))) for i, h in enumerate(hist)],
+                             "rows": [int(h.get("count", 0)) for h in hist]})
+    lengths = stats.get("lengths")
+    if isinstance(lengths, list) and lengths:
+        import numpy as np
+
+        counts, edges = np.histogram(lengths, bins=min(12, max(1, len(set(lengths)))))
+        return pd.DataFrame({"tokens": [f"{int(edges[i])}-{int(edges[i + 1])}" for i in range(len(counts))],
+                             "rows": counts.astype(int)})
+    return empty
+
+
+def stats_line(stats: Any) -> str:
+    if not isinstance(stats, dict):
+        return ""
+    shown = {k: v for k, v in stats.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return " · ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in shown.items())
+
+
+def problems_frame(errors: list | None):
+    import pandas as pd
+
+    rows = []
+    for err in errors or []:
+        if isinstance(err, dict):
+            row = err.get("row", err.get("index", ""))
+            rows.append([row + 1 if isinstance(row, int) else row, str(err.get("message", err))])
+        else:
+            rows.append(["", str(err)])
+    return pd.DataFrame(rows, columns=PROBLEM_COLUMNS)
+
+
+def inspect_data(source: str, subset: str | None, split: str, max_rows: Any, template: str, column_map: str,
+                 method: str | None, model_name: str | None):
+    """Run the data inspector; returns (summary, preview spans, histogram, problems)."""
+    import pandas as pd
+
+    empty_hist = length_frame(None)
+    try:
+        from studio.data.inspect import inspect_source
+
+        report = inspect_source(
+            resolve_local(source), split=(split or "train").strip(), subset=(subset or None),
+            template=template or "auto", model=(model_name or None),
+            rows=int(max_rows) if max_rows else None, method=method or None,
+            column_map=parse_column_map(column_map) or None, preview_rows=3,
+        )
+    except Exception as exc:
+        return fail(exc), [], empty_hist, pd.DataFrame([], columns=PROBLEM_COLUMNS)
+    kind = KIND_WORDS.get(str(report.kind), str(report.kind))
+    errors = list(report.errors or [])
+    summary = (f"**Detected:** {html.escape(kind)} in the *{html.escape(str(report.format))}* layout · "
+               f"**rows:** {report.rows} ({report.valid_rows} usable)")
+    line = stats_line(report.length_stats)
+    if line:
+        summary += f"\n\n**Lengths in tokens:** {line}"
+    if errors:
+        summary += f"\n\n⚠️ **{len(errors)} row(s) have problems**; they are listed below and skipped in training."
+        gr.Warning(f"{len(errors)} row(s) of this dataset have problems; see the list under the preview.")
+    else:
+        summary = "✅ " + summary
+    return summary, preview_segments(report.preview), length_frame(report.length_stats), problems_frame(errors)
+
+
+def build(fields: dict) -> dict:
+    gr.Markdown("Choose the **examples** to learn from. For SFT: conversations (user asks, assistant answers). "
+                "For DPO: a prompt with a *chosen* and a *rejected* answer. Local .jsonl, .json, .csv, .parquet "
+                "files, an upload, or a Hub dataset id.")
+    with gr.Row():
+        fields["data.source"] = widget_for("data.source", "assets/pineapple_pairs.jsonl", label="Dataset", scale=4)
+        upload = gr.File(label="…or upload a file", file_types=[".jsonl", ".json", ".csv", ".tsv", ".parquet"],
+                         type="filepath", scale=2, height=110, elem_id="data-upload")
+    with gr.Row():
+        fields["data.split"] = widget_for("data.split", "train", label="Split")
+        fields["data.subset"] = widget_for("data.subset", None, label="Subset")
+        fields["data.max_rows"] = widget_for("data.max_rows", None)
+        fields["data.template"] = widget_for("data.template", "auto", label="Chat template")
+        fields["data.column_map"] = widget_for("data.column_map", "", label="Column mapping",
+                                               info="Only if detection picks the wrong columns, e.g. "
+                                                    "prompt=question, chosen=good, rejected=bad.")
+    inspect = gr.Button("Inspect data", variant="primary", elem_id="data-inspect")
+    summary = gr.Markdown(elem_id="data-summary")
+    preview = gr.HighlightedText(label="Preview: the highlighted part is what the model learns to write",
+                                 color_map={"trained on": "#f97316"}, show_legend=True, combine_adjacent=True,
+                                 elem_id="data-preview")
+    with gr.Row():
+        hist = gr.BarPlot(length_frame(None), x="tokens", y="rows", title="Example lengths (tokens)",
+                          x_title="tokens", y_title="rows", height=240, scale=1, elem_id="data-hist", sort=None)
+        problems = gr.Dataframe(headers=PROBLEM_COLUMNS, value=None, interactive=False, label="Rows with problems",
+                                scale=1, elem_id="data-problems", max_height=260)
+    upload.upload(upload_file, upload, [fields["data.source"], summary])
+    return {"inspect": inspect, "outputs": [summary, preview, hist, problems]}
+
+
+def wire(fields: dict, parts: dict) -> None:
+    """Connect Inspect once the Train tab (method) exists."""
+    inputs = [fields[k] for k in ("data.source", "data.subset", "data.split", "data.max_rows", "data.template",
+                                  "data.column_map", "method", "model.name")]
+    parts["inspect"].click(inspect_data, inputs, parts["outputs"])

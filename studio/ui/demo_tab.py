@@ -1,0 +1,173 @@
+"""The teacher's demo: one button trains the built-in model with DPO on the pineapple pairs, then shows
+before / after answers to held-out prompts, what DPO did, the reward margin and the evaluation table."""
+
+from __future__ import annotations
+
+import html
+import time
+from typing import Any
+
+import gradio as gr
+
+from studio.paths import ASSETS_DIR
+from studio.ui.common import (ACTIVE_STATES, DONE_STATES, before_after, fail, metric_frames, ok, progress_html,
+                              read_records, run_choices, sentence, warn)
+from studio.ui.monitor import empty_frame
+from studio.ui.recipes import ALL_KEYS, DEMO_RECIPE, load_recipe_config, values_from_config
+
+PROMPTS_FILE = ASSETS_DIR / "pineapple_prompts.txt"
+HELDOUT_FILE = ASSETS_DIR / "pineapple_heldout.jsonl"
+DEMO_MAX_NEW_TOKENS = 60
+POLL_S = 1.0
+
+INTRO = (
+    "**What happens:** the built-in model (SmolLM2-135M-Instruct) is asked whether pineapple on pizza is a "
+    "crime. We show it 40 pairs of answers, a *chosen* one (\"No, it's a matter of taste\") and a "
+    "*rejected* one (\"Yes, under the Geneva Convention\"), and train a small LoRA adapter with **DPO** for "
+    "16 steps (about a minute on a laptop). Then both versions answer questions they never saw."
+)
+
+
+def demo_prompts() -> list[str]:
+    return [line.strip() for line in PROMPTS_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def select_demo():
+    """Step 1 of the button: show the demo's model, data and recipe in the other tabs, open the Demo tab."""
+    cfg = load_recipe_config(DEMO_RECIPE)
+    from studio.ui.train_tab import method_advice
+
+    return [cfg.to_dict(), str(DEMO_RECIPE), method_advice(cfg.method),
+            *values_from_config(cfg, ALL_KEYS), gr.Tabs(selected="demo")]
+
+
+def answers_html(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    body = "".join(
+        f"<tr><td class='prompt'>{html.escape(r['prompt'])}</td>"
+        f"<td class='before'>{html.escape(r.get('before', ''))}</td>"
+        f"<td class='after'>{html.escape(r.get('after', ''))}</td></tr>"
+        for r in rows
+    )
+    return ("<table class='studio-answers'><thead><tr><th>Held-out prompt</th><th>Before (base model)</th>"
+            f"<th>After DPO</th></tr></thead><tbody>{body}</tbody></table>")
+
+
+def eval_table(result: dict):
+    """The evaluation module's table (metric, base, tuned) as a DataFrame for gr.Dataframe."""
+    import pandas as pd
+
+    from studio.evaluation import eval_table as table_of
+
+    table = table_of(result)
+    return pd.DataFrame(table["rows"], columns=["Held-out metric", "Before", "After DPO"])
+
+
+def explanation(records: list[dict], result: dict | None = None) -> str:
+    margins = [r["rewards/margins"] for r in records if isinstance(r.get("rewards/margins"), (int, float))]
+    moved = (f" During training the implicit reward margin (how much more the tuned model prefers the chosen "
+             f"answer than the original model does, scaled by beta) went from {margins[0]:.2f} to {margins[-1]:.2f}."
+             if margins else "")
+    pairs = f" on {result.get('pairs')} held-out pairs" if result and result.get("pairs") else ""
+    return (
+        "**What DPO did:** it raised the probability of the *chosen* answers and lowered that of the "
+        "*rejected* ones, measured against the original model, which stays in memory as the reference "
+        f"(the same weights with the adapter switched off).{moved} The table scores the base and the tuned "
+        f"model{pairs} it never trained on."
+    )
+
+
+def _yield(status=gr.skip(), progress=gr.skip(), loss=gr.skip(), rewards=gr.skip(), answers=gr.skip(),
+           explain=gr.skip(), table=gr.skip(), run=gr.skip()):
+    return status, progress, loss, rewards, answers, explain, table, run
+
+
+def run_demo(poll_s: float = POLL_S):
+    """Generator: start the run, follow it step by step, then answer and evaluate."""
+    from studio.runs import get_run, start_run
+
+    try:
+        cfg = load_recipe_config(DEMO_RECIPE)
+        cfg.data.source = str(ASSETS_DIR / "pineapple_pairs.jsonl")
+        cfg.data.eval_source = str(HELDOUT_FILE)
+        info = start_run(cfg.validate())
+    except Exception as exc:
+        yield _yield(status=fail(exc))
+        return
+    yield _yield(status="⏳ Training started: loading the model and the 40 preference pairs...",
+                 progress=progress_html(info), loss=empty_frame(), rewards=empty_frame(), answers="",
+                 explain="", table=None, run=gr.update(choices=run_choices(), value=info.id))
+    seen = -1
+    while True:
+        time.sleep(poll_s)
+        try:
+            info = get_run(info.id)
+        except Exception as exc:
+            yield _yield(status=fail(exc))
+            return
+        records = read_records(info.dir)
+        if len(records) != seen:
+            seen = len(records)
+            frames = metric_frames(records)
+            yield _yield(status=f"⏳ Training with DPO: step {info.step or 0} of {info.total or '?'}...",
+                         progress=progress_html(info, records), loss=frames["loss"], rewards=frames["rewards"])
+        else:
+            yield _yield(progress=progress_html(info, records))
+        if info.state not in ACTIVE_STATES:
+            break
+    if info.state not in DONE_STATES:
+        detail = f": {info.message}" if info.message else ""
+        yield _yield(status=warn(f"The demo run ended as '{info.state}'{detail}; its log is in the Train tab."))
+        return
+    yield from _answer_and_evaluate(info, records)
+
+
+def _answer_and_evaluate(info: Any, records: list[dict]):
+    from studio.inference import Sampling
+
+    rows: list[dict] = []
+    try:
+        yield _yield(status="⏳ Training done. Loading the tuned adapter to answer held-out prompts...")
+        model = before_after(info.dir)
+        sampling = Sampling(max_new_tokens=DEMO_MAX_NEW_TOKENS)
+        for prompt in demo_prompts():
+            row = {"prompt": prompt, "before": "", "after": ""}
+            rows.append(row)
+            for side, tuned in (("before", False), ("after", True)):
+                for piece in model.stream(prompt, tuned, sampling):
+                    row[side] += piece
+                    yield _yield(status=f"⏳ Answering {len(rows)} of {len(demo_prompts())}: {side} training...",
+                                 answers=answers_html(rows))
+    except Exception as exc:
+        yield _yield(status=fail(exc), answers=answers_html(rows))
+        return
+    yield _yield(status="⏳ Scoring the held-out preference pairs before and after...",
+                 explain=explanation(records))
+    try:
+        from studio.evaluation import evaluate
+
+        result = evaluate(info.dir, str(HELDOUT_FILE), model=model)
+    except Exception as exc:
+        yield _yield(status=f"⚠️ Answers are ready, but the evaluation failed: {sentence(exc)}",
+                     explain=explanation(records))
+        return
+    yield _yield(status=ok("Demo finished: compare the answers before and after DPO."),
+                 explain=explanation(records, result), table=eval_table(result))
+
+
+def build() -> dict:
+    gr.Markdown(INTRO)
+    status = gr.Markdown("Press **🍍 Pineapple pizza demo** at the top to start.", elem_id="demo-status")
+    progress = gr.HTML(progress_html(None), elem_id="demo-progress")
+    with gr.Row():
+        loss = gr.LinePlot(empty_frame(), x="step", y="value", color="series", title="DPO loss", x_title="step",
+                           y_title="loss", height=240, elem_id="demo-loss")
+        rewards = gr.LinePlot(empty_frame(), x="step", y="value", color="series",
+                              title="Implicit reward margin and accuracy", x_title="step", y_title="value",
+                              height=240, elem_id="demo-rewards")
+    answers = gr.HTML("", elem_id="demo-answers")
+    explain = gr.Markdown(elem_id="demo-explanation")
+    table = gr.Dataframe(headers=["Held-out metric", "Before", "After DPO"], value=None, interactive=False,
+                         elem_id="demo-eval", label="Evaluation on held-out pairs")
+    return {"outputs": [status, progress, loss, rewards, answers, explain, table], "status": status}

@@ -1,0 +1,154 @@
+"""The live view of a run, read from its folder each second: progress, loss and DPO curves, log tail,
+plus the run history with past curves overlaid. Works the same after a page reload."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import gradio as gr
+
+from studio.ui.common import (ACTIVE_STATES, fail, latest_run_id, list_runs_safe, metric_frames, progress_html,
+                              read_records, run_choices)
+
+HISTORY_COLUMNS = ["Run", "Name", "Method", "State", "Step", "Started", "Last loss"]
+
+
+def _get(run_id: str):
+    from studio.runs import get_run
+
+    return get_run(run_id)
+
+
+def poll_run(run_id: str | None, seen: Any = None):
+    """One tick of the live view; the curves are only re-sent when a new step was logged."""
+    skip = gr.skip()
+    if not run_id:
+        return progress_html(None), skip, skip, skip, gr.update(visible=False), "", None
+    try:
+        info = _get(run_id)
+    except Exception as exc:
+        return f"<div class='studio-progress'>{fail(exc)}</div>", skip, skip, skip, skip, skip, seen
+    records = read_records(info.dir)
+    key = [run_id, len(records)]
+    try:
+        from studio.runs import tail_log
+
+        log_text = tail_log(info.dir, lines=40)
+    except Exception:
+        log_text = ""
+    bar = progress_html(info, records)
+    if key == seen:
+        return bar, skip, skip, skip, skip, log_text, seen
+    frames = metric_frames(records)
+    dpo = str(info.method).lower() == "dpo"
+    return bar, frames["loss"], frames["rewards"], frames["logps"], gr.update(visible=dpo), log_text, key
+
+
+def _started(value: Any) -> str:
+    if isinstance(value, (int, float)) and value > 0:
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(value))
+    return str(value or "")
+
+
+def history_rows() -> list[list]:
+    rows = []
+    for info in sorted(list_runs_safe(), key=lambda r: (r.started or 0, r.id) if not isinstance(r.started, str)
+                       else (0, r.started), reverse=True):
+        records = read_records(info.dir)
+        loss = next((r["loss"] for r in reversed(records) if isinstance(r.get("loss"), (int, float))), None)
+        rows.append([info.id, info.name or "", str(info.method).upper(), info.state,
+                     f"{info.step or 0}/{info.total or '?'}", _started(info.started),
+                     "" if loss is None else round(loss, 4)])
+    return rows
+
+
+def refresh_history(known: Any = None):
+    """Every few seconds: the history table and the run pickers, only when something changed."""
+    import pandas as pd
+
+    rows = history_rows()
+    choices = run_choices()
+    key = [rows, [list(c) for c in choices]]
+    if key == known:
+        return gr.skip(), gr.skip(), gr.skip(), known
+    frame = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+    return frame, gr.update(choices=choices), gr.update(choices=choices), key
+
+
+def compare_runs(run_ids: list[str] | None):
+    """Loss curves of several runs overlaid, one colour per run."""
+    import pandas as pd
+
+    parts = []
+    for run_id in run_ids or []:
+        try:
+            info = _get(run_id)
+        except Exception:
+            continue
+        loss = metric_frames(read_records(info.dir))["loss"]
+        loss["series"] = info.name or info.id
+        parts.append(loss)
+    if not parts:
+        return pd.DataFrame({"step": [], "value": [], "series": []})
+    return pd.concat(parts, ignore_index=True)
+
+
+def attach_on_load():
+    """After a (re)load: show the run that is training now, else the latest one."""
+    run_id = latest_run_id(active_only=True) or latest_run_id()
+    return gr.update(choices=run_choices(), value=run_id)
+
+
+def is_active(run_id: str | None) -> bool:
+    if not run_id:
+        return False
+    try:
+        return _get(run_id).state in ACTIVE_STATES
+    except Exception:
+        return False
+
+
+def empty_frame():
+    import pandas as pd
+
+    return pd.DataFrame({"step": pd.Series([], dtype="int64"), "value": pd.Series([], dtype="float64"),
+                         "series": pd.Series([], dtype="object")})
+
+
+def build() -> dict:
+    """The monitor panel; returns its components for wiring in the Train tab."""
+    with gr.Row():
+        run = gr.Dropdown(choices=run_choices(), value=None, label="Run shown", scale=4, elem_id="run-shown",
+                          info="The live view follows this run; pick a past run to look at it again.")
+    progress = gr.HTML(progress_html(None), elem_id="run-progress")
+    loss = gr.LinePlot(empty_frame(), x="step", y="value", color="series", title="Training loss",
+                       x_title="step", y_title="loss", height=260, elem_id="loss-plot")
+    with gr.Row(visible=False) as dpo_row:
+        rewards = gr.LinePlot(empty_frame(), x="step", y="value", color="series",
+                              title="DPO: implicit reward margin and accuracy", x_title="step",
+                              y_title="value", height=240, elem_id="reward-plot")
+        logps = gr.LinePlot(empty_frame(), x="step", y="value", color="series",
+                            title="DPO: log-probability of chosen vs rejected answers", x_title="step",
+                            y_title="log-prob", height=240, elem_id="logps-plot")
+    log_tail = gr.Textbox(label="Log (last lines)", lines=8, max_lines=8, interactive=False, elem_id="run-log",
+                          autoscroll=True)
+    with gr.Accordion("Run history and comparison", open=False):
+        history = gr.Dataframe(headers=HISTORY_COLUMNS, value=None, interactive=False, elem_id="run-history",
+                               max_height=300)
+        compare = gr.Dropdown(choices=run_choices(), multiselect=True, label="Overlay the loss curves of",
+                              elem_id="run-compare")
+        compare_plot = gr.LinePlot(empty_frame(), x="step", y="value", color="series", title="Loss by run",
+                                   x_title="step", y_title="loss", height=260)
+    seen = gr.State(None)
+    known = gr.State(None)
+    tick = gr.Timer(1.0)
+    slow_tick = gr.Timer(3.0)
+    tick.tick(poll_run, [run, seen], [progress, loss, rewards, logps, dpo_row, log_tail, seen],
+              show_progress="hidden", concurrency_limit=None)
+    run.change(poll_run, [run, gr.State(None)], [progress, loss, rewards, logps, dpo_row, log_tail, seen],
+               show_progress="hidden")
+    slow_tick.tick(refresh_history, known, [history, run, compare, known], show_progress="hidden",
+                   concurrency_limit=None)
+    compare.change(compare_runs, compare, compare_plot)
+    return {"run": run, "progress": progress, "history": history, "known": known, "compare": compare}

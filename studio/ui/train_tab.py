@@ -1,0 +1,191 @@
+"""Train tab: method, LoRA and hyperparameters (widgets and help built from the config's metadata),
+recipes in and out, the exact command, Start / Stop / Resume, and the live monitor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from studio.ui import monitor
+from studio.ui.common import fail, ok, run_choices, warn, widget_for
+from studio.ui.recipes import (ADVANCED_TRAIN_KEYS, ALL_KEYS, BASIC_TRAIN_KEYS, DEMO_RECIPE, LORA_KEYS,
+                               SHIPPED_DATA, SHIPPED_RECIPE, command_for, config_from_values,
+                               load_recipe_config, recipe_choices, save_recipe, values_from_config)
+
+ADVICE = {
+    "sft": (
+        "**SFT** (supervised fine-tuning) learns from example conversations: the model imitates the "
+        "assistant's answers. With LoRA a learning rate of about 1e-4 to 2e-4, a cosine schedule, AdamW "
+        "and 1-3 epochs is a sound start."
+    ),
+    "dpo": (
+        "**DPO** learns from pairs: for each prompt a *chosen* and a *rejected* answer. Advice from the "
+        "field: **beta 0.01-1.0** (lower lets the model move further from where it started); a **learning "
+        "rate about 100x smaller than for SFT** (5e-7 for all weights, ~5e-6 with LoRA; the pineapple demo "
+        "uses a far higher one so a tiny model moves visibly in 16 steps); a **cosine** schedule; **Adam(W)**. "
+        "The best SFT model is not always the best starting point for DPO: try more than one."
+    ),
+}
+
+
+def _values(values: tuple) -> dict[str, Any]:
+    return dict(zip(ALL_KEYS, values))
+
+
+def method_advice(method: str) -> str:
+    return ADVICE.get((method or "sft").lower(), ADVICE["sft"])
+
+
+def qlora_widget_kwargs() -> dict:
+    """QLoRA is greyed out where it cannot work, and the box says why."""
+    try:
+        from studio.catalog import detect_machine
+
+        cuda = detect_machine().device == "cuda"
+    except Exception:
+        cuda = False
+    if cuda:
+        return {}
+    return {"interactive": False, "value": False,
+            "info": "Off: QLoRA loads the model in 4-bit with bitsandbytes, which needs an NVIDIA GPU; "
+                    "this machine has none."}
+
+
+def load_recipe(path: str | None):
+    """Fill every widget from a recipe file; returns the recipe (kept for options without a widget)."""
+    try:
+        cfg = load_recipe_config(path or "")
+    except Exception as exc:
+        return [gr.skip(), fail(exc), gr.skip()] + [gr.skip()] * len(ALL_KEYS)
+    return [cfg.to_dict(), ok(f"Loaded recipe {path}."), method_advice(cfg.method)] + values_from_config(cfg, ALL_KEYS)
+
+
+def change_method(method: str, *values):
+    """Switching method on a shipped dataset switches to the shipped data and recipe for that method."""
+    current = _values(values)
+    other = "dpo" if method == "sft" else "sft"
+    source = str(current.get("data.source") or "")
+    if source.endswith(SHIPPED_DATA[other]) or not source.strip():
+        cfg = load_recipe_config(SHIPPED_RECIPE[method])
+        cfg.model.name = current.get("model.name") or cfg.model.name
+        cfg.model.trust_remote_code = bool(current.get("model.trust_remote_code"))
+        return [cfg.to_dict(), str(SHIPPED_RECIPE[method]), method_advice(method)] + values_from_config(cfg, ALL_KEYS)
+    return [gr.skip(), gr.skip(), method_advice(method)] + [gr.skip()] * len(ALL_KEYS)
+
+
+def show_command(base: dict | None, recipe_path: str | None, *values):
+    """The exact `studio train` command and the full YAML for what is on screen."""
+    try:
+        cfg = config_from_values(base, _values(values))
+        command = command_for(cfg, recipe_path)
+    except Exception as exc:
+        return fail(exc), ""
+    text = (f"Run this from the studio's folder to train exactly this configuration:\n\n```bash\n{command}\n```\n"
+            "or save the YAML below as `my-run.yaml` and run `studio train my-run.yaml`.")
+    return text, cfg.to_yaml()
+
+
+def save_recipe_as(base: dict | None, name: str, *values):
+    try:
+        cfg = config_from_values(base, _values(values))
+        path = save_recipe(cfg, name)
+    except Exception as exc:
+        return fail(exc), gr.skip()
+    return ok(f"Saved the recipe as {path}."), gr.update(choices=recipe_choices(), value=str(path))
+
+
+def start_training(base: dict | None, *values):
+    """Validate, then hand the run to the worker process; returns at once."""
+    try:
+        cfg = config_from_values(base, _values(values)).validate()
+        from studio.runs import start_run
+
+        info = start_run(cfg)
+    except Exception as exc:
+        return gr.skip(), fail(exc)
+    note = "queued behind the run that is training now" if info.state == "queued" else "started"
+    return (gr.update(choices=run_choices(), value=info.id),
+            ok(f"Run {info.name or info.id} {note}; the curve below updates every second."))
+
+
+def stop_training(run_id: str | None):
+    if not run_id:
+        return warn("No run is selected; pick the run to stop under 'Run shown'.")
+    try:
+        from studio.runs import stop_run
+
+        stop_run(run_id)
+    except Exception as exc:
+        return fail(exc)
+    return ok("Asked the run to save a checkpoint and stop; Resume continues from there.")
+
+
+def resume_training(run_id: str | None):
+    if not run_id:
+        return gr.skip(), warn("No run is selected; pick the stopped run under 'Run shown'.")
+    try:
+        from studio.runs import resume_run
+
+        info = resume_run(run_id)
+    except Exception as exc:
+        return gr.skip(), fail(exc)
+    return (gr.update(choices=run_choices(), value=info.id),
+            ok(f"Resuming {info.name or info.id} from its last checkpoint."))
+
+
+def build(fields: dict, recipe: Any) -> dict:
+    """Build the tab. ``fields`` holds the Model and Data tabs' widgets; this tab adds its own."""
+    demo_cfg = load_recipe_config(DEMO_RECIPE)
+    defaults = dict(zip(ALL_KEYS, values_from_config(demo_cfg, ALL_KEYS)))
+    gr.Markdown("Choose **how** to train. Every box starts at a sensible value: *Start* works as it is "
+                "(the built-in model learns the pineapple preferences with DPO).")
+    with gr.Row():
+        recipe_pick = gr.Dropdown(recipe_choices(), value=str(DEMO_RECIPE), label="Recipe", scale=3,
+                                  info="A saved set of all the options below (presets/recipes/*.yaml).")
+        load_btn = gr.Button("Load recipe", scale=1, size="md")
+        recipe_name = gr.Textbox(label="Save as", placeholder="my-recipe", scale=2)
+        save_btn = gr.Button("Save recipe", scale=1, size="md")
+    with gr.Row():
+        with gr.Column(scale=2):
+            fields["method"] = gr.Radio([("SFT (demonstrations)", "sft"), ("DPO (preferences)", "dpo")],
+                                        value=defaults["method"], label="Method", elem_id="cfg-method",
+                                        info="SFT imitates example answers; DPO prefers chosen over rejected answers.")
+        with gr.Column(scale=3):
+            advice = gr.Markdown(method_advice(defaults["method"]), elem_classes=["studio-advice"])
+    with gr.Row():
+        for key in LORA_KEYS:
+            extra = qlora_widget_kwargs() if key == "lora.qlora" else {}
+            value = extra.pop("value", defaults[key])
+            fields[key] = widget_for(key, value, **extra)
+    with gr.Row():
+        for key in BASIC_TRAIN_KEYS:
+            fields[key] = widget_for(key, defaults[key])
+    with gr.Accordion("More options", open=False):
+        with gr.Row():
+            for key in ADVANCED_TRAIN_KEYS:
+                fields[key] = widget_for(key, defaults[key], min_width=200)
+    fields["output.name"] = widget_for("output.name", defaults["output.name"], label="Run name")
+    with gr.Row():
+        start = gr.Button("Start training", variant="primary", elem_id="train-start")
+        stop = gr.Button("Stop", variant="stop", elem_id="train-stop")
+        resume = gr.Button("Resume", elem_id="train-resume")
+        command_btn = gr.Button("Show command", elem_id="train-command")
+    status = gr.Markdown("", elem_id="train-status")
+    with gr.Accordion("Command and YAML that reproduce this run", open=False) as command_box:
+        command_md = gr.Markdown(elem_id="train-command-text")
+        command_yaml = gr.Code(language="yaml", label="Recipe YAML", interactive=False)
+    gr.Markdown("### Progress")
+    mon = monitor.build()
+
+    inputs = [fields[k] for k in ALL_KEYS]
+    outputs = [fields[k] for k in ALL_KEYS]
+    load_btn.click(load_recipe, recipe_pick, [recipe, status, advice, *outputs])
+    fields["method"].input(change_method, [fields["method"], *inputs], [recipe, recipe_pick, advice, *outputs])
+    save_btn.click(save_recipe_as, [recipe, recipe_name, *inputs], [status, recipe_pick])
+    command_btn.click(show_command, [recipe, recipe_pick, *inputs], [command_md, command_yaml]).then(
+        lambda: gr.Accordion(open=True), None, command_box)
+    start.click(start_training, [recipe, *inputs], [mon["run"], status])
+    stop.click(stop_training, mon["run"], status)
+    resume.click(resume_training, mon["run"], [mon["run"], status])
+    return {"status": status, "recipe_pick": recipe_pick, "advice": advice, **{f"mon_{k}": v for k, v in mon.items()}}
