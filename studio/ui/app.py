@@ -29,7 +29,7 @@ def build_app():
                 gr.Markdown(f"# {TITLE}\nTeach a small language model new behaviour on your own computer: "
                             "pick a model, load examples, train, then compare its answers before and after.")
             with gr.Column(scale=1, min_width=220):
-                demo_btn = gr.Button("🍍 Pineapple pizza demo", variant="primary", size="lg", elem_id="demo-button")
+                demo_btn = gr.Button("Pineapple pizza demo", variant="primary", size="lg", elem_id="demo-button")
         fields: dict = {}
         with gr.Tabs(selected="model") as tabs:
             with gr.Tab("1 · Model", id="model"):
@@ -43,7 +43,7 @@ def build_app():
                 chat = chat_tab.build(fields["model.trust_remote_code"])
             with gr.Tab("5 · Export", id="export") as export_tab_item:
                 export = export_tab.build()
-            with gr.Tab("🍍 Demo", id="demo"):
+            with gr.Tab("Pizza demo", id="demo"):
                 demo = demo_tab.build()
         data_tab.wire(fields, data)
         config_widgets = [fields[k] for k in ALL_KEYS]

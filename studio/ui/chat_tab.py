@@ -35,17 +35,17 @@ def chat_both(run_id: str | None, prompt: str, temperature: float, top_p: float,
 
     sampling = Sampling(max_new_tokens=int(max_new_tokens or 96), temperature=float(temperature or 0.0),
                         top_p=float(top_p or 1.0), seed=int(seed or 0))
-    yield "", "", "⏳ Loading the model (once per run)..."
+    yield "", "", "… Loading the model (once per run)..."
     try:
         model = before_after(_run_dir(run_id), trust_remote_code=bool(trust_remote_code))
         before = ""
         for piece in model.stream(prompt, False, sampling):
             before += piece
-            yield before, "", "⏳ The base model is answering..."
+            yield before, "", "… The base model is answering..."
         after = ""
         for piece in model.stream(prompt, True, sampling):
             after += piece
-            yield before, after, "⏳ The tuned model is answering..."
+            yield before, after, "… The tuned model is answering..."
     except Exception as exc:
         yield gr.skip(), gr.skip(), fail(exc)
         return

@@ -18,8 +18,8 @@ from studio.paths import PROJECT_ROOT
 
 log = logging.getLogger("studio.ui")
 
-ACTIVE_STATES = {"queued", "starting", "loading", "running", "stopping"}
-DONE_STATES = {"finished", "done", "completed", "succeeded"}
+ACTIVE_STATES = {"queued", "running", "stopping"}  # as studio.runs writes them
+DONE_STATES = {"completed"}
 
 
 # ---- errors: one sentence, never a traceback ---------------------------------------------------
@@ -42,7 +42,7 @@ def warn(message: str) -> str:
     import gradio as gr
 
     gr.Warning(message)
-    return f"⚠️ {message}"
+    return f"⚠ {message}"
 
 
 def fail(exc: BaseException, secret: str | None = None) -> str:
@@ -50,7 +50,7 @@ def fail(exc: BaseException, secret: str | None = None) -> str:
 
 
 def ok(message: str) -> str:
-    return f"✅ {message}"
+    return f"✓ {message}"
 
 
 # ---- paths ---------------------------------------------------------------------------------------
@@ -109,11 +109,9 @@ def run_choices(chat_ready: bool = False) -> list[tuple[str, str]]:
 
 
 def latest_run_id(active_only: bool = False) -> str | None:
-    runs = list_runs_safe()
+    runs = list_runs_safe()  # newest first
     runs = [r for r in runs if r.state in ACTIVE_STATES] or ([] if active_only else runs)
-    if not runs:
-        return None
-    return max(runs, key=lambda r: (r.started or 0, r.id)).id
+    return runs[0].id if runs else None
 
 
 # ---- metrics as frames for gr.LinePlot -----------------------------------------------------------

@@ -116,10 +116,10 @@ def inspect_data(source: str, subset: str | None, split: str, max_rows: Any, tem
     if line:
         summary += f"\n\n**Lengths in tokens:** {line}"
     if errors:
-        summary += f"\n\n⚠️ **{len(errors)} row(s) have problems**; they are listed below and skipped in training."
+        summary += f"\n\n⚠ **{len(errors)} row(s) have problems**; they are listed below and skipped in training."
         gr.Warning(f"{len(errors)} row(s) of this dataset have problems; see the list under the preview.")
     else:
-        summary = "✅ " + summary
+        summary = "✓ " + summary
     return summary, preview_segments(report.preview), length_frame(report.length_stats), problems_frame(errors)
 
 

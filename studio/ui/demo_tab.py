@@ -95,7 +95,7 @@ def run_demo(poll_s: float = POLL_S):
     except Exception as exc:
         yield _yield(status=fail(exc))
         return
-    yield _yield(status="⏳ Training started: loading the model and the 40 preference pairs...",
+    yield _yield(status="… Training started: loading the model and the 40 preference pairs...",
                  progress=progress_html(info), loss=empty_frame(), rewards=empty_frame(), answers="",
                  explain="", table=None, run=gr.update(choices=run_choices(), value=info.id))
     seen = -1
@@ -110,7 +110,7 @@ def run_demo(poll_s: float = POLL_S):
         if len(records) != seen:
             seen = len(records)
             frames = metric_frames(records)
-            yield _yield(status=f"⏳ Training with DPO: step {info.step or 0} of {info.total or '?'}...",
+            yield _yield(status=f"… Training with DPO: step {info.step or 0} of {info.total or '?'}...",
                          progress=progress_html(info, records), loss=frames["loss"], rewards=frames["rewards"])
         else:
             yield _yield(progress=progress_html(info, records))
@@ -128,7 +128,7 @@ def _answer_and_evaluate(info: Any, records: list[dict]):
 
     rows: list[dict] = []
     try:
-        yield _yield(status="⏳ Training done. Loading the tuned adapter to answer held-out prompts...")
+        yield _yield(status="… Training done. Loading the tuned adapter to answer held-out prompts...")
         model = before_after(info.dir)
         sampling = Sampling(max_new_tokens=DEMO_MAX_NEW_TOKENS)
         for prompt in demo_prompts():
@@ -137,19 +137,19 @@ def _answer_and_evaluate(info: Any, records: list[dict]):
             for side, tuned in (("before", False), ("after", True)):
                 for piece in model.stream(prompt, tuned, sampling):
                     row[side] += piece
-                    yield _yield(status=f"⏳ Answering {len(rows)} of {len(demo_prompts())}: {side} training...",
+                    yield _yield(status=f"… Answering {len(rows)} of {len(demo_prompts())}: {side} training...",
                                  answers=answers_html(rows))
     except Exception as exc:
         yield _yield(status=fail(exc), answers=answers_html(rows))
         return
-    yield _yield(status="⏳ Scoring the held-out preference pairs before and after...",
+    yield _yield(status="… Scoring the held-out preference pairs before and after...",
                  explain=explanation(records))
     try:
         from studio.evaluation import evaluate
 
         result = evaluate(info.dir, str(HELDOUT_FILE), model=model)
     except Exception as exc:
-        yield _yield(status=f"⚠️ Answers are ready, but the evaluation failed: {sentence(exc)}",
+        yield _yield(status=f"⚠ Answers are ready, but the evaluation failed: {sentence(exc)}",
                      explain=explanation(records))
         return
     yield _yield(status=ok("Demo finished: compare the answers before and after DPO."),
@@ -158,7 +158,7 @@ def _answer_and_evaluate(info: Any, records: list[dict]):
 
 def build() -> dict:
     gr.Markdown(INTRO)
-    status = gr.Markdown("Press **🍍 Pineapple pizza demo** at the top to start.", elem_id="demo-status")
+    status = gr.Markdown("Press **Pineapple pizza demo** at the top to start.", elem_id="demo-status")
     progress = gr.HTML(progress_html(None), elem_id="demo-progress")
     with gr.Row():
         loss = gr.LinePlot(empty_frame(), x="step", y="value", color="series", title="DPO loss", x_title="step",

@@ -125,11 +125,11 @@ def load_model_status(name: str, trust_remote_code: bool = False):
     worker = threading.Thread(target=work, daemon=True)
     started = time.time()
     worker.start()
-    yield f"⏳ Loading **{html.escape(name or 'embedded')}**..."
+    yield f"… Loading **{html.escape(name or 'embedded')}**..."
     while worker.is_alive():
         worker.join(0.5)
         last = messages[-1] if messages else "Checking the model files..."
-        yield f"⏳ {last} ({time.time() - started:.0f} s)"
+        yield f"… {last} ({time.time() - started:.0f} s)"
     if "error" in result:
         yield fail(result["error"])
     else:

@@ -53,8 +53,7 @@ def _started(value: Any) -> str:
 
 def history_rows() -> list[list]:
     rows = []
-    for info in sorted(list_runs_safe(), key=lambda r: (r.started or 0, r.id) if not isinstance(r.started, str)
-                       else (0, r.started), reverse=True):
+    for info in list_runs_safe():  # newest first
         records = read_records(info.dir)
         loss = next((r["loss"] for r in reversed(records) if isinstance(r.get("loss"), (int, float))), None)
         rows.append([info.id, info.name or "", str(info.method).upper(), info.state,

@@ -1,0 +1,292 @@
+"""The app's handlers are plain functions: called here directly, no browser, no server."""
+
+from __future__ import annotations
+
+import json
+import types
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from studio.config import RunConfig, help_text
+from studio.errors import StudioError
+from studio.ui import app, chat_tab, common, data_tab, demo_tab, export_tab, model_tab, monitor, recipes, train_tab
+
+
+# ---- security and launch ---------------------------------------------------------------------------
+def test_share_or_public_host_needs_auth():
+    with pytest.raises(StudioError, match="--auth"):
+        app.check_exposure("127.0.0.1", True, None)
+    with pytest.raises(StudioError, match="--auth"):
+        app.check_exposure("0.0.0.0", False, None)
+    app.check_exposure("0.0.0.0", True, ("u", "p"))
+    app.check_exposure("127.0.0.1", False, None)
+
+
+def test_auth_must_have_user_and_password():
+    assert app.parse_auth("teacher:secret") == ("teacher", "secret")
+    assert app.parse_auth("teacher:a:b") == ("teacher", "a:b")
+    for bad in ("teacher", ":secret", "teacher:"):
+        with pytest.raises(StudioError):
+            app.parse_auth(bad)
+
+
+def test_cli_refuses_share_without_auth(capsys):
+    from studio.cli import main
+
+    assert main(["app", "--share"]) != 0
+    err = capsys.readouterr().err
+    assert "--auth" in err and "Traceback" not in err
+
+
+def test_launch_defaults_are_local_and_capped():
+    args = types.SimpleNamespace(host="127.0.0.1", port=7999, share=False, auth=None)
+    kwargs = app.launch_kwargs(args)
+    assert kwargs["server_name"] == "127.0.0.1"
+    assert kwargs["allowed_paths"] == []
+    assert kwargs["max_file_size"]
+    assert kwargs["auth"] is None and kwargs["share"] is False
+
+
+def test_app_builds():
+    blocks = app.build_app()
+    assert blocks is not None
+
+
+# ---- widgets and recipes -------------------------------------------------------------------------
+def test_widget_help_comes_from_config_metadata():
+    for key in ("training.beta", "training.learning_rate", "lora.r", "data.template"):
+        assert common.widget_for(key).info == help_text(key)
+
+
+def test_recipe_round_trip_through_widgets():
+    cfg = recipes.load_recipe_config(recipes.DEMO_RECIPE)
+    values = recipes.values_from_config(cfg, recipes.ALL_KEYS)
+    again = recipes.config_from_values(cfg.to_dict(), dict(zip(recipes.ALL_KEYS, values)))
+    assert again.training == cfg.training and again.lora == cfg.lora and again.method == "dpo"
+    assert Path(again.data.source).is_absolute() and Path(again.data.source).is_file()
+    assert again.data.eval_source and Path(again.data.eval_source).is_file()
+
+
+def test_show_command_lists_only_the_changes():
+    base = recipes.load_recipe_config(recipes.DEMO_RECIPE).to_dict()
+    values = dict(zip(recipes.ALL_KEYS, recipes.values_from_config(RunConfig.from_dict(base), recipes.ALL_KEYS)))
+    values["training.max_steps"] = 20.0
+    text, yaml_text = train_tab.show_command(base, str(recipes.DEMO_RECIPE), *values.values())
+    assert "studio train presets/recipes/pineapple-dpo.yaml training.max_steps=20" in text
+    assert RunConfig.from_dict(__import__("yaml").safe_load(yaml_text)).training.max_steps == 20
+
+
+def test_column_map_text():
+    assert recipes.parse_column_map("prompt=question, chosen=good") == {"prompt": "question", "chosen": "good"}
+    assert recipes.parse_column_map("") == {}
+    with pytest.raises(StudioError):
+        recipes.parse_column_map("nonsense")
+
+
+def test_save_and_load_recipe(studio_home):
+    base = recipes.load_recipe_config(recipes.DEMO_RECIPE).to_dict()
+    values = recipes.values_from_config(RunConfig.from_dict(base), recipes.ALL_KEYS)
+    status, _ = train_tab.save_recipe_as(base, "my try", *values)
+    saved = studio_home / "recipes" / "my-try.yaml"
+    assert saved.is_file() and "Saved" in status
+    loaded = train_tab.load_recipe(str(saved))
+    assert loaded[0]["method"] == "dpo" and "Loaded" in loaded[1]
+
+
+def test_method_switch_on_shipped_data_loads_matching_recipe():
+    values = recipes.values_from_config(recipes.load_recipe_config(recipes.DEMO_RECIPE), recipes.ALL_KEYS)
+    out = train_tab.change_method("sft", *values)
+    new = dict(zip(recipes.ALL_KEYS, out[3:]))
+    assert new["data.source"].endswith("chat_sft.jsonl") and new["method"] == "sft"
+    assert "SFT" in out[2]
+
+
+def test_start_with_a_bad_value_is_a_sentence(monkeypatch):
+    called = []
+    monkeypatch.setattr("studio.runs.start_run", lambda cfg: called.append(cfg), raising=False)
+    values = dict(zip(recipes.ALL_KEYS, recipes.values_from_config(
+        recipes.load_recipe_config(recipes.DEMO_RECIPE), recipes.ALL_KEYS)))
+    values["training.learning_rate"] = -1
+    _, status = train_tab.start_training(None, *values.values())
+    assert status.startswith("⚠") and "Learning rate" in status and not called
+
+
+def test_start_hands_the_config_to_the_run_registry(monkeypatch):
+    seen = []
+
+    def fake_start(cfg):
+        seen.append(cfg)
+        return types.SimpleNamespace(id="r1", name="pineapple-dpo", state="queued", method="dpo")
+
+    monkeypatch.setattr("studio.runs.start_run", fake_start, raising=False)
+    monkeypatch.setattr(common, "list_runs_safe", lambda: [])
+    values = recipes.values_from_config(recipes.load_recipe_config(recipes.DEMO_RECIPE), recipes.ALL_KEYS)
+    update, status = train_tab.start_training(None, *values)
+    assert update["value"] == "r1" and "queued" in status
+    assert Path(seen[0].data.source).is_file()
+
+
+def test_stop_and_resume_without_a_run_say_so():
+    assert "No run" in train_tab.stop_training(None)
+    assert "No run" in train_tab.resume_training(None)[1]
+
+
+# ---- the live view -------------------------------------------------------------------------------
+DPO_RECORDS = [{"step": s, "loss": 0.7 - 0.1 * s, "rewards/margins": 0.5 * s, "rewards/accuracies": 1.0,
+                "logps/chosen": -20.0 + s, "logps/rejected": -20.0 - s} for s in (1, 2, 3)]
+
+
+def test_metric_frames_for_dpo():
+    frames = common.metric_frames(DPO_RECORDS + [{"step": 3, "train_runtime": 12.0}])
+    assert list(frames["loss"]["step"]) == [1, 2, 3]
+    assert set(frames["rewards"]["series"]) == {"reward margin", "reward accuracy"}
+    assert set(frames["logps"]["series"]) == {"chosen", "rejected"}
+
+
+def _fake_registry(monkeypatch, tmp_path, records, state="running"):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir(exist_ok=True)
+    info = types.SimpleNamespace(id="r1", dir=run_dir, name="demo", method="dpo", state=state, step=len(records),
+                                 total=16, eta_s=42.0, message="training", started=1.0, updated=2.0)
+    monkeypatch.setattr("studio.runs.get_run", lambda run_id: info, raising=False)
+    monkeypatch.setattr("studio.runs.read_metrics", lambda d: list(records), raising=False)
+    monkeypatch.setattr("studio.runs.tail_log", lambda d, lines=40: "step 3/16", raising=False)
+    monkeypatch.setattr("studio.runs.list_runs", lambda: [info], raising=False)
+    return info
+
+
+def test_poll_sends_curves_only_when_a_step_was_logged(monkeypatch, tmp_path):
+    records = list(DPO_RECORDS)
+    _fake_registry(monkeypatch, tmp_path, records)
+    bar, loss, rewards, logps, row, log_text, seen = monitor.poll_run("r1", None)
+    assert "Step <b class='studio-step'>3</b> / 16" in bar and "ETA 0:42" in bar
+    assert len(loss) == 3 and len(rewards) == 6 and row["visible"] is True and log_text == "step 3/16"
+    again = monitor.poll_run("r1", seen)
+    assert again[1] == {"__type__": "update"} or again[1].get("__type__") == "update"
+    records.append({"step": 4, "loss": 0.2})
+    _fake_registry(monkeypatch, tmp_path, records)
+    assert len(monitor.poll_run("r1", seen)[1]) == 4
+
+
+def test_poll_without_a_run_and_history(monkeypatch, tmp_path):
+    assert "No run yet" in monitor.poll_run(None)[0]
+    _fake_registry(monkeypatch, tmp_path, DPO_RECORDS, state="stopped")
+    frame, *_ = monitor.refresh_history(None)
+    assert list(frame["State"]) == ["stopped"] and frame["Step"][0] == "3/16"
+    compared = monitor.compare_runs(["r1"])
+    assert set(compared["series"]) == {"demo"} and len(compared) == 3
+    assert monitor.attach_on_load()["value"] == "r1"
+
+
+# ---- model tab -------------------------------------------------------------------------------------
+def test_catalog_shows_badges_with_numbers():
+    text = model_tab.catalog_html("small")
+    assert "embedded" in text and "GiB" in text and "badge" in text
+    assert "needs GPU" in text or "fits" in text
+
+
+def test_load_model_reports_progress_then_summary(tiny_model_dir):
+    lines = list(model_tab.load_model_status(str(tiny_model_dir)))
+    assert lines[0].startswith("…") and lines[-1].startswith("✓") and "parameters" in lines[-1]
+
+
+def test_load_missing_model_is_a_sentence(tmp_path):
+    lines = list(model_tab.load_model_status(str(tmp_path / "nope")))
+    assert lines[-1].startswith("⚠") and "does not exist" in lines[-1]
+
+
+# ---- data tab ----------------------------------------------------------------------------------------
+def test_preview_and_histogram_helpers():
+    spans = data_tab.preview_segments([[{"text": "Q", "trained": False}, {"text": "A", "trained": True}]] * 2)
+    assert ("A", "trained on") in spans and ("Q", None) in spans and len(spans) == 5
+    frame = data_tab.length_frame({"histogram": {"edges": [0, 10, 20], "counts": [3, 1]}})
+    assert list(frame["rows"]) == [3, 1]
+    frame = data_tab.length_frame({"lengths": [5, 6, 30]})
+    assert frame["rows"].sum() == 3
+    problems = data_tab.problems_frame([{"row": 2, "message": "missing 'rejected'"}])
+    assert problems.iloc[0].tolist() == [3, "missing 'rejected'"]
+
+
+def test_upload_is_kept_in_the_studio_home(tmp_path, studio_home):
+    src = tmp_path / "mine.jsonl"
+    src.write_text('{"prompt": "a", "chosen": "b", "rejected": "c"}\n')
+    path, status = data_tab.upload_file(str(src))
+    assert Path(path).parent == studio_home / "uploads" and Path(path).read_text() == src.read_text()
+
+
+def test_inspect_a_bad_file_lists_its_rows(tmp_path):
+    pytest.importorskip("studio.data.inspect", reason="the data inspector (issue 3) has not landed")
+    bad = tmp_path / "bad.jsonl"
+    rows = [{"prompt": "Is pineapple on pizza a crime?", "chosen": "No.", "rejected": "Yes."},
+            {"prompt": "Missing rejected", "chosen": "No."},
+            {"prompt": "Is pineapple on pizza a crime?", "chosen": "No.", "rejected": "Yes."}]
+    bad.write_text("".join(json.dumps(r) + "\n" for r in rows) + "{not json\n")
+    summary, preview, hist, problems = data_tab.inspect_data(str(bad), None, "train", None, "chatml", "", "dpo",
+                                                             None)
+    assert isinstance(problems, pd.DataFrame) and len(problems) >= 1, summary
+    assert "problem" in summary.lower()
+
+
+# ---- chat, export, demo --------------------------------------------------------------------------
+def test_chat_needs_a_run_and_a_prompt():
+    assert "Pick" in list(chat_tab.chat_both(None, "hi", 0, 1, 8, 0))[-1][2]
+    assert "Type a prompt" in list(chat_tab.chat_both("r1", " ", 0, 1, 8, 0))[-1][2]
+
+
+def _tiny_adapter_run(tmp_path, tiny_model_dir) -> Path:
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    run_dir = tmp_path / "run"
+    adapter = run_dir / "adapter"
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+                           LoraConfig(r=2, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
+    model.save_pretrained(adapter)
+    AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(adapter)
+    (adapter / "studio_base.json").write_text(json.dumps({"model": str(tiny_model_dir), "base_model": "tiny"}))
+    return run_dir
+
+
+def test_chat_streams_both_answers(monkeypatch, tmp_path, tiny_model_dir):
+    run_dir = _tiny_adapter_run(tmp_path, tiny_model_dir)
+    monkeypatch.setattr("studio.runs.get_run", lambda run_id: types.SimpleNamespace(dir=run_dir), raising=False)
+    steps = list(chat_tab.chat_both("r1", "Is pineapple on pizza a crime?", 0.0, 1.0, 6, 0))
+    before, after, status = steps[-1]
+    assert status.startswith("✓") and isinstance(before, str) and isinstance(after, str)
+    assert len(steps) > 3  # streamed piece by piece
+    assert common.before_after(run_dir) is common.before_after(run_dir)  # one model, cached
+
+
+def test_push_never_shows_the_token(monkeypatch):
+    def boom(run_dir, repo_id, token, private, message):
+        raise StudioError(f"The Hub refused token {token}.")
+
+    monkeypatch.setattr("studio.hub.push_adapter", boom, raising=False)
+    monkeypatch.setattr("studio.runs.get_run", lambda run_id: types.SimpleNamespace(dir="x"), raising=False)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    assert "No Hugging Face token" in export_tab.push_run("r1", "me/repo", True, "msg", "")
+    status = export_tab.push_run("r1", "me/repo", True, "msg", "hf_secret123")
+    assert "hf_secret123" not in status and "***" in status
+
+
+def test_export_reports_where(monkeypatch, tmp_path):
+    monkeypatch.setattr("studio.hub.export_adapter", lambda run_dir, to, merge=False: Path(to), raising=False)
+    monkeypatch.setattr("studio.runs.get_run", lambda run_id: types.SimpleNamespace(dir="x"), raising=False)
+    assert str(tmp_path / "out") in export_tab.export_run("r1", str(tmp_path / "out"), False)
+    assert "Pick" in export_tab.export_run(None, "", False)
+
+
+def test_demo_pieces():
+    assert len(demo_tab.demo_prompts()) == 4
+    out = demo_tab.select_demo()
+    assert out[0]["method"] == "dpo"
+    html = demo_tab.answers_html([{"prompt": "p<", "before": "a", "after": "b"}])
+    assert "p&lt;" in html and "class='after'" in html
+    text = demo_tab.explanation(DPO_RECORDS, {"pairs": 8})
+    assert "0.50 to 1.50" in text and "8 held-out pairs" in text
+    table = demo_tab.eval_table({"base": {"accuracy": 0.5, "margin": 0.0, "chosen_logp": -3.0, "rejected_logp": -2.0},
+                                 "tuned": {"accuracy": 1.0, "margin": 2.0, "chosen_logp": -1.0,
+                                           "rejected_logp": -9.0}, "pairs": 8})
+    assert table.shape == (4, 3)
