@@ -1,4 +1,4 @@
-"""Trainer callbacks: the metrics file and the terminal progress line."""
+"""Trainer callbacks: the metrics file, the progress line, status, stop requests, checkpoint markers."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from transformers import TrainerCallback
 
@@ -56,3 +56,93 @@ class ProgressPrinter(TrainerCallback):
             f"step {state.global_step}/{state.max_steps}{loss_text} "
             f"({per_step:.1f} s/step, ETA {int(eta // 60)}m{int(eta % 60):02d}s)"
         )
+
+
+def _main_process(state) -> bool:
+    return state.is_world_process_zero
+
+
+class StopOnRequest(TrainerCallback):
+    """Stop after the current step when RUN_DIR/stop.request appears: save a checkpoint, then end.
+
+    Under several processes every rank must stop at the same step, so the file check is agreed on
+    with an all-reduce (one tiny tensor per step).
+    """
+
+    def __init__(self, run_dir: str | Path):
+        from studio.runs import STOP_FILE
+
+        self.path = Path(run_dir) / STOP_FILE
+        self.stopped_at: int | None = None
+
+    def requested(self) -> bool:
+        wanted = self.path.exists()
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            import torch
+
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+            flag = torch.tensor([1.0 if wanted else 0.0], device=device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            wanted = bool(flag.item())
+        return wanted
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.stopped_at is None and self.requested():
+            self.stopped_at = state.global_step
+            control.should_save = True
+            control.should_training_stop = True
+
+
+class CheckpointMarker(TrainerCallback):
+    """Mark checkpoint-N complete once the trainer has written all of it (on_save comes after)."""
+
+    def on_save(self, args, state, control, **kwargs):
+        if not _main_process(state):
+            return
+        from studio.runs import write_checkpoint_marker
+
+        ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if ckpt.is_dir():
+            write_checkpoint_marker(ckpt, state.global_step)
+
+
+class StatusReporter(TrainerCallback):
+    """Keep status.json's step, total and ETA current (written atomically, at most every 0.5 s)."""
+
+    def __init__(self, run_dir: str | Path, min_interval: float = 0.5):
+        self.run_dir = Path(run_dir)
+        self.min_interval = min_interval
+        self.started = 0.0
+        self.first_step = 0
+        self.step = 0
+        self.last_write = 0.0
+
+    def _write(self, state, **extra) -> None:
+        if not _main_process(state):
+            return
+        from studio.runs import update_status
+
+        done = state.global_step - self.first_step
+        eta = None
+        if done > 0 and state.max_steps:
+            eta = round((time.time() - self.started) / done * (state.max_steps - state.global_step), 1)
+        try:
+            update_status(self.run_dir, step=state.global_step, total=state.max_steps, eta_s=eta, **extra)
+        except OSError:  # status is a view; a full disk must not be what ends the training
+            return
+        self.last_write = time.time()
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.started = time.time()
+        self.first_step = self.step = state.global_step
+        self._write(state, message=f"Training from step {state.global_step}.")
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.step = state.global_step
+        if time.time() - self.last_write >= self.min_interval or state.global_step >= state.max_steps:
+            self._write(state, message=f"Training: step {state.global_step} of {state.max_steps}.")
+
+    def on_save(self, args, state, control, **kwargs):
+        self._write(state, message=f"Saved checkpoint-{state.global_step}.")

@@ -1,30 +1,444 @@
-"""Runs: a run folder per training, created under the studio's home. (First cut: foreground only.)"""
+"""The run registry: every run is a folder on disk, and the folder is the truth.
+
+RUN_DIR holds config.yaml, status.json (written atomically), metrics.jsonl (append-only), log.txt
+(the worker's stdout and stderr), checkpoint-N/ (resumable only with a complete marker) and
+adapter/. Nothing here imports torch: the app and `studio runs` read runs cheaply.
+
+Liveness comes from file locks, not from pids: the worker holds an flock on RUN_DIR/.worker.lock
+and on the device lock for its whole life, and the kernel drops both when it dies, SIGKILL
+included. The launcher takes both locks *before* starting the worker and hands them over as open
+files, so there is no moment where a starting run looks dead or the device looks free.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
+import os
 import re
+import subprocess
 import sys
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from studio.config import RunConfig
-from studio.paths import runs_dir
+from studio.errors import StudioError
+from studio.paths import PROJECT_ROOT, runs_dir, studio_home
+
+STATUS_FILE = "status.json"
+METRICS_FILE = "metrics.jsonl"
+LOG_FILE = "log.txt"
+STOP_FILE = "stop.request"
+CONFIG_FILE = "config.yaml"
+RUN_LOCK = ".worker.lock"
+CHECKPOINT_MARKER = "studio_checkpoint.json"
+LIVE_STATES = ("running", "stopping")
+ACTIVE_STATES = ("queued", *LIVE_STATES)
+FINAL_STATES = ("stopped", "completed", "failed")
+LOCK_FDS_ENV = "STUDIO_LOCK_FDS"  # "DEVICE_FD,RUN_FD": locks handed from the launcher to its worker
+DIED = ("The worker process ended without reporting (it was killed or crashed); "
+        "resume the run to continue from its last complete checkpoint.")
+
+_children: list[subprocess.Popen] = []  # reaped on each registry pass so they do not linger as zombies
+
+
+class RunError(StudioError):
+    """A run that cannot be found, started, stopped or resumed as asked."""
+
+
+@dataclass
+class RunInfo:
+    id: str
+    dir: Path
+    name: str
+    method: str
+    state: str
+    step: int = 0
+    total: int | None = None
+    eta_s: float | None = None
+    message: str = ""
+    started: float | None = None  # epoch seconds of the first start; None while queued
+    updated: float | None = None
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "dir": str(self.dir)}
+
+
+# ---- small file primitives ----------------------------------------------------------------------
+def atomic_write(path: Path, text: str, *, fsync: bool = False) -> None:
+    """Write to a temporary file beside ``path``, then rename: readers see the old or the new file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        if fsync:
+            fh.flush()
+            os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def _flock(path: Path):
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def try_lock(path: Path) -> int | None:
+    """An fd holding an exclusive flock on ``path``, or None when another process holds it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def is_locked(path: Path) -> bool:
+    fd = try_lock(path)
+    if fd is None:
+        return True
+    os.close(fd)
+    return False
+
+
+def device_lock_path() -> Path:
+    # One training at a time on this machine's accelerator (or its CPU when there is none).
+    return studio_home() / "device.lock"
+
+
+def process_start_time(pid: int) -> int | None:
+    """Kernel start time of ``pid`` (clock ticks since boot): with the pid, it names one process."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+# ---- status, metrics, log -----------------------------------------------------------------------
+def read_status(run_dir: str | Path) -> dict:
+    try:
+        return json.loads((Path(run_dir) / STATUS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def update_status(run_dir: str | Path, *, only_if: tuple[str, ...] | None = None, **fields) -> dict | None:
+    """Read-modify-write status.json under a lock; with ``only_if``, change it only from those states."""
+    run_dir = Path(run_dir)
+    with _flock(run_dir / ".status.lock"):
+        status = read_status(run_dir)
+        if only_if is not None and status.get("state") not in only_if:
+            return None
+        status.update(fields, updated=time.time())
+        atomic_write(run_dir / STATUS_FILE, json.dumps(status, indent=1))
+        return status
+
+
+def read_metrics(run_dir: str | Path) -> list[dict]:
+    """Every complete record of metrics.jsonl; a partial last line (still being written) is skipped."""
+    try:
+        data = (Path(run_dir) / METRICS_FILE).read_bytes()
+    except OSError:
+        return []
+    records = []
+    for line in data.split(b"\n")[:-1]:  # the piece after the last newline is incomplete
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def tail_log(run_dir: str | Path, lines: int = 40) -> str:
+    path = Path(run_dir) / LOG_FILE
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - 256 * 1024))
+            text = fh.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+# ---- checkpoints: written by the worker, judged here --------------------------------------------
+def write_checkpoint_marker(ckpt: Path, step: int) -> None:
+    """Record every file's size once the checkpoint is fully written; only marked ones are resumable."""
+    files = {}
+    for path in sorted(ckpt.rglob("*")):
+        if path.is_file() and path.name != CHECKPOINT_MARKER:
+            with open(path, "rb") as fh:
+                os.fsync(fh.fileno())
+            files[str(path.relative_to(ckpt))] = path.stat().st_size
+    atomic_write(ckpt / CHECKPOINT_MARKER, json.dumps({"step": step, "files": files}), fsync=True)
+
+
+def checkpoint_is_complete(ckpt: Path) -> bool:
+    try:
+        marker = json.loads((ckpt / CHECKPOINT_MARKER).read_text(encoding="utf-8"))
+        files = marker["files"]
+        return "trainer_state.json" in files and all(
+            (ckpt / name).stat().st_size == size for name, size in files.items()
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
+def checkpoints(run_dir: str | Path) -> list[Path]:
+    """checkpoint-N folders, oldest step first."""
+    found = [p for p in Path(run_dir).glob("checkpoint-*") if p.is_dir() and p.name[11:].isdigit()]
+    return sorted(found, key=lambda p: int(p.name[11:]))
+
+
+def last_complete_checkpoint(run_dir: str | Path) -> Path | None:
+    return next((p for p in reversed(checkpoints(run_dir)) if checkpoint_is_complete(p)), None)
+
+
+# ---- the registry -------------------------------------------------------------------------------
+def _resolve(run_id: str | Path) -> Path:
+    text = str(run_id)
+    candidates = [runs_dir() / text] if os.sep not in text else []
+    candidates.append(Path(text).expanduser())
+    for path in candidates:
+        if (path / STATUS_FILE).is_file():
+            return path.resolve()
+    raise RunError(f"No run named '{run_id}'; `studio runs` lists the runs there are.")
+
+
+def _info(run_dir: Path, status: dict) -> RunInfo:
+    return RunInfo(
+        id=status.get("id") or run_dir.name, dir=run_dir, name=status.get("name") or run_dir.name,
+        method=status.get("method", ""), state=status.get("state", "failed"),
+        step=int(status.get("step") or 0), total=status.get("total"), eta_s=status.get("eta_s"),
+        message=status.get("message", ""), started=status.get("started"), updated=status.get("updated"),
+    )
+
+
+def _all_run_dirs() -> list[Path]:
+    return [p.resolve() for p in runs_dir().iterdir() if (p / STATUS_FILE).is_file()]
+
+
+def _mark_if_dead(run_dir: Path, status: dict) -> None:
+    """A run that says it is running but whose worker no longer holds its lock has died."""
+    if status.get("state") in LIVE_STATES and not is_locked(run_dir / RUN_LOCK):
+        update_status(run_dir, only_if=LIVE_STATES, state="failed", message=DIED, eta_s=None,
+                      log_tail=tail_log(run_dir, 20))
+
+
+def reconcile() -> None:
+    """Settle dead workers and start the oldest queued run when the device is free."""
+    global _children
+    _children = [p for p in _children if p.poll() is None]
+    with _flock(runs_dir() / ".schedule.lock"):
+        queued = []
+        for run_dir in _all_run_dirs():
+            status = read_status(run_dir)
+            _mark_if_dead(run_dir, status)
+            if status.get("state") == "queued":
+                queued.append((status.get("queued_at") or 0, str(run_dir)))
+        if not queued:
+            return
+        device = try_lock(device_lock_path())
+        if device is None:
+            return
+        try:
+            for _, run_dir in sorted(queued):
+                run_lock = try_lock(Path(run_dir) / RUN_LOCK)
+                if run_lock is None:  # a worker started by hand already owns that folder
+                    continue
+                try:
+                    _launch(Path(run_dir), device, run_lock)
+                finally:
+                    os.close(run_lock)
+                return
+        finally:
+            os.close(device)
+
+
+def worker_command(run_dir: Path) -> list[str]:
+    # The worker itself re-launches through `accelerate launch` when it sees several GPUs.
+    return [sys.executable, "-m", "studio.worker", str(run_dir)]
+
+
+def _launch(run_dir: Path, device_fd: int, run_fd: int) -> None:
+    """Start the worker detached, in its own session, with its output in the run's log (no pipe)."""
+    env = dict(os.environ)
+    env[LOCK_FDS_ENV] = f"{device_fd},{run_fd}"
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH")) if p)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    cwd = read_status(run_dir).get("cwd")
+    try:
+        with open(run_dir / LOG_FILE, "ab") as log:
+            child = subprocess.Popen(
+                worker_command(run_dir), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True, pass_fds=(device_fd, run_fd), env=env,
+                cwd=cwd if cwd and os.path.isdir(cwd) else str(run_dir),
+            )
+    except OSError as exc:
+        update_status(run_dir, state="failed", message=f"Could not start the worker process ({exc}).")
+        return
+    _children.append(child)
+    now = time.time()
+    status = read_status(run_dir)
+    update_status(run_dir, only_if=("queued",), state="running", pid=child.pid,
+                  pid_start=process_start_time(child.pid), started=status.get("started") or now,
+                  message="Starting the worker...")
+
+
+def list_runs() -> list[RunInfo]:
+    """Every run under the studio's runs folder, newest first."""
+    reconcile()
+    runs = [(read_status(d), d) for d in _all_run_dirs()]
+    runs.sort(key=lambda sd: (sd[0].get("created") or 0, sd[1].name), reverse=True)
+    return [_info(d, s) for s, d in runs]
+
+
+def get_run(run_id: str | Path) -> RunInfo:
+    run_dir = _resolve(run_id)
+    reconcile()
+    return _info(run_dir, read_status(run_dir))
+
+
+# ---- start, stop, resume ------------------------------------------------------------------------
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.") or "run"
+
+
+def _unique_dir(parent: Path, name: str) -> Path:
+    for i in range(1, 1000):
+        path = parent / (name if i == 1 else f"{name}-{i}")
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            continue
+    raise RunError(f"Could not create a new run folder under {parent}.")
 
 
 def new_run_dir(cfg: RunConfig) -> Path:
-    if cfg.output.dir:
-        return Path(cfg.output.dir).expanduser()
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", cfg.output.name or cfg.method).strip("-") or "run"
-    return runs_dir() / f"{time.strftime('%Y%m%d-%H%M%S')}-{name}"
+    """A fresh folder for ``cfg``: output.dir when set (registered by a link), else under runs/."""
+    if not cfg.output.dir:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        return _unique_dir(runs_dir(), f"{stamp}-{_slug(cfg.output.name or cfg.method)}")
+    run_dir = Path(cfg.output.dir).expanduser().resolve()
+    if (run_dir / STATUS_FILE).exists() or checkpoints(run_dir):
+        raise RunError(f"The folder {run_dir} already holds a run; resume it with `studio resume` "
+                       "or choose another output.dir.")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    link = _unique_dir(runs_dir(), _slug(run_dir.name))
+    link.rmdir()
+    link.symlink_to(run_dir, target_is_directory=True)
+    return run_dir
 
 
-def cli_train(args) -> int:
-    from studio.training import train
-
-    cfg = RunConfig.from_yaml(args.config, args.overrides).validate()
+def start_run(cfg: RunConfig) -> RunInfo:
+    """Create the run folder and start its worker now, or queue it behind the current training."""
+    cfg.validate()
+    _absolute_paths(cfg)
     run_dir = new_run_dir(cfg)
-    print(f"Run folder: {run_dir}", file=sys.stderr)
-    summary = train(cfg, run_dir, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
-    print(f"Done: {summary['global_step']} steps in {summary['seconds']} s; adapter in {summary['adapter']}")
-    print(run_dir)
+    run_id = run_dir.name if run_dir.parent == runs_dir().resolve() else _link_name(run_dir)
+    cfg.save(run_dir / CONFIG_FILE)
+    now = time.time()
+    status = {"id": run_id, "name": cfg.output.name or run_id, "method": cfg.method, "state": "queued",
+              "step": 0, "total": cfg.training.max_steps, "eta_s": None, "message": "Queued.",
+              "created": now, "queued_at": now, "started": None, "updated": now, "cwd": os.getcwd()}
+    atomic_write(run_dir / STATUS_FILE, json.dumps(status, indent=1))
+    return get_run(run_dir)
+
+
+def _absolute_paths(cfg: RunConfig) -> None:
+    # The worker may start later from another process; relative paths that exist now are pinned.
+    for part, key in ((cfg.model, "name"), (cfg.data, "source"), (cfg.data, "eval_source")):
+        value = getattr(part, key)
+        if value and not os.path.isabs(value) and Path(value).exists():
+            setattr(part, key, str(Path(value).resolve()))
+
+
+def _link_name(run_dir: Path) -> str:
+    return next((p.name for p in runs_dir().iterdir() if p.is_symlink() and p.resolve() == run_dir),
+                run_dir.name)
+
+
+def stop_run(run_id: str | Path) -> RunInfo:
+    """Ask the run to save a checkpoint and its adapter after the current step, then end as stopped."""
+    run_dir = _resolve(run_id)
+    with _flock(runs_dir() / ".schedule.lock"):
+        status = read_status(run_dir)
+        state = status.get("state")
+        if state == "queued":
+            update_status(run_dir, only_if=("queued",), state="stopped", message="Stopped before it started.")
+        elif state in LIVE_STATES:
+            (run_dir / STOP_FILE).write_text(str(time.time()), encoding="utf-8")
+            update_status(run_dir, only_if=("running",), state="stopping",
+                          message="Stopping: saving a checkpoint and the adapter after this step...")
+        else:
+            raise RunError(f"Run {status.get('id', run_dir.name)} is not running (it is {state}).")
+    return get_run(run_dir)
+
+
+def resume_run(run_id: str | Path) -> RunInfo:
+    """Queue a stopped or failed run to continue from its last complete checkpoint."""
+    run_dir = _resolve(run_id)
+    reconcile()
+    with _flock(runs_dir() / ".schedule.lock"):
+        status = read_status(run_dir)
+        state = status.get("state")
+        if state in ACTIVE_STATES:
+            raise RunError(f"Run {status.get('id')} is already {state}; there is nothing to resume.")
+        if state == "completed":
+            raise RunError(f"Run {status.get('id')} already completed; start a new run to train further.")
+        (run_dir / STOP_FILE).unlink(missing_ok=True)
+        ckpt = last_complete_checkpoint(run_dir)
+        where = f"from {ckpt.name}" if ckpt else "from the start (it has no complete checkpoint)"
+        update_status(run_dir, state="queued", queued_at=time.time(), eta_s=None, log_tail=None,
+                      message=f"Queued to resume {where}.")
+    return get_run(run_dir)
+
+
+# ---- the command line ---------------------------------------------------------------------------
+def cli_train(args) -> int:
+    cfg = RunConfig.from_yaml(args.config, args.overrides).validate()
+    from studio.worker import follow, report
+
+    info = start_run(cfg)
+    print(f"Run {info.id} in {info.dir} (Ctrl-C stops and saves).", file=sys.stderr)
+    return report(follow(info))
+
+
+def cli_runs(args) -> int:
+    runs = list_runs()
+    if getattr(args, "json", False):
+        print(json.dumps([r.to_json() for r in runs], indent=1))
+        return 0
+    if not runs:
+        print("No runs yet; start one with `studio train RECIPE.yaml` or in the app.")
+    for r in runs:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started)) if r.started else "-"
+        print(f"{r.id:40} {r.state:10} {r.step:>6}/{r.total or '?':<6} {when:16} {r.message}")
     return 0
+
+
+def cli_stop(args) -> int:
+    info = stop_run(args.run)
+    print(f"Run {info.id}: {info.message}")
+    return 0
+
+
+def cli_resume(args) -> int:
+    from studio.worker import follow, report
+
+    log = _resolve(args.run) / LOG_FILE
+    log_size = log.stat().st_size if log.exists() else 0
+    info = resume_run(args.run)
+    if not getattr(args, "foreground", False):
+        print(f"Run {info.id}: {info.message} Follow it with `studio runs`.")
+        return 0
+    return report(follow(info, from_byte=log_size))

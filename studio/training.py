@@ -9,17 +9,23 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from studio.config import ConfigError, RunConfig
+from studio.errors import StudioError
 
 log = logging.getLogger(__name__)
 
 ADAPTER_DIR = "adapter"
 SUMMARY_FILE = "summary.json"
 CONFIG_FILE = "config.yaml"
+
+
+class DiskSpaceError(StudioError):
+    """Not enough free disk space for the run's checkpoints."""
 
 
 @dataclass
@@ -77,33 +83,33 @@ def trainer_args(cfg: RunConfig, run_dir: Path, plan: DevicePlan, *, assistant_o
     from trl import DPOConfig, SFTConfig
 
     t = cfg.training
-    common: dict[str, Any] = dict(
-        output_dir=str(run_dir),
-        learning_rate=t.learning_rate,
-        num_train_epochs=t.num_epochs or 1.0,
-        max_steps=t.max_steps or -1,
-        per_device_train_batch_size=t.batch_size,
-        gradient_accumulation_steps=t.gradient_accumulation,
-        max_length=t.max_length,
-        lr_scheduler_type=t.lr_scheduler,
-        warmup_steps=t.warmup_steps,
-        optim=t.optimizer,
-        weight_decay=t.weight_decay,
-        seed=t.seed,
-        data_seed=t.seed,
-        logging_steps=t.logging_steps,
-        save_strategy="steps",
-        save_steps=t.save_steps,
-        save_total_limit=2,
-        report_to="none",
-        bf16=plan.bf16,
-        fp16=plan.fp16,
-        gradient_checkpointing=plan.gradient_checkpointing,
-        use_cpu=plan.device == "cpu",
-        dataloader_num_workers=0,
-        disable_tqdm=True,  # the studio prints its own progress line
-        remove_unused_columns=False,
-    )
+    common: dict[str, Any] = {
+        "output_dir": str(run_dir),
+        "learning_rate": t.learning_rate,
+        "num_train_epochs": t.num_epochs or 1.0,
+        "max_steps": t.max_steps or -1,
+        "per_device_train_batch_size": t.batch_size,
+        "gradient_accumulation_steps": t.gradient_accumulation,
+        "max_length": t.max_length,
+        "lr_scheduler_type": t.lr_scheduler,
+        "warmup_steps": t.warmup_steps,
+        "optim": t.optimizer,
+        "weight_decay": t.weight_decay,
+        "seed": t.seed,
+        "data_seed": t.seed,
+        "logging_steps": t.logging_steps,
+        "save_strategy": "steps",
+        "save_steps": t.save_steps,
+        "save_total_limit": 2,
+        "report_to": "none",
+        "bf16": plan.bf16,
+        "fp16": plan.fp16,
+        "gradient_checkpointing": plan.gradient_checkpointing,
+        "use_cpu": plan.device == "cpu",
+        "dataloader_num_workers": 0,
+        "disable_tqdm": True,  # the studio prints its own progress line
+        "remove_unused_columns": False,
+    }
     if cfg.method == "dpo":
         return DPOConfig(beta=t.beta, **common)
     return SFTConfig(assistant_only_loss=assistant_only, **common)
@@ -121,7 +127,7 @@ def _wants_assistant_only(tokenizer, dataset) -> bool:
 
         get_training_chat_template(tokenizer)
         return True
-    except Exception:  # an unsupported template: train on the whole conversation instead
+    except Exception:  # noqa: BLE001 - an unsupported template: train on whole conversations
         log.info("The model's template cannot mark assistant turns; training on whole conversations.")
         return False
 
@@ -191,6 +197,7 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
     cfg.save(run_dir / CONFIG_FILE)
     all_callbacks = [MetricsWriter(run_dir), *(callbacks or ()), ProgressPrinter(progress)]
     trainer = build_trainer(cfg, run_dir, model, tokenizer, data.dataset, plan, all_callbacks)
+    check_disk_space(trainer, run_dir)
     result = trainer.train(resume_from_checkpoint=resume_from)
     adapter_dir = save_adapter(trainer, tokenizer, run_dir, cfg.model.name, resolved.display_name)
     summary = {
@@ -213,6 +220,35 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
     return summary
 
 
+def checkpoint_bytes(model, full_weights: bool) -> int:
+    """Expected size of one checkpoint: weights saved, plus Adam's two fp32 moments per trained weight."""
+    trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    saved = sum(p.numel() * p.element_size() for p in model.parameters()) if full_weights else trained * 4
+    return saved + trained * 8 + 16 * 2**20  # + scheduler, RNG state, trainer state, tokenizer
+
+
+def check_disk_space(trainer, run_dir: Path) -> None:
+    """Refuse to start when the checkpoints the run will keep cannot fit on the disk."""
+    import shutil
+
+    from peft import PeftModel
+
+    one = checkpoint_bytes(trainer.model, not isinstance(trainer.model, PeftModel))
+    # save_total_limit checkpoints stay, one more is written before the oldest goes, plus the adapter.
+    needed = one * ((trainer.args.save_total_limit or 1) + 2) - _bytes_in(run_dir)
+    free = shutil.disk_usage(run_dir).free
+    if free < needed:
+        raise DiskSpaceError(
+            f"Not enough free disk space in {run_dir}: its checkpoints need about {needed / 2**20:.0f} MB "
+            f"and {free / 2**20:.0f} MB are free; free some space or choose a folder on another disk."
+        )
+
+
+def _bytes_in(run_dir: Path) -> int:
+    """Space already used by checkpoints in the folder (a resumed run reuses it as old ones rotate)."""
+    return sum(f.stat().st_size for f in run_dir.glob("checkpoint-*/**/*") if f.is_file())
+
+
 def save_adapter(trainer, tokenizer, run_dir: Path, model_name: str, base_name: str) -> Path:
     """Write adapter weights, adapter config and tokenizer to run_dir/adapter (written then renamed)."""
     import shutil
@@ -223,6 +259,11 @@ def save_adapter(trainer, tokenizer, run_dir: Path, model_name: str, base_name: 
     trainer.model.save_pretrained(str(tmp))
     tokenizer.save_pretrained(str(tmp))
     (tmp / "studio_base.json").write_text(json.dumps({"model": model_name, "base_model": base_name}), encoding="utf-8")
-    shutil.rmtree(target, ignore_errors=True)
+    # Swap so that at every moment a complete adapter (old or new) sits under one of two names.
+    old = run_dir / (ADAPTER_DIR + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
     tmp.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
     return target
