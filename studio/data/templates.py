@@ -25,22 +25,22 @@ LLAMA2 = (
     "{% else %}{% set system = '' %}{% set loop_messages = messages %}{% endif %}"
     "{% for message in loop_messages %}"
     "{% if message['role'] == 'user' %}"
-    "{{ bos_token + '[INST] ' }}"
+    "{{ (bos_token or '') + '[INST] ' }}"
     "{% if loop.first %}{{ '<<SYS>>\n' + system + '\n<</SYS>>\n\n' }}{% endif %}"
     "{{ message['content'] + ' [/INST]' }}"
     "{% elif message['role'] == 'assistant' %}"
-    "{% generation %}{{ ' ' + message['content'] + ' ' + eos_token }}{% endgeneration %}"
+    "{% generation %}{{ ' ' + message['content'] + ' ' + (eos_token or '') }}{% endgeneration %}"
     "{% endif %}"
     "{% endfor %}"
 )
 
 # Zephyr always opens with a system turn; an empty one is added when the conversation has none.
 ZEPHYR = (
-    "{% if messages[0]['role'] != 'system' %}{{ '<|system|>\n' + eos_token + '\n' }}{% endif %}"
+    "{% if messages[0]['role'] != 'system' %}{{ '<|system|>\n' + (eos_token or '') + '\n' }}{% endif %}"
     "{% for message in messages %}"
     "{% if message['role'] == 'assistant' %}"
-    "{{ '<|assistant|>\n' }}{% generation %}{{ message['content'] + eos_token }}{% endgeneration %}{{ '\n' }}"
-    "{% else %}{{ '<|' + message['role'] + '|>\n' + message['content'] + eos_token + '\n' }}{% endif %}"
+    "{{ '<|assistant|>\n' }}{% generation %}{{ message['content'] + (eos_token or '') }}{% endgeneration %}{{ '\n' }}"
+    "{% else %}{{ '<|' + message['role'] + '|>\n' + message['content'] + (eos_token or '') + '\n' }}{% endif %}"
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% endif %}"
 )

@@ -1,0 +1,202 @@
+"""Render examples exactly as TRL will, mark the trained-on tokens, and measure token lengths.
+
+What TRL trains on (trl 1.16):
+- SFT on ``messages``: the conversation through the chat template; with ``assistant_only_loss``
+  (the studio turns it on whenever the template can mark assistant turns) only the tokens inside
+  ``{% generation %}`` count. A template without markers that TRL can patch is swapped for TRL's
+  training template; one it cannot patch means the whole conversation is trained on.
+- DPO: the prompt rendered with the generation prompt, and prompt+chosen / prompt+rejected; the
+  tokens after their common prefix are the completions, which are what the loss sees.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import statistics
+import time
+from dataclasses import dataclass
+
+GENERATION_MARKER = re.compile(r"\{%-?\s*generation\s*-?%\}")  # as trl.chat_template_utils.has_generation_markers
+PREVIEW_CHARS = 20_000  # longer segments are shortened in the preview (the count of hidden characters is shown)
+CHUNK = 1000
+
+
+@dataclass
+class SftPlan:
+    assistant_only: bool
+    template: str | None  # the template TRL renders with, when it swaps in its own training template
+    note: str | None = None
+
+
+def sft_plan(tokenizer) -> SftPlan:
+    """Mirror studio.training: assistant-only loss when the template marks (or TRL can patch) assistant turns."""
+    own = tokenizer.chat_template or ""
+    if GENERATION_MARKER.search(own):
+        return SftPlan(True, None)
+    try:
+        from trl.chat_template_utils import get_training_chat_template
+
+        return SftPlan(True, get_training_chat_template(tokenizer))
+    except Exception:  # noqa: BLE001 - TRL raises ValueError today; any failure means it cannot patch
+        return SftPlan(False, None, "This chat template cannot mark the assistant's turns, so SFT trains on whole "
+                                    "conversations, prompts included; choose the chatml template to train on replies only.")
+
+
+def _conv_kwargs(plan: SftPlan | None) -> dict:
+    return {"chat_template": plan.template} if plan is not None and plan.template else {}
+
+
+def render(tokenizer, example: dict, kind: str, plan: SftPlan | None = None) -> dict[str, str]:
+    """The text the trainer sees: {"text"} for SFT; {"prompt", "chosen", "rejected"} full texts for preference."""
+    if kind == "sft":
+        return {"text": tokenizer.apply_chat_template(example["messages"], tokenize=False, **_conv_kwargs(plan))}
+    prompt = tokenizer.apply_chat_template(example["prompt"], tokenize=False, add_generation_prompt=True)
+    chosen = tokenizer.apply_chat_template(example["prompt"] + example["chosen"], tokenize=False)
+    rejected = tokenizer.apply_chat_template(example["prompt"] + example["rejected"], tokenize=False)
+    return {"prompt": prompt, "chosen": chosen, "rejected": rejected}
+
+
+def _encode(tokenizer, text: str) -> tuple[list[int], list[tuple[int, int]] | None]:
+    try:
+        enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        return list(enc["input_ids"]), [tuple(o) for o in enc["offset_mapping"]]
+    except (NotImplementedError, ValueError, TypeError):  # a slow tokenizer has no offsets
+        return list(tokenizer(text, add_special_tokens=False)["input_ids"]), None
+
+
+def _cut(text: str, offsets: list[tuple[int, int]] | None, token: int, tokenizer, ids: list[int]) -> int:
+    """Character position where ``token`` begins; whitespace between tokens goes with the later one."""
+    if token <= 0:
+        return 0
+    if token >= len(ids):
+        return len(text)
+    if offsets is not None:
+        return offsets[token - 1][1]
+    return len(tokenizer.decode(ids[:token]))
+
+
+def _shorten(text: str) -> str:
+    if len(text) <= PREVIEW_CHARS:
+        return text
+    keep = PREVIEW_CHARS // 2
+    return f"{text[:keep]}\n… [{len(text) - 2 * keep:,} more characters not shown] …\n{text[-keep:]}"
+
+
+def _segments(text: str, ids: list[int], mask: list[int], offsets, tokenizer) -> list[dict]:
+    segments: list[dict] = []
+    start_tok = 0
+    for i in range(1, len(ids) + 1):
+        if i == len(ids) or bool(mask[i]) != bool(mask[start_tok]):
+            a = _cut(text, offsets, start_tok, tokenizer, ids)
+            b = _cut(text, offsets, i, tokenizer, ids)
+            if b > a:
+                segments.append({"text": text[a:b], "trained": bool(mask[start_tok])})
+            start_tok = i
+    return segments
+
+
+def common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def preview_sft(tokenizer, messages: list[dict], plan: SftPlan) -> list[dict]:
+    kwargs = _conv_kwargs(plan)
+    text = tokenizer.apply_chat_template(messages, tokenize=False, **kwargs)
+    ids, offsets = _encode(tokenizer, text)
+    if plan.assistant_only:
+        out = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True,
+                                            return_assistant_tokens_mask=True, **kwargs)
+        mask = list(out["assistant_masks"])
+        if list(out["input_ids"]) != ids:  # cannot happen with a consistent tokenizer; stay truthful anyway
+            ids, offsets = list(out["input_ids"]), None
+    else:
+        mask = [1] * len(ids)
+    if not ids:
+        return [{"text": text, "trained": False}]
+    return [{**s, "text": _shorten(s["text"])} for s in _segments(text, ids, mask, offsets, tokenizer)]
+
+
+def preview_preference(tokenizer, example: dict) -> list[dict]:
+    texts = render(tokenizer, example, "preference")
+    prompt_ids = list(tokenizer(texts["prompt"], add_special_tokens=False)["input_ids"])
+    chosen_ids, chosen_off = _encode(tokenizer, texts["chosen"])
+    rejected_ids, rejected_off = _encode(tokenizer, texts["rejected"])
+    n = min(common_prefix(prompt_ids, chosen_ids), common_prefix(prompt_ids, rejected_ids))
+    c_cut = _cut(texts["chosen"], chosen_off, n, tokenizer, chosen_ids)
+    r_cut = _cut(texts["rejected"], rejected_off, n, tokenizer, rejected_ids)
+    return [
+        {"text": _shorten(texts["chosen"][:c_cut]), "trained": False, "part": "prompt"},
+        {"text": _shorten(texts["chosen"][c_cut:]), "trained": True, "part": "chosen"},
+        {"text": _shorten(texts["rejected"][r_cut:]), "trained": True, "part": "rejected"},
+    ]
+
+
+def preview(tokenizer, example: dict, kind: str, plan: SftPlan | None) -> list[dict]:
+    if kind == "sft":
+        return preview_sft(tokenizer, example["messages"], plan or sft_plan(tokenizer))
+    return preview_preference(tokenizer, example)
+
+
+# ---- token lengths ---------------------------------------------------------------------------
+
+def _count(tokenizer, texts: list[str]) -> list[int]:
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    fast = getattr(backend, "encode_batch_fast", None)
+    if fast is not None:  # same ids as tokenizer(texts, add_special_tokens=False), without offsets
+        return [len(e.ids) for e in fast(texts, add_special_tokens=False)]
+    return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+
+def _lengths(tokenizer, batch: list[dict], kind: str, plan: SftPlan | None) -> list[int]:
+    if kind == "sft":
+        texts = tokenizer.apply_chat_template([ex["messages"] for ex in batch], tokenize=False, **_conv_kwargs(plan))
+        return _count(tokenizer, texts)
+    chosen = tokenizer.apply_chat_template([ex["prompt"] + ex["chosen"] for ex in batch], tokenize=False)
+    rejected = tokenizer.apply_chat_template([ex["prompt"] + ex["rejected"] for ex in batch], tokenize=False)
+    return [max(a, b) for a, b in zip(_count(tokenizer, chosen), _count(tokenizer, rejected))]
+
+
+def length_stats(tokenizer, examples: list[dict], kind: str, plan: SftPlan | None, max_length: int,
+                 time_budget: float | None = None) -> dict:
+    """Token lengths (prompt + longer completion for preference pairs) and how many exceed ``max_length``.
+
+    Every example is counted unless ``time_budget`` seconds run out first; then the figures come from
+    the examples counted so far, taken in a seeded random order, and ``sampled`` says so.
+    """
+    order = list(range(len(examples)))
+    if time_budget is not None:
+        random.Random(0).shuffle(order)
+    started = time.perf_counter()
+    lengths: list[int] = []
+    for start in range(0, len(order), CHUNK):
+        batch = [examples[i] for i in order[start:start + CHUNK]]
+        lengths.extend(_lengths(tokenizer, batch, kind, plan))
+        if time_budget is not None and time.perf_counter() - started > time_budget:
+            break
+    counted, total = len(lengths), len(examples)
+    if not lengths:
+        return {"min": 0, "median": 0, "p95": 0, "max": 0, "truncated": 0, "max_length": max_length,
+                "counted": 0, "total": total, "sampled": False}
+    lengths.sort()
+    over = sum(1 for n in lengths if n > max_length)
+    sampled = counted < total
+    median = statistics.median(lengths)
+    return {
+        "min": lengths[0],
+        "median": int(median) if float(median).is_integer() else float(median),
+        "p95": lengths[max(0, math.ceil(0.95 * counted) - 1)],
+        "max": lengths[-1],
+        "truncated": round(over * total / counted) if sampled else over,
+        "max_length": max_length,
+        "counted": counted,
+        "total": total,
+        "sampled": sampled,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
