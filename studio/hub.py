@@ -184,6 +184,19 @@ def _translate(exc: BaseException, repo_id: str, endpoint: str) -> HubError:
     return HubError(f"The push to {repo_id} failed ({type(exc).__name__}); nothing was published.")
 
 
+def _ensure_repo(api, repo_id: str, private: bool) -> str:
+    """create_repo(exist_ok=True), returning the repo's URL."""
+    from huggingface_hub.errors import HfUriError
+
+    try:
+        return str(api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model"))
+    except HfUriError:
+        # huggingface_hub 2.4 builds the URL of an existing repo it may not create (HTTP 403, then a
+        # successful repo_info) without its endpoint, which fails for any HF_ENDPOINT but the default.
+        # The repo exists; whether we may write to it is for the commit to say.
+        return f"{api.endpoint.rstrip('/')}/{repo_id}"
+
+
 def push_adapter(run_dir: str | Path, repo_id: str, token: str | None = None, private: bool = False,
                  message: str = DEFAULT_MESSAGE, *, eval_result: dict | None = None,
                  endpoint: str | None = None) -> str:
@@ -204,17 +217,18 @@ def push_adapter(run_dir: str | Path, repo_id: str, token: str | None = None, pr
         api = HfApi(endpoint=endpoint, token=resolve_token(token), library_name="fine-tuning-studio")
         try:
             _check_namespace(api.whoami(), repo_id)
-            repo_url = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+            repo_url = _ensure_repo(api, repo_id, private)
             operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(staging / name))
                           for name in files]
             # One commit: either every file lands or none does.
             api.create_commit(repo_id, operations, commit_message=message or DEFAULT_MESSAGE, repo_type="model")
         except HubError:
             raise
-        except Exception as exc:  # noqa: BLE001 - every client failure becomes one sentence
+        except Exception as exc:
             log.info("push to %s failed: %s", repo_id, type(exc).__name__)
+            log.debug("push failure detail", exc_info=True)
             raise _translate(exc, repo_id, endpoint) from None
-    return str(repo_url) if repo_url else f"{endpoint}/{repo_id}"
+    return repo_url or f"{endpoint}/{repo_id}"
 
 
 # ---- CLI ------------------------------------------------------------------------------------------
