@@ -212,7 +212,7 @@ def test_push_sends_exactly_the_allowed_files_and_card(hub, run_dir, tmp_path, t
     assert len(repo["commits"]) == 2
 
 
-def test_bad_token_is_one_sentence_and_never_echoed(hub, run_dir, caplog, capsys, studio_home):
+def test_bad_token_is_one_sentence_and_never_echoed(hub, run_dir, caplog, capsys, studio_home, monkeypatch):
     from studio.hub import push_adapter
 
     caplog.set_level(logging.DEBUG)
@@ -221,7 +221,22 @@ def test_bad_token_is_one_sentence_and_never_echoed(hub, run_dir, caplog, capsys
     message = str(info.value)
     assert "\n" not in message and BAD_CANARY not in message
     assert hub.repos.keys() == {"shared-org/model"}
+
+    # The same through `studio -v push` with the token in HF_TOKEN: the one sentence on stderr, and the
+    # traceback in the studio's log file, neither with the token.
+    from studio.cli import main
+
+    monkeypatch.setenv("HF_TOKEN", BAD_CANARY)
+    root = logging.getLogger()
+    try:
+        assert main(["-v", "push", str(run_dir), "--repo", "alice/x"]) == 2
+    finally:
+        for handler in [h for h in root.handlers if getattr(h, "_studio", False)]:
+            root.removeHandler(handler)
+            handler.close()
     out = capsys.readouterr()
+    assert out.err.strip().splitlines()[-1].startswith("error: The Hugging Face Hub rejected the token")
+    assert (studio_home / "studio.log").is_file()
     for haystack in (caplog.text, out.out, out.err, _all_text_under(run_dir, studio_home).decode("latin-1")):
         assert BAD_CANARY not in haystack
 
