@@ -144,6 +144,11 @@ def metric_frames(records: list[dict]) -> dict:
     return {"loss": _frame(loss), "rewards": _frame(rewards), "logps": _frame(logps)}
 
 
+def plot_value(frame):
+    """What a LinePlot gets: None while there is nothing to draw (an empty frame breaks later redraws)."""
+    return None if frame is None or len(frame) == 0 else frame
+
+
 def read_records(run_dir: str | Path) -> list[dict]:
     try:
         from studio.runs import read_metrics

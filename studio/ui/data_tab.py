@@ -96,7 +96,6 @@ def inspect_data(source: str, subset: str | None, split: str, max_rows: Any, tem
     """Run the data inspector; returns (summary, preview spans, histogram, problems)."""
     import pandas as pd
 
-    empty_hist = length_frame(None)
     try:
         from studio.data.inspect import inspect_source
 
@@ -107,7 +106,7 @@ def inspect_data(source: str, subset: str | None, split: str, max_rows: Any, tem
             column_map=parse_column_map(column_map) or None, preview_rows=3,
         )
     except Exception as exc:
-        return fail(exc), [], empty_hist, pd.DataFrame([], columns=PROBLEM_COLUMNS)
+        return fail(exc), [], None, pd.DataFrame([], columns=PROBLEM_COLUMNS)
     kind = KIND_WORDS.get(str(report.kind), str(report.kind))
     errors = list(report.errors or [])
     summary = (f"**Detected:** {html.escape(kind)} in the *{html.escape(str(report.format))}* layout · "
@@ -120,7 +119,8 @@ def inspect_data(source: str, subset: str | None, split: str, max_rows: Any, tem
         gr.Warning(f"{len(errors)} row(s) of this dataset have problems; see the list under the preview.")
     else:
         summary = "✓ " + summary
-    return summary, preview_segments(report.preview), length_frame(report.length_stats), problems_frame(errors)
+    hist = length_frame(report.length_stats)
+    return summary, preview_segments(report.preview), (hist if len(hist) else None), problems_frame(errors)
 
 
 def build(fields: dict) -> dict:
@@ -145,7 +145,7 @@ def build(fields: dict) -> dict:
                                  color_map={"trained on": "#f97316"}, show_legend=True, combine_adjacent=True,
                                  elem_id="data-preview")
     with gr.Row():
-        hist = gr.BarPlot(length_frame(None), x="tokens", y="rows", title="Example lengths (tokens)",
+        hist = gr.BarPlot(None, x="tokens", y="rows", title="Example lengths (tokens)",
                           x_title="tokens", y_title="rows", height=240, scale=1, elem_id="data-hist", sort=None)
         problems = gr.Dataframe(headers=PROBLEM_COLUMNS, value=None, interactive=False, label="Rows with problems",
                                 scale=1, elem_id="data-problems", max_height=260)

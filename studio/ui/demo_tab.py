@@ -10,9 +10,8 @@ from typing import Any
 import gradio as gr
 
 from studio.paths import ASSETS_DIR
-from studio.ui.common import (ACTIVE_STATES, DONE_STATES, before_after, fail, metric_frames, ok, progress_html,
-                              read_records, run_choices, sentence, warn)
-from studio.ui.monitor import empty_frame
+from studio.ui.common import (ACTIVE_STATES, DONE_STATES, before_after, fail, metric_frames, ok, plot_value,
+                              progress_html, read_records, run_choices, sentence, warn)
 from studio.ui.recipes import ALL_KEYS, DEMO_RECIPE, load_recipe_config, values_from_config
 
 PROMPTS_FILE = ASSETS_DIR / "pineapple_prompts.txt"
@@ -96,7 +95,7 @@ def run_demo(poll_s: float = POLL_S):
         yield _yield(status=fail(exc))
         return
     yield _yield(status="… Training started: loading the model and the 40 preference pairs...",
-                 progress=progress_html(info), loss=empty_frame(), rewards=empty_frame(), answers="",
+                 progress=progress_html(info), loss=None, rewards=None, answers="",
                  explain="", table=None, run=gr.update(choices=run_choices(), value=info.id))
     seen = -1
     while True:
@@ -111,7 +110,8 @@ def run_demo(poll_s: float = POLL_S):
             seen = len(records)
             frames = metric_frames(records)
             yield _yield(status=f"… Training with DPO: step {info.step or 0} of {info.total or '?'}...",
-                         progress=progress_html(info, records), loss=frames["loss"], rewards=frames["rewards"])
+                         progress=progress_html(info, records), loss=plot_value(frames["loss"]),
+                         rewards=plot_value(frames["rewards"]))
         else:
             yield _yield(progress=progress_html(info, records))
         if info.state not in ACTIVE_STATES:
@@ -161,9 +161,9 @@ def build() -> dict:
     status = gr.Markdown("Press **Pineapple pizza demo** at the top to start.", elem_id="demo-status")
     progress = gr.HTML(progress_html(None), elem_id="demo-progress")
     with gr.Row():
-        loss = gr.LinePlot(empty_frame(), x="step", y="value", color="series", title="DPO loss", x_title="step",
+        loss = gr.LinePlot(None, x="step", y="value", color="series", title="DPO loss", x_title="step",
                            y_title="loss", height=240, elem_id="demo-loss")
-        rewards = gr.LinePlot(empty_frame(), x="step", y="value", color="series",
+        rewards = gr.LinePlot(None, x="step", y="value", color="series",
                               title="Implicit reward margin and accuracy", x_title="step", y_title="value",
                               height=240, elem_id="demo-rewards")
     answers = gr.HTML("", elem_id="demo-answers")

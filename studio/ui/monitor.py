@@ -8,8 +8,8 @@ from typing import Any
 
 import gradio as gr
 
-from studio.ui.common import (ACTIVE_STATES, fail, latest_run_id, list_runs_safe, metric_frames, progress_html,
-                              read_records, run_choices)
+from studio.ui.common import (ACTIVE_STATES, fail, latest_run_id, list_runs_safe, metric_frames, plot_value,
+                              progress_html, read_records, run_choices)
 
 HISTORY_COLUMNS = ["Run", "Name", "Method", "State", "Step", "Started", "Last loss"]
 
@@ -42,7 +42,8 @@ def poll_run(run_id: str | None, seen: Any = None):
         return bar, skip, skip, skip, skip, log_text, seen
     frames = metric_frames(records)
     dpo = str(info.method).lower() == "dpo"
-    return bar, frames["loss"], frames["rewards"], frames["logps"], gr.update(visible=dpo), log_text, key
+    return (bar, plot_value(frames["loss"]), plot_value(frames["rewards"]), plot_value(frames["logps"]),
+            gr.update(visible=dpo), log_text, key)
 
 
 def _started(value: Any) -> str:
@@ -88,9 +89,7 @@ def compare_runs(run_ids: list[str] | None):
         loss = metric_frames(read_records(info.dir))["loss"]
         loss["series"] = info.name or info.id
         parts.append(loss)
-    if not parts:
-        return pd.DataFrame({"step": [], "value": [], "series": []})
-    return pd.concat(parts, ignore_index=True)
+    return plot_value(pd.concat(parts, ignore_index=True)) if parts else None
 
 
 def attach_on_load():
@@ -108,26 +107,19 @@ def is_active(run_id: str | None) -> bool:
         return False
 
 
-def empty_frame():
-    import pandas as pd
-
-    return pd.DataFrame({"step": pd.Series([], dtype="int64"), "value": pd.Series([], dtype="float64"),
-                         "series": pd.Series([], dtype="object")})
-
-
 def build() -> dict:
     """The monitor panel; returns its components for wiring in the Train tab."""
     with gr.Row():
         run = gr.Dropdown(choices=run_choices(), value=None, label="Run shown", scale=4, elem_id="run-shown",
                           info="The live view follows this run; pick a past run to look at it again.")
     progress = gr.HTML(progress_html(None), elem_id="run-progress")
-    loss = gr.LinePlot(empty_frame(), x="step", y="value", color="series", title="Training loss",
+    loss = gr.LinePlot(None, x="step", y="value", color="series", title="Training loss",
                        x_title="step", y_title="loss", height=260, elem_id="loss-plot")
     with gr.Row(visible=False) as dpo_row:
-        rewards = gr.LinePlot(empty_frame(), x="step", y="value", color="series",
+        rewards = gr.LinePlot(None, x="step", y="value", color="series",
                               title="DPO: implicit reward margin and accuracy", x_title="step",
                               y_title="value", height=240, elem_id="reward-plot")
-        logps = gr.LinePlot(empty_frame(), x="step", y="value", color="series",
+        logps = gr.LinePlot(None, x="step", y="value", color="series",
                             title="DPO: log-probability of chosen vs rejected answers", x_title="step",
                             y_title="log-prob", height=240, elem_id="logps-plot")
     log_tail = gr.Textbox(label="Log (last lines)", lines=8, max_lines=8, interactive=False, elem_id="run-log",
@@ -137,7 +129,7 @@ def build() -> dict:
                                max_height=300)
         compare = gr.Dropdown(choices=run_choices(), multiselect=True, label="Overlay the loss curves of",
                               elem_id="run-compare")
-        compare_plot = gr.LinePlot(empty_frame(), x="step", y="value", color="series", title="Loss by run",
+        compare_plot = gr.LinePlot(None, x="step", y="value", color="series", title="Loss by run",
                                    x_title="step", y_title="loss", height=260)
     seen = gr.State(None)
     known = gr.State(None)

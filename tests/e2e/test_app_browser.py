@@ -1,0 +1,169 @@
+"""End-to-end: the real app in headless chromium. Screenshots go to test-artifacts/e2e/.
+
+Order matters for time: the quick tiny-model runs first, the real pineapple demo (~2 min) last.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+
+pytestmark = pytest.mark.browser
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
+
+
+# ---- small helpers over Gradio's DOM --------------------------------------------------------------
+def open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+    page.wait_for_timeout(300)
+
+
+def fill(page, elem_id: str, value) -> None:
+    box = page.locator(f"#{elem_id}").locator("input, textarea").first
+    box.fill(str(value))
+    box.dispatch_event("change")
+    box.blur()
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def logged(page, container: str) -> int:
+    text = page.locator(f"#{container} .studio-logged").first.inner_text(timeout=2000)
+    return int(text or 0)
+
+
+def state(page, container: str = "run-progress") -> str:
+    line = page.locator(f"#{container} .line").first.inner_text(timeout=2000)
+    match = re.search(r"state: (\w+)", line)
+    return match.group(1) if match else ""
+
+
+def wait_until(page, predicate, timeout: float, what: str, poll_ms: int = 500):
+    deadline = time.time() + timeout
+    last_error = None
+    while time.time() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:  # the element may be re-rendering
+            last_error = exc
+        page.wait_for_timeout(poll_ms)
+    shot(page, "timeout-" + re.sub(r"\W+", "-", what)[:40])
+    raise AssertionError(f"Timed out after {timeout:.0f} s waiting for {what} (last error: {last_error}).")
+
+
+def start_tiny_run(page, tiny_model_dir, name: str, steps: int = 4000) -> None:
+    """A DPO run of the tiny model on the shipped pairs, long enough to stop, resume and reload."""
+    open_tab(page, "1 · Model")
+    fill(page, "cfg-model-name", tiny_model_dir)
+    open_tab(page, "3 · Train")
+    fill(page, "cfg-training-max_steps", steps)
+    fill(page, "cfg-training-batch_size", 2)
+    fill(page, "cfg-output-name", name)
+    page.locator("#train-start").click()
+    wait_until(page, lambda: "started" in page.locator("#train-status").inner_text()
+               or "queued" in page.locator("#train-status").inner_text(), 20, "the start confirmation")
+
+
+def curve_points(page, plot_id: str) -> int:
+    """How much line the Vega plot drew: the total length of its line marks' path data (grows with steps)."""
+    return page.evaluate(
+        """(id) => { const el = document.getElementById(id); if (!el) return 0;
+             return [...el.querySelectorAll('.mark-line path')]
+               .reduce((n, p) => n + (p.getAttribute('d') || '').length, 0); }""", plot_id)
+
+
+# ---- the tests -------------------------------------------------------------------------------------
+def test_bad_data_file_lists_its_row_problems(page, tmp_path):
+    bad = tmp_path / "bad_pairs.jsonl"
+    rows = [{"prompt": "Is pineapple on pizza a crime?", "chosen": "No, it is a matter of taste.",
+             "rejected": "Yes, under the Geneva Convention."},
+            {"prompt": "A row without a rejected answer", "chosen": "No."},
+            {"prompt": "Is pineapple on pizza a crime?", "chosen": "No.", "rejected": "Yes."}]
+    bad.write_text("".join(json.dumps(r) + "\n" for r in rows) + "{this line is not json\n", encoding="utf-8")
+    open_tab(page, "2 · Data")
+    fill(page, "cfg-data-source", bad)
+    page.locator("#data-inspect").click()
+    problems = page.locator("#data-problems")
+    wait_until(page, lambda: "problem" in page.locator("#data-summary").inner_text().lower(), 60,
+               "the problems summary")
+    text = problems.inner_text()
+    assert re.search(r"\b2\b|\b4\b", text), text  # the broken rows are named by number
+    assert "Traceback" not in page.content()
+    shot(page, "data-bad-file")
+
+
+def test_stop_then_resume_continues_the_curve(page, tiny_model_dir):
+    start_tiny_run(page, tiny_model_dir, "tiny-stop-resume")
+    wait_until(page, lambda: state(page) == "running" and logged(page, "run-progress") >= 8, 120,
+               "the tiny run to log 8 steps")
+    assert curve_points(page, "loss-plot") > 0
+    page.locator("#train-stop").click()
+    wait_until(page, lambda: state(page) == "stopped", 90, "the run to stop")
+    at_stop = logged(page, "run-progress")
+    step_at_stop = int(page.locator("#run-progress .studio-step").inner_text())
+    shot(page, "train-stopped")
+    page.wait_for_timeout(2500)
+    assert logged(page, "run-progress") == at_stop, "the curve kept growing after Stop"
+    page.locator("#train-resume").click()
+    wait_until(page, lambda: logged(page, "run-progress") >= at_stop + 5, 120, "the resumed run to log new steps")
+    step_now = int(page.locator("#run-progress .studio-step").inner_text())
+    assert step_now > step_at_stop, (step_now, step_at_stop)
+    shot(page, "train-resumed")
+    page.locator("#train-stop").click()
+    wait_until(page, lambda: state(page) == "stopped", 90, "the resumed run to stop")
+
+
+def test_reload_during_training_reattaches(page, tiny_model_dir):
+    start_tiny_run(page, tiny_model_dir, "tiny-reload")
+    wait_until(page, lambda: state(page) == "running" and logged(page, "run-progress") >= 3, 120,
+               "the run to log 3 steps")
+    before = logged(page, "run-progress")
+    page.reload()
+    page.wait_for_selector("#demo-button")
+    open_tab(page, "3 · Train")
+    wait_until(page, lambda: "tiny-reload" in page.locator("#run-shown").inner_text()
+               or "tiny-reload" in page.locator("#run-shown input").input_value(), 20, "the run picker to reattach")
+    wait_until(page, lambda: logged(page, "run-progress") > before, 60, "the curve to keep growing after reload")
+    assert state(page) == "running"
+    shot(page, "train-after-reload")
+    page.locator("#train-stop").click()
+    wait_until(page, lambda: state(page) == "stopped", 90, "the run to stop")
+
+
+def test_pineapple_demo_end_to_end(page):
+    """One click: training with a growing curve, then before/after answers that differ, then the table."""
+    started = time.time()
+    page.locator("#demo-button").click()
+    wait_until(page, lambda: page.get_by_role("tab", name="Pizza demo").get_attribute("aria-selected") == "true",
+               10, "the demo tab to open")
+    first = wait_until(page, lambda: logged(page, "demo-progress"), 150, "the first logged step")
+    shot(page, "demo-training")
+    wait_until(page, lambda: logged(page, "demo-progress") >= first + 3, 90, "the curve to grow")
+    assert curve_points(page, "demo-loss") > 0
+    wait_until(page, lambda: page.locator("#demo-answers td.after").count() == 4
+               and "Demo finished" in page.locator("#demo-status").inner_text(), 180, "the answers and evaluation")
+    elapsed = time.time() - started
+    befores = page.locator("#demo-answers td.before").all_inner_texts()
+    afters = page.locator("#demo-answers td.after").all_inner_texts()
+    assert all(b.strip() for b in befores) and all(a.strip() for a in afters)
+    assert befores != afters, "DPO did not change any answer"
+    assert "reward margin" in page.locator("#demo-explanation").inner_text()
+    assert "accuracy" in page.locator("#demo-eval").inner_text().lower()
+    shot(page, "tab-demo")
+    for name, slug in (("1 · Model", "model"), ("2 · Data", "data"), ("3 · Train", "train"),
+                       ("4 · Chat", "chat"), ("5 · Export", "export")):
+        open_tab(page, name)
+        page.wait_for_timeout(700)
+        shot(page, f"tab-{slug}")
+    (SHOTS / "demo-timing.txt").write_text(f"demo click to finished: {elapsed:.0f} s\n", encoding="utf-8")
+    assert elapsed < 240, f"the demo took {elapsed:.0f} s"
