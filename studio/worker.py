@@ -259,14 +259,15 @@ def main(argv: list[str] | None = None) -> int:
     if locks is None:
         print(f"[studio] {run_dir} or the device is in use by another worker; not starting.", file=sys.stderr)
         return BUSY_EXIT
+    previous = {sig: signal.signal(sig, _on_signal(run_dir)) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, _on_signal(run_dir))
         gpus = _gpu_count()
         if gpus > 1:
             return _supervise_accelerate(run_dir, gpus)
         return _Worker(run_dir).run()
     finally:
+        for sig, handler in previous.items():  # matters when called in-process (tests)
+            signal.signal(sig, handler)
         for fd in locks:
             os.close(fd)
         try:

@@ -77,7 +77,7 @@ def test_stop_saves_loadable_adapter_and_second_start_is_queued(tiny_model_dir, 
 
     wait_for(lambda: last_step(first.dir) >= 5)
     asked_at = last_step(first.dir)
-    assert subprocess.run([sys.executable, "-m", "studio", "stop", first.id], cwd=ROOT).returncode == 0
+    subprocess.run([sys.executable, "-m", "studio", "stop", first.id], cwd=ROOT, check=True)
     stopped = final(first.id)
     assert stopped.state == "stopped", stopped.message
     assert asked_at < stopped.step <= asked_at + 3  # the step in flight, then save and end
