@@ -240,10 +240,10 @@ def preference_row(row: dict) -> dict:
             prompt = None  # whole conversations (UltraFeedback): their shared turns are the prompt
         elif prompt is None:
             raise RowError("missing field 'prompt'")
-        if isinstance(chosen, str):
-            chosen = _turns(chosen, "chosen", "assistant")
-        if isinstance(rejected, str):
-            rejected = _turns(rejected, "rejected", "assistant")
+    if isinstance(chosen, str):
+        chosen = _turns(chosen, "chosen", "assistant")
+    if isinstance(rejected, str):
+        rejected = _turns(rejected, "rejected", "assistant")
     if prompt is None:
         prompt, chosen, rejected = _shared_prompt(chosen, rejected)
     if chosen == rejected:

@@ -14,7 +14,7 @@ from studio.data.sources import read_source
 DEFAULT_MAX_LENGTH = 512  # TrainingConfig.max_length's default
 # Counting tokens costs ~70 us per example on a 2-core CPU; past this many seconds the remaining
 # examples are skipped and the statistics say they come from a random sample (``sampled``).
-STATS_TIME_BUDGET = 4.0
+STATS_TIME_BUDGET = 3.0
 
 
 @dataclass

@@ -90,6 +90,8 @@ def normalise(raw: RawRows, method: str | None = None, column_map: dict | None =
                 examples.append(convert(row))
             except RowError as exc:
                 errors.append(row_error(idx, str(exc)))
+            except (TypeError, AttributeError, KeyError, ValueError) as exc:  # a shape no check foresaw
+                errors.append(row_error(idx, f"could not be read ({type(exc).__name__}: {exc})"))
         valid = len(examples)
     else:
         pairs, group_errors, notes = GROUPED[fmt.name](raw.rows, kind, columns)

@@ -16,6 +16,7 @@ import random
 import re
 import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 GENERATION_MARKER = re.compile(r"\{%-?\s*generation\s*-?%\}")  # as trl.chat_template_utils.has_generation_markers
@@ -154,13 +155,16 @@ def _count(tokenizer, texts: list[str]) -> list[int]:
     return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
 
-def _lengths(tokenizer, batch: list[dict], kind: str, plan: SftPlan | None) -> list[int]:
+def _render_batch(tokenizer, batch: list[dict], kind: str, plan: SftPlan | None) -> list[list[str]]:
     if kind == "sft":
-        texts = tokenizer.apply_chat_template([ex["messages"] for ex in batch], tokenize=False, **_conv_kwargs(plan))
-        return _count(tokenizer, texts)
-    chosen = tokenizer.apply_chat_template([ex["prompt"] + ex["chosen"] for ex in batch], tokenize=False)
-    rejected = tokenizer.apply_chat_template([ex["prompt"] + ex["rejected"] for ex in batch], tokenize=False)
-    return [max(a, b) for a, b in zip(_count(tokenizer, chosen), _count(tokenizer, rejected))]
+        return [tokenizer.apply_chat_template([ex["messages"] for ex in batch], tokenize=False, **_conv_kwargs(plan))]
+    return [tokenizer.apply_chat_template([ex["prompt"] + ex["chosen"] for ex in batch], tokenize=False),
+            tokenizer.apply_chat_template([ex["prompt"] + ex["rejected"] for ex in batch], tokenize=False)]
+
+
+def _count_rendered(tokenizer, rendered: list[list[str]]) -> list[int]:
+    counts = [_count(tokenizer, texts) for texts in rendered]
+    return counts[0] if len(counts) == 1 else [max(a, b) for a, b in zip(*counts)]
 
 
 def length_stats(tokenizer, examples: list[dict], kind: str, plan: SftPlan | None, max_length: int,
@@ -175,15 +179,23 @@ def length_stats(tokenizer, examples: list[dict], kind: str, plan: SftPlan | Non
         random.Random(0).shuffle(order)
     started = time.perf_counter()
     lengths: list[int] = []
-    for start in range(0, len(order), CHUNK):
-        batch = [examples[i] for i in order[start:start + CHUNK]]
-        lengths.extend(_lengths(tokenizer, batch, kind, plan))
-        if time_budget is not None and time.perf_counter() - started > time_budget:
-            break
+    # Rendering holds the GIL, the Rust tokenizer releases it: count one chunk while rendering the next.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = None
+        for start in range(0, len(order), CHUNK):
+            rendered = _render_batch(tokenizer, [examples[i] for i in order[start:start + CHUNK]], kind, plan)
+            if pending is not None:
+                lengths.extend(pending.result())
+                if time_budget is not None and time.perf_counter() - started > time_budget:
+                    pending = None
+                    break
+            pending = pool.submit(_count_rendered, tokenizer, rendered)
+        if pending is not None:
+            lengths.extend(pending.result())
     counted, total = len(lengths), len(examples)
     if not lengths:
         return {"min": 0, "median": 0, "p95": 0, "max": 0, "truncated": 0, "max_length": max_length,
-                "counted": 0, "total": total, "sampled": False}
+                "counted": 0, "total": total, "sampled": False, "seconds": 0.0}
     lengths.sort()
     over = sum(1 for n in lengths if n > max_length)
     sampled = counted < total
