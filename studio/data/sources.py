@@ -206,7 +206,7 @@ def _read_jsonl(path: Path, limit: int | None) -> RawRows:
 
 
 def _json_type(value: Any) -> str:
-    return {list: "list", str: "string", int: "number", float: "number", bool: "true/false",
+    return {list: "list", dict: "object", str: "string", int: "number", float: "number", bool: "true/false",
             type(None): "null"}.get(type(value), type(value).__name__)
 
 
