@@ -103,6 +103,14 @@ def test_method_switch_on_shipped_data_loads_matching_recipe():
     assert "SFT" in out[2]
 
 
+def test_zero_in_an_optional_limit_means_none():
+    cfg = recipes.load_recipe_config(recipes.SFT_RECIPE)
+    values = dict(zip(recipes.ALL_KEYS, recipes.values_from_config(cfg, recipes.ALL_KEYS)))
+    values.update({"training.max_steps": 0, "data.max_rows": 0})
+    again = recipes.config_from_values(cfg.to_dict(), values).validate()
+    assert again.training.max_steps is None and again.data.max_rows is None
+
+
 def test_start_with_a_bad_value_is_a_sentence(monkeypatch):
     called = []
     monkeypatch.setattr("studio.runs.start_run", lambda cfg: called.append(cfg), raising=False)
@@ -205,6 +213,8 @@ def test_preview_and_histogram_helpers():
     assert list(frame["rows"]) == [3, 1]
     frame = data_tab.length_frame({"lengths": [5, 6, 30]})
     assert frame["rows"].sum() == 3
+    frame = data_tab.length_frame({"min": 40, "median": 44, "p95": 48, "max": 48, "max_length": 512})
+    assert list(frame["tokens"]) == ["min", "median", "p95", "max", "max length"]
     problems = data_tab.problems_frame([{"row": 2, "message": "missing 'rejected'"}])
     assert problems.iloc[0].tolist() == [3, "missing 'rejected'"]
 

@@ -39,28 +39,27 @@ def preview_segments(preview: list) -> list[tuple[str, str | None]]:
         for seg in row:
             text = seg.get("text", "") if isinstance(seg, dict) else str(seg)
             trained = bool(seg.get("trained")) if isinstance(seg, dict) else False
-            spans.append((text, "trained on" if trained else None))
+            part = seg.get("part") if isinstance(seg, dict) else None
+            label = ("rejected: made less likely" if part == "rejected" else "trained on") if trained else None
+            spans.append((text, label))
     return spans
 
 
+STAT_KEYS = ("min", "median", "p95", "max")
+
+
 def length_frame(stats: Any):
-    """A histogram frame from the report's length statistics, whatever shape they come in."""
+    """Bars for the length chart: a histogram when the report has one, else min / median / p95 / max."""
     import pandas as pd
 
-    empty = pd.DataFrame({"tokens": pd.Series([], dtype="object"), "rows": pd.Series([], dtype="int64")})
     if not isinstance(stats, dict):
-        return empty
-    hist = stats.get("histogram") or stats.get("hist")
-    if isinstance(hist, dict):
-        edges = hist.get("edges") or hist.get("bins") or []
-        counts = hist.get("counts") or []
-        if edges and counts:
-            labels = ([f"{int(edges[i])}-{int(edges[i + 1])}" for i in range(len(counts))]
-                      if len(edges) == len(counts) + 1 else [str(e) for e in edges[: len(counts)]])
-            return pd.DataFrame({"tokens": labels, "rows": [int(c) for c in counts]})
-    if isinstance(hist, list) and hist and isinstance(hist[0], dict):
-        return pd.DataFrame({"tokens": [str(h.get("bin", h.get("label", i))) for i, h in enumerate(hist)],
-                             "rows": [int(h.get("count", 0)) for h in hist]})
+        return pd.DataFrame({"tokens": pd.Series([], dtype="object"), "rows": pd.Series([], dtype="int64")})
+    hist = stats.get("histogram")
+    if isinstance(hist, dict) and hist.get("counts"):
+        edges, counts = hist.get("edges") or [], hist["counts"]
+        labels = ([f"{int(edges[i])}-{int(edges[i + 1])}" for i in range(len(counts))]
+                  if len(edges) == len(counts) + 1 else [str(i) for i in range(len(counts))])
+        return pd.DataFrame({"tokens": labels, "rows": [int(c) for c in counts]})
     lengths = stats.get("lengths")
     if isinstance(lengths, list) and lengths:
         import numpy as np
@@ -68,14 +67,17 @@ def length_frame(stats: Any):
         counts, edges = np.histogram(lengths, bins=min(12, max(1, len(set(lengths)))))
         return pd.DataFrame({"tokens": [f"{int(edges[i])}-{int(edges[i + 1])}" for i in range(len(counts))],
                              "rows": counts.astype(int)})
-    return empty
+    keys = [k for k in (*STAT_KEYS, "max_length") if isinstance(stats.get(k), (int, float))]
+    return pd.DataFrame({"tokens": [k.replace("_", " ") for k in keys], "rows": [stats[k] for k in keys]})
 
 
 def stats_line(stats: Any) -> str:
     if not isinstance(stats, dict):
         return ""
-    shown = {k: v for k, v in stats.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    return " · ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in shown.items())
+    parts = [f"{k} {stats[k]:g}" for k in STAT_KEYS if isinstance(stats.get(k), (int, float))]
+    if isinstance(stats.get("truncated"), int):
+        parts.append(f"{stats['truncated']} longer than {stats.get('max_length', '?')} (cut when training)")
+    return " · ".join(parts)
 
 
 def problems_frame(errors: list | None):
@@ -142,11 +144,11 @@ def build(fields: dict) -> dict:
     inspect = gr.Button("Inspect data", variant="primary", elem_id="data-inspect")
     summary = gr.Markdown(elem_id="data-summary")
     preview = gr.HighlightedText(label="Preview: the highlighted part is what the model learns to write",
-                                 color_map={"trained on": "#f97316"}, show_legend=True, combine_adjacent=True,
+                                 color_map={"trained on": "#f97316", "rejected: made less likely": "#94a3b8"}, show_legend=True, combine_adjacent=True,
                                  elem_id="data-preview")
     with gr.Row():
-        hist = gr.BarPlot(None, x="tokens", y="rows", title="Example lengths (tokens)",
-                          x_title="tokens", y_title="rows", height=240, scale=1, elem_id="data-hist", sort=None)
+        hist = gr.BarPlot(None, x="tokens", y="rows", title="Example lengths in tokens",
+                          x_title="", y_title="", height=240, scale=1, elem_id="data-hist", sort=None)
         problems = gr.Dataframe(headers=PROBLEM_COLUMNS, value=None, interactive=False, label="Rows with problems",
                                 scale=1, elem_id="data-problems", max_height=260)
     upload.upload(upload_file, upload, [fields["data.source"], summary])
