@@ -11,7 +11,18 @@ import pytest
 
 from studio.config import RunConfig, help_text
 from studio.errors import StudioError
-from studio.ui import app, chat_tab, common, data_tab, demo_tab, export_tab, model_tab, monitor, recipes, train_tab
+from studio.ui import (
+    app,
+    chat_tab,
+    common,
+    data_tab,
+    demo_tab,
+    export_tab,
+    model_tab,
+    monitor,
+    recipes,
+    train_tab,
+)
 
 
 # ---- security and launch ---------------------------------------------------------------------------
@@ -129,7 +140,7 @@ def test_start_hands_the_config_to_the_run_registry(monkeypatch):
         return types.SimpleNamespace(id="r1", name="pineapple-dpo", state="queued", method="dpo")
 
     monkeypatch.setattr("studio.runs.start_run", fake_start, raising=False)
-    monkeypatch.setattr(common, "list_runs_safe", lambda: [])
+    monkeypatch.setattr(common, "list_runs_safe", list)
     values = recipes.values_from_config(recipes.load_recipe_config(recipes.DEMO_RECIPE), recipes.ALL_KEYS)
     update, status = train_tab.start_training(None, *values)
     assert update["value"] == "r1" and "queued" in status

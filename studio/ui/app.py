@@ -7,6 +7,7 @@ uploads are capped; no folder is added to Gradio's allowed paths (it serves only
 from __future__ import annotations
 
 import os
+
 from studio.errors import StudioError
 from studio.paths import ASSETS_DIR
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 import logging
-import os
 import threading
 from dataclasses import fields
 from pathlib import Path
@@ -154,7 +153,7 @@ def read_records(run_dir: str | Path) -> list[dict]:
         from studio.runs import read_metrics
 
         return list(read_metrics(run_dir))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         log.warning("could not read metrics of %s: %s", run_dir, exc)
         return []
 

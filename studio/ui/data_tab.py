@@ -107,7 +107,7 @@ def inspect_data(source: str, subset: str | None, split: str, max_rows: Any, tem
             rows=int(max_rows) if max_rows else None, method=method or None,
             column_map=parse_column_map(column_map) or None, preview_rows=3,
         )
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         return fail(exc), [], None, pd.DataFrame([], columns=PROBLEM_COLUMNS)
     kind = KIND_WORDS.get(str(report.kind), str(report.kind))
     errors = list(report.errors or [])

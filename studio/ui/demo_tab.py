@@ -10,8 +10,20 @@ from typing import Any
 import gradio as gr
 
 from studio.paths import ASSETS_DIR
-from studio.ui.common import (ACTIVE_STATES, DONE_STATES, before_after, fail, metric_frames, ok, plot_value,
-                              progress_html, read_records, run_choices, sentence, warn)
+from studio.ui.common import (
+    ACTIVE_STATES,
+    DONE_STATES,
+    before_after,
+    fail,
+    metric_frames,
+    ok,
+    plot_value,
+    progress_html,
+    read_records,
+    run_choices,
+    sentence,
+    warn,
+)
 from studio.ui.recipes import ALL_KEYS, DEMO_RECIPE, load_recipe_config, values_from_config
 
 PROMPTS_FILE = ASSETS_DIR / "pineapple_prompts.txt"
@@ -77,9 +89,13 @@ def explanation(records: list[dict], result: dict | None = None) -> str:
     )
 
 
-def _yield(status=gr.skip(), progress=gr.skip(), loss=gr.skip(), rewards=gr.skip(), answers=gr.skip(),
-           explain=gr.skip(), table=gr.skip(), run=gr.skip()):
-    return status, progress, loss, rewards, answers, explain, table, run
+_KEEP = object()  # "leave this output as it is"
+
+
+def _yield(status=_KEEP, progress=_KEEP, loss=_KEEP, rewards=_KEEP, answers=_KEEP, explain=_KEEP, table=_KEEP,
+           run=_KEEP):
+    values = (status, progress, loss, rewards, answers, explain, table, run)
+    return tuple(gr.skip() if v is _KEEP else v for v in values)
 
 
 def run_demo(poll_s: float = POLL_S):
@@ -91,7 +107,7 @@ def run_demo(poll_s: float = POLL_S):
         cfg.data.source = str(ASSETS_DIR / "pineapple_pairs.jsonl")
         cfg.data.eval_source = str(HELDOUT_FILE)
         info = start_run(cfg.validate())
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         yield _yield(status=fail(exc))
         return
     yield _yield(status="… Training started: loading the model and the 40 preference pairs...",
@@ -102,7 +118,7 @@ def run_demo(poll_s: float = POLL_S):
         time.sleep(poll_s)
         try:
             info = get_run(info.id)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
             yield _yield(status=fail(exc))
             return
         records = read_records(info.dir)
@@ -139,7 +155,7 @@ def _answer_and_evaluate(info: Any, records: list[dict]):
                     row[side] += piece
                     yield _yield(status=f"… Answering {len(rows)} of {len(demo_prompts())}: {side} training...",
                                  answers=answers_html(rows))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         yield _yield(status=fail(exc), answers=answers_html(rows))
         return
     yield _yield(status="… Scoring the held-out preference pairs before and after...",
@@ -148,7 +164,7 @@ def _answer_and_evaluate(info: Any, records: list[dict]):
         from studio.evaluation import evaluate
 
         result = evaluate(info.dir, str(HELDOUT_FILE), model=model)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         yield _yield(status=f"⚠ Answers are ready, but the evaluation failed: {sentence(exc)}",
                      explain=explanation(records))
         return

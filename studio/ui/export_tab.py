@@ -33,7 +33,7 @@ def export_run(run_id: str | None, destination: str, merge: bool):
 
         target = (destination or "").strip() or default_destination(run_id)
         path = export_adapter(_run(run_id).dir, Path(target).expanduser(), merge=bool(merge))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         return fail(exc)
     what = "adapter and the merged full model" if merge else "adapter"
     return ok(f"Saved the {what} to {path}.")
@@ -52,7 +52,7 @@ def push_run(run_id: str | None, repo_id: str, private: bool, message: str, toke
 
         url = push_adapter(_run(run_id).dir, repo_id.strip(), token, bool(private),
                            (message or "").strip() or "Upload adapter trained with the studio")
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         return fail(exc, secret=token)
     return ok(f"Pushed to {url}.")
 

@@ -8,8 +8,17 @@ from typing import Any
 
 import gradio as gr
 
-from studio.ui.common import (ACTIVE_STATES, fail, latest_run_id, list_runs_safe, metric_frames, plot_value,
-                              progress_html, read_records, run_choices)
+from studio.ui.common import (
+    ACTIVE_STATES,
+    fail,
+    latest_run_id,
+    list_runs_safe,
+    metric_frames,
+    plot_value,
+    progress_html,
+    read_records,
+    run_choices,
+)
 
 HISTORY_COLUMNS = ["Run", "Name", "Method", "State", "Step", "Started", "Last loss"]
 
@@ -27,7 +36,7 @@ def poll_run(run_id: str | None, seen: Any = None):
         return progress_html(None), skip, skip, skip, gr.update(visible=False), "", None
     try:
         info = _get(run_id)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         return f"<div class='studio-progress'>{fail(exc)}</div>", skip, skip, skip, skip, skip, seen
     records = read_records(info.dir)
     key = [run_id, len(records)]
@@ -35,7 +44,7 @@ def poll_run(run_id: str | None, seen: Any = None):
         from studio.runs import tail_log
 
         log_text = tail_log(info.dir, lines=40)
-    except Exception:
+    except Exception:  # noqa: BLE001 - every failure becomes a sentence in the UI
         log_text = ""
     bar = progress_html(info, records)
     if key == seen:
@@ -84,7 +93,7 @@ def compare_runs(run_ids: list[str] | None):
     for run_id in run_ids or []:
         try:
             info = _get(run_id)
-        except Exception:
+        except Exception:  # noqa: BLE001 - every failure becomes a sentence in the UI
             continue
         loss = metric_frames(read_records(info.dir))["loss"]
         loss["series"] = info.name or info.id
@@ -103,7 +112,7 @@ def is_active(run_id: str | None) -> bool:
         return False
     try:
         return _get(run_id).state in ACTIVE_STATES
-    except Exception:
+    except Exception:  # noqa: BLE001 - every failure becomes a sentence in the UI
         return False
 
 

@@ -9,9 +9,21 @@ import gradio as gr
 
 from studio.ui import monitor
 from studio.ui.common import fail, ok, run_choices, warn, widget_for
-from studio.ui.recipes import (ADVANCED_TRAIN_KEYS, ALL_KEYS, BASIC_TRAIN_KEYS, DEMO_RECIPE, LORA_KEYS,
-                               SHIPPED_DATA, SHIPPED_RECIPE, command_for, config_from_values,
-                               load_recipe_config, recipe_choices, save_recipe, values_from_config)
+from studio.ui.recipes import (
+    ADVANCED_TRAIN_KEYS,
+    ALL_KEYS,
+    BASIC_TRAIN_KEYS,
+    DEMO_RECIPE,
+    LORA_KEYS,
+    SHIPPED_DATA,
+    SHIPPED_RECIPE,
+    command_for,
+    config_from_values,
+    load_recipe_config,
+    recipe_choices,
+    save_recipe,
+    values_from_config,
+)
 
 ADVICE = {
     "sft": (
@@ -43,7 +55,7 @@ def qlora_widget_kwargs() -> dict:
         from studio.catalog import detect_machine
 
         cuda = detect_machine().device == "cuda"
-    except Exception:
+    except Exception:  # noqa: BLE001 - every failure becomes a sentence in the UI
         cuda = False
     if cuda:
         return {}
@@ -56,7 +68,7 @@ def load_recipe(path: str | None):
     """Fill every widget from a recipe file; returns the recipe (kept for options without a widget)."""
     try:
         cfg = load_recipe_config(path or "")
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         return [gr.skip(), fail(exc), gr.skip()] + [gr.skip()] * len(ALL_KEYS)
     return [cfg.to_dict(), ok(f"Loaded recipe {path}."), method_advice(cfg.method)] + values_from_config(cfg, ALL_KEYS)
 
@@ -79,7 +91,7 @@ def show_command(base: dict | None, recipe_path: str | None, *values):
     try:
         cfg = config_from_values(base, _values(values))
         command = command_for(cfg, recipe_path)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         return fail(exc), ""
     text = (f"Run this from the studio's folder to train exactly this configuration:\n\n```bash\n{command}\n```\n"
             "or save the YAML below as `my-run.yaml` and run `studio train my-run.yaml`.")
@@ -90,7 +102,7 @@ def save_recipe_as(base: dict | None, name: str, *values):
     try:
         cfg = config_from_values(base, _values(values))
         path = save_recipe(cfg, name)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         return fail(exc), gr.skip()
     return ok(f"Saved the recipe as {path}."), gr.update(choices=recipe_choices(), value=str(path))
 
@@ -102,7 +114,7 @@ def start_training(base: dict | None, *values):
         from studio.runs import start_run
 
         info = start_run(cfg)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         return gr.skip(), fail(exc)
     note = "queued behind the run that is training now" if info.state == "queued" else "started"
     return (gr.update(choices=run_choices(), value=info.id),
@@ -116,7 +128,7 @@ def stop_training(run_id: str | None):
         from studio.runs import stop_run
 
         stop_run(run_id)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         return fail(exc)
     return ok("Asked the run to save a checkpoint and stop; Resume continues from there.")
 
@@ -128,7 +140,7 @@ def resume_training(run_id: str | None):
         from studio.runs import resume_run
 
         info = resume_run(run_id)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         return gr.skip(), fail(exc)
     return (gr.update(choices=run_choices(), value=info.id),
             ok(f"Resuming {info.name or info.id} from its last checkpoint."))
@@ -161,10 +173,9 @@ def build(fields: dict, recipe: Any) -> dict:
     with gr.Row():
         for key in BASIC_TRAIN_KEYS:
             fields[key] = widget_for(key, defaults[key])
-    with gr.Accordion("More options", open=False):
-        with gr.Row():
-            for key in ADVANCED_TRAIN_KEYS:
-                fields[key] = widget_for(key, defaults[key], min_width=200)
+    with gr.Accordion("More options", open=False), gr.Row():
+        for key in ADVANCED_TRAIN_KEYS:
+            fields[key] = widget_for(key, defaults[key], min_width=200)
     fields["output.name"] = widget_for("output.name", defaults["output.name"], label="Run name")
     with gr.Row():
         start = gr.Button("Start training", variant="primary", elem_id="train-start")
