@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -11,7 +12,9 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-METRICS_FILE = "metrics.jsonl"
+from studio import runs
+
+METRICS_FILE = runs.METRICS_FILE
 
 
 class MetricsWriter(TrainerCallback):
@@ -70,9 +73,7 @@ class StopOnRequest(TrainerCallback):
     """
 
     def __init__(self, run_dir: str | Path):
-        from studio.runs import STOP_FILE
-
-        self.path = Path(run_dir) / STOP_FILE
+        self.path = Path(run_dir) / runs.STOP_FILE
         self.stopped_at: int | None = None
 
     def requested(self) -> bool:
@@ -95,14 +96,23 @@ class StopOnRequest(TrainerCallback):
             control.should_training_stop = True
 
 
+def write_checkpoint_marker(ckpt: Path, step: int) -> None:
+    """Record every file's size once the checkpoint is fully written; only marked ones are resumable."""
+    files = {}
+    for path in sorted(ckpt.rglob("*")):
+        if path.is_file() and path.name != runs.CHECKPOINT_MARKER:
+            with open(path, "rb") as fh:
+                os.fsync(fh.fileno())
+            files[str(path.relative_to(ckpt))] = path.stat().st_size
+    runs.atomic_write(ckpt / runs.CHECKPOINT_MARKER, json.dumps({"step": step, "files": files}), fsync=True)
+
+
 class CheckpointMarker(TrainerCallback):
     """Mark checkpoint-N complete once the trainer has written all of it (on_save comes after)."""
 
     def on_save(self, args, state, control, **kwargs):
         if not _main_process(state):
             return
-        from studio.runs import write_checkpoint_marker
-
         ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         if ckpt.is_dir():
             write_checkpoint_marker(ckpt, state.global_step)
@@ -122,14 +132,12 @@ class StatusReporter(TrainerCallback):
     def _write(self, state, **extra) -> None:
         if not _main_process(state):
             return
-        from studio.runs import update_status
-
         done = state.global_step - self.first_step
         eta = None
         if done > 0 and state.max_steps:
             eta = round((time.time() - self.started) / done * (state.max_steps - state.global_step), 1)
         try:
-            update_status(self.run_dir, step=state.global_step, total=state.max_steps, eta_s=eta, **extra)
+            runs.update_status(self.run_dir, step=state.global_step, total=state.max_steps, eta_s=eta, **extra)
         except OSError:  # status is a view; a full disk must not be what ends the training
             return
         self.last_write = time.time()

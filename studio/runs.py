@@ -169,18 +169,7 @@ def tail_log(run_dir: str | Path, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-# ---- checkpoints: written by the worker, judged here --------------------------------------------
-def write_checkpoint_marker(ckpt: Path, step: int) -> None:
-    """Record every file's size once the checkpoint is fully written; only marked ones are resumable."""
-    files = {}
-    for path in sorted(ckpt.rglob("*")):
-        if path.is_file() and path.name != CHECKPOINT_MARKER:
-            with open(path, "rb") as fh:
-                os.fsync(fh.fileno())
-            files[str(path.relative_to(ckpt))] = path.stat().st_size
-    atomic_write(ckpt / CHECKPOINT_MARKER, json.dumps({"step": step, "files": files}), fsync=True)
-
-
+# ---- checkpoints: marked complete by studio.callbacks.CheckpointMarker, judged here -------------
 def checkpoint_is_complete(ckpt: Path) -> bool:
     try:
         marker = json.loads((ckpt / CHECKPOINT_MARKER).read_text(encoding="utf-8"))
@@ -263,11 +252,6 @@ def reconcile() -> None:
             os.close(device)
 
 
-def worker_command(run_dir: Path) -> list[str]:
-    # The worker itself re-launches through `accelerate launch` when it sees several GPUs.
-    return [sys.executable, "-m", "studio.worker", str(run_dir)]
-
-
 def _launch(run_dir: Path, device_fd: int, run_fd: int) -> None:
     """Start the worker detached, in its own session, with its output in the run's log (no pipe)."""
     env = dict(os.environ)
@@ -277,8 +261,9 @@ def _launch(run_dir: Path, device_fd: int, run_fd: int) -> None:
     cwd = read_status(run_dir).get("cwd")
     try:
         with open(run_dir / LOG_FILE, "ab") as log:
+            # No shell. With several GPUs the worker re-launches itself through `accelerate launch`.
             child = subprocess.Popen(
-                worker_command(run_dir), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                [sys.executable, "-m", "studio.worker", str(run_dir)], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True, pass_fds=(device_fd, run_fd), env=env,
                 cwd=cwd if cwd and os.path.isdir(cwd) else str(run_dir),
             )
@@ -286,10 +271,8 @@ def _launch(run_dir: Path, device_fd: int, run_fd: int) -> None:
         update_status(run_dir, state="failed", message=f"Could not start the worker process ({exc}).")
         return
     _children.append(child)
-    now = time.time()
-    status = read_status(run_dir)
     update_status(run_dir, only_if=("queued",), state="running", pid=child.pid,
-                  pid_start=process_start_time(child.pid), started=status.get("started") or now,
+                  pid_start=process_start_time(child.pid), started=read_status(run_dir).get("started") or time.time(),
                   message="Starting the worker...")
 
 

@@ -17,8 +17,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import write_jsonl
-from test_eval import PAIRS, tiny_dpo_run
+from test_eval import PAIRS, tiny_dpo_run, write_jsonl
 
 from studio.errors import StudioError
 

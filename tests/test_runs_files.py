@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from studio import runs, worker
+from studio.callbacks import write_checkpoint_marker
 from studio.config import RunConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,7 +92,7 @@ def _fake_checkpoint(run_dir: Path, step: int, complete: bool = True) -> Path:
     (ckpt / "optimizer.pt").write_bytes(os.urandom(8192))
     (ckpt / "trainer_state.json").write_text(json.dumps({"global_step": step}))
     if complete:
-        runs.write_checkpoint_marker(ckpt, step)
+        write_checkpoint_marker(ckpt, step)
     return ckpt
 
 
