@@ -232,8 +232,8 @@ def report(info: runs.RunInfo) -> int:
     if info.state == "failed":
         raise runs.RunError(f"{info.message} (log: {info.dir / runs.LOG_FILE})")
     if info.state == "stopped":
-        print(f"Stopped at step {info.step}; adapter in {info.dir / 'adapter'}. "
-              f"Continue with `studio resume {info.id}`.", file=sys.stderr)
+        saved = f"adapter in {info.dir / 'adapter'}" if (info.dir / "adapter").is_dir() else "nothing saved yet"
+        print(f"Stopped at step {info.step}; {saved}. Continue with `studio resume {info.id}`.", file=sys.stderr)
         print(info.dir)
         return 130
     if info.state == "completed":

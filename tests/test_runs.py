@@ -76,11 +76,12 @@ def test_stop_saves_loadable_adapter_and_second_start_is_queued(tiny_model_dir, 
     assert second.state == "queued"  # one training per device: first in, first out
 
     wait_for(lambda: last_step(first.dir) >= 5)
-    asked_at = last_step(first.dir)
+    before = last_step(first.dir)
     subprocess.run([sys.executable, "-m", "studio", "stop", first.id], cwd=ROOT, check=True)
+    asked = last_step(first.dir)  # the request is on disk now
     stopped = final(first.id)
     assert stopped.state == "stopped", stopped.message
-    assert asked_at < stopped.step <= asked_at + 3  # the step in flight, then save and end
+    assert before < stopped.step <= asked + 2  # at most the step in flight, then save and end
     ckpt = first.dir / f"checkpoint-{stopped.step}"
     assert runs.checkpoint_is_complete(ckpt)
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir), first.dir / "adapter")
