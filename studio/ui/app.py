@@ -51,7 +51,7 @@ def build_app():
         demo_btn.click(
             demo_tab.select_demo, None,
             [recipe, train["recipe_pick"], train["advice"], *config_widgets, tabs],
-        ).then(demo_tab.run_demo, None, [*demo["outputs"], train["mon_run"]])
+        ).then(demo_tab.run_demo, None, [*demo["outputs"], train["mon_run"]], show_progress="minimal")
         chat_tab_item.select(chat_tab.refresh_chat_runs, chat["run"], chat["run"])
         export_tab_item.select(chat_tab.refresh_chat_runs, export["run"], export["run"])
         app.load(monitor.attach_on_load, None, train["mon_run"])

@@ -77,7 +77,7 @@ def build(trust_component=None) -> dict:
     inputs = [run, prompt, temperature, top_p, max_new, seed]
     if trust_component is not None:
         inputs.append(trust_component)
-    ask.click(chat_both, inputs, [before, after, status])
-    prompt.submit(chat_both, inputs, [before, after, status])
+    ask.click(chat_both, inputs, [before, after, status], show_progress="minimal")
+    prompt.submit(chat_both, inputs, [before, after, status], show_progress="minimal")
     refresh.click(refresh_chat_runs, run, run)
     return {"run": run, "refresh": refresh}

@@ -112,7 +112,7 @@ def run_demo(poll_s: float = POLL_S):
         return
     yield _yield(status="… Training started: loading the model and the 40 preference pairs...",
                  progress=progress_html(info), loss=None, rewards=None, answers="",
-                 explain="", table=None, run=gr.update(choices=run_choices(), value=info.id))
+                 explain="", table=gr.update(value=None, visible=False), run=gr.update(choices=run_choices(), value=info.id))
     seen = -1
     while True:
         time.sleep(poll_s)
@@ -169,7 +169,7 @@ def _answer_and_evaluate(info: Any, records: list[dict]):
                      explain=explanation(records))
         return
     yield _yield(status=ok("Demo finished: compare the answers before and after DPO."),
-                 explain=explanation(records, result), table=eval_table(result))
+                 explain=explanation(records, result), table=gr.update(value=eval_table(result), visible=True))
 
 
 def build() -> dict:
@@ -185,5 +185,5 @@ def build() -> dict:
     answers = gr.HTML("", elem_id="demo-answers")
     explain = gr.Markdown(elem_id="demo-explanation")
     table = gr.Dataframe(headers=["Held-out metric", "Before", "After DPO"], value=None, interactive=False,
-                         elem_id="demo-eval", label="Evaluation on held-out pairs")
+                         elem_id="demo-eval", label="Evaluation on held-out pairs", visible=False)
     return {"outputs": [status, progress, loss, rewards, answers, explain, table], "status": status}

@@ -43,7 +43,7 @@ def poll_run(run_id: str | None, seen: Any = None):
     try:
         from studio.runs import tail_log
 
-        log_text = tail_log(info.dir, lines=40)
+        log_text = tail_log(info.dir, lines=12)
     except Exception:  # noqa: BLE001 - every failure becomes a sentence in the UI
         log_text = ""
     bar = progress_html(info, records)
@@ -131,7 +131,7 @@ def build() -> dict:
         logps = gr.LinePlot(None, x="step", y="value", color="series",
                             title="DPO: log-probability of chosen vs rejected answers", x_title="step",
                             y_title="log-prob", height=240, elem_id="logps-plot")
-    log_tail = gr.Textbox(label="Log (last lines)", lines=8, max_lines=8, interactive=False, elem_id="run-log",
+    log_tail = gr.Textbox(label="Log (last lines)", lines=12, max_lines=12, interactive=False, elem_id="run-log",
                           autoscroll=True)
     with gr.Accordion("Run history and comparison", open=False):
         history = gr.Dataframe(headers=HISTORY_COLUMNS, value=None, interactive=False, elem_id="run-history",

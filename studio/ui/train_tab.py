@@ -152,12 +152,15 @@ def build(fields: dict, recipe: Any) -> dict:
     defaults = dict(zip(ALL_KEYS, values_from_config(demo_cfg, ALL_KEYS)))
     gr.Markdown("Choose **how** to train. Every box starts at a sensible value: *Start* works as it is "
                 "(the built-in model learns the pineapple preferences with DPO).")
-    with gr.Row():
-        recipe_pick = gr.Dropdown(recipe_choices(), value=str(DEMO_RECIPE), label="Recipe", scale=3,
-                                  info="A saved set of all the options below (presets/recipes/*.yaml).")
-        load_btn = gr.Button("Load recipe", scale=1, size="md")
-        recipe_name = gr.Textbox(label="Save as", placeholder="my-recipe", scale=2)
-        save_btn = gr.Button("Save recipe", scale=1, size="md")
+    with gr.Row(equal_height=True):
+        with gr.Column(scale=3):
+            recipe_pick = gr.Dropdown(recipe_choices(), value=str(DEMO_RECIPE), label="Recipe",
+                                      info="A saved set of all the options below (presets/recipes/*.yaml).")
+            load_btn = gr.Button("Load recipe", size="md")
+        with gr.Column(scale=2):
+            recipe_name = gr.Textbox(label="Save as", placeholder="my-recipe",
+                                     info="Saved in the studio's recipes folder, listed above.")
+            save_btn = gr.Button("Save recipe", size="md")
     with gr.Row():
         with gr.Column(scale=2):
             fields["method"] = gr.Radio([("SFT (demonstrations)", "sft"), ("DPO (preferences)", "dpo")],

@@ -6,8 +6,10 @@ never a skip: CI installs chromium before the tests run.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -44,14 +46,36 @@ def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90)
     raise RuntimeError(f"The app did not answer at {url} within {timeout} s:\n{log.read_text()[-3000:]}")
 
 
-def _stop_active_runs(home: Path) -> None:
-    """Ask any run still training to stop, so no worker outlives the tests."""
+def _stop_active_runs(home: Path, grace_s: float = 30) -> None:
+    """Stop every run this session started, so no worker outlives the tests: ask first (Stop), then, after
+    a grace period, end the workers that are still there, by the pid their run folder names."""
     env = {**os.environ, "STUDIO_HOME": str(home)}
     code = ("from studio.runs import list_runs, stop_run\n"
             "for r in list_runs():\n"
             "    if r.state in ('queued', 'running'):\n"
             "        stop_run(r.id)\n")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, timeout=60, check=False)
+    deadline = time.time() + grace_s
+    while time.time() < deadline and _live_workers(home):
+        time.sleep(1)
+    for pid in _live_workers(home):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def _live_workers(home: Path) -> list[int]:
+    pids = []
+    for status_file in home.glob("runs/*/status.json"):
+        try:
+            pid = int(json.loads(status_file.read_text()).get("pid") or 0)
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace") if pid else ""
+        except (OSError, ValueError):
+            continue
+        if "studio.worker" in cmdline and status_file.parent.name in cmdline:
+            pids.append(pid)
+    return pids
 
 
 @pytest.fixture(scope="session")

@@ -54,7 +54,7 @@ def wait_until(page, predicate, timeout: float, what: str, poll_ms: int = 500):
             value = predicate()
             if value:
                 return value
-        except Exception as exc:  # the element may be re-rendering
+        except Exception as exc:  # noqa: BLE001 - the element may be re-rendering
             last_error = exc
         page.wait_for_timeout(poll_ms)
     shot(page, "timeout-" + re.sub(r"\W+", "-", what)[:40])
