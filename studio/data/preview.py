@@ -139,7 +139,15 @@ def preview_preference(tokenizer, example: dict) -> list[dict]:
     ]
 
 
+def _shorten_turns(turns: list[dict]) -> list[dict]:
+    return [{**t, "content": _shorten(t["content"])} if len(t["content"]) > PREVIEW_CHARS else t for t in turns]
+
+
 def preview(tokenizer, example: dict, kind: str, plan: SftPlan | None) -> list[dict]:
+    """Segments of the rendered example, each marked trained or not. A message longer than
+    PREVIEW_CHARS is shortened (its middle replaced by a count) before rendering, so a huge row
+    previews in milliseconds; which parts are trained is unchanged."""
+    example = {k: _shorten_turns(v) for k, v in example.items()}
     if kind == "sft":
         return preview_sft(tokenizer, example["messages"], plan or sft_plan(tokenizer))
     return preview_preference(tokenizer, example)
