@@ -179,7 +179,7 @@ def _fake_registry(monkeypatch, tmp_path, records, state="running"):
 def test_poll_sends_curves_only_when_a_step_was_logged(monkeypatch, tmp_path):
     records = list(DPO_RECORDS)
     _fake_registry(monkeypatch, tmp_path, records)
-    bar, loss, rewards, logps, row, log_text, seen = monitor.poll_run("r1", None)
+    bar, loss, rewards, _logps, row, log_text, seen = monitor.poll_run("r1", None)
     assert "Step <b class='studio-step'>3</b> / 16" in bar and "ETA 0:42" in bar
     assert len(loss) == 3 and len(rewards) == 6 and row["visible"] is True and log_text == "step 3/16"
     again = monitor.poll_run("r1", seen)
@@ -233,7 +233,7 @@ def test_preview_and_histogram_helpers():
 def test_upload_is_kept_in_the_studio_home(tmp_path, studio_home):
     src = tmp_path / "mine.jsonl"
     src.write_text('{"prompt": "a", "chosen": "b", "rejected": "c"}\n')
-    path, status = data_tab.upload_file(str(src))
+    path, _status = data_tab.upload_file(str(src))
     assert Path(path).parent == studio_home / "uploads" and Path(path).read_text() == src.read_text()
 
 
@@ -244,7 +244,7 @@ def test_inspect_a_bad_file_lists_its_rows(tmp_path):
             {"prompt": "Missing rejected", "chosen": "No."},
             {"prompt": "Is pineapple on pizza a crime?", "chosen": "No.", "rejected": "Yes."}]
     bad.write_text("".join(json.dumps(r) + "\n" for r in rows) + "{not json\n")
-    summary, preview, hist, problems = data_tab.inspect_data(str(bad), None, "train", None, "chatml", "", "dpo",
+    summary, _preview, _hist, problems = data_tab.inspect_data(str(bad), None, "train", None, "chatml", "", "dpo",
                                                              None)
     assert isinstance(problems, pd.DataFrame) and len(problems) >= 1, summary
     assert "problem" in summary.lower()

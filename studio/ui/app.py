@@ -83,19 +83,19 @@ def launch_kwargs(args) -> dict:
     css = CSS_FILE.read_text(encoding="utf-8") if CSS_FILE.is_file() else None
     import gradio as gr
 
-    return dict(
-        server_name=host,
-        server_port=int(getattr(args, "port", None) or 7860),
-        share=share,
-        auth=auth,
-        max_file_size=MAX_UPLOAD,
-        allowed_paths=[],
-        show_error=False,  # handlers report sentences themselves; never a traceback
-        ssr_mode=False,
-        footer_links=[],
-        theme=gr.themes.Soft(primary_hue="orange", secondary_hue="amber", neutral_hue="slate"),
-        css=css,
-    )
+    return {
+        "server_name": host,
+        "server_port": int(getattr(args, "port", None) or 7860),
+        "share": share,
+        "auth": auth,
+        "max_file_size": MAX_UPLOAD,
+        "allowed_paths": [],
+        "show_error": False,  # handlers report sentences themselves; never a traceback
+        "ssr_mode": False,
+        "footer_links": [],
+        "theme": gr.themes.Soft(primary_hue="orange", secondary_hue="amber", neutral_hue="slate"),
+        "css": css,
+    }
 
 
 def cli_app(args) -> int:

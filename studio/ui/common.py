@@ -95,7 +95,7 @@ def list_runs_safe() -> list:
         from studio.runs import list_runs
 
         return list(list_runs())
-    except Exception as exc:  # the run registry may be missing or a folder half-written
+    except Exception as exc:  # noqa: BLE001 - the registry may be missing or a folder half-written
         log.warning("could not list runs: %s", exc)
         return []
 
@@ -227,11 +227,11 @@ def widget_for(key: str, value: Any = None, **kwargs: Any):
 
     from studio.config import help_text
 
-    f, hint = config_field(key)
+    _, hint = config_field(key)
     label = kwargs.pop("label", None) or LABELS.get(key) or key.split(".")[-1].replace("_", " ").capitalize()
     info = kwargs.pop("info", None) or help_text(key)
     optional = typing.get_origin(hint) in (typing.Union, types.UnionType)
-    base = [a for a in typing.get_args(hint) if a is not type(None)][0] if optional else hint
+    base = next(a for a in typing.get_args(hint) if a is not type(None)) if optional else hint
     common = dict(label=label, info=info, value=value, elem_id="cfg-" + key.replace(".", "-"), **kwargs)
     if key in CHOICES:
         return gr.Dropdown(choices=CHOICES[key], allow_custom_value=key == "training.optimizer", **common)

@@ -71,7 +71,7 @@ def _param_count(folder: Path) -> int | None:
         total = 0
         for file in folder.glob("*.safetensors"):
             with safe_open(str(file), "pt") as fh:
-                for key in fh.keys():
+                for key in fh.keys():  # noqa: SIM118 - safe_open is not a dict
                     shape = fh.get_slice(key).get_shape()
                     count = 1
                     for dim in shape:
@@ -119,7 +119,7 @@ def load_model_status(name: str, trust_remote_code: bool = False):
     def work():
         try:
             result["text"] = describe_model(name, trust_remote_code, say=messages.append)
-        except BaseException as exc:  # shown as a sentence below
+        except BaseException as exc:  # noqa: BLE001 - shown as a sentence below
             result["error"] = exc
 
     worker = threading.Thread(target=work, daemon=True)

@@ -85,7 +85,7 @@ def _convert(key: str, value: Any) -> Any:
             return None
     if value is None:
         return None if optional else value
-    base = [a for a in typing.get_args(hint) if a is not type(None)][0] if optional else hint
+    base = next(a for a in typing.get_args(hint) if a is not type(None)) if optional else hint
     if optional and base in (int, float) and value == 0:
         return None  # a number box cannot be empty: 0 in an optional limit means "no limit"
     if base is int and isinstance(value, float) and value.is_integer():

@@ -85,9 +85,14 @@ def artifacts() -> Path:
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory, artifacts):
+def app_home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("e2e-home")
+
+
+@pytest.fixture(scope="session")
+def app_url(app_home, artifacts):
     """One app for the whole session, with its own studio home; the converted model cache is shared."""
-    home = tmp_path_factory.mktemp("e2e-home")
+    home = app_home
     port = _free_port()
     env = {**os.environ, "STUDIO_HOME": str(home), "HF_HUB_OFFLINE": "1",
            "STUDIO_MODEL_CACHE": os.environ.get("STUDIO_MODEL_CACHE", str(Path.home() / ".studio" / "models")),

@@ -82,6 +82,19 @@ def curve_points(page, plot_id: str) -> int:
                .reduce((n, p) => n + (p.getAttribute('d') || '').length, 0); }""", plot_id)
 
 
+def display_latency(page, home: Path) -> float:
+    """Seconds between a step's metrics line being written and the page showing it."""
+    shown = logged(page, "run-progress")
+    while logged(page, "run-progress") == shown:
+        page.wait_for_timeout(100)
+    seen_at = time.time()
+    shown = logged(page, "run-progress")
+    run_dir = max(home.glob("runs/*/metrics.jsonl"), key=lambda p: p.stat().st_mtime).parent
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    with_loss = [r for r in records if "loss" in r]
+    return seen_at - with_loss[shown - 1]["time"]
+
+
 # ---- the tests -------------------------------------------------------------------------------------
 def test_bad_data_file_lists_its_row_problems(page, tmp_path):
     bad = tmp_path / "bad_pairs.jsonl"
@@ -102,11 +115,13 @@ def test_bad_data_file_lists_its_row_problems(page, tmp_path):
     shot(page, "data-bad-file")
 
 
-def test_stop_then_resume_continues_the_curve(page, tiny_model_dir):
+def test_stop_then_resume_continues_the_curve(page, tiny_model_dir, app_home):
     start_tiny_run(page, tiny_model_dir, "tiny-stop-resume")
     wait_until(page, lambda: state(page) == "running" and logged(page, "run-progress") >= 8, 240,
                "the tiny run to log 8 steps")
     wait_until(page, lambda: curve_points(page, "loss-plot"), 30, "the loss curve to be drawn")
+    latency = display_latency(page, app_home)
+    assert latency < 2.0, f"a new step took {latency:.1f} s to show"
     page.locator("#train-stop").click()
     wait_until(page, lambda: state(page) == "stopped", 90, "the run to stop")
     at_stop = logged(page, "run-progress")
