@@ -223,3 +223,44 @@ def test_inspect_defaults_to_the_embedded_model(tmp_path):
     assert report.model == "HuggingFaceTB/SmolLM2-135M-Instruct" and report.template == "model"
     assert "named SmolLM" in report.preview[1][0]["text"] and all(s["trained"] for s in report.preview[1])
     assert any("cannot mark the assistant's turns" in n for n in report.notes)
+
+
+def test_sft_plan_asks_trl_only_about_templates_it_ships(tokenizer):
+    from pathlib import Path
+
+    import trl
+    from trl.chat_template_utils import get_training_chat_template
+
+    shipped = (Path(trl.__file__).parent / "chat_templates" / "qwen2_5.jinja").read_text(encoding="utf-8")
+    tokenizer.chat_template = shipped  # one TRL can patch: it swaps in its training template
+    plan = sft_plan(tokenizer)
+    assert plan.assistant_only and plan.template == get_training_chat_template(tokenizer)
+    tokenizer.chat_template = SMOLLM2_TEMPLATE  # one it cannot: whole conversations, said in a note
+    plan = sft_plan(tokenizer)
+    assert not plan.assistant_only and "cannot mark" in plan.note
+    with pytest.raises(ValueError):
+        get_training_chat_template(tokenizer)
+    tokenizer.chat_template = CHATML
+
+
+def test_uploaded_file_without_a_known_suffix_is_sniffed(tiny_model_dir, tmp_path):
+    upload = write_jsonl(tmp_path / "upload_3f9a", L.HH_RLHF)
+    report = inspect_source(str(upload), model=str(tiny_model_dir), template="chatml")
+    assert (report.format, report.valid_rows) == ("hh-rlhf", 2)
+    sheet = tmp_path / "sheet.txt"
+    sheet.write_text("instruction,input,output\nSay hi,,Hi!\n", encoding="utf-8")
+    assert inspect_source(str(sheet), model=str(tiny_model_dir)).format == "alpaca"
+
+
+@pytest.mark.slow
+def test_embedded_tokenizer_shortcut_equals_autotokenizer():
+    from studio.data.inspect import _embedded_tokenizer
+    from studio.models import load_tokenizer, resolve_model
+
+    resolved = resolve_model("embedded")
+    slow, fast = load_tokenizer(resolved), _embedded_tokenizer(resolved.path)
+    assert type(fast) is type(slow)
+    assert fast.chat_template == slow.chat_template and fast.special_tokens_map == slow.special_tokens_map
+    assert fast.pad_token == slow.pad_token and len(fast) == len(slow)
+    text = render(slow, {"messages": L.NO_ROBOTS[0]["messages"]}, "sft")["text"] + " wörld 😀 \t 123"
+    assert fast(text, add_special_tokens=False)["input_ids"] == slow(text, add_special_tokens=False)["input_ids"]

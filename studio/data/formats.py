@@ -85,21 +85,30 @@ def norm_messages(value: Any, field: str = "messages", *, need_assistant: bool =
     if not value:
         raise RowError(f"'{field}' is an empty list")
     out = []
+    aliases = ROLE_ALIASES
     for i, msg in enumerate(value, 1):
-        where = f"message {i} of '{field}'"
         if not isinstance(msg, dict):
-            raise RowError(f"{where} has the wrong type: expected an object with role and content, "
-                           f"got {_type_name(msg)}")
+            raise RowError(f"message {i} of '{field}' has the wrong type: expected an object with role and "
+                           f"content, got {_type_name(msg)}")
         raw_role = msg.get("role", msg.get("from"))
-        if raw_role is None:
-            raise RowError(f"{where} has no role")
-        role = ROLE_ALIASES.get(str(raw_role).strip().lower())
-        if role is None:
-            raise RowError(f"unknown role '{raw_role}' in {where}")
-        content = _content(msg.get("content", msg.get("value")), where)
-        if role != "system" and not content.strip():
-            raise RowError(f"empty text in {where} ({role})")
-        out.append({"role": role, "content": content})
+        role = aliases.get(raw_role) if raw_role.__class__ is str else None
+        if role is None and raw_role is not None:
+            role = aliases.get(str(raw_role).strip().lower())
+        content = msg.get("content", msg.get("value"))
+        blank = role != "system" and content.__class__ is str and (not content or content.isspace())
+        if role is None or content.__class__ is not str or blank:
+            where = f"message {i} of '{field}'"  # built only on the slow path: this loop runs per message
+            if raw_role is None:
+                raise RowError(f"{where} has no role")
+            if role is None:
+                raise RowError(f"unknown role '{raw_role}' in {where}")
+            content = _content(content, where)
+            if role != "system" and not content.strip():
+                raise RowError(f"empty text in {where} ({role})")
+        if role == raw_role and len(msg) == 2 and msg.get("content") is content:
+            out.append(msg)  # already clean: keep the object (most rows of large files)
+        else:
+            out.append({"role": role, "content": content})
     if need_assistant and not any(m["role"] == "assistant" for m in out):
         raise RowError(f"no assistant turn in '{field}'")
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -12,8 +13,12 @@ from studio.data.preview import length_stats, preview, render, sft_plan
 from studio.data.sources import read_source
 
 DEFAULT_MAX_LENGTH = 512  # TrainingConfig.max_length's default
-# Counting tokens costs ~70 us per example on a 2-core CPU; past this many seconds the remaining
-# examples are skipped and the statistics say they come from a random sample (``sampled``).
+# Rendering and counting tokens costs ~0.2 ms per example on a 2-core CPU (100,000 rows: ~20 s).
+# Token counting gets what is left of TARGET_SECONDS after reading, loading the tokenizer and the
+# preview (at least MIN_STATS_SECONDS, at most STATS_TIME_BUDGET); examples not counted by then are
+# skipped, in a seeded random order, and the statistics say they come from a sample (``sampled``).
+TARGET_SECONDS = 7.0
+MIN_STATS_SECONDS = 1.0
 STATS_TIME_BUDGET = 3.0
 
 
@@ -45,10 +50,36 @@ class InspectReport:
 
 
 def _tokenizer_for(model: str | None):
-    from studio.models import load_tokenizer, resolve_model
+    from studio.models import EMBEDDED_NAME, load_tokenizer, resolve_model
 
-    resolved = resolve_model(model or "embedded")
-    return load_tokenizer(resolved), resolved.display_name
+    name = (model or "").strip() or EMBEDDED_NAME
+    resolved = resolve_model(name)
+    tokenizer = _embedded_tokenizer(resolved.path) if name == EMBEDDED_NAME else None
+    return tokenizer or load_tokenizer(resolved), resolved.display_name
+
+
+def _embedded_tokenizer(folder: str):
+    """The embedded model's tokenizer without AutoTokenizer's detour through the model config.
+
+    AutoTokenizer loads config.json, which imports torch (about 3 s of a CLI run), only to choose a
+    class; for the embedded SmolLM2 it chooses the generic TokenizersBackend named in
+    tokenizer_config.json, so loading that class directly gives the same tokenizer (a test checks).
+    """
+    from pathlib import Path
+
+    path = Path(folder)
+    try:
+        config = json.loads((path / "tokenizer_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if config.get("tokenizer_class") != "TokenizersBackend" or "auto_map" in config:
+        return None
+    from transformers.tokenization_utils_tokenizers import TokenizersBackend
+
+    tokenizer = TokenizersBackend.from_pretrained(str(path))
+    if tokenizer.pad_token is None:  # as studio.models.load_tokenizer does
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
 
 
 def inspect_source(source: str, *, split: str = "train", subset: str | None = None, template: str = "auto",
@@ -58,11 +89,13 @@ def inspect_source(source: str, *, split: str = "train", subset: str | None = No
     """Read ``source`` (at most ``rows`` rows), detect and normalise it, render it with ``template`` for
     ``model``'s tokenizer (the embedded model's when none is given) and measure token lengths.
 
-    ``tokenizer`` may be passed directly (then ``model`` only names it). ``stats_time_budget=None``
-    counts every example however long it takes. Raises a StudioError (one sentence) when unusable.
+    ``tokenizer`` may be passed directly (then ``model`` only names it). Token statistics stop
+    counting after at most ``stats_time_budget`` seconds (see TARGET_SECONDS); ``None`` counts every
+    example however long it takes. Raises a StudioError (one sentence) when unusable.
     """
     from studio.data.templates import apply_template
 
+    started = time.perf_counter()
     raw = read_source(source, split=split, subset=subset, limit=rows)
     norm = normalise(raw, method, column_map or None)
     if tokenizer is None:
@@ -77,8 +110,10 @@ def inspect_source(source: str, *, split: str = "train", subset: str | None = No
     sample = norm.examples[0]
     texts = render(tokenizer, sample, norm.kind, plan)
     previews = [preview(tokenizer, ex, norm.kind, plan) for ex in norm.examples[:max(0, preview_rows)]]
-    stats = length_stats(tokenizer, norm.examples, norm.kind, plan, max_length or DEFAULT_MAX_LENGTH,
-                         stats_time_budget)
+    budget = stats_time_budget
+    if budget is not None:
+        budget = min(budget, max(MIN_STATS_SECONDS, TARGET_SECONDS - (time.perf_counter() - started)))
+    stats = length_stats(tokenizer, norm.examples, norm.kind, plan, max_length or DEFAULT_MAX_LENGTH, budget)
     if stats["sampled"]:
         notes.append(f"Token lengths come from a random sample of {stats['counted']:,} of {stats['total']:,} "
                      "examples (counting all would take too long here); 'truncated' is estimated from it.")

@@ -11,6 +11,7 @@ What TRL trains on (trl 1.16):
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import re
@@ -36,13 +37,35 @@ def sft_plan(tokenizer) -> SftPlan:
     own = tokenizer.chat_template or ""
     if GENERATION_MARKER.search(own):
         return SftPlan(True, None)
+    if own not in _trl_known_templates():
+        return SftPlan(False, None, NO_MARKERS_NOTE)
     try:
         from trl.chat_template_utils import get_training_chat_template
 
         return SftPlan(True, get_training_chat_template(tokenizer))
     except Exception:  # noqa: BLE001 - TRL raises ValueError today; any failure means it cannot patch
-        return SftPlan(False, None, "This chat template cannot mark the assistant's turns, so SFT trains on whole "
-                                    "conversations, prompts included; choose the chatml template to train on replies only.")
+        return SftPlan(False, None, NO_MARKERS_NOTE)
+
+
+NO_MARKERS_NOTE = ("This chat template cannot mark the assistant's turns, so SFT trains on whole conversations, "
+                   "prompts included; choose the chatml template to train on replies only.")
+
+
+@functools.cache
+def _trl_known_templates() -> frozenset[str]:
+    """The templates TRL ships (trl/chat_templates/*.jinja): only these can it patch for training.
+
+    Read as files, because importing trl.chat_template_utils imports torch (seconds); a template
+    that is none of these makes TRL's get_training_chat_template raise, so it need not be asked.
+    """
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("trl")
+    if spec is None or not spec.submodule_search_locations:
+        return frozenset()
+    folder = Path(next(iter(spec.submodule_search_locations))) / "chat_templates"
+    return frozenset(p.read_text(encoding="utf-8") for p in folder.glob("*.jinja"))
 
 
 def _conv_kwargs(plan: SftPlan | None) -> dict:
