@@ -49,6 +49,10 @@ def read_for(source: str, *, split: str = "train", subset: str | None = None, ma
     return read_source(source, split=split, subset=subset, limit=max_rows if shuffle_seed is None else None)
 
 
+def _rows(n: int) -> str:
+    return "1 row" if n == 1 else f"{n:,} rows"
+
+
 def _columns(raw: RawRows) -> set[str]:
     columns: set[str] = set()
     for _, row in raw.rows:
@@ -74,7 +78,7 @@ def normalise(raw: RawRows, method: str | None = None, column_map: dict | None =
     if not raw.rows:
         first = raw.errors[0] if raw.errors else None
         detail = f"; the first problem is row {first['row']}: {first['message']}" if first else ""
-        raise DataError(f"None of the {raw.total} rows in {raw.name or 'the data'} can be used{detail}.")
+        raise DataError(f"None of the {_rows(raw.total)} in {raw.name or 'the data'} can be used{detail}.")
     columns = apply_column_map(raw.rows, column_map, _columns(raw))
     fmt = detect(columns, [r for _, r in raw.rows[:200]], method, raw.name or "the data")
     kind = fmt.kind if fmt.kind != "rated" else (wanted_kind(method) or "sft")
@@ -107,7 +111,7 @@ def normalise(raw: RawRows, method: str | None = None, column_map: dict | None =
         first = errors[0] if errors else None
         detail = f"; the first problem is row {first['row']}: {first['message']}" if first else ""
         what = "preference pair" if kind == "preference" else "training example"
-        raise DataError(f"No {what} could be built from the {raw.total} rows of {raw.name or 'the data'} "
+        raise DataError(f"No {what} could be built from the {_rows(raw.total)} of {raw.name or 'the data'} "
                         f"({fmt.name} layout){detail}.")
     if errors:
         notes.insert(0, f"{len({e['row'] for e in errors})} of {raw.total} rows were left out; "
