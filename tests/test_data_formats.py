@@ -47,6 +47,11 @@ SFT_CASES = [
     ("prompt-completion messages", L.PROMPT_COMPLETION_CONVERSATIONAL, "prompt-completion",
      [user("What color is the sky?"), bot("It is blue.")]),
     ("plain text", L.PLAIN_TEXT, "text", [bot("The quick brown fox jumps over the lazy dog.")]),
+    ("dolly", L.DOLLY_15K, "dolly",
+     [user("When did Virgin Australia start operating?\n\nVirgin Australia commenced services on 31 August 2000 "
+           "as Virgin Blue."), bot("Virgin Australia commenced services on 31 August 2000.")]),
+    ("prompt-response", L.PROMPT_RESPONSE, "prompt-response", [user("Name a planet."), bot("Mars.")]),
+    ("question-answer", L.QUESTION_ANSWER, "question-answer", [user("What is 2 + 2?"), bot("4")]),
 ]
 
 

@@ -25,7 +25,7 @@ ROLE_ALIASES = {
 KNOWN_COLUMNS = (
     "messages", "conversations", "instruction", "input", "output", "system", "system_prompt", "question",
     "response", "prompt", "completion", "chosen", "rejected", "text", "message_id", "parent_id", "role", "rank",
-    "helpfulness", "score", "rating",
+    "helpfulness", "score", "rating", "answer", "context",
 )
 SCORE_COLUMNS = ("helpfulness", "correctness", "coherence", "score", "rating", "overall_score", "reward")
 HH_TURN = re.compile(r"(?:^|\n\n)(Human|Assistant): ?")
@@ -153,7 +153,38 @@ def sft_alpaca(row: dict) -> dict:
     else:
         user = instruction if not extra.strip() else (f"{instruction}\n\n{extra}" if instruction.strip() else extra)
         turns = [{"role": "user", "content": user}]
+    if turns[0]["role"] != "system":
+        turns = _system_turn(row, "system") + turns
     return {"messages": turns + [{"role": "assistant", "content": output}]}
+
+
+def _system_turn(row: dict, *keys: str) -> list[dict]:
+    for key in keys:
+        value = row.get(key)
+        if value is not None and not isinstance(value, str):
+            raise RowError(f"field '{key}' has the wrong type: expected text, got {_type_name(value)}")
+        if value and value.strip():
+            return [{"role": "system", "content": value}]
+    return []
+
+
+def sft_dolly(row: dict) -> dict:
+    instruction = text_field(row, "instruction")
+    context = row.get("context") or ""
+    if not isinstance(context, str):
+        raise RowError(f"field 'context' has the wrong type: expected text, got {_type_name(context)}")
+    user = f"{instruction}\n\n{context}" if context.strip() else instruction
+    return {"messages": [*_system_turn(row, "system"), {"role": "user", "content": user},
+                         {"role": "assistant", "content": text_field(row, "response")}]}
+
+
+def sft_pair(user_key: str, reply_key: str) -> Callable[[dict], dict]:
+    def convert(row: dict) -> dict:
+        return {"messages": [*_system_turn(row, "system", "system_prompt"),
+                             {"role": "user", "content": text_field(row, user_key)},
+                             {"role": "assistant", "content": text_field(row, reply_key)}]}
+
+    return convert
 
 
 def sft_openorca(row: dict) -> dict:
@@ -313,8 +344,14 @@ FORMATS: tuple[Format, ...] = (
     Format("alpaca", "sft", "Alpaca/dolphin instruction, input and output", ("instruction", "output"), sft_alpaca),
     Format("openorca", "sft", "OpenOrca system_prompt, question and response", ("question", "response"),
            sft_openorca),
+    Format("dolly", "sft", "Dolly: instruction, optional context, and response", ("instruction", "response"),
+           sft_dolly),
     Format("prompt-completion", "sft", "prompt and completion (texts or message lists)", ("prompt", "completion"),
            sft_prompt_completion),
+    Format("prompt-response", "sft", "prompt and response texts (no scores)", ("prompt", "response"),
+           sft_pair("prompt", "response")),
+    Format("question-answer", "sft", "question and answer texts", ("question", "answer"),
+           sft_pair("question", "answer")),
     Format("text", "sft", "plain text (each row becomes one assistant turn, all of it trained on)", ("text",),
            sft_text),
 )

@@ -69,6 +69,23 @@ OPENORCA = [
      "question": "Is the sky blue on a clear day?", "response": "Yes, because of Rayleigh scattering."},
 ]
 
+DOLLY_15K = [  # databricks/databricks-dolly-15k
+    {"instruction": "When did Virgin Australia start operating?",
+     "context": "Virgin Australia commenced services on 31 August 2000 as Virgin Blue.",
+     "response": "Virgin Australia commenced services on 31 August 2000.", "category": "closed_qa"},
+    {"instruction": "Which is a species of fish? Tope or Rope", "context": "", "response": "Tope",
+     "category": "classification"},
+]
+
+PROMPT_RESPONSE = [
+    {"prompt": "Name a planet.", "response": "Mars."},
+    {"prompt": "Name a star.", "response": "The Sun."},
+]
+
+QUESTION_ANSWER = [
+    {"question": "What is 2 + 2?", "answer": "4"},
+]
+
 PROMPT_COMPLETION_TEXT = [
     {"prompt": "The sky is", "completion": " blue."},
     {"prompt": "Two plus two is", "completion": " four."},
