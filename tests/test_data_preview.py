@@ -149,6 +149,11 @@ def test_length_statistics(tokenizer):
     assert stats["median"] == lengths[29] and stats["p95"] == lengths[56]  # nearest rank: ceil(0.95 * 59) = 57
     assert stats["truncated"] == sum(n > limit for n in lengths) > 0
     assert (stats["counted"], stats["total"], stats["sampled"]) == (59, 59, False)
+    hist = stats["histogram"]
+    assert sum(hist["counts"]) == 59 and len(hist["edges"]) == len(hist["counts"]) + 1
+    assert hist["edges"][0] == lengths[0] and hist["edges"][-1] == lengths[-1] + 1
+    for i, count in enumerate(hist["counts"]):
+        assert count == sum(hist["edges"][i] <= n < hist["edges"][i + 1] for n in lengths)
 
     pairs = [{"prompt": [{"role": "user", "content": "hi " * n}], "chosen": [{"role": "assistant", "content": "a " * n}],
               "rejected": [{"role": "assistant", "content": "b " * (2 * n)}]} for n in range(1, 11)]

@@ -198,6 +198,20 @@ def _count_rendered(tokenizer, rendered: list[list[str]]) -> list[int]:
     return counts[0] if len(counts) == 1 else [max(a, b) for a, b in zip(*counts)]
 
 
+def _histogram(lengths: list[int], bins: int = 12) -> dict:
+    """Counts of (sorted) lengths in equal-width integer bins: {"edges": [bins + 1], "counts": [bins]}."""
+    lo, hi = lengths[0], lengths[-1] + 1
+    bins = max(1, min(bins, hi - lo))
+    edges = [lo + round(i * (hi - lo) / bins) for i in range(bins + 1)]
+    counts = [0] * bins
+    b = 0
+    for n in lengths:
+        while n >= edges[b + 1]:
+            b += 1
+        counts[b] += 1
+    return {"edges": edges, "counts": counts}
+
+
 def length_stats(tokenizer, examples: list[dict], kind: str, plan: SftPlan | None, max_length: int,
                  time_budget: float | None = None) -> dict:
     """Token lengths (prompt + longer completion for preference pairs) and how many exceed ``max_length``.
@@ -225,13 +239,15 @@ def length_stats(tokenizer, examples: list[dict], kind: str, plan: SftPlan | Non
             lengths.extend(pending.result())
     counted, total = len(lengths), len(examples)
     if not lengths:
-        return {"min": 0, "median": 0, "p95": 0, "max": 0, "truncated": 0, "max_length": max_length,
+        return {"histogram": {"edges": [], "counts": []}, "min": 0, "median": 0, "p95": 0, "max": 0,
+                "truncated": 0, "max_length": max_length,
                 "counted": 0, "total": total, "sampled": False, "seconds": 0.0}
     lengths.sort()
     over = sum(1 for n in lengths if n > max_length)
     sampled = counted < total
     median = statistics.median(lengths)
     return {
+        "histogram": _histogram(lengths),
         "min": lengths[0],
         "median": int(median) if float(median).is_integer() else float(median),
         "p95": lengths[max(0, math.ceil(0.95 * counted) - 1)],
