@@ -140,7 +140,9 @@ def test_json_value_that_is_not_rows(value, expected, tmp_path):
 
 
 def test_missing_file_folder_and_wrong_kind(tmp_path):
-    for source, expected in [(tmp_path / "nope.jsonl", "does not exist"), (tmp_path, "is a folder"),
+    empty = tmp_path / "empty-folder"
+    empty.mkdir()
+    for source, expected in [(tmp_path / "nope.jsonl", "does not exist"), (empty, "Could not read the folder"),
                              ("./data/missing.csv", "does not exist")]:
         with pytest.raises(DataError, match=expected) as err:
             load(source)

@@ -194,6 +194,28 @@ def test_csv_tsv_json_and_parquet(tmp_path):
     assert data.format == "messages" and data.dataset[0]["messages"] == L.NO_ROBOTS[0]["messages"]
 
 
+def test_dataset_folders(tmp_path):
+    import datasets
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    saved = tmp_path / "saved"
+    datasets.DatasetDict({"train": datasets.Dataset.from_list(L.NO_ROBOTS),
+                          "test": datasets.Dataset.from_list(L.ULTRACHAT_200K[:1])}).save_to_disk(str(saved))
+    data = load(saved)
+    assert (data.format, len(data.dataset)) == ("messages", 2)
+    assert data.dataset[0]["messages"] == L.NO_ROBOTS[0]["messages"]
+    assert load(saved, split="test").dataset[0]["messages"] == L.ULTRACHAT_200K[0]["messages"]
+    assert load(saved, split="train[1:]").dataset[0]["messages"] == L.NO_ROBOTS[1]["messages"]
+    with pytest.raises(DataError, match="no split 'validation'"):
+        load(saved, split="validation")
+    repo = tmp_path / "repo"  # a downloaded Hub dataset repository
+    (repo / "data").mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(L.ORCA_DPO_PAIRS), repo / "data" / "train-00000-of-00001.parquet")
+    data = load(repo, "dpo")
+    assert (data.format, len(data.dataset)) == ("orca-dpo-pairs", 2)
+
+
 def test_messages_stored_as_json_text_in_csv(tmp_path):
     with (tmp_path / "m.csv").open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)

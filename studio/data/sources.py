@@ -54,7 +54,7 @@ def read_source(source: str, *, split: str = "train", subset: str | None = None,
         raise DataError(f"No dataset given; choose {LOCAL_HINT} or type a Hub dataset id like org/name.")
     path = Path(source).expanduser()
     if path.is_dir():
-        raise DataError(f"{path} is a folder, not a data file; choose {LOCAL_HINT} inside it.")
+        return read_folder(path, split=split, subset=subset, limit=limit)
     if path.is_file():
         return read_file(path, split=split, limit=limit)
     looks_like_path = (path.suffix.lower() in FILE_KINDS or source.startswith((".", "/", "~"))
@@ -306,6 +306,42 @@ def _read_parquet(path: Path, limit: int | None) -> RawRows:
         table = table.slice(0, limit)
     records = table.to_pylist()
     return RawRows(list(enumerate(records)), [], len(records))
+
+
+# ---- local dataset folders --------------------------------------------------------------------
+
+def read_folder(path: Path, *, split: str = "train", subset: str | None = None, limit: int | None = None) -> RawRows:
+    """A folder written by ``Dataset.save_to_disk`` or a downloaded dataset repository (data files
+    named by split, e.g. data/train-00000-of-00001.parquet), read through ``datasets``."""
+    import datasets
+
+    m = SPLIT.match(split or "train")
+    name = m.group(1) if m else (split or "train")
+    try:
+        if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
+            ds = datasets.load_from_disk(str(path))
+            if isinstance(ds, datasets.DatasetDict):
+                if name not in ds:
+                    raise DataError(f"The dataset folder {path.name} has no split '{name}'; its splits are: "
+                                    f"{', '.join(ds)}.")
+                ds = ds[name]
+            raw = RawRows(list(enumerate(ds.to_list())), [], len(ds))
+            sl = _slice(split.replace(name, "train", 1) if m else "train", raw.total)
+        else:
+            ds = datasets.load_dataset(str(path), subset or None, split=split or "train")
+            if limit is not None:
+                ds = ds.select(range(min(limit, len(ds))))
+            raw, sl = RawRows(list(enumerate(ds.to_list())), [], len(ds)), slice(None)
+    except DataError:
+        raise
+    except Exception as exc:  # datasets raises many types; each becomes one sentence
+        first = str(exc).strip().splitlines()[0].rstrip(".") if str(exc).strip() else type(exc).__name__
+        raise DataError(f"Could not read the folder {path.name} as a dataset ({first}); choose {LOCAL_HINT} "
+                        "or a folder saved with datasets.") from exc
+    raw.origin, raw.name = "local folder", path.name
+    if raw.total == 0:
+        raise DataError(f"The dataset folder {path.name} holds no rows; choose a dataset with at least one row.")
+    return apply_slice(raw, sl, limit)
 
 
 # ---- the Hugging Face Hub --------------------------------------------------------------------
