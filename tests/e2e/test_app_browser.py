@@ -176,8 +176,17 @@ def test_pineapple_demo_end_to_end(page):
     assert "reward margin" in page.locator("#demo-explanation").inner_text()
     assert "accuracy" in page.locator("#demo-eval").inner_text().lower()
     shot(page, "tab-demo")
+    # The Chat tab offers the finished run and answers one prompt both ways, streaming.
+    open_tab(page, "4 · Chat")
+    wait_until(page, lambda: "pineapple-dpo" in page.locator("#chat-run input").input_value(), 20,
+               "the chat run picker to offer the demo run")
+    page.locator("#chat-ask").click()
+    wait_until(page, lambda: page.locator("#chat-after textarea").input_value().strip()
+               and "Both answered" in page.locator("#chat-status").inner_text(), 120, "both chat answers")
+    assert page.locator("#chat-before textarea").input_value().strip()
+    shot(page, "tab-chat")
     for name, slug in (("1 · Model", "model"), ("2 · Data", "data"), ("3 · Train", "train"),
-                       ("4 · Chat", "chat"), ("5 · Export", "export")):
+                       ("5 · Export", "export")):
         open_tab(page, name)
         page.wait_for_timeout(700)
         shot(page, f"tab-{slug}")
