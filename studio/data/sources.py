@@ -402,9 +402,11 @@ def _hub_sentence(name: str, subset: str | None, split: str, exc: Exception) -> 
     if "DatasetNotFound" in text or "doesn't exist on the Hub" in text or "RepositoryNotFound" in text:
         return (f"There is no dataset '{name}' on the Hugging Face Hub (or it is private or gated); "
                 "check the id or use a local file.")
-    if "Unknown split" in text or "Bad split" in text or "split" in text.lower() and "not" in text.lower():
+    if "Unknown split" in text or "Bad split" in text or ("split" in text.lower() and "not" in text.lower()):
         return f"The dataset '{name}' has no split '{split}'; check the split name (often 'train')."
-    if "BuilderConfig" in text or "Config name is missing" in text or "config" in text.lower() and subset:
-        return f"The dataset '{name}' has no subset '{subset}' or needs one; check the subset (configuration) name."
+    if "Config name is missing" in text:
+        return f"The dataset '{name}' has several subsets; give one as the subset (configuration) name."
+    if "BuilderConfig" in text or (subset and "config" in text.lower()):
+        return f"The dataset '{name}' has no subset '{subset}'; check the subset (configuration) name."
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return f"Could not load the dataset '{name}' from the Hub ({first.rstrip('.')}); check the id or use a local file."
