@@ -108,7 +108,8 @@ def inspect_data(source: str, subset: str | None, split: str, max_rows: Any, tem
             column_map=parse_column_map(column_map) or None, preview_rows=3,
         )
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
-        return fail(exc), [], None, pd.DataFrame([], columns=PROBLEM_COLUMNS)
+        return (fail(exc), [], gr.update(value=None, visible=False),
+                gr.update(value=pd.DataFrame([], columns=PROBLEM_COLUMNS), visible=False))
     kind = KIND_WORDS.get(str(report.kind), str(report.kind))
     errors = list(report.errors or [])
     summary = (f"**Detected:** {html.escape(kind)} in the *{html.escape(str(report.format))}* layout · "
@@ -122,7 +123,8 @@ def inspect_data(source: str, subset: str | None, split: str, max_rows: Any, tem
     else:
         summary = "✓ " + summary
     hist = length_frame(report.length_stats)
-    return summary, preview_segments(report.preview), (hist if len(hist) else None), problems_frame(errors)
+    return (summary, preview_segments(report.preview), gr.update(value=hist if len(hist) else None, visible=True),
+            gr.update(value=problems_frame(errors), visible=bool(errors)))
 
 
 def build(fields: dict) -> dict:
@@ -148,9 +150,10 @@ def build(fields: dict) -> dict:
                                  elem_id="data-preview")
     with gr.Row():
         hist = gr.BarPlot(None, x="tokens", y="rows", title="Example lengths in tokens",
-                          x_title="", y_title="", height=240, scale=1, elem_id="data-hist", sort=None)
+                          x_title="", y_title="", height=240, scale=1, elem_id="data-hist", sort=None,
+                          visible=False)
         problems = gr.Dataframe(headers=PROBLEM_COLUMNS, value=None, interactive=False, label="Rows with problems",
-                                scale=1, elem_id="data-problems", max_height=260)
+                                scale=1, elem_id="data-problems", max_height=260, visible=False)
     upload.upload(upload_file, upload, [fields["data.source"], summary])
     return {"inspect": inspect, "outputs": [summary, preview, hist, problems]}
 
