@@ -190,10 +190,9 @@ def _supervise_accelerate(run_dir: Path, gpus: int) -> int:
 
 def _on_signal(run_dir: Path):
     def handler(signum, frame):
-        # SIGTERM (and Ctrl-C when run by hand) mean stop-and-save, like the stop button.
+        # SIGTERM (and Ctrl-C when run by hand) mean stop-and-save, like the stop button. Only the
+        # file: taking the status lock here could deadlock against a status write it interrupted.
         (run_dir / runs.STOP_FILE).write_text(str(time.time()), encoding="utf-8")
-        runs.update_status(run_dir, only_if=("running",), state="stopping",
-                           message="Stopping: saving a checkpoint and the adapter after this step...")
     return handler
 
 
