@@ -113,6 +113,9 @@ def normalise(raw: RawRows, method: str | None = None, column_map: dict | None =
         what = "preference pair" if kind == "preference" else "training example"
         raise DataError(f"No {what} could be built from the {_rows(raw.total)} of {raw.name or 'the data'} "
                         f"({fmt.name} layout){detail}.")
+    if fmt.kind == "rated" and method is None:
+        notes.append("Rated data serves both methods: shown here as SFT; with DPO it becomes preference pairs "
+                     "(best against worst reply).")
     if errors:
         notes.insert(0, f"{len({e['row'] for e in errors})} of {raw.total} rows were left out; "
                         "each is listed with its row number and the reason.")
