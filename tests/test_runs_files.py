@@ -248,3 +248,21 @@ def test_out_of_memory_ends_failed_with_advice(tiny_model_dir, sft_file, monkeyp
     status = runs.read_status(info.dir)
     assert status["state"] == "failed"
     assert status["message"].startswith("Ran out of memory at step 2; try a smaller batch size")
+
+
+def test_several_gpus_train_through_accelerate_launch(tiny_model_dir, sft_file, monkeypatch):
+    calls = []
+
+    def fake_call(cmd, **kwargs):  # stands in for `accelerate launch`; its ranks crash
+        calls.append(cmd)
+        runs.update_status(info.dir, state="running")
+        return 1
+
+    monkeypatch.setattr(worker, "_gpu_count", lambda: 2)
+    monkeypatch.setattr(worker.subprocess, "call", fake_call)
+    info = queued_run(run_config(tiny_model_dir, sft_file))
+    assert worker.main([str(info.dir)]) == 1
+    assert calls == [[sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+                      "--module", "studio.worker", str(info.dir)]]
+    status = runs.read_status(info.dir)
+    assert status["state"] == "failed" and "exit code 1" in status["message"]
