@@ -10,7 +10,7 @@ from data_fixtures import layouts as L
 
 from studio.cli import main
 from studio.config import RunConfig
-from studio.data import load_training_data
+from studio.data import DataError, load_training_data
 from studio.data.inspect import inspect_source
 from studio.data.preview import length_stats, preview, render, sft_plan
 from studio.data.templates import CHATML, LLAMA2, ZEPHYR, apply_template
@@ -269,3 +269,25 @@ def test_embedded_tokenizer_shortcut_equals_autotokenizer():
     assert fast.pad_token == slow.pad_token and len(fast) == len(slow)
     text = render(slow, {"messages": L.NO_ROBOTS[0]["messages"]}, "sft")["text"] + " wörld 😀 \t 123"
     assert fast(text, add_special_tokens=False)["input_ids"] == slow(text, add_special_tokens=False)["input_ids"]
+
+
+def test_examples_the_model_template_rejects_are_reported(tiny_model_dir, tmp_path):
+    from transformers import AutoTokenizer
+
+    folder = tmp_path / "strict"
+    shutil.copytree(tiny_model_dir, folder)
+    tok = AutoTokenizer.from_pretrained(folder)
+    tok.chat_template = ("{% for m in messages %}{% if m['role'] == 'system' %}"
+                         "{{ raise_exception('System role not supported') }}{% endif %}"
+                         "{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>\n' }}{% endfor %}")
+    tok.save_pretrained(folder)
+    path = write_jsonl(tmp_path / "nr.jsonl", L.NO_ROBOTS)
+    report = inspect_source(str(path), model=str(folder))
+    assert report.template == "model" and report.length_stats["rejected"] == 1
+    assert report.preview[0] == [{"text": "(the model chat template rejects this example: System role not "
+                                          "supported)", "trained": False}]
+    assert report.preview[1][-1]["trained"] and report.length_stats["counted"] == 1
+    assert any("rejects 1 example (first reason: System role" in n for n in report.notes)
+    only_system = write_jsonl(tmp_path / "sys.jsonl", L.NO_ROBOTS[:1])
+    with pytest.raises(DataError, match="rejects every example"):
+        inspect_source(str(only_system), model=str(folder))

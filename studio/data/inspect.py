@@ -8,9 +8,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from jinja2.exceptions import TemplateError
+
 from studio.data.loading import normalise
 from studio.data.preview import length_stats, preview, render, sft_plan
-from studio.data.sources import read_source
+from studio.data.sources import DataError, read_source
 
 DEFAULT_MAX_LENGTH = 512  # TrainingConfig.max_length's default
 # Counting tokens runs at about 4 MB of text a second on this 2-core CPU (100,000 chat rows: ~15 s).
@@ -108,12 +110,23 @@ def inspect_source(source: str, *, split: str = "train", subset: str | None = No
     if plan is not None and plan.note:
         notes.append(plan.note)
     sample = norm.examples[0]
-    texts = render(tokenizer, sample, norm.kind, plan)
-    previews = [preview(tokenizer, ex, norm.kind, plan) for ex in norm.examples[:max(0, preview_rows)]]
+    try:
+        texts = render(tokenizer, sample, norm.kind, plan)
+    except TemplateError as exc:
+        texts = {"text": f"(the {label} chat template rejects this example: {exc})"}
+    previews = [_safe_preview(tokenizer, ex, norm.kind, plan, label) for ex in norm.examples[:max(0, preview_rows)]]
     budget = stats_time_budget
     if budget is not None:
         budget = min(budget, max(MIN_STATS_SECONDS, TARGET_SECONDS - (time.perf_counter() - started)))
     stats = length_stats(tokenizer, norm.examples, norm.kind, plan, max_length or DEFAULT_MAX_LENGTH, budget)
+    if stats["rejected"]:
+        if stats["rejected"] == stats["counted"] + stats["rejected"]:
+            raise DataError(f"The {label} chat template rejects every example ({stats['rejected_reason']}); "
+                            "choose the chatml template or change the data.")
+        plural = "s" if stats["rejected"] != 1 else ""
+        notes.append(f"The {label} chat template rejects {stats['rejected']:,} example{plural} (first reason: "
+                     f"{stats['rejected_reason']}); training would fail on them, so choose the chatml template "
+                     "or remove them.")
     if stats["sampled"]:
         notes.append(f"Token lengths come from a random sample of {stats['counted']:,} of {stats['total']:,} "
                      "examples (counting all would take too long here); 'truncated' is estimated from it.")
@@ -123,6 +136,13 @@ def inspect_source(source: str, *, split: str = "train", subset: str | None = No
         sample=sample, rendered=texts.get("text", texts.get("chosen", "")), rendered_rejected=texts.get("rejected"),
         preview=previews, length_stats=stats, template=label, model=model_name, notes=notes,
     )
+
+
+def _safe_preview(tokenizer, example: dict, kind: str, plan, label: str) -> list[dict]:
+    try:
+        return preview(tokenizer, example, kind, plan)
+    except TemplateError as exc:  # a template's raise_exception(), e.g. roles that must alternate
+        return [{"text": f"(the {label} chat template rejects this example: {exc})", "trained": False}]
 
 
 # ---- command line ----------------------------------------------------------------------------

@@ -20,6 +20,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from jinja2.exceptions import TemplateError
+
 GENERATION_MARKER = re.compile(r"\{%-?\s*generation\s*-?%\}")  # as trl.chat_template_utils.has_generation_markers
 PREVIEW_CHARS = 20_000  # longer segments are shortened in the preview (the count of hidden characters is shown)
 CHUNK = 1000
@@ -186,7 +188,24 @@ def _count(tokenizer, texts: list[str]) -> list[int]:
     return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
 
-def _render_batch(tokenizer, batch: list[dict], kind: str, plan: SftPlan | None) -> list[list[str]]:
+def _render_batch(tokenizer, batch: list[dict], kind: str, plan: SftPlan | None,
+                  rejected: list[str]) -> list[list[str]]:
+    """Render a chunk; examples the template refuses (raise_exception) are left out and their
+    messages appended to ``rejected``."""
+    try:
+        return _render_all(tokenizer, batch, kind, plan)
+    except TemplateError:
+        kept = []
+        for ex in batch:
+            try:
+                _render_all(tokenizer, [ex], kind, plan)
+                kept.append(ex)
+            except TemplateError as exc:
+                rejected.append(str(exc) or type(exc).__name__)
+        return _render_all(tokenizer, kept, kind, plan) if kept else [[] for _ in range(1 if kind == "sft" else 2)]
+
+
+def _render_all(tokenizer, batch: list[dict], kind: str, plan: SftPlan | None) -> list[list[str]]:
     if kind == "sft":
         return [tokenizer.apply_chat_template([ex["messages"] for ex in batch], tokenize=False, **_conv_kwargs(plan))]
     return [tokenizer.apply_chat_template([ex["prompt"] + ex["chosen"] for ex in batch], tokenize=False),
@@ -194,6 +213,8 @@ def _render_batch(tokenizer, batch: list[dict], kind: str, plan: SftPlan | None)
 
 
 def _count_rendered(tokenizer, rendered: list[list[str]]) -> list[int]:
+    if not rendered[0]:
+        return []
     counts = [_count(tokenizer, texts) for texts in rendered]
     return counts[0] if len(counts) == 1 else [max(a, b) for a, b in zip(*counts)]
 
@@ -224,27 +245,35 @@ def length_stats(tokenizer, examples: list[dict], kind: str, plan: SftPlan | Non
         random.Random(0).shuffle(order)
     started = time.perf_counter()
     lengths: list[int] = []
+    rejected: list[str] = []
+    seen = 0
     # Rendering holds the GIL, the Rust tokenizer releases it: count one chunk while rendering the next.
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = None
         for start in range(0, len(order), CHUNK):
-            rendered = _render_batch(tokenizer, [examples[i] for i in order[start:start + CHUNK]], kind, plan)
+            before = len(rejected)
+            rendered = _render_batch(tokenizer, [examples[i] for i in order[start:start + CHUNK]], kind, plan,
+                                     rejected)
+            seen = min(start + CHUNK, len(order))
             if pending is not None:
                 lengths.extend(pending.result())
                 if time_budget is not None and time.perf_counter() - started > time_budget:
                     pending = None
+                    seen = start  # the chunk just rendered is not counted
+                    del rejected[before:]
                     break
             pending = pool.submit(_count_rendered, tokenizer, rendered)
         if pending is not None:
             lengths.extend(pending.result())
     counted, total = len(lengths), len(examples)
+    extra = {"rejected": len(rejected), "rejected_reason": rejected[0] if rejected else None}
     if not lengths:
         return {"histogram": {"edges": [], "counts": []}, "min": 0, "median": 0, "p95": 0, "max": 0,
-                "truncated": 0, "max_length": max_length,
-                "counted": 0, "total": total, "sampled": False, "seconds": 0.0}
+                "truncated": 0, "max_length": max_length, "counted": 0, "total": total,
+                "sampled": seen < total, "seconds": round(time.perf_counter() - started, 2), **extra}
     lengths.sort()
     over = sum(1 for n in lengths if n > max_length)
-    sampled = counted < total
+    sampled = seen < total
     median = statistics.median(lengths)
     return {
         "histogram": _histogram(lengths),
@@ -252,10 +281,11 @@ def length_stats(tokenizer, examples: list[dict], kind: str, plan: SftPlan | Non
         "median": int(median) if float(median).is_integer() else float(median),
         "p95": lengths[max(0, math.ceil(0.95 * counted) - 1)],
         "max": lengths[-1],
-        "truncated": round(over * total / counted) if sampled else over,
+        "truncated": round(over * total / seen) if sampled else over,
         "max_length": max_length,
         "counted": counted,
         "total": total,
         "sampled": sampled,
         "seconds": round(time.perf_counter() - started, 2),
+        **extra,
     }
