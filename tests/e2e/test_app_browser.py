@@ -190,6 +190,12 @@ def test_pineapple_demo_end_to_end(page):
         open_tab(page, name)
         page.wait_for_timeout(700)
         shot(page, f"tab-{slug}")
+    # Export (the tab last shown): the finished run's adapter saves to the suggested folder.
+    wait_until(page, lambda: "exports" in page.locator("#export-to textarea, #export-to input").first.input_value(),
+               20, "the suggested export folder")
+    page.locator("#export-save").click()
+    wait_until(page, lambda: "Saved the adapter" in page.locator("#export-status").inner_text(), 120,
+               "the adapter export")
     (SHOTS / "demo-timing.txt").write_text(f"demo click to finished: {elapsed:.0f} s\n", encoding="utf-8")
     # Under 3 minutes on a quiet 2-core CPU; a shared CI machine gets slack (STUDIO_DEMO_BUDGET_S).
     budget = float(os.environ.get("STUDIO_DEMO_BUDGET_S", "420"))
