@@ -94,7 +94,7 @@ def problems_frame(errors: list | None):
 
 
 def inspect_data(source: str, subset: str | None, split: str, max_rows: Any, template: str, column_map: str,
-                 method: str | None, model_name: str | None):
+                 method: str | None, model_name: str | None, max_length: Any = None):
     """Run the data inspector; returns (summary, preview spans, histogram, problems)."""
     import pandas as pd
 
@@ -106,6 +106,7 @@ def inspect_data(source: str, subset: str | None, split: str, max_rows: Any, tem
             template=template or "auto", model=(model_name or None),
             rows=int(max_rows) if max_rows else None, method=method or None,
             column_map=parse_column_map(column_map) or None, preview_rows=3,
+            max_length=int(max_length) if max_length else None,
         )
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         return (fail(exc), [], gr.update(value=None, visible=False),
@@ -161,5 +162,5 @@ def build(fields: dict) -> dict:
 def wire(fields: dict, parts: dict) -> None:
     """Connect Inspect once the Train tab (method) exists."""
     inputs = [fields[k] for k in ("data.source", "data.subset", "data.split", "data.max_rows", "data.template",
-                                  "data.column_map", "method", "model.name")]
+                                  "data.column_map", "method", "model.name", "training.max_length")]
     parts["inspect"].click(inspect_data, inputs, parts["outputs"])
