@@ -10,6 +10,7 @@ from typing import Any
 
 import gradio as gr
 
+from studio.errors import StudioError
 from studio.paths import studio_home
 from studio.ui.common import fail, ok, resolve_local, widget_for
 from studio.ui.recipes import parse_column_map
@@ -23,10 +24,14 @@ def upload_file(path: str | None):
     if not path:
         return gr.skip(), gr.skip()
     source = Path(path)
-    target_dir = studio_home() / "uploads"
-    target_dir.mkdir(parents=True, exist_ok=True)
-    target = target_dir / source.name
-    shutil.copyfile(source, target)
+    try:
+        target_dir = studio_home() / "uploads"
+        target_dir.mkdir(parents=True, exist_ok=True)
+        target = target_dir / source.name
+        shutil.copyfile(source, target)
+    except OSError as exc:
+        return gr.skip(), fail(StudioError(f"Could not keep the uploaded file ({exc.strerror or exc}); "
+                                           "check the disk space of the studio's folder."))
     return str(target), ok(f"Uploaded {source.name}; press *Inspect data* to check it.")
 
 
