@@ -310,3 +310,53 @@ def test_demo_pieces():
                                  "tuned": {"accuracy": 1.0, "margin": 2.0, "chosen_logp": -1.0,
                                            "rejected_logp": -9.0}, "pairs": 8})
     assert table.shape == (4, 3)
+
+
+class _FakePair:
+    def stream(self, prompt, tuned, sampling=None):
+        yield from (["No, ", "it is taste."] if tuned else ["Well, ", "a judge might..."])
+
+
+def _fake_demo_registry(monkeypatch, tmp_path, state="completed"):
+    info = _fake_registry(monkeypatch, tmp_path, DPO_RECORDS, state=state)
+    info.name = "pineapple-dpo"
+    monkeypatch.setattr("studio.runs.start_run", lambda cfg: info, raising=False)
+    monkeypatch.setattr(demo_tab, "before_after", lambda run_dir: _FakePair())
+    result = {"base": {"accuracy": 0.0, "margin": 0.0, "chosen_logp": -60.0, "rejected_logp": -50.0},
+              "tuned": {"accuracy": 1.0, "margin": 9.0, "chosen_logp": -40.0, "rejected_logp": -120.0}, "pairs": 8}
+    monkeypatch.setattr("studio.evaluation.evaluate", lambda *a, **k: result, raising=False)
+    return info
+
+
+def test_demo_runs_answers_and_evaluates(monkeypatch, tmp_path):
+    _fake_demo_registry(monkeypatch, tmp_path)
+    steps = list(demo_tab.run_demo(poll_s=0))
+    status, _, _, _, _answers, explain, table, _ = steps[-1]
+    assert status.startswith("✓") and "Demo finished" in status
+    final_answers = [s[4] for s in steps if isinstance(s[4], str) and s[4]][-1]
+    assert final_answers.count("class='after'") == 4 and "it is taste." in final_answers
+    assert table["visible"] is True and len(table["value"]) == 4
+    assert "reward margin" in explain
+
+
+def test_demo_reattaches_only_to_an_active_demo_run(monkeypatch, tmp_path):
+    _fake_demo_registry(monkeypatch, tmp_path, state="completed")
+    assert list(demo_tab.reattach_demo(poll_s=0)) == []
+    info = _fake_demo_registry(monkeypatch, tmp_path, state="running")
+    states = iter(["running", "completed"])
+    real = info
+
+    def get_run(run_id):
+        real.state = next(states, "completed")
+        return real
+
+    monkeypatch.setattr("studio.runs.get_run", get_run, raising=False)
+    steps = list(demo_tab.reattach_demo(poll_s=0))
+    assert "Reattached" in steps[0][0] and "Demo finished" in steps[-1][0]
+
+
+def test_failed_demo_run_is_a_sentence(monkeypatch, tmp_path):
+    info = _fake_demo_registry(monkeypatch, tmp_path, state="failed")
+    info.message = "Ran out of memory at step 3."
+    status = list(demo_tab.run_demo(poll_s=0))[-1][0]
+    assert status.startswith("⚠") and "Ran out of memory" in status

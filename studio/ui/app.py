@@ -55,6 +55,7 @@ def build_app():
         chat_tab_item.select(chat_tab.refresh_chat_runs, chat["run"], chat["run"])
         export_tab_item.select(chat_tab.refresh_chat_runs, export["run"], export["run"])
         app.load(monitor.attach_on_load, None, train["mon_run"])
+        app.load(demo_tab.reattach_demo, None, [*demo["outputs"], train["mon_run"]], show_progress="minimal")
     return app
 
 

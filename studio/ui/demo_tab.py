@@ -100,7 +100,7 @@ def _yield(status=_KEEP, progress=_KEEP, loss=_KEEP, rewards=_KEEP, answers=_KEE
 
 def run_demo(poll_s: float = POLL_S):
     """Generator: start the run, follow it step by step, then answer and evaluate."""
-    from studio.runs import get_run, start_run
+    from studio.runs import start_run
 
     try:
         cfg = load_recipe_config(DEMO_RECIPE)
@@ -112,10 +112,18 @@ def run_demo(poll_s: float = POLL_S):
         return
     yield _yield(status="… Training started: loading the model and the 40 preference pairs...",
                  progress=progress_html(info), loss=None, rewards=None, answers="",
-                 explain="", table=gr.update(value=None, visible=False), run=gr.update(choices=run_choices(), value=info.id))
+                 explain="", table=gr.update(value=None, visible=False),
+                 run=gr.update(choices=run_choices(), value=info.id))
+    yield from follow_demo(info, poll_s)
+
+
+def follow_demo(info: Any, poll_s: float = POLL_S):
+    """Follow the demo run step by step until it ends, then answer and evaluate."""
+    from studio.runs import get_run
+
     seen = -1
+    records: list[dict] = []
     while True:
-        time.sleep(poll_s)
         try:
             info = get_run(info.id)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
@@ -132,11 +140,24 @@ def run_demo(poll_s: float = POLL_S):
             yield _yield(progress=progress_html(info, records))
         if info.state not in ACTIVE_STATES:
             break
+        time.sleep(poll_s)
     if info.state not in DONE_STATES:
         detail = f": {info.message}" if info.message else ""
         yield _yield(status=warn(f"The demo run ended as '{info.state}'{detail}; its log is in the Train tab."))
         return
     yield from _answer_and_evaluate(info, records)
+
+
+def reattach_demo(poll_s: float = POLL_S):
+    """After a page reload: if the demo's run is still training, the Demo tab follows it again."""
+    from studio.ui.common import list_runs_safe
+
+    demo_name = load_recipe_config(DEMO_RECIPE).output.name
+    active = [r for r in list_runs_safe() if r.name == demo_name and r.state in ACTIVE_STATES]
+    if not active:
+        return
+    yield _yield(status="… Reattached to the demo run that is training.", progress=progress_html(active[0]))
+    yield from follow_demo(active[0], poll_s)
 
 
 def _answer_and_evaluate(info: Any, records: list[dict]):
