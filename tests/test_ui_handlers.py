@@ -341,7 +341,7 @@ def test_demo_runs_answers_and_evaluates(monkeypatch, tmp_path):
 
 def test_demo_reattaches_only_to_an_active_demo_run(monkeypatch, tmp_path):
     _fake_demo_registry(monkeypatch, tmp_path, state="completed")
-    assert list(demo_tab.reattach_demo(poll_s=0)) == []
+    assert list(demo_tab.reattach_demo(poll_s=0)) == [tuple(demo_tab.gr.skip() for _ in range(8))]
     info = _fake_demo_registry(monkeypatch, tmp_path, state="running")
     states = iter(["running", "completed"])
     real = info

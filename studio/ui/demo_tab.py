@@ -155,6 +155,7 @@ def reattach_demo(poll_s: float = POLL_S):
     demo_name = load_recipe_config(DEMO_RECIPE).output.name
     active = [r for r in list_runs_safe() if r.name == demo_name and r.state in ACTIVE_STATES]
     if not active:
+        yield _yield()  # a generator that yields nothing would blank every output
         return
     yield _yield(status="… Reattached to the demo run that is training.", progress=progress_html(active[0]))
     yield from follow_demo(active[0], poll_s)
