@@ -227,15 +227,23 @@ def test_bad_token_is_one_sentence_and_never_echoed(hub, run_dir, caplog, capsys
 
     monkeypatch.setenv("HF_TOKEN", BAD_CANARY)
     root = logging.getLogger()
+    before = set(root.handlers)
     try:
         assert main(["-v", "push", str(run_dir), "--repo", "alice/x"]) == 2
+        # The studio's log file, wherever an earlier test's setup_logging pointed it.
+        file_handlers = [h for h in root.handlers
+                         if getattr(h, "_studio", False) and isinstance(h, logging.FileHandler)]
+        for handler in file_handlers:
+            handler.flush()
+        log_files = [Path(h.baseFilename) for h in file_handlers]
+        logged = b"".join(p.read_bytes() for p in log_files if p.is_file())
     finally:
-        for handler in [h for h in root.handlers if getattr(h, "_studio", False)]:
+        for handler in [h for h in root.handlers if getattr(h, "_studio", False) and h not in before]:
             root.removeHandler(handler)
             handler.close()
     out = capsys.readouterr()
     assert out.err.strip().splitlines()[-1].startswith("error: The Hugging Face Hub rejected the token")
-    assert (studio_home / "studio.log").is_file()
+    assert log_files and b"push to alice/x failed" in logged and BAD_CANARY.encode() not in logged
     for haystack in (caplog.text, out.out, out.err, _all_text_under(run_dir, studio_home).decode("latin-1")):
         assert BAD_CANARY not in haystack
 
