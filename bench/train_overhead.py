@@ -13,6 +13,7 @@ Runs alternate studio / plain so that machine noise hits both alike.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import subprocess
@@ -27,7 +28,7 @@ DATA = ROOT / "assets/pineapple_pairs.jsonl"
 
 
 def per_step(times: list[float]) -> float:
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     return statistics.median(gaps)
 
 
@@ -66,12 +67,12 @@ def main() -> None:
         plain.append(plain_run(model_dir, args.steps))
         print(f"round {i + 1}: studio {studio[-1]:.2f} s/step, plain TRL {plain[-1]:.2f} s/step", flush=True)
     s, p = statistics.median(studio), statistics.median(plain)
-    print(f"\n1. studio train vs plain TRL (DPO, embedded model, batch 4, max_length 128, LoRA r=16)")
+    print("\n1. studio train vs plain TRL (DPO, embedded model, batch 4, max_length 128, LoRA r=16)")
     print(f"   studio {s:.2f} s/step   plain TRL {p:.2f} s/step   overhead ratio {s / p:.3f} (target <= 1.05)")
 
     slow = plain_run(model_dir, args.default_steps, trl_defaults=True)
     fast = plain_run(model_dir, args.steps)
-    print(f"\n2. CPU defaults: studio's (fp32, no checkpointing) vs TRL's DPOConfig (bf16, checkpointing)")
+    print("\n2. CPU defaults: studio's (fp32, no checkpointing) vs TRL's DPOConfig (bf16, checkpointing)")
     print(f"   studio defaults {fast:.2f} s/step   TRL defaults {slow:.2f} s/step   speed-up {slow / fast:.1f}x"
           f" (target >= 10x)")
 

@@ -51,8 +51,10 @@ class DataConfig:
         "auto",
         "Chat template: 'auto' (the model's own, else ChatML), 'model', 'chatml', 'llama2' or 'zephyr'.",
     )
-    column_map: dict = _opt({}, "Override detected columns, e.g. {prompt: question, chosen: good}.")
-    eval_source: str | None = _opt(None, "Optional held-out file to score during training.")
+    column_map: dict = _opt({}, "Override detected columns, e.g. {prompt: question, chosen: good}.")  # noqa: RUF009
+    eval_source: str | None = _opt(
+        None, "Held-out preference pairs (a file) that the evaluation scores before vs after training."
+    )
 
 
 @dataclass

