@@ -84,6 +84,11 @@ class TrainingConfig:
         0.1,
         "DPO only: how far the model may move from the reference. 0.01-1.0; lower lets it move further.",
     )
+    sft_weight: float = _opt(
+        0.0,
+        "DPO only: weight of an extra SFT loss on the chosen answers (as in RPO). 0 is plain DPO; "
+        "0.5-1.0 keeps answers fluent when a small dataset would otherwise make them repeat themselves.",
+    )
     lr_scheduler: str = _opt("cosine", "Learning-rate schedule: cosine (recommended), linear or constant.")
     warmup_steps: int = _opt(0, "Steps of linear learning-rate warm-up at the start.")
     optimizer: str = _opt("adamw_torch", "Optimizer; Adam(W) is the standard choice for SFT and DPO.")
@@ -251,6 +256,8 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"LoRA dropout must be at least 0 and below 1 (got {lora.dropout}); try 0.05.")
     if not 0 < t.beta <= 10:
         raise ConfigError(f"DPO beta must be above 0 and at most 10 (got {t.beta}); 0.1 is the usual start.")
+    if t.sft_weight < 0:
+        raise ConfigError(f"The SFT weight cannot be negative (got {t.sft_weight}); 0 means plain DPO.")
     if t.batch_size < 1:
         raise ConfigError(f"Batch size must be at least 1 (got {t.batch_size}).")
     if t.gradient_accumulation < 1:

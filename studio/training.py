@@ -111,7 +111,8 @@ def trainer_args(cfg: RunConfig, run_dir: Path, plan: DevicePlan, *, assistant_o
         "remove_unused_columns": False,
     }
     if cfg.method == "dpo":
-        return DPOConfig(beta=t.beta, **common)
+        losses = {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, t.sft_weight]} if t.sft_weight else {}
+        return DPOConfig(beta=t.beta, **losses, **common)
     return SFTConfig(assistant_only_loss=assistant_only, **common)
 
 

@@ -61,6 +61,7 @@ def test_bad_override_syntax():
     ({"training": {"beta": 0}}, "beta must be above 0 and at most 10"),
     ({"training": {"beta": 10.5}}, "beta must be above 0 and at most 10"),
     ({"training": {"batch_size": 0}}, "Batch size must be at least 1"),
+    ({"training": {"sft_weight": -1}}, "SFT weight cannot be negative"),
     ({"training": {"max_length": 8}}, "Max length must be at least 16"),
     ({"training": {"num_epochs": None, "max_steps": None}}, "Set either training.num_epochs or training.max_steps"),
     ({"data": {"source": ""}}, "No dataset given"),

@@ -79,3 +79,14 @@ def test_qlora_on_cpu_is_one_sentence(tiny_model_dir, pref_file, tmp_path):
     cfg.lora.qlora = True
     with pytest.raises(ConfigError, match="QLoRA 4-bit needs an NVIDIA GPU"):
         plan_device(cfg)
+
+
+def test_sft_weight_adds_trl_sft_loss_on_chosen(tiny_model_dir, pref_file, tmp_path):
+    from studio.training import plan_device, trainer_args
+
+    cfg = tiny_config(tiny_model_dir, pref_file, "dpo", tmp_path)
+    plain = trainer_args(cfg, tmp_path, plan_device(cfg))
+    assert plain.loss_type == ["sigmoid"]
+    cfg.training.sft_weight = 0.5
+    mixed = trainer_args(cfg, tmp_path, plan_device(cfg))
+    assert mixed.loss_type == ["sigmoid", "sft"] and mixed.loss_weights == [1.0, 0.5]
