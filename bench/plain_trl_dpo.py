@@ -48,7 +48,7 @@ def main():
     device_args = {} if args.trl_defaults else {"bf16": False, "gradient_checkpointing": False}
     config = DPOConfig(
         output_dir=tempfile.mkdtemp(), learning_rate=5e-4, max_steps=args.steps, per_device_train_batch_size=4,
-        max_length=128, beta=0.1, lr_scheduler_type="cosine", warmup_steps=1, seed=42, logging_steps=1,
+        max_length=128, beta=0.1, loss_type=["sigmoid", "sft"], loss_weights=[1.0, 1.0], lr_scheduler_type="cosine", warmup_steps=1, seed=42, logging_steps=1,
         save_strategy="no", report_to="none", use_cpu=True, disable_tqdm=True, **device_args)
     timer = StepTimer()
     trainer = DPOTrainer(model=model, args=config, train_dataset=data, processing_class=tokenizer,
