@@ -215,7 +215,7 @@ def follow(info: runs.RunInfo, from_byte: int = 0) -> runs.RunInfo:
                 print("Queued: another training is using the device; this one starts when it ends.",
                       file=sys.stderr)
                 said_queued = True
-            time.sleep(0.3)
+            time.sleep(1.0)  # a step takes seconds; polling faster only steals CPU from training
         except KeyboardInterrupt:
             interrupts += 1
             if interrupts > 1:
