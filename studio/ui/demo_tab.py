@@ -199,7 +199,7 @@ def build() -> dict:
     status = gr.Markdown("Press **Pineapple pizza demo** at the top to start.", elem_id="demo-status")
     progress = gr.HTML(progress_html(None), elem_id="demo-progress")
     with gr.Row():
-        loss = gr.LinePlot(None, x="step", y="value", color="series", title="DPO loss", x_title="step",
+        loss = gr.LinePlot(None, x="step", y="value", color="series", title="Training loss (DPO + SFT on the chosen answers)", x_title="step",
                            y_title="loss", height=240, elem_id="demo-loss")
         rewards = gr.LinePlot(None, x="step", y="value", color="series",
                               title="Implicit reward margin and accuracy", x_title="step", y_title="value",
