@@ -117,20 +117,18 @@ def trainer_args(cfg: RunConfig, run_dir: Path, plan: DevicePlan, *, assistant_o
 
 
 def _wants_assistant_only(tokenizer, dataset) -> bool:
-    """Train on assistant turns only when the data is conversational and the template can mark them."""
+    """Train on assistant turns only when the data is conversational and the template can mark them.
+
+    The rule lives in studio.data.preview.sft_plan, so the preview marks exactly what is trained on.
+    """
+    from studio.data.preview import sft_plan
+
     if "messages" not in dataset.column_names:
         return False
-    template = tokenizer.chat_template or ""
-    if "{% generation %}" in template:
-        return True
-    try:
-        from trl.chat_template_utils import get_training_chat_template
-
-        get_training_chat_template(tokenizer)
-        return True
-    except Exception:  # noqa: BLE001 - an unsupported template: train on whole conversations
-        log.info("The model's template cannot mark assistant turns; training on whole conversations.")
-        return False
+    plan = sft_plan(tokenizer)
+    if plan.note:
+        log.info(plan.note)
+    return plan.assistant_only
 
 
 def build_trainer(cfg: RunConfig, run_dir: Path, model, tokenizer, dataset, plan: DevicePlan,
