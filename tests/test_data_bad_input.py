@@ -4,6 +4,7 @@ import json
 
 import pytest
 from data_fixtures import layouts as L
+from jsonl_files import write_jsonl
 
 from studio.cli import main
 from studio.config import DataConfig
@@ -68,8 +69,7 @@ def test_preference_row_problems(tmp_path):
         {"prompt": "", "chosen": "Yes.", "rejected": "No."},
         {"prompt": "Number?", "chosen": 3, "rejected": "No."},
     ]
-    path = tmp_path / "p.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    path = write_jsonl(tmp_path / "p.jsonl", rows)
     data = load(path, "dpo")
     assert len(data.dataset) == 1
     assert data.errors == [
@@ -84,8 +84,7 @@ def test_hh_rlhf_identical_and_empty_replies(tmp_path):
     same = L.HH_RLHF[1]["chosen"]
     rows = L.HH_RLHF + [{"chosen": same, "rejected": same},
                         {"chosen": "\n\nHuman: Hi?\n\nAssistant:", "rejected": "\n\nHuman: Hi?\n\nAssistant: Hello."}]
-    path = tmp_path / "hh.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    path = write_jsonl(tmp_path / "hh.jsonl", rows)
     data = load(path, "dpo")
     assert len(data.dataset) == 2
     assert data.errors == [{"row": 2, "message": "chosen is the same as rejected"},

@@ -6,14 +6,10 @@ import time
 
 import pytest
 from data_fixtures import layouts as L
+from jsonl_files import write_jsonl
 
 from studio.config import DataConfig
 from studio.data import DataError, load_training_data
-
-
-def write_jsonl(path, rows):
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
 
 
 def load(path, method="sft", **cfg):

@@ -7,6 +7,7 @@ import time
 
 import pytest
 from data_fixtures import layouts as L
+from jsonl_files import write_jsonl
 
 from studio.cli import main
 from studio.config import RunConfig
@@ -47,9 +48,6 @@ def plain_template_model(tiny_model_dir, tmp_path_factory):
     return folder
 
 
-def write_jsonl(path, rows):
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
 
 
 @pytest.mark.parametrize("name,messages,expected", [

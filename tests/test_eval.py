@@ -8,14 +8,11 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from jsonl_files import write_jsonl
 
 _RUNS: dict[str, Path] = {}
 
 
-def write_jsonl(path: Path, rows: list) -> Path:
-    # Not imported from conftest: tests/e2e has a conftest of its own and the name is ambiguous.
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
 
 PAIRS = [
     {"prompt": "Is pineapple on pizza a crime? (held out)",
