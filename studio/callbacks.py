@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -12,16 +10,14 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from studio import runs
-
-METRICS_FILE = runs.METRICS_FILE
+from studio.runs import files
 
 
 class MetricsWriter(TrainerCallback):
     """Append one JSON object per logged step to metrics.jsonl, flushed as written."""
 
     def __init__(self, run_dir: str | Path):
-        self.path = Path(run_dir) / METRICS_FILE
+        self.run_dir = Path(run_dir)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not logs or not state.is_world_process_zero:
@@ -30,9 +26,7 @@ class MetricsWriter(TrainerCallback):
         for key, value in logs.items():
             if isinstance(value, (int, float)) and not (isinstance(value, float) and math.isnan(value)):
                 record[key] = value
-        with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record) + "\n")
-            fh.flush()
+        files.append_metrics(self.run_dir, record)
 
 
 class ProgressPrinter(TrainerCallback):
@@ -73,7 +67,7 @@ class StopOnRequest(TrainerCallback):
     """
 
     def __init__(self, run_dir: str | Path):
-        self.path = Path(run_dir) / runs.STOP_FILE
+        self.path = Path(run_dir) / files.STOP_FILE
         self.stopped_at: int | None = None
 
     def requested(self) -> bool:
@@ -96,17 +90,6 @@ class StopOnRequest(TrainerCallback):
             control.should_training_stop = True
 
 
-def write_checkpoint_marker(ckpt: Path, step: int) -> None:
-    """Record every file's size once the checkpoint is fully written; only marked ones are resumable."""
-    files = {}
-    for path in sorted(ckpt.rglob("*")):
-        if path.is_file() and path.name != runs.CHECKPOINT_MARKER:
-            with open(path, "rb") as fh:
-                os.fsync(fh.fileno())
-            files[str(path.relative_to(ckpt))] = path.stat().st_size
-    runs.atomic_write(ckpt / runs.CHECKPOINT_MARKER, json.dumps({"step": step, "files": files}), fsync=True)
-
-
 class CheckpointMarker(TrainerCallback):
     """Mark checkpoint-N complete once the trainer has written all of it (on_save comes after)."""
 
@@ -115,7 +98,7 @@ class CheckpointMarker(TrainerCallback):
             return
         ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         if ckpt.is_dir():
-            write_checkpoint_marker(ckpt, state.global_step)
+            files.write_checkpoint_marker(ckpt, state.global_step)
 
 
 class StatusReporter(TrainerCallback):
@@ -137,7 +120,7 @@ class StatusReporter(TrainerCallback):
         if done > 0 and state.max_steps:
             eta = round((time.time() - self.started) / done * (state.max_steps - state.global_step), 1)
         try:
-            runs.update_status(self.run_dir, step=state.global_step, total=state.max_steps, eta_s=eta, **extra)
+            files.update_status(self.run_dir, step=state.global_step, total=state.max_steps, eta_s=eta, **extra)
         except OSError:  # status is a view; a full disk must not be what ends the training
             return
         self.last_write = time.time()

@@ -16,12 +16,13 @@ log = logging.getLogger("studio")
 # command -> "module:function"; each function takes the parsed args and returns an exit code.
 HANDLERS = {
     "models": "studio.catalog:cli_models",
-    "train": "studio.runs:cli_train",
+    "methods": "studio.run_commands:cli_methods",
+    "train": "studio.run_commands:cli_train",
     "chat": "studio.inference_cli:cli_chat",
     "data inspect": "studio.data.inspect:cli_inspect",
-    "runs": "studio.runs:cli_runs",
-    "stop": "studio.runs:cli_stop",
-    "resume": "studio.runs:cli_resume",
+    "runs": "studio.run_commands:cli_runs",
+    "stop": "studio.run_commands:cli_stop",
+    "resume": "studio.run_commands:cli_resume",
     "eval": "studio.evaluation:cli_eval",
     "export": "studio.hub:cli_export",
     "push": "studio.hub:cli_push",
@@ -29,13 +30,29 @@ HANDLERS = {
 }
 
 
+class _MethodKind(argparse.Action):
+    """Keep the method's name and the data kind it trains on (studio.data speaks kinds, not methods)."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        from studio.methods import get_method
+
+        setattr(namespace, self.dest, value)
+        namespace.data_kind = get_method(value).data_kind
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="studio", description="Local fine-tuning studio (SFT and DPO with LoRA).")
+    from studio.methods import method_names
+
+    parser = argparse.ArgumentParser(prog="studio", description="Local fine-tuning studio (LoRA fine-tuning: "
+                                     + ", ".join(m.upper() for m in method_names()) + ").")
     parser.add_argument("-v", "--verbose", action="store_true", help="print debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("models", help="list the model catalog with memory estimates for this machine")
     p.add_argument("--category", choices=["small", "medium", "large"], help="only this size category")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("methods", help="the training methods, what data each needs, and their recipes")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("train", help="train from a recipe YAML (Ctrl-C stops and saves)")
@@ -58,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subset", default=None, help="Hub dataset configuration name")
     p.add_argument("--template", default="auto", help="auto, model, chatml, llama2 or zephyr")
     p.add_argument("--model", default=None, help="model whose tokenizer and template to use")
-    p.add_argument("--method", choices=["sft", "dpo"], default=None, help="check the data suits this method")
+    p.add_argument("--method", choices=method_names(), default=None, action=_MethodKind,
+                   help="check the data suits this method")
     p.add_argument("--rows", type=int, default=None, help="read at most this many rows")
     p.add_argument("--max-length", type=int, default=None, help="count rows longer than this")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -92,7 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--share", action="store_true", help="public Gradio link (needs --auth)")
-    p.add_argument("--auth", default=None, help="USER:PASSWORD required to open the app")
+    p.add_argument("--auth-file", default=None,
+                   help="file holding USER:PASSWORD required to open the app (or set $STUDIO_AUTH)")
+    p.add_argument("--auth", default=None,
+                   help="USER:PASSWORD on the command line (visible to other users in `ps`: prefer the two above)")
     return parser
 
 

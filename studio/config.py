@@ -15,17 +15,14 @@ from typing import Any
 
 import yaml
 
-from studio.errors import StudioError
+from studio.errors import ConfigError
+from studio.methods import all_methods, get_method, method_names
+from studio.methods.base import option as _opt
 
+__all__ = ["ConfigError", "RunConfig", "apply_overrides", "help_text", "validate"]
 
-class ConfigError(StudioError, ValueError):
-    """A configuration problem, phrased as one sentence the user can act on."""
-
-
-def _opt(default: Any, help: str, **extra: Any) -> Any:
-    if isinstance(default, (dict, list)):
-        return field(default_factory=lambda: type(default)(default), metadata={"help": help, **extra})
-    return field(default=default, metadata={"help": help, **extra})
+# Options that moved into a method's own section; old recipes and run folders still load.
+MOVED_KEYS = {("training", "beta"): ("dpo", "beta"), ("training", "sft_weight"): ("dpo", "sft_weight")}
 
 
 @dataclass
@@ -80,15 +77,6 @@ class TrainingConfig:
     batch_size: int = _opt(4, "Examples per device per step.")
     gradient_accumulation: int = _opt(1, "Steps to accumulate before an update (effective batch grows).")
     max_length: int = _opt(512, "Longest sequence in tokens; longer rows are truncated.")
-    beta: float = _opt(
-        0.1,
-        "DPO only: how far the model may move from the reference. 0.01-1.0; lower lets it move further.",
-    )
-    sft_weight: float = _opt(
-        0.0,
-        "DPO only: weight of an extra SFT loss on the chosen answers (as in RPO). 0 is plain DPO; "
-        "0.5-1.0 keeps answers fluent when a small dataset would otherwise make them repeat themselves.",
-    )
     lr_scheduler: str = _opt("cosine", "Learning-rate schedule: cosine (recommended), linear or constant.")
     warmup_steps: int = _opt(0, "Steps of linear learning-rate warm-up at the start.")
     optimizer: str = _opt("adamw_torch", "Optimizer; Adam(W) is the standard choice for SFT and DPO.")
@@ -111,8 +99,11 @@ class OutputConfig:
 
 
 @dataclass
-class RunConfig:
-    method: str = _opt("sft", "Training method: 'sft' (learn from demonstrations) or 'dpo' (from preferences).")
+class _RunConfigBase:
+    """The parts every run has; RunConfig below adds one section per method with options of its own."""
+
+    method: str = _opt("sft", "Training method: " + ", ".join(
+        f"'{m.name}' ({m.description[0].lower() + m.description[1:].rstrip('.')})" for m in all_methods()) + ".")
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
@@ -121,7 +112,17 @@ class RunConfig:
 
     # ---- YAML in and out -------------------------------------------------------------------
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """Every part, and of the method sections only the chosen method's (the others are unused)."""
+        raw = dataclasses.asdict(self)
+        for method in all_methods():
+            if method.options is not None and method.name != self.method:
+                raw.pop(method.name, None)
+        return raw
+
+    @property
+    def method_options(self) -> Any:
+        """The chosen method's own options, or None when it has none."""
+        return getattr(self, get_method(self.method).name, None) if self.method in method_names() else None
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
@@ -131,7 +132,7 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, raw: dict | None) -> RunConfig:
-        return _build(cls, raw or {}, prefix="")
+        return _build(cls, _move_old_keys(raw or {}), prefix="")
 
     @classmethod
     def from_yaml(cls, path: str | Path, overrides: list[str] | None = None) -> RunConfig:
@@ -152,6 +153,28 @@ class RunConfig:
     def validate(self) -> RunConfig:
         validate(self)
         return self
+
+
+RunConfig = dataclasses.make_dataclass(
+    "RunConfig",
+    [(m.name, m.options, field(default_factory=m.options)) for m in all_methods() if m.options is not None],
+    bases=(_RunConfigBase,),
+)
+RunConfig.__module__ = __name__
+RunConfig.__doc__ = "A whole run: method, model, data, LoRA, training, output and the method's own options."
+
+
+def _move_old_keys(raw: dict) -> dict:
+    if not isinstance(raw, dict):
+        return raw
+    raw = _deep_copy(raw)
+    for (part, key), (section, new_key) in MOVED_KEYS.items():
+        old = raw.get(part)
+        if isinstance(old, dict) and key in old:
+            target = raw.setdefault(section, {})
+            if isinstance(target, dict):
+                target.setdefault(new_key, old.pop(key))
+    return raw
 
 
 def _field_types(cls: type) -> dict[str, Any]:
@@ -240,8 +263,7 @@ def _deep_copy(raw: dict) -> dict:
 def validate(cfg: RunConfig) -> None:
     """Check everything that can be checked before anything heavy starts."""
     t, lora = cfg.training, cfg.lora
-    if cfg.method not in ("sft", "dpo"):
-        raise ConfigError(f"Method must be 'sft' or 'dpo', not '{cfg.method}'.")
+    get_method(cfg.method)  # an unknown method is one sentence listing the known ones
     if not cfg.data.source.strip():
         raise ConfigError("No dataset given; set data.source to a local file or a Hub dataset id.")
     if not cfg.model.name.strip():
@@ -254,10 +276,6 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"LoRA alpha must be above 0 (got {lora.alpha}); twice the rank is common.")
     if not 0 <= lora.dropout < 1:
         raise ConfigError(f"LoRA dropout must be at least 0 and below 1 (got {lora.dropout}); try 0.05.")
-    if not 0 < t.beta <= 10:
-        raise ConfigError(f"DPO beta must be above 0 and at most 10 (got {t.beta}); 0.1 is the usual start.")
-    if t.sft_weight < 0:
-        raise ConfigError(f"The SFT weight cannot be negative (got {t.sft_weight}); 0 means plain DPO.")
     if t.batch_size < 1:
         raise ConfigError(f"Batch size must be at least 1 (got {t.batch_size}).")
     if t.gradient_accumulation < 1:
@@ -282,6 +300,9 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"Scheduler must be cosine, linear or constant (got '{t.lr_scheduler}').")
     if lora.qlora and not lora.enabled:
         raise ConfigError("QLoRA trains a LoRA adapter on a 4-bit base; turn lora.enabled on to use it.")
+    options = cfg.method_options
+    if options is not None and hasattr(options, "validate"):
+        options.validate()
     if cfg.data.template not in ("auto", "model", "chatml", "llama2", "zephyr"):
         raise ConfigError(
             f"Chat template must be auto, model, chatml, llama2 or zephyr (got '{cfg.data.template}')."

@@ -43,13 +43,17 @@ def run_dir_of(path: str | Path) -> Path:
 
 
 def run_beta(run_dir: str | Path) -> float:
-    """The run's DPO beta (training.beta), or the default when the run has no config."""
-    from studio.config import RunConfig, TrainingConfig
+    """The β the run trained with (its method's `beta` option), else DPO's default β, which also
+    scales the margin for methods that have none (SFT)."""
+    from studio.config import RunConfig
+    from studio.methods.dpo import DPOOptions
 
     config = run_dir_of(run_dir) / "config.yaml"
     if config.is_file():
-        return RunConfig.from_yaml(config).training.beta
-    return TrainingConfig().beta
+        beta = getattr(RunConfig.from_yaml(config).method_options, "beta", None)
+        if isinstance(beta, (int, float)):
+            return float(beta)
+    return DPOOptions().beta
 
 
 def _run_max_length(run_dir: Path) -> int | None:
@@ -174,7 +178,7 @@ def evaluate(run_dir: str | Path, pairs_file: str | Path, beta: float | None = N
     run_dir = Path(run_dir)
     beta = run_beta(run_dir) if beta is None else float(beta)
     if not beta > 0:
-        raise EvalError(f"Beta must be above 0 (got {beta}); the run's training.beta is the usual choice.")
+        raise EvalError(f"Beta must be above 0 (got {beta}); the run's dpo.beta is the usual choice.")
     rows = load_pairs(pairs_file)
     pair_model = model if model is not None else BeforeAfter(run_dir)
     lock = getattr(pair_model, "_lock", None)

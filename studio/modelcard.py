@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import StudioError
+from studio.methods import get_method
 from studio.paths import ASSETS_DIR
+from studio.runs.files import read_metrics
 
 TEMPLATE = ASSETS_DIR / "model_card.md"
 CURVE_FILE = "loss_curve.png"
-METHOD_NAMES = {"dpo": "Direct Preference Optimization (DPO)", "sft": "Supervised fine-tuning (SFT)"}
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 FINAL_KEYS = ("loss", "rewards/margins", "rewards/accuracies", "rewards/chosen", "rewards/rejected",
               "logps/chosen", "logps/rejected", "mean_token_accuracy", "grad_norm", "learning_rate")
@@ -33,19 +34,6 @@ def _read_json(path: Path) -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-
-
-def read_metrics(run_dir: Path) -> list[dict]:
-    path = run_dir / "metrics.jsonl"
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except ValueError:  # a line cut short by a crash
-            continue
-    return rows
 
 
 def is_hub_id(name: str) -> bool:
@@ -90,7 +78,8 @@ def _duration(seconds: Any) -> str:
 def hyperparameters(cfg) -> list[tuple[str, str]]:
     """Every training and LoRA option, plus the data options that shape what was trained on."""
     out = [("method", cfg.method)]
-    for group in ("lora", "training"):
+    groups = ["lora", "training"] + ([cfg.method] if cfg.method_options is not None else [])
+    for group in groups:
         part = getattr(cfg, group)
         out += [(f"{group}.{f.name}", _fmt(getattr(part, f.name))) for f in fields(part)]
     for name in ("split", "subset", "max_rows", "shuffle_seed", "template", "column_map"):
@@ -98,12 +87,15 @@ def hyperparameters(cfg) -> list[tuple[str, str]]:
     return out
 
 
-def final_metrics(run_dir: Path, summary: dict) -> list[tuple[str, str]]:
+def final_metrics(run_dir: Path, summary: dict, method=None) -> list[tuple[str, str]]:
+    """The last logged value of the loss, the common metrics and the ones the method charts."""
     last: dict = {}
     for row in read_metrics(run_dir):
         if "loss" in row:
             last = row
-    out = [(key, _fmt(last[key])) for key in FINAL_KEYS if key in last]
+    charted = [key for chart in method.charts for key in chart.series] if method else []
+    keys = list(dict.fromkeys([*FINAL_KEYS, *charted]))
+    out = [(key, _fmt(last[key])) for key in keys if key in last]
     if isinstance(summary.get("train_loss"), (int, float)):
         out.append(("train_loss (mean over the run)", _fmt(summary["train_loss"])))
     return out
@@ -173,6 +165,7 @@ def build_model_card(run_dir: str | Path, repo_id: str | None = None, eval_resul
     if not config.is_file():
         raise CardError(f"{run_dir} has no config.yaml, so it is not a studio run folder.")
     cfg = RunConfig.from_yaml(config)
+    method = get_method(cfg.method)
     summary = _read_json(run_dir / "summary.json")
     base, base_on_hub, base_note = base_model_of(run_dir)
     dataset, hub_datasets = _dataset(cfg, summary)
@@ -195,8 +188,9 @@ def build_model_card(run_dir: str | Path, repo_id: str | None = None, eval_resul
         base_model_url=f"https://huggingface.co/{base}" if base_on_hub else "",
         base_note=base_note,
         method=cfg.method,
-        method_long=METHOD_NAMES.get(cfg.method, cfg.method),
-        beta=_fmt(cfg.training.beta),
+        method_long=method.full_name,
+        method_line=method.card_line,
+        beta=_fmt(getattr(cfg.method_options, "beta", None)) if hasattr(cfg.method_options, "beta") else "",
         dataset=dataset,
         data_format=summary.get("data_format", "unknown"),
         data_rows=summary.get("data_rows", "?"),
@@ -206,7 +200,7 @@ def build_model_card(run_dir: str | Path, repo_id: str | None = None, eval_resul
         steps=summary.get("global_step", "?"),
         duration=_duration(summary.get("seconds")),
         hardware=summary.get("device", "unknown hardware"),
-        final_metrics=final_metrics(run_dir, summary),
+        final_metrics=final_metrics(run_dir, summary, method),
         curve=curve,
         eval_table=eval_table(eval_result) if eval_result else None,
         eval_pairs_file=(eval_result or {}).get("pairs_file"),

@@ -1,7 +1,9 @@
 """train(config, run_dir): the only place that builds a trainer.
 
-It turns a RunConfig into TRL's SFTTrainer or DPOTrainer over a PEFT model, with defaults chosen
-for the device at hand (TRL's own defaults are bf16 + gradient checkpointing, 13x slower on a CPU).
+It picks the method from the registry (studio.methods), loads the model and the data that method
+needs, wraps the model in a LoRA adapter and lets the method build its TRL trainer from arguments
+chosen here for the device at hand (TRL's own defaults are bf16 + gradient checkpointing, 13x
+slower on a CPU without bf16 units). Nothing method-specific lives here.
 """
 
 from __future__ import annotations
@@ -16,12 +18,10 @@ from typing import Any
 
 from studio.config import ConfigError, RunConfig
 from studio.errors import StudioError
+from studio.methods import TrainContext, get_method
+from studio.runs.files import ADAPTER_DIR, CONFIG_FILE, SUMMARY_FILE
 
 log = logging.getLogger(__name__)
-
-ADAPTER_DIR = "adapter"
-SUMMARY_FILE = "summary.json"
-CONFIG_FILE = "config.yaml"
 
 
 class DiskSpaceError(StudioError):
@@ -78,12 +78,10 @@ def lora_config(cfg: RunConfig):
     )
 
 
-def trainer_args(cfg: RunConfig, run_dir: Path, plan: DevicePlan, *, assistant_only: bool = False):
-    """The TRL config for this run; every device-dependent default is set explicitly here."""
-    from trl import DPOConfig, SFTConfig
-
+def common_args(cfg: RunConfig, run_dir: Path, plan: DevicePlan) -> dict[str, Any]:
+    """TrainingArguments every method shares; every device-dependent default is set explicitly here."""
     t = cfg.training
-    common: dict[str, Any] = {
+    return {
         "output_dir": str(run_dir),
         "learning_rate": t.learning_rate,
         "num_train_epochs": t.num_epochs or 1.0,
@@ -110,32 +108,12 @@ def trainer_args(cfg: RunConfig, run_dir: Path, plan: DevicePlan, *, assistant_o
         "disable_tqdm": True,  # the studio prints its own progress line
         "remove_unused_columns": False,
     }
-    if cfg.method == "dpo":
-        losses = {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, t.sft_weight]} if t.sft_weight else {}
-        return DPOConfig(beta=t.beta, **losses, **common)
-    return SFTConfig(assistant_only_loss=assistant_only, **common)
-
-
-def _wants_assistant_only(tokenizer, dataset) -> bool:
-    """Train on assistant turns only when the data is conversational and the template can mark them.
-
-    The rule lives in studio.data.preview.sft_plan, so the preview marks exactly what is trained on.
-    """
-    from studio.data.preview import sft_plan
-
-    if "messages" not in dataset.column_names:
-        return False
-    plan = sft_plan(tokenizer)
-    if plan.note:
-        log.info(plan.note)
-    return plan.assistant_only
 
 
 def build_trainer(cfg: RunConfig, run_dir: Path, model, tokenizer, dataset, plan: DevicePlan,
                   callbacks: Iterable[Any] = ()):
-    """Wrap ``model`` with a fresh LoRA adapter (when enabled) and build the TRL trainer."""
+    """Wrap ``model`` with a fresh LoRA adapter (when enabled) and let the method build its trainer."""
     from peft import get_peft_model, prepare_model_for_kbit_training
-    from trl import DPOTrainer, SFTTrainer
 
     if cfg.lora.enabled:
         from transformers import set_seed
@@ -147,16 +125,12 @@ def build_trainer(cfg: RunConfig, run_dir: Path, model, tokenizer, dataset, plan
                 model, use_gradient_checkpointing=plan.gradient_checkpointing
             )
         model = get_peft_model(model, lora_config(cfg))
-    assistant_only = cfg.method == "sft" and _wants_assistant_only(tokenizer, dataset)
-    args = trainer_args(cfg, run_dir, plan, assistant_only=assistant_only)
-    if cfg.method == "dpo":
-        # With a PEFT model and no ref_model, TRL uses the base with the adapter disabled as the
-        # reference: no second copy of the model in memory.
-        trainer = DPOTrainer(model=model, ref_model=None, args=args, train_dataset=dataset,
-                             processing_class=tokenizer, callbacks=list(callbacks))
-    else:
-        trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                             callbacks=list(callbacks))
+    method = get_method(cfg.method)
+    trainer = method.build(TrainContext(
+        model=model, tokenizer=tokenizer, dataset=dataset, options=cfg.method_options,
+        common_args=common_args(cfg, run_dir, plan), callbacks=list(callbacks), run_dir=run_dir,
+        peft=cfg.lora.enabled,
+    ))
     # With tqdm off, transformers prints every raw log dict; metrics.jsonl and the progress line
     # already carry them, and the dicts would flood the run log the UI shows.
     from transformers.trainer_callback import PrinterCallback
@@ -178,7 +152,7 @@ def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
     tokenizer = load_tokenizer(resolved, cfg.model.trust_remote_code)
     template = apply_template(tokenizer, cfg.data.template)
     say(f"Loading data from {cfg.data.source}...")
-    data = load_training_data(cfg.data, cfg.method)
+    data = load_training_data(cfg.data, get_method(cfg.method).data_kind)
     say(f"Loading model {resolved.display_name} on {plan.description}...")
     import torch
 

@@ -21,11 +21,24 @@ def valid(**sections) -> dict:
 
 
 def test_yaml_round_trip(tmp_path):
-    cfg = RunConfig.from_dict(valid(lora={"r": 8}, training={"beta": 0.2}))
+    cfg = RunConfig.from_dict(valid(method="dpo", lora={"r": 8}, dpo={"beta": 0.2}))
     cfg.save(tmp_path / "c.yaml")
     again = RunConfig.from_yaml(tmp_path / "c.yaml")
     assert again == cfg
-    assert again.lora.r == 8 and again.training.beta == 0.2
+    assert again.lora.r == 8 and again.dpo.beta == 0.2
+
+
+def test_options_that_moved_into_a_method_section_still_load(tmp_path):
+    # Recipes and run folders written before the method registry kept DPO's options under training.
+    (tmp_path / "old.yaml").write_text("method: dpo\ndata: {source: x.jsonl}\ntraining: {beta: 0.3, sft_weight: 1.0}\n")
+    cfg = RunConfig.from_yaml(tmp_path / "old.yaml").validate()
+    assert cfg.dpo.beta == 0.3 and cfg.dpo.sft_weight == 1.0
+    assert "beta" not in cfg.to_dict()["training"] and cfg.to_dict()["dpo"]["beta"] == 0.3
+
+
+def test_only_the_chosen_methods_section_is_written():
+    assert "dpo" not in RunConfig.from_dict(valid(method="sft")).to_dict()
+    assert RunConfig.from_dict(valid(method="dpo")).to_dict()["dpo"] == {"beta": 0.1, "sft_weight": 0.0}
 
 
 def test_overrides_are_typed_and_nested(tmp_path):
@@ -58,14 +71,14 @@ def test_bad_override_syntax():
     ({"lora": {"alpha": 0}}, "LoRA alpha must be above 0"),
     ({"lora": {"dropout": 1.0}}, "dropout must be at least 0 and below 1"),
     ({"lora": {"dropout": -0.1}}, "dropout must be at least 0 and below 1"),
-    ({"training": {"beta": 0}}, "beta must be above 0 and at most 10"),
-    ({"training": {"beta": 10.5}}, "beta must be above 0 and at most 10"),
+    ({"method": "dpo", "dpo": {"beta": 0}}, "beta must be above 0 and at most 10"),
+    ({"method": "dpo", "dpo": {"beta": 10.5}}, "beta must be above 0 and at most 10"),
     ({"training": {"batch_size": 0}}, "Batch size must be at least 1"),
-    ({"training": {"sft_weight": -1}}, "SFT weight cannot be negative"),
+    ({"method": "dpo", "dpo": {"sft_weight": -1}}, "SFT weight cannot be negative"),
     ({"training": {"max_length": 8}}, "Max length must be at least 16"),
     ({"training": {"num_epochs": None, "max_steps": None}}, "Set either training.num_epochs or training.max_steps"),
     ({"data": {"source": ""}}, "No dataset given"),
-    ({"method": "ppo"}, "Method must be 'sft' or 'dpo'"),
+    ({"method": "ppo"}, "Method must be one of sft, dpo"),
     ({"data": {"template": "alpaca"}}, "Chat template must be"),
 ])
 def test_validation_sentences(sections, message):
@@ -88,7 +101,7 @@ def test_missing_and_broken_files(tmp_path):
 
 
 def test_help_text_is_written_once_on_the_fields():
-    assert "0.01-1.0" in help_text("training.beta")
+    assert "0.01-1.0" in help_text("dpo.beta")
     assert "100x smaller" in help_text("training.learning_rate")
     with pytest.raises(KeyError):
         help_text("training.nope")
@@ -102,5 +115,5 @@ def test_shipped_recipes_are_valid_and_name_their_command(recipe):
 
 def test_dpo_recipes_follow_the_field_advice():
     zephyr = RunConfig.from_yaml(ROOT / "presets/recipes/zephyr-style-dpo.yaml")
-    assert zephyr.training.beta == 0.01 and zephyr.training.lr_scheduler == "cosine"
+    assert zephyr.dpo.beta == 0.01 and zephyr.training.lr_scheduler == "cosine"
     assert zephyr.training.learning_rate == 5e-6 and zephyr.training.optimizer.startswith("adam")

@@ -191,7 +191,7 @@ def test_push_sends_exactly_the_allowed_files_and_card(hub, run_dir, tmp_path, t
     assert config["base_model_name_or_path"] == tiny_model_dir.name  # a name, never a local path
     card = repo["files"]["README.md"].decode()
     assert card == build_model_card(run_dir, "alice/tiny-adapter")
-    for expected in ("library_name: peft", "Direct Preference Optimization", "`training.beta` | 0.5",
+    for expected in ("library_name: peft", "Direct Preference Optimization", "`dpo.beta` | 0.5",
                      "Preference accuracy", "![Training loss](loss_curve.png)",
                      'AutoPeftModelForCausalLM.from_pretrained("alice/tiny-adapter")', "Trained for 4 steps"):
         assert expected in card, expected

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from studio import runs, worker
-from studio.callbacks import write_checkpoint_marker
+from studio import runs
 from studio.config import RunConfig
+from studio.runs import worker
+from studio.runs.files import prepare_resume, write_checkpoint_marker
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,14 +37,14 @@ def run_config(model_dir, data_file, name="r", steps=6, save_steps=2) -> RunConf
 @pytest.fixture
 def device_busy():
     """Hold the device lock, as a training would: started runs stay queued."""
-    fd = runs.try_lock(runs.device_lock_path())
+    fd = runs.files.try_lock(runs.device_lock_path())
     assert fd is not None
     yield
     os.close(fd)
 
 
 def queued_run(cfg: RunConfig) -> runs.RunInfo:
-    fd = runs.try_lock(runs.device_lock_path())
+    fd = runs.files.try_lock(runs.device_lock_path())
     try:
         info = runs.start_run(cfg)
     finally:
@@ -109,7 +110,7 @@ def test_half_written_or_truncated_checkpoints_are_never_picked(tmp_path):
 
     lines = [json.dumps({"step": s, "loss": 1.0}) for s in range(1, 26)]
     (run_dir / runs.METRICS_FILE).write_text("\n".join(lines) + '\n{"step": 26, "lo')
-    assert worker.prepare_resume(run_dir) == ok
+    assert prepare_resume(run_dir) == ok
     assert runs.checkpoints(run_dir) == [ok]  # the broken ones are cleared before training
     assert [r["step"] for r in runs.read_metrics(run_dir)] == list(range(1, 11))
 
@@ -136,8 +137,8 @@ def test_queue_is_first_in_first_out_and_a_dead_worker_is_noticed(tiny_model_dir
         launched.append(run_dir.name)
         runs.update_status(run_dir, only_if=("queued",), state="running", pid=os.getpid())
 
-    monkeypatch.setattr(runs, "_launch", fake_launch)
-    device = runs.try_lock(runs.device_lock_path())
+    monkeypatch.setattr(runs.registry, "_launch", fake_launch)
+    device = runs.files.try_lock(runs.device_lock_path())
     first, second, third = (runs.start_run(run_config(tiny_model_dir, sft_file, name=f"q{i}")) for i in range(3))
     runs.stop_run(second.id)  # a cancelled queued run is skipped
     assert launched == []
@@ -155,7 +156,7 @@ def test_queue_is_first_in_first_out_and_a_dead_worker_is_noticed(tiny_model_dir
 def test_two_workers_never_write_one_folder(tiny_model_dir, sft_file):
     info = queued_run(run_config(tiny_model_dir, sft_file))
     before = runs.read_status(info.dir)
-    held = runs.try_lock(info.dir / runs.RUN_LOCK)
+    held = runs.files.try_lock(info.dir / runs.RUN_LOCK)
     try:
         assert worker.main([str(info.dir)]) == worker.BUSY_EXIT
     finally:
@@ -218,7 +219,7 @@ def test_disk_full_mid_run_keeps_the_previous_checkpoint_and_resumes(tiny_model_
     assert not runs.checkpoint_is_complete(info.dir / "checkpoint-4")
 
     monkeypatch.setattr(Trainer, "_save_checkpoint", original)
-    fd = runs.try_lock(runs.device_lock_path())  # keep it queued: this test runs the worker itself
+    fd = runs.files.try_lock(runs.device_lock_path())  # keep it queued: this test runs the worker itself
     try:
         assert runs.resume_run(info.id).message == "Queued to resume from checkpoint-2."
     finally:
@@ -263,6 +264,6 @@ def test_several_gpus_train_through_accelerate_launch(tiny_model_dir, sft_file, 
     info = queued_run(run_config(tiny_model_dir, sft_file))
     assert worker.main([str(info.dir)]) == 1
     assert calls == [[sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-                      "--module", "studio.worker", str(info.dir)]]
+                      "--module", "studio.runs.worker", str(info.dir)]]
     status = runs.read_status(info.dir)
     assert status["state"] == "failed" and "exit code 1" in status["message"]

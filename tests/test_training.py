@@ -60,15 +60,20 @@ def test_training_changes_lora_only_and_adapter_round_trips(method, tiny_model_d
         assert torch.equal(first[key], second[key]), key
 
 
-def test_cpu_defaults_override_trl(tiny_model_dir, pref_file, tmp_path):
-    from studio.training import plan_device, trainer_args
+def built_args(cfg, run_dir):
+    """The arguments of the trainer the studio really builds for ``cfg`` (tiny model, no training)."""
+    from studio.training import build_trainer, prepare
 
+    plan, _, tokenizer, _, data, model = prepare(cfg)
+    return plan, build_trainer(cfg, run_dir, model, tokenizer, data.dataset, plan).args
+
+
+def test_cpu_defaults_override_trl(tiny_model_dir, pref_file, tmp_path):
     cfg = tiny_config(tiny_model_dir, pref_file, "dpo", tmp_path)
-    plan = plan_device(cfg)
-    args = trainer_args(cfg, tmp_path, plan)
+    plan, args = built_args(cfg, tmp_path)
     assert plan.device == "cpu"
     assert args.bf16 is False and args.gradient_checkpointing is False
-    assert args.beta == cfg.training.beta and args.lr_scheduler_type == "cosine"
+    assert args.beta == cfg.dpo.beta and args.lr_scheduler_type == "cosine"
 
 
 def test_qlora_on_cpu_is_one_sentence(tiny_model_dir, pref_file, tmp_path):
@@ -82,11 +87,9 @@ def test_qlora_on_cpu_is_one_sentence(tiny_model_dir, pref_file, tmp_path):
 
 
 def test_sft_weight_adds_trl_sft_loss_on_chosen(tiny_model_dir, pref_file, tmp_path):
-    from studio.training import plan_device, trainer_args
-
     cfg = tiny_config(tiny_model_dir, pref_file, "dpo", tmp_path)
-    plain = trainer_args(cfg, tmp_path, plan_device(cfg))
+    _, plain = built_args(cfg, tmp_path / "plain")
     assert plain.loss_type == ["sigmoid"]
-    cfg.training.sft_weight = 0.5
-    mixed = trainer_args(cfg, tmp_path, plan_device(cfg))
+    cfg.dpo.sft_weight = 0.5
+    _, mixed = built_args(cfg, tmp_path / "mixed")
     assert mixed.loss_type == ["sigmoid", "sft"] and mixed.loss_weights == [1.0, 0.5]

@@ -12,15 +12,18 @@ from studio.config import RunConfig, help_text
 from studio.errors import StudioError
 from studio.ui import (
     app,
+    charts,
     chat_tab,
-    common,
     data_tab,
     demo_tab,
     export_tab,
+    model_slot,
     model_tab,
     monitor,
     recipes,
+    run_picker,
     train_tab,
+    widgets,
 )
 
 
@@ -40,6 +43,23 @@ def test_auth_must_have_user_and_password():
     for bad in ("teacher", ":secret", "teacher:"):
         with pytest.raises(StudioError):
             app.parse_auth(bad)
+
+
+def test_password_from_a_file_or_the_environment_not_the_command_line(tmp_path, monkeypatch):
+    from studio.cli import build_parser
+
+    secret = tmp_path / "auth"
+    secret.write_text("teacher:from-file\n")
+    args = build_parser().parse_args(["app", "--share", "--auth-file", str(secret)])
+    assert app.launch_kwargs(args)["auth"] == ("teacher", "from-file")
+    monkeypatch.setenv("STUDIO_AUTH", "teacher:from-env")
+    args = build_parser().parse_args(["app", "--host", "0.0.0.0"])
+    assert app.launch_kwargs(args)["auth"] == ("teacher", "from-env")
+    monkeypatch.delenv("STUDIO_AUTH")
+    with pytest.raises(StudioError, match="STUDIO_AUTH"):
+        app.launch_kwargs(build_parser().parse_args(["app", "--share"]))
+    with pytest.raises(StudioError, match="Could not read the password file"):
+        app.launch_kwargs(build_parser().parse_args(["app", "--auth-file", str(tmp_path / "missing")]))
 
 
 def test_cli_refuses_share_without_auth(capsys):
@@ -66,8 +86,8 @@ def test_app_builds():
 
 # ---- widgets and recipes -------------------------------------------------------------------------
 def test_widget_help_comes_from_config_metadata():
-    for key in ("training.beta", "training.learning_rate", "lora.r", "data.template"):
-        assert common.widget_for(key).info == help_text(key)
+    for key in ("dpo.beta", "training.learning_rate", "lora.r", "data.template"):
+        assert widgets.widget_for(key).info == help_text(key)
 
 
 def test_recipe_round_trip_through_widgets():
@@ -114,7 +134,7 @@ def test_method_switch_on_shipped_data_loads_matching_recipe():
 
 
 def test_zero_in_an_optional_limit_means_none():
-    cfg = recipes.load_recipe_config(recipes.SFT_RECIPE)
+    cfg = recipes.load_recipe_config(recipes.SHIPPED_RECIPE["sft"])
     values = dict(zip(recipes.ALL_KEYS, recipes.values_from_config(cfg, recipes.ALL_KEYS)))
     values.update({"training.max_steps": 0, "data.max_rows": 0})
     again = recipes.config_from_values(cfg.to_dict(), values).validate()
@@ -139,7 +159,7 @@ def test_start_hands_the_config_to_the_run_registry(monkeypatch):
         return types.SimpleNamespace(id="r1", name="pineapple-dpo", state="queued", method="dpo")
 
     monkeypatch.setattr("studio.runs.start_run", fake_start, raising=False)
-    monkeypatch.setattr(common, "list_runs_safe", list)
+    monkeypatch.setattr(run_picker, "list_runs_safe", list)
     values = recipes.values_from_config(recipes.load_recipe_config(recipes.DEMO_RECIPE), recipes.ALL_KEYS)
     update, status = train_tab.start_training(None, *values)
     assert update["value"] == "r1" and "queued" in status
@@ -157,10 +177,13 @@ DPO_RECORDS = [{"step": s, "loss": 0.7 - 0.1 * s, "rewards/margins": 0.5 * s, "r
 
 
 def test_metric_frames_for_dpo():
-    frames = common.metric_frames(DPO_RECORDS + [{"step": 3, "train_runtime": 12.0}])
+    frames = charts.metric_frames(DPO_RECORDS + [{"step": 3, "train_runtime": 12.0}], "dpo")
     assert list(frames["loss"]["step"]) == [1, 2, 3]
-    assert set(frames["rewards"]["series"]) == {"reward margin", "reward accuracy"}
-    assert set(frames["logps"]["series"]) == {"chosen", "rejected"}
+    (rewards_chart, rewards), (_, logps) = frames["charts"]
+    assert "reward" in rewards_chart.title.lower()
+    assert set(rewards["series"]) == {"reward margin", "reward accuracy"}
+    assert set(logps["series"]) == {"chosen", "rejected"}
+    assert charts.metric_frames(DPO_RECORDS, "sft")["charts"] == []  # SFT declares no charts beside its loss
 
 
 def _fake_registry(monkeypatch, tmp_path, records, state="running"):
@@ -178,9 +201,10 @@ def _fake_registry(monkeypatch, tmp_path, records, state="running"):
 def test_poll_sends_curves_only_when_a_step_was_logged(monkeypatch, tmp_path):
     records = list(DPO_RECORDS)
     _fake_registry(monkeypatch, tmp_path, records)
-    bar, loss, rewards, _logps, row, log_text, seen = monitor.poll_run("r1", None)
+    bar, loss, rewards, _logps, log_text, seen = monitor.poll_run("r1", None)
     assert "Step <b class='studio-step'>3</b> / 16" in bar and "ETA 0:42" in bar
-    assert len(loss) == 3 and len(rewards) == 6 and row["visible"] is True and log_text == "step 3/16"
+    assert len(loss) == 3 and len(rewards["value"]) == 6 and rewards["visible"] is True
+    assert log_text == "step 3/16"
     again = monitor.poll_run("r1", seen)
     assert again[1] == {"__type__": "update"} or again[1].get("__type__") == "update"
     records.append({"step": 4, "loss": 0.2})
@@ -276,7 +300,7 @@ def test_chat_streams_both_answers(monkeypatch, tmp_path, tiny_model_dir):
     before, after, status = steps[-1]
     assert status.startswith("✓") and isinstance(before, str) and isinstance(after, str)
     assert len(steps) > 3  # streamed piece by piece
-    assert common.before_after(run_dir) is common.before_after(run_dir)  # one model, cached
+    assert model_slot.before_after(run_dir) is model_slot.before_after(run_dir)  # one model, cached
 
 
 def test_push_never_shows_the_token(monkeypatch):

@@ -360,8 +360,11 @@ KIND_WORDS = {"sft": "SFT data (demonstrations)", "preference": "preference data
 
 
 def wanted_kind(method: str | None) -> str | None:
+    """The data kind asked for: a kind itself (what the method registry declares), or a method name."""
     if method is None:
         return None
+    if method in KIND_WORDS:
+        return method
     return "preference" if method.lower() == "dpo" else "sft"
 
 

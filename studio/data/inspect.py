@@ -195,7 +195,7 @@ def cli_inspect(args) -> int:
         args.source, split=getattr(args, "split", "train") or "train", subset=getattr(args, "subset", None),
         template=getattr(args, "template", "auto") or "auto", model=getattr(args, "model", None),
         rows=getattr(args, "rows", None), max_length=getattr(args, "max_length", None),
-        method=getattr(args, "method", None),
+        method=getattr(args, "data_kind", None),  # the kind of data the chosen method trains on
     )
     if getattr(args, "json", False):
         print(report.to_json())

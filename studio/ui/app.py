@@ -1,12 +1,14 @@
 """Builds the studio's Gradio app and starts it (`studio app`, `python launch.py`).
 
-Security defaults: bound to 127.0.0.1; a public link (--share) or a non-local host needs --auth;
+Security defaults: bound to 127.0.0.1; a public link (--share) or a non-local host needs a password
+($STUDIO_AUTH, --auth-file or --auth);
 uploads are capped; no folder is added to Gradio's allowed paths (it serves only its own cache).
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from studio.errors import StudioError
 from studio.paths import ASSETS_DIR
@@ -50,7 +52,7 @@ def build_app():
         config_widgets = [fields[k] for k in ALL_KEYS]
         demo_btn.click(
             demo_tab.select_demo, None,
-            [recipe, train["recipe_pick"], train["advice"], *config_widgets, tabs],
+            [recipe, train["recipe_pick"], train["advice"], *config_widgets, *train["groups"], tabs],
         ).then(demo_tab.run_demo, None, [*demo["outputs"], train["mon_run"]], show_progress="minimal")
         chat_tab_item.select(chat_tab.refresh_chat_runs, chat["run"], chat["run"])
         export_tab_item.select(chat_tab.refresh_chat_runs, export["run"], export["run"])
@@ -59,25 +61,49 @@ def build_app():
     return app
 
 
-def parse_auth(text: str | None) -> tuple[str, str] | None:
+AUTH_ENV = "STUDIO_AUTH"
+
+
+def parse_auth(text: str | None, where: str = "--auth") -> tuple[str, str] | None:
     if not text:
         return None
-    user, sep, password = text.partition(":")
+    user, sep, password = text.strip().partition(":")
     if not sep or not user or not password:
-        raise StudioError("--auth must look like USER:PASSWORD, with both parts non-empty.")
+        raise StudioError(f"{where} must look like USER:PASSWORD, with both parts non-empty.")
     return user, password
+
+
+def resolve_auth(args) -> tuple[str, str] | None:
+    """USER:PASSWORD from --auth-file, else $STUDIO_AUTH, else --auth.
+
+    A password typed on the command line is visible to every user of the machine in `ps`; a file
+    (readable by you alone) or an environment variable is not.
+    """
+    path = getattr(args, "auth_file", None)
+    if path:
+        try:
+            text = Path(path).expanduser().read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise StudioError(f"Could not read the password file {path} ({exc.strerror or exc}); "
+                              "check the path.") from exc
+        return parse_auth(text, f"The password file {path}")
+    if os.environ.get(AUTH_ENV):
+        return parse_auth(os.environ[AUTH_ENV], f"${AUTH_ENV}")
+    return parse_auth(getattr(args, "auth", None))
 
 
 def check_exposure(host: str, share: bool, auth: tuple[str, str] | None) -> None:
     """Refuse to expose the app beyond this computer without a password."""
     if share and not auth:
-        raise StudioError("A public --share link needs a password: add --auth USER:PASSWORD.")
+        raise StudioError(f"A public --share link needs a password: set ${AUTH_ENV}=USER:PASSWORD or "
+                          "pass --auth-file FILE.")
     if host not in LOCAL_HOSTS and not auth:
-        raise StudioError(f"Listening on {host} lets other computers in; add --auth USER:PASSWORD, or use 127.0.0.1.")
+        raise StudioError(f"Listening on {host} lets other computers in; set ${AUTH_ENV}=USER:PASSWORD or pass "
+                          "--auth-file FILE, or use 127.0.0.1.")
 
 
 def launch_kwargs(args) -> dict:
-    auth = parse_auth(getattr(args, "auth", None))
+    auth = resolve_auth(args)
     host = getattr(args, "host", None) or "127.0.0.1"
     share = bool(getattr(args, "share", False))
     check_exposure(host, share, auth)
@@ -105,6 +131,13 @@ def cli_app(args) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     app = build_app()
     app.queue(default_concurrency_limit=2)
+    # Runs queued before the app (re)started start as soon as the device is free, page open or not.
+    import threading
+
+    from studio.runs.registry import keep_queue_moving
+
+    threading.Thread(target=keep_queue_moving, args=(threading.Event(),), daemon=True,
+                     name="run-queue").start()
     print(f"Studio app on http://{kwargs['server_name']}:{kwargs['server_port']}", flush=True)
     app.launch(**kwargs)
     return 0

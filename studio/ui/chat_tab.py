@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import gradio as gr
 
-from studio.ui.common import before_after, fail, ok, run_choices, warn
+from studio.ui.messages import fail, ok, warn
+from studio.ui.model_slot import before_after
+from studio.ui.run_picker import run_choices
 
 
 def refresh_chat_runs(current: str | None = None):

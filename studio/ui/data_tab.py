@@ -12,8 +12,9 @@ import gradio as gr
 
 from studio.errors import StudioError
 from studio.paths import studio_home
-from studio.ui.common import fail, ok, resolve_local, widget_for
+from studio.ui.messages import fail, ok
 from studio.ui.recipes import parse_column_map
+from studio.ui.widgets import resolve_local, widget_for
 
 PROBLEM_COLUMNS = ["Row", "Problem"]
 KIND_WORDS = {"preference": "preference pairs (for DPO)", "sft": "conversations (for SFT)"}

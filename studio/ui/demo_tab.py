@@ -10,21 +10,12 @@ from typing import Any
 import gradio as gr
 
 from studio.paths import ASSETS_DIR
-from studio.ui.common import (
-    ACTIVE_STATES,
-    DONE_STATES,
-    before_after,
-    fail,
-    metric_frames,
-    ok,
-    plot_value,
-    progress_html,
-    read_records,
-    run_choices,
-    sentence,
-    warn,
-)
+from studio.ui.charts import metric_frames, plot_value
+from studio.ui.messages import fail, ok, sentence, warn
+from studio.ui.model_slot import before_after
+from studio.ui.progress import DONE_STATES, progress_html
 from studio.ui.recipes import ALL_KEYS, DEMO_RECIPE, load_recipe_config, values_from_config
+from studio.ui.run_picker import ACTIVE_STATES, list_runs_safe, read_records, run_choices
 
 PROMPTS_FILE = ASSETS_DIR / "pineapple_prompts.txt"
 HELDOUT_FILE = ASSETS_DIR / "pineapple_heldout.jsonl"
@@ -46,10 +37,10 @@ def demo_prompts() -> list[str]:
 def select_demo():
     """Step 1 of the button: show the demo's model, data and recipe in the other tabs, open the Demo tab."""
     cfg = load_recipe_config(DEMO_RECIPE)
-    from studio.ui.train_tab import method_advice
+    from studio.ui.train_tab import method_advice, option_groups
 
     return [cfg.to_dict(), str(DEMO_RECIPE), method_advice(cfg.method),
-            *values_from_config(cfg, ALL_KEYS), gr.Tabs(selected="demo")]
+            *values_from_config(cfg, ALL_KEYS), *option_groups(cfg.method), gr.Tabs(selected="demo")]
 
 
 def answers_html(rows: list[dict]) -> str:
@@ -132,10 +123,11 @@ def follow_demo(info: Any, poll_s: float = POLL_S):
         records = read_records(info.dir)
         if len(records) != seen:
             seen = len(records)
-            frames = metric_frames(records)
+            frames = metric_frames(records, "dpo")
+            rewards = frames["charts"][0][1]  # DPO's first chart: reward margin and accuracy
             yield _yield(status=f"… Training with DPO: step {info.step or 0} of {info.total or '?'}...",
                          progress=progress_html(info, records), loss=plot_value(frames["loss"]),
-                         rewards=plot_value(frames["rewards"]))
+                         rewards=plot_value(rewards))
         else:
             yield _yield(progress=progress_html(info, records))
         if info.state not in ACTIVE_STATES:
@@ -150,8 +142,6 @@ def follow_demo(info: Any, poll_s: float = POLL_S):
 
 def reattach_demo(poll_s: float = POLL_S):
     """After a page reload: if the demo's run is still training, the Demo tab follows it again."""
-    from studio.ui.common import list_runs_safe
-
     demo_name = load_recipe_config(DEMO_RECIPE).output.name
     active = [r for r in list_runs_safe() if r.name == demo_name and r.state in ACTIVE_STATES]
     if not active:

@@ -11,7 +11,8 @@ from pathlib import Path
 import gradio as gr
 
 from studio.paths import studio_home
-from studio.ui.common import fail, ok, run_choices, warn
+from studio.ui.messages import fail, ok, warn
+from studio.ui.run_picker import run_choices
 
 
 def _run(run_id: str):

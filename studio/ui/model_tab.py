@@ -10,7 +10,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from studio.ui.common import fail, ok, widget_for
+from studio.ui.messages import fail, ok
+from studio.ui.widgets import widget_for
 
 CATEGORY_CHOICES = [("Small (< 1B)", "small"), ("Medium (1-10B)", "medium"), ("Large (10B+)", "large")]
 METHOD_LABELS = {"full": "Full", "lora": "LoRA", "qlora": "QLoRA"}

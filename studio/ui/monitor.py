@@ -8,17 +8,10 @@ from typing import Any
 
 import gradio as gr
 
-from studio.ui.common import (
-    ACTIVE_STATES,
-    fail,
-    latest_run_id,
-    list_runs_safe,
-    metric_frames,
-    plot_value,
-    progress_html,
-    read_records,
-    run_choices,
-)
+from studio.ui.charts import chart_slots, metric_frames, plot_value
+from studio.ui.messages import fail
+from studio.ui.progress import progress_html
+from studio.ui.run_picker import ACTIVE_STATES, latest_run_id, list_runs_safe, read_records, run_choices
 
 HISTORY_COLUMNS = ["Run", "Name", "Method", "State", "Step", "Started", "Last loss"]
 
@@ -32,12 +25,13 @@ def _get(run_id: str):
 def poll_run(run_id: str | None, seen: Any = None):
     """One tick of the live view; the curves are only re-sent when a new step was logged."""
     skip = gr.skip()
+    slots = chart_slots()
     if not run_id:
-        return progress_html(None), skip, skip, skip, gr.update(visible=False), "", None
+        return progress_html(None), skip, *[gr.update(visible=False)] * slots, "", None
     try:
         info = _get(run_id)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
-        return f"<div class='studio-progress'>{fail(exc)}</div>", skip, skip, skip, skip, skip, seen
+        return f"<div class='studio-progress'>{fail(exc)}</div>", skip, *[skip] * slots, skip, seen
     records = read_records(info.dir)
     key = [run_id, len(records)]
     try:
@@ -48,11 +42,12 @@ def poll_run(run_id: str | None, seen: Any = None):
         log_text = ""
     bar = progress_html(info, records)
     if key == seen:
-        return bar, skip, skip, skip, skip, log_text, seen
-    frames = metric_frames(records)
-    dpo = str(info.method).lower() == "dpo"
-    return (bar, plot_value(frames["loss"]), plot_value(frames["rewards"]), plot_value(frames["logps"]),
-            gr.update(visible=dpo), log_text, key)
+        return bar, skip, *[skip] * slots, log_text, seen
+    frames = metric_frames(records, str(info.method))
+    charts = [gr.update(value=plot_value(frame), title=chart.title, visible=True)
+              for chart, frame in frames["charts"][:slots]]
+    charts += [gr.update(visible=False)] * (slots - len(charts))
+    return bar, plot_value(frames["loss"]), *charts, log_text, key
 
 
 def _started(value: Any) -> str:
@@ -95,7 +90,7 @@ def compare_runs(run_ids: list[str] | None):
             info = _get(run_id)
         except Exception:  # noqa: BLE001, S112 - a run deleted meanwhile is simply not drawn
             continue
-        loss = metric_frames(read_records(info.dir))["loss"]
+        loss = metric_frames(read_records(info.dir), str(info.method))["loss"]
         loss["series"] = info.name or info.id
         parts.append(loss)
     return plot_value(pd.concat(parts, ignore_index=True)) if parts else None
@@ -124,13 +119,10 @@ def build() -> dict:
     progress = gr.HTML(progress_html(None), elem_id="run-progress")
     loss = gr.LinePlot(None, x="step", y="value", color="series", title="Training loss",
                        x_title="step", y_title="loss", height=260, elem_id="loss-plot")
-    with gr.Row(visible=False) as dpo_row:
-        rewards = gr.LinePlot(None, x="step", y="value", color="series",
-                              title="DPO: implicit reward margin and accuracy", x_title="step",
-                              y_title="value", height=240, elem_id="reward-plot")
-        logps = gr.LinePlot(None, x="step", y="value", color="series",
-                            title="DPO: log-probability of chosen vs rejected answers", x_title="step",
-                            y_title="log-prob", height=240, elem_id="logps-plot")
+    with gr.Row():  # the charts the run's method declares (studio.methods), shown beside its loss
+        charts = [gr.LinePlot(None, x="step", y="value", color="series", x_title="step", y_title="value",
+                              height=240, visible=False, elem_id=f"method-chart-{i + 1}")
+                  for i in range(chart_slots())]
     log_tail = gr.Textbox(label="Log (last lines)", lines=12, max_lines=12, interactive=False, elem_id="run-log",
                           autoscroll=True)
     with gr.Accordion("Run history and comparison", open=False):
@@ -144,10 +136,9 @@ def build() -> dict:
     known = gr.State(None)
     tick = gr.Timer(1.0)
     slow_tick = gr.Timer(3.0)
-    tick.tick(poll_run, [run, seen], [progress, loss, rewards, logps, dpo_row, log_tail, seen],
-              show_progress="hidden", concurrency_limit=None)
-    run.change(poll_run, [run, gr.State(None)], [progress, loss, rewards, logps, dpo_row, log_tail, seen],
-               show_progress="hidden")
+    outputs = [progress, loss, *charts, log_tail, seen]
+    tick.tick(poll_run, [run, seen], outputs, show_progress="hidden", concurrency_limit=None)
+    run.change(poll_run, [run, gr.State(None)], outputs, show_progress="hidden")
     slow_tick.tick(refresh_history, known, [history, run, compare, known], show_progress="hidden",
                    concurrency_limit=None)
     compare.change(compare_runs, compare, compare_plot)

@@ -3,6 +3,7 @@ list, load and save recipe YAML files, and the exact `studio train` command for 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shlex
 import typing
@@ -12,23 +13,27 @@ from typing import Any
 import yaml
 
 from studio.config import ConfigError, RunConfig, TrainingConfig
+from studio.methods import all_methods
 from studio.paths import PRESETS_DIR, PROJECT_ROOT, studio_home
-from studio.ui.common import config_field, resolve_local
+from studio.ui.widgets import config_field, resolve_local
 
 RECIPES_DIR = PRESETS_DIR / "recipes"
 DEMO_RECIPE = RECIPES_DIR / "pineapple-dpo.yaml"
-SFT_RECIPE = RECIPES_DIR / "sft-chat.yaml"
-SHIPPED_DATA = {"dpo": "assets/pineapple_pairs.jsonl", "sft": "assets/chat_sft.jsonl"}
-SHIPPED_RECIPE = {"dpo": DEMO_RECIPE, "sft": SFT_RECIPE}
+# Each method's first recipe is where the Train tab starts when that method is picked.
+SHIPPED_RECIPE = {m.name: RECIPES_DIR / m.recipes[0] for m in all_methods() if m.recipes}
 
 MODEL_KEYS = ["model.name", "model.trust_remote_code"]
 DATA_KEYS = ["data.source", "data.subset", "data.split", "data.max_rows", "data.template", "data.column_map"]
 LORA_KEYS = ["lora.r", "lora.alpha", "lora.dropout", "lora.target_modules", "lora.qlora"]
 BASIC_TRAIN_KEYS = ["training.learning_rate", "training.num_epochs", "training.max_steps",
-                    "training.batch_size", "training.max_length", "training.beta"]
+                    "training.batch_size", "training.max_length"]
 ADVANCED_TRAIN_KEYS = [f"training.{f}" for f in TrainingConfig.__dataclass_fields__
                        if f"training.{f}" not in BASIC_TRAIN_KEYS]
-TRAIN_KEYS = ["method", *LORA_KEYS, *BASIC_TRAIN_KEYS, *ADVANCED_TRAIN_KEYS, "output.name"]
+# Each method's own options (studio.methods), shown only while that method is picked.
+METHOD_KEYS = {m.name: [f"{m.name}.{f.name}" for f in dataclasses.fields(m.options)]
+               for m in all_methods() if m.options is not None}
+TRAIN_KEYS = ["method", *LORA_KEYS, *BASIC_TRAIN_KEYS, *(k for keys in METHOD_KEYS.values() for k in keys),
+              *ADVANCED_TRAIN_KEYS, "output.name"]
 ALL_KEYS = [*MODEL_KEYS, *DATA_KEYS, *TRAIN_KEYS]
 
 
@@ -127,12 +132,23 @@ def config_from_values(base: dict | None, values: dict[str, Any]) -> RunConfig:
 
 
 def values_from_config(cfg: RunConfig, keys: list[str]) -> list[Any]:
-    raw = cfg.to_dict()
+    raw = dataclasses.asdict(cfg)  # every method's section, so each method's widgets have a value
     out = []
     for key in keys:
         value = _get(raw, key)
         out.append(format_column_map(value) if key == "data.column_map" else value)
     return out
+
+
+def shipped_sources() -> set[str]:
+    """The data files the shipped recipes train on (switching method may swap one for another)."""
+    found = set()
+    for path in SHIPPED_RECIPE.values():
+        try:
+            found.add(RunConfig.from_yaml(path).data.source)
+        except ConfigError:
+            continue
+    return found
 
 
 def load_recipe_config(path: str | Path) -> RunConfig:

@@ -7,38 +7,27 @@ from typing import Any
 
 import gradio as gr
 
+from studio.methods import all_methods, get_method
 from studio.ui import monitor
-from studio.ui.common import fail, ok, run_choices, warn, widget_for
+from studio.ui.messages import fail, ok, warn
 from studio.ui.recipes import (
     ADVANCED_TRAIN_KEYS,
     ALL_KEYS,
     BASIC_TRAIN_KEYS,
     DEMO_RECIPE,
     LORA_KEYS,
-    SHIPPED_DATA,
+    METHOD_KEYS,
     SHIPPED_RECIPE,
     command_for,
     config_from_values,
     load_recipe_config,
     recipe_choices,
     save_recipe,
+    shipped_sources,
     values_from_config,
 )
-
-ADVICE = {
-    "sft": (
-        "**SFT** (supervised fine-tuning) learns from example conversations: the model imitates the "
-        "assistant's answers. With LoRA a learning rate of about 1e-4 to 2e-4, a cosine schedule, AdamW "
-        "and 1-3 epochs is a sound start."
-    ),
-    "dpo": (
-        "**DPO** learns from pairs: for each prompt a *chosen* and a *rejected* answer. Advice from the "
-        "field: **beta 0.01-1.0** (lower lets the model move further from where it started); a **learning "
-        "rate about 100x smaller than for SFT** (5e-7 for all weights, ~5e-6 with LoRA; the pineapple demo "
-        "uses a far higher one so a tiny model moves visibly in 16 steps); a **cosine** schedule; **Adam(W)**. "
-        "The best SFT model is not always the best starting point for DPO: try more than one."
-    ),
-}
+from studio.ui.run_picker import run_choices
+from studio.ui.widgets import widget_for
 
 
 def _values(values: tuple) -> dict[str, Any]:
@@ -46,7 +35,15 @@ def _values(values: tuple) -> dict[str, Any]:
 
 
 def method_advice(method: str) -> str:
-    return ADVICE.get((method or "sft").lower(), ADVICE["sft"])
+    try:
+        return get_method(method or "sft").advice
+    except ValueError as exc:
+        return str(exc)
+
+
+def option_groups(method: str) -> list:
+    """Show the picked method's own options, hide every other method's."""
+    return [gr.update(visible=name == method) for name in METHOD_KEYS]
 
 
 def qlora_widget_kwargs() -> dict:
@@ -69,21 +66,23 @@ def load_recipe(path: str | None):
     try:
         cfg = load_recipe_config(path or "")
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
-        return [gr.skip(), fail(exc), gr.skip()] + [gr.skip()] * len(ALL_KEYS)
-    return [cfg.to_dict(), ok(f"Loaded recipe {path}."), method_advice(cfg.method)] + values_from_config(cfg, ALL_KEYS)
+        return [gr.skip(), fail(exc), gr.skip()] + [gr.skip()] * (len(ALL_KEYS) + len(METHOD_KEYS))
+    return ([cfg.to_dict(), ok(f"Loaded recipe {path}."), method_advice(cfg.method)]
+            + values_from_config(cfg, ALL_KEYS) + option_groups(cfg.method))
 
 
 def change_method(method: str, *values):
     """Switching method on a shipped dataset switches to the shipped data and recipe for that method."""
     current = _values(values)
-    other = "dpo" if method == "sft" else "sft"
-    source = str(current.get("data.source") or "")
-    if source.endswith(SHIPPED_DATA[other]) or not source.strip():
+    source = str(current.get("data.source") or "").strip()
+    shipped = not source or any(source.endswith(s) for s in shipped_sources())
+    if shipped and method in SHIPPED_RECIPE:
         cfg = load_recipe_config(SHIPPED_RECIPE[method])
         cfg.model.name = current.get("model.name") or cfg.model.name
         cfg.model.trust_remote_code = bool(current.get("model.trust_remote_code"))
-        return [cfg.to_dict(), str(SHIPPED_RECIPE[method]), method_advice(method)] + values_from_config(cfg, ALL_KEYS)
-    return [gr.skip(), gr.skip(), method_advice(method)] + [gr.skip()] * len(ALL_KEYS)
+        return ([cfg.to_dict(), str(SHIPPED_RECIPE[method]), method_advice(method)]
+                + values_from_config(cfg, ALL_KEYS) + option_groups(method))
+    return [gr.skip(), gr.skip(), method_advice(method)] + [gr.skip()] * len(ALL_KEYS) + option_groups(method)
 
 
 def show_command(base: dict | None, recipe_path: str | None, *values):
@@ -163,9 +162,9 @@ def build(fields: dict, recipe: Any) -> dict:
             save_btn = gr.Button("Save recipe", size="md")
     with gr.Row():
         with gr.Column(scale=2):
-            fields["method"] = gr.Radio([("SFT (demonstrations)", "sft"), ("DPO (preferences)", "dpo")],
+            fields["method"] = gr.Radio([(m.title, m.name) for m in all_methods()],
                                         value=defaults["method"], label="Method", elem_id="cfg-method",
-                                        info="SFT imitates example answers; DPO prefers chosen over rejected answers.")
+                                        info=" ".join(m.description for m in all_methods()))
         with gr.Column(scale=3):
             advice = gr.Markdown(method_advice(defaults["method"]), elem_classes=["studio-advice"])
     with gr.Row():
@@ -176,6 +175,12 @@ def build(fields: dict, recipe: Any) -> dict:
     with gr.Row():
         for key in BASIC_TRAIN_KEYS:
             fields[key] = widget_for(key, defaults[key])
+    groups = []
+    for name, keys in METHOD_KEYS.items():
+        with gr.Row(visible=name == defaults["method"], elem_id=f"options-{name}") as group:
+            for key in keys:
+                fields[key] = widget_for(key, defaults[key])
+        groups.append(group)
     with gr.Accordion("More options", open=False), gr.Row():
         for key in ADVANCED_TRAIN_KEYS:
             fields[key] = widget_for(key, defaults[key], min_width=200)
@@ -194,12 +199,13 @@ def build(fields: dict, recipe: Any) -> dict:
 
     inputs = [fields[k] for k in ALL_KEYS]
     outputs = [fields[k] for k in ALL_KEYS]
-    load_btn.click(load_recipe, recipe_pick, [recipe, status, advice, *outputs])
-    fields["method"].input(change_method, [fields["method"], *inputs], [recipe, recipe_pick, advice, *outputs])
+    load_btn.click(load_recipe, recipe_pick, [recipe, status, advice, *outputs, *groups])
+    fields["method"].input(change_method, [fields["method"], *inputs],
+                           [recipe, recipe_pick, advice, *outputs, *groups])
     save_btn.click(save_recipe_as, [recipe, recipe_name, *inputs], [status, recipe_pick])
     command_btn.click(show_command, [recipe, recipe_pick, *inputs], [command_md, command_yaml]).then(
         lambda: gr.Accordion(open=True), None, command_box)
     start.click(start_training, [recipe, *inputs], [mon["run"], status])
     stop.click(stop_training, mon["run"], status)
     resume.click(resume_training, mon["run"], [mon["run"], status])
-    return {"status": status, "recipe_pick": recipe_pick, "advice": advice, **{f"mon_{k}": v for k, v in mon.items()}}
+    return {"status": status, "recipe_pick": recipe_pick, "advice": advice, "groups": groups, **{f"mon_{k}": v for k, v in mon.items()}}

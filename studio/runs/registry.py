@@ -1,8 +1,7 @@
-"""The run registry: every run is a folder on disk, and the folder is the truth.
+"""The run registry: create, list, get, queue, reconcile, stop and resume runs.
 
-RUN_DIR holds config.yaml, status.json (written atomically), metrics.jsonl (append-only), log.txt
-(the worker's stdout and stderr), checkpoint-N/ (resumable only with a complete marker) and
-adapter/. Nothing here imports torch: the app and `studio runs` read runs cheaply.
+Every run is a folder on disk (studio.runs.files), and the folder is the truth: nothing here keeps
+run state in memory. Nothing here imports torch: the app and `studio runs` read runs cheaply.
 
 Liveness comes from file locks, not from pids: the worker holds an flock on RUN_DIR/.worker.lock
 and on the device lock for its whole life, and the kernel drops both when it dies, SIGKILL
@@ -12,31 +11,42 @@ files, so there is no moment where a starting run looks dead or the device looks
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import json
+import logging
 import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from studio.config import RunConfig
 from studio.errors import StudioError
-from studio.paths import PROJECT_ROOT, runs_dir, studio_home
+from studio.paths import PROJECT_ROOT, runs_dir
+from studio.runs.files import (
+    ACTIVE_STATES,
+    CONFIG_FILE,
+    LIVE_STATES,
+    LOG_FILE,
+    RUN_LOCK,
+    STATUS_FILE,
+    STOP_FILE,
+    device_lock_path,
+    file_lock,
+    is_locked,
+    last_complete_checkpoint,
+    checkpoints,
+    process_start_time,
+    read_status,
+    tail_log,
+    try_lock,
+    update_status,
+    write_status,
+)
 
-STATUS_FILE = "status.json"
-METRICS_FILE = "metrics.jsonl"
-LOG_FILE = "log.txt"
-STOP_FILE = "stop.request"
-CONFIG_FILE = "config.yaml"
-RUN_LOCK = ".worker.lock"
-CHECKPOINT_MARKER = "studio_checkpoint.json"
-LIVE_STATES = ("running", "stopping")
-ACTIVE_STATES = ("queued", *LIVE_STATES)
-FINAL_STATES = ("stopped", "completed", "failed")
+WORKER_MODULE = "studio.runs.worker"
+log = logging.getLogger("studio.runs")
 LOCK_FDS_ENV = "STUDIO_LOCK_FDS"  # "DEVICE_FD,RUN_FD": locks handed from the launcher to its worker
 DIED = ("The worker process ended without reporting (it was killed or crashed); "
         "resume the run to continue from its last complete checkpoint.")
@@ -66,133 +76,8 @@ class RunInfo:
         return {**asdict(self), "dir": str(self.dir)}
 
 
-# ---- small file primitives ----------------------------------------------------------------------
-def atomic_write(path: Path, text: str, *, fsync: bool = False) -> None:
-    """Write to a temporary file beside ``path``, then rename: readers see the old or the new file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        if fsync:
-            fh.flush()
-            os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-@contextlib.contextmanager
-def _flock(path: Path):
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
-def try_lock(path: Path) -> int | None:
-    """An fd holding an exclusive flock on ``path``, or None when another process holds it."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
-
-
-def is_locked(path: Path) -> bool:
-    fd = try_lock(path)
-    if fd is None:
-        return True
-    os.close(fd)
-    return False
-
-
-def device_lock_path() -> Path:
-    # One training at a time on this machine's accelerator (or its CPU when there is none).
-    return studio_home() / "device.lock"
-
-
-def process_start_time(pid: int) -> int | None:
-    """Kernel start time of ``pid`` (clock ticks since boot): with the pid, it names one process."""
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-# ---- status, metrics, log -----------------------------------------------------------------------
-def read_status(run_dir: str | Path) -> dict:
-    try:
-        return json.loads((Path(run_dir) / STATUS_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
-def update_status(run_dir: str | Path, *, only_if: tuple[str, ...] | None = None, **fields) -> dict | None:
-    """Read-modify-write status.json under a lock; with ``only_if``, change it only from those states."""
-    run_dir = Path(run_dir)
-    with _flock(run_dir / ".status.lock"):
-        status = read_status(run_dir)
-        if only_if is not None and status.get("state") not in only_if:
-            return None
-        status.update(fields, updated=time.time())
-        atomic_write(run_dir / STATUS_FILE, json.dumps(status, indent=1))
-        return status
-
-
-def read_metrics(run_dir: str | Path) -> list[dict]:
-    """Every complete record of metrics.jsonl; a partial last line (still being written) is skipped."""
-    try:
-        data = (Path(run_dir) / METRICS_FILE).read_bytes()
-    except OSError:
-        return []
-    records = []
-    for line in data.split(b"\n")[:-1]:  # the piece after the last newline is incomplete
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
-
-
-def tail_log(run_dir: str | Path, lines: int = 40) -> str:
-    path = Path(run_dir) / LOG_FILE
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, fh.tell() - 256 * 1024))
-            text = fh.read().decode("utf-8", errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
-# ---- checkpoints: marked complete by studio.callbacks.CheckpointMarker, judged here -------------
-def checkpoint_is_complete(ckpt: Path) -> bool:
-    try:
-        marker = json.loads((ckpt / CHECKPOINT_MARKER).read_text(encoding="utf-8"))
-        files = marker["files"]
-        return "trainer_state.json" in files and all(
-            (ckpt / name).stat().st_size == size for name, size in files.items()
-        )
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return False
-
-
-def checkpoints(run_dir: str | Path) -> list[Path]:
-    """checkpoint-N folders, oldest step first."""
-    found = [p for p in Path(run_dir).glob("checkpoint-*") if p.is_dir() and p.name[11:].isdigit()]
-    return sorted(found, key=lambda p: int(p.name[11:]))
-
-
-def last_complete_checkpoint(run_dir: str | Path) -> Path | None:
-    return next((p for p in reversed(checkpoints(run_dir)) if checkpoint_is_complete(p)), None)
-
-
 # ---- the registry -------------------------------------------------------------------------------
-def _resolve(run_id: str | Path) -> Path:
+def resolve_run(run_id: str | Path) -> Path:
     text = str(run_id)
     candidates = [runs_dir() / text] if os.sep not in text else []
     candidates.append(Path(text).expanduser())
@@ -226,7 +111,7 @@ def reconcile() -> None:
     """Settle dead workers and start the oldest queued run when the device is free."""
     global _children
     _children = [p for p in _children if p.poll() is None]
-    with _flock(runs_dir() / ".schedule.lock"):
+    with file_lock(runs_dir() / ".schedule.lock"):
         queued = []
         for run_dir in _all_run_dirs():
             status = read_status(run_dir)
@@ -263,7 +148,7 @@ def _launch(run_dir: Path, device_fd: int, run_fd: int) -> None:
         with open(run_dir / LOG_FILE, "ab") as log:
             # No shell. With several GPUs the worker re-launches itself through `accelerate launch`.
             child = subprocess.Popen(
-                [sys.executable, "-m", "studio.worker", str(run_dir)], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                [sys.executable, "-m", WORKER_MODULE, str(run_dir)], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True, pass_fds=(device_fd, run_fd), env=env,
                 cwd=cwd if cwd and os.path.isdir(cwd) else str(run_dir),
             )
@@ -285,7 +170,7 @@ def list_runs() -> list[RunInfo]:
 
 
 def get_run(run_id: str | Path) -> RunInfo:
-    run_dir = _resolve(run_id)
+    run_dir = resolve_run(run_id)
     reconcile()
     return _info(run_dir, read_status(run_dir))
 
@@ -333,7 +218,7 @@ def start_run(cfg: RunConfig) -> RunInfo:
     status = {"id": run_id, "name": cfg.output.name or run_id, "method": cfg.method, "state": "queued",
               "step": 0, "total": cfg.training.max_steps, "eta_s": None, "message": "Queued.",
               "created": now, "queued_at": now, "started": None, "updated": now, "cwd": os.getcwd()}
-    atomic_write(run_dir / STATUS_FILE, json.dumps(status, indent=1))
+    write_status(run_dir, status)
     return get_run(run_dir)
 
 
@@ -352,8 +237,8 @@ def _link_name(run_dir: Path) -> str:
 
 def stop_run(run_id: str | Path) -> RunInfo:
     """Ask the run to save a checkpoint and its adapter after the current step, then end as stopped."""
-    run_dir = _resolve(run_id)
-    with _flock(runs_dir() / ".schedule.lock"):
+    run_dir = resolve_run(run_id)
+    with file_lock(runs_dir() / ".schedule.lock"):
         status = read_status(run_dir)
         state = status.get("state")
         if state == "queued":
@@ -369,9 +254,9 @@ def stop_run(run_id: str | Path) -> RunInfo:
 
 def resume_run(run_id: str | Path) -> RunInfo:
     """Queue a stopped or failed run to continue from its last complete checkpoint."""
-    run_dir = _resolve(run_id)
+    run_dir = resolve_run(run_id)
     reconcile()
-    with _flock(runs_dir() / ".schedule.lock"):
+    with file_lock(runs_dir() / ".schedule.lock"):
         status = read_status(run_dir)
         state = status.get("state")
         if state in ACTIVE_STATES:
@@ -386,42 +271,12 @@ def resume_run(run_id: str | Path) -> RunInfo:
     return get_run(run_dir)
 
 
-# ---- the command line ---------------------------------------------------------------------------
-def cli_train(args) -> int:
-    cfg = RunConfig.from_yaml(args.config, args.overrides).validate()
-    from studio.worker import follow, report
-
-    info = start_run(cfg)
-    print(f"Run {info.id} in {info.dir} (Ctrl-C stops and saves).", file=sys.stderr)
-    return report(follow(info))
-
-
-def cli_runs(args) -> int:
-    runs = list_runs()
-    if getattr(args, "json", False):
-        print(json.dumps([r.to_json() for r in runs], indent=1))
-        return 0
-    if not runs:
-        print("No runs yet; start one with `studio train RECIPE.yaml` or in the app.")
-    for r in runs:
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started)) if r.started else "-"
-        print(f"{r.id:40} {r.state:10} {r.step:>6}/{r.total or '?':<6} {when:16} {r.message}")
-    return 0
-
-
-def cli_stop(args) -> int:
-    info = stop_run(args.run)
-    print(f"Run {info.id}: {info.message}")
-    return 0
-
-
-def cli_resume(args) -> int:
-    from studio.worker import follow, report
-
-    log = _resolve(args.run) / LOG_FILE
-    log_size = log.stat().st_size if log.exists() else 0
-    info = resume_run(args.run)
-    if not getattr(args, "foreground", False):
-        print(f"Run {info.id}: {info.message} Follow it with `studio runs`.")
-        return 0
-    return report(follow(info, from_byte=log_size))
+def keep_queue_moving(stop: threading.Event, every_s: float = 3.0) -> None:
+    """Reconcile until ``stop`` is set: what the app runs beside itself, so that runs queued before it
+    (re)started begin as soon as the device is free, with no page open and nothing clicked."""
+    while not stop.is_set():
+        try:
+            reconcile()
+        except Exception:  # noqa: BLE001 - a bad folder must not stop the queue for every other run
+            log.exception("could not reconcile the run queue")
+        stop.wait(every_s)

@@ -1,7 +1,7 @@
-"""The process that trains one run: ``python -m studio.worker RUN_DIR``.
+"""The process that trains one run: ``python -m studio.runs.worker RUN_DIR``.
 
-Started detached by studio.runs (its own session, stdout and stderr into RUN_DIR/log.txt), it
-owns the run folder while it lives: it holds the folder's lock and the device lock, keeps
+The top layer of the run lifecycle. Started detached by studio.runs.registry (its own session,
+stdout and stderr into RUN_DIR/log.txt), it owns the run folder while it lives: it holds the folder's lock and the device lock, keeps
 status.json current, and always ends in a final state with one plain sentence. On exit it starts
 the next queued run. With several GPUs it re-launches its training through `accelerate launch`
 and stays on as the supervisor that owns the locks and the final status.
@@ -9,9 +9,7 @@ and stays on as the supervisor that owns the locks and the final status.
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import json
 import logging
 import os
 import signal
@@ -21,8 +19,9 @@ import time
 import traceback
 from pathlib import Path
 
-from studio import runs
 from studio.errors import StudioError
+from studio.runs import files
+from studio.runs.registry import LOCK_FDS_ENV, reconcile
 
 log = logging.getLogger("studio.worker")
 BUSY_EXIT = 3  # another worker owns this folder or the device
@@ -61,13 +60,13 @@ def _is_oom(exc: BaseException) -> bool:
 
 def _take_locks(run_dir: Path) -> list[int] | None:
     """The locks handed over by the launcher, else taken here; None when someone else holds one."""
-    handed = os.environ.pop(runs.LOCK_FDS_ENV, "")
+    handed = os.environ.pop(LOCK_FDS_ENV, "")
     fds = [int(fd) for fd in handed.split(",") if fd.strip().isdigit()]
     if fds and all(_valid_fd(fd) for fd in fds):
         return fds
     taken = []
-    for path in (runs.device_lock_path(), run_dir / runs.RUN_LOCK):
-        fd = runs.try_lock(path)
+    for path in (files.device_lock_path(), run_dir / files.RUN_LOCK):
+        fd = files.try_lock(path)
         if fd is None:
             for other in taken:
                 os.close(other)
@@ -93,23 +92,6 @@ def _gpu_count() -> int:
         return 0
 
 
-def prepare_resume(run_dir: Path) -> Path | None:
-    """Pick the newest complete checkpoint, drop half-written ones and the metrics logged after it."""
-    import shutil
-
-    ckpt = runs.last_complete_checkpoint(run_dir)
-    keep_step = int(ckpt.name.split("-")[1]) if ckpt else 0
-    for other in runs.checkpoints(run_dir):
-        if other != ckpt and (not runs.checkpoint_is_complete(other) or int(other.name.split("-")[1]) > keep_step):
-            log.warning("Removing incomplete checkpoint %s", other.name)
-            shutil.rmtree(other, ignore_errors=True)
-    metrics = run_dir / runs.METRICS_FILE
-    if metrics.exists():
-        kept = [r for r in runs.read_metrics(run_dir) if int(r.get("step", 0)) <= keep_step] if ckpt else []
-        runs.atomic_write(metrics, "".join(json.dumps(r) + "\n" for r in kept))
-    return ckpt
-
-
 class _Worker:
     def __init__(self, run_dir: Path, main: bool = True):
         self.run_dir = run_dir
@@ -119,7 +101,7 @@ class _Worker:
     def status(self, **fields) -> None:
         if self.main:
             try:
-                runs.update_status(self.run_dir, **fields)
+                files.update_status(self.run_dir, **fields)
             except OSError:
                 log.exception("could not write status")
 
@@ -142,18 +124,18 @@ class _Worker:
         from studio.config import RunConfig
         from studio.training import train
 
-        stop_file = self.run_dir / runs.STOP_FILE
+        stop_file = self.run_dir / files.STOP_FILE
         if stop_file.exists():
             self.finish("stopped", "Stopped before training began.")
             return 0
-        self.status(state="running", pid=os.getpid(), pid_start=runs.process_start_time(os.getpid()),
+        self.status(state="running", pid=os.getpid(), pid_start=files.process_start_time(os.getpid()),
                     message="Loading the model and the data...")
         print(f"[studio] worker {os.getpid()} starting {self.run_dir}", file=sys.stderr, flush=True)
         stopper, self.reporter = StopOnRequest(self.run_dir), StatusReporter(self.run_dir)
 
         try:
-            cfg = RunConfig.from_yaml(self.run_dir / runs.CONFIG_FILE).validate()
-            ckpt = prepare_resume(self.run_dir) if self.main else runs.last_complete_checkpoint(self.run_dir)
+            cfg = RunConfig.from_yaml(self.run_dir / files.CONFIG_FILE).validate()
+            ckpt = files.prepare_resume(self.run_dir) if self.main else files.last_complete_checkpoint(self.run_dir)
             if ckpt:
                 self.say(f"Resuming from {ckpt.name}.")
             summary = train(cfg, self.run_dir, callbacks=[self.reporter, stopper, CheckpointMarker()],
@@ -162,7 +144,7 @@ class _Worker:
             traceback.print_exc()
             step = self.reporter.step if self.reporter else 0
             sentence = failure_sentence(exc, step, self.preparing)
-            self.finish("failed", sentence, log_tail=runs.tail_log(self.run_dir, 20))
+            self.finish("failed", sentence, log_tail=files.tail_log(self.run_dir, 20))
             return 1
         step, total = summary["global_step"], summary["max_steps"]
         if summary["stopped_early"] and stopper.stopped_at is not None:
@@ -178,13 +160,13 @@ class _Worker:
 def _supervise_accelerate(run_dir: Path, gpus: int) -> int:
     """Train on every GPU through `accelerate launch`; this process keeps the locks and the last word."""
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(gpus),
-           "--module", "studio.worker", str(run_dir)]
+           "--module", "studio.runs.worker", str(run_dir)]
     print(f"[studio] {gpus} GPUs: {' '.join(cmd)}", file=sys.stderr, flush=True)
     code = subprocess.call(cmd, stdin=subprocess.DEVNULL)
     if code != 0:
-        runs.update_status(run_dir, only_if=runs.LIVE_STATES, state="failed", eta_s=None,
+        files.update_status(run_dir, only_if=files.LIVE_STATES, state="failed", eta_s=None,
                            message=f"The training processes ended with exit code {code}; the log has the details.",
-                           log_tail=runs.tail_log(run_dir, 20))
+                           log_tail=files.tail_log(run_dir, 20))
     return code
 
 
@@ -192,55 +174,8 @@ def _on_signal(run_dir: Path):
     def handler(signum, frame):
         # SIGTERM (and Ctrl-C when run by hand) mean stop-and-save, like the stop button. Only the
         # file: taking the status lock here could deadlock against a status write it interrupted.
-        (run_dir / runs.STOP_FILE).write_text(str(time.time()), encoding="utf-8")
+        (run_dir / files.STOP_FILE).write_text(str(time.time()), encoding="utf-8")
     return handler
-
-
-# ---- the terminal face: `studio train` and `studio resume --foreground` ----------------------------
-def follow(info: runs.RunInfo, from_byte: int = 0) -> runs.RunInfo:
-    """Echo the run's log until it ends; the first Ctrl-C stops and saves, a second one detaches."""
-    log_path, pos, interrupts, said_queued = info.dir / runs.LOG_FILE, from_byte, 0, False
-    while True:
-        try:
-            info = runs.get_run(info.id)
-            with contextlib.suppress(OSError), open(log_path, "rb") as fh:
-                fh.seek(pos)
-                chunk = fh.read()
-                pos += len(chunk)
-                sys.stderr.write(chunk.decode("utf-8", errors="replace"))
-                sys.stderr.flush()
-            if info.state in runs.FINAL_STATES:  # read after the final state: the log is complete
-                return info
-            if info.state == "queued" and not said_queued:
-                print("Queued: another training is using the device; this one starts when it ends.",
-                      file=sys.stderr)
-                said_queued = True
-            time.sleep(1.0)  # a step takes seconds; polling faster only steals CPU from training
-        except KeyboardInterrupt:
-            interrupts += 1
-            if interrupts > 1:
-                print(f"\nLeft run {info.id} saving in the background; `studio runs` shows it.", file=sys.stderr)
-                return runs.get_run(info.id)
-            with contextlib.suppress(runs.RunError):
-                runs.stop_run(info.id)
-            print("\nStopping: saving a checkpoint and the adapter (Ctrl-C again to leave it to finish "
-                  "in the background)...", file=sys.stderr)
-
-
-def report(info: runs.RunInfo) -> int:
-    if info.state == "failed":
-        raise runs.RunError(f"{info.message} (log: {info.dir / runs.LOG_FILE})")
-    if info.state == "stopped":
-        saved = f"adapter in {info.dir / 'adapter'}" if (info.dir / "adapter").is_dir() else "nothing saved yet"
-        print(f"Stopped at step {info.step}; {saved}. Continue with `studio resume {info.id}`.", file=sys.stderr)
-        print(info.dir)
-        return 130
-    if info.state == "completed":
-        print(f"Done: {info.step} steps; adapter in {info.dir / 'adapter'}", file=sys.stderr)
-        print(info.dir)
-        return 0
-    print(f"Run {info.id} is {info.state}: {info.message}", file=sys.stderr)
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -270,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         for fd in locks:
             os.close(fd)
         try:
-            runs.reconcile()  # start the next queued run, now that the device is free
+            reconcile()  # start the next queued run, now that the device is free
         except Exception:  # a failed hand-over must not change this run's outcome
             log.exception("could not start the next queued run")
 

@@ -1,0 +1,45 @@
+"""The method registry: one module per training method family, found by looking in this folder.
+
+Adding a method is adding one module here that defines ``METHOD = Method(...)`` (see base.py) and a
+recipe in presets/recipes/; the config, the trainer builder, the data-kind check, the UI's method
+choice and charts, the CLI and the model card all read this registry.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from functools import cache
+
+from studio.errors import ConfigError
+from studio.methods.base import Chart, Method, TrainContext, option
+
+__all__ = ["Chart", "Method", "TrainContext", "all_methods", "get_method", "method_names", "option"]
+
+# The order people meet them in: demonstrations first, then preferences.
+_ORDER = ("sft", "dpo")
+
+
+@cache
+def all_methods() -> tuple[Method, ...]:
+    found = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_") or info.name == "base":
+            continue
+        method = getattr(importlib.import_module(f"{__name__}.{info.name}"), "METHOD", None)
+        if isinstance(method, Method):
+            found.append(method)
+    rank = {name: i for i, name in enumerate(_ORDER)}
+    return tuple(sorted(found, key=lambda m: (rank.get(m.name, len(rank)), m.name)))
+
+
+def method_names() -> list[str]:
+    return [m.name for m in all_methods()]
+
+
+def get_method(name: str) -> Method:
+    for method in all_methods():
+        if method.name == (name or "").strip().lower():
+            return method
+    raise ConfigError(f"Method must be one of {', '.join(method_names())}, not '{name}'; "
+                      "`studio methods` describes each.")

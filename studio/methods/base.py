@@ -1,0 +1,60 @@
+"""What a training method declares: the contract between one method module and the rest of the studio.
+
+A method module (studio/methods/NAME.py) defines ``METHOD = Method(...)``. The config reads its
+options, the trainer builder calls its ``build``, the data check reads ``data_kind``, the UI reads its
+title, description, advice and charts, and the model card its ``card_line``. Nothing here imports
+torch or TRL: a method imports its trainer inside ``build``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+def option(default: Any, help: str, **extra: Any) -> Any:
+    """A config field with its help text written once (the CLI, the UI and the docs read it)."""
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help, **extra})
+    return field(default=default, metadata={"help": help, **extra})
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One live chart of a run: metric keys from metrics.jsonl and the label each line gets."""
+
+    title: str
+    series: dict[str, str]
+
+
+@dataclass
+class TrainContext:
+    """Everything a method needs to build its trainer; the model already carries its LoRA adapter."""
+
+    model: Any
+    tokenizer: Any
+    dataset: Any
+    options: Any  # the method's own options (an instance of Method.options), or None
+    common_args: dict[str, Any]  # TrainingArguments shared by every method (device, schedule, saving)
+    callbacks: list[Any]
+    run_dir: Path
+    peft: bool  # the model is a PEFT model: a method needing a reference can use the adapter-less base
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str  # the recipe's `method:` value and the name of its own options section
+    title: str  # short label for choices, e.g. "DPO (preferences)"
+    full_name: str  # as a model card names it, e.g. "Direct Preference Optimization (DPO)"
+    description: str  # one line: what it learns from
+    data_kind: str  # the kind of data it trains on, as studio.data names kinds ("sft", "preference", ...)
+    build: Callable[[TrainContext], Any]  # returns the TRL trainer
+    advice: str  # the field's advice, shown beside the choice (Markdown)
+    card_line: str  # one sentence for the model card
+    options: type | None = None  # dataclass of its own options; its fields carry their help text
+    charts: tuple[Chart, ...] = ()  # charts beside the loss curve
+    recipes: tuple[str, ...] = ()  # recipe files in presets/recipes/ that use it
+    reference_model: bool = False  # needs a frozen reference policy (memory estimate; adapter-off with LoRA)
+    policy: bool = True  # trains a model that chats (chat and before/after evaluation apply)

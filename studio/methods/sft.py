@@ -1,0 +1,49 @@
+"""SFT: supervised fine-tuning on demonstrations (TRL's SFTTrainer)."""
+
+from __future__ import annotations
+
+import logging
+
+from studio.methods.base import Method, TrainContext
+
+log = logging.getLogger(__name__)
+
+
+def assistant_only(tokenizer, dataset) -> bool:
+    """Train on assistant turns only when the data is conversational and the template can mark them.
+
+    The rule lives in studio.data.preview.sft_plan, so the preview marks exactly what is trained on.
+    """
+    from studio.data.preview import sft_plan
+
+    if "messages" not in dataset.column_names:
+        return False
+    plan = sft_plan(tokenizer)
+    if plan.note:
+        log.info(plan.note)
+    return plan.assistant_only
+
+
+def build(ctx: TrainContext):
+    from trl import SFTConfig, SFTTrainer
+
+    args = SFTConfig(assistant_only_loss=assistant_only(ctx.tokenizer, ctx.dataset), **ctx.common_args)
+    return SFTTrainer(model=ctx.model, args=args, train_dataset=ctx.dataset, processing_class=ctx.tokenizer,
+                      callbacks=ctx.callbacks)
+
+
+METHOD = Method(
+    name="sft",
+    title="SFT (demonstrations)",
+    full_name="Supervised fine-tuning (SFT)",
+    description="Supervised fine-tuning: the model imitates example answers.",
+    data_kind="sft",
+    build=build,
+    advice=(
+        "**SFT** (supervised fine-tuning) learns from example conversations: the model imitates the "
+        "assistant's answers. With LoRA a learning rate of about 1e-4 to 2e-4, a cosine schedule, AdamW "
+        "and 1-3 epochs is a sound start."
+    ),
+    card_line="Supervised fine-tuning (SFT) on demonstrations, with TRL's SFTTrainer.",
+    recipes=("sft-chat.yaml", "zephyr-style-sft.yaml"),
+)

@@ -1,0 +1,126 @@
+"""The terminal face of the run lifecycle: `studio train`, `studio runs`, `studio stop`, `studio resume`.
+
+It follows a run's log in the foreground and reports how it ended; the work itself is the registry's
+(studio.runs.registry) and the worker's (studio.runs.worker).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+
+from studio.config import RunConfig
+from studio.runs import files
+from studio.runs.registry import (
+    RunError,
+    RunInfo,
+    get_run,
+    list_runs,
+    resolve_run,
+    resume_run,
+    start_run,
+    stop_run,
+)
+
+
+def follow(info: RunInfo, from_byte: int = 0) -> RunInfo:
+    """Echo the run's log until it ends; the first Ctrl-C stops and saves, a second one detaches."""
+    log_path, pos, interrupts, said_queued = info.dir / files.LOG_FILE, from_byte, 0, False
+    while True:
+        try:
+            info = get_run(info.id)
+            with contextlib.suppress(OSError), open(log_path, "rb") as fh:
+                fh.seek(pos)
+                chunk = fh.read()
+                pos += len(chunk)
+                sys.stderr.write(chunk.decode("utf-8", errors="replace"))
+                sys.stderr.flush()
+            if info.state in files.FINAL_STATES:  # read after the final state: the log is complete
+                return info
+            if info.state == "queued" and not said_queued:
+                print("Queued: another training is using the device; this one starts when it ends.",
+                      file=sys.stderr)
+                said_queued = True
+            time.sleep(1.0)  # a step takes seconds; polling faster only steals CPU from training
+        except KeyboardInterrupt:
+            interrupts += 1
+            if interrupts > 1:
+                print(f"\nLeft run {info.id} saving in the background; `studio runs` shows it.", file=sys.stderr)
+                return get_run(info.id)
+            with contextlib.suppress(RunError):
+                stop_run(info.id)
+            print("\nStopping: saving a checkpoint and the adapter (Ctrl-C again to leave it to finish "
+                  "in the background)...", file=sys.stderr)
+
+
+def report(info: RunInfo) -> int:
+    if info.state == "failed":
+        raise RunError(f"{info.message} (log: {info.dir / files.LOG_FILE})")
+    if info.state == "stopped":
+        saved = f"adapter in {info.dir / 'adapter'}" if (info.dir / "adapter").is_dir() else "nothing saved yet"
+        print(f"Stopped at step {info.step}; {saved}. Continue with `studio resume {info.id}`.", file=sys.stderr)
+        print(info.dir)
+        return 130
+    if info.state == "completed":
+        print(f"Done: {info.step} steps; adapter in {info.dir / 'adapter'}", file=sys.stderr)
+        print(info.dir)
+        return 0
+    print(f"Run {info.id} is {info.state}: {info.message}", file=sys.stderr)
+    return 0
+
+
+def cli_train(args) -> int:
+    cfg = RunConfig.from_yaml(args.config, args.overrides).validate()
+
+
+    info = start_run(cfg)
+    print(f"Run {info.id} in {info.dir} (Ctrl-C stops and saves).", file=sys.stderr)
+    return report(follow(info))
+
+
+def cli_runs(args) -> int:
+    runs = list_runs()
+    if getattr(args, "json", False):
+        print(json.dumps([r.to_json() for r in runs], indent=1))
+        return 0
+    if not runs:
+        print("No runs yet; start one with `studio train RECIPE.yaml` or in the app.")
+    for r in runs:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started)) if r.started else "-"
+        print(f"{r.id:40} {r.state:10} {r.step:>6}/{r.total or '?':<6} {when:16} {r.message}")
+    return 0
+
+
+def cli_stop(args) -> int:
+    info = stop_run(args.run)
+    print(f"Run {info.id}: {info.message}")
+    return 0
+
+
+def cli_resume(args) -> int:
+
+
+    log = resolve_run(args.run) / files.LOG_FILE
+    log_size = log.stat().st_size if log.exists() else 0
+    info = resume_run(args.run)
+    if not getattr(args, "foreground", False):
+        print(f"Run {info.id}: {info.message} Follow it with `studio runs`.")
+        return 0
+    return report(follow(info, from_byte=log_size))
+
+
+def cli_methods(args) -> int:
+    from studio.methods import all_methods
+
+    methods = all_methods()
+    if getattr(args, "json", False):
+        print(json.dumps([{"name": m.name, "title": m.title, "description": m.description, "data_kind": m.data_kind,
+                           "recipes": list(m.recipes), "reference_model": m.reference_model} for m in methods],
+                         indent=1))
+        return 0
+    for m in methods:
+        recipes = ", ".join(f"presets/recipes/{r}" for r in m.recipes) or "-"
+        print(f"{m.name:8} {m.description} Data: {m.data_kind}. Recipes: {recipes}")
+    return 0

@@ -1,0 +1,39 @@
+"""What the user reads when something goes wrong or right: one sentence, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from studio.errors import StudioError
+
+log = logging.getLogger("studio.ui")
+
+
+def sentence(exc: BaseException, secret: str | None = None) -> str:
+    """What to tell the user about ``exc``; the traceback goes to the studio log."""
+    if isinstance(exc, StudioError):
+        text = str(exc)
+    else:
+        log.error("unexpected failure in the app", exc_info=exc)
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        text = (f"Something went wrong ({type(exc).__name__}{': ' + detail if detail else ''}); "
+                "the details are in the studio log (studio.log in the studio's home folder).")
+    if secret:
+        text = text.replace(secret, "***")
+    return text
+
+
+def warn(message: str) -> str:
+    """Pop a warning toast (inside an event) and return the same sentence for a status Markdown."""
+    import gradio as gr
+
+    gr.Warning(message)
+    return f"⚠ {message}"
+
+
+def fail(exc: BaseException, secret: str | None = None) -> str:
+    return warn(sentence(exc, secret))
+
+
+def ok(message: str) -> str:
+    return f"✓ {message}"

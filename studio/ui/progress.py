@@ -1,0 +1,40 @@
+"""The progress bar of a run: step, ETA, state and the worker's last message."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from studio.runs.files import ACTIVE_STATES
+
+DONE_STATES = {"completed"}
+
+
+def fmt_eta(seconds: Any) -> str:
+    if not isinstance(seconds, (int, float)) or seconds < 0:
+        return "estimating..."
+    seconds = int(seconds)
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def progress_html(info: Any | None, records: list[dict] | None = None) -> str:
+    """A progress bar with step, ETA, state and the worker's last message."""
+    if info is None:
+        return "<div class='studio-progress idle'>No run yet: press Start (or the demo button).</div>"
+    total = info.total or 0
+    step = info.step or 0
+    pct = 100 if info.state in DONE_STATES else (min(100, round(100 * step / total)) if total else 0)
+    loss = next((r["loss"] for r in reversed(records or []) if isinstance(r.get("loss"), (int, float))), None)
+    bits = [f"Step <b class='studio-step'>{step}</b> / {total or '?'}", f"state: <b>{html.escape(str(info.state))}</b>"]
+    if info.state in ACTIVE_STATES:
+        bits.append(f"ETA {fmt_eta(info.eta_s)}")
+    if loss is not None:
+        bits.append(f"last loss {loss:.4f}")
+    bits.append(f"logged steps: <span class='studio-logged'>{len([r for r in records or [] if 'loss' in r])}</span>")
+    message = html.escape(str(info.message or ""))
+    return (
+        f"<div class='studio-progress state-{html.escape(str(info.state))}'>"
+        f"<div class='bar'><div class='fill' style='width:{pct}%'></div></div>"
+        f"<div class='line'>{' · '.join(bits)}</div>"
+        f"<div class='msg'>{message}</div></div>"
+    )

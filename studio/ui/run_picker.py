@@ -1,0 +1,59 @@
+"""Runs as the tabs offer them: labels, choices, the newest run, a run's metrics.
+
+Nothing here holds run state: everything about a run is read back from its folder on disk.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from studio.runs.files import ACTIVE_STATES, latest_adapter
+
+log = logging.getLogger("studio.ui")
+
+__all__ = ["ACTIVE_STATES", "has_adapter", "latest_adapter", "latest_run_id", "list_runs_safe", "read_records",
+           "run_choices", "run_label"]
+
+
+def run_label(info: Any) -> str:
+    name = getattr(info, "name", None) or info.id
+    return f"{name} · {str(info.method).upper()} · {info.state} · {info.id}"
+
+
+def has_adapter(run_dir: str | Path) -> bool:
+    return latest_adapter(run_dir) is not None
+
+
+def list_runs_safe() -> list:
+    try:
+        from studio.runs import list_runs
+
+        return list(list_runs())
+    except Exception as exc:  # noqa: BLE001 - the registry may be missing or a folder half-written
+        log.warning("could not list runs: %s", exc)
+        return []
+
+
+def run_choices(chat_ready: bool = False) -> list[tuple[str, str]]:
+    runs = list_runs_safe()
+    if chat_ready:
+        runs = [r for r in runs if r.state not in ACTIVE_STATES and has_adapter(r.dir)]
+    return [(run_label(r), r.id) for r in runs]
+
+
+def latest_run_id(active_only: bool = False) -> str | None:
+    runs = list_runs_safe()  # newest first
+    runs = [r for r in runs if r.state in ACTIVE_STATES] or ([] if active_only else runs)
+    return runs[0].id if runs else None
+
+
+def read_records(run_dir: str | Path) -> list[dict]:
+    try:
+        from studio import runs
+
+        return list(runs.read_metrics(run_dir))
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
+        log.warning("could not read metrics of %s: %s", run_dir, exc)
+        return []
