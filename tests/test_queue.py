@@ -7,6 +7,7 @@ A worker killed by the system and a checkpoint cut short while writing are prove
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -72,7 +73,7 @@ def test_three_trains_started_in_one_second_all_complete_one_at_a_time_oldest_fi
         assert [r["step"] for r in runs.read_metrics(listed[name].dir) if "loss" in r] == [1, 2]
     # Oldest first, one at a time: each starts after the one queued before it has finished.
     assert statuses[0]["queued_at"] < statuses[1]["queued_at"] < statuses[2]["queued_at"]
-    for earlier, later in zip(statuses, statuses[1:]):
+    for earlier, later in itertools.pairwise(statuses):
         assert earlier["finished"] <= later["started"] + 0.5, (earlier, later)
 
 
