@@ -122,7 +122,7 @@ class _RunConfigBase:
     @property
     def method_options(self) -> Any:
         """The chosen method's own options, or None when it has none."""
-        return getattr(self, get_method(self.method).name, None) if self.method in method_names() else None
+        return getattr(self, self.method, None) if self.method in method_names() else None
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
