@@ -42,13 +42,19 @@ SFT_CASES = [
     ("prompt-completion text", L.PROMPT_COMPLETION_TEXT, "prompt-completion", [user("The sky is"), bot(" blue.")]),
     ("prompt-completion messages", L.PROMPT_COMPLETION_CONVERSATIONAL, "prompt-completion",
      [user("What color is the sky?"), bot("It is blue.")]),
-    ("plain text", L.PLAIN_TEXT, "text", [bot("The quick brown fox jumps over the lazy dog.")]),
     ("dolly", L.DOLLY_15K, "dolly",
      [user("When did Virgin Australia start operating?\n\nVirgin Australia commenced services on 31 August 2000 "
            "as Virgin Blue."), bot("Virgin Australia commenced services on 31 August 2000.")]),
     ("prompt-response", L.PROMPT_RESPONSE, "prompt-response", [user("Name a planet."), bot("Mars.")]),
     ("question-answer", L.QUESTION_ANSWER, "question-answer", [user("What is 2 + 2?"), bot("4")]),
 ]
+
+
+def test_plain_text_is_its_own_kind_without_turns(tmp_path):
+    data = load(write_jsonl(tmp_path / "d.jsonl", L.PLAIN_TEXT), "sft")
+    assert (data.kind, data.format, data.rows, data.errors) == ("text", "text", len(L.PLAIN_TEXT), [])
+    assert data.dataset.column_names == ["text"]
+    assert data.dataset[0]["text"] == "The quick brown fox jumps over the lazy dog."
 
 
 @pytest.mark.parametrize("name,rows,fmt,first", SFT_CASES, ids=[c[0] for c in SFT_CASES])
