@@ -180,11 +180,17 @@ def detect(columns: set[str], sample: list[dict], method: str | None, name: str 
             "query/response, prompt/completion, text, or prompt/chosen/rejected, or a column mapping "
             "such as {prompt: question, chosen: good, rejected: bad}."
         )
+    # The most specific layout that fits decides the kind: a file of preference pairs also has a
+    # conversations column, and training SFT on it would silently drop every chosen/rejected reply.
+    # A layout on columns of its own is another matter (UltraFeedback ships a ready `messages` column).
+    best = fits[0]
     wanted = kinds_for(method)
-    for fmt in fits:
-        if wanted is None or fmt.kind in wanted:
+    if wanted is None or best.kind in wanted:
+        return best
+    for fmt in fits[1:]:
+        if fmt.kind in wanted and not set(fmt.required) <= set(best.required):
             return fmt
-    raise DataError(kind_problem(method or "", fits[0].kind, fits[0].name) or KIND_WORDS[fits[0].kind])
+    raise DataError(kind_problem(method or "", best.kind, best.name) or KIND_WORDS[best.kind])
 
 
 def apply_column_map(rows: list[tuple[int, dict]], column_map: dict | None, columns: set[str]) -> set[str]:
