@@ -11,7 +11,7 @@ from typing import Any
 from jinja2.exceptions import TemplateError
 
 from studio.data.loading import normalise
-from studio.data.preview import length_stats, preview, render, sft_plan
+from studio.data.preview import CONVERSATIONS, length_stats, preview, render, sft_plan, tool_template_problem
 from studio.data.sources import DataError, read_source
 
 DEFAULT_MAX_LENGTH = 512  # TrainingConfig.max_length's default
@@ -27,7 +27,7 @@ STATS_TIME_BUDGET = 4.5
 @dataclass
 class InspectReport:
     source: str
-    kind: str  # "sft" or "preference"
+    kind: str  # sft, preference, kto, text, tool or multimodal (studio.data.kinds)
     format: str  # the schema recognised, e.g. "sharegpt", "hh-rlhf"
     description: str  # the schema in words
     rows: int  # rows read
@@ -42,6 +42,10 @@ class InspectReport:
     template: str  # chat template label: chatml, llama2, zephyr or model
     model: str  # whose tokenizer counted the tokens
     notes: list[str] = field(default_factory=list)
+    remarks: list[dict] = field(default_factory=list)  # rows kept or giving no pair, with why (not errors)
+    media: list[str] = field(default_factory=list)  # media found (kind multimodal: refused for training)
+    weighed: list[str] = field(default_factory=list)  # other layouts the columns also fit
+    columns: list[str] = field(default_factory=list)  # the file's columns, for mapping them by hand
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -99,17 +103,28 @@ def inspect_source(source: str, *, split: str = "train", subset: str | None = No
 
     started = time.perf_counter()
     raw = read_source(source, split=split, subset=subset, limit=rows)
+    raw_columns = {k for _, r in raw.rows[:200] for k in r}
     norm = normalise(raw, method, column_map or None)
     if tokenizer is None:
         tokenizer, model_name = _tokenizer_for(model)
     else:
         model_name = model or getattr(tokenizer, "name_or_path", "") or "tokenizer"
     label = apply_template(tokenizer, template)
-    plan = sft_plan(tokenizer) if norm.kind == "sft" else None
+    plan = sft_plan(tokenizer) if norm.kind in CONVERSATIONS else None
     notes = list(norm.notes)
     if plan is not None and plan.note:
         notes.append(plan.note)
     sample = norm.examples[0]
+    if norm.kind == "tool":
+        problem = tool_template_problem(tokenizer, norm.examples, label, plan)
+        if problem:
+            notes.append(problem)
+    if norm.kind == "text":
+        notes.append("Raw text is trained on as it is (no chat template), every token, packed into blocks of "
+                     f"max_length ({max_length or DEFAULT_MAX_LENGTH}) tokens.")
+    if any(m.get("weight") == 0 for ex in norm.examples[:2000] for m in ex.get("messages") or ()):
+        notes.append("Some assistant turns have weight 0: they stay in the conversation but are not trained on "
+                     "(marked 'weight 0' in the preview).")
     try:
         texts = render(tokenizer, sample, norm.kind, plan)
     except TemplateError as exc:
@@ -135,6 +150,7 @@ def inspect_source(source: str, *, split: str = "train", subset: str | None = No
         rows=norm.rows, valid_rows=norm.valid_rows, examples=len(norm.examples), errors=norm.errors,
         sample=sample, rendered=texts.get("text", texts.get("chosen", "")), rendered_rejected=texts.get("rejected"),
         preview=previews, length_stats=stats, template=label, model=model_name, notes=notes,
+        remarks=norm.remarks, media=norm.media, weighed=norm.weighed, columns=sorted(raw_columns),
     )
 
 
@@ -149,6 +165,8 @@ def _safe_preview(tokenizer, example: dict, kind: str, plan, label: str) -> list
 
 def _mark(segment: dict, color: bool) -> str:
     text = segment["text"]
+    if segment.get("part") == "weight 0":
+        return f"\x1b[2m{text}\x1b[0m" if color else f"{{{{weight 0: {text}}}}}"
     if not segment["trained"]:
         return text
     return f"\x1b[1;32m{text}\x1b[0m" if color else f"[[{text}]]"
@@ -170,6 +188,9 @@ def format_report(report: InspectReport, color: bool = False, max_errors: int = 
     ]
     for note in report.notes:
         lines.append(f"Note:     {note}")
+    if report.remarks:
+        lines.append(f"Remarks ({len(report.remarks):,}, rows kept or giving no pair):")
+        lines += [f"  row {r['row']}: {r['message']}" for r in report.remarks[:max_errors]]
     if report.errors:
         lines.append(f"Problems ({len(report.errors):,}):")
         lines += [f"  row {e['row']}: {e['message']}" for e in report.errors[:max_errors]]
@@ -187,6 +208,7 @@ def format_report(report: InspectReport, color: bool = False, max_errors: int = 
             lines.append(by_part["rejected"])
         else:
             lines.append("".join(_mark(s, color) for s in segments))
+            lines += [f"(label: {s['part']})" for s in segments if s.get("part") in ("desirable", "undesirable")]
     return "\n".join(lines)
 
 

@@ -88,7 +88,10 @@ def normalise(raw: RawRows, method: str | None = None, column_map: dict | None =
     columns = apply_column_map(raw.rows, column_map, _columns(raw))
     sample = [r for _, r in raw.rows[:200]]
     fmt = detect(columns, sample, method, raw.name or "the data")
-    weighed = [f.name for f in candidates(columns, sample) if f.name != fmt.name and f.kind != fmt.kind]
+    # Layouts of another kind on columns of their own were real alternatives (a layout on a subset
+    # of the chosen one's columns, like a preference file's conversations column, was not).
+    weighed = [f.name for f in candidates(columns, sample) if f.kind != fmt.kind
+               and not set(f.required) <= set(fmt.required)]
     kind = fmt.kind if fmt.kind != "rated" else (wanted_kind(method) or "sft")
     if kind not in ("sft", "preference", "rated"):
         kind = fmt.kind

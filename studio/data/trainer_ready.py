@@ -1,0 +1,115 @@
+"""Datasets TRL cannot prepare alone, tokenized here with the labels it should train on.
+
+- Per-message weights (OpenAI ``weight``, ShareGPT ``weight``, LLaMA-Factory v1 ``loss_weight``): TRL's
+  ``assistant_only_loss`` trains every assistant turn, so a conversation with a weight-0 turn is
+  tokenized here and that turn's tokens get the label -100. TRL keeps a dataset that already has
+  ``input_ids`` and ``labels`` as it is (trl 1.16 ``SFTTrainer._prepare_dataset``: ``is_processed``),
+  and still truncates it to ``max_length``.
+- Raw text (kind ``text``): documents joined with the end-of-text token and cut into blocks of
+  ``max_length`` tokens, every token trained on: continued pre-training wastes no padding.
+
+The preview (``studio.data.preview``) uses ``weighted_mask`` too, so it marks what is trained.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+UNTRAINED_WEIGHT = 2  # in a preview mask: tokens of an assistant turn whose weight is 0
+
+
+def _runs(mask: list[int]) -> list[tuple[int, int]]:
+    runs, start = [], None
+    for i, bit in enumerate([*mask, 0]):
+        if bit and start is None:
+            start = i
+        elif not bit and start is not None:
+            runs.append((start, i))
+            start = None
+    return runs
+
+
+def weighted_mask(messages: list[dict], mask: list[int]) -> list[int] | None:
+    """The assistant mask with each weight-0 assistant turn marked UNTRAINED_WEIGHT.
+
+    Templates put one ``{% generation %}`` block around each assistant turn, so the n-th run of
+    ones is the n-th assistant turn; when the counts differ the template is unusual and None says
+    the weights cannot be placed.
+    """
+    assistant = [m for m in messages if m.get("role") == "assistant"]
+    if not any(m.get("weight") == 0 for m in assistant):
+        return mask
+    runs = _runs(mask)
+    if len(runs) != len(assistant):
+        return None
+    out = list(mask)
+    for (a, b), message in zip(runs, assistant):
+        if message.get("weight") == 0:
+            out[a:b] = [UNTRAINED_WEIGHT] * (b - a)
+    return out
+
+
+def has_zero_weights(dataset) -> bool:
+    if "messages" not in dataset.column_names:
+        return False
+    return any(m.get("weight") == 0 for ex in dataset["messages"] for m in ex)
+
+
+def tools_arg(example: dict) -> Any:
+    import json
+
+    tools = example.get("tools")
+    return json.loads(tools) if isinstance(tools, str) else tools
+
+
+def tokenize_weighted(dataset, tokenizer, chat_template: str | None = None):
+    """input_ids and labels for a conversational dataset, weight-0 assistant turns not trained on."""
+    import datasets
+
+    kwargs = {"chat_template": chat_template} if chat_template else {}
+    ids_out, labels_out = [], []
+    for example in dataset:
+        messages = [{k: v for k, v in m.items() if v is not None} for m in example["messages"]]
+        out = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True, tools=tools_arg(example),
+                                            return_assistant_tokens_mask=True, **kwargs)
+        ids = list(out["input_ids"])
+        mask = weighted_mask(messages, list(out["assistant_masks"]))
+        if mask is None:
+            raise ValueError("the chat template's assistant turns could not be matched to the messages' weights")
+        ids_out.append(ids)
+        labels_out.append([t if m == 1 else -100 for t, m in zip(ids, mask)])
+    return datasets.Dataset.from_dict({"input_ids": ids_out, "labels": labels_out})
+
+
+def pack_text(dataset, tokenizer, max_length: int):
+    """Raw text joined with the end-of-text token and cut into max_length blocks (all trained on)."""
+    import datasets
+
+    eos = tokenizer.eos_token_id
+    stream: list[int] = []
+    for text in dataset["text"]:
+        stream.extend(tokenizer(text, add_special_tokens=False)["input_ids"])
+        if eos is not None:
+            stream.append(eos)
+    blocks = [stream[i:i + max_length] for i in range(0, len(stream), max_length)] or [[]]
+    return datasets.Dataset.from_dict({"input_ids": blocks, "labels": [list(b) for b in blocks]})
+
+
+def prepare_sft_dataset(dataset, tokenizer, max_length: int | None = None):
+    """What SFT should be given: the dataset as it is, or tokenized here when TRL alone would train on
+    the wrong tokens (weight-0 turns) or waste padding (raw text)."""
+    from studio.data.preview import sft_plan
+
+    if dataset.column_names == ["text"] and max_length:
+        return pack_text(dataset, tokenizer, max_length)
+    if not has_zero_weights(dataset):
+        return dataset
+    plan = sft_plan(tokenizer)
+    if not plan.assistant_only:
+        log.warning("The chat template cannot mark assistant turns, so message weights are ignored and whole "
+                    "conversations are trained on.")
+        return dataset
+    return tokenize_weighted(dataset, tokenizer, plan.template)
