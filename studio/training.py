@@ -147,6 +147,10 @@ def build_trainer(cfg: RunConfig, run_dir: Path, model, tokenizer, dataset, plan
                 model, use_gradient_checkpointing=plan.gradient_checkpointing
             )
         model = get_peft_model(model, lora_config(cfg))
+    if cfg.method == "sft":  # weight-0 turns and raw text are tokenized by the data layer (studio.data.trainer_ready)
+        from studio.data.trainer_ready import prepare_sft_dataset
+
+        dataset = prepare_sft_dataset(dataset, tokenizer, cfg.training.max_length)
     assistant_only = cfg.method == "sft" and _wants_assistant_only(tokenizer, dataset)
     args = trainer_args(cfg, run_dir, plan, assistant_only=assistant_only)
     if cfg.method == "dpo":
