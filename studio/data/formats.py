@@ -101,6 +101,8 @@ FORMATS: tuple[Format, ...] = (
       ("chosen_messages", "rejected_messages"), v1_pair),
     F("kto", "kto", "KTO: prompt, completion and a true/false label", ("prompt", "completion", "label"), kto_row,
       is_label),
+    F("kto-response", "kto", "KTO: prompt, response and a true/false label", ("prompt", "response", "label"),
+      kto_row, is_label),
     F("kto-messages", "kto", "KTO: a conversation whose last answer carries a true/false label",
       ("messages", "label"), kto_row, is_label),
     F("kto-sharegpt", "kto", "KTO: ShareGPT conversations whose last answer carries a true/false label",

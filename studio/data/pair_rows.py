@@ -158,9 +158,10 @@ def is_label(r: dict) -> bool:
 
 def kto_row(row: dict) -> dict:
     label = kto_label(row.get("label"))
-    if row.get("completion") is not None:
+    answer_key = "completion" if row.get("completion") is not None else "response"
+    if row.get(answer_key) is not None:
         prompt = turns(row.get("prompt"), "prompt", "user")
-        completion = turns(row["completion"], "completion", "assistant")
+        completion = turns(row[answer_key], answer_key, "assistant")
     else:  # LLaMA-Factory's KTO: a conversation whose last assistant turn carries the label
         key = "messages" if row.get("messages") is not None else "conversations"
         messages = norm_messages(row.get(key), key)
