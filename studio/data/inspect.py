@@ -212,12 +212,25 @@ def format_report(report: InspectReport, color: bool = False, max_errors: int = 
     return "\n".join(lines)
 
 
+def parse_map(text: str | None) -> dict | None:
+    """--map 'prompt=question,response=answer' -> {"prompt": "question", "response": "answer"}."""
+    if not text:
+        return None
+    mapping = {}
+    for part in text.split(","):
+        role, sep, column = part.partition("=")
+        if not sep or not role.strip():
+            raise DataError(f"The column mapping '{part.strip()}' must look like role=column, e.g. prompt=question.")
+        mapping[role.strip()] = column.strip()
+    return mapping
+
+
 def cli_inspect(args) -> int:
     report = inspect_source(
         args.source, split=getattr(args, "split", "train") or "train", subset=getattr(args, "subset", None),
         template=getattr(args, "template", "auto") or "auto", model=getattr(args, "model", None),
         rows=getattr(args, "rows", None), max_length=getattr(args, "max_length", None),
-        method=getattr(args, "method", None),
+        method=getattr(args, "method", None), column_map=parse_map(getattr(args, "map", None)),
     )
     if getattr(args, "json", False):
         print(report.to_json())

@@ -33,6 +33,9 @@ def _finish(messages: list[dict], row: dict, notes: list[str], media: set[str], 
     if tools not in (None, "", []):
         if not isinstance(tools, list):
             raise RowError(f"field '{tools_key}' has the wrong type: expected a list of tool definitions")
+        # Bare function specs (glaive) get OpenAI's {type, function} wrapper that chat templates expect.
+        tools = [{"type": "function", "function": t} if isinstance(t, dict) and "function" not in t and "name" in t
+                 else t for t in tools]
         # JSON text, not nested objects: tool schemas differ per row and Arrow would merge them into
         # one wide struct full of nulls. TRL's SFTTrainer reads a JSON-text tools column back itself.
         out["tools"] = json.dumps(tools, ensure_ascii=False)
