@@ -96,3 +96,20 @@ def test_a_template_that_drops_tools_is_named_in_one_sentence(tiny_model_dir, tm
     note = next(n for n in report.notes if "tool" in n)
     assert note.startswith("The zephyr chat template leaves out the tool definitions and the assistant's tool calls")
     assert "choose the chatml template" in note
+
+
+def test_tool_calls_of_different_shapes_survive_arrow_and_reach_the_trainer(tiny_model_dir, tmp_path):
+    """Each glaive call has its own arguments; Arrow must not merge them into one struct of nulls."""
+    from pathlib import Path
+
+    peers = Path(__file__).resolve().parents[1].parent / "shared" / "peer-data"
+    glaive = peers / "llamafactory" / "glaive_toolcall_en_demo.json"
+    if not glaive.is_file():
+        pytest.skip("../shared/peer-data is not beside this checkout")
+    rows = [r for r in __import__("json").loads(glaive.read_text(encoding="utf-8"))[:12]]
+    path = write_jsonl(tmp_path / "glaive.jsonl", rows)
+    trainer, tokenizer = _trainer(tiny_model_dir, path, tmp_path, max_length=100_000)
+    texts = [tokenizer.decode(r["input_ids"]) for r in trainer.train_dataset]
+    calls = [t for t in texts if "<tool_call>" in t]
+    assert len(calls) >= 3 and not any(": null" in t for t in calls)
+    assert '"arguments": {"ingredients": ["chicken", "bell peppers", "rice"]}' in texts[0]

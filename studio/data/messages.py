@@ -95,7 +95,9 @@ def tool_call(value: Any, where: str) -> dict:
     args = maybe_json(value.get("arguments", value.get("parameters", {})))
     if not isinstance(args, dict):
         raise RowError(f"{where} is a tool call whose arguments are not an object")
-    return {"type": "function", "function": {"name": value["name"], "arguments": args}}
+    # Kept as JSON text: arguments differ per call, and Arrow would merge them into one struct whose
+    # missing keys come back as nulls. studio.data.trainer_ready.template_messages reads them back.
+    return {"type": "function", "function": {"name": value["name"], "arguments": json.dumps(args, ensure_ascii=False)}}
 
 
 def _weight(msg: dict, where: str) -> float | None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from jinja2.exceptions import TemplateError
 
-from studio.data.trainer_ready import UNTRAINED_WEIGHT, tools_arg, weighted_mask
+from studio.data.trainer_ready import UNTRAINED_WEIGHT, template_messages, tools_arg, weighted_mask
 
 GENERATION_MARKER = re.compile(r"\{%-?\s*generation\s*-?%\}")  # as trl.chat_template_utils.has_generation_markers
 PREVIEW_CHARS = 20_000  # longer segments are shortened in the preview (the count of hidden characters is shown)
@@ -80,8 +80,7 @@ CONVERSATIONS = ("sft", "tool", "multimodal")  # kinds rendered as one conversat
 
 
 def _messages(example: dict) -> list[dict]:
-    # Arrow fills keys a message lacks with None (a weight, tool_calls); templates test them by presence
-    return [{k: v for k, v in m.items() if v is not None} for m in example["messages"]]
+    return template_messages(example)
 
 
 def _conv(tokenizer, example: dict, plan: SftPlan | None, **kwargs):
@@ -265,6 +264,8 @@ def _render_all(tokenizer, batch: list[dict], kind: str, plan: SftPlan | None) -
         return [tokenizer.apply_chat_template([ex["prompt"] + ex["completion"] for ex in batch], tokenize=False)]
     if kind in CONVERSATIONS and any(ex.get("tools") for ex in batch):
         return [[_conv(tokenizer, ex, plan, tokenize=False) for ex in batch]]  # tools differ per example
+    if kind in CONVERSATIONS and any(m.get("tool_calls") for ex in batch for m in ex["messages"]):
+        return [[_conv(tokenizer, ex, plan, tokenize=False) for ex in batch]]
     if kind in CONVERSATIONS:
         return [tokenizer.apply_chat_template([ex["messages"] for ex in batch], tokenize=False, **_conv_kwargs(plan))]
     return [tokenizer.apply_chat_template([ex["prompt"] + ex["chosen"] for ex in batch], tokenize=False),

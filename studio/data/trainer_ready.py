@@ -1,5 +1,7 @@
 """Datasets TRL cannot prepare alone, tokenized here with the labels it should train on.
 
+- Tool calls: their arguments are stored as JSON text (see ``studio.data.messages.tool_call``) and
+  turned back into objects here, since chat templates write them with ``tojson``.
 - Per-message weights (OpenAI ``weight``, ShareGPT ``weight``, LLaMA-Factory v1 ``loss_weight``): TRL's
   ``assistant_only_loss`` trains every assistant turn, so a conversation with a weight-0 turn is
   tokenized here and that turn's tokens get the label -100. TRL keeps a dataset that already has
@@ -13,6 +15,7 @@ The preview (``studio.data.preview``) uses ``weighted_mask`` too, so it marks wh
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -52,31 +55,53 @@ def weighted_mask(messages: list[dict], mask: list[int]) -> list[int] | None:
     return out
 
 
-def has_zero_weights(dataset) -> bool:
+def needs_tokenizing(dataset) -> bool:
+    """Weight-0 turns (TRL would train them) or tool calls (their arguments are JSON text here)."""
     if "messages" not in dataset.column_names:
         return False
-    return any(m.get("weight") == 0 for ex in dataset["messages"] for m in ex)
+    return "tools" in dataset.column_names or any(
+        m.get("weight") == 0 or m.get("tool_calls") for ex in dataset["messages"] for m in ex)
 
 
 def tools_arg(example: dict) -> Any:
-    import json
-
     tools = example.get("tools")
     return json.loads(tools) if isinstance(tools, str) else tools
 
 
-def tokenize_weighted(dataset, tokenizer, chat_template: str | None = None):
-    """input_ids and labels for a conversational dataset, weight-0 assistant turns not trained on."""
+def template_messages(example: dict) -> list[dict]:
+    """Messages as chat templates expect them: keys Arrow filled with None dropped (templates test
+    presence), tool-call arguments back from JSON text to objects."""
+    out = []
+    for m in example["messages"]:
+        m = {k: v for k, v in m.items() if v is not None}
+        if m.get("tool_calls"):
+            m["tool_calls"] = [{**c, "function": {**c["function"], "arguments": _arguments(c["function"])}}
+                               for c in m["tool_calls"]]
+        out.append(m)
+    return out
+
+
+def _arguments(function: dict) -> Any:
+    args = function.get("arguments")
+    try:
+        return json.loads(args) if isinstance(args, str) else args
+    except ValueError:
+        return args
+
+
+def tokenize_conversations(dataset, tokenizer, chat_template: str | None = None, assistant_only: bool = True):
+    """input_ids and labels for a conversational dataset: assistant turns trained on (all tokens when the
+    template cannot mark them), weight-0 assistant turns not."""
     import datasets
 
     kwargs = {"chat_template": chat_template} if chat_template else {}
     ids_out, labels_out = [], []
     for example in dataset:
-        messages = [{k: v for k, v in m.items() if v is not None} for m in example["messages"]]
+        messages = template_messages(example)
         out = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True, tools=tools_arg(example),
-                                            return_assistant_tokens_mask=True, **kwargs)
+                                            return_assistant_tokens_mask=assistant_only, **kwargs)
         ids = list(out["input_ids"])
-        mask = weighted_mask(messages, list(out["assistant_masks"]))
+        mask = weighted_mask(messages, list(out["assistant_masks"])) if assistant_only else [1] * len(ids)
         if mask is None:
             raise ValueError("the chat template's assistant turns could not be matched to the messages' weights")
         ids_out.append(ids)
@@ -105,11 +130,10 @@ def prepare_sft_dataset(dataset, tokenizer, max_length: int | None = None):
 
     if dataset.column_names == ["text"] and max_length:
         return pack_text(dataset, tokenizer, max_length)
-    if not has_zero_weights(dataset):
+    if not needs_tokenizing(dataset):
         return dataset
     plan = sft_plan(tokenizer)
     if not plan.assistant_only:
         log.warning("The chat template cannot mark assistant turns, so message weights are ignored and whole "
                     "conversations are trained on.")
-        return dataset
-    return tokenize_weighted(dataset, tokenizer, plan.template)
+    return tokenize_conversations(dataset, tokenizer, plan.template, plan.assistant_only)
