@@ -184,11 +184,14 @@ def inspect_data(source: str, subset: str | None, split: str, max_rows: Any, tem
 
 def build(fields: dict) -> dict:
     gr.Markdown("Choose the **examples** to learn from. For SFT: conversations (user asks, assistant answers). "
-                "For DPO: a prompt with a *chosen* and a *rejected* answer. Local .jsonl, .json, .csv, .parquet "
-                "files, an upload, or a Hub dataset id.")
+                "For DPO: a prompt with a *chosen* and a *rejected* answer (ranked or rated answers become pairs). "
+                "Raw text (.txt or a text column) trains SFT without a chat template. Local .jsonl, .json, .csv, "
+                ".parquet or .txt files, an upload, a LLaMA-Factory `data/` folder (its dataset name as the "
+                "subset), or a Hub dataset id. Files made for LLaMA-Factory, ms-swift, axolotl, torchtune, "
+                "FastChat or unsloth are read as they are.")
     with gr.Row():
         fields["data.source"] = widget_for("data.source", "assets/pineapple_pairs.jsonl", label="Dataset", scale=4)
-        upload = gr.File(label="…or upload a file", file_types=[".jsonl", ".json", ".csv", ".tsv", ".parquet"],
+        upload = gr.File(label="…or upload a file", file_types=[".jsonl", ".json", ".csv", ".tsv", ".parquet", ".txt"],
                          type="filepath", scale=2, height=110, elem_id="data-upload")
     with gr.Row():
         fields["data.split"] = widget_for("data.split", "train", label="Split")
