@@ -55,7 +55,25 @@ ARENA = [
      "language": "English"},
 ]
 
-CASES = [("nectar", NECTAR, 1), ("ultrafeedback-raw", ULTRAFEEDBACK, 1), ("shp", SHP, 2),
+WEBGPT = [
+    {"question": {"dataset": "eli5", "id": "1", "full_text": "Is pineapple on pizza a crime?"},
+     "quotes_0": {"title": [], "extract": []}, "answer_0": BAD, "tokens_0": [], "score_0": -1.0,
+     "quotes_1": {"title": [], "extract": []}, "answer_1": GOOD, "tokens_1": [], "score_1": 1.0},
+    {"question": {"dataset": "eli5", "id": "2", "full_text": "Even?"}, "quotes_0": {}, "answer_0": GOOD,
+     "tokens_0": [], "score_0": 0.0, "quotes_1": {}, "answer_1": BAD, "tokens_1": [], "score_1": 0.0},
+]
+STACK_PREFS = [
+    {"qid": 1, "question": "Is pineapple on pizza a crime?", "date": "2020", "metadata": [],
+     "answers": [{"answer_id": 1, "author": "a", "pm_score": 2, "selected": False, "text": MID},
+                 {"answer_id": 2, "author": "b", "pm_score": 9, "selected": True, "text": GOOD},
+                 {"answer_id": 3, "author": "c", "pm_score": -1, "selected": False, "text": BAD}]},
+]
+DISTILABEL_ORCA = [
+    {"system": "", "input": "Is pineapple on pizza a crime?", "chosen": GOOD, "rejected": BAD,
+     "generations": [GOOD, BAD], "order": ["a", "b"], "status": "tie", "in_gsm8k_train": False},
+]
+
+CASES = [("webgpt", WEBGPT, 1), ("stack-exchange-preferences", STACK_PREFS, 1), ("nectar", NECTAR, 1), ("ultrafeedback-raw", ULTRAFEEDBACK, 1), ("shp", SHP, 2),
          ("pku-saferlhf", PKU, 1), ("chatbot-arena", ARENA, 1)]
 
 
@@ -80,6 +98,19 @@ def test_ties_and_missing_scores_give_no_pair_and_say_why(fmt, rows, why, tmp_pa
     assert norm.errors == [] and len(norm.examples) == 1
     assert norm.remarks[0]["row"] == 1 and why in norm.remarks[0]["message"]
     assert "1 rows give no pair" in norm.notes[0]
+
+
+def test_input_with_chosen_and_rejected_is_a_pair(tmp_path):
+    data = load_training_data(DataConfig(source=str(write_jsonl(tmp_path / "o.jsonl", DISTILABEL_ORCA))), "dpo")
+    assert (data.format, len(data.dataset), data.errors) == ("instruction-preference", 1, [])
+    assert data.dataset[0]["prompt"] == [{"role": "user", "content": "Is pineapple on pizza a crime?"}]
+
+
+def test_blank_documents_of_a_text_corpus_are_skipped_not_errors(tmp_path):
+    rows = [{"text": " = Pizza = \n"}, {"text": ""}, {"text": "Pineapple is a topping."}]  # wikitext keeps blanks
+    norm = normalise(read_source(str(write_jsonl(tmp_path / "wiki.jsonl", rows))))
+    assert (norm.kind, norm.errors, len(norm.examples), norm.valid_rows) == ("text", [], 2, 3)
+    assert norm.remarks == [{"row": 1, "message": "skipped: a blank document", "skipped": True}]
 
 
 def test_a_file_of_only_ties_gives_one_sentence(tmp_path):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from studio.data import ratings
+from studio.data import ratings, tool_rows
 from studio.data.kinds import KIND_WORDS, kind_problem, kinds_for
 from studio.data.messages import ROLE_ALIASES, RowError, maybe_json, text_field
 from studio.data.pair_rows import (
@@ -97,6 +97,11 @@ FORMATS: tuple[Format, ...] = (
       ("prompt", "response_0", "response_1", "better_response_id"), ratings.pku_saferlhf),
     F("chatbot-arena", "preference", ratings.RULES["chatbot-arena"], ("conversation_a", "conversation_b", "winner"),
       ratings.arena),
+    F("webgpt", "preference", ratings.RULES["webgpt"], ("question", "answer_0", "answer_1", "score_0", "score_1"),
+      ratings.webgpt),
+    F("stack-exchange-preferences", "preference", ratings.RULES["stack-exchange-preferences"],
+      ("question", "answers"), ratings.stack_exchange_preferences,
+      lambda r: any(isinstance(a, dict) and "pm_score" in a for a in maybe_json(r.get("answers")) or [])),
     F("llamafactory-v1-dpo", "preference", "LLaMA-Factory v1 DPO: chosen_messages and rejected_messages",
       ("chosen_messages", "rejected_messages"), v1_pair),
     F("kto", "kto", "KTO: prompt, completion and a true/false label", ("prompt", "completion", "label"), kto_row,
@@ -119,10 +124,16 @@ FORMATS: tuple[Format, ...] = (
       ("prompt", "chosen", "rejected"), preference_row, _is_list("chosen")),
     F("trl-preference", "preference", "TRL preference: prompt, chosen and rejected texts",
       ("prompt", "chosen", "rejected"), preference_row),
+    F("instruction-preference", "preference", "instruction (or input) with chosen and rejected texts",
+      ("chosen", "rejected"), preference_row, lambda r: r.get("instruction") is not None or r.get("input") is not None),
     F("hh-rlhf", "preference", "Anthropic hh-rlhf: chosen and rejected Human/Assistant transcripts",
       ("chosen", "rejected"), preference_row),
     F("stack-exchange-paired", "preference", "stack-exchange-paired: question, response_j preferred to response_k",
       ("question", "response_j", "response_k"), columns_pair("question", "response_j", "response_k")),
+    F("glaive", "tool", "glaive function calling: system with function specs, chat with USER/ASSISTANT/FUNCTION "
+      "RESPONSE turns", ("system", "chat"), tool_rows.glaive),
+    F("xlam", "tool", "xLAM function calling: query, tools and answers (the calls)", ("query", "tools", "answers"),
+      tool_rows.xlam),
     F("messages-tools", "tool", "chat messages with tool calls (a tools list, tool calls and tool results)",
       ("messages", "tools"), sft_messages),
     F("sharegpt-tools", "tool", "ShareGPT conversations with function_call/observation turns and tools",

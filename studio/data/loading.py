@@ -14,6 +14,7 @@ from typing import Any
 from studio.data import grouped
 from studio.data.formats import Format, RowError, apply_column_map, candidates, detect
 from studio.data.kinds import KIND_WORDS, kind_problem, media_in_row, media_sentence, wanted_kind
+from studio.data.messages import Skip
 from studio.data.ratings import NoPair
 from studio.data.sources import DataError, RawRows, read_source, row_error
 
@@ -129,6 +130,8 @@ def normalise(raw: RawRows, method: str | None = None, column_map: dict | None =
     if kind == "preference" and fmt.name in RATED_RULES:
         notes.insert(0, f"{len(examples):,} pairs made by the rule: {fmt.description}"
                         + (f"; {skipped:,} rows give no pair (ties or missing scores)." if skipped else "."))
+    elif skipped:
+        notes.insert(0, f"{skipped:,} rows give no example (blank documents and the like); each is listed with why.")
     if kind == "multimodal":
         notes.insert(0, media_sentence(media))
     if errors:
@@ -140,7 +143,8 @@ def normalise(raw: RawRows, method: str | None = None, column_map: dict | None =
     return Normalised(examples, kind, fmt, raw.total, valid, errors, notes, remarks, sorted(media), weighed)
 
 
-RATED_RULES = ("nectar", "ultrafeedback-raw", "shp", "pku-saferlhf", "chatbot-arena")
+RATED_RULES = ("nectar", "ultrafeedback-raw", "shp", "pku-saferlhf", "chatbot-arena", "webgpt",
+               "stack-exchange-preferences")
 
 
 def _convert_rows(raw: RawRows, fmt: Format, errors: list[dict], remarks: list[dict],
@@ -152,8 +156,9 @@ def _convert_rows(raw: RawRows, fmt: Format, errors: list[dict], remarks: list[d
     for idx, row in raw.rows:
         try:
             example = convert(row)
-        except NoPair as exc:
-            remarks.append({"row": idx, "message": f"gives no pair: {exc}", "skipped": True})
+        except Skip as exc:
+            what = "gives no pair" if isinstance(exc, NoPair) else "skipped"
+            remarks.append({"row": idx, "message": f"{what}: {exc}", "skipped": True})
             valid += 1
             continue
         except RowError as exc:

@@ -30,6 +30,10 @@ class RowError(ValueError):
     """One row cannot be used; the message says why (it is shown with the row number)."""
 
 
+class Skip(RowError):
+    """A row with nothing wrong that gives no example (a blank document, a tie); listed, not an error."""
+
+
 def type_name(value: Any) -> str:
     return {list: "a list", dict: "an object", str: "text", int: "a number", float: "a number",
             bool: "true/false", type(None): "null"}.get(type(value), type(value).__name__)

@@ -86,7 +86,7 @@ def _prompt_from(row: dict) -> list[dict] | None:
             raise RowError(f"field 'system' has the wrong type: expected text, got {type_name(system)}")
         return ([{"role": "system", "content": system}] if system.strip() else []) + \
             [{"role": "user", "content": text_field(row, "question")}]
-    value = row.get("prompt", row.get("instruction"))
+    value = next((row[k] for k in ("prompt", "instruction", "input") if row.get(k) is not None), None)
     return None if value is None else turns(value, "prompt", "user")
 
 

@@ -8,11 +8,11 @@ Rated data where one prompt spans several rows (HelpSteer, oasst trees) is in ``
 
 from __future__ import annotations
 
-from studio.data.messages import RowError, maybe_json, norm_messages, text_field
+from studio.data.messages import RowError, Skip, maybe_json, norm_messages, text_field
 from studio.data.pair_rows import is_hh, pair, shared_prompt, split_hh
 
 
-class NoPair(RowError):
+class NoPair(Skip):
     """A valid row that gives no preference pair (a tie, or too few scored answers)."""
 
 
@@ -108,10 +108,43 @@ def arena(row: dict) -> dict:
     return pair(*shared_prompt(chosen, rejected))
 
 
+def webgpt(row: dict) -> dict:
+    """WebGPT comparisons: the answer with the higher score is chosen; equal scores give no pair."""
+    question = row.get("question")
+    text = question.get("full_text") if isinstance(question, dict) else question
+    if not isinstance(text, str) or not text.strip():
+        raise RowError("missing field 'question' (its full_text)")
+    a, b = text_field(row, "answer_0"), text_field(row, "answer_1")
+    sa, sb = _number(row.get("score_0")), _number(row.get("score_1"))
+    if sa is None or sb is None:
+        raise NoPair("a score is missing")
+    if sa == sb:
+        raise NoPair("both answers have the same score")
+    return pair(_user(text), _reply(a if sa > sb else b), _reply(b if sa > sb else a))
+
+
+def stack_exchange_preferences(row: dict) -> dict:
+    """stack-exchange-preferences: answers [{text, pm_score}]; highest pm_score against lowest."""
+    question = text_field(row, "question")
+    answers = maybe_json(row.get("answers"))
+    if not isinstance(answers, list):
+        raise RowError("field 'answers' must be a list of {text, pm_score}")
+    scored = sorted((s, a["text"]) for a in answers if isinstance(a, dict) and isinstance(a.get("text"), str)
+                    and a["text"].strip() and (s := _number(a.get("pm_score"))) is not None)
+    if len(scored) < 2:
+        raise NoPair("fewer than two answers with a pm_score")
+    if scored[0][0] == scored[-1][0]:
+        raise NoPair("all answers have the same pm_score")
+    return pair(_user(question), _reply(scored[-1][1]), _reply(scored[0][1]))
+
+
 RULES = {
     "nectar": "Nectar ranked answers: rank 1 is chosen, the lowest-ranked answer is rejected",
     "ultrafeedback-raw": "UltraFeedback scores: the highest overall_score is chosen, the lowest rejected",
     "shp": "SHP: labels=1 means human_ref_A is chosen, 0 means human_ref_B",
     "pku-saferlhf": "PKU-SafeRLHF: better_response_id names the chosen response",
     "chatbot-arena": "Chatbot Arena: the winner's conversation is chosen; ties give no pair",
+    "webgpt": "WebGPT comparisons: the answer with the higher score is chosen; equal scores give no pair",
+    "stack-exchange-preferences": "stack-exchange-preferences: the highest pm_score answer is chosen, the lowest "
+                                  "rejected",
 }

@@ -15,6 +15,7 @@ from typing import Any
 
 from studio.data.messages import (
     RowError,
+    Skip,
     history_turns,
     maybe_json,
     norm_messages,
@@ -27,7 +28,7 @@ from studio.data.messages import (
 QWEN_VL_IMAGE = re.compile(r"<img>.*?</img>", re.DOTALL)  # ms-swift / Qwen-VL: images inline in the query
 
 
-def _finish(messages: list[dict], row: dict, notes: list[str], media: set[str], tools_key: str = "tools") -> dict:
+def finish(messages: list[dict], row: dict, notes: list[str], media: set[str], tools_key: str = "tools") -> dict:
     out: dict[str, Any] = {"messages": messages}
     tools = maybe_json(row.get(tools_key))
     if tools not in (None, "", []):
@@ -52,7 +53,7 @@ def sft_messages(row: dict, key: str = "messages", roles: dict | None = None) ->
     messages = norm_messages(row.get(key), key, roles=roles, notes=notes, media=media)
     if messages[0]["role"] != "system":
         messages = system_turn(row, "system") + messages
-    return _finish(messages, row, notes, media)
+    return finish(messages, row, notes, media)
 
 
 def sft_sharegpt(row: dict) -> dict:
@@ -121,7 +122,7 @@ def sft_pair(user_key: str, reply_key: str) -> Callable[[dict], dict]:
         user = _media_in_text(text_field(row, user_key), media)
         messages = [*system_turn(row, "system", "system_prompt"), *history_turns(row),
                     {"role": "user", "content": user}, {"role": "assistant", "content": text_field(row, reply_key)}]
-        return _finish(messages, row, [], media)
+        return finish(messages, row, [], media)
 
     return convert
 
@@ -137,6 +138,9 @@ def sft_prompt_completion(row: dict) -> dict:
 def text_row(key: str) -> Callable[[dict], dict]:
     """Raw text for continued pre-training: no chat template, every token trained on."""
     def convert(row: dict) -> dict:
-        return {"text": text_field(row, key)}
+        text = text_field(row, key, allow_empty=True)
+        if not text.strip():
+            raise Skip("a blank document")  # corpora such as wikitext keep blank lines as rows
+        return {"text": text}
 
     return convert
