@@ -45,3 +45,17 @@ def test_a_broken_function_call_is_a_row_error_with_its_turn(tmp_path):
     assert len(norm.examples) == 1
     assert norm.errors[0]["row"] == 0 and "turn 2 of 'chat' has a function call that is not JSON" in \
         norm.errors[0]["message"]
+
+
+def test_openai_functions_and_function_call_are_tool_calls(tmp_path):
+    rows = [{"functions": [SPEC], "messages": [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": None,
+         "function_call": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}},
+        {"role": "function", "name": "get_weather", "content": "{\"sky\": \"sunny\"}"},
+        {"role": "assistant", "content": "Sunny.", "weight": 1}]}]
+    norm = normalise(read_source(str(write_jsonl(tmp_path / "f.jsonl", rows))))
+    assert (norm.kind, norm.format.name, norm.errors) == ("tool", "messages-functions", [])
+    msgs = norm.examples[0]["messages"]
+    assert msgs[1]["tool_calls"][0]["function"]["name"] == "get_weather"
+    assert msgs[2] == {"role": "tool", "content": "{\"sky\": \"sunny\"}", "name": "get_weather"}

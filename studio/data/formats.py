@@ -65,7 +65,8 @@ def _has_tool_turns(key: str) -> Callable[[dict], bool]:
         value = maybe_json(r.get(key))
         return isinstance(value, list) and any(
             isinstance(m, dict) and (ROLE_ALIASES.get(str(m.get("role", m.get("from"))).lower()) in ("tool", "tool_call")
-                                     or m.get("tool_calls") or _has_call_part(m.get("content")))
+                                     or m.get("tool_calls") or m.get("function_call")
+                                     or _has_call_part(m.get("content")))
             for m in value)
     return check
 
@@ -136,6 +137,8 @@ FORMATS: tuple[Format, ...] = (
       tool_rows.xlam),
     F("messages-tools", "tool", "chat messages with tool calls (a tools list, tool calls and tool results)",
       ("messages", "tools"), sft_messages),
+    F("messages-functions", "tool", "chat messages with OpenAI's older functions and function_call",
+      ("messages", "functions"), sft_messages),
     F("sharegpt-tools", "tool", "ShareGPT conversations with function_call/observation turns and tools",
       ("conversations", "tools"), sft_sharegpt),
     F("messages-tool-turns", "tool", "chat messages with tool calls and tool results", ("messages",),

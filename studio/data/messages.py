@@ -18,7 +18,7 @@ ROLE_ALIASES = {
     "assistant": "assistant", "gpt": "assistant", "bot": "assistant", "model": "assistant",
     "chatgpt": "assistant", "bing": "assistant", "bard": "assistant", "answer": "assistant",
     "system": "system",
-    "tool": "tool", "observation": "tool", "function_response": "tool", "ipython": "tool",
+    "tool": "tool", "observation": "tool", "function_response": "tool", "ipython": "tool", "function": "tool",
     "function_call": "tool_call",  # ShareGPT/glaive: an assistant turn that calls a function
 }
 MEDIA_PARTS = {"image": "images", "image_url": "images", "input_image": "images", "video": "videos",

@@ -30,7 +30,7 @@ QWEN_VL_IMAGE = re.compile(r"<img>.*?</img>", re.DOTALL)  # ms-swift / Qwen-VL: 
 
 def finish(messages: list[dict], row: dict, notes: list[str], media: set[str], tools_key: str = "tools") -> dict:
     out: dict[str, Any] = {"messages": messages}
-    tools = maybe_json(row.get(tools_key))
+    tools = maybe_json(row.get(tools_key) or row.get("functions"))  # "functions": OpenAI's older name
     if tools not in (None, "", []):
         if not isinstance(tools, list):
             raise RowError(f"field '{tools_key}' has the wrong type: expected a list of tool definitions")
