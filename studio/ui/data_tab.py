@@ -211,7 +211,10 @@ def build(fields: dict) -> dict:
     inspect = gr.Button("Inspect data", variant="primary", elem_id="data-inspect")
     summary = gr.Markdown(elem_id="data-summary")
     preview = gr.HighlightedText(label="Preview: the highlighted part is what the model learns to write",
-                                 color_map={"trained on": "#f97316", "rejected: made less likely": "#94a3b8"}, show_legend=True, combine_adjacent=True,
+                                 color_map={"trained on": "#f97316", "rejected: made less likely": "#94a3b8",
+                                            "weight 0: not trained on": "#e2e8f0",
+                                            "trained on (desirable)": "#f97316",
+                                            "trained on (undesirable)": "#ef4444"}, show_legend=True, combine_adjacent=True,
                                  elem_id="data-preview")
     with gr.Row():
         hist = gr.BarPlot(None, x="tokens", y="rows", title="Example lengths in tokens",
