@@ -127,7 +127,9 @@ def test_helpsteer_preference_pairs_best_against_worst(tmp_path):
     assert (data.kind, len(data.dataset)) == ("preference", 2)
     assert data.dataset[1] == {"prompt": [user("Explain gravity in one line.")],
                                "chosen": [bot("Masses attract each other.")], "rejected": [bot("Things fall up.")]}
-    assert data.errors == [{"row": 4, "message": "only one response to this prompt, so no preference pair can be built"}]
+    assert data.errors == []  # a lone response is not a broken row: it gives no pair, and says so
+    assert data.remarks == [{"row": 4, "message": "gives no pair: only one response to this prompt", "skipped": True}]
+    assert data.notes[0].startswith("2 pairs made by the rule: HelpSteer scores")
 
 
 def test_oasst_sft_follows_the_top_ranked_path(tmp_path):
@@ -142,7 +144,7 @@ def test_oasst_sft_follows_the_top_ranked_path(tmp_path):
 
 def test_oasst_preference_from_ranked_siblings(tmp_path):
     data = load(write_jsonl(tmp_path / "o.jsonl", L.OASST2), "dpo")
-    assert len(data.dataset) == 1
+    assert len(data.dataset) == 1 and data.notes[0].startswith("1 pair made by the rule: oasst ranks")
     assert data.dataset[0] == {"prompt": [user("Is pineapple on pizza a crime?")],
                                "chosen": [bot("No, it is a matter of taste.")], "rejected": [bot("Yes, a serious one.")]}
 

@@ -86,7 +86,7 @@ def test_rated_rows_become_pairs_by_the_cards_rule(fmt, rows, pairs, tmp_path):
     assert first["chosen"] == [{"role": "assistant", "content": GOOD}]
     assert first["rejected"] == [{"role": "assistant", "content": BAD}]
     assert first["prompt"][-1]["role"] == "user" and "crime" in first["prompt"][-1]["content"]
-    assert data.notes[0].startswith(f"{pairs} pairs made by the rule: ")  # the rule is shown with the count
+    assert data.notes[0].startswith(f"{pairs} pair{'s' if pairs > 1 else ''} made by the rule: ")  # the rule is shown with the count
     assert data.valid_rows == len(rows)  # a tie is not a broken row
 
 

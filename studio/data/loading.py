@@ -60,6 +60,10 @@ def _rows(n: int) -> str:
     return "1 row" if n == 1 else f"{n:,} rows"
 
 
+def _pairs(n: int) -> str:
+    return "1 pair" if n == 1 else f"{n:,} pairs"
+
+
 def _columns(raw: RawRows) -> set[str]:
     columns: set[str] = set()
     for _, row in raw.rows:
@@ -107,7 +111,8 @@ def normalise(raw: RawRows, method: str | None = None, column_map: dict | None =
         examples, valid = _convert_rows(raw, fmt, errors, remarks, media)
     else:
         pairs, group_errors, notes = GROUPED[fmt.name](raw.rows, kind, columns)
-        errors.extend(group_errors)
+        errors.extend(e for e in group_errors if not e.get("skipped"))
+        remarks.extend(e for e in group_errors if e.get("skipped"))
         if shuffle_seed is not None:  # one example from many rows: sample examples
             random.Random(shuffle_seed).shuffle(pairs)
             if max_rows is not None:
@@ -127,8 +132,10 @@ def normalise(raw: RawRows, method: str | None = None, column_map: dict | None =
         notes.append("Rated data serves both methods: shown here as SFT; with DPO it becomes preference pairs "
                      "(best against worst reply).")
     skipped = sum(1 for r in remarks if r.get("skipped"))
-    if kind == "preference" and fmt.name in RATED_RULES:
-        notes.insert(0, f"{len(examples):,} pairs made by the rule: {fmt.description}"
+    if kind == "preference" and fmt.kind == "rated":
+        notes.insert(0, f"{_pairs(len(examples))} made by the rule: {grouped.RULES[fmt.name]}.")
+    elif kind == "preference" and fmt.name in RATED_RULES:
+        notes.insert(0, f"{_pairs(len(examples))} made by the rule: {fmt.description}"
                         + (f"; {skipped:,} rows give no pair (ties or missing scores)." if skipped else "."))
     elif skipped:
         notes.insert(0, f"{skipped:,} rows give no example (blank documents and the like); each is listed with why.")
