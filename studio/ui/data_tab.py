@@ -166,8 +166,13 @@ def inspect_data(source: str, subset: str | None, split: str, max_rows: Any, tem
         summary += (f"\n\n**Unsure:** the columns also fit {html.escape(', '.join(report.weighed))}; if the "
                     "detected layout is wrong, map the columns by hand below.")
     for note in report.notes:
-        if note.startswith(("This data holds", "The ", "Some assistant", "Raw text")) or "pairs made" in note:
+        if note.startswith(("This data holds", "The ", "Some assistant", "Raw text")) or " made by the rule" in note:
             summary += f"\n\n{html.escape(note)}"
+    remarks = list(getattr(report, "remarks", None) or [])
+    if remarks:
+        shown = "; ".join(f"row {r['row'] + 1}: {r['message']}" for r in remarks[:3])
+        more = f" (and {len(remarks) - 3} more)" if len(remarks) > 3 else ""
+        summary += f"\n\n**{len(remarks)} row(s) kept or skipped with a remark:** {html.escape(shown)}{more}"
     line = stats_line(report.length_stats)
     if line:
         summary += f"\n\n**Lengths in tokens:** {line}"
