@@ -13,7 +13,14 @@ from typing import Any
 
 from studio.data import grouped
 from studio.data.formats import Format, RowError, apply_column_map, candidates, detect
-from studio.data.kinds import KIND_WORDS, kind_problem, media_in_row, media_sentence, wanted_kind
+from studio.data.kinds import (
+    KIND_WORDS,
+    MEDIA_COLUMNS,
+    kind_problem,
+    media_in_row,
+    media_sentence,
+    wanted_kind,
+)
 from studio.data.messages import Skip
 from studio.data.ratings import NoPair
 from studio.data.sources import DataError, RawRows, read_source, row_error
@@ -108,7 +115,7 @@ def normalise(raw: RawRows, method: str | None = None, column_map: dict | None =
     media: set[str] = set()
     examples: list[dict] = []
     if fmt.row is not None:
-        examples, valid = _convert_rows(raw, fmt, errors, remarks, media)
+        examples, valid = _convert_rows(raw, fmt, errors, remarks, media, columns)
     else:
         pairs, group_errors, notes = GROUPED[fmt.name](raw.rows, kind, columns)
         errors.extend(e for e in group_errors if not e.get("skipped"))
@@ -155,9 +162,10 @@ RATED_RULES = ("nectar", "ultrafeedback-raw", "shp", "pku-saferlhf", "chatbot-ar
 
 
 def _convert_rows(raw: RawRows, fmt: Format, errors: list[dict], remarks: list[dict],
-                  media: set[str]) -> tuple[list[dict], int]:
+                  media: set[str], columns: set[str]) -> tuple[list[dict], int]:
     """Convert each row; returns (examples, valid rows). Ties (NoPair) are valid rows without a pair."""
     convert = fmt.row
+    look_for_media = bool(columns & MEDIA_COLUMNS.keys())  # skip the per-row look in text-only files
     examples: list[dict] = []
     valid = 0
     for idx, row in raw.rows:
@@ -179,8 +187,7 @@ def _convert_rows(raw: RawRows, fmt: Format, errors: list[dict], remarks: list[d
             remarks.extend({"row": idx, "message": m} for m in example.pop("_notes"))
         if "_media" in example:
             media.update(example.pop("_media"))
-        found = media_in_row(row)
-        if found:
+        if look_for_media and (found := media_in_row(row)):
             media.update(found)
         examples.append(example)
     return examples, valid
