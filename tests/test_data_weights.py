@@ -113,3 +113,20 @@ def test_tool_calls_of_different_shapes_survive_arrow_and_reach_the_trainer(tiny
     calls = [t for t in texts if "<tool_call>" in t]
     assert len(calls) >= 3 and not any(": null" in t for t in calls)
     assert '"arguments": {"ingredients": ["chicken", "bell peppers", "rice"]}' in texts[0]
+
+
+@pytest.mark.parametrize("rows,max_length", [
+    (OPENAI_WEIGHTED, 256), ([{"text": f"Document {i}: pineapple on pizza."} for i in range(12)], 48),
+    (TOOL_ROWS, 1024)], ids=["weighted", "text", "tools"])
+def test_a_real_run_trains_on_data_the_data_layer_tokenized(rows, max_length, tiny_model_dir, tmp_path):
+    from studio.training import train
+
+    cfg = RunConfig.from_dict({
+        "method": "sft", "model": {"name": str(tiny_model_dir)},
+        "data": {"source": str(write_jsonl(tmp_path / "d.jsonl", rows)), "template": "chatml"},
+        "lora": {"r": 4, "alpha": 8, "dropout": 0.0},
+        "training": {"max_steps": 2, "batch_size": 2, "max_length": max_length, "save_steps": 100},
+        "output": {"dir": str(tmp_path / "run")},
+    })
+    summary = train(cfg, tmp_path / "run")
+    assert summary["global_step"] == 2 and summary["train_loss"] > 0
