@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Hub dataset configuration name, or a dataset of a LLaMA-Factory dataset_info.json")
     p.add_argument("--template", default="auto", help="auto, model, chatml, llama2 or zephyr")
     p.add_argument("--model", default=None, help="model whose tokenizer and template to use")
-    p.add_argument("--method", choices=["sft", "dpo", "kto"], default=None, help="check the data suits this method")
+    p.add_argument("--method", choices=["sft", "dpo"], default=None, help="check the data suits this method")
     p.add_argument("--map", default=None, metavar="ROLE=COLUMN,...",
                    help="map columns by hand, e.g. prompt=question,response=answer (as data.column_map)")
     p.add_argument("--rows", type=int, default=None, help="read at most this many rows")

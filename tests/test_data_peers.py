@@ -95,6 +95,9 @@ def test_kto_rows_keep_their_label():
 
 @pytest.mark.parametrize("name,method,words", [
     ("llamafactory/kto_en_demo.json", "dpo", "This is KTO data.*DPO needs preference pairs.*choose KTO for it"),
+    # the methods registry asks by the kind a method declares, not by the method's name
+    ("llamafactory/kto_en_demo.json", "preference", "This is KTO data.*DPO needs preference pairs"),
+    ("llamafactory/c4_demo.jsonl", "preference", "This is raw text.*choose SFT for it"),
     ("llamafactory/dpo_en_demo.json", "sft", "SFT learns from demonstrations; choose DPO"),
     ("llamafactory/mllm_demo.json", "sft", "holds images besides text.*trains text-only models"),
     ("ms-swift/multi_modal_2.jsonl", "sft", "holds images besides text"),
@@ -106,3 +109,16 @@ def test_a_method_refuses_data_it_cannot_train_on_in_one_sentence(name, method, 
     with pytest.raises(DataError, match=words) as err:
         load_training_data(DataConfig(source=str(PEERS / name)), method)
     assert str(err.value).count(". ") == 0 and str(err.value).endswith(".")
+
+
+@pytest.mark.parametrize("name,asked,kind", [
+    ("llamafactory/dpo_en_demo.json", "preference", "preference"), ("llamafactory/dpo_en_demo.json", "dpo", "preference"),
+    ("llamafactory/dpo_en_demo.json", "kto", "preference"), ("llamafactory/kto_en_demo.json", "kto", "kto"),
+    ("llamafactory/c4_demo.jsonl", "sft", "text"), ("llamafactory/glaive_toolcall_en_demo.json", "sft", "tool"),
+])
+def test_a_method_or_the_kind_it_declares_gets_the_data_it_can_train_on(name, asked, kind):
+    from studio.config import DataConfig
+    from studio.data import load_training_data
+
+    data = load_training_data(DataConfig(source=str(PEERS / name), max_rows=20), asked)
+    assert (data.kind, data.errors) == (kind, [])

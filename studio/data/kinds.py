@@ -19,32 +19,43 @@ KIND_WORDS = {
     "multimodal": "multimodal data (text with images, audio or video)",
     "rated": "rated answers",
 }
-# Which kinds each method can train on, best first; the methods registry may replace this table.
-METHOD_KINDS: dict[str, tuple[str, ...]] = {
-    "sft": ("sft", "tool", "text", "rated"),
-    "dpo": ("preference", "rated"),
-    "kto": ("kto", "preference"),
+# What data of each asked-for kind can be trained as, best first. The methods registry declares the
+# kind each method needs ("sft", "preference", "kto", ...); method names are accepted too (dpo).
+ACCEPTS: dict[str, tuple[str, ...]] = {
+    "sft": ("sft", "tool", "text", "rated"),  # SFT trains demonstrations, tool calls and raw text alike
+    "preference": ("preference", "rated"),
+    "kto": ("kto", "preference"),  # TRL's KTOTrainer unpairs preference pairs itself
+    "text": ("text",),
+    "tool": ("tool",),
 }
+METHOD_TO_KIND = {"dpo": "preference", "orpo": "preference", "simpo": "preference", "reward": "preference"}
 METHOD_FOR_KIND = {"sft": "SFT", "tool": "SFT", "text": "SFT", "preference": "DPO", "kto": "KTO"}
-METHOD_NEEDS = {"sft": "SFT learns from demonstrations",
-                "dpo": "DPO needs preference pairs (a prompt with a chosen and a rejected reply)",
-                "kto": "KTO needs answers labelled good or bad (or preference pairs)"}
-METHOD_DATA = {"sft": "a dataset of conversations", "dpo": "a preference dataset", "kto": "a KTO dataset"}
+NEEDS = {"sft": "{m} learns from demonstrations",
+         "preference": "{m} needs preference pairs (a prompt with a chosen and a rejected reply)",
+         "kto": "{m} needs answers labelled good or bad (or preference pairs)",
+         "text": "{m} needs raw text", "tool": "{m} needs tool-calling conversations"}
+DATA_FOR = {"sft": "a dataset of conversations", "preference": "a preference dataset", "kto": "a KTO dataset",
+            "text": "a text corpus", "tool": "a tool-calling dataset"}
 MEDIA_COLUMNS = {"images": "images", "image": "images", "videos": "videos", "video": "videos",
                  "audios": "audio", "audio": "audio"}
 
 
-def kinds_for(method: str | None) -> tuple[str, ...] | None:
-    """The kinds ``method`` can train on (None: any, e.g. when only inspecting)."""
-    if method is None:
+def kind_asked(method_or_kind: str) -> str:
+    """The kind of data asked for, given a method name (dpo) or the kind a method declares (preference)."""
+    name = method_or_kind.lower()
+    return METHOD_TO_KIND.get(name, name if name in ACCEPTS else "sft")
+
+
+def kinds_for(method_or_kind: str | None) -> tuple[str, ...] | None:
+    """The kinds that can be trained when ``method_or_kind`` is asked for (None: any, e.g. inspecting)."""
+    if method_or_kind is None:
         return None
-    return METHOD_KINDS.get(method.lower(), ("sft",))
+    return ACCEPTS[kind_asked(method_or_kind)]
 
 
-def wanted_kind(method: str | None) -> str | None:
-    """The kind ``method`` prefers; rated data is built into it."""
-    kinds = kinds_for(method)
-    return None if kinds is None else kinds[0]
+def wanted_kind(method_or_kind: str | None) -> str | None:
+    """The kind asked for; rated data is built into it."""
+    return None if method_or_kind is None else kind_asked(method_or_kind)
 
 
 def media_sentence(media: list[str] | set[str]) -> str:
@@ -54,20 +65,20 @@ def media_sentence(media: list[str] | set[str]) -> str:
 
 
 def kind_problem(method: str, kind: str, layout: str = "", media: list[str] | set[str] = ()) -> str | None:
-    """One sentence saying why ``method`` cannot use ``kind`` and what to pick, or None when it can."""
+    """One sentence saying why ``method`` (a method name or the kind it declares) cannot use data of
+    ``kind`` and what to pick instead, or None when it can."""
     if kind == "multimodal":
         return media_sentence(media)
-    kinds = kinds_for(method) or ()
-    if kind in kinds:
+    asked = kind_asked(method)
+    if kind in ACCEPTS[asked]:
         return None
+    name = method.upper() if method.lower() not in ACCEPTS else METHOD_FOR_KIND.get(asked, asked.upper())
     what = KIND_WORDS.get(kind, kind)
     where = f" in the {layout} layout" if layout else ""
-    m = method.lower()
-    needs = METHOD_NEEDS.get(m, f"{method.upper()} needs {KIND_WORDS.get(kinds[0], kinds[0])}")
-    data = METHOD_DATA.get(m, KIND_WORDS.get(kinds[0], kinds[0]))
     other = METHOD_FOR_KIND.get(kind)
-    pick = f"choose {other} for it or pick {data}" if other and other.lower() != m else f"pick {data}"
-    return f"This is {what}{where}, but {needs}; {pick}."
+    data = DATA_FOR[asked]
+    pick = f"choose {other} for it or pick {data}" if other and other != name else f"pick {data}"
+    return f"This is {what}{where}, but {NEEDS[asked].format(m=name)}; {pick}."
 
 
 def media_in_row(row: dict) -> set[str]:
