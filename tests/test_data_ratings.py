@@ -73,7 +73,15 @@ DISTILABEL_ORCA = [
      "generations": [GOOD, BAD], "order": ["a", "b"], "status": "tie", "in_gsm8k_train": False},
 ]
 
-CASES = [("webgpt", WEBGPT, 1), ("stack-exchange-preferences", STACK_PREFS, 1), ("nectar", NECTAR, 1), ("ultrafeedback-raw", ULTRAFEEDBACK, 1), ("shp", SHP, 2),
+HELPSTEER3 = [
+    {"domain": "general", "language": "english",
+     "context": [{"role": "user", "content": "Is pineapple on pizza a crime?"}],
+     "response1": BAD, "response2": GOOD, "overall_preference": 2, "individual_preference": []},
+    {"domain": "general", "language": "english", "context": [{"role": "user", "content": "Tie?"}],
+     "response1": GOOD, "response2": BAD, "overall_preference": 0, "individual_preference": []},
+]
+
+CASES = [("helpsteer3", HELPSTEER3, 1), ("webgpt", WEBGPT, 1), ("stack-exchange-preferences", STACK_PREFS, 1), ("nectar", NECTAR, 1), ("ultrafeedback-raw", ULTRAFEEDBACK, 1), ("shp", SHP, 2),
          ("pku-saferlhf", PKU, 1), ("chatbot-arena", ARENA, 1)]
 
 
@@ -104,6 +112,22 @@ def test_input_with_chosen_and_rejected_is_a_pair(tmp_path):
     data = load_training_data(DataConfig(source=str(write_jsonl(tmp_path / "o.jsonl", DISTILABEL_ORCA))), "dpo")
     assert (data.format, len(data.dataset), data.errors) == ("instruction-preference", 1, [])
     assert data.dataset[0]["prompt"] == [{"role": "user", "content": "Is pineapple on pizza a crime?"}]
+
+
+def test_system_column_joins_a_text_prompt(tmp_path):
+    rows = [{"id": "1", "source": "truthy", "system": "Be honest.", "prompt": "Is pineapple on pizza a crime?",
+             "chosen": GOOD, "rejected": BAD}]
+    data = load_training_data(DataConfig(source=str(write_jsonl(tmp_path / "t.jsonl", rows))), "dpo")
+    assert data.dataset[0]["prompt"] == [{"role": "system", "content": "Be honest."},
+                                         {"role": "user", "content": "Is pineapple on pizza a crime?"}]
+
+
+def test_llamafactory_kto_tag_without_its_dataset_info(tmp_path):
+    rows = [{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}],
+             "kto_tag": True}, {"messages": [{"role": "user", "content": "Hi"},
+                                             {"role": "assistant", "content": "Go away."}], "kto_tag": False}]
+    data = load_training_data(DataConfig(source=str(write_jsonl(tmp_path / "k.jsonl", rows))), "kto")
+    assert (data.kind, data.format, [r["label"] for r in data.dataset]) == ("kto", "kto-tag-messages", [True, False])
 
 
 def test_blank_documents_of_a_text_corpus_are_skipped_not_errors(tmp_path):

@@ -157,7 +157,7 @@ def normalise(raw: RawRows, method: str | None = None, column_map: dict | None =
     return Normalised(examples, kind, fmt, raw.total, valid, errors, notes, remarks, sorted(media), weighed)
 
 
-RATED_RULES = ("nectar", "ultrafeedback-raw", "shp", "pku-saferlhf", "chatbot-arena", "webgpt",
+RATED_RULES = ("helpsteer3", "nectar", "ultrafeedback-raw", "shp", "pku-saferlhf", "chatbot-arena", "webgpt",
                "stack-exchange-preferences")
 
 

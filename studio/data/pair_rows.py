@@ -87,7 +87,13 @@ def _prompt_from(row: dict) -> list[dict] | None:
         return ([{"role": "system", "content": system}] if system.strip() else []) + \
             [{"role": "user", "content": text_field(row, "question")}]
     value = next((row[k] for k in ("prompt", "instruction", "input") if row.get(k) is not None), None)
-    return None if value is None else turns(value, "prompt", "user")
+    if value is None:
+        return None
+    prompt = turns(value, "prompt", "user")
+    system = row.get("system")  # truthy-dpo and others keep the system prompt in its own column
+    if isinstance(system, str) and system.strip() and prompt[0]["role"] != "system":
+        prompt = [{"role": "system", "content": system}, *prompt]
+    return prompt
 
 
 def preference_row(row: dict) -> dict:
@@ -150,14 +156,14 @@ def kto_label(value) -> bool:
 
 def is_label(r: dict) -> bool:
     try:
-        kto_label(r.get("label"))
+        kto_label(r.get("label", r.get("kto_tag")))
         return True
     except RowError:
         return False
 
 
 def kto_row(row: dict) -> dict:
-    label = kto_label(row.get("label"))
+    label = kto_label(row.get("label", row.get("kto_tag")))  # kto_tag: LLaMA-Factory's name for it
     answer_key = "completion" if row.get("completion") is not None else "response"
     if row.get(answer_key) is not None:
         prompt = turns(row.get("prompt"), "prompt", "user")

@@ -138,12 +138,27 @@ def stack_exchange_preferences(row: dict) -> dict:
     return pair(_user(question), _reply(scored[-1][1]), _reply(scored[0][1]))
 
 
+def helpsteer3(row: dict) -> dict:
+    """HelpSteer3 preference: overall_preference -3..3, negative when response1 is better; 0 is a tie."""
+    context = maybe_json(row.get("context"))
+    prompt = _user(context) if isinstance(context, str) else norm_messages(context, "context", need_assistant=False)
+    one, two = text_field(row, "response1"), text_field(row, "response2")
+    score = _number(row.get("overall_preference"))
+    if score is None:
+        raise NoPair("overall_preference is missing")
+    if score == 0:
+        raise NoPair("overall_preference is 0 (a tie)")
+    return pair(prompt, _reply(one if score < 0 else two), _reply(two if score < 0 else one))
+
+
 RULES = {
     "nectar": "Nectar ranked answers: rank 1 is chosen, the lowest-ranked answer is rejected",
     "ultrafeedback-raw": "UltraFeedback scores: the highest overall_score is chosen, the lowest rejected",
     "shp": "SHP: labels=1 means human_ref_A is chosen, 0 means human_ref_B",
     "pku-saferlhf": "PKU-SafeRLHF: better_response_id names the chosen response",
     "chatbot-arena": "Chatbot Arena: the winner's conversation is chosen; ties give no pair",
+    "helpsteer3": "HelpSteer3: a negative overall_preference makes response1 chosen, a positive one response2; "
+                  "0 is a tie and gives no pair",
     "webgpt": "WebGPT comparisons: the answer with the higher score is chosen; equal scores give no pair",
     "stack-exchange-preferences": "stack-exchange-preferences: the highest pm_score answer is chosen, the lowest "
                                   "rejected",
