@@ -59,3 +59,14 @@ def test_openai_functions_and_function_call_are_tool_calls(tmp_path):
     msgs = norm.examples[0]["messages"]
     assert msgs[1]["tool_calls"][0]["function"]["name"] == "get_weather"
     assert msgs[2] == {"role": "tool", "content": "{\"sky\": \"sunny\"}", "name": "get_weather"}
+
+
+def test_ms_swift_agent_roles_are_calls_and_results(tmp_path):
+    rows = [{"tools": json.dumps([SPEC]), "messages": [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "tool_call", "content": json.dumps({"name": "get_weather", "arguments": {"city": "Paris"}})},
+        {"role": "tool_response", "content": "{\"sky\": \"sunny\"}"},
+        {"role": "assistant", "content": "Sunny."}]}]
+    norm = normalise(read_source(str(write_jsonl(tmp_path / "s.jsonl", rows))))
+    assert (norm.kind, norm.errors) == ("tool", [])
+    assert [m["role"] for m in norm.examples[0]["messages"]] == ["user", "assistant", "tool", "assistant"]

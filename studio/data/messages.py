@@ -19,7 +19,8 @@ ROLE_ALIASES = {
     "chatgpt": "assistant", "bing": "assistant", "bard": "assistant", "answer": "assistant",
     "system": "system",
     "tool": "tool", "observation": "tool", "function_response": "tool", "ipython": "tool", "function": "tool",
-    "function_call": "tool_call",  # ShareGPT/glaive: an assistant turn that calls a function
+    "tool_response": "tool",  # ms-swift's agent format
+    "function_call": "tool_call", "tool_call": "tool_call",  # ShareGPT/glaive, ms-swift: the assistant calls
 }
 MEDIA_PARTS = {"image": "images", "image_url": "images", "input_image": "images", "video": "videos",
                "video_url": "videos", "audio": "audio", "input_audio": "audio", "audio_url": "audio"}
