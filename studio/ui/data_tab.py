@@ -200,7 +200,9 @@ def build(fields: dict) -> dict:
                          type="filepath", scale=2, height=110, elem_id="data-upload")
     with gr.Row():
         fields["data.split"] = widget_for("data.split", "train", label="Split")
-        fields["data.subset"] = widget_for("data.subset", None, label="Subset")
+        fields["data.subset"] = widget_for("data.subset", None, label="Subset",
+                                           info="A Hub dataset's configuration, or one dataset of a LLaMA-Factory "
+                                                "data/ folder (Inspect lists them).")
         fields["data.max_rows"] = widget_for("data.max_rows", None)
         fields["data.template"] = widget_for("data.template", "auto", label="Chat template")
         fields["data.column_map"] = widget_for("data.column_map", "", label="Column mapping",
