@@ -11,7 +11,7 @@ import pytest
 
 from studio.data import DataError
 from studio.data.loading import normalise
-from studio.data.sources import read_source
+from studio.data.reading import read_source
 
 PEERS = Path(__file__).resolve().parents[1].parent / "shared" / "peer-data"
 EXPECTED = json.loads((PEERS / "EXPECTED.json").read_text(encoding="utf-8")) if PEERS.is_dir() else {}

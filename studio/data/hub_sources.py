@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from studio.data.sources import LOCAL_HINT, SPLIT, DataError, RawRows, _slice, apply_slice
+from studio.data.sources import LOCAL_HINT, SPLIT, DataError, RawRows, apply_slice, local_slice
 
 # ---- local dataset folders --------------------------------------------------------------------
 
@@ -28,7 +28,7 @@ def read_folder(path: Path, *, split: str = "train", subset: str | None = None, 
                                     f"{', '.join(ds)}.")
                 ds = ds[name]
             raw = RawRows(list(enumerate(ds.to_list())), [], len(ds))
-            sl = _slice(split.replace(name, "train", 1) if m else "train", raw.total)
+            sl = local_slice(split.replace(name, "train", 1) if m else "train", raw.total)
         else:
             ds = datasets.load_dataset(str(path), subset or None, split=split or "train")
             if limit is not None:

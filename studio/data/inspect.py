@@ -12,7 +12,8 @@ from jinja2.exceptions import TemplateError
 
 from studio.data.loading import normalise
 from studio.data.preview import CONVERSATIONS, length_stats, preview, render, sft_plan, tool_template_problem
-from studio.data.sources import DataError, read_source
+from studio.data.reading import read_source
+from studio.data.sources import DataError
 
 DEFAULT_MAX_LENGTH = 512  # TrainingConfig.max_length's default
 # Counting tokens runs at about 4 MB of text a second on this 2-core CPU (100,000 chat rows: ~15 s).

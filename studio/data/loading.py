@@ -23,7 +23,8 @@ from studio.data.kinds import (
 )
 from studio.data.messages import Skip
 from studio.data.ratings import NoPair
-from studio.data.sources import DataError, RawRows, read_source, row_error
+from studio.data.reading import read_source
+from studio.data.sources import DataError, RawRows, row_error
 
 __all__ = ["DataError", "Normalised", "PreparedData", "load_training_data", "normalise", "read_for"]
 

@@ -46,35 +46,9 @@ def row_error(row: int, message: str) -> dict:
     return {"row": row, "message": message}
 
 
-def read_source(source: str, *, split: str = "train", subset: str | None = None,
-                limit: int | None = None) -> RawRows:
-    """Read up to ``limit`` rows of ``source`` (a local file or a Hub dataset id)."""
-    source = (source or "").strip()
-    if not source:
-        raise DataError(f"No dataset given; choose {LOCAL_HINT} or type a Hub dataset id like org/name.")
-    path = Path(source).expanduser()
-    if path.is_dir() and (path / LLAMAFACTORY_INFO).is_file() or path.name == LLAMAFACTORY_INFO and path.is_file():
-        from studio.data.llamafactory import read_llamafactory
-
-        return read_llamafactory(path, split=split, subset=subset, limit=limit)
-    if path.is_dir():
-        from studio.data.hub_sources import read_folder
-
-        return read_folder(path, split=split, subset=subset, limit=limit)
-    if path.is_file():
-        return read_file(path, split=split, limit=limit)
-    looks_like_path = (path.suffix.lower() in FILE_KINDS or source.startswith((".", "/", "~"))
-                       or source.count("/") > 1 or "\\" in source or not HUB_ID.match(source))
-    if looks_like_path:
-        raise DataError(f"The data file {path} does not exist; check the path or upload the file again.")
-    from studio.data.hub_sources import read_hub
-
-    return read_hub(source, split=split, subset=subset, limit=limit)
-
-
 # ---- local files -----------------------------------------------------------------------------
 
-def _slice(split: str, total: int) -> slice:
+def local_slice(split: str, total: int) -> slice:
     """Turn 'train', 'train[:2000]', 'train[10%:]' into a slice over a single-split local file."""
     m = SPLIT.match(split or "train")
     if not m or m.group(1) != "train":
@@ -162,7 +136,7 @@ def read_file(path: Path, *, split: str = "train", limit: int | None = None) -> 
         )
     if kind is None:
         raise DataError(f"Cannot tell what kind of data {path.name} holds; use {LOCAL_HINT}.")
-    sl = _slice(split, 0)  # validates the split name early
+    sl = local_slice(split, 0)  # validates the split name early
     read_limit = None if _needs_total(split) else _limit_after_slice(sl, limit)
     if kind == "jsonl":
         raw = _read_jsonl(path, read_limit)
@@ -177,7 +151,7 @@ def read_file(path: Path, *, split: str = "train", limit: int | None = None) -> 
     raw.origin, raw.name = "local file", path.name
     if raw.total == 0:
         raise DataError(f"The file {path.name} holds no rows; choose a file with at least one row of data.")
-    return apply_slice(raw, _slice(split, raw.total), limit)
+    return apply_slice(raw, local_slice(split, raw.total), limit)
 
 
 def _limit_after_slice(sl: slice, limit: int | None) -> int | None:

@@ -126,7 +126,7 @@ def mapping_updates(columns: list[str] | None, column_map: str | None) -> list:
 def _columns_of(source: str, subset: str | None, split: str) -> list[str]:
     """The file's columns even when no layout fits, so they can be mapped by hand."""
     try:
-        from studio.data.sources import read_source
+        from studio.data.reading import read_source
 
         raw = read_source(resolve_local(source), split=(split or "train").strip(), subset=subset or None, limit=200)
     except Exception:  # noqa: BLE001 - the inspect error already says what is wrong
