@@ -132,6 +132,7 @@ def norm_messages(value: Any, field: str = "messages", *, need_assistant: bool =
         raise RowError(f"'{field}' is an empty list")
     out = []
     aliases = ROLE_ALIASES if roles is None else {**ROLE_ALIASES, **roles}
+    trained = False  # whether some assistant turn will be trained on (tracked here: no second pass per row)
     for i, msg in enumerate(value, 1):
         if not isinstance(msg, dict):
             raise RowError(f"message {i} of '{field}' has the wrong type: expected an object with role and "
@@ -143,11 +144,14 @@ def norm_messages(value: Any, field: str = "messages", *, need_assistant: bool =
                 and len(msg) == 2 and (role == "system" or (content and not content.isspace())):
             # the common case, kept cheap: a clean text turn
             out.append(msg if role == raw_role and "content" in msg else {"role": role, "content": content})
+            trained = trained or role == "assistant"
             continue
-        out.append(_slow_message(msg, i, field, raw_role, role, content, aliases, notes, media))
-    if need_assistant and not any(m["role"] == "assistant" for m in out):
-        raise RowError(f"no assistant turn in '{field}'")
-    if need_assistant and not any(m["role"] == "assistant" and m.get("weight") != 0 for m in out):
+        turn = _slow_message(msg, i, field, raw_role, role, content, aliases, notes, media)
+        trained = trained or (turn["role"] == "assistant" and turn.get("weight") != 0)
+        out.append(turn)
+    if need_assistant and not trained:
+        if not any(m["role"] == "assistant" for m in out):
+            raise RowError(f"no assistant turn in '{field}'")
         # nothing in this row would be trained on, so it is a problem, not a remark
         empty = [i for i, m in enumerate(out, 1) if m.get("weight") == 0 and not m["content"].strip()
                  and not m.get("tool_calls")]

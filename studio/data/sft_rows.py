@@ -30,8 +30,10 @@ QWEN_VL_IMAGE = re.compile(r"<img>.*?</img>", re.DOTALL)  # ms-swift / Qwen-VL: 
 
 def finish(messages: list[dict], row: dict, notes: list[str], media: set[str], tools_key: str = "tools") -> dict:
     out: dict[str, Any] = {"messages": messages}
-    tools = maybe_json(row.get(tools_key) or row.get("functions"))  # "functions": OpenAI's older name
-    if tools not in (None, "", []):
+    tools = row.get(tools_key) or row.get("functions")  # "functions": OpenAI's older name
+    if tools:
+        tools = maybe_json(tools)
+    if tools:  # a JSON "[]" is no tools
         if not isinstance(tools, list):
             raise RowError(f"field '{tools_key}' has the wrong type: expected a list of tool definitions")
         # Bare function specs (glaive) get OpenAI's {type, function} wrapper that chat templates expect.
