@@ -50,3 +50,17 @@ def test_weight_zero_and_kto_labels_have_their_own_preview_labels():
                                                                           "part": "weight 0"},
                                         {"text": "A1", "trained": True, "part": "desirable"}]])
     assert spans == [("Q", None), ("A0", "weight 0: not trained on"), ("A1", "trained on (desirable)")]
+
+
+def test_cli_inspect_maps_columns_too(tiny_model_dir, tmp_path, capsys):
+    import json
+
+    from studio.cli import main
+
+    path = write_jsonl(tmp_path / "odd.jsonl", ROWS)
+    assert main(["data", "inspect", str(path), "--model", str(tiny_model_dir), "--template", "chatml",
+                 "--map", "prompt=ask,response=reply", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["format"], report["valid_rows"], report["columns"]) == ("prompt-response", 4, ["ask", "id", "reply"])
+    assert main(["data", "inspect", str(path), "--model", str(tiny_model_dir), "--map", "prompt"]) != 0
+    assert "must look like role=column" in capsys.readouterr().err
