@@ -105,9 +105,9 @@ def normalise(raw: RawRows, method: str | None = None, column_map: dict | None =
     # of the chosen one's columns, like a preference file's conversations column, was not).
     weighed = [f.name for f in candidates(columns, sample) if f.kind != fmt.kind
                and not set(f.required) <= set(fmt.required)]
-    kind = fmt.kind if fmt.kind != "rated" else (wanted_kind(method) or "sft")
-    if kind not in ("sft", "preference", "rated"):
-        kind = fmt.kind
+    kind = fmt.kind
+    if kind == "rated":  # built into what was asked for: pairs for preference methods, else demonstrations
+        kind = "preference" if wanted_kind(method) == "preference" else "sft"
     if fmt.row is not None and shuffle_seed is not None:
         raw = _sample_rows(raw, shuffle_seed, max_rows)  # one example per row: sample rows
     errors = list(raw.errors)
