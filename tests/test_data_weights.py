@@ -130,3 +130,10 @@ def test_a_real_run_trains_on_data_the_data_layer_tokenized(rows, max_length, ti
     })
     summary = train(cfg, tmp_path / "run")
     assert summary["global_step"] == 2 and summary["train_loss"] > 0
+
+
+def test_examples_cut_before_anything_trained_say_so_in_one_sentence(tiny_model_dir, tmp_path):
+    from studio.data import DataError
+
+    with pytest.raises(DataError, match=r"^Every example's first trained token comes after max_length \(16 tokens\)"):
+        _trainer(tiny_model_dir, write_jsonl(tmp_path / "w.jsonl", OPENAI_WEIGHTED), tmp_path, max_length=16)

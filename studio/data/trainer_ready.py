@@ -77,4 +77,12 @@ def prepare_sft_dataset(dataset, tokenizer, max_length: int | None = None):
     if not plan.assistant_only:
         log.warning("The chat template cannot mark assistant turns, so message weights are ignored and whole "
                     "conversations are trained on.")
-    return tokenize_conversations(dataset, tokenizer, plan.template, plan.assistant_only)
+    tokenized = tokenize_conversations(dataset, tokenizer, plan.template, plan.assistant_only)
+    if max_length and not any(label != -100 for labels in tokenized["labels"] for label in labels[:max_length]):
+        # TRL drops every example left with nothing to learn after truncation, then fails on an empty
+        # dataset with a sampler error; say what is wrong instead.
+        from studio.data.sources import DataError
+
+        raise DataError(f"Every example's first trained token comes after max_length ({max_length} tokens), so "
+                        "nothing would be learned; raise training.max_length or shorten the prompts.")
+    return tokenized
