@@ -72,11 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = data.add_parser("inspect", help="detect a dataset's format and preview what is trained on")
     p.add_argument("source", help="local file or Hub dataset id")
     p.add_argument("--split", default="train")
-    p.add_argument("--subset", default=None, help="Hub dataset configuration name")
+    p.add_argument("--subset", default=None,
+                   help="Hub dataset configuration name, or a dataset of a LLaMA-Factory dataset_info.json")
     p.add_argument("--template", default="auto", help="auto, model, chatml, llama2 or zephyr")
     p.add_argument("--model", default=None, help="model whose tokenizer and template to use")
     p.add_argument("--method", choices=method_names(), default=None, action=_MethodKind,
                    help="check the data suits this method")
+    p.add_argument("--map", default=None, metavar="ROLE=COLUMN,...",
+                   help="map columns by hand, e.g. prompt=question,response=answer (as data.column_map)")
     p.add_argument("--rows", type=int, default=None, help="read at most this many rows")
     p.add_argument("--max-length", type=int, default=None, help="count rows longer than this")
     p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -42,13 +42,19 @@ SFT_CASES = [
     ("prompt-completion text", L.PROMPT_COMPLETION_TEXT, "prompt-completion", [user("The sky is"), bot(" blue.")]),
     ("prompt-completion messages", L.PROMPT_COMPLETION_CONVERSATIONAL, "prompt-completion",
      [user("What color is the sky?"), bot("It is blue.")]),
-    ("plain text", L.PLAIN_TEXT, "text", [bot("The quick brown fox jumps over the lazy dog.")]),
     ("dolly", L.DOLLY_15K, "dolly",
      [user("When did Virgin Australia start operating?\n\nVirgin Australia commenced services on 31 August 2000 "
            "as Virgin Blue."), bot("Virgin Australia commenced services on 31 August 2000.")]),
     ("prompt-response", L.PROMPT_RESPONSE, "prompt-response", [user("Name a planet."), bot("Mars.")]),
     ("question-answer", L.QUESTION_ANSWER, "question-answer", [user("What is 2 + 2?"), bot("4")]),
 ]
+
+
+def test_plain_text_is_its_own_kind_without_turns(tmp_path):
+    data = load(write_jsonl(tmp_path / "d.jsonl", L.PLAIN_TEXT), "sft")
+    assert (data.kind, data.format, data.rows, data.errors) == ("text", "text", len(L.PLAIN_TEXT), [])
+    assert data.dataset.column_names == ["text"]
+    assert data.dataset[0]["text"] == "The quick brown fox jumps over the lazy dog."
 
 
 @pytest.mark.parametrize("name,rows,fmt,first", SFT_CASES, ids=[c[0] for c in SFT_CASES])
@@ -121,7 +127,9 @@ def test_helpsteer_preference_pairs_best_against_worst(tmp_path):
     assert (data.kind, len(data.dataset)) == ("preference", 2)
     assert data.dataset[1] == {"prompt": [user("Explain gravity in one line.")],
                                "chosen": [bot("Masses attract each other.")], "rejected": [bot("Things fall up.")]}
-    assert data.errors == [{"row": 4, "message": "only one response to this prompt, so no preference pair can be built"}]
+    assert data.errors == []  # a lone response is not a broken row: it gives no pair, and says so
+    assert data.remarks == [{"row": 4, "message": "gives no pair: only one response to this prompt", "skipped": True}]
+    assert data.notes[0].startswith("2 pairs made by the rule: HelpSteer scores")
 
 
 def test_oasst_sft_follows_the_top_ranked_path(tmp_path):
@@ -136,7 +144,7 @@ def test_oasst_sft_follows_the_top_ranked_path(tmp_path):
 
 def test_oasst_preference_from_ranked_siblings(tmp_path):
     data = load(write_jsonl(tmp_path / "o.jsonl", L.OASST2), "dpo")
-    assert len(data.dataset) == 1
+    assert len(data.dataset) == 1 and data.notes[0].startswith("1 pair made by the rule: oasst ranks")
     assert data.dataset[0] == {"prompt": [user("Is pineapple on pizza a crime?")],
                                "chosen": [bot("No, it is a matter of taste.")], "rejected": [bot("Yes, a serious one.")]}
 

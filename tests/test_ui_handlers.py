@@ -267,7 +267,7 @@ def test_inspect_a_bad_file_lists_its_rows(tmp_path):
             {"prompt": "Missing rejected", "chosen": "No."},
             {"prompt": "Is pineapple on pizza a crime?", "chosen": "No.", "rejected": "Yes."}]
     bad.write_text("".join(json.dumps(r) + "\n" for r in rows) + "{not json\n")
-    summary, _preview, _hist, problems = data_tab.inspect_data(str(bad), None, "train", None, "chatml", "", "dpo",
+    summary, _preview, _hist, problems, *_roles = data_tab.inspect_data(str(bad), None, "train", None, "chatml", "", "dpo",
                                                              None)
     assert problems["visible"] is True and len(problems["value"]) >= 1, summary
     assert "problem" in summary.lower()

@@ -7,6 +7,8 @@
   best- and worst-ranked sibling replies to the same prompter message, with the path so far as prompt.
 
 Each returns (examples as (first row number, example), row errors, notes about rows not used).
+Rows with nothing wrong that give no pair (a tie, a lone response) are returned among the errors
+marked ``"skipped": True``; the loader lists them as remarks, not as problems.
 """
 
 from __future__ import annotations
@@ -17,6 +19,18 @@ from studio.data.formats import SCORE_COLUMNS, RowError, text_field
 from studio.data.sources import row_error
 
 Examples = list[tuple[int, dict]]
+
+
+RULES = {
+    "helpsteer": "HelpSteer scores: for each prompt the best-scored response is chosen and the worst rejected; "
+                 "ties and lone responses give no pair",
+    "oasst": "oasst ranks: for each prompter message the top-ranked reply is chosen and the lowest-ranked "
+             "rejected; unranked or tied replies give no pair",
+}
+
+
+def no_pair(row: int, why: str) -> dict:
+    return {"row": row, "message": f"gives no pair: {why}", "skipped": True}
 
 
 def _score_keys(columns: set[str]) -> list[str]:
@@ -62,12 +76,12 @@ def helpsteer(rows: list[tuple[int, dict]], kind: str, columns: set[str]) -> tup
             unused += len(items) - 1
             continue
         if len(items) == 1:
-            errors.append(row_error(items[0][0], "only one response to this prompt, so no preference pair can be built"))
+            errors.append(no_pair(items[0][0], "only one response to this prompt"))
             continue
         worst = min(items, key=lambda it: it[2])
         if best[2] == worst[2]:
             for it in items:
-                errors.append(row_error(it[0], "all responses to this prompt have the same scores, so none is preferred"))
+                errors.append(no_pair(it[0], "all responses to this prompt have the same scores"))
             continue
         if best[1] == worst[1]:
             errors.append(row_error(worst[0], "chosen is the same as rejected"))

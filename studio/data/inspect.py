@@ -11,8 +11,9 @@ from typing import Any
 from jinja2.exceptions import TemplateError
 
 from studio.data.loading import normalise
-from studio.data.preview import length_stats, preview, render, sft_plan
-from studio.data.sources import DataError, read_source
+from studio.data.preview import CONVERSATIONS, length_stats, preview, render, sft_plan, tool_template_problem
+from studio.data.reading import read_source
+from studio.data.sources import DataError
 
 DEFAULT_MAX_LENGTH = 512  # TrainingConfig.max_length's default
 # Counting tokens runs at about 4 MB of text a second on this 2-core CPU (100,000 chat rows: ~15 s).
@@ -27,7 +28,7 @@ STATS_TIME_BUDGET = 4.5
 @dataclass
 class InspectReport:
     source: str
-    kind: str  # "sft" or "preference"
+    kind: str  # sft, preference, kto, text, tool or multimodal (studio.data.kinds)
     format: str  # the schema recognised, e.g. "sharegpt", "hh-rlhf"
     description: str  # the schema in words
     rows: int  # rows read
@@ -42,6 +43,10 @@ class InspectReport:
     template: str  # chat template label: chatml, llama2, zephyr or model
     model: str  # whose tokenizer counted the tokens
     notes: list[str] = field(default_factory=list)
+    remarks: list[dict] = field(default_factory=list)  # rows kept or giving no pair, with why (not errors)
+    media: list[str] = field(default_factory=list)  # media found (kind multimodal: refused for training)
+    weighed: list[str] = field(default_factory=list)  # other layouts the columns also fit
+    columns: list[str] = field(default_factory=list)  # the file's columns, for mapping them by hand
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -99,17 +104,28 @@ def inspect_source(source: str, *, split: str = "train", subset: str | None = No
 
     started = time.perf_counter()
     raw = read_source(source, split=split, subset=subset, limit=rows)
+    raw_columns = {k for _, r in raw.rows[:200] for k in r}
     norm = normalise(raw, method, column_map or None)
     if tokenizer is None:
         tokenizer, model_name = _tokenizer_for(model)
     else:
         model_name = model or getattr(tokenizer, "name_or_path", "") or "tokenizer"
     label = apply_template(tokenizer, template)
-    plan = sft_plan(tokenizer) if norm.kind == "sft" else None
+    plan = sft_plan(tokenizer) if norm.kind in CONVERSATIONS else None
     notes = list(norm.notes)
     if plan is not None and plan.note:
         notes.append(plan.note)
     sample = norm.examples[0]
+    if norm.kind == "tool":
+        problem = tool_template_problem(tokenizer, norm.examples, label, plan)
+        if problem:
+            notes.append(problem)
+    if norm.kind == "text":
+        notes.append("Raw text is trained on as it is (no chat template), every token, packed into blocks of "
+                     f"max_length ({max_length or DEFAULT_MAX_LENGTH}) tokens.")
+    if any(m.get("weight") == 0 for ex in norm.examples[:2000] for m in ex.get("messages") or ()):
+        notes.append("Some assistant turns have weight 0: they stay in the conversation but are not trained on "
+                     "(marked 'weight 0' in the preview).")
     try:
         texts = render(tokenizer, sample, norm.kind, plan)
     except TemplateError as exc:
@@ -135,6 +151,7 @@ def inspect_source(source: str, *, split: str = "train", subset: str | None = No
         rows=norm.rows, valid_rows=norm.valid_rows, examples=len(norm.examples), errors=norm.errors,
         sample=sample, rendered=texts.get("text", texts.get("chosen", "")), rendered_rejected=texts.get("rejected"),
         preview=previews, length_stats=stats, template=label, model=model_name, notes=notes,
+        remarks=norm.remarks, media=norm.media, weighed=norm.weighed, columns=sorted(raw_columns),
     )
 
 
@@ -149,6 +166,8 @@ def _safe_preview(tokenizer, example: dict, kind: str, plan, label: str) -> list
 
 def _mark(segment: dict, color: bool) -> str:
     text = segment["text"]
+    if segment.get("part") == "weight 0":
+        return f"\x1b[2m{text}\x1b[0m" if color else f"{{{{weight 0: {text}}}}}"
     if not segment["trained"]:
         return text
     return f"\x1b[1;32m{text}\x1b[0m" if color else f"[[{text}]]"
@@ -170,6 +189,9 @@ def format_report(report: InspectReport, color: bool = False, max_errors: int = 
     ]
     for note in report.notes:
         lines.append(f"Note:     {note}")
+    if report.remarks:
+        lines.append(f"Remarks ({len(report.remarks):,}, rows kept or giving no pair):")
+        lines += [f"  row {r['row']}: {r['message']}" for r in report.remarks[:max_errors]]
     if report.errors:
         lines.append(f"Problems ({len(report.errors):,}):")
         lines += [f"  row {e['row']}: {e['message']}" for e in report.errors[:max_errors]]
@@ -187,7 +209,21 @@ def format_report(report: InspectReport, color: bool = False, max_errors: int = 
             lines.append(by_part["rejected"])
         else:
             lines.append("".join(_mark(s, color) for s in segments))
+            lines += [f"(label: {s['part']})" for s in segments if s.get("part") in ("desirable", "undesirable")]
     return "\n".join(lines)
+
+
+def parse_map(text: str | None) -> dict | None:
+    """--map 'prompt=question,response=answer' -> {"prompt": "question", "response": "answer"}."""
+    if not text:
+        return None
+    mapping = {}
+    for part in text.split(","):
+        role, sep, column = part.partition("=")
+        if not sep or not role.strip():
+            raise DataError(f"The column mapping '{part.strip()}' must look like role=column, e.g. prompt=question.")
+        mapping[role.strip()] = column.strip()
+    return mapping
 
 
 def cli_inspect(args) -> int:
@@ -195,7 +231,8 @@ def cli_inspect(args) -> int:
         args.source, split=getattr(args, "split", "train") or "train", subset=getattr(args, "subset", None),
         template=getattr(args, "template", "auto") or "auto", model=getattr(args, "model", None),
         rows=getattr(args, "rows", None), max_length=getattr(args, "max_length", None),
-        method=getattr(args, "data_kind", None),  # the kind of data the chosen method trains on
+        # the kind of data the chosen method trains on (the CLI reads it from the method registry)
+        method=getattr(args, "data_kind", None), column_map=parse_map(getattr(args, "map", None)),
     )
     if getattr(args, "json", False):
         print(report.to_json())

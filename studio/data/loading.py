@@ -12,8 +12,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from studio.data import grouped
-from studio.data.formats import Format, RowError, apply_column_map, detect, wanted_kind
-from studio.data.sources import DataError, RawRows, read_source, row_error
+from studio.data.formats import Format, RowError, apply_column_map, candidates, detect
+from studio.data.kinds import (
+    KIND_WORDS,
+    MEDIA_COLUMNS,
+    kind_problem,
+    media_in_row,
+    media_sentence,
+    wanted_kind,
+)
+from studio.data.messages import Skip
+from studio.data.ratings import NoPair
+from studio.data.reading import read_source
+from studio.data.sources import DataError, RawRows, row_error
 
 __all__ = ["DataError", "Normalised", "PreparedData", "load_training_data", "normalise", "read_for"]
 
@@ -30,6 +41,7 @@ class PreparedData:
     description: str = ""  # the schema in words, for people
     notes: list[str] = field(default_factory=list)  # what else the user should know (rows not used, ...)
     valid_rows: int = 0  # rows read that had no problem
+    remarks: list[dict] = field(default_factory=list)  # rows kept or skipped with a remark (not errors)
 
 
 @dataclass
@@ -41,6 +53,9 @@ class Normalised:
     valid_rows: int
     errors: list[dict]
     notes: list[str]
+    remarks: list[dict] = field(default_factory=list)  # [{"row", "message"}]: kept rows' remarks, ties
+    media: list[str] = field(default_factory=list)  # media kinds found (then kind is "multimodal")
+    weighed: list[str] = field(default_factory=list)  # other layouts that also fit the columns
 
 
 def read_for(source: str, *, split: str = "train", subset: str | None = None, max_rows: int | None = None,
@@ -51,6 +66,10 @@ def read_for(source: str, *, split: str = "train", subset: str | None = None, ma
 
 def _rows(n: int) -> str:
     return "1 row" if n == 1 else f"{n:,} rows"
+
+
+def _pairs(n: int) -> str:
+    return "1 pair" if n == 1 else f"{n:,} pairs"
 
 
 def _columns(raw: RawRows) -> set[str]:
@@ -80,26 +99,28 @@ def normalise(raw: RawRows, method: str | None = None, column_map: dict | None =
         detail = f"; the first problem is row {first['row']}: {first['message']}" if first else ""
         raise DataError(f"None of the {_rows(raw.total)} in {raw.name or 'the data'} can be used{detail}.")
     columns = apply_column_map(raw.rows, column_map, _columns(raw))
-    fmt = detect(columns, [r for _, r in raw.rows[:200]], method, raw.name or "the data")
-    kind = fmt.kind if fmt.kind != "rated" else (wanted_kind(method) or "sft")
+    sample = [r for _, r in raw.rows[:200]]
+    fmt = detect(columns, sample, method, raw.name or "the data")
+    # Layouts of another kind on columns of their own were real alternatives (a layout on a subset
+    # of the chosen one's columns, like a preference file's conversations column, was not).
+    weighed = [f.name for f in candidates(columns, sample) if f.kind != fmt.kind
+               and not set(f.required) <= set(fmt.required)]
+    kind = fmt.kind
+    if kind == "rated":  # built into what was asked for: pairs for preference methods, else demonstrations
+        kind = "preference" if wanted_kind(method) == "preference" else "sft"
     if fmt.row is not None and shuffle_seed is not None:
         raw = _sample_rows(raw, shuffle_seed, max_rows)  # one example per row: sample rows
     errors = list(raw.errors)
     notes: list[str] = []
+    remarks: list[dict] = []
+    media: set[str] = set()
     examples: list[dict] = []
     if fmt.row is not None:
-        convert = fmt.row
-        for idx, row in raw.rows:
-            try:
-                examples.append(convert(row))
-            except RowError as exc:
-                errors.append(row_error(idx, str(exc)))
-            except (TypeError, AttributeError, KeyError, ValueError) as exc:  # a shape no check foresaw
-                errors.append(row_error(idx, f"could not be read ({type(exc).__name__}: {exc})"))
-        valid = len(examples)
+        examples, valid = _convert_rows(raw, fmt, errors, remarks, media, columns)
     else:
         pairs, group_errors, notes = GROUPED[fmt.name](raw.rows, kind, columns)
-        errors.extend(group_errors)
+        errors.extend(e for e in group_errors if not e.get("skipped"))
+        remarks.extend(e for e in group_errors if e.get("skipped"))
         if shuffle_seed is not None:  # one example from many rows: sample examples
             random.Random(shuffle_seed).shuffle(pairs)
             if max_rows is not None:
@@ -107,8 +128,10 @@ def normalise(raw: RawRows, method: str | None = None, column_map: dict | None =
         examples = [ex for _, ex in pairs]
         valid = raw.total - len({e["row"] for e in errors})
     errors.sort(key=lambda e: e["row"])
+    if media:
+        kind = "multimodal"
     if not examples:
-        first = errors[0] if errors else None
+        first = errors[0] if errors else (remarks[0] if remarks else None)
         detail = f"; the first problem is row {first['row']}: {first['message']}" if first else ""
         what = "preference pair" if kind == "preference" else "training example"
         raise DataError(f"No {what} could be built from the {_rows(raw.total)} of {raw.name or 'the data'} "
@@ -116,20 +139,78 @@ def normalise(raw: RawRows, method: str | None = None, column_map: dict | None =
     if fmt.kind == "rated" and method is None:
         notes.append("Rated data serves both methods: shown here as SFT; with DPO it becomes preference pairs "
                      "(best against worst reply).")
+    skipped = sum(1 for r in remarks if r.get("skipped"))
+    if kind == "preference" and fmt.kind == "rated":
+        notes.insert(0, f"{_pairs(len(examples))} made by the rule: {grouped.RULES[fmt.name]}.")
+    elif kind == "preference" and fmt.name in RATED_RULES:
+        notes.insert(0, f"{_pairs(len(examples))} made by the rule: {fmt.description}"
+                        + (f"; {skipped:,} rows give no pair (ties or missing scores)." if skipped else "."))
+    elif skipped:
+        notes.insert(0, f"{skipped:,} rows give no example (blank documents and the like); each is listed with why.")
+    if kind == "multimodal":
+        notes.insert(0, media_sentence(media))
     if errors:
         notes.insert(0, f"{len({e['row'] for e in errors})} of {raw.total} rows were left out; "
                         "each is listed with its row number and the reason.")
-    return Normalised(examples, kind, fmt, raw.total, valid, errors, notes)
+    if weighed:
+        notes.append(f"Detected the {fmt.name} layout ({KIND_WORDS.get(fmt.kind, fmt.kind)}); the columns also fit "
+                     f"{', '.join(weighed)}: map the columns by hand if this is wrong.")
+    return Normalised(examples, kind, fmt, raw.total, valid, errors, notes, remarks, sorted(media), weighed)
+
+
+RATED_RULES = ("helpsteer3", "nectar", "ultrafeedback-raw", "shp", "pku-saferlhf", "chatbot-arena", "webgpt",
+               "stack-exchange-preferences")
+
+
+def _convert_rows(raw: RawRows, fmt: Format, errors: list[dict], remarks: list[dict],
+                  media: set[str], columns: set[str]) -> tuple[list[dict], int]:
+    """Convert each row; returns (examples, valid rows). Ties (NoPair) are valid rows without a pair."""
+    convert = fmt.row
+    look_for_media = bool(columns & MEDIA_COLUMNS.keys())  # skip the per-row look in text-only files
+    examples: list[dict] = []
+    valid = 0
+    for idx, row in raw.rows:
+        try:
+            example = convert(row)
+        except Skip as exc:
+            what = "gives no pair" if isinstance(exc, NoPair) else "skipped"
+            remarks.append({"row": idx, "message": f"{what}: {exc}", "skipped": True})
+            valid += 1
+            continue
+        except RowError as exc:
+            errors.append(row_error(idx, str(exc)))
+            continue
+        except (TypeError, AttributeError, KeyError, ValueError) as exc:  # a shape no check foresaw
+            errors.append(row_error(idx, f"could not be read ({type(exc).__name__}: {exc})"))
+            continue
+        valid += 1
+        if "_notes" in example:
+            remarks.extend({"row": idx, "message": m} for m in example.pop("_notes"))
+        if "_media" in example:
+            media.update(example.pop("_media"))
+        if look_for_media and (found := media_in_row(row)):
+            media.update(found)
+        examples.append(example)
+    return examples, valid
+
+
+def check_method(norm: Normalised, method: str) -> None:
+    """Refuse data the method cannot train on (media, or a kind the method does not use), in one sentence."""
+    problem = kind_problem(method, norm.kind, norm.format.name, norm.media)
+    if problem:
+        raise DataError(problem)
 
 
 def load_training_data(data_cfg, method: str) -> PreparedData:
-    """Read ``data_cfg.source`` and return it in TRL's conversational form for ``method`` (sft or dpo)."""
+    """Read ``data_cfg.source`` and return it in TRL's form for ``method`` (refused in one sentence when
+    the method cannot use the data's kind)."""
     import datasets
 
     raw = read_for(data_cfg.source, split=data_cfg.split or "train", subset=data_cfg.subset,
                    max_rows=data_cfg.max_rows, shuffle_seed=data_cfg.shuffle_seed)
     norm = normalise(raw, method, data_cfg.column_map or None, shuffle_seed=data_cfg.shuffle_seed,
                      max_rows=data_cfg.max_rows)
+    check_method(norm, method)
     dataset = datasets.Dataset.from_list(norm.examples)
     return PreparedData(dataset, norm.kind, norm.format.name, norm.rows, norm.errors,
-                        norm.format.description, norm.notes, norm.valid_rows)
+                        norm.format.description, norm.notes, norm.valid_rows, norm.remarks)

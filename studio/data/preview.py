@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 from jinja2.exceptions import TemplateError
 
+from studio.data.chat_inputs import UNTRAINED_WEIGHT, template_messages, tools_arg, weighted_mask
+
 GENERATION_MARKER = re.compile(r"\{%-?\s*generation\s*-?%\}")  # as trl.chat_template_utils.has_generation_markers
 PREVIEW_CHARS = 20_000  # longer segments are shortened in the preview (the count of hidden characters is shown)
 CHUNK = 1000
@@ -74,10 +76,38 @@ def _conv_kwargs(plan: SftPlan | None) -> dict:
     return {"chat_template": plan.template} if plan is not None and plan.template else {}
 
 
+CONVERSATIONS = ("sft", "tool", "multimodal")  # kinds rendered as one conversation through the template
+
+
+def _messages(example: dict) -> list[dict]:
+    return template_messages(example)
+
+
+def _conv(tokenizer, example: dict, plan: SftPlan | None, **kwargs):
+    tools = tools_arg(example)
+    if tools:
+        kwargs["tools"] = tools
+    return tokenizer.apply_chat_template(_messages(example), **kwargs, **_conv_kwargs(plan))
+
+
+def raw_text(tokenizer, example: dict) -> str:
+    """Raw text as SFT trains on it: no chat template, the end-of-text token appended (as TRL does)."""
+    eos = tokenizer.eos_token or ""
+    text = example["text"]
+    return text if text.endswith(eos) else text + eos
+
+
 def render(tokenizer, example: dict, kind: str, plan: SftPlan | None = None) -> dict[str, str]:
-    """The text the trainer sees: {"text"} for SFT; {"prompt", "chosen", "rejected"} full texts for preference."""
-    if kind == "sft":
-        return {"text": tokenizer.apply_chat_template(example["messages"], tokenize=False, **_conv_kwargs(plan))}
+    """The text the trainer sees: {"text"} for SFT, tool, multimodal and raw text; {"prompt", "completion",
+    "text"} for KTO; {"prompt", "chosen", "rejected"} full texts for preference."""
+    if kind in CONVERSATIONS:
+        return {"text": _conv(tokenizer, example, plan, tokenize=False)}
+    if kind == "text":
+        return {"text": raw_text(tokenizer, example)}
+    if kind == "kto":
+        prompt = tokenizer.apply_chat_template(example["prompt"], tokenize=False, add_generation_prompt=True)
+        full = tokenizer.apply_chat_template(example["prompt"] + example["completion"], tokenize=False)
+        return {"prompt": prompt, "text": full}
     prompt = tokenizer.apply_chat_template(example["prompt"], tokenize=False, add_generation_prompt=True)
     chosen = tokenizer.apply_chat_template(example["prompt"] + example["chosen"], tokenize=False)
     rejected = tokenizer.apply_chat_template(example["prompt"] + example["rejected"], tokenize=False)
@@ -114,11 +144,14 @@ def _segments(text: str, ids: list[int], mask: list[int], offsets, tokenizer) ->
     segments: list[dict] = []
     start_tok = 0
     for i in range(1, len(ids) + 1):
-        if i == len(ids) or bool(mask[i]) != bool(mask[start_tok]):
+        if i == len(ids) or mask[i] != mask[start_tok]:
             a = _cut(text, offsets, start_tok, tokenizer, ids)
             b = _cut(text, offsets, i, tokenizer, ids)
             if b > a:
-                segments.append({"text": text[a:b], "trained": bool(mask[start_tok])})
+                segment = {"text": text[a:b], "trained": mask[start_tok] == 1}
+                if mask[start_tok] == UNTRAINED_WEIGHT:
+                    segment["part"] = "weight 0"  # an assistant turn the file says not to train on
+                segments.append(segment)
             start_tok = i
     return segments
 
@@ -132,18 +165,20 @@ def common_prefix(a: list[int], b: list[int]) -> int:
     return n
 
 
-def preview_sft(tokenizer, messages: list[dict], plan: SftPlan) -> list[dict]:
-    kwargs = _conv_kwargs(plan)
-    text = tokenizer.apply_chat_template(messages, tokenize=False, **kwargs)
+def preview_sft(tokenizer, example: dict, plan: SftPlan, trained: bool = True) -> list[dict]:
+    """A conversation's segments; ``trained=False`` (multimodal data, refused) marks nothing trained."""
+    text = _conv(tokenizer, example, plan, tokenize=False)
     ids, offsets = _encode(tokenizer, text)
     if plan.assistant_only:
-        out = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True,
-                                            return_assistant_tokens_mask=True, **kwargs)
+        out = _conv(tokenizer, example, plan, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
         mask = list(out["assistant_masks"])
+        mask = weighted_mask(_messages(example), mask) or mask
         if list(out["input_ids"]) != ids:  # cannot happen with a consistent tokenizer; stay truthful anyway
             ids, offsets = list(out["input_ids"]), None
     else:
         mask = [1] * len(ids)
+    if not trained:
+        mask = [0] * len(ids)
     if not ids:
         return [{"text": text, "trained": False}]
     return [{**s, "text": _shorten(s["text"])} for s in _segments(text, ids, mask, offsets, tokenizer)]
@@ -164,17 +199,34 @@ def preview_preference(tokenizer, example: dict) -> list[dict]:
     ]
 
 
-def _shorten_turns(turns: list[dict]) -> list[dict]:
-    return [{**t, "content": _shorten(t["content"])} if len(t["content"]) > PREVIEW_CHARS else t for t in turns]
+def preview_kto(tokenizer, example: dict) -> list[dict]:
+    texts = render(tokenizer, example, "kto")
+    prompt_ids = list(tokenizer(texts["prompt"], add_special_tokens=False)["input_ids"])
+    ids, offsets = _encode(tokenizer, texts["text"])
+    cut = _cut(texts["text"], offsets, common_prefix(prompt_ids, ids), tokenizer, ids)
+    label = "desirable" if example["label"] else "undesirable"
+    return [{"text": _shorten(texts["text"][:cut]), "trained": False, "part": "prompt"},
+            {"text": _shorten(texts["text"][cut:]), "trained": True, "part": label}]
+
+
+def _shorten_turns(turns):
+    if not isinstance(turns, list):
+        return turns if not isinstance(turns, str) else _shorten(turns)
+    return [{**t, "content": _shorten(t["content"])} if len(t.get("content") or "") > PREVIEW_CHARS else t
+            for t in turns]
 
 
 def preview(tokenizer, example: dict, kind: str, plan: SftPlan | None) -> list[dict]:
     """Segments of the rendered example, each marked trained or not. A message longer than
     PREVIEW_CHARS is shortened (its middle replaced by a count) before rendering, so a huge row
     previews in milliseconds; which parts are trained is unchanged."""
-    example = {k: _shorten_turns(v) for k, v in example.items()}
-    if kind == "sft":
-        return preview_sft(tokenizer, example["messages"], plan or sft_plan(tokenizer))
+    example = {k: _shorten_turns(v) if k != "tools" else v for k, v in example.items()}
+    if kind in CONVERSATIONS:
+        return preview_sft(tokenizer, example, plan or sft_plan(tokenizer), trained=kind != "multimodal")
+    if kind == "text":
+        return [{"text": raw_text(tokenizer, example), "trained": True}]
+    if kind == "kto":
+        return preview_kto(tokenizer, example)
     return preview_preference(tokenizer, example)
 
 
@@ -202,11 +254,19 @@ def _render_batch(tokenizer, batch: list[dict], kind: str, plan: SftPlan | None,
                 kept.append(ex)
             except TemplateError as exc:
                 rejected.append(str(exc) or type(exc).__name__)
-        return _render_all(tokenizer, kept, kind, plan) if kept else [[] for _ in range(1 if kind == "sft" else 2)]
+        return _render_all(tokenizer, kept, kind, plan) if kept else [[] for _ in range(2 if kind == "preference" else 1)]
 
 
 def _render_all(tokenizer, batch: list[dict], kind: str, plan: SftPlan | None) -> list[list[str]]:
-    if kind == "sft":
+    if kind == "text":
+        return [[raw_text(tokenizer, ex) for ex in batch]]
+    if kind == "kto":
+        return [tokenizer.apply_chat_template([ex["prompt"] + ex["completion"] for ex in batch], tokenize=False)]
+    if kind in CONVERSATIONS and any(ex.get("tools") for ex in batch):
+        return [[_conv(tokenizer, ex, plan, tokenize=False) for ex in batch]]  # tools differ per example
+    if kind in CONVERSATIONS and any(m.get("tool_calls") for ex in batch for m in ex["messages"]):
+        return [[_conv(tokenizer, ex, plan, tokenize=False) for ex in batch]]
+    if kind in CONVERSATIONS:
         return [tokenizer.apply_chat_template([ex["messages"] for ex in batch], tokenize=False, **_conv_kwargs(plan))]
     return [tokenizer.apply_chat_template([ex["prompt"] + ex["chosen"] for ex in batch], tokenize=False),
             tokenizer.apply_chat_template([ex["prompt"] + ex["rejected"] for ex in batch], tokenize=False)]
@@ -289,3 +349,33 @@ def length_stats(tokenizer, examples: list[dict], kind: str, plan: SftPlan | Non
         "seconds": round(time.perf_counter() - started, 2),
         **extra,
     }
+
+
+def tool_template_problem(tokenizer, examples: list[dict], label: str, plan: SftPlan | None) -> str | None:
+    """One sentence when the chat template drops the tool definitions or the tool calls, else None.
+
+    Rendering the same conversation with and without them shows it: a template that ignores them
+    gives the same text both times.
+    """
+    example = next((ex for ex in examples if ex.get("tools")), None) or examples[0]
+    lost = []
+    try:
+        full = _conv(tokenizer, example, plan, tokenize=False)
+        if example.get("tools"):
+            bare = tokenizer.apply_chat_template(_messages(example), tokenize=False, **_conv_kwargs(plan))
+            if bare == full:
+                lost.append("the tool definitions")
+        calls = next((ex for ex in examples if any(m.get("tool_calls") for m in ex["messages"])), None)
+        if calls is not None:
+            stripped = {**calls, "messages": [{k: v for k, v in m.items() if k != "tool_calls"}
+                                              for m in _messages(calls)]}
+            if _conv(tokenizer, stripped, plan, tokenize=False) == _conv(tokenizer, calls, plan, tokenize=False):
+                lost.append("the assistant's tool calls")
+    except Exception as exc:  # noqa: BLE001 - a template may fail on tools in any way; say so in one sentence
+        return (f"The {label} chat template cannot render tool-calling conversations ({exc}); choose the chatml "
+                "template, which writes tools, calls and results the way Hermes and Qwen2.5 do.")
+    if not lost:
+        return None
+    return (f"The {label} chat template leaves out {' and '.join(lost)}, so training would never see them; choose "
+            "the chatml template (it writes tools, calls and results the way Hermes and Qwen2.5 do) or a model "
+            "whose own template supports tools.")

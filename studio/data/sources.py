@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +20,9 @@ from typing import Any
 from studio.errors import StudioError
 
 FILE_KINDS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
-              ".parquet": "parquet"}
-LOCAL_HINT = "a local .jsonl, .json, .csv, .tsv or .parquet file"
+              ".parquet": "parquet", ".txt": "txt"}
+LOCAL_HINT = "a local .jsonl, .json, .csv, .tsv, .parquet or .txt file"
+LLAMAFACTORY_INFO = "dataset_info.json"
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 SPLIT = re.compile(r"^\s*([\w.-]+)\s*(?:\[\s*(-?\d*)(%?)\s*:\s*(-?\d*)(%?)\s*\])?\s*$")
 
@@ -46,27 +46,9 @@ def row_error(row: int, message: str) -> dict:
     return {"row": row, "message": message}
 
 
-def read_source(source: str, *, split: str = "train", subset: str | None = None,
-                limit: int | None = None) -> RawRows:
-    """Read up to ``limit`` rows of ``source`` (a local file or a Hub dataset id)."""
-    source = (source or "").strip()
-    if not source:
-        raise DataError(f"No dataset given; choose {LOCAL_HINT} or type a Hub dataset id like org/name.")
-    path = Path(source).expanduser()
-    if path.is_dir():
-        return read_folder(path, split=split, subset=subset, limit=limit)
-    if path.is_file():
-        return read_file(path, split=split, limit=limit)
-    looks_like_path = (path.suffix.lower() in FILE_KINDS or source.startswith((".", "/", "~"))
-                       or source.count("/") > 1 or "\\" in source or not HUB_ID.match(source))
-    if looks_like_path:
-        raise DataError(f"The data file {path} does not exist; check the path or upload the file again.")
-    return read_hub(source, split=split, subset=subset, limit=limit)
-
-
 # ---- local files -----------------------------------------------------------------------------
 
-def _slice(split: str, total: int) -> slice:
+def local_slice(split: str, total: int) -> slice:
     """Turn 'train', 'train[:2000]', 'train[10%:]' into a slice over a single-split local file."""
     m = SPLIT.match(split or "train")
     if not m or m.group(1) != "train":
@@ -106,6 +88,22 @@ def _sniff(head: bytes) -> str | None:
     return None
 
 
+HEADER_CELL = re.compile(r"^[\w .()/-]{1,40}$")
+
+
+def _txt_kind(head: bytes) -> str:
+    """A .txt upload may be JSON Lines or a table saved as text; otherwise it is one document per line."""
+    sniffed = _sniff(head)
+    if sniffed in ("jsonl", "json"):
+        return sniffed
+    if sniffed in ("csv", "tsv"):
+        lines = head.decode("utf-8", "replace").splitlines()[:6]
+        rows = list(csv.reader(lines[:-1] or lines, delimiter="\t" if sniffed == "tsv" else ","))
+        if rows and all(HEADER_CELL.match(c.strip()) for c in rows[0]) and all(len(r) == len(rows[0]) for r in rows):
+            return sniffed  # a short header of column names and rows that match it
+    return "txt"
+
+
 def _is_binary(head: bytes) -> bool:
     if head.startswith(b"PAR1"):
         return False
@@ -130,13 +128,15 @@ def read_file(path: Path, *, split: str = "train", limit: int | None = None) -> 
     if not head.strip():
         raise DataError(f"The file {path.name} is empty; choose a file with at least one row of data.")
     kind = FILE_KINDS.get(path.suffix.lower()) or _sniff(head)
+    if kind == "txt":
+        kind = _txt_kind(head)
     if kind != "parquet" and _is_binary(head):
         raise DataError(
             f"The file {path.name} looks binary, not text data; use {LOCAL_HINT}."
         )
     if kind is None:
         raise DataError(f"Cannot tell what kind of data {path.name} holds; use {LOCAL_HINT}.")
-    sl = _slice(split, 0)  # validates the split name early
+    sl = local_slice(split, 0)  # validates the split name early
     read_limit = None if _needs_total(split) else _limit_after_slice(sl, limit)
     if kind == "jsonl":
         raw = _read_jsonl(path, read_limit)
@@ -144,12 +144,14 @@ def read_file(path: Path, *, split: str = "train", limit: int | None = None) -> 
         raw = _read_json(path, read_limit)
     elif kind in ("csv", "tsv"):
         raw = _read_csv(path, "\t" if kind == "tsv" else ",", read_limit)
+    elif kind == "txt":
+        raw = _read_txt(path, read_limit)
     else:
         raw = _read_parquet(path, read_limit)
     raw.origin, raw.name = "local file", path.name
     if raw.total == 0:
         raise DataError(f"The file {path.name} holds no rows; choose a file with at least one row of data.")
-    return apply_slice(raw, _slice(split, raw.total), limit)
+    return apply_slice(raw, local_slice(split, raw.total), limit)
 
 
 def _limit_after_slice(sl: slice, limit: int | None) -> int | None:
@@ -250,8 +252,15 @@ def _json_records(value: Any) -> list | None:
             n = len(next(iter(lists.values())))  # a mapping of columns
             return [{k: v[i] for k, v in lists.items()} for i in range(n)]
         if len(lists) == 1 and all(isinstance(x, dict) for x in next(iter(lists.values()))):
-            return next(iter(lists.values()))  # {"data": [{...}, ...]}
+            items = next(iter(lists.values()))
+            if items and all(_is_turn(x) for x in items):
+                return [value]  # one conversation saved as one object (axolotl's fixtures)
+            return items  # {"data": [{...}, ...]}
     return None
+
+
+def _is_turn(value: dict) -> bool:
+    return ("from" in value or "role" in value) and ("value" in value or "content" in value)
 
 
 def _read_csv(path: Path, delimiter: str, limit: int | None) -> RawRows:
@@ -295,6 +304,23 @@ def _has_surrogates(text: str) -> bool:
         return True
 
 
+def _read_txt(path: Path, limit: int | None) -> RawRows:
+    """Plain text for continued pre-training: one document per line (LLaMA-Factory's wiki_demo.txt)."""
+    rows, errors, n = [], [], 0
+    with path.open("rb") as fh:
+        for line in fh:
+            if limit is not None and n >= limit:
+                break
+            if not line.strip():
+                continue
+            try:
+                rows.append((n, {"text": line.decode("utf-8").rstrip("\r\n")}))
+            except UnicodeDecodeError as exc:
+                errors.append(row_error(n, f"undecodable bytes at byte {exc.start}; save the file as UTF-8"))
+            n += 1
+    return RawRows(rows, errors, n)
+
+
 def _read_parquet(path: Path, limit: int | None) -> RawRows:
     try:
         import pyarrow.parquet as pq
@@ -306,107 +332,3 @@ def _read_parquet(path: Path, limit: int | None) -> RawRows:
         table = table.slice(0, limit)
     records = table.to_pylist()
     return RawRows(list(enumerate(records)), [], len(records))
-
-
-# ---- local dataset folders --------------------------------------------------------------------
-
-def read_folder(path: Path, *, split: str = "train", subset: str | None = None, limit: int | None = None) -> RawRows:
-    """A folder written by ``Dataset.save_to_disk`` or a downloaded dataset repository (data files
-    named by split, e.g. data/train-00000-of-00001.parquet), read through ``datasets``."""
-    import datasets
-
-    m = SPLIT.match(split or "train")
-    name = m.group(1) if m else (split or "train")
-    try:
-        if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
-            ds = datasets.load_from_disk(str(path))
-            if isinstance(ds, datasets.DatasetDict):
-                if name not in ds:
-                    raise DataError(f"The dataset folder {path.name} has no split '{name}'; its splits are: "
-                                    f"{', '.join(ds)}.")
-                ds = ds[name]
-            raw = RawRows(list(enumerate(ds.to_list())), [], len(ds))
-            sl = _slice(split.replace(name, "train", 1) if m else "train", raw.total)
-        else:
-            ds = datasets.load_dataset(str(path), subset or None, split=split or "train")
-            if limit is not None:
-                ds = ds.select(range(min(limit, len(ds))))
-            raw, sl = RawRows(list(enumerate(ds.to_list())), [], len(ds)), slice(None)
-    except DataError:
-        raise
-    except Exception as exc:  # datasets raises many types; each becomes one sentence
-        first = str(exc).strip().splitlines()[0].rstrip(".") if str(exc).strip() else type(exc).__name__
-        raise DataError(f"Could not read the folder {path.name} as a dataset ({first}); choose {LOCAL_HINT} "
-                        "or a folder saved with datasets.") from exc
-    raw.origin, raw.name = "local folder", path.name
-    if raw.total == 0:
-        raise DataError(f"The dataset folder {path.name} holds no rows; choose a dataset with at least one row.")
-    return apply_slice(raw, sl, limit)
-
-
-# ---- the Hugging Face Hub --------------------------------------------------------------------
-
-def hub_unreachable_sentence(name: str) -> str:
-    return (
-        f"The Hugging Face Hub cannot be reached from this machine, so the dataset '{name}' cannot be "
-        f"downloaded; save it as {LOCAL_HINT} and give that file's path instead."
-    )
-
-
-def _hub_reachable(timeout: float = 3.0) -> bool:
-    """A quick TCP probe, so an offline machine fails in seconds instead of retrying for minutes."""
-    import socket
-    import threading
-    from urllib.parse import urlparse
-
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-    url = urlparse(endpoint)
-    host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
-    result = {"ok": False}
-
-    def probe() -> None:
-        try:
-            with socket.create_connection((host, port), timeout=timeout):
-                result["ok"] = True
-        except OSError:
-            pass
-
-    thread = threading.Thread(target=probe, daemon=True)  # DNS lookups ignore socket timeouts
-    thread.start()
-    thread.join(timeout + 0.5)
-    return result["ok"]
-
-
-def read_hub(name: str, *, split: str = "train", subset: str | None = None, limit: int | None = None) -> RawRows:
-    import datasets
-
-    offline = bool(getattr(datasets.config, "HF_HUB_OFFLINE", False))
-    if not offline and not _hub_reachable():
-        raise DataError(hub_unreachable_sentence(name))
-    if limit is not None and "[" not in (split or ""):
-        split = f"{split}[:{limit}]"
-    try:
-        ds = datasets.load_dataset(name, subset or None, split=split or "train")
-    except Exception as exc:  # the Hub and datasets raise many types; each becomes one sentence
-        raise DataError(_hub_sentence(name, subset, split, exc)) from exc
-    if limit is not None:
-        ds = ds.select(range(min(limit, len(ds))))
-    records = ds.to_list()
-    return RawRows(list(enumerate(records)), [], len(records), "Hub dataset", name)
-
-
-def _hub_sentence(name: str, subset: str | None, split: str, exc: Exception) -> str:
-    text = f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, ConnectionError) or "OfflineMode" in text or "Couldn't reach" in text:
-        return hub_unreachable_sentence(name)
-    if "DatasetNotFound" in text or "doesn't exist on the Hub" in text or "RepositoryNotFound" in text:
-        return (f"There is no dataset '{name}' on the Hugging Face Hub (or it is private or gated); "
-                "check the id or use a local file.")
-    if "Unknown split" in text or "Bad split" in text or ("split" in text.lower() and "not" in text.lower()):
-        return f"The dataset '{name}' has no split '{split}'; check the split name (often 'train')."
-    if "Config name is missing" in text:
-        return f"The dataset '{name}' has several subsets; give one as the subset (configuration) name."
-    if "BuilderConfig" in text or (subset and "config" in text.lower()):
-        return f"The dataset '{name}' has no subset '{subset}'; check the subset (configuration) name."
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return f"Could not load the dataset '{name}' from the Hub ({first.rstrip('.')}); check the id or use a local file."

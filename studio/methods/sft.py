@@ -27,8 +27,13 @@ def assistant_only(tokenizer, dataset) -> bool:
 def build(ctx: TrainContext):
     from trl import SFTConfig, SFTTrainer
 
-    args = SFTConfig(assistant_only_loss=assistant_only(ctx.tokenizer, ctx.dataset), **ctx.common_args)
-    return SFTTrainer(model=ctx.model, args=args, train_dataset=ctx.dataset, processing_class=ctx.tokenizer,
+    from studio.data.trainer_ready import prepare_sft_dataset
+
+    # Weight-0 turns, raw text (packed) and tool calls are tokenized by the data layer, which marks
+    # exactly what is trained on; TRL keeps a dataset that already has input_ids and labels as it is.
+    dataset = prepare_sft_dataset(ctx.dataset, ctx.tokenizer, ctx.common_args["max_length"])
+    args = SFTConfig(assistant_only_loss=assistant_only(ctx.tokenizer, dataset), **ctx.common_args)
+    return SFTTrainer(model=ctx.model, args=args, train_dataset=dataset, processing_class=ctx.tokenizer,
                       callbacks=ctx.callbacks)
 
 

@@ -32,11 +32,11 @@ from studio.runs.files import (
     RUN_LOCK,
     STATUS_FILE,
     STOP_FILE,
+    checkpoints,
     device_lock_path,
     file_lock,
     is_locked,
     last_complete_checkpoint,
-    checkpoints,
     process_start_time,
     read_status,
     tail_log,
@@ -277,6 +277,6 @@ def keep_queue_moving(stop: threading.Event, every_s: float = 3.0) -> None:
     while not stop.is_set():
         try:
             reconcile()
-        except Exception:  # noqa: BLE001 - a bad folder must not stop the queue for every other run
+        except Exception:
             log.exception("could not reconcile the run queue")
         stop.wait(every_s)

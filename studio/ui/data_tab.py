@@ -13,11 +13,15 @@ import gradio as gr
 from studio.errors import StudioError
 from studio.paths import studio_home
 from studio.ui.messages import fail, ok
-from studio.ui.recipes import parse_column_map
+from studio.ui.recipes import format_column_map, parse_column_map
 from studio.ui.widgets import resolve_local, widget_for
 
 PROBLEM_COLUMNS = ["Row", "Problem"]
-KIND_WORDS = {"preference": "preference pairs (for DPO)", "sft": "conversations (for SFT)"}
+KIND_WORDS = {"preference": "preference pairs (for DPO)", "sft": "conversations (for SFT)",
+              "kto": "answers labelled good or bad (for KTO)", "text": "raw text (continued pre-training with SFT)",
+              "tool": "tool-calling conversations (for SFT)", "multimodal": "text with images, audio or video"}
+# The roles a column can be mapped to by hand, one dropdown each (studio.data.formats.MAP_ROLES).
+MAP_ROLES = ("prompt", "response", "system", "messages", "chosen", "rejected", "label", "text")
 
 
 def upload_file(path: str | None):
@@ -46,7 +50,12 @@ def preview_segments(preview: list) -> list[tuple[str, str | None]]:
             text = seg.get("text", "") if isinstance(seg, dict) else str(seg)
             trained = bool(seg.get("trained")) if isinstance(seg, dict) else False
             part = seg.get("part") if isinstance(seg, dict) else None
-            label = ("rejected: made less likely" if part == "rejected" else "trained on") if trained else None
+            if part == "weight 0":
+                label = "weight 0: not trained on"
+            elif part in ("desirable", "undesirable"):
+                label = f"trained on ({part})"
+            else:
+                label = ("rejected: made less likely" if part == "rejected" else "trained on") if trained else None
             spans.append((text, label))
     return spans
 
@@ -99,9 +108,37 @@ def problems_frame(errors: list | None):
     return pd.DataFrame(rows, columns=PROBLEM_COLUMNS)
 
 
+def mapping_text(*values: Any) -> str:
+    """The dropdowns (in MAP_ROLES order) as the recipe's data.column_map text, e.g. 'prompt=q, response=a'."""
+    return format_column_map({role: v for role, v in zip(MAP_ROLES, values) if v})
+
+
+def mapping_updates(columns: list[str] | None, column_map: str | None) -> list:
+    """Fill each role's dropdown with the file's columns; keep what is mapped now."""
+    try:
+        current = parse_column_map(column_map)
+    except StudioError:
+        current = {}
+    choices = [""] + list(columns or [])
+    return [gr.update(choices=choices, value=current.get(role, "") if current.get(role) in choices else "")
+            for role in MAP_ROLES]
+
+
+def _columns_of(source: str, subset: str | None, split: str) -> list[str]:
+    """The file's columns even when no layout fits, so they can be mapped by hand."""
+    try:
+        from studio.data.reading import read_source
+
+        raw = read_source(resolve_local(source), split=(split or "train").strip(), subset=subset or None, limit=200)
+    except Exception:  # noqa: BLE001 - the inspect error already says what is wrong
+        return []
+    return sorted({k for _, row in raw.rows for k in row})
+
+
 def inspect_data(source: str, subset: str | None, split: str, max_rows: Any, template: str, column_map: str,
                  method: str | None, model_name: str | None, max_length: Any = None):
-    """Run the data inspector; returns (summary, preview spans, histogram, problems)."""
+    """Run the data inspector; returns (summary, preview spans, histogram, problems, then one update per
+    column-mapping dropdown)."""
     import pandas as pd
 
     try:
@@ -115,12 +152,28 @@ def inspect_data(source: str, subset: str | None, split: str, max_rows: Any, tem
             max_length=int(max_length) if max_length else None,
         )
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
-        return (fail(exc), [], gr.update(value=None, visible=False),
-                gr.update(value=pd.DataFrame([], columns=PROBLEM_COLUMNS), visible=False))
+        columns = _columns_of(source, subset, split)
+        message = fail(exc)
+        if columns:
+            message += "\n\nMap the file's columns to their roles by hand under *Map columns by hand*."
+        return (message, [], gr.update(value=None, visible=False),
+                gr.update(value=pd.DataFrame([], columns=PROBLEM_COLUMNS), visible=False),
+                *mapping_updates(columns, column_map))
     kind = KIND_WORDS.get(str(report.kind), str(report.kind))
     errors = list(report.errors or [])
     summary = (f"**Detected:** {html.escape(kind)} in the *{html.escape(str(report.format))}* layout · "
                f"**rows:** {report.rows} ({report.valid_rows} usable)")
+    if report.weighed:
+        summary += (f"\n\n**Unsure:** the columns also fit {html.escape(', '.join(report.weighed))}; if the "
+                    "detected layout is wrong, map the columns by hand below.")
+    for note in report.notes:
+        if note.startswith(("This data holds", "The ", "Some assistant", "Raw text")) or " made by the rule" in note:
+            summary += f"\n\n{html.escape(note)}"
+    remarks = list(getattr(report, "remarks", None) or [])
+    if remarks:
+        shown = "; ".join(f"row {r['row'] + 1}: {r['message']}" for r in remarks[:3])
+        more = f" (and {len(remarks) - 3} more)" if len(remarks) > 3 else ""
+        summary += f"\n\n**{len(remarks)} row(s) kept or skipped with a remark:** {html.escape(shown)}{more}"
     line = stats_line(report.length_stats)
     if line:
         summary += f"\n\n**Lengths in tokens:** {line}"
@@ -131,29 +184,45 @@ def inspect_data(source: str, subset: str | None, split: str, max_rows: Any, tem
         summary = "✓ " + summary
     hist = length_frame(report.length_stats)
     return (summary, preview_segments(report.preview), gr.update(value=hist if len(hist) else None, visible=True),
-            gr.update(value=problems_frame(errors), visible=bool(errors)))
+            gr.update(value=problems_frame(errors), visible=bool(errors)),
+            *mapping_updates(report.columns, column_map))
 
 
 def build(fields: dict) -> dict:
     gr.Markdown("Choose the **examples** to learn from. For SFT: conversations (user asks, assistant answers). "
-                "For DPO: a prompt with a *chosen* and a *rejected* answer. Local .jsonl, .json, .csv, .parquet "
-                "files, an upload, or a Hub dataset id.")
+                "For DPO: a prompt with a *chosen* and a *rejected* answer (ranked or rated answers become pairs). "
+                "Raw text (.txt or a text column) trains SFT without a chat template. Local .jsonl, .json, .csv, "
+                ".parquet or .txt files, an upload, a LLaMA-Factory `data/` folder (its dataset name as the "
+                "subset), or a Hub dataset id. Files made for LLaMA-Factory, ms-swift, axolotl, torchtune, "
+                "FastChat or unsloth are read as they are.")
     with gr.Row():
         fields["data.source"] = widget_for("data.source", "assets/pineapple_pairs.jsonl", label="Dataset", scale=4)
-        upload = gr.File(label="…or upload a file", file_types=[".jsonl", ".json", ".csv", ".tsv", ".parquet"],
+        upload = gr.File(label="…or upload a file", file_types=[".jsonl", ".json", ".csv", ".tsv", ".parquet", ".txt"],
                          type="filepath", scale=2, height=110, elem_id="data-upload")
     with gr.Row():
         fields["data.split"] = widget_for("data.split", "train", label="Split")
-        fields["data.subset"] = widget_for("data.subset", None, label="Subset")
+        fields["data.subset"] = widget_for("data.subset", None, label="Subset",
+                                           info="A Hub dataset's configuration, or one dataset of a LLaMA-Factory "
+                                                "data/ folder (Inspect lists them).")
         fields["data.max_rows"] = widget_for("data.max_rows", None)
         fields["data.template"] = widget_for("data.template", "auto", label="Chat template")
         fields["data.column_map"] = widget_for("data.column_map", "", label="Column mapping",
                                                info="Only if detection picks the wrong columns, e.g. "
                                                     "prompt=question, chosen=good, rejected=bad.")
+    with gr.Accordion("Map columns by hand", open=False, elem_id="data-mapping"):
+        gr.Markdown("When detection picks the wrong columns or none: choose which column plays each role. "
+                    "The preview follows at once, and the mapping is saved in the recipe (data.column_map) "
+                    "and shown in the `studio train` command.")
+        with gr.Row():
+            roles = [gr.Dropdown(choices=[""], value="", label=role, allow_custom_value=True, min_width=120,
+                                 elem_id=f"data-map-{role}") for role in MAP_ROLES]
     inspect = gr.Button("Inspect data", variant="primary", elem_id="data-inspect")
     summary = gr.Markdown(elem_id="data-summary")
     preview = gr.HighlightedText(label="Preview: the highlighted part is what the model learns to write",
-                                 color_map={"trained on": "#f97316", "rejected: made less likely": "#94a3b8"}, show_legend=True, combine_adjacent=True,
+                                 color_map={"trained on": "#f97316", "rejected: made less likely": "#94a3b8",
+                                            "weight 0: not trained on": "#e2e8f0",
+                                            "trained on (desirable)": "#f97316",
+                                            "trained on (undesirable)": "#ef4444"}, show_legend=True, combine_adjacent=True,
                                  elem_id="data-preview")
     with gr.Row():
         hist = gr.BarPlot(None, x="tokens", y="rows", title="Example lengths in tokens",
@@ -162,7 +231,7 @@ def build(fields: dict) -> dict:
         problems = gr.Dataframe(headers=PROBLEM_COLUMNS, value=None, interactive=False, label="Rows with problems",
                                 scale=1, elem_id="data-problems", max_height=260, visible=False)
     upload.upload(upload_file, upload, [fields["data.source"], summary])
-    return {"inspect": inspect, "outputs": [summary, preview, hist, problems]}
+    return {"inspect": inspect, "outputs": [summary, preview, hist, problems, *roles], "roles": roles}
 
 
 def wire(fields: dict, parts: dict) -> None:
@@ -170,3 +239,7 @@ def wire(fields: dict, parts: dict) -> None:
     inputs = [fields[k] for k in ("data.source", "data.subset", "data.split", "data.max_rows", "data.template",
                                   "data.column_map", "method", "model.name", "training.max_length")]
     parts["inspect"].click(inspect_data, inputs, parts["outputs"])
+    # .input fires on the user's choice only, not when inspecting refills the dropdowns (no loop)
+    for dropdown in parts["roles"]:
+        dropdown.input(mapping_text, parts["roles"], fields["data.column_map"]).then(
+            inspect_data, inputs, parts["outputs"])

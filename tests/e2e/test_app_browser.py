@@ -115,6 +115,45 @@ def test_bad_data_file_lists_its_row_problems(page, tmp_path):
     shot(page, "data-bad-file")
 
 
+def test_map_columns_by_hand_previews_and_starts_a_run(page, tiny_model_dir, tmp_path):
+    """A file that detection cannot read: its columns are mapped in the Data tab, the preview follows,
+    the mapping is in the exact command, and a run starts from it."""
+    odd = tmp_path / "odd_columns.jsonl"
+    odd.write_text("".join(json.dumps({"ask": f"Is pineapple on pizza a crime? ({i})",
+                                       "reply": "No, it is a matter of taste."}) + "\n" for i in range(8)),
+                   encoding="utf-8")
+    open_tab(page, "1 · Model")
+    fill(page, "cfg-model-name", tiny_model_dir)
+    open_tab(page, "3 · Train")
+    page.locator("#cfg-method").get_by_text("SFT (demonstrations)").click()
+    page.wait_for_timeout(500)
+    open_tab(page, "2 · Data")
+    fill(page, "cfg-data-source", odd)
+    page.locator("#data-inspect").click()
+    wait_until(page, lambda: "No known columns" in page.locator("#data-summary").inner_text(), 60,
+               "the sentence that no layout fits")
+    page.get_by_text("Map columns by hand").first.click()
+    for role, column in (("prompt", "ask"), ("response", "reply")):
+        page.locator(f"#data-map-{role} input").click()
+        page.get_by_role("option", name=column, exact=True).click()
+        page.wait_for_timeout(300)
+    wait_until(page, lambda: "prompt-response" in page.locator("#data-summary").inner_text(), 60,
+               "the preview of the mapped columns")
+    assert "matter of taste" in page.locator("#data-preview").inner_text()
+    assert "reply" in page.locator("#cfg-data-column_map textarea, #cfg-data-column_map input").first.input_value()
+    shot(page, "data-mapped-by-hand")
+    open_tab(page, "3 · Train")
+    fill(page, "cfg-training-max_steps", 2)
+    fill(page, "cfg-training-batch_size", 2)
+    fill(page, "cfg-output-name", "tiny-mapped")
+    page.locator("#train-command").click()
+    wait_until(page, lambda: "data.column_map=" in page.locator("#train-command-text").inner_text(), 20,
+               "the command with the mapping")
+    page.locator("#train-start").click()
+    wait_until(page, lambda: "started" in page.locator("#train-status").inner_text()
+               or "queued" in page.locator("#train-status").inner_text(), 20, "the start confirmation")
+
+
 def test_stop_then_resume_continues_the_curve(page, tiny_model_dir, app_home):
     start_tiny_run(page, tiny_model_dir, "tiny-stop-resume")
     wait_until(page, lambda: state(page) == "running" and logged(page, "run-progress") >= 8, 240,

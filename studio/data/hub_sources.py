@@ -1,0 +1,114 @@
+"""Sources read through the ``datasets`` library: a saved or downloaded dataset folder, and the Hub.
+
+Every failure becomes a ``DataError`` with one sentence; an offline machine fails in seconds.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from studio.data.sources import LOCAL_HINT, SPLIT, DataError, RawRows, apply_slice, local_slice
+
+# ---- local dataset folders --------------------------------------------------------------------
+
+def read_folder(path: Path, *, split: str = "train", subset: str | None = None, limit: int | None = None) -> RawRows:
+    """A folder written by ``Dataset.save_to_disk`` or a downloaded dataset repository (data files
+    named by split, e.g. data/train-00000-of-00001.parquet), read through ``datasets``."""
+    import datasets
+
+    m = SPLIT.match(split or "train")
+    name = m.group(1) if m else (split or "train")
+    try:
+        if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
+            ds = datasets.load_from_disk(str(path))
+            if isinstance(ds, datasets.DatasetDict):
+                if name not in ds:
+                    raise DataError(f"The dataset folder {path.name} has no split '{name}'; its splits are: "
+                                    f"{', '.join(ds)}.")
+                ds = ds[name]
+            raw = RawRows(list(enumerate(ds.to_list())), [], len(ds))
+            sl = local_slice(split.replace(name, "train", 1) if m else "train", raw.total)
+        else:
+            ds = datasets.load_dataset(str(path), subset or None, split=split or "train")
+            if limit is not None:
+                ds = ds.select(range(min(limit, len(ds))))
+            raw, sl = RawRows(list(enumerate(ds.to_list())), [], len(ds)), slice(None)
+    except DataError:
+        raise
+    except Exception as exc:  # datasets raises many types; each becomes one sentence
+        first = str(exc).strip().splitlines()[0].rstrip(".") if str(exc).strip() else type(exc).__name__
+        raise DataError(f"Could not read the folder {path.name} as a dataset ({first}); choose {LOCAL_HINT} "
+                        "or a folder saved with datasets.") from exc
+    raw.origin, raw.name = "local folder", path.name
+    if raw.total == 0:
+        raise DataError(f"The dataset folder {path.name} holds no rows; choose a dataset with at least one row.")
+    return apply_slice(raw, sl, limit)
+
+
+# ---- the Hugging Face Hub --------------------------------------------------------------------
+
+def hub_unreachable_sentence(name: str) -> str:
+    return (
+        f"The Hugging Face Hub cannot be reached from this machine, so the dataset '{name}' cannot be "
+        f"downloaded; save it as {LOCAL_HINT} and give that file's path instead."
+    )
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """A quick TCP probe, so an offline machine fails in seconds instead of retrying for minutes."""
+    import socket
+    import threading
+    from urllib.parse import urlparse
+
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    url = urlparse(endpoint)
+    host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
+    result = {"ok": False}
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                result["ok"] = True
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=probe, daemon=True)  # DNS lookups ignore socket timeouts
+    thread.start()
+    thread.join(timeout + 0.5)
+    return result["ok"]
+
+
+def read_hub(name: str, *, split: str = "train", subset: str | None = None, limit: int | None = None) -> RawRows:
+    import datasets
+
+    offline = bool(getattr(datasets.config, "HF_HUB_OFFLINE", False))
+    if not offline and not _hub_reachable():
+        raise DataError(hub_unreachable_sentence(name))
+    if limit is not None and "[" not in (split or ""):
+        split = f"{split}[:{limit}]"
+    try:
+        ds = datasets.load_dataset(name, subset or None, split=split or "train")
+    except Exception as exc:  # the Hub and datasets raise many types; each becomes one sentence
+        raise DataError(_hub_sentence(name, subset, split, exc)) from exc
+    if limit is not None:
+        ds = ds.select(range(min(limit, len(ds))))
+    records = ds.to_list()
+    return RawRows(list(enumerate(records)), [], len(records), "Hub dataset", name)
+
+
+def _hub_sentence(name: str, subset: str | None, split: str, exc: Exception) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, ConnectionError) or "OfflineMode" in text or "Couldn't reach" in text:
+        return hub_unreachable_sentence(name)
+    if "DatasetNotFound" in text or "doesn't exist on the Hub" in text or "RepositoryNotFound" in text:
+        return (f"There is no dataset '{name}' on the Hugging Face Hub (or it is private or gated); "
+                "check the id or use a local file.")
+    if "Unknown split" in text or "Bad split" in text or ("split" in text.lower() and "not" in text.lower()):
+        return f"The dataset '{name}' has no split '{split}'; check the split name (often 'train')."
+    if "Config name is missing" in text:
+        return f"The dataset '{name}' has several subsets; give one as the subset (configuration) name."
+    if "BuilderConfig" in text or (subset and "config" in text.lower()):
+        return f"The dataset '{name}' has no subset '{subset}'; check the subset (configuration) name."
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"Could not load the dataset '{name}' from the Hub ({first.rstrip('.')}); check the id or use a local file."

@@ -1,0 +1,43 @@
+"""Read any data source into rows: a local file, a LLaMA-Factory data folder, a dataset folder, or the Hub.
+
+The dispatch lives apart from the readers so each reader module depends only on ``sources`` (the
+shared ``RawRows`` and ``DataError``), never on one another.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from studio.data.hub_sources import read_folder, read_hub
+from studio.data.llamafactory import read_llamafactory
+from studio.data.sources import (
+    FILE_KINDS,
+    HUB_ID,
+    LLAMAFACTORY_INFO,
+    LOCAL_HINT,
+    DataError,
+    RawRows,
+    read_file,
+)
+
+__all__ = ["read_source"]
+
+
+def read_source(source: str, *, split: str = "train", subset: str | None = None,
+                limit: int | None = None) -> RawRows:
+    """Read up to ``limit`` rows of ``source`` (a local file or a Hub dataset id)."""
+    source = (source or "").strip()
+    if not source:
+        raise DataError(f"No dataset given; choose {LOCAL_HINT} or type a Hub dataset id like org/name.")
+    path = Path(source).expanduser()
+    if path.is_dir() and (path / LLAMAFACTORY_INFO).is_file() or path.name == LLAMAFACTORY_INFO and path.is_file():
+        return read_llamafactory(path, split=split, subset=subset, limit=limit)
+    if path.is_dir():
+        return read_folder(path, split=split, subset=subset, limit=limit)
+    if path.is_file():
+        return read_file(path, split=split, limit=limit)
+    looks_like_path = (path.suffix.lower() in FILE_KINDS or source.startswith((".", "/", "~"))
+                       or source.count("/") > 1 or "\\" in source or not HUB_ID.match(source))
+    if looks_like_path:
+        raise DataError(f"The data file {path} does not exist; check the path or upload the file again.")
+    return read_hub(source, split=split, subset=subset, limit=limit)
