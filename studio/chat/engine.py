@@ -102,12 +102,15 @@ class ChatModels:
         except Exception as exc:  # any loader failure is one sentence in the pane
             raise _load_error(source, exc) from exc
 
-    def keep_only(self, sources: list[Source]) -> None:
-        """Free the bases no side uses any more, before a new one is loaded."""
+    def keep_only(self, specs: list[str], base_name: str) -> None:
+        """Free the bases no side uses any more, before a new one is loaded (a bad pick frees nothing
+        here; its pane reports it when it answers)."""
+        from studio.chat.sources import parse_source
+
         wanted = set()
-        for source in sources:
+        for spec in specs:
             try:
-                wanted.add(self._resolve(source).path)
+                wanted.add(self._resolve(parse_source(spec, base_name)).path)
             except ChatError:
                 continue
         with self.lock:
@@ -223,10 +226,12 @@ class ChatModels:
 
             worker = threading.Thread(target=run, daemon=True)
             worker.start()
+            finished = False
             try:
                 yield from streamer
+                finished = True
             finally:
-                if worker.is_alive():  # the reader left early (closed tab, cancelled event): end generation
+                if not finished:  # the reader left early (closed tab, cancelled event): end generation
                     stop.set()
                 worker.join()
         if errors:

@@ -85,6 +85,7 @@ def fit_context(tokenizer, history: list[dict], system: str, max_new_tokens: int
 def dropped_notice(dropped: int, context: int) -> str:
     if not dropped:
         return ""
-    what = "turn" if dropped == 1 else "turns"
-    return (f"The oldest {dropped} {what} no longer fit the model's {context}-token context "
+    if dropped == 1:
+        return f"The oldest turn no longer fits the model's {context}-token context and was left out of this answer."
+    return (f"The oldest {dropped} turns no longer fit the model's {context}-token context "
             "and were left out of this answer.")

@@ -92,7 +92,8 @@ def parse_source(spec: str | None, base_name: str = "embedded") -> Source:
         if (path / "status.json").is_file():
             return _run_source(text, path, path.name, None)
         if (path / "adapter_config.json").is_file():
-            return Source(text, _adapter_base(path), str(path), path.name)
+            name = path.parent.name if path.name == "adapter" else path.name
+            return Source(text, _adapter_base(path), str(path), name)
         if (path / "config.json").is_file():
             return Source(text, str(path), None, path.name)
         raise ChatError(f"The folder {path} holds no model, adapter or run; pick a model folder or a .gguf file.")
