@@ -232,3 +232,34 @@ def test_sources_default_and_missing(tiny_model_dir, tmp_path):
         parse_source(str(tmp_path / "missing.gguf"))
     with pytest.raises(ChatError, match="not a model"):
         parse_source("no-such-thing")
+
+
+def test_different_bases_load_one_after_the_other_and_are_freed(tiny_model_dir, tmp_path):
+    from tiny_model import build_tiny_model
+
+    other = build_tiny_model(tmp_path / "other-tiny", seed=1)
+    _, last = chat("Hello?", None, str(tiny_model_dir), str(other))
+    assert len(last[4].a) == 2 and len(last[4].b) == 2
+    assert chat_tab.models().loaded_bases() == 2
+    chat("Hello?", None, str(other), str(other))
+    assert chat_tab.models().loaded_bases() == 1  # the base no side uses any more is let go
+
+
+def _studio(*args, stdin=""):
+    return subprocess.run([sys.executable, "-m", "studio", *args], cwd=ROOT, input=stdin, capture_output=True, check=False,
+                          text=True, timeout=180)
+
+
+def test_terminal_conversation_with_two_models_and_the_one_shot_prompt(tiny_model_dir, tiny_adapter):
+    done = _studio("chat", str(tiny_model_dir), "--compare", str(tiny_adapter), "--max-new-tokens", "4",
+                   stdin="Is pineapple on pizza a crime?\n/retry\n\nAnd now?\n/quit\n")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    run_label = f"[{tiny_adapter.parent.name}]"
+    assert out.count(f"[{tiny_model_dir.name}]") == 3 and out.count(run_label) == 3  # two turns and a retry
+    assert "Type a message first." in out and out.rstrip().endswith("Bye.")
+    gone = _studio("chat", "run:deleted", stdin="hi\n")
+    assert gone.returncode == 2 and gone.stderr.strip() == "error: The run deleted no longer exists; pick another model."
+    once = _studio("chat", str(tiny_adapter.parent), "--prompt", "Hi", "--json", "--max-new-tokens", "3")
+    assert once.returncode == 0, once.stderr
+    assert set(json.loads(once.stdout.strip().splitlines()[-1])) == {"before", "after"}
