@@ -221,7 +221,7 @@ def build(trust_component=None, model_component=None) -> dict:
         buttons = {"a": gr.Button("A is better", elem_id="vote-a"), "b": gr.Button("B is better", elem_id="vote-b"),
                    "tie": gr.Button("Tie", elem_id="vote-tie"), "bad": gr.Button("Both bad", elem_id="vote-bad")}
     status = gr.Markdown(feedback_count(), elem_id="chat-status")
-    with gr.Accordion("Settings", open=False):
+    with gr.Accordion("Settings", open=False, elem_id="chat-settings"):
         shared = gr.Checkbox(True, label="Same settings for both sides", elem_id="chat-shared")
         with gr.Row():
             with gr.Column():
