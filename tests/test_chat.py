@@ -123,6 +123,10 @@ def test_decisive_vote_is_one_preference_row_and_ties_stay_apart():
     assert (row["chosen_model"], row["rejected_model"], row["blind"], row["turn"]) == ("model-b", "model-a", True, 2)
     with pytest.raises(ChatError, match="already voted"):
         arena_mod.vote(arena, "a")
+    same = _voted_arena()
+    same.b[-1] = bot("Yes.")
+    with pytest.raises(ChatError, match="identical"):  # chosen == rejected teaches nothing
+        arena_mod.vote(same, "a")
     other = _voted_arena()
     arena_mod.vote(other, "both-bad")
     assert feedback.count_rows() == 1  # never a pair

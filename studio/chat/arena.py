@@ -91,6 +91,8 @@ def vote(arena: Arena, choice: str, system_prompts: dict[str, str] | None = None
         return head + arena.history(pane)[:-1]
 
     if choice in feedback.DECISIVE:
+        if answer_a.strip() == answer_b.strip():
+            raise ChatError("The two answers are identical, so neither is better; vote tie or retry.")
         win, lose = ("a", "b") if choice == "a" else ("b", "a")
         # The chosen answer was written in its own pane's conversation, so that is the pair's prompt.
         row = feedback.preference_row(prompt_of(win), last_answer(arena.history(win)), last_answer(arena.history(lose)),

@@ -103,9 +103,13 @@ def bot_messages(page, pane: str) -> list[str]:
     return page.locator(f"#{pane} [data-testid='bot']").all_inner_texts()
 
 
-def open_chat_settings(page, max_new_tokens: int) -> None:
+def open_chat_settings(page, max_new_tokens: int, separate_seed: int | None = None) -> None:
     page.locator("#chat-settings").get_by_text("Settings", exact=True).first.click()
     fill(page, "chat-max-new", max_new_tokens)
+    if separate_seed is not None:  # the same model with the same seed would say the same thing twice
+        page.locator("#chat-shared input").uncheck()
+        fill(page, "chat-max-new-b", max_new_tokens)
+        fill(page, "chat-seed-b", separate_seed)
 
 
 def chat_turn(page, text: str, answers: int, timeout: float = 240) -> None:
@@ -182,7 +186,7 @@ def test_chat_arena_two_turns_then_one_vote_is_one_pair(page, app_home):
     """Two turns fill both panes (the base on both sides: a fresh install), a vote writes one row that
     `studio data inspect` reads as preference data."""
     open_tab(page, "4 · Chat")
-    open_chat_settings(page, max_new_tokens=16)
+    open_chat_settings(page, max_new_tokens=16, separate_seed=1)
     chat_turn(page, "Is pineapple on pizza a crime?", 1)
     chat_turn(page, "Why do you say that?", 2)
     assert all(t.strip() for t in bot_messages(page, "chat-a") + bot_messages(page, "chat-b"))
@@ -197,8 +201,9 @@ def test_chat_arena_two_turns_then_one_vote_is_one_pair(page, app_home):
     done = subprocess.run([sys.executable, "-m", "studio", "data", "inspect", str(feedback_file), "--json"],
                           cwd=ROOT, capture_output=True, text=True, timeout=180, check=False,
                           env={**os.environ, "STUDIO_HOME": str(app_home)})
+    assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert done.returncode == 0 and report["kind"] == "preference" and report["valid_rows"] == 1, done.stderr
+    assert report["kind"] == "preference" and report["valid_rows"] == 1, report
 
 
 def test_pineapple_demo_end_to_end(page):
