@@ -267,3 +267,12 @@ def test_terminal_conversation_with_two_models_and_the_one_shot_prompt(tiny_mode
     once = _studio("chat", str(tiny_adapter.parent), "--prompt", "Hi", "--json", "--max-new-tokens", "3")
     assert once.returncode == 0, once.stderr
     assert set(json.loads(once.stdout.strip().splitlines()[-1])) == {"before", "after"}
+
+
+def test_data_tab_offers_the_votes_with_their_count():
+    from studio.ui import data_tab
+
+    assert "No votes yet" in data_tab.use_chat_votes()[1]
+    arena_mod.vote(_voted_arena(), "a")
+    source, said = data_tab.use_chat_votes()
+    assert source == str(feedback.feedback_path()) and said.startswith("✓ 1 preference pairs")

@@ -12,7 +12,7 @@ import gradio as gr
 
 from studio.errors import StudioError
 from studio.paths import studio_home
-from studio.ui.common import fail, ok, resolve_local, widget_for
+from studio.ui.common import fail, ok, resolve_local, warn, widget_for
 from studio.ui.recipes import parse_column_map
 
 PROBLEM_COLUMNS = ["Row", "Problem"]
@@ -133,6 +133,17 @@ def inspect_data(source: str, subset: str | None, split: str, max_rows: Any, tem
             gr.update(value=problems_frame(errors), visible=bool(errors)))
 
 
+def use_chat_votes():
+    """The Chat tab's votes as a source: fills the dataset field with the feedback file and its count."""
+    from studio.chat.feedback import count_rows, feedback_path
+
+    rows = count_rows()
+    if not rows:
+        return gr.skip(), warn("No votes yet: vote 'A is better' or 'B is better' in the Chat tab first.")
+    return str(feedback_path()), ok(f"{rows} preference pairs from your Chat votes; press *Inspect data*, "
+                                    "then train them with DPO.")
+
+
 def build(fields: dict) -> dict:
     gr.Markdown("Choose the **examples** to learn from. For SFT: conversations (user asks, assistant answers). "
                 "For DPO: a prompt with a *chosen* and a *rejected* answer. Local .jsonl, .json, .csv, .parquet "
@@ -149,7 +160,9 @@ def build(fields: dict) -> dict:
         fields["data.column_map"] = widget_for("data.column_map", "", label="Column mapping",
                                                info="Only if detection picks the wrong columns, e.g. "
                                                     "prompt=question, chosen=good, rejected=bad.")
-    inspect = gr.Button("Inspect data", variant="primary", elem_id="data-inspect")
+    with gr.Row():
+        inspect = gr.Button("Inspect data", variant="primary", elem_id="data-inspect", scale=3)
+        votes = gr.Button("Use my Chat votes", elem_id="data-use-votes", scale=1)
     summary = gr.Markdown(elem_id="data-summary")
     preview = gr.HighlightedText(label="Preview: the highlighted part is what the model learns to write",
                                  color_map={"trained on": "#f97316", "rejected: made less likely": "#94a3b8"}, show_legend=True, combine_adjacent=True,
@@ -161,6 +174,7 @@ def build(fields: dict) -> dict:
         problems = gr.Dataframe(headers=PROBLEM_COLUMNS, value=None, interactive=False, label="Rows with problems",
                                 scale=1, elem_id="data-problems", max_height=260, visible=False)
     upload.upload(upload_file, upload, [fields["data.source"], summary])
+    votes.click(use_chat_votes, None, [fields["data.source"], summary])
     return {"inspect": inspect, "outputs": [summary, preview, hist, problems]}
 
 
