@@ -275,4 +275,4 @@ def test_data_tab_offers_the_votes_with_their_count():
     assert "No votes yet" in data_tab.use_chat_votes()[1]
     arena_mod.vote(_voted_arena(), "a")
     source, said = data_tab.use_chat_votes()
-    assert source == str(feedback.feedback_path()) and said.startswith("✓ 1 preference pairs")
+    assert source == str(feedback.feedback_path()) and said.startswith("✓ 1 preference pair ")

@@ -140,7 +140,8 @@ def use_chat_votes():
     rows = count_rows()
     if not rows:
         return gr.skip(), warn("No votes yet: vote 'A is better' or 'B is better' in the Chat tab first.")
-    return str(feedback_path()), ok(f"{rows} preference pairs from your Chat votes; press *Inspect data*, "
+    pairs = "1 preference pair" if rows == 1 else f"{rows} preference pairs"
+    return str(feedback_path()), ok(f"{pairs} from your Chat votes; press *Inspect data*, "
                                     "then train them with DPO.")
 
 
