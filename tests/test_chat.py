@@ -276,3 +276,19 @@ def test_data_tab_offers_the_votes_with_their_count():
     arena_mod.vote(_voted_arena(), "a")
     source, said = data_tab.use_chat_votes()
     assert source == str(feedback.feedback_path()) and said.startswith("✓ 1 preference pair ")
+
+
+def test_two_tabs_chatting_at_once_share_the_models_safely(tiny_model_dir, tiny_adapter):
+    """Two conversations in two threads (two browser tabs): one lock serialises adapter switching, each
+    reader is resumed wherever it happens to run, and both get their own complete answers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one_tab(text):
+        return chat(text, None, str(tiny_adapter), str(tiny_model_dir))[1][4]
+
+    with ThreadPoolExecutor(2) as pool:
+        arenas = list(pool.map(one_tab, ["Is pineapple on pizza a crime?", "What is the capital of France?"]))
+    for arena in arenas:
+        assert [m["role"] for m in arena.a] == ["user", "assistant"] == [m["role"] for m in arena.b]
+    alone = chat("Is pineapple on pizza a crime?", None, str(tiny_adapter), str(tiny_model_dir))[1][4]
+    assert alone.a == arenas[0].a and alone.b == arenas[0].b  # greedy: the same answer as without company

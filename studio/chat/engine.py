@@ -3,7 +3,9 @@
 Two sides that share a base use one model: each run's adapter is loaded under its own name and
 ``set_adapter`` picks it; the plain base answers with the adapters disabled. Sides with different
 bases load one after the other, after a check that the second fits in the free memory.
-Generation is serialised by one lock, because the active adapter is state of the shared model.
+One lock covers loading, adapter switching and generating, because the active adapter is state of
+the shared model. Only the generation thread holds it while it runs, never the reader: Gradio may
+resume a streaming handler on another thread, and a lock held across yields could not be released.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ class ChatModels:
         self.trust_remote_code = trust_remote_code
         self._bases: dict[str, _Base] = {}
         self._tokenizers: dict[str, Any] = {}
-        self.lock = threading.RLock()
+        self._lock = threading.Lock()
 
     # ---- loading -------------------------------------------------------------------------------
     def _resolve(self, source: Source):
@@ -113,7 +115,7 @@ class ChatModels:
                 wanted.add(self._resolve(parse_source(spec, base_name)).path)
             except ChatError:
                 continue
-        with self.lock:
+        with self._lock:
             for key in [k for k in self._bases if k not in wanted]:
                 del self._bases[key]
             import gc
@@ -181,10 +183,13 @@ class ChatModels:
 
     def prepare(self, source: Source):
         """Load what ``source`` needs; returns (model, tokenizer, adapter name or None)."""
-        with self.lock:
-            _, base = self._base(source)
-            name = self._attach(source, base)
-            return base.model, self._tokenizer(source, base), name
+        with self._lock:
+            return self._prepare(source)
+
+    def _prepare(self, source: Source):
+        _, base = self._base(source)
+        name = self._attach(source, base)
+        return base.model, self._tokenizer(source, base), name
 
     def loaded_bases(self) -> int:
         return len(self._bases)
@@ -202,42 +207,42 @@ class ChatModels:
         from transformers import StoppingCriteriaList, TextIteratorStreamer
 
         stop = stop or threading.Event()
-        with self.lock:
-            model, tokenizer, adapter = self.prepare(source)
-            inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
-                                                   return_dict=True).to(model.device)
-            streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
-            errors: list[BaseException] = []
+        _, tokenizer, _ = self.prepare(source)
+        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
+        errors: list[BaseException] = []
 
-            def run():
-                try:
+        def run():
+            try:
+                with self._lock, torch.no_grad():
+                    model, tok, adapter = self._prepare(source)
+                    inputs = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                                     return_dict=True).to(model.device)
                     torch.manual_seed(int(settings.seed))
-                    kwargs = dict(**inputs, streamer=streamer, pad_token_id=tokenizer.pad_token_id,
+                    kwargs = dict(**inputs, streamer=streamer, pad_token_id=tok.pad_token_id,
                                   stopping_criteria=StoppingCriteriaList([_StopOnEvent(stop)]),
                                   **settings.generate_kwargs())
-                    with torch.no_grad():
-                        if adapter is not None:
-                            model.set_adapter(adapter)
+                    if adapter is not None:
+                        model.set_adapter(adapter)
+                        model.generate(**kwargs)
+                    elif hasattr(model, "disable_adapter"):
+                        with model.disable_adapter():
                             model.generate(**kwargs)
-                        elif hasattr(model, "disable_adapter"):
-                            with model.disable_adapter():
-                                model.generate(**kwargs)
-                        else:
-                            model.generate(**kwargs)
-                except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread below
-                    errors.append(exc)
-                    streamer.end()
+                    else:
+                        model.generate(**kwargs)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread below
+                errors.append(exc)
+                streamer.end()
 
-            worker = threading.Thread(target=run, daemon=True)
-            worker.start()
-            finished = False
-            try:
-                yield from streamer
-                finished = True
-            finally:
-                if not finished:  # the reader left early (closed tab, cancelled event): end generation
-                    stop.set()
-                worker.join()
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        finished = False
+        try:
+            yield from streamer
+            finished = True
+        finally:
+            if not finished:  # the reader left early (closed tab, cancelled event): end generation
+                stop.set()
+            worker.join()
         if errors:
             log.error("generation failed for %s", source.label, exc_info=errors[0])
             raise ChatError(f"{source.label} failed while answering ({type(errors[0]).__name__}); "
