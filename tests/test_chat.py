@@ -292,3 +292,19 @@ def test_two_tabs_chatting_at_once_share_the_models_safely(tiny_model_dir, tiny_
         assert [m["role"] for m in arena.a] == ["user", "assistant"] == [m["role"] for m in arena.b]
     alone = chat("Is pineapple on pizza a crime?", None, str(tiny_adapter), str(tiny_model_dir))[1][4]
     assert alone.a == arenas[0].a and alone.b == arenas[0].b  # greedy: the same answer as without company
+
+
+def test_second_base_is_refused_when_it_cannot_fit(tiny_model_dir, tmp_path):
+    """The fit check, with real numbers: a folder whose weights are larger than this machine's free memory."""
+    from studio.chat import engine
+
+    free = engine._free_bytes()
+    assert free and free > 0
+    huge = tmp_path / "huge-model"
+    huge.mkdir()
+    (huge / "config.json").write_text(json.dumps({"dtype": "bfloat16"}))
+    with (huge / "model.safetensors").open("wb") as fh:  # sparse: no disk is used
+        fh.truncate(free)
+    assert engine._weights_bytes(str(huge)) == 2 * free
+    _, last = chat("Hello?", None, str(tiny_model_dir), str(huge))
+    assert "GiB is free" in last[3] and last[4].b == [] and len(last[4].a) == 2

@@ -65,11 +65,11 @@ def _weights_bytes(folder: str) -> int:
     path = Path(folder)
     size = sum(f.stat().st_size for f in path.glob("*.safetensors")) or sum(f.stat().st_size for f in path.glob("*.bin"))
     try:
-        dtype = str(json.loads((path / "config.json").read_text()).get("torch_dtype") or
-                    json.loads((path / "config.json").read_text()).get("dtype") or "float32")
+        config = json.loads((path / "config.json").read_text())
     except (OSError, ValueError):
-        dtype = "float32"
-    return size * 2 if ("16" in dtype) else size
+        config = {}
+    dtype = str(config.get("dtype") or config.get("torch_dtype") or "float32")
+    return size * 2 if "16" in dtype else size  # 16-bit files double when loaded as float32
 
 
 class _StopOnEvent:
