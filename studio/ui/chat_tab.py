@@ -206,10 +206,10 @@ def build(trust_component=None, model_component=None) -> dict:
             refresh = gr.Button("Refresh lists", size="sm", elem_id="chat-refresh")
     with gr.Row():
         with gr.Column():
-            chat_a = gr.Chatbot(label="Model A", height=380, elem_id="chat-a")
+            chat_a = gr.Chatbot(label="Model A", height=380, elem_id="chat-a", buttons=["copy", "copy_all"])
             note_a = gr.Markdown(elem_id="chat-a-note")
         with gr.Column():
-            chat_b = gr.Chatbot(label="Model B", height=380, elem_id="chat-b")
+            chat_b = gr.Chatbot(label="Model B", height=380, elem_id="chat-b", buttons=["copy", "copy_all"])
             note_b = gr.Markdown(elem_id="chat-b-note")
     message = gr.Textbox(placeholder="Type a message and press Enter", label="Message", lines=1, elem_id="chat-input")
     with gr.Row():
@@ -238,6 +238,8 @@ def build(trust_component=None, model_component=None) -> dict:
     retry_btn.click(retry, [arena, base, shared, *set_a, *set_b, trust], outputs, show_progress="hidden")
     stop_btn.click(stop, arena, status, queue=False)
     clear_btn.click(clear, arena, outputs)
+    for pane in (chat_a, chat_b):  # a pane's own trash icon clears the whole conversation, not only its view
+        pane.clear(clear, arena, outputs)
     vote_inputs = [arena, shared, set_a[0], set_b[0]]
     for key, fn in (("a", vote_a), ("b", vote_b), ("tie", vote_tie), ("bad", vote_bad)):
         buttons[key].click(fn, vote_inputs, [chat_a, chat_b, status, arena])
