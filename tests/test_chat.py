@@ -308,3 +308,13 @@ def test_second_base_is_refused_when_it_cannot_fit(tiny_model_dir, tmp_path):
     assert engine._weights_bytes(str(huge)) == 2 * free
     _, last = chat("Hello?", None, str(tiny_model_dir), str(huge))
     assert "GiB is free" in last[3] and last[4].b == [] and len(last[4].a) == 2
+
+
+def test_blind_send_hides_the_names_until_the_vote(tiny_model_dir, tiny_adapter):
+    _, last = chat("Is pineapple on pizza a crime?", None, str(tiny_model_dir), str(tiny_adapter), blind=True)
+    assert "hidden until you vote" in last[0]["label"] and "hidden until you vote" in last[1]["label"]
+    pane_a, pane_b, status, arena = chat_tab.vote_b(last[4], True, "", "")
+    names = {Path(tiny_model_dir).name, Path(tiny_adapter).parent.name}
+    assert {pane_a["label"].split(": ", 1)[1], pane_b["label"].split(": ", 1)[1]} == names
+    row = json.loads(feedback.feedback_path().read_text())
+    assert row["blind"] is True and row["chosen_model"] == arena.labels["b"] and "B is better" in status
