@@ -59,14 +59,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="recipe YAML, e.g. presets/recipes/pineapple-dpo.yaml")
     p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. training.max_steps=10")
 
-    p = sub.add_parser("chat", help="answer a prompt with the base model and with a run's adapter")
-    p.add_argument("run_dir", help="run folder (or adapter folder)")
-    p.add_argument("--prompt", required=True, help="the question to ask")
+    p = sub.add_parser("chat", help="talk to a model (or two with --compare); --prompt: one run before and after")
+    p.add_argument("run_dir", nargs="?", default=None,
+                   help="run id or folder, 'base', a model folder or a .gguf file (default: newest finished run)")
+    p.add_argument("--prompt", default=None, help="ask once: the base and the run's answer, then exit")
+    p.add_argument("--compare", default=None, metavar="MODEL", help="a second model answering every message")
+    p.add_argument("--base", default="embedded", help="the model that 'base' means")
+    p.add_argument("--system", default="", help="system prompt for the conversation")
     p.add_argument("--max-new-tokens", type=int, default=96)
     p.add_argument("--temperature", type=float, default=0.0, help="0 means greedy")
     p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--repetition-penalty", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true", help='print {"before": ..., "after": ...}')
+    p.add_argument("--json", action="store_true", help='with --prompt: print {"before": ..., "after": ...}')
 
     data = sub.add_parser("data", help="dataset tools").add_subparsers(dest="data_command", required=True)
     p = data.add_parser("inspect", help="detect a dataset's format and preview what is trained on")

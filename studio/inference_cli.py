@@ -1,11 +1,19 @@
-"""`studio chat`: the before/after answers of one run, from the terminal."""
+"""`studio chat`: with --prompt, the before/after answers of one run; without it, a conversation."""
 
 from __future__ import annotations
 
 import json
 
+from studio.errors import StudioError
+
 
 def cli_chat(args) -> int:
+    if args.prompt is None:
+        from studio.chat.terminal import chat_loop
+
+        return chat_loop(args)
+    if not args.run_dir:
+        raise StudioError("--prompt needs a run folder: studio chat RUN_DIR --prompt '...'.")
     from studio.inference import BeforeAfter, Sampling
 
     sampling = Sampling(args.max_new_tokens, args.temperature, args.top_p, args.seed)

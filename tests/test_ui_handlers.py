@@ -13,7 +13,6 @@ from studio.errors import StudioError
 from studio.ui import (
     app,
     charts,
-    chat_tab,
     data_tab,
     demo_tab,
     export_tab,
@@ -274,11 +273,6 @@ def test_inspect_a_bad_file_lists_its_rows(tmp_path):
 
 
 # ---- chat, export, demo --------------------------------------------------------------------------
-def test_chat_needs_a_run_and_a_prompt():
-    assert "Pick" in list(chat_tab.chat_both(None, "hi", 0, 1, 8, 0))[-1][2]
-    assert "Type a prompt" in list(chat_tab.chat_both("r1", " ", 0, 1, 8, 0))[-1][2]
-
-
 def _tiny_adapter_run(tmp_path, tiny_model_dir) -> Path:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -293,14 +287,14 @@ def _tiny_adapter_run(tmp_path, tiny_model_dir) -> Path:
     return run_dir
 
 
-def test_chat_streams_both_answers(monkeypatch, tmp_path, tiny_model_dir):
+def test_before_after_streams_and_is_cached(tmp_path, tiny_model_dir):
+    """The demo tab's one model: cached per run, answering piece by piece (the Chat tab is tests/test_chat.py)."""
     run_dir = _tiny_adapter_run(tmp_path, tiny_model_dir)
-    monkeypatch.setattr("studio.runs.get_run", lambda run_id: types.SimpleNamespace(dir=run_dir), raising=False)
-    steps = list(chat_tab.chat_both("r1", "Is pineapple on pizza a crime?", 0.0, 1.0, 6, 0))
-    before, after, status = steps[-1]
-    assert status.startswith("✓") and isinstance(before, str) and isinstance(after, str)
-    assert len(steps) > 3  # streamed piece by piece
-    assert model_slot.before_after(run_dir) is model_slot.before_after(run_dir)  # one model, cached
+    pair = model_slot.before_after(run_dir)
+    assert pair is model_slot.before_after(run_dir)
+    from studio.inference import Sampling
+
+    assert len(list(pair.stream("Is pineapple on pizza a crime?", True, Sampling(max_new_tokens=6)))) > 3
 
 
 def test_push_never_shows_the_token(monkeypatch):

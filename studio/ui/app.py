@@ -43,7 +43,7 @@ def build_app():
             with gr.Tab("3 · Train", id="train"):
                 train = train_tab.build(fields, recipe)
             with gr.Tab("4 · Chat", id="chat") as chat_tab_item:
-                chat = chat_tab.build(fields["model.trust_remote_code"])
+                chat = chat_tab.build(fields["model.trust_remote_code"], fields["model.name"])
             with gr.Tab("5 · Export", id="export") as export_tab_item:
                 export = export_tab.build()
             with gr.Tab("Pizza demo", id="demo"):
@@ -54,7 +54,8 @@ def build_app():
             demo_tab.select_demo, None,
             [recipe, train["recipe_pick"], train["advice"], *config_widgets, *train["groups"], tabs],
         ).then(demo_tab.run_demo, None, [*demo["outputs"], train["mon_run"]], show_progress="minimal")
-        chat_tab_item.select(chat_tab.refresh_chat_runs, chat["run"], chat["run"])
+        chat_tab_item.select(chat_tab.refresh_picks, [chat["pick_a"], chat["pick_b"], chat["base"]],
+                             [chat["pick_a"], chat["pick_b"], chat["status"]])
         export_tab_item.select(chat_tab.refresh_chat_runs, export["run"], export["run"])
         app.load(monitor.attach_on_load, None, train["mon_run"])
         app.load(demo_tab.reattach_demo, None, [*demo["outputs"], train["mon_run"]], show_progress="minimal")

@@ -12,7 +12,7 @@ import gradio as gr
 
 from studio.errors import StudioError
 from studio.paths import studio_home
-from studio.ui.messages import fail, ok
+from studio.ui.messages import fail, ok, warn
 from studio.ui.recipes import format_column_map, parse_column_map
 from studio.ui.widgets import resolve_local, widget_for
 
@@ -188,6 +188,18 @@ def inspect_data(source: str, subset: str | None, split: str, max_rows: Any, tem
             *mapping_updates(report.columns, column_map))
 
 
+def use_chat_votes():
+    """The Chat tab's votes as a source: fills the dataset field with the feedback file and its count."""
+    from studio.chat.feedback import count_rows, feedback_path
+
+    rows = count_rows()
+    if not rows:
+        return gr.skip(), warn("No votes yet: vote 'A is better' or 'B is better' in the Chat tab first.")
+    pairs = "1 preference pair" if rows == 1 else f"{rows} preference pairs"
+    return str(feedback_path()), ok(f"{pairs} from your Chat votes; press *Inspect data*, "
+                                    "then train them with DPO.")
+
+
 def build(fields: dict) -> dict:
     gr.Markdown("Choose the **examples** to learn from. For SFT: conversations (user asks, assistant answers). "
                 "For DPO: a prompt with a *chosen* and a *rejected* answer (ranked or rated answers become pairs). "
@@ -216,7 +228,9 @@ def build(fields: dict) -> dict:
         with gr.Row():
             roles = [gr.Dropdown(choices=[""], value="", label=role, allow_custom_value=True, min_width=120,
                                  elem_id=f"data-map-{role}") for role in MAP_ROLES]
-    inspect = gr.Button("Inspect data", variant="primary", elem_id="data-inspect")
+    with gr.Row():
+        inspect = gr.Button("Inspect data", variant="primary", elem_id="data-inspect", scale=3)
+        votes = gr.Button("Use my Chat votes", elem_id="data-use-votes", scale=1)
     summary = gr.Markdown(elem_id="data-summary")
     preview = gr.HighlightedText(label="Preview: the highlighted part is what the model learns to write",
                                  color_map={"trained on": "#f97316", "rejected: made less likely": "#94a3b8",
@@ -231,6 +245,7 @@ def build(fields: dict) -> dict:
         problems = gr.Dataframe(headers=PROBLEM_COLUMNS, value=None, interactive=False, label="Rows with problems",
                                 scale=1, elem_id="data-problems", max_height=260, visible=False)
     upload.upload(upload_file, upload, [fields["data.source"], summary])
+    votes.click(use_chat_votes, None, [fields["data.source"], summary])
     return {"inspect": inspect, "outputs": [summary, preview, hist, problems, *roles], "roles": roles}
 
 

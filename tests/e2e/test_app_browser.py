@@ -8,13 +8,16 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.browser
-SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "test-artifacts" / "e2e"
 
 
 # ---- small helpers over Gradio's DOM --------------------------------------------------------------
@@ -93,6 +96,30 @@ def display_latency(page, home: Path) -> float:
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
     with_loss = [r for r in records if "loss" in r]
     return seen_at - with_loss[shown - 1]["time"]
+
+
+def bot_messages(page, pane: str) -> list[str]:
+    """The assistant messages a Chatbot pane shows, as text."""
+    return page.locator(f"#{pane} [data-testid='bot']").all_inner_texts()
+
+
+def open_chat_settings(page, max_new_tokens: int, separate_seed: int | None = None) -> None:
+    page.locator("#chat-settings").get_by_text("Settings", exact=True).first.click()
+    fill(page, "chat-max-new", max_new_tokens)
+    if separate_seed is not None:  # the same model with the same seed would say the same thing twice
+        page.locator("#chat-shared input").uncheck()
+        fill(page, "chat-max-new-b", max_new_tokens)
+        fill(page, "chat-seed-b", separate_seed)
+
+
+def chat_turn(page, text: str, answers: int, timeout: float = 240) -> None:
+    """Type into the shared box, press Enter, and wait until both panes finished answering."""
+    box = page.locator("#chat-input textarea")
+    box.fill(text)
+    box.press("Enter")
+    wait_until(page, lambda: len(bot_messages(page, "chat-a")) == answers == len(bot_messages(page, "chat-b"))
+               and "Which answer is better" in page.locator("#chat-status").inner_text(), timeout,
+               f"both panes to show {answers} answers")
 
 
 # ---- the tests -------------------------------------------------------------------------------------
@@ -194,6 +221,30 @@ def test_reload_during_training_reattaches(page, tiny_model_dir):
     wait_until(page, lambda: state(page) == "stopped", 90, "the run to stop")
 
 
+def test_chat_arena_two_turns_then_one_vote_is_one_pair(page, app_home):
+    """Two turns fill both panes (the base on both sides: a fresh install), a vote writes one row that
+    `studio data inspect` reads as preference data."""
+    open_tab(page, "4 · Chat")
+    open_chat_settings(page, max_new_tokens=16, separate_seed=1)
+    chat_turn(page, "Is pineapple on pizza a crime?", 1)
+    chat_turn(page, "Why do you say that?", 2)
+    assert all(t.strip() for t in bot_messages(page, "chat-a") + bot_messages(page, "chat-b"))
+    shot(page, "chat-two-turns")
+    feedback_file = app_home / "feedback" / "feedback.jsonl"
+    assert not feedback_file.exists()
+    page.locator("#vote-a").click()
+    wait_until(page, lambda: "Saved" in page.locator("#chat-status").inner_text(), 30, "the vote to be saved")
+    rows = [json.loads(line) for line in feedback_file.read_text().splitlines() if line.strip()]
+    assert len(rows) == 1 and rows[0]["prompt"][-1]["content"] == "Why do you say that?"
+    shot(page, "chat-voted")
+    done = subprocess.run([sys.executable, "-m", "studio", "data", "inspect", str(feedback_file), "--json"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=180, check=False,
+                          env={**os.environ, "STUDIO_HOME": str(app_home)})
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["kind"] == "preference" and report["valid_rows"] == 1, report
+
+
 def test_pineapple_demo_end_to_end(page):
     """One click: training with a growing curve, then before/after answers that differ, then the table."""
     started = time.time()
@@ -217,12 +268,10 @@ def test_pineapple_demo_end_to_end(page):
     shot(page, "tab-demo")
     # The Chat tab offers the finished run and answers one prompt both ways, streaming.
     open_tab(page, "4 · Chat")
-    wait_until(page, lambda: "pineapple-dpo" in page.locator("#chat-run input").input_value(), 20,
-               "the chat run picker to offer the demo run")
-    page.locator("#chat-ask").click()
-    wait_until(page, lambda: page.locator("#chat-after textarea").input_value().strip()
-               and "Both answered" in page.locator("#chat-status").inner_text(), 120, "both chat answers")
-    assert page.locator("#chat-before textarea").input_value().strip()
+    wait_until(page, lambda: "pineapple-dpo" in page.locator("#chat-model-a input").input_value(), 20,
+               "side 1 to default to the finished demo run")
+    open_chat_settings(page, max_new_tokens=48)
+    chat_turn(page, "Would a judge convict me for eating pineapple pizza?", 1)
     shot(page, "tab-chat")
     for name, slug in (("1 · Model", "model"), ("2 · Data", "data"), ("3 · Train", "train"),
                        ("5 · Export", "export")):

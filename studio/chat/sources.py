@@ -1,0 +1,135 @@
+"""What each side of the arena talks to: the base model, a run's adapter (newest or a checkpoint), an
+exported or merged folder, or a .gguf file; written as one string so a dropdown or the CLI can name it.
+
+    base                   the base model (the Model tab's choice, 'embedded' by default)
+    run:ID                 the run's final adapter, else its newest checkpoint
+    run:ID:checkpoint-N    one checkpoint of that run
+    PATH                   a run folder, an adapter folder, a model folder or a .gguf file
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from studio.chat.history import ChatError
+
+log = logging.getLogger("studio.chat")
+BASE = "base"
+FINISHED = "completed"
+BUSY = {"queued", "running", "stopping"}
+
+
+@dataclass(frozen=True)
+class Source:
+    """Loadable weights for one side: ``base`` goes to studio.models.resolve_model, ``adapter`` on top."""
+
+    spec: str
+    base: str
+    adapter: str | None
+    label: str
+
+
+def _checkpoints(run_dir: Path) -> list[Path]:
+    found = [p for p in run_dir.glob("checkpoint-*") if (p / "adapter_config.json").is_file()]
+    return sorted(found, key=lambda p: int(p.name.rsplit("-", 1)[-1]) if p.name.rsplit("-", 1)[-1].isdigit() else -1)
+
+
+def run_adapter(run_dir: Path, checkpoint: str | None = None) -> Path | None:
+    """The run's final adapter, else its newest checkpoint, or the named checkpoint."""
+    if checkpoint:
+        path = run_dir / checkpoint
+        return path if (path / "adapter_config.json").is_file() else None
+    if (run_dir / "adapter" / "adapter_config.json").is_file():
+        return run_dir / "adapter"
+    found = _checkpoints(run_dir)
+    return found[-1] if found else None
+
+
+def _adapter_base(adapter: Path) -> str:
+    """The name the run trained on ('embedded', a Hub id, a folder): checkpoints lack the studio marker,
+    so the run's final adapter marker is asked next, then PEFT's own record."""
+    for marker in (adapter / "studio_base.json", adapter.parent / "adapter" / "studio_base.json"):
+        if marker.is_file():
+            return json.loads(marker.read_text(encoding="utf-8"))["model"]
+    config = json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8"))
+    return config["base_model_name_or_path"]
+
+
+def _run_source(spec: str, run_dir: Path, name: str, checkpoint: str | None) -> Source:
+    adapter = run_adapter(run_dir, checkpoint)
+    if adapter is None:
+        what = checkpoint or "a saved adapter"
+        raise ChatError(f"The run {name} has no {what}; pick another model or wait until it saves one.")
+    label = f"{name} ({adapter.name})" if adapter.name != "adapter" else name
+    return Source(spec, _adapter_base(adapter), str(adapter), label)
+
+
+def parse_source(spec: str | None, base_name: str = "embedded") -> Source:
+    """Turn a dropdown value or a CLI argument into a Source; a missing run or file is one sentence."""
+    text = (spec or "").strip() or BASE
+    base_name = (base_name or "").strip() or "embedded"
+    if text == BASE:
+        return Source(BASE, base_name, None, f"base model ({base_name})")
+    if text.startswith("run:"):
+        run_id, _, checkpoint = text[4:].partition(":")
+        from studio.runs import get_run
+
+        try:
+            info = get_run(run_id)
+        except Exception as exc:  # a deleted run becomes a sentence
+            log.info("run %s not found: %s", run_id, exc)
+            raise ChatError(f"The run {run_id} no longer exists; pick another model.") from exc
+        return _run_source(text, Path(info.dir), info.name or run_id, checkpoint or None)
+    path = Path(text).expanduser()
+    if path.suffix.lower() == ".gguf":
+        if not path.is_file():
+            raise ChatError(f"The GGUF file {path} does not exist; check the path.")
+        return Source(text, str(path), None, path.name)
+    if path.is_dir():
+        if (path / "status.json").is_file():
+            return _run_source(text, path, path.name, None)
+        if (path / "adapter_config.json").is_file():
+            name = path.parent.name if path.name == "adapter" else path.name
+            return Source(text, _adapter_base(path), str(path), name)
+        if (path / "config.json").is_file():
+            return Source(text, str(path), None, path.name)
+        raise ChatError(f"The folder {path} holds no model, adapter or run; pick a model folder or a .gguf file.")
+    from studio.paths import runs_dir
+
+    if "/" not in text and (runs_dir() / text / "status.json").is_file():
+        return parse_source(f"run:{text}", base_name)
+    raise ChatError(f"'{text}' is not a model here: use 'base', a run id, a model folder or a .gguf file.")
+
+
+def _runs() -> list:
+    try:
+        from studio.runs import list_runs
+
+        return list(list_runs())
+    except Exception as exc:  # noqa: BLE001 - a half-written run folder must not break the picker
+        log.warning("could not list runs: %s", exc)
+        return []
+
+
+def source_choices(base_name: str = "embedded") -> list[tuple[str, str]]:
+    """(label, spec) for the base and every idle run with an adapter: its newest, then each checkpoint."""
+    choices = [(f"Base model ({base_name or 'embedded'})", BASE)]
+    for info in _runs():
+        run_dir = Path(info.dir)
+        if info.state in BUSY or run_adapter(run_dir) is None:
+            continue
+        choices.append((f"{info.name} · {str(info.method).upper()} · {info.state} · newest", f"run:{info.id}"))
+        for ckpt in _checkpoints(run_dir):
+            choices.append((f"{info.name} · {ckpt.name}", f"run:{info.id}:{ckpt.name}"))
+    return choices
+
+
+def default_source() -> str:
+    """The newest finished run with an adapter, else the base model: the tab works on a fresh install."""
+    for info in _runs():  # newest first
+        if info.state == FINISHED and run_adapter(Path(info.dir)) is not None:
+            return f"run:{info.id}"
+    return BASE
