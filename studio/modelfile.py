@@ -44,7 +44,13 @@ def derive(tokenizer) -> dict:
         raise ModelfileError("The chat template changes the messages' text, so it cannot become an Ollama template.")
     head_sys, tail = with_sys.split(USER)
     head_plain, tail_plain = no_sys.split(USER)
-    answer_end = full.split(REPLY)[1]
+    between, answer_end = full.split(USER)[1].split(REPLY)
+    if not between.startswith(tail):
+        raise ModelfileError("The chat template opens a finished answer differently from a new one; "
+                             "Ollama's template cannot express that.")
+    # Llama-2 puts a space before a finished answer that the generation prompt leaves to the model.
+    extra = between[len(tail):]
+    reply = ("{{ if .Response }}" + _go(extra) + "{{ end }}" if extra else "") + "{{ .Response }}"
     if tail != tail_plain or not full.startswith(head_plain):
         raise ModelfileError("The chat template depends on the system prompt after the user turn; "
                              "Ollama's template cannot express that.")
@@ -53,7 +59,7 @@ def derive(tokenizer) -> dict:
     if bos and head_sys.startswith(bos) and head_plain.startswith(bos):
         head_sys, head_plain = head_sys[len(bos):], head_plain[len(bos):]
     before, after = head_sys.split(SYS)
-    default = re.fullmatch(re.escape(before) + "(.*)" + re.escape(after), head_plain, flags=re.S)
+    default = re.fullmatch(re.escape(before) + "(.*)" + re.escape(after), head_plain, flags=re.DOTALL)
     if default:  # the template has a system block even without a system message: a default prompt (or "")
         head = _go(before) + "{{ .System }}" + _go(after)
         system = default.group(1)
@@ -61,23 +67,26 @@ def derive(tokenizer) -> dict:
         head = "{{ if .System }}" + _go(before) + "{{ .System }}" + _go(after) + "{{ else }}" + _go(head_plain) + \
                "{{ end }}"
         system = ""
-    template = head + "{{ .Prompt }}" + _go(tail) + "{{ .Response }}" + _go(answer_end)
+    template = head + "{{ .Prompt }}" + _go(tail) + reply + _go(answer_end)
     stops = [t for t in (answer_end.strip(), getattr(tokenizer, "eos_token", None)) if t]
     return {"template": template, "system": system, "stop": list(dict.fromkeys(stops))}
 
 
-def render_go(template: str, system: str, prompt: str, response: str = "") -> str:
-    """Render the subset of Go's text/template that ``derive`` writes ({{ if .System }}, {{ else }},
-    {{ end }}, {{ .System }}, {{ .Prompt }}, {{ .Response }}, {{ "{{" }}), as Ollama would."""
-    values = {".System": system, ".Prompt": prompt, ".Response": response}
+def render_go(template: str, system: str, prompt: str, response: str | None = None) -> str:
+    """Render the subset of Go's text/template that ``derive`` writes ({{ if .X }}, {{ else }},
+    {{ end }}, {{ .System }}, {{ .Prompt }}, {{ .Response }}, {{ "{{" }}), as Ollama would: for the
+    turn being generated (``response`` None) Ollama cuts the template at {{ .Response }}."""
+    values = {".System": system, ".Prompt": prompt, ".Response": response or ""}
     out, stack = [], [True]
-    for piece in re.split(r"({{.*?}})", template, flags=re.S):
+    for piece in re.split(r"({{.*?}})", template, flags=re.DOTALL):
         action = piece[2:-2].strip() if piece.startswith("{{") else None
+        if action == ".Response" and response is None:
+            break
         if action is None:
             if all(stack):
                 out.append(piece)
-        elif action == "if .System":
-            stack.append(bool(system))
+        elif action and action.startswith("if "):
+            stack.append(bool(values[action[3:].strip()]))
         elif action == "else":
             stack[-1] = not stack[-1]
         elif action == "end":
@@ -116,7 +125,7 @@ def write_modelfile(path, gguf_name: str, tokenizer) -> None:
 def parse_modelfile(text: str) -> dict:
     """FROM, TEMPLATE, SYSTEM and PARAMETERs back from a Modelfile written by ``modelfile_text``."""
     result: dict = {"parameters": []}
-    for match in re.finditer(r'^(FROM|TEMPLATE|SYSTEM|PARAMETER) ("""(.*?)"""|.*)$', text, flags=re.S | re.M):
+    for match in re.finditer(r'^(FROM|TEMPLATE|SYSTEM|PARAMETER) ("""(.*?)"""|[^\n]*)$', text, flags=re.DOTALL | re.MULTILINE):
         key, value = match.group(1), match.group(3) if match.group(3) is not None else match.group(2)
         if key == "PARAMETER":
             result["parameters"].append(tuple(value.split(" ", 1)))
