@@ -29,6 +29,15 @@ def _go(text: str) -> str:
     return text.replace("{{", '{{ "{{" }}')
 
 
+def leading_bos(tokenizer) -> str:
+    """The BOS text llama.cpp adds by itself (when the tokenizer adds it on encoding, the converter sets
+    tokenizer.ggml.add_bos_token); left in the template it would be doubled. SmolLM2's BOS is
+    <|im_start|> but it is not added, so there it stays part of the template."""
+    bos_id = getattr(tokenizer, "bos_token_id", None)
+    ids = tokenizer("a")["input_ids"]
+    return tokenizer.bos_token if bos_id is not None and ids and ids[0] == bos_id else ""
+
+
 def derive(tokenizer) -> dict:
     """{"template", "system", "stop"} for the tokenizer's chat template.
 
@@ -54,8 +63,7 @@ def derive(tokenizer) -> dict:
     if tail != tail_plain or not full.startswith(head_plain):
         raise ModelfileError("The chat template depends on the system prompt after the user turn; "
                              "Ollama's template cannot express that.")
-    bos = getattr(tokenizer, "bos_token", None) or ""
-    # llama.cpp adds the BOS token itself (tokenizer.ggml.add_bos_token); in the template it would be doubled.
+    bos = leading_bos(tokenizer)
     if bos and head_sys.startswith(bos) and head_plain.startswith(bos):
         head_sys, head_plain = head_sys[len(bos):], head_plain[len(bos):]
     before, after = head_sys.split(SYS)

@@ -95,13 +95,13 @@ def test_modelfile_template_renders_like_the_chat_template(family, tiny_model_di
     from transformers import AutoTokenizer
 
     from studio.data.templates import CHATML, LLAMA2
-    from studio.modelfile import derive, render_go
+    from studio.modelfile import derive, leading_bos, render_go
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     tokenizer.chat_template = {"chatml": CHATML, "llama2": LLAMA2, "llama3": LLAMA3,
                                "chatml-default-system": CHATML_DEFAULT_SYSTEM}[family]
     info = derive(tokenizer)
-    bos = tokenizer.bos_token
+    bos = leading_bos(tokenizer)
     prompt, system = "Is pineapple on pizza a crime?", "Answer in one line."
     for messages, sys_text in (([{"role": "system", "content": system}, {"role": "user", "content": prompt}], system),
                                ([{"role": "user", "content": prompt}], info["system"])):
