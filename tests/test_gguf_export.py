@@ -127,3 +127,16 @@ def test_generate_refuses_what_is_not_a_gguf(tmp_path):
     fake.write_bytes(b"PK\x03\x04 not a gguf")
     with pytest.raises(StudioError, match="not a GGUF file"):
         generate(fake, "hi")
+
+
+def test_export_tab_writes_gguf_and_shows_the_check(run_dir, tmp_path, monkeypatch):
+    import types
+
+    from studio.ui import export_tab
+
+    monkeypatch.setattr("studio.runs.get_run", lambda run_id: types.SimpleNamespace(dir=run_dir), raising=False)
+    seen = []
+    status = export_tab.export_gguf_run("r1", str(tmp_path / "g"), "f16", progress=lambda f, desc=None: seen.append(f))
+    assert status.startswith("✓") and "Round trip verified" in status, status
+    assert (tmp_path / "g" / "Modelfile").is_file() and seen[0] < seen[-1] == 1.0
+    assert "Pick" in export_tab.export_gguf_run(None, "", "f16")
