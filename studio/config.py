@@ -16,6 +16,8 @@ from typing import Any
 import yaml
 
 from studio.errors import StudioError
+from studio.trackers import HELP as TRACKER_HELP
+from studio.trackers import check as check_trackers
 
 
 class ConfigError(StudioError, ValueError):
@@ -102,6 +104,7 @@ class TrainingConfig:
     gradient_checkpointing: str = _opt(
         "auto", "Trade compute for memory: 'auto' (on with a GPU, off on CPU where it is slow), 'on', 'off'."
     )
+    report_to: str = _opt("none", TRACKER_HELP)
 
 
 @dataclass
@@ -272,6 +275,7 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"Epochs cannot be negative (got {t.num_epochs}).")
     if t.warmup_steps < 0:
         raise ConfigError(f"Warm-up steps cannot be negative (got {t.warmup_steps}).")
+    check_trackers(t.report_to)  # unknown or uninstalled trackers are refused before anything starts
     if t.save_steps < 1 or t.logging_steps < 1:
         raise ConfigError("Save and logging intervals must be at least 1 step.")
     if t.precision not in ("auto", "bf16", "fp16", "fp32"):

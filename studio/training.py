@@ -16,6 +16,7 @@ from typing import Any
 
 from studio.config import ConfigError, RunConfig
 from studio.errors import StudioError
+from studio.trackers import report_to
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def trainer_args(cfg: RunConfig, run_dir: Path, plan: DevicePlan, *, assistant_o
         "save_strategy": "steps",
         "save_steps": t.save_steps,
         "save_total_limit": 2,
-        "report_to": "none",
+        "report_to": report_to(t.report_to),  # trackers are opt-in: "none" unless the recipe names them
         "bf16": plan.bf16,
         "fp16": plan.fp16,
         "gradient_checkpointing": plan.gradient_checkpointing,
