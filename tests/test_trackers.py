@@ -26,11 +26,13 @@ def no_network(monkeypatch):
     return attempts
 
 
-def test_tensorboard_events_land_in_the_run_folder(tiny_model_dir, sft_file, tmp_path, no_network):
+def test_tensorboard_events_land_in_the_run_folder(tiny_model_dir, sft_file, tmp_path, no_network, monkeypatch):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from test_hub import CANARY
 
     from studio.training import train
 
+    monkeypatch.setenv("HF_TOKEN", CANARY)  # the trainer's arguments, logged to TensorBoard, must not carry it
     run_dir = tmp_path / "run"
     train(tiny_config(tiny_model_dir, sft_file, "sft", run_dir, report_to="tensorboard"), run_dir)
     events = list(run_dir.rglob("events.out.tfevents.*"))
@@ -39,6 +41,7 @@ def test_tensorboard_events_land_in_the_run_folder(tiny_model_dir, sft_file, tmp
     losses = [e.value for e in acc.Scalars("train/loss")]
     assert len(losses) == 3 and all(v > 0 for v in losses)
     assert no_network == []
+    assert not [p for p in run_dir.rglob("*") if p.is_file() and CANARY.encode() in p.read_bytes()]
 
     plain = tmp_path / "plain"
     train(tiny_config(tiny_model_dir, sft_file, "sft", plain), plain)
