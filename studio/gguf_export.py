@@ -14,6 +14,7 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 from studio.errors import StudioError
@@ -73,11 +74,29 @@ def convert_folder(model_dir: Path, out_file: Path, quant: str = "f16", name: st
         model_class = get_class(arch)
     except NotImplementedError:
         raise ExportError(f"llama.cpp's converter does not support the {arch} architecture yet.") from None
-    with torch.inference_mode():
+    with torch.inference_mode(), _converter_log_to_file():
         model = model_class(model_dir, ftypes[quant], out_file, model_name=name)
         model.get_vocab_base_pre = _pre_tokenizer_fallback(model_dir, model.get_vocab_base_pre)
         model.write()
     return out_file
+
+
+@contextmanager
+def _converter_log_to_file():
+    """The converter warns in banners meant for llama.cpp developers (an unknown pre-tokenizer hash, RoPE
+    types); they belong in the studio log, not on the user's console."""
+    conv = logging.getLogger("hf-to-gguf")
+    files = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+    saved = conv.propagate
+    conv.propagate = False
+    for handler in files:
+        conv.addHandler(handler)
+    try:
+        yield
+    finally:
+        for handler in files:
+            conv.removeHandler(handler)
+        conv.propagate = saved
 
 
 def _occupied(target: Path) -> bool:

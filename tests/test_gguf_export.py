@@ -138,5 +138,5 @@ def test_export_tab_writes_gguf_and_shows_the_check(run_dir, tmp_path, monkeypat
     seen = []
     status = export_tab.export_gguf_run("r1", str(tmp_path / "g"), "f16", progress=lambda f, desc=None: seen.append(f))
     assert status.startswith("✓") and "Round trip verified" in status, status
-    assert (tmp_path / "g" / "Modelfile").is_file() and seen[0] < seen[-1] == 1.0
+    assert (tmp_path / "g-gguf" / "Modelfile").is_file() and seen[0] < seen[-1] == 1.0
     assert "Pick" in export_tab.export_gguf_run(None, "", "f16")

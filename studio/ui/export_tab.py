@@ -51,7 +51,8 @@ def export_gguf_run(run_id: str | None, destination: str, quant: str, progress=_
     try:
         from studio.gguf_export import describe_check, export_gguf
 
-        target = (destination or "").strip() or default_destination(run_id) + "-gguf"
+        # Beside the adapter folder, not inside it: saving the adapter again replaces its folder.
+        target = ((destination or "").strip() or default_destination(run_id)).rstrip("/") + "-gguf"
         result = export_gguf(_run(run_id).dir, Path(target).expanduser(), quant or "f16",
                              progress=lambda frac, msg: progress(frac, desc=msg))
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
@@ -98,8 +99,8 @@ def build() -> dict:
             gr.Markdown("### GGUF for llama.cpp, Ollama, LM Studio")
             quant = gr.Dropdown([("f16 (exact)", "f16"), ("q8_0 (half the size)", "q8_0"), ("bf16", "bf16"),
                                  ("f32", "f32")], value="f16", label="Number format", elem_id="gguf-quant",
-                                info="Merges the adapter, writes one .gguf and a Modelfile, then checks "
-                                     "the file answers like the tuned model.")
+                                info="Merges the adapter, writes one .gguf and a Modelfile into FOLDER-gguf, "
+                                     "then checks the file answers like the tuned model.")
             gguf = gr.Button("Write GGUF", elem_id="gguf-button")
         with gr.Column():
             gr.Markdown("### Push to the Hugging Face Hub")
