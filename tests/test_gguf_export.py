@@ -90,18 +90,24 @@ def test_q8_0_quantises_and_a_bad_quant_or_folder_leaves_nothing(run_dir, tmp_pa
     assert export_gguf(run_dir, tmp_path / "q8", "f16", check_prompt=None)["gguf"].endswith("run-f16.gguf")
 
 
-@pytest.mark.parametrize("family", ["chatml", "llama2", "llama3", "chatml-default-system"])
+@pytest.mark.parametrize("family", ["chatml", "llama2", "llama3", "llama3-adds-bos", "chatml-default-system"])
 def test_modelfile_template_renders_like_the_chat_template(family, tiny_model_dir):
+    from tokenizers import processors
     from transformers import AutoTokenizer
 
     from studio.data.templates import CHATML, LLAMA2
     from studio.modelfile import derive, leading_bos, render_go
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    tokenizer.chat_template = {"chatml": CHATML, "llama2": LLAMA2, "llama3": LLAMA3,
+    tokenizer.chat_template = {"chatml": CHATML, "llama2": LLAMA2, "llama3": LLAMA3, "llama3-adds-bos": LLAMA3,
                                "chatml-default-system": CHATML_DEFAULT_SYSTEM}[family]
+    if family == "llama3-adds-bos":  # as Llama 3's tokenizer does; llama.cpp then adds BOS itself
+        bos_id = tokenizer.bos_token_id
+        tokenizer._tokenizer.post_processor = processors.TemplateProcessing(
+            single=f"{tokenizer.bos_token} $A", special_tokens=[(tokenizer.bos_token, bos_id)])
     info = derive(tokenizer)
     bos = leading_bos(tokenizer)
+    assert bool(bos) == (family == "llama3-adds-bos") and not (bos and info["template"].startswith(bos))
     prompt, system = "Is pineapple on pizza a crime?", "Answer in one line."
     for messages, sys_text in (([{"role": "system", "content": system}, {"role": "user", "content": prompt}], system),
                                ([{"role": "user", "content": prompt}], info["system"])):
@@ -114,7 +120,8 @@ def test_modelfile_template_renders_like_the_chat_template(family, tiny_model_di
                 {"role": "assistant", "content": "No."}]
     want = tokenizer.apply_chat_template(exchange, tokenize=False)
     assert render_go(info["template"], system, prompt, "No.") == (want.removeprefix(bos))
-    want_stop = {"llama2": tokenizer.eos_token, "llama3": "<|eot_id|>"}.get(family, "<|im_end|>")
+    want_stop = {"llama2": tokenizer.eos_token, "llama3": "<|eot_id|>", "llama3-adds-bos": "<|eot_id|>"}.get(
+        family, "<|im_end|>")
     assert want_stop in info["stop"]
 
 
