@@ -147,3 +147,13 @@ def test_export_tab_writes_gguf_and_shows_the_check(run_dir, tmp_path, monkeypat
     assert status.startswith("✓") and "Round trip verified" in status, status
     assert (tmp_path / "g-gguf" / "Modelfile").is_file() and seen[0] < seen[-1] == 1.0
     assert "Pick" in export_tab.export_gguf_run(None, "", "f16")
+
+
+def test_cli_routes_export_and_generate(capsys):
+    from studio.cli import _handler, build_parser, main
+
+    args = build_parser().parse_args(["export", "RUN", "--to", "D", "--format", "gguf", "--quant", "q8_0"])
+    assert (args.format, args.quant, args.no_check) == ("gguf", "q8_0", False)
+    assert _handler(args).__module__ == "studio.gguf_export"
+    assert main(["generate", "missing.gguf", "--prompt", "hi", "--json"]) == 2
+    assert capsys.readouterr().err.strip() == "error: The GGUF file missing.gguf does not exist; check the path."
