@@ -21,9 +21,12 @@ from studio.errors import StudioError
 
 log = logging.getLogger(__name__)
 
-# The converter's output types that make sense for a fine-tuned model; smaller k-quants need
-# llama.cpp's compiled llama-quantize, which no maintained pip package ships for this machine.
-QUANTS = ("f16", "q8_0", "bf16", "f32")
+# The converter's own output types; the smaller k-quants come from llama.cpp's quantiser, reached
+# through its Python bindings (llama-cpp-python) where they are installed.
+CONVERTER_QUANTS = ("f16", "q8_0", "bf16", "f32")
+LLAMA_CPP_QUANTS = {"q6_k": "LLAMA_FTYPE_MOSTLY_Q6_K", "q5_k_m": "LLAMA_FTYPE_MOSTLY_Q5_K_M",
+                    "q4_k_m": "LLAMA_FTYPE_MOSTLY_Q4_K_M"}
+QUANTS = CONVERTER_QUANTS + tuple(LLAMA_CPP_QUANTS)
 CHECK_PROMPT = "Is pineapple on pizza a crime?"
 MARKER = "studio_gguf.json"  # marks a folder as an earlier GGUF export, so it may be replaced
 
@@ -61,8 +64,8 @@ def _pre_tokenizer_fallback(model_dir: Path, original):
 
 def convert_folder(model_dir: Path, out_file: Path, quant: str = "f16", name: str | None = None) -> Path:
     """Convert a saved transformers model folder (weights, config, tokenizer) to one GGUF file."""
-    if quant not in QUANTS:
-        raise ExportError(f"Unknown quantisation '{quant}'; choose one of {', '.join(QUANTS)}.")
+    if quant not in CONVERTER_QUANTS:
+        raise ExportError(f"Unknown quantisation '{quant}'; choose one of {', '.join(CONVERTER_QUANTS)}.")
     gguf, model_base, model_type, get_arch, get_class = _converter()
     import torch
 
@@ -99,6 +102,28 @@ def _converter_log_to_file():
         conv.propagate = saved
 
 
+def _llama_cpp():
+    try:
+        import llama_cpp
+    except ImportError:
+        raise ExportError("The k-quants need llama.cpp's Python bindings (`pip install llama-cpp-python`); "
+                          "f16 and q8_0 work without them.") from None
+    return llama_cpp
+
+
+def quantize(src: Path, dst: Path, quant: str) -> Path:
+    """Shrink an f16 GGUF with llama.cpp's own quantiser (llama_model_quantize)."""
+    import ctypes
+
+    llama_cpp = _llama_cpp()
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = getattr(llama_cpp, LLAMA_CPP_QUANTS[quant])
+    params.nthread = 0  # llama.cpp's default: the machine's cores
+    if llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), ctypes.byref(params)) != 0:
+        raise ExportError(f"llama.cpp could not quantise the model to {quant}; try q8_0.")
+    return dst
+
+
 def _occupied(target: Path) -> bool:
     return target.exists() and (not target.is_dir() or any(target.iterdir()))
 
@@ -120,6 +145,8 @@ def export_gguf(run_dir: str | Path, to: str | Path, quant: str = "f16", *, chec
     if quant not in QUANTS:
         raise ExportError(f"Unknown quantisation '{quant}'; choose one of {', '.join(QUANTS)}.")
     _converter()  # fail before the minutes of merging when the converter is missing
+    if quant in LLAMA_CPP_QUANTS:
+        _llama_cpp()
     run = run_dir_of(run_dir)
     check_adapter(adapter_dir_of(run))
     target = Path(to).expanduser()
@@ -144,7 +171,12 @@ def export_gguf(run_dir: str | Path, to: str | Path, quant: str = "f16", *, chec
         stem = _file_stem(run)
         gguf_file = tmp / f"{stem}-{quant}.gguf"
         say(0.45, f"Writing {gguf_file.name} ({quant})...")
-        convert_folder(merged_dir, gguf_file, quant, name=stem)
+        if quant in LLAMA_CPP_QUANTS:  # the converter writes f16, llama.cpp's quantiser shrinks it
+            convert_folder(merged_dir, tmp / ".f16.gguf", "f16", name=stem)
+            quantize(tmp / ".f16.gguf", gguf_file, quant)
+            (tmp / ".f16.gguf").unlink()
+        else:
+            convert_folder(merged_dir, gguf_file, quant, name=stem)
         shutil.rmtree(merged_dir)
         write_modelfile(tmp / "Modelfile", gguf_file.name, tokenizer)
         check = None

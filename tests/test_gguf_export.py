@@ -157,3 +157,29 @@ def test_cli_routes_export_and_generate(capsys):
     assert _handler(args).__module__ == "studio.gguf_export"
     assert main(["generate", "missing.gguf", "--prompt", "hi", "--json"]) == 2
     assert capsys.readouterr().err.strip() == "error: The GGUF file missing.gguf does not exist; check the path."
+
+
+def test_k_quants_use_llama_cpp_or_say_what_is_missing(run_dir, tmp_path):
+    """q4_k_m goes through llama.cpp's quantiser where its bindings are installed; without them the
+    refusal names the package and leaves nothing behind."""
+    import importlib.util
+
+    from studio.gguf_export import export_gguf
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        with pytest.raises(StudioError, match="pip install llama-cpp-python"):
+            export_gguf(run_dir, tmp_path / "k", "q4_k_m", check_prompt=None)
+        assert not list(tmp_path.glob("*k*"))
+        return
+    from gguf import GGUFReader
+
+    from studio.gguf_generate import generate
+
+    result = export_gguf(run_dir, tmp_path / "k", "q4_k_m", check_prompt=None)
+    f16 = export_gguf(run_dir, tmp_path / "f", "f16", check_prompt=None)
+    assert result["gguf"].endswith("run-q4_k_m.gguf") and not list((tmp_path / "k").glob(".f16*"))
+    fields = GGUFReader(result["gguf"]).fields
+    assert int(fields["general.file_type"].parts[-1][0]) == 15  # LLAMA_FTYPE_MOSTLY_Q4_K_M
+    # llama.cpp reads both files back; the f16 file answers as transformers reads it.
+    assert generate(f16["gguf"], "What is the capital of France?", engine="llama.cpp", max_new_tokens=8)
+    assert isinstance(generate(result["gguf"], "hi", engine="llama.cpp", max_new_tokens=4), str)
