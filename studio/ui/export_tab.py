@@ -98,7 +98,10 @@ def build() -> dict:
             save = gr.Button("Save", variant="primary", elem_id="export-save")
             gr.Markdown("### GGUF for llama.cpp, Ollama, LM Studio")
             quant = gr.Dropdown([("f16 (exact)", "f16"), ("q8_0 (half the size)", "q8_0"), ("bf16", "bf16"),
-                                 ("f32", "f32")], value="f16", label="Number format", elem_id="gguf-quant",
+                                 ("f32", "f32"), ("q6_k (needs llama-cpp-python)", "q6_k"),
+                                 ("q5_k_m (needs llama-cpp-python)", "q5_k_m"),
+                                 ("q4_k_m (needs llama-cpp-python)", "q4_k_m")],
+                                value="f16", label="Number format", elem_id="gguf-quant",
                                 info="Merges the adapter, writes one .gguf and a Modelfile into FOLDER-gguf, "
                                      "then checks the file answers like the tuned model.")
             gguf = gr.Button("Write GGUF", elem_id="gguf-button")
