@@ -24,7 +24,8 @@ HANDLERS = {
     "stop": "studio.run_commands:cli_stop",
     "resume": "studio.run_commands:cli_resume",
     "eval": "studio.evaluation:cli_eval",
-    "export": "studio.hub:cli_export",
+    "export": "studio.gguf_export:cli_export",
+    "generate": "studio.gguf_generate:cli_generate",
     "push": "studio.hub:cli_push",
     "app": "studio.ui.app:cli_app",
 }
@@ -103,10 +104,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompts", default=None, help="text file of prompts to answer before and after")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("export", help="save a run's adapter (optionally merged into the base)")
+    p = sub.add_parser("export", help="save a run's adapter (optionally merged), or a GGUF with a Modelfile")
     p.add_argument("run_dir")
     p.add_argument("--to", required=True, dest="to", help="destination folder")
     p.add_argument("--merge", action="store_true", help="also merge into the base and save the full model")
+    p.add_argument("--format", choices=["adapter", "gguf"], default="adapter",
+                   help="adapter folder (default) or one GGUF file with an Ollama Modelfile")
+    p.add_argument("--quant", choices=["f16", "q8_0", "bf16", "f32", "q6_k", "q5_k_m", "q4_k_m"], default="f16",
+                   help="GGUF number format (the k-quants need llama-cpp-python)")
+    p.add_argument("--check-prompt", default=None, help="prompt for the GGUF round-trip check")
+    p.add_argument("--no-check", action="store_true", help="skip the GGUF round-trip check")
+
+    p = sub.add_parser("generate", help="answer a prompt with a GGUF file (greedy)")
+    p.add_argument("file", help="a .gguf file, e.g. one written by `studio export --format gguf`")
+    p.add_argument("--prompt", required=True, help="the question to ask")
+    p.add_argument("--max-new-tokens", type=int, default=96)
+    p.add_argument("--engine", choices=["transformers", "llama.cpp"], default="transformers",
+                   help="transformers' GGUF loader, or llama.cpp's Python bindings where installed")
+    p.add_argument("--json", action="store_true", help='print {"answer": ...}')
 
     p = sub.add_parser("push", help="push a run's adapter with a model card to the Hugging Face Hub")
     p.add_argument("run_dir")

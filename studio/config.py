@@ -18,6 +18,8 @@ import yaml
 from studio.errors import ConfigError
 from studio.methods import all_methods, get_method, method_names
 from studio.methods.base import option as _opt
+from studio.trackers import HELP as TRACKER_HELP
+from studio.trackers import check as check_trackers
 
 __all__ = ["ConfigError", "RunConfig", "apply_overrides", "help_text", "validate"]
 
@@ -90,6 +92,7 @@ class TrainingConfig:
     gradient_checkpointing: str = _opt(
         "auto", "Trade compute for memory: 'auto' (on with a GPU, off on CPU where it is slow), 'on', 'off'."
     )
+    report_to: str = _opt("none", TRACKER_HELP)
 
 
 @dataclass
@@ -290,6 +293,7 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"Epochs cannot be negative (got {t.num_epochs}).")
     if t.warmup_steps < 0:
         raise ConfigError(f"Warm-up steps cannot be negative (got {t.warmup_steps}).")
+    check_trackers(t.report_to)  # unknown or uninstalled trackers are refused before anything starts
     if t.save_steps < 1 or t.logging_steps < 1:
         raise ConfigError("Save and logging intervals must be at least 1 step.")
     if t.precision not in ("auto", "bf16", "fp16", "fp32"):

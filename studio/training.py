@@ -20,6 +20,7 @@ from studio.config import ConfigError, RunConfig
 from studio.errors import StudioError
 from studio.methods import TrainContext, get_method
 from studio.runs.files import ADAPTER_DIR, CONFIG_FILE, SUMMARY_FILE
+from studio.trackers import report_to
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ def common_args(cfg: RunConfig, run_dir: Path, plan: DevicePlan) -> dict[str, An
         "save_strategy": "steps",
         "save_steps": t.save_steps,
         "save_total_limit": 2,
-        "report_to": "none",
+        "report_to": report_to(t.report_to),  # trackers are opt-in: "none" unless the recipe names them
         "bf16": plan.bf16,
         "fp16": plan.fp16,
         "gradient_checkpointing": plan.gradient_checkpointing,

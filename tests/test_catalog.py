@@ -41,3 +41,27 @@ def test_models_json_cli(capsys):
     assert "embedded" in ids and "meta-llama/Llama-3.1-70B-Instruct" in ids
     first = data["models"][0]["estimates"]
     assert set(first) == {"full", "lora", "qlora"} and first["lora"]["verdict"] == "fits"
+
+
+def test_catalog_schema_and_current_families():
+    """Every entry says what people choose by: size, base or instruct, licence, gating, chat template."""
+    from studio.catalog import load_catalog
+
+    catalog = load_catalog()
+    templates = catalog["templates"]
+    rows = catalog_models()
+    ids = [m["id"] for m in rows]
+    assert len(ids) == len(set(ids))
+    for m in rows:
+        assert set(m) >= {"id", "family", "params_b", "kind", "licence", "gated", "template"}, m
+        assert isinstance(m["params_b"], float) and m["params_b"] > 0, m
+        assert isinstance(m["gated"], bool) and m["licence"].strip() and m["template"] in templates, m
+        assert set(m) <= {"category", "id", "family", "params_b", "kind", "licence", "gated", "template", "note"}, m
+    families = {m["family"] for m in rows}
+    assert {"Qwen3", "Gemma 3", "SmolLM3", "Llama 3.2", "Llama 3.1", "Phi-4-mini", "Mistral"} <= families
+    for family in families - {"Phi-4-mini"}:  # Microsoft published no Phi-4-mini base model
+        kinds = {m["kind"] for m in rows if m["family"] == family}
+        assert kinds == {"base", "instruct"}, family
+    # Llama and Gemma ask for the licence to be accepted on the Hub; the catalog must say so.
+    assert all(m["gated"] for m in rows if m["family"].startswith(("Llama", "Gemma")))
+    assert catalog["embedded"]["hub_id"] == "HuggingFaceTB/SmolLM2-135M-Instruct"

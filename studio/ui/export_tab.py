@@ -1,10 +1,11 @@
-"""Export tab: save a run's adapter (optionally merged into the base), or push it to the Hub.
+"""Export tab: save a run's adapter (optionally merged into the base), write a GGUF with an Ollama
+Modelfile and check it answers like the tuned model, or push the adapter to the Hub.
 
-The Hub token is a password box or $HF_TOKEN; it is never shown, logged or written anywhere."""
+The Hub token is the password box, $HF_TOKEN or the saved `hf auth login`; it is never shown, logged
+or written anywhere."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -40,14 +41,37 @@ def export_run(run_id: str | None, destination: str, merge: bool):
     return ok(f"Saved the {what} to {path}.")
 
 
+# Gradio hands a live progress bar to a handler whose parameter defaults to a gr.Progress instance.
+_PROGRESS = gr.Progress()
+
+
+def export_gguf_run(run_id: str | None, destination: str, quant: str, progress=_PROGRESS):
+    """Merge, write the GGUF and the Modelfile, read the GGUF back; the round trip's verdict is shown."""
+    if not run_id:
+        return warn("Pick a finished or stopped run to export.")
+    try:
+        from studio.gguf_export import describe_check, export_gguf
+
+        # Beside the adapter folder, not inside it: saving the adapter again replaces its folder.
+        target = ((destination or "").strip() or default_destination(run_id)).rstrip("/") + "-gguf"
+        result = export_gguf(_run(run_id).dir, Path(target).expanduser(), quant or "f16",
+                             progress=lambda frac, msg: progress(frac, desc=msg))
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
+        return fail(exc)
+    return ok(f"Wrote {result['gguf']} and an Ollama Modelfile beside it (`ollama create NAME -f Modelfile`). "
+              + describe_check(result["check"]))
+
+
 def push_run(run_id: str | None, repo_id: str, private: bool, message: str, token: str):
-    token = (token or "").strip() or os.environ.get("HF_TOKEN", "").strip()
+    from studio.hub_auth import find_token
+
+    token, _ = find_token(token)
     if not run_id:
         return warn("Pick a finished or stopped run to push.")
     if not (repo_id or "").strip() or "/" not in repo_id:
         return warn("Give the Hub repository as owner/name, e.g. your-name/pineapple-adapter.")
     if not token:
-        return warn("No Hugging Face token: paste a write token in the box, or set HF_TOKEN before starting the app.")
+        return warn("No Hugging Face token: paste a write token, set HF_TOKEN, or run `hf auth login` once.")
     try:
         from studio.hub import push_adapter
 
@@ -73,17 +97,30 @@ def build() -> dict:
             merge = gr.Checkbox(False, label="Also merge into the base model",
                                 info="Writes the full model; needs memory and disk like the base.")
             save = gr.Button("Save", variant="primary", elem_id="export-save")
+            gr.Markdown("### GGUF for llama.cpp, Ollama, LM Studio")
+            quant = gr.Dropdown([("f16 (exact)", "f16"), ("q8_0 (half the size)", "q8_0"), ("bf16", "bf16"),
+                                 ("f32", "f32"), ("q6_k (needs llama-cpp-python)", "q6_k"),
+                                 ("q5_k_m (needs llama-cpp-python)", "q5_k_m"),
+                                 ("q4_k_m (needs llama-cpp-python)", "q4_k_m")],
+                                value="f16", label="Number format", elem_id="gguf-quant",
+                                info="Merges the adapter, writes one .gguf and a Modelfile into FOLDER-gguf, "
+                                     "then checks the file answers like the tuned model.")
+            gguf = gr.Button("Write GGUF", elem_id="gguf-button")
         with gr.Column():
             gr.Markdown("### Push to the Hugging Face Hub")
             repo = gr.Textbox(label="Repository", placeholder="your-name/pineapple-adapter", elem_id="push-repo")
             private = gr.Checkbox(True, label="Private repository")
             message = gr.Textbox("Upload adapter trained with the studio", label="Commit message")
+            from studio.hub_auth import login_sentence
+
+            gr.Markdown(login_sentence(), elem_id="push-login")
             token = gr.Textbox(label="Token", type="password", value="", elem_id="push-token",
-                               placeholder="hf_... (or leave empty to use HF_TOKEN)",
+                               placeholder="hf_... (or leave empty to use HF_TOKEN or your saved login)",
                                info="Needs write access. Used for this push only; never stored or shown.")
             push = gr.Button("Push", elem_id="push-button")
     status = gr.Markdown(elem_id="export-status")
     run.change(fill_destination, run, destination)
     save.click(export_run, [run, destination, merge], status)
+    gguf.click(export_gguf_run, [run, destination, quant], status)
     push.click(push_run, [run, repo, private, message, token], status)
     return {"run": run}

@@ -18,6 +18,13 @@ METHOD_LABELS = {"full": "Full", "lora": "LoRA", "qlora": "QLoRA"}
 BADGE_CLASS = {"fits": "fits", "tight": "tight", "won't fit": "nofit", "needs GPU": "nogpu"}
 
 
+def model_note(model: dict) -> str:
+    """Licence, gating, chat template and the catalog's own note, in one line."""
+    parts = [model.get("licence", ""), "gated: accept the licence on the Hub first" if model.get("gated") else "",
+             f"{model['template']} chat template" if model.get("template") else "", model.get("note", "")]
+    return " · ".join(p for p in parts if p)
+
+
 def catalog_html(category: str) -> str:
     """The models of one size category with a badge and the memory numbers per method."""
     from studio.catalog import catalog_with_estimates
@@ -32,7 +39,7 @@ def catalog_html(category: str) -> str:
     rows = []
     for model in data["models"]:
         cells = [
-            f"<td><code>{html.escape(model['id'])}</code><div class='note'>{html.escape(model.get('note', ''))}</div></td>",
+            f"<td><code>{html.escape(model['id'])}</code><div class='note'>{html.escape(model_note(model))}</div></td>",
             f"<td>{model['params_b']:g} B</td>",
             f"<td>{html.escape(model['kind'])}</td>",
         ]
@@ -59,6 +66,25 @@ def catalog_ids(category: str) -> list[str]:
 def change_category(category: str):
     ids = catalog_ids(category)
     return catalog_html(category), gr.Dropdown(choices=ids, value=None)
+
+
+def search_hub(category: str, task: str, query: str) -> str:
+    """The Hub's most downloaded models of this size and task as an HTML table, or why there are none."""
+    from studio.hub_search import search_models
+
+    try:
+        rows = search_models(category or "small", task or "chat", query or "")
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
+        return f"<p>{html.escape(fail(exc))}</p>"
+    if not rows:
+        return "<p>No Hub model matches this size, task and search.</p>"
+    body = "".join(
+        f"<tr><td><code>{html.escape(r['id'])}</code></td>"
+        f"<td>{'' if r['params_b'] is None else format(r['params_b'], 'g') + ' B'}</td><td>{r['downloads']:,}</td>"
+        f"<td>{'gated: accept the licence on the Hub' if r['gated'] else ''}</td></tr>"
+        for r in rows)
+    return ("<table class='catalog'><tr><th>Hub model</th><th>Parameters</th><th>Downloads</th><th></th></tr>"
+            f"{body}</table>")
 
 
 def pick_catalog_model(model_id: str | None, current: str):
@@ -147,6 +173,13 @@ def build() -> dict:
         category = gr.Radio(CATEGORY_CHOICES, value="small", label="Size category", scale=2)
         choice = gr.Dropdown(catalog_ids("small"), value="embedded", label="Catalog model", scale=3)
     table = gr.HTML(catalog_html("small"), elem_id="model-catalog")
+    with gr.Accordion("Search the Hugging Face Hub", open=False):
+        with gr.Row():
+            task = gr.Radio([("Chat / instruct", "chat"), ("Any text generation", "text-generation")],
+                            value="chat", label="Task", scale=2)
+            query = gr.Textbox(label="Name contains", placeholder="qwen3, gemma-3, llama...", scale=2)
+            search = gr.Button("Search the Hub", scale=1, elem_id="hub-search")
+        found = gr.HTML(elem_id="hub-results")
     with gr.Row():
         name = widget_for("model.name", "embedded", label="Model to train",
                           info="A catalog id, a Hub id (org/name), a local model folder or a .gguf file.",
@@ -159,4 +192,5 @@ def build() -> dict:
     category.change(change_category, category, [table, choice])
     choice.input(pick_catalog_model, [choice, name], name)
     load.click(load_model_status, [name, trust], status)
+    search.click(search_hub, [category, task, query], found)
     return {"model.name": name, "model.trust_remote_code": trust, "status": status}

