@@ -1,0 +1,139 @@
+"""Benchmark: datasets at their real size (issue 16), on generated OpenOrca-shaped files.
+
+    .venv/bin/python bench/data_scale.py [--sizes 10000,100000,1000000] [--dir DIR] [--skip-train]
+
+Writes parquet files of 10k, 100k and 1M rows (system_prompt, question, response; generated once
+into --dir and reused) and prints, per size:
+- the seconds from `studio train presets/recipes/sft-chat.yaml data.source=FILE training.max_steps=2`
+  to the first logged step (a fresh $STUDIO_HOME, so the tokenized-data cache is cold), and the same
+  for a second run on the same file and settings (the cache is warm);
+- the worker's peak memory (max RSS of the `studio train --foreground`-style process tree, from
+  /usr/bin/time -v) on each size;
+- `studio data inspect FILE` time and peak memory on the largest file.
+Goals (issue 16): first step under 60 s on 1M rows and within 2x of 10k; second run under 20 s;
+peak memory on 1M within 1.5x of 10k; inspect under 10 s and 1 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORDS = ("the a of to and in is it that for on with as was at by this be from or have an they which you "
+         "pizza pineapple crime law court judge taste topping cheese tomato oven bake slice recipe kitchen "
+         "capital city river mountain country history museum language people music science model data "
+         "train question answer explain reason because however therefore example different important").split()
+SYSTEMS = ["", "You are an AI assistant. Provide a detailed answer.",
+           "You are a helpful assistant, who always provide explanation. Think like you are answering to a five year old."]
+
+
+def write_parquet(path: Path, rows: int, seed: int = 0, chunk: int = 50_000) -> None:
+    """OpenOrca's columns (system_prompt, question, response), written in row groups so memory stays small."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = random.Random(seed)
+
+    def sentence(n: int) -> str:
+        return " ".join(rng.choice(WORDS) for _ in range(n)).capitalize() + "."
+
+    schema = pa.schema([("id", pa.string()), ("system_prompt", pa.string()), ("question", pa.string()),
+                        ("response", pa.string())])
+    tmp = path.with_suffix(".tmp")
+    with pq.ParquetWriter(tmp, schema) as writer:
+        for start in range(0, rows, chunk):
+            n = min(chunk, rows - start)
+            writer.write_table(pa.table({
+                "id": [f"orca.{start + i}" for i in range(n)],
+                "system_prompt": [SYSTEMS[(start + i) % 3] for i in range(n)],
+                "question": [sentence(rng.randint(8, 40)) for _ in range(n)],
+                "response": [sentence(rng.randint(10, 60)) for _ in range(n)],
+            }, schema=schema))
+    tmp.rename(path)
+
+
+def timed(cmd: list[str], env: dict, watch_log: bool = False) -> dict:
+    """Run ``cmd`` under /usr/bin/time -v; with ``watch_log``, note when the run's first step is logged."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(["/usr/bin/time", "-v", *cmd], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    first_step = None
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if watch_log and first_step is None and re.match(r"\s*step \d+/\d+", line):
+            first_step = time.perf_counter() - started
+    proc.wait()
+    text = "".join(lines)
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
+    return {"seconds": time.perf_counter() - started, "first_step": first_step, "rc": proc.returncode,
+            "peak_mb": int(rss.group(1)) / 1024 if rss else None, "output": text}
+
+
+def train_once(data: Path, home: Path) -> dict:
+    env = {**os.environ, "STUDIO_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    # --foreground would be the registry's business; `studio train` follows the worker's log and
+    # /usr/bin/time -v reports the largest process of the tree it waits for, which is the worker.
+    cmd = [sys.executable, "-m", "studio", "train", "presets/recipes/sft-chat.yaml", f"data.source={data}",
+           "training.max_steps=2", "training.save_steps=1000", "output.name=bench-scale"]
+    result = timed(cmd, env, watch_log=True)
+    if result["rc"] != 0:
+        print(result["output"][-3000:], file=sys.stderr)
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--dir", default=str(Path(tempfile.gettempdir()) / "studio-bench-scale"))
+    parser.add_argument("--skip-train", action="store_true", help="only generate the files and time inspect")
+    parser.add_argument("--generate-only", action="store_true")
+    args = parser.parse_args()
+    folder = Path(args.dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    files = {}
+    for n in sizes:
+        files[n] = folder / f"orca-{n}.parquet"
+        if not files[n].exists():
+            t = time.perf_counter()
+            write_parquet(files[n], n)
+            print(f"wrote {files[n]} ({files[n].stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t:.0f} s",
+                  flush=True)
+    if args.generate_only:
+        return 0
+    largest = files[max(sizes)]
+    env = {**os.environ, "STUDIO_HOME": tempfile.mkdtemp(prefix="studio-bench-home-")}
+    r = timed([sys.executable, "-m", "studio", "data", "inspect", str(largest), "--json"], env)
+    report = json.loads(r["output"][r["output"].index("{"):r["output"].rindex("Command being timed")].strip()
+                        .rsplit("\n\t", 1)[0]) if r["rc"] == 0 else {}
+    print(f"data inspect {largest.name}: {r['seconds']:.1f} s, peak {r['peak_mb']:.0f} MB, rc {r['rc']}, "
+          f"rows {report.get('rows')}, format {report.get('format')} (goal: under 10 s and 1,024 MB)", flush=True)
+    if args.skip_train:
+        return 0
+    figures = {}
+    for n in sizes:
+        home = Path(tempfile.mkdtemp(prefix=f"studio-bench-home-{n}-"))
+        cold, warm = train_once(files[n], home), train_once(files[n], home)
+        figures[n] = (cold, warm)
+        print(f"{n:>9,} rows: first step {cold['first_step'] or float('nan'):.1f} s cold, "
+              f"{warm['first_step'] or float('nan'):.1f} s with the cache; peak {cold['peak_mb']:.0f} MB cold, "
+              f"{warm['peak_mb']:.0f} MB warm (rc {cold['rc']}/{warm['rc']})", flush=True)
+    small, big = figures[min(sizes)][0], figures[max(sizes)][0]
+    if small["first_step"] and big["first_step"]:
+        print(f"first step, {max(sizes):,} vs {min(sizes):,} rows: {big['first_step'] / small['first_step']:.2f}x "
+              f"(goal: under 2x and under 60 s); peak memory {big['peak_mb'] / small['peak_mb']:.2f}x (goal: 1.5x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
