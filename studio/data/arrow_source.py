@@ -69,7 +69,7 @@ def read_sample(path: Path, rows: int = SAMPLE_ROWS) -> RawRows:
         raw = _parquet_head(path, rows)
     else:
         raw = read_file(path, limit=rows)
-    raw.source_rows = count_rows(path)
+    raw.source_rows, raw.source_bytes = count_rows(path), path.stat().st_size
     return raw
 
 

@@ -35,7 +35,8 @@ def _bar_class(report: Report, every: float):
         def update(self, n=1):
             out = super().update(n)
             now = time.monotonic()
-            if now - self._last >= every:
+            # Quick maps (a few rows) say nothing; a long one reports every `every` seconds.
+            if now - max(self._last, self._started) >= every and self.n < (self.total or 0):
                 self._last = now
                 self._report()
             return out
@@ -52,8 +53,8 @@ def _bar_class(report: Report, every: float):
                 log.debug("progress report failed", exc_info=True)
 
         def close(self):
-            if not self.disable and self.total and self.n:
-                self._report()
+            if self.total and self.n and (self._last or time.monotonic() - self._started >= every):
+                self._report()  # the end of a map long enough to have been worth reporting
             super().close()
 
     return QuietBar
