@@ -61,10 +61,11 @@ def count_rows(path: Path) -> int | None:
     return None
 
 
-def read_sample(path: Path, rows: int = SAMPLE_ROWS) -> RawRows:
-    """The first ``rows`` rows of a large file as RawRows, with ``source_rows`` the file's row count."""
+def read_sample(path: Path, rows: int | None = None) -> RawRows:
+    """The first ``rows`` (default SAMPLE_ROWS) rows of a large file, with ``source_rows`` the file's row count."""
     from studio.data.sources import read_file
 
+    rows = rows or SAMPLE_ROWS
     if file_kind(path) == "parquet":
         raw = _parquet_head(path, rows)
     else:
