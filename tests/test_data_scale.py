@@ -85,7 +85,7 @@ def test_rows_needed_follows_steps_batch_accumulation_and_processes(monkeypatch)
     assert rows_needed(cfg) == 60
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert rows_needed(cfg) == 120
-    cfg.training.max_steps = 0
+    cfg.training.max_steps = None
     assert rows_needed(cfg) is None
 
 
@@ -206,3 +206,21 @@ def test_progress_bar_shows_rows_while_preparing(tmp_path):
     assert "250</b> / 1,000 rows" in page and "width:25%" in page
     files.write_status(tmp_path, {"state": "running", "phase": "training"})
     assert "rows" not in progress_html(info)
+
+
+def test_epochs_tokenize_in_processes_after_saying_how_long(tiny_model_dir, tmp_path, monkeypatch):
+    import os
+
+    from studio.training import build_with_data, prepare
+
+    monkeypatch.setattr(arrow_source, "PARALLEL_ROWS", 1000)
+    data_file = write_jsonl(tmp_path / "chat.jsonl", chat_rows(2400))
+    cfg = tiny_run(tiny_model_dir, data_file, tmp_path / "r", max_steps=None, num_epochs=1)
+    said = []
+    plan, _, tokenizer, _, data, model = prepare(cfg, said.append)
+    assert len(data.dataset) == 2400  # epochs: every example is prepared
+    trainer = build_with_data(cfg, tmp_path / "r", model, tokenizer, data, plan, [], said.append)
+    assert any(line.startswith("Tokenizing 2,400 examples") and "about" in line for line in said)
+    if (os.cpu_count() or 1) > 1:
+        assert trainer.args.dataset_num_proc == min(os.cpu_count(), 8)
+    assert len(trainer.train_dataset) == 2400 and "input_ids" in trainer.train_dataset.column_names

@@ -20,7 +20,8 @@ from studio.data.sources import FILE_KINDS, DataError, RawRows, row_error
 
 LARGE_BYTES = 32 * 2**20  # below this the whole-file Python path is faster than building Arrow
 SAMPLE_ROWS = 2000  # rows `data inspect` reads from a large file
-ARROW_KINDS = ("parquet", "jsonl", "csv", "tsv")  # a JSON array has no streaming reader: read whole
+ARROW_KINDS = ("parquet", "jsonl", "csv", "tsv")
+PARALLEL_ROWS = 20_000  # below this, starting processes for a map costs more than it saves  # a JSON array has no streaming reader: read whole
 
 
 def file_kind(path: Path) -> str | None:
@@ -173,6 +174,6 @@ def pick_rows(total: int, wanted: int, seed: int) -> list[int]:
 
 def cpu_workers(rows: int) -> int | None:
     """Processes worth starting for ``rows`` rows of a batched map: forking costs seconds, so only for many."""
-    if rows < 20_000:
+    if rows < PARALLEL_ROWS:
         return None
     return max(1, min(os.cpu_count() or 1, 8)) if (os.cpu_count() or 1) > 1 else None
