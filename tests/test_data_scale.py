@@ -224,3 +224,16 @@ def test_epochs_tokenize_in_processes_after_saying_how_long(tiny_model_dir, tmp_
     if (os.cpu_count() or 1) > 1:
         assert trainer.args.dataset_num_proc == min(os.cpu_count(), 8)
     assert len(trainer.train_dataset) == 2400 and "input_ids" in trainer.train_dataset.column_names
+
+
+def test_worker_writes_the_preparing_phase_to_status(tmp_path):
+    from studio.runs import files
+    from studio.runs.worker import _Worker
+
+    files.write_status(tmp_path, {"state": "running"})
+    worker = _Worker(tmp_path)
+    worker.data_status("Tokenizing train dataset", 300, 1200, 9.5)
+    status = files.read_status(tmp_path)
+    assert (status["phase"], status["rows_done"], status["rows_total"], status["eta_s"]) == \
+        ("preparing data", 300, 1200, 9.5)
+    assert status["message"] == "Preparing data: Tokenizing train dataset 300 of 1,200 rows."
