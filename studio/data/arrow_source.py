@@ -52,13 +52,9 @@ def count_rows(path: Path) -> int | None:
             return pq.ParquetFile(path).metadata.num_rows
         except Exception:  # noqa: BLE001 - a damaged file is reported by the reader
             return None
-    if kind == "jsonl":
-        rows, last = 0, b"\n"
-        with path.open("rb") as fh:
-            while chunk := fh.read(16 * 2**20):
-                rows += chunk.count(b"\n") - chunk.count(b"\n\n") - chunk.count(b"\n\r\n")
-                last = chunk[-1:]
-        return rows + (last != b"\n")
+    if kind == "jsonl":  # non-blank lines, as the readers number rows (about 1 s per million lines)
+        with path.open("rb", buffering=2**20) as fh:
+            return sum(1 for line in fh if not line.isspace())
     return None
 
 
