@@ -69,6 +69,7 @@ def timed(cmd: list[str], env: dict, home: Path | None = None) -> dict:
     worker process, read from /proc while it lives)."""
     import threading
 
+    before = set((home / "runs").glob("*/status.json")) if home is not None else set()
     started = time.perf_counter()
     proc = subprocess.Popen(["/usr/bin/time", "-v", *cmd], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
@@ -76,7 +77,7 @@ def timed(cmd: list[str], env: dict, home: Path | None = None) -> dict:
 
     def watch() -> None:
         while proc.poll() is None and home is not None:
-            for status_file in (home / "runs").glob("*/status.json"):
+            for status_file in set((home / "runs").glob("*/status.json")) - before:  # this run's only
                 try:
                     status = json.loads(status_file.read_text())
                     if seen["training"] is None and status.get("phase") == "training":
