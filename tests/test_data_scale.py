@@ -237,3 +237,22 @@ def test_worker_writes_the_preparing_phase_to_status(tmp_path):
     assert (status["phase"], status["rows_done"], status["rows_total"], status["eta_s"]) == \
         ("preparing data", 300, 1200, 9.5)
     assert status["message"] == "Preparing data: Tokenizing train dataset 300 of 1,200 rows."
+
+
+def test_take_from_parquet_reads_the_drawn_rows_from_their_row_groups(tmp_path, arrow_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "orca.parquet"
+    pq.write_table(pa.table({"question": [f"Q{i}?" for i in range(1000)],
+                             "response": [f"A{i}." for i in range(1000)]}), path, row_group_size=100)
+    data = load_training_data(DataConfig(source=str(path)), "sft", take=30, seed=2)
+    assert len(data.dataset) == 30 and data.rows == 1000
+    drawn = []
+    for ex in data.dataset:
+        user, assistant = ex["messages"][-2]["content"], ex["messages"][-1]["content"]
+        assert assistant == "A" + user[1:-1] + "."  # each row whole, from the right group
+        drawn.append(int(user[1:-1]))
+    assert len({i // 100 for i in drawn}) >= 5  # spread over the file's row groups
+    capped = load_training_data(DataConfig(source=str(path), max_rows=200), "sft", take=30, seed=2)
+    assert all(int(ex["messages"][-2]["content"][1:-1]) < 200 for ex in capped.dataset)

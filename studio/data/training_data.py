@@ -43,13 +43,19 @@ def _load_large(data_cfg, method: str, take: int | None, seed: int) -> PreparedD
     from pathlib import Path
 
     from studio.data.arrow_normalise import normalise_arrow
-    from studio.data.arrow_source import open_arrow, pick_rows
+    from studio.data.arrow_source import count_rows, file_kind, open_arrow, pick_rows, take_parquet
     from studio.data.arrow_source import take as take_rows
 
     path = Path(data_cfg.source).expanduser()
+    order_seed = data_cfg.shuffle_seed if data_cfg.shuffle_seed is not None else seed
+    total = count_rows(path) if file_kind(path) == "parquet" else None
+    if total is not None and take is not None and take < min(total, data_cfg.max_rows or total):
+        # A few rows of a Parquet file: read from their row groups, no conversion of the whole file.
+        pool = min(total, data_cfg.max_rows or total)
+        raw = take_parquet(path, pick_rows(pool, min(pool, take + take // 4 + 16), order_seed))
+        return _from_rows(raw, data_cfg, method, take, total)
     ds = open_arrow(path)
     pool = min(len(ds), data_cfg.max_rows) if data_cfg.max_rows else len(ds)
-    order_seed = data_cfg.shuffle_seed if data_cfg.shuffle_seed is not None else seed
     if take is None or take >= pool:
         if data_cfg.max_rows and pool < len(ds):
             ds = ds.select(pick_rows(len(ds), pool, order_seed) if data_cfg.shuffle_seed is not None
@@ -57,17 +63,21 @@ def _load_large(data_cfg, method: str, take: int | None, seed: int) -> PreparedD
         return normalise_arrow(ds, path.name, method, data_cfg.column_map or None)
     # A quarter more rows than needed, so rows left out as broken still leave enough examples.
     indices = pick_rows(pool, min(pool, take + take // 4 + 16), order_seed)
-    raw = take_rows(ds, indices, path.name)
-    norm = normalise(raw, method, data_cfg.column_map or None)
-    if norm.format.row is None:
-        return None  # several rows make one example: they cannot be sampled one by one
-    check_method(norm, method)
+    return _from_rows(take_rows(ds, indices, path.name), data_cfg, method, take, len(ds))
+
+
+def _from_rows(raw, data_cfg, method: str, take: int, total: int) -> PreparedData | None:
+    """The first ``take`` examples from rows drawn at random; None when rows cannot be sampled one by one."""
     import datasets
 
+    norm = normalise(raw, method, data_cfg.column_map or None)
+    if norm.format.row is None:
+        return None  # several rows make one example (grouped layouts)
+    check_method(norm, method)
     examples = norm.examples[:take]
-    notes = [(f"Only {len(examples):,} of the file's {len(ds):,} rows are prepared, drawn at random: the run's "
+    notes = [(f"Only {len(examples):,} of the file's {total:,} rows are prepared, drawn at random: the run's "
               "max_steps consume no more."), *norm.notes]
-    return PreparedData(datasets.Dataset.from_list(examples), norm.kind, norm.format.name, len(ds), norm.errors,
+    return PreparedData(datasets.Dataset.from_list(examples), norm.kind, norm.format.name, total, norm.errors,
                         norm.format.description, notes, norm.valid_rows, norm.remarks)
 
 
