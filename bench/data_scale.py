@@ -62,7 +62,7 @@ def write_parquet(path: Path, rows: int, seed: int = 0, chunk: int = 50_000) -> 
     tmp.rename(path)
 
 
-def timed(cmd: list[str], env: dict, home: Path | None = None) -> dict:
+def timed(cmd: list[str], env: dict, home: Path | None = None, stop_at_first_step: bool = False) -> dict:
     """Run ``cmd`` under /usr/bin/time -v (peak memory of the command itself). With ``home`` (a run's
     STUDIO_HOME), also watch the run: when its status first says phase "training" (data and model
     ready), when the log shows the first step, and the worker's peak memory (VmHWM of the detached
@@ -73,13 +73,14 @@ def timed(cmd: list[str], env: dict, home: Path | None = None) -> dict:
     started = time.perf_counter()
     proc = subprocess.Popen(["/usr/bin/time", "-v", *cmd], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
-    seen = {"training": None, "worker_kb": 0}
+    seen = {"training": None, "worker_kb": 0, "dir": None}
 
     def watch() -> None:
         while proc.poll() is None and home is not None:
             for status_file in set((home / "runs").glob("*/status.json")) - before:  # this run's only
                 try:
                     status = json.loads(status_file.read_text())
+                    seen["dir"] = status_file.parent
                     if seen["training"] is None and status.get("phase") == "training":
                         seen["training"] = time.perf_counter() - started
                     hwm = re.search(r"VmHWM:\s+(\d+)", Path(f"/proc/{status.get('pid')}/status").read_text())
@@ -96,6 +97,8 @@ def timed(cmd: list[str], env: dict, home: Path | None = None) -> dict:
         lines.append(line)
         if first_step is None and re.match(r"\s*step \d+/\d+", line):
             first_step = time.perf_counter() - started
+            if stop_at_first_step and seen["dir"] is not None:  # as the stop button does
+                (seen["dir"] / "stop.request").write_text(str(time.time()))
     proc.wait()
     watcher.join(2)
     text = "".join(lines)
@@ -105,14 +108,15 @@ def timed(cmd: list[str], env: dict, home: Path | None = None) -> dict:
             "peak_mb": int(rss.group(1)) / 1024 if rss else None, "output": text}
 
 
-def train_once(data: Path, home: Path) -> dict:
+def train_once(data: Path, home: Path, epochs: bool = False) -> dict:
     # The embedded model is converted once into a shared cache: its first conversion is not data time.
     env = {**os.environ, "STUDIO_HOME": str(home), "PYTHONUNBUFFERED": "1",
            "STUDIO_MODEL_CACHE": os.environ.get("STUDIO_MODEL_CACHE", str(Path(tempfile.gettempdir()) /
                                                                           "studio-bench-models"))}
     cmd = [sys.executable, "-m", "studio", "train", "presets/recipes/sft-chat.yaml", f"data.source={data}",
-           "training.max_steps=2", "training.save_steps=1000", "output.name=bench-scale"]
-    result = timed(cmd, env, home)
+           "training.save_steps=100000", "output.name=bench-scale"]
+    # max_steps 2, or (epochs) the recipe's epochs over every row, stopped once the first step is logged
+    result = timed(cmd + ([] if epochs else ["training.max_steps=2"]), env, home, stop_at_first_step=epochs)
     if result["rc"] != 0:
         print(result["output"][-3000:], file=sys.stderr)
     return result
@@ -124,6 +128,8 @@ def main() -> int:
     parser.add_argument("--dir", default=str(Path(tempfile.gettempdir()) / "studio-bench-scale"))
     parser.add_argument("--skip-train", action="store_true", help="only generate the files and time inspect")
     parser.add_argument("--generate-only", action="store_true")
+    parser.add_argument("--epochs-rows", type=int, default=100_000,
+                        help="also time an epochs run (every row tokenized) on this size, cold and cached; 0: skip")
     args = parser.parse_args()
     folder = Path(args.dir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -161,6 +167,15 @@ def main() -> int:
               f"{cold['first_step'] or float('nan'):.1f} s cold, {warm['first_step'] or float('nan'):.1f} s cached; "
               f"worker peak {cold['worker_mb']:.0f} MB cold, {warm['worker_mb']:.0f} MB cached "
               f"(rc {cold['rc']}/{warm['rc']})", flush=True)
+    if args.epochs_rows and args.epochs_rows in files:
+        home = Path(tempfile.mkdtemp(prefix="studio-bench-home-epochs-"))
+        cold, warm = train_once(files[args.epochs_rows], home, True), train_once(files[args.epochs_rows], home, True)
+        print(f"epochs on {args.epochs_rows:,} rows (every row tokenized; stopped after the first step): training "
+              f"began after {cold['training'] or float('nan'):.1f} s cold, {warm['training'] or float('nan'):.1f} s "
+              f"cached; worker peak {cold['worker_mb']:.0f} / {warm['worker_mb']:.0f} MB (rc {cold['rc']}/{warm['rc']})",
+              flush=True)
+        said = [line for line in cold["output"].splitlines() if line.startswith(("Tokenizing", "Preparing data"))]
+        print("  cold run said: " + " | ".join(said[:2] + said[-1:]), flush=True)
     (small, _), (big, big_warm) = figures[min(sizes)], figures[max(sizes)]
     if small["first_step"] and big["first_step"]:
         print(f"{max(sizes):,} vs {min(sizes):,} rows: first step {big['first_step'] / small['first_step']:.2f}x "
