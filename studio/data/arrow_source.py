@@ -19,6 +19,7 @@ from pathlib import Path
 from studio.data.sources import FILE_KINDS, DataError, RawRows, row_error
 
 LARGE_BYTES = 32 * 2**20  # below this the whole-file Python path is faster than building Arrow
+TAKE_BYTES = 4 * 2**20  # a run that needs only some rows reads only those from a file this big
 SAMPLE_ROWS = 2000  # rows `data inspect` reads from a large file
 ARROW_KINDS = ("parquet", "jsonl", "csv", "tsv")
 PARALLEL_ROWS = 20_000  # below this, starting processes for a map costs more than it saves  # a JSON array has no streaming reader: read whole
@@ -33,11 +34,12 @@ def file_kind(path: Path) -> str | None:
     return kind
 
 
-def is_large(source: str) -> bool:
-    """A local file big enough, and of a kind, to go through Arrow."""
+def is_large(source: str, threshold: int | None = None) -> bool:
+    """A local file big enough (``LARGE_BYTES``, or ``threshold``), and of a kind, to go through Arrow."""
     path = Path(source or "").expanduser()
     try:
-        return path.is_file() and path.stat().st_size >= LARGE_BYTES and file_kind(path) in ARROW_KINDS
+        return (path.is_file() and path.stat().st_size >= (LARGE_BYTES if threshold is None else threshold)
+                and file_kind(path) in ARROW_KINDS)
     except OSError:
         return False
 

@@ -22,9 +22,10 @@ def load_training_data(data_cfg, method: str, *, take: int | None = None, seed: 
     """
     import datasets
 
-    from studio.data.arrow_source import is_large
+    from studio.data.arrow_source import TAKE_BYTES, is_large
 
-    if is_large(data_cfg.source) and (data_cfg.split or "train") == "train":
+    large = is_large(data_cfg.source) or (take is not None and is_large(data_cfg.source, TAKE_BYTES))
+    if large and (data_cfg.split or "train") == "train":
         prepared = _load_large(data_cfg, method, take, seed)
         if prepared is not None:
             return prepared
