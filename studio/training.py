@@ -243,6 +243,8 @@ def build_with_data(cfg: RunConfig, run_dir: Path, model, tokenizer, data, plan:
         say(f"Tokenizing {len(data.dataset):,} examples{f' in {workers} processes' if workers else ''}: "
             f"about {fmt_seconds(eta)}.")
     trainer = build_trainer(cfg, run_dir, model, tokenizer, data.dataset, plan, callbacks, data_workers=workers)
+    if not trainer.is_world_process_zero():  # under several processes one of them writes the cache
+        return trainer
     save(data.cache_key, trainer.train_dataset, {
         "source": cfg.data.source, "method": cfg.method, "kind": data.kind, "format": data.format,
         "data_rows": data.rows, "valid_rows": data.valid_rows, "description": data.description,
