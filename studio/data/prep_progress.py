@@ -31,6 +31,7 @@ def _bar_class(report: Report, every: float):
             super().__init__(*args, **kwargs)
             self._started = time.monotonic()
             self._last = 0.0
+            self._ended = False
 
         def update(self, n=1):
             out = super().update(n)
@@ -53,8 +54,10 @@ def _bar_class(report: Report, every: float):
                 log.debug("progress report failed", exc_info=True)
 
         def close(self):
-            if self.total and self.n and (self._last or time.monotonic() - self._started >= every):
-                self._report()  # the end of a map long enough to have been worth reporting
+            # The end of a map long enough to have been worth reporting, once (tqdm may close twice).
+            if self.total and self.n and not self._ended and (self._last or time.monotonic() - self._started >= every):
+                self._ended = True
+                self._report()
             super().close()
 
     return QuietBar
