@@ -128,7 +128,7 @@ class StatusReporter(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         self.started = time.time()
         self.first_step = self.step = state.global_step
-        self._write(state, message=f"Training from step {state.global_step}.")
+        self._write(state, message=f"Training from step {state.global_step}.", phase="training")
 
     def on_step_end(self, args, state, control, **kwargs):
         self.step = state.global_step

@@ -20,6 +20,7 @@ HANDLERS = {
     "train": "studio.run_commands:cli_train",
     "chat": "studio.inference_cli:cli_chat",
     "data inspect": "studio.data.inspect:cli_inspect",
+    "data cache": "studio.data.token_cache:cli_cache",
     "runs": "studio.run_commands:cli_runs",
     "stop": "studio.run_commands:cli_stop",
     "resume": "studio.run_commands:cli_resume",
@@ -89,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rows", type=int, default=None, help="read at most this many rows")
     p.add_argument("--max-length", type=int, default=None, help="count rows longer than this")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p = data.add_parser("cache", help="list the tokenized-data cache (--clear empties it)")
+    p.add_argument("--clear", action="store_true", help="remove every cached dataset")
+    p.add_argument("--json", action="store_true", help="print the entries as JSON")
 
     p = sub.add_parser("runs", help="list past and live runs")
     p.add_argument("--json", action="store_true")

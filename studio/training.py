@@ -112,7 +112,7 @@ def common_args(cfg: RunConfig, run_dir: Path, plan: DevicePlan) -> dict[str, An
 
 
 def build_trainer(cfg: RunConfig, run_dir: Path, model, tokenizer, dataset, plan: DevicePlan,
-                  callbacks: Iterable[Any] = ()):
+                  callbacks: Iterable[Any] = (), data_workers: int | None = None):
     """Wrap ``model`` with a fresh LoRA adapter (when enabled) and let the method build its trainer."""
     from peft import get_peft_model, prepare_model_for_kbit_training
 
@@ -127,9 +127,12 @@ def build_trainer(cfg: RunConfig, run_dir: Path, model, tokenizer, dataset, plan
             )
         model = get_peft_model(model, lora_config(cfg))
     method = get_method(cfg.method)
+    args = common_args(cfg, run_dir, plan)
+    if data_workers and method.parallel_data:
+        args["dataset_num_proc"] = data_workers  # its TRL config tokenizes the dataset in its __init__
     trainer = method.build(TrainContext(
         model=model, tokenizer=tokenizer, dataset=dataset, options=cfg.method_options,
-        common_args=common_args(cfg, run_dir, plan), callbacks=list(callbacks), run_dir=run_dir,
+        common_args=args, callbacks=list(callbacks), run_dir=run_dir,
         peft=cfg.lora.enabled,
     ))
     # With tqdm off, transformers prints every raw log dict; metrics.jsonl and the progress line
@@ -140,10 +143,44 @@ def build_trainer(cfg: RunConfig, run_dir: Path, model, tokenizer, dataset, plan
     return trainer
 
 
+def rows_needed(cfg: RunConfig) -> int | None:
+    """Examples a max_steps run consumes (steps x batch x accumulation x processes); None with epochs."""
+    import os
+
+    t = cfg.training
+    if not t.max_steps:
+        return None
+    processes = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    return t.max_steps * t.batch_size * t.gradient_accumulation * processes
+
+
+def data_cache_key(cfg: RunConfig, tokenizer, template: str) -> str:
+    """Everything the tokenized rows depend on (studio.data.token_cache)."""
+    from dataclasses import asdict, is_dataclass
+
+    from studio.data.token_cache import cache_key, source_identity, tokenizer_identity
+
+    d = cfg.data
+    opts = cfg.method_options
+    return cache_key({
+        "source": source_identity(d.source, d.split or "train", d.subset),
+        "subset": d.subset, "column_map": d.column_map, "max_rows": d.max_rows, "shuffle_seed": d.shuffle_seed,
+        "take": rows_needed(cfg), "seed": cfg.training.seed, "template": template, "tokenizer": tokenizer_identity(tokenizer),
+        "max_length": cfg.training.max_length, "method": cfg.method,
+        "options": asdict(opts) if is_dataclass(opts) else repr(opts),
+    })
+
+
 def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
-    """Load tokenizer, template, data and model for ``cfg``; the slow, failure-prone part of a run."""
+    """Load tokenizer, template, data and model for ``cfg``; the slow, failure-prone part of a run.
+
+    Only the examples the run consumes are prepared (``rows_needed``), and a run whose tokenized data
+    is in the cache skips reading the data: ``data.tokenized`` then holds it.
+    """
     from studio.data import load_training_data
     from studio.data.templates import apply_template
+    from studio.data.token_cache import load as cached_data
+    from studio.data.training_data import select_examples
     from studio.models import load_model, load_tokenizer, resolve_model
 
     say = progress or log.info
@@ -152,8 +189,20 @@ def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
     resolved = resolve_model(cfg.model.name, progress=say)
     tokenizer = load_tokenizer(resolved, cfg.model.trust_remote_code)
     template = apply_template(tokenizer, cfg.data.template)
-    say(f"Loading data from {cfg.data.source}...")
-    data = load_training_data(cfg.data, get_method(cfg.method).data_kind)
+    key = data_cache_key(cfg, tokenizer, template)
+    hit = cached_data(key)
+    if hit is not None:
+        data = _from_cache(*hit)
+        say(f"Using the tokenized data cached for {cfg.data.source} ({len(data.tokenized):,} examples, "
+            f"cache entry {key}).")
+    else:
+        say(f"Loading data from {cfg.data.source}...")
+        take = rows_needed(cfg)
+        data = load_training_data(cfg.data, get_method(cfg.method).data_kind, take=take, seed=cfg.training.seed)
+        data.dataset = select_examples(data.dataset, take, cfg.training.seed)
+        if take is not None:
+            say(f"max_steps {cfg.training.max_steps} consumes {take:,} examples: {len(data.dataset):,} are prepared.")
+    data.cache_key = key
     say(f"Loading model {resolved.display_name} on {plan.description}...")
     import torch
 
@@ -166,18 +215,69 @@ def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
     return plan, resolved, tokenizer, template, data, model
 
 
+def _from_cache(tokenized, meta: dict):
+    import datasets
+
+    from studio.data import PreparedData
+
+    return PreparedData(datasets.Dataset.from_list(meta["examples"]), meta["kind"], meta["format"], meta["data_rows"],
+                        [], meta.get("description", ""), [], meta.get("valid_rows", 0), [], tokenized=tokenized)
+
+
+def build_with_data(cfg: RunConfig, run_dir: Path, model, tokenizer, data, plan: DevicePlan, callbacks,
+                    say: Callable[[str], None]):
+    """Build the trainer; tokenizing is reported as it goes and its result cached (or taken from the cache)."""
+    from studio.data.arrow_source import cpu_workers
+    from studio.data.prep_progress import estimate_seconds, fmt_seconds
+    from studio.data.token_cache import save
+
+    method = get_method(cfg.method)
+    if data.tokenized is not None:
+        # The method's trainer is built around two examples (its own checks run on them), then given
+        # the cached trainer-ready rows it made last time from the same data and settings.
+        trainer = build_trainer(cfg, run_dir, model, tokenizer, data.dataset, plan, callbacks)
+        trainer.train_dataset = data.tokenized
+        return trainer
+    workers = cpu_workers(len(data.dataset)) if method.parallel_data else None
+    if len(data.dataset) >= 2000:
+        eta = estimate_seconds(data.dataset, tokenizer, workers)
+        say(f"Tokenizing {len(data.dataset):,} examples{f' in {workers} processes' if workers else ''}: "
+            f"about {fmt_seconds(eta)}.")
+    trainer = build_trainer(cfg, run_dir, model, tokenizer, data.dataset, plan, callbacks, data_workers=workers)
+    if not trainer.is_world_process_zero():  # under several processes one of them writes the cache
+        return trainer
+    save(data.cache_key, trainer.train_dataset, {
+        "source": cfg.data.source, "method": cfg.method, "kind": data.kind, "format": data.format,
+        "data_rows": data.rows, "valid_rows": data.valid_rows, "description": data.description,
+        "examples": data.dataset.select(range(min(2, len(data.dataset)))).to_list()})
+    return trainer
+
+
 def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
-          resume_from: str | None = None, progress: Callable[[str], None] | None = None) -> dict:
-    """Train one run into ``run_dir`` and return its summary (also written to summary.json)."""
+          resume_from: str | None = None, progress: Callable[[str], None] | None = None,
+          data_progress: Callable[[str, int, int, float | None], None] | None = None) -> dict:
+    """Train one run into ``run_dir`` and return its summary (also written to summary.json).
+
+    ``data_progress(what, done, total, eta_s)`` hears how preparing the data goes (every few seconds).
+    """
     from studio.callbacks import MetricsWriter, ProgressPrinter
+    from studio.data.prep_progress import fmt_seconds, reported_maps
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    plan, resolved, tokenizer, template, data, model = prepare(cfg, progress)
-    cfg.save(run_dir / CONFIG_FILE)
-    all_callbacks = [MetricsWriter(run_dir), *(callbacks or ()), ProgressPrinter(progress)]
-    trainer = build_trainer(cfg, run_dir, model, tokenizer, data.dataset, plan, all_callbacks)
+    say = progress or log.info
+
+    def report(what: str, done: int, total: int, eta: float | None) -> None:
+        say(f"Preparing data: {what} {done:,}/{total:,} rows (ETA {fmt_seconds(eta)})")
+        if data_progress is not None:
+            data_progress(what, done, total, eta)
+
+    with reported_maps(report):
+        plan, resolved, tokenizer, template, data, model = prepare(cfg, progress)
+        cfg.save(run_dir / CONFIG_FILE)
+        all_callbacks = [MetricsWriter(run_dir), *(callbacks or ()), ProgressPrinter(progress)]
+        trainer = build_with_data(cfg, run_dir, model, tokenizer, data, plan, all_callbacks, say)
     check_disk_space(trainer, run_dir)
     result = trainer.train(resume_from_checkpoint=resume_from)
     adapter_dir = save_adapter(trainer, tokenizer, run_dir, cfg.model.name, resolved.display_name)
@@ -188,7 +288,8 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
         "template": template,
         "data_format": data.format,
         "data_rows": data.rows,
-        "data_valid_rows": len(data.dataset),
+        "data_valid_rows": len(trainer.train_dataset),
+        "data_cached": data.tokenized is not None,
         "global_step": trainer.state.global_step,
         "max_steps": trainer.state.max_steps,
         "train_loss": result.training_loss,

@@ -5,10 +5,13 @@ Every failure becomes a ``DataError`` with one sentence; an offline machine fail
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 from studio.data.sources import LOCAL_HINT, SPLIT, DataError, RawRows, apply_slice, local_slice
+
+log = logging.getLogger(__name__)
 
 # ---- local dataset folders --------------------------------------------------------------------
 
@@ -29,6 +32,10 @@ def read_folder(path: Path, *, split: str = "train", subset: str | None = None, 
                 ds = ds[name]
             raw = RawRows(list(enumerate(ds.to_list())), [], len(ds))
             sl = local_slice(split.replace(name, "train", 1) if m else "train", raw.total)
+        elif limit is not None and "[" not in (split or ""):
+            # A preview streams the first rows instead of converting every data file (as the Hub does).
+            raw, sl = stream_rows(str(path), subset, split or "train", limit), slice(None)
+            raw.source_rows, raw.source_bytes = split_size(str(path), subset, name)
         else:
             ds = datasets.load_dataset(str(path), subset or None, split=split or "train")
             if limit is not None:
@@ -86,7 +93,14 @@ def read_hub(name: str, *, split: str = "train", subset: str | None = None, limi
     if not offline and not _hub_reachable():
         raise DataError(hub_unreachable_sentence(name))
     if limit is not None and "[" not in (split or ""):
-        split = f"{split}[:{limit}]"
+        # A preview (inspect, the Data tab) streams its first rows: no file of the split is downloaded whole.
+        try:
+            raw = stream_rows(name, subset, split or "train", limit)
+        except Exception as exc:  # the Hub and datasets raise many types; each becomes one sentence
+            raise DataError(_hub_sentence(name, subset, split, exc)) from exc
+        raw.origin, raw.name = "Hub dataset", name
+        raw.source_rows, raw.source_bytes = split_size(name, subset, split or "train")
+        return raw
     try:
         ds = datasets.load_dataset(name, subset or None, split=split or "train")
     except Exception as exc:  # the Hub and datasets raise many types; each becomes one sentence
@@ -112,3 +126,45 @@ def _hub_sentence(name: str, subset: str | None, split: str, exc: Exception) -> 
         return f"The dataset '{name}' has no subset '{subset}'; check the subset (configuration) name."
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return f"Could not load the dataset '{name}' from the Hub ({first.rstrip('.')}); check the id or use a local file."
+
+
+# ---- streaming previews --------------------------------------------------------------------------
+
+def stream_rows(name: str, subset: str | None, split: str, limit: int) -> RawRows:
+    """The first ``limit`` rows of a Hub dataset or a dataset folder, read by streaming."""
+    import datasets
+
+    stream = datasets.load_dataset(name, subset or None, split=split, streaming=True)
+    records = [dict(r) for r in stream.take(limit)]
+    return RawRows(list(enumerate(records)), [], len(records))
+
+
+def split_size(name: str, subset: str | None, split: str) -> tuple[int | None, int | None]:
+    """(rows, bytes) of a split from the dataset's metadata, without reading its rows; None where unknown.
+
+    On the Hub this is the dataset card's `dataset_info` (what the Hub's viewer also shows); a local
+    folder's Parquet files are counted from their footers.
+    """
+    import datasets
+
+    m = SPLIT.match(split or "train")
+    split_name = m.group(1) if m else split
+    try:
+        info = datasets.load_dataset_builder(name, subset or None).info
+        found = (info.splits or {}).get(split_name)
+        if found is not None and found.num_examples:
+            return found.num_examples, found.num_bytes or info.dataset_size
+    except Exception:  # metadata is a nicety: the preview stands without it
+        log.debug("no split metadata for %s", name, exc_info=True)
+    path = Path(name)
+    if path.is_dir():
+        import pyarrow.parquet as pq
+
+        files = [f for f in sorted(path.rglob("*.parquet")) if split_name in f.name or split_name in f.parent.name]
+        if files:
+            try:
+                return (sum(pq.ParquetFile(f).metadata.num_rows for f in files),
+                        sum(f.stat().st_size for f in files))
+            except Exception:  # noqa: BLE001 - a damaged footer: the size stays unknown
+                return None, None
+    return None, None

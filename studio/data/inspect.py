@@ -12,7 +12,7 @@ from jinja2.exceptions import TemplateError
 
 from studio.data.loading import normalise
 from studio.data.preview import CONVERSATIONS, length_stats, preview, render, sft_plan, tool_template_problem
-from studio.data.reading import read_source
+from studio.data.reading import read_preview
 from studio.data.sources import DataError
 
 DEFAULT_MAX_LENGTH = 512  # TrainingConfig.max_length's default
@@ -47,6 +47,8 @@ class InspectReport:
     media: list[str] = field(default_factory=list)  # media found (kind multimodal: refused for training)
     weighed: list[str] = field(default_factory=list)  # other layouts the columns also fit
     columns: list[str] = field(default_factory=list)  # the file's columns, for mapping them by hand
+    source_rows: int | None = None  # rows in the whole source when only a sample was read (large files, the Hub)
+    source_bytes: int | None = None  # the source's size in bytes, when known
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -103,7 +105,7 @@ def inspect_source(source: str, *, split: str = "train", subset: str | None = No
     from studio.data.templates import apply_template
 
     started = time.perf_counter()
-    raw = read_source(source, split=split, subset=subset, limit=rows)
+    raw = read_preview(source, split=split, subset=subset, rows=rows)
     raw_columns = {k for _, r in raw.rows[:200] for k in r}
     norm = normalise(raw, method, column_map or None)
     if tokenizer is None:
@@ -113,6 +115,10 @@ def inspect_source(source: str, *, split: str = "train", subset: str | None = No
     label = apply_template(tokenizer, template)
     plan = sft_plan(tokenizer) if norm.kind in CONVERSATIONS else None
     notes = list(norm.notes)
+    if raw.source_rows is not None and raw.source_rows > norm.rows:
+        size = f" ({raw.source_bytes / 1e6:,.0f} MB)" if raw.source_bytes else ""
+        notes.insert(0, f"Inspected the first {norm.rows:,} of the {raw.source_rows:,} rows{size}; rows further on "
+                        "are checked when a run prepares them.")
     if plan is not None and plan.note:
         notes.append(plan.note)
     sample = norm.examples[0]
@@ -152,6 +158,7 @@ def inspect_source(source: str, *, split: str = "train", subset: str | None = No
         sample=sample, rendered=texts.get("text", texts.get("chosen", "")), rendered_rejected=texts.get("rejected"),
         preview=previews, length_stats=stats, template=label, model=model_name, notes=notes,
         remarks=norm.remarks, media=norm.media, weighed=norm.weighed, columns=sorted(raw_columns),
+        source_rows=raw.source_rows, source_bytes=raw.source_bytes,
     )
 
 
@@ -181,7 +188,8 @@ def format_report(report: InspectReport, color: bool = False, max_errors: int = 
         f"Format:   {report.format} ({report.description})",
         f"Kind:     {report.kind}",
         (f"Rows:     {report.rows:,} read, {report.valid_rows:,} valid, {left_out:,} left out; "
-         f"{report.examples:,} training examples"),
+         f"{report.examples:,} training examples"
+         + (f" (a sample: the source has {report.source_rows:,} rows)" if report.source_rows else "")),
         f"Template: {report.template} (tokenizer of {report.model})",
         f"Tokens:   min {s['min']}, median {s['median']}, p95 {s['p95']}, max {s['max']}; "
         f"{s['truncated']:,} examples longer than max_length {s['max_length']} would be truncated"

@@ -1,6 +1,6 @@
 """Load a data source and normalise it for training: read -> map columns -> detect -> normalise.
 
-``load_training_data`` is what the trainer calls; ``normalise`` is shared with ``studio data inspect``.
+``normalise`` is shared by training (studio.data.training_data) and ``studio data inspect``.
 Bad rows never stop the load: each is reported with its row number and reason, and the valid rows
 stay usable. A source that cannot be used at all raises ``DataError`` (one sentence).
 """
@@ -26,7 +26,7 @@ from studio.data.ratings import NoPair
 from studio.data.reading import read_source
 from studio.data.sources import DataError, RawRows, row_error
 
-__all__ = ["DataError", "Normalised", "PreparedData", "load_training_data", "normalise", "read_for"]
+__all__ = ["DataError", "Normalised", "PreparedData", "check_method", "normalise", "read_for"]
 
 GROUPED = {"helpsteer": grouped.helpsteer, "oasst": grouped.oasst}
 
@@ -42,6 +42,8 @@ class PreparedData:
     notes: list[str] = field(default_factory=list)  # what else the user should know (rows not used, ...)
     valid_rows: int = 0  # rows read that had no problem
     remarks: list[dict] = field(default_factory=list)  # rows kept or skipped with a remark (not errors)
+    tokenized: Any = None  # the trainer-ready dataset from the tokenized-data cache (then ``dataset`` is a stub)
+    cache_key: str = ""  # where the tokenized data is (or will be) cached
 
 
 @dataclass
@@ -199,18 +201,3 @@ def check_method(norm: Normalised, method: str) -> None:
     problem = kind_problem(method, norm.kind, norm.format.name, norm.media)
     if problem:
         raise DataError(problem)
-
-
-def load_training_data(data_cfg, method: str) -> PreparedData:
-    """Read ``data_cfg.source`` and return it in TRL's form for ``method`` (refused in one sentence when
-    the method cannot use the data's kind)."""
-    import datasets
-
-    raw = read_for(data_cfg.source, split=data_cfg.split or "train", subset=data_cfg.subset,
-                   max_rows=data_cfg.max_rows, shuffle_seed=data_cfg.shuffle_seed)
-    norm = normalise(raw, method, data_cfg.column_map or None, shuffle_seed=data_cfg.shuffle_seed,
-                     max_rows=data_cfg.max_rows)
-    check_method(norm, method)
-    dataset = datasets.Dataset.from_list(norm.examples)
-    return PreparedData(dataset, norm.kind, norm.format.name, norm.rows, norm.errors,
-                        norm.format.description, norm.notes, norm.valid_rows, norm.remarks)

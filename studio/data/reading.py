@@ -20,7 +20,7 @@ from studio.data.sources import (
     read_file,
 )
 
-__all__ = ["read_source"]
+__all__ = ["read_preview", "read_source"]
 
 
 def read_source(source: str, *, split: str = "train", subset: str | None = None,
@@ -41,3 +41,18 @@ def read_source(source: str, *, split: str = "train", subset: str | None = None,
     if looks_like_path:
         raise DataError(f"The data file {path} does not exist; check the path or upload the file again.")
     return read_hub(source, split=split, subset=subset, limit=limit)
+
+
+def read_preview(source: str, *, split: str = "train", subset: str | None = None,
+                 rows: int | None = None) -> RawRows:
+    """What a preview reads: ``rows`` rows when given; else a large local file's first rows (counted from
+    its metadata), a Hub dataset's or dataset folder's first rows by streaming, a small file whole.
+    ``source_rows`` says how many rows the whole source has when only a sample was read."""
+    from studio.data.arrow_source import SAMPLE_ROWS, is_large, read_sample
+
+    if rows is None and (split or "train") == "train" and is_large(source):
+        return read_sample(Path(source.strip()).expanduser())
+    path = Path((source or "").strip()).expanduser()
+    remote = not path.exists() or (path.is_dir() and not (path / LLAMAFACTORY_INFO).is_file()
+                                   and not (path / "dataset_dict.json").is_file() and not (path / "state.json").is_file())
+    return read_source(source, split=split, subset=subset, limit=SAMPLE_ROWS if rows is None and remote else rows)

@@ -40,6 +40,8 @@ class RawRows:
     total: int = 0  # rows read, good and bad
     origin: str = ""  # "local file" or "Hub dataset"
     name: str = ""  # for messages: the file name or the Hub id
+    source_rows: int | None = None  # rows in the whole source when only some were read (a sample); None: unknown
+    source_bytes: int | None = None  # the source's size when known (files, the Hub's metadata)
 
 
 def row_error(row: int, message: str) -> dict:
@@ -323,9 +325,14 @@ def _read_txt(path: Path, limit: int | None) -> RawRows:
 
 def _read_parquet(path: Path, limit: int | None) -> RawRows:
     try:
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pq.read_table(path)
+        if limit is not None:  # only the row groups the limit reaches, not the whole file
+            batch = next(pq.ParquetFile(path).iter_batches(batch_size=max(1, limit)), None)
+            table = pa.table({}) if batch is None else pa.Table.from_batches([batch])
+        else:
+            table = pq.read_table(path)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a damaged file
         raise DataError(f"Could not read {path.name} as Parquet ({type(exc).__name__}); check that the file is intact.")
     if limit is not None:

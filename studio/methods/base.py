@@ -58,3 +58,6 @@ class Method:
     recipes: tuple[str, ...] = ()  # recipe files in presets/recipes/ that use it
     reference_model: bool = False  # needs a frozen reference policy (memory estimate; adapter-off with LoRA)
     policy: bool = True  # trains a model that chats (chat and before/after evaluation apply)
+    # Its TRL trainer tokenizes the whole dataset when built and its config takes `dataset_num_proc`,
+    # so many rows are tokenized in several processes.
+    parallel_data: bool = False

@@ -63,4 +63,5 @@ METHOD = Method(
     ),
     recipes=("pineapple-dpo.yaml", "zephyr-style-dpo.yaml"),
     reference_model=True,
+    parallel_data=True,
 )

@@ -51,4 +51,5 @@ METHOD = Method(
     ),
     card_line="Supervised fine-tuning (SFT) on demonstrations, with TRL's SFTTrainer.",
     recipes=("sft-chat.yaml", "zephyr-style-sft.yaml"),
+    parallel_data=True,
 )

@@ -114,6 +114,12 @@ class _Worker:
         if self.preparing:  # once training runs, the status reporter writes the step and the ETA
             self.status(message=message)
 
+    def data_status(self, what: str, done: int, total: int, eta: float | None) -> None:
+        """Preparing the data is a phase of its own: rows done of rows total, and its ETA."""
+        if self.preparing:
+            self.status(phase="preparing data", rows_done=done, rows_total=total, eta_s=eta,
+                        message=f"Preparing data: {what} {done:,} of {total:,} rows.")
+
     def finish(self, state: str, message: str, **extra) -> None:
         sys.stdout.flush()
         print(f"[studio] run ended: {state}: {message}", file=sys.stderr, flush=True)
@@ -139,7 +145,8 @@ class _Worker:
             if ckpt:
                 self.say(f"Resuming from {ckpt.name}.")
             summary = train(cfg, self.run_dir, callbacks=[self.reporter, stopper, CheckpointMarker()],
-                            resume_from=str(ckpt) if ckpt else None, progress=self.say)
+                            resume_from=str(ckpt) if ckpt else None, progress=self.say,
+                            data_progress=self.data_status)
         except BaseException as exc:  # noqa: BLE001 - every failure must end as `failed` with a sentence
             traceback.print_exc()
             step = self.reporter.step if self.reporter else 0

@@ -162,7 +162,10 @@ def inspect_data(source: str, subset: str | None, split: str, max_rows: Any, tem
     kind = KIND_WORDS.get(str(report.kind), str(report.kind))
     errors = list(report.errors or [])
     summary = (f"**Detected:** {html.escape(kind)} in the *{html.escape(str(report.format))}* layout · "
-               f"**rows:** {report.rows} ({report.valid_rows} usable)")
+               f"**rows:** {report.rows:,} ({report.valid_rows:,} usable)")
+    if getattr(report, "source_rows", None):
+        size = f", {report.source_bytes / 1e6:,.0f} MB" if report.source_bytes else ""
+        summary += f" · a sample of the {report.source_rows:,} rows in the source{size}"
     if report.weighed:
         summary += (f"\n\n**Unsure:** the columns also fit {html.escape(', '.join(report.weighed))}; if the "
                     "detected layout is wrong, map the columns by hand below.")
@@ -198,6 +201,21 @@ def use_chat_votes():
     pairs = "1 preference pair" if rows == 1 else f"{rows} preference pairs"
     return str(feedback_path()), ok(f"{pairs} from your Chat votes; press *Inspect data*, "
                                     "then train them with DPO.")
+
+
+def cache_text() -> str:
+    """The tokenized-data cache, as the Data tab shows it."""
+    from studio.data.token_cache import describe
+
+    return "```\n" + describe() + "\n```"
+
+
+def clear_cache() -> str:
+    from studio.data.token_cache import clear
+
+    removed, freed = clear()
+    gr.Info(f"Removed {removed} cached dataset{'s' if removed != 1 else ''} ({freed / 2**20:.1f} MB freed).")
+    return cache_text()
 
 
 def build(fields: dict) -> dict:
@@ -244,6 +262,16 @@ def build(fields: dict) -> dict:
                           visible=False)
         problems = gr.Dataframe(headers=PROBLEM_COLUMNS, value=None, interactive=False, label="Rows with problems",
                                 scale=1, elem_id="data-problems", max_height=260, visible=False)
+    with gr.Accordion("Prepared-data cache", open=False, elem_id="data-cache"):
+        gr.Markdown("Tokenized data is kept here, so a second run on the same data and settings starts "
+                    "training in seconds. Changing the data file, template, model, max length or method "
+                    "prepares it again. Same as `studio data cache [--clear]`.")
+        cache_view = gr.Markdown(elem_id="data-cache-list")
+        with gr.Row():
+            show_cache = gr.Button("Show cache", size="sm", elem_id="data-cache-show")
+            empty_cache = gr.Button("Clear cache", size="sm", variant="stop", elem_id="data-cache-clear")
+    show_cache.click(cache_text, None, cache_view)
+    empty_cache.click(clear_cache, None, cache_view)
     upload.upload(upload_file, upload, [fields["data.source"], summary])
     votes.click(use_chat_votes, None, [fields["data.source"], summary])
     return {"inspect": inspect, "outputs": [summary, preview, hist, problems, *roles], "roles": roles}

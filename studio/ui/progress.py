@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from studio.runs.files import ACTIVE_STATES
+from studio.runs.files import ACTIVE_STATES, read_status
 
 DONE_STATES = {"completed"}
 
@@ -24,6 +24,14 @@ def progress_html(info: Any | None, records: list[dict] | None = None) -> str:
     total = info.total or 0
     step = info.step or 0
     pct = 100 if info.state in DONE_STATES else (min(100, round(100 * step / total)) if total else 0)
+    preparing = _preparing(info)
+    if preparing is not None:  # preparing the data: the bar shows rows, not steps
+        done, rows = preparing
+        pct = min(100, round(100 * done / rows)) if rows else 0
+        message = html.escape(str(info.message or ""))
+        return (f"<div class='studio-progress state-preparing'><div class='bar'><div class='fill' style='width:{pct}%'>"
+                f"</div></div><div class='line'>Preparing data: <b>{done:,}</b> / {rows:,} rows · "
+                f"ETA {fmt_eta(info.eta_s)}</div><div class='msg'>{message}</div></div>")
     loss = next((r["loss"] for r in reversed(records or []) if isinstance(r.get("loss"), (int, float))), None)
     bits = [f"Step <b class='studio-step'>{step}</b> / {total or '?'}", f"state: <b>{html.escape(str(info.state))}</b>"]
     if info.state in ACTIVE_STATES:
@@ -38,3 +46,16 @@ def progress_html(info: Any | None, records: list[dict] | None = None) -> str:
         f"<div class='line'>{' · '.join(bits)}</div>"
         f"<div class='msg'>{message}</div></div>"
     )
+
+
+def _preparing(info: Any) -> tuple[int, int] | None:
+    """(rows done, rows total) while the run's data is being prepared, else None."""
+    if info.state not in ACTIVE_STATES or getattr(info, "dir", None) is None:
+        return None
+    try:
+        status = read_status(info.dir)
+    except (OSError, ValueError):
+        return None
+    if status.get("phase") != "preparing data":
+        return None
+    return int(status.get("rows_done") or 0), int(status.get("rows_total") or 0)

@@ -1,0 +1,151 @@
+"""Tokenized data cached on disk, so a second run on the same data starts training in seconds.
+
+An entry is the trainer-ready dataset (what the method's TRL trainer holds after tokenizing) saved
+with ``Dataset.save_to_disk`` under $STUDIO_HOME/cache/tokenized/KEY/, beside ``meta.json`` (what
+the data step reported, and two normalised examples the trainer is rebuilt around). KEY hashes
+everything the tokenized rows depend on: the source (a file's path, size and mtime; a Hub id and
+revision), split, subset, column map and row selection, the chat template, the tokenizer, max length,
+the method and its options. Anything changed gives another key, so stale entries are never read;
+`studio data cache --clear` (or the Data tab's button) removes them all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+FORMAT_VERSION = 1  # bump when what is cached changes shape
+META = "meta.json"
+DATA = "data"
+
+
+def cache_dir() -> Path:
+    from studio.paths import studio_home
+
+    path = studio_home() / "cache" / "tokenized"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def source_identity(source: str, split: str, subset: str | None, revision: str | None = None) -> dict:
+    """What identifies the data's content: a local path with its size and modification time, else the Hub id."""
+    path = Path(source or "").expanduser()
+    if path.is_file():
+        st = path.stat()
+        return {"file": str(path.resolve()), "size": st.st_size, "mtime": st.st_mtime_ns, "split": split}
+    if path.is_dir():  # a dataset folder: its files' sizes and times
+        files = sorted((str(f.relative_to(path)), f.stat().st_size, f.stat().st_mtime_ns)
+                       for f in path.rglob("*") if f.is_file())
+        return {"folder": str(path.resolve()), "files": files, "split": split, "subset": subset}
+    return {"hub": source, "revision": revision or "main", "split": split, "subset": subset}
+
+
+def tokenizer_identity(tokenizer) -> dict:
+    template = getattr(tokenizer, "chat_template", None) or ""
+    if isinstance(template, dict):
+        template = json.dumps(template, sort_keys=True)
+    return {"name": getattr(tokenizer, "name_or_path", ""), "class": type(tokenizer).__name__,
+            "vocab": len(tokenizer), "template": hashlib.sha256(template.encode()).hexdigest(),
+            "eos": getattr(tokenizer, "eos_token", None), "pad": getattr(tokenizer, "pad_token", None)}
+
+
+def cache_key(parts: dict) -> str:
+    text = json.dumps({"v": FORMAT_VERSION, **parts}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def load(key: str) -> tuple[Any, dict] | None:
+    """(trainer-ready dataset, meta) for ``key``, memory-mapped; None on a miss or a damaged entry."""
+    import datasets
+
+    folder = cache_dir() / key
+    try:
+        meta = json.loads((folder / META).read_text(encoding="utf-8"))
+        dataset = datasets.load_from_disk(str(folder / DATA))
+    except (OSError, ValueError, FileNotFoundError):
+        return None
+    meta["last_used"] = time.time()
+    (folder / META).write_text(json.dumps(meta), encoding="utf-8")
+    return dataset, meta
+
+
+def save(key: str, dataset, meta: dict) -> Path | None:
+    """Store ``dataset`` under ``key`` (written aside, then renamed: a crash never leaves half an entry)."""
+    folder = cache_dir() / key
+    tmp = cache_dir() / f".{key}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        dataset.save_to_disk(str(tmp / DATA))
+        (tmp / META).write_text(json.dumps({**meta, "created": time.time(), "rows": len(dataset)}, default=str),
+                                encoding="utf-8")
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp.rename(folder)
+    except OSError:  # a full disk costs the next run time, not this run
+        shutil.rmtree(tmp, ignore_errors=True)
+        return None
+    return folder
+
+
+def _size(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
+def entries() -> list[dict]:
+    """Every cache entry: key, source, method, rows, bytes, created, last used (newest first)."""
+    out = []
+    for folder in cache_dir().iterdir():
+        if not folder.is_dir() or folder.name.startswith("."):
+            continue
+        try:
+            meta = json.loads((folder / META).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            meta = {}
+        out.append({"key": folder.name, "source": meta.get("source", "?"), "method": meta.get("method", "?"),
+                    "rows": meta.get("rows", 0), "bytes": _size(folder), "created": meta.get("created"),
+                    "last_used": meta.get("last_used")})
+    return sorted(out, key=lambda e: e.get("created") or 0, reverse=True)
+
+
+def clear() -> tuple[int, int]:
+    """Remove every entry (and the Arrow copies of large files); returns (entries removed, bytes freed)."""
+    removed, freed = 0, 0
+    root = cache_dir().parent
+    for sub in (root / "tokenized", root / "arrow"):
+        if not sub.is_dir():
+            continue
+        for item in sub.iterdir():
+            freed += _size(item) if item.is_dir() else item.stat().st_size
+            removed += sub.name == "tokenized" and not item.name.startswith(".")
+            shutil.rmtree(item, ignore_errors=True) if item.is_dir() else item.unlink(missing_ok=True)
+    return removed, freed
+
+
+def describe() -> str:
+    """The cache as lines of text (the CLI and the Data tab show it)."""
+    rows = entries()
+    arrow = cache_dir().parent / "arrow"
+    arrow_bytes = _size(arrow) if arrow.is_dir() else 0
+    lines = [(f"Tokenized-data cache in {cache_dir()}: {len(rows)} entr{'y' if len(rows) == 1 else 'ies'}, "
+              f"{sum(r['bytes'] for r in rows) / 2**20:.1f} MB; Arrow copies of large files "
+              f"{arrow_bytes / 2**20:.1f} MB.")]
+    for r in rows:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created"])) if r["created"] else "?"
+        lines.append(f"  {r['key']}  {r['method']:<6} {r['rows']:>9,} rows {r['bytes'] / 2**20:8.1f} MB  {when}  "
+                     f"{r['source']}")
+    return "\n".join(lines)
+
+
+def cli_cache(args) -> int:
+    if getattr(args, "clear", False):
+        removed, freed = clear()
+        print(f"Removed {removed} cached dataset{'s' if removed != 1 else ''} ({freed / 2**20:.1f} MB freed).")
+        return 0
+    if getattr(args, "json", False):
+        print(json.dumps(entries()))
+    else:
+        print(describe())
+    return 0

@@ -1,0 +1,89 @@
+"""The data a run trains on: ``load_training_data`` (what training calls) and the row selection.
+
+Small files are read and normalised whole; a large local file stays in Arrow
+(studio.data.arrow_source, studio.data.arrow_normalise) and, when the run needs only ``take``
+examples, only about that many of its rows are read at all.
+"""
+
+from __future__ import annotations
+
+from studio.data.loading import PreparedData, check_method, normalise, read_for
+
+__all__ = ["load_training_data", "select_examples"]
+
+
+def load_training_data(data_cfg, method: str, *, take: int | None = None, seed: int = 0) -> PreparedData:
+    """Read ``data_cfg.source`` and return it in TRL's form for ``method`` (refused in one sentence when
+    the method cannot use the data's kind).
+
+    ``take``: the examples the run will consume (max_steps x batch ...). A large local file then has
+    only about that many rows read and normalised, drawn at random (``seed``) from the whole file; a
+    small file is normalised whole and the caller selects from it (``select_examples``).
+    """
+    import datasets
+
+    from studio.data.arrow_source import TAKE_BYTES, is_large
+
+    large = is_large(data_cfg.source) or (take is not None and is_large(data_cfg.source, TAKE_BYTES))
+    if large and (data_cfg.split or "train") == "train":
+        prepared = _load_large(data_cfg, method, take, seed)
+        if prepared is not None:
+            return prepared
+    raw = read_for(data_cfg.source, split=data_cfg.split or "train", subset=data_cfg.subset,
+                   max_rows=data_cfg.max_rows, shuffle_seed=data_cfg.shuffle_seed)
+    norm = normalise(raw, method, data_cfg.column_map or None, shuffle_seed=data_cfg.shuffle_seed,
+                     max_rows=data_cfg.max_rows)
+    check_method(norm, method)
+    dataset = datasets.Dataset.from_list(norm.examples)
+    return PreparedData(dataset, norm.kind, norm.format.name, norm.rows, norm.errors,
+                        norm.format.description, norm.notes, norm.valid_rows, norm.remarks)
+
+
+def _load_large(data_cfg, method: str, take: int | None, seed: int) -> PreparedData | None:
+    """A large file through Arrow; None when its layout needs every row at once (grouped layouts)."""
+    from pathlib import Path
+
+    from studio.data.arrow_normalise import normalise_arrow
+    from studio.data.arrow_source import count_rows, file_kind, open_arrow, pick_rows, take_parquet
+    from studio.data.arrow_source import take as take_rows
+
+    path = Path(data_cfg.source).expanduser()
+    order_seed = data_cfg.shuffle_seed if data_cfg.shuffle_seed is not None else seed
+    total = count_rows(path) if file_kind(path) == "parquet" else None
+    if total is not None and take is not None and take < min(total, data_cfg.max_rows or total):
+        # A few rows of a Parquet file: read from their row groups, no conversion of the whole file.
+        pool = min(total, data_cfg.max_rows or total)
+        raw = take_parquet(path, pick_rows(pool, min(pool, take + take // 4 + 16), order_seed))
+        return _from_rows(raw, data_cfg, method, take, total)
+    ds = open_arrow(path)
+    pool = min(len(ds), data_cfg.max_rows) if data_cfg.max_rows else len(ds)
+    if take is None or take >= pool:
+        if data_cfg.max_rows and pool < len(ds):
+            ds = ds.select(pick_rows(len(ds), pool, order_seed) if data_cfg.shuffle_seed is not None
+                           else range(pool))
+        return normalise_arrow(ds, path.name, method, data_cfg.column_map or None)
+    # A quarter more rows than needed, so rows left out as broken still leave enough examples.
+    indices = pick_rows(pool, min(pool, take + take // 4 + 16), order_seed)
+    return _from_rows(take_rows(ds, indices, path.name), data_cfg, method, take, len(ds))
+
+
+def _from_rows(raw, data_cfg, method: str, take: int, total: int) -> PreparedData | None:
+    """The first ``take`` examples from rows drawn at random; None when rows cannot be sampled one by one."""
+    import datasets
+
+    norm = normalise(raw, method, data_cfg.column_map or None)
+    if norm.format.row is None:
+        return None  # several rows make one example (grouped layouts)
+    check_method(norm, method)
+    examples = norm.examples[:take]
+    notes = [(f"Only {len(examples):,} of the file's {total:,} rows are prepared, drawn at random: the run's "
+              "max_steps consume no more."), *norm.notes]
+    return PreparedData(datasets.Dataset.from_list(examples), norm.kind, norm.format.name, total, norm.errors,
+                        norm.format.description, notes, norm.valid_rows, norm.remarks)
+
+
+def select_examples(dataset, take: int | None, seed: int):
+    """The ``take`` examples a max_steps run consumes, drawn at random as the trainer's sampler would."""
+    if take is None or len(dataset) <= take:
+        return dataset
+    return dataset.shuffle(seed=seed).select(range(take)).flatten_indices()
