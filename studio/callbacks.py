@@ -90,6 +90,14 @@ class StopOnRequest(TrainerCallback):
             control.should_training_stop = True
 
 
+class SaveAtEnd(TrainerCallback):
+    """Save a checkpoint at the last step as well: a completed run can then be continued for more."""
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.max_steps and state.global_step >= state.max_steps:
+            control.should_save = True
+
+
 class CheckpointMarker(TrainerCallback):
     """Mark checkpoint-N complete once the trainer has written all of it (on_save comes after)."""
 

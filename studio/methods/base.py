@@ -58,3 +58,4 @@ class Method:
     recipes: tuple[str, ...] = ()  # recipe files in presets/recipes/ that use it
     reference_model: bool = False  # needs a frozen reference policy (memory estimate; adapter-off with LoRA)
     policy: bool = True  # trains a model that chats (chat and before/after evaluation apply)
+    sequences_per_example: int = 1  # sequences one example puts through the model (a preference pair: 2)

@@ -63,4 +63,5 @@ METHOD = Method(
     ),
     recipes=("pineapple-dpo.yaml", "zephyr-style-dpo.yaml"),
     reference_model=True,
+    sequences_per_example=2,  # chosen and rejected go through the model together
 )

@@ -8,6 +8,7 @@ The public names of the two lower layers are re-exported here, so ``from studio.
 start_run`` reads as it always did; the worker is imported by name only when it runs.
 """
 
+from studio.paths import runs_dir
 from studio.runs.files import (
     ACTIVE_STATES,
     ADAPTER_DIR,
@@ -34,7 +35,6 @@ from studio.runs.files import (
     tail_log,
     update_status,
 )
-from studio.paths import runs_dir
 from studio.runs.registry import (
     DIED,
     RunError,
