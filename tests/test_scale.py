@@ -76,13 +76,12 @@ def test_completed_run_continues_for_more_steps_with_overrides(tiny_model_dir, s
     assert summary["precision"] in ("bf16", "fp32") and summary["device"] == "cpu"
     assert summary["memory_estimate_gib"] > 0 and summary["peak_memory_gib"] > 0
     # The estimate is within 25% of the measured peak (the runtime dominates on the tiny model).
+    print("tiny model: estimate", summary["memory_estimate_gib"], "GiB, peak", summary["peak_memory_gib"], "GiB")
     assert abs(summary["memory_estimate_gib"] / summary["peak_memory_gib"] - 1) <= 0.25, summary
     assert (info.dir / "checkpoint-3").is_dir()  # saved at the end although save_steps is 100
     with pytest.raises(runs.RunError, match="raise training.max_steps"):
         runs.resume_run(info.id)
-    info = runs.resume_run(info.id, ["training.max_steps=5"])
-    assert info.state in ("queued", "running") and "training.max_steps=5" in info.message
-    info = final(info.id)
+    info = final(runs.resume_run(info.id, ["training.max_steps=5"]).id)
     assert info.state == "completed" and info.step == 5, info.message
     assert [r["step"] for r in runs.read_metrics(info.dir) if "loss" in r] == [1, 2, 3, 4, 5]
     assert "max_steps: 5" in (info.dir / "config.yaml").read_text()
