@@ -151,8 +151,10 @@ def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
 
 
 def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
-          resume_from: str | None = None, progress: Callable[[str], None] | None = None) -> dict:
-    """Train one run into ``run_dir`` and return its summary (also written to summary.json)."""
+          resume_from: str | None = None, progress: Callable[[str], None] | None = None,
+          on_plan: Callable[[dict], None] | None = None) -> dict:
+    """Train one run into ``run_dir`` and return its summary (also written to summary.json).
+    ``on_plan`` hears the device, precision and memory estimate before the first step."""
     from studio.callbacks import MetricsWriter, ProgressPrinter, SaveAtEnd
     from studio.memory import PeakMemory, estimate_for_run, longest_sequence
 
@@ -168,6 +170,11 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
     (progress or log.info)(f"Precision {plan.precision} ({plan.reason}) Memory estimate "
                            f"{estimate.total_gib:.2f} GiB per process for batches of {longest} tokens: "
                            f"{estimate.breakdown()}.")
+    planned = {"device": plan.device, "device_name": plan.name, "precision": plan.precision,
+               "precision_reason": plan.reason, "memory_estimate_gib": round(estimate.total_gib, 3),
+               "processes": trainer.args.world_size}
+    if on_plan and trainer.is_world_process_zero():
+        on_plan(planned)
     main_process = trainer.is_world_process_zero()
     if main_process:
         cfg.save(run_dir / CONFIG_FILE)
@@ -191,13 +198,8 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
         "max_steps": trainer.state.max_steps,
         "train_loss": result.training_loss,
         "seconds": round(time.time() - started, 1),
-        "device": plan.device,
-        "device_name": plan.name,
-        "precision": plan.precision,
-        "precision_reason": plan.reason,
+        **planned,
         "gradient_checkpointing": plan.gradient_checkpointing,
-        "processes": trainer.args.world_size,
-        "memory_estimate_gib": round(estimate.total_gib, 3),
         "longest_sequence": longest,
         "memory_estimate_parts_gib": {k: round(v / 2**30, 3) for k, v in estimate.parts.items()},
         "peak_memory_gib": round(peak_gib, 3),

@@ -152,7 +152,8 @@ class _Worker:
             if ckpt:
                 self.say(f"Resuming from {ckpt.name}.")
             summary = train(cfg, self.run_dir, callbacks=[self.reporter, stopper, CheckpointMarker()],
-                            resume_from=str(ckpt) if ckpt else None, progress=self.say)
+                            resume_from=str(ckpt) if ckpt else None, progress=self.say,
+                            on_plan=lambda planned: self.status(**planned))
         except BaseException as exc:  # noqa: BLE001 - every failure must end as `failed` with a sentence
             traceback.print_exc()
             step = self.reporter.step if self.reporter else 0
