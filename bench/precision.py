@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # this checkout's studio, not an installed one
 CHILD = """
 import json, sys
 from studio.config import RunConfig
