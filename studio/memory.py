@@ -227,5 +227,5 @@ def oom_sentence(cfg, device: str, step: int, run_id: str) -> str:
                 "train a smaller model or use a machine with more memory.")
     first, rest = fixes[0], fixes[1:]
     more = f" (or also {', '.join(rest)})" if rest else ""
-    return (f"Ran out of memory at step {step}; the run is saved up to its last checkpoint: resume it with less "
-            f"memory, e.g. `studio resume {run_id} {first}`{more}.")
+    return (f"Ran out of memory at step {step}; resume it with settings that need less (it continues from its "
+            f"last checkpoint), e.g. `studio resume {run_id} {first}`{more}.")
