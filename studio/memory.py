@@ -176,13 +176,16 @@ class PeakMemory:
 
     def __init__(self, device: str):
         self.device = device
+        self.at_start = 0  # bytes in use when training starts: the model and the runtime
 
     def start(self) -> None:
         if self.device == "cuda":
             import torch
 
             torch.cuda.reset_peak_memory_stats()
+            self.at_start = int(torch.cuda.memory_allocated())
             return
+        self.at_start = _status_kib("VmRSS") * 1024
         try:
             Path("/proc/self/clear_refs").write_text("5")
         except OSError:  # not Linux, or not allowed: the process's lifetime peak is still an upper bound
@@ -193,13 +196,19 @@ class PeakMemory:
             import torch
 
             return int(torch.cuda.max_memory_allocated())
-        try:
-            for line in Path(f"/proc/{os.getpid()}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-        except OSError:
-            pass
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
+        peak = _status_kib("VmHWM") * 1024
+        return peak or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
+
+
+def _status_kib(key: str) -> int:
+    """A figure from /proc/self/status in KiB (0 where there is none)."""
+    try:
+        for line in Path(f"/proc/{os.getpid()}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def oom_fixes(cfg, device: str) -> list[str]:
