@@ -79,6 +79,11 @@ def test_completed_run_continues_for_more_steps_with_overrides(tiny_model_dir, s
     print("tiny model: estimate", summary["memory_estimate_gib"], "GiB, peak", summary["peak_memory_gib"], "GiB")
     assert abs(summary["memory_estimate_gib"] / summary["peak_memory_gib"] - 1) <= 0.25, summary
     assert (info.dir / "checkpoint-3").is_dir()  # saved at the end although save_steps is 100
+    from studio.ui.monitor import poll_run
+
+    bar = poll_run(info.id)[0]  # the Train tab's progress panel
+    assert f"CPU ({summary['device_name']}), {summary['precision']}" in bar
+    assert f"memory estimate {summary['memory_estimate_gib']:.2f} GiB, measured peak " in bar
     with pytest.raises(runs.RunError, match="raise training.max_steps"):
         runs.resume_run(info.id)
     info = final(runs.resume_run(info.id, ["training.max_steps=5"]).id)
