@@ -84,7 +84,7 @@ def common_args(cfg: RunConfig, run_dir: Path, plan: DevicePlan) -> dict[str, An
         "use_cpu": plan.device == "cpu",
         "use_liger_kernel": t.use_liger_kernel,
         # FSDP over several GPUs (distributed.strategy); accelerate's launcher sets up the processes.
-        **({"fsdp": "full_shard auto_wrap"} if cfg.distributed.strategy == "fsdp" and plan.device == "cuda"
+        **({"fsdp": True} if cfg.distributed.strategy == "fsdp" and plan.device == "cuda"
            else {}),
         "dataloader_num_workers": 0,
         "disable_tqdm": True,  # the studio prints its own progress line

@@ -115,3 +115,19 @@ def test_memory_estimate_within_25_percent_of_the_peak(arch, tmp_path):
     measured = peak.peak_bytes() / 2**30
     print(f"{arch}: estimate {estimate.total_gib:.2f} GiB ({estimate.breakdown()}), peak {measured:.2f} GiB")
     assert abs(estimate.total_gib / measured - 1) <= 0.25, (arch, estimate.breakdown(), measured)
+
+
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_two_gpus_train_one_run(strategy, gpu_model_dir, sft_file, tmp_path):
+    if torch.cuda.device_count() < 2:
+        pytest.skip(f"needs two GPUs; this machine has {torch.cuda.device_count()}")
+    from test_runs import final
+
+    from studio import runs
+
+    cfg = gpu_config(gpu_model_dir, sft_file, "sft", tmp_path)
+    cfg.distributed.processes, cfg.distributed.strategy = 2, strategy
+    info = final(runs.start_run(cfg).id, timeout=600)
+    assert info.state == "completed" and info.step == 4, info.message
+    summary = runs.read_summary(info.dir)
+    assert summary["processes"] == 2 and summary["device"] == "cuda"
