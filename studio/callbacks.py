@@ -43,7 +43,7 @@ class ProgressPrinter(TrainerCallback):
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         done = state.global_step - self.first_step
-        if not done or not self.started:
+        if not done or not self.started or not state.is_world_process_zero:  # one line per step, from rank 0
             return
         per_step = (time.time() - self.started) / done
         eta = per_step * (state.max_steps - state.global_step)
