@@ -33,6 +33,8 @@ CASES = {
     "pineapple-fp32": (PINEAPPLE, ["training.precision=fp32"]),
     "pineapple-bf16": (PINEAPPLE, ["training.precision=bf16"]),
     "pineapple-b8-fp32": (PINEAPPLE, ["training.precision=fp32", "training.batch_size=8"]),
+    "pineapple-b8-bf16": (PINEAPPLE, ["training.precision=bf16", "training.batch_size=8"]),
+    "pineapple-ddp-bf16": (PINEAPPLE, ["training.precision=bf16", "distributed.processes=2"]),
     "sft-fp32": (SFT, ["training.precision=fp32"]),
     "tiny-sft": (SFT, ["model.name={tiny}", "training.precision=fp32"]),
 }
@@ -67,6 +69,7 @@ def main() -> int:
             gap = s["memory_estimate_gib"] / s["peak_memory_gib"] - 1
             print(f"{name:18} {s['precision']:5} batch tokens {s['longest_sequence']:4}  estimate "
                   f"{s['memory_estimate_gib']:.2f} GiB  peak {s['peak_memory_gib']:.2f} GiB  gap {gap:+.0%}  "
+                  f"at start {s['memory_at_start_gib']:.2f} GiB  "
                   f"parts {json.dumps(s['memory_estimate_parts_gib'])}", flush=True)
     return 0
 

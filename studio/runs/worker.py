@@ -122,13 +122,15 @@ class _Worker:
         return self.reporter is None or not self.reporter.started
 
     def say(self, message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
+        if self.main:  # the other ranks say the same; their tracebacks still reach the log
+            print(message, file=sys.stderr, flush=True)
         if self.preparing:  # once training runs, the status reporter writes the step and the ETA
             self.status(message=message)
 
     def finish(self, state: str, message: str, **extra) -> None:
         sys.stdout.flush()
-        print(f"[studio] run ended: {state}: {message}", file=sys.stderr, flush=True)
+        if self.main:
+            print(f"[studio] run ended: {state}: {message}", file=sys.stderr, flush=True)
         self.status(state=state, message=message, eta_s=None, finished=time.time(), **extra)
 
     def run(self) -> int:
