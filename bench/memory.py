@@ -34,7 +34,6 @@ CASES = {
     "pineapple-bf16": (PINEAPPLE, ["training.precision=bf16"]),
     "pineapple-b8-fp32": (PINEAPPLE, ["training.precision=fp32", "training.batch_size=8"]),
     "pineapple-b8-bf16": (PINEAPPLE, ["training.precision=bf16", "training.batch_size=8"]),
-    "pineapple-ddp-bf16": (PINEAPPLE, ["training.precision=bf16", "distributed.processes=2"]),
     "sft-fp32": (SFT, ["training.precision=fp32"]),
     "tiny-sft": (SFT, ["model.name={tiny}", "training.precision=fp32"]),
 }
