@@ -20,13 +20,16 @@ from pathlib import Path
 GIB = 1024**3
 # Resident memory of a worker with torch, transformers, TRL, PEFT and datasets imported, before any
 # model is loaded (measured on the CPU; zero on a GPU, whose max_allocated excludes the context).
-CPU_RUNTIME_BYTES = 0.62 * GIB
+CPU_RUNTIME_BYTES = 0.58 * GIB
 # Elements autograd keeps per token per decoder layer, as multiples of the hidden, key/value and MLP
 # widths (Llama-style block: norms, q/k/v/o inputs and outputs, rotary copies, SiLU-gated MLP).
-ACT_HIDDEN, ACT_KV, ACT_MLP = 10, 4, 5
-# Copies of the vocabulary-wide logits alive at the peak: the model's logits, their fp32 cast, the
-# log-softmax and its gradient.
-LOGIT_COPIES = 3
+# Counted from the block (about 8h + 3kv + 4i) and fitted to peaks measured on SmolLM2-135M (bench/memory.py,
+# 2026-11-24: DPO fp32 at 552 and 1104 tokens, DPO bf16, SFT fp32), which the count undershot by ~1.2x.
+ACT_HIDDEN, ACT_KV, ACT_MLP = 12, 5, 6
+# fp32 copies of the vocabulary-wide logits alive at the peak: the logits, the shifted copy, the
+# log-softmax, their gradients, the entropy and accuracy metrics TRL computes (fitted as above; the
+# same ~1.4 MB per token for SFT and DPO).
+LOGIT_COPIES = 7
 WEIGHT_BYTES = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0}
 
 
