@@ -221,12 +221,23 @@ def _supervise_accelerate(run_dir: Path, processes: int) -> int:
     print(f"[studio] {processes} processes: {shown}", file=sys.stderr, flush=True)
     files.update_status(run_dir, state="running", pid=os.getpid(), pid_start=files.process_start_time(os.getpid()),
                         command=shown, message=f"Starting {processes} training processes...")
-    code = subprocess.call(cmd, stdin=subprocess.DEVNULL)
+    code = subprocess.call(cmd, stdin=subprocess.DEVNULL, preexec_fn=_end_with_parent)
     if code != 0:
         files.update_status(run_dir, only_if=files.LIVE_STATES, state="failed", eta_s=None,
                            message=f"The training processes ended with exit code {code}; the log has the details.",
                            log_tail=files.tail_log(run_dir, 20))
     return code
+
+
+def _end_with_parent() -> None:
+    """In the launcher's process, before exec: SIGTERM it when this supervisor dies (SIGKILL included),
+    so that no rank trains on in a folder whose run is already marked failed."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass
 
 
 def _processes(run_dir: Path) -> int:
