@@ -5,6 +5,11 @@ precision, each in a fresh process, alternating, and prints the median s/step (t
 warms up, left out) and the loss at every step. Quote the ratio, not the seconds: the machine is shared.
 
     python bench/precision.py [--steps 8] [--recipe presets/recipes/pineapple-dpo.yaml] [--rounds 1]
+    python bench/precision.py --interleaved [--rounds 4]
+
+--interleaved loads the model twice in one process (fp32, and bf16 weights) and times LoRA
+forward+backward passes (batch 8 x 69 tokens, the pineapple batch) alternating between the two, so
+that load from other users hits both alike: the figure to trust on a busy shared machine.
 """
 
 from __future__ import annotations
@@ -45,16 +50,57 @@ def run_once(recipe: str, precision: str, steps: int) -> dict:
             "estimate_gib": summary["memory_estimate_gib"]}
 
 
+def interleaved(rounds: int) -> None:
+    import time
+
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from studio.models import resolve_model
+
+    path = resolve_model("embedded").path
+    torch.manual_seed(0)
+    ids = torch.randint(0, 49152, (8, 69))
+    models = {}
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        models[name] = get_peft_model(AutoModelForCausalLM.from_pretrained(path, dtype=dtype), LoraConfig(
+            r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM"))
+
+    def step(name: str) -> tuple[float, float]:
+        started = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=name == "bf16"):
+            loss = models[name](input_ids=ids, labels=ids).loss
+        loss.backward()
+        models[name].zero_grad(set_to_none=True)
+        return time.perf_counter() - started, loss.item()
+
+    for name in models:
+        step(name)  # warm-up
+    times: dict[str, list[float]] = {"fp32": [], "bf16": []}
+    for r in range(rounds):
+        for name in ("fp32", "bf16") if r % 2 == 0 else ("bf16", "fp32"):
+            seconds, loss = step(name)
+            times[name].append(seconds)
+            print(f"round {r + 1} {name}: {seconds:.2f} s, loss {loss:.4f}", flush=True)
+    ratio = statistics.median(times["fp32"]) / statistics.median(times["bf16"])
+    print(f"forward+backward: bf16 is {ratio:.2f}x the speed of fp32 (medians of {rounds})")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=1, help="alternate fp32 and bf16 this many times")
     parser.add_argument("--recipe", default=str(ROOT / "presets/recipes/pineapple-dpo.yaml"))
+    parser.add_argument("--interleaved", action="store_true", help="time forward+backward passes in one process")
     args = parser.parse_args()
     from studio.hardware import cpu_info
 
     name, flags = cpu_info()
     print(f"CPU: {name}; bf16 flags: {', '.join(sorted(flags)) or 'none'}")
+    if args.interleaved:
+        interleaved(max(args.rounds, 2))
+        return 0
     if not flags:
         print("This CPU has no bf16 units: the studio refuses bf16 here, so only fp32 runs.")
     results: dict[str, list[dict]] = {"fp32": [], "bf16": []}
