@@ -86,7 +86,11 @@ def test_completed_run_continues_for_more_steps_with_overrides(tiny_model_dir, s
     assert f"memory estimate {summary['memory_estimate_gib']:.2f} GiB, measured peak " in bar
     with pytest.raises(runs.RunError, match="raise training.max_steps"):
         runs.resume_run(info.id)
-    info = final(runs.resume_run(info.id, ["training.max_steps=5"]).id)
+    from studio.ui.train_tab import resume_training  # the Train tab's Resume with its "Resume with" box
+
+    assert "raise training.max_steps" in resume_training(info.id, "")[1]
+    assert "Resuming" in resume_training(info.id, "training.max_steps=5")[1]
+    info = final(info.id)
     assert info.state == "completed" and info.step == 5, info.message
     assert [r["step"] for r in runs.read_metrics(info.dir) if "loss" in r] == [1, 2, 3, 4, 5]
     assert "max_steps: 5" in (info.dir / "config.yaml").read_text()
