@@ -71,7 +71,7 @@ def choose_precision(requested: str, *, cuda: bool, cuda_bf16: bool, cpu_flags: 
                 return "bf16", "auto: this GPU supports bf16."
             return "fp16", "auto: this GPU has no bf16, so fp16 with loss scaling."
         if cpu_bf16:
-            return "bf16", f"auto: this CPU has bf16 units ({', '.join(cpu_bf16)}), about 1.3x faster than fp32."
+            return "bf16", f"auto: this CPU has bf16 units ({', '.join(cpu_bf16)})."
         return "fp32", "auto: this CPU has no bf16 units (amx_bf16 or avx512_bf16), so fp32 is the fast choice."
     if cuda:
         if requested == "bf16" and not cuda_bf16:
