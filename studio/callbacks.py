@@ -43,7 +43,7 @@ class ProgressPrinter(TrainerCallback):
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         done = state.global_step - self.first_step
-        if not done or not self.started:
+        if not done or not self.started or not state.is_world_process_zero:  # one line per step, from rank 0
             return
         per_step = (time.time() - self.started) / done
         eta = per_step * (state.max_steps - state.global_step)
@@ -88,6 +88,14 @@ class StopOnRequest(TrainerCallback):
             self.stopped_at = state.global_step
             control.should_save = True
             control.should_training_stop = True
+
+
+class SaveAtEnd(TrainerCallback):
+    """Save a checkpoint at the last step as well: a completed run can then be continued for more."""
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.max_steps and state.global_step >= state.max_steps:
+            control.should_save = True
 
 
 class CheckpointMarker(TrainerCallback):

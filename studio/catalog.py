@@ -61,27 +61,26 @@ def detect_machine() -> Machine:
     return Machine("cpu", "CPU", round(ram, 1))
 
 
-def bytes_per_param(method: str, device: str) -> float:
-    """Rough training footprint per base parameter.
+def machine_precision(machine: Machine) -> str:
+    """What precision=auto trains in on this machine (studio.hardware decides; bf16 on a GPU is assumed)."""
+    from studio.hardware import choose_precision, cpu_info
 
-    Full fine-tuning keeps weights, gradients and two Adam moments (fp32 on a CPU: 16 bytes;
-    bf16 weights/grads with fp32 moments and master copy on a GPU: also about 16). LoRA keeps
-    only the frozen weights (4 bytes fp32 on CPU, 2 bf16 on GPU); QLoRA stores them in 4 bits.
-    """
-    if method == "full":
-        return 16.0
-    if method == "lora":
-        return 4.0 if device == "cpu" else 2.0
-    return 0.55  # nf4 weights plus quantization constants
+    return choose_precision("auto", cuda=machine.device == "cuda", cuda_bf16=True,
+                            cpu_flags=cpu_info()[1] if machine.device == "cpu" else set())[0]
 
 
-def estimate(params_b: float, method: str, machine: Machine, dpo: bool = False) -> Estimate:
-    params = params_b * 1e9
-    weights = params * bytes_per_param(method, machine.device)
-    # Activations, adapter states and framework overhead: ~20% plus a fixed 1 GiB floor.
-    # Full DPO also holds a frozen reference copy; LoRA DPO reuses the base with the adapter off.
-    extra = params * (4.0 if machine.device == "cpu" else 2.0) if (dpo and method == "full") else 0.0
-    need = (weights + extra) * 1.2 / GIB + 1.0
+def estimate(params_b: float, method: str, machine: Machine, dpo: bool = False, shape: dict | None = None,
+             batch: int = 4, max_length: int = 512) -> Estimate:
+    """The memory a training run needs (studio.memory, the same estimate a run writes in its summary)
+    for the config's defaults (batch 4, 512 tokens); ``dpo``: pairs and, for full training, a reference."""
+    from studio.memory import Shape, estimate_training, shape_from_params
+
+    built = Shape(params=int(params_b * 1e9), **shape) if shape else shape_from_params(params_b)
+    precision = machine_precision(machine) if method != "qlora" else "bf16"
+    need = estimate_training(
+        built, mode=method, precision=precision, device=machine.device, batch=batch, max_length=max_length,
+        checkpointing=machine.device == "cuda", sequences_per_example=2 if dpo else 1, reference_model=dpo,
+    ).total_gib
     if method == "qlora" and machine.device != "cuda":
         return Estimate(method, round(need, 1), machine.memory_gib, "needs GPU",
                         "QLoRA's 4-bit kernels (bitsandbytes) need an NVIDIA GPU.")
@@ -89,14 +88,16 @@ def estimate(params_b: float, method: str, machine: Machine, dpo: bool = False) 
     verdict = "fits" if ratio <= 0.7 else "tight" if ratio <= 1.0 else "won't fit"
     where = "GPU memory" if machine.device == "cuda" else "RAM"
     return Estimate(method, round(need, 1), machine.memory_gib, verdict,
-                    f"needs about {need:.1f} GiB of {machine.memory_gib:.0f} GiB {where}")
+                    f"needs about {need:.1f} GiB of {machine.memory_gib:.0f} GiB {where} in {precision} "
+                    f"(batch {batch} x {max_length} tokens)")
 
 
 def catalog_with_estimates(category: str | None = None, machine: Machine | None = None) -> dict:
     machine = machine or detect_machine()
     rows = []
     for model in catalog_models(category):
-        rows.append({**model, "estimates": {m: asdict(estimate(model["params_b"], m, machine)) for m in METHODS}})
+        rows.append({**model, "estimates": {
+            m: asdict(estimate(model["params_b"], m, machine, shape=model.get("shape"))) for m in METHODS}})
     return {"machine": asdict(machine), "models": rows}
 
 

@@ -98,8 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("stop", help="ask a run to save and stop")
     p.add_argument("run", help="run id or folder")
-    p = sub.add_parser("resume", help="continue a stopped or crashed run from its last checkpoint")
+    p = sub.add_parser("resume", help="continue a stopped, failed or completed run from its last checkpoint")
     p.add_argument("run", help="run id or folder")
+    p.add_argument("overrides", nargs="*", help="key=value changes first, e.g. training.batch_size=2 "
+                   "training.gradient_accumulation=2, or training.max_steps=32 to train a completed run further")
     p.add_argument("--foreground", action="store_true", help="train in this terminal instead of the background")
 
     p = sub.add_parser("eval", help="score held-out preference pairs with the base and the tuned model")

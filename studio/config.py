@@ -87,12 +87,25 @@ class TrainingConfig:
     logging_steps: int = _opt(1, "Log metrics every this many steps.")
     save_steps: int = _opt(50, "Save a resumable checkpoint every this many steps.")
     precision: str = _opt(
-        "auto", "Number format: 'auto' (bf16 on a capable GPU, fp32 on CPU), 'bf16', 'fp16' or 'fp32'."
+        "auto", "Number format: 'auto' (bf16 on a GPU or a CPU with bf16 units, fp16 on older GPUs, else "
+        "fp32), 'bf16', 'fp16' or 'fp32'."
     )
     gradient_checkpointing: str = _opt(
         "auto", "Trade compute for memory: 'auto' (on with a GPU, off on CPU where it is slow), 'on', 'off'."
     )
     report_to: str = _opt("none", TRACKER_HELP)
+    device: str = _opt("auto", "Where to train: 'auto' (the GPU when there is one), 'cuda' or 'cpu'.")
+    use_liger_kernel: bool = _opt(
+        False, "Liger fused kernels (GPU, needs the liger-kernel package): less memory and faster steps."
+    )
+
+
+@dataclass
+class DistributedConfig:
+    processes: int = _opt(
+        0, "Training processes: 0 = one per GPU (one on a CPU); N > 1 trains N processes through "
+        "`accelerate launch` (gloo on a CPU).")
+    strategy: str = _opt("ddp", "With several GPUs: 'ddp' (a full copy per GPU) or 'fsdp' (weights sharded).")
 
 
 @dataclass
@@ -111,6 +124,7 @@ class _RunConfigBase:
     data: DataConfig = field(default_factory=DataConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
+    distributed: DistributedConfig = field(default_factory=DistributedConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
 
     # ---- YAML in and out -------------------------------------------------------------------
@@ -302,6 +316,12 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"Gradient checkpointing must be auto, on or off (got '{t.gradient_checkpointing}').")
     if t.lr_scheduler not in ("cosine", "linear", "constant", "constant_with_warmup"):
         raise ConfigError(f"Scheduler must be cosine, linear or constant (got '{t.lr_scheduler}').")
+    if t.device not in ("auto", "cuda", "cpu"):
+        raise ConfigError(f"Device must be auto, cuda or cpu (got '{t.device}').")
+    if cfg.distributed.processes < 0:
+        raise ConfigError(f"Processes must be 0 (automatic) or more (got {cfg.distributed.processes}).")
+    if cfg.distributed.strategy not in ("ddp", "fsdp"):
+        raise ConfigError(f"Distributed strategy must be ddp or fsdp (got '{cfg.distributed.strategy}').")
     if lora.qlora and not lora.enabled:
         raise ConfigError("QLoRA trains a LoRA adapter on a 4-bit base; turn lora.enabled on to use it.")
     options = cfg.method_options

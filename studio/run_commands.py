@@ -73,8 +73,6 @@ def report(info: RunInfo) -> int:
 
 def cli_train(args) -> int:
     cfg = RunConfig.from_yaml(args.config, args.overrides).validate()
-
-
     info = start_run(cfg)
     print(f"Run {info.id} in {info.dir} (Ctrl-C stops and saves).", file=sys.stderr)
     return report(follow(info))
@@ -100,11 +98,9 @@ def cli_stop(args) -> int:
 
 
 def cli_resume(args) -> int:
-
-
     log = resolve_run(args.run) / files.LOG_FILE
     log_size = log.stat().st_size if log.exists() else 0
-    info = resume_run(args.run)
+    info = resume_run(args.run, getattr(args, "overrides", None) or None)
     if not getattr(args, "foreground", False):
         print(f"Run {info.id}: {info.message} Follow it with `studio runs`.")
         return 0

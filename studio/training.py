@@ -12,12 +12,13 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from studio.config import ConfigError, RunConfig
 from studio.errors import StudioError
+from studio.hardware import DevicePlan
+from studio.hardware import plan_device as hardware_plan
 from studio.methods import TrainContext, get_method
 from studio.runs.files import ADAPTER_DIR, CONFIG_FILE, SUMMARY_FILE
 from studio.trackers import report_to
@@ -29,39 +30,16 @@ class DiskSpaceError(StudioError):
     """Not enough free disk space for the run's checkpoints."""
 
 
-@dataclass
-class DevicePlan:
-    """What the hardware allows, decided once and written into the run's summary."""
-
-    device: str  # "cuda" or "cpu"
-    bf16: bool
-    fp16: bool
-    gradient_checkpointing: bool
-    description: str
-
-
 def plan_device(cfg: RunConfig) -> DevicePlan:
-    import torch
+    """Device, precision (with its reason) and checkpointing for ``cfg`` on this machine."""
+    import importlib.util
 
-    cuda = torch.cuda.is_available()
-    if cfg.lora.qlora and not cuda:
-        raise ConfigError(
-            "QLoRA 4-bit needs an NVIDIA GPU with bitsandbytes and none was found; turn QLoRA off to train on the CPU."
-        )
-    precision = cfg.training.precision
-    if precision == "auto":
-        precision = "bf16" if cuda and torch.cuda.is_bf16_supported() else ("fp16" if cuda else "fp32")
-    if precision in ("bf16", "fp16") and not cuda:
-        raise ConfigError(f"Precision {precision} needs a GPU here; use fp32 (or auto) on the CPU.")
-    checkpointing = {"on": True, "off": False, "auto": cuda}[cfg.training.gradient_checkpointing]
-    name = torch.cuda.get_device_name(0) if cuda else "CPU"
-    return DevicePlan(
-        "cuda" if cuda else "cpu",
-        precision == "bf16",
-        precision == "fp16",
-        checkpointing,
-        f"{name}, {precision}, gradient checkpointing {'on' if checkpointing else 'off'}",
-    )
+    t = cfg.training
+    plan = hardware_plan(t.precision, t.gradient_checkpointing, t.device, cfg.lora.qlora)
+    if t.use_liger_kernel and (plan.device != "cuda" or importlib.util.find_spec("liger_kernel") is None):
+        raise ConfigError("Liger kernels need an NVIDIA GPU and the liger-kernel package (pip install "
+                          "liger-kernel); turn training.use_liger_kernel off to train without them.")
+    return plan
 
 
 def lora_config(cfg: RunConfig):
@@ -105,6 +83,10 @@ def common_args(cfg: RunConfig, run_dir: Path, plan: DevicePlan) -> dict[str, An
         "fp16": plan.fp16,
         "gradient_checkpointing": plan.gradient_checkpointing,
         "use_cpu": plan.device == "cpu",
+        "use_liger_kernel": t.use_liger_kernel,
+        # FSDP over several GPUs (distributed.strategy); accelerate's launcher sets up the processes.
+        **({"fsdp": True} if cfg.distributed.strategy == "fsdp" and plan.device == "cuda"
+           else {}),
         "dataloader_num_workers": 0,
         "disable_tqdm": True,  # the studio prints its own progress line
         "remove_unused_columns": False,
@@ -204,13 +186,16 @@ def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
             say(f"max_steps {cfg.training.max_steps} consumes {take:,} examples: {len(data.dataset):,} are prepared.")
     data.cache_key = key
     say(f"Loading model {resolved.display_name} on {plan.description}...")
-    import torch
+
+    import os
 
     model = load_model(
         resolved,
-        dtype=torch.bfloat16 if plan.bf16 else (torch.float16 if plan.fp16 else torch.float32),
+        dtype=plan.torch_dtype(),
         quantize_4bit=cfg.lora.qlora,
         trust_remote_code=cfg.model.trust_remote_code,
+        # Under several processes each 4-bit copy goes to its own GPU.
+        device_map={"": int(os.environ.get("LOCAL_RANK", "0"))} if cfg.lora.qlora else None,
     )
     return plan, resolved, tokenizer, template, data, model
 
@@ -255,13 +240,16 @@ def build_with_data(cfg: RunConfig, run_dir: Path, model, tokenizer, data, plan:
 
 def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
           resume_from: str | None = None, progress: Callable[[str], None] | None = None,
-          data_progress: Callable[[str, int, int, float | None], None] | None = None) -> dict:
+          data_progress: Callable[[str, int, int, float | None], None] | None = None,
+          on_plan: Callable[[dict], None] | None = None) -> dict:
     """Train one run into ``run_dir`` and return its summary (also written to summary.json).
 
-    ``data_progress(what, done, total, eta_s)`` hears how preparing the data goes (every few seconds).
+    ``data_progress(what, done, total, eta_s)`` hears how preparing the data goes (every few seconds);
+    ``on_plan`` hears the device, precision and memory estimate before the first step.
     """
-    from studio.callbacks import MetricsWriter, ProgressPrinter
+    from studio.callbacks import MetricsWriter, ProgressPrinter, SaveAtEnd
     from studio.data.prep_progress import fmt_seconds, reported_maps
+    from studio.memory import PeakMemory, estimate_for_run, longest_sequence
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -275,12 +263,29 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
 
     with reported_maps(report):
         plan, resolved, tokenizer, template, data, model = prepare(cfg, progress)
-        cfg.save(run_dir / CONFIG_FILE)
-        all_callbacks = [MetricsWriter(run_dir), *(callbacks or ()), ProgressPrinter(progress)]
+        # A checkpoint at the last step too, so that a completed run can be continued for more.
+        all_callbacks = [MetricsWriter(run_dir), *(callbacks or ()), ProgressPrinter(progress), SaveAtEnd()]
         trainer = build_with_data(cfg, run_dir, model, tokenizer, data, plan, all_callbacks, say)
+    longest = longest_sequence(trainer.train_dataset, cfg.training.max_length)
+    estimate = estimate_for_run(cfg, model, plan, get_method(cfg.method), longest)
+    say(f"Precision {plan.precision} ({plan.reason}) Memory estimate {estimate.total_gib:.2f} GiB per process "
+        f"for batches of {longest} tokens: {estimate.breakdown()}.")
+    planned = {"device": plan.device, "device_name": plan.name, "precision": plan.precision,
+               "precision_reason": plan.reason, "memory_estimate_gib": round(estimate.total_gib, 3),
+               "processes": trainer.args.world_size}
+    if on_plan and trainer.is_world_process_zero():
+        on_plan(planned)
+    main_process = trainer.is_world_process_zero()
+    if main_process:
+        cfg.save(run_dir / CONFIG_FILE)
     check_disk_space(trainer, run_dir)
+    peak = PeakMemory(plan.device)
+    peak.start()
     result = trainer.train(resume_from_checkpoint=resume_from)
-    adapter_dir = save_adapter(trainer, tokenizer, run_dir, cfg.model.name, resolved.display_name)
+    peak_gib = peak.peak_bytes() / 2**30
+    adapter_dir = run_dir / ADAPTER_DIR
+    if main_process:  # the other processes of a multi-process run hold the same weights
+        adapter_dir = save_adapter(trainer, tokenizer, run_dir, cfg.model.name, resolved.display_name)
     summary = {
         "method": cfg.method,
         "base_model": resolved.display_name,
@@ -294,11 +299,18 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
         "max_steps": trainer.state.max_steps,
         "train_loss": result.training_loss,
         "seconds": round(time.time() - started, 1),
-        "device": plan.description,
+        **planned,
+        "gradient_checkpointing": plan.gradient_checkpointing,
+        "longest_sequence": longest,
+        "memory_estimate_parts_gib": {k: round(v / 2**30, 3) for k, v in estimate.parts.items()},
+        "peak_memory_gib": round(peak_gib, 3),
+        "memory_at_start_gib": round(peak.at_start / 2**30, 3),
+        "peak_memory_source": "cuda max allocated" if plan.device == "cuda" else "peak resident size (main process)",
         "adapter": str(adapter_dir),
         "stopped_early": trainer.state.global_step < trainer.state.max_steps,
     }
-    (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    if main_process:
+        (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return summary
 
 

@@ -61,3 +61,4 @@ class Method:
     # Its TRL trainer tokenizes the whole dataset when built and its config takes `dataset_num_proc`,
     # so many rows are tokenized in several processes.
     parallel_data: bool = False
+    sequences_per_example: int = 1  # sequences one example puts through the model (a preference pair: 2)

@@ -64,4 +64,5 @@ METHOD = Method(
     recipes=("pineapple-dpo.yaml", "zephyr-style-dpo.yaml"),
     reference_model=True,
     parallel_data=True,
+    sequences_per_example=2,  # chosen and rejected go through the model together
 )

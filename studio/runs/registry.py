@@ -252,23 +252,43 @@ def stop_run(run_id: str | Path) -> RunInfo:
     return get_run(run_dir)
 
 
-def resume_run(run_id: str | Path) -> RunInfo:
-    """Queue a stopped or failed run to continue from its last complete checkpoint."""
+def resume_run(run_id: str | Path, overrides: list[str] | None = None) -> RunInfo:
+    """Queue a stopped or failed run to continue from its last complete checkpoint, or a completed
+    one to train further; ``overrides`` (key=value) change its config first, e.g. a smaller batch
+    after running out of memory, or more steps for a completed run."""
     run_dir = resolve_run(run_id)
     reconcile()
     with file_lock(runs_dir() / ".schedule.lock"):
         status = read_status(run_dir)
-        state = status.get("state")
+        state, name = status.get("state"), status.get("id", run_dir.name)
         if state in ACTIVE_STATES:
-            raise RunError(f"Run {status.get('id')} is already {state}; there is nothing to resume.")
+            raise RunError(f"Run {name} is already {state}; there is nothing to resume.")
+        old = RunConfig.from_yaml(run_dir / CONFIG_FILE)
+        cfg = old.with_overrides(overrides).validate() if overrides else old
         if state == "completed":
-            raise RunError(f"Run {status.get('id')} already completed; start a new run to train further.")
+            _check_more(name, int(status.get("step") or 0), old, cfg)
+        if overrides:
+            cfg.save(run_dir / CONFIG_FILE)
         (run_dir / STOP_FILE).unlink(missing_ok=True)
         ckpt = last_complete_checkpoint(run_dir)
         where = f"from {ckpt.name}" if ckpt else "from the start (it has no complete checkpoint)"
+        changed = f" with {', '.join(overrides)}" if overrides else ""
         update_status(run_dir, state="queued", queued_at=time.time(), eta_s=None, log_tail=None,
-                      message=f"Queued to resume {where}.")
+                      total=cfg.training.max_steps or status.get("total"),
+                      message=f"Queued to resume {where}{changed}.")
     return get_run(run_dir)
+
+
+def _check_more(name: str, done: int, old: RunConfig, new: RunConfig) -> None:
+    """A completed run continues only when the new config trains past where it ended."""
+    t_old, t_new = old.training, new.training
+    if t_new.max_steps:
+        more = t_new.max_steps > done
+    else:
+        more = (t_new.num_epochs or 0) > (t_old.num_epochs or 0) or bool(t_old.max_steps)
+    if not more:
+        raise RunError(f"Run {name} completed its {done} steps; to train it further, raise training.max_steps "
+                       f"(e.g. `studio resume {name} training.max_steps={done * 2}`) or training.num_epochs.")
 
 
 def keep_queue_moving(stop: threading.Event, every_s: float = 3.0) -> None:

@@ -3,8 +3,10 @@
 The top layer of the run lifecycle. Started detached by studio.runs.registry (its own session,
 stdout and stderr into RUN_DIR/log.txt), it owns the run folder while it lives: it holds the folder's lock and the device lock, keeps
 status.json current, and always ends in a final state with one plain sentence. On exit it starts
-the next queued run. With several GPUs it re-launches its training through `accelerate launch`
-and stays on as the supervisor that owns the locks and the final status.
+the next queued run. With several processes (distributed.processes, or one per GPU) it writes
+RUN_DIR/accelerate_config.yaml, re-launches its training through `accelerate launch` and stays on
+as the supervisor that owns the locks and the final status; rank 0 writes status, metrics,
+checkpoints, the adapter and the summary.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -25,13 +28,18 @@ from studio.runs.registry import LOCK_FDS_ENV, reconcile
 
 log = logging.getLogger("studio.worker")
 BUSY_EXIT = 3  # another worker owns this folder or the device
+ACCELERATE_CONFIG = "accelerate_config.yaml"
 
 
-def failure_sentence(exc: BaseException, step: int, preparing: bool) -> str:
+def failure_sentence(exc: BaseException, step: int, preparing: bool, cfg=None, run_id: str = "RUN") -> str:
     """One plain sentence for the user; the traceback goes to the log."""
     if isinstance(exc, StudioError):
         return str(exc)
     if _is_oom(exc):
+        if cfg is not None:
+            from studio.memory import oom_sentence
+
+            return oom_sentence(cfg, _device_of(cfg), step, run_id)
         return (f"Ran out of memory at step {step}; try a smaller batch size, a shorter max length, "
                 "LoRA instead of full training, or QLoRA on a GPU.")
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -42,6 +50,10 @@ def failure_sentence(exc: BaseException, step: int, preparing: bool) -> str:
         return (f"Preparing the run failed ({detail}); check the model name and the data "
                 "(`studio data inspect FILE` shows what the data looks like).")
     return f"Training failed at step {step} ({detail}); the log has the details."
+
+
+def _device_of(cfg) -> str:
+    return "cuda" if _gpu_count() and cfg.training.device != "cpu" else "cpu"
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -110,7 +122,8 @@ class _Worker:
         return self.reporter is None or not self.reporter.started
 
     def say(self, message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
+        if self.main:  # the other ranks say the same; their tracebacks still reach the log
+            print(message, file=sys.stderr, flush=True)
         if self.preparing:  # once training runs, the status reporter writes the step and the ETA
             self.status(message=message)
 
@@ -122,7 +135,8 @@ class _Worker:
 
     def finish(self, state: str, message: str, **extra) -> None:
         sys.stdout.flush()
-        print(f"[studio] run ended: {state}: {message}", file=sys.stderr, flush=True)
+        if self.main:
+            print(f"[studio] run ended: {state}: {message}", file=sys.stderr, flush=True)
         self.status(state=state, message=message, eta_s=None, finished=time.time(), **extra)
 
     def run(self) -> int:
@@ -139,6 +153,7 @@ class _Worker:
         print(f"[studio] worker {os.getpid()} starting {self.run_dir}", file=sys.stderr, flush=True)
         stopper, self.reporter = StopOnRequest(self.run_dir), StatusReporter(self.run_dir)
 
+        cfg = None
         try:
             cfg = RunConfig.from_yaml(self.run_dir / files.CONFIG_FILE).validate()
             ckpt = files.prepare_resume(self.run_dir) if self.main else files.last_complete_checkpoint(self.run_dir)
@@ -146,11 +161,12 @@ class _Worker:
                 self.say(f"Resuming from {ckpt.name}.")
             summary = train(cfg, self.run_dir, callbacks=[self.reporter, stopper, CheckpointMarker()],
                             resume_from=str(ckpt) if ckpt else None, progress=self.say,
-                            data_progress=self.data_status)
+                            data_progress=self.data_status, on_plan=lambda planned: self.status(**planned))
         except BaseException as exc:  # noqa: BLE001 - every failure must end as `failed` with a sentence
             traceback.print_exc()
             step = self.reporter.step if self.reporter else 0
-            sentence = failure_sentence(exc, step, self.preparing)
+            run_id = files.read_status(self.run_dir).get("id") or self.run_dir.name
+            sentence = failure_sentence(exc, step, self.preparing, cfg, run_id)
             self.finish("failed", sentence, log_tail=files.tail_log(self.run_dir, 20))
             return 1
         step, total = summary["global_step"], summary["max_steps"]
@@ -164,17 +180,81 @@ class _Worker:
         return 0
 
 
-def _supervise_accelerate(run_dir: Path, gpus: int) -> int:
-    """Train on every GPU through `accelerate launch`; this process keeps the locks and the last word."""
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(gpus),
+def processes_for(cfg, gpus: int) -> int:
+    """How many training processes ``cfg`` asks for on this machine (0 means one per GPU)."""
+    wanted = cfg.distributed.processes
+    on_gpu = gpus > 0 and cfg.training.device != "cpu"
+    if wanted == 0:
+        return gpus if on_gpu and gpus > 1 else 1
+    if on_gpu and wanted > gpus:
+        raise StudioError(f"The recipe asks for {wanted} processes and this machine has {gpus} GPUs; set "
+                          f"distributed.processes to {gpus} or fewer (or 0 for one per GPU).")
+    return wanted
+
+
+def accelerate_config(processes: int, port: int) -> str:
+    """accelerate's own config file for one machine, written into the run folder for all to read.
+
+    MULTI_GPU is accelerate's torchrun launcher; on a CPU the trainer's use_cpu makes each process
+    join with gloo (accelerate's MULTI_CPU launcher would need mpirun). Precision and FSDP are set by
+    the trainer's own arguments, so the file says `mixed_precision: 'no'`.
+    """
+    import yaml
+
+    return yaml.safe_dump({
+        "compute_environment": "LOCAL_MACHINE", "distributed_type": "MULTI_GPU", "num_processes": processes,
+        "num_machines": 1, "machine_rank": 0, "main_process_ip": "127.0.0.1", "main_process_port": port,
+        "rdzv_backend": "static", "same_network": True, "mixed_precision": "no", "use_cpu": False,
+        "gpu_ids": "all",
+    }, sort_keys=False)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:  # another run or test may use accelerate's default 29500
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _supervise_accelerate(run_dir: Path, processes: int) -> int:
+    """Train in several processes through `accelerate launch`; this process keeps the locks and the last word."""
+    config_path = run_dir / ACCELERATE_CONFIG
+    config_path.write_text(accelerate_config(processes, _free_port()), encoding="utf-8")
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config_path),
            "--module", "studio.runs.worker", str(run_dir)]
-    print(f"[studio] {gpus} GPUs: {' '.join(cmd)}", file=sys.stderr, flush=True)
-    code = subprocess.call(cmd, stdin=subprocess.DEVNULL)
+    shown = " ".join(shlex.quote(part) for part in cmd)
+    print(f"[studio] {processes} processes: {shown}", file=sys.stderr, flush=True)
+    files.update_status(run_dir, state="running", pid=os.getpid(), pid_start=files.process_start_time(os.getpid()),
+                        command=shown, message=f"Starting {processes} training processes...")
+    code = subprocess.call(cmd, stdin=subprocess.DEVNULL, preexec_fn=_end_with_parent)
     if code != 0:
         files.update_status(run_dir, only_if=files.LIVE_STATES, state="failed", eta_s=None,
                            message=f"The training processes ended with exit code {code}; the log has the details.",
                            log_tail=files.tail_log(run_dir, 20))
     return code
+
+
+def _end_with_parent() -> None:
+    """In the launcher's process, before exec: SIGTERM it when this supervisor dies (SIGKILL included),
+    so that no rank trains on in a folder whose run is already marked failed."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass
+
+
+def _processes(run_dir: Path) -> int:
+    """Processes to train with; a config that cannot be read leaves it to the worker to say why (1)."""
+    from studio.config import RunConfig
+
+    try:
+        cfg = RunConfig.from_yaml(run_dir / files.CONFIG_FILE)
+    except StudioError:
+        return 1
+    return processes_for(cfg, _gpu_count())
 
 
 def _on_signal(run_dir: Path):
@@ -202,9 +282,13 @@ def main(argv: list[str] | None = None) -> int:
         return BUSY_EXIT
     previous = {sig: signal.signal(sig, _on_signal(run_dir)) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        gpus = _gpu_count()
-        if gpus > 1:
-            return _supervise_accelerate(run_dir, gpus)
+        try:
+            processes = _processes(run_dir)
+        except StudioError as exc:
+            _Worker(run_dir).finish("failed", str(exc))
+            return 1
+        if processes > 1:
+            return _supervise_accelerate(run_dir, processes)
         return _Worker(run_dir).run()
     finally:
         for sig, handler in previous.items():  # matters when called in-process (tests)

@@ -40,7 +40,7 @@ def poll_run(run_id: str | None, seen: Any = None):
         log_text = tail_log(info.dir, lines=12)
     except Exception:  # noqa: BLE001 - every failure becomes a sentence in the UI
         log_text = ""
-    bar = progress_html(info, records)
+    bar = progress_html(info, records, _machine(info))
     if key == seen:
         return bar, skip, *[skip] * slots, log_text, seen
     frames = metric_frames(records, str(info.method))
@@ -48,6 +48,17 @@ def poll_run(run_id: str | None, seen: Any = None):
               for chart, frame in frames["charts"][:slots]]
     charts += [gr.update(visible=False)] * (slots - len(charts))
     return bar, plot_value(frames["loss"]), *charts, log_text, key
+
+
+def _machine(info) -> str:
+    from studio.runs import read_status, read_summary
+    from studio.ui.progress import machine_line
+
+    try:
+        summary = read_summary(info.dir) if info.state in ("completed", "stopped") else {}
+        return machine_line(read_status(info.dir), summary)
+    except Exception:  # noqa: BLE001 - the line is a view; a bad file must not break the monitor
+        return ""
 
 
 def _started(value: Any) -> str:

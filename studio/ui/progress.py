@@ -17,7 +17,27 @@ def fmt_eta(seconds: Any) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def progress_html(info: Any | None, records: list[dict] | None = None) -> str:
+def machine_line(status: dict, summary: dict) -> str:
+    """Where and how the run trains, and its memory: estimate, then the measured peak once it ended."""
+    facts = {**status, **summary}
+    if not facts.get("precision"):
+        return ""
+    where = "GPU" if facts.get("device") == "cuda" else "CPU"
+    name = facts.get("device_name") or where
+    processes = facts.get("processes") or 1
+    text = f"{where} ({name}){f' x {processes} processes' if processes > 1 else ''}, {facts['precision']}"
+    reason = facts.get("precision_reason")
+    if reason:
+        text += f" ({reason.rstrip('.')})"
+    estimate, peak = facts.get("memory_estimate_gib"), summary.get("peak_memory_gib")
+    if isinstance(estimate, (int, float)):
+        text += f" · memory estimate {estimate:.2f} GiB"
+        if isinstance(peak, (int, float)) and peak > 0:
+            text += f", measured peak {peak:.2f} GiB ({(estimate / peak - 1) * 100:+.0f}%)"
+    return html.escape(text)
+
+
+def progress_html(info: Any | None, records: list[dict] | None = None, machine: str = "") -> str:
     """A progress bar with step, ETA, state and the worker's last message."""
     if info is None:
         return "<div class='studio-progress idle'>No run yet: press Start (or the demo button).</div>"
@@ -44,7 +64,8 @@ def progress_html(info: Any | None, records: list[dict] | None = None) -> str:
         f"<div class='studio-progress state-{html.escape(str(info.state))}'>"
         f"<div class='bar'><div class='fill' style='width:{pct}%'></div></div>"
         f"<div class='line'>{' · '.join(bits)}</div>"
-        f"<div class='msg'>{message}</div></div>"
+        f"<div class='msg'>{message}</div>"
+        + (f"<div class='machine studio-machine-line'>{machine}</div>" if machine else "") + "</div>"
     )
 
 

@@ -132,13 +132,15 @@ def stop_training(run_id: str | None):
     return ok("Asked the run to save a checkpoint and stop; Resume continues from there.")
 
 
-def resume_training(run_id: str | None):
+def resume_training(run_id: str | None, changes: str | None = None):
+    """Continue the selected run; ``changes`` (key=value ...) first, e.g. after running out of memory,
+    or training.max_steps=N to train a completed run further."""
     if not run_id:
         return gr.skip(), warn("No run is selected; pick the stopped run under 'Run shown'.")
     try:
         from studio.runs import resume_run
 
-        info = resume_run(run_id)
+        info = resume_run(run_id, (changes or "").split() or None)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         return gr.skip(), fail(exc)
     return (gr.update(choices=run_choices(), value=info.id),
@@ -189,6 +191,10 @@ def build(fields: dict, recipe: Any) -> dict:
         start = gr.Button("Start training", variant="primary", elem_id="train-start")
         stop = gr.Button("Stop", variant="stop", elem_id="train-stop")
         resume = gr.Button("Resume", elem_id="train-resume")
+        resume_changes = gr.Textbox(placeholder="training.batch_size=2 training.gradient_accumulation=2",
+                                    label="Resume with", show_label=False, scale=2, elem_id="train-resume-changes",
+                                    info="Changes for Resume (key=value): less memory after an out-of-memory "
+                                         "failure, or training.max_steps=N to train a completed run further.")
         command_btn = gr.Button("Show command", elem_id="train-command")
     status = gr.Markdown("", elem_id="train-status")
     with gr.Accordion("Command and YAML that reproduce this run", open=False) as command_box:
@@ -207,5 +213,5 @@ def build(fields: dict, recipe: Any) -> dict:
         lambda: gr.Accordion(open=True), None, command_box)
     start.click(start_training, [recipe, *inputs], [mon["run"], status])
     stop.click(stop_training, mon["run"], status)
-    resume.click(resume_training, mon["run"], [mon["run"], status])
+    resume.click(resume_training, [mon["run"], resume_changes], [mon["run"], status])
     return {"status": status, "recipe_pick": recipe_pick, "advice": advice, "groups": groups, **{f"mon_{k}": v for k, v in mon.items()}}

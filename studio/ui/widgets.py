@@ -14,6 +14,8 @@ CHOICES = {
     "training.lr_scheduler": ["cosine", "linear", "constant", "constant_with_warmup"],
     "training.precision": ["auto", "bf16", "fp16", "fp32"],
     "training.gradient_checkpointing": ["auto", "on", "off"],
+    "training.device": ["auto", "cuda", "cpu"],
+    "distributed.strategy": ["ddp", "fsdp"],
     "training.optimizer": ["adamw_torch", "adamw_torch_fused", "adafactor", "sgd"],
     "data.template": ["auto", "model", "chatml", "llama2", "zephyr"],
     "method": method_names(),
