@@ -318,3 +318,21 @@ def test_blind_send_hides_the_names_until_the_vote(tiny_model_dir, tiny_adapter)
     assert {pane_a["label"].split(": ", 1)[1], pane_b["label"].split(": ", 1)[1]} == names
     row = json.loads(feedback.feedback_path().read_text())
     assert row["blind"] is True and row["chosen_model"] == arena.labels["b"] and "B is better" in status
+
+
+def test_side_one_follows_the_newest_finished_run_until_the_user_picks_another(tiny_adapter):
+    import shutil
+
+    from studio.runs import files
+    from studio.runs.registry import runs_dir
+
+    first = chat_tab.refresh_picks(None, None, "embedded", None)
+    assert first[0]["value"] == BASE and first[3] == BASE  # nothing trained yet: the base, picked automatically
+    run_dir = runs_dir() / "20261125-000000-demo"  # a finished run, as the worker leaves it on disk
+    shutil.copytree(tiny_adapter, run_dir / "adapter")
+    files.write_status(run_dir, {"id": run_dir.name, "name": "demo", "method": "dpo", "state": "completed",
+                                 "step": 1, "total": 1, "created": 1.0})
+    followed = chat_tab.refresh_picks(BASE, BASE, "embedded", first[3])
+    assert followed[0]["value"] == f"run:{run_dir.name}" and followed[3] == f"run:{run_dir.name}"
+    kept = chat_tab.refresh_picks(str(tiny_adapter), BASE, "embedded", followed[3])  # the user's own pick stays
+    assert kept[0]["value"] == str(tiny_adapter) and kept[3] == followed[3]

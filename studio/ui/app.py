@@ -54,8 +54,8 @@ def build_app():
             demo_tab.select_demo, None,
             [recipe, train["recipe_pick"], train["advice"], *config_widgets, *train["groups"], tabs],
         ).then(demo_tab.run_demo, None, [*demo["outputs"], train["mon_run"]], show_progress="minimal")
-        chat_tab_item.select(chat_tab.refresh_picks, [chat["pick_a"], chat["pick_b"], chat["base"]],
-                             [chat["pick_a"], chat["pick_b"], chat["status"]])
+        chat_tab_item.select(chat_tab.refresh_picks, [chat["pick_a"], chat["pick_b"], chat["base"], chat["auto_a"]],
+                             [chat["pick_a"], chat["pick_b"], chat["status"], chat["auto_a"]])
         export_tab_item.select(chat_tab.refresh_chat_runs, export["run"], export["run"])
         app.load(monitor.attach_on_load, None, train["mon_run"])
         app.load(demo_tab.reattach_demo, None, [*demo["outputs"], train["mon_run"]], show_progress="minimal")

@@ -39,12 +39,19 @@ def refresh_chat_runs(current: str | None = None):
     return gr.update(choices=choices, value=value)
 
 
-def refresh_picks(pick_a: str | None, pick_b: str | None, base_name: str | None = None):
+def refresh_picks(pick_a: str | None, pick_b: str | None, base_name: str | None = None,
+                  auto_a: str | None = None):
     """Both model pickers: side 1 defaults to the newest finished run (else the base), side 2 to the base,
-    so a fresh install compares base with base and a trained one compares before with after."""
+    so a fresh install compares base with base and a trained one compares before with after.
+
+    Side 1 follows the newest finished run for as long as the user has not picked something else
+    (``auto_a`` is what it was last set to automatically): a run that just finished shows up there.
+    """
     choices = source_choices(base_name or "embedded")
-    return (gr.update(choices=choices, value=pick_a or default_source()),
-            gr.update(choices=choices, value=pick_b or BASE), feedback_count())
+    follow = not pick_a or pick_a == auto_a
+    new_a = default_source() if follow else pick_a
+    return (gr.update(choices=choices, value=new_a), gr.update(choices=choices, value=pick_b or BASE),
+            feedback_count(), new_a if follow else auto_a)
 
 
 def feedback_count() -> str:
@@ -196,7 +203,8 @@ def build(trust_component=None, model_component=None) -> dict:
                 "hidden until you vote; each A/B vote is saved as a preference pair you can train on.")
     choices = source_choices()
     with gr.Row():
-        pick_a = gr.Dropdown(choices, value=default_source(), label="Side 1", allow_custom_value=True, scale=3,
+        auto_a = gr.State(default_source())  # side 1's automatic pick, followed until the user picks another
+        pick_a = gr.Dropdown(choices, value=auto_a.value, label="Side 1", allow_custom_value=True, scale=3,
                              elem_id="chat-model-a", info="Or type a model folder or .gguf path.")
         pick_b = gr.Dropdown(choices, value=BASE, label="Side 2", allow_custom_value=True, scale=3,
                              elem_id="chat-model-b", info="Both sides on one base share one copy in memory.")
@@ -244,5 +252,5 @@ def build(trust_component=None, model_component=None) -> dict:
     for key, fn in (("a", vote_a), ("b", vote_b), ("tie", vote_tie), ("bad", vote_bad)):
         buttons[key].click(fn, vote_inputs, [chat_a, chat_b, status, arena])
     shared.change(toggle_shared, shared, col_b)
-    refresh.click(refresh_picks, [pick_a, pick_b, base], [pick_a, pick_b, status])
-    return {"pick_a": pick_a, "pick_b": pick_b, "base": base, "status": status}
+    refresh.click(refresh_picks, [pick_a, pick_b, base, auto_a], [pick_a, pick_b, status, auto_a])
+    return {"pick_a": pick_a, "pick_b": pick_b, "base": base, "status": status, "auto_a": auto_a}
