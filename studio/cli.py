@@ -24,6 +24,7 @@ HANDLERS = {
     "stop": "studio.run_commands:cli_stop",
     "resume": "studio.run_commands:cli_resume",
     "eval": "studio.evaluation:cli_eval",
+    "score": "studio.reward_model:cli_score",
     "export": "studio.hub:cli_export",
     "push": "studio.hub:cli_push",
     "app": "studio.ui.app:cli_app",
@@ -93,6 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--pairs", required=True, help="preference pairs file (any format the data tools read)")
     p.add_argument("--prompts", default=None, help="text file of prompts to answer before and after")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("score", help="a reward run scores two answers to one prompt: both rewards and P(A preferred)")
+    p.add_argument("run_dir", help="a reward model's run folder")
+    p.add_argument("--prompt", required=True, help="the question")
+    p.add_argument("--a", required=True, help="answer A")
+    p.add_argument("--b", required=True, help="answer B")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("export", help="save a run's adapter (optionally merged into the base)")

@@ -66,6 +66,7 @@ def plan_device(cfg: RunConfig) -> DevicePlan:
 def lora_config(cfg: RunConfig):
     from peft import LoraConfig
 
+    # A reward model's LoRA is SEQ_CLS: PEFT then also trains (and saves) the new score head in full.
     targets: Any = cfg.lora.target_modules.strip()
     if targets != "all-linear":
         targets = [t.strip() for t in targets.split(",") if t.strip()]
@@ -74,7 +75,7 @@ def lora_config(cfg: RunConfig):
         lora_alpha=cfg.lora.alpha,
         lora_dropout=cfg.lora.dropout,
         target_modules=targets,
-        task_type="CAUSAL_LM",
+        task_type=get_method(cfg.method).lora_task_type,
     )
 
 
@@ -151,8 +152,9 @@ def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
     resolved = resolve_model(cfg.model.name, progress=say)
     tokenizer = load_tokenizer(resolved, cfg.model.trust_remote_code)
     template = apply_template(tokenizer, cfg.data.template)
+    method = get_method(cfg.method)
     say(f"Loading data from {cfg.data.source}...")
-    data = load_training_data(cfg.data, get_method(cfg.method).data_kind)
+    data = load_training_data(cfg.data, method.data_kind)
     say(f"Loading model {resolved.display_name} on {plan.description}...")
     import torch
 
@@ -161,6 +163,7 @@ def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
         dtype=torch.bfloat16 if plan.bf16 else (torch.float16 if plan.fp16 else torch.float32),
         quantize_4bit=cfg.lora.qlora,
         trust_remote_code=cfg.model.trust_remote_code,
+        kind=method.model_kind,
     )
     return plan, resolved, tokenizer, template, data, model
 
@@ -179,7 +182,7 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
     trainer = build_trainer(cfg, run_dir, model, tokenizer, data.dataset, plan, all_callbacks)
     check_disk_space(trainer, run_dir)
     result = trainer.train(resume_from_checkpoint=resume_from)
-    adapter_dir = save_adapter(trainer, tokenizer, run_dir, cfg.model.name, resolved.display_name)
+    adapter_dir = save_adapter(trainer, tokenizer, run_dir, cfg.model.name, resolved.display_name, cfg.method)
     summary = {
         "method": cfg.method,
         "base_model": resolved.display_name,
@@ -229,7 +232,7 @@ def _bytes_in(run_dir: Path) -> int:
     return sum(f.stat().st_size for f in run_dir.glob("checkpoint-*/**/*") if f.is_file())
 
 
-def save_adapter(trainer, tokenizer, run_dir: Path, model_name: str, base_name: str) -> Path:
+def save_adapter(trainer, tokenizer, run_dir: Path, model_name: str, base_name: str, method: str = "") -> Path:
     """Write adapter weights, adapter config and tokenizer to run_dir/adapter (written then renamed)."""
     import shutil
 
@@ -238,7 +241,9 @@ def save_adapter(trainer, tokenizer, run_dir: Path, model_name: str, base_name: 
     shutil.rmtree(tmp, ignore_errors=True)
     trainer.model.save_pretrained(str(tmp))
     tokenizer.save_pretrained(str(tmp))
-    (tmp / "studio_base.json").write_text(json.dumps({"model": model_name, "base_model": base_name}), encoding="utf-8")
+    # The method tells a reader what the adapter is: a policy to chat with or a reward model to score with.
+    (tmp / "studio_base.json").write_text(json.dumps({"model": model_name, "base_model": base_name,
+                                                      "method": method}), encoding="utf-8")
     # Swap so that at every moment a complete adapter (old or new) sits under one of two names.
     old = run_dir / (ADAPTER_DIR + ".old")
     shutil.rmtree(old, ignore_errors=True)

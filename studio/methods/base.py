@@ -58,3 +58,15 @@ class Method:
     recipes: tuple[str, ...] = ()  # recipe files in presets/recipes/ that use it
     reference_model: bool = False  # needs a frozen reference policy (memory estimate; adapter-off with LoRA)
     policy: bool = True  # trains a model that chats (chat and before/after evaluation apply)
+    # What training loads and wraps: "causal_lm" (a model that writes answers) or "reward" (the same base
+    # with a one-number sequence-classification head, LoRA task SEQ_CLS, the head itself trained in full).
+    model_kind: str = "causal_lm"
+
+    @property
+    def lora_task_type(self) -> str:
+        return "SEQ_CLS" if self.model_kind == "reward" else "CAUSAL_LM"
+
+
+def without(args: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """The shared TrainingArguments less the keys a trainer's config does not have (e.g. RLOO's max_length)."""
+    return {k: v for k, v in args.items() if k not in keys}

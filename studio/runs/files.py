@@ -1,0 +1,221 @@
+"""The run folder and its files: the bottom layer of the run lifecycle.
+
+RUN_DIR holds config.yaml, status.json (written atomically), metrics.jsonl (append-only), log.txt
+(the worker's stdout and stderr), checkpoint-N/ (resumable only with a complete marker),
+adapter/, summary.json, stop.request and eval.json. This module knows their names and formats and
+the locks around them; it imports nothing of the studio but its paths, and no torch, so the app and
+`studio runs` read runs cheaply.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+from studio.paths import studio_home
+
+STATUS_FILE = "status.json"
+METRICS_FILE = "metrics.jsonl"
+LOG_FILE = "log.txt"
+STOP_FILE = "stop.request"
+CONFIG_FILE = "config.yaml"
+SUMMARY_FILE = "summary.json"
+ADAPTER_DIR = "adapter"
+RUN_LOCK = ".worker.lock"
+CHECKPOINT_MARKER = "studio_checkpoint.json"
+LIVE_STATES = ("running", "stopping")
+ACTIVE_STATES = ("queued", *LIVE_STATES)
+FINAL_STATES = ("stopped", "completed", "failed")
+
+log = logging.getLogger("studio.runs")
+
+
+# ---- writes readers never see half-done --------------------------------------------------------
+def atomic_write(path: Path, text: str, *, fsync: bool = False) -> None:
+    """Write to a temporary file beside ``path``, then rename: readers see the old or the new file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        if fsync:
+            fh.flush()
+            os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+# ---- locks: the kernel drops an flock when its process dies, SIGKILL included -------------------
+@contextlib.contextmanager
+def file_lock(path: Path):
+    """Hold an exclusive flock on ``path`` for the duration of the block (waits for it)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def try_lock(path: Path) -> int | None:
+    """An fd holding an exclusive flock on ``path``, or None when another process holds it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def is_locked(path: Path) -> bool:
+    fd = try_lock(path)
+    if fd is None:
+        return True
+    os.close(fd)
+    return False
+
+
+def device_lock_path() -> Path:
+    # One training at a time on this machine's accelerator (or its CPU when there is none).
+    return studio_home() / "device.lock"
+
+
+def process_start_time(pid: int) -> int | None:
+    """Kernel start time of ``pid`` (clock ticks since boot): with the pid, it names one process."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+# ---- status, metrics, log -----------------------------------------------------------------------
+def read_status(run_dir: str | Path) -> dict:
+    try:
+        return json.loads((Path(run_dir) / STATUS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def write_status(run_dir: Path, status: dict) -> None:
+    atomic_write(run_dir / STATUS_FILE, json.dumps(status, indent=1))
+
+
+def update_status(run_dir: str | Path, *, only_if: tuple[str, ...] | None = None, **fields) -> dict | None:
+    """Read-modify-write status.json under a lock; with ``only_if``, change it only from those states."""
+    run_dir = Path(run_dir)
+    with file_lock(run_dir / ".status.lock"):
+        status = read_status(run_dir)
+        if only_if is not None and status.get("state") not in only_if:
+            return None
+        status.update(fields, updated=time.time())
+        write_status(run_dir, status)
+        return status
+
+
+def append_metrics(run_dir: str | Path, record: dict) -> None:
+    """One JSON object per line, flushed as written, so a reader never waits for a buffer."""
+    with (Path(run_dir) / METRICS_FILE).open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record) + "\n")
+        fh.flush()
+
+
+def read_metrics(run_dir: str | Path) -> list[dict]:
+    """Every complete record of metrics.jsonl; a partial last line (still being written) is skipped."""
+    try:
+        data = (Path(run_dir) / METRICS_FILE).read_bytes()
+    except OSError:
+        return []
+    records = []
+    for line in data.split(b"\n")[:-1]:  # the piece after the last newline is incomplete
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def tail_log(run_dir: str | Path, lines: int = 40) -> str:
+    path = Path(run_dir) / LOG_FILE
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - 256 * 1024))
+            text = fh.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def read_summary(run_dir: str | Path) -> dict:
+    try:
+        return json.loads((Path(run_dir) / SUMMARY_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+# ---- checkpoints: marked complete once fully written, judged by the marker ----------------------
+def write_checkpoint_marker(ckpt: Path, step: int) -> None:
+    """Record every file's size once the checkpoint is fully written; only marked ones are resumable."""
+    files = {}
+    for path in sorted(ckpt.rglob("*")):
+        if path.is_file() and path.name != CHECKPOINT_MARKER:
+            with open(path, "rb") as fh:
+                os.fsync(fh.fileno())
+            files[str(path.relative_to(ckpt))] = path.stat().st_size
+    atomic_write(ckpt / CHECKPOINT_MARKER, json.dumps({"step": step, "files": files}), fsync=True)
+
+
+def checkpoint_is_complete(ckpt: Path) -> bool:
+    try:
+        marker = json.loads((ckpt / CHECKPOINT_MARKER).read_text(encoding="utf-8"))
+        files = marker["files"]
+        return "trainer_state.json" in files and all(
+            (ckpt / name).stat().st_size == size for name, size in files.items()
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
+def checkpoint_step(ckpt: Path) -> int:
+    return int(ckpt.name.split("-")[1])
+
+
+def checkpoints(run_dir: str | Path) -> list[Path]:
+    """checkpoint-N folders, oldest step first."""
+    found = [p for p in Path(run_dir).glob("checkpoint-*") if p.is_dir() and p.name[11:].isdigit()]
+    return sorted(found, key=checkpoint_step)
+
+
+def last_complete_checkpoint(run_dir: str | Path) -> Path | None:
+    return next((p for p in reversed(checkpoints(run_dir)) if checkpoint_is_complete(p)), None)
+
+
+def prepare_resume(run_dir: Path) -> Path | None:
+    """Pick the newest complete checkpoint, drop half-written ones and the metrics logged after it."""
+    ckpt = last_complete_checkpoint(run_dir)
+    keep_step = checkpoint_step(ckpt) if ckpt else 0
+    for other in checkpoints(run_dir):
+        if other != ckpt and (not checkpoint_is_complete(other) or checkpoint_step(other) > keep_step):
+            log.warning("Removing incomplete checkpoint %s", other.name)
+            shutil.rmtree(other, ignore_errors=True)
+    metrics = run_dir / METRICS_FILE
+    if metrics.exists():
+        kept = [r for r in read_metrics(run_dir) if int(r.get("step", 0)) <= keep_step] if ckpt else []
+        atomic_write(metrics, "".join(json.dumps(r) + "\n" for r in kept))
+    return ckpt
+
+
+def latest_adapter(run_dir: str | Path) -> Path | None:
+    """The folder that holds the run's newest adapter: the run (its final adapter/), else its newest
+    checkpoint (a stopped run still has something to chat with), else None."""
+    run_dir = Path(run_dir)
+    if (run_dir / ADAPTER_DIR / "adapter_config.json").is_file():
+        return run_dir
+    saved = [p for p in checkpoints(run_dir) if (p / "adapter_config.json").is_file()]
+    return saved[-1] if saved else None
