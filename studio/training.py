@@ -148,11 +148,13 @@ def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
 
     say = progress or log.info
     cfg.validate()
+    method = get_method(cfg.method)
+    if method.preflight is not None:  # e.g. the reward run an RL recipe names: checked before any model loads
+        method.preflight(cfg.method_options)
     plan = plan_device(cfg)
     resolved = resolve_model(cfg.model.name, progress=say)
     tokenizer = load_tokenizer(resolved, cfg.model.trust_remote_code)
     template = apply_template(tokenizer, cfg.data.template)
-    method = get_method(cfg.method)
     say(f"Loading data from {cfg.data.source}...")
     data = load_training_data(cfg.data, method.data_kind)
     say(f"Loading model {resolved.display_name} on {plan.description}...")

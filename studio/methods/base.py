@@ -61,6 +61,9 @@ class Method:
     # What training loads and wraps: "causal_lm" (a model that writes answers) or "reward" (the same base
     # with a one-number sequence-classification head, LoRA task SEQ_CLS, the head itself trained in full).
     model_kind: str = "causal_lm"
+    # Checks that look at the world (files, other runs) rather than the recipe alone; training calls it
+    # with the method's options before anything heavy loads. Raises ConfigError with one sentence.
+    preflight: Callable[[Any], None] | None = None
 
     @property
     def lora_task_type(self) -> str:

@@ -32,7 +32,9 @@ class RLOptions:
     temperature: float = option(1.0, "Sampling temperature for the answers; RL needs variety to learn from.")
 
     def validate(self) -> None:
-        reward_run_dir(self.reward_model)
+        if not self.reward_model.strip():
+            raise ConfigError("RL needs a reward model: set rl.reward_model to a reward run's folder or name "
+                              "(train one with presets/recipes/pineapple-reward.yaml first).")
         if self.beta < 0:
             raise ConfigError(f"RL beta (the KL weight) cannot be negative (got {self.beta}); 0.05 is usual.")
         if self.num_generations < 2:
@@ -114,4 +116,5 @@ METHOD = Method(
     ),
     recipes=("pineapple-rlhf.yaml",),
     reference_model=True,
+    preflight=lambda opts: reward_run_dir(opts.reward_model),
 )

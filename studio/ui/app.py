@@ -22,7 +22,7 @@ CSS_FILE = ASSETS_DIR / "studio.css"
 def build_app():
     import gradio as gr
 
-    from studio.ui import chat_tab, data_tab, demo_tab, export_tab, model_tab, monitor, train_tab
+    from studio.ui import chat_tab, data_tab, demo_tab, export_tab, model_tab, monitor, score_panel, train_tab
     from studio.ui.recipes import ALL_KEYS, DEMO_RECIPE, load_recipe_config
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
@@ -44,6 +44,8 @@ def build_app():
                 train = train_tab.build(fields, recipe)
             with gr.Tab("4 · Chat", id="chat") as chat_tab_item:
                 chat = chat_tab.build(fields["model.trust_remote_code"])
+            with gr.Tab("Score", id="score") as score_tab_item:
+                score = score_panel.build()
             with gr.Tab("5 · Export", id="export") as export_tab_item:
                 export = export_tab.build()
             with gr.Tab("Pizza demo", id="demo"):
@@ -56,6 +58,7 @@ def build_app():
         ).then(demo_tab.run_demo, None, [*demo["outputs"], train["mon_run"]], show_progress="minimal")
         chat_tab_item.select(chat_tab.refresh_chat_runs, chat["run"], chat["run"])
         export_tab_item.select(chat_tab.refresh_chat_runs, export["run"], export["run"])
+        score_tab_item.select(score_panel.refresh_reward_runs, score["run"], score["run"])
         app.load(monitor.attach_on_load, None, train["mon_run"])
         app.load(demo_tab.reattach_demo, None, [*demo["outputs"], train["mon_run"]], show_progress="minimal")
     return app
