@@ -79,7 +79,7 @@ def test_bad_override_syntax():
     ({"training": {"max_length": 8}}, "Max length must be at least 16"),
     ({"training": {"num_epochs": None, "max_steps": None}}, "Set either training.num_epochs or training.max_steps"),
     ({"data": {"source": ""}}, "No dataset given"),
-    ({"method": "ppo"}, "Method must be one of sft, dpo"),
+    ({"method": "ppo"}, "Method must be one of sft, reward, rl, dpo, kto, orpo, simpo, not 'ppo'"),
     ({"data": {"template": "alpaca"}}, "Chat template must be"),
 ])
 def test_validation_sentences(sections, message):

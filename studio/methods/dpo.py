@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from studio.errors import ConfigError
 from studio.methods.base import Chart, Method, TrainContext, option
 
-
 # TRL 1.x's DPO loss types (trl/trainer/dpo_trainer.py), each with one line a learner can act on.
 LOSS_TYPES = {
     "sigmoid": "the original DPO loss, -log σ(β·margin); the usual choice",
