@@ -207,3 +207,21 @@ def test_score_panel_scores_two_typed_answers(tmp_path_factory, tiny_model_dir, 
     assert status.startswith("✓") and "P(A preferred)" in table and "The reward model prefers **A**" in table
     table, status = score_answers(str(run_dir), "Is pineapple on pizza a crime?", "", REJECTED)
     assert table == "" and "Type a prompt and both answers" in status
+
+
+def test_a_reward_run_exports_merged_as_a_standalone_reward_model(tmp_path_factory, tiny_model_dir, tmp_path):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from studio.hub import export_adapter
+    from studio.reward_model import RewardModel
+
+    run_dir = reward_run(tmp_path_factory, tiny_model_dir)
+    target = export_adapter(run_dir, tmp_path / "out", merge=True)
+    merged = AutoModelForSequenceClassification.from_pretrained(target / "merged").eval()
+    tokenizer = AutoTokenizer.from_pretrained(target / "merged")
+    messages = [{"role": "user", "content": "Is pineapple on pizza a crime?"}, {"role": "assistant", "content": CHOSEN}]
+    ids = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True, return_tensors="pt")
+    with torch.no_grad():
+        standalone = merged(**ids).logits.item()
+    assert standalone == pytest.approx(RewardModel(run_dir).rewards("Is pineapple on pizza a crime?", [CHOSEN])[0],
+                                       abs=1e-4)
