@@ -225,3 +225,26 @@ def test_a_reward_run_exports_merged_as_a_standalone_reward_model(tmp_path_facto
         standalone = merged(**ids).logits.item()
     assert standalone == pytest.approx(RewardModel(run_dir).rewards("Is pineapple on pizza a crime?", [CHOSEN])[0],
                                        abs=1e-4)
+
+
+def test_rlhf_and_dpo_side_by_side_scores_every_answer(tmp_path_factory, tiny_model_dir, tmp_path):
+    from test_eval import tiny_dpo_run
+
+    from studio.reward_model import RewardModel
+    from studio.side_by_side import compare, mean_rewards
+
+    reward = reward_run(tmp_path_factory, tiny_model_dir)
+    rl_dir = tmp_path / "rl"
+    cfg = tiny_config(tiny_model_dir, _pairs(tmp_path), "rl", rl_dir, max_steps=1, batch_size=2, max_length=256)
+    cfg.rl.reward_model, cfg.rl.num_generations, cfg.rl.max_completion_length = str(reward), 2, 6
+    train(cfg, rl_dir)
+    prompts = ["Is pineapple on pizza a crime?", "What is the capital of France?"]
+    result = compare(reward, {"DPO": tiny_dpo_run(tmp_path_factory, tiny_model_dir), "RLHF": rl_dir}, prompts,
+                     _pairs(tmp_path), max_new_tokens=8)
+    assert [list(r["answers"]) for r in result["rows"]] == [["base", "DPO", "RLHF"]] * 2
+    scorer = RewardModel(reward)
+    row = result["rows"][0]
+    assert row["rewards"]["DPO"] == pytest.approx(scorer.rewards(row["prompt"], [row["answers"]["DPO"]])[0], abs=1e-5)
+    assert set(result["heldout"]) == {"DPO", "RLHF", "reward model"}
+    assert result["heldout"]["reward model"]["tuned"]["accuracy"] == 1.0
+    assert set(mean_rewards(result)) == {"base", "DPO", "RLHF"}

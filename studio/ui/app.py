@@ -22,7 +22,7 @@ CSS_FILE = ASSETS_DIR / "studio.css"
 def build_app():
     import gradio as gr
 
-    from studio.ui import chat_tab, data_tab, demo_tab, export_tab, model_tab, monitor, score_panel, train_tab
+    from studio.ui import chat_tab, data_tab, demo_tab, export_tab, model_tab, monitor, rlhf_demo, score_panel, train_tab
     from studio.ui.recipes import ALL_KEYS, DEMO_RECIPE, load_recipe_config
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
@@ -50,6 +50,8 @@ def build_app():
                 export = export_tab.build()
             with gr.Tab("Pizza demo", id="demo"):
                 demo = demo_tab.build()
+            with gr.Tab("RLHF vs DPO", id="rlhf"):
+                rlhf_demo.build()
         data_tab.wire(fields, data)
         config_widgets = [fields[k] for k in ALL_KEYS]
         demo_btn.click(
