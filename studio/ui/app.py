@@ -22,7 +22,17 @@ CSS_FILE = ASSETS_DIR / "studio.css"
 def build_app():
     import gradio as gr
 
-    from studio.ui import chat_tab, data_tab, demo_tab, export_tab, model_tab, monitor, rlhf_demo, score_panel, train_tab
+    from studio.ui import (
+        chat_tab,
+        data_tab,
+        demo_tab,
+        export_tab,
+        model_tab,
+        monitor,
+        rlhf_demo,
+        score_panel,
+        train_tab,
+    )
     from studio.ui.recipes import ALL_KEYS, DEMO_RECIPE, load_recipe_config
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
