@@ -9,6 +9,7 @@ reference and the reward model (here two copies of weights in memory: policy+ref
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,7 +77,10 @@ def build(ctx: TrainContext):
     from studio.reward_model import RewardModel
 
     opts: RLOptions = ctx.options
-    scorer = RewardModel(reward_run_dir(opts.reward_model))
+    reward_dir = reward_run_dir(opts.reward_model)
+    # A run name resolves to the newest reward run of that name: say which one, for the record.
+    logging.getLogger(__name__).info("Reward model: %s", reward_dir)
+    scorer = RewardModel(reward_dir)
 
     def reward_model(prompts, completions, **_):  # TRL logs it as rewards/reward_model/mean
         return [scorer.rewards(p, [c])[0] for p, c in zip(prompts, completions)]
