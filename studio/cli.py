@@ -27,6 +27,7 @@ HANDLERS = {
     "eval": "studio.evaluation:cli_eval",
     "export": "studio.gguf_export:cli_export",
     "generate": "studio.gguf_generate:cli_generate",
+    "score": "studio.reward_model:cli_score",
     "push": "studio.hub:cli_push",
     "app": "studio.ui.app:cli_app",
 }
@@ -108,6 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--pairs", required=True, help="preference pairs file (any format the data tools read)")
     p.add_argument("--prompts", default=None, help="text file of prompts to answer before and after")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("score", help="a reward run scores two answers to one prompt: both rewards and P(A preferred)")
+    p.add_argument("run_dir", help="a reward model's run folder")
+    p.add_argument("--prompt", required=True, help="the question")
+    p.add_argument("--a", required=True, help="answer A")
+    p.add_argument("--b", required=True, help="answer B")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("export", help="save a run's adapter (optionally merged), or a GGUF with a Modelfile")

@@ -28,6 +28,14 @@ METRIC_LABELS = {
     "chosen_logp": "Mean log-prob of chosen",
     "rejected_logp": "Mean log-prob of rejected",
 }
+# A reward run's evaluation: its own scores, not a policy's log-probabilities.
+REWARD_LABELS = {
+    "accuracy": "Pairwise accuracy (r chosen > r rejected)",
+    "margin": "Mean reward margin (r chosen − r rejected)",
+    "p_chosen_preferred": "Mean P(chosen preferred)",
+    "chosen_reward": "Mean reward of chosen",
+    "rejected_reward": "Mean reward of rejected",
+}
 
 
 class EvalError(StudioError):
@@ -173,9 +181,11 @@ def evaluate(run_dir: str | Path, pairs_file: str | Path, beta: float | None = N
     Chat tab keeps one). With ``save`` the result is also written to RUN_DIR/eval.json, which the
     model card reads.
     """
-    from studio.inference import BeforeAfter
+    from studio.inference import BeforeAfter, is_reward_run
 
     run_dir = Path(run_dir)
+    if is_reward_run(run_dir):
+        return _evaluate_reward(run_dir, pairs_file, model=model, save=save)
     beta = run_beta(run_dir) if beta is None else float(beta)
     if not beta > 0:
         raise EvalError(f"Beta must be above 0 (got {beta}); the run's dpo.beta is the usual choice.")
@@ -192,10 +202,28 @@ def evaluate(run_dir: str | Path, pairs_file: str | Path, beta: float | None = N
     if not all(math.isfinite(v) for part in ("base", "tuned") for v in result[part].values()):
         raise EvalError("The scores came out as NaN or infinite; the adapter's training likely diverged.")
     if save:
-        target = run_dir_of(run_dir)
-        if (target / "config.yaml").is_file():  # only inside a real run folder
-            record = {**result, "pairs_file": Path(pairs_file).name, "time": round(time.time(), 3)}
-            (target / EVAL_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
+        _save(run_dir, pairs_file, result)
+    return result
+
+
+def _save(run_dir: Path, pairs_file: str | Path, result: dict) -> None:
+    target = run_dir_of(run_dir)
+    if (target / "config.yaml").is_file():  # only inside a real run folder
+        record = {**result, "pairs_file": Path(pairs_file).name, "time": round(time.time(), 3)}
+        (target / EVAL_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
+
+
+def _evaluate_reward(run_dir: Path, pairs_file: str | Path, *, model=None, save: bool = True) -> dict:
+    """A reward run ranks each held-out pair: accuracy is the share where r(chosen) > r(rejected)."""
+    from studio.reward_model import RewardModel, check_reward_run, pairwise
+
+    check_reward_run(run_dir)
+    rows = load_pairs(pairs_file)
+    result = pairwise(model if isinstance(model, RewardModel) else RewardModel(run_dir), rows)
+    if not all(math.isfinite(v) for part in ("base", "tuned") for v in result[part].values()):
+        raise EvalError("The rewards came out as NaN or infinite; the reward model's training likely diverged.")
+    if save:
+        _save(run_dir, pairs_file, result)
     return result
 
 
@@ -216,9 +244,9 @@ def eval_table(result: dict) -> dict:
     ``pandas.DataFrame(t["rows"], columns=t["headers"])`` feeds a gr.Dataframe directly.
     """
     rows = []
-    for key, label in METRIC_LABELS.items():
+    for key, label in (REWARD_LABELS if result.get("kind") == "reward" else METRIC_LABELS).items():
         base, tuned = result["base"].get(key), result["tuned"].get(key)
-        if key == "accuracy":
+        if key in ("accuracy", "p_chosen_preferred"):
             rows.append([label, f"{base:.0%}", f"{tuned:.0%}"])
         else:
             rows.append([label, f"{base:.3f}", f"{tuned:.3f}"])
@@ -230,7 +258,8 @@ def format_table(result: dict) -> str:
     widths = [max(len(str(r[i])) for r in [table["headers"], *table["rows"]]) for i in range(3)]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)) for row in [table["headers"], *table["rows"]]]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines) + f"\n({table['pairs']} pairs, beta {result.get('beta', '?')})"
+    what = "base = the untrained score head" if result.get("kind") == "reward" else f"beta {result.get('beta', '?')}"
+    return "\n".join(lines) + f"\n({table['pairs']} pairs, {what})"
 
 
 def read_prompts(prompts_file: str | Path) -> list[str]:
@@ -261,8 +290,15 @@ def answer_prompts(run_dir: str | Path, prompts: list[str], sampling=None, *, mo
 
 
 def cli_eval(args) -> int:
-    from studio.inference import BeforeAfter
+    from studio.inference import BeforeAfter, is_reward_run
 
+    if is_reward_run(args.run_dir):  # a scorer: it ranks the pairs, it has no answers to show
+        if args.prompts:
+            raise EvalError("A reward model scores answers instead of writing them, so --prompts does not apply; "
+                            "use `studio score` to compare two answers.")
+        result = evaluate(args.run_dir, args.pairs)
+        print(json.dumps(result, ensure_ascii=False) if args.json else format_table(result))
+        return 0
     pair_model = BeforeAfter(args.run_dir)
     result = evaluate(args.run_dir, args.pairs, model=pair_model)
     answers = answer_prompts(args.run_dir, read_prompts(args.prompts), model=pair_model) if args.prompts else None

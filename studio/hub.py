@@ -112,9 +112,14 @@ def export_adapter(run_dir: str | Path, to: str | Path, merge: bool = False) -> 
 
 def merge_into_base(run_dir: str | Path, dest: Path) -> Path:
     """Merge the run's adapter into its base model and save the full model with the tokenizer."""
-    from studio.inference import BeforeAfter
+    from studio.inference import BeforeAfter, is_reward_run
 
-    pair = BeforeAfter(run_dir)
+    if is_reward_run(run_dir):  # the base with its score head: merged, it is a standalone reward model
+        from studio.reward_model import RewardModel
+
+        pair = RewardModel(run_dir)
+    else:
+        pair = BeforeAfter(run_dir)
     merged = pair.model.merge_and_unload()
     merged.save_pretrained(str(dest))
     pair.tokenizer.save_pretrained(str(dest))

@@ -46,6 +46,30 @@ def base_model_path_of(adapter_dir: Path) -> str:
     return config["base_model_name_or_path"]
 
 
+def adapter_method(adapter_dir: Path) -> str:
+    """The method that trained an adapter (from its marker, else its run's config.yaml), or '' if unknown."""
+    marker = adapter_dir / "studio_base.json"
+    if marker.is_file():
+        method = json.loads(marker.read_text(encoding="utf-8")).get("method")
+        if method:
+            return method
+    config = adapter_dir.parent / "config.yaml"
+    if config.is_file():
+        import yaml
+
+        raw = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+        return str(raw.get("method", "")) if isinstance(raw, dict) else ""
+    return ""
+
+
+def is_reward_run(run_dir: str | Path) -> bool:
+    """Whether a run (or adapter folder) holds a reward model, which scores answers instead of writing them."""
+    from studio.methods import get_method, method_names
+
+    method = adapter_method(adapter_dir_of(run_dir))
+    return method in method_names() and get_method(method).model_kind == "reward"
+
+
 class BeforeAfter:
     """One base model with one run's adapter attached; answers with the adapter off and on."""
 
@@ -55,6 +79,10 @@ class BeforeAfter:
         from studio.models import load_model, load_tokenizer, resolve_model
 
         self.adapter_dir = adapter_dir_of(run_dir)
+        if is_reward_run(self.adapter_dir):  # checked before any weights load
+            raise StudioError(
+                f"{run_dir} is a reward model: it scores answers instead of writing them; use `studio score` "
+                "(or the Score panel) with it, or pick a run trained with SFT, DPO, KTO, ORPO, SimPO or RL to chat.")
         resolved = resolve_model(base_model_path_of(self.adapter_dir))
         # The adapter folder carries the tokenizer with the chat template used in training.
         self.tokenizer = load_tokenizer(

@@ -154,10 +154,12 @@ def load_model(
     quantize_4bit: bool = False,
     trust_remote_code: bool = False,
     device_map: Any = None,
+    kind: str = "causal_lm",
 ):
-    """Load a causal LM. ``quantize_4bit`` loads it for QLoRA through bitsandbytes."""
+    """Load a causal LM, or with ``kind="reward"`` the same base with a one-number score head (a reward
+    model). ``quantize_4bit`` loads it for QLoRA through bitsandbytes."""
     import torch
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
     _check_hub(resolved)
     kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code, "dtype": dtype or torch.float32}
@@ -174,8 +176,38 @@ def load_model(
     elif device_map is not None:
         kwargs["device_map"] = device_map
     try:
+        if kind == "reward":
+            from transformers.utils import logging as hf_logging
+
+            # The missing score head is expected (it is new); transformers would print a load report about it.
+            level = hf_logging.get_verbosity()
+            hf_logging.set_verbosity_error()
+            try:
+                model = AutoModelForSequenceClassification.from_pretrained(resolved.path, num_labels=1, **kwargs)
+            finally:
+                hf_logging.set_verbosity(level)
+            return _with_fixed_head(model)
         return AutoModelForCausalLM.from_pretrained(resolved.path, **kwargs)
     except OSError as exc:
         if resolved.is_local:
             raise ModelError(f"Could not load the model in {resolved.path}: {exc}.") from exc
         raise ModelError(_offline_sentence(resolved.display_name)) from exc
+
+
+def _with_fixed_head(model):
+    """Give the new score head the same random start every time it is loaded.
+
+    A LoRA reward run saves only its trained copy of the head; the untrained one (what `studio eval`
+    reports as the base) is re-created at each load, so it must come out the same in training and later.
+    """
+    import torch
+
+    head = getattr(model, "score", None)  # what Llama, Qwen, Mistral, Gemma... call their score head
+    if isinstance(head, torch.nn.Linear):
+        generator = torch.Generator().manual_seed(0)
+        std = getattr(model.config, "initializer_range", 0.02)
+        with torch.no_grad():
+            head.weight.copy_(torch.randn(head.weight.shape, generator=generator) * std)
+            if getattr(head, "bias", None) is not None:
+                head.bias.zero_()
+    return model

@@ -45,6 +45,7 @@ def plan_device(cfg: RunConfig) -> DevicePlan:
 def lora_config(cfg: RunConfig):
     from peft import LoraConfig
 
+    # A reward model's LoRA is SEQ_CLS: PEFT then also trains (and saves) the new score head in full.
     targets: Any = cfg.lora.target_modules.strip()
     if targets != "all-linear":
         targets = [t.strip() for t in targets.split(",") if t.strip()]
@@ -53,7 +54,7 @@ def lora_config(cfg: RunConfig):
         lora_alpha=cfg.lora.alpha,
         lora_dropout=cfg.lora.dropout,
         target_modules=targets,
-        task_type="CAUSAL_LM",
+        task_type=get_method(cfg.method).lora_task_type,
     )
 
 
@@ -167,6 +168,9 @@ def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
 
     say = progress or log.info
     cfg.validate()
+    method = get_method(cfg.method)
+    if method.preflight is not None:  # e.g. the reward run an RL recipe names: checked before any model loads
+        method.preflight(cfg.method_options)
     plan = plan_device(cfg)
     resolved = resolve_model(cfg.model.name, progress=say)
     tokenizer = load_tokenizer(resolved, cfg.model.trust_remote_code)
@@ -180,7 +184,7 @@ def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
     else:
         say(f"Loading data from {cfg.data.source}...")
         take = rows_needed(cfg)
-        data = load_training_data(cfg.data, get_method(cfg.method).data_kind, take=take, seed=cfg.training.seed)
+        data = load_training_data(cfg.data, method.data_kind, take=take, seed=cfg.training.seed)
         data.dataset = select_examples(data.dataset, take, cfg.training.seed)
         if take is not None:
             say(f"max_steps {cfg.training.max_steps} consumes {take:,} examples: {len(data.dataset):,} are prepared.")
@@ -196,6 +200,7 @@ def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
         trust_remote_code=cfg.model.trust_remote_code,
         # Under several processes each 4-bit copy goes to its own GPU.
         device_map={"": int(os.environ.get("LOCAL_RANK", "0"))} if cfg.lora.qlora else None,
+        kind=method.model_kind,
     )
     return plan, resolved, tokenizer, template, data, model
 
@@ -285,7 +290,7 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
     peak_gib = peak.peak_bytes() / 2**30
     adapter_dir = run_dir / ADAPTER_DIR
     if main_process:  # the other processes of a multi-process run hold the same weights
-        adapter_dir = save_adapter(trainer, tokenizer, run_dir, cfg.model.name, resolved.display_name)
+        adapter_dir = save_adapter(trainer, tokenizer, run_dir, cfg.model.name, resolved.display_name, cfg.method)
     summary = {
         "method": cfg.method,
         "base_model": resolved.display_name,
@@ -343,7 +348,7 @@ def _bytes_in(run_dir: Path) -> int:
     return sum(f.stat().st_size for f in run_dir.glob("checkpoint-*/**/*") if f.is_file())
 
 
-def save_adapter(trainer, tokenizer, run_dir: Path, model_name: str, base_name: str) -> Path:
+def save_adapter(trainer, tokenizer, run_dir: Path, model_name: str, base_name: str, method: str = "") -> Path:
     """Write adapter weights, adapter config and tokenizer to run_dir/adapter (written then renamed)."""
     import shutil
 
@@ -352,7 +357,9 @@ def save_adapter(trainer, tokenizer, run_dir: Path, model_name: str, base_name: 
     shutil.rmtree(tmp, ignore_errors=True)
     trainer.model.save_pretrained(str(tmp))
     tokenizer.save_pretrained(str(tmp))
-    (tmp / "studio_base.json").write_text(json.dumps({"model": model_name, "base_model": base_name}), encoding="utf-8")
+    # The method tells a reader what the adapter is: a policy to chat with or a reward model to score with.
+    (tmp / "studio_base.json").write_text(json.dumps({"model": model_name, "base_model": base_name,
+                                                      "method": method}), encoding="utf-8")
     # Swap so that at every moment a complete adapter (old or new) sits under one of two names.
     old = run_dir / (ADAPTER_DIR + ".old")
     shutil.rmtree(old, ignore_errors=True)

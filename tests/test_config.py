@@ -38,7 +38,8 @@ def test_options_that_moved_into_a_method_section_still_load(tmp_path):
 
 def test_only_the_chosen_methods_section_is_written():
     assert "dpo" not in RunConfig.from_dict(valid(method="sft")).to_dict()
-    assert RunConfig.from_dict(valid(method="dpo")).to_dict()["dpo"] == {"beta": 0.1, "sft_weight": 0.0}
+    dpo = RunConfig.from_dict(valid(method="dpo")).to_dict()["dpo"]
+    assert dpo == {"loss_type": "sigmoid", "beta": 0.1, "sft_weight": 0.0}
 
 
 def test_overrides_are_typed_and_nested(tmp_path):
@@ -78,7 +79,7 @@ def test_bad_override_syntax():
     ({"training": {"max_length": 8}}, "Max length must be at least 16"),
     ({"training": {"num_epochs": None, "max_steps": None}}, "Set either training.num_epochs or training.max_steps"),
     ({"data": {"source": ""}}, "No dataset given"),
-    ({"method": "ppo"}, "Method must be one of sft, dpo"),
+    ({"method": "ppo"}, "Method must be one of sft, reward, rl, dpo, kto, orpo, simpo, not 'ppo'"),
     ({"data": {"template": "alpaca"}}, "Chat template must be"),
 ])
 def test_validation_sentences(sections, message):

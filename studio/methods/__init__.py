@@ -17,7 +17,7 @@ from studio.methods.base import Chart, Method, TrainContext, option
 __all__ = ["Chart", "Method", "TrainContext", "all_methods", "get_method", "method_names", "option"]
 
 # The order people meet them in: demonstrations first, then preferences.
-_ORDER = ("sft", "dpo")
+_ORDER = ("sft", "reward", "rl", "dpo", "kto", "orpo", "simpo")
 
 
 @cache

@@ -62,3 +62,18 @@ class Method:
     # so many rows are tokenized in several processes.
     parallel_data: bool = False
     sequences_per_example: int = 1  # sequences one example puts through the model (a preference pair: 2)
+    # What training loads and wraps: "causal_lm" (a model that writes answers) or "reward" (the same base
+    # with a one-number sequence-classification head, LoRA task SEQ_CLS, the head itself trained in full).
+    model_kind: str = "causal_lm"
+    # Checks that look at the world (files, other runs) rather than the recipe alone; training calls it
+    # with the method's options before anything heavy loads. Raises ConfigError with one sentence.
+    preflight: Callable[[Any], None] | None = None
+
+    @property
+    def lora_task_type(self) -> str:
+        return "SEQ_CLS" if self.model_kind == "reward" else "CAUSAL_LM"
+
+
+def without(args: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """The shared TrainingArguments less the keys a trainer's config does not have (e.g. RLOO's max_length)."""
+    return {k: v for k, v in args.items() if k not in keys}

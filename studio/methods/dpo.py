@@ -11,9 +11,32 @@ from dataclasses import dataclass
 from studio.errors import ConfigError
 from studio.methods.base import Chart, Method, TrainContext, option
 
+# TRL 1.x's DPO loss types (trl/trainer/dpo_trainer.py), each with one line a learner can act on.
+LOSS_TYPES = {
+    "sigmoid": "the original DPO loss, -log σ(β·margin); the usual choice",
+    "ipo": "IPO: a squared loss that stops at a target margin of 1/(2β), so it overfits less on small data",
+    "hinge": "SLiC: a hinge on β·margin; pairs already far enough apart stop counting",
+    "robust": "Robust DPO: assumes some labels are flipped (label smoothing), for noisy preferences",
+    "bco_pair": "BCO: chosen and rejected judged on their own, each against the reference",
+    "sppo_hard": "SPPO with hard labels: pushes chosen up and rejected down by a fixed amount",
+    "nca_pair": "NCA: also keeps the chosen answer's likelihood from falling",
+    "exo_pair": "EXO: minimises reverse KL to the preferences instead of the forward one",
+    "aot": "AOT: aligns the distribution of margins across the batch (optimal transport)",
+    "aot_unpaired": "AOT for unpaired data: sorts chosen and rejected log-ratios separately",
+    "apo_zero": "APO-zero: when the chosen answers are better than the model's own, raise them",
+    "apo_down": "APO-down: when even the chosen answers are worse than the model's own, lower both",
+    "discopop": "DiscoPOP: a discovered blend of the logistic and exponential losses",
+    "sigmoid_norm": "DPO on per-token average log-ratios, so long answers do not dominate",
+}
+
 
 @dataclass
 class DPOOptions:
+    loss_type: str = option(
+        "sigmoid", "Which DPO loss (TRL's loss_type); each choice says what it does. " + "; ".join(
+            f"{name}: {text}" for name, text in LOSS_TYPES.items()) + ".",
+        # (label, value): the UI's dropdown shows each loss with its one line of help.
+        choices=[(f"{name} - {text}", name) for name, text in LOSS_TYPES.items()])
     beta: float = option(
         0.1, "How far the model may move from the reference. 0.01-1.0; lower lets it move further.")
     sft_weight: float = option(
@@ -23,6 +46,9 @@ class DPOOptions:
     )
 
     def validate(self) -> None:
+        if self.loss_type not in LOSS_TYPES:
+            raise ConfigError(f"DPO loss type must be one of {', '.join(LOSS_TYPES)} (got '{self.loss_type}'); "
+                              "sigmoid is the original DPO.")
         if not 0 < self.beta <= 10:
             raise ConfigError(f"DPO beta must be above 0 and at most 10 (got {self.beta}); 0.1 is the usual start.")
         if self.sft_weight < 0:
@@ -33,7 +59,8 @@ def build(ctx: TrainContext):
     from trl import DPOConfig, DPOTrainer
 
     opts: DPOOptions = ctx.options
-    losses = {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, opts.sft_weight]} if opts.sft_weight else {}
+    losses = ({"loss_type": [opts.loss_type, "sft"], "loss_weights": [1.0, opts.sft_weight]} if opts.sft_weight
+              else {"loss_type": [opts.loss_type]})
     args = DPOConfig(beta=opts.beta, **losses, **ctx.common_args)
     # With a PEFT model and no ref_model, TRL uses the base with the adapter disabled as the
     # reference: no second copy of the model in memory.

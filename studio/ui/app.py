@@ -22,7 +22,17 @@ CSS_FILE = ASSETS_DIR / "studio.css"
 def build_app():
     import gradio as gr
 
-    from studio.ui import chat_tab, data_tab, demo_tab, export_tab, model_tab, monitor, train_tab
+    from studio.ui import (
+        chat_tab,
+        data_tab,
+        demo_tab,
+        export_tab,
+        model_tab,
+        monitor,
+        rlhf_demo,
+        score_panel,
+        train_tab,
+    )
     from studio.ui.recipes import ALL_KEYS, DEMO_RECIPE, load_recipe_config
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
@@ -44,10 +54,14 @@ def build_app():
                 train = train_tab.build(fields, recipe)
             with gr.Tab("4 · Chat", id="chat") as chat_tab_item:
                 chat = chat_tab.build(fields["model.trust_remote_code"], fields["model.name"])
+            with gr.Tab("Score", id="score") as score_tab_item:
+                score = score_panel.build()
             with gr.Tab("5 · Export", id="export") as export_tab_item:
                 export = export_tab.build()
             with gr.Tab("Pizza demo", id="demo"):
                 demo = demo_tab.build()
+            with gr.Tab("RLHF vs DPO", id="rlhf"):
+                rlhf_demo.build()
         data_tab.wire(fields, data)
         config_widgets = [fields[k] for k in ALL_KEYS]
         demo_btn.click(
@@ -57,6 +71,7 @@ def build_app():
         chat_tab_item.select(chat_tab.refresh_picks, [chat["pick_a"], chat["pick_b"], chat["base"], chat["auto_a"]],
                              [chat["pick_a"], chat["pick_b"], chat["status"], chat["auto_a"]])
         export_tab_item.select(chat_tab.refresh_chat_runs, export["run"], export["run"])
+        score_tab_item.select(score_panel.refresh_reward_runs, score["run"], score["run"])
         app.load(monitor.attach_on_load, None, train["mon_run"])
         app.load(demo_tab.reattach_demo, None, [*demo["outputs"], train["mon_run"]], show_progress="minimal")
     return app

@@ -1,0 +1,124 @@
+"""RL against a reward model: RLHF's step 3 (TRL's RLOOTrainer, REINFORCE Leave-One-Out).
+
+For each prompt the policy samples several answers, the reward run scores them, and each answer's
+advantage is its reward minus the mean of the others' (no value model). TRL's RLOO subtracts
+β·KL(π‖πref) from the reward, so the objective is the textbook E[r(x, y)] − β·KL(π‖πref); with LoRA
+the reference is the base with the adapter off. Three models, as the story says: the policy, its
+reference and the reward model (here two copies of weights in memory: policy+reference, reward).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from studio.errors import ConfigError
+from studio.methods.base import Chart, Method, TrainContext, option, without
+
+
+@dataclass
+class RLOptions:
+    reward_model: str = option(
+        "", "The reward model to optimise against: a reward run's folder, run id, or run name (the newest "
+        "finished reward run of that name), e.g. pineapple-reward after `studio train "
+        "presets/recipes/pineapple-reward.yaml`.")
+    beta: float = option(
+        0.05, "β, the KL weight: reward minus β·KL to the starting model. Higher keeps answers close to the base "
+        "(and fluent); 0 lets the policy chase the reward freely (and exploit its blind spots).")
+    num_generations: int = option(
+        4, "Answers sampled per prompt; each is judged against the mean of the others. The batch size must be "
+        "a multiple of it.")
+    max_completion_length: int = option(48, "Longest sampled answer in tokens; generation dominates the step time.")
+    temperature: float = option(1.0, "Sampling temperature for the answers; RL needs variety to learn from.")
+
+    def validate(self) -> None:
+        if not self.reward_model.strip():
+            raise ConfigError("RL needs a reward model: set rl.reward_model to a reward run's folder or name "
+                              "(train one with presets/recipes/pineapple-reward.yaml first).")
+        if self.beta < 0:
+            raise ConfigError(f"RL beta (the KL weight) cannot be negative (got {self.beta}); 0.05 is usual.")
+        if self.num_generations < 2:
+            raise ConfigError(f"RL needs at least 2 answers per prompt to compare (got {self.num_generations}).")
+        if self.max_completion_length < 1 or self.temperature <= 0:
+            raise ConfigError("rl.max_completion_length must be at least 1 and rl.temperature above 0.")
+
+
+def reward_run_dir(value: str) -> Path:
+    """The reward run a recipe names, or one sentence saying what to give instead (nothing heavy loads)."""
+    from studio.inference import adapter_method, is_reward_run
+    from studio.paths import runs_dir
+
+    text = (value or "").strip()
+    if not text:
+        raise ConfigError("RL needs a reward model: set rl.reward_model to a reward run's folder or name "
+                          "(train one with presets/recipes/pineapple-reward.yaml first).")
+    candidates = [Path(text).expanduser(), runs_dir() / text]
+    # A run name: the newest run folder whose recipe carries that output.name (folders start with a timestamp).
+    candidates += sorted((p for p in runs_dir().glob(f"*-{text}*") if p.is_dir()), reverse=True)
+    for path in candidates:
+        if (path / "adapter" / "adapter_config.json").is_file() or (path / "adapter_config.json").is_file():
+            if not is_reward_run(path):
+                raise ConfigError(
+                    f"rl.reward_model {text} was trained with {adapter_method(_adapter(path)) or 'another method'}, "
+                    "not as a reward model; RL needs a run of the reward method (pineapple-reward.yaml trains one).")
+            return path.resolve()
+    raise ConfigError(f"No finished reward run found at '{text}'; give a reward run's folder or name "
+                      "(`studio runs` lists them), or train one with presets/recipes/pineapple-reward.yaml.")
+
+
+def _adapter(path: Path) -> Path:
+    return path / "adapter" if (path / "adapter").is_dir() else path
+
+
+def build(ctx: TrainContext):
+    from trl import RLOOConfig, RLOOTrainer
+
+    from studio.reward_model import RewardModel
+
+    opts: RLOptions = ctx.options
+    reward_dir = reward_run_dir(opts.reward_model)
+    # A run name resolves to the newest reward run of that name: say which one, for the record.
+    logging.getLogger(__name__).info("Reward model: %s", reward_dir)
+    scorer = RewardModel(reward_dir)
+
+    def reward_model(prompts, completions, **_):  # TRL logs it as rewards/reward_model/mean
+        return [scorer.rewards(p, [c])[0] for p, c in zip(prompts, completions)]
+
+    args = RLOOConfig(beta=opts.beta, num_generations=opts.num_generations,
+                      max_completion_length=opts.max_completion_length, temperature=opts.temperature,
+                      **without(ctx.common_args, "max_length"))
+    # Only the prompts are used: the answers come from the policy, their scores from the reward model.
+    return RLOOTrainer(model=ctx.model, reward_funcs=reward_model, args=args,
+                       train_dataset=ctx.dataset.select_columns(["prompt"]), processing_class=ctx.tokenizer,
+                       callbacks=ctx.callbacks)
+
+
+METHOD = Method(
+    name="rl",
+    title="RL on a reward model (RLHF step 3)",
+    full_name="Reinforcement learning from a reward model (RLOO)",
+    description="RL (RLHF step 3): samples answers, scores them with a reward run, maximises reward − β·KL.",
+    data_kind="preference",
+    build=build,
+    options=RLOptions,
+    advice=(
+        "**RL against a reward model** is RLHF's step 3: for each prompt the model samples several answers, "
+        "the reward model (a run of the **reward** method, named in `rl.reward_model`) scores them, and the "
+        "model is pushed towards the better ones while **β·KL** keeps it near where it started: maximise "
+        "E[r(x, y)] − β·KL(π‖π_ref). TRL's **RLOO** judges each answer against the mean of the others, so no "
+        "value model is needed. Only the data's **prompts** are used. Advice from the field: **β 0.01-0.1**; "
+        "4-8 answers per prompt; a LoRA learning rate around 1e-5 (the pineapple demo uses a higher one); "
+        "watch the **KL** and the answer **length**: a reward that climbs while answers turn odd means the "
+        "policy found the reward model's blind spots (reward hacking)."
+    ),
+    card_line="Reinforcement learning against a Bradley-Terry reward model (RLHF step 3) with TRL's RLOOTrainer, "
+              "reward minus β·KL to the base.",
+    charts=(
+        Chart("Reward", {"reward": "mean reward", "reward_std": "reward spread"}),
+        Chart("KL and length", {"kl": "KL to the base", "completions/mean_length": "answer length (tokens)"}),
+    ),
+    recipes=("pineapple-rlhf.yaml",),
+    reference_model=True,
+    preflight=lambda opts: reward_run_dir(opts.reward_model),
+)

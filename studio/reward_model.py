@@ -1,0 +1,122 @@
+"""A trained reward model at work: score answers, compare two, rank held-out pairs.
+
+A reward run holds a LoRA adapter plus its trained score head on top of the base model. Answers are
+rendered exactly as TRL's RewardTrainer renders them in training (the prompt and the answer as one
+conversation through the run's chat template), and the reward is the head's one number. The base
+("before") is the same model with the adapter and the trained head switched off: the untrained head,
+which starts from a fixed seed (studio.models), so its figures are the same every time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from pathlib import Path
+from typing import Any
+
+from studio.errors import StudioError
+from studio.inference import adapter_dir_of, adapter_method, base_model_path_of, is_reward_run
+
+
+class RewardModelError(StudioError):
+    """A reward model that cannot be used as asked, in one sentence."""
+
+
+def check_reward_run(run_dir: str | Path) -> Path:
+    """The adapter folder of a reward run, or one sentence saying what to pick instead."""
+    adapter = adapter_dir_of(run_dir)
+    if not is_reward_run(adapter):
+        method = adapter_method(adapter) or "an unknown method"
+        raise RewardModelError(
+            f"{run_dir} was trained with {method}, not as a reward model; pick a run trained with the reward "
+            "method (e.g. `studio train presets/recipes/pineapple-reward.yaml`).")
+    return adapter
+
+
+def _messages(value: Any, role: str) -> list[dict]:
+    return [{"role": role, "content": value}] if isinstance(value, str) else list(value)
+
+
+def sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+
+
+class RewardModel:
+    """One reward run in memory: the base with its score head, the run's adapter switchable on and off."""
+
+    def __init__(self, run_dir: str | Path):
+        from peft import PeftModel
+
+        from studio.models import load_model, load_tokenizer, resolve_model
+
+        self.adapter_dir = check_reward_run(run_dir)  # before anything heavy loads
+        resolved = resolve_model(base_model_path_of(self.adapter_dir))
+        self.tokenizer = load_tokenizer(type(resolved)(str(self.adapter_dir), resolved.display_name, True))
+        base = load_model(resolved, kind="reward")
+        # The head pools the last token that is not padding, as in training.
+        base.config.pad_token_id = self.tokenizer.pad_token_id
+        self.model = PeftModel.from_pretrained(base, str(self.adapter_dir))
+        self.model.eval()
+        self._lock = threading.Lock()  # the adapter switch is global state
+
+    def rewards(self, prompt: Any, answers: list[Any], tuned: bool = True) -> list[float]:
+        """r(prompt, answer) for each answer; prompt and answers are texts or message lists."""
+        import contextlib
+
+        import torch
+
+        out = []
+        with self._lock, torch.no_grad():
+            context = contextlib.nullcontext() if tuned else self.model.disable_adapter()
+            with context:
+                for answer in answers:
+                    ids = self.tokenizer.apply_chat_template(
+                        _messages(prompt, "user") + _messages(answer, "assistant"), tokenize=True,
+                        return_dict=True, return_tensors="pt")
+                    logits = self.model(input_ids=ids["input_ids"], attention_mask=ids["attention_mask"]).logits
+                    out.append(float(logits.reshape(-1)[0]))
+        return out
+
+    def compare(self, prompt: str, a: str, b: str) -> dict:
+        """Both answers' rewards and P(A preferred) = σ(rA − rB), for the trained model and for the base."""
+        result: dict[str, Any] = {"prompt": prompt, "a": a, "b": b}
+        for name, tuned in (("tuned", True), ("base", False)):
+            ra, rb = self.rewards(prompt, [a, b], tuned=tuned)
+            result[name] = {"reward_a": ra, "reward_b": rb, "p_a_preferred": sigmoid(ra - rb)}
+        return result
+
+
+def pairwise(model: RewardModel, rows: list[dict]) -> dict:
+    """Held-out pairs ranked by the trained and by the untrained head: accuracy = share with r(chosen) > r(rejected)."""
+    result: dict[str, Any] = {"pairs": len(rows), "kind": "reward"}
+    for name, tuned in (("tuned", True), ("base", False)):
+        chosen, rejected = [], []
+        for row in rows:
+            rc, rr = model.rewards(row["prompt"], [row["chosen"], row["rejected"]], tuned=tuned)
+            chosen.append(rc)
+            rejected.append(rr)
+        n = len(rows)
+        result[name] = {
+            "accuracy": sum(c > r for c, r in zip(chosen, rejected)) / n,
+            "margin": sum(c - r for c, r in zip(chosen, rejected)) / n,
+            "chosen_reward": sum(chosen) / n,
+            "rejected_reward": sum(rejected) / n,
+            "p_chosen_preferred": sum(sigmoid(c - r) for c, r in zip(chosen, rejected)) / n,
+        }
+    return result
+
+
+def format_comparison(result: dict) -> str:
+    t, b = result["tuned"], result["base"]
+    return (f"Prompt: {result['prompt']}\n"
+            f"  A: {result['a']}\n     reward {t['reward_a']:+.3f}  (untrained head {b['reward_a']:+.3f})\n"
+            f"  B: {result['b']}\n     reward {t['reward_b']:+.3f}  (untrained head {b['reward_b']:+.3f})\n"
+            f"P(A preferred) = σ(rA − rB) = {t['p_a_preferred']:.1%}  (untrained head {b['p_a_preferred']:.1%})")
+
+
+def cli_score(args) -> int:
+    check_reward_run(args.run_dir)
+    result = RewardModel(args.run_dir).compare(args.prompt, args.a, args.b)
+    print(json.dumps(result, ensure_ascii=False) if args.json else format_comparison(result))
+    return 0
