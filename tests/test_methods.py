@@ -190,7 +190,9 @@ def test_preference_methods_given_sft_data_say_so_before_loading(method, tiny_mo
     if method == "rl":
         monkeypatch.setattr("studio.methods.rl.reward_run_dir", lambda value: Path(value))
         cfg.rl.reward_model = "somewhere"
-    with pytest.raises(DataError, match="needs preference pairs"):
+    # The sentence names the method picked (KTO also takes answers labelled good or bad).
+    words = "KTO needs answers labelled good or bad" if method == "kto" else f"{method.upper()} needs preference pairs"
+    with pytest.raises(DataError, match=words):
         prepare(cfg)
 
 

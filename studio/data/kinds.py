@@ -28,7 +28,8 @@ ACCEPTS: dict[str, tuple[str, ...]] = {
     "text": ("text",),
     "tool": ("tool",),
 }
-METHOD_TO_KIND = {"dpo": "preference", "orpo": "preference", "simpo": "preference", "reward": "preference"}
+METHOD_TO_KIND = {"dpo": "preference", "orpo": "preference", "simpo": "preference", "reward": "preference",
+                  "rl": "preference"}
 METHOD_FOR_KIND = {"sft": "SFT", "tool": "SFT", "text": "SFT", "preference": "DPO", "kto": "KTO"}
 NEEDS = {"sft": "{m} learns from demonstrations",
          "preference": "{m} needs preference pairs (a prompt with a chosen and a rejected reply)",
