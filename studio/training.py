@@ -30,6 +30,10 @@ class DiskSpaceError(StudioError):
     """Not enough free disk space for the run's checkpoints."""
 
 
+class NothingTrainedError(StudioError):
+    """The trainer ran no step: it kept none of the examples it was given."""
+
+
 def plan_device(cfg: RunConfig) -> DevicePlan:
     """Device, precision (with its reason) and checkpointing for ``cfg`` on this machine."""
     import importlib.util
@@ -290,6 +294,15 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
     peak = PeakMemory(plan.device)
     peak.start()
     result = trainer.train(resume_from_checkpoint=resume_from)
+    if trainer.state.global_step == 0:
+        # Some trainers (KTO, for one) drop rows whose prompt cannot fit and then end at step 0 with only
+        # a warning; a run that learned nothing must not end "completed".
+        t = cfg.training
+        raise NothingTrainedError(
+            f"No training step ran: the trainer kept none of the {len(data.dataset):,} examples prepared "
+            f"(rows longer than training.max_length={t.max_length} tokens are dropped by some methods); raise "
+            f"training.max_length, or count the long rows with `studio data inspect {cfg.data.source} "
+            f"--max-length {t.max_length}`.")
     peak_gib = peak.peak_bytes() / 2**30
     adapter_dir = run_dir / ADAPTER_DIR
     if main_process:  # the other processes of a multi-process run hold the same weights

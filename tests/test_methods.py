@@ -250,3 +250,18 @@ def test_rlhf_and_dpo_side_by_side_scores_every_answer(tmp_path_factory, tiny_mo
     assert set(result["heldout"]) == {"DPO", "RLHF", "reward model"}
     assert result["heldout"]["reward model"]["tuned"]["accuracy"] == 1.0
     assert set(mean_rewards(result)) == {"base", "DPO", "RLHF"}
+
+
+def test_a_run_that_keeps_no_example_fails_with_a_sentence_not_completed(tiny_model_dir, tmp_path):
+    # KTO drops rows whose prompt cannot fit in max_length, then TRL ends at step 0 with a warning only.
+    from studio.training import NothingTrainedError
+
+    rows = [{"prompt": "Is pineapple on pizza a crime? " * 40, "completion": "No.", "label": i % 2 == 0}
+            for i in range(8)]
+    data = write_jsonl(tmp_path / "kto.jsonl", rows)
+    cfg = tiny_config(tiny_model_dir, data, "kto", tmp_path / "run")
+    cfg.training.max_length = 32
+    with pytest.raises(NothingTrainedError, match="No training step ran.*raise training.max_length") as info:
+        train(cfg, tmp_path / "run")
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "run" / "adapter").exists()
