@@ -119,7 +119,7 @@ def source_choices(base_name: str = "embedded") -> list[tuple[str, str]]:
     choices = [(f"Base model ({base_name or 'embedded'})", BASE)]
     for info in _runs():
         run_dir = Path(info.dir)
-        if info.state in BUSY or run_adapter(run_dir) is None:
+        if info.state in BUSY or run_adapter(run_dir) is None or not chats(info.method):
             continue
         choices.append((f"{info.name} · {str(info.method).upper()} · {info.state} · newest", f"run:{info.id}"))
         for ckpt in _checkpoints(run_dir):
@@ -130,6 +130,16 @@ def source_choices(base_name: str = "embedded") -> list[tuple[str, str]]:
 def default_source() -> str:
     """The newest finished run with an adapter, else the base model: the tab works on a fresh install."""
     for info in _runs():  # newest first
-        if info.state == FINISHED and run_adapter(Path(info.dir)) is not None:
+        if info.state == FINISHED and chats(info.method) and run_adapter(Path(info.dir)) is not None:
             return f"run:{info.id}"
     return BASE
+
+
+def chats(method: str) -> bool:
+    """Whether runs of ``method`` write answers (a reward model scores them instead: not offered here)."""
+    from studio.methods import get_method
+
+    try:
+        return get_method(method).policy
+    except ValueError:  # a method this version does not know: let the loader say what is wrong
+        return True

@@ -245,6 +245,35 @@ def test_chat_arena_two_turns_then_one_vote_is_one_pair(page, app_home):
     assert report["kind"] == "preference" and report["valid_rows"] == 1, report
 
 
+def test_reward_recipe_then_score_two_typed_answers(page, app_home, tiny_model_dir):
+    """RLHF step 2 at work: the shipped reward recipe (on the tiny model, a few steps) trains a reward
+    run; the Score tab scores two typed answers with it: both rewards and P(A preferred)."""
+    env = {**os.environ, "STUDIO_HOME": str(app_home)}
+    done = subprocess.run([sys.executable, "-m", "studio", "train", "presets/recipes/pineapple-reward.yaml",
+                           f"model.name={tiny_model_dir}", "training.max_steps=4", "training.batch_size=2",
+                           "output.name=tiny-reward"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, check=False, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    open_tab(page, "Score")
+    wait_until(page, lambda: "tiny-reward" in page.locator("#score-run input").input_value(), 20,
+               "the reward run to be offered")
+    fill(page, "score-prompt", "Is pineapple on pizza a crime?")
+    fill(page, "score-a", "No, it is a matter of personal preference and taste.")
+    fill(page, "score-b", "Yes, it is a criminal act under the Geneva Convention.")
+    page.locator("#score-go").click()
+    wait_until(page, lambda: "P(A preferred)" in page.locator("#score-result").inner_text(), 120,
+               "the two rewards and P(A preferred)")
+    result = page.locator("#score-result").inner_text()
+    assert re.search(r"r\(A\)\s+[+-]\d", result) and re.search(r"r\(B\)\s+[+-]\d", result), result
+    assert re.search(r"\d+(\.\d)?%", result) and "prefers" in result
+    assert "✓" in page.locator("#score-status").inner_text()
+    shot(page, "score-two-answers")
+    # A reward model scores answers; the Chat tab does not offer it as a side to talk to.
+    open_tab(page, "4 · Chat")
+    page.wait_for_timeout(700)
+    assert "tiny-reward" not in page.locator("#chat-model-a input").input_value()
+
+
 def test_pineapple_demo_end_to_end(page):
     """One click: training with a growing curve, then before/after answers that differ, then the table."""
     started = time.time()
