@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import tempfile
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
@@ -137,7 +136,7 @@ def export_gguf(run_dir: str | Path, to: str | Path, quant: str = "f16", *, chec
     export leaves nothing behind. Returns {"gguf", "modelfile", "quant", "check"}.
     """
     from studio.evaluation import run_dir_of
-    from studio.hub import check_adapter
+    from studio.hub import check_adapter, written_in_place_of
     from studio.inference import BeforeAfter, Sampling, adapter_dir_of
     from studio.modelfile import write_modelfile
 
@@ -152,10 +151,7 @@ def export_gguf(run_dir: str | Path, to: str | Path, quant: str = "f16", *, chec
     target = Path(to).expanduser()
     if _occupied(target) and not (target / MARKER).is_file():
         raise ExportError(f"{target} already exists and is not an earlier GGUF export; choose an empty or new folder.")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    tmp.chmod(0o755)  # mkdtemp makes it private; an export is an ordinary folder
-    try:
+    with written_in_place_of(target) as tmp:
         say(0.05, "Loading the base model and the adapter...")
         pair = BeforeAfter(run)
         tuned_answer = None
@@ -185,12 +181,6 @@ def export_gguf(run_dir: str | Path, to: str | Path, quant: str = "f16", *, chec
             check = round_trip_check(gguf_file, check_prompt, tuned_answer)
         (tmp / MARKER).write_text(json.dumps({"gguf": gguf_file.name, "quant": quant, "check": check}, indent=2),
                                   encoding="utf-8")
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     say(1.0, "Done.")
     return {"gguf": str(target / gguf_file.name), "modelfile": str(target / "Modelfile"), "quant": quant,
             "check": check}

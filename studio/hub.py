@@ -8,6 +8,7 @@ and never logged, written to disk or put in an error message.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
@@ -94,20 +95,28 @@ def export_adapter(run_dir: str | Path, to: str | Path, merge: bool = False) -> 
     occupied = target.exists() and (not target.is_dir() or any(target.iterdir()))
     if occupied and not (target / "adapter_config.json").is_file():  # only ever replace an earlier export
         raise HubError(f"{target} already exists and is not an earlier export; choose an empty or new folder.")
+    with written_in_place_of(target) as tmp:
+        stage(run_dir, tmp)
+        if merge:
+            merge_into_base(run_dir, tmp / "merged")
+    return target
+
+
+@contextlib.contextmanager
+def written_in_place_of(target: Path):
+    """A temporary folder beside ``target`` that replaces it when the block ends well and is removed
+    when it fails: readers see the earlier export or the new one, never half of one."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; an export is an ordinary folder
     try:
-        stage(run_dir, tmp)
-        if merge:
-            merge_into_base(run_dir, tmp / "merged")
+        yield tmp
         if target.exists():
             shutil.rmtree(target)
         tmp.rename(target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return target
 
 
 def merge_into_base(run_dir: str | Path, dest: Path) -> Path:
