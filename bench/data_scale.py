@@ -27,12 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
+# The inspect benchmark's vocabulary (run as a script, bench/ is on sys.path).
+from data_inspect import WORDS
+
 ROOT = Path(__file__).resolve().parent.parent
-WORDS_TEXT = ("the a of to and in is it that for on with as was at by this be from or have an they which you "
-         "pizza pineapple crime law court judge taste topping cheese tomato oven bake slice recipe kitchen "
-         "capital city river mountain country history museum language people music science model data "
-         "train question answer explain reason because however therefore example different important")
-WORDS = WORDS_TEXT.split(" ")
 SYSTEMS = ["", "You are an AI assistant. Provide a detailed answer.",
            "You are a helpful assistant, who always provide explanation. Think like you are answering to a five year old."]
 
