@@ -85,11 +85,18 @@ def choose_precision(requested: str, *, cuda: bool, cuda_bf16: bool, cpu_flags: 
     return requested, f"{requested}, as the recipe asks."
 
 
+def trains_on_cuda(device: str = "auto") -> bool:
+    """Whether a run with ``training.device`` = ``device`` trains on the GPU here."""
+    import torch
+
+    return torch.cuda.is_available() and device != "cpu"
+
+
 def plan_device(precision: str = "auto", gradient_checkpointing: str = "auto", device: str = "auto",
                 qlora: bool = False) -> DevicePlan:
     import torch
 
-    cuda = torch.cuda.is_available() and device != "cpu"
+    cuda = trains_on_cuda(device)
     if device == "cuda" and not cuda:
         raise ConfigError("The recipe asks for a GPU (training.device cuda) and none was found; use auto or cpu.")
     if qlora and not cuda:

@@ -37,9 +37,10 @@ def failure_sentence(exc: BaseException, step: int, preparing: bool, cfg=None, r
         return str(exc)
     if _is_oom(exc):
         if cfg is not None:
+            from studio.hardware import trains_on_cuda
             from studio.memory import oom_sentence
 
-            return oom_sentence(cfg, _device_of(cfg), step, run_id)
+            return oom_sentence(cfg, "cuda" if trains_on_cuda(cfg.training.device) else "cpu", step, run_id)
         return (f"Ran out of memory at step {step}; try a smaller batch size, a shorter max length, "
                 "LoRA instead of full training, or QLoRA on a GPU.")
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -50,10 +51,6 @@ def failure_sentence(exc: BaseException, step: int, preparing: bool, cfg=None, r
         return (f"Preparing the run failed ({detail}); check the model name and the data "
                 "(`studio data inspect FILE` shows what the data looks like).")
     return f"Training failed at step {step} ({detail}); the log has the details."
-
-
-def _device_of(cfg) -> str:
-    return "cuda" if _gpu_count() and cfg.training.device != "cpu" else "cpu"
 
 
 def _is_oom(exc: BaseException) -> bool:
