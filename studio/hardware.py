@@ -8,12 +8,20 @@ is emulated and TRL's bf16 default was measured 13x slower. Nothing here imports
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from studio.errors import ConfigError
 
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+# Set to 1 to make the studio treat this CPU as one without bf16 units (most laptops and many CI
+# machines), so their slower fp32 path can be measured and tested on any machine.
+IGNORE_BF16_ENV = "STUDIO_IGNORE_CPU_BF16"
+
+
+def ignoring_cpu_bf16() -> bool:
+    return os.environ.get(IGNORE_BF16_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
 @dataclass
@@ -46,8 +54,10 @@ class DevicePlan:
 
 
 def cpu_info(cpuinfo: str | None = None) -> tuple[str, set[str]]:
-    """The CPU's model name and which of its bf16 flags it has (read from /proc/cpuinfo)."""
-    if cpuinfo is None:
+    """The CPU's model name and which of its bf16 flags it has (read from /proc/cpuinfo, where
+    STUDIO_IGNORE_CPU_BF16=1 hides them)."""
+    this_machine = cpuinfo is None
+    if this_machine:
         try:
             cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
         except OSError:
@@ -59,7 +69,7 @@ def cpu_info(cpuinfo: str | None = None) -> tuple[str, set[str]]:
             name = value.strip() or "CPU"
         elif key.strip() == "flags":
             flags |= set(value.split()) & set(BF16_CPU_FLAGS)
-    return name, flags
+    return name, (set() if this_machine and ignoring_cpu_bf16() else flags)
 
 
 def choose_precision(requested: str, *, cuda: bool, cuda_bf16: bool, cpu_flags: set[str]) -> tuple[str, str]:
