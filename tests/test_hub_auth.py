@@ -46,7 +46,7 @@ def test_push_uses_the_saved_login(saved_login, monkeypatch):
         raise StudioError(f"The Hub refused token {token}.")
 
     monkeypatch.setattr("studio.hub.push_adapter", refuse)
-    monkeypatch.setattr("studio.runs.get_run", lambda run_id: types.SimpleNamespace(dir="x"), raising=False)
+    monkeypatch.setattr("studio.runs.get_run", lambda run_id: types.SimpleNamespace(dir="x"))
     assert "No Hugging Face token" in export_tab.push_run("r1", "me/repo", True, "msg", "")
     saved_login.parent.mkdir(parents=True)
     saved_login.write_text(CANARY)
