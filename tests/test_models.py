@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.models import ModelError, load_model, load_tokenizer, resolve_model
+from studio.models.loading import ModelError, load_model, load_tokenizer, resolve_model
 
 
 def test_embedded_model_converts_once_and_chats_in_chatml():

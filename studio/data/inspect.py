@@ -59,7 +59,7 @@ class InspectReport:
 
 
 def _tokenizer_for(model: str | None):
-    from studio.models import EMBEDDED_NAME, load_tokenizer, resolve_model
+    from studio.models.loading import EMBEDDED_NAME, load_tokenizer, resolve_model
 
     name = (model or "").strip() or EMBEDDED_NAME
     resolved = resolve_model(name)
@@ -86,7 +86,7 @@ def _embedded_tokenizer(folder: str):
     from transformers.tokenization_utils_tokenizers import TokenizersBackend
 
     tokenizer = TokenizersBackend.from_pretrained(str(path))
-    if tokenizer.pad_token is None:  # as studio.models.load_tokenizer does
+    if tokenizer.pad_token is None:  # as studio.models.loading.load_tokenizer does
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
 

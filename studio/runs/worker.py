@@ -37,8 +37,8 @@ def failure_sentence(exc: BaseException, step: int, preparing: bool, cfg=None, r
         return str(exc)
     if _is_oom(exc):
         if cfg is not None:
-            from studio.hardware import trains_on_cuda
-            from studio.memory import oom_sentence
+            from studio.models.hardware import trains_on_cuda
+            from studio.models.memory import oom_sentence
 
             return oom_sentence(cfg, "cuda" if trains_on_cuda(cfg.training.device) else "cpu", step, run_id)
         return (f"Ran out of memory at step {step}; try a smaller batch size, a shorter max length, "
