@@ -15,7 +15,7 @@ log = logging.getLogger("studio")
 
 # command -> "module:function"; each function takes the parsed args and returns an exit code.
 HANDLERS = {
-    "models": "studio.catalog:cli_models",
+    "models": "studio.models.catalog:cli_models",
     "methods": "studio.run_commands:cli_methods",
     "train": "studio.run_commands:cli_train",
     "chat": "studio.inference_cli:cli_chat",
@@ -30,7 +30,7 @@ HANDLERS = {
     "score": "studio.reward_model:cli_score",
     "push": "studio.hub:cli_push",
     "app": "studio.ui.app:cli_app",
-    "prepare": "studio.models:cli_prepare",
+    "prepare": "studio.models.loading:cli_prepare",
 }
 
 

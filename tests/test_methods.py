@@ -139,12 +139,12 @@ def test_dpo_loss_types_reach_trl(tiny_model_dir, pref_file, tmp_path):
 @pytest.fixture
 def no_model_loads(monkeypatch):
     """Fail the test if anything tries to load weights."""
-    import studio.models
+    import studio.models.loading
 
     def refuse(*args, **kwargs):
         raise AssertionError("a model was loaded before the input was checked")
 
-    monkeypatch.setattr(studio.models, "load_model", refuse)
+    monkeypatch.setattr(studio.models.loading, "load_model", refuse)
 
 
 def test_rl_given_a_policy_run_or_nothing_says_what_it_needs(tiny_model_dir, pref_file, tmp_path, no_model_loads):

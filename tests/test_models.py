@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.models import ModelError, load_model, load_tokenizer, resolve_model
+from studio.models.loading import ModelError, load_model, load_tokenizer, resolve_model
 
 
 def test_embedded_model_converts_once_and_chats_in_chatml():
@@ -61,8 +61,8 @@ def test_unreachable_hub_fails_fast(monkeypatch):
 def test_inspecting_data_needs_only_the_tokenizer_not_the_weights(tmp_path, monkeypatch):
     """Where the install did not convert the built-in model, inspecting data reads the tokenizer out of the
     GGUF alone and leaves the weights' conversion (about a minute) to the first use that needs them."""
-    from studio import models
     from studio.data.inspect import inspect_source
+    from studio.models import loading as models
     from studio.paths import ASSETS_DIR
 
     monkeypatch.setattr(models, "INSTALLED_MODELS_DIR", tmp_path / "installed")

@@ -59,7 +59,7 @@ class InspectReport:
 
 
 def _tokenizer_for(model: str | None):
-    from studio.models import EMBEDDED_ID, load_tokenizer, resolve_model, tokenizer_folder
+    from studio.models.loading import EMBEDDED_ID, load_tokenizer, resolve_model, tokenizer_folder
 
     folder = tokenizer_folder(model or "")  # the embedded model's, without waiting for its weights
     if folder:
@@ -92,7 +92,7 @@ def _embedded_tokenizer(folder: str):
     from transformers.tokenization_utils_tokenizers import TokenizersBackend
 
     tokenizer = TokenizersBackend.from_pretrained(str(path))
-    if tokenizer.pad_token is None:  # as studio.models.load_tokenizer does
+    if tokenizer.pad_token is None:  # as studio.models.loading.load_tokenizer does
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
 

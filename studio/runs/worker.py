@@ -38,8 +38,8 @@ def failure_sentence(exc: BaseException, step: int, preparing: bool, cfg=None, r
         return str(exc)
     if _is_oom(exc):
         if cfg is not None:
-            from studio.hardware import trains_on_cuda
-            from studio.memory import oom_sentence
+            from studio.models.hardware import trains_on_cuda
+            from studio.models.memory import oom_sentence
 
             return oom_sentence(cfg, "cuda" if trains_on_cuda(cfg.training.device) else "cpu", step, run_id)
         return (f"Ran out of memory at step {step}; try a smaller batch size, a shorter max length, "
@@ -285,7 +285,7 @@ def _oom_kill_sentence(run_dir: Path, step: int, run_id: str) -> str:
         cfg = RunConfig.from_yaml(run_dir / files.CONFIG_FILE)
     except StudioError:
         return endings.killed_sentence(signal.SIGKILL, step, oom=True)
-    from studio.memory import oom_sentence
+    from studio.models.memory import oom_sentence
 
     # The device the trainer planned, else a guess that imports no torch: this process must stay light.
     gpu_here = Path("/proc/driver/nvidia/gpus").is_dir() and any(Path("/proc/driver/nvidia/gpus").iterdir())

@@ -156,7 +156,7 @@ def cli_app(args) -> int:
                      name="run-queue").start()
     # Where the install did not convert the built-in model, convert it now, before anyone asks for it;
     # a click that needs it meanwhile waits for this conversion and says so.
-    from studio.models import prepare_in_background
+    from studio.models.loading import prepare_in_background
 
     prepare_in_background()
     print(f"Studio app on http://{kwargs['server_name']}:{kwargs['server_port']}", flush=True)
