@@ -25,10 +25,10 @@ HANDLERS = {
     "stop": "studio.run_commands:cli_stop",
     "resume": "studio.run_commands:cli_resume",
     "eval": "studio.evaluation:cli_eval",
-    "export": "studio.gguf_export:cli_export",
-    "generate": "studio.gguf_generate:cli_generate",
+    "export": "studio.publish.gguf:cli_export",
+    "generate": "studio.publish.gguf_generate:cli_generate",
     "score": "studio.reward_model:cli_score",
-    "push": "studio.hub:cli_push",
+    "push": "studio.publish.hub:cli_push",
     "app": "studio.ui.app:cli_app",
     "prepare": "studio.models.loading:cli_prepare",
 }
