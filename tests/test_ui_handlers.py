@@ -142,7 +142,7 @@ def test_zero_in_an_optional_limit_means_none():
 
 def test_start_with_a_bad_value_is_a_sentence(monkeypatch):
     called = []
-    monkeypatch.setattr("studio.runs.start_run", lambda cfg: called.append(cfg), raising=False)
+    monkeypatch.setattr("studio.runs.start_run", lambda cfg: called.append(cfg))
     values = dict(zip(recipes.ALL_KEYS, recipes.values_from_config(
         recipes.load_recipe_config(recipes.DEMO_RECIPE), recipes.ALL_KEYS)))
     values["training.learning_rate"] = -1
@@ -157,7 +157,7 @@ def test_start_hands_the_config_to_the_run_registry(monkeypatch):
         seen.append(cfg)
         return types.SimpleNamespace(id="r1", name="pineapple-dpo", state="queued", method="dpo")
 
-    monkeypatch.setattr("studio.runs.start_run", fake_start, raising=False)
+    monkeypatch.setattr("studio.runs.start_run", fake_start)
     monkeypatch.setattr(run_picker, "list_runs_safe", list)
     values = recipes.values_from_config(recipes.load_recipe_config(recipes.DEMO_RECIPE), recipes.ALL_KEYS)
     update, status = train_tab.start_training(None, *values)
@@ -190,10 +190,10 @@ def _fake_registry(monkeypatch, tmp_path, records, state="running"):
     run_dir.mkdir(exist_ok=True)
     info = types.SimpleNamespace(id="r1", dir=run_dir, name="demo", method="dpo", state=state, step=len(records),
                                  total=16, eta_s=42.0, message="training", started=1.0, updated=2.0)
-    monkeypatch.setattr("studio.runs.get_run", lambda run_id: info, raising=False)
-    monkeypatch.setattr("studio.runs.read_metrics", lambda d: list(records), raising=False)
-    monkeypatch.setattr("studio.runs.tail_log", lambda d, lines=40: "step 3/16", raising=False)
-    monkeypatch.setattr("studio.runs.list_runs", lambda: [info], raising=False)
+    monkeypatch.setattr("studio.runs.get_run", lambda run_id: info)
+    monkeypatch.setattr("studio.runs.read_metrics", lambda d: list(records))
+    monkeypatch.setattr("studio.runs.tail_log", lambda d, lines=40: "step 3/16")
+    monkeypatch.setattr("studio.runs.list_runs", lambda: [info])
     return info
 
 
@@ -260,7 +260,7 @@ def test_upload_is_kept_in_the_studio_home(tmp_path, studio_home):
 
 
 def test_inspect_a_bad_file_lists_its_rows(tmp_path):
-    pytest.importorskip("studio.data.inspect", reason="the data inspector (issue 3) has not landed")
+    import studio.data.inspect  # noqa: F401 - the data inspector this test drives
     bad = tmp_path / "bad.jsonl"
     rows = [{"prompt": "Is pineapple on pizza a crime?", "chosen": "No.", "rejected": "Yes."},
             {"prompt": "Missing rejected", "chosen": "No."},
@@ -301,8 +301,8 @@ def test_push_never_shows_the_token(monkeypatch):
     def boom(run_dir, repo_id, token, private, message):
         raise StudioError(f"The Hub refused token {token}.")
 
-    monkeypatch.setattr("studio.publish.hub.push_adapter", boom, raising=False)
-    monkeypatch.setattr("studio.runs.get_run", lambda run_id: types.SimpleNamespace(dir="x"), raising=False)
+    monkeypatch.setattr("studio.publish.hub.push_adapter", boom)
+    monkeypatch.setattr("studio.runs.get_run", lambda run_id: types.SimpleNamespace(dir="x"))
     monkeypatch.delenv("HF_TOKEN", raising=False)
     assert "No Hugging Face token" in export_tab.push_run("r1", "me/repo", True, "msg", "")
     status = export_tab.push_run("r1", "me/repo", True, "msg", "hf_secret123")
@@ -310,8 +310,8 @@ def test_push_never_shows_the_token(monkeypatch):
 
 
 def test_export_reports_where(monkeypatch, tmp_path):
-    monkeypatch.setattr("studio.publish.hub.export_adapter", lambda run_dir, to, merge=False: Path(to), raising=False)
-    monkeypatch.setattr("studio.runs.get_run", lambda run_id: types.SimpleNamespace(dir="x"), raising=False)
+    monkeypatch.setattr("studio.publish.hub.export_adapter", lambda run_dir, to, merge=False: Path(to))
+    monkeypatch.setattr("studio.runs.get_run", lambda run_id: types.SimpleNamespace(dir="x"))
     assert str(tmp_path / "out") in export_tab.export_run("r1", str(tmp_path / "out"), False)
     assert "Pick" in export_tab.export_run(None, "", False)
 
@@ -338,11 +338,11 @@ class _FakePair:
 def _fake_demo_registry(monkeypatch, tmp_path, state="completed"):
     info = _fake_registry(monkeypatch, tmp_path, DPO_RECORDS, state=state)
     info.name = "pineapple-dpo"
-    monkeypatch.setattr("studio.runs.start_run", lambda cfg: info, raising=False)
+    monkeypatch.setattr("studio.runs.start_run", lambda cfg: info)
     monkeypatch.setattr(demo_tab, "before_after", lambda run_dir: _FakePair())
     result = {"base": {"accuracy": 0.0, "margin": 0.0, "chosen_logp": -60.0, "rejected_logp": -50.0},
               "tuned": {"accuracy": 1.0, "margin": 9.0, "chosen_logp": -40.0, "rejected_logp": -120.0}, "pairs": 8}
-    monkeypatch.setattr("studio.evaluation.evaluate", lambda *a, **k: result, raising=False)
+    monkeypatch.setattr("studio.evaluation.evaluate", lambda *a, **k: result)
     return info
 
 
@@ -368,7 +368,7 @@ def test_demo_reattaches_only_to_an_active_demo_run(monkeypatch, tmp_path):
         real.state = next(states, "completed")
         return real
 
-    monkeypatch.setattr("studio.runs.get_run", get_run, raising=False)
+    monkeypatch.setattr("studio.runs.get_run", get_run)
     steps = list(demo_tab.reattach_demo(poll_s=0))
     assert "Reattached" in steps[0][0] and "Demo finished" in steps[-1][0]
 
