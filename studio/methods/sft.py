@@ -12,9 +12,9 @@ log = logging.getLogger(__name__)
 def assistant_only(tokenizer, dataset) -> bool:
     """Train on assistant turns only when the data is conversational and the template can mark them.
 
-    The rule lives in studio.data.preview.sft_plan, so the preview marks exactly what is trained on.
+    The rule lives in studio.data.prepare.preview.sft_plan, so the preview marks exactly what is trained on.
     """
-    from studio.data.preview import sft_plan
+    from studio.data.prepare.preview import sft_plan
 
     if "messages" not in dataset.column_names:
         return False
@@ -27,7 +27,7 @@ def assistant_only(tokenizer, dataset) -> bool:
 def build(ctx: TrainContext):
     from trl import SFTConfig, SFTTrainer
 
-    from studio.data.trainer_ready import prepare_sft_dataset
+    from studio.data.prepare.trainer_ready import prepare_sft_dataset
 
     # Weight-0 turns, raw text (packed) and tool calls are tokenized by the data layer, which marks
     # exactly what is trained on; TRL keeps a dataset that already has input_ids and labels as it is.

@@ -21,7 +21,7 @@ from studio.hardware import DevicePlan
 from studio.hardware import plan_device as hardware_plan
 from studio.methods import TrainContext, get_method
 from studio.runs.files import ADAPTER_DIR, CONFIG_FILE, SUMMARY_FILE
-from studio.trackers import report_to
+from studio.training.trackers import report_to
 
 log = logging.getLogger(__name__)
 
@@ -142,10 +142,10 @@ def rows_needed(cfg: RunConfig) -> int | None:
 
 
 def data_cache_key(cfg: RunConfig, tokenizer, template: str) -> str:
-    """Everything the tokenized rows depend on (studio.data.token_cache)."""
+    """Everything the tokenized rows depend on (studio.data.prepare.token_cache)."""
     from dataclasses import asdict, is_dataclass
 
-    from studio.data.token_cache import cache_key, source_identity, tokenizer_identity
+    from studio.data.prepare.token_cache import cache_key, source_identity, tokenizer_identity
 
     d = cfg.data
     opts = cfg.method_options
@@ -165,10 +165,10 @@ def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
     is in the cache skips reading the data: ``data.tokenized`` then holds it.
     """
     from studio.data import load_training_data
-    from studio.data.kinds import kind_asked
-    from studio.data.templates import apply_template
-    from studio.data.token_cache import load as cached_data
-    from studio.data.training_data import select_examples
+    from studio.data.layouts.kinds import kind_asked
+    from studio.data.prepare.templates import apply_template
+    from studio.data.prepare.token_cache import load as cached_data
+    from studio.data.prepare.training_data import select_examples
     from studio.models import load_model, load_tokenizer, resolve_model
 
     say = progress or log.info
@@ -224,9 +224,9 @@ def _from_cache(tokenized, meta: dict):
 def build_with_data(cfg: RunConfig, run_dir: Path, model, tokenizer, data, plan: DevicePlan, callbacks,
                     say: Callable[[str], None]):
     """Build the trainer; tokenizing is reported as it goes and its result cached (or taken from the cache)."""
-    from studio.data.arrow_source import cpu_workers
-    from studio.data.prep_progress import estimate_seconds, fmt_seconds
-    from studio.data.token_cache import save
+    from studio.data.prepare.progress import estimate_seconds, fmt_seconds
+    from studio.data.prepare.token_cache import save
+    from studio.data.read.arrow import cpu_workers
 
     method = get_method(cfg.method)
     if data.tokenized is not None:
@@ -259,9 +259,9 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
     ``data_progress(what, done, total, eta_s)`` hears how preparing the data goes (every few seconds);
     ``on_plan`` hears the device, precision and memory estimate before the first step.
     """
-    from studio.callbacks import MetricsWriter, ProgressPrinter, SaveAtEnd
-    from studio.data.prep_progress import fmt_seconds, reported_maps
+    from studio.data.prepare.progress import fmt_seconds, reported_maps
     from studio.memory import PeakMemory, estimate_for_run, longest_sequence
+    from studio.training.callbacks import MetricsWriter, ProgressPrinter, SaveAtEnd
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

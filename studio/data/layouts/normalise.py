@@ -1,6 +1,6 @@
 """Load a data source and normalise it for training: read -> map columns -> detect -> normalise.
 
-``normalise`` is shared by training (studio.data.training_data) and ``studio data inspect``.
+``normalise`` is shared by training (studio.data.prepare.training_data) and ``studio data inspect``.
 Bad rows never stop the load: each is reported with its row number and reason, and the valid rows
 stay usable. A source that cannot be used at all raises ``DataError`` (one sentence).
 """
@@ -11,9 +11,9 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from studio.data import grouped
-from studio.data.formats import Format, RowError, apply_column_map, candidates, detect
-from studio.data.kinds import (
+from studio.data.layouts import grouped
+from studio.data.layouts.formats import Format, RowError, apply_column_map, candidates, detect
+from studio.data.layouts.kinds import (
     KIND_WORDS,
     MEDIA_COLUMNS,
     kind_problem,
@@ -21,10 +21,10 @@ from studio.data.kinds import (
     media_sentence,
     wanted_kind,
 )
-from studio.data.messages import Skip
-from studio.data.ratings import NoPair
-from studio.data.reading import read_source
-from studio.data.sources import DataError, RawRows, row_error
+from studio.data.layouts.messages import Skip
+from studio.data.layouts.ratings import NoPair
+from studio.data.read.files import DataError, RawRows, row_error
+from studio.data.read.source import read_source
 
 __all__ = ["DataError", "Normalised", "PreparedData", "check_method", "normalise", "read_for"]
 

@@ -1,13 +1,13 @@
 """The data a run trains on: ``load_training_data`` (what training calls) and the row selection.
 
 Small files are read and normalised whole; a large local file stays in Arrow
-(studio.data.arrow_source, studio.data.arrow_normalise) and, when the run needs only ``take``
+(studio.data.read.arrow, studio.data.prepare.arrow_normalise) and, when the run needs only ``take``
 examples, only about that many of its rows are read at all.
 """
 
 from __future__ import annotations
 
-from studio.data.loading import PreparedData, check_method, normalise, read_for
+from studio.data.layouts.normalise import PreparedData, check_method, normalise, read_for
 
 __all__ = ["load_training_data", "select_examples"]
 
@@ -22,7 +22,7 @@ def load_training_data(data_cfg, method: str, *, take: int | None = None, seed: 
     """
     import datasets
 
-    from studio.data.arrow_source import TAKE_BYTES, is_large
+    from studio.data.read.arrow import TAKE_BYTES, is_large
 
     large = is_large(data_cfg.source) or (take is not None and is_large(data_cfg.source, TAKE_BYTES))
     if large and (data_cfg.split or "train") == "train":
@@ -43,9 +43,9 @@ def _load_large(data_cfg, method: str, take: int | None, seed: int) -> PreparedD
     """A large file through Arrow; None when its layout needs every row at once (grouped layouts)."""
     from pathlib import Path
 
-    from studio.data.arrow_normalise import normalise_arrow
-    from studio.data.arrow_source import count_rows, file_kind, open_arrow, pick_rows, take_parquet
-    from studio.data.arrow_source import take as take_rows
+    from studio.data.prepare.arrow_normalise import normalise_arrow
+    from studio.data.read.arrow import count_rows, file_kind, open_arrow, pick_rows, take_parquet
+    from studio.data.read.arrow import take as take_rows
 
     path = Path(data_cfg.source).expanduser()
     order_seed = data_cfg.shuffle_seed if data_cfg.shuffle_seed is not None else seed
