@@ -80,7 +80,7 @@ def test_template_choices(tokenizer, plain_template_model):
 def _trainer_dataset(model_dir, data_file, method, template, tmp_path):
     """What the studio's real trainer (TRL) prepares from this data: the ground truth to match."""
     from studio.models import load_model, load_tokenizer, resolve_model
-    from studio.training.train import build_trainer, plan_device
+    from studio.training.trainer import build_trainer, plan_device
 
     cfg = RunConfig.from_dict({
         "method": method, "model": {"name": str(model_dir)},

@@ -79,7 +79,7 @@ def test_take_reads_only_the_rows_a_run_consumes(tmp_path, arrow_path):
 
 
 def test_rows_needed_follows_steps_batch_accumulation_and_processes(monkeypatch):
-    from studio.training.train import rows_needed
+    from studio.training.trainer import rows_needed
 
     cfg = RunConfig.from_dict({"data": {"source": "x.jsonl"},
                                "training": {"max_steps": 5, "batch_size": 4, "gradient_accumulation": 3}})

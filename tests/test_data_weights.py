@@ -45,7 +45,7 @@ def _trainer(tiny_model_dir, data_file, tmp_path, max_length=64):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from studio.data.prepare.templates import apply_template
-    from studio.training.train import build_trainer, plan_device
+    from studio.training.trainer import build_trainer, plan_device
 
     cfg = RunConfig.from_dict({
         "method": "sft", "model": {"name": str(tiny_model_dir)},

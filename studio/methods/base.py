@@ -41,6 +41,9 @@ class TrainContext:
     callbacks: list[Any]
     run_dir: Path
     peft: bool  # the model is a PEFT model: a method needing a reference can use the adapter-less base
+    # ``dataset`` holds the rows this method's trainer made last time from the same data and settings
+    # (studio.data's token cache): pass them through TRL's option for prepared data (see ``as_prepared``).
+    prepared: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,3 +80,23 @@ class Method:
 def without(args: dict[str, Any], *keys: str) -> dict[str, Any]:
     """The shared TrainingArguments less the keys a trainer's config does not have (e.g. RLOO's max_length)."""
     return {k: v for k, v in args.items() if k not in keys}
+
+
+def as_prepared(trainer_cls, hook: str = "_prepare_dataset"):
+    """``trainer_cls`` taking rows it prepared before (the token cache's) as they are.
+
+    TRL 1.16 gives SFTTrainer an option for it (``dataset_kwargs={"skip_prepare_dataset": True}``) and
+    RewardTrainer sees its own ``chosen_ids``/``rejected_ids``; DPOTrainer and KTOTrainer
+    (``_prepare_dataset``) and ORPOTrainer and CPOTrainer (``tokenize_row``) prepare whatever they are
+    given, so that step, and nothing else, passes the rows through.
+    """
+    def as_is(self, dataset, *args, **kwargs):
+        return dataset
+
+    def nothing_new(self, feature, *args, **kwargs):
+        return {}  # a map that adds no column: the row keeps the ids it has
+
+    if hook not in ("_prepare_dataset", "tokenize_row"):
+        raise ValueError(f"unknown dataset preparation hook {hook!r}")
+    return type(f"Prepared{trainer_cls.__name__}", (trainer_cls,),
+                {hook: as_is if hook == "_prepare_dataset" else nothing_new})

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from studio.errors import ConfigError
-from studio.methods.base import Chart, Method, TrainContext, option
+from studio.methods.base import Chart, Method, TrainContext, as_prepared, option
 
 
 @dataclass
@@ -25,7 +25,8 @@ def build(ctx: TrainContext):
 
     opts: ORPOOptions = ctx.options
     args = ORPOConfig(beta=opts.beta, **ctx.common_args)
-    return ORPOTrainer(model=ctx.model, args=args, train_dataset=ctx.dataset, processing_class=ctx.tokenizer,
+    trainer_cls = as_prepared(ORPOTrainer, "tokenize_row") if ctx.prepared else ORPOTrainer
+    return trainer_cls(model=ctx.model, args=args, train_dataset=ctx.dataset, processing_class=ctx.tokenizer,
                        callbacks=ctx.callbacks)
 
 

@@ -76,7 +76,8 @@ def test_qlora_loads_4bit_and_trains(gpu_model_dir, pref_file, tmp_path):
 
 def test_liger_kernels_are_an_option(gpu_model_dir, sft_file, tmp_path):
     pytest.importorskip("liger_kernel", reason="Liger kernels need the liger-kernel package")
-    from studio.training.train import build_trainer, prepare, train
+    from studio.training.train import prepare, train
+    from studio.training.trainer import build_trainer
 
     cfg = gpu_config(gpu_model_dir, sft_file, "sft", tmp_path, use_liger_kernel=True)
     plan, _, tokenizer, _, data, model = prepare(cfg)
@@ -95,7 +96,7 @@ def test_memory_estimate_within_25_percent_of_the_peak(arch, tmp_path):
     from studio.data import load_training_data
     from studio.memory import PeakMemory, estimate_for_run, longest_sequence
     from studio.methods import get_method
-    from studio.training.train import build_trainer, plan_device
+    from studio.training.trainer import build_trainer, plan_device
 
     tok_dir = build_tiny_model(tmp_path / "tok")
     tokenizer = AutoTokenizer.from_pretrained(tok_dir)

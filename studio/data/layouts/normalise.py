@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Any
 
 from studio.data.layouts import grouped
 from studio.data.layouts.formats import Format, RowError, apply_column_map, candidates, detect
@@ -26,24 +25,9 @@ from studio.data.layouts.ratings import NoPair
 from studio.data.read.files import DataError, RawRows, row_error
 from studio.data.read.source import read_source
 
-__all__ = ["DataError", "Normalised", "PreparedData", "check_method", "normalise", "read_for"]
+__all__ = ["DataError", "Normalised", "check_method", "normalise", "read_for"]
 
 GROUPED = {"helpsteer": grouped.helpsteer, "oasst": grouped.oasst}
-
-
-@dataclass
-class PreparedData:
-    dataset: Any  # datasets.Dataset in TRL conversational form
-    kind: str  # "sft" or "preference"
-    format: str  # the schema that was recognised
-    rows: int  # rows read
-    errors: list[dict] = field(default_factory=list)  # [{"row": i, "message": "..."}], row numbers 0-based
-    description: str = ""  # the schema in words, for people
-    notes: list[str] = field(default_factory=list)  # what else the user should know (rows not used, ...)
-    valid_rows: int = 0  # rows read that had no problem
-    remarks: list[dict] = field(default_factory=list)  # rows kept or skipped with a remark (not errors)
-    tokenized: Any = None  # the trainer-ready dataset from the tokenized-data cache (then ``dataset`` is a stub)
-    cache_key: str = ""  # where the tokenized data is (or will be) cached
 
 
 @dataclass

@@ -12,7 +12,8 @@ import json
 import logging
 
 from studio.data.layouts.formats import FORMATS_BY_NAME, apply_column_map
-from studio.data.layouts.normalise import PreparedData, _convert_rows, check_method, normalise
+from studio.data.layouts.normalise import _convert_rows, check_method, normalise
+from studio.data.prepare.prepared import PreparedData
 from studio.data.read.arrow import batch_rows, cpu_workers
 from studio.data.read.files import DataError, RawRows
 
