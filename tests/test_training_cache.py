@@ -45,3 +45,30 @@ def test_a_second_run_trains_on_the_cached_rows_to_the_same_loss(method, tiny_mo
     assert trainer.state.global_step == 1
     assert result.training_loss == pytest.approx(first["train_loss"], rel=1e-5)
     assert len(entries()) == 1
+
+
+def test_for_training_reads_the_cache_only_when_the_trainer_can_take_its_rows(tiny_model_dir, sft_file):
+    from transformers import AutoTokenizer
+
+    from studio.config import DataConfig
+    from studio.data import for_training
+    from studio.data.prepare.token_cache import entries
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    cfg = DataConfig(source=str(sft_file))
+
+    def ask(cache=True, **settings):
+        return for_training(cfg, "sft", tokenizer=tokenizer, template="chatml", take=4, seed=0,
+                            settings=settings or {"max_length": 64}, cache=cache)
+
+    first = ask()
+    assert not first.prepared and len(first.dataset) == 4 and "messages" in first.dataset.column_names
+    first.remember(first.dataset.map(lambda _: {"input_ids": [1, 2]}, remove_columns=["messages"]), "sft")
+    again = ask()
+    assert again.prepared and again.dataset["input_ids"] == [[1, 2]] * 4
+    assert (again.format, again.rows) == (first.format, first.rows)
+    assert not ask(max_length=32).prepared  # another setting, another entry
+    unable = ask(cache=False)
+    assert not unable.prepared and "messages" in unable.dataset.column_names
+    unable.remember(unable.dataset, "sft")
+    assert len(entries()) == 1

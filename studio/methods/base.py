@@ -41,8 +41,8 @@ class TrainContext:
     callbacks: list[Any]
     run_dir: Path
     peft: bool  # the model is a PEFT model: a method needing a reference can use the adapter-less base
-    # ``dataset`` holds the rows this method's trainer made last time from the same data and settings
-    # (studio.data's token cache): pass them through TRL's option for prepared data (see ``as_prepared``).
+    # Only for a method with ``takes_prepared``: ``dataset`` holds the rows its trainer made last time from
+    # the same data and settings (studio.data's token cache); hand them over as prepared (``as_prepared``).
     prepared: bool = False
 
 
@@ -64,6 +64,9 @@ class Method:
     # Its TRL trainer tokenizes the whole dataset when built and its config takes `dataset_num_proc`,
     # so many rows are tokenized in several processes.
     parallel_data: bool = False
+    # Its build gives ``ctx.dataset`` to the trainer as prepared rows when ``ctx.prepared`` (TRL's option for
+    # it, or ``as_prepared``); only such a method's runs read the token cache (others read the data each run).
+    takes_prepared: bool = False
     sequences_per_example: int = 1  # sequences one example puts through the model (a preference pair: 2)
     # What training loads and wraps: "causal_lm" (a model that writes answers) or "reward" (the same base
     # with a one-number sequence-classification head, LoRA task SEQ_CLS, the head itself trained in full).

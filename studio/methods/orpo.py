@@ -51,5 +51,6 @@ METHOD = Method(
         Chart("ORPO rewards", {"rewards/margins": "reward margin", "rewards/accuracies": "reward accuracy"}),
         Chart("ORPO terms", {"nll_loss": "SFT loss (chosen)", "log_odds_ratio": "log odds ratio"}),
     ),
+    takes_prepared=True,  # a token-cache hit: build() hands the stored rows over as prepared
     recipes=("pineapple-orpo.yaml",),
 )

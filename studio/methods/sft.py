@@ -54,6 +54,7 @@ METHOD = Method(
         "and 1-3 epochs is a sound start."
     ),
     card_line="Supervised fine-tuning (SFT) on demonstrations, with TRL's SFTTrainer.",
+    takes_prepared=True,  # a token-cache hit: build() hands the stored rows over as prepared
     recipes=("sft-chat.yaml", "zephyr-style-sft.yaml"),
     parallel_data=True,
 )

@@ -56,7 +56,7 @@ def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
     asked = cfg.method if kind_asked(cfg.method) == method.data_kind else method.data_kind
     opts = cfg.method_options
     data = for_training(cfg.data, asked, tokenizer=tokenizer, template=template, take=rows_needed(cfg),
-                        seed=cfg.training.seed, say=say, settings={
+                        seed=cfg.training.seed, say=say, cache=method.takes_prepared, settings={
                             "max_length": cfg.training.max_length, "method": cfg.method,
                             "options": asdict(opts) if is_dataclass(opts) else repr(opts)})
     say(f"Loading model {resolved.display_name} on {plan.description}...")

@@ -28,7 +28,7 @@ def cache_key_for(data_cfg, *, tokenizer, template: str, take: int | None, seed:
 
 
 def for_training(data_cfg, asked, *, tokenizer, template: str, take: int | None = None, seed: int = 0,
-                 settings: dict | None = None, say=None) -> PreparedData:
+                 settings: dict | None = None, cache: bool = True, say=None) -> PreparedData:
     """The data one run trains on, asked for once.
 
     ``asked``: what the method asks of the data (its kind; a wrong kind is refused in one sentence
@@ -36,14 +36,15 @@ def for_training(data_cfg, asked, *, tokenizer, template: str, take: int | None 
     trainer's rows depend on (max length, method, options), for the cache key. When an earlier run
     prepared the same data with the same settings, its trainer-ready rows come from the token cache and
     nothing is read (``prepared`` is True); otherwise the examples are read, normalised and reduced to
-    ``take``, and ``remember(trainer_rows, method)`` stores what the trainer makes of them.
+    ``take``, and ``remember(trainer_rows, method)`` stores what the trainer makes of them. ``cache=False``:
+    neither (the caller's trainer cannot take prepared rows).
     """
     from studio.data.prepare.token_cache import load
 
     say = say or (lambda _line: None)
     key = cache_key_for(data_cfg, tokenizer=tokenizer, template=template, take=take, seed=seed,
                         settings=settings or {})
-    hit = load(key)
+    hit = load(key) if cache else None
     if hit is not None:
         data = PreparedData.from_cache(key, *hit)
         say(f"Using the tokenized data cached for {data_cfg.source} ({len(data.dataset):,} examples, "
@@ -54,7 +55,7 @@ def for_training(data_cfg, asked, *, tokenizer, template: str, take: int | None 
     data.dataset = select_examples(data.dataset, take, seed)
     if take is not None:
         say(f"The run consumes {take:,} examples: {len(data.dataset):,} are prepared.")
-    data.cache_key, data.source = key, data_cfg.source
+    data.cache_key, data.source = key if cache else "", data_cfg.source
     return data
 
 
