@@ -26,7 +26,7 @@ def test_a_second_run_trains_on_the_cached_rows_to_the_same_loss(method, tiny_mo
                                                                   tmp_path):
     from studio.data.prepare.token_cache import entries
     from studio.data.prepare.token_cache import load as cached
-    from studio.training.train import build_with_data, prepare, train
+    from studio.training.train import build_with_data, data_cache_key, prepare, train
 
     data_file = sft_file if method == "sft" else pref_file
     first = train(recipe(tiny_model_dir, data_file, method, tmp_path / "r1"), tmp_path / "r1")
@@ -35,8 +35,9 @@ def test_a_second_run_trains_on_the_cached_rows_to_the_same_loss(method, tiny_mo
 
     said: list[str] = []
     cfg = recipe(tiny_model_dir, data_file, method, tmp_path / "r2")
-    plan, _, tokenizer, _, data, model = prepare(cfg, said.append)
+    plan, _, tokenizer, template, data, model = prepare(cfg, said.append)
     assert data.prepared and not any(line.startswith("Loading data") for line in said)
+    assert data.cache_key == entry["key"] == data_cache_key(cfg, tokenizer, template)
     stored, _ = cached(entry["key"])
     assert data.dataset.to_list() == stored.to_list()  # the rows the first trainer made, not stand-ins
     trainer = build_with_data(cfg, tmp_path / "r2", model, tokenizer, data, plan, [], said.append)

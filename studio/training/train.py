@@ -30,14 +30,29 @@ class NothingTrainedError(StudioError):
     """The trainer ran no step: it kept none of the examples it was given."""
 
 
+def data_settings(cfg: RunConfig) -> dict:
+    """What the trainer-ready rows depend on besides the data and the tokenizer: max length, method, options."""
+    from dataclasses import asdict, is_dataclass
+
+    opts = cfg.method_options
+    return {"max_length": cfg.training.max_length, "method": cfg.method,
+            "options": asdict(opts) if is_dataclass(opts) else repr(opts)}
+
+
+def data_cache_key(cfg: RunConfig, tokenizer, template: str) -> str:
+    """The token-cache entry ``cfg``'s data would be stored under (what ``prepare`` looks up)."""
+    from studio.data.prepare.training_data import cache_key_for
+
+    return cache_key_for(cfg.data, tokenizer=tokenizer, template=template, take=rows_needed(cfg),
+                         seed=cfg.training.seed, settings=data_settings(cfg))
+
+
 def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
     """Load tokenizer, template, data and model for ``cfg``; the slow, failure-prone part of a run.
 
     Only the examples the run consumes are prepared (``rows_needed``); a run whose trainer-ready data
     is in the token cache reads no data at all (``data.prepared``).
     """
-    from dataclasses import asdict, is_dataclass
-
     from studio.data import for_training
     from studio.data.layouts.kinds import kind_asked
     from studio.data.prepare.templates import apply_template
@@ -54,11 +69,8 @@ def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
     template = apply_template(tokenizer, cfg.data.template)
     # The method's name where studio.data knows it, so a wrong-kind sentence names the method picked.
     asked = cfg.method if kind_asked(cfg.method) == method.data_kind else method.data_kind
-    opts = cfg.method_options
     data = for_training(cfg.data, asked, tokenizer=tokenizer, template=template, take=rows_needed(cfg),
-                        seed=cfg.training.seed, say=say, cache=method.takes_prepared, settings={
-                            "max_length": cfg.training.max_length, "method": cfg.method,
-                            "options": asdict(opts) if is_dataclass(opts) else repr(opts)})
+                        seed=cfg.training.seed, say=say, cache=method.takes_prepared, settings=data_settings(cfg))
     say(f"Loading model {resolved.display_name} on {plan.description}...")
 
     import os
