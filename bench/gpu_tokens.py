@@ -49,7 +49,7 @@ def studio_side(args, folder: Path, data_file: Path) -> dict:
 
     from studio.config import RunConfig
     from studio.data import load_training_data
-    from studio.training import build_trainer, plan_device
+    from studio.training.trainer import build_trainer, plan_device
 
     cfg = RunConfig.from_dict({
         "method": "sft", "model": {"name": str(folder)}, "data": {"source": str(data_file), "template": "chatml"},

@@ -23,7 +23,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # this checkout's studio, not a
 CHILD = """
 import json, sys
 from studio.config import RunConfig
-from studio.training import train
+from studio.training.train import train
 cfg = RunConfig.from_yaml(sys.argv[1], sys.argv[3:])
 print(json.dumps(train(cfg, sys.argv[2])))
 """

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))  # this checkout's studio, not an installed one
 CHILD = """
 import json, sys
 from studio.config import RunConfig
-from studio.training import train
+from studio.training.train import train
 cfg = RunConfig.from_yaml(sys.argv[1], sys.argv[3:])
 summary = train(cfg, sys.argv[2])
 print(json.dumps(summary))

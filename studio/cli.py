@@ -20,7 +20,7 @@ HANDLERS = {
     "train": "studio.run_commands:cli_train",
     "chat": "studio.inference_cli:cli_chat",
     "data inspect": "studio.data.inspect:cli_inspect",
-    "data cache": "studio.data.token_cache:cli_cache",
+    "data cache": "studio.data.prepare.token_cache:cli_cache",
     "runs": "studio.run_commands:cli_runs",
     "stop": "studio.run_commands:cli_stop",
     "resume": "studio.run_commands:cli_resume",

@@ -18,8 +18,8 @@ import yaml
 from studio.errors import ConfigError
 from studio.methods import all_methods, get_method, method_names
 from studio.methods.base import option as _opt
-from studio.trackers import HELP as TRACKER_HELP
-from studio.trackers import check as check_trackers
+from studio.training.trackers import HELP as TRACKER_HELP
+from studio.training.trackers import check as check_trackers
 
 __all__ = ["ConfigError", "RunConfig", "apply_overrides", "help_text", "validate"]
 

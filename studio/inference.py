@@ -29,12 +29,12 @@ class Sampling:
 
 def adapter_dir_of(run_dir: str | Path) -> Path:
     """A run's adapter folder (or the folder itself when it is an adapter)."""
-    path = Path(run_dir)
-    if (path / "adapter_config.json").is_file():
-        return path
-    if (path / "adapter" / "adapter_config.json").is_file():
-        return path / "adapter"
-    raise StudioError(f"{path} has no trained adapter yet; finish or stop a run first, then pick it.")
+    from studio.runs.files import adapter_folder
+
+    found = adapter_folder(run_dir, final_only=True)
+    if found is None:
+        raise StudioError(f"{run_dir} has no trained adapter yet; finish or stop a run first, then pick it.")
+    return found
 
 
 def base_model_path_of(adapter_dir: Path) -> str:

@@ -59,12 +59,13 @@ def report(info: RunInfo) -> int:
     if info.state == "failed":
         raise RunError(f"{info.message} (log: {info.dir / files.LOG_FILE})")
     if info.state == "stopped":
-        saved = f"adapter in {info.dir / 'adapter'}" if (info.dir / "adapter").is_dir() else "nothing saved yet"
+        adapter = files.adapter_folder(info.dir)  # a stopped run's newest checkpoint serves too
+        saved = f"adapter in {adapter}" if adapter else "nothing saved yet"
         print(f"Stopped at step {info.step}; {saved}. Continue with `studio resume {info.id}`.", file=sys.stderr)
         print(info.dir)
         return 130
     if info.state == "completed":
-        print(f"Done: {info.step} steps; adapter in {info.dir / 'adapter'}", file=sys.stderr)
+        print(f"Done: {info.step} steps; adapter in {files.adapter_folder(info.dir, final_only=True)}", file=sys.stderr)
         print(info.dir)
         return 0
     print(f"Run {info.id} is {info.state}: {info.message}", file=sys.stderr)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from studio.data import DataError
-from studio.data.loading import normalise
-from studio.data.reading import read_source
+from studio.data.layouts.normalise import normalise
+from studio.data.read.source import read_source
 
 PEERS = Path(__file__).resolve().parents[1].parent / "shared" / "peer-data"
 EXPECTED = json.loads((PEERS / "EXPECTED.json").read_text(encoding="utf-8")) if PEERS.is_dir() else {}

@@ -13,8 +13,8 @@ from studio.cli import main
 from studio.config import RunConfig
 from studio.data import DataError, load_training_data
 from studio.data.inspect import inspect_source
-from studio.data.preview import length_stats, preview, render, sft_plan
-from studio.data.templates import CHATML, LLAMA2, ZEPHYR, apply_template
+from studio.data.prepare.preview import length_stats, preview, render, sft_plan
+from studio.data.prepare.templates import CHATML, LLAMA2, ZEPHYR, apply_template
 
 # SmolLM2-135M-Instruct's own template (the embedded model): no {% generation %} markers, and a
 # default system prompt when the conversation has none.
@@ -80,7 +80,7 @@ def test_template_choices(tokenizer, plain_template_model):
 def _trainer_dataset(model_dir, data_file, method, template, tmp_path):
     """What the studio's real trainer (TRL) prepares from this data: the ground truth to match."""
     from studio.models.loading import load_model, load_tokenizer, resolve_model
-    from studio.training import build_trainer, plan_device
+    from studio.training.trainer import build_trainer, plan_device
 
     cfg = RunConfig.from_dict({
         "method": method, "model": {"name": str(model_dir)},

@@ -5,8 +5,8 @@ from jsonl_files import write_jsonl
 
 from studio.config import DataConfig
 from studio.data import DataError, load_training_data
-from studio.data.loading import normalise
-from studio.data.reading import read_source
+from studio.data.layouts.normalise import normalise
+from studio.data.read.source import read_source
 
 GOOD, BAD, MID = "Pineapple on pizza is legal.", "It is a war crime.", "It depends on the country."
 

@@ -8,7 +8,8 @@ import pytest
 from jsonl_files import write_jsonl
 
 from studio.config import DataConfig, RunConfig
-from studio.data import arrow_source, load_training_data
+from studio.data import load_training_data
+from studio.data.read import arrow as arrow_source
 
 
 @pytest.fixture
@@ -78,7 +79,7 @@ def test_take_reads_only_the_rows_a_run_consumes(tmp_path, arrow_path):
 
 
 def test_rows_needed_follows_steps_batch_accumulation_and_processes(monkeypatch):
-    from studio.training import rows_needed
+    from studio.training.trainer import rows_needed
 
     cfg = RunConfig.from_dict({"data": {"source": "x.jsonl"},
                                "training": {"max_steps": 5, "batch_size": 4, "gradient_accumulation": 3}})
@@ -101,8 +102,8 @@ def tiny_run(model_dir, data_file, run_dir, **training):
 
 
 def test_max_steps_prepares_only_its_rows_and_the_cache_serves_the_next_run(tiny_model_dir, tmp_path):
-    from studio.data.token_cache import entries
-    from studio.training import train
+    from studio.data.prepare.token_cache import entries
+    from studio.training.train import train
 
     data = write_jsonl(tmp_path / "chat.jsonl", chat_rows(300))
     first = train(tiny_run(tiny_model_dir, data, tmp_path / "r1"), tmp_path / "r1")
@@ -124,7 +125,7 @@ def test_max_steps_prepares_only_its_rows_and_the_cache_serves_the_next_run(tiny
 
 def test_cache_cli_lists_and_clears(tiny_model_dir, tmp_path, capsys):
     from studio.cli import main
-    from studio.training import train
+    from studio.training.train import train
 
     data = write_jsonl(tmp_path / "chat.jsonl", chat_rows(20))
     train(tiny_run(tiny_model_dir, data, tmp_path / "r1", max_steps=1), tmp_path / "r1")
@@ -147,7 +148,7 @@ def test_cache_cli_lists_and_clears(tiny_model_dir, tmp_path, capsys):
 def test_map_progress_is_reported_not_drawn(capsys):
     import datasets
 
-    from studio.data.prep_progress import reported_maps
+    from studio.data.prepare.progress import reported_maps
 
     calls = []
     ds = datasets.Dataset.from_dict({"x": list(range(3000))})
@@ -183,7 +184,7 @@ def test_dataset_folder_preview_streams_its_first_rows(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from studio.data.reading import read_preview
+    from studio.data.read.source import read_preview
 
     folder = tmp_path / "repo"
     (folder / "data").mkdir(parents=True)
@@ -211,7 +212,7 @@ def test_progress_bar_shows_rows_while_preparing(tmp_path):
 def test_epochs_tokenize_in_processes_after_saying_how_long(tiny_model_dir, tmp_path, monkeypatch):
     import os
 
-    from studio.training import build_with_data, prepare
+    from studio.training.train import build_with_data, prepare
 
     monkeypatch.setattr(arrow_source, "PARALLEL_ROWS", 1000)
     data_file = write_jsonl(tmp_path / "chat.jsonl", chat_rows(2400))

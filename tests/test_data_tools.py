@@ -4,8 +4,8 @@ import json
 
 from jsonl_files import write_jsonl
 
-from studio.data.loading import normalise
-from studio.data.reading import read_source
+from studio.data.layouts.normalise import normalise
+from studio.data.read.source import read_source
 
 SPEC = {"name": "get_weather", "description": "Weather in a city",
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}

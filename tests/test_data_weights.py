@@ -44,8 +44,8 @@ def test_preview_marks_weight_zero_turns_untrained(rows, tiny_model_dir, tmp_pat
 def _trainer(tiny_model_dir, data_file, tmp_path, max_length=64):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from studio.data.templates import apply_template
-    from studio.training import build_trainer, plan_device
+    from studio.data.prepare.templates import apply_template
+    from studio.training.trainer import build_trainer, plan_device
 
     cfg = RunConfig.from_dict({
         "method": "sft", "model": {"name": str(tiny_model_dir)},
@@ -119,7 +119,7 @@ def test_tool_calls_of_different_shapes_survive_arrow_and_reach_the_trainer(tiny
     (OPENAI_WEIGHTED, 256), ([{"text": f"Document {i}: pineapple on pizza."} for i in range(12)], 48),
     (TOOL_ROWS, 1024)], ids=["weighted", "text", "tools"])
 def test_a_real_run_trains_on_data_the_data_layer_tokenized(rows, max_length, tiny_model_dir, tmp_path):
-    from studio.training import train
+    from studio.training.train import train
 
     cfg = RunConfig.from_dict({
         "method": "sft", "model": {"name": str(tiny_model_dir)},

@@ -35,7 +35,7 @@ def tiny_dpo_run(tmp_path_factory, model_dir: Path) -> Path:
     if "dpo" not in _RUNS:
         from test_training import tiny_config
 
-        from studio.training import train
+        from studio.training.train import train
 
         root = tmp_path_factory.mktemp("tiny-dpo")
         rows = [{"prompt": f"Is pineapple on pizza a crime? ({i})",

@@ -95,7 +95,7 @@ def test_modelfile_template_renders_like_the_chat_template(family, tiny_model_di
     from tokenizers import processors
     from transformers import AutoTokenizer
 
-    from studio.data.templates import CHATML, LLAMA2
+    from studio.data.prepare.templates import CHATML, LLAMA2
     from studio.publish.modelfile import derive, leading_bos, render_go
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)

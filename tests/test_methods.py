@@ -12,7 +12,7 @@ from test_training import tiny_config
 
 from studio.config import ConfigError, RunConfig
 from studio.errors import StudioError
-from studio.training import ADAPTER_DIR, train
+from studio.training.train import ADAPTER_DIR, train
 
 _RUNS: dict[str, Path] = {}
 CHOSEN = "No, it is a matter of personal preference and taste."
@@ -148,7 +148,7 @@ def no_model_loads(monkeypatch):
 
 
 def test_rl_given_a_policy_run_or_nothing_says_what_it_needs(tiny_model_dir, pref_file, tmp_path, no_model_loads):
-    from studio.training import prepare
+    from studio.training.train import prepare
 
     policy = tmp_path / "policy"
     (policy / ADAPTER_DIR).mkdir(parents=True)
@@ -184,7 +184,7 @@ def test_reward_run_refused_by_chat_and_policy_run_refused_by_score(tmp_path, no
 def test_preference_methods_given_sft_data_say_so_before_loading(method, tiny_model_dir, sft_file, tmp_path,
                                                                  no_model_loads, monkeypatch):
     from studio.data import DataError
-    from studio.training import prepare
+    from studio.training.train import prepare
 
     cfg = tiny_config(tiny_model_dir, sft_file, method, tmp_path / "run")
     if method == "rl":
@@ -254,7 +254,7 @@ def test_rlhf_and_dpo_side_by_side_scores_every_answer(tmp_path_factory, tiny_mo
 
 def test_a_run_that_keeps_no_example_fails_with_a_sentence_not_completed(tiny_model_dir, tmp_path):
     # KTO drops rows whose prompt cannot fit in max_length, then TRL ends at step 0 with a warning only.
-    from studio.training import NothingTrainedError
+    from studio.training.train import NothingTrainedError
 
     rows = [{"prompt": "Is pineapple on pizza a crime? " * 40, "completion": "No.", "label": i % 2 == 0}
             for i in range(8)]

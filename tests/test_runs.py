@@ -103,7 +103,7 @@ def test_stop_saves_loadable_adapter_and_second_start_is_queued(tiny_model_dir, 
 
 
 def test_sigkill_then_resume_equals_uninterrupted_run(tiny_model_dir, sft_file, tmp_path):
-    from studio.training import train
+    from studio.training.train import train
 
     steps = 80
     reference_dir = tmp_path / "reference"

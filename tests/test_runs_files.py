@@ -171,7 +171,7 @@ def test_two_workers_never_write_one_folder(tiny_model_dir, sft_file):
 def test_failure_sentences():
     import torch
 
-    from studio.data.loading import DataError
+    from studio.data.layouts.normalise import DataError
 
     assert worker.failure_sentence(DataError("The data file x does not exist; check the path."), 0, True) == (
         "The data file x does not exist; check the path.")

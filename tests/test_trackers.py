@@ -30,7 +30,7 @@ def test_tensorboard_events_land_in_the_run_folder(tiny_model_dir, sft_file, tmp
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     from test_hub import CANARY
 
-    from studio.training import train
+    from studio.training.train import train
 
     monkeypatch.setenv("HF_TOKEN", CANARY)  # the trainer's arguments, logged to TensorBoard, must not carry it
     run_dir = tmp_path / "run"
@@ -51,7 +51,7 @@ def test_tensorboard_events_land_in_the_run_folder(tiny_model_dir, sft_file, tmp
 def test_unknown_or_missing_trackers_are_refused(tmp_path):
     import importlib.util
 
-    from studio.trackers import check, report_to
+    from studio.training.trackers import check, report_to
 
     base = {"data": {"source": "x.jsonl"}}
     assert RunConfig.from_dict(base).training.report_to == "none" and report_to("none") == "none"

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from studio.config import RunConfig
-from studio.training import ADAPTER_DIR, train
+from studio.training.train import ADAPTER_DIR, train
 
 
 def tiny_config(model_dir, data_file, method, run_dir, **training):
@@ -62,7 +62,8 @@ def test_training_changes_lora_only_and_adapter_round_trips(method, tiny_model_d
 
 def built_args(cfg, run_dir):
     """The arguments of the trainer the studio really builds for ``cfg`` (tiny model, no training)."""
-    from studio.training import build_trainer, prepare
+    from studio.training.train import prepare
+    from studio.training.trainer import build_trainer
 
     plan, _, tokenizer, _, data, model = prepare(cfg)
     return plan, build_trainer(cfg, run_dir, model, tokenizer, data.dataset, plan).args
@@ -82,7 +83,7 @@ def test_cpu_defaults_override_trl(tiny_model_dir, pref_file, tmp_path):
 
 def test_qlora_on_cpu_is_one_sentence(tiny_model_dir, pref_file, tmp_path):
     from studio.config import ConfigError
-    from studio.training import plan_device
+    from studio.training.trainer import plan_device
 
     cfg = tiny_config(tiny_model_dir, pref_file, "dpo", tmp_path)
     cfg.lora.qlora = True

@@ -24,7 +24,7 @@ def build_tiny_model(folder: str | Path, *, seed: int = 0, vocab_size: int = 300
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    from studio.data.templates import CHATML
+    from studio.data.prepare.templates import CHATML
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from studio.chat.history import ChatError
+from studio.runs.files import adapter_folder
 
 log = logging.getLogger("studio.chat")
 BASE = "base"
@@ -37,29 +38,19 @@ def _checkpoints(run_dir: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name.rsplit("-", 1)[-1]) if p.name.rsplit("-", 1)[-1].isdigit() else -1)
 
 
-def run_adapter(run_dir: Path, checkpoint: str | None = None) -> Path | None:
-    """The run's final adapter, else its newest checkpoint, or the named checkpoint."""
-    if checkpoint:
-        path = run_dir / checkpoint
-        return path if (path / "adapter_config.json").is_file() else None
-    if (run_dir / "adapter" / "adapter_config.json").is_file():
-        return run_dir / "adapter"
-    found = _checkpoints(run_dir)
-    return found[-1] if found else None
-
-
 def _adapter_base(adapter: Path) -> str:
     """The name the run trained on ('embedded', a Hub id, a folder): checkpoints lack the studio marker,
     so the run's final adapter marker is asked next, then PEFT's own record."""
-    for marker in (adapter / "studio_base.json", adapter.parent / "adapter" / "studio_base.json"):
-        if marker.is_file():
+    for folder in (adapter, adapter_folder(adapter.parent, final_only=True)):
+        marker = folder / "studio_base.json" if folder else None
+        if marker and marker.is_file():
             return json.loads(marker.read_text(encoding="utf-8"))["model"]
     config = json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8"))
     return config["base_model_name_or_path"]
 
 
 def _run_source(spec: str, run_dir: Path, name: str, checkpoint: str | None) -> Source:
-    adapter = run_adapter(run_dir, checkpoint)
+    adapter = adapter_folder(run_dir, checkpoint)
     if adapter is None:
         what = checkpoint or "a saved adapter"
         raise ChatError(f"The run {name} has no {what}; pick another model or wait until it saves one.")
@@ -119,7 +110,7 @@ def source_choices(base_name: str = "embedded") -> list[tuple[str, str]]:
     choices = [(f"Base model ({base_name or 'embedded'})", BASE)]
     for info in _runs():
         run_dir = Path(info.dir)
-        if info.state in BUSY or run_adapter(run_dir) is None or not chats(info.method):
+        if info.state in BUSY or adapter_folder(run_dir) is None or not chats(info.method):
             continue
         choices.append((f"{info.name} · {str(info.method).upper()} · {info.state} · newest", f"run:{info.id}"))
         for ckpt in _checkpoints(run_dir):
@@ -130,7 +121,7 @@ def source_choices(base_name: str = "embedded") -> list[tuple[str, str]]:
 def default_source() -> str:
     """The newest finished run with an adapter, else the base model: the tab works on a fresh install."""
     for info in _runs():  # newest first
-        if info.state == FINISHED and chats(info.method) and run_adapter(Path(info.dir)) is not None:
+        if info.state == FINISHED and chats(info.method) and adapter_folder(Path(info.dir)) is not None:
             return f"run:{info.id}"
     return BASE
 

@@ -1,6 +1,11 @@
-"""Data: load a source, detect its format, normalise it to TRL's conversational form."""
+"""Data, read in order: ``read/`` (sources into rows), ``layouts/`` (detect and normalise every
+layout), ``prepare/`` (templates, previews, trainer-ready rows, the token cache), ``inspect.py`` on top.
 
-from studio.data.loading import DataError, PreparedData
-from studio.data.training_data import load_training_data
+Training makes one call, ``for_training``, and gets one ``PreparedData`` back.
+"""
 
-__all__ = ["DataError", "PreparedData", "load_training_data"]
+from studio.data.prepare.prepared import PreparedData
+from studio.data.prepare.training_data import for_training, load_training_data
+from studio.data.read.files import DataError
+
+__all__ = ["DataError", "PreparedData", "for_training", "load_training_data"]

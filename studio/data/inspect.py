@@ -10,10 +10,17 @@ from typing import Any
 
 from jinja2.exceptions import TemplateError
 
-from studio.data.loading import normalise
-from studio.data.preview import CONVERSATIONS, length_stats, preview, render, sft_plan, tool_template_problem
-from studio.data.reading import read_preview
-from studio.data.sources import DataError
+from studio.data.layouts.normalise import normalise
+from studio.data.prepare.preview import (
+    CONVERSATIONS,
+    length_stats,
+    preview,
+    render,
+    sft_plan,
+    tool_template_problem,
+)
+from studio.data.read.files import DataError
+from studio.data.read.source import read_preview
 
 DEFAULT_MAX_LENGTH = 512  # TrainingConfig.max_length's default
 # Counting tokens runs at about 4 MB of text a second on this 2-core CPU (100,000 chat rows: ~15 s).
@@ -28,7 +35,7 @@ STATS_TIME_BUDGET = 4.5
 @dataclass
 class InspectReport:
     source: str
-    kind: str  # sft, preference, kto, text, tool or multimodal (studio.data.kinds)
+    kind: str  # sft, preference, kto, text, tool or multimodal (studio.data.layouts.kinds)
     format: str  # the schema recognised, e.g. "sharegpt", "hh-rlhf"
     description: str  # the schema in words
     rows: int  # rows read
@@ -108,7 +115,7 @@ def inspect_source(source: str, *, split: str = "train", subset: str | None = No
     counting after at most ``stats_time_budget`` seconds (see TARGET_SECONDS); ``None`` counts every
     example however long it takes. Raises a StudioError (one sentence) when unusable.
     """
-    from studio.data.templates import apply_template
+    from studio.data.prepare.templates import apply_template
 
     started = time.perf_counter()
     raw = read_preview(source, split=split, subset=subset, rows=rows)

@@ -41,6 +41,9 @@ class TrainContext:
     callbacks: list[Any]
     run_dir: Path
     peft: bool  # the model is a PEFT model: a method needing a reference can use the adapter-less base
+    # Only for a method with ``takes_prepared``: ``dataset`` holds the rows its trainer made last time from
+    # the same data and settings (studio.data's token cache); hand them over as prepared (``as_prepared``).
+    prepared: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,9 @@ class Method:
     # Its TRL trainer tokenizes the whole dataset when built and its config takes `dataset_num_proc`,
     # so many rows are tokenized in several processes.
     parallel_data: bool = False
+    # Its build gives ``ctx.dataset`` to the trainer as prepared rows when ``ctx.prepared`` (TRL's option for
+    # it, or ``as_prepared``); only such a method's runs read the token cache (others read the data each run).
+    takes_prepared: bool = False
     sequences_per_example: int = 1  # sequences one example puts through the model (a preference pair: 2)
     # What training loads and wraps: "causal_lm" (a model that writes answers) or "reward" (the same base
     # with a one-number sequence-classification head, LoRA task SEQ_CLS, the head itself trained in full).
@@ -77,3 +83,23 @@ class Method:
 def without(args: dict[str, Any], *keys: str) -> dict[str, Any]:
     """The shared TrainingArguments less the keys a trainer's config does not have (e.g. RLOO's max_length)."""
     return {k: v for k, v in args.items() if k not in keys}
+
+
+def as_prepared(trainer_cls, hook: str = "_prepare_dataset"):
+    """``trainer_cls`` taking rows it prepared before (the token cache's) as they are.
+
+    TRL 1.16 gives SFTTrainer an option for it (``dataset_kwargs={"skip_prepare_dataset": True}``) and
+    RewardTrainer sees its own ``chosen_ids``/``rejected_ids``; DPOTrainer and KTOTrainer
+    (``_prepare_dataset``) and ORPOTrainer and CPOTrainer (``tokenize_row``) prepare whatever they are
+    given, so that step, and nothing else, passes the rows through.
+    """
+    def as_is(self, dataset, *args, **kwargs):
+        return dataset
+
+    def nothing_new(self, feature, *args, **kwargs):
+        return {}  # a map that adds no column: the row keeps the ids it has
+
+    if hook not in ("_prepare_dataset", "tokenize_row"):
+        raise ValueError(f"unknown dataset preparation hook {hook!r}")
+    return type(f"Prepared{trainer_cls.__name__}", (trainer_cls,),
+                {hook: as_is if hook == "_prepare_dataset" else nothing_new})

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from studio.errors import ConfigError
-from studio.methods.base import Chart, Method, TrainContext, option
+from studio.methods.base import Chart, Method, TrainContext, as_prepared, option
 
 # TRL 1.x's DPO loss types (trl/trainer/dpo_trainer.py), each with one line a learner can act on.
 LOSS_TYPES = {
@@ -64,8 +64,9 @@ def build(ctx: TrainContext):
     args = DPOConfig(beta=opts.beta, **losses, **ctx.common_args)
     # With a PEFT model and no ref_model, TRL uses the base with the adapter disabled as the
     # reference: no second copy of the model in memory.
-    return DPOTrainer(model=ctx.model, ref_model=None, args=args, train_dataset=ctx.dataset,
-                      processing_class=ctx.tokenizer, callbacks=ctx.callbacks)
+    trainer_cls = as_prepared(DPOTrainer) if ctx.prepared else DPOTrainer
+    return trainer_cls(model=ctx.model, ref_model=None, args=args, train_dataset=ctx.dataset,
+                       processing_class=ctx.tokenizer, callbacks=ctx.callbacks)
 
 
 METHOD = Method(
@@ -88,6 +89,7 @@ METHOD = Method(
         Chart("DPO rewards", {"rewards/margins": "reward margin", "rewards/accuracies": "reward accuracy"}),
         Chart("Log-probabilities", {"logps/chosen": "chosen", "logps/rejected": "rejected"}),
     ),
+    takes_prepared=True,  # a token-cache hit: build() hands the stored rows over as prepared
     recipes=("pineapple-dpo.yaml", "zephyr-style-dpo.yaml"),
     reference_model=True,
     parallel_data=True,

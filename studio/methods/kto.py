@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from studio.errors import ConfigError
-from studio.methods.base import Chart, Method, TrainContext, option
+from studio.methods.base import Chart, Method, TrainContext, as_prepared, option
 
 
 @dataclass
@@ -45,6 +45,9 @@ def build(ctx: TrainContext):
     args = KTOConfig(beta=opts.beta, desirable_weight=opts.desirable_weight,
                      undesirable_weight=opts.undesirable_weight, **ctx.common_args)
     # With a PEFT model and no ref_model, the base with the adapter off is the reference (no second copy).
+    if ctx.prepared:
+        return as_prepared(KTOTrainer)(model=ctx.model, ref_model=None, args=args, train_dataset=ctx.dataset,
+                                       processing_class=ctx.tokenizer, callbacks=ctx.callbacks)
     return KTOTrainer(model=ctx.model, ref_model=None, args=args, train_dataset=unpaired(ctx.dataset),
                       processing_class=ctx.tokenizer, callbacks=ctx.callbacks)
 
@@ -71,6 +74,7 @@ METHOD = Method(
         Chart("KTO rewards", {"rewards/chosen": "good answers", "rewards/rejected": "bad answers", "kl": "KL"}),
         Chart("Log-probabilities", {"logps/chosen": "good", "logps/rejected": "bad"}),
     ),
+    takes_prepared=True,  # a token-cache hit: build() hands the stored rows over as prepared
     recipes=("pineapple-kto.yaml",),
     reference_model=True,
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from studio.errors import ConfigError
-from studio.methods.base import Chart, Method, TrainContext, option
+from studio.methods.base import Chart, Method, TrainContext, as_prepared, option
 
 
 @dataclass
@@ -25,7 +25,8 @@ def build(ctx: TrainContext):
 
     opts: ORPOOptions = ctx.options
     args = ORPOConfig(beta=opts.beta, **ctx.common_args)
-    return ORPOTrainer(model=ctx.model, args=args, train_dataset=ctx.dataset, processing_class=ctx.tokenizer,
+    trainer_cls = as_prepared(ORPOTrainer, "tokenize_row") if ctx.prepared else ORPOTrainer
+    return trainer_cls(model=ctx.model, args=args, train_dataset=ctx.dataset, processing_class=ctx.tokenizer,
                        callbacks=ctx.callbacks)
 
 
@@ -50,5 +51,6 @@ METHOD = Method(
         Chart("ORPO rewards", {"rewards/margins": "reward margin", "rewards/accuracies": "reward accuracy"}),
         Chart("ORPO terms", {"nll_loss": "SFT loss (chosen)", "log_odds_ratio": "log odds ratio"}),
     ),
+    takes_prepared=True,  # a token-cache hit: build() hands the stored rows over as prepared
     recipes=("pineapple-orpo.yaml",),
 )

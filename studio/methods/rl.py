@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from studio.errors import ConfigError
+from studio.errors import ConfigError, StudioError
 from studio.methods.base import Chart, Method, TrainContext, option, without
 
 
@@ -46,7 +46,7 @@ class RLOptions:
 
 def reward_run_dir(value: str) -> Path:
     """The reward run a recipe names, or one sentence saying what to give instead (nothing heavy loads)."""
-    from studio.inference import adapter_method, is_reward_run
+    from studio.inference import adapter_dir_of, adapter_method, is_reward_run
     from studio.paths import runs_dir
 
     text = (value or "").strip()
@@ -57,18 +57,17 @@ def reward_run_dir(value: str) -> Path:
     # A run name: the newest run folder whose recipe carries that output.name (folders start with a timestamp).
     candidates += sorted((p for p in runs_dir().glob(f"*-{text}*") if p.is_dir()), reverse=True)
     for path in candidates:
-        if (path / "adapter" / "adapter_config.json").is_file() or (path / "adapter_config.json").is_file():
-            if not is_reward_run(path):
-                raise ConfigError(
-                    f"rl.reward_model {text} was trained with {adapter_method(_adapter(path)) or 'another method'}, "
-                    "not as a reward model; RL needs a run of the reward method (pineapple-reward.yaml trains one).")
-            return path.resolve()
+        try:
+            adapter = adapter_dir_of(path)
+        except StudioError:  # no adapter there: the next candidate
+            continue
+        if not is_reward_run(path):
+            raise ConfigError(
+                f"rl.reward_model {text} was trained with {adapter_method(adapter) or 'another method'}, "
+                "not as a reward model; RL needs a run of the reward method (pineapple-reward.yaml trains one).")
+        return path.resolve()
     raise ConfigError(f"No finished reward run found at '{text}'; give a reward run's folder or name "
                       "(`studio runs` lists them), or train one with presets/recipes/pineapple-reward.yaml.")
-
-
-def _adapter(path: Path) -> Path:
-    return path / "adapter" if (path / "adapter").is_dir() else path
 
 
 def build(ctx: TrainContext):

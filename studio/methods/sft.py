@@ -12,9 +12,9 @@ log = logging.getLogger(__name__)
 def assistant_only(tokenizer, dataset) -> bool:
     """Train on assistant turns only when the data is conversational and the template can mark them.
 
-    The rule lives in studio.data.preview.sft_plan, so the preview marks exactly what is trained on.
+    The rule lives in studio.data.prepare.preview.sft_plan, so the preview marks exactly what is trained on.
     """
-    from studio.data.preview import sft_plan
+    from studio.data.prepare.preview import sft_plan
 
     if "messages" not in dataset.column_names:
         return False
@@ -27,10 +27,14 @@ def assistant_only(tokenizer, dataset) -> bool:
 def build(ctx: TrainContext):
     from trl import SFTConfig, SFTTrainer
 
-    from studio.data.trainer_ready import prepare_sft_dataset
+    from studio.data.prepare.trainer_ready import prepare_sft_dataset
 
     # Weight-0 turns, raw text (packed) and tool calls are tokenized by the data layer, which marks
     # exactly what is trained on; TRL keeps a dataset that already has input_ids and labels as it is.
+    if ctx.prepared:  # rows SFTTrainer tokenized, labelled and truncated last time: TRL's own skip
+        args = SFTConfig(dataset_kwargs={"skip_prepare_dataset": True}, **ctx.common_args)
+        return SFTTrainer(model=ctx.model, args=args, train_dataset=ctx.dataset, processing_class=ctx.tokenizer,
+                          callbacks=ctx.callbacks)
     dataset = prepare_sft_dataset(ctx.dataset, ctx.tokenizer, ctx.common_args["max_length"])
     args = SFTConfig(assistant_only_loss=assistant_only(ctx.tokenizer, dataset), **ctx.common_args)
     return SFTTrainer(model=ctx.model, args=args, train_dataset=dataset, processing_class=ctx.tokenizer,
@@ -50,6 +54,7 @@ METHOD = Method(
         "and 1-3 epochs is a sound start."
     ),
     card_line="Supervised fine-tuning (SFT) on demonstrations, with TRL's SFTTrainer.",
+    takes_prepared=True,  # a token-cache hit: build() hands the stored rows over as prepared
     recipes=("sft-chat.yaml", "zephyr-style-sft.yaml"),
     parallel_data=True,
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from studio.errors import ConfigError
-from studio.methods.base import Chart, Method, TrainContext, option
+from studio.methods.base import Chart, Method, TrainContext, as_prepared, option
 
 
 @dataclass
@@ -37,8 +37,9 @@ def build(ctx: TrainContext):
     opts: SimPOOptions = ctx.options
     args = CPOConfig(loss_type="simpo", beta=opts.beta, simpo_gamma=opts.gamma_ratio * opts.beta,
                      cpo_alpha=opts.sft_weight, **ctx.common_args)
-    return CPOTrainer(model=ctx.model, args=args, train_dataset=ctx.dataset, processing_class=ctx.tokenizer,
-                      callbacks=ctx.callbacks)
+    trainer_cls = as_prepared(CPOTrainer, "tokenize_row") if ctx.prepared else CPOTrainer
+    return trainer_cls(model=ctx.model, args=args, train_dataset=ctx.dataset, processing_class=ctx.tokenizer,
+                       callbacks=ctx.callbacks)
 
 
 METHOD = Method(
@@ -62,5 +63,6 @@ METHOD = Method(
         Chart("SimPO rewards", {"rewards/margins": "reward margin", "rewards/accuracies": "reward accuracy"}),
         Chart("Log-probabilities", {"logps/chosen": "chosen", "logps/rejected": "rejected"}),
     ),
+    takes_prepared=True,  # a token-cache hit: build() hands the stored rows over as prepared
     recipes=("pineapple-simpo.yaml",),
 )

@@ -16,7 +16,7 @@ from typing import Any
 from studio.errors import StudioError
 from studio.methods import get_method
 from studio.paths import ASSETS_DIR
-from studio.runs.files import read_metrics
+from studio.runs.files import adapter_folder, read_metrics
 
 TEMPLATE = ASSETS_DIR / "model_card.md"
 CURVE_FILE = "loss_curve.png"
@@ -43,7 +43,8 @@ def is_hub_id(name: str) -> bool:
 
 def base_model_of(run_dir: Path) -> tuple[str, bool, str]:
     """(display name, is on the Hub, note) for the run's base model."""
-    marker = _read_json(run_dir / "adapter" / "studio_base.json")
+    adapter = adapter_folder(run_dir, final_only=True)
+    marker = _read_json(adapter / "studio_base.json") if adapter else {}
     summary = _read_json(run_dir / "summary.json")
     configured = marker.get("model", "")
     display = marker.get("base_model") or summary.get("base_model") or Path(configured).name or "unknown"

@@ -211,11 +211,19 @@ def prepare_resume(run_dir: Path) -> Path | None:
     return ckpt
 
 
-def latest_adapter(run_dir: str | Path) -> Path | None:
-    """The folder that holds the run's newest adapter: the run (its final adapter/), else its newest
-    checkpoint (a stopped run still has something to chat with), else None."""
-    run_dir = Path(run_dir)
-    if (run_dir / ADAPTER_DIR / "adapter_config.json").is_file():
-        return run_dir
-    saved = [p for p in checkpoints(run_dir) if (p / "adapter_config.json").is_file()]
+def adapter_folder(path: str | Path, checkpoint: str | None = None, *, final_only: bool = False) -> Path | None:
+    """This run's adapter folder, the one answer to "where is the adapter": ``path`` itself when it holds
+    an adapter, else the run's final ``adapter/``, else (unless ``final_only``: a stopped run still has
+    something to chat with) its newest checkpoint holding one; ``checkpoint`` names one instead. None
+    when there is none."""
+    path = Path(path)
+    if checkpoint:
+        named = path / checkpoint
+        return named if (named / "adapter_config.json").is_file() else None
+    for folder in (path, path / ADAPTER_DIR):
+        if (folder / "adapter_config.json").is_file():
+            return folder
+    if final_only:
+        return None
+    saved = [p for p in checkpoints(path) if (p / "adapter_config.json").is_file()]
     return saved[-1] if saved else None

@@ -142,9 +142,9 @@ class _Worker:
         self.status(state=state, message=message, eta_s=None, finished=time.time(), **extra)
 
     def run(self) -> int:
-        from studio.callbacks import CheckpointMarker, StatusReporter, StopOnRequest
         from studio.config import RunConfig
-        from studio.training import train
+        from studio.training.callbacks import CheckpointMarker, StatusReporter, StopOnRequest
+        from studio.training.train import train
 
         stop_file = self.run_dir / files.STOP_FILE
         if stop_file.exists():

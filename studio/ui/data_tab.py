@@ -20,7 +20,7 @@ PROBLEM_COLUMNS = ["Row", "Problem"]
 KIND_WORDS = {"preference": "preference pairs (for DPO)", "sft": "conversations (for SFT)",
               "kto": "answers labelled good or bad (for KTO)", "text": "raw text (continued pre-training with SFT)",
               "tool": "tool-calling conversations (for SFT)", "multimodal": "text with images, audio or video"}
-# The roles a column can be mapped to by hand, one dropdown each (studio.data.formats.MAP_ROLES).
+# The roles a column can be mapped to by hand, one dropdown each (studio.data.layouts.formats.MAP_ROLES).
 MAP_ROLES = ("prompt", "response", "system", "messages", "chosen", "rejected", "label", "text")
 
 
@@ -127,7 +127,7 @@ def mapping_updates(columns: list[str] | None, column_map: str | None) -> list:
 def _columns_of(source: str, subset: str | None, split: str) -> list[str]:
     """The file's columns even when no layout fits, so they can be mapped by hand."""
     try:
-        from studio.data.reading import read_source
+        from studio.data.read.source import read_source
 
         raw = read_source(resolve_local(source), split=(split or "train").strip(), subset=subset or None, limit=200)
     except Exception:  # noqa: BLE001 - the inspect error already says what is wrong
@@ -205,13 +205,13 @@ def use_chat_votes():
 
 def cache_text() -> str:
     """The tokenized-data cache, as the Data tab shows it."""
-    from studio.data.token_cache import describe
+    from studio.data.prepare.token_cache import describe
 
     return "```\n" + describe() + "\n```"
 
 
 def clear_cache() -> str:
-    from studio.data.token_cache import clear
+    from studio.data.prepare.token_cache import clear
 
     removed, freed = clear()
     gr.Info(f"Removed {removed} cached dataset{'s' if removed != 1 else ''} ({freed / 2**20:.1f} MB freed).")

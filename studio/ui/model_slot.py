@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import StudioError
-from studio.runs.files import latest_adapter
+from studio.runs.files import adapter_folder
 
 _CACHE: dict[str, Any] = {"key": None, "model": None}
 _CACHE_LOCK = threading.Lock()
@@ -30,7 +30,7 @@ def reward_scorer(run_dir: str | Path):
 
 
 def _slot(run_dir: str | Path, kind: str, load, trust_remote_code: bool = False):
-    target = latest_adapter(run_dir)
+    target = adapter_folder(run_dir)
     if target is None:
         raise StudioError("This run has no trained adapter yet; wait until it saves a checkpoint or finishes.")
     stamp = max((p.stat().st_mtime for p in target.rglob("adapter_model*")), default=0)

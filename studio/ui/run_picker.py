@@ -9,11 +9,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from studio.runs.files import ACTIVE_STATES, latest_adapter
+from studio.runs.files import ACTIVE_STATES, adapter_folder
 
 log = logging.getLogger("studio.ui")
 
-__all__ = ["ACTIVE_STATES", "has_adapter", "latest_adapter", "latest_run_id", "list_runs_safe", "read_records",
+__all__ = ["ACTIVE_STATES", "has_adapter", "latest_run_id", "list_runs_safe", "read_records",
            "run_choices", "run_label"]
 
 
@@ -23,7 +23,7 @@ def run_label(info: Any) -> str:
 
 
 def has_adapter(run_dir: str | Path) -> bool:
-    return latest_adapter(run_dir) is not None
+    return adapter_folder(run_dir) is not None
 
 
 def list_runs_safe() -> list:

@@ -48,7 +48,7 @@ def gpu_model_dir(tmp_path_factory):
 
 @pytest.mark.parametrize("method", ["sft", "dpo"])
 def test_bf16_lora_trains_on_the_gpu(method, gpu_model_dir, sft_file, pref_file, tmp_path):
-    from studio.training import train
+    from studio.training.train import train
 
     data = sft_file if method == "sft" else pref_file
     summary = train(gpu_config(gpu_model_dir, data, method, tmp_path), tmp_path / "run")
@@ -63,7 +63,7 @@ def test_bf16_lora_trains_on_the_gpu(method, gpu_model_dir, sft_file, pref_file,
 def test_qlora_loads_4bit_and_trains(gpu_model_dir, pref_file, tmp_path):
     pytest.importorskip("bitsandbytes", reason="QLoRA needs the bitsandbytes package (make run installs it "
                         "on a machine with nvidia-smi)")
-    from studio.training import prepare, train
+    from studio.training.train import prepare, train
 
     cfg = gpu_config(gpu_model_dir, pref_file, "dpo", tmp_path, precision="bf16")
     cfg.lora.qlora = True
@@ -76,7 +76,8 @@ def test_qlora_loads_4bit_and_trains(gpu_model_dir, pref_file, tmp_path):
 
 def test_liger_kernels_are_an_option(gpu_model_dir, sft_file, tmp_path):
     pytest.importorskip("liger_kernel", reason="Liger kernels need the liger-kernel package")
-    from studio.training import build_trainer, prepare, train
+    from studio.training.train import prepare, train
+    from studio.training.trainer import build_trainer
 
     cfg = gpu_config(gpu_model_dir, sft_file, "sft", tmp_path, use_liger_kernel=True)
     plan, _, tokenizer, _, data, model = prepare(cfg)
@@ -94,8 +95,7 @@ def test_memory_estimate_within_25_percent_of_the_peak(arch, tmp_path):
 
     from studio.data import load_training_data
     from studio.methods import get_method
-    from studio.models.memory import PeakMemory, estimate_for_run, longest_sequence
-    from studio.training import build_trainer, plan_device
+    from studio.training.trainer import build_trainer, plan_device
 
     tok_dir = build_tiny_model(tmp_path / "tok")
     tokenizer = AutoTokenizer.from_pretrained(tok_dir)

@@ -1,15 +1,62 @@
-"""The data a run trains on: ``load_training_data`` (what training calls) and the row selection.
+"""The data a run trains on: ``for_training`` (the one call training makes), ``load_training_data``
+(read -> normalise -> refuse the wrong kind) and the row selection.
 
 Small files are read and normalised whole; a large local file stays in Arrow
-(studio.data.arrow_source, studio.data.arrow_normalise) and, when the run needs only ``take``
+(studio.data.read.arrow, studio.data.prepare.arrow_normalise) and, when the run needs only ``take``
 examples, only about that many of its rows are read at all.
 """
 
 from __future__ import annotations
 
-from studio.data.loading import PreparedData, check_method, normalise, read_for
+from studio.data.layouts.normalise import check_method, normalise, read_for
+from studio.data.prepare.prepared import PreparedData
 
-__all__ = ["load_training_data", "select_examples"]
+__all__ = ["cache_key_for", "for_training", "load_training_data", "select_examples"]
+
+
+def cache_key_for(data_cfg, *, tokenizer, template: str, take: int | None, seed: int, settings: dict) -> str:
+    """Everything a run's trainer-ready rows depend on: the source's identity, the data settings, the
+    row selection, the chat template and tokenizer, and the caller's ``settings`` (max length, method,
+    its options)."""
+    from studio.data.prepare.token_cache import cache_key, source_identity, tokenizer_identity
+
+    d = data_cfg
+    return cache_key({
+        "source": source_identity(d.source, d.split or "train", d.subset), "subset": d.subset,
+        "column_map": d.column_map, "max_rows": d.max_rows, "shuffle_seed": d.shuffle_seed, "take": take,
+        "seed": seed, "template": template, "tokenizer": tokenizer_identity(tokenizer), **settings})
+
+
+def for_training(data_cfg, asked, *, tokenizer, template: str, take: int | None = None, seed: int = 0,
+                 settings: dict | None = None, cache: bool = True, say=None) -> PreparedData:
+    """The data one run trains on, asked for once.
+
+    ``asked``: what the method asks of the data (its kind; a wrong kind is refused in one sentence
+    naming it). ``take``: the examples the run consumes (None: every one). ``settings``: what else the
+    trainer's rows depend on (max length, method, options), for the cache key. When an earlier run
+    prepared the same data with the same settings, its trainer-ready rows come from the token cache and
+    nothing is read (``prepared`` is True); otherwise the examples are read, normalised and reduced to
+    ``take``, and ``remember(trainer_rows, method)`` stores what the trainer makes of them. ``cache=False``:
+    neither (the caller's trainer cannot take prepared rows).
+    """
+    from studio.data.prepare.token_cache import load
+
+    say = say or (lambda _line: None)
+    key = cache_key_for(data_cfg, tokenizer=tokenizer, template=template, take=take, seed=seed,
+                        settings=settings or {})
+    hit = load(key) if cache else None
+    if hit is not None:
+        data = PreparedData.from_cache(key, *hit)
+        say(f"Using the tokenized data cached for {data_cfg.source} ({len(data.dataset):,} examples, "
+            f"cache entry {key}).")
+        return data
+    say(f"Loading data from {data_cfg.source}...")
+    data = load_training_data(data_cfg, asked, take=take, seed=seed)
+    data.dataset = select_examples(data.dataset, take, seed)
+    if take is not None:
+        say(f"The run consumes {take:,} examples: {len(data.dataset):,} are prepared.")
+    data.cache_key, data.source = key if cache else "", data_cfg.source
+    return data
 
 
 def load_training_data(data_cfg, method: str, *, take: int | None = None, seed: int = 0) -> PreparedData:
@@ -22,7 +69,7 @@ def load_training_data(data_cfg, method: str, *, take: int | None = None, seed: 
     """
     import datasets
 
-    from studio.data.arrow_source import TAKE_BYTES, is_large
+    from studio.data.read.arrow import TAKE_BYTES, is_large
 
     large = is_large(data_cfg.source) or (take is not None and is_large(data_cfg.source, TAKE_BYTES))
     if large and (data_cfg.split or "train") == "train":
@@ -43,9 +90,9 @@ def _load_large(data_cfg, method: str, take: int | None, seed: int) -> PreparedD
     """A large file through Arrow; None when its layout needs every row at once (grouped layouts)."""
     from pathlib import Path
 
-    from studio.data.arrow_normalise import normalise_arrow
-    from studio.data.arrow_source import count_rows, file_kind, open_arrow, pick_rows, take_parquet
-    from studio.data.arrow_source import take as take_rows
+    from studio.data.prepare.arrow_normalise import normalise_arrow
+    from studio.data.read.arrow import count_rows, file_kind, open_arrow, pick_rows, take_parquet
+    from studio.data.read.arrow import take as take_rows
 
     path = Path(data_cfg.source).expanduser()
     order_seed = data_cfg.shuffle_seed if data_cfg.shuffle_seed is not None else seed

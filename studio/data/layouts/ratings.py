@@ -3,13 +3,13 @@
 Each layout follows the rule its dataset card gives; the rule is the format's description, so the
 preview and ``data inspect`` show it. A row whose answers tie, or whose scores are missing, gives no
 pair: it raises ``NoPair`` (counted and listed apart from broken rows, since nothing is wrong with it).
-Rated data where one prompt spans several rows (HelpSteer, oasst trees) is in ``studio.data.grouped``.
+Rated data where one prompt spans several rows (HelpSteer, oasst trees) is in ``studio.data.layouts.grouped``.
 """
 
 from __future__ import annotations
 
-from studio.data.messages import RowError, Skip, maybe_json, norm_messages, text_field
-from studio.data.pair_rows import is_hh, pair, shared_prompt, split_hh
+from studio.data.layouts.messages import RowError, Skip, maybe_json, norm_messages, text_field
+from studio.data.layouts.pair_rows import is_hh, pair, shared_prompt, split_hh
 
 
 class NoPair(Skip):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from jinja2.exceptions import TemplateError
 
-from studio.data.chat_inputs import UNTRAINED_WEIGHT, template_messages, tools_arg, weighted_mask
+from studio.data.prepare.chat_inputs import UNTRAINED_WEIGHT, template_messages, tools_arg, weighted_mask
 
 GENERATION_MARKER = re.compile(r"\{%-?\s*generation\s*-?%\}")  # as trl.chat_template_utils.has_generation_markers
 PREVIEW_CHARS = 20_000  # longer segments are shortened in the preview (the count of hidden characters is shown)

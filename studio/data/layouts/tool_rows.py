@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import re
 
-from studio.data.messages import RowError, maybe_json, text_field, tool_call
-from studio.data.sft_rows import finish
+from studio.data.layouts.messages import RowError, maybe_json, text_field, tool_call
+from studio.data.layouts.sft_rows import finish
 
 GLAIVE_TURN = re.compile(r"(?:^|\n+)\s*(USER|ASSISTANT|FUNCTION RESPONSE):[ \t]?")
 GLAIVE_ROLES = {"USER": "user", "ASSISTANT": "assistant", "FUNCTION RESPONSE": "tool"}

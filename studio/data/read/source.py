@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from studio.data.hub_sources import read_folder, read_hub
-from studio.data.llamafactory import read_llamafactory
-from studio.data.sources import (
+from studio.data.read.files import (
     FILE_KINDS,
     HUB_ID,
     LLAMAFACTORY_INFO,
@@ -19,6 +17,8 @@ from studio.data.sources import (
     RawRows,
     read_file,
 )
+from studio.data.read.hub import read_folder, read_hub
+from studio.data.read.llamafactory import read_llamafactory
 
 __all__ = ["read_preview", "read_source"]
 
@@ -48,7 +48,7 @@ def read_preview(source: str, *, split: str = "train", subset: str | None = None
     """What a preview reads: ``rows`` rows when given; else a large local file's first rows (counted from
     its metadata), a Hub dataset's or dataset folder's first rows by streaming, a small file whole.
     ``source_rows`` says how many rows the whole source has when only a sample was read."""
-    from studio.data.arrow_source import SAMPLE_ROWS, is_large, read_sample
+    from studio.data.read.arrow import SAMPLE_ROWS, is_large, read_sample
 
     if rows is None and (split or "train") == "train" and is_large(source):
         return read_sample(Path(source.strip()).expanduser())

@@ -1,7 +1,7 @@
 """What chat templates are given: messages as templates expect them, tools, and which turns are trained.
 
-Shared by the preview (``studio.data.preview``) and the data the trainer gets
-(``studio.data.trainer_ready``), so both mark the same tokens.
+Shared by the preview (``studio.data.prepare.preview``) and the data the trainer gets
+(``studio.data.prepare.trainer_ready``), so both mark the same tokens.
 """
 
 from __future__ import annotations

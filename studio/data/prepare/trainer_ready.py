@@ -1,6 +1,6 @@
 """Datasets TRL cannot prepare alone, tokenized here with the labels it should train on.
 
-- Tool calls: their arguments are stored as JSON text (see ``studio.data.messages.tool_call``) and
+- Tool calls: their arguments are stored as JSON text (see ``studio.data.layouts.messages.tool_call``) and
   turned back into objects here, since chat templates write them with ``tojson``.
 - Per-message weights (OpenAI ``weight``, ShareGPT ``weight``, LLaMA-Factory v1 ``loss_weight``): TRL's
   ``assistant_only_loss`` trains every assistant turn, so a conversation with a weight-0 turn is
@@ -10,14 +10,14 @@
 - Raw text (kind ``text``): documents joined with the end-of-text token and cut into blocks of
   ``max_length`` tokens, every token trained on: continued pre-training wastes no padding.
 
-The preview (``studio.data.preview``) uses ``weighted_mask`` too, so it marks what is trained.
+The preview (``studio.data.prepare.preview``) uses ``weighted_mask`` too, so it marks what is trained.
 """
 
 from __future__ import annotations
 
 import logging
 
-from studio.data.chat_inputs import template_messages, tools_arg, weighted_mask
+from studio.data.prepare.chat_inputs import template_messages, tools_arg, weighted_mask
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def pack_text(dataset, tokenizer, max_length: int):
 def prepare_sft_dataset(dataset, tokenizer, max_length: int | None = None):
     """What SFT should be given: the dataset as it is, or tokenized here when TRL alone would train on
     the wrong tokens (weight-0 turns) or waste padding (raw text)."""
-    from studio.data.preview import sft_plan
+    from studio.data.prepare.preview import sft_plan
 
     if dataset.column_names == ["text"] and max_length:
         return pack_text(dataset, tokenizer, max_length)
@@ -81,7 +81,7 @@ def prepare_sft_dataset(dataset, tokenizer, max_length: int | None = None):
     if max_length and not any(label != -100 for labels in tokenized["labels"] for label in labels[:max_length]):
         # TRL drops every example left with nothing to learn after truncation, then fails on an empty
         # dataset with a sampler error; say what is wrong instead.
-        from studio.data.sources import DataError
+        from studio.data.read.files import DataError
 
         raise DataError(f"Every example's first trained token comes after max_length ({max_length} tokens), so "
                         "nothing would be learned; raise training.max_length or shorten the prompts.")

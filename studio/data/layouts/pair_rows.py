@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from studio.data.messages import (
+from studio.data.layouts.messages import (
     ROLE_ALIASES,
     RowError,
     maybe_json,

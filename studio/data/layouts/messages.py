@@ -101,7 +101,7 @@ def tool_call(value: Any, where: str) -> dict:
     if not isinstance(args, dict):
         raise RowError(f"{where} is a tool call whose arguments are not an object")
     # Kept as JSON text: arguments differ per call, and Arrow would merge them into one struct whose
-    # missing keys come back as nulls. studio.data.trainer_ready.template_messages reads them back.
+    # missing keys come back as nulls. studio.data.prepare.trainer_ready.template_messages reads them back.
     return {"type": "function", "function": {"name": value["name"], "arguments": json.dumps(args, ensure_ascii=False)}}
 
 

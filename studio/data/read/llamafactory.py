@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from studio.data.sources import LLAMAFACTORY_INFO, DataError, RawRows, read_file
+from studio.data.read.files import LLAMAFACTORY_INFO, DataError, RawRows, read_file
 
 # LLaMA-Factory's column names -> the studio's, per formatting (data/README.md of LLaMA-Factory).
 ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output", "system": "system",
@@ -60,7 +60,7 @@ def read_llamafactory(path: Path, *, split: str = "train", subset: str | None = 
     if entry.get("file_name"):
         raw = read_file(folder / entry["file_name"], split=split, limit=limit)
     elif entry.get("hf_hub_url"):
-        from studio.data.hub_sources import read_hub
+        from studio.data.read.hub import read_hub
 
         raw = read_hub(entry["hf_hub_url"], split=entry.get("split", split), subset=entry.get("subset"), limit=limit)
     else:

@@ -1,6 +1,6 @@
 """Load a data source and normalise it for training: read -> map columns -> detect -> normalise.
 
-``normalise`` is shared by training (studio.data.training_data) and ``studio data inspect``.
+``normalise`` is shared by training (studio.data.prepare.training_data) and ``studio data inspect``.
 Bad rows never stop the load: each is reported with its row number and reason, and the valid rows
 stay usable. A source that cannot be used at all raises ``DataError`` (one sentence).
 """
@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Any
 
-from studio.data import grouped
-from studio.data.formats import Format, RowError, apply_column_map, candidates, detect
-from studio.data.kinds import (
+from studio.data.layouts import grouped
+from studio.data.layouts.formats import Format, RowError, apply_column_map, candidates, detect
+from studio.data.layouts.kinds import (
     KIND_WORDS,
     MEDIA_COLUMNS,
     kind_problem,
@@ -21,29 +20,14 @@ from studio.data.kinds import (
     media_sentence,
     wanted_kind,
 )
-from studio.data.messages import Skip
-from studio.data.ratings import NoPair
-from studio.data.reading import read_source
-from studio.data.sources import DataError, RawRows, row_error
+from studio.data.layouts.messages import Skip
+from studio.data.layouts.ratings import NoPair
+from studio.data.read.files import DataError, RawRows, row_error
+from studio.data.read.source import read_source
 
-__all__ = ["DataError", "Normalised", "PreparedData", "check_method", "normalise", "read_for"]
+__all__ = ["DataError", "Normalised", "check_method", "normalise", "read_for"]
 
 GROUPED = {"helpsteer": grouped.helpsteer, "oasst": grouped.oasst}
-
-
-@dataclass
-class PreparedData:
-    dataset: Any  # datasets.Dataset in TRL conversational form
-    kind: str  # "sft" or "preference"
-    format: str  # the schema that was recognised
-    rows: int  # rows read
-    errors: list[dict] = field(default_factory=list)  # [{"row": i, "message": "..."}], row numbers 0-based
-    description: str = ""  # the schema in words, for people
-    notes: list[str] = field(default_factory=list)  # what else the user should know (rows not used, ...)
-    valid_rows: int = 0  # rows read that had no problem
-    remarks: list[dict] = field(default_factory=list)  # rows kept or skipped with a remark (not errors)
-    tokenized: Any = None  # the trainer-ready dataset from the tokenized-data cache (then ``dataset`` is a stub)
-    cache_key: str = ""  # where the tokenized data is (or will be) cached
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 Each ``Format`` names the columns it needs, the kind of data it is and the converter of one row
 (``sft_rows``, ``pair_rows``, ``ratings``); grouped layouts (HelpSteer, oasst) have no per-row
-converter and are built in ``studio.data.grouped``. The first format whose columns fit and whose
+converter and are built in ``studio.data.layouts.grouped``. The first format whose columns fit and whose
 kind suits the method wins; the others that fit are returned too, so the UI can say what it weighed.
 """
 
@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from studio.data import ratings, tool_rows
-from studio.data.kinds import KIND_WORDS, kind_problem, kinds_for
-from studio.data.messages import ROLE_ALIASES, RowError, maybe_json, text_field
-from studio.data.pair_rows import (
+from studio.data.layouts import ratings, tool_rows
+from studio.data.layouts.kinds import KIND_WORDS, kind_problem, kinds_for
+from studio.data.layouts.messages import ROLE_ALIASES, RowError, maybe_json, text_field
+from studio.data.layouts.pair_rows import (
     columns_pair,
     first_role_not_assistant,
     is_label,
@@ -22,7 +22,7 @@ from studio.data.pair_rows import (
     preference_row,
     v1_pair,
 )
-from studio.data.sft_rows import (
+from studio.data.layouts.sft_rows import (
     sft_alpaca,
     sft_dolly,
     sft_messages,
@@ -32,7 +32,7 @@ from studio.data.sft_rows import (
     sft_swift_pairs,
     text_row,
 )
-from studio.data.sources import DataError
+from studio.data.read.files import DataError
 
 __all__ = ["FORMATS", "FORMATS_BY_NAME", "KNOWN_COLUMNS", "SCORE_COLUMNS", "Format", "RowError",
            "apply_column_map", "candidates", "detect", "text_field"]
@@ -49,7 +49,7 @@ KNOWN_COLUMNS = (*MAP_ROLES, "conversations", "instruction", "input", "output", 
 @dataclass(frozen=True)
 class Format:
     name: str
-    kind: str  # a kind from studio.data.kinds, or "rated" (built from groups of rows, serves SFT and DPO)
+    kind: str  # a kind from studio.data.layouts.kinds, or "rated" (built from groups of rows, serves SFT and DPO)
     description: str  # the layout in words; for ratings, the rule that makes the pairs
     required: tuple[str, ...]
     row: Callable[[dict], dict] | None = None  # per-row converter; None for grouped formats

@@ -9,7 +9,7 @@ import logging
 import os
 from pathlib import Path
 
-from studio.data.sources import LOCAL_HINT, SPLIT, DataError, RawRows, apply_slice, local_slice
+from studio.data.read.files import LOCAL_HINT, SPLIT, DataError, RawRows, apply_slice, local_slice
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from studio.data.formats import SCORE_COLUMNS, RowError, text_field
-from studio.data.sources import row_error
+from studio.data.layouts.formats import SCORE_COLUMNS, RowError, text_field
+from studio.data.read.files import row_error
 
 Examples = list[tuple[int, dict]]
 

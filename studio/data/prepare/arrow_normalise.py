@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import logging
 
-from studio.data.arrow_source import batch_rows, cpu_workers
-from studio.data.formats import FORMATS_BY_NAME, apply_column_map
-from studio.data.loading import PreparedData, _convert_rows, check_method, normalise
-from studio.data.sources import DataError, RawRows
+from studio.data.layouts.formats import FORMATS_BY_NAME, apply_column_map
+from studio.data.layouts.normalise import _convert_rows, check_method, normalise
+from studio.data.prepare.prepared import PreparedData
+from studio.data.read.arrow import batch_rows, cpu_workers
+from studio.data.read.files import DataError, RawRows
 
 log = logging.getLogger(__name__)
 PROBE_ROWS = 1000  # rows detection looks at

@@ -16,7 +16,7 @@ import json
 import os
 from pathlib import Path
 
-from studio.data.sources import FILE_KINDS, DataError, RawRows, row_error
+from studio.data.read.files import FILE_KINDS, DataError, RawRows, row_error
 
 LARGE_BYTES = 32 * 2**20  # below this the whole-file Python path is faster than building Arrow
 TAKE_BYTES = 4 * 2**20  # a run that needs only some rows reads only those from a file this big
@@ -62,7 +62,7 @@ def count_rows(path: Path) -> int | None:
 
 def read_sample(path: Path, rows: int | None = None) -> RawRows:
     """The first ``rows`` (default SAMPLE_ROWS) rows of a large file, with ``source_rows`` the file's row count."""
-    from studio.data.sources import read_file
+    from studio.data.read.files import read_file
 
     rows = rows or SAMPLE_ROWS
     if file_kind(path) == "parquet":

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from studio.data.messages import (
+from studio.data.layouts.messages import (
     RowError,
     Skip,
     history_turns,

@@ -1,0 +1,194 @@
+"""train(config, run_dir): one run, from recipe to adapter.
+
+It picks the method from the registry (studio.methods), plans the device, loads the model, asks
+studio.data once for the data that method trains on (``for_training``: from the token cache when
+an earlier run prepared the same), lets the method build its TRL trainer (studio.training.trainer)
+and writes what the run leaves (studio.training.saving). Nothing method-specific lives here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from studio.config import RunConfig
+from studio.errors import StudioError
+from studio.models.hardware import DevicePlan
+from studio.methods import get_method
+from studio.runs.files import ADAPTER_DIR, CONFIG_FILE, SUMMARY_FILE
+from studio.training.saving import check_disk_space, save_adapter
+from studio.training.trainer import build_trainer, plan_device, rows_needed
+
+log = logging.getLogger(__name__)
+
+
+class NothingTrainedError(StudioError):
+    """The trainer ran no step: it kept none of the examples it was given."""
+
+
+def data_settings(cfg: RunConfig) -> dict:
+    """What the trainer-ready rows depend on besides the data and the tokenizer: max length, method, options."""
+    from dataclasses import asdict, is_dataclass
+
+    opts = cfg.method_options
+    return {"max_length": cfg.training.max_length, "method": cfg.method,
+            "options": asdict(opts) if is_dataclass(opts) else repr(opts)}
+
+
+def data_cache_key(cfg: RunConfig, tokenizer, template: str) -> str:
+    """The token-cache entry ``cfg``'s data would be stored under (what ``prepare`` looks up)."""
+    from studio.data.prepare.training_data import cache_key_for
+
+    return cache_key_for(cfg.data, tokenizer=tokenizer, template=template, take=rows_needed(cfg),
+                         seed=cfg.training.seed, settings=data_settings(cfg))
+
+
+def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
+    """Load tokenizer, template, data and model for ``cfg``; the slow, failure-prone part of a run.
+
+    Only the examples the run consumes are prepared (``rows_needed``); a run whose trainer-ready data
+    is in the token cache reads no data at all (``data.prepared``).
+    """
+    from studio.data import for_training
+    from studio.data.layouts.kinds import kind_asked
+    from studio.data.prepare.templates import apply_template
+    from studio.models.loading import load_model, load_tokenizer, resolve_model
+
+    say = progress or log.info
+    cfg.validate()
+    method = get_method(cfg.method)
+    if method.preflight is not None:  # e.g. the reward run an RL recipe names: checked before any model loads
+        method.preflight(cfg.method_options)
+    plan = plan_device(cfg)
+    resolved = resolve_model(cfg.model.name, progress=say)
+    tokenizer = load_tokenizer(resolved, cfg.model.trust_remote_code)
+    template = apply_template(tokenizer, cfg.data.template)
+    # The method's name where studio.data knows it, so a wrong-kind sentence names the method picked.
+    asked = cfg.method if kind_asked(cfg.method) == method.data_kind else method.data_kind
+    data = for_training(cfg.data, asked, tokenizer=tokenizer, template=template, take=rows_needed(cfg),
+                        seed=cfg.training.seed, say=say, cache=method.takes_prepared, settings=data_settings(cfg))
+    say(f"Loading model {resolved.display_name} on {plan.description}...")
+
+    import os
+
+    model = load_model(
+        resolved,
+        dtype=plan.torch_dtype(),
+        quantize_4bit=cfg.lora.qlora,
+        trust_remote_code=cfg.model.trust_remote_code,
+        # Under several processes each 4-bit copy goes to its own GPU.
+        device_map={"": int(os.environ.get("LOCAL_RANK", "0"))} if cfg.lora.qlora else None,
+        kind=method.model_kind,
+    )
+    return plan, resolved, tokenizer, template, data, model
+
+
+def build_with_data(cfg: RunConfig, run_dir: Path, model, tokenizer, data, plan: DevicePlan, callbacks,
+                    say: Callable[[str], None]):
+    """Build the trainer; tokenizing is reported as it goes and its result cached (or taken from the cache)."""
+    from studio.data.prepare.progress import estimate_seconds, fmt_seconds
+    from studio.data.read.arrow import cpu_workers
+
+    method = get_method(cfg.method)
+    if data.prepared:
+        # The rows this method's trainer made last time from the same data and settings, passed through
+        # its TRL trainer's option for prepared data: nothing is tokenized again.
+        return build_trainer(cfg, run_dir, model, tokenizer, data.dataset, plan, callbacks, prepared=True)
+    workers = cpu_workers(len(data.dataset)) if method.parallel_data else None
+    if len(data.dataset) >= 2000:
+        eta = estimate_seconds(data.dataset, tokenizer, workers)
+        say(f"Tokenizing {len(data.dataset):,} examples{f' in {workers} processes' if workers else ''}: "
+            f"about {fmt_seconds(eta)}.")
+    trainer = build_trainer(cfg, run_dir, model, tokenizer, data.dataset, plan, callbacks, data_workers=workers)
+    if trainer.is_world_process_zero():  # under several processes one of them writes the cache
+        data.remember(trainer.train_dataset, cfg.method)
+    return trainer
+
+
+def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
+          resume_from: str | None = None, progress: Callable[[str], None] | None = None,
+          data_progress: Callable[[str, int, int, float | None], None] | None = None,
+          on_plan: Callable[[dict], None] | None = None) -> dict:
+    """Train one run into ``run_dir`` and return its summary (also written to summary.json).
+
+    ``data_progress(what, done, total, eta_s)`` hears how preparing the data goes (every few seconds);
+    ``on_plan`` hears the device, precision and memory estimate before the first step.
+    """
+    from studio.data.prepare.progress import fmt_seconds, reported_maps
+    from studio.models.memory import PeakMemory, estimate_for_run, longest_sequence
+    from studio.training.callbacks import MetricsWriter, ProgressPrinter, SaveAtEnd
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    say = progress or log.info
+
+    def report(what: str, done: int, total: int, eta: float | None) -> None:
+        say(f"Preparing data: {what} {done:,}/{total:,} rows (ETA {fmt_seconds(eta)})")
+        if data_progress is not None:
+            data_progress(what, done, total, eta)
+
+    with reported_maps(report):
+        plan, resolved, tokenizer, template, data, model = prepare(cfg, progress)
+        # A checkpoint at the last step too, so that a completed run can be continued for more.
+        all_callbacks = [MetricsWriter(run_dir), *(callbacks or ()), ProgressPrinter(progress), SaveAtEnd()]
+        trainer = build_with_data(cfg, run_dir, model, tokenizer, data, plan, all_callbacks, say)
+    longest = longest_sequence(trainer.train_dataset, cfg.training.max_length)
+    estimate = estimate_for_run(cfg, model, plan, get_method(cfg.method), longest)
+    say(f"Precision {plan.precision} ({plan.reason}) Memory estimate {estimate.total_gib:.2f} GiB per process "
+        f"for batches of {longest} tokens: {estimate.breakdown()}.")
+    planned = {"device": plan.device, "device_name": plan.name, "precision": plan.precision,
+               "precision_reason": plan.reason, "memory_estimate_gib": round(estimate.total_gib, 3),
+               "processes": trainer.args.world_size}
+    if on_plan and trainer.is_world_process_zero():
+        on_plan(planned)
+    main_process = trainer.is_world_process_zero()
+    if main_process:
+        cfg.save(run_dir / CONFIG_FILE)
+    check_disk_space(trainer, run_dir)
+    peak = PeakMemory(plan.device)
+    peak.start()
+    result = trainer.train(resume_from_checkpoint=resume_from)
+    if trainer.state.global_step == 0:
+        # Some trainers (KTO, for one) drop rows whose prompt cannot fit and then end at step 0 with only
+        # a warning; a run that learned nothing must not end "completed".
+        t = cfg.training
+        raise NothingTrainedError(
+            f"No training step ran: the trainer kept none of the {len(data.dataset):,} examples prepared "
+            f"(rows longer than training.max_length={t.max_length} tokens are dropped by some methods); raise "
+            f"training.max_length, or count the long rows with `studio data inspect {cfg.data.source} "
+            f"--max-length {t.max_length}`.")
+    peak_gib = peak.peak_bytes() / 2**30
+    adapter_dir = run_dir / ADAPTER_DIR
+    if main_process:  # the other processes of a multi-process run hold the same weights
+        adapter_dir = save_adapter(trainer, tokenizer, run_dir, cfg.model.name, resolved.display_name, cfg.method)
+    summary = {
+        "method": cfg.method,
+        "base_model": resolved.display_name,
+        "base_model_path": resolved.path,
+        "template": template,
+        "data_format": data.format,
+        "data_rows": data.rows,
+        "data_valid_rows": len(trainer.train_dataset),
+        "data_cached": data.prepared,
+        "global_step": trainer.state.global_step,
+        "max_steps": trainer.state.max_steps,
+        "train_loss": result.training_loss,
+        "seconds": round(time.time() - started, 1),
+        **planned,
+        "gradient_checkpointing": plan.gradient_checkpointing,
+        "longest_sequence": longest,
+        "memory_estimate_parts_gib": {k: round(v / 2**30, 3) for k, v in estimate.parts.items()},
+        "peak_memory_gib": round(peak_gib, 3),
+        "memory_at_start_gib": round(peak.at_start / 2**30, 3),
+        "peak_memory_source": "cuda max allocated" if plan.device == "cuda" else "peak resident size (main process)",
+        "adapter": str(adapter_dir),
+        "stopped_early": trainer.state.global_step < trainer.state.max_steps,
+    }
+    if main_process:
+        (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    return summary
