@@ -34,13 +34,13 @@ HANDLERS = {
 
 
 class _MethodKind(argparse.Action):
-    """Keep the method's name and the data kind it trains on (studio.data speaks kinds, not methods)."""
+    """Keep the method's name and what it asks of the data (studio.data speaks kinds, not methods)."""
 
     def __call__(self, parser, namespace, value, option_string=None):
-        from studio.methods import get_method
+        from studio.methods import data_asked
 
         setattr(namespace, self.dest, value)
-        namespace.data_kind = get_method(value).data_kind
+        namespace.asked = data_asked(value)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,7 +19,7 @@ from studio.config import ConfigError, RunConfig
 from studio.errors import StudioError
 from studio.hardware import DevicePlan
 from studio.hardware import plan_device as hardware_plan
-from studio.methods import TrainContext, get_method
+from studio.methods import TrainContext, data_asked, get_method
 from studio.runs.files import ADAPTER_DIR, CONFIG_FILE, SUMMARY_FILE
 from studio.trackers import report_to
 
@@ -165,7 +165,6 @@ def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
     is in the cache skips reading the data: ``data.tokenized`` then holds it.
     """
     from studio.data import load_training_data
-    from studio.data.kinds import kind_asked
     from studio.data.templates import apply_template
     from studio.data.token_cache import load as cached_data
     from studio.data.training_data import select_examples
@@ -189,9 +188,8 @@ def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
     else:
         say(f"Loading data from {cfg.data.source}...")
         take = rows_needed(cfg)
-        # The method's name where studio.data knows it, so a wrong-kind sentence names the method picked.
-        asked = cfg.method if kind_asked(cfg.method) == method.data_kind else method.data_kind
-        data = load_training_data(cfg.data, asked, take=take, seed=cfg.training.seed)
+        # The kind the method declares and its title, so a wrong-kind sentence names the method picked.
+        data = load_training_data(cfg.data, data_asked(method), take=take, seed=cfg.training.seed)
         data.dataset = select_examples(data.dataset, take, cfg.training.seed)
         if take is not None:
             say(f"max_steps {cfg.training.max_steps} consumes {take:,} examples: {len(data.dataset):,} are prepared.")

@@ -190,8 +190,10 @@ def test_preference_methods_given_sft_data_say_so_before_loading(method, tiny_mo
     if method == "rl":
         monkeypatch.setattr("studio.methods.rl.reward_run_dir", lambda value: Path(value))
         cfg.rl.reward_model = "somewhere"
-    # The sentence names the method picked (KTO also takes answers labelled good or bad).
-    words = "KTO needs answers labelled good or bad" if method == "kto" else f"{method.upper()} needs preference pairs"
+    # The sentence names the method picked by its title (KTO also takes answers labelled good or bad).
+    title = {"kto": "KTO", "orpo": "ORPO", "simpo": "SimPO", "reward": "Reward model", "rl": "RL on a reward model"}
+    words = f"{title[method]} needs answers labelled good or bad" if method == "kto" else \
+        f"{title[method]} needs preference pairs"
     with pytest.raises(DataError, match=words):
         prepare(cfg)
 

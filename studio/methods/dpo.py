@@ -70,6 +70,7 @@ def build(ctx: TrainContext):
 
 METHOD = Method(
     name="dpo",
+    order=40,
     title="DPO (preferences)",
     full_name="Direct Preference Optimization (DPO)",
     description="Direct preference optimisation: prefer the chosen answer over the rejected one.",

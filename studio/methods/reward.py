@@ -39,6 +39,7 @@ def build(ctx: TrainContext):
 
 METHOD = Method(
     name="reward",
+    order=20,
     title="Reward model (RLHF step 2)",
     full_name="Bradley-Terry reward model",
     description="Reward model: learns to score answers so that chosen ones score above rejected ones.",
@@ -61,6 +62,5 @@ METHOD = Method(
         Chart("Rewards", {"mean_reward": "mean", "min_reward": "min", "max_reward": "max"}),
     ),
     recipes=("pineapple-reward.yaml",),
-    policy=False,
-    model_kind="reward",
+    produces="reward",
 )
