@@ -171,8 +171,7 @@ def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
     from studio.models import load_model, load_tokenizer, resolve_model
 
     say = progress or log.info
-    cfg.validate()
-    method = get_method(cfg.method)
+    method = get_method(cfg.method)  # ``cfg`` was validated once, by whoever created the run (start_run)
     if method.preflight is not None:  # e.g. the reward run an RL recipe names: checked before any model loads
         method.preflight(cfg.method_options)
     plan = plan_device(cfg)

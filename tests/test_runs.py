@@ -109,9 +109,11 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tiny_model_dir, sft_file, 
     killed_at = last_step(info.dir)
     assert 20 <= killed_at < steps
 
+    assert runs.get_run(info.id).state == "running"  # reading is no act: nobody has looked yet
+    runs.reconcile()  # what the app's thread, a following CLI or the next worker's end does
     dead = wait_for(lambda: (i := runs.get_run(info.id)).state == "failed" and i, timeout=10)
     assert dead.message == runs.DIED
-    assert "log_tail" in runs.read_status(info.dir)
+    assert runs.read_status(info.dir)["log_tail"] is not None
 
     # Damage the newest complete checkpoint: resume must fall back to the one before.
     newest = runs.last_complete_checkpoint(info.dir)

@@ -22,6 +22,7 @@ from studio.runs.files import (
     STATUS_FILE,
     STOP_FILE,
     SUMMARY_FILE,
+    RunStatus,
     atomic_write,
     checkpoint_is_complete,
     checkpoints,
@@ -51,6 +52,7 @@ from studio.runs.registry import (
 __all__ = [
     "ACTIVE_STATES", "ADAPTER_DIR", "CHECKPOINT_MARKER", "CONFIG_FILE", "DIED", "FINAL_STATES", "LIVE_STATES",
     "LOG_FILE", "METRICS_FILE", "RUN_LOCK", "STATUS_FILE", "STOP_FILE", "SUMMARY_FILE", "RunError", "RunInfo",
+    "RunStatus",
     "atomic_write", "checkpoint_is_complete", "checkpoints", "device_lock_path", "get_run",
     "last_complete_checkpoint", "latest_adapter", "list_runs", "process_start_time", "read_metrics",
     "read_status", "read_summary", "reconcile", "resolve_run", "resume_run", "runs_dir", "start_run", "stop_run",
