@@ -1,7 +1,8 @@
 """The shape the code promises (docs/CONTRACTS.md): arrows one way, no grab-bag, no long module.
 
 Imports are read from the source with ast, so an import inside a function (a "lazy" one) counts as
-much as one at the top: a circle hidden in a function is still a circle.
+much as one at the top: a circle hidden in a function is still a circle. A module named in a string
+that the module hands to importlib.import_module (the CLI's command table) is imported as well.
 """
 
 from __future__ import annotations
@@ -16,6 +17,32 @@ STUDIO = ROOT / "studio"
 MAX_LINES = 400
 GRAB_BAGS = {"common", "utils", "util", "helpers", "misc"}
 
+# The layers of studio/, lowest first: a module may import its own layer and the layers below, never one
+# above. Every top-level module and package is named (its members share its layer); a member listed on
+# its own ("runs.files") has that layer instead, and "pkg.*" names the members a package does not list
+# (each method module: a new one needs no line here). Moving or adding a module is one line here.
+LAYERS: list[tuple[str, ...]] = [
+    ("__init__", "paths", "errors", "net", "memory", "hub_auth", "trackers"),  # no studio imports
+    ("logs", "hardware", "gguf_generate"),
+    ("models", "hub_search", "catalog", "runs.files"),  # models: find and load a base model
+    ("data",),
+    ("methods", "methods.base"),  # the registry and the contract a method module fills
+    ("config", "inference"),
+    ("reward_model",),
+    ("methods.*",),  # the method modules: they build trainers and may use scorers (RL's reward model)
+    ("runs", "runs.registry"),
+    ("callbacks", "run_commands"),
+    ("training",),
+    ("runs.worker",),
+    ("evaluation", "side_by_side"),
+    ("modelcard", "modelfile"),
+    ("hub",),
+    ("gguf_export",),
+    ("chat", "inference_cli"),
+    ("ui",),
+    ("cli", "__main__"),  # the faces' entry: the CLI's command table names modules of every layer
+]
+
 
 def module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
@@ -28,13 +55,27 @@ def modules() -> dict[str, Path]:
     return {module_name(p): p for p in sorted(STUDIO.rglob("*.py"))}
 
 
+def _named_by_strings(tree: ast.AST, known: set[str]) -> list[str]:
+    """Modules a module imports by name: when it calls import_module, every string naming a studio module
+    ("studio.x" or "studio.x:function", as in a table of commands) counts as an import."""
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)
+             and getattr(n.func, "attr", getattr(n.func, "id", None)) in ("import_module", "__import__")]
+    if not calls:
+        return []
+    texts = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    return [t.partition(":")[0] for t in texts if t.partition(":")[0] in known]
+
+
 def imports_of(path: Path, name: str, known: set[str]) -> set[str]:
     """Every studio module ``name`` imports, wherever the import statement stands."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in [*ast.walk(tree), *_named_by_strings(tree, known)]:
         targets = []
-        if isinstance(node, ast.Import):
+        if isinstance(node, str):
+            targets = [node]
+        elif isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
@@ -92,6 +133,69 @@ def test_the_import_reader_sees_lazy_imports(tmp_path):
     path.write_text("def f():\n    from studio.runs import files\n    import studio.training\n")
     assert imports_of(path, "studio.m", {"studio.runs", "studio.runs.files", "studio.training"}) == {
         "studio.runs.files", "studio.runs", "studio.training"}
+
+
+def test_the_import_reader_sees_imports_through_importlib(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text("import importlib\nTABLE = {'x': 'studio.training:train'}\n"
+                    "def f(name):\n    importlib.import_module('studio.runs.files')\n"
+                    "    return importlib.import_module(TABLE[name].partition(':')[0])\n")
+    assert imports_of(path, "studio.m", {"studio.runs", "studio.runs.files", "studio.training"}) == {
+        "studio.runs.files", "studio.runs", "studio.training"}
+
+
+def layer_of(name: str, layers: list[tuple[str, ...]] = LAYERS) -> int:
+    """The layer of ``studio.x.y``: its own line, else "x.*" (a member not listed), else its nearest
+    listed package; a KeyError with a sentence when none is listed."""
+    rank = {entry: i for i, entry in enumerate(layers) for entry in entry}
+    short = name.removeprefix("studio.") if name != "studio" else "__init__"
+    parts = short.split(".")
+    for size in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:size])
+        if size < len(parts) and f"{prefix}.*" in rank:
+            return rank[f"{prefix}.*"]
+        if prefix in rank:
+            return rank[prefix]
+    raise KeyError(f"{name} is in no layer: add '{parts[0]}' to LAYERS in tests/test_structure.py, in the "
+                   "lowest layer above everything it imports")
+
+
+def layer_violations(graph: dict[str, set[str]], layers: list[tuple[str, ...]] = LAYERS) -> list[str]:
+    problems = []
+    for name in sorted(graph):
+        for target in sorted(graph[name]):
+            if name.startswith(target + "."):  # a member importing its own package: Python's usual pattern
+                continue
+            low, high = layer_of(target, layers), layer_of(name, layers)
+            if low > high:
+                problems.append(f"{name} (layer {high}: {', '.join(layers[high])}) imports {target} (layer {low}: "
+                                f"{', '.join(layers[low])}), a layer above it")
+    return problems
+
+
+def test_the_layer_check_finds_an_upward_import_and_a_module_missing_from_the_table():
+    layers = [("paths",), ("runs.files",), ("runs",), ("methods", "methods.base"), ("methods.*",)]
+    graph = {"studio.paths": {"studio.runs.files"}, "studio.runs.files": {"studio.paths"},
+             "studio.methods.dpo": {"studio.methods.base", "studio.methods"}, "studio.methods": set()}
+    assert layer_violations(graph, layers) == [
+        "studio.paths (layer 0: paths) imports studio.runs.files (layer 1: runs.files), a layer above it"]
+    assert layer_of("studio.methods.new_method", layers) == 4 and layer_of("studio.methods", layers) == 3
+    assert layer_of("studio.runs.registry", layers) == 2
+    with pytest.raises(KeyError, match="studio.publish.gguf is in no layer: add 'publish' to LAYERS"):
+        layer_of("studio.publish.gguf", layers)
+
+
+def test_every_module_sits_in_a_declared_layer_and_imports_only_its_layer_and_below():
+    graph = import_graph()
+    missing = []
+    for name in graph:
+        try:
+            layer_of(name)
+        except KeyError as exc:
+            missing.append(exc.args[0])
+    assert not missing, "\n".join(missing)
+    problems = layer_violations(graph)
+    assert not problems, "\n".join(problems)
 
 
 def test_no_import_circle_in_studio_lazy_imports_included():
