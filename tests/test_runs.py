@@ -109,9 +109,13 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tiny_model_dir, sft_file, 
     killed_at = last_step(info.dir)
     assert 20 <= killed_at < steps
 
-    assert runs.get_run(info.id).state == "running"  # reading is no act: nobody has looked yet
-    runs.reconcile()  # what the app's thread, a following CLI or the next worker's end does
-    dead = wait_for(lambda: (i := runs.get_run(info.id)).state == "failed" and i, timeout=10)
+    assert runs.get_run(info.id).state == "running"  # reading is no act: nobody has reconciled yet
+
+    def reconciled():  # what the app's thread and a following CLI do every few seconds
+        runs.reconcile()
+        return runs.get_run(info.id)
+
+    dead = wait_for(lambda: (i := reconciled()).state == "failed" and i, timeout=10)
     assert dead.message == runs.DIED
     assert runs.read_status(info.dir)["log_tail"] is not None
 
