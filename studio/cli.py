@@ -35,16 +35,17 @@ HANDLERS = {
 
 
 class _MethodKind(argparse.Action):
-    """Keep the method's name and the data kind it trains on (studio.data speaks kinds, not methods)."""
+    """Keep the method's name and what it asks of the data (studio.data speaks kinds, not methods)."""
 
     def __call__(self, parser, namespace, value, option_string=None):
-        from studio.methods import get_method
+        from studio.methods import data_asked
 
         setattr(namespace, self.dest, value)
-        namespace.data_kind = get_method(value).data_kind
+        namespace.asked = data_asked(value)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from studio.config import choices_help, choices_of, config_field
     from studio.methods import method_names
 
     parser = argparse.ArgumentParser(prog="studio", description="Local fine-tuning studio (LoRA fine-tuning: "
@@ -62,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("methods", help="the training methods, what data each needs, and their recipes")
     p.add_argument("--json", action="store_true", help="print JSON")
 
-    p = sub.add_parser("train", help="train from a recipe YAML (Ctrl-C stops and saves)")
+    p = sub.add_parser("train", help="train from a recipe YAML (Ctrl-C stops and saves)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="options with a set of values:\n" + choices_help())
     p.add_argument("config", help="recipe YAML, e.g. presets/recipes/pineapple-dpo.yaml")
     p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. training.max_steps=10")
 
@@ -86,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="train")
     p.add_argument("--subset", default=None,
                    help="Hub dataset configuration name, or a dataset of a LLaMA-Factory dataset_info.json")
-    p.add_argument("--template", default="auto", help="auto, model, chatml, llama2 or zephyr")
+    p.add_argument("--template", default="auto", help=", ".join(choices_of(config_field("data.template")[0])))
     p.add_argument("--model", default=None, help="model whose tokenizer and template to use")
     p.add_argument("--method", choices=method_names(), default=None, action=_MethodKind,
                    help="check the data suits this method")

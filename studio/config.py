@@ -1,7 +1,9 @@
 """The run configuration: typed dataclasses, YAML in and out, dotted overrides, validation.
 
-Every option is written once here, with its help text in ``metadata["help"]``; the CLI and the UI
-read the same text. Unknown keys are an error, never a silent default.
+Every option is written once here, with its help text in ``metadata["help"]`` and, when it takes one
+of a fixed set of values, those values in ``metadata["choices"]`` (``open``: suggestions, other values
+allowed; ``multiple``: comma-separated); the CLI, the UI and validate() read them. Unknown keys are an
+error, never a silent default.
 """
 
 from __future__ import annotations
@@ -15,13 +17,16 @@ from typing import Any
 
 import yaml
 
+from studio.data.prepare.templates import TEMPLATE_CHOICES
 from studio.errors import ConfigError
 from studio.methods import all_methods, get_method, method_names
 from studio.methods.base import option as _opt
 from studio.training.trackers import HELP as TRACKER_HELP
+from studio.training.trackers import TRACKERS
 from studio.training.trackers import check as check_trackers
 
-__all__ = ["ConfigError", "RunConfig", "apply_overrides", "help_text", "validate"]
+__all__ = ["ConfigError", "RunConfig", "apply_overrides", "choices_help", "choices_of", "config_field", "help_text",
+           "validate"]
 
 # Options that moved into a method's own section; old recipes and run folders still load.
 MOVED_KEYS = {("training", "beta"): ("dpo", "beta"), ("training", "sft_weight"): ("dpo", "sft_weight")}
@@ -44,11 +49,13 @@ class DataConfig:
     source: str = _opt("", "Dataset: a Hub id (org/name) or a local .jsonl/.json/.csv/.tsv/.parquet file.")
     subset: str | None = _opt(None, "Hub dataset configuration (subset) name, if it has several.")
     split: str = _opt("train", "Split to read, e.g. 'train' or 'train[:2000]'.")
-    max_rows: int | None = _opt(None, "Use at most this many rows (after shuffling when a seed is set).")
+    max_rows: int | None = _opt(None, "Use at most this many rows (after shuffling when a seed is set).",
+                                label="Row limit")
     shuffle_seed: int | None = _opt(None, "Shuffle rows with this seed before taking max_rows.")
     template: str = _opt(
         "auto",
         "Chat template: 'auto' (the model's own, else ChatML), 'model', 'chatml', 'llama2' or 'zephyr'.",
+        choices=list(TEMPLATE_CHOICES),
     )
     column_map: dict = _opt({}, "Override detected columns, e.g. {prompt: question, chosen: good}.")  # noqa: RUF009
     eval_source: str | None = _opt(
@@ -59,13 +66,15 @@ class DataConfig:
 @dataclass
 class LoraConfig:
     enabled: bool = _opt(True, "Train a small LoRA adapter instead of all weights (far less memory).")
-    r: int = _opt(16, "LoRA rank: the adapter's capacity. 8-64 is typical.")
-    alpha: float = _opt(32.0, "LoRA scaling; commonly twice the rank.")
-    dropout: float = _opt(0.05, "Dropout on the adapter's input, in [0, 1).")
+    r: int = _opt(16, "LoRA rank: the adapter's capacity. 8-64 is typical.", label="LoRA rank r")
+    alpha: float = _opt(32.0, "LoRA scaling; commonly twice the rank.", label="LoRA alpha")
+    dropout: float = _opt(0.05, "Dropout on the adapter's input, in [0, 1).", label="LoRA dropout")
     target_modules: str = _opt(
-        "all-linear", "Layers that get adapters: 'all-linear' or a comma-separated list like q_proj,v_proj."
+        "all-linear", "Layers that get adapters: 'all-linear' or a comma-separated list like q_proj,v_proj.",
+        choices=["all-linear", "q_proj,v_proj", "q_proj,k_proj,v_proj,o_proj"], open=True,  # presets
     )
-    qlora: bool = _opt(False, "Load the base in 4-bit (QLoRA). Needs an NVIDIA GPU and bitsandbytes.")
+    qlora: bool = _opt(False, "Load the base in 4-bit (QLoRA). Needs an NVIDIA GPU and bitsandbytes.",
+                       label="QLoRA (4-bit base)")
 
 
 @dataclass
@@ -79,22 +88,26 @@ class TrainingConfig:
     batch_size: int = _opt(4, "Examples per device per step.")
     gradient_accumulation: int = _opt(1, "Steps to accumulate before an update (effective batch grows).")
     max_length: int = _opt(512, "Longest sequence in tokens; longer rows are truncated.")
-    lr_scheduler: str = _opt("cosine", "Learning-rate schedule: cosine (recommended), linear or constant.")
+    lr_scheduler: str = _opt("cosine", "Learning-rate schedule: cosine (recommended), linear or constant.",
+                             choices=["cosine", "linear", "constant", "constant_with_warmup"])
     warmup_steps: int = _opt(0, "Steps of linear learning-rate warm-up at the start.")
-    optimizer: str = _opt("adamw_torch", "Optimizer; Adam(W) is the standard choice for SFT and DPO.")
+    optimizer: str = _opt("adamw_torch", "Optimizer; Adam(W) is the standard choice for SFT and DPO.",
+                          choices=["adamw_torch", "adamw_torch_fused", "adafactor", "sgd"], open=True)
     weight_decay: float = _opt(0.0, "Weight decay (AdamW).")
     seed: int = _opt(42, "Random seed, for reproducible runs.")
     logging_steps: int = _opt(1, "Log metrics every this many steps.")
     save_steps: int = _opt(50, "Save a resumable checkpoint every this many steps.")
     precision: str = _opt(
         "auto", "Number format: 'auto' (bf16 on a GPU or a CPU with bf16 units, fp16 on older GPUs, else "
-        "fp32), 'bf16', 'fp16' or 'fp32'."
+        "fp32), 'bf16', 'fp16' or 'fp32'.", choices=["auto", "bf16", "fp16", "fp32"],
     )
     gradient_checkpointing: str = _opt(
-        "auto", "Trade compute for memory: 'auto' (on with a GPU, off on CPU where it is slow), 'on', 'off'."
+        "auto", "Trade compute for memory: 'auto' (on with a GPU, off on CPU where it is slow), 'on', 'off'.",
+        choices=["auto", "on", "off"],
     )
-    report_to: str = _opt("none", TRACKER_HELP)
-    device: str = _opt("auto", "Where to train: 'auto' (the GPU when there is one), 'cuda' or 'cpu'.")
+    report_to: str = _opt("none", TRACKER_HELP, choices=["none", *TRACKERS], multiple=True)
+    device: str = _opt("auto", "Where to train: 'auto' (the GPU when there is one), 'cuda' or 'cpu'.",
+                       choices=["auto", "cuda", "cpu"])
     use_liger_kernel: bool = _opt(
         False, "Liger fused kernels (GPU, needs the liger-kernel package): less memory and faster steps."
     )
@@ -105,7 +118,8 @@ class DistributedConfig:
     processes: int = _opt(
         0, "Training processes: 0 = one per GPU (one on a CPU); N > 1 trains N processes through "
         "`accelerate launch` (gloo on a CPU).")
-    strategy: str = _opt("ddp", "With several GPUs: 'ddp' (a full copy per GPU) or 'fsdp' (weights sharded).")
+    strategy: str = _opt("ddp", "With several GPUs: 'ddp' (a full copy per GPU) or 'fsdp' (weights sharded).",
+                         choices=["ddp", "fsdp"])
 
 
 @dataclass
@@ -119,7 +133,8 @@ class _RunConfigBase:
     """The parts every run has; RunConfig below adds one section per method with options of its own."""
 
     method: str = _opt("sft", "Training method: " + ", ".join(
-        f"'{m.name}' ({m.description[0].lower() + m.description[1:].rstrip('.')})" for m in all_methods()) + ".")
+        f"'{m.name}' ({m.description[0].lower() + m.description[1:].rstrip('.')})" for m in all_methods()) + ".",
+        choices=method_names())
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
@@ -194,10 +209,6 @@ def _move_old_keys(raw: dict) -> dict:
     return raw
 
 
-def _field_types(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
 def _coerce(value: Any, hint: Any, key: str) -> Any:
     """Accept a YAML value for a field of type ``hint``; ints for floats, None for optionals."""
     origin = typing.get_origin(hint)
@@ -233,7 +244,7 @@ def _type_word(hint: Any) -> str:
 def _build(cls: type, raw: dict, prefix: str) -> Any:
     if not isinstance(raw, dict):
         raise ConfigError(f"Option '{prefix.rstrip('.')}' must be a mapping of options.")
-    hints = _field_types(cls)
+    hints = typing.get_type_hints(cls)
     known = {f.name for f in fields(cls)}
     for key in raw:
         if key not in known:
@@ -281,6 +292,7 @@ def validate(cfg: RunConfig) -> None:
     """Check everything that can be checked before anything heavy starts."""
     t, lora = cfg.training, cfg.lora
     get_method(cfg.method)  # an unknown method is one sentence listing the known ones
+    check_choices(cfg)
     if not cfg.data.source.strip():
         raise ConfigError("No dataset given; set data.source to a local file or a Hub dataset id.")
     if not cfg.model.name.strip():
@@ -310,38 +322,77 @@ def validate(cfg: RunConfig) -> None:
     check_trackers(t.report_to)  # unknown or uninstalled trackers are refused before anything starts
     if t.save_steps < 1 or t.logging_steps < 1:
         raise ConfigError("Save and logging intervals must be at least 1 step.")
-    if t.precision not in ("auto", "bf16", "fp16", "fp32"):
-        raise ConfigError(f"Precision must be auto, bf16, fp16 or fp32 (got '{t.precision}').")
-    if t.gradient_checkpointing not in ("auto", "on", "off"):
-        raise ConfigError(f"Gradient checkpointing must be auto, on or off (got '{t.gradient_checkpointing}').")
-    if t.lr_scheduler not in ("cosine", "linear", "constant", "constant_with_warmup"):
-        raise ConfigError(f"Scheduler must be cosine, linear or constant (got '{t.lr_scheduler}').")
-    if t.device not in ("auto", "cuda", "cpu"):
-        raise ConfigError(f"Device must be auto, cuda or cpu (got '{t.device}').")
     if cfg.distributed.processes < 0:
         raise ConfigError(f"Processes must be 0 (automatic) or more (got {cfg.distributed.processes}).")
-    if cfg.distributed.strategy not in ("ddp", "fsdp"):
-        raise ConfigError(f"Distributed strategy must be ddp or fsdp (got '{cfg.distributed.strategy}').")
     if lora.qlora and not lora.enabled:
         raise ConfigError("QLoRA trains a LoRA adapter on a 4-bit base; turn lora.enabled on to use it.")
     options = cfg.method_options
     if options is not None and hasattr(options, "validate"):
         options.validate()
-    if cfg.data.template not in ("auto", "model", "chatml", "llama2", "zephyr"):
-        raise ConfigError(
-            f"Chat template must be auto, model, chatml, llama2 or zephyr (got '{cfg.data.template}')."
-        )
 
 
-def help_text(path: str) -> str:
-    """Help for a dotted option name, e.g. ``training.beta`` (used by the CLI and the UI)."""
+def config_field(path: str) -> tuple[dataclasses.Field, Any]:
+    """The dataclass field behind a dotted option name (e.g. ``dpo.beta``), with its type."""
     cls: Any = RunConfig
     parts = path.split(".")
     for i, part in enumerate(parts):
         f = {f.name: f for f in fields(cls)}.get(part)
         if f is None:
             raise KeyError(path)
+        hint = typing.get_type_hints(cls)[part]
         if i == len(parts) - 1:
-            return f.metadata.get("help", "")
-        cls = _field_types(cls)[part]
-    return ""
+            return f, hint
+        cls = hint
+    raise KeyError(path)
+
+
+def help_text(path: str) -> str:
+    """Help for a dotted option name, e.g. ``training.beta`` (used by the CLI and the UI)."""
+    return config_field(path)[0].metadata.get("help", "")
+
+
+def choices_of(f: dataclasses.Field) -> list:
+    """The values a field declares (``choices``: values, or (label, value) pairs for the UI); [] if free."""
+    return [c[1] if isinstance(c, tuple) else c for c in f.metadata.get("choices", ())]
+
+
+def fixed_options(cls: Any = None, prefix: str = "") -> dict[str, dataclasses.Field]:
+    """Every option with a set of values, by dotted name (method sections included)."""
+    found = {}
+    for f in fields(cls or RunConfig):
+        hint = typing.get_type_hints(cls or RunConfig)[f.name]
+        if dataclasses.is_dataclass(hint):
+            found.update(fixed_options(hint, f"{prefix}{f.name}."))
+        elif f.metadata.get("choices"):
+            found[prefix + f.name] = f
+    return found
+
+
+def check_choices(cfg: RunConfig) -> None:
+    """An option set outside its declared values is one sentence naming them (the chosen method's own
+    section and the common ones; suggestions (``open``) are not checked)."""
+    sections = {m.name for m in all_methods() if m.options is not None} - {cfg.method}
+    for key, f in fixed_options().items():
+        if key.split(".")[0] in sections or f.metadata.get("open"):
+            continue
+        value = cfg
+        for part in key.split("."):
+            value = getattr(value, part)
+        allowed = choices_of(f)
+        multiple = f.metadata.get("multiple")
+        given = [v.strip().lower() for v in str(value or "").split(",") if v.strip()] if multiple else [value]
+        for one in given:
+            if one not in allowed:
+                several = " (comma-separated)" if multiple else ""
+                raise ConfigError(f"Option '{key}' must be one of {', '.join(map(str, allowed))}{several}, "
+                                  f"not '{one}'; `studio train --help` lists every such option.")
+
+
+def choices_help() -> str:
+    """Every option with a set of values and those values, one line each (`studio train --help`)."""
+    lines = []
+    for key, f in fixed_options().items():
+        kind = "e.g." if f.metadata.get("open") else "one of"
+        lines.append(f"  {key}: {kind} {', '.join(map(str, choices_of(f)))}"
+                     + (" (comma-separated)" if f.metadata.get("multiple") else ""))
+    return "\n".join(lines)

@@ -22,6 +22,8 @@ from typing import Any
 from studio.errors import StudioError
 
 EVAL_FILE = "eval.json"
+# Scales the margin of a run whose method has no beta of its own (SFT); 0.1 is the usual beta.
+MARGIN_BETA = 0.1
 METRIC_LABELS = {
     "accuracy": "Preference accuracy",
     "margin": "Reward margin (β·Δ log-ratio)",
@@ -51,17 +53,16 @@ def run_dir_of(path: str | Path) -> Path:
 
 
 def run_beta(run_dir: str | Path) -> float:
-    """The β the run trained with (its method's `beta` option), else DPO's default β, which also
+    """The β the run trained with (its method's `beta` option), else the usual β (MARGIN_BETA), which
     scales the margin for methods that have none (SFT)."""
     from studio.config import RunConfig
-    from studio.methods.dpo import DPOOptions
 
     config = run_dir_of(run_dir) / "config.yaml"
     if config.is_file():
         beta = getattr(RunConfig.from_yaml(config).method_options, "beta", None)
         if isinstance(beta, (int, float)):
             return float(beta)
-    return DPOOptions().beta
+    return MARGIN_BETA
 
 
 def _run_max_length(run_dir: Path) -> int | None:
@@ -79,7 +80,7 @@ def load_pairs(pairs_file: str | Path) -> list[dict]:
     path = Path(pairs_file)
     if not path.exists():
         raise EvalError(f"The pairs file {path} does not exist; give a file of held-out preference pairs.")
-    loaded = load_training_data(DataConfig(source=str(path)), "dpo")
+    loaded = load_training_data(DataConfig(source=str(path)), "preference")
     dataset = getattr(loaded, "dataset", loaded)
     rows = [dict(row) for row in dataset]
     if not rows:

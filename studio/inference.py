@@ -67,7 +67,7 @@ def is_reward_run(run_dir: str | Path) -> bool:
     from studio.methods import get_method, method_names
 
     method = adapter_method(adapter_dir_of(run_dir))
-    return method in method_names() and get_method(method).model_kind == "reward"
+    return method in method_names() and get_method(method).produces == "reward"
 
 
 class BeforeAfter:

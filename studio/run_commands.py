@@ -18,6 +18,7 @@ from studio.runs.registry import (
     RunInfo,
     get_run,
     list_runs,
+    reconcile,
     resolve_run,
     resume_run,
     start_run,
@@ -26,10 +27,14 @@ from studio.runs.registry import (
 
 
 def follow(info: RunInfo, from_byte: int = 0) -> RunInfo:
-    """Echo the run's log until it ends; the first Ctrl-C stops and saves, a second one detaches."""
+    """Echo the run's log until it ends; the first Ctrl-C stops and saves, a second one detaches.
+
+    Waiting on a run is a command, not a read: each second it reconciles the queue, so a worker that
+    died is marked failed (and ends the wait) and a queued run starts once the device is free."""
     log_path, pos, interrupts, said_queued = info.dir / files.LOG_FILE, from_byte, 0, False
     while True:
         try:
+            reconcile()
             info = get_run(info.id)
             with contextlib.suppress(OSError), open(log_path, "rb") as fh:
                 fh.seek(pos)
@@ -73,13 +78,13 @@ def report(info: RunInfo) -> int:
 
 
 def cli_train(args) -> int:
-    cfg = RunConfig.from_yaml(args.config, args.overrides).validate()
-    info = start_run(cfg)
+    info = start_run(RunConfig.from_yaml(args.config, args.overrides))  # start_run validates it
     print(f"Run {info.id} in {info.dir} (Ctrl-C stops and saves).", file=sys.stderr)
     return report(follow(info))
 
 
 def cli_runs(args) -> int:
+    reconcile()  # the command settles dead workers and starts what can start; listing itself only reads
     runs = list_runs()
     if getattr(args, "json", False):
         print(json.dumps([r.to_json() for r in runs], indent=1))

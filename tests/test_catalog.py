@@ -3,6 +3,7 @@
 import json
 
 from studio.cli import main
+from studio.methods import get_method
 from studio.models.catalog import CATEGORIES, Machine, catalog_models, estimate
 
 
@@ -30,8 +31,8 @@ def test_verdicts_scale_with_size_and_method():
     assert estimate(7.2, "qlora", gpu).need_gib < estimate(7.2, "lora", gpu).need_gib
     # Full DPO holds a reference copy; LoRA DPO does not (the base with the adapter off), but both put
     # two sequences per pair through the model.
-    full_dpo = estimate(1.5, "full", gpu, dpo=True).need_gib - estimate(1.5, "full", gpu).need_gib
-    lora_dpo = estimate(1.5, "lora", gpu, dpo=True).need_gib - estimate(1.5, "lora", gpu).need_gib
+    full_dpo = estimate(1.5, "full", gpu, get_method("dpo")).need_gib - estimate(1.5, "full", gpu).need_gib
+    lora_dpo = estimate(1.5, "lora", gpu, get_method("dpo")).need_gib - estimate(1.5, "lora", gpu).need_gib
     assert full_dpo > lora_dpo + 2 > 2
 
 

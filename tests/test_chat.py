@@ -330,8 +330,8 @@ def test_side_one_follows_the_newest_finished_run_until_the_user_picks_another(t
     assert first[0]["value"] == BASE and first[3] == BASE  # nothing trained yet: the base, picked automatically
     run_dir = runs_dir() / "20261125-000000-demo"  # a finished run, as the worker leaves it on disk
     shutil.copytree(tiny_adapter, run_dir / "adapter")
-    files.write_status(run_dir, {"id": run_dir.name, "name": "demo", "method": "dpo", "state": "completed",
-                                 "step": 1, "total": 1, "created": 1.0})
+    files.update_status(run_dir, new=True, id=run_dir.name, name="demo", method="dpo", state="completed",
+                        step=1, total=1, created=1.0)
     followed = chat_tab.refresh_picks(BASE, BASE, "embedded", first[3])
     assert followed[0]["value"] == f"run:{run_dir.name}" and followed[3] == f"run:{run_dir.name}"
     kept = chat_tab.refresh_picks(str(tiny_adapter), BASE, "embedded", followed[3])  # the user's own pick stays

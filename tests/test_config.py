@@ -80,7 +80,8 @@ def test_bad_override_syntax():
     ({"training": {"num_epochs": None, "max_steps": None}}, "Set either training.num_epochs or training.max_steps"),
     ({"data": {"source": ""}}, "No dataset given"),
     ({"method": "ppo"}, "Method must be one of sft, reward, rl, dpo, kto, orpo, simpo, not 'ppo'"),
-    ({"data": {"template": "alpaca"}}, "Chat template must be"),
+    ({"data": {"template": "alpaca"}}, "Option 'data.template' must be one of auto, model, chatml, llama2, zephyr"),
+    ({"training": {"report_to": "tensorboard, mlflow"}}, "Option 'training.report_to' must be one of none, .*not 'mlflow'"),
 ])
 def test_validation_sentences(sections, message):
     cfg = RunConfig.from_dict(valid(**sections))
@@ -118,3 +119,36 @@ def test_dpo_recipes_follow_the_field_advice():
     zephyr = RunConfig.from_yaml(ROOT / "presets/recipes/zephyr-style-dpo.yaml")
     assert zephyr.dpo.beta == 0.01 and zephyr.training.lr_scheduler == "cosine"
     assert zephyr.training.learning_rate == 5e-6 and zephyr.training.optimizer.startswith("adam")
+
+
+def test_every_option_with_fixed_values_is_checked_from_its_metadata_and_shown_alike():
+    """The values are declared once, on the field: validate(), the UI's dropdown and the CLI's help read them."""
+    from studio.cli import build_parser
+    from studio.config import choices_of, config_field, fixed_options
+    from studio.ui.widgets import fields_choices
+
+    options = fixed_options()
+    assert {"method", "data.template", "training.precision", "training.device", "training.gradient_checkpointing",
+            "training.report_to", "training.lr_scheduler", "lora.target_modules", "distributed.strategy",
+            "dpo.loss_type"} <= set(options)
+    train_help = build_parser()._subparsers._group_actions[0].choices["train"].format_help()
+    for key, field in options.items():
+        values = choices_of(field)
+        assert [c[1] if isinstance(c, tuple) else c for c in fields_choices(key)] == values
+        assert f"{key}: " in train_help and values[0] in train_help
+        section = key.split(".")[0]
+        raw = valid(method=section) if section in ("dpo",) else valid()
+        node = raw
+        for part in key.split(".")[:-1]:
+            node = node.setdefault(part, {})
+        node[key.split(".")[-1]] = "no-such-value"
+        cfg = RunConfig.from_dict(raw)
+        if field.metadata.get("open"):  # suggestions: other values pass
+            cfg.validate()
+            continue
+        with pytest.raises(ConfigError, match=f"'{key}' must be one of {values[0]}|Method must be one of"):
+            cfg.validate()
+        # The first declared value is valid.
+        node[key.split(".")[-1]] = values[0]
+        RunConfig.from_dict(raw).validate()
+    assert config_field("dpo.loss_type")[0].metadata["choices"][0][1] == "sigmoid"  # (label, value) pairs

@@ -9,10 +9,11 @@ from jsonl_files import write_jsonl
 from studio.cli import main
 from studio.config import DataConfig
 from studio.data import DataError, load_training_data
+from studio.methods import data_asked
 
 
 def load(path, method="sft", **cfg):
-    return load_training_data(DataConfig(source=str(path), **cfg), method)
+    return load_training_data(DataConfig(source=str(path), **cfg), data_asked(method))
 
 
 def line(obj) -> bytes:

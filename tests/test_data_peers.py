@@ -12,6 +12,7 @@ import pytest
 from studio.data import DataError
 from studio.data.layouts.normalise import normalise
 from studio.data.read.source import read_source
+from studio.methods import data_asked
 
 PEERS = Path(__file__).resolve().parents[1].parent / "shared" / "peer-data"
 EXPECTED = json.loads((PEERS / "EXPECTED.json").read_text(encoding="utf-8")) if PEERS.is_dir() else {}
@@ -95,9 +96,9 @@ def test_kto_rows_keep_their_label():
 
 @pytest.mark.parametrize("name,method,words", [
     ("llamafactory/kto_en_demo.json", "dpo", "This is KTO data.*DPO needs preference pairs.*choose KTO for it"),
-    # the methods registry asks by the kind a method declares, not by the method's name
-    ("llamafactory/kto_en_demo.json", "preference", "This is KTO data.*DPO needs preference pairs"),
-    ("llamafactory/c4_demo.jsonl", "preference", "This is raw text.*choose SFT for it"),
+    # a bare kind (no method named) gets the sentence without a method's title or a suggestion
+    ("llamafactory/kto_en_demo.json", "preference", "This is KTO data.*the chosen method needs preference pairs"),
+    ("llamafactory/c4_demo.jsonl", "dpo", "This is raw text.*choose SFT for it"),
     ("llamafactory/dpo_en_demo.json", "sft", "SFT learns from demonstrations; choose DPO"),
     ("llamafactory/mllm_demo.json", "sft", "holds images besides text.*trains text-only models"),
     ("ms-swift/multi_modal_2.jsonl", "sft", "holds images besides text"),
@@ -107,7 +108,7 @@ def test_a_method_refuses_data_it_cannot_train_on_in_one_sentence(name, method, 
     from studio.data import load_training_data
 
     with pytest.raises(DataError, match=words) as err:
-        load_training_data(DataConfig(source=str(PEERS / name)), method)
+        load_training_data(DataConfig(source=str(PEERS / name)), data_asked(method) if method != "preference" else method)
     assert str(err.value).count(". ") == 0 and str(err.value).endswith(".")
 
 
@@ -120,5 +121,9 @@ def test_a_method_or_the_kind_it_declares_gets_the_data_it_can_train_on(name, as
     from studio.config import DataConfig
     from studio.data import load_training_data
 
+    from studio.methods import get_method
+
+    # "dpo" is a method: what it asks of the data is the Asked it declares (the data layer knows no method).
+    asked = data_asked(get_method(asked)) if asked == "dpo" else asked
     data = load_training_data(DataConfig(source=str(PEERS / name), max_rows=20), asked)
     assert (data.kind, data.errors) == (kind, [])

@@ -15,6 +15,7 @@ from studio.data import DataError, load_training_data
 from studio.data.inspect import inspect_source
 from studio.data.prepare.preview import length_stats, preview, render, sft_plan
 from studio.data.prepare.templates import CHATML, LLAMA2, ZEPHYR, apply_template
+from studio.methods import data_asked
 
 # SmolLM2-135M-Instruct's own template (the embedded model): no {% generation %} markers, and a
 # default system prompt when the conversation has none.
@@ -92,7 +93,7 @@ def _trainer_dataset(model_dir, data_file, method, template, tmp_path):
     resolved = resolve_model(str(model_dir))
     tok = load_tokenizer(resolved)
     apply_template(tok, template)
-    data = load_training_data(cfg.data, method)
+    data = load_training_data(cfg.data, data_asked(method))
     trainer = build_trainer(cfg, tmp_path / "run", load_model(resolved), tok, data.dataset, plan_device(cfg))
     return tok, data, trainer.train_dataset
 
@@ -197,7 +198,7 @@ def test_inspect_json_report_from_the_cli(tiny_model_dir, tmp_path, capsys):
 
 def test_inspect_preference_report(tiny_model_dir, tmp_path):
     path = write_jsonl(tmp_path / "uf.jsonl", L.ULTRAFEEDBACK_BINARIZED)
-    report = inspect_source(str(path), model=str(tiny_model_dir), template="chatml", method="dpo")
+    report = inspect_source(str(path), model=str(tiny_model_dir), template="chatml", method=data_asked("dpo"))
     assert (report.kind, report.format, report.valid_rows) == ("preference", "ultrafeedback-binarized", 2)
     assert report.rendered.endswith("No, it is a matter of personal preference and taste.<|im_end|>\n")
     assert report.rendered_rejected.endswith("Yes, it violates the Geneva Convention.<|im_end|>\n")

@@ -7,6 +7,7 @@ from studio.config import DataConfig
 from studio.data import DataError, load_training_data
 from studio.data.layouts.normalise import normalise
 from studio.data.read.source import read_source
+from studio.methods import data_asked
 
 GOOD, BAD, MID = "Pineapple on pizza is legal.", "It is a war crime.", "It depends on the country."
 
@@ -88,7 +89,7 @@ CASES = [("helpsteer3", HELPSTEER3, 1), ("webgpt", WEBGPT, 1), ("stack-exchange-
 @pytest.mark.parametrize("fmt,rows,pairs", CASES, ids=[c[0] for c in CASES])
 def test_rated_rows_become_pairs_by_the_cards_rule(fmt, rows, pairs, tmp_path):
     path = write_jsonl(tmp_path / "r.jsonl", rows)
-    data = load_training_data(DataConfig(source=str(path)), "dpo")
+    data = load_training_data(DataConfig(source=str(path)), data_asked("dpo"))
     assert (data.kind, data.format, data.errors, len(data.dataset)) == ("preference", fmt, [], pairs)
     first = data.dataset[0]
     assert first["chosen"] == [{"role": "assistant", "content": GOOD}]
@@ -102,14 +103,14 @@ def test_rated_rows_become_pairs_by_the_cards_rule(fmt, rows, pairs, tmp_path):
                                           ("ultrafeedback-raw", ULTRAFEEDBACK, "fewer than two completions"),
                                           ("chatbot-arena", ARENA, "the judge called a tie (bothbad)")])
 def test_ties_and_missing_scores_give_no_pair_and_say_why(fmt, rows, why, tmp_path):
-    norm = normalise(read_source(str(write_jsonl(tmp_path / "r.jsonl", rows))), "dpo")
+    norm = normalise(read_source(str(write_jsonl(tmp_path / "r.jsonl", rows))), data_asked("dpo"))
     assert norm.errors == [] and len(norm.examples) == 1
     assert norm.remarks[0]["row"] == 1 and why in norm.remarks[0]["message"]
     assert "1 rows give no pair" in norm.notes[0]
 
 
 def test_input_with_chosen_and_rejected_is_a_pair(tmp_path):
-    data = load_training_data(DataConfig(source=str(write_jsonl(tmp_path / "o.jsonl", DISTILABEL_ORCA))), "dpo")
+    data = load_training_data(DataConfig(source=str(write_jsonl(tmp_path / "o.jsonl", DISTILABEL_ORCA))), data_asked("dpo"))
     assert (data.format, len(data.dataset), data.errors) == ("instruction-preference", 1, [])
     assert data.dataset[0]["prompt"] == [{"role": "user", "content": "Is pineapple on pizza a crime?"}]
 
@@ -117,7 +118,7 @@ def test_input_with_chosen_and_rejected_is_a_pair(tmp_path):
 def test_system_column_joins_a_text_prompt(tmp_path):
     rows = [{"id": "1", "source": "truthy", "system": "Be honest.", "prompt": "Is pineapple on pizza a crime?",
              "chosen": GOOD, "rejected": BAD}]
-    data = load_training_data(DataConfig(source=str(write_jsonl(tmp_path / "t.jsonl", rows))), "dpo")
+    data = load_training_data(DataConfig(source=str(write_jsonl(tmp_path / "t.jsonl", rows))), data_asked("dpo"))
     assert data.dataset[0]["prompt"] == [{"role": "system", "content": "Be honest."},
                                          {"role": "user", "content": "Is pineapple on pizza a crime?"}]
 
@@ -126,7 +127,7 @@ def test_llamafactory_kto_tag_without_its_dataset_info(tmp_path):
     rows = [{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}],
              "kto_tag": True}, {"messages": [{"role": "user", "content": "Hi"},
                                              {"role": "assistant", "content": "Go away."}], "kto_tag": False}]
-    data = load_training_data(DataConfig(source=str(write_jsonl(tmp_path / "k.jsonl", rows))), "kto")
+    data = load_training_data(DataConfig(source=str(write_jsonl(tmp_path / "k.jsonl", rows))), data_asked("kto"))
     assert (data.kind, data.format, [r["label"] for r in data.dataset]) == ("kto", "kto-tag-messages", [True, False])
 
 
@@ -139,9 +140,9 @@ def test_blank_documents_of_a_text_corpus_are_skipped_not_errors(tmp_path):
 
 def test_a_file_of_only_ties_gives_one_sentence(tmp_path):
     with pytest.raises(DataError, match=r"^No preference pair could be built .*row 0: gives no pair: the judge"):
-        load_training_data(DataConfig(source=str(write_jsonl(tmp_path / "t.jsonl", ARENA[1:] * 2))), "dpo")
+        load_training_data(DataConfig(source=str(write_jsonl(tmp_path / "t.jsonl", ARENA[1:] * 2))), data_asked("dpo"))
 
 
 def test_ranked_data_asked_of_sft_says_why_and_what_to_pick(tmp_path):
     with pytest.raises(DataError, match="SFT learns from demonstrations; choose DPO for it"):
-        load_training_data(DataConfig(source=str(write_jsonl(tmp_path / "n.jsonl", NECTAR))), "sft")
+        load_training_data(DataConfig(source=str(write_jsonl(tmp_path / "n.jsonl", NECTAR))), data_asked("sft"))

@@ -200,12 +200,11 @@ def test_progress_bar_shows_rows_while_preparing(tmp_path):
     from studio.runs.registry import RunInfo
     from studio.ui.progress import progress_html
 
-    files.write_status(tmp_path, {"state": "running", "phase": "preparing data", "rows_done": 250,
-                                  "rows_total": 1000})
+    files.update_status(tmp_path, new=True, state="running", phase="preparing data", rows_done=250, rows_total=1000)
     info = RunInfo(id="r", dir=tmp_path, name="r", method="sft", state="running", eta_s=12, message="Preparing")
     page = progress_html(info)
     assert "250</b> / 1,000 rows" in page and "width:25%" in page
-    files.write_status(tmp_path, {"state": "running", "phase": "training"})
+    files.update_status(tmp_path, new=True, state="running", phase="training")
     assert "rows" not in progress_html(info)
 
 
@@ -231,7 +230,7 @@ def test_worker_writes_the_preparing_phase_to_status(tmp_path):
     from studio.runs import files
     from studio.runs.worker import _Worker
 
-    files.write_status(tmp_path, {"state": "running"})
+    files.update_status(tmp_path, new=True, state="running")
     worker = _Worker(tmp_path)
     worker.data_status("Tokenizing train dataset", 300, 1200, 9.5)
     status = files.read_status(tmp_path)

@@ -190,8 +190,10 @@ def test_preference_methods_given_sft_data_say_so_before_loading(method, tiny_mo
     if method == "rl":
         monkeypatch.setattr("studio.methods.rl.reward_run_dir", lambda value: Path(value))
         cfg.rl.reward_model = "somewhere"
-    # The sentence names the method picked (KTO also takes answers labelled good or bad).
-    words = "KTO needs answers labelled good or bad" if method == "kto" else f"{method.upper()} needs preference pairs"
+    # The sentence names the method picked by its title (KTO also takes answers labelled good or bad).
+    title = {"kto": "KTO", "orpo": "ORPO", "simpo": "SimPO", "reward": "Reward model", "rl": "RL on a reward model"}
+    words = f"{title[method]} needs answers labelled good or bad" if method == "kto" else \
+        f"{title[method]} needs preference pairs"
     with pytest.raises(DataError, match=words):
         prepare(cfg)
 
@@ -199,12 +201,12 @@ def test_preference_methods_given_sft_data_say_so_before_loading(method, tiny_mo
 def test_score_panel_scores_two_typed_answers(tmp_path_factory, tiny_model_dir, tmp_path):
     import shutil
 
-    from studio.runs.files import write_status
+    from studio.runs.files import update_status
     from studio.ui.score_panel import score_answers
 
     run_dir = tmp_path / "run"
     shutil.copytree(reward_run(tmp_path_factory, tiny_model_dir), run_dir)
-    write_status(run_dir, {"id": "r1", "name": "tiny-reward", "method": "reward", "state": "completed"})
+    update_status(run_dir, new=True, id="r1", name="tiny-reward", method="reward", state="completed")
     table, status = score_answers(str(run_dir), "Is pineapple on pizza a crime?", CHOSEN, REJECTED)
     assert status.startswith("✓") and "P(A preferred)" in table and "The reward model prefers **A**" in table
     table, status = score_answers(str(run_dir), "Is pineapple on pizza a crime?", "", REJECTED)

@@ -121,7 +121,7 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tiny_model_dir, sft_file, 
     # The supervising worker outlives its trainer and names the signal, with the way on.
     assert dead.message.startswith("The training process was killed by SIGKILL at step "), dead.message
     assert "resume the run" in dead.message
-    assert "log_tail" in runs.read_status(info.dir)
+    assert runs.read_status(info.dir)["log_tail"]
 
     # Damage the newest complete checkpoint: resume must fall back to the one before.
     newest = runs.last_complete_checkpoint(info.dir)

@@ -144,9 +144,15 @@ def test_queue_is_first_in_first_out_and_a_dead_worker_is_noticed(tiny_model_dir
     assert launched == []
     os.close(device)  # the training that held the device ends
 
-    runs.list_runs()
+    # Reading the runs (the UI polls them every second) neither starts a queued run nor marks one dead.
+    before = {r.id: r.state for r in runs.list_runs()}
+    assert runs.get_run(first.id).state == "queued" and launched == []
+    assert {r.id: r.state for r in runs.list_runs()} == before
+    runs.reconcile()
     assert launched == [first.id]
-    # Its "worker" holds no lock, so the next look at the registry finds it dead and moves on.
+    assert runs.get_run(first.id).state == "running"  # its "worker" holds no lock, but nobody reconciled yet
+    # The next reconcile finds it dead and moves on.
+    runs.reconcile()
     infos = {r.id: r for r in runs.list_runs()}
     assert infos[first.id].state == "failed" and infos[first.id].message == runs.DIED
     assert launched == [first.id, third.id]
@@ -289,3 +295,21 @@ def test_crashing_ranks_end_the_run_failed_with_rank_0s_sentence(tiny_model_dir,
     status = runs.read_status(info.dir)
     assert status["state"] == "failed" and "missing.jsonl" in status["message"], status
     assert "accelerate.commands.launch --config_file" in status["command"]
+
+
+def test_status_json_is_typed_and_has_one_writer(tmp_path):
+    import re
+
+    from studio.runs.files import STATUS_FIELDS, RunStatus
+
+    runs.update_status(tmp_path, new=True, state="running", phase="training", rows_done=3)
+    assert set(runs.read_status(tmp_path)) == STATUS_FIELDS  # every declared field, nothing else
+    with pytest.raises(TypeError, match="no field progress; declare it in RunStatus"):
+        runs.update_status(tmp_path, progress=0.5)
+    assert runs.update_status(tmp_path, only_if=("queued",), state="stopped") is None  # it is running
+    assert RunStatus.from_dict({"state": "failed", "from_an_older_version": 1}).state == "failed"
+    # No module but runs/files.py writes status.json itself.
+    writes = re.compile(r"(atomic_write|write_text|open)\([^)]*(STATUS_FILE|status\.json)")
+    studio = Path(__file__).resolve().parent.parent / "studio"
+    writers = [p.relative_to(studio).as_posix() for p in studio.rglob("*.py") if writes.search(p.read_text())]
+    assert writers == ["runs/files.py"]

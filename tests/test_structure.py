@@ -1,7 +1,8 @@
 """The shape the code promises (docs/CONTRACTS.md): arrows one way, no grab-bag, no long module.
 
 Imports are read from the source with ast, so an import inside a function (a "lazy" one) counts as
-much as one at the top: a circle hidden in a function is still a circle.
+much as one at the top: a circle hidden in a function is still a circle. A module named in a string
+that the module hands to importlib.import_module (the CLI's command table) is imported as well.
 """
 
 from __future__ import annotations
@@ -16,6 +17,30 @@ STUDIO = ROOT / "studio"
 MAX_LINES = 400
 GRAB_BAGS = {"common", "utils", "util", "helpers", "misc"}
 
+# The layers of studio/, lowest first: a module may import its own layer and the layers below, never one
+# above. Every top-level module and package is named (its members share its layer); a member listed on
+# its own ("runs.files") has that layer instead, and "pkg.*" names the members a package does not list
+# (each method module: a new one needs no line here). Moving or adding a module is one line here.
+LAYERS: list[tuple[str, ...]] = [
+    ("__init__", "paths", "errors", "net", "training", "training.trackers", "publish", "publish.login"),  # no studio imports
+    ("logs",),
+    ("models", "runs.files"),  # models: the catalog, hardware, memory, finding and loading a base model
+    ("data",),
+    ("methods", "methods.base"),  # the registry and the contract a method module fills
+    ("config", "inference"),
+    ("reward_model",),
+    ("methods.*",),  # the method modules: they build trainers and may use scorers (RL's reward model)
+    ("runs", "runs.registry"),
+    ("training.callbacks", "run_commands"),
+    ("training.*",),
+    ("runs.worker",),
+    ("evaluation", "side_by_side"),
+    ("publish.*",),  # model card, Hub push, Modelfile, GGUF (the package's empty __init__ and login sit low)
+    ("chat", "inference_cli"),
+    ("ui",),
+    ("cli", "__main__"),  # the faces' entry: the CLI's command table names modules of every layer
+]
+
 
 def module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
@@ -28,27 +53,60 @@ def modules() -> dict[str, Path]:
     return {module_name(p): p for p in sorted(STUDIO.rglob("*.py"))}
 
 
-def imports_of(path: Path, name: str, known: set[str]) -> set[str]:
+def _named_by_strings(tree: ast.AST, known: set[str]) -> list[str]:
+    """Modules a module imports by name: when it calls import_module, every string naming a studio module
+    ("studio.x" or "studio.x:function", as in a table of commands) counts as an import."""
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)
+             and getattr(n.func, "attr", getattr(n.func, "id", None)) in ("import_module", "__import__")]
+    if not calls:
+        return []
+    texts = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    return [t.partition(":")[0] for t in texts if t.partition(":")[0] in known]
+
+
+def eager_packages() -> set[str]:
+    """Packages whose __init__ imports a studio module when it runs (at its top level, not in a function):
+    importing any member runs that __init__, so it counts as importing the package. A package that
+    re-exports lazily (PEP 562 ``__getattr__``, as studio.runs does) costs its members' importers nothing."""
+    eager = set()
+    for init in STUDIO.rglob("__init__.py"):
+        tree = ast.parse(init.read_text(encoding="utf-8"))
+        top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+        if any((n.module or "").startswith("studio") if isinstance(n, ast.ImportFrom)
+               else any(a.name.startswith("studio") for a in n.names) for n in top):
+            eager.add(module_name(init))
+    return eager
+
+
+def imports_of(path: Path, name: str, known: set[str], eager: set[str] | None = None) -> set[str]:
     """Every studio module ``name`` imports, wherever the import statement stands."""
+    eager = eager_packages() if eager is None else eager
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in [*ast.walk(tree), *_named_by_strings(tree, known)]:
         targets = []
-        if isinstance(node, ast.Import):
+        if isinstance(node, str):
+            targets = [node]
+        elif isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*anchor, base] if base else anchor)
-            targets = [base] + [f"{base}.{alias.name}" for alias in node.names]
+            # `from pkg import member` imports the member module, else a name the package itself defines.
+            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names]
         for target in targets:
             # `from studio.runs import files` imports studio.runs.files; `import studio.x.y` imports studio.x.y.
             while target and target not in known:
                 target = target.rpartition(".")[0]
-            # Importing studio.runs.files first runs studio/runs/__init__.py: the packages count too.
+            # Importing studio.x.y first runs studio/x/__init__.py: a package that imports eagerly counts too.
+            if target and target != name:
+                found.add(target)
+            target = target.rpartition(".")[0]
             while target and target != "studio":
-                if target != name:
+                if target != name and target in eager:
                     found.add(target)
                 target = target.rpartition(".")[0]
     return found
@@ -56,8 +114,8 @@ def imports_of(path: Path, name: str, known: set[str]) -> set[str]:
 
 def import_graph() -> dict[str, set[str]]:
     mods = modules()
-    known = set(mods)
-    return {name: imports_of(path, name, known) for name, path in mods.items()}
+    known, eager = set(mods), eager_packages()
+    return {name: imports_of(path, name, known, eager) for name, path in mods.items()}
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -90,8 +148,74 @@ def test_the_cycle_finder_finds_a_planted_cycle():
 def test_the_import_reader_sees_lazy_imports(tmp_path):
     path = tmp_path / "m.py"
     path.write_text("def f():\n    from studio.runs import files\n    import studio.training\n")
-    assert imports_of(path, "studio.m", {"studio.runs", "studio.runs.files", "studio.training"}) == {
+    known = {"studio.runs", "studio.runs.files", "studio.training"}
+    assert imports_of(path, "studio.m", known, eager={"studio.runs"}) == {
         "studio.runs.files", "studio.runs", "studio.training"}
+    # A package whose __init__ imports nothing when it runs is not imported by importing its member.
+    assert imports_of(path, "studio.m", known, eager=set()) == {"studio.runs.files", "studio.training"}
+
+
+def test_the_import_reader_sees_imports_through_importlib(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text("import importlib\nTABLE = {'x': 'studio.training:train'}\n"
+                    "def f(name):\n    importlib.import_module('studio.runs.files')\n"
+                    "    return importlib.import_module(TABLE[name].partition(':')[0])\n")
+    assert imports_of(path, "studio.m", {"studio.runs", "studio.runs.files", "studio.training"},
+                      eager={"studio.runs"}) == {"studio.runs.files", "studio.runs", "studio.training"}
+
+
+def layer_of(name: str, layers: list[tuple[str, ...]] = LAYERS) -> int:
+    """The layer of ``studio.x.y``: its own line, else "x.*" (a member not listed), else its nearest
+    listed package; a KeyError with a sentence when none is listed."""
+    rank = {entry: i for i, entry in enumerate(layers) for entry in entry}
+    short = name.removeprefix("studio.") if name != "studio" else "__init__"
+    parts = short.split(".")
+    for size in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:size])
+        if size < len(parts) and f"{prefix}.*" in rank:
+            return rank[f"{prefix}.*"]
+        if prefix in rank:
+            return rank[prefix]
+    raise KeyError(f"{name} is in no layer: add '{parts[0]}' to LAYERS in tests/test_structure.py, in the "
+                   "lowest layer above everything it imports")
+
+
+def layer_violations(graph: dict[str, set[str]], layers: list[tuple[str, ...]] = LAYERS) -> list[str]:
+    problems = []
+    for name in sorted(graph):
+        for target in sorted(graph[name]):
+            if name.startswith(target + "."):  # a member importing its own package: Python's usual pattern
+                continue
+            low, high = layer_of(target, layers), layer_of(name, layers)
+            if low > high:
+                problems.append(f"{name} (layer {high}: {', '.join(layers[high])}) imports {target} (layer {low}: "
+                                f"{', '.join(layers[low])}), a layer above it")
+    return problems
+
+
+def test_the_layer_check_finds_an_upward_import_and_a_module_missing_from_the_table():
+    layers = [("paths",), ("runs.files",), ("runs",), ("methods", "methods.base"), ("methods.*",)]
+    graph = {"studio.paths": {"studio.runs.files"}, "studio.runs.files": {"studio.paths"},
+             "studio.methods.dpo": {"studio.methods.base", "studio.methods"}, "studio.methods": set()}
+    assert layer_violations(graph, layers) == [
+        "studio.paths (layer 0: paths) imports studio.runs.files (layer 1: runs.files), a layer above it"]
+    assert layer_of("studio.methods.new_method", layers) == 4 and layer_of("studio.methods", layers) == 3
+    assert layer_of("studio.runs.registry", layers) == 2
+    with pytest.raises(KeyError, match="studio.publish.gguf is in no layer: add 'publish' to LAYERS"):
+        layer_of("studio.publish.gguf", layers)
+
+
+def test_every_module_sits_in_a_declared_layer_and_imports_only_its_layer_and_below():
+    graph = import_graph()
+    missing = []
+    for name in graph:
+        try:
+            layer_of(name)
+        except KeyError as exc:
+            missing.append(exc.args[0])
+    assert not missing, "\n".join(missing)
+    problems = layer_violations(graph)
+    assert not problems, "\n".join(problems)
 
 
 def test_no_import_circle_in_studio_lazy_imports_included():

@@ -131,6 +131,6 @@ def chats(method: str) -> bool:
     from studio.methods import get_method
 
     try:
-        return get_method(method).policy
+        return get_method(method).produces == "policy"
     except ValueError:  # a method this version does not know: let the loader say what is wrong
         return True

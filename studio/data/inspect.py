@@ -252,8 +252,8 @@ def cli_inspect(args) -> int:
         args.source, split=getattr(args, "split", "train") or "train", subset=getattr(args, "subset", None),
         template=getattr(args, "template", "auto") or "auto", model=getattr(args, "model", None),
         rows=getattr(args, "rows", None), max_length=getattr(args, "max_length", None),
-        # the kind of data the chosen method trains on (the CLI reads it from the method registry)
-        method=getattr(args, "data_kind", None), column_map=parse_map(getattr(args, "map", None)),
+        # what the chosen method asks of the data (the CLI reads it from the method registry)
+        method=getattr(args, "asked", None), column_map=parse_map(getattr(args, "map", None)),
     )
     if getattr(args, "json", False):
         print(report.to_json())

@@ -14,11 +14,7 @@ from functools import cache
 from studio.errors import ConfigError
 from studio.methods.base import Chart, Method, TrainContext, option
 
-__all__ = ["Chart", "Method", "TrainContext", "all_methods", "get_method", "method_names", "option"]
-
-# The order people meet them in: demonstrations first, then preferences.
-_ORDER = ("sft", "reward", "rl", "dpo", "kto", "orpo", "simpo")
-
+__all__ = ["Chart", "Method", "TrainContext", "all_methods", "data_asked", "get_method", "method_names", "option"]
 
 @cache
 def all_methods() -> tuple[Method, ...]:
@@ -29,8 +25,7 @@ def all_methods() -> tuple[Method, ...]:
         method = getattr(importlib.import_module(f"{__name__}.{info.name}"), "METHOD", None)
         if isinstance(method, Method):
             found.append(method)
-    rank = {name: i for i, name in enumerate(_ORDER)}
-    return tuple(sorted(found, key=lambda m: (rank.get(m.name, len(rank)), m.name)))
+    return tuple(sorted(found, key=lambda m: (m.order, m.name)))
 
 
 def method_names() -> list[str]:
@@ -43,3 +38,15 @@ def get_method(name: str) -> Method:
             return method
     raise ConfigError(f"Method must be one of {', '.join(method_names())}, not '{name}'; "
                       "`studio methods` describes each.")
+
+
+def data_asked(method: Method | str):
+    """What ``method`` asks of the data (studio.data.layouts.kinds.Asked): its kind, its short title for the
+    sentences, and the kind and title of the methods a sentence may suggest instead: those that produce
+    the same thing (a policy, a reward model) from the data alone (no other run needed first)."""
+    from studio.data.layouts.kinds import Asked
+
+    method = method if isinstance(method, Method) else get_method(method)
+    others = tuple((m.data_kind, m.short_title) for m in all_methods()
+                   if m.produces == method.produces and m.preflight is None)
+    return Asked(method.data_kind, method.short_title, others)

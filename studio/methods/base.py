@@ -46,10 +46,13 @@ class TrainContext:
     prepared: bool = False
 
 
+PRODUCES = ("policy", "reward")
+
+
 @dataclass(frozen=True)
 class Method:
     name: str  # the recipe's `method:` value and the name of its own options section
-    title: str  # short label for choices, e.g. "DPO (preferences)"
+    title: str  # short label for choices and the data's sentences, e.g. "DPO (preferences)"
     full_name: str  # as a model card names it, e.g. "Direct Preference Optimization (DPO)"
     description: str  # one line: what it learns from
     data_kind: str  # the kind of data it trains on, as studio.data names kinds ("sft", "preference", ...)
@@ -60,7 +63,11 @@ class Method:
     charts: tuple[Chart, ...] = ()  # charts beside the loss curve
     recipes: tuple[str, ...] = ()  # recipe files in presets/recipes/ that use it
     reference_model: bool = False  # needs a frozen reference policy (memory estimate; adapter-off with LoRA)
-    policy: bool = True  # trains a model that chats (chat and before/after evaluation apply)
+    # What a run produces: a "policy" (a model that chats: chat and before/after evaluation apply) or a
+    # "reward" model (the same base with a one-number sequence-classification head, LoRA task SEQ_CLS,
+    # the head itself trained in full), which scores answers instead of writing them.
+    produces: str = "policy"
+    order: int = 100  # where people meet it in lists (lower first): demonstrations, then preferences
     # Its TRL trainer tokenizes the whole dataset when built and its config takes `dataset_num_proc`,
     # so many rows are tokenized in several processes.
     parallel_data: bool = False
@@ -68,16 +75,27 @@ class Method:
     # it, or ``as_prepared``); only such a method's runs read the token cache (others read the data each run).
     takes_prepared: bool = False
     sequences_per_example: int = 1  # sequences one example puts through the model (a preference pair: 2)
-    # What training loads and wraps: "causal_lm" (a model that writes answers) or "reward" (the same base
-    # with a one-number sequence-classification head, LoRA task SEQ_CLS, the head itself trained in full).
-    model_kind: str = "causal_lm"
     # Checks that look at the world (files, other runs) rather than the recipe alone; training calls it
     # with the method's options before anything heavy loads. Raises ConfigError with one sentence.
     preflight: Callable[[Any], None] | None = None
 
+    def __post_init__(self) -> None:
+        if self.produces not in PRODUCES:
+            raise ValueError(f"Method {self.name}: produces must be one of {', '.join(PRODUCES)}, not {self.produces!r}")
+
+    @property
+    def model_kind(self) -> str:
+        """What training loads and wraps, read from ``produces``: "causal_lm" or "reward"."""
+        return "reward" if self.produces == "reward" else "causal_lm"
+
+    @property
+    def short_title(self) -> str:
+        """The title without its note in brackets ("DPO"), as a sentence names the method."""
+        return self.title.split(" (")[0]
+
     @property
     def lora_task_type(self) -> str:
-        return "SEQ_CLS" if self.model_kind == "reward" else "CAUSAL_LM"
+        return "SEQ_CLS" if self.produces == "reward" else "CAUSAL_LM"
 
 
 def without(args: dict[str, Any], *keys: str) -> dict[str, Any]:

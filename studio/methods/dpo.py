@@ -42,13 +42,10 @@ class DPOOptions:
     sft_weight: float = option(
         0.0,
         "Weight of an extra SFT loss on the chosen answers (as in RPO). 0 is plain DPO; 0.5-1.0 keeps "
-        "answers fluent when a small dataset would otherwise make them repeat themselves.",
+        "answers fluent when a small dataset would otherwise make them repeat themselves.", label="SFT weight",
     )
 
     def validate(self) -> None:
-        if self.loss_type not in LOSS_TYPES:
-            raise ConfigError(f"DPO loss type must be one of {', '.join(LOSS_TYPES)} (got '{self.loss_type}'); "
-                              "sigmoid is the original DPO.")
         if not 0 < self.beta <= 10:
             raise ConfigError(f"DPO beta must be above 0 and at most 10 (got {self.beta}); 0.1 is the usual start.")
         if self.sft_weight < 0:
@@ -71,6 +68,7 @@ def build(ctx: TrainContext):
 
 METHOD = Method(
     name="dpo",
+    order=40,
     title="DPO (preferences)",
     full_name="Direct Preference Optimization (DPO)",
     description="Direct preference optimisation: prefer the chosen answer over the rejected one.",

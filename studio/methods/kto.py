@@ -54,6 +54,7 @@ def build(ctx: TrainContext):
 
 METHOD = Method(
     name="kto",
+    order=50,
     title="KTO (good/bad labels)",
     full_name="Kahneman-Tversky Optimization (KTO)",
     description="KTO: learns from single answers marked good or bad; pairs are split into one good and one bad.",

@@ -32,6 +32,7 @@ def build(ctx: TrainContext):
 
 METHOD = Method(
     name="orpo",
+    order=60,
     title="ORPO (preferences, no reference)",
     full_name="Odds Ratio Preference Optimization (ORPO)",
     description="ORPO: SFT on the chosen answers plus an odds-ratio penalty on the rejected, without a reference.",

@@ -39,6 +39,7 @@ def build(ctx: TrainContext):
 
 METHOD = Method(
     name="reward",
+    order=20,
     title="Reward model (RLHF step 2)",
     full_name="Bradley-Terry reward model",
     description="Reward model: learns to score answers so that chosen ones score above rejected ones.",
@@ -62,6 +63,5 @@ METHOD = Method(
     ),
     takes_prepared=True,  # a token-cache hit: build() hands the stored rows over as prepared
     recipes=("pineapple-reward.yaml",),
-    policy=False,
-    model_kind="reward",
+    produces="reward",
 )

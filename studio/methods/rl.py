@@ -95,6 +95,7 @@ def build(ctx: TrainContext):
 
 METHOD = Method(
     name="rl",
+    order=30,
     title="RL on a reward model (RLHF step 3)",
     full_name="Reinforcement learning from a reward model (RLOO)",
     description="RL (RLHF step 3): samples answers, scores them with a reward run, maximises reward − β·KL.",

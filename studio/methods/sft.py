@@ -43,6 +43,7 @@ def build(ctx: TrainContext):
 
 METHOD = Method(
     name="sft",
+    order=10,
     title="SFT (demonstrations)",
     full_name="Supervised fine-tuning (SFT)",
     description="Supervised fine-tuning: the model imitates example answers.",

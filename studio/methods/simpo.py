@@ -44,6 +44,7 @@ def build(ctx: TrainContext):
 
 METHOD = Method(
     name="simpo",
+    order=70,
     title="SimPO (preferences, no reference)",
     full_name="Simple Preference Optimization (SimPO)",
     description="SimPO: length-normalised log-probabilities as the reward, a target margin, no reference model.",

@@ -69,17 +69,19 @@ def machine_precision(machine: Machine) -> str:
                             cpu_flags=cpu_info()[1] if machine.device == "cpu" else set())[0]
 
 
-def estimate(params_b: float, method: str, machine: Machine, dpo: bool = False, shape: dict | None = None,
+def estimate(params_b: float, method: str, machine: Machine, trains=None, shape: dict | None = None,
              batch: int = 4, max_length: int = 512) -> Estimate:
     """The memory a training run needs (studio.models.memory, the same estimate a run writes in its summary)
-    for the config's defaults (batch 4, 512 tokens); ``dpo``: pairs and, for full training, a reference."""
+    for the config's defaults (batch 4, 512 tokens). ``method`` is full, lora or qlora; ``trains`` the
+    training method (a studio.methods.Method, default SFT-like): its sequences per example and reference."""
     from studio.models.memory import Shape, estimate_training, shape_from_params
 
     built = Shape(params=int(params_b * 1e9), **shape) if shape else shape_from_params(params_b)
     precision = machine_precision(machine) if method != "qlora" else "bf16"
     need = estimate_training(
         built, mode=method, precision=precision, device=machine.device, batch=batch, max_length=max_length,
-        checkpointing=machine.device == "cuda", sequences_per_example=2 if dpo else 1, reference_model=dpo,
+        checkpointing=machine.device == "cuda", sequences_per_example=trains.sequences_per_example if trains else 1,
+        reference_model=bool(trains and trains.reference_model),
     ).total_gib
     if method == "qlora" and machine.device != "cuda":
         return Estimate(method, round(need, 1), machine.memory_gib, "needs GPU",

@@ -176,7 +176,7 @@ def build_model_card(run_dir: str | Path, repo_id: str | None = None, eval_resul
         base_model=base if base_on_hub else None,
         library_name="peft",
         # A reward model scores text (a one-number classification head); every other method generates.
-        pipeline_tag="text-classification" if method.model_kind == "reward" else "text-generation",
+        pipeline_tag="text-classification" if method.produces == "reward" else "text-generation",
         tags=["peft", "lora", "trl", cfg.method, "fine-tuning-studio"],
         datasets=hub_datasets or None,
     )

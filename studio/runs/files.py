@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import time
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from studio.paths import studio_home
@@ -93,26 +94,73 @@ def process_start_time(pid: int) -> int | None:
 
 
 # ---- status, metrics, log -----------------------------------------------------------------------
+@dataclass
+class RunStatus:
+    """Every field of status.json. The registry, the worker (and its accelerate supervisor), the
+    training's status reporter and its plan all write it through update_status, which refuses a name
+    not declared here."""
+
+    id: str = ""
+    name: str = ""
+    method: str = ""
+    state: str = "queued"  # ACTIVE_STATES or FINAL_STATES
+    message: str = ""  # one plain sentence: what the run does now, or why it ended
+    step: int = 0
+    total: int | None = None  # steps the run will take (max_steps), when known
+    eta_s: float | None = None
+    phase: str | None = None  # "preparing data", then "training"
+    rows_done: int | None = None  # while preparing data: rows done of rows_total
+    rows_total: int | None = None
+    created: float | None = None  # epoch seconds
+    queued_at: float | None = None  # the queue's order: oldest first
+    started: float | None = None  # the first start; None while queued
+    finished: float | None = None
+    updated: float | None = None  # the last write
+    cwd: str | None = None  # where the run was created: its worker starts there
+    pid: int | None = None  # the worker (or the supervisor of several processes) and its kernel start time,
+    pid_start: int | None = None  # which together name one process
+    command: str | None = None  # the `accelerate launch` command line of a several-process run
+    log_tail: str | None = None  # the log's last lines when the run failed
+    device: str | None = None  # the plan, written before the first step (studio.training's on_plan)
+    device_name: str | None = None
+    precision: str | None = None
+    precision_reason: str | None = None
+    memory_estimate_gib: float | None = None
+    processes: int | None = None
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> RunStatus:
+        """The declared fields of ``raw`` (a file written by an older version may lack some or hold others)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in names})
+
+
+STATUS_FIELDS = frozenset(f.name for f in fields(RunStatus))
+
+
 def read_status(run_dir: str | Path) -> dict:
+    """status.json as written (RunStatus's fields), or {} when the folder holds none (yet)."""
     try:
         return json.loads((Path(run_dir) / STATUS_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
 
 
-def write_status(run_dir: Path, status: dict) -> None:
-    atomic_write(run_dir / STATUS_FILE, json.dumps(status, indent=1))
-
-
-def update_status(run_dir: str | Path, *, only_if: tuple[str, ...] | None = None, **fields) -> dict | None:
-    """Read-modify-write status.json under a lock; with ``only_if``, change it only from those states."""
+def update_status(run_dir: str | Path, *, only_if: tuple[str, ...] | None = None, new: bool = False,
+                  **changes) -> dict | None:
+    """The one writer of status.json: read-modify-write under a lock, written atomically. ``new`` starts
+    from a fresh RunStatus (a run being created) instead of the file; with ``only_if``, change it only
+    from those states (None when it was in another)."""
+    unknown = set(changes) - STATUS_FIELDS
+    if unknown:
+        raise TypeError(f"status.json has no field {', '.join(sorted(unknown))}; declare it in RunStatus")
     run_dir = Path(run_dir)
     with file_lock(run_dir / ".status.lock"):
-        status = read_status(run_dir)
-        if only_if is not None and status.get("state") not in only_if:
+        raw = {} if new else read_status(run_dir)
+        if only_if is not None and raw.get("state") not in only_if:
             return None
-        status.update(fields, updated=time.time())
-        write_status(run_dir, status)
+        status = asdict(RunStatus.from_dict({**raw, **changes, "updated": time.time()}))
+        atomic_write(run_dir / STATUS_FILE, json.dumps(status, indent=1))
         return status
 
 

@@ -42,7 +42,6 @@ from studio.runs.files import (
     tail_log,
     try_lock,
     update_status,
-    write_status,
 )
 
 WORKER_MODULE = "studio.runs.worker"
@@ -162,16 +161,16 @@ def _launch(run_dir: Path, device_fd: int, run_fd: int) -> None:
 
 
 def list_runs() -> list[RunInfo]:
-    """Every run under the studio's runs folder, newest first."""
-    reconcile()
+    """Every run under the studio's runs folder, newest first. A pure read (the UI polls it): settling
+    dead workers and starting queued runs is reconcile()'s job."""
     runs = [(read_status(d), d) for d in _all_run_dirs()]
     runs.sort(key=lambda sd: (sd[0].get("created") or 0, sd[1].name), reverse=True)
     return [_info(d, s) for s, d in runs]
 
 
 def get_run(run_id: str | Path) -> RunInfo:
+    """One run as its folder says now; a pure read, like list_runs."""
     run_dir = resolve_run(run_id)
-    reconcile()
     return _info(run_dir, read_status(run_dir))
 
 
@@ -208,17 +207,18 @@ def new_run_dir(cfg: RunConfig) -> Path:
 
 
 def start_run(cfg: RunConfig) -> RunInfo:
-    """Create the run folder and start its worker now, or queue it behind the current training."""
+    """Create the run folder and start its worker now, or queue it behind the current training.
+
+    The one place a run's config is validated: the worker trains what this saved."""
     cfg.validate()
     _absolute_paths(cfg)
     run_dir = new_run_dir(cfg)
     run_id = run_dir.name if run_dir.parent == runs_dir().resolve() else _link_name(run_dir)
     cfg.save(run_dir / CONFIG_FILE)
     now = time.time()
-    status = {"id": run_id, "name": cfg.output.name or run_id, "method": cfg.method, "state": "queued",
-              "step": 0, "total": cfg.training.max_steps, "eta_s": None, "message": "Queued.",
-              "created": now, "queued_at": now, "started": None, "updated": now, "cwd": os.getcwd()}
-    write_status(run_dir, status)
+    update_status(run_dir, new=True, id=run_id, name=cfg.output.name or run_id, method=cfg.method, state="queued",
+                  total=cfg.training.max_steps, message="Queued.", created=now, queued_at=now, cwd=os.getcwd())
+    reconcile()  # starts it now when the device is free
     return get_run(run_dir)
 
 
@@ -276,6 +276,7 @@ def resume_run(run_id: str | Path, overrides: list[str] | None = None) -> RunInf
         update_status(run_dir, state="queued", queued_at=time.time(), eta_s=None, log_tail=None,
                       total=cfg.training.max_steps or status.get("total"),
                       message=f"Queued to resume {where}{changed}.")
+    reconcile()  # outside the schedule lock, which reconcile takes itself
     return get_run(run_dir)
 
 

@@ -141,7 +141,9 @@ class _Worker:
             print(f"[studio] run ended: {state}: {message}", file=sys.stderr, flush=True)
         self.status(state=state, message=message, eta_s=None, finished=time.time(), **extra)
 
-    def run(self) -> int:
+    def run(self, cfg=None) -> int:
+        """Train the run; ``cfg`` is its config.yaml when the caller has read it already (validated when
+        the run was created: the registry wrote it)."""
         from studio.config import RunConfig
         from studio.training.callbacks import CheckpointMarker, StatusReporter, StopOnRequest
         from studio.training.train import train
@@ -155,9 +157,8 @@ class _Worker:
         print(f"[studio] worker {os.getpid()} starting {self.run_dir}", file=sys.stderr, flush=True)
         stopper, self.reporter = StopOnRequest(self.run_dir), StatusReporter(self.run_dir)
 
-        cfg = None
         try:
-            cfg = RunConfig.from_yaml(self.run_dir / files.CONFIG_FILE).validate()
+            cfg = cfg or RunConfig.from_yaml(self.run_dir / files.CONFIG_FILE)
             ckpt = files.prepare_resume(self.run_dir) if self.main else files.last_complete_checkpoint(self.run_dir)
             if ckpt:
                 self.say(f"Resuming from {ckpt.name}.")
@@ -294,17 +295,6 @@ def _oom_kill_sentence(run_dir: Path, step: int, run_id: str) -> str:
     return "The system's out-of-memory killer ended the training (SIGKILL). " + oom_sentence(cfg, device, step, run_id)
 
 
-def _processes(run_dir: Path) -> int:
-    """Processes to train with; a config that cannot be read leaves it to the worker to say why (1)."""
-    from studio.config import RunConfig
-
-    try:
-        cfg = RunConfig.from_yaml(run_dir / files.CONFIG_FILE)
-    except StudioError:
-        return 1
-    return processes_for(cfg, _gpu_count())
-
-
 def _on_signal(run_dir: Path):
     def handler(signum, frame):
         # SIGTERM (and Ctrl-C when run by hand) mean stop-and-save, like the stop button. Only the
@@ -335,14 +325,17 @@ def main(argv: list[str] | None = None, *, in_process: bool = False) -> int:
         return BUSY_EXIT
     previous = {sig: signal.signal(sig, _on_signal(run_dir)) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        try:
-            processes = _processes(run_dir)
+        from studio.config import RunConfig
+
+        try:  # read once here: it decides the processes and is what this process trains
+            cfg = RunConfig.from_yaml(run_dir / files.CONFIG_FILE)
+            processes = processes_for(cfg, _gpu_count())
         except StudioError as exc:
             _Worker(run_dir).finish("failed", str(exc))
             return 1
         if processes > 1:
             return _supervise_accelerate(run_dir, processes)
-        return _Worker(run_dir).run() if in_process else _supervise_trainer(run_dir)
+        return _Worker(run_dir).run(cfg) if in_process else _supervise_trainer(run_dir)
     finally:
         for sig, handler in previous.items():  # matters when called in-process (tests)
             signal.signal(sig, handler)

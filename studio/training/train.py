@@ -18,7 +18,7 @@ from typing import Any
 from studio.config import RunConfig
 from studio.errors import StudioError
 from studio.models.hardware import DevicePlan
-from studio.methods import get_method
+from studio.methods import data_asked, get_method
 from studio.runs.files import ADAPTER_DIR, CONFIG_FILE, SUMMARY_FILE
 from studio.training.saving import check_disk_space, save_adapter
 from studio.training.trainer import build_trainer, plan_device, rows_needed
@@ -54,22 +54,19 @@ def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
     is in the token cache reads no data at all (``data.prepared``).
     """
     from studio.data import for_training
-    from studio.data.layouts.kinds import kind_asked
     from studio.data.prepare.templates import apply_template
     from studio.models.loading import load_model, load_tokenizer, resolve_model
 
     say = progress or log.info
-    cfg.validate()
-    method = get_method(cfg.method)
+    method = get_method(cfg.method)  # ``cfg`` was validated once, by whoever created the run (start_run)
     if method.preflight is not None:  # e.g. the reward run an RL recipe names: checked before any model loads
         method.preflight(cfg.method_options)
     plan = plan_device(cfg)
     resolved = resolve_model(cfg.model.name, progress=say)
     tokenizer = load_tokenizer(resolved, cfg.model.trust_remote_code)
     template = apply_template(tokenizer, cfg.data.template)
-    # The method's name where studio.data knows it, so a wrong-kind sentence names the method picked.
-    asked = cfg.method if kind_asked(cfg.method) == method.data_kind else method.data_kind
-    data = for_training(cfg.data, asked, tokenizer=tokenizer, template=template, take=rows_needed(cfg),
+    # The kind the method declares and its title, so a wrong-kind sentence names the method picked.
+    data = for_training(cfg.data, data_asked(method), tokenizer=tokenizer, template=template, take=rows_needed(cfg),
                         seed=cfg.training.seed, say=say, cache=method.takes_prepared, settings=data_settings(cfg))
     say(f"Loading model {resolved.display_name} on {plan.description}...")
 

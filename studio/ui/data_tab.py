@@ -143,11 +143,12 @@ def inspect_data(source: str, subset: str | None, split: str, max_rows: Any, tem
 
     try:
         from studio.data.inspect import inspect_source
+        from studio.methods import data_asked
 
         report = inspect_source(
             resolve_local(source), split=(split or "train").strip(), subset=(subset or None),
             template=template or "auto", model=(model_name or None),
-            rows=int(max_rows) if max_rows else None, method=method or None,
+            rows=int(max_rows) if max_rows else None, method=data_asked(method) if method else None,
             column_map=parse_column_map(column_map) or None, preview_rows=3,
             max_length=int(max_length) if max_length else None,
         )

@@ -1,28 +1,14 @@
-"""Config widgets built from the dataclass metadata (the help text lives once, in the config), and the
-paths people type into them."""
+"""Config widgets built from the dataclass metadata (help, label and choices live once, on the config's
+fields), and the paths people type into them."""
 
 from __future__ import annotations
 
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from studio.methods import method_names
+from studio.config import config_field, help_text
+from studio.methods import get_method, method_names
 from studio.paths import PROJECT_ROOT
-
-CHOICES = {
-    "training.lr_scheduler": ["cosine", "linear", "constant", "constant_with_warmup"],
-    "training.precision": ["auto", "bf16", "fp16", "fp32"],
-    "training.gradient_checkpointing": ["auto", "on", "off"],
-    "training.device": ["auto", "cuda", "cpu"],
-    "distributed.strategy": ["ddp", "fsdp"],
-    "training.optimizer": ["adamw_torch", "adamw_torch_fused", "adafactor", "sgd"],
-    "data.template": ["auto", "model", "chatml", "llama2", "zephyr"],
-    "method": method_names(),
-}
-LABELS = {"lora.r": "LoRA rank r", "lora.alpha": "LoRA alpha", "lora.dropout": "LoRA dropout",
-          "lora.qlora": "QLoRA (4-bit base)", "dpo.beta": "DPO beta", "dpo.sft_weight": "DPO SFT weight",
-          "data.max_rows": "Row limit"}
 
 
 def resolve_local(path: str) -> str:
@@ -40,21 +26,14 @@ def resolve_local(path: str) -> str:
     return text
 
 
-def config_field(key: str):
-    """The dataclass field behind a dotted key, with its type."""
-    import typing
-
-    from studio.config import RunConfig
-
-    cls: Any = RunConfig
-    parts = key.split(".")
-    for i, part in enumerate(parts):
-        f = {f.name: f for f in fields(cls)}[part]
-        hint = typing.get_type_hints(cls)[part]
-        if i == len(parts) - 1:
-            return f, hint
-        cls = hint
-    raise KeyError(key)
+def label_for(key: str) -> str:
+    """The field's own label, else its name; a method's option is prefixed by the method ("DPO beta")."""
+    field, _ = config_field(key)
+    section, _, name = key.rpartition(".")
+    own = field.metadata.get("label")
+    if section in method_names():
+        return f"{get_method(section).short_title} {own or name.replace('_', ' ')}"
+    return own or name.replace("_", " ").capitalize()
 
 
 def widget_for(key: str, value: Any = None, **kwargs: Any):
@@ -64,17 +43,16 @@ def widget_for(key: str, value: Any = None, **kwargs: Any):
 
     import gradio as gr
 
-    from studio.config import help_text
-
-    _, hint = config_field(key)
-    label = kwargs.pop("label", None) or LABELS.get(key) or key.split(".")[-1].replace("_", " ").capitalize()
+    field, hint = config_field(key)
+    label = kwargs.pop("label", None) or label_for(key)
     info = kwargs.pop("info", None) or help_text(key)
     optional = typing.get_origin(hint) in (typing.Union, types.UnionType)
     base = next(a for a in typing.get_args(hint) if a is not type(None)) if optional else hint
     common = dict(label=label, info=info, value=value, elem_id="cfg-" + key.replace(".", "-"), **kwargs)
-    choices = CHOICES.get(key) or fields_choices(key)
-    if choices:
-        return gr.Dropdown(choices=choices, allow_custom_value=key == "training.optimizer", **common)
+    choices = fields_choices(key)
+    if choices:  # an open set (suggestions) or a comma-separated one takes other text too
+        custom = bool(field.metadata.get("open") or field.metadata.get("multiple"))
+        return gr.Dropdown(choices=choices, allow_custom_value=custom, **common)
     if base is bool:
         return gr.Checkbox(**common)
     if base is int:
@@ -85,7 +63,7 @@ def widget_for(key: str, value: Any = None, **kwargs: Any):
 
 
 def fields_choices(key: str) -> list | None:
-    """Choices a field declares itself (``option(..., choices=[...])``), e.g. a method's loss types."""
+    """Choices a field declares (``option(..., choices=[...])``): values, or (label, value) pairs."""
     field, _ = config_field(key)
     choices = field.metadata.get("choices")
     return list(choices) if choices else None

@@ -9,6 +9,8 @@ but data (HelpSteer, oasst trees) that becomes SFT or preference pairs depending
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 KINDS = ("sft", "preference", "kto", "text", "tool", "multimodal")
 KIND_WORDS = {
     "sft": "SFT data (demonstrations)",
@@ -20,7 +22,7 @@ KIND_WORDS = {
     "rated": "rated answers",
 }
 # What data of each asked-for kind can be trained as, best first. The methods registry declares the
-# kind each method needs ("sft", "preference", "kto", ...); method names are accepted too (dpo).
+# kind each method needs ("sft", "preference", "kto", ...).
 ACCEPTS: dict[str, tuple[str, ...]] = {
     "sft": ("sft", "tool", "text", "rated"),  # SFT trains demonstrations, tool calls and raw text alike
     "preference": ("preference", "rated"),
@@ -28,9 +30,6 @@ ACCEPTS: dict[str, tuple[str, ...]] = {
     "text": ("text",),
     "tool": ("tool",),
 }
-METHOD_TO_KIND = {"dpo": "preference", "orpo": "preference", "simpo": "preference", "reward": "preference",
-                  "rl": "preference"}
-METHOD_FOR_KIND = {"sft": "SFT", "tool": "SFT", "text": "SFT", "preference": "DPO", "kto": "KTO"}
 NEEDS = {"sft": "{m} learns from demonstrations",
          "preference": "{m} needs preference pairs (a prompt with a chosen and a rejected reply)",
          "kto": "{m} needs answers labelled good or bad (or preference pairs)",
@@ -41,20 +40,41 @@ MEDIA_COLUMNS = {"images": "images", "image": "images", "videos": "videos", "vid
                  "audios": "audio", "audio": "audio"}
 
 
-def kind_asked(method_or_kind: str) -> str:
-    """The kind of data asked for, given a method name (dpo) or the kind a method declares (preference)."""
-    name = method_or_kind.lower()
-    return METHOD_TO_KIND.get(name, name if name in ACCEPTS else "sft")
+@dataclass(frozen=True)
+class Asked:
+    """What training asks of the data: the kind a method declares and the title its sentences use.
+
+    The caller builds it from the method (studio.methods.data_asked): this layer knows no method by
+    name. ``others`` holds (kind, title) of every method, so a sentence can suggest one for the data.
+    """
+
+    kind: str
+    title: str = "the chosen method"
+    others: tuple[tuple[str, str], ...] = ()
 
 
-def kinds_for(method_or_kind: str | None) -> tuple[str, ...] | None:
+def asked(method_or_kind: Asked | str | None) -> Asked | None:
+    """An Asked from an Asked or a bare kind ("preference"); None means any kind (e.g. inspecting)."""
+    if method_or_kind is None or isinstance(method_or_kind, Asked):
+        return method_or_kind
+    if method_or_kind not in ACCEPTS:
+        raise ValueError(f"unknown data kind {method_or_kind!r}; pass one of {', '.join(ACCEPTS)} or an Asked")
+    return Asked(method_or_kind)
+
+
+def kind_asked(method_or_kind: Asked | str) -> str:
+    """The kind of data asked for."""
+    return asked(method_or_kind).kind
+
+
+def kinds_for(method_or_kind: Asked | str | None) -> tuple[str, ...] | None:
     """The kinds that can be trained when ``method_or_kind`` is asked for (None: any, e.g. inspecting)."""
     if method_or_kind is None:
         return None
     return ACCEPTS[kind_asked(method_or_kind)]
 
 
-def wanted_kind(method_or_kind: str | None) -> str | None:
+def wanted_kind(method_or_kind: Asked | str | None) -> str | None:
     """The kind asked for; rated data is built into it."""
     return None if method_or_kind is None else kind_asked(method_or_kind)
 
@@ -65,21 +85,21 @@ def media_sentence(media: list[str] | set[str]) -> str:
             "choose a text-only dataset (or remove the media columns) to train.")
 
 
-def kind_problem(method: str, kind: str, layout: str = "", media: list[str] | set[str] = ()) -> str | None:
-    """One sentence saying why ``method`` (a method name or the kind it declares) cannot use data of
-    ``kind`` and what to pick instead, or None when it can."""
+def kind_problem(method: Asked | str, kind: str, layout: str = "", media: list[str] | set[str] = ()) -> str | None:
+    """One sentence saying why ``method`` (what it asks, or a bare kind) cannot use data of ``kind`` and
+    what to pick instead, or None when it can."""
     if kind == "multimodal":
         return media_sentence(media)
-    asked = kind_asked(method)
-    if kind in ACCEPTS[asked]:
+    want = asked(method)
+    if kind in ACCEPTS[want.kind]:
         return None
-    name = method.upper() if method.lower() not in ACCEPTS else METHOD_FOR_KIND.get(asked, asked.upper())
     what = KIND_WORDS.get(kind, kind)
     where = f" in the {layout} layout" if layout else ""
-    other = METHOD_FOR_KIND.get(kind)
-    data = DATA_FOR[asked]
-    pick = f"choose {other} for it or pick {data}" if other and other != name else f"pick {data}"
-    return f"This is {what}{where}, but {NEEDS[asked].format(m=name)}; {pick}."
+    # The first method (in the registry's order) that trains on this data, to suggest it.
+    other = next((title for other_kind, title in want.others if kind in ACCEPTS.get(other_kind, ())), None)
+    data = DATA_FOR[want.kind]
+    pick = f"choose {other} for it or pick {data}" if other and other != want.title else f"pick {data}"
+    return f"This is {what}{where}, but {NEEDS[want.kind].format(m=want.title)}; {pick}."
 
 
 def media_in_row(row: dict) -> set[str]:
