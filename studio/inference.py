@@ -1,30 +1,17 @@
-"""Generation before and after training from one model in memory: the adapter switched off and on."""
+"""A run's adapter (where it is, what it was trained on and with which method), and its answers before
+and after training from one model in memory: the adapter switched off and on, through the studio's
+one generation engine (studio.chat.engine) and its one Sampling type."""
 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
+from studio.chat.sampling import Sampling
 from studio.errors import StudioError
 
-
-@dataclass
-class Sampling:
-    """The same settings are used for the base and the tuned answer, so they compare fairly."""
-
-    max_new_tokens: int = 96
-    temperature: float = 0.0  # 0 means greedy
-    top_p: float = 1.0
-    seed: int = 0
-
-    def generate_kwargs(self) -> dict:
-        if self.temperature <= 0:
-            return {"max_new_tokens": self.max_new_tokens, "do_sample": False}
-        return {"max_new_tokens": self.max_new_tokens, "do_sample": True,
-                "temperature": self.temperature, "top_p": self.top_p}
+__all__ = ["BeforeAfter", "Sampling", "adapter_dir_of", "adapter_method", "base_model_path_of", "is_reward_run"]
 
 
 def adapter_dir_of(run_dir: str | Path) -> Path:
@@ -71,69 +58,47 @@ def is_reward_run(run_dir: str | Path) -> bool:
 
 
 class BeforeAfter:
-    """One base model with one run's adapter attached; answers with the adapter off and on."""
+    """One run's adapter on its base, answering with the adapter off (before) and on (after).
 
-    def __init__(self, run_dir: str | Path, trust_remote_code: bool = False):
-        from peft import PeftModel
+    ``engine`` is where the model lives: the app passes its shared one (the Chat tab and the demo then
+    hold one copy of the base between them); without it the BeforeAfter gets an engine of its own, so
+    what a caller does to ``model`` (an export merges the adapter into it) touches no one else.
+    """
 
-        from studio.models import load_model, load_tokenizer, resolve_model
+    def __init__(self, run_dir: str | Path, trust_remote_code: bool = False, engine=None):
+        from studio.chat.engine import Engine
+        from studio.chat.sources import Source
 
         self.adapter_dir = adapter_dir_of(run_dir)
         if is_reward_run(self.adapter_dir):  # checked before any weights load
             raise StudioError(
                 f"{run_dir} is a reward model: it scores answers instead of writing them; use `studio score` "
                 "(or the Score panel) with it, or pick a run trained with SFT, DPO, KTO, ORPO, SimPO or RL to chat.")
-        resolved = resolve_model(base_model_path_of(self.adapter_dir))
-        # The adapter folder carries the tokenizer with the chat template used in training.
-        self.tokenizer = load_tokenizer(
-            type(resolved)(str(self.adapter_dir), resolved.display_name, True), trust_remote_code
-        )
-        base = load_model(resolved, trust_remote_code=trust_remote_code)
-        self.model = PeftModel.from_pretrained(base, str(self.adapter_dir))
-        self.model.eval()
-        self._lock = threading.Lock()  # one generation at a time: the adapter switch is global state
+        name = self.adapter_dir.parent.name if self.adapter_dir.name == "adapter" else self.adapter_dir.name
+        self.source = Source(str(self.adapter_dir), base_model_path_of(self.adapter_dir), str(self.adapter_dir), name)
+        self.engine = engine if engine is not None else Engine(trust_remote_code=trust_remote_code)
+        self.engine.prepare(self.source)  # load now, so a broken run fails here and not mid-answer
 
-    def _inputs(self, prompt: str):
-        messages = [{"role": "user", "content": prompt}]
-        return self.tokenizer.apply_chat_template(
-            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
-        )
+    @property
+    def model(self):
+        """The PEFT model with this run's adapter active (``disable_adapter()`` gives the base)."""
+        return self.engine.model_for(self.source)
+
+    @property
+    def tokenizer(self):
+        """The adapter folder's tokenizer: it carries the chat template used in training."""
+        return self.engine.prepare(self.source)[1]
+
+    @property
+    def _lock(self):  # evaluation scores under it: the adapter switch is state of the shared model
+        return self.engine.lock
 
     def answer(self, prompt: str, tuned: bool, sampling: Sampling | None = None) -> str:
         return "".join(self.stream(prompt, tuned, sampling))
 
     def stream(self, prompt: str, tuned: bool, sampling: Sampling | None = None) -> Iterator[str]:
-        """Yield the answer piece by piece as it is generated."""
-        import torch
-        from transformers import TextIteratorStreamer
-
-        sampling = sampling or Sampling()
-        inputs = self._inputs(prompt)
-        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
-        errors: list[BaseException] = []
-
-        def run():
-            try:
-                torch.manual_seed(sampling.seed)
-                with torch.no_grad():
-                    kwargs = dict(**inputs, streamer=streamer, pad_token_id=self.tokenizer.pad_token_id,
-                                  **sampling.generate_kwargs())
-                    if tuned:
-                        self.model.generate(**kwargs)
-                    else:
-                        with self.model.disable_adapter():
-                            self.model.generate(**kwargs)
-            except BaseException as exc:  # noqa: BLE001 - surfaced to the caller after the stream ends
-                errors.append(exc)
-                streamer.end()
-
-        with self._lock:
-            worker = threading.Thread(target=run, daemon=True)
-            worker.start()
-            yield from streamer
-            worker.join()
-        if errors:
-            raise errors[0]
+        """The answer piece by piece as it is generated (its ``tokens`` count how far it got)."""
+        return self.engine.stream(self.source, [{"role": "user", "content": prompt}], sampling, tuned=tuned)
 
     def compare(self, prompt: str, sampling: Sampling | None = None) -> dict:
         return {"before": self.answer(prompt, False, sampling), "after": self.answer(prompt, True, sampling)}
