@@ -79,11 +79,6 @@ def test_launch_defaults_are_local_and_capped():
     assert kwargs["auth"] is None and kwargs["share"] is False
 
 
-def test_app_builds():
-    blocks = app.build_app()
-    assert blocks is not None
-
-
 # ---- widgets and recipes -------------------------------------------------------------------------
 def test_widget_help_comes_from_config_metadata():
     for key in ("dpo.beta", "training.learning_rate", "lora.r", "data.template"):
