@@ -55,3 +55,5 @@ def test_a_handler_returning_an_unknown_name_fails_loudly():
         run({box: "hi"})
     ok = wiring.by_name(lambda form: {"status": form["text"].upper()}, {"text": box}, {"status": out})
     assert ok({box: "hi"}) == {out: "HI"}
+    nothing = wiring.by_name(lambda form: {}, {"text": box}, {"status": out})
+    assert nothing({box: "hi"}) == {out: gr.skip()}  # an empty dict would reach Gradio as one value

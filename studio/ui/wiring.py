@@ -21,7 +21,11 @@ def _placed(outputs: Mapping[str, Any], result: Mapping[str, Any] | None) -> dic
     unknown = set(result or {}) - set(outputs)
     if unknown:  # a typo in a handler fails loudly here instead of updating nothing
         raise KeyError(f"the handler returned {sorted(unknown)}, which are not among its outputs {sorted(outputs)}")
-    return {outputs[name]: value for name, value in (result or {}).items()}
+    if not result:  # Gradio reads an empty dict as one value; "change nothing" is a skip of one output
+        import gradio as gr
+
+        return {next(iter(outputs.values())): gr.skip()}
+    return {outputs[name]: value for name, value in result.items()}
 
 
 def by_name(fn: Callable, inputs: Mapping[str, Any] | None, outputs: Mapping[str, Any], form: type | None = None):
