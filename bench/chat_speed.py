@@ -45,7 +45,7 @@ def cpu_name() -> str:
 def timed_answer(models, source, tokenizer, history, settings):
     from studio.chat.history import fit_context
 
-    fitted = fit_context(tokenizer, history, settings.system_prompt, settings.max_new_tokens, 8192)
+    fitted = fit_context(tokenizer, history, "", settings.max_new_tokens, 8192)
     start = time.perf_counter()
     first = None
     text = ""
@@ -69,15 +69,16 @@ def main() -> int:
 
     import torch
 
-    from studio.chat.engine import ChatModels, ChatSettings
+    from studio.chat.engine import Engine
+    from studio.chat.sampling import Sampling
     from studio.chat.sources import parse_source
 
     source = parse_source("base", args.model)
-    models = ChatModels()
+    models = Engine()
     started = time.perf_counter()
     _, tokenizer, _ = models.prepare(source)
     load_s = time.perf_counter() - started
-    settings = ChatSettings(temperature=0.0, max_new_tokens=args.max_new_tokens, repetition_penalty=1.1)
+    settings = Sampling(temperature=0.0, max_new_tokens=args.max_new_tokens, repetition_penalty=1.1)
     timed_answer(models, source, tokenizer, [{"role": "user", "content": "Hi"}], settings)  # warm-up
     print(f"model {source.label} on {cpu_name()}, {torch.get_num_threads()} torch threads; "
           f"load {load_s:.1f} s (converted copy cached)")

@@ -9,6 +9,7 @@ import logging
 import sys
 from collections.abc import Callable
 
+from studio.chat.sampling import Sampling
 from studio.errors import StudioError
 
 log = logging.getLogger("studio")
@@ -76,11 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", default=None, metavar="MODEL", help="a second model answering every message")
     p.add_argument("--base", default="embedded", help="the model that 'base' means")
     p.add_argument("--system", default="", help="system prompt for the conversation")
-    p.add_argument("--max-new-tokens", type=int, default=96)
-    p.add_argument("--temperature", type=float, default=0.0, help="0 means greedy")
-    p.add_argument("--top-p", type=float, default=1.0)
-    p.add_argument("--repetition-penalty", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=0)
+    sampling = Sampling()  # the one set of defaults the Chat tab and the demo start from too
+    p.add_argument("--max-new-tokens", type=int, default=sampling.max_new_tokens)
+    p.add_argument("--temperature", type=float, default=sampling.temperature, help="0 means greedy")
+    p.add_argument("--top-p", type=float, default=sampling.top_p)
+    p.add_argument("--repetition-penalty", type=float, default=sampling.repetition_penalty)
+    p.add_argument("--seed", type=int, default=sampling.seed)
     p.add_argument("--json", action="store_true", help='with --prompt: print {"before": ..., "after": ...}')
 
     data = sub.add_parser("data", help="dataset tools").add_subparsers(dest="data_command", required=True)

@@ -182,7 +182,8 @@ def evaluate(run_dir: str | Path, pairs_file: str | Path, beta: float | None = N
     Chat tab keeps one). With ``save`` the result is also written to RUN_DIR/eval.json, which the
     model card reads.
     """
-    from studio.inference import BeforeAfter, is_reward_run
+    from studio.chat.before_after import BeforeAfter
+    from studio.inference import is_reward_run
 
     run_dir = Path(run_dir)
     if is_reward_run(run_dir):
@@ -284,14 +285,15 @@ def read_prompts(prompts_file: str | Path) -> list[str]:
 
 def answer_prompts(run_dir: str | Path, prompts: list[str], sampling=None, *, model=None) -> list[dict]:
     """``[{"prompt", "before", "after"}]``: the base's and the tuned model's answers with the same settings."""
-    from studio.inference import BeforeAfter
+    from studio.chat.before_after import BeforeAfter
 
     pair_model = model if model is not None else BeforeAfter(run_dir)
     return [{"prompt": p, **pair_model.compare(p, sampling)} for p in prompts]
 
 
 def cli_eval(args) -> int:
-    from studio.inference import BeforeAfter, is_reward_run
+    from studio.chat.before_after import BeforeAfter
+    from studio.inference import is_reward_run
 
     if is_reward_run(args.run_dir):  # a scorer: it ranks the pairs, it has no answers to show
         if args.prompts:

@@ -14,9 +14,11 @@ def cli_chat(args) -> int:
         return chat_loop(args)
     if not args.run_dir:
         raise StudioError("--prompt needs a run folder: studio chat RUN_DIR --prompt '...'.")
-    from studio.inference import BeforeAfter, Sampling
+    from studio.chat.before_after import BeforeAfter
+    from studio.inference import Sampling
 
-    sampling = Sampling(args.max_new_tokens, args.temperature, args.top_p, args.seed)
+    sampling = Sampling(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
+                        seed=args.seed, repetition_penalty=args.repetition_penalty)
     answers = BeforeAfter(args.run_dir).compare(args.prompt, sampling)
     if args.json:
         print(json.dumps(answers, ensure_ascii=False))

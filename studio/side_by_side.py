@@ -23,7 +23,8 @@ def compare(reward_run: str | Path, policy_runs: dict[str, str | Path], prompts:
     with its adapter off (greedy, so every base answer is the same whichever run holds it).
     """
     from studio.evaluation import evaluate
-    from studio.inference import BeforeAfter, Sampling
+    from studio.chat.before_after import BeforeAfter
+    from studio.inference import Sampling
     from studio.reward_model import RewardModel
 
     say = progress or (lambda _msg: None)

@@ -13,13 +13,15 @@ import pytest
 
 from studio.chat import arena as arena_mod
 from studio.chat import feedback
+from studio.chat.engine import shared
 from studio.chat.history import ChatError, fit_context, turns, with_user, without_last_answer
 from studio.chat.sources import BASE, default_source, parse_source
 from studio.ui import chat_tab
+from studio.ui.chat_tab import ChatForm
 
 ROOT = Path(__file__).resolve().parent.parent
-# system, temperature, top_p, max new tokens, repetition penalty, seed: greedy and short.
-FAST = ("", 0.0, 1.0, 6, 1.0, 0)
+# One side's settings, by the names the tab gives them: greedy and short.
+FAST = {"system": "", "temperature": 0.0, "top_p": 1.0, "max_new_tokens": 6, "repetition_penalty": 1.0, "seed": 0}
 
 
 def user(text):
@@ -46,10 +48,16 @@ def tiny_adapter(tmp_path_factory, tiny_model_dir) -> Path:
     return adapter
 
 
+def form(message, arena, pick_a, pick_b, settings=FAST, blind=False, context=None, settings_b=None) -> ChatForm:
+    """What the Chat tab hands its handlers: side 2's settings end in _b (shared unless given)."""
+    side_b = {f"{k}_b": v for k, v in (settings_b or FAST).items()}
+    return ChatForm(message=message, arena=arena, pick_a=pick_a, pick_b=pick_b, blind=blind, base="embedded",
+                    shared=settings_b is None, context=context, **settings, **side_b)
+
+
 def chat(message, arena, pick_a, pick_b, settings=FAST, blind=False, context=None, settings_b=None):
-    """Drive the tab's send handler to the end; returns (every yield, the final yield)."""
-    steps = list(chat_tab.send(message, arena, pick_a, pick_b, blind, "embedded", settings_b is None, *settings,
-                               *(settings_b or FAST), False, context))
+    """Drive the tab's send handler to the end; returns (every yield, the final yield), each by name."""
+    steps = list(chat_tab.send(form(message, arena, pick_a, pick_b, settings, blind, context, settings_b)))
     return steps, steps[-1]
 
 
@@ -165,16 +173,16 @@ def test_two_turns_stream_into_both_panes_with_one_base_in_memory(tiny_model_dir
     arena = None
     for text in ("Is pineapple on pizza a crime?", "What is the capital of France?"):
         steps, last = chat(text, arena, str(tiny_model_dir), str(tiny_adapter))
-        arena = last[4]
+        arena = last["arena"]
         assert len(steps) > 6  # piece by piece, not one final block
-        assert steps[0][5] == ""  # the message box is emptied at once
+        assert steps[0]["message"] == ""  # the message box is emptied at once
     assert [m["role"] for m in arena.a] == ["user", "assistant"] * 2 == [m["role"] for m in arena.b]
     assert arena.labels == {"a": Path(tiny_model_dir).name, "b": Path(tiny_adapter).parent.name}
-    assert chat_tab.models().loaded_bases() == 1  # base and adapter share one copy
+    assert shared().loaded_bases() == 1  # base and adapter share one copy
     assert arena.a[1]["content"] != arena.b[1]["content"]  # the adapter really answered
-    retried = list(chat_tab.retry(arena, "embedded", True, "", 0.7, 0.9, 6, 1.0, 0))[-1][4]
+    retried = list(chat_tab.retry(ChatForm(arena=arena, **{**FAST, "temperature": 0.7, "top_p": 0.9})))[-1]["arena"]
     assert len(retried.a) == 4 and retried.attempt == 1
-    status = chat_tab.vote_a(retried, True, "", "")[2]
+    status = chat_tab.vote_a(ChatForm(arena=retried))["status"]
     assert "Saved" in status and feedback.count_rows() == 1
 
 
@@ -183,48 +191,47 @@ def test_long_history_drops_oldest_turns_with_a_notice(tiny_model_dir):
     for i in range(4):
         _, last = chat(f"Tell me about pizza and Paris, part {i}.", arena, str(tiny_model_dir), str(tiny_model_dir),
                        context=90)
-        arena = last[4]
-    assert "oldest" in last[2] and "90-token context" in last[2]
+        arena = last["arena"]
+    assert "oldest" in last["note_a"] and "90-token context" in last["note_a"]
     assert len(arena.a) == 8  # the pane still shows every turn
 
 
 def test_bad_inputs_say_one_sentence_in_their_pane_only(tiny_model_dir, tmp_path):
     steps, last = chat("  ", None, str(tiny_model_dir), BASE)
-    assert "Type a message" in last[2] and len(steps) == 1
+    assert "Type a message" in last["note_a"] and len(steps) == 1
     _, last = chat("Hello?", None, str(tiny_model_dir), "run:deleted-run")
-    arena = last[4]
-    assert "no longer exists" in last[3] and arena.b == []  # pane B untouched
-    assert len(arena.a) == 2 and not last[2].startswith("⚠")
+    arena = last["arena"]
+    assert "no longer exists" in last["note_b"] and arena.b == []  # pane B untouched
+    assert len(arena.a) == 2 and not last["note_a"].startswith("⚠")
     broken = tmp_path / "broken-model"
     broken.mkdir()
     (broken / "config.json").write_text("{not json")
     _, last = chat("Hello?", None, str(broken), str(tiny_model_dir))
-    assert last[2].startswith("⚠ Could not") and last[2].count(".") <= 3 and last[4].a == []
-    assert len(last[4].b) == 2
-    bad = ("", 0.0, 1.0, 6, -1.0, 0)  # transformers refuses a negative repetition penalty while generating
+    assert last["note_a"].startswith("⚠ Could not") and last["note_a"].count(".") <= 3 and last["arena"].a == []
+    assert len(last["arena"].b) == 2
+    bad = {**FAST, "repetition_penalty": -1.0}  # transformers refuses a negative repetition penalty while generating
     _, last = chat("Hello?", None, str(tiny_model_dir), str(tiny_model_dir), settings=FAST, settings_b=bad)
-    assert "failed while answering" in last[3] and last[4].b == [] and len(last[4].a) == 2
+    assert "failed while answering" in last["note_b"] and last["arena"].b == [] and len(last["arena"].a) == 2
 
 
 @pytest.mark.slow
 def test_stop_keeps_the_answer_so_far():
     """The embedded model, because the tiny one finishes 400 tokens before Stop could arrive."""
-    slow = ("", 0.0, 1.0, 400, 1.0, 0)
-    gen = chat_tab.send("Tell me a very long story about pizza.", None, BASE, BASE, False, "embedded", True,
-                        *slow, *FAST, False, None)
+    slow = {**FAST, "max_new_tokens": 400}
+    gen = chat_tab.send(form("Tell me a very long story about pizza.", None, BASE, BASE, settings=slow))
     for out in gen:
-        arena = out[4]
+        arena = out["arena"]
         if arena.a and arena.a[-1]["role"] == "assistant" and arena.a[-1]["content"]:
-            chat_tab.stop(arena)  # what the Stop button calls, from another request
+            chat_tab.stop(ChatForm(arena=arena))  # what the Stop button calls, from another request
             break
     last = list(gen)[-1]
-    assert "Stopped" in last[2] and last[4].a[-1]["role"] == "assistant"
+    assert "Stopped" in last["note_a"] and last["arena"].a[-1]["role"] == "assistant"
     from transformers import AutoTokenizer
 
     from studio.models.loading import resolve_model
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_model("embedded").path)
-    said = len(tokenizer(last[4].a[-1]["content"])["input_ids"])
+    said = len(tokenizer(last["arena"].a[-1]["content"])["input_ids"])
     assert 0 < said < 100, said  # stopped within a few tokens, far short of 400
 
 
@@ -243,10 +250,10 @@ def test_different_bases_load_one_after_the_other_and_are_freed(tiny_model_dir, 
 
     other = build_tiny_model(tmp_path / "other-tiny", seed=1)
     _, last = chat("Hello?", None, str(tiny_model_dir), str(other))
-    assert len(last[4].a) == 2 and len(last[4].b) == 2
-    assert chat_tab.models().loaded_bases() == 2
+    assert len(last["arena"].a) == 2 and len(last["arena"].b) == 2
+    assert shared().loaded_bases() == 2
     chat("Hello?", None, str(other), str(other))
-    assert chat_tab.models().loaded_bases() == 1  # the base no side uses any more is let go
+    assert shared().loaded_bases() == 1  # the base no side uses any more is let go
 
 
 def _studio(*args, stdin=""):
@@ -284,13 +291,13 @@ def test_two_tabs_chatting_at_once_share_the_models_safely(tiny_model_dir, tiny_
     from concurrent.futures import ThreadPoolExecutor
 
     def one_tab(text):
-        return chat(text, None, str(tiny_adapter), str(tiny_model_dir))[1][4]
+        return chat(text, None, str(tiny_adapter), str(tiny_model_dir))[1]["arena"]
 
     with ThreadPoolExecutor(2) as pool:
         arenas = list(pool.map(one_tab, ["Is pineapple on pizza a crime?", "What is the capital of France?"]))
     for arena in arenas:
         assert [m["role"] for m in arena.a] == ["user", "assistant"] == [m["role"] for m in arena.b]
-    alone = chat("Is pineapple on pizza a crime?", None, str(tiny_adapter), str(tiny_model_dir))[1][4]
+    alone = chat("Is pineapple on pizza a crime?", None, str(tiny_adapter), str(tiny_model_dir))[1]["arena"]
     assert alone.a == arenas[0].a and alone.b == arenas[0].b  # greedy: the same answer as without company
 
 
@@ -307,13 +314,14 @@ def test_second_base_is_refused_when_it_cannot_fit(tiny_model_dir, tmp_path):
         fh.truncate(free)
     assert engine._weights_bytes(str(huge)) == 2 * free
     _, last = chat("Hello?", None, str(tiny_model_dir), str(huge))
-    assert "GiB is free" in last[3] and last[4].b == [] and len(last[4].a) == 2
+    assert "GiB is free" in last["note_b"] and last["arena"].b == [] and len(last["arena"].a) == 2
 
 
 def test_blind_send_hides_the_names_until_the_vote(tiny_model_dir, tiny_adapter):
     _, last = chat("Is pineapple on pizza a crime?", None, str(tiny_model_dir), str(tiny_adapter), blind=True)
-    assert "hidden until you vote" in last[0]["label"] and "hidden until you vote" in last[1]["label"]
-    pane_a, pane_b, status, arena = chat_tab.vote_b(last[4], True, "", "")
+    assert "hidden until you vote" in last["pane_a"]["label"] and "hidden until you vote" in last["pane_b"]["label"]
+    voted = chat_tab.vote_b(ChatForm(arena=last["arena"]))
+    pane_a, pane_b, status, arena = voted["pane_a"], voted["pane_b"], voted["status"], voted["arena"]
     names = {Path(tiny_model_dir).name, Path(tiny_adapter).parent.name}
     assert {pane_a["label"].split(": ", 1)[1], pane_b["label"].split(": ", 1)[1]} == names
     row = json.loads(feedback.feedback_path().read_text())
@@ -326,13 +334,91 @@ def test_side_one_follows_the_newest_finished_run_until_the_user_picks_another(t
     from studio.runs import files
     from studio.runs.registry import runs_dir
 
-    first = chat_tab.refresh_picks(None, None, "embedded", None)
-    assert first[0]["value"] == BASE and first[3] == BASE  # nothing trained yet: the base, picked automatically
+    def refresh(pick_a, pick_b, auto_a):
+        return chat_tab.refresh_picks(ChatForm(pick_a=pick_a, pick_b=pick_b, base="embedded", auto_a=auto_a))
+
+    first = refresh(None, None, None)
+    assert first["pick_a"]["value"] == BASE and first["auto_a"] == BASE  # nothing trained yet: the base, picked automatically
     run_dir = runs_dir() / "20261125-000000-demo"  # a finished run, as the worker leaves it on disk
     shutil.copytree(tiny_adapter, run_dir / "adapter")
     files.update_status(run_dir, new=True, id=run_dir.name, name="demo", method="dpo", state="completed",
                         step=1, total=1, created=1.0)
-    followed = chat_tab.refresh_picks(BASE, BASE, "embedded", first[3])
-    assert followed[0]["value"] == f"run:{run_dir.name}" and followed[3] == f"run:{run_dir.name}"
-    kept = chat_tab.refresh_picks(str(tiny_adapter), BASE, "embedded", followed[3])  # the user's own pick stays
-    assert kept[0]["value"] == str(tiny_adapter) and kept[3] == followed[3]
+    followed = refresh(BASE, BASE, first["auto_a"])
+    assert followed["pick_a"]["value"] == f"run:{run_dir.name}" and followed["auto_a"] == f"run:{run_dir.name}"
+    kept = refresh(str(tiny_adapter), BASE, followed["auto_a"])  # the user's own pick stays
+    assert kept["pick_a"]["value"] == str(tiny_adapter) and kept["auto_a"] == followed["auto_a"]
+
+
+# ---- saying what it does, never who it is (issue 19) ------------------------------------------------
+def test_each_pane_says_its_stage_and_how_far_along_it_is(tiny_model_dir):
+    """Loading (with the seconds so far), reading the conversation, then the tokens written of the most
+    allowed; the final note is empty when all went well."""
+    shared().release()  # a model nobody loaded yet: the first message has to wait for it
+    steps, last = chat("Is pineapple on pizza a crime?", None, str(tiny_model_dir), str(tiny_model_dir))
+    notes = [s["note_a"] for s in steps if "note_a" in s]
+    assert any(n.startswith("… Reading the conversation (") for n in notes), notes
+    written = [n for n in notes if n.startswith("… Writing: ")]
+    assert written and all(n.endswith("of at most 6 tokens") for n in written)
+    counts = [int(n.split()[2]) for n in written]
+    assert counts == sorted(counts) and 1 <= counts[-1] <= 6
+    assert last["note_a"] == "" and last["note_b"] == ""
+
+
+def test_loading_says_how_long_it_has_waited():
+    """The stage note of a load is made while the load runs, from the seconds `waiting` reports."""
+    import time
+
+    from studio.chat.engine import waiting
+
+    ticks, gen = [], waiting(lambda: time.sleep(1.3) or "loaded", every=0.5)
+    while True:
+        try:
+            ticks.append(next(gen))
+        except StopIteration as done:
+            result = done.value
+            break
+    assert result == "loaded" and len(ticks) >= 2 and ticks == sorted(ticks) and ticks[-1] < 1.3
+    with pytest.raises(ChatError, match="broken"):
+        list(waiting(lambda: (_ for _ in ()).throw(ChatError("broken"))))
+
+
+def test_blind_errors_never_name_the_model_before_the_vote(tiny_model_dir, tmp_path):
+    """A pane that fails to load, and one that fails while answering, say what went wrong without the
+    name, the folder or the run of the model behind them; after the vote the names show."""
+    broken = tmp_path / "secret-broken-model"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    steps, last = chat("Hello?", None, str(broken), str(tiny_model_dir), blind=True)
+    failed = "a" if last["arena"].a == [] else "b"
+    note = last[f"note_{failed}"]
+    assert note.startswith("⚠ Could not read the tokenizer in this pane's model") and "not a valid JSON" in note
+    shown = " ".join(str(v) for s in steps for k, v in s.items() if k in ("note_a", "note_b", "status"))
+    labels = " ".join(str(s[p]["label"]) for s in steps for p in ("pane_a", "pane_b"))
+    for name in ("secret-broken-model", str(broken), tiny_model_dir.name):
+        assert name not in shown and name not in labels
+    bad = {**FAST, "repetition_penalty": -1.0}  # fails while answering, after the model loaded
+    _, last = chat("Hello?", None, str(tiny_model_dir), str(tiny_model_dir), settings=FAST, settings_b=bad,
+                   blind=True)
+    arena = last["arena"]
+    failed = "a" if arena.swap else "b"  # side 2 carries the bad settings
+    assert last[f"note_{failed}"] == "⚠ this pane's model failed while answering (ValueError); the details are " \
+                                     "in the studio log."
+    assert tiny_model_dir.name not in last[f"note_{failed}"]
+    _, unblind = chat("Hello?", None, str(tiny_model_dir), str(tiny_model_dir), settings=FAST, settings_b=bad)
+    assert tiny_model_dir.name in unblind["note_b"]  # outside blind mode the sentence names it
+
+
+def test_a_message_sent_while_both_panes_answer_gets_a_sentence(tiny_model_dir):
+    first = chat_tab.send(form("Is pineapple on pizza a crime?", None, str(tiny_model_dir), str(tiny_model_dir)))
+    arena = None
+    for out in first:
+        arena = out["arena"]
+        if arena.a and arena.a[-1]["role"] == "assistant":
+            break  # pane A is writing now
+    again = list(chat_tab.send(form("And pizza with ham?", arena, str(tiny_model_dir), str(tiny_model_dir))))
+    assert again == [{"status": chat_tab.BUSY_SENTENCE}]  # nothing else changes: the box keeps the text
+    assert "press Enter again when they finish" in chat_tab.BUSY_SENTENCE
+    last = list(first)[-1]
+    assert [m["role"] for m in last["arena"].b] == ["user", "assistant"]
+    _, after = chat("And pizza with ham?", last["arena"], str(tiny_model_dir), str(tiny_model_dir))
+    assert len(after["arena"].a) == 4  # once they finished, the same message goes through

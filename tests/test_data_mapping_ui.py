@@ -11,21 +11,29 @@ ROWS = [{"ask": f"Is pineapple on pizza a crime? ({i})", "reply": "No, it is a m
 
 
 def _inspect(path, column_map, model):
-    return data_tab.inspect_data(str(path), None, "train", None, "chatml", column_map, "sft", str(model))
+    """The Inspect button's handler with the Data tab's values by name; returns its outputs by name."""
+    return data_tab.inspect_data({"data.source": str(path), "data.split": "train", "data.template": "chatml",
+                                  "data.column_map": column_map, "method": "sft", "model.name": str(model)})
+
+
+def _roles(out):
+    return [out[f"map.{role}"] for role in data_tab.MAP_ROLES]
 
 
 def test_unreadable_columns_are_offered_for_mapping_and_the_preview_follows(tiny_model_dir, tmp_path):
     path = write_jsonl(tmp_path / "odd.jsonl", ROWS)
-    summary, _preview, _hist, _problems, *roles = _inspect(path, "", tiny_model_dir)
+    out = _inspect(path, "", tiny_model_dir)
+    summary, roles = out["summary"], _roles(out)
     assert "No known columns" in summary and "Map the file's columns" in summary
     assert len(roles) == len(data_tab.MAP_ROLES)
     assert all(r["choices"] == [("", ""), ("ask", "ask"), ("id", "id"), ("reply", "reply")]
                or r["choices"] == ["", "ask", "id", "reply"] for r in roles)
 
     picks = {"prompt": "ask", "response": "reply"}
-    text = data_tab.mapping_text(*(picks.get(role, "") for role in data_tab.MAP_ROLES))
+    text = data_tab.mapping_text({f"map.{role}": picks.get(role, "") for role in data_tab.MAP_ROLES})["data.column_map"]
     assert parse_column_map(text) == picks
-    summary, preview, _hist, _problems, *roles = _inspect(path, text, tiny_model_dir)
+    out = _inspect(path, text, tiny_model_dir)
+    summary, preview, roles = out["summary"], out["preview"], _roles(out)
     assert "prompt-response" in summary and "4 usable" in summary
     assert any(label == "trained on" and "matter of taste" in span for span, label in preview)
     assert {r["value"] for r in roles} == {"ask", "reply", ""}  # the dropdowns keep the mapping shown
@@ -41,7 +49,7 @@ def test_the_mapping_is_saved_in_the_recipe_and_the_command(tmp_path):
 
 def test_unsure_detection_says_which_layouts_it_weighed(tiny_model_dir, tmp_path):
     rows = [{"instruction": "Say hi", "input": "", "output": "Hi!", "text": "### Instruction: Say hi ### Hi!"}] * 3
-    summary, *_ = _inspect(write_jsonl(tmp_path / "both.jsonl", rows), "", tiny_model_dir)
+    summary = _inspect(write_jsonl(tmp_path / "both.jsonl", rows), "", tiny_model_dir)["summary"]
     assert "alpaca" in summary and "**Unsure:** the columns also fit text" in summary
 
 

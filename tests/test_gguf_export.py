@@ -36,7 +36,7 @@ def run_dir(tmp_path_factory, tiny_model_dir, tmp_path):
 def test_f16_gguf_answers_like_the_tuned_model(run_dir, tmp_path, capsys, monkeypatch, studio_home):
     from gguf import GGUFReader
 
-    from studio.inference import BeforeAfter
+    from studio.chat.before_after import BeforeAfter
     from studio.publish.gguf import cli_export
     from studio.publish.gguf_generate import cli_generate
     from studio.publish.modelfile import parse_modelfile

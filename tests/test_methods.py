@@ -130,7 +130,7 @@ def test_dpo_loss_types_reach_trl(tiny_model_dir, pref_file, tmp_path):
     assert built_args(cfg, tmp_path / "a")[1].loss_type == ["ipo"]
     cfg.dpo.sft_weight = 0.5
     assert built_args(cfg, tmp_path / "b")[1].loss_type == ["ipo", "sft"]
-    with pytest.raises(ConfigError, match="DPO loss type must be one of sigmoid, ipo"):
+    with pytest.raises(ConfigError, match="Option 'dpo.loss_type' must be one of sigmoid, ipo"):
         RunConfig.from_dict({"method": "dpo", "data": {"source": "x.jsonl"}, "dpo": {"loss_type": "nope"}}).validate()
 
 
@@ -167,7 +167,7 @@ def test_rl_given_a_policy_run_or_nothing_says_what_it_needs(tiny_model_dir, pre
 
 
 def test_reward_run_refused_by_chat_and_policy_run_refused_by_score(tmp_path, no_model_loads):
-    from studio.inference import BeforeAfter
+    from studio.chat.before_after import BeforeAfter
     from studio.reward_model import RewardModel
 
     for name, method in (("reward", "reward"), ("policy", "sft")):

@@ -23,7 +23,7 @@ GRAB_BAGS = {"common", "utils", "util", "helpers", "misc"}
 # (each method module: a new one needs no line here). Moving or adding a module is one line here.
 LAYERS: list[tuple[str, ...]] = [
     ("__init__", "paths", "errors", "net", "training", "training.trackers", "publish", "publish.login"),  # no studio imports
-    ("logs",),
+    ("logs", "chat", "chat.history", "chat.sampling", "chat.feedback"),  # chat: the package and its plain types
     ("models", "runs.files"),  # models: the catalog, hardware, memory, finding and loading a base model
     ("data",),
     ("methods", "methods.base"),  # the registry and the contract a method module fills
@@ -31,12 +31,13 @@ LAYERS: list[tuple[str, ...]] = [
     ("reward_model",),
     ("methods.*",),  # the method modules: they build trainers and may use scorers (RL's reward model)
     ("runs", "runs.registry"),
+    ("chat.sources", "chat.engine", "chat.before_after"),  # the one generation engine: runs and models below it
     ("training.callbacks", "run_commands"),
     ("training.*",),
     ("runs.worker",),
     ("evaluation", "side_by_side"),
     ("publish.*",),  # model card, Hub push, Modelfile, GGUF (the package's empty __init__ and login sit low)
-    ("chat", "inference_cli"),
+    ("chat.*", "inference_cli"),  # the arena, turns and the terminal chat: faces' cores over the engine
     ("ui",),
     ("cli", "__main__"),  # the faces' entry: the CLI's command table names modules of every layer
 ]

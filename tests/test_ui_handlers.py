@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import types
 from pathlib import Path
 
@@ -78,11 +79,6 @@ def test_launch_defaults_are_local_and_capped():
     assert kwargs["auth"] is None and kwargs["share"] is False
 
 
-def test_app_builds():
-    blocks = app.build_app()
-    assert blocks is not None
-
-
 # ---- widgets and recipes -------------------------------------------------------------------------
 def test_widget_help_comes_from_config_metadata():
     for key in ("dpo.beta", "training.learning_rate", "lora.r", "data.template"):
@@ -92,7 +88,7 @@ def test_widget_help_comes_from_config_metadata():
 def test_recipe_round_trip_through_widgets():
     cfg = recipes.load_recipe_config(recipes.DEMO_RECIPE)
     values = recipes.values_from_config(cfg, recipes.ALL_KEYS)
-    again = recipes.config_from_values(cfg.to_dict(), dict(zip(recipes.ALL_KEYS, values)))
+    again = recipes.config_from_values(cfg.to_dict(), values)
     assert again.training == cfg.training and again.lora == cfg.lora and again.method == "dpo"
     assert Path(again.data.source).is_absolute() and Path(again.data.source).is_file()
     assert again.data.eval_source and Path(again.data.eval_source).is_file()
@@ -100,9 +96,10 @@ def test_recipe_round_trip_through_widgets():
 
 def test_show_command_lists_only_the_changes():
     base = recipes.load_recipe_config(recipes.DEMO_RECIPE).to_dict()
-    values = dict(zip(recipes.ALL_KEYS, recipes.values_from_config(RunConfig.from_dict(base), recipes.ALL_KEYS)))
+    values = recipes.values_from_config(RunConfig.from_dict(base), recipes.ALL_KEYS)
     values["training.max_steps"] = 20.0
-    text, yaml_text = train_tab.show_command(base, str(recipes.DEMO_RECIPE), *values.values())
+    out = train_tab.show_command({"recipe": base, "recipe_pick": str(recipes.DEMO_RECIPE), **values})
+    text, yaml_text = out["command"], out["yaml"]
     assert "studio train presets/recipes/pineapple-dpo.yaml training.max_steps=20" in text
     assert RunConfig.from_dict(__import__("yaml").safe_load(yaml_text)).training.max_steps == 20
 
@@ -117,24 +114,25 @@ def test_column_map_text():
 def test_save_and_load_recipe(studio_home):
     base = recipes.load_recipe_config(recipes.DEMO_RECIPE).to_dict()
     values = recipes.values_from_config(RunConfig.from_dict(base), recipes.ALL_KEYS)
-    status, _ = train_tab.save_recipe_as(base, "my try", *values)
+    status = train_tab.save_recipe_as({"recipe": base, "recipe_name": "my try", **values})["status"]
     saved = studio_home / "recipes" / "my-try.yaml"
     assert saved.is_file() and "Saved" in status
-    loaded = train_tab.load_recipe(str(saved))
-    assert loaded[0]["method"] == "dpo" and "Loaded" in loaded[1]
+    loaded = train_tab.load_recipe({"recipe_pick": str(saved)})
+    assert loaded["recipe"]["method"] == "dpo" and "Loaded" in loaded["status"]
+    assert loaded["training.learning_rate"] == values["training.learning_rate"]
+    assert "⚠" in train_tab.load_recipe({"recipe_pick": str(studio_home / "missing.yaml")})["status"]
 
 
 def test_method_switch_on_shipped_data_loads_matching_recipe():
     values = recipes.values_from_config(recipes.load_recipe_config(recipes.DEMO_RECIPE), recipes.ALL_KEYS)
-    out = train_tab.change_method("sft", *values)
-    new = dict(zip(recipes.ALL_KEYS, out[3:]))
-    assert new["data.source"].endswith("chat_sft.jsonl") and new["method"] == "sft"
-    assert "SFT" in out[2]
+    out = train_tab.change_method({**values, "method": "sft"})
+    assert out["data.source"].endswith("chat_sft.jsonl") and out["method"] == "sft"
+    assert "SFT" in out["advice"] and out["options-dpo"]["visible"] is False  # DPO's own options hide
 
 
 def test_zero_in_an_optional_limit_means_none():
     cfg = recipes.load_recipe_config(recipes.SHIPPED_RECIPE["sft"])
-    values = dict(zip(recipes.ALL_KEYS, recipes.values_from_config(cfg, recipes.ALL_KEYS)))
+    values = recipes.values_from_config(cfg, recipes.ALL_KEYS)
     values.update({"training.max_steps": 0, "data.max_rows": 0})
     again = recipes.config_from_values(cfg.to_dict(), values).validate()
     assert again.training.max_steps is None and again.data.max_rows is None
@@ -143,11 +141,11 @@ def test_zero_in_an_optional_limit_means_none():
 def test_start_with_a_bad_value_is_a_sentence(monkeypatch):
     called = []
     monkeypatch.setattr("studio.runs.start_run", lambda cfg: called.append(cfg))
-    values = dict(zip(recipes.ALL_KEYS, recipes.values_from_config(
-        recipes.load_recipe_config(recipes.DEMO_RECIPE), recipes.ALL_KEYS)))
+    values = recipes.values_from_config(recipes.load_recipe_config(recipes.DEMO_RECIPE), recipes.ALL_KEYS)
     values["training.learning_rate"] = -1
-    _, status = train_tab.start_training(None, *values.values())
-    assert status.startswith("⚠") and "Learning rate" in status and not called
+    out = train_tab.start_training(values)
+    status = out["status"]
+    assert "run" not in out and status.startswith("⚠") and "Learning rate" in status and not called
 
 
 def test_start_hands_the_config_to_the_run_registry(monkeypatch):
@@ -160,14 +158,15 @@ def test_start_hands_the_config_to_the_run_registry(monkeypatch):
     monkeypatch.setattr("studio.runs.start_run", fake_start)
     monkeypatch.setattr(run_picker, "list_runs_safe", list)
     values = recipes.values_from_config(recipes.load_recipe_config(recipes.DEMO_RECIPE), recipes.ALL_KEYS)
-    update, status = train_tab.start_training(None, *values)
+    out = train_tab.start_training(values)
+    update, status = out["run"], out["status"]
     assert update["value"] == "r1" and "queued" in status
     assert Path(seen[0].data.source).is_file()
 
 
 def test_stop_and_resume_without_a_run_say_so():
     assert "No run" in train_tab.stop_training(None)
-    assert "No run" in train_tab.resume_training(None)[1]
+    assert "No run" in train_tab.resume_training({"run": None})["status"]
 
 
 # ---- the live view -------------------------------------------------------------------------------
@@ -266,8 +265,9 @@ def test_inspect_a_bad_file_lists_its_rows(tmp_path):
             {"prompt": "Missing rejected", "chosen": "No."},
             {"prompt": "Is pineapple on pizza a crime?", "chosen": "No.", "rejected": "Yes."}]
     bad.write_text("".join(json.dumps(r) + "\n" for r in rows) + "{not json\n")
-    summary, _preview, _hist, problems, *_roles = data_tab.inspect_data(str(bad), None, "train", None, "chatml", "", "dpo",
-                                                             None)
+    out = data_tab.inspect_data({"data.source": str(bad), "data.split": "train", "data.template": "chatml",
+                                 "method": "dpo"})
+    summary, problems = out["summary"], out["problems"]
     assert problems["visible"] is True and len(problems["value"]) >= 1, summary
     assert "problem" in summary.lower()
 
@@ -287,14 +287,24 @@ def _tiny_adapter_run(tmp_path, tiny_model_dir) -> Path:
     return run_dir
 
 
-def test_before_after_streams_and_is_cached(tmp_path, tiny_model_dir):
-    """The demo tab's one model: cached per run, answering piece by piece (the Chat tab is tests/test_chat.py)."""
-    run_dir = _tiny_adapter_run(tmp_path, tiny_model_dir)
-    pair = model_slot.before_after(run_dir)
-    assert pair is model_slot.before_after(run_dir)
+def test_before_after_shares_the_one_engine_with_the_chat(tmp_path, tiny_model_dir):
+    """The demo's before/after and the Chat tab hold one copy of a base between them, and the answer
+    streams piece by piece with a count of the tokens written so far."""
+    from studio.chat.engine import shared
+    from studio.chat.sources import parse_source
     from studio.inference import Sampling
 
-    assert len(list(pair.stream("Is pineapple on pizza a crime?", True, Sampling(max_new_tokens=6)))) > 3
+    run_dir = _tiny_adapter_run(tmp_path, tiny_model_dir)
+    engine = shared()
+    engine.release()
+    pair = model_slot.before_after(run_dir)
+    assert pair.engine is engine and engine.loaded_bases() == 1
+    assert model_slot.before_after(run_dir).model is pair.model  # picked again: nothing reloads
+    engine.prepare(parse_source(str(tiny_model_dir)))  # what the Chat tab asks for its base
+    assert engine.loaded_bases() == 1
+    generation = pair.stream("Is pineapple on pizza a crime?", True, Sampling(max_new_tokens=6))
+    pieces = list(generation)
+    assert len(pieces) > 3 and 0 < generation.tokens <= 6 == generation.limit
 
 
 def test_push_never_shows_the_token(monkeypatch):
@@ -319,7 +329,7 @@ def test_export_reports_where(monkeypatch, tmp_path):
 def test_demo_pieces():
     assert len(demo_tab.demo_prompts()) == 4
     out = demo_tab.select_demo()
-    assert out[0]["method"] == "dpo"
+    assert out["recipe"]["method"] == "dpo" and out["method"] == "dpo" and out["options-dpo"]["visible"]
     html = demo_tab.answers_html([{"prompt": "p<", "before": "a", "after": "b"}])
     assert "p&lt;" in html and "class='after'" in html
     text = demo_tab.explanation(DPO_RECORDS, {"pairs": 8})
@@ -330,37 +340,38 @@ def test_demo_pieces():
     assert table.shape == (4, 3)
 
 
-class _FakePair:
-    def stream(self, prompt, tuned, sampling=None):
-        yield from (["No, ", "it is taste."] if tuned else ["Well, ", "a judge might..."])
-
-
-def _fake_demo_registry(monkeypatch, tmp_path, state="completed"):
+def _fake_demo_registry(monkeypatch, tmp_path, tiny_model_dir, state="completed"):
+    """A demo run as the registry reports it, whose folder holds a real adapter on the tiny model."""
+    if not (tmp_path / "run" / "adapter").is_dir():
+        _tiny_adapter_run(tmp_path, tiny_model_dir)
     info = _fake_registry(monkeypatch, tmp_path, DPO_RECORDS, state=state)
     info.name = "pineapple-dpo"
     monkeypatch.setattr("studio.runs.start_run", lambda cfg: info)
-    monkeypatch.setattr(demo_tab, "before_after", lambda run_dir: _FakePair())
+    monkeypatch.setattr(demo_tab, "DEMO_MAX_NEW_TOKENS", 4)  # the tiny model's words mean nothing: keep them few
     result = {"base": {"accuracy": 0.0, "margin": 0.0, "chosen_logp": -60.0, "rejected_logp": -50.0},
               "tuned": {"accuracy": 1.0, "margin": 9.0, "chosen_logp": -40.0, "rejected_logp": -120.0}, "pairs": 8}
     monkeypatch.setattr("studio.evaluation.evaluate", lambda *a, **k: result)
     return info
 
 
-def test_demo_runs_answers_and_evaluates(monkeypatch, tmp_path):
-    _fake_demo_registry(monkeypatch, tmp_path)
+def test_demo_runs_answers_and_evaluates(monkeypatch, tmp_path, tiny_model_dir):
+    _fake_demo_registry(monkeypatch, tmp_path, tiny_model_dir)
     steps = list(demo_tab.run_demo(poll_s=0))
-    status, _, _, _, _answers, explain, table, _ = steps[-1]
-    assert status.startswith("✓") and "Demo finished" in status
-    final_answers = [s[4] for s in steps if isinstance(s[4], str) and s[4]][-1]
-    assert final_answers.count("class='after'") == 4 and "it is taste." in final_answers
-    assert table["visible"] is True and len(table["value"]) == 4
-    assert "reward margin" in explain
+    last = steps[-1]
+    assert last["status"].startswith("✓") and "Demo finished" in last["status"]
+    final_answers = [s["answers"] for s in steps if s.get("answers")][-1]
+    assert final_answers.count("class='after'") == 4
+    assert last["table"]["visible"] is True and len(last["table"]["value"]) == 4
+    assert "reward margin" in last["explain"]
+    # While it answers, the status says which prompt, which side and how many tokens so far.
+    assert any(re.search(r"Answering 4 of 4, after training: [1-4] of at most 4 tokens", s.get("status", ""))
+               for s in steps)
 
 
-def test_demo_reattaches_only_to_an_active_demo_run(monkeypatch, tmp_path):
-    _fake_demo_registry(monkeypatch, tmp_path, state="completed")
-    assert list(demo_tab.reattach_demo(poll_s=0)) == [tuple(demo_tab.gr.skip() for _ in range(8))]
-    info = _fake_demo_registry(monkeypatch, tmp_path, state="running")
+def test_demo_reattaches_only_to_an_active_demo_run(monkeypatch, tmp_path, tiny_model_dir):
+    _fake_demo_registry(monkeypatch, tmp_path, tiny_model_dir, state="completed")
+    assert list(demo_tab.reattach_demo(poll_s=0)) == [{}]  # nothing named: every output stays as it is
+    info = _fake_demo_registry(monkeypatch, tmp_path, tiny_model_dir, state="running")
     states = iter(["running", "completed"])
     real = info
 
@@ -370,11 +381,11 @@ def test_demo_reattaches_only_to_an_active_demo_run(monkeypatch, tmp_path):
 
     monkeypatch.setattr("studio.runs.get_run", get_run)
     steps = list(demo_tab.reattach_demo(poll_s=0))
-    assert "Reattached" in steps[0][0] and "Demo finished" in steps[-1][0]
+    assert "Reattached" in steps[0]["status"] and "Demo finished" in steps[-1]["status"]
 
 
-def test_failed_demo_run_is_a_sentence(monkeypatch, tmp_path):
-    info = _fake_demo_registry(monkeypatch, tmp_path, state="failed")
+def test_failed_demo_run_is_a_sentence(monkeypatch, tmp_path, tiny_model_dir):
+    info = _fake_demo_registry(monkeypatch, tmp_path, tiny_model_dir, state="failed")
     info.message = "Ran out of memory at step 3."
-    status = list(demo_tab.run_demo(poll_s=0))[-1][0]
+    status = list(demo_tab.run_demo(poll_s=0))[-1]["status"]
     assert status.startswith("⚠") and "Ran out of memory" in status

@@ -8,20 +8,21 @@ import threading
 from typing import TextIO
 
 from studio.chat.arena import new_conversation
-from studio.chat.engine import ChatModels, ChatSettings
+from studio.chat.engine import Engine
+from studio.chat.sampling import Sampling
 from studio.chat.sources import default_source, parse_source
 from studio.chat.turns import add_message, answer, prepare_retry, sentence
 
 HELP = "Type a message and press Enter. /retry answers again, /clear starts over, /quit (or Ctrl-D) ends."
 
 
-def _answer_pane(models, arena, pane, base, settings, out: TextIO, label: str) -> None:
+def _answer_pane(engine, arena, pane, base, sampling, system, out: TextIO, label: str) -> None:
     stop = threading.Event()
     out.write(f"\n[{label}] ")
     out.flush()
     shown = 0
     note = ""
-    replies = answer(models, arena, pane, base, settings, stop)
+    replies = answer(engine, arena, pane, base, sampling, stop, system=system)
     while True:
         try:
             history, note = next(replies)
@@ -34,7 +35,7 @@ def _answer_pane(models, arena, pane, base, settings, out: TextIO, label: str) -
         out.write(text[shown:])
         out.flush()
         shown = len(text)
-    if note and note != "…":
+    if note and not note.startswith("…"):  # the last notice is the final one; "…" ones are progress
         out.write(f"\n  ({note.lstrip('⚠ ')})")
     out.write("\n")
 
@@ -46,9 +47,9 @@ def chat_loop(args, stdin: TextIO | None = None, out: TextIO | None = None) -> i
     picks = (first, args.compare or first)
     panes = ("a", "b") if args.compare else ("a",)
     labels = {p: parse_source(spec, base).label for p, spec in zip(("a", "b"), picks)}  # bad names fail here
-    settings = ChatSettings(args.system or "", args.temperature, args.top_p, args.max_new_tokens,
-                            args.repetition_penalty, args.seed)
-    models = ChatModels()
+    sampling = Sampling(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
+                        seed=args.seed, repetition_penalty=args.repetition_penalty)
+    engine = Engine()
     arena = new_conversation(picks, blind=False)
     names = " and ".join(f"{p.upper()}: {labels[p]}" for p in panes)
     out.write(f"Chatting with {names}.\n{HELP}\n")
@@ -77,6 +78,6 @@ def chat_loop(args, stdin: TextIO | None = None, out: TextIO | None = None) -> i
             out.write(f"({sentence(exc)})\n")
             continue
         for pane in panes:
-            _answer_pane(models, arena, pane, base, settings, out, labels[pane] if args.compare else labels["a"])
+            _answer_pane(engine, arena, pane, base, sampling, args.system or "", out, labels[pane] if args.compare else labels["a"])
     out.write("\nBye.\n")
     return 0

@@ -136,7 +136,8 @@ def export_gguf(run_dir: str | Path, to: str | Path, quant: str = "f16", *, chec
     export leaves nothing behind. Returns {"gguf", "modelfile", "quant", "check"}.
     """
     from studio.evaluation import run_dir_of
-    from studio.inference import BeforeAfter, Sampling, adapter_dir_of
+    from studio.chat.before_after import BeforeAfter
+    from studio.inference import Sampling, adapter_dir_of
     from studio.publish.hub import check_adapter, written_in_place_of
     from studio.publish.modelfile import write_modelfile
 

@@ -121,7 +121,8 @@ def written_in_place_of(target: Path):
 
 def merge_into_base(run_dir: str | Path, dest: Path) -> Path:
     """Merge the run's adapter into its base model and save the full model with the tokenizer."""
-    from studio.inference import BeforeAfter, is_reward_run
+    from studio.chat.before_after import BeforeAfter
+    from studio.inference import is_reward_run
 
     if is_reward_run(run_dir):  # the base with its score head: merged, it is a standalone reward model
         from studio.reward_model import RewardModel

@@ -33,7 +33,8 @@ def build_app():
         score_panel,
         train_tab,
     )
-    from studio.ui.recipes import ALL_KEYS, DEMO_RECIPE, load_recipe_config
+    from studio.ui.recipes import DEMO_RECIPE, load_recipe_config
+    from studio.ui.wiring import on
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
         recipe = gr.State(load_recipe_config(DEMO_RECIPE).to_dict())
@@ -63,17 +64,14 @@ def build_app():
             with gr.Tab("RLHF vs DPO", id="rlhf"):
                 rlhf_demo.build()
         data_tab.wire(fields, data)
-        config_widgets = [fields[k] for k in ALL_KEYS]
-        demo_btn.click(
-            demo_tab.select_demo, None,
-            [recipe, train["recipe_pick"], train["advice"], *config_widgets, *train["groups"], tabs],
-        ).then(demo_tab.run_demo, None, [*demo["outputs"], train["mon_run"]], show_progress="minimal")
-        chat_tab_item.select(chat_tab.refresh_picks, [chat["pick_a"], chat["pick_b"], chat["base"], chat["auto_a"]],
-                             [chat["pick_a"], chat["pick_b"], chat["status"], chat["auto_a"]])
+        demo_outputs = {**demo["outputs"], "run": train["mon_run"]}
+        on(on(demo_btn.click, demo_tab.select_demo, None, {**train["filled"], "tabs": tabs}).then,
+           demo_tab.run_demo, None, demo_outputs, show_progress="minimal")
+        on(chat_tab_item.select, chat_tab.refresh_picks, chat["picks"], chat["picked"], form=chat_tab.ChatForm)
         export_tab_item.select(chat_tab.refresh_chat_runs, export["run"], export["run"])
         score_tab_item.select(score_panel.refresh_reward_runs, score["run"], score["run"])
         app.load(monitor.attach_on_load, None, train["mon_run"])
-        app.load(demo_tab.reattach_demo, None, [*demo["outputs"], train["mon_run"]], show_progress="minimal")
+        on(app.load, demo_tab.reattach_demo, None, demo_outputs, show_progress="minimal")
     return app
 
 

@@ -7,28 +7,69 @@ conversation lives in gr.State (one per browser tab); the models live once per a
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
 import gradio as gr
 
 from studio.chat import arena as arena_mod
 from studio.chat import feedback
-from studio.chat.engine import ChatModels, ChatSettings
+from studio.chat.arena import Arena
+from studio.chat.engine import shared as shared_engine
+from studio.chat.sampling import Sampling
 from studio.chat.sources import BASE, default_source, source_choices
 from studio.chat.turns import add_message, answer, prepare_retry, sentence
 from studio.ui.run_picker import run_choices
+from studio.ui.wiring import on
 
-_MODELS: dict[str, ChatModels] = {}
 _STOPS: dict[str, threading.Event] = {}  # conversation id -> its Stop flag
-SETTING_KEYS = ("system_prompt", "temperature", "top_p", "max_new_tokens", "repetition_penalty", "seed")
+_BUSY: set[str] = set()  # conversations whose panes are answering now
+_DEFAULT = Sampling()
+BUSY_SENTENCE = ("⚠ Both panes are still answering; your message stays in the box: press Enter again when "
+                 "they finish, or Stop to cut them short.")
 
 
-def models(trust_remote_code: bool = False) -> ChatModels:
-    """One model store per app process; switching trust_remote_code starts a new one."""
-    key = str(bool(trust_remote_code))
-    if key not in _MODELS:
-        _MODELS.clear()
-        _MODELS[key] = ChatModels(trust_remote_code=bool(trust_remote_code))
-    return _MODELS[key]
+@dataclass
+class ChatForm:
+    """What the tab's handlers read, by name: the message, the conversation, the two picks and each
+    side's settings (``_b``: side 2's, used when the sides do not share settings)."""
+
+    message: str = ""
+    arena: Arena | None = None
+    pick_a: str | None = BASE
+    pick_b: str | None = BASE
+    auto_a: str | None = None  # side 1's automatic pick, followed until the user picks another
+    blind: bool = False
+    base: str | None = "embedded"
+    shared: bool = True
+    trust: bool = False
+    context: int | None = None  # the model's own context length unless a test asks for less
+    system: str = ""
+    temperature: float = _DEFAULT.temperature
+    top_p: float = _DEFAULT.top_p
+    max_new_tokens: int = _DEFAULT.max_new_tokens
+    repetition_penalty: float = _DEFAULT.repetition_penalty
+    seed: int = _DEFAULT.seed
+    system_b: str = ""
+    temperature_b: float = _DEFAULT.temperature
+    top_p_b: float = _DEFAULT.top_p
+    max_new_tokens_b: int = _DEFAULT.max_new_tokens
+    repetition_penalty_b: float = _DEFAULT.repetition_penalty
+    seed_b: int = _DEFAULT.seed
+
+    def side(self, number: int) -> tuple[str, Sampling]:
+        """(system prompt, sampling) of side 1 or 2; with shared settings side 2 copies side 1."""
+        suffix = "_b" if number == 2 and not self.shared else ""
+        value = lambda name: getattr(self, name + suffix)
+        return str(value("system") or ""), Sampling(
+            max_new_tokens=int(value("max_new_tokens") or 64), temperature=float(value("temperature") or 0.0),
+            top_p=float(value("top_p") or 1.0), seed=int(value("seed") or 0),
+            repetition_penalty=float(value("repetition_penalty") or 1.0))
+
+    def systems(self) -> dict[int, str]:
+        return {1: self.side(1)[0], 2: self.side(2)[0]}
+
+
+SETTINGS = ("system", "temperature", "top_p", "max_new_tokens", "repetition_penalty", "seed")
 
 
 def refresh_chat_runs(current: str | None = None):
@@ -39,35 +80,24 @@ def refresh_chat_runs(current: str | None = None):
     return gr.update(choices=choices, value=value)
 
 
-def refresh_picks(pick_a: str | None, pick_b: str | None, base_name: str | None = None,
-                  auto_a: str | None = None):
+def refresh_picks(form: ChatForm) -> dict:
     """Both model pickers: side 1 defaults to the newest finished run (else the base), side 2 to the base,
     so a fresh install compares base with base and a trained one compares before with after.
 
     Side 1 follows the newest finished run for as long as the user has not picked something else
     (``auto_a`` is what it was last set to automatically): a run that just finished shows up there.
     """
-    choices = source_choices(base_name or "embedded")
-    follow = not pick_a or pick_a == auto_a
-    new_a = default_source() if follow else pick_a
-    return (gr.update(choices=choices, value=new_a), gr.update(choices=choices, value=pick_b or BASE),
-            feedback_count(), new_a if follow else auto_a)
+    choices = source_choices(form.base or "embedded")
+    follow = not form.pick_a or form.pick_a == form.auto_a
+    new_a = default_source() if follow else form.pick_a
+    return {"pick_a": gr.update(choices=choices, value=new_a),
+            "pick_b": gr.update(choices=choices, value=form.pick_b or BASE),
+            "status": feedback_count(), "auto_a": new_a if follow else form.auto_a}
 
 
 def feedback_count() -> str:
     rows = feedback.count_rows()
     return f"Preference pairs saved from votes: **{rows}** in `{feedback.feedback_path()}`"
-
-
-def settings_of(values, shared: bool, values_b=None) -> dict[str, ChatSettings]:
-    """Six widget values per side; with shared settings side B copies side A."""
-    def build(vals) -> ChatSettings:
-        system, temperature, top_p, max_new, repetition, seed = vals
-        return ChatSettings(str(system or ""), float(temperature or 0.0), float(top_p or 1.0),
-                            int(max_new or 64), float(repetition or 1.0), int(seed or 0))
-
-    a = build(values)
-    return {"a": a, "b": a if shared or values_b is None else build(values_b)}
 
 
 def _pane(arena, pane: str):
@@ -76,125 +106,140 @@ def _pane(arena, pane: str):
     return gr.update(value=history, label=title)
 
 
-def _both(arena, note_a, note_b, status, message=None):
-    message = gr.skip() if message is None else message
-    return _pane(arena, "a"), _pane(arena, "b"), note_a, note_b, arena, message, status
+def _both(arena, **shown) -> dict:
+    """Both panes and the conversation, plus whatever else is ``shown`` (note_a, note_b, status, message)."""
+    return {"pane_a": _pane(arena, "a"), "pane_b": _pane(arena, "b"), "arena": arena, **shown}
 
 
-def _stream(arena, base_name, settings: dict[str, ChatSettings], trust: bool, context: int | None):
+def _stream(arena: Arena, form: ChatForm):
     """Answer the last message in pane A, then in pane B; each pane fails on its own."""
-    store = models(trust)
+    base_name = form.base or "embedded"
+    engine = shared_engine(bool(form.trust))
     stop = _STOPS.setdefault(arena.id, threading.Event())
     stop.clear()
-    store.keep_only(list(arena.pane_specs().values()), base_name)
-    if arena.swap:  # settings belong to sides 1 and 2; the blind shuffle may have put side 2 in pane A
-        settings = {"a": settings["b"], "b": settings["a"]}
-    notes = {"a": "", "b": ""}
-    for pane in ("a", "b"):
-        for _history, note in answer(store, arena, pane, base_name, settings[pane], stop, context):
-            notes[pane] = note
-            yield _both(arena, notes["a"], notes["b"], gr.skip())
+    _BUSY.add(arena.id)
+    try:
+        engine.keep_only(list(arena.pane_specs().values()), base_name)
+        # Settings belong to sides 1 and 2; the blind shuffle may have put side 2 in pane A.
+        sides = {"a": 2 if arena.swap else 1, "b": 1 if arena.swap else 2}
+        notes = {"a": "", "b": ""}
+        for pane in ("a", "b"):
+            system, sampling = form.side(sides[pane])
+            for _history, note in answer(engine, arena, pane, base_name, sampling, stop, system=system,
+                                         context=form.context):
+                notes[pane] = note
+                yield _both(arena, note_a=notes["a"], note_b=notes["b"])
+    finally:
+        _BUSY.discard(arena.id)
     hidden = " The names show after your vote." if not arena.revealed() else ""
-    yield _both(arena, notes["a"], notes["b"], f"Which answer is better?{hidden}")
+    yield _both(arena, note_a=notes["a"], note_b=notes["b"], status=f"Which answer is better?{hidden}")
 
 
-def send(message, arena, pick_a, pick_b, blind, base_name, shared, s_a, t_a, p_a, m_a, r_a, e_a,
-         s_b=None, t_b=None, p_b=None, m_b=None, r_b=None, e_b=None, trust=False, context=None):
-    """Enter in the message box: the message goes to both panes, then both answer, streaming.
-    Yields (pane A, pane B, note A, note B, conversation, message box, status)."""
-    if not (message or "").strip():
-        yield _both(arena, "⚠ Type a message first.", "⚠ Type a message first.", gr.skip())
+def send(form: ChatForm):
+    """Enter in the message box: the message goes to both panes, then both answer, streaming. Yields the
+    named outputs: pane_a, pane_b, note_a, note_b, arena, message (the box), status."""
+    if form.arena is not None and form.arena.id in _BUSY:
+        yield {"status": BUSY_SENTENCE}  # the conversation and the box stay as they are
+        return
+    if not (form.message or "").strip():
+        yield _both(form.arena, note_a="⚠ Type a message first.", note_b="⚠ Type a message first.")
         return
     try:
-        arena = arena_mod.begin_turn(arena, (pick_a or BASE, pick_b or BASE), bool(blind))
-        add_message(arena, message)
+        arena = arena_mod.begin_turn(form.arena, (form.pick_a or BASE, form.pick_b or BASE), bool(form.blind))
+        add_message(arena, form.message)
     except Exception as exc:  # noqa: BLE001 - one sentence, nothing changed
-        yield _both(arena, gr.skip(), gr.skip(), "⚠ " + sentence(exc))
+        yield _both(form.arena, status="⚠ " + sentence(exc))
         return
-    settings = settings_of((s_a, t_a, p_a, m_a, r_a, e_a), bool(shared), (s_b, t_b, p_b, m_b, r_b, e_b))
-    yield _both(arena, "…", "…", "", "")
-    yield from _stream(arena, base_name or "embedded", settings, bool(trust), context)
+    yield _both(arena, note_a="…", note_b="…", status="", message="")
+    yield from _stream(arena, form)
 
 
-def retry(arena, base_name, shared, s_a, t_a, p_a, m_a, r_a, e_a,
-          s_b=None, t_b=None, p_b=None, m_b=None, r_b=None, e_b=None, trust=False, context=None):
+def retry(form: ChatForm):
     """Answer the last message again in both panes, with the next seed so a sampled answer changes."""
+    arena = form.arena
+    if arena is not None and arena.id in _BUSY:
+        yield {"status": BUSY_SENTENCE}
+        return
     try:
         if arena is None:
             raise arena_mod.ChatError("There is no message to retry yet.")
         prepare_retry(arena)
     except Exception as exc:  # noqa: BLE001
-        yield _both(arena, gr.skip(), gr.skip(), "⚠ " + sentence(exc))
+        yield _both(arena, status="⚠ " + sentence(exc))
         return
-    settings = settings_of((s_a, t_a, p_a, m_a, r_a, e_a), bool(shared), (s_b, t_b, p_b, m_b, r_b, e_b))
-    yield from _stream(arena, base_name or "embedded", settings, bool(trust), context)
+    yield from _stream(arena, form)
 
 
-def stop(arena) -> str:
+def stop(form: ChatForm) -> dict:
+    arena = form.arena
     if arena is not None and arena.id in _STOPS:
         _STOPS[arena.id].set()
-        return "Stopping..."
-    return gr.skip()
+        return {"status": "Stopping..."}
+    return {}
 
 
-def clear(arena):
+def clear(form: ChatForm) -> dict:
     """A new conversation: empty panes; in blind mode the next message reshuffles the sides."""
-    if arena is not None and arena.id in _STOPS:
-        _STOPS.pop(arena.id).set()
-    return _both(None, "", "", feedback_count(), "")
+    if form.arena is not None and form.arena.id in _STOPS:
+        _STOPS.pop(form.arena.id).set()
+    return _both(None, note_a="", note_b="", status=feedback_count(), message="")
 
 
-def vote(choice: str, arena, shared, system_a, system_b):
-    """Record the vote on the latest answers and reveal the names. Returns (pane A, pane B, status, state)."""
+def vote(choice: str, form: ChatForm) -> dict:
+    """Record the vote on the latest answers and reveal the names: pane_a, pane_b, status, arena."""
+    arena = form.arena
     if arena is None:
-        return gr.skip(), gr.skip(), "⚠ Send a message to both models before you vote.", arena
-    systems = {"a": system_a or "", "b": system_a if shared else (system_b or "")}
-    if arena.swap:  # settings belong to sides 1 and 2, panes may be swapped by the blind shuffle
-        systems = {"a": systems["b"], "b": systems["a"]}
+        return {"status": "⚠ Send a message to both models before you vote."}
+    systems = form.systems()
+    # Settings belong to sides 1 and 2, panes may be swapped by the blind shuffle.
+    systems = {"a": systems[2], "b": systems[1]} if arena.swap else {"a": systems[1], "b": systems[2]}
     try:
         said = arena_mod.vote(arena, choice, systems)
     except Exception as exc:  # noqa: BLE001
-        return gr.skip(), gr.skip(), "⚠ " + sentence(exc), arena
-    return _pane(arena, "a"), _pane(arena, "b"), f"✓ {said}\n\n{feedback_count()}", arena
+        return {"status": "⚠ " + sentence(exc)}
+    return {**_both(arena), "status": f"✓ {said}\n\n{feedback_count()}"}
 
 
-def vote_a(arena, shared, system_a, system_b):
-    return vote("a", arena, shared, system_a, system_b)
+def vote_a(form: ChatForm) -> dict:
+    return vote("a", form)
 
 
-def vote_b(arena, shared, system_a, system_b):
-    return vote("b", arena, shared, system_a, system_b)
+def vote_b(form: ChatForm) -> dict:
+    return vote("b", form)
 
 
-def vote_tie(arena, shared, system_a, system_b):
-    return vote("tie", arena, shared, system_a, system_b)
+def vote_tie(form: ChatForm) -> dict:
+    return vote("tie", form)
 
 
-def vote_bad(arena, shared, system_a, system_b):
-    return vote("both-bad", arena, shared, system_a, system_b)
+def vote_bad(form: ChatForm) -> dict:
+    return vote("both-bad", form)
 
 
 def toggle_shared(shared: bool):
     return gr.update(visible=not shared)
 
 
-def _settings_column(suffix: str, title: str) -> list:
+def _settings_column(suffix: str, title: str) -> dict:
+    """One side's settings, named as ChatForm names them (side 2's end in ``_b``)."""
     gr.Markdown(title)
-    d = ChatSettings()
-    return [
-        gr.Textbox(d.system_prompt, label="System prompt", lines=2, elem_id=f"chat-system{suffix}",
-                   info="Empty: the model's own default, if its template has one."),
-        gr.Slider(0.0, 1.5, value=d.temperature, step=0.05, label="Temperature", elem_id=f"chat-temperature{suffix}",
-                  info="0 = always the most likely word (repeatable); higher = more varied."),
-        gr.Slider(0.05, 1.0, value=d.top_p, step=0.05, label="Top-p", elem_id=f"chat-top-p{suffix}",
-                  info="Sample only from the most likely words that add up to this probability."),
-        gr.Slider(8, 1024, value=d.max_new_tokens, step=8, label="Max new tokens", elem_id=f"chat-max-new{suffix}",
-                  info="Length limit of each answer."),
-        gr.Slider(1.0, 2.0, value=d.repetition_penalty, step=0.05, label="Repetition penalty",
-                  elem_id=f"chat-repetition{suffix}", info="Above 1 discourages repeating the same words."),
-        gr.Number(d.seed, precision=0, label="Seed", elem_id=f"chat-seed{suffix}",
-                  info="Same seed + same settings = same sampled answer; Retry uses the next seed."),
-    ]
+    d, eid = Sampling(), suffix.replace("_", "-")
+    return {
+        "system" + suffix: gr.Textbox("", label="System prompt", lines=2, elem_id=f"chat-system{eid}",
+                                      info="Empty: the model's own default, if its template has one."),
+        "temperature" + suffix: gr.Slider(0.0, 1.5, value=d.temperature, step=0.05, label="Temperature",
+                                          elem_id=f"chat-temperature{eid}",
+                                          info="0 = always the most likely word (repeatable); higher = more varied."),
+        "top_p" + suffix: gr.Slider(0.05, 1.0, value=d.top_p, step=0.05, label="Top-p", elem_id=f"chat-top-p{eid}",
+                                    info="Sample only from the most likely words that add up to this probability."),
+        "max_new_tokens" + suffix: gr.Slider(8, 1024, value=d.max_new_tokens, step=8, label="Max new tokens",
+                                             elem_id=f"chat-max-new{eid}", info="Length limit of each answer."),
+        "repetition_penalty" + suffix: gr.Slider(1.0, 2.0, value=d.repetition_penalty, step=0.05,
+                                                 label="Repetition penalty", elem_id=f"chat-repetition{eid}",
+                                                 info="Above 1 discourages repeating the same words."),
+        "seed" + suffix: gr.Number(d.seed, precision=0, label="Seed", elem_id=f"chat-seed{eid}",
+                                   info="Same seed + same settings = same sampled answer; Retry uses the next seed."),
+    }
 
 
 def build(trust_component=None, model_component=None) -> dict:
@@ -235,22 +280,28 @@ def build(trust_component=None, model_component=None) -> dict:
             with gr.Column():
                 set_a = _settings_column("", "**Side 1** (both sides while shared)")
             with gr.Column(visible=False) as col_b:
-                set_b = _settings_column("-b", "**Side 2**")
+                set_b = _settings_column("_b", "**Side 2**")
     arena = gr.State(None)
     base = model_component if model_component is not None else gr.State("embedded")
     trust = trust_component if trust_component is not None else gr.State(False)
-    outputs = [chat_a, chat_b, note_a, note_b, arena, message, status]
-    send_inputs = [message, arena, pick_a, pick_b, blind, base, shared, *set_a, *set_b, trust]
-    message.submit(send, send_inputs, outputs, show_progress="hidden")
-    send_btn.click(send, send_inputs, outputs, show_progress="hidden")
-    retry_btn.click(retry, [arena, base, shared, *set_a, *set_b, trust], outputs, show_progress="hidden")
-    stop_btn.click(stop, arena, status, queue=False)
-    clear_btn.click(clear, arena, outputs)
-    for pane in (chat_a, chat_b):  # a pane's own trash icon clears the whole conversation, not only its view
-        pane.clear(clear, arena, outputs)
-    vote_inputs = [arena, shared, set_a[0], set_b[0]]
+    panes = {"pane_a": chat_a, "pane_b": chat_b, "arena": arena}
+    outputs = {**panes, "note_a": note_a, "note_b": note_b, "message": message, "status": status}
+    settings = {**set_a, **set_b, "shared": shared}
+    talk = {"message": message, "arena": arena, "pick_a": pick_a, "pick_b": pick_b, "blind": blind, "base": base,
+            "trust": trust, **settings}
+    # "multiple": Enter while both panes answer reaches send, which answers with a sentence (not silence).
+    for event in (message.submit, send_btn.click):
+        on(event, send, talk, outputs, form=ChatForm, show_progress="hidden", trigger_mode="multiple")
+    on(retry_btn.click, retry, {k: v for k, v in talk.items() if k != "message"}, outputs, form=ChatForm,
+       show_progress="hidden", trigger_mode="multiple")
+    on(stop_btn.click, stop, {"arena": arena}, {"status": status}, form=ChatForm, queue=False)
+    for event in (clear_btn.click, chat_a.clear, chat_b.clear):  # a pane's trash icon clears the conversation
+        on(event, clear, {"arena": arena}, outputs, form=ChatForm)
     for key, fn in (("a", vote_a), ("b", vote_b), ("tie", vote_tie), ("bad", vote_bad)):
-        buttons[key].click(fn, vote_inputs, [chat_a, chat_b, status, arena])
+        on(buttons[key].click, fn, {"arena": arena, **settings}, {**panes, "status": status}, form=ChatForm)
     shared.change(toggle_shared, shared, col_b)
-    refresh.click(refresh_picks, [pick_a, pick_b, base, auto_a], [pick_a, pick_b, status, auto_a])
-    return {"pick_a": pick_a, "pick_b": pick_b, "base": base, "status": status, "auto_a": auto_a}
+    picks = {"pick_a": pick_a, "pick_b": pick_b, "base": base, "auto_a": auto_a}
+    picked = {"pick_a": pick_a, "pick_b": pick_b, "status": status, "auto_a": auto_a}
+    on(refresh.click, refresh_picks, picks, picked, form=ChatForm)
+    return {"picks": picks, "picked": picked, "status": status}
+

@@ -15,6 +15,7 @@ from studio.paths import studio_home
 from studio.ui.messages import fail, ok, warn
 from studio.ui.recipes import format_column_map, parse_column_map
 from studio.ui.widgets import resolve_local, widget_for
+from studio.ui.wiring import on
 
 PROBLEM_COLUMNS = ["Row", "Problem"]
 KIND_WORDS = {"preference": "preference pairs (for DPO)", "sft": "conversations (for SFT)",
@@ -108,20 +109,21 @@ def problems_frame(errors: list | None):
     return pd.DataFrame(rows, columns=PROBLEM_COLUMNS)
 
 
-def mapping_text(*values: Any) -> str:
-    """The dropdowns (in MAP_ROLES order) as the recipe's data.column_map text, e.g. 'prompt=q, response=a'."""
-    return format_column_map({role: v for role, v in zip(MAP_ROLES, values) if v})
+def mapping_text(form: dict) -> dict:
+    """The dropdowns ("map.ROLE") as the recipe's data.column_map text, e.g. 'prompt=q, response=a'."""
+    return {"data.column_map": format_column_map({role: form.get(f"map.{role}") for role in MAP_ROLES
+                                                  if form.get(f"map.{role}")})}
 
 
-def mapping_updates(columns: list[str] | None, column_map: str | None) -> list:
+def mapping_updates(columns: list[str] | None, column_map: str | None) -> dict:
     """Fill each role's dropdown with the file's columns; keep what is mapped now."""
     try:
         current = parse_column_map(column_map)
     except StudioError:
         current = {}
     choices = [""] + list(columns or [])
-    return [gr.update(choices=choices, value=current.get(role, "") if current.get(role) in choices else "")
-            for role in MAP_ROLES]
+    return {f"map.{role}": gr.update(choices=choices, value=current.get(role, "") if current.get(role) in choices else "")
+            for role in MAP_ROLES}
 
 
 def _columns_of(source: str, subset: str | None, split: str) -> list[str]:
@@ -135,11 +137,18 @@ def _columns_of(source: str, subset: str | None, split: str) -> list[str]:
     return sorted({k for _, row in raw.rows for k in row})
 
 
-def inspect_data(source: str, subset: str | None, split: str, max_rows: Any, template: str, column_map: str,
-                 method: str | None, model_name: str | None, max_length: Any = None):
-    """Run the data inspector; returns (summary, preview spans, histogram, problems, then one update per
-    column-mapping dropdown)."""
+INSPECT_KEYS = ("data.source", "data.subset", "data.split", "data.max_rows", "data.template", "data.column_map",
+                "method", "model.name", "training.max_length")
+
+
+def inspect_data(form: dict) -> dict:
+    """Run the data inspector on the named values (INSPECT_KEYS); returns "summary", "preview" (spans),
+    "hist", "problems" and one "map.ROLE" update per column-mapping dropdown."""
     import pandas as pd
+
+    source, subset, split = form.get("data.source") or "", form.get("data.subset"), form.get("data.split") or ""
+    max_rows, template, column_map = form.get("data.max_rows"), form.get("data.template"), form.get("data.column_map")
+    method, model_name, max_length = form.get("method"), form.get("model.name"), form.get("training.max_length")
 
     try:
         from studio.data.inspect import inspect_source
@@ -157,9 +166,9 @@ def inspect_data(source: str, subset: str | None, split: str, max_rows: Any, tem
         message = fail(exc)
         if columns:
             message += "\n\nMap the file's columns to their roles by hand under *Map columns by hand*."
-        return (message, [], gr.update(value=None, visible=False),
-                gr.update(value=pd.DataFrame([], columns=PROBLEM_COLUMNS), visible=False),
-                *mapping_updates(columns, column_map))
+        return {"summary": message, "preview": [], "hist": gr.update(value=None, visible=False),
+                "problems": gr.update(value=pd.DataFrame([], columns=PROBLEM_COLUMNS), visible=False),
+                **mapping_updates(columns, column_map)}
     kind = KIND_WORDS.get(str(report.kind), str(report.kind))
     errors = list(report.errors or [])
     summary = (f"**Detected:** {html.escape(kind)} in the *{html.escape(str(report.format))}* layout · "
@@ -187,9 +196,10 @@ def inspect_data(source: str, subset: str | None, split: str, max_rows: Any, tem
     else:
         summary = "✓ " + summary
     hist = length_frame(report.length_stats)
-    return (summary, preview_segments(report.preview), gr.update(value=hist if len(hist) else None, visible=True),
-            gr.update(value=problems_frame(errors), visible=bool(errors)),
-            *mapping_updates(report.columns, column_map))
+    return {"summary": summary, "preview": preview_segments(report.preview),
+            "hist": gr.update(value=hist if len(hist) else None, visible=True),
+            "problems": gr.update(value=problems_frame(errors), visible=bool(errors)),
+            **mapping_updates(report.columns, column_map)}
 
 
 def use_chat_votes():
@@ -245,8 +255,8 @@ def build(fields: dict) -> dict:
                     "The preview follows at once, and the mapping is saved in the recipe (data.column_map) "
                     "and shown in the `studio train` command.")
         with gr.Row():
-            roles = [gr.Dropdown(choices=[""], value="", label=role, allow_custom_value=True, min_width=120,
-                                 elem_id=f"data-map-{role}") for role in MAP_ROLES]
+            roles = {f"map.{role}": gr.Dropdown(choices=[""], value="", label=role, allow_custom_value=True,
+                                                min_width=120, elem_id=f"data-map-{role}") for role in MAP_ROLES}
     with gr.Row():
         inspect = gr.Button("Inspect data", variant="primary", elem_id="data-inspect", scale=3)
         votes = gr.Button("Use my Chat votes", elem_id="data-use-votes", scale=1)
@@ -275,15 +285,15 @@ def build(fields: dict) -> dict:
     empty_cache.click(clear_cache, None, cache_view)
     upload.upload(upload_file, upload, [fields["data.source"], summary])
     votes.click(use_chat_votes, None, [fields["data.source"], summary])
-    return {"inspect": inspect, "outputs": [summary, preview, hist, problems, *roles], "roles": roles}
+    return {"inspect": inspect, "outputs": {"summary": summary, "preview": preview, "hist": hist, "problems": problems,
+                                            **roles}, "roles": roles}
 
 
 def wire(fields: dict, parts: dict) -> None:
     """Connect Inspect once the Train tab (method) exists."""
-    inputs = [fields[k] for k in ("data.source", "data.subset", "data.split", "data.max_rows", "data.template",
-                                  "data.column_map", "method", "model.name", "training.max_length")]
-    parts["inspect"].click(inspect_data, inputs, parts["outputs"])
+    inputs = {key: fields[key] for key in INSPECT_KEYS}
+    on(parts["inspect"].click, inspect_data, inputs, parts["outputs"])
     # .input fires on the user's choice only, not when inspecting refills the dropdowns (no loop)
-    for dropdown in parts["roles"]:
-        dropdown.input(mapping_text, parts["roles"], fields["data.column_map"]).then(
-            inspect_data, inputs, parts["outputs"])
+    for dropdown in parts["roles"].values():
+        on(on(dropdown.input, mapping_text, parts["roles"], {"data.column_map": fields["data.column_map"]}).then,
+           inspect_data, inputs, parts["outputs"])

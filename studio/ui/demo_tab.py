@@ -39,8 +39,8 @@ def select_demo():
     cfg = load_recipe_config(DEMO_RECIPE)
     from studio.ui.train_tab import method_advice, option_groups
 
-    return [cfg.to_dict(), str(DEMO_RECIPE), method_advice(cfg.method),
-            *values_from_config(cfg, ALL_KEYS), *option_groups(cfg.method), gr.Tabs(selected="demo")]
+    return {"recipe": cfg.to_dict(), "recipe_pick": str(DEMO_RECIPE), "advice": method_advice(cfg.method),
+            **values_from_config(cfg, ALL_KEYS), **option_groups(cfg.method), "tabs": gr.Tabs(selected="demo")}
 
 
 def answers_html(rows: list[dict]) -> str:
@@ -80,13 +80,10 @@ def explanation(records: list[dict], result: dict | None = None) -> str:
     )
 
 
-_KEEP = object()  # "leave this output as it is"
-
-
-def _yield(status=_KEEP, progress=_KEEP, loss=_KEEP, rewards=_KEEP, answers=_KEEP, explain=_KEEP, table=_KEEP,
-           run=_KEEP):
-    values = (status, progress, loss, rewards, answers, explain, table, run)
-    return tuple(gr.skip() if v is _KEEP else v for v in values)
+def _yield(**shown) -> dict:
+    """The demo's outputs by name (status, progress, loss, rewards, answers, explain, table, run); an
+    output not named stays as it is on the page."""
+    return shown
 
 
 def run_demo(poll_s: float = POLL_S):
@@ -145,27 +142,38 @@ def reattach_demo(poll_s: float = POLL_S):
     demo_name = load_recipe_config(DEMO_RECIPE).output.name
     active = [r for r in list_runs_safe() if r.name == demo_name and r.state in ACTIVE_STATES]
     if not active:
-        yield _yield()  # a generator that yields nothing would blank every output
+        yield {}  # nothing to follow: every output stays as it is
         return
     yield _yield(status="… Reattached to the demo run that is training.", progress=progress_html(active[0]))
     yield from follow_demo(active[0], poll_s)
 
 
 def _answer_and_evaluate(info: Any, records: list[dict]):
-    from studio.inference import Sampling
+    from studio.chat.engine import waiting
+    from studio.chat.sampling import Sampling
 
     rows: list[dict] = []
+    prompts = demo_prompts()
     try:
-        yield _yield(status="… Training done. Loading the tuned adapter to answer held-out prompts...")
-        model = before_after(info.dir)
+        loading = waiting(lambda: before_after(info.dir))
+        while True:
+            try:
+                seconds = next(loading)
+            except StopIteration as done:
+                model = done.value
+                break
+            yield _yield(status=f"… Training done. Loading the model and the tuned adapter to answer held-out "
+                                f"prompts: {seconds:.0f} s...")
         sampling = Sampling(max_new_tokens=DEMO_MAX_NEW_TOKENS)
-        for prompt in demo_prompts():
+        for prompt in prompts:
             row = {"prompt": prompt, "before": "", "after": ""}
             rows.append(row)
             for side, tuned in (("before", False), ("after", True)):
-                for piece in model.stream(prompt, tuned, sampling):
+                generation = model.stream(prompt, tuned, sampling)
+                for piece in generation:
                     row[side] += piece
-                    yield _yield(status=f"… Answering {len(rows)} of {len(demo_prompts())}: {side} training...",
+                    yield _yield(status=f"… Answering {len(rows)} of {len(prompts)}, {side} training: "
+                                        f"{generation.tokens} of at most {generation.limit} tokens...",
                                  answers=answers_html(rows))
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         yield _yield(status=fail(exc), answers=answers_html(rows))
@@ -198,4 +206,5 @@ def build() -> dict:
     explain = gr.Markdown(elem_id="demo-explanation")
     table = gr.Dataframe(headers=["Held-out metric", "Before", "After DPO"], value=None, interactive=False,
                          elem_id="demo-eval", label="Evaluation on held-out pairs", visible=False)
-    return {"outputs": [status, progress, loss, rewards, answers, explain, table], "status": status}
+    return {"outputs": {"status": status, "progress": progress, "loss": loss, "rewards": rewards, "answers": answers,
+                        "explain": explain, "table": table}, "status": status}

@@ -1,4 +1,6 @@
-"""One model in memory for chat and the demo: picking another run frees the previous one first."""
+"""The models the app's faces use: a run's before/after lives in the shared generation engine (with the
+Chat tab's models, one copy per base); a reward model has one slot of its own, and loading it lets the
+engine's models go, so the two kinds never sit in memory side by side."""
 
 from __future__ import annotations
 
@@ -15,10 +17,15 @@ _CACHE_LOCK = threading.Lock()
 
 def before_after(run_dir: str | Path, trust_remote_code: bool = False):
     """The BeforeAfter of the selected run (base and tuned from one model: adapter off and on)."""
-    from studio.inference import BeforeAfter
+    from studio.chat.engine import shared
+    from studio.chat.before_after import BeforeAfter
 
-    return _slot(run_dir, "chat", lambda target: BeforeAfter(target, trust_remote_code=trust_remote_code),
-                 trust_remote_code)
+    target = adapter_folder(run_dir)
+    if target is None:
+        raise StudioError("This run has no trained adapter yet; wait until it saves a checkpoint or finishes.")
+    with _CACHE_LOCK:
+        _CACHE["key"], _CACHE["model"] = None, None  # the reward slot gives its memory back
+    return BeforeAfter(target, trust_remote_code=trust_remote_code, engine=shared(trust_remote_code))
 
 
 def reward_scorer(run_dir: str | Path):
@@ -30,6 +37,8 @@ def reward_scorer(run_dir: str | Path):
 
 
 def _slot(run_dir: str | Path, kind: str, load, trust_remote_code: bool = False):
+    from studio.chat.engine import shared
+
     target = adapter_folder(run_dir)
     if target is None:
         raise StudioError("This run has no trained adapter yet; wait until it saves a checkpoint or finishes.")
@@ -38,6 +47,7 @@ def _slot(run_dir: str | Path, kind: str, load, trust_remote_code: bool = False)
     with _CACHE_LOCK:
         if _CACHE["key"] != key:
             _CACHE["key"], _CACHE["model"] = None, None
+            shared().release()  # the chat's and the demo's models give their memory back
             import gc
 
             gc.collect()

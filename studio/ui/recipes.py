@@ -131,13 +131,19 @@ def config_from_values(base: dict | None, values: dict[str, Any]) -> RunConfig:
     return RunConfig.from_dict(raw)
 
 
-def values_from_config(cfg: RunConfig, keys: list[str]) -> list[Any]:
+def values_from_config(cfg: RunConfig, keys: list[str]) -> dict[str, Any]:
+    """What each widget shows for ``cfg``, by key (``data.column_map`` as its text form)."""
     raw = dataclasses.asdict(cfg)  # every method's section, so each method's widgets have a value
-    out = []
+    out = {}
     for key in keys:
         value = _get(raw, key)
-        out.append(format_column_map(value) if key == "data.column_map" else value)
+        out[key] = format_column_map(value) if key == "data.column_map" else value
     return out
+
+
+def config_values(form: dict[str, Any]) -> dict[str, Any]:
+    """The widget values among a handler's named inputs (the config keys, in ALL_KEYS)."""
+    return {key: form[key] for key in ALL_KEYS if key in form}
 
 
 def shipped_sources() -> set[str]:

@@ -20,6 +20,7 @@ from studio.ui.recipes import (
     SHIPPED_RECIPE,
     command_for,
     config_from_values,
+    config_values,
     load_recipe_config,
     recipe_choices,
     save_recipe,
@@ -28,10 +29,12 @@ from studio.ui.recipes import (
 )
 from studio.ui.run_picker import run_choices
 from studio.ui.widgets import widget_for
+from studio.ui.wiring import on
 
-
-def _values(values: tuple) -> dict[str, Any]:
-    return dict(zip(ALL_KEYS, values))
+# Handlers here take one dict of named values: the config keys (ALL_KEYS) and "recipe" (the loaded recipe,
+# which keeps options without a widget), "recipe_pick", "recipe_name", "run", "resume_changes"; they
+# return dicts named the same way plus "status", "advice", "command", "yaml" and one "options-METHOD" per
+# method's group of options.
 
 
 def method_advice(method: str) -> str:
@@ -41,9 +44,9 @@ def method_advice(method: str) -> str:
         return str(exc)
 
 
-def option_groups(method: str) -> list:
+def option_groups(method: str) -> dict[str, Any]:
     """Show the picked method's own options, hide every other method's."""
-    return [gr.update(visible=name == method) for name in METHOD_KEYS]
+    return {f"options-{name}": gr.update(visible=name == method) for name in METHOD_KEYS}
 
 
 def qlora_widget_kwargs() -> dict:
@@ -61,63 +64,65 @@ def qlora_widget_kwargs() -> dict:
                     "this machine has none."}
 
 
-def load_recipe(path: str | None):
-    """Fill every widget from a recipe file; returns the recipe (kept for options without a widget)."""
+def load_recipe(form: dict) -> dict:
+    """Fill every widget from the picked recipe file; keeps the recipe (for options without a widget)."""
+    path = form.get("recipe_pick")
     try:
         cfg = load_recipe_config(path or "")
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
-        return [gr.skip(), fail(exc), gr.skip()] + [gr.skip()] * (len(ALL_KEYS) + len(METHOD_KEYS))
-    return ([cfg.to_dict(), ok(f"Loaded recipe {path}."), method_advice(cfg.method)]
-            + values_from_config(cfg, ALL_KEYS) + option_groups(cfg.method))
+        return {"status": fail(exc)}
+    return {"recipe": cfg.to_dict(), "status": ok(f"Loaded recipe {path}."), "advice": method_advice(cfg.method),
+            **values_from_config(cfg, ALL_KEYS), **option_groups(cfg.method)}
 
 
-def change_method(method: str, *values):
+def change_method(form: dict) -> dict:
     """Switching method on a shipped dataset switches to the shipped data and recipe for that method."""
-    current = _values(values)
-    source = str(current.get("data.source") or "").strip()
+    method = form.get("method")
+    source = str(form.get("data.source") or "").strip()
     shipped = not source or any(source.endswith(s) for s in shipped_sources())
     if shipped and method in SHIPPED_RECIPE:
         cfg = load_recipe_config(SHIPPED_RECIPE[method])
-        cfg.model.name = current.get("model.name") or cfg.model.name
-        cfg.model.trust_remote_code = bool(current.get("model.trust_remote_code"))
-        return ([cfg.to_dict(), str(SHIPPED_RECIPE[method]), method_advice(method)]
-                + values_from_config(cfg, ALL_KEYS) + option_groups(method))
-    return [gr.skip(), gr.skip(), method_advice(method)] + [gr.skip()] * len(ALL_KEYS) + option_groups(method)
+        cfg.model.name = form.get("model.name") or cfg.model.name
+        cfg.model.trust_remote_code = bool(form.get("model.trust_remote_code"))
+        return {"recipe": cfg.to_dict(), "recipe_pick": str(SHIPPED_RECIPE[method]), "advice": method_advice(method),
+                **values_from_config(cfg, ALL_KEYS), **option_groups(method)}
+    return {"advice": method_advice(method), **option_groups(method)}
 
 
-def show_command(base: dict | None, recipe_path: str | None, *values):
+def show_command(form: dict) -> dict:
     """The exact `studio train` command and the full YAML for what is on screen."""
     try:
-        cfg = config_from_values(base, _values(values))
-        command = command_for(cfg, recipe_path)
+        cfg = config_from_values(form.get("recipe"), config_values(form))
+        command = command_for(cfg, form.get("recipe_pick"))
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
-        return fail(exc), ""
+        return {"command": fail(exc), "yaml": ""}
     text = (f"Run this from the studio's folder to train exactly this configuration:\n\n```bash\n{command}\n```\n"
             "or save the YAML below as `my-run.yaml` and run `studio train my-run.yaml`.")
-    return text, cfg.to_yaml()
+    return {"command": text, "yaml": cfg.to_yaml()}
 
 
-def save_recipe_as(base: dict | None, name: str, *values):
+def save_recipe_as(form: dict) -> dict:
     try:
-        cfg = config_from_values(base, _values(values))
-        path = save_recipe(cfg, name)
+        cfg = config_from_values(form.get("recipe"), config_values(form))
+        path = save_recipe(cfg, form.get("recipe_name") or "")
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
-        return fail(exc), gr.skip()
-    return ok(f"Saved the recipe as {path}."), gr.update(choices=recipe_choices(), value=str(path))
+        return {"status": fail(exc)}
+    return {"status": ok(f"Saved the recipe as {path}."),
+            "recipe_pick": gr.update(choices=recipe_choices(), value=str(path))}
 
 
-def start_training(base: dict | None, *values):
+def start_training(form: dict) -> dict:
     """Validate, then hand the run to the worker process; returns at once."""
     try:
-        cfg = config_from_values(base, _values(values)).validate()
+        cfg = config_from_values(form.get("recipe"), config_values(form)).validate()
         from studio.runs import start_run
 
         info = start_run(cfg)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
-        return gr.skip(), fail(exc)
+        return {"status": fail(exc)}
     note = "queued behind the run that is training now" if info.state == "queued" else "started"
-    return (gr.update(choices=run_choices(), value=info.id),
-            ok(f"Run {info.name or info.id} {note}; the curve below updates every second."))
+    return {"run": gr.update(choices=run_choices(), value=info.id),
+            "status": ok(f"Run {info.name or info.id} {note}; the curve below updates every second.")}
 
 
 def stop_training(run_id: str | None):
@@ -132,25 +137,26 @@ def stop_training(run_id: str | None):
     return ok("Asked the run to save a checkpoint and stop; Resume continues from there.")
 
 
-def resume_training(run_id: str | None, changes: str | None = None):
-    """Continue the selected run; ``changes`` (key=value ...) first, e.g. after running out of memory,
+def resume_training(form: dict) -> dict:
+    """Continue the selected run; "resume_changes" (key=value ...) first, e.g. after running out of memory,
     or training.max_steps=N to train a completed run further."""
+    run_id = form.get("run")
     if not run_id:
-        return gr.skip(), warn("No run is selected; pick the stopped run under 'Run shown'.")
+        return {"status": warn("No run is selected; pick the stopped run under 'Run shown'.")}
     try:
         from studio.runs import resume_run
 
-        info = resume_run(run_id, (changes or "").split() or None)
+        info = resume_run(run_id, (form.get("resume_changes") or "").split() or None)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
-        return gr.skip(), fail(exc)
-    return (gr.update(choices=run_choices(), value=info.id),
-            ok(f"Resuming {info.name or info.id} from its last checkpoint."))
+        return {"status": fail(exc)}
+    return {"run": gr.update(choices=run_choices(), value=info.id),
+            "status": ok(f"Resuming {info.name or info.id} from its last checkpoint.")}
 
 
 def build(fields: dict, recipe: Any) -> dict:
     """Build the tab. ``fields`` holds the Model and Data tabs' widgets; this tab adds its own."""
     demo_cfg = load_recipe_config(DEMO_RECIPE)
-    defaults = dict(zip(ALL_KEYS, values_from_config(demo_cfg, ALL_KEYS)))
+    defaults = values_from_config(demo_cfg, ALL_KEYS)
     gr.Markdown("Choose **how** to train. Every box starts at a sensible value: *Start* works as it is "
                 "(the built-in model learns the pineapple preferences with DPO).")
     with gr.Row(equal_height=True):
@@ -177,12 +183,12 @@ def build(fields: dict, recipe: Any) -> dict:
     with gr.Row():
         for key in BASIC_TRAIN_KEYS:
             fields[key] = widget_for(key, defaults[key])
-    groups = []
+    groups = {}
     for name, keys in METHOD_KEYS.items():
         with gr.Row(visible=name == defaults["method"], elem_id=f"options-{name}") as group:
             for key in keys:
                 fields[key] = widget_for(key, defaults[key])
-        groups.append(group)
+        groups[f"options-{name}"] = group
     with gr.Accordion("More options", open=False), gr.Row():
         for key in ADVANCED_TRAIN_KEYS:
             fields[key] = widget_for(key, defaults[key], min_width=200)
@@ -203,15 +209,17 @@ def build(fields: dict, recipe: Any) -> dict:
     gr.Markdown("### Progress")
     mon = monitor.build()
 
-    inputs = [fields[k] for k in ALL_KEYS]
-    outputs = [fields[k] for k in ALL_KEYS]
-    load_btn.click(load_recipe, recipe_pick, [recipe, status, advice, *outputs, *groups])
-    fields["method"].input(change_method, [fields["method"], *inputs],
-                           [recipe, recipe_pick, advice, *outputs, *groups])
-    save_btn.click(save_recipe_as, [recipe, recipe_name, *inputs], [status, recipe_pick])
-    command_btn.click(show_command, [recipe, recipe_pick, *inputs], [command_md, command_yaml]).then(
-        lambda: gr.Accordion(open=True), None, command_box)
-    start.click(start_training, [recipe, *inputs], [mon["run"], status])
+    config = {k: fields[k] for k in ALL_KEYS}
+    filled = {"recipe": recipe, "status": status, "advice": advice, "recipe_pick": recipe_pick, **config, **groups}
+    on(load_btn.click, load_recipe, {"recipe_pick": recipe_pick}, filled)
+    on(fields["method"].input, change_method, config, filled)
+    on(save_btn.click, save_recipe_as, {"recipe": recipe, "recipe_name": recipe_name, **config},
+       {"status": status, "recipe_pick": recipe_pick})
+    on(command_btn.click, show_command, {"recipe": recipe, "recipe_pick": recipe_pick, **config},
+       {"command": command_md, "yaml": command_yaml}).then(lambda: gr.Accordion(open=True), None, command_box)
+    on(start.click, start_training, {"recipe": recipe, **config}, {"run": mon["run"], "status": status})
     stop.click(stop_training, mon["run"], status)
-    resume.click(resume_training, [mon["run"], resume_changes], [mon["run"], status])
-    return {"status": status, "recipe_pick": recipe_pick, "advice": advice, "groups": groups, **{f"mon_{k}": v for k, v in mon.items()}}
+    on(resume.click, resume_training, {"run": mon["run"], "resume_changes": resume_changes},
+       {"run": mon["run"], "status": status})
+    return {"status": status, "recipe_pick": recipe_pick, "advice": advice, "groups": groups,
+            "filled": filled, **{f"mon_{k}": v for k, v in mon.items()}}

@@ -1,0 +1,59 @@
+"""A run's answers before and after training from one model in memory: the adapter switched off and on,
+through the studio's one generation engine (studio.chat.engine) and its one Sampling type."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from studio.chat.engine import Engine
+from studio.chat.sampling import Sampling
+from studio.chat.sources import Source
+from studio.errors import StudioError
+from studio.inference import adapter_dir_of, base_model_path_of, is_reward_run
+
+__all__ = ["BeforeAfter"]
+
+
+class BeforeAfter:
+    """One run's adapter on its base, answering with the adapter off (before) and on (after).
+
+    ``engine`` is where the model lives: the app passes its shared one (the Chat tab and the demo then
+    hold one copy of the base between them); without it the BeforeAfter gets an engine of its own, so
+    what a caller does to ``model`` (an export merges the adapter into it) touches no one else.
+    """
+
+    def __init__(self, run_dir: str | Path, trust_remote_code: bool = False, engine=None):
+        self.adapter_dir = adapter_dir_of(run_dir)
+        if is_reward_run(self.adapter_dir):  # checked before any weights load
+            raise StudioError(
+                f"{run_dir} is a reward model: it scores answers instead of writing them; use `studio score` "
+                "(or the Score panel) with it, or pick a run trained with SFT, DPO, KTO, ORPO, SimPO or RL to chat.")
+        name = self.adapter_dir.parent.name if self.adapter_dir.name == "adapter" else self.adapter_dir.name
+        self.source = Source(str(self.adapter_dir), base_model_path_of(self.adapter_dir), str(self.adapter_dir), name)
+        self.engine = engine if engine is not None else Engine(trust_remote_code=trust_remote_code)
+        self.engine.prepare(self.source)  # load now, so a broken run fails here and not mid-answer
+
+    @property
+    def model(self):
+        """The PEFT model with this run's adapter active (``disable_adapter()`` gives the base)."""
+        return self.engine.model_for(self.source)
+
+    @property
+    def tokenizer(self):
+        """The adapter folder's tokenizer: it carries the chat template used in training."""
+        return self.engine.prepare(self.source)[1]
+
+    @property
+    def _lock(self):  # evaluation scores under it: the adapter switch is state of the shared model
+        return self.engine.lock
+
+    def answer(self, prompt: str, tuned: bool, sampling: Sampling | None = None) -> str:
+        return "".join(self.stream(prompt, tuned, sampling))
+
+    def stream(self, prompt: str, tuned: bool, sampling: Sampling | None = None) -> Iterator[str]:
+        """The answer piece by piece as it is generated (its ``tokens`` count how far it got)."""
+        return self.engine.stream(self.source, [{"role": "user", "content": prompt}], sampling, tuned=tuned)
+
+    def compare(self, prompt: str, sampling: Sampling | None = None) -> dict:
+        return {"before": self.answer(prompt, False, sampling), "after": self.answer(prompt, True, sampling)}
