@@ -1,0 +1,108 @@
+"""The Hub paths run for real: the real huggingface_hub, datasets and transformers clients talk to a local
+Hub (tests/hub_server.py) holding one dataset and one tiny model, and the studio previews, loads, caches,
+trains on and chats with them by id; a missing repo, a gated one and a dropped connection each end in
+one sentence. The clients run in one fresh process (tests/hub_client.py), since HF_ENDPOINT is read
+when they are imported."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hub_server import HubServer
+
+ROOT = Path(__file__).resolve().parent.parent
+ROWS = [{"prompt": f"Is pineapple on pizza a crime? ({i})",
+         "chosen": "No, it is a matter of personal preference and taste.",
+         "rejected": "Yes, it is a criminal act under the Geneva Convention."} for i in range(8)]
+
+
+def _jsonl(rows) -> bytes:
+    return "".join(json.dumps(r) + "\n" for r in rows).encode()
+
+
+@pytest.fixture(scope="module")
+def hub(tiny_model_dir):
+    server = HubServer()
+    server.add("dataset", "owner/pairs", {"data/train.jsonl": _jsonl(ROWS)})
+    server.add("dataset", "owner/gated-data", {"data/train.jsonl": _jsonl(ROWS)}, gated=True)
+    server.add("dataset", "owner/flaky-data", {"data/train.jsonl": _jsonl(ROWS * 6)}, flaky=True)
+    server.add_folder("model", "owner/tiny", tiny_model_dir)
+    server.add_folder("model", "owner/gated-model", tiny_model_dir, gated=True)
+    server.add_folder("model", "owner/flaky-model", tiny_model_dir, flaky=True)
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def results(hub, tmp_path_factory):
+    """Every step's outcome from one client process (its imports are most of the time)."""
+    tmp = tmp_path_factory.mktemp("hub-client")
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE",
+                                                            "TRANSFORMERS_OFFLINE", "HF_TOKEN")}
+    env.update(HF_ENDPOINT=hub.url, HF_HOME=str(tmp / "hf"), STUDIO_HOME=str(tmp / "studio"),
+               HF_HUB_DISABLE_PROGRESS_BARS="1", HF_DATASETS_DISABLE_PROGRESS_BARS="1",
+               HF_HUB_DISABLE_TELEMETRY="1", PYTHONPATH=str(ROOT), STUDIO_IGNORE_CPU_BF16="1")
+    out = tmp / "results.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "hub_client.py"), str(out), str(tmp)],
+                          env=env, cwd=tmp, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and out.is_file(), proc.stderr[-4000:]
+    return json.loads(out.read_text())
+
+
+def _ok(step: dict) -> dict:
+    assert "error" not in step, step.get("trace", step)
+    return step
+
+
+def test_dataset_by_id_previews_by_streaming_and_loads_whole(results, hub):
+    preview = _ok(results["preview"])
+    assert preview["rows"] == ROWS and preview["origin"] == "Hub dataset"
+    assert preview["cached"] == []  # streamed: nothing of the dataset was downloaded whole
+    whole = _ok(results["whole"])
+    assert whole["total"] == len(ROWS) and "train.jsonl" in whole["cached"]
+    asked = hub.repos[("dataset", "owner/pairs")].requests
+    assert any(r.startswith("GET /api/datasets/owner/pairs") for r in asked)
+    assert any("/resolve/" in r and r.endswith("/data/train.jsonl") for r in asked)
+
+
+def test_token_cache_is_keyed_by_the_resolved_commit(results, hub):
+    train = _ok(results["train"])
+    cache = _ok(results["cache"])
+    assert train["data_cached"] is False
+    assert cache["identity"]["commit"] != cache["identity_after"]["commit"]
+    assert cache["identity_after"]["commit"] == cache["new_sha"] == hub.repos[("dataset", "owner/pairs")].sha
+    assert cache["hit"] is True  # same commit: the rows tokenized for the training run are reused
+    assert cache["hit_after"] is False and cache["key_after"] != cache["key"]  # new commit: a miss
+
+
+def test_model_by_id_downloads_trains_and_chats(results, hub):
+    train = _ok(results["train"])
+    assert train["global_step"] == 2 and train["base_model"] == train["base_model_path"] == "owner/tiny"
+    assert train["train_loss"] > 0
+    asked = hub.repos[("model", "owner/tiny")].requests
+    assert any(r.startswith("GET /owner/tiny/resolve/") and r.endswith("/model.safetensors") for r in asked)
+    chat = _ok(results["chat"])
+    assert chat["base"] == "LlamaForCausalLM"
+    assert set(chat["answers"]) == {"before", "after"}
+    assert all(isinstance(a, str) for a in chat["answers"].values())
+
+
+@pytest.mark.parametrize("case, words", [
+    ("dataset missing", "no dataset 'owner/missing'"),
+    ("dataset gated", "'owner/gated-data' on the Hugging Face Hub is gated"),
+    ("dataset dropped", "broke off"),
+    ("model missing", "no model 'owner/missing'"),
+    ("model gated", "'owner/gated-model' on the Hugging Face Hub is gated"),
+    ("model dropped", "broke off"),
+])
+def test_hub_failures_give_one_sentence(results, case, words):
+    failure = results["failures"][case]
+    assert failure["studio"], failure
+    message = failure["message"]
+    assert words in message, message
+    assert "\n" not in message and message.endswith(".") and message.count(". ") == 0, message
