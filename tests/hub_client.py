@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import traceback
 import urllib.request
 from pathlib import Path
+
+STARTED = time.monotonic()
 
 
 def cached_files(repo_folder: str) -> list[str]:
@@ -43,13 +46,15 @@ def main(out_path: str, root: str) -> None:
     from studio.models import load_model, load_tokenizer, resolve_model
     from studio.training import prepare, train
 
-    out: dict = {}
+    out: dict = {"seconds": {"imports": round(time.monotonic() - STARTED, 2)}}
 
     def step(name, fn):
+        started = time.monotonic()
         try:
             out[name] = fn()
         except Exception as exc:  # noqa: BLE001
             out[name] = {"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()}
+        out["seconds"][name] = round(time.monotonic() - started, 2)
 
     def preview():
         raw = read_preview("owner/pairs")
@@ -95,14 +100,16 @@ def main(out_path: str, root: str) -> None:
     step("train", trained)
     step("cache", cache)
     step("chat", chat)
-    out["failures"] = {
-        "dataset missing": failure(lambda: read_preview("owner/missing")),
-        "dataset gated": failure(lambda: read_source("owner/gated-data")),
-        "dataset dropped": failure(lambda: read_source("owner/flaky-data")),
-        "model missing": failure(lambda: load_tokenizer(resolve_model("owner/missing"))),
-        "model gated": failure(lambda: load_tokenizer(resolve_model("owner/gated-model"))),
-        "model dropped": failure(lambda: load_model(resolve_model("owner/flaky-model"))),
-    }
+    out["failures"] = {}
+    for case, call in {
+        "dataset missing": lambda: read_preview("owner/missing"),
+        "dataset gated": lambda: read_source("owner/gated-data"),
+        "model missing": lambda: load_tokenizer(resolve_model("owner/missing")),
+        "model gated": lambda: load_tokenizer(resolve_model("owner/gated-model")),
+        "model dropped": lambda: load_model(resolve_model("owner/flaky-model")),
+    }.items():
+        step(case, lambda call=call: failure(call))
+        out["failures"][case] = out.pop(case)
     Path(out_path).write_text(json.dumps(out, default=str), encoding="utf-8")
 
 

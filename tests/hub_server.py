@@ -19,6 +19,7 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
 DATE = "2026-12-01T00:00:00.000Z"
@@ -66,7 +67,7 @@ class HubServer:
         files = {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
         return self.add(kind, repo_id, files, **flags)
 
-    def __enter__(self) -> HubServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -218,13 +219,13 @@ class _Handler(BaseHTTPRequestHandler):
             return self._resolve(m, head)
         return self._error(404, "RepoNotFound", "Repository not found", head)
 
-    def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+    def do_GET(self) -> None:
         self._route()
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self._route(head=True)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         path = urlsplit(self.path).path
         if m := CONTROL.match(path):
             repo = self.hub.repos[(m.group(1)[:-1], m.group(2))]

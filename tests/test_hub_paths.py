@@ -30,7 +30,6 @@ def hub(tiny_model_dir):
     server = HubServer()
     server.add("dataset", "owner/pairs", {"data/train.jsonl": _jsonl(ROWS)})
     server.add("dataset", "owner/gated-data", {"data/train.jsonl": _jsonl(ROWS)}, gated=True)
-    server.add("dataset", "owner/flaky-data", {"data/train.jsonl": _jsonl(ROWS * 6)}, flaky=True)
     server.add_folder("model", "owner/tiny", tiny_model_dir)
     server.add_folder("model", "owner/gated-model", tiny_model_dir, gated=True)
     server.add_folder("model", "owner/flaky-model", tiny_model_dir, flaky=True)
@@ -49,9 +48,11 @@ def results(hub, tmp_path_factory):
                HF_HUB_DISABLE_TELEMETRY="1", PYTHONPATH=str(ROOT), STUDIO_IGNORE_CPU_BF16="1")
     out = tmp / "results.json"
     proc = subprocess.run([sys.executable, str(ROOT / "tests" / "hub_client.py"), str(out), str(tmp)],
-                          env=env, cwd=tmp, capture_output=True, text=True, timeout=300)
+                          check=False, env=env, cwd=tmp, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0 and out.is_file(), proc.stderr[-4000:]
-    return json.loads(out.read_text())
+    found = json.loads(out.read_text())
+    print("seconds per step in the client process:", found["seconds"])  # shown with pytest -s
+    return found
 
 
 def _ok(step: dict) -> dict:
@@ -95,9 +96,9 @@ def test_model_by_id_downloads_trains_and_chats(results, hub):
 @pytest.mark.parametrize("case, words", [
     ("dataset missing", "no dataset 'owner/missing'"),
     ("dataset gated", "'owner/gated-data' on the Hugging Face Hub is gated"),
-    ("dataset dropped", "broke off"),
     ("model missing", "no model 'owner/missing'"),
     ("model gated", "'owner/gated-model' on the Hugging Face Hub is gated"),
+    # One dropped download only: the Hub client retries it five times a second apart before giving up.
     ("model dropped", "broke off"),
 ])
 def test_hub_failures_give_one_sentence(results, case, words):

@@ -66,7 +66,7 @@ def hub_commit(repo_id: str, revision: str | None = None) -> str | None:
         from huggingface_hub import HfApi
 
         return HfApi().dataset_info(repo_id, revision=revision).sha
-    except Exception:  # noqa: BLE001 - no commit: the key falls back to the revision's name
+    except Exception:  # any failure to ask: the key falls back to the revision's name
         log.debug("could not resolve the commit of %s", repo_id, exc_info=True)
         return None
 
