@@ -104,6 +104,7 @@ def main(out_path: str, root: str) -> None:
     for case, call in {
         "dataset missing": lambda: read_preview("owner/missing"),
         "dataset gated": lambda: read_source("owner/gated-data"),
+        "dataset dropped": lambda: read_source("owner/flaky-data"),
         "model missing": lambda: load_tokenizer(resolve_model("owner/missing")),
         "model gated": lambda: load_tokenizer(resolve_model("owner/gated-model")),
         "model dropped": lambda: load_model(resolve_model("owner/flaky-model")),

@@ -31,6 +31,7 @@ def hub(tiny_model_dir):
     server = HubServer()
     server.add("dataset", "owner/pairs", {"data/train.jsonl": _jsonl(ROWS)})
     server.add("dataset", "owner/gated-data", {"data/train.jsonl": _jsonl(ROWS)}, gated=True)
+    server.add("dataset", "owner/flaky-data", {"data/train.jsonl": _jsonl(ROWS * 6)}, flaky=True)
     server.add_folder("model", "owner/tiny", tiny_model_dir)
     server.add_folder("model", "owner/gated-model", tiny_model_dir, gated=True)
     server.add_folder("model", "owner/flaky-model", tiny_model_dir, flaky=True)
@@ -101,10 +102,11 @@ def test_model_by_id_downloads_trains_and_chats(results, hub):
 @pytest.mark.parametrize("case, words", [
     ("dataset missing", "no dataset 'owner/missing'"),
     ("dataset gated", "'owner/gated-data' on the Hugging Face Hub is gated"),
+    ("dataset dropped", "The download of the dataset 'owner/flaky-data' from the Hugging Face Hub broke off"),
     ("model missing", "no model 'owner/missing'"),
     ("model gated", "'owner/gated-model' on the Hugging Face Hub is gated"),
-    # One dropped download only: the Hub client retries it five times a second apart before giving up.
-    ("model dropped", "broke off"),
+    # Each dropped download costs 5 s: the Hub client retries it five times a second apart before giving up.
+    ("model dropped", "The download of the model 'owner/flaky-model' from the Hugging Face Hub broke off"),
 ])
 def test_hub_failures_give_one_sentence(results, case, words):
     failure = results["failures"][case]
