@@ -7,6 +7,8 @@ for tests/test_hub_paths.py to check; a step that fails records its error instea
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import sys
@@ -22,6 +24,16 @@ def cached_files(repo_folder: str) -> list[str]:
     """The files the Hub client has downloaded whole for one repo (its blobs, by the names they have)."""
     root = Path(os.environ["HF_HOME"]) / "hub" / repo_folder / "snapshots"
     return sorted(p.name for p in root.rglob("*") if p.is_file() or p.is_symlink()) if root.is_dir() else []
+
+
+def cli(*argv: str) -> dict:
+    """What `studio ARGV...` prints and returns (run in this process: its imports are already paid)."""
+    from studio.cli import main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = main(list(argv))
+    return {"code": code, "stdout": stdout.getvalue(), "stderr": stderr.getvalue()}
 
 
 def failure(call) -> dict:
@@ -96,6 +108,7 @@ def main(out_path: str, root: str) -> None:
         return {"answers": answers, "base": type(pair.model.get_base_model()).__name__}
 
     step("preview", preview)
+    step("inspect", lambda: cli("data", "inspect", "owner/pairs", "--model", "owner/tiny", "--json"))
     step("whole", whole)
     step("train", trained)
     step("cache", cache)
@@ -111,6 +124,7 @@ def main(out_path: str, root: str) -> None:
     }.items():
         step(case, lambda call=call: failure(call))
         out["failures"][case] = out.pop(case)
+    step("cli gated", lambda: cli("data", "inspect", "owner/gated-data"))
     Path(out_path).write_text(json.dumps(out, default=str), encoding="utf-8")
 
 

@@ -70,6 +70,11 @@ def test_dataset_by_id_previews_by_streaming_and_loads_whole(results, hub):
     preview = _ok(results["preview"])
     assert preview["rows"] == ROWS and preview["origin"] == "Hub dataset"
     assert preview["cached"] == []  # streamed: nothing of the dataset was downloaded whole
+    inspect = _ok(results["inspect"])  # `studio data inspect owner/pairs --model owner/tiny --json`
+    assert inspect["code"] == 0, inspect["stderr"]
+    report = json.loads(inspect["stdout"])
+    assert (report["kind"], report["rows"], report["valid_rows"]) == ("preference", len(ROWS), len(ROWS))
+    assert report["model"] == "owner/tiny" and "<|im_start|>user" in report["rendered"]  # the Hub model's template
     whole = _ok(results["whole"])
     assert whole["total"] == len(ROWS) and "train.jsonl" in whole["cached"]
     asked = hub.repos[("dataset", "owner/pairs")].requests
@@ -114,3 +119,10 @@ def test_hub_failures_give_one_sentence(results, case, words):
     message = failure["message"]
     assert words in message, message
     assert "\n" not in message and message.endswith(".") and message.count(". ") == 0, message
+
+
+def test_the_cli_says_the_sentence_alone(results):
+    said = _ok(results["cli gated"])  # `studio data inspect owner/gated-data`
+    assert said["code"] == 2 and said["stdout"] == ""
+    assert said["stderr"].startswith("error: The dataset 'owner/gated-data' on the Hugging Face Hub is gated")
+    assert said["stderr"].count("\n") == 1 and "Traceback" not in said["stderr"]
