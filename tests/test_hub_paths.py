@@ -46,7 +46,7 @@ def results(hub, tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE",
                                                             "TRANSFORMERS_OFFLINE", "HF_TOKEN")}
     env.update(HF_ENDPOINT=hub.url, HF_HOME=str(tmp / "hf"), STUDIO_HOME=str(tmp / "studio"),
-               STUDIO_MODEL_CACHE=str(tmp / "models"),
+               STUDIO_MODEL_CACHE=str(tmp / "models"), NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost",
                HF_HUB_DISABLE_PROGRESS_BARS="1", HF_DATASETS_DISABLE_PROGRESS_BARS="1",
                HF_HUB_DISABLE_TELEMETRY="1", PYTHONPATH=str(ROOT), STUDIO_IGNORE_CPU_BF16="1")
     out = tmp / "results.json"
