@@ -215,6 +215,17 @@ def _offline_sentence(name: str) -> str:
     )
 
 
+def _raise_hub_error(resolved: ResolvedModel, exc: Exception) -> None:
+    """One sentence for a Hub download that failed (missing, gated, cut off, offline); other errors pass."""
+    from studio.net import hub_failure, hub_sentence
+
+    failure = hub_failure(exc)
+    if failure is not None:
+        raise ModelError(hub_sentence("model", resolved.display_name, failure)) from exc
+    if isinstance(exc, OSError):  # transformers' own "not a valid model identifier" and kin
+        raise ModelError(_offline_sentence(resolved.display_name)) from exc
+
+
 def _check_hub(resolved: ResolvedModel) -> None:
     from studio.net import hub_reachable
 
@@ -228,10 +239,12 @@ def load_tokenizer(resolved: ResolvedModel, trust_remote_code: bool = False):
     _check_hub(resolved)
     try:
         tokenizer = AutoTokenizer.from_pretrained(resolved.path, trust_remote_code=trust_remote_code)
-    except OSError as exc:
-        if resolved.is_local:
+    except Exception as exc:  # transformers and the Hub client raise many types; each becomes one sentence
+        if resolved.is_local and isinstance(exc, OSError):
             raise ModelError(f"Could not read the tokenizer in {resolved.path}: {exc}.") from exc
-        raise ModelError(_offline_sentence(resolved.display_name)) from exc
+        if not resolved.is_local:
+            _raise_hub_error(resolved, exc)
+        raise
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -278,10 +291,12 @@ def load_model(
                 hf_logging.set_verbosity(level)
             return _with_fixed_head(model)
         return AutoModelForCausalLM.from_pretrained(resolved.path, **kwargs)
-    except OSError as exc:
-        if resolved.is_local:
+    except Exception as exc:  # transformers and the Hub client raise many types; each becomes one sentence
+        if resolved.is_local and isinstance(exc, OSError):
             raise ModelError(f"Could not load the model in {resolved.path}: {exc}.") from exc
-        raise ModelError(_offline_sentence(resolved.display_name)) from exc
+        if not resolved.is_local:
+            _raise_hub_error(resolved, exc)
+        raise
 
 
 def _with_fixed_head(model):

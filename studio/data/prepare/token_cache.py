@@ -3,22 +3,30 @@
 An entry is the trainer-ready dataset (what the method's TRL trainer holds after tokenizing) saved
 with ``Dataset.save_to_disk`` under $STUDIO_HOME/cache/tokenized/KEY/, beside ``meta.json`` (what
 the data step reported, and two normalised examples the trainer is rebuilt around). KEY hashes
-everything the tokenized rows depend on: the source (a file's path, size and mtime; a Hub id and
-revision), split, subset, column map and row selection, the chat template, the tokenizer, max length,
-the method and its options. Anything changed gives another key, so stale entries are never read;
-`studio data cache --clear` (or the Data tab's button) removes them all.
+everything the tokenized rows depend on: the source (a file's path, size and mtime; a Hub dataset's
+resolved commit), split, subset, column map and row selection, the chat template, the tokenizer, max
+length, the method and its options, and the code that made the rows (the versions of transformers,
+TRL, datasets and tokenizers, and the studio's PREP_VERSION). Anything changed gives another key, so
+stale entries are never read; `studio data cache --clear` (or the Data tab's button) removes them all.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
+log = logging.getLogger(__name__)
 FORMAT_VERSION = 1  # bump when what is cached changes shape
+# Bump when the studio's data preparation (studio.data: normalising, templates, row selection) changes
+# the rows it hands the trainer, so entries made by the older code are not reused.
+PREP_VERSION = 1
+# The libraries whose code turns rows into tokens; an upgrade of any of them may change the result.
+LIBRARIES = ("transformers", "trl", "datasets", "tokenizers")
 META = "meta.json"
 DATA = "data"
 
@@ -41,7 +49,39 @@ def source_identity(source: str, split: str, subset: str | None, revision: str |
         files = sorted((str(f.relative_to(path)), f.stat().st_size, f.stat().st_mtime_ns)
                        for f in path.rglob("*") if f.is_file())
         return {"folder": str(path.resolve()), "files": files, "split": split, "subset": subset}
-    return {"hub": source, "revision": revision or "main", "split": split, "subset": subset}
+    commit = hub_commit(source, revision)
+    # Reachable: the commit the name resolves to now, so a push to the dataset gives another key.
+    where = {"commit": commit} if commit else {"revision": revision or "main"}
+    return {"hub": source, **where, "split": split, "subset": subset}
+
+
+def hub_commit(repo_id: str, revision: str | None = None) -> str | None:
+    """The commit a Hub dataset's ``revision`` (default: main) resolves to; None when the Hub is unreachable."""
+    from studio.data.read.files import FILE_KINDS, HUB_ID
+    from studio.net import hub_reachable
+
+    if not HUB_ID.match(repo_id or "") or Path(repo_id).suffix.lower() in FILE_KINDS or not hub_reachable():
+        return None  # a missing file's path is no Hub id: its read fails with its own sentence
+    try:
+        from huggingface_hub import HfApi
+
+        return HfApi().dataset_info(repo_id, revision=revision).sha
+    except Exception:  # any failure to ask: the key falls back to the revision's name
+        log.debug("could not resolve the commit of %s", repo_id, exc_info=True)
+        return None
+
+
+def library_versions() -> dict[str, str | None]:
+    """The installed versions of the libraries that tokenize (None for one that is missing)."""
+    from importlib import metadata
+
+    versions: dict[str, str | None] = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
 
 
 def tokenizer_identity(tokenizer) -> dict:
@@ -54,7 +94,8 @@ def tokenizer_identity(tokenizer) -> dict:
 
 
 def cache_key(parts: dict) -> str:
-    text = json.dumps({"v": FORMAT_VERSION, **parts}, sort_keys=True, default=str)
+    code = {"v": FORMAT_VERSION, "prep": PREP_VERSION, "libraries": library_versions()}
+    text = json.dumps({**code, **parts}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 

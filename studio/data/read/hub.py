@@ -112,11 +112,16 @@ def read_hub(name: str, *, split: str = "train", subset: str | None = None, limi
 
 
 def _hub_sentence(name: str, subset: str | None, split: str, exc: Exception) -> str:
+    from studio.net import hub_failure, hub_sentence
+
     text = f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, ConnectionError) or "OfflineMode" in text or "Couldn't reach" in text:
+    failure = hub_failure(exc)
+    if failure in ("gated", "dropped"):
+        return hub_sentence("dataset", name, failure)
+    if failure == "offline" or isinstance(exc, ConnectionError):
         return hub_unreachable_sentence(name)
-    if "DatasetNotFound" in text or "doesn't exist on the Hub" in text or "RepositoryNotFound" in text:
-        return (f"There is no dataset '{name}' on the Hugging Face Hub (or it is private or gated); "
+    if failure == "missing":
+        return (f"There is no dataset '{name}' on the Hugging Face Hub (or it is private); "
                 "check the id or use a local file.")
     if "Unknown split" in text or "Bad split" in text or ("split" in text.lower() and "not" in text.lower()):
         return f"The dataset '{name}' has no split '{split}'; check the split name (often 'train')."
