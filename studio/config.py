@@ -65,7 +65,7 @@ class LoraConfig:
     target_modules: str = _opt(
         "all-linear", "Layers that get adapters: 'all-linear' or a comma-separated list like q_proj,v_proj."
     )
-    qlora: bool = _opt(False, "Load the base in 4-bit (QLoRA). Needs an NVIDIA GPU and bitsandbytes.")
+    qlora: bool = _opt(False, "Load the base in 4-bit NF4 (QLoRA) through bitsandbytes: on an NVIDIA GPU or a CPU.")
 
 
 @dataclass
@@ -81,7 +81,9 @@ class TrainingConfig:
     max_length: int = _opt(512, "Longest sequence in tokens; longer rows are truncated.")
     lr_scheduler: str = _opt("cosine", "Learning-rate schedule: cosine (recommended), linear or constant.")
     warmup_steps: int = _opt(0, "Steps of linear learning-rate warm-up at the start.")
-    optimizer: str = _opt("adamw_torch", "Optimizer; Adam(W) is the standard choice for SFT and DPO.")
+    optimizer: str = _opt("adamw_torch", "Optimizer; Adam(W) is the standard choice for SFT and DPO. "
+                          "adamw_8bit, paged_adamw_8bit and paged_adamw_32bit (bitsandbytes) keep its state "
+                          "in less memory.")
     weight_decay: float = _opt(0.0, "Weight decay (AdamW).")
     seed: int = _opt(42, "Random seed, for reproducible runs.")
     logging_steps: int = _opt(1, "Log metrics every this many steps.")
@@ -94,7 +96,7 @@ class TrainingConfig:
         "auto", "Trade compute for memory: 'auto' (on with a GPU, off on CPU where it is slow), 'on', 'off'."
     )
     report_to: str = _opt("none", TRACKER_HELP)
-    device: str = _opt("auto", "Where to train: 'auto' (the GPU when there is one), 'cuda' or 'cpu'.")
+    device: str = _opt("auto", "Where to train: 'auto' (the GPU when there is one), 'cuda', 'mps' (an Apple GPU) or 'cpu'.")
     use_liger_kernel: bool = _opt(
         False, "Liger fused kernels (GPU, needs the liger-kernel package): less memory and faster steps."
     )
@@ -316,8 +318,8 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"Gradient checkpointing must be auto, on or off (got '{t.gradient_checkpointing}').")
     if t.lr_scheduler not in ("cosine", "linear", "constant", "constant_with_warmup"):
         raise ConfigError(f"Scheduler must be cosine, linear or constant (got '{t.lr_scheduler}').")
-    if t.device not in ("auto", "cuda", "cpu"):
-        raise ConfigError(f"Device must be auto, cuda or cpu (got '{t.device}').")
+    if t.device not in ("auto", "cuda", "mps", "cpu"):
+        raise ConfigError(f"Device must be auto, cuda, mps or cpu (got '{t.device}').")
     if cfg.distributed.processes < 0:
         raise ConfigError(f"Processes must be 0 (automatic) or more (got {cfg.distributed.processes}).")
     if cfg.distributed.strategy not in ("ddp", "fsdp"):

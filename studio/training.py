@@ -18,7 +18,7 @@ from typing import Any
 from studio.config import ConfigError, RunConfig
 from studio.errors import StudioError
 from studio.methods import TrainContext, get_method
-from studio.models.hardware import DevicePlan
+from studio.models.hardware import BNB_OPTIMIZERS, DevicePlan, bnb_backends, bnb_problem
 from studio.models.hardware import plan_device as hardware_plan
 from studio.runs.files import ADAPTER_DIR, CONFIG_FILE, SUMMARY_FILE
 from studio.trackers import report_to
@@ -43,6 +43,9 @@ def plan_device(cfg: RunConfig) -> DevicePlan:
     if t.use_liger_kernel and (plan.device != "cuda" or importlib.util.find_spec("liger_kernel") is None):
         raise ConfigError("Liger kernels need an NVIDIA GPU and the liger-kernel package (pip install "
                           "liger-kernel); turn training.use_liger_kernel off to train without them.")
+    if t.optimizer in BNB_OPTIMIZERS and (problem := bnb_problem(f"The {t.optimizer} optimizer", plan.device,
+                                                                 bnb_backends())):
+        raise ConfigError(problem)
     return plan
 
 
@@ -205,8 +208,9 @@ def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
         dtype=plan.torch_dtype(),
         quantize_4bit=cfg.lora.qlora,
         trust_remote_code=cfg.model.trust_remote_code,
-        # Under several processes each 4-bit copy goes to its own GPU.
-        device_map={"": int(os.environ.get("LOCAL_RANK", "0"))} if cfg.lora.qlora else None,
+        # Under several processes each 4-bit copy goes to its own GPU; on a CPU it stays there.
+        device_map=({"": int(os.environ.get("LOCAL_RANK", "0")) if plan.device == "cuda" else plan.device}
+                    if cfg.lora.qlora else None),
         kind=method.model_kind,
     )
     return plan, resolved, tokenizer, template, data, model
