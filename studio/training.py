@@ -265,8 +265,9 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
     """
     from studio.callbacks import MetricsWriter, ProgressPrinter, SaveAtEnd
     from studio.data.prep_progress import fmt_seconds, reported_maps
-    from studio.models.memory import PeakMemory, estimate_for_run, longest_sequence
+    from studio.models.memory import PeakMemory, estimate_for_run, longest_sequence, runtime_baseline
 
+    runtime_baseline()  # this process's own size before any model loads: the estimate's runtime part
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()

@@ -85,8 +85,11 @@ FAMILIES = {
 }
 
 
-def build_family_model(family: Family, folder: str | Path, *, seed: int = 0, vocab_size: int = 320) -> Path:
-    """config.json + model.safetensors + tokenizer files, as a model folder downloaded from the Hub holds."""
+def build_family_model(family: Family, folder: str | Path, *, seed: int = 0, tokenizer_vocab: int = 320,
+                       **sizes) -> Path:
+    """config.json + model.safetensors + tokenizer files, as a model folder downloaded from the Hub holds.
+    ``sizes`` override the tiny config (bench/memory.py builds ~50M and ~400M models this way); a
+    ``vocab_size`` among them sizes the embedding beyond the tokenizer's few hundred tokens."""
     import torch
     import transformers
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -98,7 +101,7 @@ def build_family_model(family: Family, folder: str | Path, *, seed: int = 0, voc
     raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     raw.decoder = decoders.ByteLevel()
     specials = [*family.specials, "<pad>"]
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials,
+    trainer = trainers.BpeTrainer(vocab_size=tokenizer_vocab, special_tokens=specials,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     raw.train_from_iterator((CORPUS + TEMPLATE_WORDS) * 4, trainer=trainer)
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=raw, bos_token=family.bos, eos_token=family.eos,
@@ -110,10 +113,10 @@ def build_family_model(family: Family, folder: str | Path, *, seed: int = 0, voc
         path.write_text(json.dumps({**json.loads(path.read_text()), "tokenizer_class": family.tokenizer_class}))
 
     torch.manual_seed(seed)
+    shape = {"vocab_size": len(tokenizer), "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 2,
+             "num_attention_heads": 2, "num_key_value_heads": 1, **family.extra, **sizes}
     config = getattr(transformers, family.config)(
-        vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=2,
-        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=False, **family.extra)
+        max_position_embeddings=1024, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=False, **shape)
     getattr(transformers, family.model)(config).save_pretrained(folder)
     return folder
