@@ -107,7 +107,8 @@ class DistributedConfig:
     processes: int = _opt(
         0, "Training processes: 0 = one per GPU (one on a CPU); N > 1 trains N processes through "
         "`accelerate launch` (gloo on a CPU).")
-    strategy: str = _opt("ddp", "With several GPUs: 'ddp' (a full copy per GPU) or 'fsdp' (weights sharded).")
+    strategy: str = _opt("ddp", "With several GPUs: 'ddp' (a full copy per GPU), 'fsdp' (weights sharded), "
+                         "'zero2' or 'zero3' (DeepSpeed ZeRO: optimizer state and gradients, or everything, sharded).")
 
 
 @dataclass
@@ -322,8 +323,8 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"Device must be auto, cuda, mps or cpu (got '{t.device}').")
     if cfg.distributed.processes < 0:
         raise ConfigError(f"Processes must be 0 (automatic) or more (got {cfg.distributed.processes}).")
-    if cfg.distributed.strategy not in ("ddp", "fsdp"):
-        raise ConfigError(f"Distributed strategy must be ddp or fsdp (got '{cfg.distributed.strategy}').")
+    if cfg.distributed.strategy not in ("ddp", "fsdp", "zero2", "zero3"):
+        raise ConfigError(f"Distributed strategy must be ddp, fsdp, zero2 or zero3 (got '{cfg.distributed.strategy}').")
     if lora.qlora and not lora.enabled:
         raise ConfigError("QLoRA trains a LoRA adapter on a 4-bit base; turn lora.enabled on to use it.")
     options = cfg.method_options

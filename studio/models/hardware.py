@@ -100,6 +100,23 @@ def choose_precision(requested: str, *, cuda: bool, cuda_bf16: bool, cpu_flags: 
 BNB_OPTIMIZERS = ("adamw_8bit", "paged_adamw_8bit", "paged_adamw_32bit")
 
 
+STRATEGIES = ("ddp", "fsdp", "zero2", "zero3")  # distributed.strategy: several GPUs' ways to share the work
+
+
+def deepspeed_config(strategy: str) -> dict | None:
+    """DeepSpeed's config for strategy zero2 / zero3 (the seeds' multi-GPU recipes use ZeRO), None otherwise.
+    "auto" values are filled by transformers' Trainer from its own arguments (batch, accumulation,
+    precision, clipping), so the recipe stays the one place they are set."""
+    if strategy not in ("zero2", "zero3"):
+        return None
+    zero: dict = {"stage": int(strategy[-1]), "overlap_comm": True, "contiguous_gradients": True}
+    if zero["stage"] == 3:  # whole 16-bit weights at save time, so the adapter/merge sees full tensors
+        zero["stage3_gather_16bit_weights_on_model_save"] = True
+    return {"zero_optimization": zero, "bf16": {"enabled": "auto"}, "fp16": {"enabled": "auto"},
+            "train_micro_batch_size_per_gpu": "auto", "train_batch_size": "auto",
+            "gradient_accumulation_steps": "auto", "gradient_clipping": "auto"}
+
+
 def bnb_backends() -> set[str] | None:
     """The devices the installed bitsandbytes has a backend for (its backends/ folder), None when absent."""
     import importlib.util

@@ -14,9 +14,10 @@ CHOICES = {
     "training.lr_scheduler": ["cosine", "linear", "constant", "constant_with_warmup"],
     "training.precision": ["auto", "bf16", "fp16", "fp32"],
     "training.gradient_checkpointing": ["auto", "on", "off"],
-    "training.device": ["auto", "cuda", "cpu"],
-    "distributed.strategy": ["ddp", "fsdp"],
-    "training.optimizer": ["adamw_torch", "adamw_torch_fused", "adafactor", "sgd"],
+    "training.device": ["auto", "cuda", "mps", "cpu"],
+    "distributed.strategy": ["ddp", "fsdp", "zero2", "zero3"],
+    "training.optimizer": ["adamw_torch", "adamw_torch_fused", "adafactor", "sgd", "adamw_8bit", "paged_adamw_8bit",
+                           "paged_adamw_32bit"],
     "data.template": ["auto", "model", "chatml", "llama2", "zephyr"],
     "method": method_names(),
 }
