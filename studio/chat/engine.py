@@ -145,6 +145,8 @@ class ChatModels:
 
         if torch.cuda.is_available():  # answers stream far faster from a GPU; the studio trains there too
             model.to("cuda")
+        elif torch.backends.mps.is_available():  # an Apple GPU (the same rule as the device plan; not run here)
+            model.to("mps")
         model.eval()
         self._bases[key] = _Base(model, tokenizer)
         return key, self._bases[key]
