@@ -137,7 +137,7 @@ def test_family_trains_sft_and_dpo_chats_and_merges(name, family_dirs, family_da
 @pytest.mark.parametrize("name", GGUF_SUBSET)
 def test_family_gguf_round_trips_or_keeps_the_file_and_says_why(name, family_dirs, family_data, tmp_path,
                                                                tmp_path_factory):
-    from studio.gguf_export import describe_check, export_gguf
+    from studio.publish.gguf import describe_check, export_gguf
 
     run = dpo_run(name, family_dirs, family_data, tmp_path_factory)
     result = export_gguf(run, tmp_path / "gguf", "f32")
