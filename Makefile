@@ -11,7 +11,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 # torch first. A machine where nvidia-smi lists a GPU gets PyPI's default torch (a CUDA build) and the
-# gpu extras (bitsandbytes for QLoRA, liger-kernel); any other gets the CPU build that lies on disk here,
+# gpu extras (liger-kernel; bitsandbytes is in the default install); any other gets the CPU build that lies on disk here,
 # exactly as before. Override with TORCH_SPEC=... or GPU= (empty: force the CPU path).
 GPU ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
 TORCH_SPEC ?= $(if $(GPU),torch,torch==2.13.0)

@@ -21,9 +21,7 @@ from studio.data.prepare.templates import TEMPLATE_CHOICES
 from studio.errors import ConfigError
 from studio.methods import all_methods, get_method, method_names
 from studio.methods.base import option as _opt
-from studio.training.trackers import HELP as TRACKER_HELP
-from studio.training.trackers import TRACKERS
-from studio.training.trackers import check as check_trackers
+from studio.training.trackers import HELP as TRACKER_HELP, TRACKERS, check as check_trackers  # noqa: I001
 
 __all__ = ["ConfigError", "RunConfig", "apply_overrides", "choices_help", "choices_of", "config_field", "help_text",
            "validate"]
@@ -73,8 +71,8 @@ class LoraConfig:
         "all-linear", "Layers that get adapters: 'all-linear' or a comma-separated list like q_proj,v_proj.",
         choices=["all-linear", "q_proj,v_proj", "q_proj,k_proj,v_proj,o_proj"], open=True,  # presets
     )
-    qlora: bool = _opt(False, "Load the base in 4-bit (QLoRA). Needs an NVIDIA GPU and bitsandbytes.",
-                       label="QLoRA (4-bit base)")
+    qlora: bool = _opt(False, "Load the base in 4-bit NF4 (QLoRA) through bitsandbytes: on an NVIDIA GPU or a "
+                       "CPU.", label="QLoRA (4-bit base)")
 
 
 @dataclass
@@ -91,8 +89,10 @@ class TrainingConfig:
     lr_scheduler: str = _opt("cosine", "Learning-rate schedule: cosine (recommended), linear or constant.",
                              choices=["cosine", "linear", "constant", "constant_with_warmup"])
     warmup_steps: int = _opt(0, "Steps of linear learning-rate warm-up at the start.")
-    optimizer: str = _opt("adamw_torch", "Optimizer; Adam(W) is the standard choice for SFT and DPO.",
-                          choices=["adamw_torch", "adamw_torch_fused", "adafactor", "sgd"], open=True)
+    optimizer: str = _opt("adamw_torch", "Optimizer; Adam(W) is the standard choice for SFT and DPO. adamw_8bit, "
+                          "paged_adamw_8bit and paged_adamw_32bit (bitsandbytes) keep its state in less memory.",
+                          choices=["adamw_torch", "adamw_torch_fused", "adafactor", "sgd", "adamw_8bit",
+                                   "paged_adamw_8bit", "paged_adamw_32bit"], open=True)
     weight_decay: float = _opt(0.0, "Weight decay (AdamW).")
     seed: int = _opt(42, "Random seed, for reproducible runs.")
     logging_steps: int = _opt(1, "Log metrics every this many steps.")
@@ -106,8 +106,8 @@ class TrainingConfig:
         choices=["auto", "on", "off"],
     )
     report_to: str = _opt("none", TRACKER_HELP, choices=["none", *TRACKERS], multiple=True)
-    device: str = _opt("auto", "Where to train: 'auto' (the GPU when there is one), 'cuda' or 'cpu'.",
-                       choices=["auto", "cuda", "cpu"])
+    device: str = _opt("auto", "Where to train: 'auto' (the GPU when there is one), 'cuda', 'mps' (an Apple GPU) or "
+                       "'cpu'.", choices=["auto", "cuda", "mps", "cpu"])
     use_liger_kernel: bool = _opt(
         False, "Liger fused kernels (GPU, needs the liger-kernel package): less memory and faster steps."
     )
@@ -118,8 +118,9 @@ class DistributedConfig:
     processes: int = _opt(
         0, "Training processes: 0 = one per GPU (one on a CPU); N > 1 trains N processes through "
         "`accelerate launch` (gloo on a CPU).")
-    strategy: str = _opt("ddp", "With several GPUs: 'ddp' (a full copy per GPU) or 'fsdp' (weights sharded).",
-                         choices=["ddp", "fsdp"])
+    strategy: str = _opt("ddp", "With several GPUs: 'ddp' (a full copy per GPU), 'fsdp' (weights sharded), "
+                         "'zero2' or 'zero3' (DeepSpeed ZeRO: optimizer state and gradients, or everything, sharded).",
+                         choices=["ddp", "fsdp", "zero2", "zero3"])
 
 
 @dataclass

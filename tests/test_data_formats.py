@@ -13,7 +13,10 @@ from studio.data import DataError, load_training_data
 
 
 def load(path, method="sft", **cfg):
-    return load_training_data(DataConfig(source=str(path), **cfg), method)
+    """The data as training asks for it: the method's Asked (its kind and title), as studio.training does."""
+    from studio.methods import data_asked, get_method
+
+    return load_training_data(DataConfig(source=str(path), **cfg), data_asked(get_method(method)))
 
 
 def user(text):

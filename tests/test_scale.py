@@ -88,8 +88,8 @@ def test_completed_run_continues_for_more_steps_with_overrides(tiny_model_dir, s
         runs.resume_run(info.id)
     from studio.ui.train_tab import resume_training  # the Train tab's Resume with its "Resume with" box
 
-    assert "raise training.max_steps" in resume_training(info.id, "")[1]
-    assert "Resuming" in resume_training(info.id, "training.max_steps=5")[1]
+    assert "raise training.max_steps" in resume_training({"run": info.id, "resume_changes": ""})["status"]
+    assert "Resuming" in resume_training({"run": info.id, "resume_changes": "training.max_steps=5"})["status"]
     info = final(info.id)
     assert info.state == "completed" and info.step == 5, info.message
     assert [r["step"] for r in runs.read_metrics(info.dir) if "loss" in r] == [1, 2, 3, 4, 5]

@@ -216,6 +216,8 @@ class Engine:
 
         if torch.cuda.is_available():  # answers stream far faster from a GPU; the studio trains there too
             model.to("cuda")
+        elif torch.backends.mps.is_available():  # an Apple GPU (the same rule as the device plan; not run here)
+            model.to("mps")
         model.eval()
         self._bases[key] = _Base(model, tokenizer, _held_bytes(model))
         return self._bases[key]

@@ -26,12 +26,18 @@ class Machine:
 @dataclass
 class Estimate:
     method: str
-    need_gib: float
+    need_gib: float  # with the recipe defaults (batch 4 x 512 tokens)
     have_gib: float
-    verdict: str  # "fits", "tight", "won't fit", "needs GPU"
+    verdict: str  # "fits", "tight" (only with the settings named in detail), "won't fit", "no 4-bit backend"
     detail: str
+    settings: dict | None = None  # the largest settings that fit: batch, max_length, gradient_checkpointing
 
 
+# From the recipe defaults down: the largest batch x length first, the longer length at equal tokens,
+# gradient checkpointing only where nothing fits without it. "won't fit" means none of these fits.
+LADDER = sorted(((b, n, ck) for ck in (False, True) for b in (4, 2, 1) for n in (512, 256)),
+                key=lambda s: (-s[0] * s[1], -s[1], s[2]))
+ROOM = 0.9  # leave a tenth for the system and the estimate's error when choosing settings
 @lru_cache(maxsize=1)
 def load_catalog() -> dict:
     return yaml.safe_load((PRESETS_DIR / "models.yaml").read_text(encoding="utf-8"))
@@ -72,26 +78,53 @@ def machine_precision(machine: Machine) -> str:
 def estimate(params_b: float, method: str, machine: Machine, trains=None, shape: dict | None = None,
              batch: int = 4, max_length: int = 512) -> Estimate:
     """The memory a training run needs (studio.models.memory, the same estimate a run writes in its summary)
-    for the config's defaults (batch 4, 512 tokens). ``method`` is full, lora or qlora; ``trains`` the
-    training method (a studio.methods.Method, default SFT-like): its sequences per example and reference."""
+    with the config's defaults (batch 4, 512 tokens) and, when those do not fit, the largest settings that
+    do. ``method`` is full, lora or qlora; ``trains`` the training method (a studio.methods.Method, default
+    SFT-like): its sequences per example and reference."""
+    from studio.models.hardware import bnb_backends, bnb_problem
     from studio.models.memory import Shape, estimate_training, shape_from_params
 
     built = Shape(params=int(params_b * 1e9), **shape) if shape else shape_from_params(params_b)
-    precision = machine_precision(machine) if method != "qlora" else "bf16"
-    need = estimate_training(
-        built, mode=method, precision=precision, device=machine.device, batch=batch, max_length=max_length,
-        checkpointing=machine.device == "cuda", sequences_per_example=trains.sequences_per_example if trains else 1,
-        reference_model=bool(trains and trains.reference_model),
-    ).total_gib
-    if method == "qlora" and machine.device != "cuda":
-        return Estimate(method, round(need, 1), machine.memory_gib, "needs GPU",
-                        "QLoRA's 4-bit kernels (bitsandbytes) need an NVIDIA GPU.")
-    ratio = need / machine.memory_gib if machine.memory_gib else float("inf")
-    verdict = "fits" if ratio <= 0.7 else "tight" if ratio <= 1.0 else "won't fit"
+    precision = machine_precision(machine)
+
+    def need(b: int, n: int, checkpointing: bool) -> float:
+        return estimate_training(
+            built, mode=method, precision=precision, device=machine.device, batch=b, max_length=n,
+            checkpointing=checkpointing, sequences_per_example=trains.sequences_per_example if trains else 1,
+            reference_model=bool(trains and trains.reference_model),
+        ).total_gib
+
+    default = need(batch, max_length, machine.device == "cuda")
+    if method == "qlora" and (problem := bnb_problem("QLoRA 4-bit", machine.device, bnb_backends())):
+        return Estimate(method, round(default, 1), machine.memory_gib, "no 4-bit backend", problem)
+    have = machine.memory_gib or 0.0
     where = "GPU memory" if machine.device == "cuda" else "RAM"
-    return Estimate(method, round(need, 1), machine.memory_gib, verdict,
-                    f"needs about {need:.1f} GiB of {machine.memory_gib:.0f} GiB {where} in {precision} "
-                    f"(batch {batch} x {max_length} tokens)")
+    if default <= 0.7 * have:
+        return Estimate(method, round(default, 1), have, "fits",
+                        f"needs about {default:.1f} GiB of {have:.0f} GiB {where} in {precision} "
+                        f"(batch {batch} x {max_length} tokens)",
+                        {"batch": batch, "max_length": max_length, "gradient_checkpointing": machine.device == "cuda"})
+    for b, n, ck in LADDER:
+        gib = need(b, n, ck)
+        if gib <= ROOM * have:
+            how = f"batch {b} x {n} tokens" + (", gradient checkpointing on" if ck else "")
+            return Estimate(method, round(default, 1), have, "tight",
+                            f"fits with {how}: about {gib:.1f} GiB of {have:.0f} GiB {where} in {precision} "
+                            f"(the defaults, batch {batch} x {max_length}, need {default:.1f} GiB)",
+                            {"batch": b, "max_length": n, "gradient_checkpointing": ck})
+    smallest = need(1, 256, True)
+    return Estimate(method, round(default, 1), have, "won't fit",
+                    f"needs about {smallest:.1f} GiB of {have:.0f} GiB {where} even at batch 1 x 256 tokens with "
+                    f"gradient checkpointing")
+
+
+def settings_label(estimate: dict, prefix: str = "") -> str:
+    """'batch 1 x 512 + checkpointing' for a verdict that fits only with smaller settings, else ''."""
+    got = estimate.get("settings")
+    if estimate.get("verdict") != "tight" or not got:
+        return ""
+    return f"{prefix}batch {got['batch']} x {got['max_length']}" + (
+        " + checkpointing" if got["gradient_checkpointing"] else "")
 
 
 def catalog_with_estimates(category: str | None = None, machine: Machine | None = None) -> dict:
@@ -116,7 +149,8 @@ def cli_models(args) -> int:
             continue
         print(load_catalog()["categories"][cat]["label"])
         for m in models:
-            verdicts = "  ".join(f"{k}: {v['verdict']} ({v['need_gib']} GiB)" for k, v in m["estimates"].items())
+            verdicts = "  ".join(f"{k}: {v['verdict']} ({v['need_gib']} GiB{settings_label(v, ', with ')})"
+                                 for k, v in m["estimates"].items())
             print(f"  {m['id']:<40} {m['params_b']:>6}B {m['kind']:<8} {verdicts}")
         print()
     return 0

@@ -28,7 +28,7 @@ def ignoring_cpu_bf16() -> bool:
 class DevicePlan:
     """What the hardware allows, decided once and written into the run's summary."""
 
-    device: str  # "cuda" or "cpu"
+    device: str  # "cuda", "mps" or "cpu"
     name: str  # the GPU's or the CPU's model name
     precision: str  # "bf16", "fp16" or "fp32"
     reason: str  # one sentence: why this precision
@@ -95,6 +95,90 @@ def choose_precision(requested: str, *, cuda: bool, cuda_bf16: bool, cpu_flags: 
     return requested, f"{requested}, as the recipe asks."
 
 
+# bitsandbytes' 8-bit and paged optimizers (the seeds' DPO recipe uses paged_adamw_32bit). Measured
+# 2026-12-02 with bitsandbytes 0.50.2: all three step on a CPU, where "paged" falls back to ordinary memory.
+BNB_OPTIMIZERS = ("adamw_8bit", "paged_adamw_8bit", "paged_adamw_32bit")
+
+
+STRATEGIES = ("ddp", "fsdp", "zero2", "zero3")  # distributed.strategy: several GPUs' ways to share the work
+
+
+def deepspeed_config(strategy: str) -> dict | None:
+    """DeepSpeed's config for strategy zero2 / zero3 (the seeds' multi-GPU recipes use ZeRO), None otherwise.
+    "auto" values are filled by transformers' Trainer from its own arguments (batch, accumulation,
+    precision, clipping), so the recipe stays the one place they are set."""
+    if strategy not in ("zero2", "zero3"):
+        return None
+    zero: dict = {"stage": int(strategy[-1]), "overlap_comm": True, "contiguous_gradients": True}
+    if zero["stage"] == 3:  # whole 16-bit weights at save time, so the adapter/merge sees full tensors
+        zero["stage3_gather_16bit_weights_on_model_save"] = True
+    return {"zero_optimization": zero, "bf16": {"enabled": "auto"}, "fp16": {"enabled": "auto"},
+            "train_micro_batch_size_per_gpu": "auto", "train_batch_size": "auto",
+            "gradient_accumulation_steps": "auto", "gradient_clipping": "auto"}
+
+
+def bnb_backends() -> set[str] | None:
+    """The devices the installed bitsandbytes has a backend for (its backends/ folder), None when absent."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("bitsandbytes")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "backends"
+    names = {p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("_")} if folder.is_dir() else set()
+    return names or {"cuda"}  # before 0.45 bitsandbytes was CUDA-only and had no backends folder
+
+
+def bnb_problem(what: str, device: str, backends: set[str] | None) -> str | None:
+    """One sentence when bitsandbytes cannot run ``what`` (QLoRA, an 8-bit optimizer) on ``device``."""
+    if device == "mps":
+        return (f"{what} on an Apple GPU (mps) is not supported by the studio yet; turn it off, since LoRA "
+                "in 16-bit trains the same models there.")
+    if backends is None:
+        return f"{what} needs the bitsandbytes package; run `pip install bitsandbytes` or turn it off."
+    if device not in backends:
+        return (f"The installed bitsandbytes has no {device} backend, so {what} cannot run here; "
+                "run `pip install -U bitsandbytes` (0.49 or newer runs on a CPU) or turn it off.")
+    return None
+
+
+def choose_device(requested: str, *, cuda: bool, mps: bool) -> str:
+    """The device a run trains on: an NVIDIA GPU, else an Apple GPU (mps), else the CPU, unless asked."""
+    if requested == "cuda" and not cuda:
+        raise ConfigError("The recipe asks for a GPU (training.device cuda) and none was found; use auto or cpu.")
+    if requested == "mps" and not mps:
+        raise ConfigError("The recipe asks for an Apple GPU (training.device mps) and torch sees none; "
+                          "use auto or cpu.")
+    if requested in ("cpu", "cuda", "mps"):
+        return requested
+    return "cuda" if cuda else "mps" if mps else "cpu"
+
+
+def choose_mps_precision(requested: str, *, bf16: bool, fp16: bool) -> tuple[str, str]:
+    """(precision, reason) on an Apple GPU: bf16 where its macOS and torch support it, else fp32. fp16
+    only when asked and torch has the mps loss scaler (torch 2.8+)."""
+    if requested == "auto":
+        if bf16:
+            return "bf16", "auto: this Apple GPU supports bf16."
+        return "fp32", "auto: bf16 on an Apple GPU needs macOS 14 or newer, so fp32."
+    if requested == "bf16" and not bf16:
+        raise ConfigError("bf16 on an Apple GPU needs macOS 14 or newer; use precision auto or fp32.")
+    if requested == "fp16" and not fp16:
+        raise ConfigError("fp16 on an Apple GPU needs torch 2.8 or newer (its loss scaler); use auto or fp32.")
+    return requested, f"{requested}, as the recipe asks."
+
+
+def _mps_support() -> tuple[bool, bool, bool]:
+    """(available, bf16, fp16) for torch's Apple GPU backend on this machine."""
+    import torch
+
+    backend = getattr(torch.backends, "mps", None)
+    if backend is None or not backend.is_available():
+        return False, False, False
+    version = tuple(int(x) for x in torch.__version__.split("+")[0].split(".")[:2])
+    return True, bool(backend.is_macos_or_newer(14, 0)), version >= (2, 8)
+
+
 def trains_on_cuda(device: str = "auto") -> bool:
     """Whether a run with ``training.device`` = ``device`` trains on the GPU here."""
     import torch
@@ -106,17 +190,19 @@ def plan_device(precision: str = "auto", gradient_checkpointing: str = "auto", d
                 qlora: bool = False) -> DevicePlan:
     import torch
 
-    cuda = trains_on_cuda(device)
-    if device == "cuda" and not cuda:
-        raise ConfigError("The recipe asks for a GPU (training.device cuda) and none was found; use auto or cpu.")
-    if qlora and not cuda:
-        raise ConfigError(
-            "QLoRA 4-bit needs an NVIDIA GPU with bitsandbytes and none was found; turn QLoRA off to train on the CPU."
-        )
-    name, flags = ("", set()) if cuda else cpu_info()
-    chosen, reason = choose_precision(
-        precision, cuda=cuda, cuda_bf16=cuda and torch.cuda.is_bf16_supported(), cpu_flags=flags)
+    mps, mps_bf16, mps_fp16 = _mps_support() if device in ("auto", "mps") else (False, False, False)
+    chosen_device = choose_device(device, cuda=trains_on_cuda(device), mps=mps)
+    cuda = chosen_device == "cuda"
+    if qlora and (problem := bnb_problem("QLoRA 4-bit", chosen_device, bnb_backends())):
+        raise ConfigError(problem)
+    if chosen_device == "mps":
+        chosen, reason = choose_mps_precision(precision, bf16=mps_bf16, fp16=mps_fp16)
+        name = "Apple GPU (mps)"
+    else:
+        name, flags = ("", set()) if cuda else cpu_info()
+        chosen, reason = choose_precision(
+            precision, cuda=cuda, cuda_bf16=cuda and torch.cuda.is_bf16_supported(), cpu_flags=flags)
+        name = torch.cuda.get_device_name(0) if cuda else name
     # Checkpointing re-runs the forward pass: worth it for GPU memory, only slower on a CPU.
-    checkpointing = {"on": True, "off": False, "auto": cuda}[gradient_checkpointing]
-    return DevicePlan("cuda" if cuda else "cpu", torch.cuda.get_device_name(0) if cuda else name, chosen, reason,
-                      checkpointing)
+    checkpointing = {"on": True, "off": False, "auto": chosen_device != "cpu"}[gradient_checkpointing]
+    return DevicePlan(chosen_device, name, chosen, reason, checkpointing)

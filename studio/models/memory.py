@@ -19,8 +19,10 @@ from pathlib import Path
 
 GIB = 1024**3
 # Resident memory of a worker with torch, transformers, TRL, PEFT and datasets imported, before any
-# model is loaded (measured on the CPU; zero on a GPU, whose max_allocated excludes the context).
+# model is loaded (zero on a GPU, whose max_allocated excludes the context). A run measures its own
+# (runtime_baseline); this figure, measured once on the CPU, serves the catalog, which trains nothing.
 CPU_RUNTIME_BYTES = 0.58 * GIB
+_RUNTIME: list[float] = []
 # Elements autograd keeps per token per decoder layer, as multiples of the hidden, key/value and MLP
 # widths (Llama-style block: norms, q/k/v/o inputs and outputs, rotary copies, SiLU-gated MLP).
 # Counted from the block (about 8h + 3kv + 4i) and fitted to peaks measured on SmolLM2-135M (bench/memory.py,
@@ -79,6 +81,20 @@ def shape_from_params(params_b: float, vocab: int = 64_000) -> Shape:
     return Shape(int(params), layers, hidden, int(hidden * 2.7), hidden // 64, max(hidden // 512, 1), vocab)
 
 
+def runtime_baseline() -> float:
+    """Bytes this process holds with the training stack imported and no model loaded, measured the first
+    time it is asked (training asks before loading the model) and kept; the constant where /proc is absent."""
+    if not _RUNTIME:
+        import datasets  # noqa: F401 - what a worker has imported before its model loads
+        import peft  # noqa: F401
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+        import trl  # noqa: F401
+
+        _RUNTIME.append(float(_status_kib("VmRSS") * 1024) or CPU_RUNTIME_BYTES)
+    return _RUNTIME[0]
+
+
 def lora_params(shape: Shape, r: int) -> int:
     """Adapter parameters with LoRA on every linear layer of each block (q, k, v, o, gate, up, down)."""
     h, kv, i = shape.hidden, shape.kv, shape.intermediate
@@ -101,12 +117,12 @@ class MemoryEstimate:
 def estimate_training(shape: Shape, *, mode: str = "lora", precision: str = "fp32", device: str = "cpu",
                       batch: int = 4, max_length: int = 512, checkpointing: bool = False, lora_r: int = 16,
                       sequences_per_example: int = 1, reference_model: bool = False,
-                      attention_scores: bool | None = None) -> MemoryEstimate:
+                      attention_scores: bool | None = None, runtime: float | None = None) -> MemoryEstimate:
     """Bytes a training run of ``shape`` holds at its peak, per process. ``mode``: lora, qlora or full."""
     width = WEIGHT_BYTES.get(precision, 4.0)
     embed = shape.embedding_params * 2  # input embeddings and the output head
-    if mode == "qlora":  # 4-bit blocks (+ double-quantized constants); embeddings and head stay bf16
-        weights = (shape.params - embed) * 0.53 + embed * 2.0
+    if mode == "qlora":  # 4-bit blocks (+ double-quantized constants); PEFT's prepare_model_for_kbit_training
+        weights = (shape.params - embed) * 0.53 + embed * 4.0  # casts the embeddings and head left whole to fp32
     else:
         weights = shape.params * width
     if mode == "full":
@@ -127,7 +143,7 @@ def estimate_training(shape: Shape, *, mode: str = "lora", precision: str = "fp3
         activations = tokens * act_bytes * shape.layers * (per_token_layer + scores)
     logits = tokens * shape.vocab * 4 * LOGIT_COPIES
     parts = {
-        "runtime": CPU_RUNTIME_BYTES if device == "cpu" else 0.0,
+        "runtime": (CPU_RUNTIME_BYTES if runtime is None else runtime) if device == "cpu" else 0.0,
         "weights": weights,
         "adapter + gradients + optimizer" if mode != "full" else "gradients + optimizer": states,
         "activations": activations,
@@ -167,6 +183,7 @@ def estimate_for_run(cfg, model, plan, method, sequence_length: int | None = Non
         max_length=sequence_length or cfg.training.max_length, checkpointing=plan.gradient_checkpointing, lora_r=cfg.lora.r,
         sequences_per_example=method.sequences_per_example, reference_model=method.reference_model,
         attention_scores=None if attention is None else (plan.device == "cpu" or attention == "eager"),
+        runtime=runtime_baseline() if plan.device == "cpu" else 0.0,
     )
 
 

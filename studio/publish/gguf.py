@@ -61,6 +61,28 @@ def _pre_tokenizer_fallback(model_dir: Path, original):
     return get_vocab_base_pre
 
 
+def _bpe_vocab_fallback(model_dir: Path, model):
+    """Some converters (Phi-3) read a SentencePiece tokenizer.model unless tokenizer_config.json names
+    GPT2Tokenizer, a name transformers 5 does not write back when it saves the merged model; a folder
+    with a byte-level BPE tokenizer.json and no tokenizer.model is GPT-2-style BPE, which the
+    converter writes with its own GPT-2 path."""
+    original = model.set_vocab
+
+    def set_vocab():
+        try:
+            return original()
+        except (ValueError, FileNotFoundError):
+            spec = {}
+            if (model_dir / "tokenizer.json").is_file():
+                spec = json.loads((model_dir / "tokenizer.json").read_text(encoding="utf-8")).get("model") or {}
+            if (model_dir / "tokenizer.model").is_file() or spec.get("type") != "BPE":
+                raise
+            log.info("no tokenizer.model; writing the BPE tokenizer.json the GPT-2 way")
+            return model._set_vocab_gpt2()
+
+    return set_vocab
+
+
 def convert_folder(model_dir: Path, out_file: Path, quant: str = "f16", name: str | None = None) -> Path:
     """Convert a saved transformers model folder (weights, config, tokenizer) to one GGUF file."""
     if quant not in CONVERTER_QUANTS:
@@ -77,9 +99,16 @@ def convert_folder(model_dir: Path, out_file: Path, quant: str = "f16", name: st
     except NotImplementedError:
         raise ExportError(f"llama.cpp's converter does not support the {arch} architecture yet.") from None
     with torch.inference_mode(), _converter_log_to_file():
-        model = model_class(model_dir, ftypes[quant], out_file, model_name=name)
-        model.get_vocab_base_pre = _pre_tokenizer_fallback(model_dir, model.get_vocab_base_pre)
-        model.write()
+        try:
+            model = model_class(model_dir, ftypes[quant], out_file, model_name=name)
+            model.get_vocab_base_pre = _pre_tokenizer_fallback(model_dir, model.get_vocab_base_pre)
+            model.set_vocab = _bpe_vocab_fallback(model_dir, model)
+            model.write()
+        except (ValueError, KeyError, FileNotFoundError, NotImplementedError) as exc:
+            # e.g. a Phi-3 whose tokenizer is neither GPT-2 BPE nor SentencePiece (no tokenizer.model)
+            log.info("llama.cpp's converter failed", exc_info=True)
+            detail = str(exc).splitlines()[0].removeprefix("Error: ").rstrip(".")[:160] if str(exc) else type(exc).__name__
+            raise ExportError(f"llama.cpp's converter cannot write this {arch} model as GGUF ({detail}).") from None
     return out_file
 
 
@@ -198,9 +227,13 @@ def round_trip_check(gguf_file: Path, prompt: str, tuned_answer: str) -> dict:
     llama.cpp as well where its Python bindings are installed (``llama_cpp`` is None where not)."""
     import importlib.util
 
-    from studio.publish.gguf_generate import generate
+    from studio.publish.gguf_generate import GenerateError, generate
 
-    answer = generate(gguf_file, prompt)
+    try:
+        answer = generate(gguf_file, prompt)
+    except GenerateError as exc:  # the file is written and may well run in llama.cpp: keep it, say so
+        return {"prompt": prompt, "tuned": tuned_answer, "gguf": None, "same": False, "same_first_40": False,
+                "llama_cpp": None, "llama_cpp_same": None, "unreadable": str(exc)}
     llama = generate(gguf_file, prompt, engine="llama.cpp") if importlib.util.find_spec("llama_cpp") else None
     return {"prompt": prompt, "tuned": tuned_answer, "gguf": answer, "same": answer == tuned_answer,
             "same_first_40": answer[:40] == tuned_answer[:40], "llama_cpp": llama,
@@ -211,6 +244,8 @@ def describe_check(check: dict | None) -> str:
     """One sentence on the round trip, for the CLI and the Export tab."""
     if not check:
         return "The round-trip check was skipped."
+    if check.get("unreadable"):
+        return f"The GGUF is written and kept, but its answer was not compared: {check['unreadable']}"
     llama = {None: "", True: " llama.cpp answers the same.", False: " llama.cpp's answer differs."}[
         check.get("llama_cpp_same")]
     if check["same"]:

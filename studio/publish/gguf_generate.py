@@ -45,10 +45,12 @@ def generate(path: str | Path, prompt: str, *, max_new_tokens: int = 96, engine:
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
         model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32).eval()
-    except (ValueError, KeyError, OSError) as exc:
+    except (ValueError, KeyError, OSError, RuntimeError) as exc:
+        # RuntimeError: the loader rebuilt the model with its own defaults (a Qwen3 whose head size is
+        # not 128) and the file's tensors do not fit them.
         log.debug("gguf load failed", exc_info=True)
-        raise GenerateError(f"transformers could not read {path.name} ({type(exc).__name__}); "
-                            "its architecture may not be supported by the GGUF loader.") from None
+        raise GenerateError(f"transformers' GGUF reader cannot rebuild the model in {path.name} "
+                            f"({type(exc).__name__}), so it cannot answer through transformers; try --engine llama.cpp.") from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     inputs = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,

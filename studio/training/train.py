@@ -77,8 +77,9 @@ def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
         dtype=plan.torch_dtype(),
         quantize_4bit=cfg.lora.qlora,
         trust_remote_code=cfg.model.trust_remote_code,
-        # Under several processes each 4-bit copy goes to its own GPU.
-        device_map={"": int(os.environ.get("LOCAL_RANK", "0"))} if cfg.lora.qlora else None,
+        # Under several processes each 4-bit copy goes to its own GPU; on a CPU it stays there.
+        device_map=({"": int(os.environ.get("LOCAL_RANK", "0")) if plan.device == "cuda" else plan.device}
+                    if cfg.lora.qlora else None),
         kind=method.model_kind,
     )
     return plan, resolved, tokenizer, template, data, model
@@ -116,9 +117,10 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
     ``on_plan`` hears the device, precision and memory estimate before the first step.
     """
     from studio.data.prepare.progress import fmt_seconds, reported_maps
-    from studio.models.memory import PeakMemory, estimate_for_run, longest_sequence
+    from studio.models.memory import PeakMemory, estimate_for_run, longest_sequence, runtime_baseline
     from studio.training.callbacks import MetricsWriter, ProgressPrinter, SaveAtEnd
 
+    runtime_baseline()  # this process's own size before any model loads: the estimate's runtime part
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()

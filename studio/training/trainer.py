@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.config import ConfigError, RunConfig
-from studio.models.hardware import DevicePlan
+from studio.models.hardware import BNB_OPTIMIZERS, DevicePlan, bnb_backends, bnb_problem, deepspeed_config
 from studio.models.hardware import plan_device as hardware_plan
 from studio.methods import TrainContext, get_method
 from studio.training.trackers import report_to
@@ -25,6 +25,11 @@ def plan_device(cfg: RunConfig) -> DevicePlan:
     if t.use_liger_kernel and (plan.device != "cuda" or importlib.util.find_spec("liger_kernel") is None):
         raise ConfigError("Liger kernels need an NVIDIA GPU and the liger-kernel package (pip install "
                           "liger-kernel); turn training.use_liger_kernel off to train without them.")
+    if deepspeed_config(cfg.distributed.strategy) and plan.device == "cuda" and not importlib.util.find_spec("deepspeed"):
+        raise ConfigError("DeepSpeed ZeRO needs the deepspeed package (pip install deepspeed); use ddp or fsdp.")
+    if t.optimizer in BNB_OPTIMIZERS and (problem := bnb_problem(f"The {t.optimizer} optimizer", plan.device,
+                                                                 bnb_backends())):
+        raise ConfigError(problem)
     return plan
 
 
@@ -74,6 +79,7 @@ def common_args(cfg: RunConfig, run_dir: Path, plan: DevicePlan) -> dict[str, An
         # FSDP over several GPUs (distributed.strategy); accelerate's launcher sets up the processes.
         **({"fsdp": True} if cfg.distributed.strategy == "fsdp" and plan.device == "cuda"
            else {}),
+        **({"deepspeed": deepspeed_config(cfg.distributed.strategy)} if plan.device == "cuda" else {}),
         "dataloader_num_workers": 0,
         "disable_tqdm": True,  # the studio prints its own progress line
         "remove_unused_columns": False,

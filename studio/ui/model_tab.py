@@ -15,7 +15,7 @@ from studio.ui.widgets import widget_for
 
 CATEGORY_CHOICES = [("Small (< 1B)", "small"), ("Medium (1-10B)", "medium"), ("Large (10B+)", "large")]
 METHOD_LABELS = {"full": "Full", "lora": "LoRA", "qlora": "QLoRA"}
-BADGE_CLASS = {"fits": "fits", "tight": "tight", "won't fit": "nofit", "needs GPU": "nogpu"}
+BADGE_CLASS = {"fits": "fits", "tight": "tight", "won't fit": "nofit", "no 4-bit backend": "nogpu"}
 
 
 def model_note(model: dict) -> str:
@@ -27,7 +27,7 @@ def model_note(model: dict) -> str:
 
 def catalog_html(category: str) -> str:
     """The models of one size category with a badge and the memory numbers per method."""
-    from studio.models.catalog import catalog_with_estimates
+    from studio.models.catalog import catalog_with_estimates, settings_label
 
     try:
         data = catalog_with_estimates(category or "small")
@@ -47,7 +47,8 @@ def catalog_html(category: str) -> str:
             est = model["estimates"][method]
             cells.append(
                 f"<td><span class='badge {BADGE_CLASS.get(est['verdict'], 'nofit')}' title='{html.escape(est['detail'])}'>"
-                f"{html.escape(est['verdict'])}</span><div class='need'>{est['need_gib']} / {est['have_gib']:.0f} GiB</div></td>"
+                f"{html.escape(est['verdict'])}</span><div class='need'>{est['need_gib']} / {est['have_gib']:.0f} GiB"
+                f"{html.escape(settings_label(est, '; fits with '))}</div></td>"
             )
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return (

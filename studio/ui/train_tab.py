@@ -50,18 +50,17 @@ def option_groups(method: str) -> dict[str, Any]:
 
 
 def qlora_widget_kwargs() -> dict:
-    """QLoRA is greyed out where it cannot work, and the box says why."""
+    """QLoRA is greyed out where bitsandbytes has no backend for this machine, and the box says why."""
     try:
         from studio.models.catalog import detect_machine
+        from studio.models.hardware import bnb_backends, bnb_problem
 
-        cuda = detect_machine().device == "cuda"
-    except Exception:  # noqa: BLE001 - every failure becomes a sentence in the UI
-        cuda = False
-    if cuda:
+        problem = bnb_problem("QLoRA 4-bit", detect_machine().device, bnb_backends())
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
+        problem = str(exc)
+    if not problem:
         return {}
-    return {"interactive": False, "value": False,
-            "info": "Off: QLoRA loads the model in 4-bit with bitsandbytes, which needs an NVIDIA GPU; "
-                    "this machine has none."}
+    return {"interactive": False, "value": False, "info": f"Off: {problem}"}
 
 
 def load_recipe(form: dict) -> dict:
