@@ -29,6 +29,7 @@ HANDLERS = {
     "generate": "studio.publish.gguf_generate:cli_generate",
     "score": "studio.reward_model:cli_score",
     "push": "studio.publish.hub:cli_push",
+    "serve": "studio.publish.serve:cli_serve",
     "app": "studio.ui.app:cli_app",
 }
 
@@ -142,6 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repo", required=True, help="repo id, e.g. you/my-adapter")
     p.add_argument("--private", action="store_true")
     p.add_argument("--message", default="Upload adapter trained with the studio")
+
+    p = sub.add_parser("serve", help="answer OpenAI clients with a run or model (/v1/chat/completions)")
+    p.add_argument("model", help="run id or folder, 'base', an adapter or model folder, or a .gguf file")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", default="127.0.0.1", help="another address than 127.0.0.1 needs --api-key-file")
+    p.add_argument("--api-key-file", default=None, help="file holding the key clients send as a Bearer token")
+    p.add_argument("--base", default="embedded", help="the model that 'base' means")
 
     p = sub.add_parser("app", help="start the browser app")
     p.add_argument("--host", default="127.0.0.1")

@@ -12,6 +12,7 @@ from pathlib import Path
 import gradio as gr
 
 from studio.paths import studio_home
+from studio.ui import serve_panel
 from studio.ui.messages import fail, ok, warn
 from studio.ui.run_picker import run_choices
 
@@ -119,6 +120,7 @@ def build() -> dict:
                                info="Needs write access. Used for this push only; never stored or shown.")
             push = gr.Button("Push", elem_id="push-button")
     status = gr.Markdown(elem_id="export-status")
+    serve_panel.build(run)
     run.change(fill_destination, run, destination)
     save.click(export_run, [run, destination, merge], status)
     gguf.click(export_gguf_run, [run, destination, quant], status)
