@@ -30,6 +30,7 @@ HANDLERS = {
     "score": "studio.reward_model:cli_score",
     "push": "studio.publish.hub:cli_push",
     "serve": "studio.publish.serve:cli_serve",
+    "merge": "studio.publish.merge:cli_merge",
     "app": "studio.ui.app:cli_app",
 }
 
@@ -150,6 +151,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="another address than 127.0.0.1 needs --api-key-file")
     p.add_argument("--api-key-file", default=None, help="file holding the key clients send as a Bearer token")
     p.add_argument("--base", default="embedded", help="the model that 'base' means")
+
+    p = sub.add_parser("merge", help="combine several runs' adapters into a new run (PEFT's weighted merge)")
+    p.add_argument("runs", nargs="+", help="two or more run ids or folders trained on the same base model")
+    p.add_argument("--method", choices=["linear", "ties", "dare_ties", "cat"], default="linear")
+    p.add_argument("--weights", default=None, metavar="W1,W2,...",
+                   help="one weight per run (default: equal shares for linear/cat, 1 each for ties/dare_ties)")
+    p.add_argument("--density", type=float, default=None, help="ties/dare_ties: share of weights kept (0.5)")
+    p.add_argument("--name", required=True, help="name of the new run")
+    p.add_argument("--seed", type=int, default=0, help="dare_ties drops weights at random; this fixes which")
 
     p = sub.add_parser("app", help="start the browser app")
     p.add_argument("--host", default="127.0.0.1")
