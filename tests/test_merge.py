@@ -109,3 +109,14 @@ def test_refusals_are_one_sentence(two_runs, tmp_path, capsys):
     assert main(["merge", str(a), str(b), "--name", "twice"]) == 0
     assert main(["merge", str(a), str(b), "--name", "twice"]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_the_merge_panel_merges_or_says_what_is_missing(two_runs):
+    from studio.runs import get_run
+    from studio.ui import merge_panel
+
+    a, b = two_runs
+    assert "at least two" in merge_panel.merge_selected([str(a)], "linear", "", None, "x")
+    assert "numbers separated by commas" in merge_panel.merge_selected([str(a), str(b)], "linear", "1,x", None, "x")
+    status = merge_panel.merge_selected([str(a), str(b)], "cat", "", None, "ui mix")
+    assert status.startswith("✓") and get_run("ui-mix").state == "completed"

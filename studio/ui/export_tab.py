@@ -12,7 +12,7 @@ from pathlib import Path
 import gradio as gr
 
 from studio.paths import studio_home
-from studio.ui import serve_panel
+from studio.ui import merge_panel, serve_panel
 from studio.ui.messages import fail, ok, warn
 from studio.ui.run_picker import run_choices
 
@@ -121,6 +121,7 @@ def build() -> dict:
             push = gr.Button("Push", elem_id="push-button")
     status = gr.Markdown(elem_id="export-status")
     serve_panel.build(run)
+    merge_panel.build()
     run.change(fill_destination, run, destination)
     save.click(export_run, [run, destination, merge], status)
     gguf.click(export_gguf_run, [run, destination, quant], status)
