@@ -124,8 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--to", required=True, dest="to", help="destination folder")
     p.add_argument("--merge", action="store_true", help="also merge into the base and save the full model")
-    p.add_argument("--format", choices=["adapter", "gguf"], default="adapter",
-                   help="adapter folder (default) or one GGUF file with an Ollama Modelfile")
+    p.add_argument("--format", choices=["adapter", "gguf", "gguf-lora"], default="adapter",
+                   help="adapter folder (default), GGUF files with an Ollama Modelfile, or the adapter alone "
+                        "as a llama.cpp LoRA GGUF (for the base's GGUF)")
     p.add_argument("--quant", default="f16", metavar="Q[,Q...]",
                    help="GGUF number formats, one file each, e.g. f16,q8_0: f16, q8_0, bf16, f32, "
                         "q6_k, q5_k_m, q4_k_m (the k-quants need llama-cpp-python)")
