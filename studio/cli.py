@@ -25,7 +25,7 @@ HANDLERS = {
     "stop": "studio.run_commands:cli_stop",
     "resume": "studio.run_commands:cli_resume",
     "eval": "studio.evaluation:cli_eval",
-    "export": "studio.publish.gguf:cli_export",
+    "export": "studio.publish.export_cli:cli_export",
     "generate": "studio.publish.gguf_generate:cli_generate",
     "score": "studio.reward_model:cli_score",
     "push": "studio.publish.hub:cli_push",

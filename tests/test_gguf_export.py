@@ -160,7 +160,7 @@ def test_cli_routes_export_and_generate(capsys):
 
     args = build_parser().parse_args(["export", "RUN", "--to", "D", "--format", "gguf", "--quant", "q8_0"])
     assert (args.format, args.quant, args.no_check) == ("gguf", "q8_0", False)
-    assert _handler(args).__module__ == "studio.publish.gguf"
+    assert _handler(args).__module__ == "studio.publish.export_cli"
     assert main(["generate", "missing.gguf", "--prompt", "hi", "--json"]) == 2
     assert capsys.readouterr().err.strip() == "error: The GGUF file missing.gguf does not exist; check the path."
 

@@ -240,10 +240,6 @@ def describe_check(check: dict | None) -> str:
 
 def cli_export(args) -> int:
     """`studio export`: the adapter (default) or, with --format gguf, a GGUF file and a Modelfile."""
-    if getattr(args, "format", "adapter") == "gguf-lora":
-        from studio.publish.gguf_lora import cli_export_lora
-
-        return cli_export_lora(args)
     if getattr(args, "format", "adapter") != "gguf":
         from studio.publish.hub import cli_export as export_adapter_cli
 
