@@ -26,10 +26,12 @@ HANDLERS = {
     "stop": "studio.run_commands:cli_stop",
     "resume": "studio.run_commands:cli_resume",
     "eval": "studio.evaluation:cli_eval",
-    "export": "studio.publish.gguf:cli_export",
+    "export": "studio.publish.export_cli:cli_export",
     "generate": "studio.publish.gguf_generate:cli_generate",
     "score": "studio.reward_model:cli_score",
     "push": "studio.publish.hub:cli_push",
+    "serve": "studio.publish.serve:cli_serve",
+    "merge": "studio.publish.merge:cli_merge",
     "app": "studio.ui.app:cli_app",
     "prepare": "studio.models.loading:cli_prepare",
 }
@@ -131,10 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--to", required=True, dest="to", help="destination folder")
     p.add_argument("--merge", action="store_true", help="also merge into the base and save the full model")
-    p.add_argument("--format", choices=["adapter", "gguf"], default="adapter",
-                   help="adapter folder (default) or one GGUF file with an Ollama Modelfile")
-    p.add_argument("--quant", choices=["f16", "q8_0", "bf16", "f32", "q6_k", "q5_k_m", "q4_k_m"], default="f16",
-                   help="GGUF number format (the k-quants need llama-cpp-python)")
+    p.add_argument("--format", choices=["adapter", "gguf", "gguf-lora"], default="adapter",
+                   help="adapter folder (default), GGUF files with an Ollama Modelfile, or the adapter alone "
+                        "as a llama.cpp LoRA GGUF (for the base's GGUF)")
+    p.add_argument("--quant", default="f16", metavar="Q[,Q...]",
+                   help="GGUF number formats, one file each, e.g. f16,q8_0: f16, q8_0, bf16, f32, "
+                        "q6_k, q5_k_m, q4_k_m (the k-quants need llama-cpp-python)")
     p.add_argument("--check-prompt", default=None, help="prompt for the GGUF round-trip check")
     p.add_argument("--no-check", action="store_true", help="skip the GGUF round-trip check")
 
@@ -151,6 +155,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repo", required=True, help="repo id, e.g. you/my-adapter")
     p.add_argument("--private", action="store_true")
     p.add_argument("--message", default="Upload adapter trained with the studio")
+
+    p = sub.add_parser("serve", help="answer OpenAI clients with a run or model (/v1/chat/completions)")
+    p.add_argument("model", help="run id or folder, 'base', an adapter or model folder, or a .gguf file")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", default="127.0.0.1", help="another address than 127.0.0.1 needs --api-key-file")
+    p.add_argument("--api-key-file", default=None, help="file holding the key clients send as a Bearer token")
+    p.add_argument("--base", default="embedded", help="the model that 'base' means")
+
+    p = sub.add_parser("merge", help="combine several runs' adapters into a new run (PEFT's weighted merge)")
+    p.add_argument("runs", nargs="+", help="two or more run ids or folders trained on the same base model")
+    p.add_argument("--method", choices=["linear", "ties", "dare_ties", "cat"], default="linear")
+    p.add_argument("--weights", default=None, metavar="W1,W2,...",
+                   help="one weight per run (default: equal shares for linear/cat, 1 each for ties/dare_ties)")
+    p.add_argument("--density", type=float, default=None, help="ties/dare_ties: share of weights kept (0.5)")
+    p.add_argument("--name", required=True, help="name of the new run")
+    p.add_argument("--seed", type=int, default=0, help="dare_ties drops weights at random; this fixes which")
 
     p = sub.add_parser("app", help="start the browser app")
     p.add_argument("--host", default="127.0.0.1")

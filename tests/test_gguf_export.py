@@ -70,14 +70,20 @@ def test_f16_gguf_answers_like_the_tuned_model(run_dir, tmp_path, capsys, monkey
         assert CANARY.encode() not in path.read_bytes()
 
 
-def test_q8_0_quantises_and_a_bad_quant_or_folder_leaves_nothing(run_dir, tmp_path):
+def test_f16_and_q8_0_from_one_export_and_a_bad_quant_or_folder_leaves_nothing(run_dir, tmp_path):
     from gguf import GGMLQuantizationType, GGUFReader
 
     from studio.publish.gguf import export_gguf
 
-    result = export_gguf(run_dir, tmp_path / "q8", "q8_0", check_prompt=None)
-    types = {t.name: t.tensor_type for t in GGUFReader(result["gguf"]).tensors}
-    assert GGMLQuantizationType.Q8_0 in types.values() and result["check"] is None
+    # Several quantisations from one merge, each read back and checked; the Modelfile uses the first.
+    result = export_gguf(run_dir, tmp_path / "q8", "f16, q8_0")
+    assert [f["quant"] for f in result["files"]] == ["f16", "q8_0"] and result["quant"] == "f16"
+    assert sorted(p.name for p in (tmp_path / "q8").iterdir()) == ["Modelfile", "run-f16.gguf", "run-q8_0.gguf",
+                                                                   "studio_gguf.json"]
+    assert result["files"][0]["check"]["same"] and result["files"][1]["check"]["gguf"].strip()
+    types = {t.name: t.tensor_type for t in GGUFReader(result["files"][1]["gguf"]).tensors}
+    assert GGMLQuantizationType.Q8_0 in types.values()
+    assert "FROM ./run-f16.gguf" in (tmp_path / "q8" / "Modelfile").read_text()
     with pytest.raises(StudioError, match="Unknown quantisation"):
         export_gguf(run_dir, tmp_path / "q3", "q3_k")
     busy = tmp_path / "busy"
@@ -154,7 +160,7 @@ def test_cli_routes_export_and_generate(capsys):
 
     args = build_parser().parse_args(["export", "RUN", "--to", "D", "--format", "gguf", "--quant", "q8_0"])
     assert (args.format, args.quant, args.no_check) == ("gguf", "q8_0", False)
-    assert _handler(args).__module__ == "studio.publish.gguf"
+    assert _handler(args).__module__ == "studio.publish.export_cli"
     assert main(["generate", "missing.gguf", "--prompt", "hi", "--json"]) == 2
     assert capsys.readouterr().err.strip() == "error: The GGUF file missing.gguf does not exist; check the path."
 

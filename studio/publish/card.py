@@ -1,5 +1,6 @@
 """The model card for a run: base, data and format, method and every hyperparameter, final metrics,
-the loss curve, the evaluation table, hardware and time, and a PEFT usage snippet.
+the loss curve, the evaluation table, a benchmark (bench.json), provenance (base revision and licence,
+data hash, versions, recipe, command), the parents of a merged run, and a PEFT usage snippet.
 
 Rendered with huggingface_hub's ``ModelCard.from_template`` from ``assets/model_card.md`` (Jinja2).
 Only names, never local absolute paths, go into the card; no token ever reaches this module.
@@ -138,16 +139,18 @@ def _dataset(cfg, summary: dict) -> tuple[str, list[str]]:
     return f"`{Path(source).name}` (local file)", []
 
 
-def _versions() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
+def _provenance(run_dir: Path, cfg, summary: dict, base: str) -> dict:
+    """Base and revision, data and its hash, versions, recipe and command (studio.publish.provenance)."""
+    from studio.publish import provenance
 
-    out = {}
-    for name in ("trl", "peft", "transformers"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "?"
-    return out
+    configured = _read_json(run_dir / "adapter" / "studio_base.json").get("model", cfg.model.name)
+    source = cfg.data.source
+    digest = summary.get("data_sha256") or provenance.data_hash(source)
+    return {"base": base, "revision": provenance.base_revision(configured, summary),
+            "licence": provenance.licence(configured, base),
+            "data": source if is_hub_id(source) else Path(source).name,
+            "data_hash": digest, "data_hash_now": not summary.get("data_sha256"),
+            "recipe": provenance.recipe(run_dir), "command": provenance.command(run_dir)}
 
 
 def build_model_card(run_dir: str | Path, repo_id: str | None = None, eval_result: dict | None = None,
@@ -172,15 +175,22 @@ def build_model_card(run_dir: str | Path, repo_id: str | None = None, eval_resul
     dataset, hub_datasets = _dataset(cfg, summary)
     if eval_result is None:
         eval_result = load_saved_eval(run_dir)
+    from studio.publish import provenance
+
+    origin = _provenance(run_dir, cfg, summary, base)
+    merge = provenance.merge_record(run_dir)
     card_data = ModelCardData(
         base_model=base if base_on_hub else None,
+        license=origin["licence"][0] if origin["licence"] else None,
+        license_name=origin["licence"][1] if origin["licence"] and origin["licence"][0] == "other" else None,
         library_name="peft",
         # A reward model scores text (a one-number classification head); every other method generates.
         pipeline_tag="text-classification" if method.produces == "reward" else "text-generation",
-        tags=["peft", "lora", "trl", cfg.method, "fine-tuning-studio"],
+        tags=["peft", "lora", "trl", cfg.method, "fine-tuning-studio", *(["merge"] if merge else [])],
         datasets=hub_datasets or None,
     )
-    title = repo_id.split("/")[-1] if repo_id else (cfg.output.name or f"{cfg.method}-adapter")
+    name = _read_json(run_dir / "status.json").get("name") if merge else None  # not the first parent's
+    title = repo_id.split("/")[-1] if repo_id else (name or cfg.output.name or f"{cfg.method}-adapter")
     card = ModelCard.from_template(
         card_data,
         template_path=str(TEMPLATE),
@@ -206,6 +216,10 @@ def build_model_card(run_dir: str | Path, repo_id: str | None = None, eval_resul
         curve=curve,
         eval_table=eval_table(eval_result) if eval_result else None,
         eval_pairs_file=(eval_result or {}).get("pairs_file"),
-        versions=_versions(),
+        versions=provenance.versions(),
+        origin=origin,
+        bench_rows=provenance.bench_rows(run_dir),
+        bench_prompts=provenance.bench_prompts(run_dir),
+        merge=merge,
     )
     return str(card)

@@ -156,13 +156,27 @@ def _occupied(target: Path) -> bool:
     return target.exists() and (not target.is_dir() or any(target.iterdir()))
 
 
-def export_gguf(run_dir: str | Path, to: str | Path, quant: str = "f16", *, check_prompt: str | None = CHECK_PROMPT,
-                progress: Callable[[float, str], None] | None = None) -> dict:
-    """Merge the run's adapter into its base, write ``to/<name>-<quant>.gguf`` and ``to/Modelfile``.
+def parse_quants(quant: str | list[str]) -> list[str]:
+    """'f16,q8_0' or ['f16', 'q8_0'] -> the quantisations in the order given, each known, none twice."""
+    names = quant.split(",") if isinstance(quant, str) else list(quant)
+    out = list(dict.fromkeys(n.strip().lower() for n in names if n and n.strip()))
+    if not out:
+        raise ExportError(f"Name a quantisation, e.g. f16 or f16,q8_0; choose from {', '.join(QUANTS)}.")
+    for name in out:
+        if name not in QUANTS:
+            raise ExportError(f"Unknown quantisation '{name}'; choose one or more of {', '.join(QUANTS)}.")
+    return out
 
-    With ``check_prompt`` the tuned model and the GGUF read back answer it greedily and the result
-    says whether they agree (``check``). Written under a temporary name and renamed, so a failed
-    export leaves nothing behind. Returns {"gguf", "modelfile", "quant", "check"}.
+
+def export_gguf(run_dir: str | Path, to: str | Path, quant: str | list[str] = "f16", *,
+                check_prompt: str | None = CHECK_PROMPT, progress: Callable[[float, str], None] | None = None) -> dict:
+    """Merge the run's adapter into its base once, write ``to/<name>-<quant>.gguf`` for each quantisation
+    asked ('f16,q8_0') and ``to/Modelfile`` (FROM the first).
+
+    With ``check_prompt`` the tuned model and every GGUF read back answer it greedily and each file's
+    ``check`` says whether they agree. Written under a temporary name and renamed, so a failed export
+    leaves nothing behind. Returns {"gguf", "modelfile", "quant", "check"} of the first file and
+    "files": [{"gguf", "quant", "check"}, ...] of all.
     """
     from studio.evaluation import run_dir_of
     from studio.chat.before_after import BeforeAfter
@@ -171,10 +185,9 @@ def export_gguf(run_dir: str | Path, to: str | Path, quant: str = "f16", *, chec
     from studio.publish.modelfile import write_modelfile
 
     say = progress or (lambda frac, msg: log.info(msg))
-    if quant not in QUANTS:
-        raise ExportError(f"Unknown quantisation '{quant}'; choose one of {', '.join(QUANTS)}.")
+    quants = parse_quants(quant)
     _converter()  # fail before the minutes of merging when the converter is missing
-    if quant in LLAMA_CPP_QUANTS:
+    if any(q in LLAMA_CPP_QUANTS for q in quants):
         _llama_cpp()
     run = run_dir_of(run_dir)
     check_adapter(adapter_dir_of(run))
@@ -195,25 +208,30 @@ def export_gguf(run_dir: str | Path, to: str | Path, quant: str = "f16", *, chec
         tokenizer = pair.tokenizer
         del pair
         stem = _file_stem(run)
-        gguf_file = tmp / f"{stem}-{quant}.gguf"
-        say(0.45, f"Writing {gguf_file.name} ({quant})...")
-        if quant in LLAMA_CPP_QUANTS:  # the converter writes f16, llama.cpp's quantiser shrinks it
-            convert_folder(merged_dir, tmp / ".f16.gguf", "f16", name=stem)
-            quantize(tmp / ".f16.gguf", gguf_file, quant)
-            (tmp / ".f16.gguf").unlink()
-        else:
-            convert_folder(merged_dir, gguf_file, quant, name=stem)
+        files = []
+        for i, name in enumerate(quants):
+            gguf_file = tmp / f"{stem}-{name}.gguf"
+            share = 0.4 + 0.55 * i / len(quants)
+            say(share, f"Writing {gguf_file.name} ({name})...")
+            if name in LLAMA_CPP_QUANTS:  # the converter writes f16, llama.cpp's quantiser shrinks it
+                f16 = tmp / f"{stem}-f16.gguf" if "f16" in quants[:i] else tmp / ".f16.gguf"
+                if not f16.is_file():
+                    convert_folder(merged_dir, f16, "f16", name=stem)
+                quantize(f16, gguf_file, name)
+            else:
+                convert_folder(merged_dir, gguf_file, name, name=stem)
+            check = None
+            if check_prompt:
+                say(share + 0.3 / len(quants), f"Reading {gguf_file.name} back and answering the same prompt...")
+                check = round_trip_check(gguf_file, check_prompt, tuned_answer)
+            files.append({"gguf": gguf_file.name, "quant": name, "check": check})
+        (tmp / ".f16.gguf").unlink(missing_ok=True)
         shutil.rmtree(merged_dir)
-        write_modelfile(tmp / "Modelfile", gguf_file.name, tokenizer)
-        check = None
-        if check_prompt:
-            say(0.8, "Reading the GGUF back and answering the same prompt...")
-            check = round_trip_check(gguf_file, check_prompt, tuned_answer)
-        (tmp / MARKER).write_text(json.dumps({"gguf": gguf_file.name, "quant": quant, "check": check}, indent=2),
-                                  encoding="utf-8")
+        write_modelfile(tmp / "Modelfile", files[0]["gguf"], tokenizer)
+        (tmp / MARKER).write_text(json.dumps({**files[0], "files": files}, indent=2), encoding="utf-8")
     say(1.0, "Done.")
-    return {"gguf": str(target / gguf_file.name), "modelfile": str(target / "Modelfile"), "quant": quant,
-            "check": check}
+    files = [{**f, "gguf": str(target / f["gguf"])} for f in files]
+    return {**files[0], "modelfile": str(target / "Modelfile"), "files": files}
 
 
 def _file_stem(run: Path) -> str:
@@ -265,6 +283,7 @@ def cli_export(args) -> int:
     result = export_gguf(args.run_dir, args.to, args.quant,
                          check_prompt=None if args.no_check else (args.check_prompt or CHECK_PROMPT),
                          progress=lambda frac, msg: print(f"[{frac:4.0%}] {msg}", flush=True))
-    print(f"GGUF written to {result['gguf']}; Ollama Modelfile in {result['modelfile']}")
-    print(describe_check(result["check"]))
+    for file in result["files"]:
+        print(f"GGUF written to {file['gguf']}: {describe_check(file['check'])}")
+    print(f"Ollama Modelfile in {result['modelfile']} (FROM {Path(result['gguf']).name})")
     return 0

@@ -12,6 +12,7 @@ from pathlib import Path
 import gradio as gr
 
 from studio.paths import studio_home
+from studio.ui import merge_panel, serve_panel
 from studio.ui.messages import fail, ok, warn
 from studio.ui.run_picker import run_choices
 
@@ -45,7 +46,7 @@ def export_run(run_id: str | None, destination: str, merge: bool):
 _PROGRESS = gr.Progress()
 
 
-def export_gguf_run(run_id: str | None, destination: str, quant: str, progress=_PROGRESS):
+def export_gguf_run(run_id: str | None, destination: str, quant: str | list[str], progress=_PROGRESS):
     """Merge, write the GGUF and the Modelfile, read the GGUF back; the round trip's verdict is shown."""
     if not run_id:
         return warn("Pick a finished or stopped run to export.")
@@ -58,8 +59,8 @@ def export_gguf_run(run_id: str | None, destination: str, quant: str, progress=_
                              progress=lambda frac, msg: progress(frac, desc=msg))
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         return fail(exc)
-    return ok(f"Wrote {result['gguf']} and an Ollama Modelfile beside it (`ollama create NAME -f Modelfile`). "
-              + describe_check(result["check"]))
+    written = " ".join(f"Wrote {f['gguf']}: {describe_check(f['check'])}" for f in result["files"])
+    return ok(f"{written} An Ollama Modelfile beside them uses the first (`ollama create NAME -f Modelfile`).")
 
 
 def push_run(run_id: str | None, repo_id: str, private: bool, message: str, token: str):
@@ -102,9 +103,9 @@ def build() -> dict:
                                  ("f32", "f32"), ("q6_k (needs llama-cpp-python)", "q6_k"),
                                  ("q5_k_m (needs llama-cpp-python)", "q5_k_m"),
                                  ("q4_k_m (needs llama-cpp-python)", "q4_k_m")],
-                                value="f16", label="Number format", elem_id="gguf-quant",
-                                info="Merges the adapter, writes one .gguf and a Modelfile into FOLDER-gguf, "
-                                     "then checks the file answers like the tuned model.")
+                                value=["f16"], multiselect=True, label="Number formats", elem_id="gguf-quant",
+                                info="Merges the adapter, writes one .gguf per format and a Modelfile into "
+                                     "FOLDER-gguf, then checks each file answers like the tuned model.")
             gguf = gr.Button("Write GGUF", elem_id="gguf-button")
         with gr.Column():
             gr.Markdown("### Push to the Hugging Face Hub")
@@ -119,6 +120,8 @@ def build() -> dict:
                                info="Needs write access. Used for this push only; never stored or shown.")
             push = gr.Button("Push", elem_id="push-button")
     status = gr.Markdown(elem_id="export-status")
+    serve_panel.build(run)
+    merge_panel.build()
     run.change(fill_destination, run, destination)
     save.click(export_run, [run, destination, merge], status)
     gguf.click(export_gguf_run, [run, destination, quant], status)
