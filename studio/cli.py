@@ -24,10 +24,10 @@ HANDLERS = {
     "runs": "studio.run_commands:cli_runs",
     "stop": "studio.run_commands:cli_stop",
     "resume": "studio.run_commands:cli_resume",
-    "eval": "studio.evaluation:cli_eval",
+    "eval": "studio.evaluation.pairs:cli_eval",
     "export": "studio.gguf_export:cli_export",
     "generate": "studio.gguf_generate:cli_generate",
-    "score": "studio.reward_model:cli_score",
+    "score": "studio.evaluation.reward:cli_score",
     "push": "studio.hub:cli_push",
     "app": "studio.ui.app:cli_app",
 }

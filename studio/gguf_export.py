@@ -135,7 +135,7 @@ def export_gguf(run_dir: str | Path, to: str | Path, quant: str = "f16", *, chec
     says whether they agree (``check``). Written under a temporary name and renamed, so a failed
     export leaves nothing behind. Returns {"gguf", "modelfile", "quant", "check"}.
     """
-    from studio.evaluation import run_dir_of
+    from studio.evaluation.pairs import run_dir_of
     from studio.hub import check_adapter, written_in_place_of
     from studio.inference import BeforeAfter, Sampling, adapter_dir_of
     from studio.modelfile import write_modelfile

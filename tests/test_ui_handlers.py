@@ -342,7 +342,7 @@ def _fake_demo_registry(monkeypatch, tmp_path, state="completed"):
     monkeypatch.setattr(demo_tab, "before_after", lambda run_dir: _FakePair())
     result = {"base": {"accuracy": 0.0, "margin": 0.0, "chosen_logp": -60.0, "rejected_logp": -50.0},
               "tuned": {"accuracy": 1.0, "margin": 9.0, "chosen_logp": -40.0, "rejected_logp": -120.0}, "pairs": 8}
-    monkeypatch.setattr("studio.evaluation.evaluate", lambda *a, **k: result, raising=False)
+    monkeypatch.setattr("studio.evaluation.pairs.evaluate", lambda *a, **k: result, raising=False)
     return info
 
 

@@ -74,7 +74,7 @@ def _adapter(path: Path) -> Path:
 def build(ctx: TrainContext):
     from trl import RLOOConfig, RLOOTrainer
 
-    from studio.reward_model import RewardModel
+    from studio.evaluation.reward import RewardModel
 
     opts: RLOptions = ctx.options
     reward_dir = reward_run_dir(opts.reward_model)
