@@ -52,8 +52,11 @@ class DataConfig:
     )
     column_map: dict = _opt({}, "Override detected columns, e.g. {prompt: question, chosen: good}.")  # noqa: RUF009
     eval_source: str | None = _opt(
-        None, "Held-out preference pairs (a file) that the evaluation scores before vs after training."
+        None, "Held-out examples (a file): the pairs the evaluation scores before vs after training, and the "
+        "eval set during training when training.eval_steps is set (same kind as the training data)."
     )
+    eval_fraction: float = _opt(
+        0.0, "Hold out this share of the training examples (e.g. 0.1) as the eval set during training.")
 
 
 @dataclass
@@ -86,6 +89,11 @@ class TrainingConfig:
     seed: int = _opt(42, "Random seed, for reproducible runs.")
     logging_steps: int = _opt(1, "Log metrics every this many steps.")
     save_steps: int = _opt(50, "Save a resumable checkpoint every this many steps.")
+    eval_steps: int = _opt(
+        0, "Evaluate on data.eval_fraction or data.eval_source every this many steps (0: off, or at every "
+        "checkpoint when an eval fraction or patience is set); the best checkpoint becomes the adapter.")
+    early_stopping_patience: int = _opt(
+        0, "Stop when the eval loss has not improved for this many evaluations (0: never stop early).")
     precision: str = _opt(
         "auto", "Number format: 'auto' (bf16 on a GPU or a CPU with bf16 units, fp16 on older GPUs, else "
         "fp32), 'bf16', 'fp16' or 'fp32'."
@@ -324,6 +332,9 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"Distributed strategy must be ddp or fsdp (got '{cfg.distributed.strategy}').")
     if lora.qlora and not lora.enabled:
         raise ConfigError("QLoRA trains a LoRA adapter on a 4-bit base; turn lora.enabled on to use it.")
+    from studio.eval_during_training import check as check_eval
+
+    check_eval(cfg)
     options = cfg.method_options
     if options is not None and hasattr(options, "validate"):
         options.validate()

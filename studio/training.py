@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from studio import eval_during_training as during
 from studio.config import ConfigError, RunConfig
 from studio.errors import StudioError
 from studio.hardware import DevicePlan
@@ -99,7 +100,7 @@ def common_args(cfg: RunConfig, run_dir: Path, plan: DevicePlan) -> dict[str, An
 
 
 def build_trainer(cfg: RunConfig, run_dir: Path, model, tokenizer, dataset, plan: DevicePlan,
-                  callbacks: Iterable[Any] = (), data_workers: int | None = None):
+                  callbacks: Iterable[Any] = (), data_workers: int | None = None, eval_dataset=None):
     """Wrap ``model`` with a fresh LoRA adapter (when enabled) and let the method build its trainer."""
     from peft import get_peft_model, prepare_model_for_kbit_training
 
@@ -115,12 +116,15 @@ def build_trainer(cfg: RunConfig, run_dir: Path, model, tokenizer, dataset, plan
         model = get_peft_model(model, lora_config(cfg))
     method = get_method(cfg.method)
     args = common_args(cfg, run_dir, plan)
+    if eval_dataset is not None:  # eval every N steps; the best checkpoint is loaded at the end
+        args.update(during.trainer_args(cfg))
+        callbacks = [*callbacks, *during.callbacks(cfg)]
     if data_workers and method.parallel_data:
         args["dataset_num_proc"] = data_workers  # its TRL config tokenizes the dataset in its __init__
     trainer = method.build(TrainContext(
         model=model, tokenizer=tokenizer, dataset=dataset, options=cfg.method_options,
         common_args=args, callbacks=list(callbacks), run_dir=run_dir,
-        peft=cfg.lora.enabled,
+        peft=cfg.lora.enabled, eval_dataset=eval_dataset,
     ))
     # With tqdm off, transformers prints every raw log dict; metrics.jsonl and the progress line
     # already carry them, and the dicts would flood the run log the UI shows.
@@ -152,6 +156,7 @@ def data_cache_key(cfg: RunConfig, tokenizer, template: str) -> str:
     return cache_key({
         "source": source_identity(d.source, d.split or "train", d.subset),
         "subset": d.subset, "column_map": d.column_map, "max_rows": d.max_rows, "shuffle_seed": d.shuffle_seed,
+        "eval_fraction": d.eval_fraction,
         "take": rows_needed(cfg), "seed": cfg.training.seed, "template": template, "tokenizer": tokenizer_identity(tokenizer),
         "max_length": cfg.training.max_length, "method": cfg.method,
         "options": asdict(opts) if is_dataclass(opts) else repr(opts),
@@ -181,7 +186,7 @@ def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
     tokenizer = load_tokenizer(resolved, cfg.model.trust_remote_code)
     template = apply_template(tokenizer, cfg.data.template)
     key = data_cache_key(cfg, tokenizer, template)
-    hit = cached_data(key)
+    hit = None if cfg.data.eval_fraction else cached_data(key)  # held-out rows must come from the data
     if hit is not None:
         data = _from_cache(*hit)
         say(f"Using the tokenized data cached for {cfg.data.source} ({len(data.tokenized):,} examples, "
@@ -222,7 +227,7 @@ def _from_cache(tokenized, meta: dict):
 
 
 def build_with_data(cfg: RunConfig, run_dir: Path, model, tokenizer, data, plan: DevicePlan, callbacks,
-                    say: Callable[[str], None]):
+                    say: Callable[[str], None], eval_dataset=None):
     """Build the trainer; tokenizing is reported as it goes and its result cached (or taken from the cache)."""
     from studio.data.arrow_source import cpu_workers
     from studio.data.prep_progress import estimate_seconds, fmt_seconds
@@ -232,7 +237,7 @@ def build_with_data(cfg: RunConfig, run_dir: Path, model, tokenizer, data, plan:
     if data.tokenized is not None:
         # The method's trainer is built around two examples (its own checks run on them), then given
         # the cached trainer-ready rows it made last time from the same data and settings.
-        trainer = build_trainer(cfg, run_dir, model, tokenizer, data.dataset, plan, callbacks)
+        trainer = build_trainer(cfg, run_dir, model, tokenizer, data.dataset, plan, callbacks, eval_dataset=eval_dataset)
         trainer.train_dataset = data.tokenized
         return trainer
     workers = cpu_workers(len(data.dataset)) if method.parallel_data else None
@@ -240,7 +245,8 @@ def build_with_data(cfg: RunConfig, run_dir: Path, model, tokenizer, data, plan:
         eta = estimate_seconds(data.dataset, tokenizer, workers)
         say(f"Tokenizing {len(data.dataset):,} examples{f' in {workers} processes' if workers else ''}: "
             f"about {fmt_seconds(eta)}.")
-    trainer = build_trainer(cfg, run_dir, model, tokenizer, data.dataset, plan, callbacks, data_workers=workers)
+    trainer = build_trainer(cfg, run_dir, model, tokenizer, data.dataset, plan, callbacks, data_workers=workers,
+                            eval_dataset=eval_dataset)
     if not trainer.is_world_process_zero():  # under several processes one of them writes the cache
         return trainer
     save(data.cache_key, trainer.train_dataset, {
@@ -277,7 +283,8 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
         plan, resolved, tokenizer, template, data, model = prepare(cfg, progress)
         # A checkpoint at the last step too, so that a completed run can be continued for more.
         all_callbacks = [MetricsWriter(run_dir), *(callbacks or ()), ProgressPrinter(progress), SaveAtEnd()]
-        trainer = build_with_data(cfg, run_dir, model, tokenizer, data, plan, all_callbacks, say)
+        evals = during.eval_dataset(cfg, data, say)  # before building: a held-out share leaves the training rows
+        trainer = build_with_data(cfg, run_dir, model, tokenizer, data, plan, all_callbacks, say, evals)
     longest = longest_sequence(trainer.train_dataset, cfg.training.max_length)
     estimate = estimate_for_run(cfg, model, plan, get_method(cfg.method), longest)
     say(f"Precision {plan.precision} ({plan.reason}) Memory estimate {estimate.total_gib:.2f} GiB per process "
@@ -307,6 +314,7 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
     adapter_dir = run_dir / ADAPTER_DIR
     if main_process:  # the other processes of a multi-process run hold the same weights
         adapter_dir = save_adapter(trainer, tokenizer, run_dir, cfg.model.name, resolved.display_name, cfg.method)
+        best = during.mark_best(trainer, run_dir)
     summary = {
         "method": cfg.method,
         "base_model": resolved.display_name,
@@ -329,6 +337,7 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
         "peak_memory_source": "cuda max allocated" if plan.device == "cuda" else "peak resident size (main process)",
         "adapter": str(adapter_dir),
         "stopped_early": trainer.state.global_step < trainer.state.max_steps,
+        "best_checkpoint": (best or {}).get("checkpoint") if main_process else None,
     }
     if main_process:
         (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2), encoding="utf-8")

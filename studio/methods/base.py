@@ -41,6 +41,7 @@ class TrainContext:
     callbacks: list[Any]
     run_dir: Path
     peft: bool  # the model is a PEFT model: a method needing a reference can use the adapter-less base
+    eval_dataset: Any = None  # examples of the same kind, evaluated every training.eval_steps (or None)
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ def build(ctx: TrainContext):
     args = DPOConfig(beta=opts.beta, **losses, **ctx.common_args)
     # With a PEFT model and no ref_model, TRL uses the base with the adapter disabled as the
     # reference: no second copy of the model in memory.
-    return DPOTrainer(model=ctx.model, ref_model=None, args=args, train_dataset=ctx.dataset,
+    return DPOTrainer(model=ctx.model, ref_model=None, args=args, train_dataset=ctx.dataset, eval_dataset=ctx.eval_dataset,
                       processing_class=ctx.tokenizer, callbacks=ctx.callbacks)
 
 

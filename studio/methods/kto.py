@@ -46,6 +46,7 @@ def build(ctx: TrainContext):
                      undesirable_weight=opts.undesirable_weight, **ctx.common_args)
     # With a PEFT model and no ref_model, the base with the adapter off is the reference (no second copy).
     return KTOTrainer(model=ctx.model, ref_model=None, args=args, train_dataset=unpaired(ctx.dataset),
+                      eval_dataset=None if ctx.eval_dataset is None else unpaired(ctx.eval_dataset),
                       processing_class=ctx.tokenizer, callbacks=ctx.callbacks)
 
 

@@ -25,7 +25,7 @@ def build(ctx: TrainContext):
 
     opts: ORPOOptions = ctx.options
     args = ORPOConfig(beta=opts.beta, **ctx.common_args)
-    return ORPOTrainer(model=ctx.model, args=args, train_dataset=ctx.dataset, processing_class=ctx.tokenizer,
+    return ORPOTrainer(model=ctx.model, args=args, train_dataset=ctx.dataset, eval_dataset=ctx.eval_dataset, processing_class=ctx.tokenizer,
                        callbacks=ctx.callbacks)
 
 

@@ -33,8 +33,10 @@ def build(ctx: TrainContext):
     # exactly what is trained on; TRL keeps a dataset that already has input_ids and labels as it is.
     dataset = prepare_sft_dataset(ctx.dataset, ctx.tokenizer, ctx.common_args["max_length"])
     args = SFTConfig(assistant_only_loss=assistant_only(ctx.tokenizer, dataset), **ctx.common_args)
-    return SFTTrainer(model=ctx.model, args=args, train_dataset=dataset, processing_class=ctx.tokenizer,
-                      callbacks=ctx.callbacks)
+    evals = None if ctx.eval_dataset is None else prepare_sft_dataset(ctx.eval_dataset, ctx.tokenizer,
+                                                                     ctx.common_args["max_length"])
+    return SFTTrainer(model=ctx.model, args=args, train_dataset=dataset, eval_dataset=evals,
+                      processing_class=ctx.tokenizer, callbacks=ctx.callbacks)
 
 
 METHOD = Method(

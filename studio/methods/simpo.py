@@ -37,7 +37,7 @@ def build(ctx: TrainContext):
     opts: SimPOOptions = ctx.options
     args = CPOConfig(loss_type="simpo", beta=opts.beta, simpo_gamma=opts.gamma_ratio * opts.beta,
                      cpo_alpha=opts.sft_weight, **ctx.common_args)
-    return CPOTrainer(model=ctx.model, args=args, train_dataset=ctx.dataset, processing_class=ctx.tokenizer,
+    return CPOTrainer(model=ctx.model, args=args, train_dataset=ctx.dataset, eval_dataset=ctx.eval_dataset, processing_class=ctx.tokenizer,
                       callbacks=ctx.callbacks)
 
 
