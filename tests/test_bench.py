@@ -1,0 +1,70 @@
+"""IFEval before and after (Google's checker from the installed wheel) and MT-Bench's questions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from studio.evaluation.bench import BenchError, pick_prompts, score_ifeval
+from studio.evaluation.bench_data import ifeval_prompts, mtbench_questions
+
+
+def one_instruction(instruction: str) -> dict:
+    return next(r for r in ifeval_prompts() if r["instruction_id_list"] == [instruction])
+
+
+def test_the_checker_scores_a_followed_and_a_broken_instruction():
+    no_comma = one_instruction("punctuation:no_comma")
+    lower = one_instruction("change_case:english_lowercase")
+    rows = [no_comma, no_comma, lower]
+    answers = ["A plain answer without that mark. It has two sentences.",
+               "One, two, three.",
+               "*\nthis is all lower case.\n*"]
+    figures = score_ifeval(rows, answers)
+    assert figures["prompts"] == 3 and figures["instructions"] == 3
+    assert figures["prompt_strict"] == figures["inst_strict"] == pytest.approx(100 * 2 / 3, abs=0.1)
+    assert figures["prompt_loose"] == figures["inst_loose"] == pytest.approx(100 * 2 / 3, abs=0.1)
+
+
+def test_the_sentence_counter_uses_punkt_with_its_english_abbreviations():
+    import nltk
+
+    from studio.evaluation.bench_data import ifeval_checker
+
+    ifeval_checker()  # writes punkt_tab once and puts it on nltk's path
+    assert nltk.sent_tokenize("Dr. Smith went home. He slept.") == ["Dr. Smith went home.", "He slept."]
+
+
+def test_the_subset_is_seeded_and_the_data_is_complete():
+    rows = ifeval_prompts()
+    assert len(rows) == 541
+    assert pick_prompts(rows, 50) == pick_prompts(rows, 50) != pick_prompts(rows, 50, seed=1)
+    assert len(pick_prompts(rows, 50)) == 50
+    with pytest.raises(BenchError, match="at least 1"):
+        pick_prompts(rows, 0)
+    questions = mtbench_questions()
+    assert len(questions) == 80 and len({q["category"] for q in questions}) == 8
+    assert all(len(q["turns"]) == 2 for q in questions)
+
+
+def test_bench_answers_with_the_adapter_off_and_on_and_saves_the_figures(tiny_model_dir, sft_file, tmp_path, capsys):
+    from studio.cli import main
+    from studio.config import RunConfig
+    from studio.evaluation.bench import load_saved
+    from studio.training import train
+
+    run = tmp_path / "run"
+    train(RunConfig.from_dict({
+        "method": "sft", "model": {"name": str(tiny_model_dir)}, "data": {"source": str(sft_file), "template": "chatml"},
+        "lora": {"r": 4, "alpha": 8, "dropout": 0.0},
+        "training": {"learning_rate": 1e-2, "max_steps": 2, "batch_size": 2, "max_length": 64, "save_steps": 100},
+        "output": {"dir": str(run)}}), run)
+    assert main(["bench", str(run), "--task", "ifeval", "--limit", "3", "--max-new-tokens", "8", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["prompts"] == 3
+    for side in ("base", "tuned"):
+        assert set(result[side]) >= {"prompt_strict", "prompt_loose", "inst_strict", "inst_loose", "prompts"}
+        assert all(0 <= result[side][k] <= 100 for k in ("prompt_strict", "inst_loose"))
+        assert result[side]["prompt_strict"] <= result[side]["prompt_loose"]
+    assert load_saved(run)["ifeval"] == result
