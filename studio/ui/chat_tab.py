@@ -15,6 +15,7 @@ from studio.chat import feedback
 from studio.chat.engine import ChatModels, ChatSettings
 from studio.chat.sources import BASE, default_source, source_choices
 from studio.chat.turns import add_message, answer, prepare_retry, sentence
+from studio.ui import deck_panel, leaderboard_panel
 from studio.ui.run_picker import run_choices
 
 _MODELS: dict[str, ChatModels] = {}
@@ -253,4 +254,6 @@ def build(trust_component=None, model_component=None) -> dict:
         buttons[key].click(fn, vote_inputs, [chat_a, chat_b, status, arena])
     shared.change(toggle_shared, shared, col_b)
     refresh.click(refresh_picks, [pick_a, pick_b, base, auto_a], [pick_a, pick_b, status, auto_a])
+    deck_panel.build(send, send_inputs, outputs)  # a deck of questions (MT-Bench, a prompt file) to vote on
+    leaderboard_panel.build()  # arena ratings from the blind votes
     return {"pick_a": pick_a, "pick_b": pick_b, "base": base, "status": status, "auto_a": auto_a}
