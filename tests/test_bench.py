@@ -48,18 +48,21 @@ def test_the_subset_is_seeded_and_the_data_is_complete():
     assert all(len(q["turns"]) == 2 for q in questions)
 
 
-def test_bench_answers_with_the_adapter_off_and_on_and_saves_the_figures(tiny_model_dir, sft_file, tmp_path, capsys):
-    from studio.cli import main
-    from studio.config import RunConfig
-    from studio.evaluation.bench import load_saved
-    from studio.training import train
+def test_bench_answers_with_the_adapter_off_and_on_and_saves_the_figures(tiny_model_dir, tmp_path, capsys):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from studio.cli import main
+    from studio.evaluation.bench import load_saved
+
+    # A run folder with an adapter whose LoRA weights are not zero, so "tuned" truly differs from "base".
     run = tmp_path / "run"
-    train(RunConfig.from_dict({
-        "method": "sft", "model": {"name": str(tiny_model_dir)}, "data": {"source": str(sft_file), "template": "chatml"},
-        "lora": {"r": 4, "alpha": 8, "dropout": 0.0},
-        "training": {"learning_rate": 1e-2, "max_steps": 2, "batch_size": 2, "max_length": 64, "save_steps": 100},
-        "output": {"dir": str(run)}}), run)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+                           LoraConfig(r=2, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM",
+                                      init_lora_weights=False))
+    model.save_pretrained(run / "adapter")
+    AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(run / "adapter")
+    (run / "adapter" / "studio_base.json").write_text(json.dumps({"model": str(tiny_model_dir), "base_model": "tiny"}))
     assert main(["bench", str(run), "--task", "ifeval", "--limit", "3", "--max-new-tokens", "8", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["prompts"] == 3
@@ -68,3 +71,14 @@ def test_bench_answers_with_the_adapter_off_and_on_and_saves_the_figures(tiny_mo
         assert all(0 <= result[side][k] <= 100 for k in ("prompt_strict", "inst_loose"))
         assert result[side]["prompt_strict"] <= result[side]["prompt_loose"]
     assert load_saved(run)["ifeval"] == result
+
+    # The app's way: a background job whose progress and figures are read back from the run folder.
+    from studio.evaluation.bench import read_progress, start_background
+    from studio.runs.files import write_status
+    from studio.ui import bench_panel
+
+    write_status(run, {"id": run.name, "state": "completed", "method": "sft"})
+    start_background(run, limit=2, max_new_tokens=4).join()
+    assert read_progress(run) == {"state": "done", "done": 4, "total": 4, "message": "Done."}
+    line, table = bench_panel.show(str(run))
+    assert line == "" and "IFEval on 2 prompts" in table and "| prompt strict |" in table

@@ -127,6 +127,49 @@ def load_saved(run_dir: str | Path) -> dict:
         return {}
 
 
+PROGRESS_FILE = "bench_progress.json"
+
+
+def read_progress(run_dir: str | Path) -> dict:
+    """{"state": running|done|failed, "done", "total", "message"} of the run's latest benchmark job, or {}."""
+    path = Path(run_dir) / PROGRESS_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except ValueError:
+        return {}
+
+
+def start_background(run_dir: str | Path, *, limit: int | None = 50, max_new_tokens: int = 384):
+    """Run IFEval in a thread of this process; its progress goes to RUN/bench_progress.json, so any page
+    (or a reload) reads it from disk. Refused while one runs for the same run."""
+    import threading
+
+    run_dir = Path(run_dir)
+    if read_progress(run_dir).get("state") == "running":
+        raise BenchError("A benchmark of this run is already running; wait for it to finish.")
+
+    def write(state: str, done: int, total: int, message: str) -> None:
+        tmp = run_dir / f".{PROGRESS_FILE}.tmp"
+        tmp.write_text(json.dumps({"state": state, "done": done, "total": total, "message": message}))
+        tmp.replace(run_dir / PROGRESS_FILE)
+
+    def job() -> None:
+        import logging
+
+        try:
+            result = run_ifeval(run_dir, limit=limit, max_new_tokens=max_new_tokens,
+                                progress=lambda done, total: write("running", done, total, "Answering..."))
+            write("done", 2 * result["prompts"], 2 * result["prompts"], "Done.")
+        except Exception as exc:
+            logging.getLogger("studio").exception("benchmark failed")
+            write("failed", 0, 0, str(exc) if isinstance(exc, StudioError) else f"{type(exc).__name__}: {exc}")
+
+    write("running", 0, 2 * (limit or 541), "Loading the model...")
+    thread = threading.Thread(target=job, daemon=True, name=f"bench-{run_dir.name}")
+    thread.start()
+    return thread
+
+
 def format_result(result: dict) -> str:
     lines = [f"IFEval on {result['prompts']} prompts (greedy, at most {result['max_new_tokens']} new tokens):",
              f"{'':8}{'prompt strict':>14}{'prompt loose':>14}{'inst strict':>13}{'inst loose':>12}"]
