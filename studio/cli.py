@@ -25,13 +25,15 @@ HANDLERS = {
     "runs": "studio.run_commands:cli_runs",
     "stop": "studio.run_commands:cli_stop",
     "resume": "studio.run_commands:cli_resume",
-    "eval": "studio.evaluation:cli_eval",
+    "eval": "studio.evaluation.pairs:cli_eval",
     "export": "studio.publish.export_cli:cli_export",
     "generate": "studio.publish.gguf_generate:cli_generate",
-    "score": "studio.reward_model:cli_score",
+    "score": "studio.evaluation.reward:cli_score",
     "push": "studio.publish.hub:cli_push",
     "serve": "studio.publish.serve:cli_serve",
     "merge": "studio.publish.merge:cli_merge",
+    "arena leaderboard": "studio.evaluation.arena:cli_leaderboard",
+    "bench": "studio.evaluation.bench:cli_bench",
     "app": "studio.ui.app:cli_app",
     "prepare": "studio.models.loading:cli_prepare",
 }
@@ -172,6 +174,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True, help="name of the new run")
     p.add_argument("--seed", type=int, default=0, help="dare_ties drops weights at random; this fixes which")
 
+    arena = sub.add_parser("arena", help="the Chat tab's votes").add_subparsers(dest="arena_command", required=True)
+    p = arena.add_parser("leaderboard", help="Bradley-Terry ratings (Elo scale) with 95%% intervals from blind votes")
+    p.add_argument("--votes", default=None, help="votes file (default: the Chat tab's feedback.jsonl)")
+    p.add_argument("--resamples", type=int, default=200, help="bootstrap resamples for the intervals")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print [{model, rating, ci_low, ci_high, votes}], best first")
+
+    p = sub.add_parser("bench", help="a benchmark (IFEval) on the base and a run: before and after")
+    p.add_argument("run_dir", help="run id or folder")
+    p.add_argument("--task", choices=["ifeval"], default="ifeval")
+    p.add_argument("--limit", type=int, default=50, help="prompts, drawn with a fixed seed (541 in all)")
+    p.add_argument("--max-new-tokens", type=int, default=384, help="length cap of each answer")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("app", help="start the browser app")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
@@ -184,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
-    key = args.command + (f" {args.data_command}" if args.command == "data" else "")
+    nested = {"data": "data_command", "arena": "arena_command"}.get(args.command)
+    key = args.command + (f" {getattr(args, nested)}" if nested else "")
     module, _, func = HANDLERS[key].partition(":")
     return getattr(importlib.import_module(module), func)
 

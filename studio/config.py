@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from studio.data.prepare.templates import TEMPLATE_CHOICES
+from studio.config_ranges import check_ranges
 from studio.errors import ConfigError
 from studio.methods import all_methods, get_method, method_names
 from studio.methods.base import option as _opt
@@ -57,8 +58,11 @@ class DataConfig:
     )
     column_map: dict = _opt({}, "Override detected columns, e.g. {prompt: question, chosen: good}.")  # noqa: RUF009
     eval_source: str | None = _opt(
-        None, "Held-out preference pairs (a file) that the evaluation scores before vs after training."
+        None, "Held-out examples (a file): the pairs the evaluation scores before vs after training, and the "
+        "eval set during training when training.eval_steps is set (same kind as the training data)."
     )
+    eval_fraction: float = _opt(
+        0.0, "Hold out this share of the training examples (e.g. 0.1) as the eval set during training.")
 
 
 @dataclass
@@ -97,6 +101,11 @@ class TrainingConfig:
     seed: int = _opt(42, "Random seed, for reproducible runs.")
     logging_steps: int = _opt(1, "Log metrics every this many steps.")
     save_steps: int = _opt(50, "Save a resumable checkpoint every this many steps.")
+    eval_steps: int = _opt(
+        0, "Evaluate on data.eval_fraction or data.eval_source every this many steps (0: off, or at every "
+        "checkpoint when an eval fraction or patience is set); the best checkpoint becomes the adapter.")
+    early_stopping_patience: int = _opt(
+        0, "Stop when the eval loss has not improved for this many evaluations (0: never stop early).")
     precision: str = _opt(
         "auto", "Number format: 'auto' (bf16 on a GPU or a CPU with bf16 units, fp16 on older GPUs, else "
         "fp32), 'bf16', 'fp16' or 'fp32'.", choices=["auto", "bf16", "fp16", "fp32"],
@@ -298,35 +307,13 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError("No dataset given; set data.source to a local file or a Hub dataset id.")
     if not cfg.model.name.strip():
         raise ConfigError("No model given; set model.name to 'embedded', a Hub id, a folder or a .gguf file.")
-    if t.learning_rate <= 0:
-        raise ConfigError(f"Learning rate must be above 0 (got {t.learning_rate}); try 2e-4 for SFT, 5e-6 for DPO.")
-    if lora.enabled and lora.r < 1:
-        raise ConfigError(f"LoRA rank r must be at least 1 (got {lora.r}); 16 is a good start.")
-    if lora.enabled and lora.alpha <= 0:
-        raise ConfigError(f"LoRA alpha must be above 0 (got {lora.alpha}); twice the rank is common.")
-    if not 0 <= lora.dropout < 1:
-        raise ConfigError(f"LoRA dropout must be at least 0 and below 1 (got {lora.dropout}); try 0.05.")
-    if t.batch_size < 1:
-        raise ConfigError(f"Batch size must be at least 1 (got {t.batch_size}).")
-    if t.gradient_accumulation < 1:
-        raise ConfigError(f"Gradient accumulation must be at least 1 (got {t.gradient_accumulation}).")
-    if t.max_length < 16:
-        raise ConfigError(f"Max length must be at least 16 tokens (got {t.max_length}); 512 is typical.")
-    if not t.num_epochs and not t.max_steps:
-        raise ConfigError("Set either training.num_epochs or training.max_steps, so the run knows when to stop.")
-    if t.max_steps is not None and t.max_steps < 1:
-        raise ConfigError(f"Max steps must be at least 1 when set (got {t.max_steps}).")
-    if t.num_epochs is not None and t.num_epochs < 0:
-        raise ConfigError(f"Epochs cannot be negative (got {t.num_epochs}).")
-    if t.warmup_steps < 0:
-        raise ConfigError(f"Warm-up steps cannot be negative (got {t.warmup_steps}).")
+    check_ranges(cfg)  # numbers inside the ranges training accepts
     check_trackers(t.report_to)  # unknown or uninstalled trackers are refused before anything starts
-    if t.save_steps < 1 or t.logging_steps < 1:
-        raise ConfigError("Save and logging intervals must be at least 1 step.")
-    if cfg.distributed.processes < 0:
-        raise ConfigError(f"Processes must be 0 (automatic) or more (got {cfg.distributed.processes}).")
     if lora.qlora and not lora.enabled:
         raise ConfigError("QLoRA trains a LoRA adapter on a 4-bit base; turn lora.enabled on to use it.")
+    from studio.eval_during_training import check as check_eval
+
+    check_eval(cfg)
     options = cfg.method_options
     if options is not None and hasattr(options, "validate"):
         options.validate()

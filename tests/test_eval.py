@@ -84,7 +84,7 @@ def test_evaluate_matches_direct_log_probs(run_dir, pairs_file, tiny_model_dir):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from studio.evaluation import EVAL_FILE, evaluate
+    from studio.evaluation.pairs import EVAL_FILE, evaluate
 
     result = evaluate(run_dir, pairs_file)
     assert result["pairs"] == len(PAIRS)
@@ -126,7 +126,7 @@ def test_evaluate_agrees_with_trl_dpo_metrics(run_dir, pairs_file, tiny_model_di
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import DPOConfig, DPOTrainer
 
-    from studio.evaluation import evaluate
+    from studio.evaluation.pairs import evaluate
 
     pairs = [p for p in PAIRS if isinstance(p["prompt"], str)]
     rows = [{"prompt": [{"role": "user", "content": p["prompt"]}],
@@ -151,7 +151,7 @@ def test_evaluate_agrees_with_trl_dpo_metrics(run_dir, pairs_file, tiny_model_di
 
 
 def test_eval_table_and_cli_json(run_dir, pairs_file, tmp_path, capsys):
-    from studio.evaluation import answer_prompts, cli_eval, eval_table, format_table, load_saved_eval
+    from studio.evaluation.pairs import answer_prompts, cli_eval, eval_table, format_table, load_saved_eval
 
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("# comment\nIs pineapple on pizza a crime?\n\nhello world\n", encoding="utf-8")
@@ -179,7 +179,7 @@ def test_eval_table_and_cli_json(run_dir, pairs_file, tmp_path, capsys):
 
 def test_eval_errors_are_one_sentence(run_dir, tmp_path, sft_file, pairs_file):
     from studio.errors import StudioError
-    from studio.evaluation import evaluate, read_prompts
+    from studio.evaluation.pairs import evaluate, read_prompts
 
     with pytest.raises(StudioError, match="does not exist"):
         evaluate(run_dir, tmp_path / "missing.jsonl")

@@ -168,7 +168,7 @@ def _all_text_under(*roots: Path) -> bytes:
 
 def test_push_sends_exactly_the_allowed_files_and_card(hub, run_dir, tmp_path, tiny_model_dir, monkeypatch,
                                                        caplog, capsys, studio_home):
-    from studio.evaluation import evaluate
+    from studio.evaluation.pairs import evaluate
     from studio.publish.card import build_model_card
     from studio.publish.hub import cli_push
 

@@ -46,7 +46,7 @@ def reward_run(tmp_path_factory, model_dir: Path) -> Path:
 
 
 def test_reward_model_separates_chosen_from_rejected_on_its_pairs(tmp_path_factory, tiny_model_dir, tmp_path):
-    from studio.reward_model import RewardModel, pairwise
+    from studio.evaluation.reward import RewardModel, pairwise
 
     run_dir = reward_run(tmp_path_factory, tiny_model_dir)
     assert "accuracy" in _metrics(run_dir)[0] and "margin" in _metrics(run_dir)[0]
@@ -168,7 +168,7 @@ def test_rl_given_a_policy_run_or_nothing_says_what_it_needs(tiny_model_dir, pre
 
 def test_reward_run_refused_by_chat_and_policy_run_refused_by_score(tmp_path, no_model_loads):
     from studio.chat.before_after import BeforeAfter
-    from studio.reward_model import RewardModel
+    from studio.evaluation.reward import RewardModel
 
     for name, method in (("reward", "reward"), ("policy", "sft")):
         (tmp_path / name / ADAPTER_DIR).mkdir(parents=True)
@@ -217,7 +217,7 @@ def test_a_reward_run_exports_merged_as_a_standalone_reward_model(tmp_path_facto
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from studio.publish.hub import export_adapter
-    from studio.reward_model import RewardModel
+    from studio.evaluation.reward import RewardModel
 
     run_dir = reward_run(tmp_path_factory, tiny_model_dir)
     target = export_adapter(run_dir, tmp_path / "out", merge=True)
@@ -234,8 +234,8 @@ def test_a_reward_run_exports_merged_as_a_standalone_reward_model(tmp_path_facto
 def test_rlhf_and_dpo_side_by_side_scores_every_answer(tmp_path_factory, tiny_model_dir, tmp_path):
     from test_eval import tiny_dpo_run
 
-    from studio.reward_model import RewardModel
-    from studio.side_by_side import compare, mean_rewards
+    from studio.evaluation.reward import RewardModel
+    from studio.evaluation.rlhf_vs_dpo import compare, mean_rewards
 
     reward = reward_run(tmp_path_factory, tiny_model_dir)
     rl_dir = tmp_path / "rl"

@@ -22,20 +22,20 @@ GRAB_BAGS = {"common", "utils", "util", "helpers", "misc"}
 # its own ("runs.files") has that layer instead, and "pkg.*" names the members a package does not list
 # (each method module: a new one needs no line here). Moving or adding a module is one line here.
 LAYERS: list[tuple[str, ...]] = [
-    ("__init__", "paths", "errors", "net", "training", "training.trackers", "publish", "publish.login"),  # no studio imports
+    ("__init__", "paths", "errors", "net", "config_ranges", "training", "training.trackers", "publish", "publish.login"),  # no studio imports
     ("logs", "chat", "chat.history", "chat.sampling", "chat.feedback"),  # chat: the package and its plain types
     ("models", "runs.files"),  # models: the catalog, hardware, memory, finding and loading a base model
     ("data",),
     ("methods", "methods.base"),  # the registry and the contract a method module fills
-    ("config", "inference"),
-    ("reward_model",),
+    ("config", "inference", "eval_during_training"),
+    ("evaluation", "evaluation.reward"),  # evaluation: the package; reward: scorers RL uses
     ("methods.*",),  # the method modules: they build trainers and may use scorers (RL's reward model)
     ("runs", "runs.registry"),
     ("chat.sources", "chat.engine", "chat.before_after"),  # the one generation engine: runs and models below it
     ("training.callbacks", "run_commands"),
     ("training.*",),
     ("runs.worker",),
-    ("evaluation", "side_by_side"),
+    ("evaluation.*",),  # held-out pairs, RLHF vs DPO, arena ratings, benchmarks, the question deck
     ("publish.*",),  # model card, Hub push, Modelfile, GGUF (the package's empty __init__ and login sit low)
     ("chat.*", "inference_cli"),  # the arena, turns and the terminal chat: faces' cores over the engine
     ("ui",),

@@ -350,7 +350,7 @@ def _fake_demo_registry(monkeypatch, tmp_path, tiny_model_dir, state="completed"
     monkeypatch.setattr(demo_tab, "DEMO_MAX_NEW_TOKENS", 4)  # the tiny model's words mean nothing: keep them few
     result = {"base": {"accuracy": 0.0, "margin": 0.0, "chosen_logp": -60.0, "rejected_logp": -50.0},
               "tuned": {"accuracy": 1.0, "margin": 9.0, "chosen_logp": -40.0, "rejected_logp": -120.0}, "pairs": 8}
-    monkeypatch.setattr("studio.evaluation.evaluate", lambda *a, **k: result)
+    monkeypatch.setattr("studio.evaluation.pairs.evaluate", lambda *a, **k: result)
     return info
 
 

@@ -44,6 +44,7 @@ class TrainContext:
     # Only for a method with ``takes_prepared``: ``dataset`` holds the rows its trainer made last time from
     # the same data and settings (studio.data's token cache); hand them over as prepared (``as_prepared``).
     prepared: bool = False
+    eval_dataset: Any = None  # examples of the same kind, evaluated every training.eval_steps (or None)
 
 
 PRODUCES = ("policy", "reward")

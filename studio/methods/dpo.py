@@ -63,7 +63,7 @@ def build(ctx: TrainContext):
     # reference: no second copy of the model in memory.
     trainer_cls = as_prepared(DPOTrainer) if ctx.prepared else DPOTrainer
     return trainer_cls(model=ctx.model, ref_model=None, args=args, train_dataset=ctx.dataset,
-                       processing_class=ctx.tokenizer, callbacks=ctx.callbacks)
+                       eval_dataset=ctx.eval_dataset, processing_class=ctx.tokenizer, callbacks=ctx.callbacks)
 
 
 METHOD = Method(

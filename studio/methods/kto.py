@@ -49,6 +49,7 @@ def build(ctx: TrainContext):
         return as_prepared(KTOTrainer)(model=ctx.model, ref_model=None, args=args, train_dataset=ctx.dataset,
                                        processing_class=ctx.tokenizer, callbacks=ctx.callbacks)
     return KTOTrainer(model=ctx.model, ref_model=None, args=args, train_dataset=unpaired(ctx.dataset),
+                      eval_dataset=None if ctx.eval_dataset is None else unpaired(ctx.eval_dataset),
                       processing_class=ctx.tokenizer, callbacks=ctx.callbacks)
 
 

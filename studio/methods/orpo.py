@@ -26,8 +26,8 @@ def build(ctx: TrainContext):
     opts: ORPOOptions = ctx.options
     args = ORPOConfig(beta=opts.beta, **ctx.common_args)
     trainer_cls = as_prepared(ORPOTrainer, "tokenize_row") if ctx.prepared else ORPOTrainer
-    return trainer_cls(model=ctx.model, args=args, train_dataset=ctx.dataset, processing_class=ctx.tokenizer,
-                       callbacks=ctx.callbacks)
+    return trainer_cls(model=ctx.model, args=args, train_dataset=ctx.dataset, eval_dataset=ctx.eval_dataset,
+                       processing_class=ctx.tokenizer, callbacks=ctx.callbacks)
 
 
 METHOD = Method(

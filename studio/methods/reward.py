@@ -29,8 +29,8 @@ def build(ctx: TrainContext):
 
     opts: RewardOptions = ctx.options
     args = RewardConfig(center_rewards_coefficient=opts.center_rewards or None, **ctx.common_args)
-    trainer = RewardTrainer(model=ctx.model, args=args, train_dataset=ctx.dataset, processing_class=ctx.tokenizer,
-                            callbacks=ctx.callbacks)
+    trainer = RewardTrainer(model=ctx.model, args=args, train_dataset=ctx.dataset, eval_dataset=ctx.eval_dataset,
+                            processing_class=ctx.tokenizer, callbacks=ctx.callbacks)
     if len(trainer.train_dataset) == 0:  # TRL drops pairs longer than max_length instead of cutting them
         raise ConfigError(f"Every pair is longer than training.max_length ({args.max_length} tokens) once rendered "
                           "with the chat template, and a reward model skips such pairs; raise max_length.")

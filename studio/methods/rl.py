@@ -73,7 +73,7 @@ def reward_run_dir(value: str) -> Path:
 def build(ctx: TrainContext):
     from trl import RLOOConfig, RLOOTrainer
 
-    from studio.reward_model import RewardModel
+    from studio.evaluation.reward import RewardModel
 
     opts: RLOptions = ctx.options
     reward_dir = reward_run_dir(opts.reward_model)

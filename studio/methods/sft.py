@@ -37,8 +37,10 @@ def build(ctx: TrainContext):
                           callbacks=ctx.callbacks)
     dataset = prepare_sft_dataset(ctx.dataset, ctx.tokenizer, ctx.common_args["max_length"])
     args = SFTConfig(assistant_only_loss=assistant_only(ctx.tokenizer, dataset), **ctx.common_args)
-    return SFTTrainer(model=ctx.model, args=args, train_dataset=dataset, processing_class=ctx.tokenizer,
-                      callbacks=ctx.callbacks)
+    evals = None if ctx.eval_dataset is None else prepare_sft_dataset(ctx.eval_dataset, ctx.tokenizer,
+                                                                     ctx.common_args["max_length"])
+    return SFTTrainer(model=ctx.model, args=args, train_dataset=dataset, eval_dataset=evals,
+                      processing_class=ctx.tokenizer, callbacks=ctx.callbacks)
 
 
 METHOD = Method(

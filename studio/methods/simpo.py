@@ -38,8 +38,8 @@ def build(ctx: TrainContext):
     args = CPOConfig(loss_type="simpo", beta=opts.beta, simpo_gamma=opts.gamma_ratio * opts.beta,
                      cpo_alpha=opts.sft_weight, **ctx.common_args)
     trainer_cls = as_prepared(CPOTrainer, "tokenize_row") if ctx.prepared else CPOTrainer
-    return trainer_cls(model=ctx.model, args=args, train_dataset=ctx.dataset, processing_class=ctx.tokenizer,
-                       callbacks=ctx.callbacks)
+    return trainer_cls(model=ctx.model, args=args, train_dataset=ctx.dataset, eval_dataset=ctx.eval_dataset,
+                       processing_class=ctx.tokenizer, callbacks=ctx.callbacks)
 
 
 METHOD = Method(

@@ -162,7 +162,7 @@ def build_model_card(run_dir: str | Path, repo_id: str | None = None, eval_resul
     from huggingface_hub import ModelCard, ModelCardData
 
     from studio.config import RunConfig
-    from studio.evaluation import eval_table, load_saved_eval, run_dir_of
+    from studio.evaluation.pairs import eval_table, load_saved_eval, run_dir_of
 
     run_dir = run_dir_of(run_dir)
     config = run_dir / "config.yaml"

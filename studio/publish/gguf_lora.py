@@ -45,7 +45,7 @@ def export_lora_gguf(run_dir: str | Path, to: str | Path) -> dict:
     """Write ``to/<name>-lora-f32.gguf``; returns {"gguf", "tensors", "check"} (the round trip's verdict)."""
     import torch
 
-    from studio.evaluation import run_dir_of
+    from studio.evaluation.pairs import run_dir_of
     from studio.inference import adapter_dir_of, base_model_path_of
     from studio.models.loading import resolve_model
     from studio.publish.gguf import _converter, _converter_log_to_file, _file_stem

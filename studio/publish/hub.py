@@ -57,7 +57,7 @@ def stage(run_dir: str | Path, dest: Path, *, repo_id: str | None = None, for_hu
     folder it was trained from, so others can load it and no local path is published.
     Returns the names written.
     """
-    from studio.evaluation import run_dir_of
+    from studio.evaluation.pairs import run_dir_of
     from studio.inference import adapter_dir_of
     from studio.publish.card import CURVE_FILE, base_model_of, build_model_card, plot_loss_curve
 
@@ -125,7 +125,7 @@ def merge_into_base(run_dir: str | Path, dest: Path) -> Path:
     from studio.inference import is_reward_run
 
     if is_reward_run(run_dir):  # the base with its score head: merged, it is a standalone reward model
-        from studio.reward_model import RewardModel
+        from studio.evaluation.reward import RewardModel
 
         pair = RewardModel(run_dir)
     else:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from studio import eval_during_training as during
 from studio.config import RunConfig
 from studio.errors import StudioError
 from studio.models.hardware import DevicePlan
@@ -67,7 +68,9 @@ def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
     template = apply_template(tokenizer, cfg.data.template)
     # The kind the method declares and its title, so a wrong-kind sentence names the method picked.
     data = for_training(cfg.data, data_asked(method), tokenizer=tokenizer, template=template, take=rows_needed(cfg),
-                        seed=cfg.training.seed, say=say, cache=method.takes_prepared, settings=data_settings(cfg))
+                        seed=cfg.training.seed, say=say, settings=data_settings(cfg),
+                        # held-out rows come from the data itself, and an eval set is never trainer-prepared
+                        cache=method.takes_prepared and not during.wanted(cfg))
     say(f"Loading model {resolved.display_name} on {plan.description}...")
 
     import os
@@ -86,7 +89,7 @@ def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
 
 
 def build_with_data(cfg: RunConfig, run_dir: Path, model, tokenizer, data, plan: DevicePlan, callbacks,
-                    say: Callable[[str], None]):
+                    say: Callable[[str], None], eval_dataset=None):
     """Build the trainer; tokenizing is reported as it goes and its result cached (or taken from the cache)."""
     from studio.data.prepare.progress import estimate_seconds, fmt_seconds
     from studio.data.read.arrow import cpu_workers
@@ -95,13 +98,15 @@ def build_with_data(cfg: RunConfig, run_dir: Path, model, tokenizer, data, plan:
     if data.prepared:
         # The rows this method's trainer made last time from the same data and settings, passed through
         # its TRL trainer's option for prepared data: nothing is tokenized again.
-        return build_trainer(cfg, run_dir, model, tokenizer, data.dataset, plan, callbacks, prepared=True)
+        return build_trainer(cfg, run_dir, model, tokenizer, data.dataset, plan, callbacks, prepared=True,
+                             eval_dataset=eval_dataset)
     workers = cpu_workers(len(data.dataset)) if method.parallel_data else None
     if len(data.dataset) >= 2000:
         eta = estimate_seconds(data.dataset, tokenizer, workers)
         say(f"Tokenizing {len(data.dataset):,} examples{f' in {workers} processes' if workers else ''}: "
             f"about {fmt_seconds(eta)}.")
-    trainer = build_trainer(cfg, run_dir, model, tokenizer, data.dataset, plan, callbacks, data_workers=workers)
+    trainer = build_trainer(cfg, run_dir, model, tokenizer, data.dataset, plan, callbacks, data_workers=workers,
+                            eval_dataset=eval_dataset)
     if trainer.is_world_process_zero():  # under several processes one of them writes the cache
         data.remember(trainer.train_dataset, cfg.method)
     return trainer
@@ -135,7 +140,8 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
         plan, resolved, tokenizer, template, data, model = prepare(cfg, progress)
         # A checkpoint at the last step too, so that a completed run can be continued for more.
         all_callbacks = [MetricsWriter(run_dir), *(callbacks or ()), ProgressPrinter(progress), SaveAtEnd()]
-        trainer = build_with_data(cfg, run_dir, model, tokenizer, data, plan, all_callbacks, say)
+        evals = during.eval_dataset(cfg, data, say)  # before building: a held-out share leaves the training rows
+        trainer = build_with_data(cfg, run_dir, model, tokenizer, data, plan, all_callbacks, say, evals)
     longest = longest_sequence(trainer.train_dataset, cfg.training.max_length)
     estimate = estimate_for_run(cfg, model, plan, get_method(cfg.method), longest)
     say(f"Precision {plan.precision} ({plan.reason}) Memory estimate {estimate.total_gib:.2f} GiB per process "
@@ -165,6 +171,7 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
     adapter_dir = run_dir / ADAPTER_DIR
     if main_process:  # the other processes of a multi-process run hold the same weights
         adapter_dir = save_adapter(trainer, tokenizer, run_dir, cfg.model.name, resolved.display_name, cfg.method)
+        best = during.mark_best(trainer, run_dir)
     summary = {
         "method": cfg.method,
         "base_model": resolved.display_name,
@@ -187,6 +194,7 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
         "peak_memory_source": "cuda max allocated" if plan.device == "cuda" else "peak resident size (main process)",
         "adapter": str(adapter_dir),
         "stopped_early": trainer.state.global_step < trainer.state.max_steps,
+        "best_checkpoint": (best or {}).get("checkpoint") if main_process else None,
     }
     if main_process:
         (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2), encoding="utf-8")

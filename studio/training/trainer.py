@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from studio import eval_during_training as during
 from studio.config import ConfigError, RunConfig
 from studio.models.hardware import BNB_OPTIMIZERS, DevicePlan, bnb_backends, bnb_problem, deepspeed_config
 from studio.models.hardware import plan_device as hardware_plan
@@ -87,7 +88,8 @@ def common_args(cfg: RunConfig, run_dir: Path, plan: DevicePlan) -> dict[str, An
 
 
 def build_trainer(cfg: RunConfig, run_dir: Path, model, tokenizer, dataset, plan: DevicePlan,
-                  callbacks: Iterable[Any] = (), data_workers: int | None = None, prepared: bool = False):
+                  callbacks: Iterable[Any] = (), data_workers: int | None = None, prepared: bool = False,
+                  eval_dataset=None):
     """Wrap ``model`` with a fresh LoRA adapter (when enabled) and let the method build its trainer.
 
     ``prepared``: ``dataset`` is rows this method's trainer prepared before (the token cache's).
@@ -106,12 +108,15 @@ def build_trainer(cfg: RunConfig, run_dir: Path, model, tokenizer, dataset, plan
         model = get_peft_model(model, lora_config(cfg))
     method = get_method(cfg.method)
     args = common_args(cfg, run_dir, plan)
+    if eval_dataset is not None:  # eval every N steps; the best checkpoint is loaded at the end
+        args.update(during.trainer_args(cfg))
+        callbacks = [*callbacks, *during.callbacks(cfg)]
     if data_workers and method.parallel_data:
         args["dataset_num_proc"] = data_workers  # its TRL config tokenizes the dataset in its __init__
     trainer = method.build(TrainContext(
         model=model, tokenizer=tokenizer, dataset=dataset, options=cfg.method_options,
         common_args=args, callbacks=list(callbacks), run_dir=run_dir,
-        peft=cfg.lora.enabled, prepared=prepared,
+        peft=cfg.lora.enabled, prepared=prepared, eval_dataset=eval_dataset,
     ))
     # With tqdm off, transformers prints every raw log dict; metrics.jsonl and the progress line
     # already carry them, and the dicts would flood the run log the UI shows.

@@ -39,9 +39,14 @@ def method_charts(method: str) -> tuple[Chart, ...]:
 
 
 def metric_frames(records: list[dict], method: str = "dpo") -> dict:
-    """{"loss": frame, "charts": [(Chart, frame), ...]} for a run of ``method``."""
-    return {"loss": series_frame(records, {"loss": "loss"}),
-            "charts": [(chart, series_frame(records, chart.series)) for chart in method_charts(method)]}
+    """{"loss": frame, "charts": [(Chart, frame), ...]} for a run of ``method``. A run that evaluates
+    during training logs each metric again as eval_KEY (TRL's prefix): drawn beside the training line."""
+    return {"loss": series_frame(records, with_eval({"loss": "loss"})),
+            "charts": [(chart, series_frame(records, with_eval(chart.series))) for chart in method_charts(method)]}
+
+
+def with_eval(series: dict[str, str]) -> dict[str, str]:
+    return {**series, **{f"eval_{key}": f"eval {label}" for key, label in series.items()}}
 
 
 def plot_value(frame):

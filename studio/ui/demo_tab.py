@@ -60,7 +60,7 @@ def eval_table(result: dict):
     """The evaluation module's table (metric, base, tuned) as a DataFrame for gr.Dataframe."""
     import pandas as pd
 
-    from studio.evaluation import eval_table as table_of
+    from studio.evaluation.pairs import eval_table as table_of
 
     table = table_of(result)
     return pd.DataFrame(table["rows"], columns=["Held-out metric", "Before", "After DPO"])
@@ -181,7 +181,7 @@ def _answer_and_evaluate(info: Any, records: list[dict]):
     yield _yield(status="… Scoring the held-out preference pairs before and after...",
                  explain=explanation(records))
     try:
-        from studio.evaluation import evaluate
+        from studio.evaluation.pairs import evaluate
 
         result = evaluate(info.dir, str(HELDOUT_FILE), model=model)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI

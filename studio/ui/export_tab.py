@@ -12,7 +12,7 @@ from pathlib import Path
 import gradio as gr
 
 from studio.paths import studio_home
-from studio.ui import merge_panel, serve_panel
+from studio.ui import bench_panel, merge_panel, serve_panel
 from studio.ui.messages import fail, ok, warn
 from studio.ui.run_picker import run_choices
 
@@ -126,4 +126,5 @@ def build() -> dict:
     save.click(export_run, [run, destination, merge], status)
     gguf.click(export_gguf_run, [run, destination, quant], status)
     push.click(push_run, [run, repo, private, message, token], status)
+    bench_panel.build(run)  # IFEval before and after, as a background job
     return {"run": run}

@@ -30,7 +30,7 @@ def before_after(run_dir: str | Path, trust_remote_code: bool = False):
 
 def reward_scorer(run_dir: str | Path):
     """The RewardModel of the selected reward run, in the same single slot (one model in memory)."""
-    from studio.reward_model import RewardModel, check_reward_run
+    from studio.evaluation.reward import RewardModel, check_reward_run
 
     check_reward_run(run_dir)  # a policy run is one sentence, before anything loads
     return _slot(run_dir, "reward", RewardModel)

@@ -94,7 +94,7 @@ def run_rlhf_vs_dpo(poll_s: float = 1.0):
     yield "… All three trained; answering held-out prompts and scoring every answer...", gr.skip(), gr.skip(), \
         gr.skip(), gr.skip()
     try:
-        from studio.side_by_side import compare
+        from studio.evaluation.rlhf_vs_dpo import compare
 
         prompts = [p.strip() for p in PROMPTS_FILE.read_text(encoding="utf-8").splitlines() if p.strip()]
         result = compare(infos["reward model"].dir, {"DPO": infos["DPO"].dir, "RLHF": infos["RLHF"].dir},

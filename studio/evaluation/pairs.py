@@ -217,7 +217,7 @@ def _save(run_dir: Path, pairs_file: str | Path, result: dict) -> None:
 
 def _evaluate_reward(run_dir: Path, pairs_file: str | Path, *, model=None, save: bool = True) -> dict:
     """A reward run ranks each held-out pair: accuracy is the share where r(chosen) > r(rejected)."""
-    from studio.reward_model import RewardModel, check_reward_run, pairwise
+    from studio.evaluation.reward import RewardModel, check_reward_run, pairwise
 
     check_reward_run(run_dir)
     rows = load_pairs(pairs_file)

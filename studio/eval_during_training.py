@@ -1,0 +1,101 @@
+"""Evaluation while training: an eval set every N steps, early stopping, and the best checkpoint.
+
+The eval set is `data.eval_fraction` of the training examples held out (seeded), else the recipe's
+`data.eval_source` file. It is on when `training.eval_steps`, `data.eval_fraction` or
+`training.early_stopping_patience` asks for it (a recipe with only an eval_source keeps its old meaning:
+pairs the after-training evaluation scores). TRL's trainers evaluate it themselves (eval_strategy), so
+the eval loss, and for preference methods the eval reward accuracy and margin, land in metrics.jsonl as
+``eval_*`` keys. With evaluation on, transformers keeps the checkpoint with the lowest eval loss
+(metric_for_best_model) and loads it at the end, so the run's adapter/ is the best one; best.json in the
+run folder names it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from studio.errors import ConfigError
+
+BEST_FILE = "best.json"
+METRIC = "eval_loss"
+NO_EVAL_METHODS = {"rl": "an RL run is judged by the reward it earns, which its charts already draw"}
+
+
+def wanted(cfg) -> bool:
+    t = cfg.training
+    return bool(t.eval_steps or cfg.data.eval_fraction or t.early_stopping_patience)
+
+
+def check(cfg) -> None:
+    """Sentences for settings that cannot work, before anything loads."""
+    t, d = cfg.training, cfg.data
+    if t.eval_steps < 0 or t.early_stopping_patience < 0:
+        raise ConfigError("training.eval_steps and training.early_stopping_patience must be 0 (off) or more.")
+    if not 0 <= d.eval_fraction < 1:
+        raise ConfigError(f"data.eval_fraction must be at least 0 and below 1 (got {d.eval_fraction}); try 0.1.")
+    if not wanted(cfg):
+        return
+    if cfg.method in NO_EVAL_METHODS:
+        raise ConfigError(f"Evaluation during training is not offered for {cfg.method}: "
+                          f"{NO_EVAL_METHODS[cfg.method]}; set training.eval_steps and data.eval_fraction to 0.")
+    if not d.eval_fraction and not (d.eval_source or "").strip():
+        raise ConfigError("Evaluation during training needs an eval set: set data.eval_fraction (e.g. 0.1) "
+                          "or data.eval_source to a file of the same kind as the training data.")
+    every = t.eval_steps or t.save_steps
+    if t.save_steps % every:
+        raise ConfigError(f"training.save_steps ({t.save_steps}) must be a multiple of training.eval_steps "
+                          f"({every}) so that the best evaluation has a checkpoint to go back to.")
+
+
+def eval_dataset(cfg, data, say):
+    """The eval examples (normalised like the training ones), or None when evaluation is off.
+    A held-out fraction is taken out of ``data.dataset`` here, so training never sees it."""
+    if not wanted(cfg):
+        return None
+    if cfg.data.eval_fraction:
+        if len(data.dataset) < 4:
+            raise ConfigError(f"Only {len(data.dataset)} training examples: too few to hold out "
+                              f"data.eval_fraction; give data.eval_source instead.")
+        split = data.dataset.train_test_split(test_size=cfg.data.eval_fraction, seed=cfg.training.seed)
+        data.dataset = split["train"]
+        say(f"Held out {len(split['test']):,} examples ({cfg.data.eval_fraction:.0%}) to evaluate on.")
+        return split["test"]
+    from dataclasses import replace
+
+    from studio.data import load_training_data
+    from studio.methods import data_asked, get_method
+
+    eval_cfg = replace(cfg.data, source=cfg.data.eval_source, split="train", subset=None, max_rows=None)
+    prepared = load_training_data(eval_cfg, data_asked(get_method(cfg.method)))  # as training asks
+    say(f"Evaluating on {len(prepared.dataset):,} examples from {cfg.data.eval_source}.")
+    return prepared.dataset
+
+
+def trainer_args(cfg) -> dict[str, Any]:
+    """TrainingArguments that turn evaluation (and keeping the best checkpoint) on."""
+    t = cfg.training
+    return {"eval_strategy": "steps", "eval_steps": t.eval_steps or t.save_steps,
+            "per_device_eval_batch_size": t.batch_size, "load_best_model_at_end": True,
+            "metric_for_best_model": METRIC, "greater_is_better": False}
+
+
+def callbacks(cfg) -> list:
+    if not cfg.training.early_stopping_patience:
+        return []
+    from transformers import EarlyStoppingCallback
+
+    return [EarlyStoppingCallback(early_stopping_patience=cfg.training.early_stopping_patience)]
+
+
+def mark_best(trainer, run_dir: Path) -> dict | None:
+    """Write best.json: the checkpoint with the lowest eval loss (what adapter/ now holds)."""
+    state = trainer.state
+    if not state.best_model_checkpoint:
+        return None
+    best = {"checkpoint": Path(state.best_model_checkpoint).name, "step": state.best_global_step,
+            "metric": METRIC, "value": state.best_metric, "in_adapter": bool(trainer.args.load_best_model_at_end),
+            "stopped_early": state.global_step < state.max_steps}
+    (Path(run_dir) / BEST_FILE).write_text(json.dumps(best, indent=2), encoding="utf-8")
+    return best

@@ -1,0 +1,196 @@
+"""A benchmark before and after: IFEval on the base and on a run (adapter off and on, one model in memory).
+
+IFEval (Google, 541 prompts with verifiable instructions such as "no commas" or "at least 300 words") is
+scored by Google's own checker, no judge model: prompt level (every instruction of a prompt followed)
+and instruction level (each instruction on its own), strict and loose (loose also accepts the answer
+with its first or last line dropped or markdown asterisks removed). A seeded subset keeps it short on a
+CPU; answers are greedy with a length cap, so a rerun gives the same figures. The result goes into the
+run's bench.json under the task's name, beside eval.json.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from studio.errors import StudioError
+
+BENCH_FILE = "bench.json"
+FIGURES = ("prompt_strict", "prompt_loose", "inst_strict", "inst_loose")
+BATCH = 8
+
+
+class BenchError(StudioError):
+    pass
+
+
+def pick_prompts(rows: list[dict], limit: int | None, seed: int = 0) -> list[dict]:
+    """A seeded subset in the file's order (the same prompts for the same limit on every machine)."""
+    if limit is not None and limit < 1:
+        raise BenchError(f"--limit must be at least 1 (got {limit}); IFEval has {len(rows)} prompts.")
+    if limit is None or limit >= len(rows):
+        return list(rows)
+    keep = set(random.Random(seed).sample(range(len(rows)), limit))
+    return [row for i, row in enumerate(rows) if i in keep]
+
+
+def score_ifeval(rows: list[dict], answers: list[str]) -> dict:
+    """The four standard figures (percent) for ``answers`` to ``rows``, by Google's checker."""
+    from studio.evaluation.bench_data import ifeval_checker
+
+    checker = ifeval_checker()
+    counts = {"prompts": 0, "instructions": 0, **{f: 0 for f in FIGURES}}
+    for row, answer in zip(rows, answers, strict=True):
+        inp = checker.InputExample(key=row["key"], instruction_id_list=row["instruction_id_list"],
+                                   prompt=row["prompt"], kwargs=row["kwargs"])
+        strict = checker.test_instruction_following_strict(inp, {row["prompt"]: answer})
+        loose = checker.test_instruction_following_loose(inp, {row["prompt"]: answer})
+        counts["prompts"] += 1
+        counts["instructions"] += len(strict.follow_instruction_list)
+        counts["prompt_strict"] += strict.follow_all_instructions
+        counts["prompt_loose"] += loose.follow_all_instructions
+        counts["inst_strict"] += sum(strict.follow_instruction_list)
+        counts["inst_loose"] += sum(loose.follow_instruction_list)
+    figures = {f: round(100 * counts[f] / max(1, counts["prompts" if f.startswith("prompt") else "instructions"]), 1)
+               for f in FIGURES}
+    return {**figures, "prompts": counts["prompts"], "instructions": counts["instructions"]}
+
+
+def generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int, tuned: bool) -> list[str]:
+    """Greedy answers to single-turn prompts, a batch at a time (left-padded), adapter on or off."""
+    import torch
+
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    texts = [tokenizer.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True,
+                                           tokenize=False) for p in prompts]
+    inputs = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+    kwargs = {**inputs, "max_new_tokens": max_new_tokens, "do_sample": False, "pad_token_id": tokenizer.pad_token_id}
+    with torch.no_grad():
+        if tuned:
+            out = model.generate(**kwargs)
+        else:
+            with model.disable_adapter():
+                out = model.generate(**kwargs)
+    new = out[:, inputs["input_ids"].shape[1]:]
+    return [tokenizer.decode(seq, skip_special_tokens=True).strip() for seq in new]
+
+
+def run_ifeval(run_dir: str | Path, *, limit: int | None = 50, max_new_tokens: int = 384, seed: int = 0,
+               model=None, progress: Callable[[int, int], None] | None = None, save: bool = True) -> dict:
+    """{"task", "base": figures, "tuned": figures, "prompts", "limit", "max_new_tokens", "seconds"}.
+    ``progress(done, total)`` hears every batch (base and tuned answers together count 2 x prompts)."""
+    from studio.evaluation.bench_data import ifeval_prompts
+    from studio.evaluation.pairs import run_dir_of
+    from studio.chat.before_after import BeforeAfter
+
+    started = time.time()
+    rows = pick_prompts(ifeval_prompts(), limit, seed)
+    pair = model if model is not None else BeforeAfter(run_dir)
+    pair.model.eval()
+    total, done = 2 * len(rows), 0
+    answers: dict[str, list[str]] = {"base": [], "tuned": []}
+    for side, tuned in (("base", False), ("tuned", True)):
+        for start in range(0, len(rows), BATCH):
+            batch = [r["prompt"] for r in rows[start:start + BATCH]]
+            answers[side] += generate_batch(pair.model, pair.tokenizer, batch, max_new_tokens, tuned)
+            done += len(batch)
+            if progress:
+                progress(done, total)
+    result = {"task": "ifeval", "base": score_ifeval(rows, answers["base"]),
+              "tuned": score_ifeval(rows, answers["tuned"]), "prompts": len(rows), "limit": limit,
+              "seed": seed, "max_new_tokens": max_new_tokens, "seconds": round(time.time() - started, 1)}
+    if save:
+        save_result(run_dir_of(run_dir), result)
+    return result
+
+
+def save_result(run_dir: Path, result: dict) -> None:
+    path = run_dir / BENCH_FILE
+    saved = load_saved(run_dir)
+    saved[result["task"]] = result
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(saved, indent=2), encoding="utf-8")
+    tmp.replace(path)
+
+
+def load_saved(run_dir: str | Path) -> dict:
+    """{task: result} from the run's bench.json ({} when none was run)."""
+    path = Path(run_dir) / BENCH_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except ValueError:
+        return {}
+
+
+PROGRESS_FILE = "bench_progress.json"
+
+
+def read_progress(run_dir: str | Path) -> dict:
+    """{"state": running|done|failed, "done", "total", "message"} of the run's latest benchmark job, or {}."""
+    path = Path(run_dir) / PROGRESS_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except ValueError:
+        return {}
+
+
+def start_background(run_dir: str | Path, *, limit: int | None = 50, max_new_tokens: int = 384):
+    """Run IFEval in a thread of this process; its progress goes to RUN/bench_progress.json, so any page
+    (or a reload) reads it from disk. Refused while one runs for the same run."""
+    import threading
+
+    run_dir = Path(run_dir)
+    if read_progress(run_dir).get("state") == "running":
+        raise BenchError("A benchmark of this run is already running; wait for it to finish.")
+
+    def write(state: str, done: int, total: int, message: str) -> None:
+        tmp = run_dir / f".{PROGRESS_FILE}.tmp"
+        tmp.write_text(json.dumps({"state": state, "done": done, "total": total, "message": message}))
+        tmp.replace(run_dir / PROGRESS_FILE)
+
+    def job() -> None:
+        import logging
+
+        try:
+            result = run_ifeval(run_dir, limit=limit, max_new_tokens=max_new_tokens,
+                                progress=lambda done, total: write("running", done, total, "Answering..."))
+            write("done", 2 * result["prompts"], 2 * result["prompts"], "Done.")
+        except Exception as exc:
+            logging.getLogger("studio").exception("benchmark failed")
+            write("failed", 0, 0, str(exc) if isinstance(exc, StudioError) else f"{type(exc).__name__}: {exc}")
+
+    write("running", 0, 2 * (limit or 541), "Loading the model...")
+    thread = threading.Thread(target=job, daemon=True, name=f"bench-{run_dir.name}")
+    thread.start()
+    return thread
+
+
+def format_result(result: dict) -> str:
+    lines = [f"IFEval on {result['prompts']} prompts (greedy, at most {result['max_new_tokens']} new tokens):",
+             f"{'':8}{'prompt strict':>14}{'prompt loose':>14}{'inst strict':>13}{'inst loose':>12}"]
+    for side in ("base", "tuned"):
+        r = result[side]
+        lines.append(f"{side:8}{r['prompt_strict']:>14.1f}{r['prompt_loose']:>14.1f}{r['inst_strict']:>13.1f}"
+                     f"{r['inst_loose']:>12.1f}")
+    return "\n".join(lines)
+
+
+def cli_bench(args) -> int:
+    import sys
+
+    from studio.runs import resolve_run
+
+    run_dir = Path(args.run_dir) if Path(args.run_dir).exists() else resolve_run(args.run_dir)
+
+    def say(done: int, total: int) -> None:
+        if not args.json:
+            print(f"answered {done}/{total}", file=sys.stderr, flush=True)
+
+    result = run_ifeval(run_dir, limit=args.limit, max_new_tokens=args.max_new_tokens, progress=say)
+    print(json.dumps(result) if args.json else format_result(result))
+    return 0
