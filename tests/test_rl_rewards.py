@@ -125,3 +125,19 @@ def test_a_failing_python_reward_fails_the_run_naming_file_and_line(tiny_model_d
     with pytest.raises(RewardFunctionError, match=rf"The reward function short in {user} at line 3 raised "
                                                   "IndexError"):
         train(cfg, tmp_path / "run")
+
+
+def test_dpo_precompute_ref_trains_on_reference_logps_computed_once(tiny_model_dir, pref_file, tmp_path):
+    from studio.data.token_cache import entries, load
+
+    run_dir = tmp_path / "run"
+    cfg = tiny_config(tiny_model_dir, pref_file, "dpo", run_dir, max_steps=2)
+    cfg.dpo.precompute_ref = True
+    assert train(cfg, run_dir)["global_step"] == 2
+    # The trainer-ready rows carry the reference log-probabilities (so a rerun skips that pass too).
+    (entry,) = entries()
+    rows, _ = load(entry["key"])
+    assert {"ref_chosen_logps", "ref_rejected_logps"} <= set(rows.column_names)
+    assert all(v < 0 for v in rows["ref_chosen_logps"])
+    margins = [json.loads(line).get("rewards/margins") for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert any(m not in (None, 0.0) for m in margins)

@@ -44,6 +44,10 @@ class DPOOptions:
         "Weight of an extra SFT loss on the chosen answers (as in RPO). 0 is plain DPO; 0.5-1.0 keeps "
         "answers fluent when a small dataset would otherwise make them repeat themselves.",
     )
+    precompute_ref: bool = option(
+        False, "Compute the reference model's log-probabilities once, before training (TRL's "
+        "precompute_ref_log_probs), instead of a second forward pass at every step: each step is about a "
+        "third cheaper, and a rerun on the same data reuses them from the data cache.")
 
     def validate(self) -> None:
         if self.loss_type not in LOSS_TYPES:
@@ -61,7 +65,11 @@ def build(ctx: TrainContext):
     opts: DPOOptions = ctx.options
     losses = ({"loss_type": [opts.loss_type, "sft"], "loss_weights": [1.0, opts.sft_weight]} if opts.sft_weight
               else {"loss_type": [opts.loss_type]})
-    args = DPOConfig(beta=opts.beta, **losses, **ctx.common_args)
+    # The one-off reference pass has no gradients to keep, so it takes bigger batches than training.
+    precompute = ({"precompute_ref_log_probs": True,
+                   "precompute_ref_batch_size": 2 * ctx.common_args["per_device_train_batch_size"]}
+                  if opts.precompute_ref else {})
+    args = DPOConfig(beta=opts.beta, **losses, **precompute, **ctx.common_args)
     # With a PEFT model and no ref_model, TRL uses the base with the adapter disabled as the
     # reference: no second copy of the model in memory.
     return DPOTrainer(model=ctx.model, ref_model=None, args=args, train_dataset=ctx.dataset,
