@@ -141,3 +141,24 @@ def test_dpo_precompute_ref_trains_on_reference_logps_computed_once(tiny_model_d
     assert all(v < 0 for v in rows["ref_chosen_logps"])
     margins = [json.loads(line).get("rewards/margins") for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert any(m not in (None, 0.0) for m in margins)
+
+
+def test_the_samples_table_shows_the_latest_group_and_the_ui_round_trips_the_list(tmp_path):
+    from studio.config import RunConfig
+    from studio.rl_samples import append_samples, latest_group
+    from studio.ui.recipes import config_from_values, values_from_config
+    from studio.ui.samples_panel import samples_frame
+
+    append_samples(tmp_path, [{"step": 1, "prompt": "q", "completion": "old", "rewards": {"regex": 0.0},
+                               "advantage": -0.5}])
+    append_samples(tmp_path, [{"step": 2, "prompt": "q", "completion": a, "rewards": {"regex": r, "length": 1.0},
+                               "advantage": adv} for a, r, adv in (("No.", 1.0, 0.7), ("Yes.", 0.0, -0.7))])
+    frame = samples_frame(latest_group(tmp_path))
+    assert list(frame.columns) == ["Prompt", "Answer", "reward: regex", "reward: length", "Advantage"]
+    assert frame["Answer"].tolist() == ["No.", "Yes."] and frame["Advantage"].tolist() == [0.7, -0.7]
+
+    cfg = RunConfig.from_yaml("presets/recipes/pineapple-rlhf.yaml")
+    cfg.rl.reward_functions = [{"type": "regex", "pattern": r"^No\b", "weight": 2.0}]
+    (shown,) = values_from_config(cfg, ["rl.reward_functions"])
+    back = config_from_values(cfg.to_dict(), {"rl.reward_functions": shown})
+    assert back.rl.reward_functions == [{"type": "regex", "weight": 2.0, "pattern": r"^No\b"}]
