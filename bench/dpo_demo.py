@@ -8,7 +8,9 @@ is trained with `studio train` (model cached), then `studio eval` scores assets/
 (pairs no recipe trains on) and answers one held-out prompt. Printed per recipe: seconds per step (median
 of the step gaps, first step left out), training seconds (TRL's train_runtime), the run's total seconds
 (model load and data included), peak memory, held-out accuracy and margin, and the held-out answer.
-The machine is shared and noisy: runs alternate old/new, and the ratio is what to quote.
+The machine is shared and noisy: both recipes train at the same time (each with its own studio home, so
+neither waits for the other; the converted model is shared), so that noise hits both alike, and the
+ratio is what to quote. --one-by-one runs them one after the other instead.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,9 +37,14 @@ BEFORE = ["training.max_steps=16", "training.learning_rate=5e-4", "training.max_
 
 
 def run_recipe(label: str, overrides: list[str]) -> dict:
-    out = Path(tempfile.mkdtemp(prefix=f"dpo-demo-{label}-")) / "run"
+    folder = Path(tempfile.mkdtemp(prefix=f"dpo-demo-{label}-"))
+    out = folder / "run"
+    # Its own studio home (own device lock, own data cache: the reference pass is not skipped by a cache
+    # hit), the usual converted-model cache.
+    env = {**os.environ, "STUDIO_HOME": str(folder / "home"),
+           "STUDIO_MODEL_CACHE": os.environ.get("STUDIO_MODEL_CACHE") or str(_model_cache())}
     cmd = [PY, "-m", "studio", "train", str(RECIPE), *overrides, f"output.dir={out}"]
-    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, env=os.environ)
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, env=env)
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     summary = json.loads((out / "summary.json").read_text())
     steps = [r["time"] for r in records if "loss" in r and "train_runtime" not in r]
@@ -46,7 +54,7 @@ def run_recipe(label: str, overrides: list[str]) -> dict:
     prompts.write_text(PROMPT + "\n")
     evaluated = subprocess.run([PY, "-m", "studio", "eval", str(out), "--pairs", str(HELDOUT), "--prompts",
                                 str(prompts), "--json"], cwd=ROOT, check=True, capture_output=True, text=True,
-                               env=os.environ)
+                               env=env)
     result = json.loads(evaluated.stdout.strip().splitlines()[-1])
     return {"label": label, "steps": summary["global_step"],
             "s_per_step": round(statistics.median(gaps), 2) if gaps else None,
@@ -58,15 +66,29 @@ def run_recipe(label: str, overrides: list[str]) -> dict:
             "answer": result["answers"][0]["after"].strip(), "run": str(out)}
 
 
+def _model_cache() -> Path:
+    sys.path.insert(0, str(ROOT))
+    from studio.paths import model_cache_dir
+
+    return model_cache_dir()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=1, help="old/new pairs to run, alternating")
+    parser.add_argument("--rounds", type=int, default=1, help="old/new pairs to run")
+    parser.add_argument("--one-by-one", action="store_true", help="train old then new instead of both at once")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     results: dict[str, list[dict]] = {"before": [], "after": []}
     for _ in range(args.rounds):
-        results["before"].append(run_recipe("before", BEFORE))
-        results["after"].append(run_recipe("after", []))
+        if args.one_by_one:
+            old, new = run_recipe("before", BEFORE), run_recipe("after", [])
+        else:
+            with ThreadPoolExecutor(2) as pool:
+                old_job, new_job = pool.submit(run_recipe, "before", BEFORE), pool.submit(run_recipe, "after", [])
+                old, new = old_job.result(), new_job.result()
+        results["before"].append(old)
+        results["after"].append(new)
     if args.json:
         print(json.dumps(results, ensure_ascii=False))
         return 0

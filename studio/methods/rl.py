@@ -173,7 +173,7 @@ METHOD = Method(
             "reward_model", "match", "regex", "length", "contains", "avoids", "json")}),
         Chart("KL and length", {"kl": "KL to the base", "completions/mean_length": "answer length (tokens)"}),
     ),
-    recipes=("pineapple-rlhf.yaml",),
+    recipes=("pineapple-rlhf.yaml", "arithmetic-grpo.yaml"),
     reference_model=True,
     preflight=lambda opts: reward_run_dir(opts.reward_model) if opts.reward_model.strip() else None,
 )
