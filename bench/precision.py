@@ -57,7 +57,7 @@ def interleaved(rounds: int) -> None:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from studio.models import resolve_model
+    from studio.models.loading import resolve_model
 
     path = resolve_model("embedded").path
     torch.manual_seed(0)
@@ -96,7 +96,7 @@ def main() -> int:
     parser.add_argument("--recipe", default=str(ROOT / "presets/recipes/pineapple-dpo.yaml"))
     parser.add_argument("--interleaved", action="store_true", help="time forward+backward passes in one process")
     args = parser.parse_args()
-    from studio.hardware import cpu_info
+    from studio.models.hardware import cpu_info
 
     name, flags = cpu_info()
     print(f"CPU: {name}; bf16 flags: {', '.join(sorted(flags)) or 'none'}")

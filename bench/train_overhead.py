@@ -58,7 +58,7 @@ def main() -> None:
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
-    from studio.models import resolve_model
+    from studio.models.loading import resolve_model
 
     model_dir = resolve_model("embedded").path
     studio, plain = [], []

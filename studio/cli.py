@@ -15,7 +15,7 @@ log = logging.getLogger("studio")
 
 # command -> "module:function"; each function takes the parsed args and returns an exit code.
 HANDLERS = {
-    "models": "studio.catalog:cli_models",
+    "models": "studio.models.catalog:cli_models",
     "methods": "studio.run_commands:cli_methods",
     "train": "studio.run_commands:cli_train",
     "chat": "studio.inference_cli:cli_chat",
@@ -25,11 +25,12 @@ HANDLERS = {
     "stop": "studio.run_commands:cli_stop",
     "resume": "studio.run_commands:cli_resume",
     "eval": "studio.evaluation:cli_eval",
-    "export": "studio.gguf_export:cli_export",
-    "generate": "studio.gguf_generate:cli_generate",
+    "export": "studio.publish.gguf:cli_export",
+    "generate": "studio.publish.gguf_generate:cli_generate",
     "score": "studio.reward_model:cli_score",
-    "push": "studio.hub:cli_push",
+    "push": "studio.publish.hub:cli_push",
     "app": "studio.ui.app:cli_app",
+    "prepare": "studio.models.loading:cli_prepare",
 }
 
 
@@ -54,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list the model catalog with memory estimates for this machine")
     p.add_argument("--category", choices=["small", "medium", "large"], help="only this size category")
     p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("prepare", help="convert the built-in model now, into this installation (make install does it)")
+    p.add_argument("--into", default=None, help="folder for the converted copy (default: inside this environment)")
 
     p = sub.add_parser("methods", help="the training methods, what data each needs, and their recipes")
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -76,7 +76,7 @@ class BeforeAfter:
     def __init__(self, run_dir: str | Path, trust_remote_code: bool = False):
         from peft import PeftModel
 
-        from studio.models import load_model, load_tokenizer, resolve_model
+        from studio.models.loading import load_model, load_tokenizer, resolve_model
 
         self.adapter_dir = adapter_dir_of(run_dir)
         if is_reward_run(self.adapter_dir):  # checked before any weights load

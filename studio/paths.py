@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PRESETS_DIR = PROJECT_ROOT / "presets"
 ASSETS_DIR = PROJECT_ROOT / "assets"
+# Models converted by the install (`studio prepare`, run by `make install`): inside the environment, so
+# every user of it, with any home folder, starts with the embedded model ready.
+INSTALLED_MODELS_DIR = Path(sys.prefix) / "share" / "studio" / "models"
 
 
 def studio_home() -> Path:

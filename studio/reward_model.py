@@ -4,7 +4,7 @@ A reward run holds a LoRA adapter plus its trained score head on top of the base
 rendered exactly as TRL's RewardTrainer renders them in training (the prompt and the answer as one
 conversation through the run's chat template), and the reward is the head's one number. The base
 ("before") is the same model with the adapter and the trained head switched off: the untrained head,
-which starts from a fixed seed (studio.models), so its figures are the same every time.
+which starts from a fixed seed (studio.models.loading), so its figures are the same every time.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class RewardModel:
     def __init__(self, run_dir: str | Path):
         from peft import PeftModel
 
-        from studio.models import load_model, load_tokenizer, resolve_model
+        from studio.models.loading import load_model, load_tokenizer, resolve_model
 
         self.adapter_dir = check_reward_run(run_dir)  # before anything heavy loads
         resolved = resolve_model(base_model_path_of(self.adapter_dir))

@@ -17,9 +17,9 @@ from typing import Any
 
 from studio.config import ConfigError, RunConfig
 from studio.errors import StudioError
-from studio.hardware import DevicePlan
-from studio.hardware import plan_device as hardware_plan
 from studio.methods import TrainContext, get_method
+from studio.models.hardware import DevicePlan
+from studio.models.hardware import plan_device as hardware_plan
 from studio.runs.files import ADAPTER_DIR, CONFIG_FILE, SUMMARY_FILE
 from studio.trackers import report_to
 
@@ -169,7 +169,7 @@ def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
     from studio.data.templates import apply_template
     from studio.data.token_cache import load as cached_data
     from studio.data.training_data import select_examples
-    from studio.models import load_model, load_tokenizer, resolve_model
+    from studio.models.loading import load_model, load_tokenizer, resolve_model
 
     say = progress or log.info
     cfg.validate()
@@ -261,7 +261,7 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
     """
     from studio.callbacks import MetricsWriter, ProgressPrinter, SaveAtEnd
     from studio.data.prep_progress import fmt_seconds, reported_maps
-    from studio.memory import PeakMemory, estimate_for_run, longest_sequence
+    from studio.models.memory import PeakMemory, estimate_for_run, longest_sequence
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -2,8 +2,8 @@
 
 import json
 
-from studio.catalog import CATEGORIES, Machine, catalog_models, estimate
 from studio.cli import main
+from studio.models.catalog import CATEGORIES, Machine, catalog_models, estimate
 
 
 def test_every_category_has_models_in_its_size_range():
@@ -47,7 +47,7 @@ def test_models_json_cli(capsys):
 
 def test_catalog_schema_and_current_families():
     """Every entry says what people choose by: size, base or instruct, licence, gating, chat template."""
-    from studio.catalog import load_catalog
+    from studio.models.catalog import load_catalog
 
     catalog = load_catalog()
     templates = catalog["templates"]

@@ -221,7 +221,7 @@ def test_stop_keeps_the_answer_so_far():
     assert "Stopped" in last[2] and last[4].a[-1]["role"] == "assistant"
     from transformers import AutoTokenizer
 
-    from studio.models import resolve_model
+    from studio.models.loading import resolve_model
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_model("embedded").path)
     said = len(tokenizer(last[4].a[-1]["content"])["input_ids"])

@@ -79,7 +79,7 @@ def test_template_choices(tokenizer, plain_template_model):
 
 def _trainer_dataset(model_dir, data_file, method, template, tmp_path):
     """What the studio's real trainer (TRL) prepares from this data: the ground truth to match."""
-    from studio.models import load_model, load_tokenizer, resolve_model
+    from studio.models.loading import load_model, load_tokenizer, resolve_model
     from studio.training import build_trainer, plan_device
 
     cfg = RunConfig.from_dict({
@@ -258,7 +258,7 @@ def test_uploaded_file_without_a_known_suffix_is_sniffed(tiny_model_dir, tmp_pat
 @pytest.mark.slow
 def test_embedded_tokenizer_shortcut_equals_autotokenizer():
     from studio.data.inspect import _embedded_tokenizer
-    from studio.models import load_tokenizer, resolve_model
+    from studio.models.loading import load_tokenizer, resolve_model
 
     resolved = resolve_model("embedded")
     slow, fast = load_tokenizer(resolved), _embedded_tokenizer(resolved.path)

@@ -24,7 +24,7 @@ def test_export_writes_adapter_tokenizer_card_and_curve(run_dir, tmp_path, tiny_
     from safetensors.torch import load_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from studio.hub import export_adapter
+    from studio.publish.hub import export_adapter
 
     target = export_adapter(run_dir, tmp_path / "out")
     names = sorted(p.name for p in target.iterdir())
@@ -47,7 +47,7 @@ def test_merged_model_matches_unmerged_logits(run_dir, tmp_path, tiny_model_dir,
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from studio.hub import cli_export
+    from studio.publish.hub import cli_export
 
     assert cli_export(SimpleNamespace(run_dir=str(run_dir), to=str(tmp_path / "out"), merge=True)) == 0
     assert "merged model in" in capsys.readouterr().out
@@ -71,7 +71,7 @@ def test_merged_model_matches_unmerged_logits(run_dir, tmp_path, tiny_model_dir,
 def test_nan_adapter_is_refused_and_leaves_nothing(run_dir, tmp_path):
     from safetensors.torch import load_file, save_file
 
-    from studio.hub import export_adapter
+    from studio.publish.hub import export_adapter
 
     weights = run_dir / "adapter" / "adapter_model.safetensors"
     tensors = load_file(weights)
@@ -86,7 +86,7 @@ def test_nan_adapter_is_refused_and_leaves_nothing(run_dir, tmp_path):
 
 
 def test_export_refuses_an_unrelated_folder(run_dir, tmp_path):
-    from studio.hub import export_adapter
+    from studio.publish.hub import export_adapter
 
     busy = tmp_path / "busy"
     busy.mkdir()
@@ -97,7 +97,7 @@ def test_export_refuses_an_unrelated_folder(run_dir, tmp_path):
 
 
 def test_export_of_bare_adapter_folder_has_no_card(run_dir, tmp_path):
-    from studio.hub import export_adapter
+    from studio.publish.hub import export_adapter
 
     lone = shutil.copytree(run_dir / "adapter", tmp_path / "lone")
     target = export_adapter(lone, tmp_path / "bare")

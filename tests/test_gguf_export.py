@@ -36,10 +36,10 @@ def run_dir(tmp_path_factory, tiny_model_dir, tmp_path):
 def test_f16_gguf_answers_like_the_tuned_model(run_dir, tmp_path, capsys, monkeypatch, studio_home):
     from gguf import GGUFReader
 
-    from studio.gguf_export import cli_export
-    from studio.gguf_generate import cli_generate
     from studio.inference import BeforeAfter
-    from studio.modelfile import parse_modelfile
+    from studio.publish.gguf import cli_export
+    from studio.publish.gguf_generate import cli_generate
+    from studio.publish.modelfile import parse_modelfile
 
     monkeypatch.setenv("HF_TOKEN", CANARY)  # a token in the environment must not reach the export
     args = SimpleNamespace(run_dir=str(run_dir), to=str(tmp_path / "out"), format="gguf", quant="f16",
@@ -73,7 +73,7 @@ def test_f16_gguf_answers_like_the_tuned_model(run_dir, tmp_path, capsys, monkey
 def test_q8_0_quantises_and_a_bad_quant_or_folder_leaves_nothing(run_dir, tmp_path):
     from gguf import GGMLQuantizationType, GGUFReader
 
-    from studio.gguf_export import export_gguf
+    from studio.publish.gguf import export_gguf
 
     result = export_gguf(run_dir, tmp_path / "q8", "q8_0", check_prompt=None)
     types = {t.name: t.tensor_type for t in GGUFReader(result["gguf"]).tensors}
@@ -96,7 +96,7 @@ def test_modelfile_template_renders_like_the_chat_template(family, tiny_model_di
     from transformers import AutoTokenizer
 
     from studio.data.templates import CHATML, LLAMA2
-    from studio.modelfile import derive, leading_bos, render_go
+    from studio.publish.modelfile import derive, leading_bos, render_go
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     tokenizer.chat_template = {"chatml": CHATML, "llama2": LLAMA2, "llama3": LLAMA3, "llama3-adds-bos": LLAMA3,
@@ -126,7 +126,7 @@ def test_modelfile_template_renders_like_the_chat_template(family, tiny_model_di
 
 
 def test_generate_refuses_what_is_not_a_gguf(tmp_path):
-    from studio.gguf_generate import generate
+    from studio.publish.gguf_generate import generate
 
     with pytest.raises(StudioError, match="does not exist"):
         generate(tmp_path / "nope.gguf", "hi")
@@ -154,7 +154,7 @@ def test_cli_routes_export_and_generate(capsys):
 
     args = build_parser().parse_args(["export", "RUN", "--to", "D", "--format", "gguf", "--quant", "q8_0"])
     assert (args.format, args.quant, args.no_check) == ("gguf", "q8_0", False)
-    assert _handler(args).__module__ == "studio.gguf_export"
+    assert _handler(args).__module__ == "studio.publish.gguf"
     assert main(["generate", "missing.gguf", "--prompt", "hi", "--json"]) == 2
     assert capsys.readouterr().err.strip() == "error: The GGUF file missing.gguf does not exist; check the path."
 
@@ -164,7 +164,7 @@ def test_k_quants_use_llama_cpp_or_say_what_is_missing(run_dir, tmp_path):
     refusal names the package and leaves nothing behind."""
     import importlib.util
 
-    from studio.gguf_export import export_gguf
+    from studio.publish.gguf import export_gguf
 
     if importlib.util.find_spec("llama_cpp") is None:
         with pytest.raises(StudioError, match="pip install llama-cpp-python"):
@@ -173,7 +173,7 @@ def test_k_quants_use_llama_cpp_or_say_what_is_missing(run_dir, tmp_path):
         return
     from gguf import GGUFReader
 
-    from studio.gguf_generate import generate
+    from studio.publish.gguf_generate import generate
 
     result = export_gguf(run_dir, tmp_path / "k", "q4_k_m", check_prompt=None)
     f16 = export_gguf(run_dir, tmp_path / "f", "f16", check_prompt=None)

@@ -169,8 +169,8 @@ def _all_text_under(*roots: Path) -> bytes:
 def test_push_sends_exactly_the_allowed_files_and_card(hub, run_dir, tmp_path, tiny_model_dir, monkeypatch,
                                                        caplog, capsys, studio_home):
     from studio.evaluation import evaluate
-    from studio.hub import cli_push
-    from studio.modelcard import build_model_card
+    from studio.publish.card import build_model_card
+    from studio.publish.hub import cli_push
 
     caplog.set_level(logging.DEBUG)  # every library's debug logging is on while the token is in use
     evaluate(run_dir, write_jsonl(tmp_path / "heldout.jsonl", PAIRS))
@@ -205,14 +205,14 @@ def test_push_sends_exactly_the_allowed_files_and_card(hub, run_dir, tmp_path, t
     assert ("POST", "/api/models/alice/tiny-adapter/commit/main") in hub.requests
 
     # Pushing again is a second commit to the same repo, not an error.
-    from studio.hub import push_adapter
+    from studio.publish.hub import push_adapter
 
     assert push_adapter(run_dir, "alice/tiny-adapter", token=CANARY).endswith("/alice/tiny-adapter")
     assert len(repo["commits"]) == 2
 
 
 def test_bad_token_is_one_sentence_and_never_echoed(hub, run_dir, caplog, capsys, studio_home, monkeypatch):
-    from studio.hub import push_adapter
+    from studio.publish.hub import push_adapter
 
     caplog.set_level(logging.DEBUG)
     with pytest.raises(StudioError, match="rejected the token") as info:
@@ -249,7 +249,7 @@ def test_bad_token_is_one_sentence_and_never_echoed(hub, run_dir, caplog, capsys
 
 
 def test_someone_elses_repo_is_refused_before_any_upload(hub, run_dir):
-    from studio.hub import push_adapter
+    from studio.publish.hub import push_adapter
 
     with pytest.raises(StudioError, match="belongs to 'bob'"):
         push_adapter(run_dir, "bob/adapter", token=CANARY)
@@ -264,7 +264,7 @@ def test_someone_elses_repo_is_refused_before_any_upload(hub, run_dir):
 
 
 def test_failed_commit_is_not_claimed_done(hub, run_dir):
-    from studio.hub import push_adapter
+    from studio.publish.hub import push_adapter
 
     hub.fail_commit = True
     with pytest.raises(StudioError, match="nothing was published"):
@@ -275,7 +275,7 @@ def test_failed_commit_is_not_claimed_done(hub, run_dir):
 def test_nan_adapter_is_refused_before_the_network(hub, run_dir):
     from safetensors.torch import load_file, save_file
 
-    from studio.hub import push_adapter
+    from studio.publish.hub import push_adapter
 
     weights = run_dir / "adapter" / "adapter_model.safetensors"
     tensors = load_file(weights)
@@ -287,7 +287,7 @@ def test_nan_adapter_is_refused_before_the_network(hub, run_dir):
 
 
 def test_no_network_and_no_token(hub, run_dir, monkeypatch):
-    from studio.hub import push_adapter
+    from studio.publish.hub import push_adapter
 
     with pytest.raises(StudioError, match="No Hugging Face token"):
         push_adapter(run_dir, "alice/x")

@@ -4,7 +4,7 @@ source is ever shown."""
 import pytest
 from test_hub import CANARY
 
-from studio.hub_auth import find_token, login_sentence
+from studio.publish.login import find_token, login_sentence
 
 
 @pytest.fixture
@@ -45,8 +45,8 @@ def test_push_uses_the_saved_login(saved_login, monkeypatch):
         seen["token"] = token
         raise StudioError(f"The Hub refused token {token}.")
 
-    monkeypatch.setattr("studio.hub.push_adapter", refuse)
-    monkeypatch.setattr("studio.runs.get_run", lambda run_id: types.SimpleNamespace(dir="x"), raising=False)
+    monkeypatch.setattr("studio.publish.hub.push_adapter", refuse)
+    monkeypatch.setattr("studio.runs.get_run", lambda run_id: types.SimpleNamespace(dir="x"))
     assert "No Hugging Face token" in export_tab.push_run("r1", "me/repo", True, "msg", "")
     saved_login.parent.mkdir(parents=True)
     saved_login.write_text(CANARY)

@@ -43,7 +43,7 @@ def fake_hub():
 
 
 def test_search_sends_size_and_task_and_reads_rows(fake_hub, monkeypatch):
-    from studio.hub_search import search_models
+    from studio.models.hub_search import search_models
 
     endpoint, queries = fake_hub
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
@@ -59,7 +59,7 @@ def test_search_sends_size_and_task_and_reads_rows(fake_hub, monkeypatch):
 
 
 def test_offline_is_one_sentence(monkeypatch):
-    from studio.hub_search import OFFLINE, search_models
+    from studio.models.hub_search import OFFLINE, search_models
     from studio.ui.model_tab import search_hub
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # what hub_reachable() answers first

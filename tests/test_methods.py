@@ -139,12 +139,12 @@ def test_dpo_loss_types_reach_trl(tiny_model_dir, pref_file, tmp_path):
 @pytest.fixture
 def no_model_loads(monkeypatch):
     """Fail the test if anything tries to load weights."""
-    import studio.models
+    import studio.models.loading
 
     def refuse(*args, **kwargs):
         raise AssertionError("a model was loaded before the input was checked")
 
-    monkeypatch.setattr(studio.models, "load_model", refuse)
+    monkeypatch.setattr(studio.models.loading, "load_model", refuse)
 
 
 def test_rl_given_a_policy_run_or_nothing_says_what_it_needs(tiny_model_dir, pref_file, tmp_path, no_model_loads):
@@ -214,7 +214,7 @@ def test_score_panel_scores_two_typed_answers(tmp_path_factory, tiny_model_dir, 
 def test_a_reward_run_exports_merged_as_a_standalone_reward_model(tmp_path_factory, tiny_model_dir, tmp_path):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from studio.hub import export_adapter
+    from studio.publish.hub import export_adapter
     from studio.reward_model import RewardModel
 
     run_dir = reward_run(tmp_path_factory, tiny_model_dir)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.models import ModelError, load_model, load_tokenizer, resolve_model
+from studio.models.loading import ModelError, load_model, load_tokenizer, resolve_model
 
 
 def test_embedded_model_converts_once_and_chats_in_chatml():
@@ -56,3 +56,20 @@ def test_unreachable_hub_fails_fast(monkeypatch):
     with pytest.raises(ModelError, match="Could not download"):
         load_model(resolve_model("someone/another-model"))
     assert time.monotonic() - started < 10
+
+
+def test_inspecting_data_needs_only_the_tokenizer_not_the_weights(tmp_path, monkeypatch):
+    """Where the install did not convert the built-in model, inspecting data reads the tokenizer out of the
+    GGUF alone and leaves the weights' conversion (about a minute) to the first use that needs them."""
+    from studio.data.inspect import inspect_source
+    from studio.models import loading as models
+    from studio.paths import ASSETS_DIR
+
+    monkeypatch.setattr(models, "INSTALLED_MODELS_DIR", tmp_path / "installed")
+    monkeypatch.setenv("STUDIO_MODEL_CACHE", str(tmp_path / "cache"))
+    gguf = models.embedded_gguf_path()
+    assert not models.is_converted(gguf)
+    report = inspect_source(str(ASSETS_DIR / "pineapple_pairs.jsonl"))
+    assert report.model == models.EMBEDDED_ID and report.valid_rows > 0 and report.preview
+    assert not models.is_converted(gguf)  # no weights were converted
+    assert (models._tokenizer_cache_folder(gguf) / "tokenizer_config.json").is_file()

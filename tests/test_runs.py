@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from stray_workers import kill_workers, live_workers
 
 from studio import runs
 from studio.config import RunConfig
@@ -56,14 +57,21 @@ def adapter_tensors(folder: Path) -> dict:
 
 
 @pytest.fixture(autouse=True)
-def no_stray_workers():
-    """Kill any worker a failing test left behind (checked by pid and start time, never by name)."""
+def no_stray_workers(studio_home):
+    """Kill any worker a failing test left behind (by pid, start time and command line)."""
     yield
-    for info in runs.list_runs():
-        status = runs.read_status(info.dir)
-        pid = status.get("pid")
-        if info.state in runs.LIVE_STATES and pid and runs.process_start_time(pid) == status.get("pid_start"):
-            os.kill(pid, signal.SIGKILL)
+    kill_workers(studio_home)
+
+
+def test_cleanup_finds_the_real_worker_and_only_it(tiny_model_dir, sft_file, studio_home, tmp_path):
+    info = runs.start_run(run_config(tiny_model_dir, sft_file, name="endless", steps=5000, save_steps=5000))
+    wait_for(lambda: last_step(info.dir) >= 1)
+    trainer = runs.read_status(info.dir)["pid"]
+    assert live_workers(studio_home) == [trainer]
+    assert live_workers(tmp_path / "another-home") == []  # another session's runs are not ours to kill
+    assert kill_workers(studio_home) == [trainer]
+    dead = wait_for(lambda: (i := runs.get_run(info.id)).state == "failed" and i, timeout=20)
+    assert "SIGKILL" in dead.message and live_workers(studio_home) == []
 
 
 def test_stop_saves_loadable_adapter_and_second_start_is_queued(tiny_model_dir, sft_file):
@@ -110,7 +118,9 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tiny_model_dir, sft_file, 
     assert 20 <= killed_at < steps
 
     dead = wait_for(lambda: (i := runs.get_run(info.id)).state == "failed" and i, timeout=10)
-    assert dead.message == runs.DIED
+    # The supervising worker outlives its trainer and names the signal, with the way on.
+    assert dead.message.startswith("The training process was killed by SIGKILL at step "), dead.message
+    assert "resume the run" in dead.message
     assert "log_tail" in runs.read_status(info.dir)
 
     # Damage the newest complete checkpoint: resume must fall back to the one before.

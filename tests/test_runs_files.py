@@ -158,7 +158,7 @@ def test_two_workers_never_write_one_folder(tiny_model_dir, sft_file):
     before = runs.read_status(info.dir)
     held = runs.files.try_lock(info.dir / runs.RUN_LOCK)
     try:
-        assert worker.main([str(info.dir)]) == worker.BUSY_EXIT
+        assert worker.main([str(info.dir)], in_process=True) == worker.BUSY_EXIT
     finally:
         os.close(held)
     assert runs.read_status(info.dir) == before
@@ -190,7 +190,7 @@ def test_not_enough_disk_is_refused_before_training(tiny_model_dir, sft_file, mo
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 1000, 1000))
     info = queued_run(run_config(tiny_model_dir, sft_file))
-    assert worker.main([str(info.dir)]) == 1
+    assert worker.main([str(info.dir)], in_process=True) == 1
     status = runs.read_status(info.dir)
     assert status["state"] == "failed" and status["message"].startswith("Not enough free disk space")
     assert not runs.checkpoints(info.dir)
@@ -212,7 +212,7 @@ def test_disk_full_mid_run_keeps_the_previous_checkpoint_and_resumes(tiny_model_
 
     monkeypatch.setattr(Trainer, "_save_checkpoint", failing_save)
     info = queued_run(run_config(tiny_model_dir, sft_file, steps=6, save_steps=2))
-    assert worker.main([str(info.dir)]) == 1
+    assert worker.main([str(info.dir)], in_process=True) == 1
     status = runs.read_status(info.dir)
     assert status["state"] == "failed" and "disk is full" in status["message"]
     assert runs.checkpoint_is_complete(info.dir / "checkpoint-2")
@@ -225,7 +225,7 @@ def test_disk_full_mid_run_keeps_the_previous_checkpoint_and_resumes(tiny_model_
     finally:
         os.close(fd)
     capsys.readouterr()
-    assert worker.main([str(info.dir)]) == 0
+    assert worker.main([str(info.dir)], in_process=True) == 0
     assert "Resuming from checkpoint-2." in capsys.readouterr().err
     status = runs.read_status(info.dir)
     assert status["state"] == "completed" and status["step"] == 6
@@ -245,7 +245,7 @@ def test_out_of_memory_ends_failed_with_advice_and_resumes_with_less(tiny_model_
 
     monkeypatch.setattr(SFTTrainer, "training_step", oom_at_step_2)
     info = queued_run(run_config(tiny_model_dir, sft_file, steps=6, save_steps=1))
-    assert worker.main([str(info.dir)]) == 1
+    assert worker.main([str(info.dir)], in_process=True) == 1
     status = runs.read_status(info.dir)
     assert status["state"] == "failed"
     fix = "training.batch_size=1 training.gradient_accumulation=2"
@@ -257,7 +257,7 @@ def test_out_of_memory_ends_failed_with_advice_and_resumes_with_less(tiny_model_
         runs.resume_run(info.id, fix.split())
     finally:
         os.close(fd)
-    assert worker.main([str(info.dir)]) == 0
+    assert worker.main([str(info.dir)], in_process=True) == 0
     status = runs.read_status(info.dir)
     assert status["state"] == "completed" and status["step"] == 6
     saved = RunConfig.from_yaml(info.dir / runs.CONFIG_FILE).training
@@ -285,7 +285,7 @@ def test_crashing_ranks_end_the_run_failed_with_rank_0s_sentence(tiny_model_dir,
     cfg = run_config(tiny_model_dir, tmp_path / "missing.jsonl")
     cfg.distributed.processes = 2
     info = queued_run(cfg)
-    assert worker.main([str(info.dir)]) != 0
+    assert worker.main([str(info.dir)], in_process=True) != 0
     status = runs.read_status(info.dir)
     assert status["state"] == "failed" and "missing.jsonl" in status["message"], status
     assert "accelerate.commands.launch --config_file" in status["command"]

@@ -10,8 +10,8 @@ from test_runs import final, last_step, no_stray_workers, run_config, wait_for  
 
 from studio import runs
 from studio.config import ConfigError
-from studio.hardware import choose_precision, cpu_info
-from studio.memory import estimate_training, oom_sentence, shape_from_config
+from studio.models.hardware import choose_precision, cpu_info
+from studio.models.memory import estimate_training, oom_sentence, shape_from_config
 
 EPYC = "model name\t: AMD EPYC 9R14\nflags\t\t: fpu sse avx512f avx512_bf16 avx512vl\n"
 OLD = "model name\t: AMD EPYC 7R13\nflags\t\t: fpu sse avx2 fma\n"

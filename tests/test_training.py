@@ -71,7 +71,7 @@ def built_args(cfg, run_dir):
 def test_cpu_defaults_override_trl(tiny_model_dir, pref_file, tmp_path):
     cfg = tiny_config(tiny_model_dir, pref_file, "dpo", tmp_path)
     plan, args = built_args(cfg, tmp_path)
-    from studio.hardware import cpu_info
+    from studio.models.hardware import cpu_info
 
     assert plan.device == "cpu"
     # bf16 exactly where the CPU has bf16 units; never TRL's checkpointing default on a CPU.

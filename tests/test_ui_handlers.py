@@ -301,7 +301,7 @@ def test_push_never_shows_the_token(monkeypatch):
     def boom(run_dir, repo_id, token, private, message):
         raise StudioError(f"The Hub refused token {token}.")
 
-    monkeypatch.setattr("studio.hub.push_adapter", boom, raising=False)
+    monkeypatch.setattr("studio.publish.hub.push_adapter", boom, raising=False)
     monkeypatch.setattr("studio.runs.get_run", lambda run_id: types.SimpleNamespace(dir="x"), raising=False)
     monkeypatch.delenv("HF_TOKEN", raising=False)
     assert "No Hugging Face token" in export_tab.push_run("r1", "me/repo", True, "msg", "")
@@ -310,7 +310,7 @@ def test_push_never_shows_the_token(monkeypatch):
 
 
 def test_export_reports_where(monkeypatch, tmp_path):
-    monkeypatch.setattr("studio.hub.export_adapter", lambda run_dir, to, merge=False: Path(to), raising=False)
+    monkeypatch.setattr("studio.publish.hub.export_adapter", lambda run_dir, to, merge=False: Path(to), raising=False)
     monkeypatch.setattr("studio.runs.get_run", lambda run_id: types.SimpleNamespace(dir="x"), raising=False)
     assert str(tmp_path / "out") in export_tab.export_run("r1", str(tmp_path / "out"), False)
     assert "Pick" in export_tab.export_run(None, "", False)

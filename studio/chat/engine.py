@@ -95,7 +95,7 @@ class ChatModels:
 
     # ---- loading -------------------------------------------------------------------------------
     def _resolve(self, source: Source):
-        from studio.models import resolve_model
+        from studio.models.loading import resolve_model
 
         try:
             return resolve_model(source.base)
@@ -134,7 +134,7 @@ class ChatModels:
                     f"Loading {source.label} next to the other side's model needs about {need / 2**30:.1f} GiB "
                     f"but only {free / 2**30:.1f} GiB is free; pick models that share a base, or close other programs."
                 )
-        from studio.models import load_model, load_tokenizer
+        from studio.models.loading import load_model, load_tokenizer
 
         try:
             tokenizer = load_tokenizer(resolved, self.trust_remote_code)

@@ -24,7 +24,7 @@ BUSY = {"queued", "running", "stopping"}
 
 @dataclass(frozen=True)
 class Source:
-    """Loadable weights for one side: ``base`` goes to studio.models.resolve_model, ``adapter`` on top."""
+    """Loadable weights for one side: ``base`` goes to studio.models.loading.resolve_model, ``adapter`` on top."""
 
     spec: str
     base: str

@@ -59,12 +59,18 @@ class InspectReport:
 
 
 def _tokenizer_for(model: str | None):
-    from studio.models import EMBEDDED_NAME, load_tokenizer, resolve_model
+    from studio.models.loading import EMBEDDED_ID, load_tokenizer, resolve_model, tokenizer_folder
 
-    name = (model or "").strip() or EMBEDDED_NAME
-    resolved = resolve_model(name)
-    tokenizer = _embedded_tokenizer(resolved.path) if name == EMBEDDED_NAME else None
-    return tokenizer or load_tokenizer(resolved), resolved.display_name
+    folder = tokenizer_folder(model or "")  # the embedded model's, without waiting for its weights
+    if folder:
+        from transformers import AutoTokenizer
+
+        tokenizer = _embedded_tokenizer(folder) or AutoTokenizer.from_pretrained(folder)
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        return tokenizer, EMBEDDED_ID
+    resolved = resolve_model(model or "")
+    return load_tokenizer(resolved), resolved.display_name
 
 
 def _embedded_tokenizer(folder: str):
@@ -86,7 +92,7 @@ def _embedded_tokenizer(folder: str):
     from transformers.tokenization_utils_tokenizers import TokenizersBackend
 
     tokenizer = TokenizersBackend.from_pretrained(str(path))
-    if tokenizer.pad_token is None:  # as studio.models.load_tokenizer does
+    if tokenizer.pad_token is None:  # as studio.models.loading.load_tokenizer does
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
 

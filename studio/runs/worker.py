@@ -23,11 +23,12 @@ import traceback
 from pathlib import Path
 
 from studio.errors import StudioError
-from studio.runs import files
+from studio.runs import endings, files
 from studio.runs.registry import LOCK_FDS_ENV, reconcile
 
 log = logging.getLogger("studio.worker")
 BUSY_EXIT = 3  # another worker owns this folder or the device
+TRAINER_ENV = "STUDIO_TRAINER_PROCESS"  # set in the training child of a supervising worker
 ACCELERATE_CONFIG = "accelerate_config.yaml"
 
 
@@ -37,8 +38,8 @@ def failure_sentence(exc: BaseException, step: int, preparing: bool, cfg=None, r
         return str(exc)
     if _is_oom(exc):
         if cfg is not None:
-            from studio.hardware import trains_on_cuda
-            from studio.memory import oom_sentence
+            from studio.models.hardware import trains_on_cuda
+            from studio.models.memory import oom_sentence
 
             return oom_sentence(cfg, "cuda" if trains_on_cuda(cfg.training.device) else "cpu", step, run_id)
         return (f"Ran out of memory at step {step}; try a smaller batch size, a shorter max length, "
@@ -93,6 +94,10 @@ def _valid_fd(fd: int) -> bool:
 
 
 def _gpu_count() -> int:
+    # No NVIDIA driver, no GPU: asked without importing torch, which would make this supervising
+    # process as large as the trainer and so a target of the out-of-memory killer too.
+    if not Path("/proc/driver/nvidia").exists() and not Path("/dev/nvidiactl").exists():
+        return 0
     try:
         import torch
 
@@ -224,7 +229,7 @@ def _supervise_accelerate(run_dir: Path, processes: int) -> int:
     print(f"[studio] {processes} processes: {shown}", file=sys.stderr, flush=True)
     files.update_status(run_dir, state="running", pid=os.getpid(), pid_start=files.process_start_time(os.getpid()),
                         command=shown, message=f"Starting {processes} training processes...")
-    code = subprocess.call(cmd, stdin=subprocess.DEVNULL, preexec_fn=_end_with_parent)
+    code = subprocess.call(cmd, stdin=subprocess.DEVNULL, preexec_fn=_end_with_parent(signal.SIGTERM))
     if code != 0:
         files.update_status(run_dir, only_if=files.LIVE_STATES, state="failed", eta_s=None,
                            message=f"The training processes ended with exit code {code}; the log has the details.",
@@ -232,15 +237,61 @@ def _supervise_accelerate(run_dir: Path, processes: int) -> int:
     return code
 
 
-def _end_with_parent() -> None:
-    """In the launcher's process, before exec: SIGTERM it when this supervisor dies (SIGKILL included),
-    so that no rank trains on in a folder whose run is already marked failed."""
-    import ctypes
+def _end_with_parent(signum: int):
+    """For a child's process, before exec: send it ``signum`` when this supervisor dies (SIGKILL
+    included), so that nothing trains on in a folder whose run is already marked failed."""
+    def arrange() -> None:
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signum)  # PR_SET_PDEATHSIG (Linux)
+        except (OSError, AttributeError):
+            pass
+    return arrange
+
+
+def _supervise_trainer(run_dir: Path) -> int:
+    """Train in a child process and outlive it. A process the system kills (the out-of-memory killer's
+    SIGKILL above all) cannot write its own ending, so this light process, which holds the locks and
+    never imports torch, writes it: the signal by name, and for an out-of-memory kill the resume
+    command with the settings that need less."""
+    oom_kills_before = endings.oom_kill_count()
+    # SIGKILL when the supervisor dies: with the locks gone, a queued run may take the device at once.
+    child = subprocess.Popen(
+        [sys.executable, "-m", "studio.runs.worker", str(run_dir)], stdin=subprocess.DEVNULL,
+        env=dict(os.environ, **{TRAINER_ENV: "1"}), preexec_fn=_end_with_parent(signal.SIGKILL))  # noqa: PLW1509 - no threads here
+    peak_rss = endings.wait_watching_memory(child)
+    if child.returncode >= 0:
+        return child.returncode
+    signum = -child.returncode
+    status = files.read_status(run_dir)
+    step = int(status.get("step") or 0)
+    if endings.looks_like_oom(signum, child.pid, oom_kills_before, peak_rss):
+        sentence = _oom_kill_sentence(run_dir, step, status.get("id") or run_dir.name)
+    else:
+        sentence = endings.killed_sentence(signum, step)
+    print(f"[studio] training process {child.pid} killed by {endings.signal_name(signum)} "
+          f"(peak resident memory {peak_rss / 2**30:.2f} GiB)", file=sys.stderr, flush=True)
+    print(f"[studio] run ended: failed: {sentence}", file=sys.stderr, flush=True)
+    files.update_status(run_dir, only_if=(*files.LIVE_STATES, "queued"), state="failed", message=sentence, eta_s=None,
+                        finished=time.time(), log_tail=files.tail_log(run_dir, 20))
+    return 1
+
+
+def _oom_kill_sentence(run_dir: Path, step: int, run_id: str) -> str:
+    from studio.config import RunConfig
 
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG (Linux)
-    except (OSError, AttributeError):
-        pass
+        cfg = RunConfig.from_yaml(run_dir / files.CONFIG_FILE)
+    except StudioError:
+        return endings.killed_sentence(signal.SIGKILL, step, oom=True)
+    from studio.models.memory import oom_sentence
+
+    # The device the trainer planned, else a guess that imports no torch: this process must stay light.
+    gpu_here = Path("/proc/driver/nvidia/gpus").is_dir() and any(Path("/proc/driver/nvidia/gpus").iterdir())
+    device = files.read_status(run_dir).get("device") or (
+        "cuda" if cfg.training.device == "cuda" or (cfg.training.device == "auto" and gpu_here) else "cpu")
+    return "The system's out-of-memory killer ended the training (SIGKILL). " + oom_sentence(cfg, device, step, run_id)
 
 
 def _processes(run_dir: Path) -> int:
@@ -262,7 +313,8 @@ def _on_signal(run_dir: Path):
     return handler
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, in_process: bool = False) -> int:
+    """``in_process`` trains in this process (tests); otherwise a child trains and this one supervises."""
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
         print("usage: python -m studio.worker RUN_DIR", file=sys.stderr)
@@ -273,6 +325,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.captureWarnings(True)
     if "LOCAL_RANK" in os.environ:  # one of the processes that `accelerate launch` started
         return _Worker(run_dir, main=os.environ.get("RANK", "0") == "0").run()
+    if os.environ.pop(TRAINER_ENV, "") == "1":  # the child of a supervising worker, which holds the locks
+        signal.signal(signal.SIGTERM, _on_signal(run_dir))
+        signal.signal(signal.SIGINT, _on_signal(run_dir))
+        return _Worker(run_dir).run()
     locks = _take_locks(run_dir)
     if locks is None:
         print(f"[studio] {run_dir} or the device is in use by another worker; not starting.", file=sys.stderr)
@@ -286,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         if processes > 1:
             return _supervise_accelerate(run_dir, processes)
-        return _Worker(run_dir).run()
+        return _Worker(run_dir).run() if in_process else _supervise_trainer(run_dir)
     finally:
         for sig, handler in previous.items():  # matters when called in-process (tests)
             signal.signal(sig, handler)

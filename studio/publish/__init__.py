@@ -1,0 +1,1 @@
+"""Everything that takes a run out of the studio: export, GGUF, model card, Hub push and login."""
