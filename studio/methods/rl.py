@@ -150,7 +150,8 @@ METHOD = Method(
     name="rl",
     title="RL on a reward model (RLHF step 3)",
     full_name="Reinforcement learning from a reward model (RLOO)",
-    description="RL (RLHF step 3): samples answers, scores them with a reward run, maximises reward − β·KL.",
+    description="RL (RLHF step 3): samples answers, scores them with a reward run and/or checks (rl.reward_functions), "
+                "maximises reward − β·KL.",
     data_kind="preference",
     build=build,
     options=RLOptions,
@@ -162,10 +163,13 @@ METHOD = Method(
         "value model is needed. Only the data's **prompts** are used. Advice from the field: **β 0.01-0.1**; "
         "4-8 answers per prompt; a LoRA learning rate around 1e-5 (the pineapple demo uses a higher one); "
         "watch the **KL** and the answer **length**: a reward that climbs while answers turn odd means the "
-        "policy found the reward model's blind spots (reward hacking)."
+        "policy found the reward model's blind spots (reward hacking). **Verifiable rewards** "
+        "(`rl.reward_functions`: the right number, a regex, a length, words, valid JSON, your own Python) "
+        "replace or join the reward model; `rl.algorithm: grpo` is TRL's **GRPO**. The *What RL sampled* table "
+        "shows each answer with its rewards and advantage."
     ),
-    card_line="Reinforcement learning against a Bradley-Terry reward model (RLHF step 3) with TRL's RLOOTrainer, "
-              "reward minus β·KL to the base.",
+    card_line="Reinforcement learning against a Bradley-Terry reward model and/or verifiable reward functions "
+              "(RLHF step 3) with TRL's RLOOTrainer or GRPOTrainer, reward minus β·KL to the base.",
     charts=(
         Chart("Reward", {"reward": "mean reward", "reward_std": "reward spread"}),
         # One line per reward function: TRL logs rewards/<function name>/mean (the names of the checks).
