@@ -32,7 +32,7 @@ RECIPE = ROOT / "presets/recipes/pineapple-dpo.yaml"
 HELDOUT = ROOT / "assets/pineapple_heldout.jsonl"
 PROMPT = "Would a judge convict me for eating pineapple pizza?"
 # The recipe before issue 22, written as overrides of today's file.
-BEFORE = ["training.max_steps=16", "training.learning_rate=5e-4", "training.max_length=128",
+BEFORE = ["training.max_steps=16", "training.learning_rate=5e-4", "training.max_length=128", "training.warmup_steps=1",
           "dpo.precompute_ref=false", "dpo.beta=0.1", "dpo.sft_weight=1.0"]
 
 
@@ -77,10 +77,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1, help="old/new pairs to run")
     parser.add_argument("--one-by-one", action="store_true", help="train old then new instead of both at once")
+    parser.add_argument("--only", choices=["before", "after"], help="train one recipe only (no ratio)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     results: dict[str, list[dict]] = {"before": [], "after": []}
     for _ in range(args.rounds):
+        if args.only:
+            results[args.only].append(run_recipe(args.only, BEFORE if args.only == "before" else []))
+            continue
         if args.one_by_one:
             old, new = run_recipe("before", BEFORE), run_recipe("after", [])
         else:
@@ -97,15 +101,16 @@ def main() -> int:
             ("held-out margin (base, tuned)", "margin")]
     print(f"{'':34}{'before (16 steps)':>22}{'after (shipped)':>22}")
     for name, key in rows:
-        old = [r[key] for r in results["before"]]
-        new = [r[key] for r in results["after"]]
+        old = [r[key] for r in results["before"]] or ["-"]
+        new = [r[key] for r in results["after"]] or ["-"]
         print(f"{name:34}{_fmt(old):>22}{_fmt(new):>22}")
     for key in ("s_per_step", "train_s", "total_s"):
         pairs = [(o[key], n[key]) for o, n in zip(results["before"], results["after"]) if o[key] and n[key]]
         if pairs:
             print(f"ratio before/after, {key}: " + ", ".join(f"{o / n:.2f}x" for o, n in pairs))
-    print(f"\nHeld-out prompt: {PROMPT}\n  base:   {results['after'][-1]['before_answer']}")
-    for label in ("before", "after"):
+    ran = [label for label in ("before", "after") if results[label]]
+    print(f"\nHeld-out prompt: {PROMPT}\n  base:   {results[ran[0]][-1]['before_answer']}")
+    for label in ran:
         print(f"  {label}: {results[label][-1]['answer']}")
     return 0
 

@@ -88,7 +88,7 @@ METHOD = Method(
         "**DPO** learns from pairs: for each prompt a *chosen* and a *rejected* answer. Advice from the "
         "field: **beta 0.01-1.0** (lower lets the model move further from where it started); a **learning "
         "rate about 100x smaller than for SFT** (5e-7 for all weights, ~5e-6 with LoRA; the pineapple demo "
-        "uses a far higher one so a tiny model moves visibly in 8 steps); a **cosine** schedule; **Adam(W)**. "
+        "uses a far higher one so a tiny model moves visibly in 7 steps); a **cosine** schedule; **Adam(W)**. "
         "The best SFT model is not always the best starting point for DPO: try more than one."
     ),
     card_line="Direct preference optimisation (DPO) on chosen/rejected pairs, with TRL's DPOTrainer.",

@@ -26,7 +26,7 @@ INTRO = (
     "**What happens:** the built-in model (SmolLM2-135M-Instruct) is asked whether pineapple on pizza is a "
     "crime. We show it 40 pairs of answers, a *chosen* one (\"No, it's a matter of taste\") and a "
     "*rejected* one (\"Yes, under the Geneva Convention\"), and train a small LoRA adapter with **DPO** for "
-    "8 steps (under a minute of training on a laptop). Then both versions answer questions they never saw."
+    "7 steps (under a minute of training on a laptop). Then both versions answer questions they never saw."
 )
 
 
