@@ -39,7 +39,7 @@ def test_options_that_moved_into_a_method_section_still_load(tmp_path):
 def test_only_the_chosen_methods_section_is_written():
     assert "dpo" not in RunConfig.from_dict(valid(method="sft")).to_dict()
     dpo = RunConfig.from_dict(valid(method="dpo")).to_dict()["dpo"]
-    assert dpo == {"loss_type": "sigmoid", "beta": 0.1, "sft_weight": 0.0}
+    assert dpo == {"loss_type": "sigmoid", "beta": 0.1, "sft_weight": 0.0, "precompute_ref": False}
 
 
 def test_overrides_are_typed_and_nested(tmp_path):
