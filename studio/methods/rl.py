@@ -171,10 +171,10 @@ METHOD = Method(
     card_line="Reinforcement learning against a Bradley-Terry reward model and/or verifiable reward functions "
               "(RLHF step 3) with TRL's RLOOTrainer or GRPOTrainer, reward minus β·KL to the base.",
     charts=(
-        Chart("Reward", {"reward": "mean reward", "reward_std": "reward spread"}),
-        # One line per reward function: TRL logs rewards/<function name>/mean (the names of the checks).
-        Chart("Reward functions", {f"rewards/{name}/mean": name for name in (
-            "reward_model", "match", "regex", "length", "contains", "avoids", "json")}),
+        # Beside the total, one line per reward function: TRL logs rewards/<function name>/mean.
+        Chart("Reward", {"reward": "mean reward", "reward_std": "reward spread", **{
+            f"rewards/{name}/mean": name for name in (
+                "reward_model", "match", "regex", "length", "contains", "avoids", "json")}}),
         Chart("KL and length", {"kl": "KL to the base", "completions/mean_length": "answer length (tokens)"}),
     ),
     recipes=("pineapple-rlhf.yaml", "arithmetic-grpo.yaml"),
