@@ -140,7 +140,8 @@ def score(spec: RewardSpec, completion: str, row: dict[str, Any]) -> float:
         return float(completion.strip().casefold() == target.strip().casefold())
     if spec.type == "regex":
         flags = re.IGNORECASE if p.get("ignore_case") else 0
-        return float(re.search(p["pattern"], completion.strip(), flags | re.MULTILINE) is not None)
+        # ^ and $ anchor the whole answer (not each line: "12.\n\nmore text" must not pass "^\d+\.?$").
+        return float(re.search(p["pattern"], completion.strip(), flags) is not None)
     if spec.type == "length":
         n = len(completion.split())
         hi = p.get("max_words")

@@ -33,6 +33,7 @@ def test_regex_length_contains_avoids():
     assert _score({"type": "regex", "pattern": r"^No\b"}, "No, it is fine.") == 1.0
     assert _score({"type": "regex", "pattern": r"^No\b"}, "Nobody knows.") == 0.0
     assert _score({"type": "regex", "pattern": "^no", "ignore_case": True}, "NO.") == 1.0
+    assert _score({"type": "regex", "pattern": r"^\d+\.?$"}, "12.\n\nThis is arithmetic") == 0.0  # whole answer
     assert _score({"type": "length", "min_words": 2, "max_words": 4}, "one two three") == 1.0
     assert _score({"type": "length", "min_words": 2, "max_words": 4}, "one two three four five") == 0.0
     assert _score({"type": "contains", "words": ["taste", "pizza"]}, "Pizza is a matter of taste.") == 1.0
