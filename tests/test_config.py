@@ -39,7 +39,7 @@ def test_options_that_moved_into_a_method_section_still_load(tmp_path):
 def test_only_the_chosen_methods_section_is_written():
     assert "dpo" not in RunConfig.from_dict(valid(method="sft")).to_dict()
     dpo = RunConfig.from_dict(valid(method="dpo")).to_dict()["dpo"]
-    assert dpo == {"loss_type": "sigmoid", "beta": 0.1, "sft_weight": 0.0}
+    assert dpo == {"loss_type": "sigmoid", "beta": 0.1, "sft_weight": 0.0, "precompute_ref": False}
 
 
 def test_overrides_are_typed_and_nested(tmp_path):
@@ -125,6 +125,7 @@ def test_every_option_with_fixed_values_is_checked_from_its_metadata_and_shown_a
     """The values are declared once, on the field: validate(), the UI's dropdown and the CLI's help read them."""
     from studio.cli import build_parser
     from studio.config import choices_of, config_field, fixed_options
+    from studio.methods import method_names
     from studio.ui.widgets import fields_choices
 
     options = fixed_options()
@@ -137,7 +138,9 @@ def test_every_option_with_fixed_values_is_checked_from_its_metadata_and_shown_a
         assert [c[1] if isinstance(c, tuple) else c for c in fields_choices(key)] == values
         assert f"{key}: " in train_help and values[0] in train_help
         section = key.split(".")[0]
-        raw = valid(method=section) if section in ("dpo",) else valid()
+        raw = valid(method=section) if section in method_names() else valid()
+        if section == "rl":  # RL needs something to reward before its options count
+            raw["rl"] = {"reward_functions": [{"type": "regex", "pattern": "^No"}]}
         node = raw
         for part in key.split(".")[:-1]:
             node = node.setdefault(part, {})

@@ -162,7 +162,7 @@ def test_rl_given_a_policy_run_or_nothing_says_what_it_needs(tiny_model_dir, pre
     with pytest.raises(ConfigError, match="No finished reward run found"):
         prepare(cfg)
     cfg.rl.reward_model = ""
-    with pytest.raises(ConfigError, match="RL needs a reward model"):
+    with pytest.raises(ConfigError, match="RL needs something to reward"):
         cfg.validate()
 
 

@@ -22,7 +22,7 @@ GRAB_BAGS = {"common", "utils", "util", "helpers", "misc"}
 # its own ("runs.files") has that layer instead, and "pkg.*" names the members a package does not list
 # (each method module: a new one needs no line here). Moving or adding a module is one line here.
 LAYERS: list[tuple[str, ...]] = [
-    ("__init__", "paths", "errors", "net", "config_ranges", "training", "training.trackers", "publish", "publish.login"),  # no studio imports
+    ("__init__", "paths", "errors", "net", "config_ranges", "reward_functions", "rl_samples", "training", "training.trackers", "publish", "publish.login"),  # no studio imports
     ("logs", "chat", "chat.history", "chat.sampling", "chat.feedback"),  # chat: the package and its plain types
     ("models", "runs.files"),  # models: the catalog, hardware, memory, finding and loading a base model
     ("data",),

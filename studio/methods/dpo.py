@@ -44,6 +44,10 @@ class DPOOptions:
         "Weight of an extra SFT loss on the chosen answers (as in RPO). 0 is plain DPO; 0.5-1.0 keeps "
         "answers fluent when a small dataset would otherwise make them repeat themselves.", label="SFT weight",
     )
+    precompute_ref: bool = option(
+        False, "Compute the reference model's log-probabilities once, before training (TRL's "
+        "precompute_ref_log_probs), instead of a second forward pass at every step: each step is about a "
+        "third cheaper, and a rerun on the same data reuses them from the data cache.")
 
     def validate(self) -> None:
         if not 0 < self.beta <= 10:
@@ -58,7 +62,11 @@ def build(ctx: TrainContext):
     opts: DPOOptions = ctx.options
     losses = ({"loss_type": [opts.loss_type, "sft"], "loss_weights": [1.0, opts.sft_weight]} if opts.sft_weight
               else {"loss_type": [opts.loss_type]})
-    args = DPOConfig(beta=opts.beta, **losses, **ctx.common_args)
+    # The one-off reference pass has no gradients to keep, so it takes bigger batches than training.
+    precompute = ({"precompute_ref_log_probs": True,
+                   "precompute_ref_batch_size": 2 * ctx.common_args["per_device_train_batch_size"]}
+                  if opts.precompute_ref else {})
+    args = DPOConfig(beta=opts.beta, **losses, **precompute, **ctx.common_args)
     # With a PEFT model and no ref_model, TRL uses the base with the adapter disabled as the
     # reference: no second copy of the model in memory.
     trainer_cls = as_prepared(DPOTrainer) if ctx.prepared else DPOTrainer
@@ -79,7 +87,7 @@ METHOD = Method(
         "**DPO** learns from pairs: for each prompt a *chosen* and a *rejected* answer. Advice from the "
         "field: **beta 0.01-1.0** (lower lets the model move further from where it started); a **learning "
         "rate about 100x smaller than for SFT** (5e-7 for all weights, ~5e-6 with LoRA; the pineapple demo "
-        "uses a far higher one so a tiny model moves visibly in 16 steps); a **cosine** schedule; **Adam(W)**. "
+        "uses a far higher one so a tiny model moves visibly in 7 steps); a **cosine** schedule; **Adam(W)**. "
         "The best SFT model is not always the best starting point for DPO: try more than one."
     ),
     card_line="Direct preference optimisation (DPO) on chosen/rejected pairs, with TRL's DPOTrainer.",

@@ -1,10 +1,13 @@
-"""RL against a reward model: RLHF's step 3 (TRL's RLOOTrainer, REINFORCE Leave-One-Out).
+"""RL against a reward model and/or verifiable reward functions: RLHF's step 3 (TRL's RLOO or GRPO).
 
 For each prompt the policy samples several answers, the reward run scores them, and each answer's
 advantage is its reward minus the mean of the others' (no value model). TRL's RLOO subtracts
 β·KL(π‖πref) from the reward, so the objective is the textbook E[r(x, y)] − β·KL(π‖πref); with LoRA
 the reference is the base with the adapter off. Three models, as the story says: the policy, its
 reference and the reward model (here two copies of weights in memory: policy+reference, reward).
+Instead of (or beside) the reward model, `rl.reward_functions` lists checks with weights
+(studio.reward_functions: match, regex, length, contains, avoids, json, python); `rl.algorithm: grpo`
+picks GRPOTrainer (advantage = reward minus the group mean, over the group's spread).
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from studio.methods.base import Chart, Method, TrainContext, option, without
 
 @dataclass
 class RLOptions:
+    algorithm: str = option(
+        "rloo", "rloo: TRL's RLOOTrainer (each answer against the mean of the others); grpo: TRL's GRPOTrainer "
+        "(against the group's mean, over its spread).", choices=["rloo", "grpo"])
     reward_model: str = option(
         "", "The reward model to optimise against: a reward run's folder, run id, or run name (the newest "
         "finished reward run of that name), e.g. pineapple-reward after `studio train "
@@ -31,11 +37,33 @@ class RLOptions:
         "a multiple of it.")
     max_completion_length: int = option(48, "Longest sampled answer in tokens; generation dominates the step time.")
     temperature: float = option(1.0, "Sampling temperature for the answers; RL needs variety to learn from.")
+    reward_functions: list = option(  # noqa: RUF009
+        [], "Verifiable rewards, each with a weight, added to the reward model's score (or used alone), e.g. "
+        "[{type: regex, pattern: '^No\\b', weight: 1.0}]. Types: match (column, number), regex (pattern), "
+        "length (min_words, max_words), contains / avoids (words), json (schema), python (function: "
+        "file.py:name, TRL's reward-function signature; needs rl.allow_python_rewards).")
+    allow_python_rewards: bool = option(
+        False, "Run the Python reward functions rl.reward_functions names (your own code runs in the trainer).")
+
+    def __post_init__(self) -> None:
+        from studio.reward_functions import parse_specs
+
+        # The UI's text box gives YAML text; a recipe gives a list. Keep the list, as a recipe writes it.
+        if isinstance(self.reward_functions, str):
+            self.reward_functions = [
+                {"type": s.type, "weight": s.weight, **s.params}
+                for s in parse_specs(self.reward_functions, allow_python=True)]
 
     def validate(self) -> None:
-        if not self.reward_model.strip():
-            raise ConfigError("RL needs a reward model: set rl.reward_model to a reward run's folder or name "
-                              "(train one with presets/recipes/pineapple-reward.yaml first).")
+        from studio.reward_functions import parse_specs
+
+        specs = parse_specs(self.reward_functions, allow_python=self.allow_python_rewards)
+        if not self.reward_model.strip() and not specs:
+            raise ConfigError("RL needs something to reward: set rl.reward_model to a reward run (train one with "
+                              "presets/recipes/pineapple-reward.yaml) or list rl.reward_functions, e.g. "
+                              "[{type: regex, pattern: '^No'}].")
+        if self.algorithm not in ("rloo", "grpo"):
+            raise ConfigError(f"rl.algorithm must be rloo or grpo (got '{self.algorithm}').")
         if self.beta < 0:
             raise ConfigError(f"RL beta (the KL weight) cannot be negative (got {self.beta}); 0.05 is usual.")
         if self.num_generations < 2:
@@ -71,26 +99,50 @@ def reward_run_dir(value: str) -> Path:
 
 
 def build(ctx: TrainContext):
-    from trl import RLOOConfig, RLOOTrainer
-
-    from studio.evaluation.reward import RewardModel
+    from studio.reward_functions import build_functions, columns_needed, parse_specs
+    from studio.rl_samples import samples_writer
 
     opts: RLOptions = ctx.options
-    reward_dir = reward_run_dir(opts.reward_model)
-    # A run name resolves to the newest reward run of that name: say which one, for the record.
-    logging.getLogger(__name__).info("Reward model: %s", reward_dir)
-    scorer = RewardModel(reward_dir)
+    funcs, weights = [], []
+    if opts.reward_model.strip():
+        from studio.evaluation.reward import RewardModel
 
-    def reward_model(prompts, completions, **_):  # TRL logs it as rewards/reward_model/mean
-        return [scorer.rewards(p, [c])[0] for p, c in zip(prompts, completions)]
+        reward_dir = reward_run_dir(opts.reward_model)
+        # A run name resolves to the newest reward run of that name: say which one, for the record.
+        logging.getLogger(__name__).info("Reward model: %s", reward_dir)
+        scorer = RewardModel(reward_dir)
 
-    args = RLOOConfig(beta=opts.beta, num_generations=opts.num_generations,
-                      max_completion_length=opts.max_completion_length, temperature=opts.temperature,
-                      **without(ctx.common_args, "max_length"))
-    # Only the prompts are used: the answers come from the policy, their scores from the reward model.
-    return RLOOTrainer(model=ctx.model, reward_funcs=reward_model, args=args,
-                       train_dataset=ctx.dataset.select_columns(["prompt"]), processing_class=ctx.tokenizer,
-                       callbacks=ctx.callbacks)
+        def reward_model(prompts, completions, **_):  # TRL logs it as rewards/reward_model/mean
+            return [scorer.rewards(p, [c])[0] for p, c in zip(prompts, completions)]
+
+        funcs.append(reward_model)
+        weights.append(1.0)
+    specs = parse_specs(opts.reward_functions, allow_python=opts.allow_python_rewards)
+    checks, check_weights = build_functions(specs)
+    funcs += checks
+    weights += check_weights
+    if opts.algorithm == "grpo":
+        from trl import GRPOConfig as Config
+        from trl import GRPOTrainer as Trainer
+    else:
+        from trl import RLOOConfig as Config
+        from trl import RLOOTrainer as Trainer
+    args = Config(beta=opts.beta, num_generations=opts.num_generations, reward_weights=weights,
+                  max_completion_length=opts.max_completion_length, temperature=opts.temperature,
+                  **without(ctx.common_args, "max_length"))
+    # Only the prompts are used (and the columns a `match` check compares with): the answers come from the
+    # policy, their scores from the reward model and the checks.
+    keep = ["prompt", *(c for c in dict.fromkeys(columns_needed(specs)) if c in ctx.dataset.column_names)]
+    missing = [c for c in columns_needed(specs) if c not in ctx.dataset.column_names]
+    if missing:
+        raise ConfigError(f"A match reward compares with the column {missing[0]}, which the data lacks; its "
+                          f"columns are {', '.join(ctx.dataset.column_names)}.")
+    trainer = Trainer(model=ctx.model, reward_funcs=funcs, args=args,
+                      train_dataset=ctx.dataset.select_columns(keep), processing_class=ctx.tokenizer,
+                      callbacks=ctx.callbacks)
+    # What RL sampled and how each answer was scored, appended to RUN/samples.jsonl at every logged step.
+    trainer.add_callback(samples_writer(trainer, ctx.run_dir))
+    return trainer
 
 
 METHOD = Method(
@@ -98,7 +150,8 @@ METHOD = Method(
     order=30,
     title="RL on a reward model (RLHF step 3)",
     full_name="Reinforcement learning from a reward model (RLOO)",
-    description="RL (RLHF step 3): samples answers, scores them with a reward run, maximises reward − β·KL.",
+    description="RL (RLHF step 3): samples answers, scores them with a reward run and/or checks (rl.reward_functions), "
+                "maximises reward − β·KL.",
     data_kind="preference",
     build=build,
     options=RLOptions,
@@ -110,15 +163,21 @@ METHOD = Method(
         "value model is needed. Only the data's **prompts** are used. Advice from the field: **β 0.01-0.1**; "
         "4-8 answers per prompt; a LoRA learning rate around 1e-5 (the pineapple demo uses a higher one); "
         "watch the **KL** and the answer **length**: a reward that climbs while answers turn odd means the "
-        "policy found the reward model's blind spots (reward hacking)."
+        "policy found the reward model's blind spots (reward hacking). **Verifiable rewards** "
+        "(`rl.reward_functions`: the right number, a regex, a length, words, valid JSON, your own Python) "
+        "replace or join the reward model; `rl.algorithm: grpo` is TRL's **GRPO**. The *What RL sampled* table "
+        "shows each answer with its rewards and advantage."
     ),
-    card_line="Reinforcement learning against a Bradley-Terry reward model (RLHF step 3) with TRL's RLOOTrainer, "
-              "reward minus β·KL to the base.",
+    card_line="Reinforcement learning against a Bradley-Terry reward model and/or verifiable reward functions "
+              "(RLHF step 3) with TRL's RLOOTrainer or GRPOTrainer, reward minus β·KL to the base.",
     charts=(
-        Chart("Reward", {"reward": "mean reward", "reward_std": "reward spread"}),
+        # Beside the total, one line per reward function: TRL logs rewards/<function name>/mean.
+        Chart("Reward", {"reward": "mean reward", "reward_std": "reward spread", **{
+            f"rewards/{name}/mean": name for name in (
+                "reward_model", "match", "regex", "length", "contains", "avoids", "json")}}),
         Chart("KL and length", {"kl": "KL to the base", "completions/mean_length": "answer length (tokens)"}),
     ),
-    recipes=("pineapple-rlhf.yaml",),
+    recipes=("pineapple-rlhf.yaml", "arithmetic-grpo.yaml"),
     reference_model=True,
-    preflight=lambda opts: reward_run_dir(opts.reward_model),
+    preflight=lambda opts: reward_run_dir(opts.reward_model) if opts.reward_model.strip() else None,
 )

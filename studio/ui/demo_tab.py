@@ -26,7 +26,7 @@ INTRO = (
     "**What happens:** the built-in model (SmolLM2-135M-Instruct) is asked whether pineapple on pizza is a "
     "crime. We show it 40 pairs of answers, a *chosen* one (\"No, it's a matter of taste\") and a "
     "*rejected* one (\"Yes, under the Geneva Convention\"), and train a small LoRA adapter with **DPO** for "
-    "16 steps (about a minute on a laptop). Then both versions answer questions they never saw."
+    "7 steps (under a minute of training on a laptop). Then both versions answer questions they never saw."
 )
 
 
@@ -74,8 +74,8 @@ def explanation(records: list[dict], result: dict | None = None) -> str:
     pairs = f" on {result.get('pairs')} held-out pairs" if result and result.get("pairs") else ""
     return (
         "**What DPO did:** it raised the probability of the *chosen* answers and lowered that of the "
-        "*rejected* ones, measured against the original model, which stays in memory as the reference "
-        f"(the same weights with the adapter switched off).{moved} The table scores the base and the tuned "
+        "*rejected* ones, measured against the original model, the reference (the same weights with the "
+        f"adapter switched off, whose scores of the pairs were computed once before training).{moved} The table scores the base and the tuned "
         f"model{pairs} it never trained on."
     )
 

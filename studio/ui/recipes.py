@@ -4,6 +4,7 @@ list, load and save recipe YAML files, and the exact `studio train` command for 
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import shlex
 import typing
@@ -138,7 +139,9 @@ def values_from_config(cfg: RunConfig, keys: list[str]) -> dict[str, Any]:
     out = {}
     for key in keys:
         value = _get(raw, key)
-        out[key] = format_column_map(value) if key == "data.column_map" else value
+        # A list option (rl.reward_functions) is shown as JSON text, which the option reads back as YAML.
+        out[key] = (format_column_map(value) if key == "data.column_map" else
+                    json.dumps(value, ensure_ascii=False) if isinstance(value, list) else value)
     return out
 
 

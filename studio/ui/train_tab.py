@@ -8,7 +8,7 @@ from typing import Any
 import gradio as gr
 
 from studio.methods import all_methods, get_method
-from studio.ui import monitor
+from studio.ui import monitor, samples_panel
 from studio.ui.messages import fail, ok, warn
 from studio.ui.recipes import (
     ADVANCED_TRAIN_KEYS,
@@ -207,6 +207,7 @@ def build(fields: dict, recipe: Any) -> dict:
         command_yaml = gr.Code(language="yaml", label="Recipe YAML", interactive=False)
     gr.Markdown("### Progress")
     mon = monitor.build()
+    samples_panel.build(mon["run"])  # what RL sampled, for RL runs (RUN/samples.jsonl)
 
     config = {k: fields[k] for k in ALL_KEYS}
     filled = {"recipe": recipe, "status": status, "advice": advice, "recipe_pick": recipe_pick, **config, **groups}

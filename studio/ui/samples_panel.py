@@ -1,0 +1,58 @@
+"""What RL sees: the latest logged group of sampled answers of an RL run (RUN/samples.jsonl), each with
+every reward function's score and its advantage, so reward hacking shows as answers, not only as a curve.
+Hidden for runs that sample nothing (every method but RL)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from studio.ui.messages import fail
+
+INTRO = ("**What RL sampled at step {step}** ({n} answers): each answer's reward from every function and its "
+         "advantage (how much better than the other answers to the same prompt; positive answers are made "
+         "more likely). An answer that scores high but reads badly is the reward being gamed.")
+
+
+def samples_frame(rows: list[dict]):
+    """One row per sampled answer: prompt, answer, a column per reward function, advantage."""
+    import pandas as pd
+
+    names = list(dict.fromkeys(name for r in rows for name in (r.get("rewards") or {})))
+    table = [[r.get("prompt", ""), r.get("completion", ""), *[(r.get("rewards") or {}).get(n) for n in names],
+              r.get("advantage")] for r in rows]
+    return pd.DataFrame(table, columns=["Prompt", "Answer", *[f"reward: {n}" for n in names], "Advantage"])
+
+
+def poll_samples(run_id: str | None, seen: Any = None):
+    """One tick: the table and its caption are re-sent only when a new step was sampled."""
+    from studio.rl_samples import latest_group
+
+    if not run_id:
+        return gr.update(visible=False), gr.skip(), gr.skip(), None
+    try:
+        from studio.runs import get_run
+
+        rows = latest_group(get_run(run_id).dir)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
+        return gr.update(visible=True), fail(exc), gr.skip(), seen
+    if not rows:
+        return gr.update(visible=False), gr.skip(), gr.skip(), None
+    key = [run_id, rows[-1].get("step"), len(rows)]
+    if key == seen:
+        return gr.skip(), gr.skip(), gr.skip(), seen
+    caption = INTRO.format(step=rows[-1].get("step"), n=len(rows))
+    return gr.update(visible=True), caption, samples_frame(rows), key
+
+
+def build(run) -> dict:
+    """The panel under the charts; ``run`` is the monitor's run dropdown (the run shown)."""
+    with gr.Column(visible=False, elem_id="rl-samples") as box:
+        caption = gr.Markdown()
+        table = gr.Dataframe(value=None, interactive=False, wrap=True, max_height=360, elem_id="rl-samples-table")
+    seen = gr.State(None)
+    outputs = [box, caption, table, seen]
+    gr.Timer(2.0).tick(poll_samples, [run, seen], outputs, show_progress="hidden", concurrency_limit=None)
+    run.change(poll_samples, [run, gr.State(None)], outputs, show_progress="hidden")
+    return {"samples_box": box, "samples_table": table}

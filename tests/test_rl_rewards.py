@@ -1,0 +1,165 @@
+"""Verifiable reward functions (rl.reward_functions) and what RL sees (RUN/samples.jsonl): each check is
+scored on real answers, a real GRPO run on the tiny model writes every sample with its rewards, and a
+broken user function is one sentence naming its file and line."""
+
+import json
+
+import pytest
+from jsonl_files import write_jsonl
+from test_training import tiny_config
+
+from studio.config import ConfigError
+from studio.reward_functions import RewardFunctionError, build_functions, last_number, parse_specs, score
+from studio.training.train import train
+
+
+def _score(item: dict, text, **row) -> float:
+    (spec,) = parse_specs([item], allow_python=True)
+    return score(spec, text, row)
+
+
+def test_match_compares_a_column_or_its_last_number():
+    assert _score({"type": "match", "column": "answer"}, " Paris ", answer="paris") == 1.0
+    assert _score({"type": "match", "column": "answer"}, "Lyon", answer="Paris") == 0.0
+    item = {"type": "match", "column": "answer", "number": True}
+    assert _score(item, "3 + 4 = 7", answer="7") == 1.0
+    assert _score(item, "The answer is 7.", answer=[{"role": "assistant", "content": "7"}]) == 1.0
+    assert _score(item, "7, no wait, 8", answer="7") == 0.0
+    assert _score(item, "no number here", answer="7") == 0.0
+    assert last_number("1,234.5 then -3") == -3.0 and last_number("costs 1,234") == 1234.0
+
+
+def test_regex_length_contains_avoids():
+    assert _score({"type": "regex", "pattern": r"^No\b"}, "No, it is fine.") == 1.0
+    assert _score({"type": "regex", "pattern": r"^No\b"}, "Nobody knows.") == 0.0
+    assert _score({"type": "regex", "pattern": "^no", "ignore_case": True}, "NO.") == 1.0
+    assert _score({"type": "regex", "pattern": r"^\d+\.?$"}, "12.\n\nThis is arithmetic") == 0.0  # whole answer
+    assert _score({"type": "length", "min_words": 2, "max_words": 4}, "one two three") == 1.0
+    assert _score({"type": "length", "min_words": 2, "max_words": 4}, "one two three four five") == 0.0
+    assert _score({"type": "contains", "words": ["taste", "pizza"]}, "Pizza is a matter of taste.") == 1.0
+    assert _score({"type": "contains", "words": "crime"}, "It is criminal.") == 0.0  # whole words only
+    assert _score({"type": "avoids", "words": ["Geneva"]}, "the geneva convention") == 0.0
+    assert _score({"type": "avoids", "words": ["Geneva"]}, "No, it's fine.") == 1.0
+
+
+def test_json_valid_and_against_a_schema():
+    assert _score({"type": "json"}, '{"a": 1}') == 1.0
+    assert _score({"type": "json"}, "```json\n[1, 2]\n```") == 1.0
+    assert _score({"type": "json"}, "{a: 1}") == 0.0
+    schema = {"type": "object", "required": ["answer"], "properties": {"answer": {"type": "integer"}}}
+    assert _score({"type": "json", "schema": schema}, '{"answer": 7}') == 1.0
+    assert _score({"type": "json", "schema": schema}, '{"answer": "seven"}') == 0.0
+
+
+def test_each_check_becomes_a_named_weighted_trl_function():
+    specs = parse_specs("[{type: regex, pattern: '^No', weight: 2}, {type: regex, pattern: x}, {type: length}]")
+    funcs, weights = build_functions(specs)
+    assert [f.__name__ for f in funcs] == ["regex", "regex_2", "length"] and weights == [2.0, 1.0, 1.0]
+    completions = [[{"role": "assistant", "content": "No way"}], [{"role": "assistant", "content": "Yes x"}]]
+    assert funcs[0](["p", "p"], completions) == [1.0, 0.0]
+    assert funcs[1](["p", "p"], completions) == [0.0, 1.0]
+
+
+@pytest.mark.parametrize("raw,sentence", [
+    ([{"type": "smile"}], "needs a type, one of match"),
+    ([{"type": "regex", "pattern": "("}], "is not a valid regular expression"),
+    ([{"type": "regex", "patern": "x"}], "does not know patern"),
+    ([{"type": "match"}], "needs `column`"),
+    ([{"type": "regex", "pattern": "x", "weight": "high"}], "give a number"),
+    ([{"type": "python", "function": "mine.py:f"}], "set rl.allow_python_rewards: true"),
+])
+def test_bad_reward_functions_are_one_sentence(raw, sentence):
+    with pytest.raises(ConfigError, match=sentence):
+        parse_specs(raw)
+
+
+def test_rl_with_neither_a_reward_model_nor_a_function_says_so(tiny_model_dir, pref_file, tmp_path):
+    cfg = tiny_config(tiny_model_dir, pref_file, "rl", tmp_path / "run")
+    with pytest.raises(ConfigError, match="RL needs something to reward"):
+        cfg.validate()
+    cfg.rl.algorithm = "ppo"
+    cfg.rl.reward_functions = [{"type": "regex", "pattern": "^No"}]
+    with pytest.raises(ConfigError, match="Option 'rl.algorithm' must be one of rloo, grpo, not 'ppo'"):
+        cfg.validate()
+
+
+def _rl_config(tiny_model_dir, tmp_path, functions, **rl):
+    rows = [{"prompt": f"Is pineapple on pizza a crime? ({i})", "chosen": "No, it is fine.", "rejected": "Yes."}
+            for i in range(4)]
+    cfg = tiny_config(tiny_model_dir, write_jsonl(tmp_path / "pairs.jsonl", rows), "rl", tmp_path / "run",
+                      max_steps=2, batch_size=4, max_length=256)
+    cfg.rl.reward_functions = functions
+    cfg.rl.num_generations, cfg.rl.max_completion_length = 2, 6
+    for key, value in rl.items():
+        setattr(cfg.rl, key, value)
+    return cfg
+
+
+def test_grpo_with_a_regex_reward_writes_every_sample_with_its_reward(tiny_model_dir, tmp_path):
+    from studio.rl_samples import latest_group, read_samples
+
+    # A reward no one tuned the model for: answers holding the letter "e" (random tiny-model text varies).
+    cfg = _rl_config(tiny_model_dir, tmp_path, [{"type": "regex", "pattern": "e", "weight": 1.0}],
+                     algorithm="grpo")
+    run_dir = tmp_path / "run"
+    assert train(cfg, run_dir)["global_step"] == 2
+    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert any("rewards/regex/mean" in m for m in metrics)
+    samples = read_samples(run_dir)
+    assert {s["step"] for s in samples} == {1, 2} and len(samples) == 8  # 4 answers per step
+    for s in samples:
+        assert s["prompt"].startswith("Is pineapple on pizza a crime?")
+        assert s["rewards"]["regex"] == float("e" in s["completion"].strip())
+        assert isinstance(s["advantage"], float)
+    assert [s["step"] for s in latest_group(run_dir)] == [2] * 4
+
+
+def test_a_failing_python_reward_fails_the_run_naming_file_and_line(tiny_model_dir, tmp_path):
+    user = tmp_path / "my_reward.py"
+    user.write_text("def short(prompts, completions, **kwargs):\n"
+                    "    scores = [1.0 for _ in completions]\n"
+                    "    return scores[len(scores)]\n")
+    cfg = _rl_config(tiny_model_dir, tmp_path, [{"type": "python", "function": f"{user}:short"}])
+    with pytest.raises(ConfigError, match="set rl.allow_python_rewards: true"):
+        cfg.validate()
+    cfg.rl.allow_python_rewards = True
+    with pytest.raises(RewardFunctionError, match=rf"The reward function short in {user} at line 3 raised "
+                                                  "IndexError"):
+        train(cfg, tmp_path / "run")
+
+
+def test_dpo_precompute_ref_trains_on_reference_logps_computed_once(tiny_model_dir, pref_file, tmp_path):
+    from studio.data.prepare.token_cache import entries, load
+
+    run_dir = tmp_path / "run"
+    cfg = tiny_config(tiny_model_dir, pref_file, "dpo", run_dir, max_steps=2)
+    cfg.dpo.precompute_ref = True
+    assert train(cfg, run_dir)["global_step"] == 2
+    # The trainer-ready rows carry the reference log-probabilities (so a rerun skips that pass too).
+    (entry,) = entries()
+    rows, _ = load(entry["key"])
+    assert {"ref_chosen_logps", "ref_rejected_logps"} <= set(rows.column_names)
+    assert all(v < 0 for v in rows["ref_chosen_logps"])
+    margins = [json.loads(line).get("rewards/margins") for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert any(m not in (None, 0.0) for m in margins)
+
+
+def test_the_samples_table_shows_the_latest_group_and_the_ui_round_trips_the_list(tmp_path):
+    from studio.config import RunConfig
+    from studio.rl_samples import append_samples, latest_group
+    from studio.ui.recipes import config_from_values, values_from_config
+    from studio.ui.samples_panel import samples_frame
+
+    append_samples(tmp_path, [{"step": 1, "prompt": "q", "completion": "old", "rewards": {"regex": 0.0},
+                               "advantage": -0.5}])
+    append_samples(tmp_path, [{"step": 2, "prompt": "q", "completion": a, "rewards": {"regex": r, "length": 1.0},
+                               "advantage": adv} for a, r, adv in (("No.", 1.0, 0.7), ("Yes.", 0.0, -0.7))])
+    frame = samples_frame(latest_group(tmp_path))
+    assert list(frame.columns) == ["Prompt", "Answer", "reward: regex", "reward: length", "Advantage"]
+    assert frame["Answer"].tolist() == ["No.", "Yes."] and frame["Advantage"].tolist() == [0.7, -0.7]
+
+    cfg = RunConfig.from_yaml("presets/recipes/pineapple-rlhf.yaml")
+    cfg.rl.reward_functions = [{"type": "regex", "pattern": r"^No\b", "weight": 2.0}]
+    shown = values_from_config(cfg, ["rl.reward_functions"])["rl.reward_functions"]
+    back = config_from_values(cfg.to_dict(), {"rl.reward_functions": shown})
+    assert back.rl.reward_functions == [{"type": "regex", "weight": 2.0, "pattern": r"^No\b"}]
