@@ -46,6 +46,7 @@ class Shape:
     heads: int
     kv_heads: int
     vocab: int
+    tied: bool = False  # the output head is the input embedding (one matrix in memory)
 
     @property
     def kv(self) -> int:
@@ -65,12 +66,12 @@ def shape_from_config(config, params: int | None = None) -> Shape:
     kv_heads = int(getattr(text, "num_key_value_heads", 0) or heads)
     inter = int(getattr(text, "intermediate_size", 0) or 4 * hidden)
     vocab = int(text.vocab_size)
+    tied = bool(getattr(config, "tie_word_embeddings", False))
     if params is None:
         kv = hidden // heads * kv_heads
         per_layer = 2 * hidden * hidden + 2 * hidden * kv + 3 * hidden * inter + 2 * hidden
-        tied = bool(getattr(config, "tie_word_embeddings", False))
         params = layers * per_layer + vocab * hidden * (1 if tied else 2) + hidden
-    return Shape(int(params), layers, hidden, inter, heads, kv_heads, vocab)
+    return Shape(int(params), layers, hidden, inter, heads, kv_heads, vocab, tied)
 
 
 def shape_from_params(params_b: float, vocab: int = 64_000) -> Shape:
@@ -120,7 +121,7 @@ def estimate_training(shape: Shape, *, mode: str = "lora", precision: str = "fp3
                       attention_scores: bool | None = None, runtime: float | None = None) -> MemoryEstimate:
     """Bytes a training run of ``shape`` holds at its peak, per process. ``mode``: lora, qlora or full."""
     width = WEIGHT_BYTES.get(precision, 4.0)
-    embed = shape.embedding_params * 2  # input embeddings and the output head
+    embed = shape.embedding_params * (1 if shape.tied else 2)  # input embeddings and the output head
     if mode == "qlora":  # 4-bit blocks (+ double-quantized constants); PEFT's prepare_model_for_kbit_training
         weights = (shape.params - embed) * 0.53 + embed * 4.0  # casts the embeddings and head left whole to fp32
     else:
