@@ -17,8 +17,8 @@ from pathlib import Path
 
 
 def main() -> int:
-    from studio.config import RunConfig
     from studio.chat.before_after import BeforeAfter
+    from studio.config import RunConfig
     from studio.inference import Sampling
     from studio.reward_functions import parse_specs, score, text_of
 

@@ -17,12 +17,14 @@ from typing import Any
 
 import yaml
 
-from studio.data.prepare.templates import TEMPLATE_CHOICES
 from studio.config_ranges import check_ranges
+from studio.data.prepare.templates import TEMPLATE_CHOICES
 from studio.errors import ConfigError
 from studio.methods import all_methods, get_method, method_names
 from studio.methods.base import option as _opt
-from studio.training.trackers import HELP as TRACKER_HELP, TRACKERS, check as check_trackers  # noqa: I001
+from studio.training.trackers import HELP as TRACKER_HELP
+from studio.training.trackers import TRACKERS
+from studio.training.trackers import check as check_trackers
 
 __all__ = ["ConfigError", "RunConfig", "apply_overrides", "choices_help", "choices_of", "config_field", "help_text",
            "validate"]

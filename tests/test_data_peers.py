@@ -120,7 +120,6 @@ def test_a_method_refuses_data_it_cannot_train_on_in_one_sentence(name, method, 
 def test_a_method_or_the_kind_it_declares_gets_the_data_it_can_train_on(name, asked, kind):
     from studio.config import DataConfig
     from studio.data import load_training_data
-
     from studio.methods import get_method
 
     # "dpo" is a method: what it asks of the data is the Asked it declares (the data layer knows no method).

@@ -9,6 +9,7 @@ import pytest
 from studio.evaluation.deck import DeckError, advance, load_deck
 from studio.ui import chat_tab, deck_panel, leaderboard_panel
 
+
 def test_mt_bench_steps_through_both_turns_then_the_next_question():
     deck = load_deck("mt-bench")
     assert len(deck.questions) == 80

@@ -216,8 +216,8 @@ def test_score_panel_scores_two_typed_answers(tmp_path_factory, tiny_model_dir, 
 def test_a_reward_run_exports_merged_as_a_standalone_reward_model(tmp_path_factory, tiny_model_dir, tmp_path):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from studio.publish.hub import export_adapter
     from studio.evaluation.reward import RewardModel
+    from studio.publish.hub import export_adapter
 
     run_dir = reward_run(tmp_path_factory, tiny_model_dir)
     target = export_adapter(run_dir, tmp_path / "out", merge=True)

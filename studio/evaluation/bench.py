@@ -84,9 +84,9 @@ def run_ifeval(run_dir: str | Path, *, limit: int | None = 50, max_new_tokens: i
                model=None, progress: Callable[[int, int], None] | None = None, save: bool = True) -> dict:
     """{"task", "base": figures, "tuned": figures, "prompts", "limit", "max_new_tokens", "seconds"}.
     ``progress(done, total)`` hears every batch (base and tuned answers together count 2 x prompts)."""
+    from studio.chat.before_after import BeforeAfter
     from studio.evaluation.bench_data import ifeval_prompts
     from studio.evaluation.pairs import run_dir_of
-    from studio.chat.before_after import BeforeAfter
 
     started = time.time()
     rows = pick_prompts(ifeval_prompts(), limit, seed)

@@ -178,8 +178,8 @@ def export_gguf(run_dir: str | Path, to: str | Path, quant: str | list[str] = "f
     leaves nothing behind. Returns {"gguf", "modelfile", "quant", "check"} of the first file and
     "files": [{"gguf", "quant", "check"}, ...] of all.
     """
-    from studio.evaluation.pairs import run_dir_of
     from studio.chat.before_after import BeforeAfter
+    from studio.evaluation.pairs import run_dir_of
     from studio.inference import Sampling, adapter_dir_of
     from studio.publish.hub import check_adapter, written_in_place_of
     from studio.publish.modelfile import write_modelfile

@@ -17,8 +17,8 @@ _CACHE_LOCK = threading.Lock()
 
 def before_after(run_dir: str | Path, trust_remote_code: bool = False):
     """The BeforeAfter of the selected run (base and tuned from one model: adapter off and on)."""
-    from studio.chat.engine import shared
     from studio.chat.before_after import BeforeAfter
+    from studio.chat.engine import shared
 
     target = adapter_folder(run_dir)
     if target is None:

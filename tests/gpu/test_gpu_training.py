@@ -95,6 +95,7 @@ def test_memory_estimate_within_25_percent_of_the_peak(arch, tmp_path):
 
     from studio.data import load_training_data
     from studio.methods import get_method
+    from studio.models.memory import PeakMemory, estimate_for_run, longest_sequence
     from studio.training.trainer import build_trainer, plan_device
 
     tok_dir = build_tiny_model(tmp_path / "tok")
