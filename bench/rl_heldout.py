@@ -20,7 +20,7 @@ def main() -> int:
     from studio.chat.before_after import BeforeAfter
     from studio.config import RunConfig
     from studio.inference import Sampling
-    from studio.reward_functions import parse_specs, score, text_of
+    from studio.rl.rewards import parse_specs, score, text_of
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir")

@@ -313,7 +313,7 @@ def validate(cfg: RunConfig) -> None:
     check_trackers(t.report_to)  # unknown or uninstalled trackers are refused before anything starts
     if lora.qlora and not lora.enabled:
         raise ConfigError("QLoRA trains a LoRA adapter on a 4-bit base; turn lora.enabled on to use it.")
-    from studio.eval_during_training import check as check_eval
+    from studio.training.eval_curve import check as check_eval
 
     check_eval(cfg)
     options = cfg.method_options

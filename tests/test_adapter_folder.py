@@ -33,8 +33,8 @@ def test_final_adapter_then_newest_checkpoint_then_none(tmp_path):
 def test_the_readers_ask_it(tmp_path, capsys):
     from studio.errors import StudioError
     from studio.inference import adapter_dir_of
-    from studio.run_commands import report
     from studio.runs import RunInfo
+    from studio.runs.commands import report
     from studio.ui.run_picker import has_adapter
 
     run = tmp_path / "run"

@@ -9,7 +9,7 @@ from jsonl_files import write_jsonl
 from test_training import tiny_config
 
 from studio.config import ConfigError
-from studio.reward_functions import RewardFunctionError, build_functions, last_number, parse_specs, score
+from studio.rl.rewards import RewardFunctionError, build_functions, last_number, parse_specs, score
 from studio.training.train import train
 
 
@@ -96,7 +96,7 @@ def _rl_config(tiny_model_dir, tmp_path, functions, **rl):
 
 
 def test_grpo_with_a_regex_reward_writes_every_sample_with_its_reward(tiny_model_dir, tmp_path):
-    from studio.rl_samples import latest_group, read_samples
+    from studio.rl.samples import latest_group, read_samples
 
     # A reward no one tuned the model for: answers holding the letter "e" (random tiny-model text varies).
     cfg = _rl_config(tiny_model_dir, tmp_path, [{"type": "regex", "pattern": "e", "weight": 1.0}],
@@ -146,7 +146,7 @@ def test_dpo_precompute_ref_trains_on_reference_logps_computed_once(tiny_model_d
 
 def test_the_samples_table_shows_the_latest_group_and_the_ui_round_trips_the_list(tmp_path):
     from studio.config import RunConfig
-    from studio.rl_samples import append_samples, latest_group
+    from studio.rl.samples import append_samples, latest_group
     from studio.ui.recipes import config_from_values, values_from_config
     from studio.ui.samples_panel import samples_frame
 

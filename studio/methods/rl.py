@@ -6,7 +6,7 @@ advantage is its reward minus the mean of the others' (no value model). TRL's RL
 the reference is the base with the adapter off. Three models, as the story says: the policy, its
 reference and the reward model (here two copies of weights in memory: policy+reference, reward).
 Instead of (or beside) the reward model, `rl.reward_functions` lists checks with weights
-(studio.reward_functions: match, regex, length, contains, avoids, json, python); `rl.algorithm: grpo`
+(studio.rl.rewards: match, regex, length, contains, avoids, json, python); `rl.algorithm: grpo`
 picks GRPOTrainer (advantage = reward minus the group mean, over the group's spread).
 """
 
@@ -46,7 +46,7 @@ class RLOptions:
         False, "Run the Python reward functions rl.reward_functions names (your own code runs in the trainer).")
 
     def __post_init__(self) -> None:
-        from studio.reward_functions import parse_specs
+        from studio.rl.rewards import parse_specs
 
         # The UI's text box gives YAML text; a recipe gives a list. Keep the list, as a recipe writes it.
         if isinstance(self.reward_functions, str):
@@ -55,7 +55,7 @@ class RLOptions:
                 for s in parse_specs(self.reward_functions, allow_python=True)]
 
     def validate(self) -> None:
-        from studio.reward_functions import parse_specs
+        from studio.rl.rewards import parse_specs
 
         specs = parse_specs(self.reward_functions, allow_python=self.allow_python_rewards)
         if not self.reward_model.strip() and not specs:
@@ -99,8 +99,8 @@ def reward_run_dir(value: str) -> Path:
 
 
 def build(ctx: TrainContext):
-    from studio.reward_functions import build_functions, columns_needed, parse_specs
-    from studio.rl_samples import samples_writer
+    from studio.rl.rewards import build_functions, columns_needed, parse_specs
+    from studio.rl.samples import samples_writer
 
     opts: RLOptions = ctx.options
     funcs, weights = [], []

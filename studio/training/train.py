@@ -15,12 +15,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from studio import eval_during_training as during
 from studio.config import RunConfig
 from studio.errors import StudioError
 from studio.methods import data_asked, get_method
 from studio.models.hardware import DevicePlan
 from studio.runs.files import ADAPTER_DIR, CONFIG_FILE, SUMMARY_FILE
+from studio.training import eval_curve as during
 from studio.training.saving import check_disk_space, save_adapter
 from studio.training.trainer import build_trainer, plan_device, rows_needed
 

@@ -27,7 +27,7 @@ def samples_frame(rows: list[dict]):
 
 def poll_samples(run_id: str | None, seen: Any = None):
     """One tick: the table and its caption are re-sent only when a new step was sampled."""
-    from studio.rl_samples import latest_group
+    from studio.rl.samples import latest_group
 
     if not run_id:
         return gr.update(visible=False), gr.skip(), gr.skip(), None

@@ -17,7 +17,7 @@ SAMPLES_FILE = "samples.jsonl"
 
 
 def _text(value: Any) -> str:
-    from studio.reward_functions import text_of
+    from studio.rl.rewards import text_of
 
     if isinstance(value, list) and value and isinstance(value[0], dict):
         # A conversational prompt: the last user turn is what a reader needs to see.
