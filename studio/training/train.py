@@ -108,7 +108,11 @@ def build_with_data(cfg: RunConfig, run_dir: Path, model, tokenizer, data, plan:
     trainer = build_trainer(cfg, run_dir, model, tokenizer, data.dataset, plan, callbacks, data_workers=workers,
                             eval_dataset=eval_dataset)
     if trainer.is_world_process_zero():  # under several processes one of them writes the cache
-        data.remember(trainer.train_dataset, cfg.method)
+        rows = trainer.train_dataset
+        # Reference log-probabilities (dpo.precompute_ref) depend on the model, not only on the data and
+        # the tokenizer the key names: they are never stored; TRL keeps its own copy keyed by the model.
+        from_model = [c for c in rows.column_names if c.startswith(("ref_", "reference_"))]
+        data.remember(rows.remove_columns(from_model) if from_model else rows, cfg.method)
     return trainer
 
 
