@@ -54,20 +54,52 @@ def test_f16_gguf_answers_like_the_tuned_model(run_dir, tmp_path, capsys, monkey
     assert "<|im_start|>" in bytes(fields["tokenizer.chat_template"].parts[-1]).decode()
     assert "tokenizer.ggml.tokens" in fields and "tokenizer.ggml.merges" in fields
 
-    # The answer read back from the file equals the tuned model's, and training changed it.
+    # The file holds the tuned weights: its next-token logits are the tuned model's up to f16 rounding, and
+    # its greedy answer starts as the tuned model's (a tiny random model's later tokens sit on near-ties,
+    # where f16 rounding may pick the other one); training changed the answer.
     prompt = "What is the capital of France?"
     pair = BeforeAfter(run_dir)
     want = pair.compare(prompt)
     assert want["before"] != want["after"]
     assert cli_generate(SimpleNamespace(file=str(gguf_file), prompt=prompt, max_new_tokens=96,
                                         engine="transformers", json=True)) == 0
-    assert json.loads(capsys.readouterr().out) == {"answer": want["after"]}
+    got = json.loads(capsys.readouterr().out)["answer"]
+    assert got[:10] == want["after"][:10], (got, want["after"])  # the check prompt's answer matched in full above
+    tuned, from_file = _logits(pair, prompt), _logits_of_gguf(gguf_file, prompt)
+    scale = float(tuned.abs().max())
+    assert float((tuned - from_file).abs().max()) < 0.02 * scale, "the GGUF's logits are not the tuned model's"
+    assert float((tuned - _logits(pair, prompt, tuned=False)).abs().max()) > 0.05 * scale  # training moved them
 
     modelfile = parse_modelfile((out / "Modelfile").read_text())
     assert modelfile["from"] == "./run-f16.gguf"
     assert ("stop", '"<|im_end|>"') in modelfile["parameters"] and ("temperature", "0.0") in modelfile["parameters"]
     for path in [*out.iterdir(), *studio_home.rglob("*.log")]:
         assert CANARY.encode() not in path.read_bytes()
+
+
+def _chat_ids(tokenizer, prompt):
+    return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                         return_tensors="pt", return_dict=True)["input_ids"]
+
+
+def _logits(pair, prompt, tuned=True):
+    import contextlib
+
+    import torch
+
+    model = pair.model
+    with torch.no_grad(), pair._lock, (contextlib.nullcontext() if tuned else model.disable_adapter()):
+        return model(_chat_ids(pair.tokenizer, prompt)).logits[0, -1].float()
+
+
+def _logits_of_gguf(path, prompt):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+    model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32).eval()
+    with torch.no_grad():
+        return model(_chat_ids(tokenizer, prompt)).logits[0, -1].float()
 
 
 def test_f16_and_q8_0_from_one_export_and_a_bad_quant_or_folder_leaves_nothing(run_dir, tmp_path):
