@@ -167,3 +167,44 @@ def test_the_samples_table_shows_the_latest_group_and_the_ui_round_trips_the_lis
     shown = values_from_config(cfg, ["rl.reward_functions"])["rl.reward_functions"]
     back = config_from_values(cfg.to_dict(), {"rl.reward_functions": shown})
     assert back.rl.reward_functions == [{"type": "regex", "weight": 2.0, "pattern": r"^No\b"}]
+
+
+def test_the_arithmetic_recipe_rewards_the_bare_equation_with_the_right_sum():
+    """The shipped GRPO recipe's checks, on its own held-out rows: only "a + b = sum" with the right sum earns
+    both; a right sum wrapped in chatter earns match only; a wrong bare equation earns the format only."""
+    from pathlib import Path
+
+    from studio.config import RunConfig
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = RunConfig.from_yaml(root / "presets/recipes/arithmetic-grpo.yaml").validate()
+    specs = parse_specs(cfg.rl.reward_functions)
+    rows = [json.loads(line) for line in (root / cfg.data.eval_source).read_text().splitlines()]
+    assert len(rows) >= 10
+    for row in rows:
+        a, b = (int(n) for n in row["prompt"].removeprefix("What is ").rstrip("?").split(" + "))
+        assert int(row["chosen"]) == a + b
+
+        def both(text, row=row):
+            return [score(s, text, row) for s in specs]
+
+        assert both(f"{a} + {b} = {a + b}") == [1.0, 1.0]
+        assert both(f"{a} + {b} = {a + b}. Fun fact: 100 is more.") == [0.0, 0.0]  # the last number counts
+        assert both(f"To add {a} and {b}: {a} + {b} = {a + b}") == [1.0, 0.0]
+        assert both(f"{a} + {b} = {a + b + 1}") == [0.0, 1.0]
+
+
+def test_the_reward_pairs_reject_more_than_one_kind_of_bad_answer():
+    """pineapple-reward trains on varied rejected answers (a crime, off-topic, rambling, degenerate, rude), so
+    that the reward model learns what a good answer is, not that "Yes" is bad."""
+    from pathlib import Path
+
+    from studio.config import RunConfig
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = RunConfig.from_yaml(root / "presets/recipes/pineapple-reward.yaml").validate()
+    rows = [json.loads(line) for line in (root / cfg.data.source).read_text().splitlines()]
+    assert 30 <= len(rows) <= 60
+    assert all(r["chosen"].startswith("No") and r["chosen"] != r["rejected"] for r in rows)
+    opening_yes = sum(r["rejected"].startswith("Yes") for r in rows)
+    assert opening_yes <= len(rows) // 4 and len({r["rejected"] for r in rows}) >= 20

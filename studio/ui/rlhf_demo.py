@@ -36,7 +36,8 @@ def _recipe(name: str):
     from studio.config import RunConfig
 
     cfg = RunConfig.from_yaml(PRESETS_DIR / "recipes" / name)
-    cfg.data.source = str(ASSETS_DIR / "pineapple_pairs.jsonl")
+    # The recipe's own data file, found in the assets wherever the app runs (the reward model's pairs differ).
+    cfg.data.source = str(ASSETS_DIR / cfg.data.source.rsplit("/", 1)[-1])
     cfg.data.eval_source = str(HELDOUT_FILE)
     return cfg.validate()
 
