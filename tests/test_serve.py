@@ -148,3 +148,27 @@ def test_another_host_without_a_key_is_refused_before_loading(tmp_path, capsys):
     empty.write_text("\n")
     with pytest.raises(Exception, match="is empty"):
         read_api_key(str(empty), "0.0.0.0")
+
+
+def test_a_server_just_started_counts_as_alive_while_the_kernel_execs_it():
+    """Right after the fork its /proc cmdline is briefly empty: that once read as "stopped" (the suite's serve
+    tests failed at setup with an empty log); a zombie still reads as dead."""
+    import subprocess
+    import time
+
+    from studio.publish.serve_process import _alive
+
+    for _ in range(150):
+        proc = subprocess.Popen(["/bin/sh", "-c", "sleep 5", "studio", "serve"], start_new_session=True)
+        try:
+            assert _alive(proc.pid)
+        finally:
+            proc.kill()
+    proc.wait()
+    done = subprocess.Popen(["/bin/sh", "-c", "exit 0", "studio", "serve"])
+    for _ in range(500):  # until it has exited and nobody has reaped it yet
+        if Path(f"/proc/{done.pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z":
+            break
+        time.sleep(0.01)
+    assert not _alive(done.pid)
+    done.wait()

@@ -32,7 +32,9 @@ def _alive(pid: int) -> bool:
     """Whether ``pid`` is still our `studio serve` (a reused pid of another program is not)."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
+        if cmdline == [b""]:  # empty while the kernel is still exec-ing it (right after start), or a zombie
+            return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
         return False
     return b"studio" in cmdline and b"serve" in cmdline
 
