@@ -41,7 +41,7 @@ browser:
 	  echo "could not install chromium: browser tests will fail"; }
 
 test: install browser
-	$(BIN)/python -m pytest -q -rs
+	$(BIN)/python -m pytest -q -rs --durations=25
 
 lint: install
 	$(BIN)/ruff check studio tests bench launch.py
