@@ -208,3 +208,15 @@ def test_the_reward_pairs_reject_more_than_one_kind_of_bad_answer():
     assert all(r["chosen"].startswith("No") and r["chosen"] != r["rejected"] for r in rows)
     opening_yes = sum(r["rejected"].startswith("Yes") for r in rows)
     assert opening_yes <= len(rows) // 4 and len({r["rejected"] for r in rows}) >= 20
+
+
+def test_the_rlhf_vs_dpo_tab_trains_each_recipe_on_its_own_data_file():
+    """The tab's reward model learns from the varied pairs its recipe names, not from the DPO pairs."""
+    from pathlib import Path
+
+    from studio.ui.rlhf_demo import RECIPES, _recipe
+
+    sources = {label: Path(_recipe(name).data.source) for label, name in RECIPES.items()}
+    assert all(source.is_file() for source in sources.values())
+    assert sources["reward model"].name == "pineapple_reward_pairs.jsonl"
+    assert sources["DPO"].name == "pineapple_pairs.jsonl"
