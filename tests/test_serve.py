@@ -164,7 +164,7 @@ def test_a_server_just_started_counts_as_alive_while_the_kernel_execs_it():
             assert _alive(proc.pid)
         finally:
             proc.kill()
-    proc.wait()
+            proc.wait()
     done = subprocess.Popen(["/bin/sh", "-c", "exit 0", "studio", "serve"])
     for _ in range(500):  # until it has exited and nobody has reaped it yet
         if Path(f"/proc/{done.pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z":
