@@ -422,3 +422,25 @@ def test_a_message_sent_while_both_panes_answer_gets_a_sentence(tiny_model_dir):
     assert [m["role"] for m in last["arena"].b] == ["user", "assistant"]
     _, after = chat("And pizza with ham?", last["arena"], str(tiny_model_dir), str(tiny_model_dir))
     assert len(after["arena"].a) == 4  # once they finished, the same message goes through
+
+
+def test_a_batch_of_prompts_gets_the_answers_each_prompt_gets_alone(tiny_adapter):
+    """The demo, `studio eval --prompts`, the RLHF vs DPO tab and `studio bench` answer a list of prompts
+    in one left-padded batch: greedy, each row says what its prompt gets alone, adapter off and on, and
+    the stream shows every row at every step."""
+    from studio.chat.before_after import BeforeAfter
+    from studio.chat.sampling import Sampling
+
+    pair = BeforeAfter(tiny_adapter.parent)
+    prompts = ["hi", "is pineapple on pizza a crime under the law of any country", "tell me"]  # unequal lengths
+    sampling = Sampling(max_new_tokens=8)
+    answers = {}
+    for tuned in (False, True):
+        answers[tuned] = pair.answer_many(prompts, tuned, sampling)
+        assert answers[tuned] == [pair.answer(p, tuned, sampling) for p in prompts]
+        generation = pair.stream_many(prompts, tuned, sampling)
+        steps = list(generation)
+        assert steps[-1] == answers[tuned] and generation.tokens == len(steps) <= 8
+        assert all(len(step) == len(prompts) for step in steps)
+    assert answers[False] != answers[True], "the adapter changed no answer"
+    assert all(answers[False]) and all(answers[True])

@@ -363,8 +363,10 @@ def test_demo_runs_answers_and_evaluates(monkeypatch, tmp_path, tiny_model_dir):
     assert final_answers.count("class='after'") == 4
     assert last["table"]["visible"] is True and len(last["table"]["value"]) == 4
     assert "reward margin" in last["explain"]
-    # While it answers, the status says which prompt, which side and how many tokens so far.
-    assert any(re.search(r"Answering 4 of 4, after training: [1-4] of at most 4 tokens", s.get("status", ""))
+    # While it answers (all prompts side by side, one column at a time), the status says which side and
+    # how many tokens so far.
+    assert any(re.search(r"Answering the 4 held-out prompts after training: [1-4] of at most 4 tokens",
+                         s.get("status", ""))
                for s in steps)
 
 

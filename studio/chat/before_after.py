@@ -55,5 +55,16 @@ class BeforeAfter:
         """The answer piece by piece as it is generated (its ``tokens`` count how far it got)."""
         return self.engine.stream(self.source, [{"role": "user", "content": prompt}], sampling, tuned=tuned)
 
+    def stream_many(self, prompts: list[str], tuned: bool, sampling: Sampling | None = None):
+        """All ``prompts`` answered at once, side by side (studio.chat.batch): iterate for the answers so far."""
+        from studio.chat.batch import stream_batch
+
+        return stream_batch(self, prompts, tuned, sampling)
+
+    def answer_many(self, prompts: list[str], tuned: bool, sampling: Sampling | None = None) -> list[str]:
+        from studio.chat.batch import answer_batch
+
+        return answer_batch(self, prompts, tuned, sampling)
+
     def compare(self, prompt: str, sampling: Sampling | None = None) -> dict:
         return {"before": self.answer(prompt, False, sampling), "after": self.answer(prompt, True, sampling)}

@@ -20,7 +20,6 @@ from studio.errors import StudioError
 
 BENCH_FILE = "bench.json"
 FIGURES = ("prompt_strict", "prompt_loose", "inst_strict", "inst_loose")
-BATCH = 8
 
 
 class BenchError(StudioError):
@@ -59,32 +58,13 @@ def score_ifeval(rows: list[dict], answers: list[str]) -> dict:
     return {**figures, "prompts": counts["prompts"], "instructions": counts["instructions"]}
 
 
-def generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int, tuned: bool) -> list[str]:
-    """Greedy answers to single-turn prompts, a batch at a time (left-padded), adapter on or off."""
-    import torch
-
-    tokenizer.padding_side = "left"
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    texts = [tokenizer.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True,
-                                           tokenize=False) for p in prompts]
-    inputs = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-    kwargs = {**inputs, "max_new_tokens": max_new_tokens, "do_sample": False, "pad_token_id": tokenizer.pad_token_id}
-    with torch.no_grad():
-        if tuned:
-            out = model.generate(**kwargs)
-        else:
-            with model.disable_adapter():
-                out = model.generate(**kwargs)
-    new = out[:, inputs["input_ids"].shape[1]:]
-    return [tokenizer.decode(seq, skip_special_tokens=True).strip() for seq in new]
-
-
 def run_ifeval(run_dir: str | Path, *, limit: int | None = 50, max_new_tokens: int = 384, seed: int = 0,
                model=None, progress: Callable[[int, int], None] | None = None, save: bool = True) -> dict:
     """{"task", "base": figures, "tuned": figures, "prompts", "limit", "max_new_tokens", "seconds"}.
     ``progress(done, total)`` hears every batch (base and tuned answers together count 2 x prompts)."""
+    from studio.chat.batch import BATCH_SIZE
     from studio.chat.before_after import BeforeAfter
+    from studio.chat.sampling import Sampling
     from studio.evaluation.bench_data import ifeval_prompts
     from studio.evaluation.pairs import run_dir_of
 
@@ -92,12 +72,13 @@ def run_ifeval(run_dir: str | Path, *, limit: int | None = 50, max_new_tokens: i
     rows = pick_prompts(ifeval_prompts(), limit, seed)
     pair = model if model is not None else BeforeAfter(run_dir)
     pair.model.eval()
+    sampling = Sampling(max_new_tokens=max_new_tokens)  # greedy: a rerun gives the same figures
     total, done = 2 * len(rows), 0
     answers: dict[str, list[str]] = {"base": [], "tuned": []}
     for side, tuned in (("base", False), ("tuned", True)):
-        for start in range(0, len(rows), BATCH):
-            batch = [r["prompt"] for r in rows[start:start + BATCH]]
-            answers[side] += generate_batch(pair.model, pair.tokenizer, batch, max_new_tokens, tuned)
+        for start in range(0, len(rows), BATCH_SIZE):  # a batch at a time, so progress moves
+            batch = [r["prompt"] for r in rows[start:start + BATCH_SIZE]]
+            answers[side] += [text.strip() for text in pair.answer_many(batch, tuned, sampling)]
             done += len(batch)
             if progress:
                 progress(done, total)

@@ -288,7 +288,9 @@ def answer_prompts(run_dir: str | Path, prompts: list[str], sampling=None, *, mo
     from studio.chat.before_after import BeforeAfter
 
     pair_model = model if model is not None else BeforeAfter(run_dir)
-    return [{"prompt": p, **pair_model.compare(p, sampling)} for p in prompts]
+    befores = pair_model.answer_many(prompts, False, sampling)
+    afters = pair_model.answer_many(prompts, True, sampling)
+    return [{"prompt": p, "before": b, "after": a} for p, b, a in zip(prompts, befores, afters, strict=True)]
 
 
 def cli_eval(args) -> int:

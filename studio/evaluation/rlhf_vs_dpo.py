@@ -34,10 +34,11 @@ def compare(reward_run: str | Path, policy_runs: dict[str, str | Path], prompts:
     for label, run in policy_runs.items():
         say(f"Answering with the {label} run...")
         model = BeforeAfter(run)
-        for row in rows:
-            if BASE not in row["answers"]:
-                row["answers"][BASE] = model.answer(row["prompt"], False, sampling)
-            row["answers"][label] = model.answer(row["prompt"], True, sampling)
+        if rows and BASE not in rows[0]["answers"]:
+            for row, text in zip(rows, model.answer_many(prompts, False, sampling), strict=True):
+                row["answers"][BASE] = text
+        for row, text in zip(rows, model.answer_many(prompts, True, sampling), strict=True):
+            row["answers"][label] = text
         say(f"Scoring the held-out pairs with the {label} run...")
         heldout[label] = evaluate(run, pairs_file, model=model, save=False)
         del model
