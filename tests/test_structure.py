@@ -33,7 +33,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("evaluation", "evaluation.reward"),  # evaluation: the package; reward: scorers RL uses
     ("methods.*",),  # the method modules: they build trainers and may use scorers (RL's reward model)
     ("runs", "runs.registry"),
-    ("chat.sources", "chat.engine", "chat.before_after"),  # the one generation engine: runs and models below it
+    ("chat.sources", "chat.engine", "chat.batch", "chat.before_after"),  # the one generation engine: runs and models below it
     ("training.callbacks", "runs.commands"),
     ("training.*",),
     ("runs.worker",),

@@ -41,10 +41,13 @@ def generate(path: str | Path, prompt: str, *, max_new_tokens: int = 96, engine:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from studio.models.loading import tensor_name_map_cached
+
     folder, name = str(path.parent), path.name
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32).eval()
+        with tensor_name_map_cached():
+            model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32).eval()
     except (ValueError, KeyError, OSError, RuntimeError) as exc:
         # RuntimeError: the loader rebuilt the model with its own defaults (a Qwen3 whose head size is
         # not 128) and the file's tensors do not fit them.
