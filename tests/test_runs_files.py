@@ -297,6 +297,27 @@ def test_crashing_ranks_end_the_run_failed_with_rank_0s_sentence(tiny_model_dir,
     assert "accelerate.commands.launch --config_file" in status["command"]
 
 
+def test_a_rank_that_fails_first_names_the_problem_though_rank_0_was_ended_before_it_could(
+        tiny_model_dir, tmp_path, monkeypatch):
+    """torchrun ends every rank when one fails; rank 0, the only one writing status, may be ended before
+    it meets the same error (seen in a full run: rank 1 read the missing file first). The supervisor then
+    takes the sentence of the first rank that failed, and names the exit code only when none said why."""
+    from studio.runs import files
+
+    for said_by_rank_1 in (True, False):
+        info = queued_run(run_config(tiny_model_dir, tmp_path / "missing.jsonl", name=f"ranks-{said_by_rank_1}"))
+        files.update_status(info.dir, state="running")
+        if said_by_rank_1:
+            monkeypatch.setenv("RANK", "1")
+            worker._Worker(info.dir, main=False).finish("failed", "The data file missing.jsonl does not exist.")
+            assert runs.read_status(info.dir)["state"] == "running"  # an extra rank writes no status
+        worker.end_of_ranks(info.dir, 1)
+        status = runs.read_status(info.dir)
+        expected = ("The data file missing.jsonl does not exist." if said_by_rank_1
+                    else "The training processes ended with exit code 1; the log has the details.")
+        assert status["state"] == "failed" and status["message"] == expected, status
+
+
 def test_status_json_is_typed_and_has_one_writer(tmp_path):
     import re
 

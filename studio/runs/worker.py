@@ -139,6 +139,11 @@ class _Worker:
         sys.stdout.flush()
         if self.main:
             print(f"[studio] run ended: {state}: {message}", file=sys.stderr, flush=True)
+        elif state == "failed":  # for the supervisor: torchrun may end rank 0 before it meets the same error
+            try:
+                (self.run_dir / RANK_FAILURE.format(rank=os.environ.get("RANK", "x"))).write_text(message, "utf-8")
+            except OSError:
+                log.exception("could not write this rank's failure")
         self.status(state=state, message=message, eta_s=None, finished=time.time(), **extra)
 
     def run(self, cfg=None) -> int:
@@ -195,6 +200,9 @@ def processes_for(cfg, gpus: int) -> int:
     return wanted
 
 
+RANK_FAILURE = ".rank{rank}.failed"  # an extra rank's failure sentence, for the supervisor (rank 0 writes status)
+
+
 def accelerate_config(processes: int, port: int) -> str:
     """accelerate's own config file for one machine, written into the run folder for all to read.
 
@@ -230,12 +238,28 @@ def _supervise_accelerate(run_dir: Path, processes: int) -> int:
     print(f"[studio] {processes} processes: {shown}", file=sys.stderr, flush=True)
     files.update_status(run_dir, state="running", pid=os.getpid(), pid_start=files.process_start_time(os.getpid()),
                         command=shown, message=f"Starting {processes} training processes...")
+    for stale in run_dir.glob(RANK_FAILURE.format(rank="*")):  # from an earlier attempt of this run
+        stale.unlink(missing_ok=True)
     code = subprocess.call(cmd, stdin=subprocess.DEVNULL, preexec_fn=_end_with_parent(signal.SIGTERM))
-    if code != 0:
-        files.update_status(run_dir, only_if=files.LIVE_STATES, state="failed", eta_s=None,
-                           message=f"The training processes ended with exit code {code}; the log has the details.",
-                           log_tail=files.tail_log(run_dir, 20))
+    end_of_ranks(run_dir, code)
     return code
+
+
+def end_of_ranks(run_dir: Path, code: int) -> None:
+    """After `accelerate launch` exits with ``code``: a run rank 0 did not end gets the sentence of the
+    first rank that failed (torchrun ends the others when one fails, rank 0 often before it could say
+    why), else one naming the exit code."""
+    if code == 0:
+        return
+    def rank(path: Path) -> int:  # ".rank12.failed" -> 12
+        number = path.name.split(".")[1].removeprefix("rank")
+        return int(number) if number.isdigit() else 1 << 30
+
+    said = sorted(run_dir.glob(RANK_FAILURE.format(rank="*")), key=rank)
+    message = (said[0].read_text(encoding="utf-8").strip() if said else "") or (
+        f"The training processes ended with exit code {code}; the log has the details.")
+    files.update_status(run_dir, only_if=files.LIVE_STATES, state="failed", eta_s=None, message=message,
+                        log_tail=files.tail_log(run_dir, 20))
 
 
 def _end_with_parent(signum: int):
