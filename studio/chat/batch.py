@@ -11,16 +11,12 @@ A chat turn stays on ``Engine.stream``: it answers one conversation.
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 from collections.abc import Iterator
 
-from studio.chat.engine import _StopOnEvent
-from studio.chat.history import ChatError
+from studio.chat.engine import _StopOnEvent, generate_with, in_thread
 from studio.chat.sampling import Sampling
-
-log = logging.getLogger("studio.chat")
 
 BATCH_SIZE = 8  # rows per generate call: beyond this a CPU step stops being nearly free per row
 
@@ -60,37 +56,25 @@ class BatchGeneration:
                 steps.put(None)
 
         stop = threading.Event()
-        errors: list[BaseException] = []
 
-        def run():
-            try:
-                with pair._lock, torch.no_grad():
-                    model = pair.model  # the run's adapter active; disable_adapter() gives the base
-                    texts = [tokenizer.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True,
-                                                           tokenize=False) for p in self._prompts]
-                    # Left padding, asked per call: the tokenizer is shared with the Chat tab's engine.
-                    inputs = tokenizer(texts, return_tensors="pt", padding=True, padding_side="left",
-                                       add_special_tokens=False).to(model.device)
-                    torch.manual_seed(int(sampling.seed))
-                    kwargs = dict(**inputs, streamer=Steps(), pad_token_id=tokenizer.pad_token_id,
-                                  stopping_criteria=StoppingCriteriaList([_StopOnEvent(stop)]),
-                                  **sampling.generate_kwargs())
-                    if self._tuned or not hasattr(model, "disable_adapter"):
-                        model.generate(**kwargs)
-                    else:
-                        with model.disable_adapter():
-                            model.generate(**kwargs)
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the reader's thread below
-                errors.append(exc)
-                steps.put(None)
+        def generate():
+            with pair.engine.lock, torch.no_grad():
+                model, _, adapter = pair.engine.prepare(pair.source)
+                texts = [tokenizer.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True,
+                                                       tokenize=False) for p in self._prompts]
+                # Left padding, asked per call: the tokenizer is shared with the Chat tab's engine.
+                inputs = tokenizer(texts, return_tensors="pt", padding=True, padding_side="left",
+                                   add_special_tokens=False).to(model.device)
+                torch.manual_seed(int(sampling.seed))
+                generate_with(model, adapter, self._tuned, **inputs, streamer=Steps(),
+                              pad_token_id=tokenizer.pad_token_id,
+                              stopping_criteria=StoppingCriteriaList([_StopOnEvent(stop)]),
+                              **sampling.generate_kwargs())
 
-        ends = {tokenizer.eos_token_id, tokenizer.pad_token_id} - {None}
-        ids: list[list[int]] = [[] for _ in self._prompts]
-        finished = [False] * len(self._prompts)
-        worker = threading.Thread(target=run, daemon=True)
-        worker.start()
-        done = False
-        try:
+        def rows() -> Iterator[list[str]]:
+            ends = {tokenizer.eos_token_id, tokenizer.pad_token_id} - {None}
+            ids: list[list[int]] = [[] for _ in self._prompts]
+            finished = [False] * len(self._prompts)
             while (step := steps.get(timeout=600)) is not None:
                 self.tokens += 1
                 for row, token in enumerate(step):
@@ -101,15 +85,8 @@ class BatchGeneration:
                     else:
                         ids[row].append(token)
                 yield [tokenizer.decode(row, skip_special_tokens=True) for row in ids]
-            done = True
-        finally:
-            if not done:  # the reader left early (closed tab, cancelled event): end generation
-                stop.set()
-            worker.join()
-        if errors:
-            log.error("batched generation failed for %s", pair.source.label, exc_info=errors[0])
-            raise ChatError(f"{pair.source.label} failed while answering ({type(errors[0]).__name__}); "
-                            "the details are in the studio log.") from errors[0]
+
+        yield from in_thread(generate, rows(), lambda: steps.put(None), stop, pair.source.label)
 
 
 def stream_batch(pair, prompts: list[str], tuned: bool, sampling: Sampling | None = None) -> BatchGeneration:

@@ -305,44 +305,61 @@ class Engine:
                 super().put(value)
 
         streamer = Counting(tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
-        errors: list[BaseException] = []
 
-        def run():
-            try:
-                with self.lock, torch.no_grad():
-                    model, tok, adapter = self.prepare(source)
-                    inputs = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
-                                                     return_dict=True).to(model.device)
-                    torch.manual_seed(int(sampling.seed))
-                    kwargs = dict(**inputs, streamer=streamer, pad_token_id=tok.pad_token_id,
-                                  stopping_criteria=StoppingCriteriaList([_StopOnEvent(stop)]),
-                                  **sampling.generate_kwargs())
-                    if adapter is not None and tuned:
-                        model.set_adapter(adapter)
-                        model.generate(**kwargs)
-                    elif hasattr(model, "disable_adapter"):
-                        with model.disable_adapter():
-                            model.generate(**kwargs)
-                    else:
-                        model.generate(**kwargs)
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread below
-                errors.append(exc)
-                streamer.end()
+        def generate():
+            with self.lock, torch.no_grad():
+                model, tok, adapter = self.prepare(source)
+                inputs = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                                 return_dict=True).to(model.device)
+                torch.manual_seed(int(sampling.seed))
+                generate_with(model, adapter, tuned, **inputs, streamer=streamer, pad_token_id=tok.pad_token_id,
+                              stopping_criteria=StoppingCriteriaList([_StopOnEvent(stop)]),
+                              **sampling.generate_kwargs())
 
-        worker = threading.Thread(target=run, daemon=True)
-        worker.start()
-        finished = False
+        yield from in_thread(generate, streamer, streamer.end, stop, source.label)
+
+
+def generate_with(model, adapter: str | None, tuned: bool, **kwargs) -> None:
+    """``model.generate(**kwargs)`` with ``adapter`` active (``tuned``), else with the adapters switched off
+    (the base)."""
+    if adapter is not None and tuned:
+        model.set_adapter(adapter)
+        model.generate(**kwargs)
+    elif hasattr(model, "disable_adapter"):
+        with model.disable_adapter():
+            model.generate(**kwargs)
+    else:
+        model.generate(**kwargs)
+
+
+def in_thread(generate: Callable[[], None], pieces: Iterator, end: Callable[[], None], stop: threading.Event,
+              label: str) -> Iterator:
+    """Run ``generate`` in a thread and yield ``pieces`` (what its streamer hands over) as they come. A
+    failure calls ``end``, so the reader stops waiting, and is raised here as one sentence; a reader that
+    leaves early (closed tab, cancelled event) sets ``stop``, which ends generation."""
+    errors: list[BaseException] = []
+
+    def run():
         try:
-            yield from streamer
-            finished = True
-        finally:
-            if not finished:  # the reader left early (closed tab, cancelled event): end generation
-                stop.set()
-            worker.join()
-        if errors:
-            log.error("generation failed for %s", source.label, exc_info=errors[0])
-            raise ChatError(f"{source.label} failed while answering ({type(errors[0]).__name__}); "
-                            "the details are in the studio log.") from errors[0]
+            generate()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread below
+            errors.append(exc)
+            end()
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    finished = False
+    try:
+        yield from pieces
+        finished = True
+    finally:
+        if not finished:
+            stop.set()
+        worker.join()
+    if errors:
+        log.error("generation failed for %s", label, exc_info=errors[0])
+        raise ChatError(f"{label} failed while answering ({type(errors[0]).__name__}); "
+                        "the details are in the studio log.") from errors[0]
 
 
 _SHARED: dict[bool, Engine] = {}
