@@ -109,6 +109,7 @@ def open_chat_settings(page, max_new_tokens: int, separate_seed: int | None = No
     if separate_seed is not None:  # the same model with the same seed would say the same thing twice
         page.locator("#chat-shared input").uncheck()
         fill(page, "chat-max-new-b", max_new_tokens)
+        fill(page, "chat-temperature-b", 0.8)  # sampled, so the seed matters (greedy ignores it)
         fill(page, "chat-seed-b", separate_seed)
 
 
