@@ -23,7 +23,7 @@ GRAB_BAGS = {"common", "utils", "util", "helpers", "misc"}
 # (each method module: a new one needs no line here). Moving or adding a module is one line here.
 LAYERS: list[tuple[str, ...]] = [
     # no studio imports (rl.*: RL's reward functions and samples file)
-    ("__init__", "paths", "errors", "net", "config_ranges", "rl", "rl.*", "training", "training.trackers", "publish",
+    ("__init__", "eager_bitsandbytes", "paths", "errors", "net", "config_ranges", "rl", "rl.*", "training", "training.trackers", "publish",
      "publish.login"),
     ("logs", "chat", "chat.history", "chat.sampling", "chat.feedback"),  # chat: the package and its plain types
     ("models", "runs.files"),  # models: the catalog, hardware, memory, finding and loading a base model
