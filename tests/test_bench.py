@@ -82,3 +82,9 @@ def test_bench_answers_with_the_adapter_off_and_on_and_saves_the_figures(tiny_mo
     assert read_progress(run) == {"state": "done", "done": 4, "total": 4, "message": "Done."}
     line, table = bench_panel.show(str(run))
     assert line == "" and "IFEval on 2 prompts" in table and "| prompt strict |" in table
+    # The panel's timer re-sends only what changed since its last tick.
+    import gradio as gr
+
+    progress, result, shown, tick = bench_panel.show_changes(str(run), None)
+    assert (progress, result) == (line, table) and tick.active is False  # done: the timer rests
+    assert bench_panel.show_changes(str(run), shown) == (gr.skip(), gr.skip(), shown, gr.skip())

@@ -7,6 +7,7 @@ import re
 import types
 from pathlib import Path
 
+import gradio as gr
 import pytest
 
 from studio.config import RunConfig, help_text
@@ -199,19 +200,37 @@ def _fake_registry(monkeypatch, tmp_path, records, state="running"):
 def test_poll_sends_curves_only_when_a_step_was_logged(monkeypatch, tmp_path):
     records = list(DPO_RECORDS)
     _fake_registry(monkeypatch, tmp_path, records)
-    bar, loss, rewards, _logps, log_text, seen = monitor.poll_run("r1", None)
+    bar, loss, rewards, _logps, log_text, seen, _tick = monitor.poll_run("r1", None)
     assert "Step <b class='studio-step'>3</b> / 16" in bar and "ETA 0:42" in bar
     assert len(loss) == 3 and len(rewards["value"]) == 6 and rewards["visible"] is True
     assert log_text == "step 3/16"
     again = monitor.poll_run("r1", seen)
-    assert again[1] == {"__type__": "update"} or again[1].get("__type__") == "update"
+    skip = gr.skip()
+    # Nothing changed: nothing is re-sent, not even the progress line and the log (the browser would
+    # render them again each second); the run is running, so the tick goes on.
+    assert again[:5] == (skip, skip, skip, skip, skip) and again[-1] == skip, again
     records.append({"step": 4, "loss": 0.2})
     _fake_registry(monkeypatch, tmp_path, records)
-    assert len(monitor.poll_run("r1", seen)[1]) == 4
+    bar, loss, *_, log_text, seen, tick = monitor.poll_run("r1", again[-2])
+    assert len(loss) == 4 and "Step <b class='studio-step'>4</b>" in bar and log_text == skip and tick == skip
+
+
+def test_the_live_tick_rests_while_the_run_shown_is_idle_and_wakes_when_it_is_active(monkeypatch, tmp_path):
+    info = _fake_registry(monkeypatch, tmp_path, DPO_RECORDS, state="stopped")
+    *shown, seen, tick = monitor.poll_run("r1", None)  # the picker changed: all of it, and one more tick
+    assert "stopped" in shown[0] and tick.active is True
+    *sent, seen, tick = monitor.poll_run("r1", seen)  # nothing new since: the tick stops
+    assert sent == [gr.skip()] * len(sent) and tick.active is False
+    assert monitor.poll_run("r1", seen)[-1] == gr.skip()
+    assert monitor.refresh_history(None, "r1")[-1] == gr.skip()  # idle: nothing to wake
+    info.state = "running"  # resumed from the terminal: the history's slower tick wakes the live one
+    assert monitor.refresh_history(None, "r1")[-1].active is True
 
 
 def test_poll_without_a_run_and_history(monkeypatch, tmp_path):
-    assert "No run yet" in monitor.poll_run(None)[0]
+    first = monitor.poll_run(None)
+    assert "No run yet" in first[0] and first[-1].active is False
+    assert monitor.poll_run(None, first[-2])[:-1] == (gr.skip(),) * (len(first) - 2) + (first[-2],)
     _fake_registry(monkeypatch, tmp_path, DPO_RECORDS, state="stopped")
     frame, *_ = monitor.refresh_history(None)
     assert list(frame["State"]) == ["stopped"] and frame["Step"][0] == "3/16"
@@ -391,3 +410,22 @@ def test_failed_demo_run_is_a_sentence(monkeypatch, tmp_path, tiny_model_dir):
     info.message = "Ran out of memory at step 3."
     status = list(demo_tab.run_demo(poll_s=0))[-1]["status"]
     assert status.startswith("⚠") and "Ran out of memory" in status
+
+
+def test_the_rl_samples_panel_sends_a_new_group_once_and_its_timer_rests_when_the_run_is_idle(monkeypatch, tmp_path):
+    from studio.rl.samples import append_samples
+    from studio.ui.samples_panel import poll_samples
+
+    info = _fake_registry(monkeypatch, tmp_path, DPO_RECORDS)
+    assert poll_samples("r1", None)[-1].active is False  # a DPO run samples nothing: no timer
+    info.method = "rl"
+    box, caption, table, seen, tick = poll_samples("r1", None)
+    assert box["visible"] is False and tick.active is True  # running, nothing sampled yet
+    append_samples(info.dir, [{"step": 2, "prompt": "q", "completion": a, "rewards": {"regex": r}, "advantage": v}
+                              for a, r, v in (("No.", 1.0, 0.5), ("Yes.", 0.0, -0.5))])
+    box, caption, table, seen, tick = poll_samples("r1", seen)
+    assert box["visible"] is True and "2" in caption and table["Answer"].tolist() == ["No.", "Yes."]
+    assert tick == gr.skip()
+    assert poll_samples("r1", seen)[:3] == (gr.skip(),) * 3
+    info.state = "completed"
+    assert poll_samples("r1", seen)[-1].active is False

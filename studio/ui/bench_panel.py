@@ -54,6 +54,17 @@ def show(run_id: str | None) -> tuple[str, str]:
                   f"| Figure (%) | Base | Tuned |\n|---|---|---|\n{rows}")
 
 
+def show_changes(run_id: str | None, shown: list | None = None):
+    """A tick of the progress: the line and the table only where they changed (re-sending an equal
+    Markdown each tick made the browser render it again), what is now shown, and the timer: it runs only
+    while a benchmark is running (each tick costs the browser an event); Run IFEval wakes it."""
+    line, table = show(run_id)
+    same = shown if isinstance(shown, list) else [None, None, None]
+    running = line.startswith("⏳")
+    tick = gr.skip() if running == same[2] else gr.Timer(active=running)
+    return *[gr.skip() if new == old else new for new, old in zip((line, table), same)], [line, table, running], tick
+
+
 def build(run) -> None:
     with gr.Accordion("Benchmark: IFEval before and after", open=False, elem_id="bench-panel"):
         gr.Markdown("Did fine-tuning break what the model could do? IFEval asks for verifiable instructions "
@@ -65,6 +76,8 @@ def build(run) -> None:
         status = gr.Markdown(elem_id="bench-status")
         progress = gr.Markdown(elem_id="bench-progress")
         table = gr.Markdown(elem_id="bench-table")
-    go.click(start, [run, limit], status)
-    run.change(show, run, [progress, table])
-    gr.Timer(2.0).tick(show, run, [progress, table], show_progress="hidden")
+    shown = gr.State(None)
+    tick = gr.Timer(2.0, active=False)
+    go.click(start, [run, limit], status).then(lambda: gr.Timer(active=True), None, tick)
+    run.change(show_changes, [run, gr.State(None)], [progress, table, shown, tick])
+    tick.tick(show_changes, [run, shown], [progress, table, shown, tick], show_progress="hidden")

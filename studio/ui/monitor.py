@@ -23,15 +23,22 @@ def _get(run_id: str):
 
 
 def poll_run(run_id: str | None, seen: Any = None):
-    """One tick of the live view; the curves are only re-sent when a new step was logged."""
+    """One tick of the live view. Only what changed is sent: the curves when a new step was logged, the
+    progress line and the log when their text changed. A value re-sent every second, though equal, made
+    the browser re-render it: an open tab with a finished run took a third of a core from the training
+    it shows (bench/ui_idle.py)."""
     skip = gr.skip()
     slots = chart_slots()
+    last = seen if isinstance(seen, dict) else {}
     if not run_id:
-        return progress_html(None), skip, *[gr.update(visible=False)] * slots, "", None
+        if last.get("key") == "none":
+            return skip, skip, *[skip] * slots, skip, seen, skip
+        return (progress_html(None), skip, *[gr.update(visible=False)] * slots, "", {"key": "none"},
+                gr.Timer(active=False))
     try:
         info = _get(run_id)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
-        return f"<div class='studio-progress'>{fail(exc)}</div>", skip, *[skip] * slots, skip, seen
+        return f"<div class='studio-progress'>{fail(exc)}</div>", skip, *[skip] * slots, skip, None, skip
     records = read_records(info.dir)
     key = [run_id, len(records)]
     try:
@@ -41,13 +48,20 @@ def poll_run(run_id: str | None, seen: Any = None):
     except Exception:  # noqa: BLE001 - every failure becomes a sentence in the UI
         log_text = ""
     bar = progress_html(info, records, _machine(info))
-    if key == seen:
-        return bar, skip, *[skip] * slots, log_text, seen
+    changed = (bar if bar != last.get("bar") else skip), (log_text if log_text != last.get("log") else skip)
+    # Each tick is an event the browser processes (about a tenth of a core a second): once the run shown
+    # is idle and a tick found nothing new (its last log lines are in), the tick stops. Start and Resume
+    # wake it (train_tab), and so does refresh_history when the run shown turns active elsewhere.
+    live = info.state in ACTIVE_STATES or changed != (skip, skip) or key != last.get("key")
+    now = {"key": key, "bar": bar, "log": log_text, "live": live}
+    tick = skip if live == last.get("live") else gr.Timer(active=live)
+    if key == last.get("key"):
+        return changed[0], skip, *[skip] * slots, changed[1], now, tick
     frames = metric_frames(records, str(info.method))
     charts = [gr.update(value=plot_value(frame), title=chart.title, visible=True)
               for chart, frame in frames["charts"][:slots]]
     charts += [gr.update(visible=False)] * (slots - len(charts))
-    return bar, plot_value(frames["loss"]), *charts, log_text, key
+    return changed[0], plot_value(frames["loss"]), *charts, changed[1], now, tick
 
 
 def _machine(info) -> str:
@@ -78,17 +92,21 @@ def history_rows() -> list[list]:
     return rows
 
 
-def refresh_history(known: Any = None):
-    """Every few seconds: the history table and the run pickers, only when something changed."""
+def refresh_history(known: Any = None, shown: str | None = None):
+    """Every few seconds: the history table and the run pickers, only when something changed, and the
+    live view's tick woken when the run it shows is active again (resumed elsewhere, or started by the
+    queue)."""
     import pandas as pd
 
     rows = history_rows()
     choices = run_choices()
     key = [rows, [list(c) for c in choices]]
+    wake = gr.Timer(active=True) if shown and any(r[0] == shown and r[3] in ACTIVE_STATES for r in rows) \
+        else gr.skip()
     if key == known:
-        return gr.skip(), gr.skip(), gr.skip(), known
+        return gr.skip(), gr.skip(), gr.skip(), known, wake
     frame = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
-    return frame, gr.update(choices=choices), gr.update(choices=choices), key
+    return frame, gr.update(choices=choices), gr.update(choices=choices), key, wake
 
 
 def compare_runs(run_ids: list[str] | None):
@@ -147,10 +165,11 @@ def build() -> dict:
     known = gr.State(None)
     tick = gr.Timer(1.0)
     slow_tick = gr.Timer(3.0)
-    outputs = [progress, loss, *charts, log_tail, seen]
+    outputs = [progress, loss, *charts, log_tail, seen, tick]
     tick.tick(poll_run, [run, seen], outputs, show_progress="hidden", concurrency_limit=None)
     run.change(poll_run, [run, gr.State(None)], outputs, show_progress="hidden")
-    slow_tick.tick(refresh_history, known, [history, run, compare, known], show_progress="hidden",
+    slow_tick.tick(refresh_history, [known, run], [history, run, compare, known, tick], show_progress="hidden",
                    concurrency_limit=None)
     compare.change(compare_runs, compare, compare_plot)
-    return {"run": run, "progress": progress, "history": history, "known": known, "compare": compare}
+    return {"run": run, "progress": progress, "history": history, "known": known, "compare": compare,
+            "tick": tick}

@@ -26,24 +26,36 @@ def samples_frame(rows: list[dict]):
 
 
 def poll_samples(run_id: str | None, seen: Any = None):
-    """One tick: the table and its caption are re-sent only when a new step was sampled."""
+    """One tick: the table and its caption are re-sent only when a new step was sampled, and the panel's
+    timer runs only while the run shown is active (each tick costs the browser an event)."""
     from studio.rl.samples import latest_group
+    from studio.ui.run_picker import ACTIVE_STATES
+
+    last = seen if isinstance(seen, dict) else {}
+    skip = gr.skip()
+
+    def answer(box, caption, table, shown, live: bool):
+        tick = skip if live == last.get("live") else gr.Timer(active=live)
+        if shown == last.get("shown"):
+            box, caption, table = skip, skip, skip
+        return box, caption, table, {"shown": shown, "live": live}, tick
 
     if not run_id:
-        return gr.update(visible=False), gr.skip(), gr.skip(), None
+        return answer(gr.update(visible=False), skip, skip, "hidden", False)
     try:
         from studio.runs import get_run
 
-        rows = latest_group(get_run(run_id).dir)
+        info = get_run(run_id)
+        rows = latest_group(info.dir)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
-        return gr.update(visible=True), fail(exc), gr.skip(), seen
+        return answer(gr.update(visible=True), fail(exc), skip, ["failed", fail(exc)], False)
+    live = info.state in ACTIVE_STATES and (bool(rows) or str(info.method) == "rl")  # only RL samples
     if not rows:
-        return gr.update(visible=False), gr.skip(), gr.skip(), None
+        return answer(gr.update(visible=False), skip, skip, "hidden", live)
     key = [run_id, rows[-1].get("step"), len(rows)]
-    if key == seen:
-        return gr.skip(), gr.skip(), gr.skip(), seen
     caption = INTRO.format(step=rows[-1].get("step"), n=len(rows))
-    return gr.update(visible=True), caption, samples_frame(rows), key
+    return answer(gr.update(visible=True), caption, samples_frame(rows) if key != last.get("shown") else skip, key,
+                  live)
 
 
 def build(run) -> dict:
@@ -52,7 +64,8 @@ def build(run) -> dict:
         caption = gr.Markdown()
         table = gr.Dataframe(value=None, interactive=False, wrap=True, max_height=360, elem_id="rl-samples-table")
     seen = gr.State(None)
-    outputs = [box, caption, table, seen]
-    gr.Timer(2.0).tick(poll_samples, [run, seen], outputs, show_progress="hidden", concurrency_limit=None)
+    tick = gr.Timer(2.0)
+    outputs = [box, caption, table, seen, tick]
+    tick.tick(poll_samples, [run, seen], outputs, show_progress="hidden", concurrency_limit=None)
     run.change(poll_samples, [run, gr.State(None)], outputs, show_progress="hidden")
-    return {"samples_box": box, "samples_table": table}
+    return {"samples_box": box, "samples_table": table, "tick": tick}

@@ -207,7 +207,7 @@ def build(fields: dict, recipe: Any) -> dict:
         command_yaml = gr.Code(language="yaml", label="Recipe YAML", interactive=False)
     gr.Markdown("### Progress")
     mon = monitor.build()
-    samples_panel.build(mon["run"])  # what RL sampled, for RL runs (RUN/samples.jsonl)
+    samples = samples_panel.build(mon["run"])  # what RL sampled, for RL runs (RUN/samples.jsonl)
 
     config = {k: fields[k] for k in ALL_KEYS}
     filled = {"recipe": recipe, "status": status, "advice": advice, "recipe_pick": recipe_pick, **config, **groups}
@@ -217,9 +217,15 @@ def build(fields: dict, recipe: Any) -> dict:
        {"status": status, "recipe_pick": recipe_pick})
     on(command_btn.click, show_command, {"recipe": recipe, "recipe_pick": recipe_pick, **config},
        {"command": command_md, "yaml": command_yaml}).then(lambda: gr.Accordion(open=True), None, command_box)
-    on(start.click, start_training, {"recipe": recipe, **config}, {"run": mon["run"], "status": status})
+    ticks = [mon["tick"], samples["tick"]]  # they stop while the run shown is idle: Start and Resume wake them
+
+    def wake() -> list:
+        return [gr.Timer(active=True)] * len(ticks)
+
+    on(start.click, start_training, {"recipe": recipe, **config}, {"run": mon["run"], "status": status}).then(
+        wake, None, ticks)
     stop.click(stop_training, mon["run"], status)
     on(resume.click, resume_training, {"run": mon["run"], "resume_changes": resume_changes},
-       {"run": mon["run"], "status": status})
+       {"run": mon["run"], "status": status}).then(wake, None, ticks)
     return {"status": status, "recipe_pick": recipe_pick, "advice": advice, "groups": groups,
             "filled": filled, **{f"mon_{k}": v for k, v in mon.items()}}

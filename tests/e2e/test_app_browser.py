@@ -182,13 +182,27 @@ def test_map_columns_by_hand_previews_and_starts_a_run(page, tiny_model_dir, tmp
                or "queued" in page.locator("#train-status").inner_text(), 20, "the start confirmation")
 
 
-def test_stop_then_resume_continues_the_curve(page, tiny_model_dir, app_home):
+def test_a_run_survives_a_reload_then_stops_and_resumes_its_curve(page, tiny_model_dir, app_home):
+    """One tiny run (a run's start is most of such a test's time): the curve shows each step at once, a
+    page reload reattaches to it, Stop stops it (the curve with it), Resume continues it."""
     start_tiny_run(page, tiny_model_dir, "tiny-stop-resume")
     wait_until(page, lambda: state(page) == "running" and logged(page, "run-progress") >= 8, 240,
                "the tiny run to log 8 steps")
     wait_until(page, lambda: curve_points(page, "loss-plot"), 30, "the loss curve to be drawn")
     latency = display_latency(page, app_home)
     assert latency < 2.0, f"a new step took {latency:.1f} s to show"
+
+    before = logged(page, "run-progress")
+    page.reload()
+    page.wait_for_selector("#demo-button")
+    open_tab(page, "3 · Train")
+    wait_until(page, lambda: "tiny-stop-resume" in page.locator("#run-shown").inner_text()
+               or "tiny-stop-resume" in page.locator("#run-shown input").input_value(), 20,
+               "the run picker to reattach")
+    wait_until(page, lambda: logged(page, "run-progress") > before, 60, "the curve to keep growing after reload")
+    assert state(page) == "running"
+    shot(page, "train-after-reload")
+
     page.locator("#train-stop").click()
     wait_until(page, lambda: state(page) == "stopped", 90, "the run to stop")
     at_stop = logged(page, "run-progress")
@@ -203,23 +217,6 @@ def test_stop_then_resume_continues_the_curve(page, tiny_model_dir, app_home):
     shot(page, "train-resumed")
     page.locator("#train-stop").click()
     wait_until(page, lambda: state(page) == "stopped", 90, "the resumed run to stop")
-
-
-def test_reload_during_training_reattaches(page, tiny_model_dir):
-    start_tiny_run(page, tiny_model_dir, "tiny-reload")
-    wait_until(page, lambda: state(page) == "running" and logged(page, "run-progress") >= 3, 240,
-               "the run to log 3 steps")
-    before = logged(page, "run-progress")
-    page.reload()
-    page.wait_for_selector("#demo-button")
-    open_tab(page, "3 · Train")
-    wait_until(page, lambda: "tiny-reload" in page.locator("#run-shown").inner_text()
-               or "tiny-reload" in page.locator("#run-shown input").input_value(), 20, "the run picker to reattach")
-    wait_until(page, lambda: logged(page, "run-progress") > before, 60, "the curve to keep growing after reload")
-    assert state(page) == "running"
-    shot(page, "train-after-reload")
-    page.locator("#train-stop").click()
-    wait_until(page, lambda: state(page) == "stopped", 90, "the run to stop")
 
 
 def test_chat_arena_two_turns_then_one_vote_is_one_pair(page, app_home):
