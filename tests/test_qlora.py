@@ -2,6 +2,7 @@
 LoRA on the CPU; where there is no backend (an Apple GPU, no package) the plan says so in one sentence."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -39,6 +40,25 @@ def test_qlora_trains_a_4bit_base_on_the_cpu(tiny_model_dir, pref_file, tmp_path
 
     adapter = load_file(tmp_path / "run" / ADAPTER_DIR / "adapter_model.safetensors")
     assert any(v.abs().sum() > 0 for k, v in adapter.items() if "lora_B" in k)
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads the process's mappings (Linux)")
+def test_a_4bit_load_on_the_cpu_keeps_no_mapping_of_the_checkpoint(tmp_path):
+    """transformers maps the safetensors file and leaves the unquantised weights (embeddings, norms, head) as
+    views on it, which kept the whole full-precision file resident for the run (issue 20): no longer."""
+    from safetensors.torch import load_file
+    from tiny_model import build_tiny_model
+
+    from studio.models.loading import ResolvedModel, load_model
+
+    folder = build_tiny_model(tmp_path / "model")  # its own file: no other test's model maps it
+    checkpoint = str((folder / "model.safetensors").resolve())
+    model = load_model(ResolvedModel(str(folder), "tiny", True), dtype=torch.float32, quantize_4bit=True,
+                       device_map={"": "cpu"})
+    assert not [line for line in Path("/proc/self/maps").read_text().splitlines() if line.endswith(checkpoint)]
+    saved = load_file(checkpoint)
+    for name in ("model.embed_tokens.weight", "model.norm.weight", "lm_head.weight"):  # copied, not changed
+        assert torch.equal(model.get_parameter(name).detach(), saved[name]), name
 
 
 @pytest.mark.parametrize("optimizer", BNB_OPTIMIZERS)

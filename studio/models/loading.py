@@ -313,14 +313,53 @@ def load_model(
                 model = AutoModelForSequenceClassification.from_pretrained(resolved.path, num_labels=1, **kwargs)
             finally:
                 hf_logging.set_verbosity(level)
-            return _with_fixed_head(model)
-        return AutoModelForCausalLM.from_pretrained(resolved.path, **kwargs)
+            model = _with_fixed_head(model)
+        else:
+            model = AutoModelForCausalLM.from_pretrained(resolved.path, **kwargs)
     except Exception as exc:  # transformers and the Hub client raise many types; each becomes one sentence
         if resolved.is_local and isinstance(exc, OSError):
             raise ModelError(f"Could not load the model in {resolved.path}: {exc}.") from exc
         if not resolved.is_local:
             _raise_hub_error(resolved, exc)
         raise
+    return release_checkpoint_mapping(model) if quantize_4bit else model
+
+
+def release_checkpoint_mapping(model):
+    """Copy the weights that are still views on the memory-mapped checkpoint into ordinary memory.
+
+    transformers maps each safetensors file and hands the model views on it where no conversion was needed.
+    After a 4-bit load that is the embeddings, the norms and the output head, and any one of those views
+    keeps the whole mapping alive: every page the quantiser read (the full-precision checkpoint) stays in
+    the process's resident size for the whole run, ~1.2 GiB at 404M parameters in fp32, though nothing uses
+    it. Copied, the views go and the file is unmapped. Where /proc/self/maps is absent, nothing is done.
+    """
+    import torch
+
+    try:
+        lines = Path("/proc/self/maps").read_text().splitlines()
+    except OSError:
+        return model
+    mapped = []  # address ranges backed by a file (a checkpoint; never a tensor's own memory otherwise)
+    for line in lines:
+        fields = line.split(maxsplit=5)
+        if len(fields) == 6 and fields[4] != "0" and fields[5].startswith("/"):
+            low, high = fields[0].split("-")
+            mapped.append((int(low, 16), int(high, 16)))
+
+    def on_file(tensor) -> bool:
+        address = tensor.untyped_storage().data_ptr()
+        return tensor.device.type == "cpu" and any(low <= address < high for low, high in mapped)
+
+    with torch.no_grad():
+        for param in model.parameters():  # shared (tied) parameters once: they stay shared
+            if on_file(param):
+                param.data = param.data.clone()
+        for module in model.modules():
+            for name, buffer in module._buffers.items():
+                if buffer is not None and on_file(buffer):
+                    module._buffers[name] = buffer.clone()
+    return model
 
 
 def _with_fixed_head(model):
