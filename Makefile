@@ -48,7 +48,9 @@ browser:
 # machine here (699 s vs 827 s), but CI's 2-core machine took 860 s with them against 702 s without: its two
 # cores do not run two trainings side by side. Opt in where a machine has the cores.
 PYTEST_ARGS ?=
-test: install browser
+# The install and Debian's chromium at once: one waits on PyPI, the other on Debian's mirror.
+test:
+	@$(MAKE) --no-print-directory -j2 install browser
 	$(BIN)/python -m pytest -q -rs --durations=25 $(PYTEST_ARGS)
 
 lint: install

@@ -161,8 +161,11 @@ def test_crashing_worker_ends_failed_with_its_sentence(sft_file, tmp_path):
 def test_cli_train_ctrl_c_stops_and_saves(tiny_model_dir, sft_file, tmp_path):
     recipe = tmp_path / "recipe.yaml"
     run_config(tiny_model_dir, sft_file, name="cli", steps=2000, save_steps=2000).save(recipe)
+    # Ctrl-C as a terminal sends it. A suite started in the background by a shell without job control
+    # inherits SIGINT ignored (as `cmd &` does), which the CLI would inherit too: it is the default here.
     proc = subprocess.Popen([sys.executable, "-m", "studio", "train", str(recipe)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # noqa: PLW1509
     try:
         run_dir = wait_for(lambda: next(iter(runs.runs_dir().glob("*-cli")), None))
         wait_for(lambda: last_step(run_dir) >= 3)

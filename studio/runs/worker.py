@@ -290,6 +290,10 @@ def _supervise_trainer(run_dir: Path) -> int:
         return child.returncode
     signum = -child.returncode
     status = files.read_status(run_dir)
+    if status.get("state") in files.FINAL_STATES:  # killed while it exited: the run had ended already
+        print(f"[studio] training process {child.pid} killed by {endings.signal_name(signum)} after the run "
+              f"ended ({status.get('state')})", file=sys.stderr, flush=True)
+        return 0 if status.get("state") != "failed" else 1
     step = int(status.get("step") or 0)
     if endings.looks_like_oom(signum, child.pid, oom_kills_before, peak_rss):
         sentence = _oom_kill_sentence(run_dir, step, status.get("id") or run_dir.name)
