@@ -297,7 +297,7 @@ def test_pineapple_demo_end_to_end(page):
     open_tab(page, "4 · Chat")
     wait_until(page, lambda: "pineapple-dpo" in page.locator("#chat-model-a input").input_value(), 20,
                "side 1 to default to the finished demo run")
-    open_chat_settings(page, max_new_tokens=48)
+    open_chat_settings(page, max_new_tokens=16)  # that both sides answer, streaming, is what is checked
     chat_turn(page, "Would a judge convict me for eating pineapple pizza?", 1)
     shot(page, "tab-chat")
     for name, slug in (("1 · Model", "model"), ("2 · Data", "data"), ("3 · Train", "train"),
