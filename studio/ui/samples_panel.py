@@ -48,7 +48,8 @@ def poll_samples(run_id: str | None, seen: Any = None):
         info = get_run(run_id)
         rows = latest_group(info.dir)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
-        return answer(gr.update(visible=True), fail(exc), skip, ["failed", fail(exc)], False)
+        said = fail(exc)
+        return answer(gr.update(visible=True), said, skip, ["failed", said], False)
     live = info.state in ACTIVE_STATES and (bool(rows) or str(info.method) == "rl")  # only RL samples
     if not rows:
         return answer(gr.update(visible=False), skip, skip, "hidden", live)
