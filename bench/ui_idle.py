@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+sys.path[:0] = [str(ROOT / "tests" / "e2e"), str(ROOT), str(ROOT / "tests")]  # e2e first: its conftest
+# The browser tests' own way to start the app and chromium (their session fixtures use the same).
+from conftest import CHROMIUM, CHROMIUM_ARGS, _free_port, _wait_http
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -51,26 +50,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30)
     args = parser.parse_args()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "STUDIO_HOME": tempfile.mkdtemp(), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
-    app = subprocess.Popen([sys.executable, "launch.py", "--port", str(port)], cwd=ROOT, env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    home = Path(tempfile.mkdtemp(prefix="ui-idle-"))
+    port = _free_port()
+    env = {**os.environ, "STUDIO_HOME": str(home), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    log = home / "app.log"
+    with log.open("wb") as out:
+        app = subprocess.Popen([sys.executable, "launch.py", "--port", str(port)], cwd=ROOT, env=env,
+                               stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(360):
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
+        _wait_http(url, app, log, timeout=180)
         time.sleep(5)
         print(f"app alone:            app {share(lambda: [app.pid], args.seconds):5.1f}% of a core")
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(url)
             page.wait_for_selector("#demo-button", timeout=60_000)
