@@ -196,7 +196,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="file holding USER:PASSWORD required to open the app (or set $STUDIO_AUTH)")
     p.add_argument("--auth", default=None,
                    help="USER:PASSWORD on the command line (visible to other users in `ps`: prefer the two above)")
+    _add_exposure_options(sub)
     return parser
+
+
+def _add_exposure_options(sub) -> None:
+    """What `studio serve` takes in and which names `studio app` answers to (issue 31)."""
+    serve, app = sub.choices["serve"], sub.choices["app"]
+    serve.add_argument("--max-queue", type=int, default=16, metavar="N",
+                       help="requests taken in at once (waiting or answered); more get 429 with Retry-After")
+    serve.add_argument("--timeout", type=float, default=300.0, metavar="S",
+                       help="seconds a request may take from arrival to its last token (504 beyond)")
+    app.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                     help="another host name the app answers to (repeatable); others are refused, "
+                          "against DNS rebinding")
 
 
 def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
