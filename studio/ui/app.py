@@ -2,7 +2,8 @@
 
 Security defaults: bound to 127.0.0.1; a public link (--share) or a non-local host needs a password
 ($STUDIO_AUTH, --auth-file or --auth);
-uploads are capped; no folder is added to Gradio's allowed paths (it serves only its own cache).
+uploads are capped; no folder is added to Gradio's allowed paths (it serves only its own cache); it
+answers only to its own names and origin (studio.ui.origin_guard; more names with --allowed-host).
 """
 
 from __future__ import annotations
@@ -123,6 +124,11 @@ def launch_kwargs(args) -> dict:
     check_exposure(host, share, auth)
     css = CSS_FILE.read_text(encoding="utf-8") if CSS_FILE.is_file() else None
     import gradio as gr
+    from starlette.middleware import Middleware
+
+    from studio.ui.origin_guard import OriginGuard, host_policy
+
+    policy = host_policy(host, getattr(args, "allowed_host", None) or [], share)
 
     return {
         "server_name": host,
@@ -136,6 +142,7 @@ def launch_kwargs(args) -> dict:
         "footer_links": [],
         "theme": gr.themes.Soft(primary_hue="orange", secondary_hue="amber", neutral_hue="slate"),
         "css": css,
+        "app_kwargs": {"middleware": [Middleware(OriginGuard, policy=policy)]},  # before any of Gradio's routes
     }
 
 
