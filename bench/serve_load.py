@@ -97,6 +97,9 @@ async def run_load(url: str, key: str, model: str, pid: int, *, clients: int = 1
     for kind in kinds:
         todo.put_nowait(kind)
     results: list[tuple[str, str, float]] = []
+    async with httpx.AsyncClient(timeout=seconds) as warm:  # weights are mapped lazily: touch them first
+        await warm.post(f"{url}/chat/completions", headers={"Authorization": f"Bearer {key}"},
+                        json={**_chat(max_tokens), "model": model})
     before = rss_mib(pid)
 
     async def client_loop(client) -> None:
@@ -158,12 +161,14 @@ def main() -> int:
         server.terminate()
         server.wait(30)
     print(f"model: {model} ({served}), {args.clients} clients, {args.requests} requests, "
-          f"max_tokens {args.max_tokens}, --max-queue {args.max_queue}")
-    print(f"sent {figures['sent']} (unfinished at the time bound: {figures['unfinished']}), "
+          f"max_tokens {args.max_tokens}, --max-queue {args.max_queue}; {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.1f} at the end, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
+    print(f"sent {figures['sent']} (clients still waiting at the time bound: {figures['unfinished']}), "
           f"answered {figures['answered']}: p50 {figures['p50_s']:.2f} s, p95 {figures['p95_s']:.2f} s")
     for outcome, count in sorted(figures["outcomes"].items()):
         print(f"  {count:4d}  {outcome}")
-    print(f"server memory: {figures['rss_before_mib']:.0f} MiB before, {figures['rss_after_mib']:.0f} MiB after")
+    print(f"server memory: {figures['rss_before_mib']:.0f} MiB before (after one warm-up answer), "
+          f"{figures['rss_after_mib']:.0f} MiB after")
     print(f"still answering at the end: {'yes' if figures['still_answering'] else 'NO'}")
     return 0 if figures["still_answering"] else 1
 

@@ -19,7 +19,7 @@ CALLS = """async (app) => {
     fetch(app + "/gradio_api/queue/join", {method: "POST", mode: "no-cors", body: "{}",
                                            headers: {"Content-Type": "text/plain"}}),
   ];
-  return (await Promise.allSettled(tries)).map(t => t.status);
+  await Promise.allSettled(tries);
 }"""
 
 
@@ -56,10 +56,12 @@ def test_another_sites_page_cannot_call_the_apps_api(browser, app_url, other_sit
         page.goto(other_site)
         statuses = []
         page.on("response", lambda r: statuses.append((r.url, r.status)) if r.url.startswith(app_url) else None)
-        settled = page.evaluate(CALLS, app_url)
+        page.evaluate(CALLS, app_url)
         page.wait_for_timeout(500)
         assert len(statuses) == 3 and {status for _, status in statuses} == {403}, statuses
-        assert settled.count("rejected") >= 1  # the cors fetch cannot read a refusal either
+        # Gradio lets pages on localhost read its answers (CORS): all such a page reads is the refusal
+        read = page.evaluate("async (app) => (await fetch(app + '/config')).text()", app_url)
+        assert read.startswith("This studio does not answer calls from other sites")
 
         own = context.new_page()  # the app's own page, same calls: through
         own.goto(app_url)
