@@ -56,18 +56,22 @@ async def _one(client, url: str, key: str, model: str, kind: str, max_tokens: in
     elif kind == "no_key":
         response = await client.post(f"{url}/chat/completions", json=body)
     elif kind == "max_tokens":
-        response = await client.post(f"{url}/chat/completions", headers=auth, json={**body, "max_tokens": 10**9})
+        response = await client.post(f"{url}/chat/completions", headers=auth,
+                                     json={**body, "max_tokens": 10**9})
     elif kind == "stops":
-        response = await client.post(f"{url}/chat/completions", headers=auth, json={**body, "stop": list("abcdefg")})
+        response = await client.post(f"{url}/chat/completions", headers=auth,
+                                     json={**body, "stop": list("abcdefg")})
     elif kind == "hang_up":
-        async with client.stream("POST", f"{url}/chat/completions", headers=auth, json={**body, "stream": True}) as r:
+        async with client.stream("POST", f"{url}/chat/completions", headers=auth,
+                                 json={**body, "stream": True}) as r:
             if r.status_code != 200:
                 return _outcome(r.status_code, await r.aread()), time.monotonic() - started
             async for _ in r.aiter_bytes():
                 break  # the first event, then gone
         return "hung up", time.monotonic() - started
     elif kind == "stream":
-        async with client.stream("POST", f"{url}/chat/completions", headers=auth, json={**body, "stream": True}) as r:
+        async with client.stream("POST", f"{url}/chat/completions", headers=auth,
+                                 json={**body, "stream": True}) as r:
             text = await r.aread()
         ok = r.status_code == 200 and text.rstrip().endswith(b"data: [DONE]")
         return ("ok" if ok else _outcome(r.status_code, text)), time.monotonic() - started
@@ -125,7 +129,8 @@ async def run_load(url: str, key: str, model: str, pid: int, *, clients: int = 1
             "p50_s": statistics.median(answered) if answered else None,
             "p95_s": answered[max(0, int(0.95 * len(answered)) - 1)] if answered else None,
             "outcomes": dict(Counter(f"{kind}: {outcome}" for kind, outcome, _ in results)),
-            "rss_before_mib": before, "rss_after_mib": rss_mib(pid), "still_answering": last.status_code == 200}
+            "rss_before_mib": before, "rss_after_mib": rss_mib(pid),
+            "still_answering": last.status_code == 200}
 
 
 def _free_port() -> int:
@@ -136,7 +141,8 @@ def _free_port() -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="embedded", help="what `studio serve` serves (default: the embedded model)")
+    parser.add_argument("--model", default="embedded",
+                        help="what `studio serve` serves (default: the embedded model)")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--requests", type=int, default=96)
     parser.add_argument("--max-tokens", type=int, default=32)
@@ -155,14 +161,16 @@ def main() -> int:
         server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         served = _wait_ready(server, f"http://127.0.0.1:{port}/v1", key, folder / "serve.log")
-        figures = asyncio.run(run_load(f"http://127.0.0.1:{port}/v1", key, served, server.pid, clients=args.clients,
-                                       requests=args.requests, max_tokens=args.max_tokens, seconds=args.seconds))
+        figures = asyncio.run(run_load(f"http://127.0.0.1:{port}/v1", key, served, server.pid,
+                                       clients=args.clients, requests=args.requests,
+                                       max_tokens=args.max_tokens, seconds=args.seconds))
     finally:
         server.terminate()
         server.wait(30)
     print(f"model: {model} ({served}), {args.clients} clients, {args.requests} requests, "
           f"max_tokens {args.max_tokens}, --max-queue {args.max_queue}; {os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.1f} at the end, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
+          f"{os.getloadavg()[0]:.1f} at the end, "
+          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
     print(f"sent {figures['sent']} (clients still waiting at the time bound: {figures['unfinished']}), "
           f"answered {figures['answered']}: p50 {figures['p50_s']:.2f} s, p95 {figures['p95_s']:.2f} s")
     for outcome, count in sorted(figures["outcomes"].items()):

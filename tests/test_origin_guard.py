@@ -10,13 +10,16 @@ LOCAL = host_policy("127.0.0.1")
 
 
 def _refused(policy, host, method="GET", **headers) -> bool:
-    return refusal({"host": host, **{k.replace("_", "-"): v for k, v in headers.items()}}, method, policy) is not None
+    sent = {"host": host, **{k.replace("_", "-"): v for k, v in headers.items()}}
+    return refusal(sent, method, policy) is not None
 
 
 def test_only_the_bound_names_and_the_listed_ones_are_answered():
     assert not _refused(LOCAL, "127.0.0.1:7860") and not _refused(LOCAL, "localhost:7860")
     assert not _refused(LOCAL, "[::1]:7860")
-    for rebound in ("attacker.example:7860", "attacker.localhost:7860", "127.0.0.1.nip.io:7860", "", "10.0.0.5:7860"):
+    rebound_names = ("attacker.example:7860", "attacker.localhost:7860", "127.0.0.1.nip.io:7860", "",
+                     "10.0.0.5:7860")
+    for rebound in rebound_names:
         assert _refused(LOCAL, rebound), rebound
     listed = host_policy("127.0.0.1", ["Studio.LAN"])
     assert not _refused(listed, "studio.lan:7860") and _refused(listed, "other.lan:7860")

@@ -88,7 +88,8 @@ def to_request(body: ChatRequest, served_id: str, limits: Limits = DEFAULT_LIMIT
     stop = _stop_strings(body, limits)
     max_tokens = body.max_completion_tokens or body.max_tokens
     if max_tokens is not None and max_tokens > limits.max_tokens:
-        raise RequestError(f"max_tokens is at most {limits.max_tokens} on this server; ask for fewer.", "max_tokens")
+        raise RequestError(f"max_tokens is at most {limits.max_tokens} on this server; ask for fewer.",
+                           "max_tokens")
     messages = [{"role": "system" if m.role == "developer" else m.role, "content": _text(m, i)}
                 for i, m in enumerate(body.messages)]
     if (chars := sum(len(m["content"]) for m in messages)) > limits.max_prompt_chars:
@@ -133,7 +134,8 @@ def create_app(served: ServedModel, api_key: str | None = None, limits: Limits =
     async def chat(body: ChatRequest, http: HTTPRequest):
         deadline = time.monotonic() + limits.request_timeout_s
         request = to_request(body, served.id, limits)
-        tokens = await asyncio.get_running_loop().run_in_executor(None, served.prompt_tokens, request.messages)
+        loop = asyncio.get_running_loop()  # tokenizing a long prompt must not hold up the other clients
+        tokens = await loop.run_in_executor(None, served.prompt_tokens, request.messages)
         job = served.submit(request, Answer(prompt_tokens=tokens))  # QueueFull: 429
         ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         if body.stream:

@@ -135,7 +135,7 @@ class Job:
         self._loop = loop
 
     def send(self, item) -> None:
-        """Hand ``item`` to the waiting request (from the worker thread); nobody waits once it was cancelled."""
+        """Hand ``item`` to the waiting request (from the worker thread); none waits once cancelled."""
         if self.stop.is_set() and item is not _END:
             return
         try:
@@ -229,7 +229,8 @@ class ServedModel:
                 with self._lock:
                     self._pending -= 1
                     if ran:
-                        self._seconds_per_job = 0.8 * self._seconds_per_job + 0.2 * (time.monotonic() - started)
+                        took = time.monotonic() - started
+                        self._seconds_per_job = 0.8 * self._seconds_per_job + 0.2 * took
 
     def _run(self, request: Request, answer: Answer, stop: threading.Event, send) -> None:
         limit = request.max_tokens or DEFAULT_MAX_TOKENS
@@ -249,7 +250,8 @@ class ServedModel:
         answer.completion_tokens = min(counted, limit)
         answer.finish_reason = "length" if not scanner.stopped and counted >= limit else "stop"
         if stop.is_set() and not scanner.stopped:
-            log.info("generation cancelled after %d of at most %d tokens (the client left or its time ran out)",
+            log.info("generation cancelled after %d of at most %d tokens (the client left or its time "
+                     "ran out)",
                      answer.completion_tokens, limit)
 
     def _pieces(self, request: Request, max_new_tokens: int, stop: threading.Event) -> Iterator[str]:

@@ -64,12 +64,14 @@ class ServeGuard:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         if not self._authorised(headers.get("authorization", "")):
-            await _refuse(scope, send, 401, "Missing or wrong API key; send it as 'Authorization: Bearer KEY'.",
+            await _refuse(scope, send, 401,
+                          "Missing or wrong API key; send it as 'Authorization: Bearer KEY'.",
                           code="invalid_api_key")
             return
         declared = headers.get("content-length", "0").strip()
         if not declared.isdigit():
-            await _refuse(scope, send, 400, "The Content-Length header is not a number; send the body's size in bytes.")
+            await _refuse(scope, send, 400,
+                          "The Content-Length header is not a number; send the body's size in bytes.")
             return
         if int(declared) > self.limits.max_body_bytes:
             await self._too_large(scope, send)
@@ -79,9 +81,10 @@ class ServeGuard:
         except BodyTooLarge:
             await self._too_large(scope, send)
             return
-        except (asyncio.TimeoutError, TimeoutError):
-            await _refuse(scope, send, 408, f"The request body took longer than {self.limits.body_timeout_s:g} s to "
-                          "arrive; send it at once.", code="request_timeout")
+        except (asyncio.TimeoutError, TimeoutError):  # one class since Python 3.11, two before
+            took = f"{self.limits.body_timeout_s:g} s"
+            await _refuse(scope, send, 408, f"The request body took longer than {took} to arrive; "
+                          "send it at once.", code="request_timeout")
             return
         except ClientGone:
             return
@@ -90,7 +93,8 @@ class ServeGuard:
     def _authorised(self, given: str) -> bool:
         if self.api_key is None:
             return True
-        return given.startswith("Bearer ") and hmac.compare_digest(given[7:].strip().encode(), self.api_key.encode())
+        return given.startswith("Bearer ") and hmac.compare_digest(given[7:].strip().encode(),
+                                                                   self.api_key.encode())
 
     async def _read(self, receive) -> bytes:
         chunks, size = [], 0
@@ -124,7 +128,8 @@ def _replay(body: bytes, receive):
     return replayed
 
 
-async def _refuse(scope, send, status: int, message: str, code: str | None = None, headers: dict | None = None) -> None:
+async def _refuse(scope, send, status: int, message: str, code: str | None = None,
+                  headers: dict | None = None) -> None:
     from starlette.responses import JSONResponse
 
     log.info("refused a request (%d): %s", status, message)

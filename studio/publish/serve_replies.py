@@ -24,7 +24,8 @@ def usage_of(answer: Answer) -> dict:
 
 
 def timed_out(limits: Limits) -> APIError:
-    return APIError(504, f"The answer took longer than this server's limit of {limits.request_timeout_s:g} s; "
+    return APIError(504, f"The answer took longer than this server's limit of "
+                    f"{limits.request_timeout_s:g} s; "
                     "ask for fewer tokens or retry later.", kind="server_error", code="timeout")
 
 
@@ -68,12 +69,15 @@ async def events(model: str, job: Job, ident: str, created: int, usage: bool, de
         return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
     yield chunk({"role": "assistant", "content": ""})
-    loop = asyncio.get_running_loop()
+    pieces = job.text()
     try:
-        async with asyncio.timeout_at(loop.time() + max(0.0, deadline - time.monotonic())):
-            async for piece in job.text():
-                yield chunk({"content": piece})
-    except TimeoutError:
+        while True:
+            try:
+                piece = await asyncio.wait_for(pieces.__anext__(), max(0.0, deadline - time.monotonic()))
+            except StopAsyncIteration:
+                break
+            yield chunk({"content": piece})
+    except (asyncio.TimeoutError, TimeoutError):  # one class since Python 3.11, two before
         log.info("a streamed answer outlived the request timeout; its generation stopped")
         yield f"data: {json.dumps(timed_out(limits).body)}\n\n"
         return
@@ -83,6 +87,8 @@ async def events(model: str, job: Job, ident: str, created: int, usage: bool, de
             f"The answer failed ({type(exc).__name__}); the details are in the studio log.")
         yield f"data: {json.dumps(APIError(500, message, kind='server_error').body)}\n\n"
         return
+    finally:
+        job.cancel()  # however the stream ended (a client that left included), the job is over
     yield chunk({}, job.answer.finish_reason)
     if usage:
         body = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model,

@@ -142,7 +142,7 @@ def launch_kwargs(args) -> dict:
         "footer_links": [],
         "theme": gr.themes.Soft(primary_hue="orange", secondary_hue="amber", neutral_hue="slate"),
         "css": css,
-        "app_kwargs": {"middleware": [Middleware(OriginGuard, policy=policy)]},  # before any of Gradio's routes
+        "app_kwargs": {"middleware": [Middleware(OriginGuard, policy=policy)]},  # in front of Gradio's routes
     }
 
 

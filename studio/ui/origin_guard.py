@@ -23,7 +23,8 @@ log = logging.getLogger("studio.ui")
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 ANY_ADDRESS = frozenset({"0.0.0.0", "::", ""})
 SHARE_SUFFIX = ".gradio.live"  # Gradio's share links arrive through its tunnel under this domain
-_HOST_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_HOST_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,8 @@ def host_policy(bound: str, allowed: list[str] | tuple[str, ...] = (), share: bo
     for name in allowed:
         cleaned = name.strip().lower().rstrip(".")
         if not (_HOST_NAME.match(cleaned) or _is_ip(cleaned)):
-            raise StudioError(f"--allowed-host {name!r} is not a host name; give a bare name such as studio.lan "
-                              "(no http:// and no port).")
+            raise StudioError(f"--allowed-host {name!r} is not a host name; give a bare name such as "
+                              "studio.lan (no http:// and no port).")
         extra.add(cleaned)
     bound = bound.strip("[]").lower()
     names = {bound} | extra
@@ -63,8 +64,8 @@ def refusal(headers: dict[str, str], method: str, policy: HostPolicy) -> str | N
     host = headers.get("host", "")
     name = _host_name(host)
     if not policy.allows(name):
-        return (f"This studio does not answer to the name '{name}'; open it at the address it printed, or start "
-                "it with --allowed-host NAME to allow that name.")
+        return (f"This studio does not answer to the name '{name}'; open it at the address it printed, "
+                "or start it with --allowed-host NAME to allow that name.")
     origin = headers.get("origin")
     if origin is not None and origin.lower().rstrip("/") not in _own_origins(host):
         return f"This studio does not answer calls from other sites ({origin}); open it at its own address."

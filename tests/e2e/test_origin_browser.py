@@ -55,7 +55,8 @@ def test_another_sites_page_cannot_call_the_apps_api(browser, app_url, other_sit
         page = context.new_page()
         page.goto(other_site)
         statuses = []
-        page.on("response", lambda r: statuses.append((r.url, r.status)) if r.url.startswith(app_url) else None)
+        page.on("response",
+                lambda r: statuses.append((r.url, r.status)) if r.url.startswith(app_url) else None)
         page.evaluate(CALLS, app_url)
         page.wait_for_timeout(500)
         assert len(statuses) == 3 and {status for _, status in statuses} == {403}, statuses
