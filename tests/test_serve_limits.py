@@ -192,3 +192,14 @@ def _wait_for(condition, timeout: float = 30.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the server did not get there in time"
         time.sleep(0.02)
+
+
+def test_stop_strings_are_found_across_pieces_while_only_new_text_is_scanned():
+    from studio.publish.serve_engine import StopScanner
+
+    scanner = StopScanner(["<end>", "xyz"])
+    out = [scanner.feed(piece) for piece in ["Hello", " wor", "ld <e", "n", "d> never shown"]]
+    assert "".join(out) + scanner.flush() == "Hello world " and scanner.stopped
+    long_answer = StopScanner(["<end>"])
+    pieces = ["a" * 7] * 2000 + ["<e", "nd>"]
+    assert len("".join(long_answer.feed(p) for p in pieces)) == 14_000 and long_answer.stopped
