@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -167,6 +168,7 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(30)
+        shutil.rmtree(folder, ignore_errors=True)  # the key file and the server's log
     print(f"model: {model} ({served}), {args.clients} clients, {args.requests} requests, "
           f"max_tokens {args.max_tokens}, --max-queue {args.max_queue}; {os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.1f} at the end, "
