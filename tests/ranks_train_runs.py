@@ -16,12 +16,12 @@ from studio.runs import worker
 def main(run_dirs: list[str]) -> int:
     import torch.distributed as dist
 
-    worst = 0
     for run_dir in run_dirs:
-        worst = max(worst, worker.main([run_dir]))
+        if code := worker.main([run_dir]):
+            return code  # as when a run has its own launch: this process ends, and torchrun ends the others
         if dist.is_initialized():
             dist.barrier()  # a later run may read this one (RL's reward model): rank 0 has finished writing it
-    return worst
+    return 0
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ def test_every_preparing_method_trains_in_two_processes(tiny_model_dir, tmp_path
     launch = subprocess.run(
         [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config),
          str(ROOT / "tests" / "ranks_train_runs.py"), *(str(info.dir) for info in infos)],
-        check=False, capture_output=True, text=True, timeout=540, cwd=ROOT,
+        check=False, capture_output=True, text=True, timeout=400, cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)})
     said = launch.stdout + launch.stderr
     for info in infos:
