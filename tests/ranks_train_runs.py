@@ -20,7 +20,7 @@ def main(run_dirs: list[str]) -> int:
         if code := worker.main([run_dir]):
             return code  # as when a run has its own launch: this process ends, and torchrun ends the others
         if dist.is_initialized():
-            dist.barrier()  # a later run may read this one (RL's reward model): rank 0 has finished writing it
+            dist.barrier()  # a later run may read this one (RL's reward model): rank 0 has written it all
     return 0
 
 

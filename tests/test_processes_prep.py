@@ -40,11 +40,11 @@ def _free_port() -> int:
 
 
 def test_every_preparing_method_trains_in_two_processes(tiny_model_dir, tmp_path, monkeypatch):
-    monkeypatch.chdir(ROOT)  # the recipes name their data relative to the studio's folder, as the README runs them
+    monkeypatch.chdir(ROOT)  # recipes name their data relative to the studio's folder, as the README runs
     infos = []
     for recipe, overrides in RUNS.items():
-        cfg = RunConfig.from_yaml(RECIPES / recipe, [f"model.name={tiny_model_dir}", "distributed.processes=2",
-                                                     *overrides])
+        tiny = [f"model.name={tiny_model_dir}", "distributed.processes=2", *overrides]
+        cfg = RunConfig.from_yaml(RECIPES / recipe, tiny)
         infos.append(queued_run(cfg))
     assert infos[0].method == "dpo" and RunConfig.from_yaml(infos[0].dir / "config.yaml").dpo.precompute_ref
     config = tmp_path / "accelerate_config.yaml"

@@ -61,7 +61,7 @@ def test_the_readme_shows_the_commands_it_promises():
 @pytest.mark.parametrize("command", COMMANDS)
 def test_a_readme_command_parses_and_names_what_exists(command, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)  # the README's paths are relative to the studio's folder
-    if command.removeprefix("studio ") in cli.HANDLERS:  # a command named in a sentence ("`studio bench` runs ...")
+    if command.removeprefix("studio ") in cli.HANDLERS:  # named in a sentence ("`studio bench` runs ...")
         return
     for argv in written_forms(command):
         args = cli.build_parser().parse_args(argv)

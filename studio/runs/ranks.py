@@ -22,8 +22,8 @@ OWN_CAUSE = ".rank{rank}.failed"  # a process's own failure sentence
 LOST_PEER = ".rank{rank}.lost"  # a process that failed because another one ended first
 CAUSE_WAIT_S = 5.0  # how long rank 0, having lost its peer, waits for that peer's own sentence
 # What gloo and NCCL say when the process at the other end of a collective is gone.
-PEER_GONE = re.compile(r"connection (closed|reset) by peer|broken pipe|remote worker crash|nccl (error|communicator)"
-                       r"|process group .*(aborted|timed out)", re.IGNORECASE)
+PEER_GONE = re.compile(r"connection (closed|reset) by peer|broken pipe|remote worker crash"
+                       r"|nccl (error|communicator)|process group .*(aborted|timed out)", re.IGNORECASE)
 
 
 def process_count() -> int:
@@ -95,8 +95,8 @@ def wait_for_cause(run_dir: Path, seconds: float | None = None) -> str | None:
 
 
 def lost_peer_sentence(rank: int, processes: int, detail: str) -> str:
-    return (f"Training process {rank + 1} of {processes} lost contact with another one, which ended first ({detail}); "
-            "the log has that process's error.")
+    return (f"Training process {rank + 1} of {processes} lost contact with another one, which ended first "
+            f"({detail}); the log has that process's error.")
 
 
 def end_of_ranks(run_dir: Path, code: int) -> None:

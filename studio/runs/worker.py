@@ -52,7 +52,7 @@ def failure_sentence(exc: BaseException, step: int, preparing: bool, cfg=None, r
                 "is intact: free some space, then resume the run.")
     detail = error_detail(exc)
     where = f" in training process {process}" if process else ""
-    if preparing and isinstance(exc, OSError):  # a file the run needed (its path is in the detail), not bad input
+    if preparing and isinstance(exc, OSError):  # a file the run needed (the detail names it), not bad input
         return f"Preparing the run failed{where} ({detail}); the log has the details."
     if preparing:
         return (f"Preparing the run failed{where} ({detail}); check the model name and the data "
@@ -159,7 +159,8 @@ class _Worker:
             return failure_sentence(exc, step, self.preparing, cfg, run_id)
         rank = ranks.process_rank()
         if not ranks.lost_a_peer(exc):
-            sentence = failure_sentence(exc, step, self.preparing, cfg, run_id, process=f"{rank + 1} of {count}")
+            process = f"{rank + 1} of {count}"
+            sentence = failure_sentence(exc, step, self.preparing, cfg, run_id, process=process)
             ranks.record(self.run_dir, rank, sentence, lost=False)
             return sentence
         ranks.record(self.run_dir, rank, ranks.lost_peer_sentence(rank, count, error_detail(exc)), lost=True)

@@ -14,7 +14,6 @@ where it is.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 from pathlib import Path
@@ -40,7 +39,8 @@ def shared_on_disk(train_dataset, eval_dataset, run_dir: Path, trainer_args: dic
     import datasets
 
     folder = run_dir / SHARED_DATA_DIR
-    with _barrier_args(trainer_args).main_process_first(local=False, desc="writing the data for every process"):
+    barrier = _barrier_args(trainer_args)
+    with barrier.main_process_first(local=False, desc="writing the data for every process"):
         named = {"train": train_dataset, "eval": eval_dataset}
         if processes_index() == 0:
             shutil.rmtree(folder, ignore_errors=True)  # an earlier attempt's copy (and its caches)
@@ -61,11 +61,15 @@ def remove_shared(run_dir: Path) -> None:
     shutil.rmtree(run_dir / SHARED_DATA_DIR, ignore_errors=True)
 
 
+# The trainer's arguments that decide how its processes join one group (the rest would only repeat warnings).
+GROUP_ARGS = ("output_dir", "use_cpu", "deepspeed", "fsdp", "ddp_backend", "ddp_timeout")
+
+
 def _barrier_args(trainer_args: dict[str, Any]):
     """TrainingArguments with the trainer's own device settings: creating them joins the processes'
     group exactly as the trainer will (the trainer's arguments then reuse it), and their
     `main_process_first` is the barrier."""
     from transformers import TrainingArguments
 
-    known = {field.name for field in dataclasses.fields(TrainingArguments)}
-    return TrainingArguments(**{key: value for key, value in trainer_args.items() if key in known})
+    group = {key: trainer_args[key] for key in GROUP_ARGS if key in trainer_args}
+    return TrainingArguments(report_to="none", **group)
