@@ -22,15 +22,19 @@ from studio.training.shared_data import SHARED_DATA_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPES = ROOT / "presets" / "recipes"
-# recipe -> its overrides besides the tiny model and the two processes: one or two steps.
-RUNS = {
-    "pineapple-dpo.yaml": ["training.max_steps=2"],
-    "pineapple-reward.yaml": ["training.max_steps=1"],
-    "pineapple-kto.yaml": ["training.max_steps=1"],
-    "pineapple-orpo.yaml": ["training.max_steps=1"],
-    "pineapple-simpo.yaml": ["training.max_steps=1"],
-    "pineapple-rlhf.yaml": ["training.max_steps=1"],
-}
+# (recipe, its overrides besides the tiny model and the two processes): one or two steps.
+RUNS = [
+    ("pineapple-dpo.yaml", ["training.max_steps=2"]),
+    ("pineapple-reward.yaml", ["training.max_steps=1"]),
+    ("pineapple-kto.yaml", ["training.max_steps=1"]),
+    ("pineapple-orpo.yaml", ["training.max_steps=1"]),
+    ("pineapple-simpo.yaml", ["training.max_steps=1"]),
+    ("pineapple-rlhf.yaml", ["training.max_steps=1"]),
+    # Without held-out rows DPO uses the token cache: the second run's rows come from it, on disk already,
+    # and TRL's reference pass writes its file into the cache entry, which both processes read.
+    *[("pineapple-dpo.yaml", ["training.max_steps=1", "data.eval_source=", f"output.name=dpo-cache-{i}"])
+      for i in (1, 2)],
+]
 
 
 def _free_port() -> int:
@@ -42,7 +46,7 @@ def _free_port() -> int:
 def test_every_preparing_method_trains_in_two_processes(tiny_model_dir, tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)  # recipes name their data relative to the studio's folder, as the README runs
     infos = []
-    for recipe, overrides in RUNS.items():
+    for recipe, overrides in RUNS:
         tiny = [f"model.name={tiny_model_dir}", "distributed.processes=2", *overrides]
         cfg = RunConfig.from_yaml(RECIPES / recipe, tiny)
         infos.append(queued_run(cfg))
@@ -65,5 +69,7 @@ def test_every_preparing_method_trains_in_two_processes(tiny_model_dir, tmp_path
     assert launch.returncode == 0, said[-4000:]
     # The reference pass ran once for both processes, over the training and the held-out rows.
     assert "Computing reference log probs for train dataset" in said
-    rl_config = RunConfig.from_yaml(infos[-1].dir / "config.yaml")
+    rl_config = RunConfig.from_yaml(infos[5].dir / "config.yaml")
     assert rl_config.rl.reward_model == "pineapple-reward"  # the reward run trained above, in two processes
+    cached = [json.loads((info.dir / "summary.json").read_text())["data_cached"] for info in infos[-2:]]
+    assert cached == [False, True]
