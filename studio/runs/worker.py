@@ -23,7 +23,8 @@ import traceback
 from pathlib import Path
 
 from studio.errors import StudioError
-from studio.runs import endings, files
+from studio.runs import endings, files, ranks
+from studio.runs.ranks import end_of_ranks
 from studio.runs.registry import LOCK_FDS_ENV, reconcile
 
 log = logging.getLogger("studio.worker")
@@ -32,8 +33,10 @@ TRAINER_ENV = "STUDIO_TRAINER_PROCESS"  # set in the training child of a supervi
 ACCELERATE_CONFIG = "accelerate_config.yaml"
 
 
-def failure_sentence(exc: BaseException, step: int, preparing: bool, cfg=None, run_id: str = "RUN") -> str:
-    """One plain sentence for the user; the traceback goes to the log."""
+def failure_sentence(exc: BaseException, step: int, preparing: bool, cfg=None, run_id: str = "RUN",
+                     process: str = "") -> str:
+    """One plain sentence for the user; the traceback goes to the log. ``process`` names the training
+    process that failed ("2 of 2") when the run has several."""
     if isinstance(exc, StudioError):
         return str(exc)
     if _is_oom(exc):
@@ -47,11 +50,18 @@ def failure_sentence(exc: BaseException, step: int, preparing: bool, cfg=None, r
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return ("The disk is full, so the run could not write its files; the last complete checkpoint "
                 "is intact: free some space, then resume the run.")
-    detail = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else 'no message'}"
+    detail = error_detail(exc)
+    where = f" in training process {process}" if process else ""
+    if preparing and isinstance(exc, OSError):  # a file the run needed (the detail names it), not bad input
+        return f"Preparing the run failed{where} ({detail}); the log has the details."
     if preparing:
-        return (f"Preparing the run failed ({detail}); check the model name and the data "
+        return (f"Preparing the run failed{where} ({detail}); check the model name and the data "
                 "(`studio data inspect FILE` shows what the data looks like).")
-    return f"Training failed at step {step} ({detail}); the log has the details."
+    return f"Training failed at step {step}{where} ({detail}); the log has the details."
+
+
+def error_detail(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else 'no message'}"
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -139,12 +149,23 @@ class _Worker:
         sys.stdout.flush()
         if self.main:
             print(f"[studio] run ended: {state}: {message}", file=sys.stderr, flush=True)
-        elif state == "failed":  # for the supervisor: torchrun may end rank 0 before it meets the same error
-            try:
-                (self.run_dir / RANK_FAILURE.format(rank=os.environ.get("RANK", "x"))).write_text(message, "utf-8")
-            except OSError:
-                log.exception("could not write this rank's failure")
         self.status(state=state, message=message, eta_s=None, finished=time.time(), **extra)
+
+    def failed_sentence(self, exc: BaseException, step: int, cfg, run_id: str) -> str:
+        """This process's sentence; with several processes, the first one's own cause, since a process that
+        lost its peer only failed because another one ended first."""
+        count = ranks.process_count()
+        if count < 2:
+            return failure_sentence(exc, step, self.preparing, cfg, run_id)
+        rank = ranks.process_rank()
+        if not ranks.lost_a_peer(exc):
+            process = f"{rank + 1} of {count}"
+            sentence = failure_sentence(exc, step, self.preparing, cfg, run_id, process=process)
+            ranks.record(self.run_dir, rank, sentence, lost=False)
+            return sentence
+        ranks.record(self.run_dir, rank, ranks.lost_peer_sentence(rank, count, error_detail(exc)), lost=True)
+        cause = ranks.wait_for_cause(self.run_dir) if self.main else None  # rank 0 writes the status
+        return cause or ranks.lost_peer_sentence(rank, count, error_detail(exc))
 
     def run(self, cfg=None) -> int:
         """Train the run; ``cfg`` is its config.yaml when the caller has read it already (validated when
@@ -174,8 +195,8 @@ class _Worker:
             traceback.print_exc()
             step = self.reporter.step if self.reporter else 0
             run_id = files.read_status(self.run_dir).get("id") or self.run_dir.name
-            sentence = failure_sentence(exc, step, self.preparing, cfg, run_id)
-            self.finish("failed", sentence, log_tail=files.tail_log(self.run_dir, 20))
+            self.finish("failed", self.failed_sentence(exc, step, cfg, run_id),
+                        log_tail=files.tail_log(self.run_dir, 20))
             return 1
         step, total = summary["global_step"], summary["max_steps"]
         if summary["stopped_early"] and stopper.stopped_at is not None:
@@ -198,9 +219,6 @@ def processes_for(cfg, gpus: int) -> int:
         raise StudioError(f"The recipe asks for {wanted} processes and this machine has {gpus} GPUs; set "
                           f"distributed.processes to {gpus} or fewer (or 0 for one per GPU).")
     return wanted
-
-
-RANK_FAILURE = ".rank{rank}.failed"  # an extra rank's failure sentence, for the supervisor (rank 0 writes status)
 
 
 def accelerate_config(processes: int, port: int) -> str:
@@ -238,28 +256,10 @@ def _supervise_accelerate(run_dir: Path, processes: int) -> int:
     print(f"[studio] {processes} processes: {shown}", file=sys.stderr, flush=True)
     files.update_status(run_dir, state="running", pid=os.getpid(), pid_start=files.process_start_time(os.getpid()),
                         command=shown, message=f"Starting {processes} training processes...")
-    for stale in run_dir.glob(RANK_FAILURE.format(rank="*")):  # from an earlier attempt of this run
-        stale.unlink(missing_ok=True)
+    ranks.clear(run_dir)  # the sentences of an earlier attempt of this run
     code = subprocess.call(cmd, stdin=subprocess.DEVNULL, preexec_fn=_end_with_parent(signal.SIGTERM))
     end_of_ranks(run_dir, code)
     return code
-
-
-def end_of_ranks(run_dir: Path, code: int) -> None:
-    """After `accelerate launch` exits with ``code``: a run rank 0 did not end gets the sentence of the
-    first rank that failed (torchrun ends the others when one fails, rank 0 often before it could say
-    why), else one naming the exit code."""
-    if code == 0:
-        return
-    def rank(path: Path) -> int:  # ".rank12.failed" -> 12
-        number = path.name.split(".")[1].removeprefix("rank")
-        return int(number) if number.isdigit() else 1 << 30
-
-    said = sorted(run_dir.glob(RANK_FAILURE.format(rank="*")), key=rank)
-    message = (said[0].read_text(encoding="utf-8").strip() if said else "") or (
-        f"The training processes ended with exit code {code}; the log has the details.")
-    files.update_status(run_dir, only_if=files.LIVE_STATES, state="failed", eta_s=None, message=message,
-                        log_tail=files.tail_log(run_dir, 20))
 
 
 def _end_with_parent(signum: int):

@@ -22,6 +22,7 @@ from studio.models.hardware import DevicePlan
 from studio.runs.files import ADAPTER_DIR, CONFIG_FILE, SUMMARY_FILE
 from studio.training import eval_curve as during
 from studio.training.saving import check_disk_space, save_adapter
+from studio.training.shared_data import remove_shared
 from studio.training.trainer import build_trainer, plan_device, rows_needed
 
 log = logging.getLogger(__name__)
@@ -176,6 +177,7 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
     if main_process:  # the other processes of a multi-process run hold the same weights
         adapter_dir = save_adapter(trainer, tokenizer, run_dir, cfg.model.name, resolved.display_name, cfg.method)
         best = during.mark_best(trainer, run_dir)
+        remove_shared(run_dir)
     summary = {
         "method": cfg.method,
         "base_model": resolved.display_name,

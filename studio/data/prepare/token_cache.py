@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 import time
 from pathlib import Path
@@ -110,7 +111,14 @@ def load(key: str) -> tuple[Any, dict] | None:
     except (OSError, ValueError, FileNotFoundError):
         return None
     meta["last_used"] = time.time()
-    (folder / META).write_text(json.dumps(meta), encoding="utf-8")
+    # Every training process of a multi-process run reads the entry: each writes its own file, then
+    # renames it over meta.json, so no reader meets a half-written one.
+    mine = folder / f".{META}.{os.getpid()}"
+    try:
+        mine.write_text(json.dumps(meta), encoding="utf-8")
+        mine.replace(folder / META)
+    except OSError:  # a read-only cache still serves its data
+        mine.unlink(missing_ok=True)
     return dataset, meta
 
 
