@@ -233,6 +233,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`studio methods | head`): what it wanted was printed; stay quiet, as cat does.
+        # stdout is pointed at devnull so the interpreter's final flush does not raise again.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as exc:  # the traceback goes to the log, one sentence to the user
         log.exception("unexpected failure")
         print(f"error: unexpected {type(exc).__name__}: {exc} (details in {log_file}).", file=sys.stderr)

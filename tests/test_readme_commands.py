@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import sys
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,14 @@ def test_a_readme_command_parses_and_names_what_exists(command, monkeypatch, cap
         if command_of(args) in CHEAP and not any(re.fullmatch(r"[A-Z_]+", word) for word in argv):  # no FILE
             assert cli.main(argv) == 0, capsys.readouterr().err
             assert capsys.readouterr().out.strip(), f"{command!r} printed nothing"
+
+
+def test_a_reader_that_goes_away_gets_no_traceback():
+    """`studio methods | head -1`: the pipe closes early; the command ends quietly, as cat does."""
+    import subprocess
+
+    studio = Path(sys.executable).with_name("studio")
+    proc = subprocess.run(f"'{studio}' methods | head -c 10", shell=True, capture_output=True,
+                          text=True, check=False, timeout=120, executable="/bin/bash")
+    assert len(proc.stdout) == 10
+    assert proc.stderr == "", proc.stderr
