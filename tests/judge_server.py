@@ -24,7 +24,7 @@ RULES = ("always-a", "shorter", "slow", "busy", "mute")
 
 
 def _last(pattern: str, text: str) -> str | None:
-    found = re.findall(pattern, text, flags=re.S)
+    found = re.findall(pattern, text, flags=re.DOTALL)
     return found[-1] if found else None
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from judge_server import SLOW_S, JudgeServer, answer_of
+from test_eval import run_dir  # noqa: F401 - a private copy of the session's tiny DPO run
 from tiny_model import build_tiny_model
 
-PROMPTS = ["Is pineapple on pizza a crime?", "What is the capital of France?", "Say hello to the world.",
-           "Count from 0 to 9.", "Which fox jumps over the lazy dog?"]
+PROMPTS = ["Is pineapple on pizza a crime?", "What is the capital of France?", "Say hello to the world."]
 # AlpacaEval 0.6.6's get_length_controlled_winrate on these inputs (length_controlled_minimal formula,
 # n_splits=0: LogisticRegression(C=100, l1, liblinear)), computed with the package, scikit-learn 1.x and patsy.
 PACKAGE_CASES = [
@@ -51,7 +51,7 @@ def _judge(capsys, *args) -> dict:
     from studio.cli import main
 
     capsys.readouterr()
-    code = main(["judge", *map(str, args), "--max-new-tokens", "12", "--retries", "0", "--json"])
+    code = main(["judge", *map(str, args), "--max-new-tokens", "8", "--retries", "0", "--json"])
     out = capsys.readouterr()
     assert code == 0, out.err
     return json.loads(out.out)
@@ -63,7 +63,13 @@ def _records(result: dict) -> list[dict]:
 
 def test_fastchat_prompts_and_verdicts_come_from_the_wheel():
     from studio.evaluation.judges.job import load_questions
-    from studio.evaluation.judges.prompts import judge_prompts, pair_messages, parse_pair, parse_rating, single_messages
+    from studio.evaluation.judges.prompts import (
+        judge_prompts,
+        pair_messages,
+        parse_pair,
+        parse_rating,
+        single_messages,
+    )
 
     assert {"single-v1", "single-math-v1", "pair-v2", "pair-math-v1", "single-v1-multi-turn",
             "pair-math-v1-multi-turn"} <= set(judge_prompts())
@@ -96,12 +102,13 @@ def test_a_judge_that_always_says_A_gives_only_ties(server, capsys, prompts, tin
 
 
 def test_a_judge_that_prefers_the_shorter_answer_gives_the_win_rate_the_answers_imply(
-        server, capsys, prompts, tiny_model_dir, other_model_dir, tmp_path):
+        server, capsys, prompts, run_dir, other_model_dir, tmp_path):
     from studio.data.inspect import inspect_source
     from studio.evaluation.judges.winrate import length_controlled_win_rate
+    from studio.publish.card import build_model_card
 
     pairs = tmp_path / "ai-pairs.jsonl"
-    result = _judge(capsys, tiny_model_dir, "--bench", prompts, "--mode", "pairwise", "--against", other_model_dir,
+    result = _judge(capsys, run_dir / "adapter", "--bench", prompts, "--mode", "pairwise", "--against", other_model_dir,
                     "--judge", server.url, "--judge-model", "shorter", "--pairs-out", pairs)
     given = [r for r in _records(result) if r["order"] == "as given"]
     mine, theirs = [len(r["answer_a"]) for r in given], [len(r["answer_b"]) for r in given]
@@ -118,6 +125,11 @@ def test_a_judge_that_prefers_the_shorter_answer_gives_the_win_rate_the_answers_
     assert all(len(r["chosen"][0]["content"]) < len(r["rejected"][0]["content"]) and r["reasons"] for r in rows)
     report = inspect_source(str(pairs))
     assert report.kind == "preference" and report.valid_rows == len(rows)
+    assert Path(result["records"]).is_relative_to(run_dir)  # the run's folder and its card hold the result
+    saved = json.loads((run_dir / "judge.json").read_text())[f"{prompts.name} pairwise"]
+    assert saved["win_rate"] == result["win_rate"] and saved["judge"] == f"shorter at {server.url}"
+    card = build_model_card(run_dir)
+    assert "## Judged" in card and f"win rate {result['win_rate']}%" in card and f"shorter at {server.url}" in card
 
 
 def test_single_grading_on_mt_bench_means_per_turn_and_category(server, capsys, tiny_model_dir):
@@ -135,38 +147,44 @@ def test_single_grading_on_mt_bench_means_per_turn_and_category(server, capsys, 
     assert second, "turn 2 is graded with FastChat's multi-turn prompt"
 
 
-def test_failures_are_retried_then_said_in_one_sentence_and_the_job_resumes_from_its_cache(
-        server, prompts, tiny_model_dir):
-    from studio.chat.engine import Engine
+def test_failures_are_retried_then_said_in_one_sentence_and_the_job_resumes_from_its_cache(server):
     from studio.errors import StudioError
-    from studio.evaluation.judges.client import EndpointJudge
-    from studio.evaluation.judges.job import JobSpec, run_job
+    from studio.evaluation.judges.client import EndpointJudge, VerdictCache
+    from studio.evaluation.judges.grading import grade_single
 
-    engine = Engine()
-    spec = JobSpec(model=str(tiny_model_dir), judge=server.url, bench=str(prompts), max_new_tokens=12, concurrency=1)
+    questions = [{"id": i, "category": "", "turns": [p]} for i, p in enumerate(PROMPTS)]
+    answers = {i: ["x" * (3 * i + 1)] for i in range(len(PROMPTS))}
+
+    def grade(rule, **kwargs):
+        judge = EndpointJudge(server.url, rule, **{"retries": 0, **kwargs})
+        return grade_single(judge, VerdictCache(), questions, answers, "m", concurrency=1)
+
     busy = server.count("busy")
     with pytest.raises(StudioError, match=r"429 \(too many requests\) after 2 tries") as exc:
-        run_job(spec, engine=engine, judge=EndpointJudge(server.url, "busy", retries=1))
+        grade("busy", retries=1)
     assert server.count("busy") - busy == 2 and str(exc.value).count(". ") == 0
     with pytest.raises(StudioError, match="did not answer within 0.5 s"):
-        run_job(spec, engine=engine, judge=EndpointJudge(server.url, "slow", timeout=SLOW_S / 4, retries=0))
+        grade("slow", timeout=SLOW_S / 4)
     mute = server.count("mute")
-    result = run_job(spec, engine=engine, judge=EndpointJudge(server.url, "mute", retries=0))
-    assert result["no_verdict"] == len(PROMPTS) and result["n"] == 0
+    summary, _ = grade("mute")
+    assert summary["no_verdict"] == len(PROMPTS) and summary["n"] == 0
     assert server.count("mute") - mute == 3 * len(PROMPTS)  # asked again twice, then reported
 
     server.fail_after, server.answered = 2, 0  # the judge gives out after two verdicts
     try:
         with pytest.raises(StudioError, match="429"):
-            run_job(spec, engine=engine, judge=EndpointJudge(server.url, "shorter", retries=0))
+            grade("shorter")
     finally:
         server.fail_after = None
     before = server.count("shorter")
-    resumed = run_job(spec, engine=engine, judge=EndpointJudge(server.url, "shorter", retries=0))
-    assert server.count("shorter") - before == len(PROMPTS) - 2 and resumed["cached_calls"] == 2
-    again = run_job(spec, engine=engine, judge=EndpointJudge(server.url, "shorter", retries=0))
-    assert server.count("shorter") - before == len(PROMPTS) - 2  # a repeated job sends nothing
-    assert again["cached_calls"] == len(PROMPTS) and again["tokens_sent"] == 0 and again["score"] == resumed["score"]
+    answered_before = server.answered
+    resumed, records = grade("shorter")
+    assert server.answered - answered_before == len(PROMPTS) - 2  # the two cached verdicts are not asked again
+    assert [r["verdict"] for r in records] == [len(answers[i][0]) % 10 + 1 for i in range(len(PROMPTS))]
+    calls = server.count("shorter")
+    again, _ = grade("shorter")
+    assert server.count("shorter") == calls and again == resumed  # a repeated job sends nothing
+    assert calls > before
 
 
 def test_the_key_is_sent_but_never_written(server, capsys, prompts, tiny_model_dir, studio_home, tmp_path,
@@ -198,10 +216,10 @@ def test_the_key_is_sent_but_never_written(server, capsys, prompts, tiny_model_d
 def test_ai_feedback_samples_two_answers_and_keeps_consistent_verdicts(server, capsys, prompts, tiny_model_dir,
                                                                       tmp_path):
     pairs = tmp_path / "feedback.jsonl"
-    result = _judge(capsys, tiny_model_dir, "--bench", prompts, "--samples", "3", "--mode", "single",
+    result = _judge(capsys, tiny_model_dir, "--bench", prompts, "--samples", "2", "--mode", "single",
                     "--judge", server.url, "--judge-model", "shorter", "--pairs-out", pairs)
     records = _records(result)
-    assert len(records) == 3 * len(PROMPTS)
+    assert len(records) == 2 * len(PROMPTS)
     rows = [json.loads(line) for line in pairs.read_text().splitlines()]
     assert len(rows) + result["pairs_dropped_ties"] == len(PROMPTS)
     for row in rows:  # UltraFeedback's binarizing: the best-graded answer chosen, a lower one rejected

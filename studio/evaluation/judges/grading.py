@@ -50,7 +50,7 @@ def run_calls(calls: list[Callable[[], dict]], *, concurrency: int, progress=Non
               counts: Counts | None = None) -> list[dict]:
     """Each call's record in order (None for calls a stop left out); the first JudgeError stops the rest."""
     results: list = [None] * len(calls)
-    failure: list[BaseException] = []
+    failure: list[Exception] = []
     done = [0]
     lock = threading.Lock()
 
@@ -59,7 +59,7 @@ def run_calls(calls: list[Callable[[], dict]], *, concurrency: int, progress=Non
             return
         try:
             results[index] = calls[index]()
-        except BaseException as exc:  # the first failure ends the job; its sentence reaches the face
+        except Exception as exc:  # noqa: BLE001 - the first failure ends the job; it is raised below
             failure.append(exc)
             return
         with lock:

@@ -93,7 +93,7 @@ def job_folder(model_spec: str, base_name: str, name: str) -> tuple[Path, Path |
     run = None
     if source.adapter:
         for folder in (Path(source.adapter), *Path(source.adapter).parents[:2]):
-            if (folder / "status.json").is_file():
+            if (folder / "config.yaml").is_file() and (folder / "adapter").is_dir():
                 run = folder
                 break
     root = run / "judge" if run else studio_home() / "judges"
@@ -134,8 +134,8 @@ def run_job(spec: JobSpec, *, engine=None, judge=None, progress=None, stop=None)
                                        seed=seed, progress=say(f"answering ({label})"), stop=stop)
                for label, model, seed in contestants}
     questions = [q for q in questions if all(q["id"] in a for a in answers.values())]  # a stop cut them short
-    common = dict(turns=(1,) if spec.samples else (1, 2), concurrency=spec.concurrency, progress=say("judging"),
-                  stop=stop, counts=counts)
+    common = {"turns": (1,) if spec.samples else (1, 2), "concurrency": spec.concurrency,
+              "progress": say("judging"), "stop": stop, "counts": counts}
     cache = VerdictCache()
     labels = [c[0] for c in contestants]
     if spec.samples and spec.mode == "single":
@@ -206,3 +206,18 @@ def _write_pairs(spec: JobSpec, records: list[dict], questions: list[dict], grad
     pairs, inconsistent, ties = pairs_from_pairwise(records, by_id)
     return {**write_pairs(spec.pairs_out, pairs, inconsistent), "pairs_inconsistent": len(inconsistent),
             "pairs_dropped_ties": ties}
+
+
+def card_rows(run_dir: Path) -> list[list[str]]:
+    """[benchmark, mode, result, judge] from RUN/judge.json, for the model card."""
+    path = Path(run_dir) / JUDGE_FILE
+    saved = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    rows = []
+    for result in saved.values():
+        if result.get("mode") == "single":
+            text = f"{result['score']} / 10 (turn 1: {result['turn1']}, turn 2: {result['turn2']}; {result['n']} answers)"
+        else:
+            text = (f"win rate {result['win_rate']}% (length-controlled {result['lc_win_rate']}%) against "
+                    f"{result['against']}: {result['wins']} wins, {result['ties']} ties, {result['losses']} losses")
+        rows.append([str(result.get("bench", "?")), str(result.get("mode", "?")), text, str(result.get("judge", "?"))])
+    return rows
