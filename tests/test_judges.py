@@ -5,11 +5,12 @@ written, AI feedback pairs the data layer reads, judge-human agreement and Alpac
 
 import json
 import logging
+import shutil
 from pathlib import Path
 
 import pytest
 from judge_server import SLOW_S, JudgeServer, answer_of
-from test_eval import run_dir  # noqa: F401 - a private copy of the session's tiny DPO run
+from test_eval import tiny_dpo_run
 from tiny_model import build_tiny_model
 
 PROMPTS = ["Is pineapple on pizza a crime?", "What is the capital of France?", "Say hello to the world."]
@@ -38,6 +39,14 @@ def server():
 @pytest.fixture(scope="module")
 def other_model_dir(tmp_path_factory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny-other"), seed=1)
+
+
+@pytest.fixture
+def judged_run(tmp_path_factory, tiny_model_dir, tmp_path) -> Path:
+    """A private copy of the session's tiny DPO run, so the test may write judge.json into it."""
+    copy = tmp_path / "run"
+    shutil.copytree(tiny_dpo_run(tmp_path_factory, tiny_model_dir), copy)
+    return copy
 
 
 @pytest.fixture
@@ -102,13 +111,13 @@ def test_a_judge_that_always_says_A_gives_only_ties(server, capsys, prompts, tin
 
 
 def test_a_judge_that_prefers_the_shorter_answer_gives_the_win_rate_the_answers_imply(
-        server, capsys, prompts, run_dir, other_model_dir, tmp_path):
+        server, capsys, prompts, judged_run, other_model_dir, tmp_path):
     from studio.data.inspect import inspect_source
     from studio.evaluation.judges.winrate import length_controlled_win_rate
     from studio.publish.card import build_model_card
 
     pairs = tmp_path / "ai-pairs.jsonl"
-    result = _judge(capsys, run_dir / "adapter", "--bench", prompts, "--mode", "pairwise", "--against", other_model_dir,
+    result = _judge(capsys, judged_run / "adapter", "--bench", prompts, "--mode", "pairwise", "--against", other_model_dir,
                     "--judge", server.url, "--judge-model", "shorter", "--pairs-out", pairs)
     given = [r for r in _records(result) if r["order"] == "as given"]
     mine, theirs = [len(r["answer_a"]) for r in given], [len(r["answer_b"]) for r in given]
@@ -125,10 +134,10 @@ def test_a_judge_that_prefers_the_shorter_answer_gives_the_win_rate_the_answers_
     assert all(len(r["chosen"][0]["content"]) < len(r["rejected"][0]["content"]) and r["reasons"] for r in rows)
     report = inspect_source(str(pairs))
     assert report.kind == "preference" and report.valid_rows == len(rows)
-    assert Path(result["records"]).is_relative_to(run_dir)  # the run's folder and its card hold the result
-    saved = json.loads((run_dir / "judge.json").read_text())[f"{prompts.name} pairwise"]
+    assert Path(result["records"]).is_relative_to(judged_run)  # the run's folder and its card hold the result
+    saved = json.loads((judged_run / "judge.json").read_text())[f"{prompts.name} pairwise"]
     assert saved["win_rate"] == result["win_rate"] and saved["judge"] == f"shorter at {server.url}"
-    card = build_model_card(run_dir)
+    card = build_model_card(judged_run)
     assert "## Judged" in card and f"win rate {result['win_rate']}%" in card and f"shorter at {server.url}" in card
 
 
