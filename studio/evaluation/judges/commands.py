@@ -53,6 +53,10 @@ def print_result(result: dict) -> None:
     print(f"Records: {result['records']}")
 
 
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.0f}%"
+
+
 def cli_judge(args) -> int:
     from studio.evaluation.judges.client import make_judge
     from studio.evaluation.judges.job import JobSpec, run_job
@@ -61,9 +65,9 @@ def cli_judge(args) -> int:
         judge = make_judge(args.judge, args.judge_model, key_file=args.judge_key_file, base_name=args.base)
         result = judge_votes(judge, args.votes or None, concurrency=args.concurrency)
         print(json.dumps(result, ensure_ascii=False) if args.json else
-              f"Judge and humans agree on {result['with_ties']} of {result['pairs']} pairs with ties, "
-              f"{result['without_ties']} of {result['decisive_pairs']} without; Cohen's kappa {result['kappa']}; "
-              f"order-flip rate {result['flip_rate']}.")
+              f"Judge and humans agree on {_share(result['with_ties'])} of the {result['pairs']} pairs with ties, "
+              f"{_share(result['without_ties'])} of the {result['decisive_pairs']} without; Cohen's kappa "
+              f"{result['kappa']}; order-flip rate {result['flip_rate']}.")
         return 0
     if not args.model:
         raise StudioError("Name the model to judge (a run, 'base', a folder or a .gguf), or pass --votes.")

@@ -16,7 +16,8 @@ from studio.ui.messages import fail, ok
 from studio.ui.wiring import on
 
 _STOP = threading.Event()  # the app has one user: one judge job at a time, which Cancel ends
-RECORD_COLUMNS = ["question", "turn", "order", "answer", "other answer", "verdict", "outcome", "judge's reasoning"]
+RECORD_COLUMNS = [tr("question"), tr("turn"), tr("order"), tr("answer"), tr("other answer"), tr("verdict"),
+                  tr("outcome"), tr("judge's reasoning")]
 
 
 def _model_choices() -> list[tuple[str, str]]:
@@ -135,11 +136,12 @@ def arena_agreement(values: dict) -> dict:
               "human": {r["model"]: r["rating"] for r in result["human_board"]}}
     rows = "\n".join(f"| {m} | {boards['judge'].get(m, '–')} | {boards['human'].get(m, '–')} |"
                      for m in sorted(set(boards["judge"]) | set(boards["human"])))
-    return {"agreement": tr("Judge and humans agree on {with_ties} of {pairs} pairs with ties, {without_ties} of "
-                            "{decisive_pairs} without (the MT-Bench paper: GPT-4 and experts 66% / 85%, experts "
-                            "with each other 63% / 81%); Cohen's kappa {kappa}; order-flip rate {flip_rate}.")
-            .format(**result) + f"\n\n| {tr('Model')} | {tr('Judge rating')} | {tr('Human rating')} |\n"
-            "|---|---|---|\n" + rows}
+    shares = {k: "–" if result[k] is None else f"{100 * result[k]:.0f}%" for k in ("with_ties", "without_ties")}
+    text = tr("Judge and humans agree on {with_ties} of the {pairs} pairs with ties, {without_ties} of the "
+              "{decisive_pairs} without (the MT-Bench paper: GPT-4 and experts 66% / 85%, experts with each other "
+              "63% / 81%); Cohen's kappa {kappa}; order-flip rate {flip_rate}.").format(**{**result, **shares})
+    header = f"| {tr('Model')} | {tr('Judge rating')} | {tr('Human rating')} |\n|---|---|---|\n"
+    return {"agreement": text + "\n\n" + header + rows}
 
 
 def build() -> None:
@@ -168,7 +170,7 @@ def build() -> None:
     status = gr.Markdown(elem_id="judge-status")
     summary = gr.Markdown(elem_id="judge-summary")
     chart = gr.BarPlot(x="category", y="score", y_lim=[0, 10], label=tr("Score per category"))
-    records = gr.Dataframe(headers=[tr(c) for c in RECORD_COLUMNS], wrap=True, interactive=False,
+    records = gr.Dataframe(headers=RECORD_COLUMNS, wrap=True, interactive=False,
                            elem_id="judge-records")
     with gr.Accordion(tr("Judge and humans: the arena's votes judged again"), open=False):
         agree_btn = gr.Button(tr("Judge the arena's votes"), elem_id="judge-agreement-start")
