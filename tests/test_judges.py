@@ -248,6 +248,7 @@ def test_agreement_on_a_hand_worked_example():
     assert "one of the contestants" in self_preference("tiny at http://h/v1", None, {"tiny": "b"})
     assert "shares its base" in self_preference("judge (local)", "/m/base", {"run-1": "/m/base"})
     assert self_preference("big at http://h/v1", None, {"run-1": "/m/base"}) == ""
+    assert "one of the contestants" in self_preference("qwen3-8b at http://h/v1", None, {"base": "/hub/Qwen3-8B"})
 
 
 def test_judge_beside_the_arena_votes(server, studio_home):
@@ -275,3 +276,28 @@ def test_length_controlled_win_rate_matches_alpaca_eval():
         assert win_rate(case["preferences"]) == round(case["win_rate"], 2)
         assert length_controlled_win_rate(case["preferences"], case["model_lengths"], case["reference_lengths"]) == \
             round(case["lc_win_rate"], 2)
+
+
+def test_a_local_judge_and_a_cancelled_job(tiny_model_dir, prompts, server):
+    import threading
+
+    from studio.chat.engine import Engine
+    from studio.evaluation.judges.client import EndpointJudge, make_judge
+    from studio.evaluation.judges.job import JobSpec, run_job
+
+    engine = Engine()
+    local = make_judge(str(tiny_model_dir), engine=engine)
+    local.max_tokens = 8
+    assert local.name.endswith("(local)")
+    reply = local.complete([{"role": "user", "content": "Rate this. [[rating]]"}])
+    assert reply.prompt_tokens > 0 and 0 < reply.completion_tokens <= 8
+    stop = threading.Event()
+    spec = JobSpec(model=str(tiny_model_dir), judge=server.url, bench=str(prompts), max_new_tokens=8, concurrency=1)
+
+    def progress(phase, done, total, counts):
+        if phase == "judging" and done == 1:
+            stop.set()  # Cancel after the first verdict
+
+    result = run_job(spec, engine=engine, judge=EndpointJudge(server.url, "shorter", retries=0), progress=progress,
+                     stop=stop)
+    assert result["stopped"] and result["n"] == 1 and len(_records(result)) == 1

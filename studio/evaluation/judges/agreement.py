@@ -91,9 +91,10 @@ def compare(pairs: list[dict], outcomes: dict) -> dict:
 def self_preference(judge_name: str, judge_base: str | None, contestants: dict[str, str]) -> str:
     """A warning when the judge is one of the contestants or shares its base model (judges favour their own
     answers); ``contestants``: name -> base model."""
-    own = judge_name.lower()
+    own = judge_name.split(" at ")[0].removesuffix(" (local)").strip().lower()
     for name, base in contestants.items():
-        if name and (name.lower() in own or own.split(" ")[0] == name.lower()):
+        names = {name.lower(), Path(name).name.lower(), Path(base or "").name.lower()} - {""}
+        if own in names:
             return (f"The judge ({judge_name}) is one of the contestants ({name}): judges tend to prefer their own "
                     "answers, so read its verdicts with that in mind or pick another judge.")
         if judge_base and base and judge_base == base:

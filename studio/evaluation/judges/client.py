@@ -109,8 +109,9 @@ class EndpointJudge:
             raise JudgeError(f"The judge at {self.url} has no model {self.model!r} (404); name one it serves "
                              "with --judge-model.") from None
         except openai.APIStatusError as exc:
-            raise JudgeError(f"The judge at {self.url} answered {exc.status_code} {tries}: "
-                             f"{str(exc.message)[:200]}.") from None
+            body = exc.body if isinstance(exc.body, dict) else {}
+            detail = str(body.get("message") or exc.message)[:200].rstrip(". ")
+            raise JudgeError(f"The judge at {self.url} answered {exc.status_code} {tries}: {detail}.") from None
 
 
 class LocalJudge:
