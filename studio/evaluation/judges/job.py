@@ -122,6 +122,9 @@ def run_job(spec: JobSpec, *, engine=None, judge=None, progress=None, stop=None)
 
     if spec.mode not in ("single", "pairwise"):
         raise StudioError(f"Unknown mode {spec.mode!r}; use single or pairwise.")
+    if spec.pairs_out and spec.mode == "single" and not spec.samples:  # said before any answer is written
+        raise StudioError("--pairs-out needs pairwise verdicts (--mode pairwise) or several graded samples "
+                          "(--samples N with --mode single).")
     engine = engine if engine is not None else Engine()
     questions = load_questions(spec.bench, spec.limit)
     judge = judge or make_judge(spec.judge, spec.judge_model, key_file=spec.key_file, base_name=spec.base_name,
@@ -200,9 +203,6 @@ def _write_pairs(spec: JobSpec, records: list[dict], questions: list[dict], grad
     if graded is not None:
         pairs, dropped = pairs_from_grades(graded, by_id)
         return {**write_pairs(spec.pairs_out, pairs), "pairs_dropped_ties": dropped}
-    if spec.mode != "pairwise":
-        raise StudioError("--pairs-out needs pairwise verdicts (--mode pairwise) or several graded samples "
-                          "(--samples N with --mode single).")
     pairs, inconsistent, ties = pairs_from_pairwise(records, by_id)
     return {**write_pairs(spec.pairs_out, pairs, inconsistent), "pairs_inconsistent": len(inconsistent),
             "pairs_dropped_ties": ties}

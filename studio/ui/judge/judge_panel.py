@@ -29,7 +29,7 @@ def _model_choices() -> list[tuple[str, str]]:
         return [("Base model", "base")]
 
 
-def refresh_models(_values: dict) -> dict:
+def refresh_models() -> dict:
     choices = _model_choices()
     return {"model": gr.update(choices=choices), "against": gr.update(choices=choices)}
 
@@ -117,7 +117,7 @@ def start(values: dict):
            "records": _records_rows(records), "chart": _chart(result) if result["mode"] == "single" else None}
 
 
-def cancel(_values: dict) -> dict:
+def cancel() -> dict:
     _STOP.set()
     return {"status": tr("… Cancelling after the calls under way")}
 
