@@ -7,6 +7,7 @@ The request's model name picks the rule:
   busy        always 429 (with retry-after-ms: 1, so the client's back-off is short)
   mute        a reply with no verdict
 ``fail_after``: after that many answered requests every request gets 429 (an interrupted job).
+``delay``: seconds every rule waits before answering (a judge's own thinking time, for bench/judge_calls.py).
 ``key``: when set, a request without ``Authorization: Bearer KEY`` gets 401.
 ``calls`` records (model, messages) of every request that reached a rule.
 """
@@ -56,6 +57,7 @@ class JudgeServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.key: str | None = None
         self.fail_after: int | None = None
+        self.delay = 0.0
         self.answered = 0
         self.calls: list[tuple[str, list[dict]]] = []
         self.lock = threading.Lock()
@@ -104,6 +106,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._error(429, "Rate limit reached.")
         if rule == "slow":
             time.sleep(SLOW_S)
+        time.sleep(self.server.delay)
         text = verdict(rule, messages)
         with self.server.lock:
             self.server.answered += 1
