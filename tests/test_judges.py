@@ -233,6 +233,13 @@ def test_ai_feedback_samples_two_answers_and_keeps_consistent_verdicts(server, c
     assert len(rows) + result["pairs_dropped_ties"] == len(PROMPTS)
     for row in rows:  # UltraFeedback's binarizing: the best-graded answer chosen, a lower one rejected
         assert row["scores"][0] > row["scores"][1] and row["chosen_model"].startswith(str(tiny_model_dir))
+    # two sampled answers judged in both orders: the consistent, decisive verdicts become pairs
+    result = _judge(capsys, tiny_model_dir, "--bench", prompts, "--samples", "2", "--mode", "pairwise",
+                    "--judge", server.url, "--judge-model", "shorter", "--pairs-out", pairs)
+    given = [r for r in _records(result) if r["order"] == "as given"]
+    decisive = sum(len(r["answer_a"]) != len(r["answer_b"]) for r in given)
+    assert result["pairs"] == decisive and result["pairs_dropped_ties"] == len(given) - decisive
+    assert {r["model_a"] for r in given} == {f"{tiny_model_dir} sample 1"}
 
 
 def test_agreement_on_a_hand_worked_example():
