@@ -3,5 +3,5 @@ win rates), judge-human agreement on the arena's votes, and AI feedback written 
 
 prompts.py (FastChat's prompts and reference answers, verdict parsing) -> client.py (an endpoint or a
 local model, retries, the verdict cache) -> grading.py (single and pairwise, both orders) -> winrate.py,
-agreement.py, feedback.py -> job.py (`studio judge`: answers, grading, the run folder).
+agreement.py, feedback.py -> job.py (answers, grading, the run folder) -> commands.py (`studio judge`).
 """

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from studio.errors import StudioError
@@ -36,7 +36,6 @@ class JobSpec:
     base_name: str = "embedded"
     timeout: float = 120.0
     retries: int = 4
-    extra: dict = field(default_factory=dict)
 
 
 def load_questions(bench: str, limit: int | None = None) -> list[dict]:
