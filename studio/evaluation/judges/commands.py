@@ -57,6 +57,18 @@ def _share(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.0f}%"
 
 
+def print_agreement(result: dict) -> None:
+    print(f"Judge and humans agree on {_share(result['with_ties'])} of the {result['pairs']} pairs with ties, "
+          f"{_share(result['without_ties'])} of the {result['decisive_pairs']} without; Cohen's kappa "
+          f"{result['kappa']}; order-flip rate {result['flip_rate']} (judged by {result['judge']}).")
+    judge = {r["model"]: r["rating"] for r in result["judge_board"]}
+    human = {r["model"]: r["rating"] for r in result["human_board"]}
+    width = max(map(len, [*judge, *human, "model"]))
+    print(f"{'model':<{width}}  judge  blind votes")
+    for model in sorted(set(judge) | set(human), key=lambda m: -judge.get(m, 0)):
+        print(f"{model:<{width}}  {judge.get(model, '–'):>5}  {human.get(model, '–'):>11}")
+
+
 def cli_judge(args) -> int:
     from studio.evaluation.judges.client import make_judge
     from studio.evaluation.judges.job import JobSpec, run_job
@@ -64,10 +76,10 @@ def cli_judge(args) -> int:
     if args.votes is not None:
         judge = make_judge(args.judge, args.judge_model, key_file=args.judge_key_file, base_name=args.base)
         result = judge_votes(judge, args.votes or None, concurrency=args.concurrency)
-        print(json.dumps(result, ensure_ascii=False) if args.json else
-              f"Judge and humans agree on {_share(result['with_ties'])} of the {result['pairs']} pairs with ties, "
-              f"{_share(result['without_ties'])} of the {result['decisive_pairs']} without; Cohen's kappa "
-              f"{result['kappa']}; order-flip rate {result['flip_rate']}.")
+        if args.json:
+            print(json.dumps(result, ensure_ascii=False))
+        else:
+            print_agreement(result)
         return 0
     if not args.model:
         raise StudioError("Name the model to judge (a run, 'base', a folder or a .gguf), or pass --votes.")
