@@ -92,6 +92,8 @@ class Handler(BaseHTTPRequestHandler):
                    {"retry-after-ms": "1"} if status == 429 else None)
 
     def do_GET(self):
+        if self.server.key and self.headers.get("Authorization") != f"Bearer {self.server.key}":
+            return self._error(401, "Incorrect API key provided.")
         self._send(200, {"object": "list", "data": [{"id": r, "object": "model"} for r in RULES]})
 
     def do_POST(self):

@@ -80,6 +80,14 @@ class EndpointJudge:
                              "name one with --judge-model.")
         return ids[0]
 
+    def check(self) -> None:
+        """Reachable, and the key accepted, before any answer is written (a server without /models passes)."""
+        try:
+            self._call(lambda: self._client.models.list())
+        except JudgeError as exc:
+            if "cannot be reached" in str(exc) or "(401)" in str(exc) or "did not answer" in str(exc):
+                raise
+
     def complete(self, messages: list[dict]) -> Reply:
         reply = self._call(lambda: self._client.chat.completions.create(
             model=self.model, messages=messages, temperature=0, max_tokens=self.max_tokens))

@@ -128,6 +128,8 @@ def run_job(spec: JobSpec, *, engine=None, judge=None, progress=None, stop=None)
     questions = load_questions(spec.bench, spec.limit)
     judge = judge or make_judge(spec.judge, spec.judge_model, key_file=spec.key_file, base_name=spec.base_name,
                                 engine=engine, timeout=spec.timeout, retries=spec.retries)
+    if hasattr(judge, "check"):
+        judge.check()  # an unreachable judge or a refused key is said before the answers take their time
     counts = grading.Counts()
     say = (lambda phase: (lambda done, total, *_: progress(phase, done, total, counts))) if progress else \
         (lambda phase: None)
