@@ -34,6 +34,7 @@ HANDLERS = {
     "merge": "studio.publish.merge:cli_merge",
     "arena leaderboard": "studio.evaluation.arena:cli_leaderboard",
     "bench": "studio.evaluation.bench:cli_bench",
+    "judge": "studio.evaluation.judges.commands:cli_judge",
     "app": "studio.ui.app:cli_app",
     "prepare": "studio.models.loading:cli_prepare",
 }
@@ -188,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-new-tokens", type=int, default=384, help="length cap of each answer")
     p.add_argument("--json", action="store_true")
 
+    _add_judge_command(sub)
+
     p = sub.add_parser("app", help="start the browser app")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
@@ -210,6 +213,12 @@ def _add_exposure_options(sub) -> None:
     app.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
                      help="another host name the app answers to (repeatable); others are refused, "
                           "against DNS rebinding")
+
+
+def _add_judge_command(sub) -> None:
+    from studio.evaluation.judges.commands import add_judge_parser
+
+    add_judge_parser(sub)
 
 
 def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:

@@ -64,6 +64,10 @@ def build_app():
                 demo = demo_tab.build()
             with gr.Tab("RLHF vs DPO", id="rlhf"):
                 rlhf_demo.build()
+            with gr.Tab("Judge", id="judge"):
+                from studio.ui.judge import judge_panel
+
+                judge_panel.build()
         data_tab.wire(fields, data)
         demo_outputs = {**demo["outputs"], "run": train["mon_run"]}
         on(on(demo_btn.click, demo_tab.select_demo, None, {**train["filled"], "tabs": tabs}).then,
