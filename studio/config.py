@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from studio.atomic import write_text
 from studio.config_ranges import check_ranges
 from studio.data.prepare.templates import TEMPLATE_CHOICES
 from studio.errors import ConfigError
@@ -172,7 +173,7 @@ class _RunConfigBase:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(self.to_yaml(), encoding="utf-8")
+        write_text(path, self.to_yaml())  # atomic: a crash never leaves half a recipe
 
     @classmethod
     def from_dict(cls, raw: dict | None) -> RunConfig:

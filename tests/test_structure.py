@@ -24,8 +24,8 @@ GRAB_BAGS = {"common", "utils", "util", "helpers", "misc"}
 LAYERS: list[tuple[str, ...]] = [
     # no studio imports (rl.*: RL's reward functions and samples file)
     ("__init__", "eager_bitsandbytes", "paths", "errors", "net", "config_ranges", "rl", "rl.*", "training", "training.trackers", "publish",
-     "publish.login"),
-    ("logs", "chat", "chat.history", "chat.sampling", "chat.feedback"),  # chat: the package and its plain types
+     "publish.login", "atomic"),
+    ("logs", "chat", "chat.history", "chat.sampling", "chat.feedback", "owned"),  # chat: the package and its plain types
     ("models", "runs.files"),  # models: the catalog, hardware, memory, finding and loading a base model
     ("data",),
     ("methods", "methods.base"),  # the registry and the contract a method module fills

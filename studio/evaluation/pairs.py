@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from studio.atomic import write_json
 from studio.errors import StudioError
 
 EVAL_FILE = "eval.json"
@@ -212,7 +213,7 @@ def _save(run_dir: Path, pairs_file: str | Path, result: dict) -> None:
     target = run_dir_of(run_dir)
     if (target / "config.yaml").is_file():  # only inside a real run folder
         record = {**result, "pairs_file": Path(pairs_file).name, "time": round(time.time(), 3)}
-        (target / EVAL_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
+        write_json(target / EVAL_FILE, record)
 
 
 def _evaluate_reward(run_dir: Path, pairs_file: str | Path, *, model=None, save: bool = True) -> dict:

@@ -14,11 +14,11 @@ import fcntl
 import json
 import logging
 import os
-import shutil
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from studio.atomic import write_text
 from studio.paths import studio_home
 
 STATUS_FILE = "status.json"
@@ -40,13 +40,7 @@ log = logging.getLogger("studio.runs")
 # ---- writes readers never see half-done --------------------------------------------------------
 def atomic_write(path: Path, text: str, *, fsync: bool = False) -> None:
     """Write to a temporary file beside ``path``, then rename: readers see the old or the new file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        if fsync:
-            fh.flush()
-            os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_text(path, text, fsync=fsync)
 
 
 # ---- locks: the kernel drops an flock when its process dies, SIGKILL included -------------------
@@ -245,18 +239,29 @@ def last_complete_checkpoint(run_dir: str | Path) -> Path | None:
 
 
 def prepare_resume(run_dir: Path) -> Path | None:
-    """Pick the newest complete checkpoint, drop half-written ones and the metrics logged after it."""
+    """Pick the newest complete checkpoint; set half-written ones aside (renamed, never deleted: the studio
+    cannot tell its own half-written folder from one somebody put there) and drop the metrics logged after it."""
     ckpt = last_complete_checkpoint(run_dir)
     keep_step = checkpoint_step(ckpt) if ckpt else 0
     for other in checkpoints(run_dir):
         if other != ckpt and (not checkpoint_is_complete(other) or checkpoint_step(other) > keep_step):
-            log.warning("Removing incomplete checkpoint %s", other.name)
-            shutil.rmtree(other, ignore_errors=True)
+            aside = _aside_name(other)
+            log.warning("Setting incomplete checkpoint %s aside as %s", other.name, aside.name)
+            other.rename(aside)
     metrics = run_dir / METRICS_FILE
     if metrics.exists():
         kept = [r for r in read_metrics(run_dir) if int(r.get("step", 0)) <= keep_step] if ckpt else []
         atomic_write(metrics, "".join(json.dumps(r) + "\n" for r in kept))
     return ckpt
+
+
+def _aside_name(ckpt: Path) -> Path:
+    """``.incomplete-checkpoint-N`` (numbered when taken): out of the trainer's and the readers' sight."""
+    for n in range(1000):
+        aside = ckpt.with_name(f".incomplete-{ckpt.name}" + (f".{n}" if n else ""))
+        if not aside.exists():
+            return aside
+    raise OSError(f"Too many incomplete copies of {ckpt.name} set aside in {ckpt.parent}")
 
 
 def adapter_folder(path: str | Path, checkpoint: str | None = None, *, final_only: bool = False) -> Path | None:

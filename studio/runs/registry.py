@@ -136,18 +136,23 @@ def reconcile() -> None:
             os.close(device)
 
 
+def _private_opener(path: str, flags: int) -> int:
+    return os.open(path, flags, 0o600)
+
+
 def _launch(run_dir: Path, device_fd: int, run_fd: int) -> None:
     """Start the worker detached, in its own session, with its output in the run's log (no pipe)."""
     env = dict(os.environ)
     env[LOCK_FDS_ENV] = f"{device_fd},{run_fd}"
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH")) if p)
     env.setdefault("PYTHONUNBUFFERED", "1")
+    env["PYTHONSAFEPATH"] = "1"  # as -P, inherited by accelerate's ranks: the current folder is not on sys.path
     cwd = read_status(run_dir).get("cwd")
     try:
-        with open(run_dir / LOG_FILE, "ab") as log:
+        with open(run_dir / LOG_FILE, "ab", opener=_private_opener) as log:
             # No shell. With several GPUs the worker re-launches itself through `accelerate launch`.
-            child = subprocess.Popen(
-                [sys.executable, "-m", WORKER_MODULE, str(run_dir)], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            child = subprocess.Popen(  # -P: a trl.py in the current folder cannot shadow the library
+                [sys.executable, "-P", "-m", WORKER_MODULE, str(run_dir)], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True, pass_fds=(device_fd, run_fd), env=env,
                 cwd=cwd if cwd and os.path.isdir(cwd) else str(run_dir),
             )
@@ -183,7 +188,7 @@ def _unique_dir(parent: Path, name: str) -> Path:
     for i in range(1, 1000):
         path = parent / (name if i == 1 else f"{name}-{i}")
         try:
-            path.mkdir(parents=True)
+            path.mkdir(parents=True, mode=0o700)  # a run folder is its user's alone
             return path
         except FileExistsError:
             continue
@@ -199,7 +204,7 @@ def new_run_dir(cfg: RunConfig) -> Path:
     if (run_dir / STATUS_FILE).exists() or checkpoints(run_dir):
         raise RunError(f"The folder {run_dir} already holds a run; resume it with `studio resume` "
                        "or choose another output.dir.")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     link = _unique_dir(runs_dir(), _slug(run_dir.name))
     link.rmdir()
     link.symlink_to(run_dir, target_is_directory=True)

@@ -283,8 +283,8 @@ def _supervise_trainer(run_dir: Path) -> int:
     oom_kills_before = endings.oom_kill_count()
     # SIGKILL when the supervisor dies: with the locks gone, a queued run may take the device at once.
     child = subprocess.Popen(
-        [sys.executable, "-m", "studio.runs.worker", str(run_dir)], stdin=subprocess.DEVNULL,
-        env=dict(os.environ, **{TRAINER_ENV: "1"}), preexec_fn=_end_with_parent(signal.SIGKILL))  # noqa: PLW1509 - no threads here
+        [sys.executable, "-P", "-m", "studio.runs.worker", str(run_dir)], stdin=subprocess.DEVNULL,
+        env=dict(os.environ, **{TRAINER_ENV: "1", "PYTHONSAFEPATH": "1"}), preexec_fn=_end_with_parent(signal.SIGKILL))  # noqa: PLW1509 - no threads here
     peak_rss = endings.wait_watching_memory(child)
     if child.returncode >= 0:
         return child.returncode
@@ -338,6 +338,8 @@ def main(argv: list[str] | None = None, *, in_process: bool = False) -> int:
         print("usage: python -m studio.worker RUN_DIR", file=sys.stderr)
         return 2
     run_dir = Path(argv[0]).resolve()
+    if not in_process:  # what the run writes (checkpoints, metrics, logs) is its user's alone
+        os.umask(0o077)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.captureWarnings(True)

@@ -8,13 +8,13 @@ and writes what the run leaves (studio.training.saving). Nothing method-specific
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from studio.atomic import write_json
 from studio.config import RunConfig
 from studio.errors import StudioError
 from studio.methods import data_asked, get_method
@@ -201,5 +201,5 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
         "best_checkpoint": (best or {}).get("checkpoint") if main_process else None,
     }
     if main_process:
-        (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        write_json(run_dir / SUMMARY_FILE, summary)
     return summary
