@@ -17,12 +17,12 @@ from typing import Any
 
 import yaml
 
-from studio.atomic import write_text
 from studio.config_ranges import check_ranges
 from studio.data.prepare.templates import TEMPLATE_CHOICES
 from studio.errors import ConfigError
 from studio.methods import all_methods, get_method, method_names
 from studio.methods.base import option as _opt
+from studio.safety.atomic import write_text
 from studio.training.trackers import HELP as TRACKER_HELP
 from studio.training.trackers import TRACKERS
 from studio.training.trackers import check as check_trackers

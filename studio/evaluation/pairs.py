@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from studio.atomic import write_json
 from studio.errors import StudioError
+from studio.safety.atomic import write_json
 
 EVAL_FILE = "eval.json"
 # Scales the margin of a run whose method has no beta of its own (SFT); 0.1 is the usual beta.

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from studio.atomic import write_json
 from studio.errors import StudioError
 from studio.paths import INSTALLED_MODELS_DIR, model_cache_dir
+from studio.safety.atomic import write_json
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,9 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
-from studio.atomic import write_json
 from studio.errors import StudioError
+from studio.safety.atomic import write_json
+from studio.safety.owned import check_target, replacing
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ LLAMA_CPP_QUANTS = {"q6_k": "LLAMA_FTYPE_MOSTLY_Q6_K", "q5_k_m": "LLAMA_FTYPE_MO
 QUANTS = CONVERTER_QUANTS + tuple(LLAMA_CPP_QUANTS)
 CHECK_PROMPT = "Is pineapple on pizza a crime?"
 MARKER = "studio_gguf.json"  # what the export holds and its checks
-GGUF_EXPORT = "GGUF export"  # the owner marker's kind (studio.owned): only such a folder is replaced
+GGUF_EXPORT = "GGUF export"  # the owner marker's kind (studio.safety.owned): only such a folder is replaced
 
 
 class ExportError(StudioError):
@@ -179,18 +180,17 @@ def export_gguf(run_dir: str | Path, to: str | Path, quant: str | list[str] = "f
     from studio.chat.before_after import BeforeAfter
     from studio.evaluation.pairs import run_dir_of
     from studio.inference import Sampling, adapter_dir_of
-    from studio.owned import check_target, replacing
     from studio.publish.hub import check_adapter
     from studio.publish.modelfile import write_modelfile
 
     say = progress or (lambda frac, msg: log.info(msg))
+    target = check_target(to, GGUF_EXPORT, "GGUF export")  # before the converter's import and the merge
     quants = parse_quants(quant)
     _converter()  # fail before the minutes of merging when the converter is missing
     if any(q in LLAMA_CPP_QUANTS for q in quants):
         _llama_cpp()
     run = run_dir_of(run_dir)
     check_adapter(adapter_dir_of(run))
-    target = check_target(to, GGUF_EXPORT, "GGUF export")  # before the minutes of merging
     with replacing(target, GGUF_EXPORT, "GGUF export") as tmp:
         say(0.05, "Loading the base model and the adapter...")
         pair = BeforeAfter(run)

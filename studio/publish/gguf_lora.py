@@ -15,12 +15,13 @@ import json
 import logging
 from pathlib import Path
 
-from studio.atomic import write_json
 from studio.errors import StudioError
+from studio.safety.atomic import write_json
+from studio.safety.owned import check_target, replacing
 
 log = logging.getLogger(__name__)
 MARKER = "studio_gguf_lora.json"
-LORA_EXPORT = "LoRA GGUF export"  # the owner marker's kind (studio.owned)
+LORA_EXPORT = "LoRA GGUF export"  # the owner marker's kind (studio.safety.owned)
 
 
 class LoraExportError(StudioError):
@@ -45,17 +46,16 @@ def _pairs(adapter_dir: Path) -> tuple[dict, dict]:
 
 def export_lora_gguf(run_dir: str | Path, to: str | Path) -> dict:
     """Write ``to/<name>-lora-f32.gguf``; returns {"gguf", "tensors", "check"} (the round trip's verdict)."""
+    target = check_target(to, LORA_EXPORT, "LoRA GGUF export")  # before the converter's and torch's imports
     import torch
 
     from studio.evaluation.pairs import run_dir_of
     from studio.inference import adapter_dir_of, base_model_path_of
     from studio.models.loading import resolve_model
-    from studio.owned import check_target, replacing
     from studio.publish.gguf import _converter, _converter_log_to_file, _file_stem
     from studio.publish.hub import check_adapter
 
     gguf, model_base, model_type, get_arch, get_class = _converter()
-    target = check_target(to, LORA_EXPORT, "LoRA GGUF export")
     run = run_dir_of(run_dir)
     adapter = adapter_dir_of(run)
     check_adapter(adapter)

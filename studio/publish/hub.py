@@ -23,7 +23,7 @@ ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja",
                    "tokenizer.model", "vocab.json", "merges.txt", "added_tokens.json")
 CARD_FILES = ("README.md", "loss_curve.png")
-ADAPTER_EXPORT = "adapter export"  # the owner marker's kind (studio.owned)
+ADAPTER_EXPORT = "adapter export"  # the owner marker's kind (studio.safety.owned)
 # Exact names, not globs: fnmatch's "*" crosses "/", so "*.json" would also pick up ref/ and checkpoints.
 ALLOWED_FILES = ADAPTER_FILES + TOKENIZER_FILES + CARD_FILES
 DEFAULT_MESSAGE = "Upload adapter trained with the studio"
@@ -90,9 +90,9 @@ def export_adapter(run_dir: str | Path, to: str | Path, merge: bool = False) -> 
 
     With ``merge`` the adapter is also merged into the base and the full model saved to ``to/merged``.
     The folder is written under a temporary name and renamed, so a failed export leaves nothing behind; an
-    existing ``to`` is replaced only when it is the studio's earlier adapter export (studio.owned).
+    existing ``to`` is replaced only when it is the studio's earlier adapter export (studio.safety.owned).
     """
-    from studio.owned import replacing
+    from studio.safety.owned import replacing
 
     with replacing(to, ADAPTER_EXPORT, "adapter export") as tmp:
         stage(run_dir, tmp)

@@ -15,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from studio.atomic import write_json
 from studio.errors import StudioError
+from studio.safety.atomic import write_json
 
 METHODS = ("linear", "ties", "dare_ties", "cat")
 MERGE_FILE = "merge.json"

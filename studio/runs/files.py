@@ -18,8 +18,8 @@ import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from studio.atomic import write_text
 from studio.paths import studio_home
+from studio.safety.atomic import write_text
 
 STATUS_FILE = "status.json"
 METRICS_FILE = "metrics.jsonl"

@@ -43,6 +43,7 @@ from studio.runs.files import (
     try_lock,
     update_status,
 )
+from studio.safety import consent
 
 WORKER_MODULE = "studio.runs.worker"
 log = logging.getLogger("studio.runs")
@@ -211,14 +212,17 @@ def new_run_dir(cfg: RunConfig) -> Path:
     return run_dir
 
 
-def start_run(cfg: RunConfig) -> RunInfo:
+def start_run(cfg: RunConfig, *, allow_code: bool = False, how: str = consent.FROM_CLI) -> RunInfo:
     """Create the run folder and start its worker now, or queue it behind the current training.
 
-    The one place a run's config is validated: the worker trains what this saved."""
+    The one place a run's config is validated: the worker trains what this saved. A config that would run
+    code (studio.safety.consent) starts only with ``allow_code``, recorded in the run folder with ``how``."""
     cfg.validate()
+    asked = consent.check_allowed(cfg, allow_code)
     _absolute_paths(cfg)
     run_dir = new_run_dir(cfg)
     run_id = run_dir.name if run_dir.parent == runs_dir().resolve() else _link_name(run_dir)
+    consent.record(run_dir, asked, how)
     cfg.save(run_dir / CONFIG_FILE)
     now = time.time()
     update_status(run_dir, new=True, id=run_id, name=cfg.output.name or run_id, method=cfg.method, state="queued",
@@ -257,10 +261,12 @@ def stop_run(run_id: str | Path) -> RunInfo:
     return get_run(run_dir)
 
 
-def resume_run(run_id: str | Path, overrides: list[str] | None = None) -> RunInfo:
+def resume_run(run_id: str | Path, overrides: list[str] | None = None, *, allow_code: bool = False,
+               how: str = consent.FROM_CLI) -> RunInfo:
     """Queue a stopped or failed run to continue from its last complete checkpoint, or a completed
     one to train further; ``overrides`` (key=value) change its config first, e.g. a smaller batch
-    after running out of memory, or more steps for a completed run."""
+    after running out of memory, or more steps for a completed run. Code the run's first start did not
+    allow (studio.safety.consent) needs ``allow_code``."""
     run_dir = resolve_run(run_id)
     reconcile()
     with file_lock(runs_dir() / ".schedule.lock"):
@@ -272,6 +278,10 @@ def resume_run(run_id: str | Path, overrides: list[str] | None = None) -> RunInf
         cfg = old.with_overrides(overrides).validate() if overrides else old
         if state == "completed":
             _check_more(name, int(status.get("step") or 0), old, cfg)
+        new_code = [a for a in consent.code_asked(cfg) if a not in consent.allowed(run_dir)]
+        if new_code:  # code the first start did not allow (an override, an edited config.yaml)
+            consent.check_allowed(cfg, allow_code)
+            consent.record(run_dir, consent.allowed(run_dir) + new_code, how)
         if overrides:
             cfg.save(run_dir / CONFIG_FILE)
         (run_dir / STOP_FILE).unlink(missing_ok=True)

@@ -15,8 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from studio.atomic import write_json
 from studio.errors import ConfigError
+from studio.safety.atomic import write_json
 
 BEST_FILE = "best.json"
 METRIC = "eval_loss"

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from studio.atomic import write_json
 from studio.errors import StudioError
 from studio.runs.files import ADAPTER_DIR
+from studio.safety.atomic import write_json
 
 
 class DiskSpaceError(StudioError):

@@ -14,12 +14,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from studio.atomic import write_json
 from studio.config import RunConfig
 from studio.errors import StudioError
 from studio.methods import data_asked, get_method
 from studio.models.hardware import DevicePlan
 from studio.runs.files import ADAPTER_DIR, CONFIG_FILE, SUMMARY_FILE
+from studio.safety import consent
+from studio.safety.atomic import write_json
 from studio.training import eval_curve as during
 from studio.training.saving import check_disk_space, save_adapter
 from studio.training.trainer import build_trainer, plan_device, rows_needed
@@ -129,8 +130,9 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
     from studio.models.memory import PeakMemory, estimate_for_run, longest_sequence, runtime_baseline
     from studio.training.callbacks import MetricsWriter, ProgressPrinter, SaveAtEnd
 
-    runtime_baseline()  # this process's own size before any model loads: the estimate's runtime part
     run_dir = Path(run_dir)
+    consent.require(cfg, run_dir)  # a recipe line alone runs no code: the user's yes is in the run folder
+    runtime_baseline()  # this process's own size before any model loads: the estimate's runtime part
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
     say = progress or log.info

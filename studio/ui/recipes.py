@@ -13,10 +13,10 @@ from typing import Any
 
 import yaml
 
-from studio.atomic import write_text
 from studio.config import ConfigError, RunConfig, TrainingConfig
 from studio.methods import all_methods
 from studio.paths import PRESETS_DIR, PROJECT_ROOT, studio_home
+from studio.safety.atomic import write_text
 from studio.ui.widgets import config_field, resolve_local
 
 RECIPES_DIR = PRESETS_DIR / "recipes"

@@ -20,12 +20,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio.atomic import write_json
 from studio.data.read.arrow import ARROW_CACHE
-from studio.owned import is_owned, remove_owned, replacing
+from studio.safety.atomic import write_json
+from studio.safety.owned import is_owned, remove_owned, replacing
 
 log = logging.getLogger(__name__)
-CACHE_ENTRY = "tokenized-data cache entry"  # the owner marker's kind (studio.owned)
+CACHE_ENTRY = "tokenized-data cache entry"  # the owner marker's kind (studio.safety.owned)
 FORMAT_VERSION = 1  # bump when what is cached changes shape
 # Bump when the studio's data preparation (studio.data: normalising, templates, row selection) changes
 # the rows it hands the trainer, so entries made by the older code are not reused.

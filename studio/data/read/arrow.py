@@ -86,7 +86,7 @@ def _parquet_head(path: Path, rows: int) -> RawRows:
     return RawRows(list(enumerate(records)), [], len(records), "local file", path.name)
 
 
-ARROW_CACHE = "Arrow cache"  # the owner marker's kind (studio.owned)
+ARROW_CACHE = "Arrow cache"  # the owner marker's kind (studio.safety.owned)
 
 
 def arrow_cache_dir() -> Path:
@@ -94,7 +94,7 @@ def arrow_cache_dir() -> Path:
 
     path = studio_home() / "cache" / "arrow"
     if not path.is_dir():
-        from studio.owned import mark
+        from studio.safety.owned import mark
 
         path.mkdir(parents=True, exist_ok=True)
         mark(path, ARROW_CACHE)  # so `studio data cache --clear` may delete it, and nothing it did not make

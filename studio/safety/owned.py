@@ -12,14 +12,15 @@ export where the user put it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import shutil
 import tempfile
 from pathlib import Path
 
-from studio.atomic import write_json
 from studio.errors import StudioError
+from studio.safety.atomic import write_json
 
 OWNER_FILE = ".studio-owner.json"
 log = logging.getLogger(__name__)
@@ -27,6 +28,10 @@ log = logging.getLogger(__name__)
 
 class NotOursError(StudioError):
     """The studio was asked to replace or delete a folder it did not write."""
+
+
+class DiskFullError(StudioError, OSError):
+    """The disk filled up while the studio wrote a folder; what was there before is unchanged."""
 
 
 def mark(folder: Path, kind: str, **facts) -> Path:
@@ -62,7 +67,7 @@ def check_target(target: str | Path, kind: str, what: str) -> Path:
     target = Path(target).expanduser().absolute()
     if _occupied(target) and not is_owned(target, kind):
         found = owner_kind(target) if target.is_dir() else None
-        why = f"holds a {found} the studio wrote, not a {what}" if found else f"is not an earlier {what} of the studio"
+        why = f"holds the studio's {found}, not its {what}" if found else f"is not an earlier {what} of the studio"
         raise NotOursError(f"{target} already exists and {why}; nothing was changed: choose an empty or new folder.")
     return target
 
@@ -93,6 +98,12 @@ def replacing(target: str | Path, kind: str, what: str, **facts):
         if aside is not None:
             remove_owned(aside / target.name, kind)
             aside.rmdir()
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFullError(f"The disk holding {target.parent} is full, so the {what} was not written; "
+                                f"{target.name} holds what it held before: free some space and try again.") from exc
+        raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
