@@ -209,3 +209,36 @@ def test_a_full_disk_leaves_the_last_good_state_readable(small_disk, tiny_model_
         (tmp / "weights").write_bytes(b"\0" * 300_000)
     assert (small_disk / "export" / "weights").read_text() == "good"
     assert sorted(p.name for p in small_disk.iterdir()) == ["config.yaml", "export", "filler"]
+
+
+def test_metrics_are_followed_incrementally_and_reread_when_the_file_is_replaced(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    metrics = run_dir / runs.METRICS_FILE
+    metrics.write_text('{"step": 1, "loss": 2.0}\n{"step": 2, "lo')
+    assert [r["step"] for r in runs.read_metrics(run_dir)] == [1]
+    with open(metrics, "r+b") as fh:  # the bytes already read are not parsed again (nothing rewrites them)
+        fh.write(b'{"step": 9, "loss": 2.0}')
+        fh.seek(0, os.SEEK_END)
+        fh.write(b'ss": 1.5}\n{"step": 3, "loss": 1.0}\n')
+    assert [r["step"] for r in runs.read_metrics(run_dir)] == [1, 2, 3]
+    runs.files.atomic_write(metrics, '{"step": 1, "loss": 2.0}\n')  # a resume rewrites it: read afresh
+    assert [r["step"] for r in runs.read_metrics(run_dir)] == [1]
+
+
+def test_the_studio_log_rotates(tmp_path):
+    import logging
+
+    from studio.logs import rotating_handler
+
+    handler = rotating_handler(tmp_path / "studio.log", max_bytes=2000, backups=2)
+    logger = logging.getLogger("studio.test-rotation")
+    logger.addHandler(handler)
+    try:
+        for i in range(200):
+            logger.warning("line %d %s", i, "x" * 50)
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["studio.log", "studio.log.1", "studio.log.2"]
+    assert all(p.stat().st_size <= 2000 for p in tmp_path.iterdir())

@@ -10,10 +10,12 @@ the locks around them; it imports nothing of the studio but its paths, and no to
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import logging
 import os
+import threading
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -165,16 +167,47 @@ def append_metrics(run_dir: str | Path, record: dict) -> None:
         fh.flush()
 
 
+@dataclasses.dataclass
+class _Followed:
+    """How far metrics.jsonl has been read: the file's identity, the bytes parsed and their records."""
+    identity: tuple[int, int]
+    offset: int
+    records: list[dict]
+
+
+_followed: dict[Path, _Followed] = {}
+_followed_lock = threading.Lock()
+
+
 def read_metrics(run_dir: str | Path) -> list[dict]:
-    """Every complete record of metrics.jsonl; a partial last line (still being written) is skipped."""
+    """Every complete record of metrics.jsonl; a partial last line (still being written) is skipped.
+
+    Followed incrementally: the monitor asks every second, and only the bytes appended since the last call are
+    read and parsed; a file replaced (a resume rewrites it) or shortened is read again from the start."""
+    path = Path(run_dir).absolute() / METRICS_FILE
     try:
-        data = (Path(run_dir) / METRICS_FILE).read_bytes()
+        with open(path, "rb") as fh:
+            stat = os.fstat(fh.fileno())
+            identity = (stat.st_dev, stat.st_ino)
+            with _followed_lock:
+                seen = _followed.get(path)
+                if seen is None or seen.identity != identity or stat.st_size < seen.offset:
+                    seen = _Followed(identity, 0, [])
+                fh.seek(seen.offset)
+                data = fh.read()
+                complete = data.rfind(b"\n") + 1  # the piece after the last newline is incomplete
+                seen = _Followed(identity, seen.offset + complete, seen.records + _parse_lines(data[:complete]))
+                _followed[path] = seen
+                return list(seen.records)
     except OSError:
         return []
+
+
+def _parse_lines(data: bytes) -> list[dict]:
     records = []
-    for line in data.split(b"\n")[:-1]:  # the piece after the last newline is incomplete
+    for line in data.split(b"\n"):
         try:
-            record = json.loads(line)
+            record = json.loads(line) if line.strip() else None
         except ValueError:
             continue
         if isinstance(record, dict):
