@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from studio.config import RunConfig
 from studio.errors import StudioError
 
-FAST = settings(max_examples=40, deadline=3000, derandomize=True,
+FAST = settings(max_examples=30, deadline=3000, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 # Real option names mixed with junk, so the generated inputs reach deep into validation.

@@ -129,6 +129,7 @@ def test_a_failing_python_reward_fails_the_run_naming_file_and_line(tiny_model_d
     with pytest.raises(CodeConsentError, match="--allow-code"):
         train(cfg, tmp_path / "run")
     assert not (tmp_path / "run" / "samples.jsonl").exists()
+    (tmp_path / "run").mkdir(exist_ok=True)
     consent.record(tmp_path / "run", consent.check_allowed(cfg, allow_code=True), consent.FROM_CLI)
     with pytest.raises(RewardFunctionError, match=rf"The reward function short in {user} at line 3 raised "
                                                   "IndexError"):

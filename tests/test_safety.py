@@ -192,9 +192,14 @@ def _fill(disk: Path) -> None:
             pass
 
 
-def test_a_full_disk_leaves_the_last_good_state_readable(small_disk, tiny_model_dir, sft_file):
-    from studio.config import RunConfig
+def test_a_full_disk_leaves_the_last_good_state_readable(small_disk, tiny_model_dir, sft_file, monkeypatch):
+    import datasets
 
+    from studio.config import RunConfig
+    from studio.data.prepare import token_cache
+
+    monkeypatch.setenv("STUDIO_HOME", str(small_disk / "home"))
+    assert token_cache.save("k", datasets.Dataset.from_dict({"x": [1, 2]}), {"source": "a"}) is not None
     cfg = run_config(tiny_model_dir, sft_file)
     cfg.save(small_disk / "config.yaml")
     with replacing(small_disk / "export", "adapter export", "adapter export") as tmp:
@@ -208,7 +213,12 @@ def test_a_full_disk_leaves_the_last_good_state_readable(small_disk, tiny_model_
             replacing(small_disk / "export", "adapter export", "adapter export") as tmp:
         (tmp / "weights").write_bytes(b"\0" * 300_000)
     assert (small_disk / "export" / "weights").read_text() == "good"
-    assert sorted(p.name for p in small_disk.iterdir()) == ["config.yaml", "export", "filler"]
+    # The tokenized-data cache: the next run tokenizes again; the earlier entry stays whole and readable.
+    assert token_cache.save("k", datasets.Dataset.from_dict({"x": list(range(50_000))}), {"source": "b"}) is None
+    dataset, meta = token_cache.load("k")
+    assert dataset["x"] == [1, 2] and meta["source"] == "a"
+    assert sorted(p.name for p in small_disk.iterdir()) == ["config.yaml", "export", "filler", "home"]
+    assert [p.name for p in token_cache.cache_dir().iterdir()] == ["k"]
 
 
 def test_metrics_are_followed_incrementally_and_reread_when_the_file_is_replaced(tmp_path):
