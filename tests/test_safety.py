@@ -108,6 +108,24 @@ def test_a_recipe_line_alone_runs_no_code_and_a_yes_is_recorded(tiny_model_dir, 
         os.close(fd)
 
 
+def test_the_apps_start_needs_the_confirmation_box_and_clears_it(tiny_model_dir, sft_file):
+    from studio.ui import recipes, train_tab
+
+    cfg = run_config(tiny_model_dir, sft_file)
+    cfg.model.trust_remote_code = True
+    values = {**recipes.values_from_config(cfg, recipes.ALL_KEYS), "recipe": cfg.to_dict()}
+    fd = runs.files.try_lock(runs.device_lock_path())
+    try:
+        refused = train_tab.start_training(values)
+        assert "--allow-code" in refused["status"] and "run" not in refused and runs.list_runs() == []
+        started = train_tab.start_training({**values, "allow_code": True})
+    finally:
+        os.close(fd)
+    assert started["allow_code"] is False  # each run needs its own yes
+    record = json.loads((Path(runs.get_run(started["run"]["value"]).dir) / consent.CONSENT_FILE).read_text())
+    assert record["how"] == consent.FROM_APP
+
+
 def test_home_and_run_folders_are_private_and_config_is_written_whole(tiny_model_dir, sft_file, studio_home):
     fd = runs.files.try_lock(runs.device_lock_path())
     try:
