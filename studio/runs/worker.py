@@ -25,6 +25,7 @@ from pathlib import Path
 from studio.errors import StudioError
 from studio.runs import endings, files
 from studio.runs.registry import LOCK_FDS_ENV, reconcile
+from studio.safety.atomic import write_text
 
 log = logging.getLogger("studio.worker")
 BUSY_EXIT = 3  # another worker owns this folder or the device
@@ -231,7 +232,7 @@ def _free_port() -> int:
 def _supervise_accelerate(run_dir: Path, processes: int) -> int:
     """Train in several processes through `accelerate launch`; this process keeps the locks and the last word."""
     config_path = run_dir / ACCELERATE_CONFIG
-    config_path.write_text(accelerate_config(processes, _free_port()), encoding="utf-8")
+    write_text(config_path, accelerate_config(processes, _free_port()))
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config_path),
            "--module", "studio.runs.worker", str(run_dir)]
     shown = " ".join(shlex.quote(part) for part in cmd)
