@@ -5,6 +5,7 @@ deadline). Example counts are small so the file costs seconds; a failure prints 
 import csv
 import io
 import json
+import os
 
 import pytest
 import yaml
@@ -14,7 +15,8 @@ from hypothesis import strategies as st
 from studio.config import RunConfig
 from studio.errors import StudioError
 
-FAST = settings(max_examples=30, deadline=3000, derandomize=True,
+# STUDIO_PROPERTY_EXAMPLES=500 searches harder (by hand, before a release); the suite keeps to a few seconds.
+FAST = settings(max_examples=int(os.environ.get("STUDIO_PROPERTY_EXAMPLES", "30")), deadline=3000, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 # Real option names mixed with junk, so the generated inputs reach deep into validation.
@@ -101,11 +103,13 @@ def tiny_tokenizer(tiny_model_dir):
 def test_data_files_are_read_or_refused_in_one_sentence(tmp_path_factory, tiny_tokenizer, rows, kind, junk,
                                                         method):
     from studio.data.inspect import inspect_source
+    from studio.methods import data_asked
 
     path = tmp_path_factory.mktemp("data") / f"data.{kind}"
     path.write_bytes(_as_file(rows, kind, junk))
     try:
-        report = inspect_source(str(path), tokenizer=tiny_tokenizer, model="tiny", method=method, preview_rows=1)
+        report = inspect_source(str(path), tokenizer=tiny_tokenizer, model="tiny",
+                                method=data_asked(method) if method else None, preview_rows=1)
         json.dumps(report.to_json(), default=str)  # what the CLI prints and the Data tab shows
     except StudioError as exc:
         _one_sentence(exc)
