@@ -45,6 +45,7 @@ def test_every_export_format_refuses_a_folder_it_did_not_write(fmt, tmp_path, mo
 
 def test_an_earlier_export_is_replaced_only_by_the_same_format_and_kept_until_the_new_one_is_whole(tmp_path):
     target = tmp_path / "out"
+    target.mkdir()  # an empty folder may be written into
     with replacing(target, "adapter export", "adapter export") as tmp:
         (tmp / "weights").write_text("first")
     assert json.loads((target / OWNER_FILE).read_text())["kind"] == "adapter export"
@@ -95,6 +96,10 @@ def test_a_recipe_line_alone_runs_no_code_and_a_yes_is_recorded(tiny_model_dir, 
         with pytest.raises(consent.CodeConsentError, match=r"model.trust_remote_code.*--allow-code"):
             runs.start_run(cfg)
         assert runs.list_runs() == []  # refused before a folder was made
+        from studio.cli import build_parser
+
+        for argv in (["train", "recipe.yaml", "--allow-code"], ["resume", "RUN", "--allow-code"]):
+            assert build_parser().parse_args(argv).allow_code
         info = runs.start_run(cfg, allow_code=True)
         record = json.loads((Path(info.dir) / consent.CONSENT_FILE).read_text())
         assert record["allowed"] == ["model.trust_remote_code"] and record["how"] == consent.FROM_CLI

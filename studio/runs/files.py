@@ -192,12 +192,12 @@ def read_metrics(run_dir: str | Path) -> list[dict]:
             with _followed_lock:
                 seen = _followed.get(path)
                 if seen is None or seen.identity != identity or stat.st_size < seen.offset:
-                    seen = _Followed(identity, 0, [])
+                    seen = _followed[path] = _Followed(identity, 0, [])
                 fh.seek(seen.offset)
                 data = fh.read()
                 complete = data.rfind(b"\n") + 1  # the piece after the last newline is incomplete
-                seen = _Followed(identity, seen.offset + complete, seen.records + _parse_lines(data[:complete]))
-                _followed[path] = seen
+                seen.records.extend(_parse_lines(data[:complete]))
+                seen.offset += complete
                 return list(seen.records)
     except OSError:
         return []

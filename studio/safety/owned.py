@@ -85,6 +85,8 @@ def replacing(target: str | Path, kind: str, what: str, **facts):
         yield tmp
         mark(tmp, kind, **facts)
         check_target(target, kind, what)  # again: something may have appeared there meanwhile
+        if target.is_dir() and not target.is_symlink() and not any(target.iterdir()):
+            target.rmdir()  # an empty folder holds nothing to keep (rmdir removes nothing else)
         aside = None
         if target.exists():
             aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
