@@ -1,4 +1,4 @@
-"""What the Train tab's one-second poll of metrics.jsonl costs, read whole each time vs followed incrementally.
+"""What the Train tab's one-second poll of metrics.jsonl costs: read whole each time, or followed.
 
 Writes a metrics.jsonl of N rows (a long run logging every step), then times one poll three ways: the first
 read (parses everything), a poll after one more row is appended (only the new bytes with

@@ -13,8 +13,10 @@ LOG_MAX_BYTES = 5 * 2**20  # studio.log rotates at this size ...
 LOG_BACKUPS = 3  # ... keeping this many older files (studio.log.1 ...): a long-lived app never fills the disk
 
 
-def rotating_handler(path: Path, max_bytes: int = LOG_MAX_BYTES, backups: int = LOG_BACKUPS) -> logging.Handler:
-    return logging.handlers.RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
+def rotating_handler(path: Path, max_bytes: int = LOG_MAX_BYTES,
+                     backups: int = LOG_BACKUPS) -> logging.Handler:
+    return logging.handlers.RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups,
+                                                encoding="utf-8")
 
 
 def setup_logging(verbose: bool = False) -> Path:

@@ -16,7 +16,8 @@ from studio.config import RunConfig
 from studio.errors import StudioError
 
 # STUDIO_PROPERTY_EXAMPLES=500 searches harder (by hand, before a release); the suite keeps to a few seconds.
-FAST = settings(max_examples=int(os.environ.get("STUDIO_PROPERTY_EXAMPLES", "30")), deadline=3000, derandomize=True,
+FAST = settings(max_examples=int(os.environ.get("STUDIO_PROPERTY_EXAMPLES", "30")), deadline=3000,
+                derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 # Real option names mixed with junk, so the generated inputs reach deep into validation.
@@ -26,9 +27,8 @@ KEYS = ["method", "model.name", "model.trust_remote_code", "data.source", "data.
         "rl.reward_functions", "rl.num_generations", "output.name", "training", "lora.r.x", ""]
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True),
                     st.text(max_size=30))
-YAML_VALUES = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                           st.dictionaries(st.text(max_size=8), inner, max_size=3)),
-                           max_leaves=8)
+YAML_VALUES = st.recursive(SCALARS, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)), max_leaves=8)
 
 
 def _one_sentence(exc: StudioError) -> None:
@@ -52,10 +52,13 @@ def test_key_value_overrides_are_accepted_or_refused_in_one_sentence(pairs, with
         _one_sentence(exc)
 
 
+SECTIONS = ["method", "model", "data", "lora", "training", "dpo", "rl", "output", "x"]
+OPTION_NAMES = [k.split(".")[-1] for k in KEYS]
+
+
 @FAST
-@given(st.dictionaries(st.sampled_from(["method", "model", "data", "lora", "training", "dpo", "rl", "output", "x"]),
-                       st.one_of(YAML_VALUES, st.dictionaries(st.sampled_from([k.split(".")[-1] for k in KEYS]),
-                                                               YAML_VALUES, max_size=4)), max_size=6),
+@given(st.dictionaries(st.sampled_from(SECTIONS), st.one_of(
+           YAML_VALUES, st.dictionaries(st.sampled_from(OPTION_NAMES), YAML_VALUES, max_size=4)), max_size=6),
        st.text(max_size=60))
 def test_recipe_files_are_accepted_or_refused_in_one_sentence(tmp_path_factory, recipe, junk):
     folder = tmp_path_factory.mktemp("recipes")
@@ -68,8 +71,9 @@ def test_recipe_files_are_accepted_or_refused_in_one_sentence(tmp_path_factory, 
             _one_sentence(exc)
 
 
-FIELDS = ["prompt", "chosen", "rejected", "messages", "conversations", "text", "instruction", "input", "output",
-          "question", "answer", "label", "completion", "role", "content", "from", "value", "tools", "system"]
+FIELDS = ["prompt", "chosen", "rejected", "messages", "conversations", "text", "instruction", "input",
+          "output", "question", "answer", "label", "completion", "role", "content", "from", "value", "tools",
+          "system"]
 CELL = st.recursive(SCALARS, lambda inner: st.one_of(
     st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(FIELDS), inner, max_size=3)), max_leaves=6)
 ROWS = st.lists(st.dictionaries(st.sampled_from(FIELDS), CELL, max_size=4), min_size=0, max_size=5)
@@ -85,7 +89,8 @@ def _as_file(rows: list, kind: str, junk: bytes) -> bytes:
         columns = sorted({k for r in rows for k in r}) or ["text"]
         writer = csv.DictWriter(out, columns)
         writer.writeheader()
-        writer.writerows({k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in r.items()} for r in rows)
+        writer.writerows({k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in r.items()}
+                         for r in rows)
         return out.getvalue().encode() + junk
     return junk or b"\n".join(str(r).encode() for r in rows)  # txt
 

@@ -52,7 +52,8 @@ def test_an_earlier_export_is_replaced_only_by_the_same_format_and_kept_until_th
     with pytest.raises(NotOursError, match="holds the studio's adapter export, not its GGUF export"), \
             replacing(target, "GGUF export", "GGUF export"):
         pass
-    with pytest.raises(OSError, match="disk full"), replacing(target, "adapter export", "adapter export") as tmp:
+    with pytest.raises(OSError, match="disk full"), \
+            replacing(target, "adapter export", "adapter export") as tmp:
         (tmp / "weights").write_text("half")
         raise OSError("disk full")
     assert (target / "weights").read_text() == "first"
@@ -198,7 +199,8 @@ def small_disk(tmp_path):
         pytest.skip(FULL_DISK_SKIP)
     disk = tmp_path / "disk"
     disk.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)], check=False).returncode:
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)], check=False)
+    if mounted.returncode:
         pytest.skip(FULL_DISK_SKIP)
     try:
         yield disk
@@ -237,7 +239,8 @@ def test_a_full_disk_leaves_the_last_good_state_readable(small_disk, tiny_model_
         (tmp / "weights").write_bytes(b"\0" * 300_000)
     assert (small_disk / "export" / "weights").read_text() == "good"
     # The tokenized-data cache: the next run tokenizes again; the earlier entry stays whole and readable.
-    assert token_cache.save("k", datasets.Dataset.from_dict({"x": list(range(50_000))}), {"source": "b"}) is None
+    bigger_rows = datasets.Dataset.from_dict({"x": list(range(50_000))})
+    assert token_cache.save("k", bigger_rows, {"source": "b"}) is None
     dataset, meta = token_cache.load("k")
     assert dataset["x"] == [1, 2] and meta["source"] == "a"
     assert sorted(p.name for p in small_disk.iterdir()) == ["config.yaml", "export", "filler", "home"]

@@ -55,7 +55,7 @@ def write_yaml(path: str | Path, value: Any, **dumps: Any) -> Path:
 
 def new_file(folder: str | Path, name: str) -> Path:
     """A new, empty, private file in ``folder`` named after ``name`` (name-2.ext, name-3.ext... when taken),
-    created exclusively, so neither an earlier file of that name nor a concurrent caller is ever overwritten."""
+    created exclusively: neither an earlier file of that name nor a concurrent caller is overwritten."""
     stem, suffix = Path(name).stem or "file", Path(name).suffix
     for n in range(1, 10_000):
         target = Path(folder) / (f"{stem}{suffix}" if n == 1 else f"{stem}-{n}{suffix}")

@@ -45,7 +45,7 @@ def refusal(asked: list[str]) -> CodeConsentError:
 
 
 def check_allowed(cfg: RunConfig, allow_code: bool) -> list[str]:
-    """The code ``cfg`` asks to run; a CodeConsentError sentence when it asks for some without ``allow_code``."""
+    """The code ``cfg`` asks to run; a CodeConsentError sentence when it asks without ``allow_code``."""
     asked = code_asked(cfg)
     if asked and not allow_code:
         raise refusal(asked)

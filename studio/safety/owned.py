@@ -67,8 +67,10 @@ def check_target(target: str | Path, kind: str, what: str) -> Path:
     target = Path(target).expanduser().absolute()
     if _occupied(target) and not is_owned(target, kind):
         found = owner_kind(target) if target.is_dir() else None
-        why = f"holds the studio's {found}, not its {what}" if found else f"is not an earlier {what} of the studio"
-        raise NotOursError(f"{target} already exists and {why}; nothing was changed: choose an empty or new folder.")
+        why = (f"holds the studio's {found}, not its {what}" if found
+               else f"is not an earlier {what} of the studio")
+        raise NotOursError(f"{target} already exists and {why}; nothing was changed: "
+                           "choose an empty or new folder.")
     return target
 
 
@@ -104,7 +106,8 @@ def replacing(target: str | Path, kind: str, what: str, **facts):
         shutil.rmtree(tmp, ignore_errors=True)
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise DiskFullError(f"The disk holding {target.parent} is full, so the {what} was not written; "
-                                f"{target.name} holds what it held before: free some space and try again.") from exc
+                                f"{target.name} holds what it held before: free some space and try "
+                                "again.") from exc
         raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
