@@ -54,7 +54,8 @@ def _add_safety_flags(sub) -> None:
     for command in ("train", "resume"):
         sub.choices[command].add_argument(
             "--allow-code", action="store_true",
-            help="allow this run to execute code its recipe asks for: model.trust_remote_code, Python reward functions")
+            help="allow this run to execute code its recipe asks for: model.trust_remote_code, "
+                 "Python reward functions")
 
 
 def build_parser() -> argparse.ArgumentParser:

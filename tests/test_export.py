@@ -28,8 +28,9 @@ def test_export_writes_adapter_tokenizer_card_and_curve(run_dir, tmp_path, tiny_
 
     target = export_adapter(run_dir, tmp_path / "out")
     names = sorted(p.name for p in target.iterdir())
-    assert names == sorted([".studio-owner.json", "adapter_model.safetensors", "adapter_config.json", "tokenizer.json",
-                            "tokenizer_config.json", "chat_template.jinja", "README.md", "loss_curve.png"])
+    assert names == sorted([".studio-owner.json", "adapter_model.safetensors", "adapter_config.json",
+                            "tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "README.md",
+                            "loss_curve.png"])
     assert (target / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     card = (target / "README.md").read_text()
     assert "library_name: peft" in card and "training.learning_rate" in card and "![Training loss]" in card

@@ -111,8 +111,8 @@ def test_f16_and_q8_0_from_one_export_and_a_bad_quant_or_folder_leaves_nothing(r
     # Several quantisations from one merge, each read back and checked; the Modelfile uses the first.
     result = export_gguf(run_dir, tmp_path / "q8", "f16, q8_0")
     assert [f["quant"] for f in result["files"]] == ["f16", "q8_0"] and result["quant"] == "f16"
-    assert sorted(p.name for p in (tmp_path / "q8").iterdir()) == [".studio-owner.json", "Modelfile", "run-f16.gguf",
-                                                                   "run-q8_0.gguf", "studio_gguf.json"]
+    assert sorted(p.name for p in (tmp_path / "q8").iterdir()) == [
+        ".studio-owner.json", "Modelfile", "run-f16.gguf", "run-q8_0.gguf", "studio_gguf.json"]
     assert result["files"][0]["check"]["same"] and result["files"][1]["check"]["gguf"].strip()
     types = {t.name: t.tensor_type for t in GGUFReader(result["files"][1]["gguf"]).tensors}
     assert GGMLQuantizationType.Q8_0 in types.values()

@@ -72,7 +72,7 @@ def gguf_fingerprint(gguf: Path) -> str:
 
 def _gguf_cache_folder(gguf: Path, into: Path | None = None) -> Path:
     """Where ``gguf``'s plain copy lives: the install's copy when it made one, else the user's cache. The
-    name carries the file's fingerprint, so new weights under the same name and size get a copy of their own."""
+    name carries the file's fingerprint: new weights under the same name and size get their own copy."""
     name = f"{gguf.stem}-{gguf.stat().st_size}-{gguf_fingerprint(gguf)}"
     if into is None and (INSTALLED_MODELS_DIR / name / "config.json").is_file():
         return INSTALLED_MODELS_DIR / name

@@ -273,7 +273,7 @@ def last_complete_checkpoint(run_dir: str | Path) -> Path | None:
 
 def prepare_resume(run_dir: Path) -> Path | None:
     """Pick the newest complete checkpoint; set half-written ones aside (renamed, never deleted: the studio
-    cannot tell its own half-written folder from one somebody put there) and drop the metrics logged after it."""
+    cannot tell its own half-written folder from one somebody put there); drop the metrics logged after it."""
     ckpt = last_complete_checkpoint(run_dir)
     keep_step = checkpoint_step(ckpt) if ckpt else 0
     for other in checkpoints(run_dir):

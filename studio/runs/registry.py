@@ -147,14 +147,14 @@ def _launch(run_dir: Path, device_fd: int, run_fd: int) -> None:
     env[LOCK_FDS_ENV] = f"{device_fd},{run_fd}"
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH")) if p)
     env.setdefault("PYTHONUNBUFFERED", "1")
-    env["PYTHONSAFEPATH"] = "1"  # as -P, inherited by accelerate's ranks: the current folder is not on sys.path
+    env["PYTHONSAFEPATH"] = "1"  # as -P, and accelerate's ranks inherit it: the cwd is not on sys.path
     cwd = read_status(run_dir).get("cwd")
     try:
         with open(run_dir / LOG_FILE, "ab", opener=_private_opener) as log:
             # No shell. With several GPUs the worker re-launches itself through `accelerate launch`.
             child = subprocess.Popen(  # -P: a trl.py in the current folder cannot shadow the library
-                [sys.executable, "-P", "-m", WORKER_MODULE, str(run_dir)], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, pass_fds=(device_fd, run_fd), env=env,
+                [sys.executable, "-P", "-m", WORKER_MODULE, str(run_dir)], stdin=subprocess.DEVNULL,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, pass_fds=(device_fd, run_fd), env=env,
                 cwd=cwd if cwd and os.path.isdir(cwd) else str(run_dir),
             )
     except OSError as exc:

@@ -285,7 +285,8 @@ def _supervise_trainer(run_dir: Path) -> int:
     # SIGKILL when the supervisor dies: with the locks gone, a queued run may take the device at once.
     child = subprocess.Popen(
         [sys.executable, "-P", "-m", "studio.runs.worker", str(run_dir)], stdin=subprocess.DEVNULL,
-        env=dict(os.environ, **{TRAINER_ENV: "1", "PYTHONSAFEPATH": "1"}), preexec_fn=_end_with_parent(signal.SIGKILL))  # noqa: PLW1509 - no threads here
+        env=dict(os.environ, **{TRAINER_ENV: "1", "PYTHONSAFEPATH": "1"}),
+        preexec_fn=_end_with_parent(signal.SIGKILL))  # noqa: PLW1509 - no threads here
     peak_rss = endings.wait_watching_memory(child)
     if child.returncode >= 0:
         return child.returncode

@@ -230,7 +230,8 @@ def build(fields: dict, recipe: Any) -> dict:
        {"run": mon["run"], "status": status, "allow_code": allow_code}).then(
         wake, None, ticks)
     stop.click(stop_training, mon["run"], status)
-    on(resume.click, resume_training, {"run": mon["run"], "resume_changes": resume_changes, "allow_code": allow_code},
+    on(resume.click, resume_training,
+       {"run": mon["run"], "resume_changes": resume_changes, "allow_code": allow_code},
        {"run": mon["run"], "status": status, "allow_code": allow_code}).then(wake, None, ticks)
     return {"status": status, "recipe_pick": recipe_pick, "advice": advice, "groups": groups,
             "filled": filled, **{f"mon_{k}": v for k, v in mon.items()}}

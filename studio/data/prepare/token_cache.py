@@ -123,13 +123,14 @@ def load(key: str) -> tuple[Any, dict] | None:
 
 
 def save(key: str, dataset, meta: dict) -> Path | None:
-    """Store ``dataset`` under ``key`` (written aside, then renamed: a crash or a full disk never leaves half an
-    entry, and an earlier entry stays readable until the new one is complete)."""
+    """Store ``dataset`` under ``key`` (written aside, then renamed: a crash or a full disk never leaves half
+    an entry, and an earlier entry stays readable until the new one is complete)."""
     folder = cache_dir() / key
     try:
         with replacing(folder, CACHE_ENTRY, "tokenized-data cache entry") as tmp:
             dataset.save_to_disk(str(tmp / DATA))
-            write_json(tmp / META, {**meta, "created": time.time(), "rows": len(dataset)}, indent=None, default=str)
+            facts = {**meta, "created": time.time(), "rows": len(dataset)}
+            write_json(tmp / META, facts, indent=None, default=str)
     except OSError as exc:  # a full disk costs the next run time, not this run
         log.warning("The tokenized data was not cached (%s); the next run tokenizes it again", exc)
         return None
@@ -168,7 +169,7 @@ def clear() -> tuple[int, int]:
                 size = _size(item) if item.is_dir() else 0
                 if remove_owned(item, CACHE_ENTRY):
                     removed, freed = removed + 1, freed + size
-        elif is_owned(sub, ARROW_CACHE):  # datasets' own cache inside a folder the studio marked when it made it
+        elif is_owned(sub, ARROW_CACHE):  # datasets' cache in a folder the studio marked when it made it
             freed += _size(sub)
             shutil.rmtree(sub, ignore_errors=True)
     return removed, freed
