@@ -50,6 +50,15 @@ class _MethodKind(argparse.Action):
         namespace.asked = data_asked(value)
 
 
+def _add_safety_flags(sub) -> None:
+    """Issue 31: a recipe alone runs no code; the user says yes here (recorded in the run folder)."""
+    for command in ("train", "resume"):
+        sub.choices[command].add_argument(
+            "--allow-code", action="store_true",
+            help="allow this run to execute code its recipe asks for: model.trust_remote_code, "
+                 "Python reward functions")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from studio.config import choices_help, choices_of, config_field
     from studio.methods import method_names
@@ -118,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", help="key=value changes first, e.g. training.batch_size=2 "
                    "training.gradient_accumulation=2, or training.max_steps=32 to train a completed run further")
     p.add_argument("--foreground", action="store_true", help="train in this terminal instead of the background")
+
+    _add_safety_flags(sub)
 
     p = sub.add_parser("eval", help="score held-out preference pairs with the base and the tuned model")
     p.add_argument("run_dir")

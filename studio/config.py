@@ -22,6 +22,7 @@ from studio.data.prepare.templates import TEMPLATE_CHOICES
 from studio.errors import ConfigError
 from studio.methods import all_methods, get_method, method_names
 from studio.methods.base import option as _opt
+from studio.safety.atomic import write_text
 from studio.training.trackers import HELP as TRACKER_HELP
 from studio.training.trackers import TRACKERS
 from studio.training.trackers import check as check_trackers
@@ -172,7 +173,7 @@ class _RunConfigBase:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(self.to_yaml(), encoding="utf-8")
+        write_text(path, self.to_yaml())  # atomic: a crash never leaves half a recipe
 
     @classmethod
     def from_dict(cls, raw: dict | None) -> RunConfig:

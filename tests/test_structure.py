@@ -24,12 +24,13 @@ GRAB_BAGS = {"common", "utils", "util", "helpers", "misc"}
 LAYERS: list[tuple[str, ...]] = [
     # no studio imports (rl.*: RL's reward functions and samples file)
     ("__init__", "eager_bitsandbytes", "paths", "errors", "net", "config_ranges", "rl", "rl.*", "training", "training.trackers", "publish",
-     "publish.login"),
-    ("logs", "chat", "chat.history", "chat.sampling", "chat.feedback"),  # chat: the package and its plain types
+     "publish.login", "safety", "safety.atomic"),
+    # chat: the package and its plain types; safety.owned: owner markers (over safety.atomic)
+    ("logs", "chat", "chat.history", "chat.sampling", "chat.feedback", "safety.owned"),
     ("models", "runs.files"),  # models: the catalog, hardware, memory, finding and loading a base model
     ("data",),
     ("methods", "methods.base"),  # the registry and the contract a method module fills
-    ("config", "inference", "training.eval_curve"),
+    ("config", "inference", "training.eval_curve", "safety.consent"),
     ("evaluation", "evaluation.reward"),  # evaluation: the package; reward: scorers RL uses
     ("methods.*",),  # the method modules: they build trainers and may use scorers (RL's reward model)
     ("runs", "runs.registry"),
@@ -40,7 +41,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("evaluation.*",),  # held-out pairs, RLHF vs DPO, arena ratings, benchmarks, the question deck
     ("publish.*",),  # model card, Hub push, Modelfile, GGUF (the package's empty __init__ and login sit low)
     ("chat.*", "inference_cli"),  # the arena, turns and the terminal chat: faces' cores over the engine
-    ("ui", "ui.judge"),
+    ("ui", "ui.judge", "ui.make", "ui.make.*"),
     ("cli", "__main__"),  # the faces' entry: the CLI's command table names modules of every layer
 ]
 

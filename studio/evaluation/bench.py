@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from studio.errors import StudioError
+from studio.safety.atomic import write_json
 
 BENCH_FILE = "bench.json"
 FIGURES = ("prompt_strict", "prompt_loose", "inst_strict", "inst_loose")
@@ -94,9 +95,7 @@ def save_result(run_dir: Path, result: dict) -> None:
     path = run_dir / BENCH_FILE
     saved = load_saved(run_dir)
     saved[result["task"]] = result
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(saved, indent=2), encoding="utf-8")
-    tmp.replace(path)
+    write_json(path, saved)
 
 
 def load_saved(run_dir: str | Path) -> dict:
@@ -130,9 +129,8 @@ def start_background(run_dir: str | Path, *, limit: int | None = 50, max_new_tok
         raise BenchError("A benchmark of this run is already running; wait for it to finish.")
 
     def write(state: str, done: int, total: int, message: str) -> None:
-        tmp = run_dir / f".{PROGRESS_FILE}.tmp"
-        tmp.write_text(json.dumps({"state": state, "done": done, "total": total, "message": message}))
-        tmp.replace(run_dir / PROGRESS_FILE)
+        progress = {"state": state, "done": done, "total": total, "message": message}
+        write_json(run_dir / PROGRESS_FILE, progress, indent=None)
 
     def job() -> None:
         import logging

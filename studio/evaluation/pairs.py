@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import StudioError
+from studio.safety.atomic import write_json
 
 EVAL_FILE = "eval.json"
 # Scales the margin of a run whose method has no beta of its own (SFT); 0.1 is the usual beta.
@@ -212,7 +213,7 @@ def _save(run_dir: Path, pairs_file: str | Path, result: dict) -> None:
     target = run_dir_of(run_dir)
     if (target / "config.yaml").is_file():  # only inside a real run folder
         record = {**result, "pairs_file": Path(pairs_file).name, "time": round(time.time(), 3)}
-        (target / EVAL_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
+        write_json(target / EVAL_FILE, record)
 
 
 def _evaluate_reward(run_dir: Path, pairs_file: str | Path, *, model=None, save: bool = True) -> dict:

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from studio.errors import StudioError
+from studio.safety.atomic import write_json
 
 METHODS = ("linear", "ties", "dare_ties", "cat")
 MERGE_FILE = "merge.json"
@@ -137,17 +138,17 @@ def _write_run(model, folder: Path, run_id: str, parents, method, weights, densi
             shutil.copy2(file, folder / "adapter" / file.name)
     marker = _read_json(first["adapter"] / "studio_base.json")
     marker["method"] = first["method"] or marker.get("method", "")
-    (folder / "adapter" / "studio_base.json").write_text(json.dumps(marker), encoding="utf-8")
+    write_json(folder / "adapter" / "studio_base.json", marker, indent=None)
     if (first["dir"] / "config.yaml").is_file():  # chat, eval and the card read the run's recipe
         shutil.copy2(first["dir"] / "config.yaml", folder / "config.yaml")
     record = {"method": method, "weights": weights, "density": density, "seed": seed, "peft": peft_version,
               "parents": [{"name": p["name"], "method": p["method"], "rank": p["rank"], "weight": w,
                            "base": marker.get("base_model") or Path(p["base"]).name}
                           for p, w in zip(parents, weights)]}
-    (folder / MERGE_FILE).write_text(json.dumps(record, indent=1), encoding="utf-8")
+    write_json(folder / MERGE_FILE, record, indent=1)
     summary = {"method": first["method"], "base_model": marker.get("base_model", ""), "merged_from":
                [p["name"] for p in parents], "merge_method": method, "seconds": round(time.time() - started, 2)}
-    (folder / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    write_json(folder / "summary.json", summary, indent=1)
     now = time.time()
     parents_text = ", ".join(p["name"] for p in parents)
     update_status(folder, new=True, id=run_id, name=name, method=first["method"], state="completed", step=0,

@@ -26,6 +26,7 @@ from studio.errors import StudioError
 from studio.runs import endings, files, ranks
 from studio.runs.ranks import end_of_ranks
 from studio.runs.registry import LOCK_FDS_ENV, reconcile
+from studio.safety.atomic import write_text
 
 log = logging.getLogger("studio.worker")
 BUSY_EXIT = 3  # another worker owns this folder or the device
@@ -249,7 +250,7 @@ def _free_port() -> int:
 def _supervise_accelerate(run_dir: Path, processes: int) -> int:
     """Train in several processes through `accelerate launch`; this process keeps the locks and the last word."""
     config_path = run_dir / ACCELERATE_CONFIG
-    config_path.write_text(accelerate_config(processes, _free_port()), encoding="utf-8")
+    write_text(config_path, accelerate_config(processes, _free_port()))
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config_path),
            "--module", "studio.runs.worker", str(run_dir)]
     shown = " ".join(shlex.quote(part) for part in cmd)
@@ -283,8 +284,9 @@ def _supervise_trainer(run_dir: Path) -> int:
     oom_kills_before = endings.oom_kill_count()
     # SIGKILL when the supervisor dies: with the locks gone, a queued run may take the device at once.
     child = subprocess.Popen(
-        [sys.executable, "-m", "studio.runs.worker", str(run_dir)], stdin=subprocess.DEVNULL,
-        env=dict(os.environ, **{TRAINER_ENV: "1"}), preexec_fn=_end_with_parent(signal.SIGKILL))  # noqa: PLW1509 - no threads here
+        [sys.executable, "-P", "-m", "studio.runs.worker", str(run_dir)], stdin=subprocess.DEVNULL,
+        env=dict(os.environ, **{TRAINER_ENV: "1", "PYTHONSAFEPATH": "1"}),
+        preexec_fn=_end_with_parent(signal.SIGKILL))  # noqa: PLW1509 - no threads here
     peak_rss = endings.wait_watching_memory(child)
     if child.returncode >= 0:
         return child.returncode
@@ -338,6 +340,8 @@ def main(argv: list[str] | None = None, *, in_process: bool = False) -> int:
         print("usage: python -m studio.worker RUN_DIR", file=sys.stderr)
         return 2
     run_dir = Path(argv[0]).resolve()
+    if not in_process:  # what the run writes (checkpoints, metrics, logs) is its user's alone
+        os.umask(0o077)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.captureWarnings(True)
