@@ -14,7 +14,6 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import shlex
 import signal
 import subprocess
 import sys
@@ -24,12 +23,19 @@ from pathlib import Path
 
 from studio.errors import StudioError
 from studio.runs import endings, files
+from studio.runs.launcher import (  # noqa: F401 - accelerate_config and end_of_ranks: read here by the tests
+    ACCELERATE_CONFIG,
+    RANK_FAILURE,
+    accelerate_config,
+    end_of_ranks,
+    end_with_parent,
+    supervise_accelerate,
+)
 from studio.runs.registry import LOCK_FDS_ENV, reconcile
 
 log = logging.getLogger("studio.worker")
 BUSY_EXIT = 3  # another worker owns this folder or the device
 TRAINER_ENV = "STUDIO_TRAINER_PROCESS"  # set in the training child of a supervising worker
-ACCELERATE_CONFIG = "accelerate_config.yaml"
 
 
 def failure_sentence(exc: BaseException, step: int, preparing: bool, cfg=None, run_id: str = "RUN") -> str:
@@ -200,81 +206,6 @@ def processes_for(cfg, gpus: int) -> int:
     return wanted
 
 
-RANK_FAILURE = ".rank{rank}.failed"  # an extra rank's failure sentence, for the supervisor (rank 0 writes status)
-
-
-def accelerate_config(processes: int, port: int) -> str:
-    """accelerate's own config file for one machine, written into the run folder for all to read.
-
-    MULTI_GPU is accelerate's torchrun launcher; on a CPU the trainer's use_cpu makes each process
-    join with gloo (accelerate's MULTI_CPU launcher would need mpirun). Precision and FSDP are set by
-    the trainer's own arguments, so the file says `mixed_precision: 'no'`.
-    """
-    import yaml
-
-    return yaml.safe_dump({
-        "compute_environment": "LOCAL_MACHINE", "distributed_type": "MULTI_GPU", "num_processes": processes,
-        "num_machines": 1, "machine_rank": 0, "main_process_ip": "127.0.0.1", "main_process_port": port,
-        "rdzv_backend": "static", "same_network": True, "mixed_precision": "no", "use_cpu": False,
-        "gpu_ids": "all",
-    }, sort_keys=False)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:  # another run or test may use accelerate's default 29500
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _supervise_accelerate(run_dir: Path, processes: int) -> int:
-    """Train in several processes through `accelerate launch`; this process keeps the locks and the last word."""
-    config_path = run_dir / ACCELERATE_CONFIG
-    config_path.write_text(accelerate_config(processes, _free_port()), encoding="utf-8")
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config_path),
-           "--module", "studio.runs.worker", str(run_dir)]
-    shown = " ".join(shlex.quote(part) for part in cmd)
-    print(f"[studio] {processes} processes: {shown}", file=sys.stderr, flush=True)
-    files.update_status(run_dir, state="running", pid=os.getpid(), pid_start=files.process_start_time(os.getpid()),
-                        command=shown, message=f"Starting {processes} training processes...")
-    for stale in run_dir.glob(RANK_FAILURE.format(rank="*")):  # from an earlier attempt of this run
-        stale.unlink(missing_ok=True)
-    code = subprocess.call(cmd, stdin=subprocess.DEVNULL, preexec_fn=_end_with_parent(signal.SIGTERM))
-    end_of_ranks(run_dir, code)
-    return code
-
-
-def end_of_ranks(run_dir: Path, code: int) -> None:
-    """After `accelerate launch` exits with ``code``: a run rank 0 did not end gets the sentence of the
-    first rank that failed (torchrun ends the others when one fails, rank 0 often before it could say
-    why), else one naming the exit code."""
-    if code == 0:
-        return
-    def rank(path: Path) -> int:  # ".rank12.failed" -> 12
-        number = path.name.split(".")[1].removeprefix("rank")
-        return int(number) if number.isdigit() else 1 << 30
-
-    said = sorted(run_dir.glob(RANK_FAILURE.format(rank="*")), key=rank)
-    message = (said[0].read_text(encoding="utf-8").strip() if said else "") or (
-        f"The training processes ended with exit code {code}; the log has the details.")
-    files.update_status(run_dir, only_if=files.LIVE_STATES, state="failed", eta_s=None, message=message,
-                        log_tail=files.tail_log(run_dir, 20))
-
-
-def _end_with_parent(signum: int):
-    """For a child's process, before exec: send it ``signum`` when this supervisor dies (SIGKILL
-    included), so that nothing trains on in a folder whose run is already marked failed."""
-    def arrange() -> None:
-        import ctypes
-
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(1, signum)  # PR_SET_PDEATHSIG (Linux)
-        except (OSError, AttributeError):
-            pass
-    return arrange
-
-
 def _supervise_trainer(run_dir: Path) -> int:
     """Train in a child process and outlive it. A process the system kills (the out-of-memory killer's
     SIGKILL above all) cannot write its own ending, so this light process, which holds the locks and
@@ -284,7 +215,7 @@ def _supervise_trainer(run_dir: Path) -> int:
     # SIGKILL when the supervisor dies: with the locks gone, a queued run may take the device at once.
     child = subprocess.Popen(
         [sys.executable, "-m", "studio.runs.worker", str(run_dir)], stdin=subprocess.DEVNULL,
-        env=dict(os.environ, **{TRAINER_ENV: "1"}), preexec_fn=_end_with_parent(signal.SIGKILL))  # noqa: PLW1509 - no threads here
+        env=dict(os.environ, **{TRAINER_ENV: "1"}), preexec_fn=end_with_parent(signal.SIGKILL))  # noqa: PLW1509 - no threads here
     peak_rss = endings.wait_watching_memory(child)
     if child.returncode >= 0:
         return child.returncode
@@ -361,8 +292,8 @@ def main(argv: list[str] | None = None, *, in_process: bool = False) -> int:
         except StudioError as exc:
             _Worker(run_dir).finish("failed", str(exc))
             return 1
-        if processes > 1:
-            return _supervise_accelerate(run_dir, processes)
+        if processes > 1 or cfg.distributed.nodes > 1:
+            return supervise_accelerate(run_dir, processes, cfg)
         return _Worker(run_dir).run(cfg) if in_process else _supervise_trainer(run_dir)
     finally:
         for sig, handler in previous.items():  # matters when called in-process (tests)
