@@ -89,15 +89,20 @@ def sbatch(script: Path) -> str:
 
 
 def job_state(job: str) -> str | None:
-    """The job's state as Slurm says it (PENDING, RUNNING, COMPLETED, FAILED, ...), or None if unknown."""
-    for cmd in (["squeue", "-h", "-j", job, "-o", "%T"], ["sacct", "-n", "-X", "-P", "-j", job, "-o", "State"]):
-        if shutil.which(cmd[0]) is None:
-            continue
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        words = done.stdout.split()
-        if done.returncode == 0 and words:
-            return words[0].upper()
-    return None
+    """The job's state as Slurm says it (PENDING, RUNNING, COMPLETED, FAILED, ...), "ENDED" when it has left
+    the queue and no accounting says how, or None when Slurm cannot be asked."""
+    if shutil.which("squeue") is None:
+        return None
+    queue = subprocess.run(["squeue", "-h", "-j", job, "-o", "%T"], capture_output=True, text=True, check=False)
+    if queue.stdout.split():
+        return queue.stdout.split()[0].upper()
+    if shutil.which("sacct"):
+        acct = subprocess.run(["sacct", "-n", "-X", "-P", "-j", job, "-o", "State"], capture_output=True, text=True,
+                              check=False)
+        if acct.returncode == 0 and acct.stdout.split():
+            return acct.stdout.split()[0].upper()
+    # squeue forgets a finished job after a while and answers "Invalid job id": either way it is gone.
+    return "ENDED" if queue.returncode == 0 or "invalid job id" in queue.stderr.lower() else None
 
 
 def follow(run_dir: Path, status: dict) -> None:

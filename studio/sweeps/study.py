@@ -25,7 +25,7 @@ from studio.runs.registry import RunError, get_run, reconcile, start_run, stop_r
 from studio.sweeps.metric import curve, read_metric
 from studio.sweeps.spec import SweepSpec
 
-JOURNAL, RECIPE, RESULT = "study.journal", "recipe.yaml", "sweep.json"
+JOURNAL, RECIPE, RESULT, LOCK = "study.journal", "recipe.yaml", "sweep.json", ".controller.lock"
 log = logging.getLogger("studio.sweeps")
 
 
@@ -66,7 +66,7 @@ def open_study(spec: SweepSpec, folder: Path):
         optuna.samplers.TPESampler(seed=seed)
     pruner = optuna.pruners.MedianPruner(n_startup_trials=2) if spec.prune else optuna.pruners.NopPruner()
     storage = JournalStorage(JournalFileBackend(str(folder / JOURNAL)))
-    with files.file_lock(folder / ".setup.lock"):  # two controllers must not enqueue the grid twice
+    with files.file_lock(folder / LOCK):  # two controllers must not enqueue the grid twice
         study = optuna.create_study(study_name=spec.name, storage=storage, sampler=sampler, pruner=pruner,
                                     direction=spec.direction, load_if_exists=True)
         if spec.is_grid and not study.trials:
@@ -83,7 +83,8 @@ def run_sweep(spec: SweepSpec, parallel: int = 1, say: Callable[[str], None] = p
         raise SweepError("--parallel must be 1 or more.")
     folder = sweep_folder(spec)
     study = open_study(spec, folder)
-    _recover(study, spec)
+    with files.file_lock(folder / LOCK):
+        _recover(study, spec)
     mine: set[int] | None = None if launch_limit is None else set()
     while True:
         reconcile()  # dead workers are marked failed, queued trials start when the device frees
@@ -91,7 +92,10 @@ def run_sweep(spec: SweepSpec, parallel: int = 1, say: Callable[[str], None] = p
             _settle(study, spec, trial, say)
         flying = len(_in_flight(study, mine))
         while flying < parallel and _launched(study) < spec.total() and (mine is None or len(mine) < launch_limit):
-            number = _start_next(study, spec, say)
+            with files.file_lock(folder / LOCK):  # ask and start as one step: _recover never sees it half done
+                number = _start_next(study, spec, say) if _launched(study) < spec.total() else None
+            if number is None:
+                break
             if mine is not None:
                 mine.add(number)
             flying += 1
