@@ -43,7 +43,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("sweeps.cli",),  # `studio sweep`: on this machine or as a Slurm array
     ("publish.*",),  # model card, Hub push, Modelfile, GGUF (the package's empty __init__ and login sit low)
     ("chat.*", "inference_cli"),  # the arena, turns and the terminal chat: faces' cores over the engine
-    ("ui",),
+    ("ui", "ui.make"),
     ("cli", "__main__"),  # the faces' entry: the CLI's command table names modules of every layer
 ]
 

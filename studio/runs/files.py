@@ -211,6 +211,21 @@ def read_summary(run_dir: str | Path) -> dict:
         return {}
 
 
+# ---- the run the user chose (a sweep's "use the best"): what Chat and Export start from -------------
+CHOSEN_FILE = "chosen_run.json"
+
+
+def choose_run(run_id: str, why: str) -> None:
+    atomic_write(studio_home() / CHOSEN_FILE, json.dumps({"run": run_id, "why": why, "time": time.time()}))
+
+
+def chosen_run() -> str | None:
+    try:
+        return json.loads((studio_home() / CHOSEN_FILE).read_text(encoding="utf-8")).get("run") or None
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 # ---- checkpoints: marked complete once fully written, judged by the marker ----------------------
 def write_checkpoint_marker(ckpt: Path, step: int) -> None:
     """Record every file's size once the checkpoint is fully written; only marked ones are resumable."""
