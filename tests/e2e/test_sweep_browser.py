@@ -22,7 +22,7 @@ def test_sweep_view_marks_the_best_and_uses_it(page, app_home, tiny_model_dir, s
     recipe.write_text(yaml.safe_dump({
         "method": "sft", "model": {"name": str(tiny_model_dir)},
         "data": {"source": str(sft_file), "template": "chatml"}, "lora": {"r": 4, "alpha": 8},
-        "training": {"max_steps": 1, "batch_size": 2, "max_length": 64, "save_steps": 1, "seed": 7},
+        "training": {"max_steps": 2, "batch_size": 2, "max_length": 64, "save_steps": 2, "seed": 7},
         "sweep": {"name": "browser-rates", "metric": "train_loss", "grid": {"training.learning_rate": [1e-4, 5e-2]}},
     }))
     env = {**os.environ, "STUDIO_HOME": str(app_home), "PYTHONPATH": str(ROOT)}
@@ -35,8 +35,10 @@ def test_sweep_view_marks_the_best_and_uses_it(page, app_home, tiny_model_dir, s
     page.locator("#sweep-view").get_by_text("Sweep", exact=True).first.click()
     table = page.locator("#sweep-table")
     wait_until(page, lambda: best in table.inner_text() and "★" in table.inner_text(), 30, "the trials table")
-    rows = [r for r in table.inner_text().splitlines() if "browser-rates" in r]
-    assert len(rows) == 2 and any("★" in r and best in r for r in rows)
+    cells = [c.strip() for c in table.inner_text().splitlines() if c.strip()]  # row by row, "best" first, "run" last
+    runs = [c for c in cells if "browser-rates-" in c]
+    assert len(runs) == 2 and cells.count("★") == 1
+    assert next(c for c in cells[cells.index("★"):] if "browser-rates-" in c) == best
     assert "training.learning_rate" in page.locator("#sweep-settings").inner_text()
     shot(page, "sweep-view")
     page.locator("#sweep-use-best").click()

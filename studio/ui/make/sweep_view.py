@@ -58,20 +58,22 @@ def differences(name: str, result: dict | None) -> str:
     return "\n".join([head, *lines])
 
 
-def show(name: str | None) -> dict:
+def show(values: dict) -> dict:
+    name = values.get("name")
     result = load_result(name) if name else None
     title = "" if result else tr("No sweep yet: run `studio sweep RECIPE` (a recipe with a sweep section).")
     return {"table": trials_frame(result), "chart": chart_frame(result),
             "settings": differences(name, result) if result else title}
 
 
-def refresh(name: str | None) -> dict:
+def refresh(values: dict) -> dict:
     names = list_sweeps()
-    name = name if name in names else (names[0] if names else None)
-    return {"sweep": gr.update(choices=names, value=name), **show(name)}
+    name = values.get("name") if values.get("name") in names else (names[0] if names else None)
+    return {"sweep": gr.update(choices=names, value=name), **show({"name": name})}
 
 
-def use_best(name: str | None) -> dict:
+def use_best(values: dict) -> dict:
+    name = values.get("name")
     result = load_result(name) if name else None
     if not result or not result.get("best"):
         return {"note": fail(ValueError(tr("This sweep has no finished trial to use yet.")))}
