@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_app_browser import open_tab, shot, wait_until
+from test_app_browser import fill, open_tab, shot, wait_until
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,13 +23,15 @@ def test_sweep_view_marks_the_best_and_uses_it(page, app_home, tiny_model_dir, s
         "method": "sft", "model": {"name": str(tiny_model_dir)},
         "data": {"source": str(sft_file), "template": "chatml"}, "lora": {"r": 4, "alpha": 8},
         "training": {"max_steps": 2, "batch_size": 2, "max_length": 64, "save_steps": 2, "seed": 7},
-        "sweep": {"name": "browser-rates", "metric": "train_loss", "grid": {"training.learning_rate": [1e-4, 5e-2]}},
+        "sweep": {"name": "browser-rates", "metric": "train_loss", "grid": {"training.learning_rate": [5e-2, 1e-4]}},
     }))
     env = {**os.environ, "STUDIO_HOME": str(app_home), "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-m", "studio", "sweep", str(recipe), "--json"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=400, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
-    best = json.loads(done.stdout)["best"]
+    result = json.loads(done.stdout)
+    best = result["best"]
+    assert best == result["trials"][0]["run"]  # the larger rate learns more in 2 steps: the best is not the newest run
 
     open_tab(page, "3 · Train")
     page.locator("#sweep-view").get_by_text("Sweep", exact=True).first.click()
@@ -47,3 +49,14 @@ def test_sweep_view_marks_the_best_and_uses_it(page, app_home, tiny_model_dir, s
     open_tab(page, "5 · Export")
     wait_until(page, lambda: best in page.locator("#export-run").inner_text()
                or best in page.locator("#export-run input").input_value(), 20, "Export to start from the best")
+    open_tab(page, "4 · Chat")
+    name = best.split("-", 2)[2]  # "browser-rates-N": the picker shows run names (the id is STAMP-NAME)
+    wait_until(page, lambda: page.locator("#chat-model-a input").input_value().startswith(f"{name} ·"), 30,
+               "Chat to start from the best")
+
+    open_tab(page, "3 · Train")  # the cluster section writes each node's command from the same fields
+    page.locator("#cluster-view").get_by_text("Cluster: several nodes or Slurm").first.click()
+    commands = page.locator("#cluster-commands")
+    wait_until(page, lambda: "--node-rank 1 --main 10.0.0.1:29500" in commands.inner_text(), 20, "node commands")
+    fill(page, "cfg-distributed-nodes", 3)
+    wait_until(page, lambda: "--nodes 3 --node-rank 2" in commands.inner_text(), 20, "a third node's command")
