@@ -36,6 +36,11 @@ def slurm_cluster(tmp_path_factory):
     subprocess.run(["scontrol", "shutdown"], env={**os.environ, "SLURM_CONF": conf}, capture_output=True, check=False)
 
 
+def squeue_state(job: str) -> str:
+    return subprocess.run(["squeue", "-h", "-j", job, "-o", "%T"], capture_output=True, text=True,
+                          check=False).stdout.strip()
+
+
 def studio(*args, conf) -> subprocess.CompletedProcess:
     env = {**os.environ, "SLURM_CONF": conf, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-m", "studio", *args], cwd=ROOT, env=env, capture_output=True, text=True,
@@ -70,6 +75,17 @@ def test_run_and_sweep_array_on_a_slurm_cluster(slurm_cluster, tiny_model_dir, s
                                 conf=slurm_cluster).stdout)
     job = runs.read_status(run_dir)["slurm_job"]
     assert job.isdigit() and arrayed["job"].isdigit() and arrayed["trials"] == 2
+
+    # Three tasks on two cores: a fourth job waits in the queue, and `studio stop` takes it out.
+    waiting = Path(studio("train", str(recipe), "--slurm", conf=slurm_cluster).stdout.strip())
+    waiting_job = runs.read_status(waiting)["slurm_job"]
+    assert squeue_state(waiting_job) == "PENDING"
+    studio("stop", waiting.name, conf=slurm_cluster)
+    assert runs.get_run(waiting.name).state == "stopped" and squeue_state(waiting_job) == ""
+    refused = subprocess.run([sys.executable, "-m", "studio", "train", str(recipe), "--slurm", "--partition", "nope"],
+                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                             timeout=120, check=False)
+    assert refused.returncode == 2 and "Slurm refused the job" in refused.stderr and "Traceback" not in refused.stderr
 
     def settled():
         follow_slurm_runs()  # what `studio runs` does: a job gone from the queue with its run unfinished fails

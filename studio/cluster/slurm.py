@@ -16,6 +16,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from studio.errors import StudioError
@@ -71,7 +72,11 @@ def submit_run(cfg, options) -> dict:
     if options.no_submit:
         files.update_status(run_dir, message=f"Not submitted; submit with `sbatch {script}`.")
         return {"run": run_dir.name, "dir": str(run_dir), "script": str(script), "job": None}
-    job = sbatch(script)
+    try:
+        job = sbatch(script)
+    except SlurmError as exc:  # the folder stays, with the script and the reason, but never looks queued
+        files.update_status(run_dir, state="failed", message=str(exc), finished=time.time())
+        raise
     files.update_status(run_dir, slurm_job=job, message=f"Submitted to Slurm as job {job}.")
     return {"run": run_dir.name, "dir": str(run_dir), "script": str(script), "job": job}
 
