@@ -18,12 +18,12 @@ log = logging.getLogger("studio")
 HANDLERS = {
     "models": "studio.models.catalog:cli_models",
     "methods": "studio.runs.commands:cli_methods",
-    "train": "studio.runs.commands:cli_train",
+    "train": "studio.cluster.commands:cli_train",
     "chat": "studio.inference_cli:cli_chat",
     "data inspect": "studio.data.inspect:cli_inspect",
     "data cache": "studio.data.prepare.token_cache:cli_cache",
-    "runs": "studio.runs.commands:cli_runs",
-    "stop": "studio.runs.commands:cli_stop",
+    "runs": "studio.cluster.commands:cli_runs",
+    "stop": "studio.cluster.commands:cli_stop",
     "resume": "studio.runs.commands:cli_resume",
     "eval": "studio.evaluation.pairs:cli_eval",
     "export": "studio.publish.export_cli:cli_export",
@@ -37,6 +37,7 @@ HANDLERS = {
     "judge": "studio.evaluation.judges.commands:cli_judge",
     "app": "studio.ui.app:cli_app",
     "prepare": "studio.models.loading:cli_prepare",
+    "sweep": "studio.sweeps.cli:cli_sweep",
 }
 
 
@@ -83,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="options with a set of values:\n" + choices_help())
     p.add_argument("config", help="recipe YAML, e.g. presets/recipes/pineapple-dpo.yaml")
     p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. training.max_steps=10")
+    train_parser = p
 
     p = sub.add_parser("chat", help="talk to a model (or two with --compare); --prompt: one run before and after")
     p.add_argument("run_dir", nargs="?", default=None,
@@ -211,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--auth", default=None,
                    help="USER:PASSWORD on the command line (visible to other users in `ps`: prefer the two above)")
     _add_exposure_options(sub)
+    _add_scale_out(sub, train_parser)
     return parser
 
 
@@ -230,6 +233,27 @@ def _add_judge_command(sub) -> None:
     from studio.evaluation.judges.commands import add_judge_parser
 
     add_judge_parser(sub)
+
+
+def _add_scale_out(sub, train: argparse.ArgumentParser) -> None:
+    """Sweeps (`studio sweep`) and training beyond one machine (`studio train --nodes/--slurm`)."""
+    nodes = train.add_argument_group("several nodes (each node runs this with its own --node-rank)")
+    nodes.add_argument("--nodes", type=int, default=None, help="machines training together (distributed.nodes)")
+    nodes.add_argument("--node-rank", type=int, default=None, help="this machine's rank: 0 on the main node")
+    nodes.add_argument("--main", default=None, metavar="HOST:PORT", help="address and port of node 0")
+    for p in (train, sub.add_parser("sweep", help="try several settings of a recipe's sweep section; pick the best")):
+        group = p.add_argument_group("Slurm")
+        group.add_argument("--slurm", action="store_true", help="write RUN/slurm.sbatch and submit it with sbatch")
+        group.add_argument("--gpus-per-node", type=int, default=None)
+        group.add_argument("--partition", default=None)
+        group.add_argument("--time", default=None, help="Slurm's time limit, e.g. 04:00:00")
+        group.add_argument("--account", default=None)
+        group.add_argument("--no-submit", action="store_true", help="write the script only")
+    p.add_argument("recipe", help="recipe YAML with a sweep section, e.g. presets/recipes/pineapple-dpo-beta-sweep.yaml")
+    p.add_argument("overrides", nargs="*", help="key=value changes to the base recipe")
+    p.add_argument("--parallel", type=int, default=1, help="trials in flight at once (a Slurm array's throttle)")
+    p.add_argument("--plan", action="store_true", help="say what the sweep will cost, then stop")
+    p.add_argument("--json", action="store_true", help="print {metric, direction, trials, best} as JSON")
 
 
 def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:

@@ -133,6 +133,9 @@ class DistributedConfig:
     strategy: str = _opt("ddp", "With several GPUs: 'ddp' (a full copy per GPU), 'fsdp' (weights sharded), "
                          "'zero2' or 'zero3' (DeepSpeed ZeRO: optimizer state and gradients, or everything, sharded).",
                          choices=["ddp", "fsdp", "zero2", "zero3"])
+    nodes: int = _opt(1, "Machines training together; each runs the same recipe with its own node_rank.")
+    node_rank: int = _opt(0, "This machine's place among the nodes: 0 on the main one (it writes the run), 1, 2...")
+    main: str = _opt("", "HOST:PORT of node 0, which every node reaches (several nodes only).")
 
 
 @dataclass
@@ -190,6 +193,7 @@ class _RunConfigBase:
             raise ConfigError(f"Config file {path} is not valid YAML ({exc.__class__.__name__}); fix its syntax.")
         if not isinstance(raw, dict):
             raise ConfigError(f"Config file {path} must hold a mapping of options, not a {type(raw).__name__}.")
+        raw.pop("sweep", None)  # a sweep's section is `studio sweep`'s (studio.sweeps); one run trains the base
         return cls.from_dict(apply_overrides(raw, overrides or []))
 
     def with_overrides(self, overrides: list[str]) -> RunConfig:

@@ -39,6 +39,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("training.*",),
     ("runs.worker",),
     ("evaluation.*",),  # held-out pairs, RLHF vs DPO, arena ratings, benchmarks, the question deck
+    ("sweeps", "sweeps.*"),  # a recipe's sweep: an Optuna study whose trials are ordinary runs
+    ("cluster", "cluster.*"),  # Slurm jobs and arrays, `studio train --nodes/--slurm`
+    ("sweeps.cli",),  # `studio sweep`: on this machine or as a Slurm array
     ("publish.*",),  # model card, Hub push, Modelfile, GGUF (the package's empty __init__ and login sit low)
     ("chat.*", "inference_cli"),  # the arena, turns and the terminal chat: faces' cores over the engine
     ("ui", "ui.judge", "ui.make", "ui.make.*"),

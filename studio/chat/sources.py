@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from studio.chat.history import ChatError
-from studio.runs.files import adapter_folder
+from studio.runs.files import adapter_folder, chosen_run
 
 log = logging.getLogger("studio.chat")
 BASE = "base"
@@ -119,7 +119,12 @@ def source_choices(base_name: str = "embedded") -> list[tuple[str, str]]:
 
 
 def default_source() -> str:
-    """The newest finished run with an adapter, else the base model: the tab works on a fresh install."""
+    """The run the user chose (a sweep's best), else the newest finished run with an adapter, else the base
+    model: the tab works on a fresh install."""
+    chosen = chosen_run()
+    for info in _runs():
+        if info.id == chosen and info.state == FINISHED and adapter_folder(Path(info.dir)) is not None:
+            return f"run:{info.id}"
     for info in _runs():  # newest first
         if info.state == FINISHED and chats(info.method) and adapter_folder(Path(info.dir)) is not None:
             return f"run:{info.id}"

@@ -77,8 +77,9 @@ def is_locked(path: Path) -> bool:
 
 
 def device_lock_path() -> Path:
-    # One training at a time on this machine's accelerator (or its CPU when there is none).
-    return studio_home() / "device.lock"
+    # One training at a time on this machine's accelerator (or its CPU when there is none). A Slurm job
+    # names its own (its node's devices are Slurm's to share out, and the studio's home may be on a shared disk).
+    return Path(os.environ.get("STUDIO_DEVICE_LOCK") or studio_home() / "device.lock")
 
 
 def process_start_time(pid: int) -> int | None:
@@ -123,6 +124,9 @@ class RunStatus:
     precision_reason: str | None = None
     memory_estimate_gib: float | None = None
     processes: int | None = None
+    sweep: str | None = None  # the sweep (studio.sweeps) this run is a trial of, and its trial number
+    trial: int | None = None
+    slurm_job: str | None = None  # the Slurm job id of a run submitted with `studio train --slurm`
 
     @classmethod
     def from_dict(cls, raw: dict) -> RunStatus:
@@ -232,6 +236,21 @@ def read_summary(run_dir: str | Path) -> dict:
         return json.loads((Path(run_dir) / SUMMARY_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+
+
+# ---- the run the user chose (a sweep's "use the best"): what Chat and Export start from -------------
+CHOSEN_FILE = "chosen_run.json"
+
+
+def choose_run(run_id: str, why: str) -> None:
+    atomic_write(studio_home() / CHOSEN_FILE, json.dumps({"run": run_id, "why": why, "time": time.time()}))
+
+
+def chosen_run() -> str | None:
+    try:
+        return json.loads((studio_home() / CHOSEN_FILE).read_text(encoding="utf-8")).get("run") or None
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 # ---- checkpoints: marked complete once fully written, judged by the marker ----------------------

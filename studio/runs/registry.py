@@ -102,6 +102,8 @@ def _all_run_dirs() -> list[Path]:
 
 def _mark_if_dead(run_dir: Path, status: dict) -> None:
     """A run that says it is running but whose worker no longer holds its lock has died."""
+    if status.get("slurm_job"):  # Slurm owns it (a lock on a shared disk says nothing); studio.cluster follows it
+        return
     if status.get("state") in LIVE_STATES and not is_locked(run_dir / RUN_LOCK):
         update_status(run_dir, only_if=LIVE_STATES, state="failed", message=DIED, eta_s=None,
                       log_tail=tail_log(run_dir, 20))
@@ -116,7 +118,7 @@ def reconcile() -> None:
         for run_dir in _all_run_dirs():
             status = read_status(run_dir)
             _mark_if_dead(run_dir, status)
-            if status.get("state") == "queued":
+            if status.get("state") == "queued" and not status.get("slurm_job"):  # Slurm starts its own
                 queued.append((status.get("queued_at") or 0, str(run_dir)))
         if not queued:
             return
@@ -217,6 +219,15 @@ def start_run(cfg: RunConfig, *, allow_code: bool = False, how: str = consent.FR
 
     The one place a run's config is validated: the worker trains what this saved. A config that would run
     code (studio.safety.consent) starts only with ``allow_code``, recorded in the run folder with ``how``."""
+    run_dir = create_run(cfg, allow_code=allow_code, how=how)
+    reconcile()  # starts it now when the device is free
+    return get_run(run_dir)
+
+
+def create_run(cfg: RunConfig, message: str = "Queued.", *, allow_code: bool = False,
+               how: str = consent.FROM_CLI, **status) -> Path:
+    """The run folder with its config, its consent to run code and a queued status; ``status`` fields are
+    written with it (a Slurm run's job marker, so that no local reconcile ever starts it)."""
     cfg.validate()
     asked = consent.check_allowed(cfg, allow_code)
     _absolute_paths(cfg)
@@ -226,9 +237,9 @@ def start_run(cfg: RunConfig, *, allow_code: bool = False, how: str = consent.FR
     cfg.save(run_dir / CONFIG_FILE)
     now = time.time()
     update_status(run_dir, new=True, id=run_id, name=cfg.output.name or run_id, method=cfg.method, state="queued",
-                  total=cfg.training.max_steps, message="Queued.", created=now, queued_at=now, cwd=os.getcwd())
-    reconcile()  # starts it now when the device is free
-    return get_run(run_dir)
+                  total=cfg.training.max_steps, message=message, created=now, queued_at=now, cwd=os.getcwd(),
+                  **status)
+    return run_dir
 
 
 def _absolute_paths(cfg: RunConfig) -> None:

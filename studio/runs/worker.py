@@ -14,7 +14,6 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import shlex
 import signal
 import subprocess
 import sys
@@ -24,14 +23,18 @@ from pathlib import Path
 
 from studio.errors import StudioError
 from studio.runs import endings, files, ranks
-from studio.runs.ranks import end_of_ranks
+from studio.runs.launcher import (  # noqa: F401 - accelerate_config and end_of_ranks: read here by the tests
+    ACCELERATE_CONFIG,
+    accelerate_config,
+    end_with_parent,
+    supervise_accelerate,
+)
+from studio.runs.ranks import end_of_ranks  # noqa: F401 - read here by the tests
 from studio.runs.registry import LOCK_FDS_ENV, reconcile
-from studio.safety.atomic import write_text
 
 log = logging.getLogger("studio.worker")
 BUSY_EXIT = 3  # another worker owns this folder or the device
 TRAINER_ENV = "STUDIO_TRAINER_PROCESS"  # set in the training child of a supervising worker
-ACCELERATE_CONFIG = "accelerate_config.yaml"
 
 
 def failure_sentence(exc: BaseException, step: int, preparing: bool, cfg=None, run_id: str = "RUN",
@@ -222,60 +225,6 @@ def processes_for(cfg, gpus: int) -> int:
     return wanted
 
 
-def accelerate_config(processes: int, port: int) -> str:
-    """accelerate's own config file for one machine, written into the run folder for all to read.
-
-    MULTI_GPU is accelerate's torchrun launcher; on a CPU the trainer's use_cpu makes each process
-    join with gloo (accelerate's MULTI_CPU launcher would need mpirun). Precision and FSDP are set by
-    the trainer's own arguments, so the file says `mixed_precision: 'no'`.
-    """
-    import yaml
-
-    return yaml.safe_dump({
-        "compute_environment": "LOCAL_MACHINE", "distributed_type": "MULTI_GPU", "num_processes": processes,
-        "num_machines": 1, "machine_rank": 0, "main_process_ip": "127.0.0.1", "main_process_port": port,
-        "rdzv_backend": "static", "same_network": True, "mixed_precision": "no", "use_cpu": False,
-        "gpu_ids": "all",
-    }, sort_keys=False)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:  # another run or test may use accelerate's default 29500
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _supervise_accelerate(run_dir: Path, processes: int) -> int:
-    """Train in several processes through `accelerate launch`; this process keeps the locks and the last word."""
-    config_path = run_dir / ACCELERATE_CONFIG
-    write_text(config_path, accelerate_config(processes, _free_port()))
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config_path),
-           "--module", "studio.runs.worker", str(run_dir)]
-    shown = " ".join(shlex.quote(part) for part in cmd)
-    print(f"[studio] {processes} processes: {shown}", file=sys.stderr, flush=True)
-    files.update_status(run_dir, state="running", pid=os.getpid(), pid_start=files.process_start_time(os.getpid()),
-                        command=shown, message=f"Starting {processes} training processes...")
-    ranks.clear(run_dir)  # the sentences of an earlier attempt of this run
-    code = subprocess.call(cmd, stdin=subprocess.DEVNULL, preexec_fn=_end_with_parent(signal.SIGTERM))
-    end_of_ranks(run_dir, code)
-    return code
-
-
-def _end_with_parent(signum: int):
-    """For a child's process, before exec: send it ``signum`` when this supervisor dies (SIGKILL
-    included), so that nothing trains on in a folder whose run is already marked failed."""
-    def arrange() -> None:
-        import ctypes
-
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(1, signum)  # PR_SET_PDEATHSIG (Linux)
-        except (OSError, AttributeError):
-            pass
-    return arrange
-
-
 def _supervise_trainer(run_dir: Path) -> int:
     """Train in a child process and outlive it. A process the system kills (the out-of-memory killer's
     SIGKILL above all) cannot write its own ending, so this light process, which holds the locks and
@@ -286,7 +235,7 @@ def _supervise_trainer(run_dir: Path) -> int:
     child = subprocess.Popen(
         [sys.executable, "-P", "-m", "studio.runs.worker", str(run_dir)], stdin=subprocess.DEVNULL,
         env=dict(os.environ, **{TRAINER_ENV: "1", "PYTHONSAFEPATH": "1"}),
-        preexec_fn=_end_with_parent(signal.SIGKILL))  # noqa: PLW1509 - no threads here
+        preexec_fn=end_with_parent(signal.SIGKILL))  # noqa: PLW1509 - no threads here
     peak_rss = endings.wait_watching_memory(child)
     if child.returncode >= 0:
         return child.returncode
@@ -365,8 +314,8 @@ def main(argv: list[str] | None = None, *, in_process: bool = False) -> int:
         except StudioError as exc:
             _Worker(run_dir).finish("failed", str(exc))
             return 1
-        if processes > 1:
-            return _supervise_accelerate(run_dir, processes)
+        if processes > 1 or cfg.distributed.nodes > 1:
+            return supervise_accelerate(run_dir, processes, cfg)
         return _Worker(run_dir).run(cfg) if in_process else _supervise_trainer(run_dir)
     finally:
         for sig, handler in previous.items():  # matters when called in-process (tests)

@@ -34,6 +34,7 @@ def build_app():
         score_panel,
         train_tab,
     )
+    from studio.ui.make import cluster_panel, sweep_view
     from studio.ui.recipes import DEMO_RECIPE, load_recipe_config
     from studio.ui.wiring import on
 
@@ -54,6 +55,8 @@ def build_app():
                 data = data_tab.build(fields)
             with gr.Tab("3 · Train", id="train"):
                 train = train_tab.build(fields, recipe)
+                sweep_view.build()
+                cluster_panel.build()
             with gr.Tab("4 · Chat", id="chat") as chat_tab_item:
                 chat = chat_tab.build(fields["model.trust_remote_code"], fields["model.name"])
             with gr.Tab("Score", id="score") as score_tab_item:
