@@ -40,7 +40,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("evaluation.*",),  # held-out pairs, RLHF vs DPO, arena ratings, benchmarks, the question deck
     ("publish.*",),  # model card, Hub push, Modelfile, GGUF (the package's empty __init__ and login sit low)
     ("chat.*", "inference_cli"),  # the arena, turns and the terminal chat: faces' cores over the engine
-    ("ui",),
+    ("ui", "ui.make", "ui.judge", "ui.share", "ui.learn", "ui.runs"),  # shared helpers at ui/, tabs by job below it
     ("cli", "__main__"),  # the faces' entry: the CLI's command table names modules of every layer
 ]
 

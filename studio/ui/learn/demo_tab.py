@@ -37,10 +37,11 @@ def demo_prompts() -> list[str]:
 def select_demo():
     """Step 1 of the button: show the demo's model, data and recipe in the other tabs, open the Demo tab."""
     cfg = load_recipe_config(DEMO_RECIPE)
-    from studio.ui.train_tab import method_advice, option_groups
+    from studio.ui.make.train_tab import method_advice, option_groups
 
     return {"recipe": cfg.to_dict(), "recipe_pick": str(DEMO_RECIPE), "advice": method_advice(cfg.method),
-            **values_from_config(cfg, ALL_KEYS), **option_groups(cfg.method), "tabs": gr.Tabs(selected="demo")}
+            **values_from_config(cfg, ALL_KEYS), **option_groups(cfg.method), "tabs": gr.Tabs(selected="learn"),
+            "learn_tabs": gr.Tabs(selected="demo")}
 
 
 def answers_html(rows: list[dict]) -> str:

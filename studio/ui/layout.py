@@ -1,0 +1,118 @@
+"""The app's tabs, grouped by the job a user comes to do: Make (Model, Data, Train: numbered, a path),
+Judge (arena and votes, leaderboard, benchmarks, scores), Share (export and push, serve, merge), Learn
+(the lessons) and Runs. A new panel lands as a sub-tab of its job, never as one more top-level tab.
+
+Also the language switch: the page's language is Gradio's (the browser's, until the switch says
+otherwise); the switch remembers the choice in a cookie, so the handlers' sentences follow it too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from studio.ui.i18n import COOKIE, LANGUAGE_NAMES, current_language, languages, tr
+
+CORE_JS = sorted((Path(gr.__file__).parent / "templates" / "frontend" / "assets").glob("core-*.js"))
+# Gradio's page keeps its language in its own store; its settings panel changes it with `changeLocale`
+# from the page's core module. The switch imports that same module (the browser hands back the instance
+# already loaded) and calls it, so every translated string on the page changes at once, no reload.
+_CORE_NAME = CORE_JS[0].name if CORE_JS else "core.js"
+SWITCH_JS = ("(lang) => { if (!lang) return lang;\n"
+             f"  document.cookie = '{COOKIE}=' + lang + '; path=/; max-age=31536000; SameSite=Lax';\n"
+             f"  import(new URL('assets/{_CORE_NAME}', document.baseURI).href)\n"
+             "    .then(m => m.changeLocale(lang)).catch(() => {});\n"
+             "  return lang; }")
+
+
+def language_switch() -> gr.Radio:
+    choices = [(LANGUAGE_NAMES.get(lang, lang), lang) for lang in languages()]
+    switch = gr.Radio(choices, value=None, show_label=False, container=False, elem_id="language-switch")
+    switch.change(None, switch, None, js=SWITCH_JS)
+    return switch
+
+
+def greet_language() -> dict:
+    """On load, the switch shows the language this browser asked for (its cookie, else its languages)."""
+    return {"language": current_language()}
+
+
+def build_tabs(recipe) -> dict:
+    """Every tab, inside the app's top-level gr.Tabs; returns what the app wires across tabs."""
+    from studio.ui.learn import demo_tab, rlhf_demo
+    from studio.ui.make import data_tab, model_tab, train_tab
+
+    fields: dict = {}
+    parts: dict = {}
+    with gr.Tab(tr("Make"), id="make"), gr.Tabs(selected="model"):
+        with gr.Tab(tr("1 · Model"), id="model"):
+            model = model_tab.build()
+            fields.update({k: model[k] for k in ("model.name", "model.trust_remote_code")})
+        with gr.Tab(tr("2 · Data"), id="data"):
+            data = data_tab.build(fields)
+        with gr.Tab(tr("3 · Train"), id="train"):
+            parts["train"] = train_tab.build(fields, recipe)
+    data_tab.wire(fields, data)
+    with gr.Tab(tr("Judge"), id="judge") as parts["judge_tab"]:
+        parts.update(_judge_tabs(fields))
+    with gr.Tab(tr("Share"), id="share") as parts["share_tab"]:
+        parts.update(_share_tabs())
+    with gr.Tab(tr("Learn"), id="learn"), gr.Tabs(selected="demo") as parts["learn_tabs"]:
+        with gr.Tab(tr("Pizza demo"), id="demo"):
+            parts["demo"] = demo_tab.build()
+        with gr.Tab(tr("RLHF vs DPO"), id="rlhf"):
+            rlhf_demo.build()
+    return parts
+
+
+def _run_picker(elem_id: str) -> gr.Dropdown:
+    from studio.ui.run_picker import run_choices
+
+    return gr.Dropdown(run_choices(chat_ready=True), label=tr("Run"), elem_id=elem_id)
+
+
+def _judge_tabs(fields: dict) -> dict:
+    from studio.ui.judge import bench_panel, chat_tab, leaderboard_panel, score_panel
+
+    with gr.Tabs(selected="arena"):
+        with gr.Tab(tr("Arena"), id="arena") as arena_tab:
+            chat = chat_tab.build(fields["model.trust_remote_code"], fields["model.name"])
+        with gr.Tab(tr("Leaderboard"), id="leaderboard"):
+            leaderboard_panel.build()
+        with gr.Tab(tr("Benchmarks"), id="bench") as bench_tab:
+            bench_run = _run_picker("bench-run")
+            bench_panel.build(bench_run)
+        with gr.Tab(tr("Score"), id="score") as score_tab:
+            score = score_panel.build()
+    return {"chat": chat, "arena_tab": arena_tab, "bench_tab": bench_tab, "bench_run": bench_run,
+            "score": score, "score_tab": score_tab}
+
+
+def _share_tabs() -> dict:
+    from studio.ui.share import export_tab, merge_panel, serve_panel
+
+    with gr.Tabs(selected="export"):
+        with gr.Tab(tr("Export and push"), id="export") as export_tab_item:
+            export = export_tab.build()
+        with gr.Tab(tr("Serve"), id="serve") as serve_tab:
+            serve_run = _run_picker("serve-run")
+            serve_panel.build(serve_run)
+        with gr.Tab(tr("Merge"), id="merge"):
+            merge_panel.build()
+    return {"export": export, "export_tab": export_tab_item, "serve_tab": serve_tab, "serve_run": serve_run}
+
+
+def wire_tab_refreshes(parts: dict) -> None:
+    """A tab's run lists are read again when it opens (a run finished meanwhile shows up there): the
+    top-level tab and the sub-tab both, since opening Judge shows its Arena without selecting it."""
+    from studio.ui.judge import chat_tab, score_panel
+    from studio.ui.wiring import on
+
+    chat = parts["chat"]
+    for event in (parts["judge_tab"].select, parts["arena_tab"].select):
+        on(event, chat_tab.refresh_picks, chat["picks"], chat["picked"], form=chat_tab.ChatForm)
+    for tab, picker in ((parts["share_tab"], parts["export"]["run"]), (parts["export_tab"], parts["export"]["run"]),
+                        (parts["serve_tab"], parts["serve_run"]), (parts["bench_tab"], parts["bench_run"])):
+        tab.select(chat_tab.refresh_chat_runs, picker, picker)
+    parts["score_tab"].select(score_panel.refresh_reward_runs, parts["score"]["run"], parts["score"]["run"])
