@@ -30,17 +30,20 @@ def build_app():
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
         recipe = gr.State(load_recipe_config(DEMO_RECIPE).to_dict())
-        with gr.Row(elem_classes=["studio-header"]):
-            with gr.Column(scale=4):
-                gr.Markdown(f"# {TITLE}")
-                gr.Markdown(tr("Teach a small language model new behaviour on your own computer: pick a model, "
-                               "load examples, train, then compare its answers before and after."))
-            with gr.Column(scale=1, min_width=220):
-                demo_btn = gr.Button(tr("Pineapple pizza demo"), variant="primary", size="lg",
-                                     elem_id="demo-button")
-                language = layout.language_switch()
-        with gr.Tabs(selected="make") as tabs:
-            parts = layout.build_tabs(recipe)
+        # Hidden until the page's language is set (layout.APPLY_LANGUAGE_JS): Gradio translates a component
+        # when it first draws it, so what draws before that would stay in English.
+        with gr.Column(visible=False, elem_id="studio-body") as body:
+            with gr.Row(elem_classes=["studio-header"]):
+                with gr.Column(scale=4):
+                    gr.Markdown(f"# {TITLE}")
+                    gr.Markdown(tr("Teach a small language model new behaviour on your own computer: pick a "
+                                   "model, load examples, train, then compare its answers before and after."))
+                with gr.Column(scale=1, min_width=220):
+                    demo_btn = gr.Button(tr("Pineapple pizza demo"), variant="primary", size="lg",
+                                         elem_id="demo-button")
+                    language = layout.language_switch()
+            with gr.Tabs(selected="make") as tabs:
+                parts = layout.build_tabs(recipe)
         train, demo = parts["train"], parts["demo"]
         demo_outputs = {**demo["outputs"], "run": train["mon_run"]}
         on(on(demo_btn.click, demo_tab.select_demo, None,
@@ -49,7 +52,8 @@ def build_app():
         layout.wire_tab_refreshes(parts)
         app.load(monitor.attach_on_load, None, train["mon_run"])
         on(app.load, demo_tab.reattach_demo, None, demo_outputs, show_progress="minimal")
-        on(app.load, layout.greet_language, None, {"language": language})
+        greet, shown = layout.greet_in_language(layout.translatable(app), body, language)
+        on(app.load, greet, None, shown, js=layout.APPLY_LANGUAGE_JS)
     return app
 
 

@@ -12,30 +12,65 @@ from pathlib import Path
 
 import gradio as gr
 
-from studio.ui.i18n import COOKIE, LANGUAGE_NAMES, current_language, languages, tr
+from studio.ui.i18n import COOKIE, LANGUAGE_NAMES, catalogs, current_language, languages, tr
 
 CORE_JS = sorted((Path(gr.__file__).parent / "templates" / "frontend" / "assets").glob("core-*.js"))
-# Gradio's page keeps its language in its own store; its settings panel changes it with `changeLocale`
-# from the page's core module. The switch imports that same module (the browser hands back the instance
-# already loaded) and calls it, so every translated string on the page changes at once, no reload.
 _CORE_NAME = CORE_JS[0].name if CORE_JS else "core.js"
+# Gradio's page keeps its language in its own store, set from the browser's languages; its settings panel
+# changes it with `changeLocale` from the page's core module. Before the page is drawn, the language the
+# switch chose (its cookie) goes to that same module (the browser hands back the instance already
+# loaded), so every string is drawn in it.
+APPLY_LANGUAGE_JS = ("async () => { const chosen = document.cookie.split('; ')"
+                     f".find(c => c.startsWith('{COOKIE}='));\n"
+                     "  if (chosen) { try {\n"
+                     f"    const core = await import(new URL('assets/{_CORE_NAME}', document.baseURI).href);\n"
+                     "    await core.changeLocale(chosen.split('=')[1]); } catch (e) { console.warn(e); } }\n"
+                     "  return []; }")
 SWITCH_JS = ("(lang) => { if (!lang) return lang;\n"
              f"  document.cookie = '{COOKIE}=' + lang + '; path=/; max-age=31536000; SameSite=Lax';\n"
-             f"  import(new URL('assets/{_CORE_NAME}', document.baseURI).href)\n"
-             "    .then(m => m.changeLocale(lang)).catch(() => {});\n"
-             "  return lang; }")
+             "  window.location.reload(); return lang; }")
 
 
 def language_switch() -> gr.Radio:
+    """English / Español: the choice is kept in a cookie (the server reads it for its sentences) and the
+    page draws again in it."""
     choices = [(LANGUAGE_NAMES.get(lang, lang), lang) for lang in languages()]
     switch = gr.Radio(choices, value=None, show_label=False, container=False, elem_id="language-switch")
-    switch.change(None, switch, None, js=SWITCH_JS)
+    switch.input(None, switch, None, js=SWITCH_JS)  # the user's click only, not the value set on load
     return switch
 
 
-def greet_language() -> dict:
-    """On load, the switch shows the language this browser asked for (its cookie, else its languages)."""
-    return {"language": current_language()}
+TRANSLATED_PROPS = ("label", "info", "placeholder")
+TEXT_VALUED = ("Markdown", "Button")  # components whose value is text to read, not the user's input
+
+
+def translatable(app) -> dict[str, tuple]:
+    """Every component whose shown text has a translation: {name: (component, {prop: English text})}.
+    Gradio's page translates a component's text only when it first draws it, and it draws the first tab
+    before its catalogs arrive; so the page load sends every text again, in the page's language."""
+    known = set().union(*(set(c) for c in catalogs().values())) if catalogs() else set()
+    found = {}
+    for number, block in enumerate(app.blocks.values()):
+        texts = {prop: getattr(block, prop, None) for prop in TRANSLATED_PROPS}
+        # A Markdown with an id is a status other load handlers fill (a run reattached): left to them.
+        if type(block).__name__ in TEXT_VALUED and getattr(block, "elem_id", None) is None:
+            texts["value"] = getattr(block, "value", None)
+        texts = {prop: text for prop, text in texts.items() if isinstance(text, str) and text in known}
+        if texts:
+            found[f"c{number}"] = (block, texts)
+    return found
+
+
+def greet_in_language(targets: dict, body, switch):
+    """The load handler: the switch shows this browser's language (its cookie, else its languages), every
+    text is sent in it, and the page, hidden until then, is shown."""
+    def greet() -> dict:
+        texts = {name: gr.update(**{prop: tr(text) for prop, text in props.items()})
+                 for name, (_, props) in targets.items()}
+        return {**texts, "language": current_language(), "body": gr.Column(visible=True)}
+
+    outputs = {name: component for name, (component, _) in targets.items()}
+    return greet, {**outputs, "language": switch, "body": body}
 
 
 def build_tabs(recipe) -> dict:
