@@ -41,7 +41,6 @@ def language_switch() -> gr.Radio:
 
 
 TRANSLATED_PROPS = ("label", "info", "placeholder")
-TEXT_VALUED = ("Markdown", "Button")  # components whose value is text to read, not the user's input
 
 
 def translatable(app) -> dict[str, tuple]:
@@ -53,7 +52,8 @@ def translatable(app) -> dict[str, tuple]:
     for number, block in enumerate(app.blocks.values()):
         texts = {prop: getattr(block, prop, None) for prop in TRANSLATED_PROPS}
         # A Markdown with an id is a status other load handlers fill (a run reattached): left to them.
-        if type(block).__name__ in TEXT_VALUED and getattr(block, "elem_id", None) is None:
+        kind = type(block).__name__
+        if kind == "Button" or (kind == "Markdown" and getattr(block, "elem_id", None) is None):
             texts["value"] = getattr(block, "value", None)
         texts = {prop: text for prop, text in texts.items() if isinstance(text, str) and text in known}
         if texts:

@@ -11,6 +11,7 @@ import gradio as gr
 
 from studio.paths import ASSETS_DIR
 from studio.ui.charts import metric_frames, plot_value
+from studio.ui.i18n import tr
 from studio.ui.messages import fail, ok, sentence, warn
 from studio.ui.model_slot import before_after
 from studio.ui.progress import DONE_STATES, progress_html
@@ -26,8 +27,27 @@ INTRO = (
     "**What happens:** the built-in model (SmolLM2-135M-Instruct) is asked whether pineapple on pizza is a "
     "crime. We show it 40 pairs of answers, a *chosen* one (\"No, it's a matter of taste\") and a "
     "*rejected* one (\"Yes, under the Geneva Convention\"), and train a small LoRA adapter with **DPO** for "
-    "7 steps (under a minute of training on a laptop). Then both versions answer questions they never saw."
+    "7 steps. Then both versions answer questions they never saw."
 )
+# How long it takes is a figure of this machine (its cores, its precision path), not a promise: the last
+# demo trained here says it; before one has, the progress bar's ETA says it once the first steps are timed.
+FIRST_TIME = ("How long it takes depends on this machine: the progress bar shows the time left once training "
+              "starts.")
+TIMED = ("On this machine the last demo trained in {seconds} s ({precision}); the progress bar shows the "
+         "time left.")
+
+
+def demo_timing() -> str:
+    """The demo's duration as this machine measured it (the newest completed demo run), else no promise."""
+    from studio.runs import read_summary
+
+    for info in list_runs_safe():  # newest first
+        if info.state == "completed" and (info.name or "") == load_recipe_config(DEMO_RECIPE).output.name:
+            summary = read_summary(info.dir)
+            if isinstance(summary.get("seconds"), (int, float)):
+                precision = str(summary.get("precision") or "float32")
+                return tr(TIMED).format(seconds=round(summary["seconds"]), precision=precision)
+    return tr(FIRST_TIME)
 
 
 def demo_prompts() -> list[str]:
@@ -195,6 +215,7 @@ def _answer_and_evaluate(info: Any, records: list[dict]):
 
 def build() -> dict:
     gr.Markdown(INTRO)
+    gr.Markdown(demo_timing(), elem_id="demo-timing")
     status = gr.Markdown("Press **Pineapple pizza demo** at the top to start.", elem_id="demo-status")
     progress = gr.HTML(progress_html(None), elem_id="demo-progress")
     with gr.Row():
