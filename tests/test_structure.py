@@ -34,7 +34,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("methods.*",),  # the method modules: they build trainers and may use scorers (RL's reward model)
     ("runs", "runs.registry"),
     ("chat.sources", "chat.engine", "chat.batch", "chat.before_after"),  # the one generation engine: runs and models below it
-    ("training.callbacks", "runs.commands"),
+    ("training.callbacks", "runs.commands", "runs.report"),
     ("training.*",),
     ("runs.worker",),
     ("evaluation.*",),  # held-out pairs, RLHF vs DPO, arena ratings, benchmarks, the question deck
