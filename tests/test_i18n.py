@@ -23,10 +23,12 @@ def test_the_scanner_finds_labels_buttons_markdown_and_tr_calls(tmp_path):
     (tmp_path / "panel.py").write_text(
         "import gradio as gr\nfrom studio.ui.i18n import tr\n"
         "gr.Button('Planted button')\ngr.Textbox(label='Planted label', info='Planted help')\n"
-        "gr.Markdown(tr('Planted text'))\nx = tr('Planted sentence')\ngr.Textbox(value='typed by the user')\n",
+        "gr.Markdown(tr('Planted text'))\nx = tr('Planted sentence')\ngr.Textbox(value='typed by the user')\n"
+        "NAMED = 'Planted constant'\ngr.Markdown(NAMED)\n",
         encoding="utf-8")
     texts = {text for _, _, text, _ in shown_strings(tmp_path)}
-    assert texts == {"Planted button", "Planted label", "Planted help", "Planted text", "Planted sentence"}
+    assert texts == {"Planted button", "Planted label", "Planted help", "Planted text", "Planted sentence",
+                     "Planted constant"}
 
 
 def test_catalogs_merge_every_file_of_a_language(tmp_path, monkeypatch):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from test_runs import run_config
@@ -38,12 +39,22 @@ def test_the_page_of_a_finished_run_and_its_html_report(finished_run, capsys):
     assert f"Run {finished_run.id} (page-run, SFT): completed, step 4/4" in printed
     assert "Checkpoint checkpoint-4" in printed and "Reproduce: studio train " in printed
     written = re.search(r"HTML report: (\S+)", printed).group(1)
-    text = open(written, encoding="utf-8").read()
+    text = Path(written).read_text(encoding="utf-8")
     assert text.count("src='data:image/png;base64,") == len(page["series"])  # the charts travel inside
     assert "http://" not in text and "https://" not in text  # nothing to fetch when opened
 
+    from studio.ui.runs import run_page as tab  # the Runs tab shows the same page, its charts drawn as images
 
-def test_show_without_a_run_says_what_to_type(studio_home):
+    view = tab.page_view(finished_run.id)
+    assert view["page"].startswith(f"### Run {finished_run.id}") and "`studio resume " in view["page"]
+    assert view["charts"].count("<img") == len(page["series"])
+    assert tab.chat_with({"run": finished_run.id})["pick_a"]["value"] == f"run:{finished_run.id}"
+
+
+def test_show_without_a_run_says_what_to_type_and_the_empty_tab_says_how_to_get_one(studio_home):
+    from studio.ui.runs import run_page as tab
+
+    assert tab.page_view(None)["page"].startswith("No runs yet. Start one in **Make → 3 · Train**")
     with pytest.raises(StudioError, match="studio runs show RUN"):
         report.cli_show(type("Args", (), {"run": None, "html": None})())
     assert main(["runs", "show", "no-such-run"]) != 0

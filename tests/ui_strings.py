@@ -21,19 +21,28 @@ def _callee(call: ast.Call) -> str:
     return getattr(call.func, "attr", getattr(call.func, "id", ""))
 
 
+def _constants(tree: ast.Module) -> dict[str, ast.Constant]:
+    """The module's NAME = "text" constants, so ``tr(NAME)`` is read as the text it names."""
+    return {target.id: node.value for node in tree.body if isinstance(node, ast.Assign)
+            for target in node.targets if isinstance(target, ast.Name) and _text(node.value)}
+
+
 def shown_strings(root: Path = UI) -> list[tuple[str, int, str, bool]]:
     """(file, line, text, wrapped in tr) for every string the UI's source shows as it is."""
     found = []
     for path in sorted(root.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
+        named = _constants(tree)
         for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
             name = _callee(call)
             candidates = []
             if name == "tr" and call.args:
-                candidates.append((call.args[0], True))
+                first = call.args[0]
+                candidates.append((named.get(first.id, first) if isinstance(first, ast.Name) else first, True))
             elif isinstance(call.func, ast.Attribute) and getattr(call.func.value, "id", "") == "gr":
                 if name in TEXT_FIRST and call.args:
-                    candidates.append((call.args[0], False))
+                    first = call.args[0]
+                    candidates.append((named.get(first.id, first) if isinstance(first, ast.Name) else first, False))
                 candidates += [(k.value, False) for k in call.keywords if k.arg in SHOWN_KEYWORDS]
             for node, wrapped in candidates:
                 text = _text(node)

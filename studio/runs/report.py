@@ -112,7 +112,7 @@ def page_lines(page: dict) -> list[str]:
     return lines
 
 
-def _chart_png(key: str, points: list[tuple[int, float]]) -> str:
+def chart_png(key: str, points: list[tuple[int, float]]) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -132,7 +132,7 @@ def _chart_png(key: str, points: list[tuple[int, float]]) -> str:
 
 def html_report(page: dict) -> str:
     """The page as one HTML file: its text, and every chart as an embedded PNG (nothing fetched)."""
-    charts = "".join(f"<img alt='{html.escape(key)}' src='data:image/png;base64,{_chart_png(key, points)}'>"
+    charts = "".join(f"<img alt='{html.escape(key)}' src='data:image/png;base64,{chart_png(key, points)}'>"
                      for key, points in page["series"].items() if points)
     body = "".join(f"<li>{html.escape(line.strip())}</li>" for line in page_lines(page) if line.strip())
     title = html.escape(f"Run {page['name']} ({page['id']})")

@@ -50,6 +50,7 @@ def build_app():
               {**train["filled"], "tabs": tabs, "learn_tabs": parts["learn_tabs"]}).then,
            demo_tab.run_demo, None, demo_outputs, show_progress="minimal")
         layout.wire_tab_refreshes(parts)
+        layout.wire_runs_page(parts, tabs)
         app.load(monitor.attach_on_load, None, train["mon_run"])
         on(app.load, demo_tab.reattach_demo, None, demo_outputs, show_progress="minimal")
         greet, shown = layout.greet_in_language(layout.translatable(app), body, language)

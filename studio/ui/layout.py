@@ -110,7 +110,7 @@ def _run_picker(elem_id: str) -> gr.Dropdown:
 def _judge_tabs(fields: dict) -> dict:
     from studio.ui.judge import bench_panel, chat_tab, leaderboard_panel, score_panel
 
-    with gr.Tabs(selected="arena"):
+    with gr.Tabs(selected="arena") as judge_tabs:
         with gr.Tab(tr("Arena"), id="arena") as arena_tab:
             chat = chat_tab.build(fields["model.trust_remote_code"], fields["model.name"])
         with gr.Tab(tr("Leaderboard"), id="leaderboard"):
@@ -120,7 +120,7 @@ def _judge_tabs(fields: dict) -> dict:
             bench_panel.build(bench_run)
         with gr.Tab(tr("Score"), id="score") as score_tab:
             score = score_panel.build()
-    return {"chat": chat, "arena_tab": arena_tab, "bench_tab": bench_tab, "bench_run": bench_run,
+    return {"chat": chat, "arena_tab": arena_tab, "judge_tabs": judge_tabs, "bench_tab": bench_tab, "bench_run": bench_run,
             "score": score, "score_tab": score_tab}
 
 
@@ -136,6 +136,19 @@ def _share_tabs() -> dict:
         with gr.Tab(tr("Merge"), id="merge"):
             merge_panel.build()
     return {"export": export, "export_tab": export_tab_item, "serve_tab": serve_tab, "serve_run": serve_run}
+
+
+def wire_runs_page(parts: dict, tabs) -> None:
+    """The Runs tab reads the runs again when it opens; its "Chat with it" opens Judge → Arena on the run."""
+    from studio.ui.runs import run_page
+    from studio.ui.wiring import on
+
+    page = parts["runs"]
+    on(parts["runs_tab"].select, run_page.refresh_runs, {"run": page["run"]}, {"run": page["run"], **page["view"]})
+    picked = parts["chat"]["picked"]
+    on(page["chat"].click, run_page.chat_with, {"run": page["run"]},
+       {"tabs": tabs, "judge_tabs": parts["judge_tabs"], "pick_a": picked["pick_a"], "auto_a": picked["auto_a"],
+        "status": page["status"]})
 
 
 def wire_tab_refreshes(parts: dict) -> None:
