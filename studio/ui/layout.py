@@ -77,16 +77,17 @@ def build_tabs(recipe) -> dict:
     """Every tab, inside the app's top-level gr.Tabs; returns what the app wires across tabs."""
     from studio.ui.learn import demo_tab, rlhf_demo
     from studio.ui.make import data_tab, model_tab, train_tab
+    from studio.ui.runs import run_page
 
     fields: dict = {}
     parts: dict = {}
-    with gr.Tab(tr("Make"), id="make"), gr.Tabs(selected="model"):
+    with gr.Tab(tr("Make"), id="make") as parts["make_tab"], gr.Tabs(selected="model"):
         with gr.Tab(tr("1 · Model"), id="model"):
             model = model_tab.build()
             fields.update({k: model[k] for k in ("model.name", "model.trust_remote_code")})
         with gr.Tab(tr("2 · Data"), id="data"):
             data = data_tab.build(fields)
-        with gr.Tab(tr("3 · Train"), id="train"):
+        with gr.Tab(tr("3 · Train"), id="train") as parts["train_tab"]:
             parts["train"] = train_tab.build(fields, recipe)
     data_tab.wire(fields, data)
     with gr.Tab(tr("Judge"), id="judge") as parts["judge_tab"]:
@@ -98,6 +99,8 @@ def build_tabs(recipe) -> dict:
             parts["demo"] = demo_tab.build()
         with gr.Tab(tr("RLHF vs DPO"), id="rlhf"):
             rlhf_demo.build()
+    with gr.Tab(tr("Runs"), id="runs") as parts["runs_tab"]:
+        parts["runs"] = run_page.build()
     return parts
 
 
