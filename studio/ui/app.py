@@ -42,6 +42,7 @@ def build_app():
                     demo_btn = gr.Button(tr("Pineapple pizza demo"), variant="primary", size="lg",
                                          elem_id="demo-button")
                     language = layout.language_switch()
+            welcome = layout.welcome_banner()
             with gr.Tabs(selected="make") as tabs:
                 parts = layout.build_tabs(recipe)
         train, demo = parts["train"], parts["demo"]
@@ -53,7 +54,7 @@ def build_app():
         layout.wire_runs_page(parts, tabs)
         app.load(monitor.attach_on_load, None, train["mon_run"])
         on(app.load, demo_tab.reattach_demo, None, demo_outputs, show_progress="minimal")
-        greet, shown = layout.greet_in_language(layout.translatable(app), body, language)
+        greet, shown = layout.greet_in_language(layout.translatable(app), body, language, welcome)
         on(app.load, greet, None, shown, js=layout.APPLY_LANGUAGE_JS)
     return app
 

@@ -61,16 +61,31 @@ def translatable(app) -> dict[str, tuple]:
     return found
 
 
-def greet_in_language(targets: dict, body, switch):
+WELCOME = ("**New here?** Press **Pineapple pizza demo** (top right) to watch a small model learn a preference "
+           "and answer differently, or follow **Make**: 1 · Model, 2 · Data, 3 · Train. Every run then has its "
+           "page under **Runs**.")
+
+
+def welcome_banner() -> gr.Markdown:
+    """What to do first, shown while there is no run yet (the load decides)."""
+    return gr.Markdown(visible=False, elem_id="welcome", elem_classes=["studio-welcome"])
+
+
+def greet_in_language(targets: dict, body, switch, welcome):
     """The load handler: the switch shows this browser's language (its cookie, else its languages), every
-    text is sent in it, and the page, hidden until then, is shown."""
+    text is sent in it, the first-minute banner shows when there is no run yet, and the page, hidden
+    until then, is shown."""
+    from studio.ui.run_picker import list_runs_safe
+
     def greet() -> dict:
         texts = {name: gr.update(**{prop: tr(text) for prop, text in props.items()})
                  for name, (_, props) in targets.items()}
-        return {**texts, "language": current_language(), "body": gr.Column(visible=True)}
+        first_time = not list_runs_safe()
+        return {**texts, "language": current_language(), "body": gr.Column(visible=True),
+                "welcome": gr.update(value=tr(WELCOME) if first_time else "", visible=first_time)}
 
     outputs = {name: component for name, (component, _) in targets.items()}
-    return greet, {**outputs, "language": switch, "body": body}
+    return greet, {**outputs, "language": switch, "body": body, "welcome": welcome}
 
 
 def build_tabs(recipe) -> dict:
