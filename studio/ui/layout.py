@@ -172,9 +172,13 @@ def wire_runs_page(parts: dict, tabs) -> None:
 def wire_tab_refreshes(parts: dict) -> None:
     """A tab's run lists are read again when it opens (a run finished meanwhile shows up there): the
     top-level tab and the sub-tab both, since opening Judge shows its Arena without selecting it."""
+    from studio.ui import monitor
     from studio.ui.judge import chat_tab, score_panel
     from studio.ui.wiring import on
 
+    mon = {key.removeprefix("mon_"): value for key, value in parts["train"].items() if key.startswith("mon_")}
+    for tab in (parts["make_tab"], parts["train_tab"]):
+        monitor.redraw_when_shown(tab, mon)
     chat = parts["chat"]
     for event in (parts["judge_tab"].select, parts["arena_tab"].select):
         on(event, chat_tab.refresh_picks, chat["picks"], chat["picked"], form=chat_tab.ChatForm)

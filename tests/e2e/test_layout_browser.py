@@ -64,3 +64,41 @@ def test_every_tab_in_both_languages_and_the_switch_between_them(browser, app_ur
                                timeout=60_000)
     finally:
         context.close()
+
+
+def test_a_new_users_walk_model_data_train_run_page_judge_share(page, tiny_model_dir):
+    """Make 1-2-3 on the tiny model, then the run's page (drawn charts, its commands), Chat with it (Judge
+    opens on the run) and Share (the run offered for export)."""
+    from test_app_browser import fill, open_tab, wait_until
+
+    open_tab(page, "1 · Model")
+    fill(page, "cfg-model-name", tiny_model_dir)
+    open_tab(page, "2 · Data")
+    page.locator("#data-inspect").click()
+    wait_until(page, lambda: "Detected" in page.locator("#data-summary").inner_text(), 90,
+               "the shipped pairs to be inspected")
+    open_tab(page, "3 · Train")
+    fill(page, "cfg-training-max_steps", 2)
+    fill(page, "cfg-training-batch_size", 2)
+    fill(page, "cfg-output-name", "tiny-walk")
+    page.locator("#train-start").click()
+    page.get_by_role("tab", name="Runs", exact=True).click()
+
+    def finished_page() -> bool:
+        page.locator("#runs-page-refresh").click()
+        page.wait_for_timeout(800)
+        text = page.locator("#runs-page").inner_text()
+        return "tiny-walk" in text and "completed" in text
+
+    wait_until(page, finished_page, 240, "the walk's run page to say completed", poll_ms=2000)
+    assert page.locator("#runs-page-charts img").count() >= 1  # its curves, drawn
+    assert "studio resume" in page.locator("#runs-page").inner_text()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "walk-run-page.png"), full_page=True)
+    page.locator("#runs-page-chat").click()
+    wait_until(page, lambda: "tiny-walk" in page.locator("#chat-model-a input").input_value(), 30,
+               "Judge > Arena to open on the run")
+    page.get_by_role("tab", name="Share", exact=True).click()
+    wait_until(page, lambda: "tiny-walk" in page.locator("#export-run input").input_value(), 30,
+               "Share to offer the run for export")
+    page.screenshot(path=str(SHOTS / "walk-share.png"), full_page=True)
