@@ -119,7 +119,7 @@ def run_demo(poll_s: float = POLL_S):
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         yield _yield(status=fail(exc))
         return
-    yield _yield(status="… Training started: loading the model and the 40 preference pairs...",
+    yield _yield(status=tr("… Training started: loading the model and the 40 preference pairs..."),
                  progress=progress_html(info), loss=None, rewards=None, answers="",
                  explain="", table=gr.update(value=None, visible=False),
                  run=gr.update(choices=run_choices(), value=info.id))
@@ -143,7 +143,8 @@ def follow_demo(info: Any, poll_s: float = POLL_S):
             seen = len(records)
             frames = metric_frames(records, "dpo")
             rewards = frames["charts"][0][1]  # DPO's first chart: reward margin and accuracy
-            yield _yield(status=f"… Training with DPO: step {info.step or 0} of {info.total or '?'}...",
+            doing = tr("… Training with DPO: step {step} of {total}...")
+            yield _yield(status=doing.format(step=info.step or 0, total=info.total or "?"),
                          progress=progress_html(info, records), loss=plot_value(frames["loss"]),
                          rewards=plot_value(rewards))
         else:
@@ -165,7 +166,7 @@ def reattach_demo(poll_s: float = POLL_S):
     if not active:
         yield {}  # nothing to follow: every output stays as it is
         return
-    yield _yield(status="… Reattached to the demo run that is training.", progress=progress_html(active[0]))
+    yield _yield(status=tr("… Reattached to the demo run that is training."), progress=progress_html(active[0]))
     yield from follow_demo(active[0], poll_s)
 
 
@@ -199,7 +200,7 @@ def _answer_and_evaluate(info: Any, records: list[dict]):
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         yield _yield(status=fail(exc), answers=answers_html(rows))
         return
-    yield _yield(status="… Scoring the held-out preference pairs before and after...",
+    yield _yield(status=tr("… Scoring the held-out preference pairs before and after..."),
                  explain=explanation(records))
     try:
         from studio.evaluation.pairs import evaluate
@@ -209,7 +210,7 @@ def _answer_and_evaluate(info: Any, records: list[dict]):
         yield _yield(status=f"⚠ Answers are ready, but the evaluation failed: {sentence(exc)}",
                      explain=explanation(records))
         return
-    yield _yield(status=ok("Demo finished: compare the answers before and after DPO."),
+    yield _yield(status=ok(tr("Demo finished: compare the answers before and after DPO.")),
                  explain=explanation(records, result), table=gr.update(value=eval_table(result), visible=True))
 
 

@@ -37,7 +37,8 @@ def page_view(run_id: str | None) -> dict:
     lines = page_lines(page)
     text = f"### {html.escape(lines[0])}\n\n" + "\n".join(
         f"- {_code_commands(html.escape(line.strip()))}" for line in lines[1:] if line.strip())
-    return {"page": text, "charts": f"<div class='studio-run-charts'>{charts}</div>"}
+    return {"page": text, "charts": f"<div class='studio-run-charts' style='display:flex;flex-wrap:wrap;gap:6px'>"
+                                    f"{charts}</div>"}
 
 
 def _code_commands(line: str) -> str:
