@@ -14,9 +14,10 @@ def test_every_string_the_app_shows_has_a_translation_in_every_language():
     shown = shown_strings()
     assert len(shown) > 100  # the scanner reads the real UI (a scanner that finds nothing passes anything)
     for language, catalog in i18n.catalogs().items():
-        missing = sorted({f"{where}:{line}: {text!r}" for where, line, text, _ in shown if text not in catalog})
-        assert not missing, (f"{len(missing)} strings shown to the user lack a '{language}' translation (add them "
-                             f"to assets/locales/{language}/AREA.json):\n" + "\n".join(missing))
+        missing = sorted({f"{where}:{line}: {text!r}" for where, line, text, _ in shown
+                          if text not in catalog})
+        assert not missing, (f"{len(missing)} strings shown to the user lack a '{language}' translation "
+                             f"(add them to assets/locales/{language}/AREA.json):\n" + "\n".join(missing))
 
 
 def test_the_scanner_finds_labels_buttons_markdown_and_tr_calls(tmp_path):

@@ -31,7 +31,8 @@ def test_the_page_of_a_finished_run_and_its_html_report(finished_run, capsys):
     assert page["state"] == "completed" and page["step"] == 4
     losses = page["series"]["loss"]
     assert [step for step, _ in losses] == [1, 2, 3, 4]  # every logged step, from metrics.jsonl
-    assert [c["step"] for c in page["checkpoints"]] == [2, 4] and all(c["complete"] for c in page["checkpoints"])
+    assert [c["step"] for c in page["checkpoints"]] == [2, 4]
+    assert all(c["complete"] for c in page["checkpoints"])
     assert page["adapter"] and page["summary"]["global_step"] == 4
 
     assert main(["runs", "show", finished_run.id, "--html"]) == 0

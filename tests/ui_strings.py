@@ -27,6 +27,10 @@ def _constants(tree: ast.Module) -> dict[str, ast.Constant]:
             for target in node.targets if isinstance(target, ast.Name) and _text(node.value)}
 
 
+def _resolved(node: ast.AST, named: dict[str, ast.Constant]) -> ast.AST:
+    return named.get(node.id, node) if isinstance(node, ast.Name) else node
+
+
 def shown_strings(root: Path = UI) -> list[tuple[str, int, str, bool]]:
     """(file, line, text, wrapped in tr) for every string the UI's source shows as it is."""
     found = []
@@ -37,12 +41,10 @@ def shown_strings(root: Path = UI) -> list[tuple[str, int, str, bool]]:
             name = _callee(call)
             candidates = []
             if name == "tr" and call.args:
-                first = call.args[0]
-                candidates.append((named.get(first.id, first) if isinstance(first, ast.Name) else first, True))
+                candidates.append((_resolved(call.args[0], named), True))
             elif isinstance(call.func, ast.Attribute) and getattr(call.func.value, "id", "") == "gr":
                 if name in TEXT_FIRST and call.args:
-                    first = call.args[0]
-                    candidates.append((named.get(first.id, first) if isinstance(first, ast.Name) else first, False))
+                    candidates.append((_resolved(call.args[0], named), False))
                 candidates += [(k.value, False) for k in call.keywords if k.arg in SHOWN_KEYWORDS]
             for node, wrapped in candidates:
                 text = _text(node)

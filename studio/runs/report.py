@@ -22,8 +22,8 @@ from studio.runs.registry import RunError, get_run
 
 REPORT_FILE = "report.html"
 # The curves worth a chart, in the order a reader wants them; others follow up to MAX_CHARTS.
-PREFERRED = ("loss", "eval_loss", "rewards/margins", "rewards/accuracies", "reward", "eval_rewards/accuracies",
-             "objective/kl", "grad_norm")
+PREFERRED = ("loss", "eval_loss", "rewards/margins", "rewards/accuracies", "reward",
+             "eval_rewards/accuracies", "objective/kl", "grad_norm")
 SKIPPED = {"step", "epoch", "time", "learning_rate", "num_tokens", "total_flos", "train_runtime"}
 MAX_CHARTS = 6
 
@@ -59,8 +59,8 @@ def run_page(run_id: str | Path) -> dict[str, Any]:
         "step": info.step, "total": info.total, "message": info.message, "started": info.started,
         "dir": str(run_dir), "summary": summary, "series": _series(files.read_metrics(run_dir)),
         "checkpoints": [{"name": p.name, "step": files.checkpoint_step(p),
-                         "complete": files.checkpoint_is_complete(p), "best": p.name == best.get("checkpoint")}
-                        for p in files.checkpoints(run_dir)],
+                         "complete": files.checkpoint_is_complete(p),
+                         "best": p.name == best.get("checkpoint")} for p in files.checkpoints(run_dir)],
         "best": best, "evaluations": {"held-out pairs": _json(run_dir / "eval.json"),
                                       "benchmarks": _json(run_dir / "bench.json")},
         "samples": sum(1 for _ in samples.open(encoding="utf-8")) if samples.is_file() else 0,
@@ -90,14 +90,17 @@ def page_lines(page: dict) -> list[str]:
     started = time.strftime("%Y-%m-%d %H:%M", time.localtime(page["started"])) if page["started"] else "-"
     summary = page["summary"]
     lines = [(f"Run {page['id']} ({page['name']}, {page['method'].upper()}): {page['state']}, "
-              f"step {page['step']}/{page['total'] or '?'}, started {started}"), f"  {page['message']}".rstrip()]
+              f"step {page['step']}/{page['total'] or '?'}, started {started}"),
+             f"  {page['message']}".rstrip()]
     if summary:
         lines.append(f"Trained {summary.get('global_step', '?')} steps in {summary.get('seconds', '?')} s on "
-                     f"{summary.get('device_name') or summary.get('device', '?')} ({summary.get('precision', '?')}),"
+                     f"{summary.get('device_name') or summary.get('device', '?')} "
+                     f"({summary.get('precision', '?')}),"
                      f" peak memory {summary.get('peak_memory_gib', '?')} GiB, final train loss "
                      f"{_figure(summary.get('train_loss', '?'))}")
     for key, points in page["series"].items():
-        lines.append(f"Curve {key}: {len(points)} points, first {_figure(points[0][1])}, last {_figure(points[-1][1])}")
+        lines.append(f"Curve {key}: {len(points)} points, first {_figure(points[0][1])}, "
+                     f"last {_figure(points[-1][1])}")
     for ckpt in page["checkpoints"]:
         marks = [m for m, on in (("best", ckpt["best"]), ("incomplete", not ckpt["complete"])) if on]
         lines.append(f"Checkpoint {ckpt['name']}" + (f" ({', '.join(marks)})" if marks else ""))
@@ -120,7 +123,8 @@ def chart_png(key: str, points: list[tuple[int, float]]) -> str:
 
     figure = Figure(figsize=(5, 2.6), dpi=90)
     axes = figure.add_subplot()
-    axes.plot([p[0] for p in points], [p[1] for p in points], color="#ea580c", marker="." if len(points) < 30 else None)
+    axes.plot([p[0] for p in points], [p[1] for p in points], color="#ea580c",
+              marker="." if len(points) < 30 else None)
     axes.set_title(key, fontsize=10)
     axes.set_xlabel("step", fontsize=8)
     axes.grid(alpha=0.3)

@@ -23,7 +23,8 @@ _CORE_NAME = CORE_JS[0].name if CORE_JS else "core.js"
 APPLY_LANGUAGE_JS = ("async () => { const chosen = document.cookie.split('; ')"
                      f".find(c => c.startsWith('{COOKIE}='));\n"
                      "  if (chosen) { try {\n"
-                     f"    const core = await import(new URL('assets/{_CORE_NAME}', document.baseURI).href);\n"
+                     f"    const url = new URL('assets/{_CORE_NAME}', document.baseURI).href;\n"
+                     "    const core = await import(url);\n"
                      "    await core.changeLocale(chosen.split('=')[1]); } catch (e) { console.warn(e); } }\n"
                      "  return []; }")
 SWITCH_JS = ("(lang) => { if (!lang) return lang;\n"
@@ -61,8 +62,9 @@ def translatable(app) -> dict[str, tuple]:
     return found
 
 
-WELCOME = ("**New here?** Press **Pineapple pizza demo** (top right) to watch a small model learn a preference "
-           "and answer differently, or follow **Make**: 1 · Model, 2 · Data, 3 · Train. Every run then has its "
+WELCOME = ("**New here?** Press **Pineapple pizza demo** (top right) to watch a small model learn a "
+           "preference and answer differently, or follow **Make**: 1 · Model, 2 · Data, 3 · Train. Every run "
+           "then has its "
            "page under **Runs**.")
 
 
@@ -138,7 +140,8 @@ def _judge_tabs(fields: dict) -> dict:
             bench_panel.build(bench_run)
         with gr.Tab(tr("Score"), id="score") as score_tab:
             score = score_panel.build()
-    return {"chat": chat, "arena_tab": arena_tab, "judge_tabs": judge_tabs, "bench_tab": bench_tab, "bench_run": bench_run,
+    return {"chat": chat, "arena_tab": arena_tab, "judge_tabs": judge_tabs, "bench_tab": bench_tab,
+            "bench_run": bench_run,
             "score": score, "score_tab": score_tab}
 
 
@@ -162,10 +165,12 @@ def wire_runs_page(parts: dict, tabs) -> None:
     from studio.ui.wiring import on
 
     page = parts["runs"]
-    on(parts["runs_tab"].select, run_page.refresh_runs, {"run": page["run"]}, {"run": page["run"], **page["view"]})
+    on(parts["runs_tab"].select, run_page.refresh_runs, {"run": page["run"]},
+       {"run": page["run"], **page["view"]})
     picked = parts["chat"]["picked"]
     on(page["chat"].click, run_page.chat_with, {"run": page["run"]},
-       {"tabs": tabs, "judge_tabs": parts["judge_tabs"], "pick_a": picked["pick_a"], "auto_a": picked["auto_a"],
+       {"tabs": tabs, "judge_tabs": parts["judge_tabs"], "pick_a": picked["pick_a"],
+        "auto_a": picked["auto_a"],
         "status": page["status"]})
 
 
@@ -182,7 +187,8 @@ def wire_tab_refreshes(parts: dict) -> None:
     chat = parts["chat"]
     for event in (parts["judge_tab"].select, parts["arena_tab"].select):
         on(event, chat_tab.refresh_picks, chat["picks"], chat["picked"], form=chat_tab.ChatForm)
-    for tab, picker in ((parts["share_tab"], parts["export"]["run"]), (parts["export_tab"], parts["export"]["run"]),
+    export_run = parts["export"]["run"]
+    for tab, picker in ((parts["share_tab"], export_run), (parts["export_tab"], export_run),
                         (parts["serve_tab"], parts["serve_run"]), (parts["bench_tab"], parts["bench_run"])):
         tab.select(chat_tab.refresh_chat_runs, picker, picker)
     parts["score_tab"].select(score_panel.refresh_reward_runs, parts["score"]["run"], parts["score"]["run"])

@@ -30,15 +30,16 @@ def page_view(run_id: str | None) -> dict:
 
     try:
         page = run_page(run_id)
-        charts = "".join(f"<img alt='{html.escape(key)}' src='data:image/png;base64,{chart_png(key, points)}'>"
+        charts = "".join(f"<img alt='{html.escape(key)}' "
+                         f"src='data:image/png;base64,{chart_png(key, points)}'>"
                          for key, points in page["series"].items() if points)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         return {"page": fail(exc), "charts": ""}
     lines = page_lines(page)
     text = f"### {html.escape(lines[0])}\n\n" + "\n".join(
         f"- {_code_commands(html.escape(line.strip()))}" for line in lines[1:] if line.strip())
-    return {"page": text, "charts": f"<div class='studio-run-charts' style='display:flex;flex-wrap:wrap;gap:6px'>"
-                                    f"{charts}</div>"}
+    side_by_side = "display:flex;flex-wrap:wrap;gap:6px"
+    return {"page": text, "charts": f"<div class='studio-run-charts' style='{side_by_side}'>{charts}</div>"}
 
 
 def _code_commands(line: str) -> str:
@@ -111,8 +112,8 @@ def chat_with(form: dict) -> dict:
     choices = source_choices()
     spec = f"run:{form['run']}"
     if spec not in [value for _, value in choices]:
-        return {"status": warn(tr("This run has no adapter to chat with yet (it is still training, or it failed "
-                                  "before saving one)."))}
+        return {"status": warn(tr("This run has no adapter to chat with yet (it is still training, or it "
+                                  "failed before saving one)."))}
     return {"tabs": gr.Tabs(selected="judge"), "judge_tabs": gr.Tabs(selected="arena"),
             "pick_a": gr.update(choices=choices, value=spec), "auto_a": spec}
 
