@@ -59,3 +59,12 @@ def test_show_without_a_run_says_what_to_type_and_the_empty_tab_says_how_to_get_
     with pytest.raises(StudioError, match="studio runs show RUN"):
         report.cli_show(type("Args", (), {"run": None, "html": None})())
     assert main(["runs", "show", "no-such-run"]) != 0
+
+
+def test_a_redraw_with_no_run_shown_changes_nothing():
+    """Opening Train while a reloaded page is still attaching: no empty view, no stopped tick."""
+    import gradio as gr
+
+    from studio.ui import monitor
+
+    assert monitor.redraw(None) == (gr.skip(),) * (monitor.chart_slots() + 5)
