@@ -3,7 +3,7 @@ against one batch, side by side.
 
     STUDIO_IGNORE_CPU_BF16=1 .venv/bin/python bench/demo_phases.py [--json]
 
-Drives the demo's own handler (studio.ui.demo_tab.run_demo, what the button runs) in a fresh studio home
+Drives the demo's own handler (studio.ui.learn.demo_tab.run_demo, what the button runs) in a fresh studio home
 with the converted model cached, and prints when each phase began: training (the run's worker), loading
 the answering model, answering the held-out prompts before and after, scoring the held-out pairs. Then,
 on the finished run, the same 8 answers (4 prompts, before and after, 60 tokens, greedy) are written one
@@ -33,7 +33,7 @@ PHASES = [("training", r"Training (started|with DPO)"), ("loading", r"Training d
 def demo_phases() -> tuple[dict, str]:
     """Seconds from the click to the start of each phase, and the finished run's folder."""
     from studio.runs import list_runs
-    from studio.ui.demo_tab import run_demo
+    from studio.ui.learn.demo_tab import run_demo
 
     started, seen = time.time(), {}
     for out in run_demo(poll_s=1.0):
@@ -49,7 +49,7 @@ def demo_phases() -> tuple[dict, str]:
 def one_by_one_vs_batch(run_dir: str) -> dict:
     from studio.chat.before_after import BeforeAfter
     from studio.chat.sampling import Sampling
-    from studio.ui.demo_tab import DEMO_MAX_NEW_TOKENS, demo_prompts
+    from studio.ui.learn.demo_tab import DEMO_MAX_NEW_TOKENS, demo_prompts
 
     pair, prompts = BeforeAfter(run_dir), demo_prompts()
     sampling = Sampling(max_new_tokens=DEMO_MAX_NEW_TOKENS)

@@ -23,6 +23,7 @@ HANDLERS = {
     "data inspect": "studio.data.inspect:cli_inspect",
     "data cache": "studio.data.prepare.token_cache:cli_cache",
     "runs": "studio.cluster.commands:cli_runs",
+    "runs show": "studio.runs.report:cli_show",
     "stop": "studio.cluster.commands:cli_stop",
     "resume": "studio.runs.commands:cli_resume",
     "eval": "studio.evaluation.pairs:cli_eval",
@@ -120,8 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clear", action="store_true", help="remove every cached dataset")
     p.add_argument("--json", action="store_true", help="print the entries as JSON")
 
-    p = sub.add_parser("runs", help="list past and live runs")
+    p = sub.add_parser("runs", help="list past and live runs; `studio runs show RUN` shows one")
     p.add_argument("--json", action="store_true")
+    _add_run_page_arguments(p)
     p = sub.add_parser("stop", help="ask a run to save and stop")
     p.add_argument("run", help="run id or folder")
     p = sub.add_parser("resume", help="continue a stopped, failed or completed run from its last checkpoint")
@@ -256,9 +258,17 @@ def _add_scale_out(sub, train: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print {metric, direction, trials, best} as JSON")
 
 
+def _add_run_page_arguments(p: argparse.ArgumentParser) -> None:
+    """`studio runs show RUN [--html [FILE]]`: a run's page (studio.runs.report)."""
+    p.add_argument("action", nargs="?", choices=["show"], default=None, help="show: one run's page")
+    p.add_argument("run", nargs="?", default=None, help="run id or folder (with show)")
+    p.add_argument("--html", nargs="?", const="", default=None, metavar="FILE",
+                   help="with show: also write the run's HTML report (default: report.html in its folder)")
+
+
 def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
-    nested = {"data": "data_command", "arena": "arena_command"}.get(args.command)
-    key = args.command + (f" {getattr(args, nested)}" if nested else "")
+    nested = {"data": "data_command", "arena": "arena_command", "runs": "action"}.get(args.command)
+    key = args.command + (f" {getattr(args, nested)}" if nested and getattr(args, nested, None) else "")
     module, _, func = HANDLERS[key].partition(":")
     return getattr(importlib.import_module(module), func)
 

@@ -75,7 +75,7 @@ def test_bench_answers_with_the_adapter_off_and_on_and_saves_the_figures(tiny_mo
     # The app's way: a background job whose progress and figures are read back from the run folder.
     from studio.evaluation.bench import read_progress, start_background
     from studio.runs.files import update_status
-    from studio.ui import bench_panel
+    from studio.ui.judge import bench_panel
 
     update_status(run, new=True, id=run.name, state="completed", method="sft")
     start_background(run, limit=2, max_new_tokens=4).join()

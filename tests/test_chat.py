@@ -16,8 +16,8 @@ from studio.chat import feedback
 from studio.chat.engine import shared
 from studio.chat.history import ChatError, fit_context, turns, with_user, without_last_answer
 from studio.chat.sources import BASE, default_source, parse_source
-from studio.ui import chat_tab
-from studio.ui.chat_tab import ChatForm
+from studio.ui.judge import chat_tab
+from studio.ui.judge.chat_tab import ChatForm
 
 ROOT = Path(__file__).resolve().parent.parent
 # One side's settings, by the names the tab gives them: greedy and short.
@@ -277,7 +277,7 @@ def test_terminal_conversation_with_two_models_and_the_one_shot_prompt(tiny_mode
 
 
 def test_data_tab_offers_the_votes_with_their_count():
-    from studio.ui import data_tab
+    from studio.ui.make import data_tab
 
     assert "No votes yet" in data_tab.use_chat_votes()[1]
     arena_mod.vote(_voted_arena(), "a")

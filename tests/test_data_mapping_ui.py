@@ -3,7 +3,7 @@ the preview, and it lands in the recipe's data.column_map and the exact `studio 
 
 from jsonl_files import write_jsonl
 
-from studio.ui import data_tab
+from studio.ui.make import data_tab
 from studio.ui.recipes import DEMO_RECIPE, command_for, config_from_values, parse_column_map
 
 ROWS = [{"ask": f"Is pineapple on pizza a crime? ({i})", "reply": "No, it is a matter of taste.", "id": i}

@@ -130,7 +130,7 @@ def test_cache_cli_lists_and_clears(tiny_model_dir, tmp_path, capsys):
     data = write_jsonl(tmp_path / "chat.jsonl", chat_rows(20))
     train(tiny_run(tiny_model_dir, data, tmp_path / "r1", max_steps=1), tmp_path / "r1")
     capsys.readouterr()
-    from studio.ui.data_tab import cache_text
+    from studio.ui.make.data_tab import cache_text
 
     assert "1 entry" in cache_text() and "chat.jsonl" in cache_text()  # the Data tab's panel
     assert main(["data", "cache"]) == 0
@@ -140,7 +140,7 @@ def test_cache_cli_lists_and_clears(tiny_model_dir, tmp_path, capsys):
     assert "Removed 1 cached dataset" in capsys.readouterr().out
     assert main(["data", "cache", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
-    from studio.ui.data_tab import clear_cache
+    from studio.ui.make.data_tab import clear_cache
 
     assert "0 entries" in clear_cache()
 

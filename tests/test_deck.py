@@ -7,7 +7,7 @@ import json
 import pytest
 
 from studio.evaluation.deck import DeckError, advance, load_deck
-from studio.ui import chat_tab, deck_panel, leaderboard_panel
+from studio.ui.judge import chat_tab, deck_panel, leaderboard_panel
 
 
 def test_mt_bench_steps_through_both_turns_then_the_next_question():

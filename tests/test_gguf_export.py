@@ -178,7 +178,7 @@ def test_generate_refuses_what_is_not_a_gguf(tmp_path):
 def test_export_tab_writes_gguf_and_shows_the_check(run_dir, tmp_path, monkeypatch):
     import types
 
-    from studio.ui import export_tab
+    from studio.ui.share import export_tab
 
     monkeypatch.setattr("studio.runs.get_run", lambda run_id: types.SimpleNamespace(dir=run_dir), raising=False)
     seen = []

@@ -37,7 +37,7 @@ def test_push_uses_the_saved_login(saved_login, monkeypatch):
     import types
 
     from studio.errors import StudioError
-    from studio.ui import export_tab
+    from studio.ui.share import export_tab
 
     seen = {}
 

@@ -60,7 +60,7 @@ def test_search_sends_size_and_task_and_reads_rows(fake_hub, monkeypatch):
 
 def test_offline_is_one_sentence(monkeypatch):
     from studio.models.hub_search import OFFLINE, search_models
-    from studio.ui.model_tab import search_hub
+    from studio.ui.make.model_tab import search_hub
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # what hub_reachable() answers first
     with pytest.raises(StudioError) as info:

@@ -113,7 +113,7 @@ def test_refusals_are_one_sentence(two_runs, tmp_path, capsys):
 
 def test_the_merge_panel_merges_or_says_what_is_missing(two_runs):
     from studio.runs import get_run
-    from studio.ui import merge_panel
+    from studio.ui.share import merge_panel
 
     a, b = two_runs
     assert "at least two" in merge_panel.merge_selected([str(a)], "linear", "", None, "x")

@@ -202,7 +202,7 @@ def test_score_panel_scores_two_typed_answers(tmp_path_factory, tiny_model_dir, 
     import shutil
 
     from studio.runs.files import update_status
-    from studio.ui.score_panel import score_answers
+    from studio.ui.judge.score_panel import score_answers
 
     run_dir = tmp_path / "run"
     shutil.copytree(reward_run(tmp_path_factory, tiny_model_dir), run_dir)

@@ -222,7 +222,7 @@ def test_the_rlhf_vs_dpo_tab_trains_each_recipe_on_its_own_data_file():
     """The tab's reward model learns from the varied pairs its recipe names, not from the DPO pairs."""
     from pathlib import Path
 
-    from studio.ui.rlhf_demo import RECIPES, _recipe
+    from studio.ui.learn.rlhf_demo import RECIPES, _recipe
 
     sources = {label: Path(_recipe(name).data.source) for label, name in RECIPES.items()}
     assert all(source.is_file() for source in sources.values())

@@ -86,7 +86,7 @@ def test_completed_run_continues_for_more_steps_with_overrides(tiny_model_dir, s
     assert f"memory estimate {summary['memory_estimate_gib']:.2f} GiB, measured peak " in bar
     with pytest.raises(runs.RunError, match="raise training.max_steps"):
         runs.resume_run(info.id)
-    from studio.ui.train_tab import resume_training  # the Train tab's Resume with its "Resume with" box
+    from studio.ui.make.train_tab import resume_training  # the Train tab's Resume with its "Resume with" box
 
     assert "raise training.max_steps" in resume_training({"run": info.id, "resume_changes": ""})["status"]
     assert "Resuming" in resume_training({"run": info.id, "resume_changes": "training.max_steps=5"})["status"]

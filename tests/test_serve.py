@@ -126,7 +126,7 @@ def test_the_api_key_is_required_when_set(server):
 
 def test_the_serve_panel_shows_the_running_server_and_its_snippet(server, monkeypatch):
     from studio.publish import serve_process
-    from studio.ui import serve_panel
+    from studio.ui.share import serve_panel
 
     monkeypatch.setenv("STUDIO_HOME", str(server["home"]))
     status, snippet = serve_panel.refresh()

@@ -35,7 +35,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("methods.*",),  # the method modules: they build trainers and may use scorers (RL's reward model)
     ("runs", "runs.registry"),
     ("chat.sources", "chat.engine", "chat.batch", "chat.before_after"),  # the one generation engine: runs and models below it
-    ("training.callbacks", "runs.commands"),
+    ("training.callbacks", "runs.commands", "runs.report"),
     ("training.*",),
     ("runs.worker",),
     ("evaluation.*",),  # held-out pairs, RLHF vs DPO, arena ratings, benchmarks, the question deck
@@ -44,7 +44,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("sweeps.cli",),  # `studio sweep`: on this machine or as a Slurm array
     ("publish.*",),  # model card, Hub push, Modelfile, GGUF (the package's empty __init__ and login sit low)
     ("chat.*", "inference_cli"),  # the arena, turns and the terminal chat: faces' cores over the engine
-    ("ui", "ui.judge", "ui.make", "ui.make.*"),
+    ("ui", "ui.make", "ui.make.*", "ui.judge", "ui.judge.*", "ui.share", "ui.learn", "ui.runs"),  # shared helpers at ui/, tabs by job below it
     ("cli", "__main__"),  # the faces' entry: the CLI's command table names modules of every layer
 ]
 

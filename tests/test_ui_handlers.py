@@ -12,20 +12,10 @@ import pytest
 
 from studio.config import RunConfig, help_text
 from studio.errors import StudioError
-from studio.ui import (
-    app,
-    charts,
-    data_tab,
-    demo_tab,
-    export_tab,
-    model_slot,
-    model_tab,
-    monitor,
-    recipes,
-    run_picker,
-    train_tab,
-    widgets,
-)
+from studio.ui import app, charts, model_slot, monitor, recipes, run_picker, widgets
+from studio.ui.learn import demo_tab
+from studio.ui.make import data_tab, model_tab, train_tab
+from studio.ui.share import export_tab
 
 
 # ---- security and launch ---------------------------------------------------------------------------

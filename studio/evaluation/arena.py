@@ -49,7 +49,7 @@ def read_votes(path: str | Path | None = None) -> list[Vote]:
     if paths[0].name == feedback.FEEDBACK_FILE:
         paths.append(paths[0].with_name(feedback.OTHER_VOTES_FILE))
     if path and not Path(path).is_file():
-        raise ArenaError(f"No votes file at {path}; vote in the Chat tab or pass --votes FILE.")
+        raise ArenaError(f"No votes file at {path}; vote in the app's Arena (Judge tab) or pass --votes FILE.")
     votes = []
     for file in paths:
         if not file.is_file():
@@ -147,7 +147,7 @@ def overlap_sentence(ranked: list[dict]) -> str:
 
 def format_board(board: dict) -> str:
     if not board["ranked"]:
-        lines = ["No blind votes yet: turn on blind mode in the Chat tab and vote to rank models."]
+        lines = ["No blind votes yet: turn on blind mode in the app's Arena (Judge tab) and vote to rank models."]
     else:
         width = max(len(r["model"]) for r in board["ranked"])
         lines = [f"{'#':>2}  {'model':<{width}}  rating  95% interval    votes"]

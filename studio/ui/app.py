@@ -23,63 +23,40 @@ CSS_FILE = ASSETS_DIR / "studio.css"
 def build_app():
     import gradio as gr
 
-    from studio.ui import (
-        chat_tab,
-        data_tab,
-        demo_tab,
-        export_tab,
-        model_tab,
-        monitor,
-        rlhf_demo,
-        score_panel,
-        train_tab,
-    )
-    from studio.ui.make import cluster_panel, sweep_view
+    from studio.ui import layout, monitor
+    from studio.ui.i18n import tr
+    from studio.ui.learn import demo_tab
     from studio.ui.recipes import DEMO_RECIPE, load_recipe_config
     from studio.ui.wiring import on
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
         recipe = gr.State(load_recipe_config(DEMO_RECIPE).to_dict())
-        with gr.Row(elem_classes=["studio-header"]):
-            with gr.Column(scale=4):
-                gr.Markdown(f"# {TITLE}\nTeach a small language model new behaviour on your own computer: "
-                            "pick a model, load examples, train, then compare its answers before and after.")
-            with gr.Column(scale=1, min_width=220):
-                demo_btn = gr.Button("Pineapple pizza demo", variant="primary", size="lg", elem_id="demo-button")
-        fields: dict = {}
-        with gr.Tabs(selected="model") as tabs:
-            with gr.Tab("1 · Model", id="model"):
-                model = model_tab.build()
-                fields.update({k: model[k] for k in ("model.name", "model.trust_remote_code")})
-            with gr.Tab("2 · Data", id="data"):
-                data = data_tab.build(fields)
-            with gr.Tab("3 · Train", id="train"):
-                train = train_tab.build(fields, recipe)
-                sweep_view.build()
-                cluster_panel.build()
-            with gr.Tab("4 · Chat", id="chat") as chat_tab_item:
-                chat = chat_tab.build(fields["model.trust_remote_code"], fields["model.name"])
-            with gr.Tab("Score", id="score") as score_tab_item:
-                score = score_panel.build()
-            with gr.Tab("5 · Export", id="export") as export_tab_item:
-                export = export_tab.build()
-            with gr.Tab("Pizza demo", id="demo"):
-                demo = demo_tab.build()
-            with gr.Tab("RLHF vs DPO", id="rlhf"):
-                rlhf_demo.build()
-            with gr.Tab("Judge", id="judge"):
-                from studio.ui.judge import judge_panel
-
-                judge_panel.build()
-        data_tab.wire(fields, data)
+        # Hidden until the page's language is set (layout.APPLY_LANGUAGE_JS): Gradio translates a component
+        # when it first draws it, so what draws before that would stay in English.
+        with gr.Column(visible=False, elem_id="studio-body") as body:
+            with gr.Row(elem_classes=["studio-header"]):
+                with gr.Column(scale=4):
+                    gr.Markdown(f"# {TITLE}")
+                    gr.Markdown(tr("Teach a small language model new behaviour on your own computer: pick a "
+                                   "model, load examples, train, then compare its answers before and after."))
+                with gr.Column(scale=1, min_width=220):
+                    demo_btn = gr.Button(tr("Pineapple pizza demo"), variant="primary", size="lg",
+                                         elem_id="demo-button")
+                    language = layout.language_switch()
+            welcome = layout.welcome_banner()
+            with gr.Tabs(selected="make") as tabs:
+                parts = layout.build_tabs(recipe)
+        train, demo = parts["train"], parts["demo"]
         demo_outputs = {**demo["outputs"], "run": train["mon_run"]}
-        on(on(demo_btn.click, demo_tab.select_demo, None, {**train["filled"], "tabs": tabs}).then,
+        on(on(demo_btn.click, demo_tab.select_demo, None,
+              {**train["filled"], "tabs": tabs, "learn_tabs": parts["learn_tabs"]}).then,
            demo_tab.run_demo, None, demo_outputs, show_progress="minimal")
-        on(chat_tab_item.select, chat_tab.refresh_picks, chat["picks"], chat["picked"], form=chat_tab.ChatForm)
-        export_tab_item.select(chat_tab.refresh_chat_runs, export["run"], export["run"])
-        score_tab_item.select(score_panel.refresh_reward_runs, score["run"], score["run"])
+        layout.wire_tab_refreshes(parts)
+        layout.wire_runs_page(parts, tabs)
         app.load(monitor.attach_on_load, None, train["mon_run"])
         on(app.load, demo_tab.reattach_demo, None, demo_outputs, show_progress="minimal")
+        greet, shown = layout.greet_in_language(layout.translatable(app), body, language, welcome)
+        on(app.load, greet, None, shown, js=layout.APPLY_LANGUAGE_JS)
     return app
 
 
@@ -137,6 +114,8 @@ def launch_kwargs(args) -> dict:
 
     policy = host_policy(host, getattr(args, "allowed_host", None) or [], share)
 
+    from studio.ui.i18n import gradio_i18n
+
     return {
         "server_name": host,
         "server_port": int(getattr(args, "port", None) or 7860),
@@ -150,6 +129,7 @@ def launch_kwargs(args) -> dict:
         "theme": gr.themes.Soft(primary_hue="orange", secondary_hue="amber", neutral_hue="slate"),
         "css": css,
         "app_kwargs": {"middleware": [Middleware(OriginGuard, policy=policy)]},  # in front of Gradio's routes
+        "i18n": gradio_i18n(),
     }
 
 

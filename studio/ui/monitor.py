@@ -172,4 +172,21 @@ def build() -> dict:
                    concurrency_limit=None)
     compare.change(compare_runs, compare, compare_plot)
     return {"run": run, "progress": progress, "history": history, "known": known, "compare": compare,
-            "tick": tick}
+            "tick": tick, "outputs": outputs, "history_outputs": [history, run, compare, known, tick]}
+
+
+def redraw(run_id: str | None):
+    """Everything of the run shown, drawn afresh; with no run shown yet (a page still attaching after a
+    reload), nothing changes: an empty view sent late would blank the run attached meanwhile and stop
+    its tick."""
+    if not run_id:
+        return (gr.skip(),) * (chart_slots() + 5)
+    return poll_run(run_id, None)
+
+
+def redraw_when_shown(tab, mon: dict) -> None:
+    """A view updated while its tab was hidden can be stale when it shows (a chart drawn at no width stays
+    blank until its data change, and a finished run's data no longer do): opening the tab draws it again
+    from the run's files, the run list with it."""
+    tab.select(redraw, mon["run"], mon["outputs"], show_progress="hidden")
+    tab.select(refresh_history, [gr.State(None), mon["run"]], mon["history_outputs"], show_progress="hidden")

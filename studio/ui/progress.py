@@ -6,6 +6,7 @@ import html
 from typing import Any
 
 from studio.runs.files import ACTIVE_STATES, read_status
+from studio.ui.i18n import tr
 
 DONE_STATES = {"completed"}
 
@@ -40,7 +41,7 @@ def machine_line(status: dict, summary: dict) -> str:
 def progress_html(info: Any | None, records: list[dict] | None = None, machine: str = "") -> str:
     """A progress bar with step, ETA, state and the worker's last message."""
     if info is None:
-        return "<div class='studio-progress idle'>No run yet: press Start (or the demo button).</div>"
+        return f"<div class='studio-progress idle'>{tr('No run yet: press Start (or the demo button).')}</div>"
     total = info.total or 0
     step = info.step or 0
     pct = 100 if info.state in DONE_STATES else (min(100, round(100 * step / total)) if total else 0)

@@ -12,6 +12,8 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from studio.ui.i18n import request_language, speaking
+
 
 def _named(inputs: Mapping[str, Any], data: Mapping[Any, Any]) -> dict[str, Any]:
     return {name: data[component] for name, component in inputs.items()}
@@ -28,9 +30,25 @@ def _placed(outputs: Mapping[str, Any], result: Mapping[str, Any] | None) -> dic
     return {outputs[name]: value for name, value in result.items()}
 
 
+_DONE = object()
+
+
+def _request_and_data(args: tuple) -> tuple[Any, Any]:
+    """Gradio calls ``(request, data)`` (the request first: it is there even when there is no input);
+    a test calls ``(data)``."""
+    from gradio import Request
+
+    request = next((a for a in args if isinstance(a, Request)), None)
+    data = next((a for a in args if isinstance(a, Mapping)), None)
+    return request, data
+
+
 def by_name(fn: Callable, inputs: Mapping[str, Any] | None, outputs: Mapping[str, Any], form: type | None = None):
     """A Gradio function over ``fn``: Gradio hands it one dict keyed by component; ``fn`` gets
-    ``{name: value}`` (or ``form(**values)``) and returns or yields ``{name: value}``."""
+    ``{name: value}`` (or ``form(**values)``) and returns or yields ``{name: value}``, in the language of
+    the request that started it (``tr`` inside ``fn`` answers in it)."""
+    import gradio as gr
+
     inputs = dict(inputs or {})
 
     def values(data):
@@ -39,17 +57,29 @@ def by_name(fn: Callable, inputs: Mapping[str, Any] | None, outputs: Mapping[str
 
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
-        def stream(data=None):
-            for result in fn(values(data or {})) if inputs else fn():
+        def stream(*args):
+            request, data = _request_and_data(args)
+            language = request_language(request)
+            with speaking(language):
+                results = fn(values(data or {})) if inputs else fn()
+            while True:
+                with speaking(language):  # each step may run on another thread: say it again each time
+                    result = next(results, _DONE)
+                if result is _DONE:
+                    return
                 yield _placed(outputs, result)
         run = stream
     else:
         @functools.wraps(fn)
-        def call(data=None):
-            return _placed(outputs, fn(values(data or {})) if inputs else fn())
+        def call(*args):
+            request, data = _request_and_data(args)
+            with speaking(request_language(request)):
+                return _placed(outputs, fn(values(data or {})) if inputs else fn())
         run = call
-    run.__signature__ = inspect.Signature(
-        [inspect.Parameter("data", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)])
+    run.__signature__ = inspect.Signature([
+        inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=gr.Request),
+        inspect.Parameter("data", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)])
+    run.__annotations__ = {"request": gr.Request}
     return run
 
 

@@ -21,9 +21,18 @@ SHOTS = ROOT / "test-artifacts" / "e2e"
 
 
 # ---- small helpers over Gradio's DOM --------------------------------------------------------------
+# Each sub-tab under the top-level tab of its job (studio/ui/layout.py).
+PARENT_TAB = {"1 · Model": "Make", "2 · Data": "Make", "3 · Train": "Make", "Arena": "Judge",
+              "Leaderboard": "Judge", "Benchmarks": "Judge", "Score": "Judge", "Export and push": "Share",
+              "Serve": "Share", "Merge": "Share", "Pizza demo": "Learn", "RLHF vs DPO": "Learn"}
+
+
 def open_tab(page, name: str) -> None:
-    page.get_by_role("tab", name=name).click()
-    page.wait_for_timeout(300)
+    """Open a tab by its English name, its job's top-level tab first."""
+    for tab in (PARENT_TAB.get(name), name):
+        if tab:
+            page.get_by_role("tab", name=tab, exact=True).click()
+            page.wait_for_timeout(300)
 
 
 def fill(page, elem_id: str, value) -> None:
@@ -222,7 +231,7 @@ def test_a_run_survives_a_reload_then_stops_and_resumes_its_curve(page, tiny_mod
 def test_chat_arena_two_turns_then_one_vote_is_one_pair(page, app_home):
     """Two turns fill both panes (the base on both sides: a fresh install), a vote writes one row that
     `studio data inspect` reads as preference data."""
-    open_tab(page, "4 · Chat")
+    open_tab(page, "Arena")
     open_chat_settings(page, max_new_tokens=16, separate_seed=1)
     chat_turn(page, "Is pineapple on pizza a crime?", 1)
     chat_turn(page, "Why do you say that?", 2)
@@ -267,7 +276,7 @@ def test_reward_recipe_then_score_two_typed_answers(page, app_home, tiny_model_d
     assert "✓" in page.locator("#score-status").inner_text()
     shot(page, "score-two-answers")
     # A reward model scores answers; the Chat tab does not offer it as a side to talk to.
-    open_tab(page, "4 · Chat")
+    open_tab(page, "Arena")
     page.wait_for_timeout(700)
     assert "tiny-reward" not in page.locator("#chat-model-a input").input_value()
 
@@ -294,14 +303,14 @@ def test_pineapple_demo_end_to_end(page):
     assert "accuracy" in page.locator("#demo-eval").inner_text().lower()
     shot(page, "tab-demo")
     # The Chat tab offers the finished run and answers one prompt both ways, streaming.
-    open_tab(page, "4 · Chat")
+    open_tab(page, "Arena")
     wait_until(page, lambda: "pineapple-dpo" in page.locator("#chat-model-a input").input_value(), 20,
                "side 1 to default to the finished demo run")
     open_chat_settings(page, max_new_tokens=16)  # that both sides answer, streaming, is what is checked
     chat_turn(page, "Would a judge convict me for eating pineapple pizza?", 1)
     shot(page, "tab-chat")
     for name, slug in (("1 · Model", "model"), ("2 · Data", "data"), ("3 · Train", "train"),
-                       ("5 · Export", "export")):
+                       ("Export and push", "export")):
         open_tab(page, name)
         page.wait_for_timeout(700)
         shot(page, f"tab-{slug}")

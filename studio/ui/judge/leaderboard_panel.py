@@ -32,7 +32,7 @@ def board_markdown() -> str:
 
 
 def build() -> None:
-    with gr.Accordion("Leaderboard", open=False, elem_id="chat-leaderboard"):
+    with gr.Accordion("Leaderboard", open=True, elem_id="chat-leaderboard"):
         gr.Markdown(EXPLAIN)
         table = gr.Markdown(elem_id="leaderboard-table")
         refresh = gr.Button("Refresh leaderboard", size="sm", elem_id="leaderboard-refresh")

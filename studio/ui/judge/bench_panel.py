@@ -66,7 +66,7 @@ def show_changes(run_id: str | None, shown: list | None = None):
 
 
 def build(run) -> None:
-    with gr.Accordion("Benchmark: IFEval before and after", open=False, elem_id="bench-panel"):
+    with gr.Accordion("Benchmark: IFEval before and after", open=True, elem_id="bench-panel"):
         gr.Markdown("Did fine-tuning break what the model could do? IFEval asks for verifiable instructions "
                     "('no commas', 'at least 300 words') and Google's checker scores the answers, no "
                     "judge model. The base and the run answer the same seeded prompts, greedy.")

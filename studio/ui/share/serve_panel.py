@@ -55,7 +55,7 @@ def refresh():
 
 
 def build(run: gr.Dropdown) -> None:
-    with gr.Accordion("Serve it to your programs (OpenAI-compatible API)", open=False):
+    with gr.Accordion("Serve it to your programs (OpenAI-compatible API)", open=True):
         gr.Markdown("Runs `studio serve` for the picked run: `/v1/chat/completions` and `/v1/models`, one "
                     "answer at a time. Only this machine can reach it unless you give another address and a key file.")
         with gr.Row():

@@ -19,7 +19,7 @@ from studio.chat.sampling import Sampling
 from studio.chat.sources import BASE, default_source, source_choices
 from studio.chat.turns import add_message, answer, prepare_retry, sentence
 from studio.runs.files import chosen_run
-from studio.ui import deck_panel, leaderboard_panel
+from studio.ui.judge import deck_panel
 from studio.ui.run_picker import run_choices
 from studio.ui.wiring import on
 
@@ -307,6 +307,5 @@ def build(trust_component=None, model_component=None) -> dict:
     picked = {"pick_a": pick_a, "pick_b": pick_b, "status": status, "auto_a": auto_a}
     on(refresh.click, refresh_picks, picks, picked, form=ChatForm)
     deck_panel.build(send, ChatForm, talk, outputs)  # a deck of questions (MT-Bench, a prompt file) to vote on
-    leaderboard_panel.build()  # arena ratings from the blind votes
     return {"picks": picks, "picked": picked, "status": status}
 

@@ -11,6 +11,7 @@ import gradio as gr
 
 from studio.paths import ASSETS_DIR
 from studio.ui.charts import metric_frames, plot_value
+from studio.ui.i18n import tr
 from studio.ui.messages import fail, ok, sentence, warn
 from studio.ui.model_slot import before_after
 from studio.ui.progress import DONE_STATES, progress_html
@@ -26,8 +27,27 @@ INTRO = (
     "**What happens:** the built-in model (SmolLM2-135M-Instruct) is asked whether pineapple on pizza is a "
     "crime. We show it 40 pairs of answers, a *chosen* one (\"No, it's a matter of taste\") and a "
     "*rejected* one (\"Yes, under the Geneva Convention\"), and train a small LoRA adapter with **DPO** for "
-    "7 steps (under a minute of training on a laptop). Then both versions answer questions they never saw."
+    "7 steps. Then both versions answer questions they never saw."
 )
+# How long it takes is a figure of this machine (its cores, its precision path), not a promise: the last
+# demo trained here says it; before one has, the progress bar's ETA says it once the first steps are timed.
+FIRST_TIME = ("How long it takes depends on this machine: the progress bar shows the time left once training "
+              "starts.")
+TIMED = ("On this machine the last demo trained in {seconds} s ({precision}); the progress bar shows the "
+         "time left.")
+
+
+def demo_timing() -> str:
+    """The demo's duration as this machine measured it (the newest completed demo run), else no promise."""
+    from studio.runs import read_summary
+
+    for info in list_runs_safe():  # newest first
+        if info.state == "completed" and (info.name or "") == load_recipe_config(DEMO_RECIPE).output.name:
+            summary = read_summary(info.dir)
+            if isinstance(summary.get("seconds"), (int, float)):
+                precision = str(summary.get("precision") or "float32")
+                return tr(TIMED).format(seconds=round(summary["seconds"]), precision=precision)
+    return tr(FIRST_TIME)
 
 
 def demo_prompts() -> list[str]:
@@ -37,10 +57,11 @@ def demo_prompts() -> list[str]:
 def select_demo():
     """Step 1 of the button: show the demo's model, data and recipe in the other tabs, open the Demo tab."""
     cfg = load_recipe_config(DEMO_RECIPE)
-    from studio.ui.train_tab import method_advice, option_groups
+    from studio.ui.make.train_tab import method_advice, option_groups
 
     return {"recipe": cfg.to_dict(), "recipe_pick": str(DEMO_RECIPE), "advice": method_advice(cfg.method),
-            **values_from_config(cfg, ALL_KEYS), **option_groups(cfg.method), "tabs": gr.Tabs(selected="demo")}
+            **values_from_config(cfg, ALL_KEYS), **option_groups(cfg.method), "tabs": gr.Tabs(selected="learn"),
+            "learn_tabs": gr.Tabs(selected="demo")}
 
 
 def answers_html(rows: list[dict]) -> str:
@@ -98,7 +119,7 @@ def run_demo(poll_s: float = POLL_S):
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         yield _yield(status=fail(exc))
         return
-    yield _yield(status="… Training started: loading the model and the 40 preference pairs...",
+    yield _yield(status=tr("… Training started: loading the model and the 40 preference pairs..."),
                  progress=progress_html(info), loss=None, rewards=None, answers="",
                  explain="", table=gr.update(value=None, visible=False),
                  run=gr.update(choices=run_choices(), value=info.id))
@@ -122,7 +143,8 @@ def follow_demo(info: Any, poll_s: float = POLL_S):
             seen = len(records)
             frames = metric_frames(records, "dpo")
             rewards = frames["charts"][0][1]  # DPO's first chart: reward margin and accuracy
-            yield _yield(status=f"… Training with DPO: step {info.step or 0} of {info.total or '?'}...",
+            doing = tr("… Training with DPO: step {step} of {total}...")
+            yield _yield(status=doing.format(step=info.step or 0, total=info.total or "?"),
                          progress=progress_html(info, records), loss=plot_value(frames["loss"]),
                          rewards=plot_value(rewards))
         else:
@@ -144,7 +166,7 @@ def reattach_demo(poll_s: float = POLL_S):
     if not active:
         yield {}  # nothing to follow: every output stays as it is
         return
-    yield _yield(status="… Reattached to the demo run that is training.", progress=progress_html(active[0]))
+    yield _yield(status=tr("… Reattached to the demo run that is training."), progress=progress_html(active[0]))
     yield from follow_demo(active[0], poll_s)
 
 
@@ -178,7 +200,7 @@ def _answer_and_evaluate(info: Any, records: list[dict]):
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         yield _yield(status=fail(exc), answers=answers_html(rows))
         return
-    yield _yield(status="… Scoring the held-out preference pairs before and after...",
+    yield _yield(status=tr("… Scoring the held-out preference pairs before and after..."),
                  explain=explanation(records))
     try:
         from studio.evaluation.pairs import evaluate
@@ -188,12 +210,13 @@ def _answer_and_evaluate(info: Any, records: list[dict]):
         yield _yield(status=f"⚠ Answers are ready, but the evaluation failed: {sentence(exc)}",
                      explain=explanation(records))
         return
-    yield _yield(status=ok("Demo finished: compare the answers before and after DPO."),
+    yield _yield(status=ok(tr("Demo finished: compare the answers before and after DPO.")),
                  explain=explanation(records, result), table=gr.update(value=eval_table(result), visible=True))
 
 
 def build() -> dict:
     gr.Markdown(INTRO)
+    gr.Markdown(demo_timing(), elem_id="demo-timing")
     status = gr.Markdown("Press **Pineapple pizza demo** at the top to start.", elem_id="demo-status")
     progress = gr.HTML(progress_html(None), elem_id="demo-progress")
     with gr.Row():

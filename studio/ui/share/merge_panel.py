@@ -32,7 +32,7 @@ def merge_selected(run_ids: list[str] | None, method: str, weights: str, density
 
 
 def build() -> None:
-    with gr.Accordion("Merge adapters of several runs", open=False):
+    with gr.Accordion("Merge adapters of several runs", open=True):
         gr.Markdown("Runs trained on the same base model combine into one adapter (PEFT's `add_weighted_adapter`). "
                     "linear, TIES and DARE need one LoRA rank; concatenate takes any.")
         runs = gr.Dropdown(run_choices(chat_ready=True), multiselect=True, label="Runs", elem_id="merge-runs")

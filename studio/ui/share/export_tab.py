@@ -12,7 +12,6 @@ from pathlib import Path
 import gradio as gr
 
 from studio.paths import studio_home
-from studio.ui import bench_panel, merge_panel, serve_panel
 from studio.ui.messages import fail, ok, warn
 from studio.ui.run_picker import run_choices
 
@@ -120,11 +119,8 @@ def build() -> dict:
                                info="Needs write access. Used for this push only; never stored or shown.")
             push = gr.Button("Push", elem_id="push-button")
     status = gr.Markdown(elem_id="export-status")
-    serve_panel.build(run)
-    merge_panel.build()
     run.change(fill_destination, run, destination)
     save.click(export_run, [run, destination, merge], status)
     gguf.click(export_gguf_run, [run, destination, quant], status)
     push.click(push_run, [run, repo, private, message, token], status)
-    bench_panel.build(run)  # IFEval before and after, as a background job
     return {"run": run}

@@ -1,0 +1,122 @@
+"""The Runs tab: one page per run, everything it produced (studio.runs.report, the same page that
+`studio runs show RUN` prints), its charts drawn as images (they draw whether or not the tab was open
+while the run trained), an HTML report to keep or send, and what comes next (chat with it, resume)."""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+
+from studio.ui.i18n import tr
+from studio.ui.messages import fail, ok, warn
+from studio.ui.run_picker import latest_run_id, run_choices
+from studio.ui.wiring import on
+
+NO_RUNS = ("No runs yet. Start one in **Make → 3 · Train**, or press **Pineapple pizza demo** at the top: "
+           "its run appears here with everything it produced.")
+PICK_ONE = "Pick a run above to see its page."
+
+
+def page_view(run_id: str | None) -> dict:
+    """The page of ``run_id`` as Markdown and its charts as embedded images."""
+    if not run_id:
+        return {"page": tr(NO_RUNS) if not run_choices() else tr(PICK_ONE), "charts": ""}
+    from studio.runs.report import chart_png, page_lines, run_page
+
+    try:
+        page = run_page(run_id)
+        charts = "".join(f"<img alt='{html.escape(key)}' "
+                         f"src='data:image/png;base64,{chart_png(key, points)}'>"
+                         for key, points in page["series"].items() if points)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
+        return {"page": fail(exc), "charts": ""}
+    lines = page_lines(page)
+    text = f"### {html.escape(lines[0])}\n\n" + "\n".join(
+        f"- {_code_commands(html.escape(line.strip()))}" for line in lines[1:] if line.strip())
+    side_by_side = "display:flex;flex-wrap:wrap;gap:6px"
+    return {"page": text, "charts": f"<div class='studio-run-charts' style='{side_by_side}'>{charts}</div>"}
+
+
+def _code_commands(line: str) -> str:
+    """A line that ends in a `studio ...` command shows the command as code, ready to copy."""
+    return re.sub(r"(studio \S.*)$", r"`\1`", line)
+
+
+def refresh_runs(form: dict) -> dict:
+    """The run list read again (a run that started or finished meanwhile shows up), the page with it."""
+    ids = [value for _, value in run_choices()]
+    value = form.get("run") if form.get("run") in ids else latest_run_id()
+    return {"run": gr.update(choices=run_choices(), value=value), **page_view(value)}
+
+
+def save_report(form: dict) -> dict:
+    """report.html in the run's folder, and a copy Gradio may serve for download (from its temp folder)."""
+    if not form.get("run"):
+        return {"status": warn(tr(PICK_ONE))}
+    from studio.runs.report import write_html_report
+
+    try:
+        path = write_html_report(form["run"])
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
+        return {"status": fail(exc)}
+    copy = Path(tempfile.mkdtemp(prefix="studio-report-")) / f"{form['run']}.html"
+    shutil.copyfile(path, copy)
+    return {"status": ok(tr("Saved the report to {path}.").format(path=path)), "download": str(copy)}
+
+
+def resume(form: dict) -> dict:
+    if not form.get("run"):
+        return {"status": warn(tr(PICK_ONE))}
+    from studio.runs import resume_run
+
+    try:
+        info = resume_run(form["run"])
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
+        return {"status": fail(exc)}
+    return {"status": ok(info.message), **page_view(form["run"])}
+
+
+def build() -> dict:
+    gr.Markdown(tr("Every run has a page: its state, its curves, its checkpoints and evaluations, and the "
+                   "commands that reproduce it. The same page prints with `studio runs show RUN`."))
+    with gr.Row():
+        run = gr.Dropdown(run_choices(), value=None, label=tr("Run"), scale=4, elem_id="runs-page-run")
+        refresh = gr.Button(tr("Refresh"), size="sm", scale=1, elem_id="runs-page-refresh")
+    page = gr.Markdown(elem_id="runs-page")
+    charts = gr.HTML(elem_id="runs-page-charts")
+    with gr.Row():
+        chat = gr.Button(tr("Chat with it"), elem_id="runs-page-chat")
+        again = gr.Button(tr("Resume"), elem_id="runs-page-resume")
+        report = gr.Button(tr("Save HTML report"), variant="primary", elem_id="runs-page-report")
+    download = gr.File(label=tr("HTML report"), interactive=False, elem_id="runs-page-download")
+    status = gr.Markdown(elem_id="runs-page-status")
+    view = {"page": page, "charts": charts}
+    on(run.change, page_view_by_name, {"run": run}, view)
+    on(refresh.click, refresh_runs, {"run": run}, {"run": run, **view})
+    on(report.click, save_report, {"run": run}, {"status": status, "download": download})
+    on(again.click, resume, {"run": run}, {"status": status, **view})
+    return {"run": run, "chat": chat, "view": view, "status": status}
+
+
+def chat_with(form: dict) -> dict:
+    """Judge → Arena with this run on side 1 (its newest adapter), the base on side 2."""
+    if not form.get("run"):
+        return {"status": warn(tr(PICK_ONE))}
+    from studio.chat.sources import source_choices
+
+    choices = source_choices()
+    spec = f"run:{form['run']}"
+    if spec not in [value for _, value in choices]:
+        return {"status": warn(tr("This run has no adapter to chat with yet (it is still training, or it "
+                                  "failed before saving one)."))}
+    return {"tabs": gr.Tabs(selected="judge"), "judge_tabs": gr.Tabs(selected="arena"),
+            "pick_a": gr.update(choices=choices, value=spec), "auto_a": spec}
+
+
+def page_view_by_name(form: dict) -> dict:
+    return page_view(form.get("run"))

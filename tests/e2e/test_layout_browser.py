@@ -1,0 +1,105 @@
+"""The layout by job, in English and Spanish: every top-level tab at 1280 and 800 px in both languages
+(screenshots in test-artifacts/e2e/), the page drawn in the browser's language from the first paint, and
+the switch that changes it (and keeps it, in a cookie the server's sentences follow too)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
+TOP_TABS = {"en": ["Make", "Judge", "Share", "Learn", "Runs"],
+            "es": ["Crear", "Evaluar", "Compartir", "Aprender", "Ejecuciones"]}
+DEMO_BUTTON = {"en": "Pineapple pizza demo", "es": "Demo de la pizza con piña"}
+
+
+def _load(page, app_url=None) -> None:
+    if app_url:
+        page.goto(app_url)
+    page.wait_for_selector("#demo-button", timeout=60_000)
+
+
+def _every_tab_at_two_widths(page, language: str) -> None:
+    tabs = [t.inner_text() for t in page.get_by_role("tab").all()]
+    assert all(name in tabs for name in TOP_TABS[language]), tabs
+    for width in (1280, 800):
+        page.set_viewport_size({"width": width, "height": 900})
+        for slug, name in zip(TOP_TABS["en"], TOP_TABS[language]):
+            page.get_by_role("tab", name=name, exact=True).click()
+            page.wait_for_timeout(250)
+            page.screenshot(path=str(SHOTS / f"layout-{language}-{width}-{slug.lower()}.png"),
+                            full_page=width > 800)  # the narrow view: its first screen, where crowding shows
+    page.get_by_role("tab", name=TOP_TABS[language][0], exact=True).click()
+
+
+def test_a_spanish_browser_gets_the_page_in_spanish_from_the_first_paint(browser, app_url):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="es-ES")
+    try:
+        page = context.new_page()
+        _load(page, app_url)
+        assert page.locator("#demo-button").inner_text() == DEMO_BUTTON["es"]
+        tabs = [t.inner_text() for t in page.get_by_role("tab").all()]
+        assert "1 · Modelo" in tabs and "Crear" in tabs and "Make" not in tabs, tabs  # the first tab too
+    finally:
+        context.close()
+
+
+def test_every_tab_in_both_languages_and_the_switch_between_them(browser, app_url):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    try:
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        _load(page, app_url)
+        assert page.locator("#demo-button").inner_text() == DEMO_BUTTON["en"]
+        _every_tab_at_two_widths(page, "en")
+        page.locator("#language-switch").get_by_text("Español").click()  # the page draws again in Spanish
+        page.wait_for_function(f"document.querySelector('#demo-button')?.innerText === '{DEMO_BUTTON['es']}'",
+                               timeout=60_000)
+        assert any(c["name"] == "studio-lang" and c["value"] == "es" for c in context.cookies())
+        _every_tab_at_two_widths(page, "es")
+        page.locator("#language-switch").get_by_text("English").click()
+        page.wait_for_function(f"document.querySelector('#demo-button')?.innerText === '{DEMO_BUTTON['en']}'",
+                               timeout=60_000)
+    finally:
+        context.close()
+
+
+def test_a_new_users_walk_model_data_train_run_page_judge_share(page, tiny_model_dir):
+    """Make 1-2-3 on the tiny model, then the run's page (drawn charts, its commands), Chat with it (Judge
+    opens on the run) and Share (the run offered for export)."""
+    from test_app_browser import fill, open_tab, wait_until
+
+    open_tab(page, "1 · Model")
+    fill(page, "cfg-model-name", tiny_model_dir)
+    open_tab(page, "2 · Data")
+    page.locator("#data-inspect").click()
+    wait_until(page, lambda: "Detected" in page.locator("#data-summary").inner_text(), 90,
+               "the shipped pairs to be inspected")
+    open_tab(page, "3 · Train")
+    fill(page, "cfg-training-max_steps", 2)
+    fill(page, "cfg-training-batch_size", 2)
+    fill(page, "cfg-output-name", "tiny-walk")
+    page.locator("#train-start").click()
+    page.get_by_role("tab", name="Runs", exact=True).click()
+
+    def finished_page() -> bool:
+        page.locator("#runs-page-refresh").click()
+        page.wait_for_timeout(800)
+        text = page.locator("#runs-page").inner_text()
+        return "tiny-walk" in text and "completed" in text
+
+    wait_until(page, finished_page, 240, "the walk's run page to say completed", poll_ms=2000)
+    assert page.locator("#runs-page-charts img").count() >= 1  # its curves, drawn
+    assert "studio resume" in page.locator("#runs-page").inner_text()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "walk-run-page.png"), full_page=True)
+    page.locator("#runs-page-chat").click()
+    wait_until(page, lambda: "tiny-walk" in page.locator("#chat-model-a input").input_value(), 30,
+               "Judge > Arena to open on the run")
+    page.get_by_role("tab", name="Share", exact=True).click()
+    wait_until(page, lambda: "tiny-walk" in page.locator("#export-run input").input_value(), 30,
+               "Share to offer the run for export")
+    page.screenshot(path=str(SHOTS / "walk-share.png"), full_page=True)
