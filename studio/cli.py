@@ -26,6 +26,7 @@ HANDLERS = {
     "stop": "studio.runs.commands:cli_stop",
     "resume": "studio.runs.commands:cli_resume",
     "eval": "studio.evaluation.pairs:cli_eval",
+    "predict": "studio.evaluation.classify_eval:cli_predict",
     "export": "studio.publish.export_cli:cli_export",
     "generate": "studio.publish.gguf_generate:cli_generate",
     "score": "studio.evaluation.reward:cli_score",
@@ -118,9 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "training.gradient_accumulation=2, or training.max_steps=32 to train a completed run further")
     p.add_argument("--foreground", action="store_true", help="train in this terminal instead of the background")
 
-    p = sub.add_parser("eval", help="score held-out preference pairs with the base and the tuned model")
+    p = sub.add_parser("eval", help="score held-out preference pairs with the base and the tuned model, or a "
+                       "classifier on labelled data (accuracy, macro-F1, per class, confusion)")
     p.add_argument("run_dir")
-    p.add_argument("--pairs", required=True, help="preference pairs file (any format the data tools read)")
+    p.add_argument("--pairs", default=None, help="preference pairs file (any format the data tools read)")
+    p.add_argument("--data", default=None, help="a classify run: labelled examples to evaluate on (default: the "
+                   "eval set it trained with)")
     p.add_argument("--prompts", default=None, help="text file of prompts to answer before and after")
     p.add_argument("--json", action="store_true")
 
@@ -196,7 +200,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="file holding USER:PASSWORD required to open the app (or set $STUDIO_AUTH)")
     p.add_argument("--auth", default=None,
                    help="USER:PASSWORD on the command line (visible to other users in `ps`: prefer the two above)")
+    add_classify_commands(sub)
     return parser
+
+
+def add_classify_commands(sub) -> None:
+    """`studio predict`: a classify run labels a text, a pair or a file."""
+    p = sub.add_parser("predict", help="a classify run labels a text (each label's probability) or a whole file")
+    p.add_argument("run_dir", help="a classify run's id or folder")
+    p.add_argument("--text", default=None, help="the text to label (words split on spaces for a tagger)")
+    p.add_argument("--text-b", default=None, help="the second text, for a pair classifier")
+    p.add_argument("--file", default=None, help="a file of texts to label (CSV, TSV, JSONL, JSON, parquet)")
+    p.add_argument("--out", default=None, help="where --file's labels go (CSV; default: beside it)")
+    p.add_argument("--json", action="store_true")
 
 
 def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
