@@ -27,6 +27,7 @@ HANDLERS = {
     "resume": "studio.runs.commands:cli_resume",
     "eval": "studio.evaluation.pairs:cli_eval",
     "predict": "studio.evaluation.classify_eval:cli_predict",
+    "prompt": "studio.evaluation.prompting:cli_prompt",
     "export": "studio.publish.export_cli:cli_export",
     "generate": "studio.publish.gguf_generate:cli_generate",
     "score": "studio.evaluation.reward:cli_score",
@@ -205,13 +206,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_classify_commands(sub) -> None:
-    """`studio predict`: a classify run labels a text, a pair or a file."""
+    """`studio predict`: a classify run labels a text, a pair or a file; `studio prompt`: a chat model does."""
     p = sub.add_parser("predict", help="a classify run labels a text (each label's probability) or a whole file")
     p.add_argument("run_dir", help="a classify run's id or folder")
     p.add_argument("--text", default=None, help="the text to label (words split on spaces for a tagger)")
     p.add_argument("--text-b", default=None, help="the second text, for a pair classifier")
     p.add_argument("--file", default=None, help="a file of texts to label (CSV, TSV, JSONL, JSON, parquet)")
     p.add_argument("--out", default=None, help="where --file's labels go (CSV; default: beside it)")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("prompt", help="a chat model labels a test set by prompting, zero- or k-shot (the same "
+                       "figures as `studio eval`)")
+    p.add_argument("model", help="embedded, a Hub id, a model folder, a .gguf, or a run")
+    p.add_argument("--data", required=True, help="the labelled test set")
+    p.add_argument("--examples", default=None, help="labelled training file the k examples are drawn from")
+    p.add_argument("--shots", type=int, default=0, help="examples shown before each test text (balanced by label)")
+    p.add_argument("--format", choices=["text", "chat"], default="text",
+                   help="'text': the course's \"text // label\" lines; 'chat': user and assistant turns")
+    p.add_argument("--calibrate", action="store_true", help="divide out the label bias measured on \"N/A\"")
+    p.add_argument("--seed", type=int, default=0, help="which examples are drawn")
     p.add_argument("--json", action="store_true")
 
 

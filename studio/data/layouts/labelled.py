@@ -185,7 +185,7 @@ def _read_rows(source: str, *, split: str, subset: str | None, limit: int | None
     )
     from studio.data.read.source import read_source
 
-    source = (source or "").strip()
+    source = str(source or "").strip()
     path = embedded_folder(source) or Path(source).expanduser()
     if is_conll(path):
         raw = read_conll(path)
