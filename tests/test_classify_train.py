@@ -112,3 +112,28 @@ def test_token_labelling_trains_on_first_subwords_and_reports_entity_f1(encoder,
     report = json.loads((tmp_path / "ner" / "eval.json").read_text())["after"]
     assert summary["task"] == "tokens" and summary["labels"] == ["B-LOC", "B-PER", "O"]
     assert 0 <= report["entity_f1"] <= 1 and report["examples"] == 40  # one figure per word, not per sub-word
+
+
+def test_the_try_panel_and_the_comparison_view_show_a_registered_run(runs, files):
+    import shutil
+
+    from studio.evaluation import prompting
+    from studio.paths import runs_dir
+    from studio.runs.files import update_status
+    from studio.ui.judge import classify_compare
+    from studio.ui.learn import classify_try
+
+    folder = runs_dir() / "clf-head"
+    shutil.copytree(runs["head"][0], folder)
+    update_status(folder, new=True, id="clf-head", name="clf", method="classify", state="completed")
+    assert [c[1] for c in classify_try.classifier_choices()] == [str(folder)]
+    shown = classify_try.label_it({"run": str(folder), "text": "the food was great", "text_b": ""})
+    assert set(shown["probabilities"]) == {"bad", "good"} and shown["status"].startswith("✓")
+    prompting.record({"model": "tiny-chat", "shots": 2, "format": "text", "calibrated": False, "seed": 0,
+                      "accuracy": 0.5, "macro_f1": 0.3333, "majority_macro_f1": 0.3333, "examples": 8,
+                      "seconds": 1.0, "examples_per_second": 8.0, "warning": None}, str(files[1]))
+    assert classify_compare.test_choices() == [str(files[1].resolve())]
+    view = classify_compare.show({"test": str(files[1])})
+    table = view["table"]
+    assert list(table["Way"]) == ["prompting", "fine-tuned"] and table["Trainable parameters"].iloc[0] == 0
+    assert table["Macro-F1"].iloc[1] == json.loads((folder / "eval.json").read_text())["after"]["macro_f1"]

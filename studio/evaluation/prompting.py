@@ -173,6 +173,28 @@ def load_chat_model(spec: str):
     return model, tokenizer, source.label if source else resolved.display_name
 
 
+def results_file():
+    from studio.paths import studio_home
+
+    return studio_home() / "prompting" / "results.jsonl"
+
+
+def record(report: dict, test_source: str) -> None:
+    """Append a prompting result (the comparison view reads them back by test set); one whole line, locked."""
+    import fcntl
+    from pathlib import Path
+
+    path = results_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    row = {"test": str(Path(test_source).expanduser().resolve()), "time": time.time(),
+           **{k: report[k] for k in ("model", "shots", "format", "calibrated", "seed", "accuracy", "macro_f1",
+                                     "majority_macro_f1", "examples", "seconds", "examples_per_second",
+                                     "warning")}}
+    with path.open("a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
 def cli_prompt(args) -> int:
     from studio.data.layouts.labelled import read_labelled
 
@@ -182,6 +204,7 @@ def cli_prompt(args) -> int:
     settings = PromptSettings(shots=args.shots, format=args.format, calibrate=args.calibrate, seed=args.seed)
     report = prompt_test_set(model, tokenizer, test, train, settings)
     report["model"] = label
+    record(report, args.data)
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     else:

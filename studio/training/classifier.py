@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 CLASSIFIER_FILE = "studio_classifier.json"  # in the run folder: what a reader needs to load the classifier
 EVAL_FILE = "eval.json"
 MODEL_DIR, ADAPTER_DIR = "model", "adapter"
+HELDOUT_FILE, TRAIN_SPLIT_FILE = "heldout.jsonl", "train_split.jsonl"  # a held-out fraction, as files
 
 
 def read_data(cfg: RunConfig, say: Callable[[str], None]):
@@ -60,6 +61,17 @@ def read_data(cfg: RunConfig, say: Callable[[str], None]):
         say(f"Held out {cut:,} examples ({d.eval_fraction:.0%}) to evaluate on.")
         return _subset(data, sorted(order[cut:])), _subset(data, sorted(order[:cut]))
     return replace(data), None
+
+
+def write_split(run_dir: Path, data, held) -> str:
+    """A held-out split written into the run folder (HELDOUT_FILE, and TRAIN_SPLIT_FILE for k-shot prompting's
+    examples), so prompting can be scored on exactly these examples; returns the held-out file's path."""
+    from studio.data.layouts.labelled import to_rows
+
+    for name, part in ((TRAIN_SPLIT_FILE, data), (HELDOUT_FILE, held)):
+        (run_dir / name).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in to_rows(part)),
+                                    encoding="utf-8")
+    return str(run_dir / HELDOUT_FILE)
 
 
 def _subset(data, indices: list[int]):
@@ -160,6 +172,7 @@ def train_classifier(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable
     say = progress or log.info
     plan = plan_device(cfg)
     data, eval_data = read_data(cfg, say)
+    test_source = cfg.data.eval_source or (write_split(run_dir, data, eval_data) if eval_data else None)
     resolved, tokenizer, model = load(cfg, data)
     max_length = cfg.training.max_length
     before = evaluate_model(model, tokenizer, eval_data, max_length) if eval_data else None
@@ -186,7 +199,7 @@ def train_classifier(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable
     after = evaluate_model(trained, tokenizer, eval_data, max_length) if eval_data else None
     if eval_data:
         (run_dir / EVAL_FILE).write_text(json.dumps({"kind": "classify", "before": before, "after": after,
-                                                     "source": cfg.data.eval_source or "held-out"}, indent=2),
+                                                     "source": test_source}, indent=2),
                                          encoding="utf-8")
     summary = {"method": cfg.method, "strategy": cfg.method_options.train, "task": data.task,
                "labels": data.labels, "base_model": resolved.display_name, "base_model_path": resolved.path,

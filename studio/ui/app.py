@@ -63,6 +63,12 @@ def build_app():
                 demo = demo_tab.build()
             with gr.Tab("RLHF vs DPO", id="rlhf"):
                 rlhf_demo.build()
+            with gr.Tab("Classify", id="classify"):  # issue 34: Learn's Try panel and Judge's comparison
+                from studio.ui.judge import classify_compare
+                from studio.ui.learn import classify_try
+
+                classify_try.build()
+                classify_compare.build()
         data_tab.wire(fields, data)
         demo_outputs = {**demo["outputs"], "run": train["mon_run"]}
         on(on(demo_btn.click, demo_tab.select_demo, None, {**train["filled"], "tabs": tabs}).then,

@@ -195,3 +195,17 @@ def _read_rows(source: str, *, split: str, subset: str | None, limit: int | None
         raw = read_source(source, split=split, subset=subset, limit=limit)
     return raw.rows[:limit] if limit else raw.rows
 
+
+
+def to_rows(data: Labelled) -> list[dict]:
+    """The examples as rows ``read_labelled`` reads back the same (text/label, text_a/text_b/label, tokens/tags)."""
+    rows = []
+    for item, target in zip(data.inputs, data.targets, strict=True):
+        names = [data.labels[t] for t in target] if isinstance(target, list) else data.labels[target]
+        if data.task == "pair":
+            rows.append({"text_a": item[0], "text_b": item[1], "label": names})
+        elif data.task == "tokens":
+            rows.append({"tokens": item, "tags": names})
+        else:
+            rows.append({"text": item, "label": names})
+    return rows
