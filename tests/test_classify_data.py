@@ -92,3 +92,21 @@ def test_entity_f1_counts_whole_chunks_as_seqeval_does():
     report = metrics.entity_report(gold, guess)
     assert (report["entity_precision"], report["entity_recall"]) == (round(2 / 3, 4), round(2 / 3, 4))
     assert report["per_type"]["PER"] == {"precision": 0.0, "recall": 0.0, "support": 1}
+
+
+def test_data_inspect_for_classify_shows_label_counts_imbalance_and_the_share_cut(tmp_path, capsys):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    from studio.cli import main
+    from studio.data.layouts.labelled import describe
+
+    rows = [{"text": "a b c d e f", "label": "common"}] * 10 + [{"text": "a", "label": "rare"}]
+    path = write(tmp_path / "d.jsonl", rows)
+    assert main(["data", "inspect", path, "--method", "classify", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["label_counts"] == {"common": 10, "rare": 1} and "imbalanced" in report["imbalance_warning"]
+    raw = Tokenizer(models.WordLevel({"a": 0, "b": 1, "c": 2, "d": 3, "e": 4, "f": 5, "[UNK]": 6}, unk_token="[UNK]"))
+    raw.pre_tokenizer = pre_tokenizers.Whitespace()
+    words = describe(read_labelled(path), PreTrainedTokenizerFast(tokenizer_object=raw), max_length=3)["tokens"]
+    assert (words["max"], words["share_truncated"]) == (6, round(10 / 11, 4))

@@ -209,3 +209,43 @@ def to_rows(data: Labelled) -> list[dict]:
         else:
             rows.append({"text": item, "label": names})
     return rows
+
+
+def describe(data: Labelled, tokenizer=None, max_length: int | None = None) -> dict:
+    """What the Data tab and `studio data inspect --method classify` show: the task, the label counts (and the
+    imbalance warning), rows left out, and with a tokenizer the lengths in its tokens and the share cut."""
+    report = {"task": data.task, "task_words": TASK_WORDS[data.task], "columns": list(data.columns),
+              "examples": len(data), "multi_label": data.multi_label, "label_counts": data.counts(),
+              "imbalance_warning": data.imbalance_warning(), "skipped": data.skipped[:20],
+              "skipped_rows": len(data.skipped)}
+    if tokenizer is not None:
+        if data.task == "pair":
+            lengths = [len(ids) for ids in tokenizer([a for a, _ in data.inputs], [b for _, b in data.inputs])
+                       ["input_ids"]]
+        else:
+            lengths = [len(ids) for ids in tokenizer(data.inputs, is_split_into_words=data.task == "tokens")
+                       ["input_ids"]]
+        ordered = sorted(lengths)
+        report["tokens"] = {"mean": round(sum(lengths) / len(lengths), 1), "max": ordered[-1],
+                            "p95": ordered[int(0.95 * (len(ordered) - 1))]}
+        if max_length:
+            report["tokens"].update({"max_length": max_length, "share_truncated": round(
+                sum(n > max_length for n in lengths) / len(lengths), 4)})
+    return report
+
+
+def format_description(report: dict) -> str:
+    lines = [f"{report['task_words']}: {report['examples']:,} examples (columns {', '.join(report['columns'])})"
+             + (", several labels per text" if report["multi_label"] else "")]
+    lines += [f"  {name:24} {count:,}" for name, count in report["label_counts"].items()]
+    if report["imbalance_warning"]:
+        lines.append(report["imbalance_warning"])
+    if report["skipped_rows"]:
+        first = report["skipped"][0]
+        lines.append(f"{report['skipped_rows']} rows left out (row {first['row']} {first['message']}).")
+    if "tokens" in report:
+        t = report["tokens"]
+        lines.append(f"Length in tokens: mean {t['mean']}, 95% under {t['p95']}, longest {t['max']}"
+                     + (f"; {t['share_truncated']:.0%} longer than {t['max_length']} (cut)" if "max_length" in t
+                        else ""))
+    return "\n".join(lines)
