@@ -41,7 +41,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("evaluation.*",),  # held-out pairs, RLHF vs DPO, arena ratings, benchmarks, the question deck
     ("publish.*",),  # model card, Hub push, Modelfile, GGUF (the package's empty __init__ and login sit low)
     ("chat.*", "inference_cli"),  # the arena, turns and the terminal chat: faces' cores over the engine
-    ("ui", "ui.learn", "ui.judge"),
+    ("ui", "ui.make", "ui.learn", "ui.judge"),
     ("cli", "__main__"),  # the faces' entry: the CLI's command table names modules of every layer
 ]
 
