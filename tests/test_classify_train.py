@@ -137,3 +137,26 @@ def test_the_try_panel_and_the_comparison_view_show_a_registered_run(runs, files
     table = view["table"]
     assert list(table["Way"]) == ["prompting", "fine-tuned"] and table["Trainable parameters"].iloc[0] == 0
     assert table["Macro-F1"].iloc[1] == json.loads((folder / "eval.json").read_text())["after"]["macro_f1"]
+    from studio.ui.make.classify_data import labelled_summary
+
+    summary = labelled_summary(str(files[0]), str(runs["full"][0] / "model"), 8, ["row", "problem"])["summary"]
+    assert "text classification: 24 examples" in summary and "longer than 8 (cut)" in summary
+
+
+def test_a_classify_run_goes_through_the_worker_like_any_run(encoder, files):
+    import time
+
+    from studio import runs as lifecycle
+
+    cfg = RunConfig.from_dict({
+        "method": "classify", "model": {"name": str(encoder)}, "data": {"source": str(files[0])},
+        "training": {"max_steps": 2, "batch_size": 8, "max_length": 16, "save_steps": 100},
+        "classify": {"train": "head"}})
+    info = lifecycle.start_run(cfg)
+    deadline = time.time() + 300
+    while (info := lifecycle.get_run(info.id)).state not in lifecycle.FINAL_STATES and time.time() < deadline:
+        time.sleep(0.2)
+    assert info.state == "completed", (info.message, (info.dir / "log.txt").read_text()[-2000:])
+    summary = json.loads((info.dir / "summary.json").read_text())
+    assert summary["global_step"] == 2 and summary["trainable_params"] < summary["total_params"]
+    assert [json.loads(line)["step"] for line in (info.dir / "metrics.jsonl").read_text().splitlines()][:2] == [1, 2]

@@ -182,10 +182,11 @@ def train_classifier(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable
     counts = {"trainable_params": strategies.trainable(trained),
               "total_params": strategies.total(model) + (strategies.total(body) if cfg.method_options.train
                                                          == "head" else 0)}
-    planned = {"device": plan.device, "device_name": plan.name, "precision": plan.precision, **counts}
+    planned = {"device": plan.device, "device_name": plan.name, "precision": plan.precision,
+               "precision_reason": plan.reason, "processes": 1}
     say(f"Training {cfg.method_options.train}: {counts['trainable_params']:,} of {counts['total_params']:,} "
         f"parameters on {plan.description}.")
-    if on_plan:
+    if on_plan:  # status.json's declared plan fields; the parameter counts go to summary.json
         on_plan(planned)
     cfg.save(run_dir / CONFIG_FILE)
     peak = PeakMemory(plan.device)
@@ -206,7 +207,7 @@ def train_classifier(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable
                "data_rows": len(data), "eval_rows": len(eval_data) if eval_data else 0,
                "global_step": trainer.state.global_step, "max_steps": trainer.state.max_steps,
                "train_loss": result.training_loss, "seconds": round(time.time() - started, 1),
-               "train_seconds": train_seconds, **planned, "peak_memory_gib": round(peak.peak_bytes() / 2**30, 3),
+               "train_seconds": train_seconds, **planned, **counts, "peak_memory_gib": round(peak.peak_bytes() / 2**30, 3),
                "classifier": str(folder), "stopped_early": trainer.state.global_step < trainer.state.max_steps,
                "eval_before": _headline(before), "eval_after": _headline(after)}
     (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2), encoding="utf-8")
