@@ -160,3 +160,16 @@ def test_a_classify_run_goes_through_the_worker_like_any_run(encoder, files):
     summary = json.loads((info.dir / "summary.json").read_text())
     assert summary["global_step"] == 2 and summary["trainable_params"] < summary["total_params"]
     assert [json.loads(line)["step"] for line in (info.dir / "metrics.jsonl").read_text().splitlines()][:2] == [1, 2]
+
+
+def test_an_exported_lora_classifier_loads_in_transformers_pipeline_with_the_runs_figures(runs, tmp_path, capsys):
+    from transformers import pipeline
+
+    assert main(["export", str(runs["lora"][0]), "--to", str(tmp_path / "out")]) == 0
+    result = json.loads(capsys.readouterr().out)
+    trained = json.loads((runs["lora"][0] / "eval.json").read_text())["after"]
+    assert result["check"]["same"] and result["check"]["macro_f1"] == trained["macro_f1"]
+    assert result["pipeline_tag"] == "text-classification" and not (tmp_path / "out" / "adapter_config.json").exists()
+    answer = pipeline("text-classification", model=str(tmp_path / "out"))("the food was great")[0]
+    assert answer["label"] in ("bad", "good") and 0 < answer["score"] <= 1
+    assert main(["export", str(runs["lora"][0]), "--to", str(tmp_path / "out")]) == 2  # never over its own files
