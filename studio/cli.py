@@ -27,6 +27,8 @@ HANDLERS = {
     "stop": "studio.cluster.commands:cli_stop",
     "resume": "studio.runs.commands:cli_resume",
     "eval": "studio.evaluation.pairs:cli_eval",
+    "predict": "studio.evaluation.classify_eval:cli_predict",
+    "prompt": "studio.evaluation.prompting:cli_prompt",
     "export": "studio.publish.export_cli:cli_export",
     "generate": "studio.publish.gguf_generate:cli_generate",
     "score": "studio.evaluation.reward:cli_score",
@@ -136,7 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="score held-out preference pairs with the base and the tuned model")
     p.add_argument("run_dir")
-    p.add_argument("--pairs", required=True, help="preference pairs file (any format the data tools read)")
+    p.add_argument("--pairs", default=None, help="preference pairs file (any format the data tools read)")
+    p.add_argument("--data", default=None, help="a classify run: labelled examples to evaluate on (default: the "
+                   "eval set it trained with)")
     p.add_argument("--prompts", default=None, help="text file of prompts to answer before and after")
     p.add_argument("--json", action="store_true")
 
@@ -216,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="USER:PASSWORD on the command line (visible to other users in `ps`: prefer the two above)")
     _add_exposure_options(sub)
     _add_scale_out(sub, train_parser)
+    add_classify_commands(sub)
     return parser
 
 
@@ -264,6 +269,29 @@ def _add_run_page_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", nargs="?", default=None, help="run id or folder (with show)")
     p.add_argument("--html", nargs="?", const="", default=None, metavar="FILE",
                    help="with show: also write the run's HTML report (default: report.html in its folder)")
+
+
+def add_classify_commands(sub) -> None:
+    """`studio predict`: a classify run labels a text, a pair or a file; `studio prompt`: a chat model does."""
+    p = sub.add_parser("predict", help="a classify run labels a text (each label's probability) or a whole file")
+    p.add_argument("run_dir", help="a classify run's id or folder")
+    p.add_argument("--text", default=None, help="the text to label (words split on spaces for a tagger)")
+    p.add_argument("--text-b", default=None, help="the second text, for a pair classifier")
+    p.add_argument("--file", default=None, help="a file of texts to label (CSV, TSV, JSONL, JSON, parquet)")
+    p.add_argument("--out", default=None, help="where --file's labels go (CSV; default: beside it)")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("prompt", help="a chat model labels a test set by prompting, zero- or k-shot (the same "
+                       "figures as `studio eval`)")
+    p.add_argument("model", help="embedded, a Hub id, a model folder, a .gguf, or a run")
+    p.add_argument("--data", required=True, help="the labelled test set")
+    p.add_argument("--examples", default=None, help="labelled training file the k examples are drawn from")
+    p.add_argument("--shots", type=int, default=0, help="examples shown before each test text (balanced by label)")
+    p.add_argument("--format", choices=["text", "chat"], default="text",
+                   help="'text': the course's \"text // label\" lines; 'chat': user and assistant turns")
+    p.add_argument("--calibrate", action="store_true", help="divide out the label bias measured on \"N/A\"")
+    p.add_argument("--seed", type=int, default=0, help="which examples are drawn")
+    p.add_argument("--json", action="store_true")
 
 
 def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:

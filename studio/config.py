@@ -66,6 +66,11 @@ class DataConfig:
     )
     eval_fraction: float = _opt(
         0.0, "Hold out this share of the training examples (e.g. 0.1) as the eval set during training.")
+    text_column: str | None = _opt(
+        None, "Classify: the text column when it has another name than text (two names, comma-separated, for a "
+        "pair; the word list for tokens).")
+    label_column: str | None = _opt(None, "Classify: the label column when it has another name than label "
+                                    "(or tags for tokens).")
 
 
 @dataclass

@@ -79,7 +79,7 @@ def test_bad_override_syntax():
     ({"training": {"max_length": 8}}, "Max length must be at least 16"),
     ({"training": {"num_epochs": None, "max_steps": None}}, "Set either training.num_epochs or training.max_steps"),
     ({"data": {"source": ""}}, "No dataset given"),
-    ({"method": "ppo"}, "Method must be one of sft, reward, rl, dpo, kto, orpo, simpo, not 'ppo'"),
+    ({"method": "ppo"}, "Method must be one of sft, reward, rl, dpo, kto, orpo, simpo, classify, not 'ppo'"),
     ({"data": {"template": "alpaca"}}, "Option 'data.template' must be one of auto, model, chatml, llama2, zephyr"),
     ({"training": {"report_to": "tensorboard, mlflow"}}, "Option 'training.report_to' must be one of none, .*not 'mlflow'"),
 ])

@@ -248,6 +248,8 @@ def parse_map(text: str | None) -> dict | None:
 
 
 def cli_inspect(args) -> int:
+    if getattr(args, "method", None) == "classify":  # labelled data: studio.data.layouts.labelled reads it
+        return _inspect_labelled(args)
     report = inspect_source(
         args.source, split=getattr(args, "split", "train") or "train", subset=getattr(args, "subset", None),
         template=getattr(args, "template", "auto") or "auto", model=getattr(args, "model", None),
@@ -259,4 +261,20 @@ def cli_inspect(args) -> int:
         print(report.to_json())
     else:
         print(format_report(report, color=sys.stdout.isatty()))
+    return 0
+
+
+def _inspect_labelled(args) -> int:
+    from studio.data.layouts.labelled import describe, format_description, read_labelled
+
+    data = read_labelled(args.source, split=getattr(args, "split", "train") or "train",
+                         subset=getattr(args, "subset", None), limit=getattr(args, "rows", None))
+    tokenizer = None
+    if getattr(args, "model", None):
+        from studio.models.encoders import resolve_encoder
+        from studio.models.loading import load_tokenizer
+
+        tokenizer = load_tokenizer(resolve_encoder(args.model))
+    report = describe(data, tokenizer, getattr(args, "max_length", None))
+    print(json.dumps(report, ensure_ascii=False) if getattr(args, "json", False) else format_description(report))
     return 0

@@ -296,8 +296,13 @@ def answer_prompts(run_dir: str | Path, prompts: list[str], sampling=None, *, mo
 
 def cli_eval(args) -> int:
     from studio.chat.before_after import BeforeAfter
+    from studio.evaluation import classify_eval
     from studio.inference import is_reward_run
 
+    if classify_eval.is_classifier_run(args.run_dir):  # labelled data, not preference pairs
+        return classify_eval.cli_eval(args)
+    if not args.pairs:
+        raise EvalError("Name the held-out preference pairs to score with --pairs FILE (--data is for classify runs).")
     if is_reward_run(args.run_dir):  # a scorer: it ranks the pairs, it has no answers to show
         if args.prompts:
             raise EvalError("A reward model scores answers instead of writing them, so --prompts does not apply; "

@@ -47,7 +47,7 @@ class TrainContext:
     eval_dataset: Any = None  # examples of the same kind, evaluated every training.eval_steps (or None)
 
 
-PRODUCES = ("policy", "reward")
+PRODUCES = ("policy", "reward", "classifier")
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,8 @@ class Method:
     reference_model: bool = False  # needs a frozen reference policy (memory estimate; adapter-off with LoRA)
     # What a run produces: a "policy" (a model that chats: chat and before/after evaluation apply) or a
     # "reward" model (the same base with a one-number sequence-classification head, LoRA task SEQ_CLS,
-    # the head itself trained in full), which scores answers instead of writing them.
+    # the head itself trained in full), which scores answers instead of writing them, or a "classifier"
+    # (an encoder with a label head, trained by studio.training.classifier with transformers' Trainer).
     produces: str = "policy"
     order: int = 100  # where people meet it in lists (lower first): demonstrations, then preferences
     # Its TRL trainer tokenizes the whole dataset when built and its config takes `dataset_num_proc`,

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 
 def cli_export(args) -> int:
+    from studio.evaluation.classify_eval import is_classifier_run
+
+    if is_classifier_run(args.run_dir):  # one folder transformers' pipeline loads, checked against the run
+        import json
+
+        from studio.publish.classify_export import export_classifier
+
+        print(json.dumps(export_classifier(args.run_dir, args.to)))
+        return 0
     if getattr(args, "format", "adapter") == "gguf-lora":
         from studio.publish.gguf_lora import cli_export_lora
 

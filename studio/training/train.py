@@ -133,6 +133,11 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
 
     run_dir = Path(run_dir)
     consent.require(cfg, run_dir)  # a recipe line alone runs no code: the user's yes is in the run folder
+    if get_method(cfg.method).produces == "classifier":  # an encoder and transformers' Trainer, not TRL
+        from studio.training.classifier import train_classifier
+
+        return train_classifier(cfg, run_dir, callbacks=callbacks, resume_from=resume_from, progress=progress,
+                                on_plan=on_plan)
     runtime_baseline()  # this process's own size before any model loads: the estimate's runtime part
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()

@@ -92,7 +92,7 @@ def greet_in_language(targets: dict, body, switch, welcome):
 
 def build_tabs(recipe) -> dict:
     """Every tab, inside the app's top-level gr.Tabs; returns what the app wires across tabs."""
-    from studio.ui.learn import demo_tab, rlhf_demo
+    from studio.ui.learn import classify_compare, demo_tab, rlhf_demo
     from studio.ui.make import cluster_panel, data_tab, model_tab, sweep_view, train_tab
     from studio.ui.runs import run_page
 
@@ -118,6 +118,8 @@ def build_tabs(recipe) -> dict:
             parts["demo"] = demo_tab.build()
         with gr.Tab(tr("RLHF vs DPO"), id="rlhf"):
             rlhf_demo.build()
+        with gr.Tab(tr("Prompting vs fine-tuning"), id="prompting"):
+            classify_compare.build()
     with gr.Tab(tr("Runs"), id="runs") as parts["runs_tab"]:
         parts["runs"] = run_page.build()
     return parts
@@ -130,7 +132,7 @@ def _run_picker(elem_id: str) -> gr.Dropdown:
 
 
 def _judge_tabs(fields: dict) -> dict:
-    from studio.ui.judge import bench_panel, chat_tab, judge_panel, leaderboard_panel, score_panel
+    from studio.ui.judge import bench_panel, chat_tab, classify_try, judge_panel, leaderboard_panel, score_panel
 
     with gr.Tabs(selected="arena") as judge_tabs:
         with gr.Tab(tr("Arena"), id="arena") as arena_tab:
@@ -144,6 +146,8 @@ def _judge_tabs(fields: dict) -> dict:
             bench_panel.build(bench_run)
         with gr.Tab(tr("Score"), id="score") as score_tab:
             score = score_panel.build()
+        with gr.Tab(tr("Classifier"), id="classifier"):
+            classify_try.build()
     return {"chat": chat, "arena_tab": arena_tab, "judge_tabs": judge_tabs, "bench_tab": bench_tab,
             "bench_run": bench_run,
             "score": score, "score_tab": score_tab}

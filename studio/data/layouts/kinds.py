@@ -20,6 +20,7 @@ KIND_WORDS = {
     "tool": "tool-calling conversations",
     "multimodal": "multimodal data (text with images, audio or video)",
     "rated": "rated answers",
+    "classify": "labelled examples (a text, a pair of texts or tagged words, with labels)",
 }
 # What data of each asked-for kind can be trained as, best first. The methods registry declares the
 # kind each method needs ("sft", "preference", "kto", ...).
@@ -29,13 +30,16 @@ ACCEPTS: dict[str, tuple[str, ...]] = {
     "kto": ("kto", "preference"),  # TRL's KTOTrainer unpairs preference pairs itself
     "text": ("text",),
     "tool": ("tool",),
+    "classify": ("classify",),  # read by studio.data.layouts.labelled, not by the chat layouts
 }
 NEEDS = {"sft": "{m} learns from demonstrations",
          "preference": "{m} needs preference pairs (a prompt with a chosen and a rejected reply)",
          "kto": "{m} needs answers labelled good or bad (or preference pairs)",
-         "text": "{m} needs raw text", "tool": "{m} needs tool-calling conversations"}
+         "text": "{m} needs raw text", "tool": "{m} needs tool-calling conversations",
+         "classify": "{m} needs labelled examples (a text or a pair of texts and a label, or tagged words)"}
 DATA_FOR = {"sft": "a dataset of conversations", "preference": "a preference dataset", "kto": "a KTO dataset",
-            "text": "a text corpus", "tool": "a tool-calling dataset"}
+            "text": "a text corpus", "tool": "a tool-calling dataset",
+            "classify": "a labelled dataset"}
 MEDIA_COLUMNS = {"images": "images", "image": "images", "videos": "videos", "video": "videos",
                  "audios": "audio", "audio": "audio"}
 

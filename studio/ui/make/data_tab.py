@@ -150,6 +150,10 @@ def inspect_data(form: dict) -> dict:
     source, subset, split = form.get("data.source") or "", form.get("data.subset"), form.get("data.split") or ""
     max_rows, template, column_map = form.get("data.max_rows"), form.get("data.template"), form.get("data.column_map")
     method, model_name, max_length = form.get("method"), form.get("model.name"), form.get("training.max_length")
+    if method == "classify":  # labelled data: the task, the label counts, the share cut (issue 34)
+        from studio.ui.make.classify_data import labelled_summary
+
+        return labelled_summary(resolve_local(source), model_name, max_length, PROBLEM_COLUMNS)
 
     try:
         from studio.data.inspect import inspect_source
