@@ -120,8 +120,8 @@ def test_the_try_panel_and_the_comparison_view_show_a_registered_run(runs, files
     from studio.evaluation import prompting
     from studio.paths import runs_dir
     from studio.runs.files import update_status
-    from studio.ui.learn import classify_compare
     from studio.ui.judge import classify_try
+    from studio.ui.learn import classify_compare
 
     folder = runs_dir() / "clf-head"
     shutil.copytree(runs["head"][0], folder)

@@ -132,7 +132,14 @@ def _run_picker(elem_id: str) -> gr.Dropdown:
 
 
 def _judge_tabs(fields: dict) -> dict:
-    from studio.ui.judge import bench_panel, chat_tab, classify_try, judge_panel, leaderboard_panel, score_panel
+    from studio.ui.judge import (
+        bench_panel,
+        chat_tab,
+        classify_try,
+        judge_panel,
+        leaderboard_panel,
+        score_panel,
+    )
 
     with gr.Tabs(selected="arena") as judge_tabs:
         with gr.Tab(tr("Arena"), id="arena") as arena_tab:
