@@ -31,7 +31,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("data",),
     ("methods", "methods.base"),  # the registry and the contract a method module fills
     ("config", "inference", "training.eval_curve", "safety.consent"),
-    ("evaluation", "evaluation.reward"),  # evaluation: the package; reward: scorers RL uses
+    # evaluation: the package; reward: scorers RL uses; classify_metrics: a classifier's figures (pure)
+    ("evaluation", "evaluation.reward", "evaluation.classify_metrics"),
     ("methods.*",),  # the method modules: they build trainers and may use scorers (RL's reward model)
     ("runs", "runs.registry"),
     ("chat.sources", "chat.engine", "chat.batch", "chat.before_after"),  # the one generation engine: runs and models below it
