@@ -7,9 +7,12 @@ does under "main process first" (rank 0 maps and caches, the others read its cac
 memory has no files, so `datasets` gives each process a temporary folder of its own in /tmp, and rank 1
 looked for rank 0's file in its own folder: `FileNotFoundError` (issue 37). So, under several
 processes, rank 0 writes the rows into the run folder first and every process opens them from there;
-what the trainers cache then lands in one folder they all see (on several machines, the shared disk
-the run folder must be on). Data read from the studio's token cache is on disk already and is left
-where it is.
+what the trainers cache then lands in one folder they all see. Nodes started one by one (`studio train
+--nodes N --node-rank R`) each train in a run folder of their own, so there each node's main process
+writes its node's copy; a Slurm job's nodes share one run folder on a shared disk, where the job's main
+process writes it once for all (TRL's precomputed reference needs that one folder: its main process
+writes the file that every node opens). Data read from the studio's token cache is on disk already and
+is left where it is.
 """
 
 from __future__ import annotations
@@ -40,9 +43,10 @@ def shared_on_disk(train_dataset, eval_dataset, run_dir: Path, trainer_args: dic
 
     folder = run_dir / SHARED_DATA_DIR
     barrier = _barrier_args(trainer_args)
-    with barrier.main_process_first(local=False, desc="writing the data for every process"):
+    per_node = not nodes_share_the_run_folder()
+    with barrier.main_process_first(local=per_node, desc="writing the data for every process"):
         named = {"train": train_dataset, "eval": eval_dataset}
-        if processes_index() == 0:
+        if (local_index() if per_node else processes_index()) == 0:
             shutil.rmtree(folder, ignore_errors=True)  # an earlier attempt's copy (and its caches)
             for name, dataset in named.items():
                 if is_in_memory(dataset):
@@ -54,6 +58,18 @@ def shared_on_disk(train_dataset, eval_dataset, run_dir: Path, trainer_args: dic
 
 def processes_index() -> int:
     return int(os.environ.get("RANK", "0") or 0)
+
+
+def local_index() -> int:
+    """This process's place on its own node (torchrun sets LOCAL_RANK)."""
+    return int(os.environ.get("LOCAL_RANK", "0") or 0)
+
+
+def nodes_share_the_run_folder() -> bool:
+    """Whether every process of the run works in one run folder: one node, or a Slurm job (its script
+    names each node's rank in STUDIO_NODE_RANK, studio.runs.launcher); nodes started one by one do not."""
+    one_node = int(os.environ.get("LOCAL_WORLD_SIZE", "0") or 0) in (0, processes())
+    return one_node or "STUDIO_NODE_RANK" in os.environ
 
 
 def remove_shared(run_dir: Path) -> None:
