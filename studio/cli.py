@@ -36,6 +36,7 @@ HANDLERS = {
     "bench": "studio.evaluation.bench:cli_bench",
     "app": "studio.ui.app:cli_app",
     "prepare": "studio.models.loading:cli_prepare",
+    "status": "studio.models.cache:cli_status",
 }
 
 
@@ -196,7 +197,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="file holding USER:PASSWORD required to open the app (or set $STUDIO_AUTH)")
     p.add_argument("--auth", default=None,
                    help="USER:PASSWORD on the command line (visible to other users in `ps`: prefer the two above)")
+    _add_core_commands(sub)
     return parser
+
+
+def _add_core_commands(sub) -> None:
+    p = sub.add_parser("status", help="the models each studio process holds in memory, and the memory budget")
+    p.add_argument("--json", action="store_true", help="print [{pid, budget_bytes, entries}] per process")
 
 
 def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:

@@ -18,9 +18,10 @@ __all__ = ["BeforeAfter"]
 class BeforeAfter:
     """One run's adapter on its base, answering with the adapter off (before) and on (after).
 
-    ``engine`` is where the model lives: the app passes its shared one (the Chat tab and the demo then
-    hold one copy of the base between them); without it the BeforeAfter gets an engine of its own, so
-    what a caller does to ``model`` (an export merges the adapter into it) touches no one else.
+    ``engine`` generates (the app passes its shared one); every engine takes its bases from the studio's
+    one model cache, so any BeforeAfter of a run shares one copy of the base with the Chat tab, the demo,
+    evaluation and the server. A caller that writes into the weights (an export's merge) takes the model
+    out of the cache first (``take()``).
     """
 
     def __init__(self, run_dir: str | Path, trust_remote_code: bool = False, engine=None):
@@ -38,6 +39,10 @@ class BeforeAfter:
     def model(self):
         """The PEFT model with this run's adapter active (``disable_adapter()`` gives the base)."""
         return self.engine.model_for(self.source)
+
+    def take(self):
+        """The PEFT model with this run's adapter active, now the caller's own (see Engine.take)."""
+        return self.engine.take(self.source)
 
     @property
     def tokenizer(self):

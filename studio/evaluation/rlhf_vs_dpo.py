@@ -1,8 +1,8 @@
 """RLHF and DPO side by side on the same pairs: the same prompts answered by the base and by each
 tuned policy, every answer scored by the reward model, and held-out accuracy for all of them.
 
-One model is in memory at a time: each policy run (base with its adapter off, then on), then the
-reward model.
+Every model comes from the studio's one model cache (studio.models.cache): the policies share one copy of
+their base, and the cache's budget decides what stays in memory beside the reward model.
 """
 
 from __future__ import annotations

@@ -181,6 +181,7 @@ def export_gguf(run_dir: str | Path, to: str | Path, quant: str | list[str] = "f
     from studio.chat.before_after import BeforeAfter
     from studio.evaluation.pairs import run_dir_of
     from studio.inference import Sampling, adapter_dir_of
+    from studio.models.cache import model_cache
     from studio.publish.hub import check_adapter, written_in_place_of
     from studio.publish.modelfile import write_modelfile
 
@@ -203,9 +204,9 @@ def export_gguf(run_dir: str | Path, to: str | Path, quant: str | list[str] = "f
             tuned_answer = pair.answer(check_prompt, True, Sampling())
         say(0.3, "Merging the adapter into the base...")
         merged_dir = tmp / ".merged"
-        pair.model.merge_and_unload().save_pretrained(str(merged_dir))
-        pair.tokenizer.save_pretrained(str(merged_dir))
         tokenizer = pair.tokenizer
+        pair.take().merge_and_unload().save_pretrained(str(merged_dir))  # out of the model cache: merged in place
+        tokenizer.save_pretrained(str(merged_dir))
         del pair
         stem = _file_stem(run)
         files = []
@@ -227,6 +228,7 @@ def export_gguf(run_dir: str | Path, to: str | Path, quant: str | list[str] = "f
             files.append({"gguf": gguf_file.name, "quant": name, "check": check})
         (tmp / ".f16.gguf").unlink(missing_ok=True)
         shutil.rmtree(merged_dir)
+        model_cache().evict(lambda key: not key.what.startswith(str(Path(tmp).resolve())))  # read-backs of files about to move
         write_modelfile(tmp / "Modelfile", files[0]["gguf"], tokenizer)
         (tmp / MARKER).write_text(json.dumps({**files[0], "files": files}, indent=2), encoding="utf-8")
     say(1.0, "Done.")

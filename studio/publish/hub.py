@@ -130,9 +130,10 @@ def merge_into_base(run_dir: str | Path, dest: Path) -> Path:
         pair = RewardModel(run_dir)
     else:
         pair = BeforeAfter(run_dir)
-    merged = pair.model.merge_and_unload()
+    tokenizer = pair.tokenizer
+    merged = pair.take().merge_and_unload()  # taken out of the model cache: the merge writes into its weights
     merged.save_pretrained(str(dest))
-    pair.tokenizer.save_pretrained(str(dest))
+    tokenizer.save_pretrained(str(dest))
     return dest
 
 

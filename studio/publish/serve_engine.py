@@ -115,7 +115,7 @@ class ServedModel:
 
         self.source = source_of(spec, base_name)
         self.id = model_id(self.source)
-        self._models = Engine(trust_remote_code=trust_remote_code)  # its own: served apart from the app's
+        self._models = Engine(trust_remote_code=trust_remote_code)  # bases from the one model cache
         self._jobs: queue.Queue = queue.Queue()
         self._worker: threading.Thread | None = None
 
