@@ -26,7 +26,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("__init__", "eager_bitsandbytes", "paths", "errors", "net", "config_ranges", "rl", "rl.*", "training", "training.trackers", "publish",
      "publish.login"),
     ("logs", "chat", "chat.history", "chat.sampling", "chat.feedback"),  # chat: the package and its plain types
-    ("models", "runs.files"),  # models: the catalog, hardware, memory, finding and loading a base model
+    # models: the catalog, hardware, memory, finding and loading a base model, the one model cache;
+    # runs.folder: the run's files for everyone else (readers, the one writer, its base and adapter)
+    ("models", "runs.files", "runs.folder", "rl.samples"),
     ("data",),
     ("methods", "methods.base"),  # the registry and the contract a method module fills
     ("config", "inference", "training.eval_curve"),

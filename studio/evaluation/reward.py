@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import StudioError
-from studio.inference import adapter_dir_of, adapter_method, base_model_path_of, is_reward_run
+from studio.inference import adapter_dir_of, adapter_method, is_reward_run, run_base
 
 
 class RewardModelError(StudioError):
@@ -52,7 +52,7 @@ class RewardModel:
         self.adapter_dir = check_reward_run(run_dir)  # before anything heavy loads
         stamp = max((p.stat().st_mtime for p in self.adapter_dir.glob("adapter_model*")), default=0.0)
         self._key = LoadKey(str(self.adapter_dir), "reward", stamp=stamp)
-        base_path = base_model_path_of(self.adapter_dir)
+        base_path = run_base(self.adapter_dir)
         estimate = weights_bytes(base_path) if Path(base_path).is_dir() else 0
         self.model, self.tokenizer, self._lock = model_cache().get(
             self._key, self._load, label=f"{self.adapter_dir.parent.name} (reward)", estimate=estimate)
@@ -62,7 +62,7 @@ class RewardModel:
 
         from studio.models.loading import load_model, load_tokenizer, resolve_model
 
-        resolved = resolve_model(base_model_path_of(self.adapter_dir))
+        resolved = resolve_model(run_base(self.adapter_dir))
         tokenizer = load_tokenizer(type(resolved)(str(self.adapter_dir), resolved.display_name, True))
         base = load_model(resolved, kind="reward")
         # The head pools the last token that is not padding, as in training.

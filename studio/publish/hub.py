@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from studio.errors import StudioError
+from studio.runs.folder import is_run_folder
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ def stage(run_dir: str | Path, dest: Path, *, repo_id: str | None = None, for_hu
         config = json.loads(config_path.read_text(encoding="utf-8"))
         config["base_model_name_or_path"] = base_model_of(run)[0]
         config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    if (run / "config.yaml").is_file():  # a run folder: card and curve; a bare adapter folder has no history
+    if is_run_folder(run):  # a run folder: card and curve; a bare adapter folder has no history
         curve = plot_loss_curve(run, dest / CURVE_FILE)
         if curve is not None:
             written.append(CURVE_FILE)

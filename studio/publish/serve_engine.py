@@ -86,12 +86,13 @@ def source_of(spec: str, base_name: str = "embedded"):
     """What ``spec`` names (a run id or folder, an adapter or model folder, a .gguf, 'base') as a chat
     Source; a run folder trained outside the queue (no status.json) counts as a run too."""
     from studio.chat.sources import Source, parse_source
-    from studio.inference import adapter_dir_of, base_model_path_of, is_reward_run
+    from studio.inference import is_reward_run, run_base
+    from studio.runs.folder import served_adapter
 
     path = Path(spec).expanduser()
-    if path.is_dir() and (path / "adapter" / "adapter_config.json").is_file():
-        adapter = adapter_dir_of(path)
-        source = Source(spec, base_model_path_of(adapter), str(adapter), path.name)
+    adapter = served_adapter(path, final_only=True) if path.is_dir() else None
+    if adapter is not None and adapter != path:  # a run folder, with or without status.json
+        source = Source(spec, run_base(adapter), str(adapter), path.name)
     else:
         source = parse_source(spec, base_name)
     if source.adapter and is_reward_run(source.adapter):

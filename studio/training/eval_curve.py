@@ -12,13 +12,13 @@ run folder names it.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from studio.errors import ConfigError
+from studio.runs.files import BEST_FILE
+from studio.runs.folder import write_json
 
-BEST_FILE = "best.json"
 METRIC = "eval_loss"
 NO_EVAL_METHODS = {"rl": "an RL run is judged by the reward it earns, which its charts already draw"}
 
@@ -97,5 +97,5 @@ def mark_best(trainer, run_dir: Path) -> dict | None:
     best = {"checkpoint": Path(state.best_model_checkpoint).name, "step": state.best_global_step,
             "metric": METRIC, "value": state.best_metric, "in_adapter": bool(trainer.args.load_best_model_at_end),
             "stopped_early": state.global_step < state.max_steps}
-    (Path(run_dir) / BEST_FILE).write_text(json.dumps(best, indent=2), encoding="utf-8")
+    write_json(run_dir, BEST_FILE, best)
     return best
