@@ -19,7 +19,7 @@ HANDLERS = {
     "models": "studio.models.catalog:cli_models",
     "methods": "studio.runs.commands:cli_methods",
     "train": "studio.runs.commands:cli_train",
-    "chat": "studio.inference_cli:cli_chat",
+    "chat": "studio.chat.terminal:cli_chat",
     "data inspect": "studio.data.inspect:cli_inspect",
     "data cache": "studio.data.prepare.token_cache:cli_cache",
     "runs": "studio.runs.commands:cli_runs",

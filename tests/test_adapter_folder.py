@@ -32,8 +32,8 @@ def test_final_adapter_then_newest_checkpoint_then_none(tmp_path):
 
 def test_the_readers_ask_it(tmp_path, capsys):
     from studio.errors import StudioError
-    from studio.inference import adapter_dir_of
     from studio.runs import RunInfo
+    from studio.runs.adapters import adapter_dir_of
     from studio.runs.commands import report
     from studio.ui.run_picker import has_adapter
 
@@ -60,7 +60,7 @@ def test_one_answer_for_a_runs_base_from_the_run_its_adapter_or_a_checkpoint(tmp
     assert run_base(ckpt) == run_base(run) == "/resolved/folder"  # no marker yet: PEFT's own record
     adapter(run / "adapter")
     assert served_adapter(run) == run / "adapter"
-    assert run_base(ckpt) == run_base(run) == run_base(run / "adapter") == "embedded"  # the name it trained on
+    assert run_base(ckpt) == run_base(run) == run_base(run / "adapter") == "embedded"  # its configured name
 
 
 def test_run_files_are_written_whole_under_a_lock_and_only_declared_names(tmp_path):
@@ -79,12 +79,14 @@ def _spelled_names(tree, names):
     import ast
 
     docs = {id(node.body[0].value) for node in ast.walk(tree)
-            if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.body
-            and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+            if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            and node.body and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)}
     found = [(n.lineno, n.value) for n in ast.walk(tree)
              if isinstance(n, ast.Constant) and n.value in names and id(n) not in docs]
-    found += [(n.lineno, n.right.value) for n in ast.walk(tree) if isinstance(n, ast.BinOp)
-              and isinstance(n.op, ast.Div) and isinstance(n.right, ast.Constant) and n.right.value == "adapter"]
+    found += [(n.lineno, n.right.value) for n in ast.walk(tree)
+              if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Div)
+              and isinstance(n.right, ast.Constant) and n.right.value == "adapter"]
     return found
 
 

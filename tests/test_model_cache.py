@@ -28,8 +28,8 @@ def _adapter_run(root: Path, base: Path, *, reward: bool = False) -> Path:
 
     run = root / ("reward-run" if reward else "policy-run")
     model = load_model(resolve_model(str(base)), kind="reward" if reward else "causal_lm")
-    lora = LoraConfig(r=2, target_modules=["q_proj", "v_proj"], task_type="SEQ_CLS" if reward else "CAUSAL_LM",
-                      init_lora_weights=False)
+    lora = LoraConfig(r=2, target_modules=["q_proj", "v_proj"], init_lora_weights=False,
+                      task_type="SEQ_CLS" if reward else "CAUSAL_LM")
     get_peft_model(model, lora).save_pretrained(run / "adapter")
     AutoTokenizer.from_pretrained(base).save_pretrained(run / "adapter")
     marker = {"model": str(base), "base_model": "tiny", "method": "reward" if reward else "dpo"}
@@ -49,7 +49,8 @@ def test_every_loader_of_a_run_shares_one_copy_in_one_entry(tiny_model_dir, tmp_
     from studio.publish.gguf import export_gguf
     from studio.publish.serve_engine import ServedModel
 
-    policy, reward = _adapter_run(tmp_path, tiny_model_dir), _adapter_run(tmp_path, tiny_model_dir, reward=True)
+    policy = _adapter_run(tmp_path, tiny_model_dir)
+    reward = _adapter_run(tmp_path, tiny_model_dir, reward=True)
     shared().release()
     chat_model = shared().model_for(parse_source(str(policy)))  # what the Chat tab asks for
     base = _base_entries()[0].value
@@ -70,13 +71,16 @@ def test_every_loader_of_a_run_shares_one_copy_in_one_entry(tiny_model_dir, tmp_
     at_merge = []
     export_gguf(policy, tmp_path / "gguf", check_prompt=None, progress=lambda share, _msg: at_merge.append(
         [e.value for e in _base_entries()]) if share == 0.3 else None)
-    assert at_merge == [[base]]  # the export loaded the very same copy, then took it out of the cache to merge
+    assert at_merge == [[base]]  # the export loaded the very same copy, then took it out of the cache
     assert not _base_entries() and model_cache().peek(shared()._key(str(tiny_model_dir))) is None
     assert shared().model_for(parse_source(str(policy))) is not chat_model  # the next user loads afresh
 
     assert cli_status(type("Args", (), {"json": False})()) == 0
     out = capsys.readouterr().out
     assert "In memory:" in out and "tokenizer" in out and "reward-run (reward)" in out
+    from studio.ui.make.memory_line import memory_line
+
+    assert memory_line().startswith("Memory: In memory: ") and "reward-run (reward)" in memory_line()
 
 
 def test_a_small_budget_evicts_the_least_recently_used_and_refuses_what_cannot_fit(tiny_model_dir, tmp_path,
@@ -97,6 +101,6 @@ def test_a_small_budget_evicts_the_least_recently_used_and_refuses_what_cannot_f
     cache.set_budget(None)
     monkeypatch.setenv("STUDIO_MODEL_BUDGET_GB", str(size / 2 / 2**30))  # the user's setting
     cache.evict()
-    with pytest.raises(ChatError, match=r"^Loading .* needs about .* GiB is free for models; .*STUDIO_MODEL_BUDGET_GB\.$"):
+    with pytest.raises(ChatError, match=r"^Loading .* GiB is free for models; .*STUDIO_MODEL_BUDGET_GB\.$"):
         engine.model_for(parse_source(str(other)))
     assert cache.entries() == []

@@ -10,7 +10,8 @@ from studio.chat.engine import Engine
 from studio.chat.sampling import Sampling
 from studio.chat.sources import Source
 from studio.errors import StudioError
-from studio.inference import adapter_dir_of, is_reward_run, run_base
+from studio.methods import titles_of
+from studio.runs.adapters import adapter_dir_of, is_reward_run, run_base
 
 __all__ = ["BeforeAfter"]
 
@@ -29,7 +30,7 @@ class BeforeAfter:
         if is_reward_run(self.adapter_dir):  # checked before any weights load
             raise StudioError(
                 f"{run_dir} is a reward model: it scores answers instead of writing them; use `studio score` "
-                "(or the Score panel) with it, or pick a run trained with SFT, DPO, KTO, ORPO, SimPO or RL to chat.")
+                f"(or the Score panel) with it, or pick a run trained with {titles_of('policy')} to chat.")
         name = self.adapter_dir.parent.name if self.adapter_dir.name == "adapter" else self.adapter_dir.name
         self.source = Source(str(self.adapter_dir), run_base(self.adapter_dir), str(self.adapter_dir), name)
         self.engine = engine if engine is not None else Engine(trust_remote_code=trust_remote_code)

@@ -6,9 +6,9 @@ Bases come from the studio's one model cache (studio.models.cache), so every eng
 its own name and ``set_adapter`` picks it; the plain base answers with the adapters disabled. The
 cache's budget and least-recently-used eviction decide what stays; a base that cannot fit is refused
 with one sentence. One re-entrant lock, shared by every engine, covers loading, adapter switching and
-generating, because the active adapter is state of the shared model. Only the generation thread holds it while it runs, never the reader:
-Gradio may resume a streaming handler on another thread, and a lock held across yields could not
-be released.
+generating, because the active adapter is state of the shared model. Only the generation thread holds
+it while it runs, never the reader: Gradio may resume a streaming handler on another thread, and a lock
+held across yields could not be released.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class _Base:
     model: Any  # a PeftModel once an adapter is attached, else the plain model
     tokenizer: Any
     nbytes: int  # what its weights take in memory, measured once loaded
-    adapters: dict[str, tuple[str, float]] = field(default_factory=dict)  # folder -> (adapter name, file stamp)
+    adapters: dict[str, tuple[str, float]] = field(default_factory=dict)  # folder -> (adapter name, stamp)
 
 
 def _held_bytes(model) -> int:
@@ -73,7 +73,8 @@ class Generation:
 
 def waiting(work: Callable[[], Any], every: float = 1.0) -> Iterator[float]:
     """Run ``work`` in a thread and yield the seconds elapsed every ``every`` s until it ends, so a face can
-    say how long a load has taken; ``result = yield from waiting(...)`` gets its return value (or its error)."""
+    say how long a load has taken; ``result = yield from waiting(...)`` gets its return value (or its
+    error)."""
     box: dict[str, Any] = {}
 
     def run():
@@ -160,7 +161,8 @@ class Engine:
         base = self.cache.peek(self._key(self._paths.get(source.base, "")))
         if base is None:
             return False
-        return not source.adapter or base.adapters.get(source.adapter, ("", -1.0))[1] == _stamp(source.adapter)
+        known = base.adapters.get(source.adapter or "", ("", -1.0))
+        return not source.adapter or known[1] == _stamp(source.adapter)
 
     def held_bytes(self) -> int:
         return self.cache.held_bytes()
@@ -254,7 +256,8 @@ class Engine:
 
     def context_of(self, source: Source) -> int:
         model, tokenizer, _ = self.prepare(source)
-        limit = getattr(model.config, "max_position_embeddings", None) or getattr(tokenizer, "model_max_length", 2048)
+        limit = (getattr(model.config, "max_position_embeddings", None)
+                 or getattr(tokenizer, "model_max_length", 2048))
         return int(min(limit, 1_000_000))
 
     # ---- generation ------------------------------------------------------------------------------
@@ -263,7 +266,8 @@ class Engine:
         """The answer piece by piece; ``stop`` ends it early, keeping what was said. ``tuned=False``
         answers with the adapters switched off (the base), through the adapter's own chat template."""
         sampling = sampling or Sampling()
-        return Generation(lambda gen: self._pieces(gen, source, messages, sampling, stop or threading.Event(), tuned),
+        stop = stop or threading.Event()
+        return Generation(lambda gen: self._pieces(gen, source, messages, sampling, stop, tuned),
                           int(sampling.max_new_tokens))
 
     def _pieces(self, gen: Generation, source: Source, messages: list[dict], sampling: Sampling,
@@ -287,7 +291,8 @@ class Engine:
                 inputs = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
                                                  return_dict=True).to(model.device)
                 torch.manual_seed(int(sampling.seed))
-                generate_with(model, adapter, tuned, **inputs, streamer=streamer, pad_token_id=tok.pad_token_id,
+                generate_with(model, adapter, tuned, **inputs, streamer=streamer,
+                              pad_token_id=tok.pad_token_id,
                               stopping_criteria=StoppingCriteriaList([_StopOnEvent(stop)]),
                               **sampling.generate_kwargs())
 
@@ -360,4 +365,5 @@ def _load_error(source: Source, exc: BaseException) -> ChatError:
     log.error("could not load %s", source.label, exc_info=exc)
     if isinstance(exc, StudioError):
         return ChatError(str(exc))
-    return ChatError(f"Could not load {source.label} ({type(exc).__name__}); the details are in the studio log.")
+    return ChatError(f"Could not load {source.label} ({type(exc).__name__}); "
+                     "the details are in the studio log.")

@@ -118,7 +118,8 @@ def start_background(run_dir: str | Path, *, limit: int | None = 50, max_new_tok
         raise BenchError("A benchmark of this run is already running; wait for it to finish.")
 
     def write(state: str, done: int, total: int, message: str) -> None:
-        write_json(run_dir, BENCH_PROGRESS_FILE, {"state": state, "done": done, "total": total, "message": message})
+        progress = {"state": state, "done": done, "total": total, "message": message}
+        write_json(run_dir, BENCH_PROGRESS_FILE, progress)
 
     def job() -> None:
         import logging

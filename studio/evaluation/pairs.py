@@ -179,7 +179,7 @@ def evaluate(run_dir: str | Path, pairs_file: str | Path, beta: float | None = N
     model card reads.
     """
     from studio.chat.before_after import BeforeAfter
-    from studio.inference import is_reward_run
+    from studio.runs.adapters import is_reward_run
 
     run_dir = Path(run_dir)
     if is_reward_run(run_dir):
@@ -285,7 +285,7 @@ def answer_prompts(run_dir: str | Path, prompts: list[str], sampling=None, *, mo
 
 def cli_eval(args) -> int:
     from studio.chat.before_after import BeforeAfter
-    from studio.inference import is_reward_run
+    from studio.runs.adapters import is_reward_run
 
     if is_reward_run(args.run_dir):  # a scorer: it ranks the pairs, it has no answers to show
         if args.prompts:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import StudioError
-from studio.inference import adapter_dir_of, adapter_method, is_reward_run, run_base
+from studio.runs.adapters import adapter_dir_of, adapter_method, is_reward_run, run_base
 
 
 class RewardModelError(StudioError):

@@ -23,9 +23,9 @@ def compare(reward_run: str | Path, policy_runs: dict[str, str | Path], prompts:
     with its adapter off (greedy, so every base answer is the same whichever run holds it).
     """
     from studio.chat.before_after import BeforeAfter
+    from studio.chat.sampling import Sampling
     from studio.evaluation.pairs import evaluate
     from studio.evaluation.reward import RewardModel
-    from studio.inference import Sampling
 
     say = progress or (lambda _msg: None)
     sampling = Sampling(max_new_tokens=max_new_tokens)

@@ -79,7 +79,8 @@ def weights_bytes(folder: str | Path, precision: str = "float32") -> int:
     path = Path(folder)
     if path.is_file():
         return path.stat().st_size
-    size = sum(f.stat().st_size for f in path.glob("*.safetensors")) or sum(f.stat().st_size for f in path.glob("*.bin"))
+    size = (sum(f.stat().st_size for f in path.glob("*.safetensors"))
+            or sum(f.stat().st_size for f in path.glob("*.bin")))
     try:
         config = json.loads((path / "config.json").read_text())
     except (OSError, ValueError):
@@ -172,9 +173,9 @@ class ModelCache:
             return
         spare = [k for k in self._entries if k != keep]
         if need > budget:
-            raise CacheError(f"Loading {label} needs about {need / 2**30:.1f} GiB but only {budget / 2**30:.1f} GiB "
-                             f"is free for models; pick models that share a base, close other programs, or set "
-                             f"{BUDGET_ENV}.")
+            raise CacheError(f"Loading {label} needs about {need / 2**30:.1f} GiB but only "
+                             f"{budget / 2**30:.1f} GiB is free for models; pick models that share a base, "
+                             f"close other programs, or set {BUDGET_ENV}.")
         evicted = False
         while spare and self.held_bytes() + need > budget:
             old = self._entries.pop(spare.pop(0))

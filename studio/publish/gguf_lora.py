@@ -46,10 +46,10 @@ def export_lora_gguf(run_dir: str | Path, to: str | Path) -> dict:
     import torch
 
     from studio.evaluation.pairs import run_dir_of
-    from studio.inference import adapter_dir_of, run_base
     from studio.models.loading import resolve_model
     from studio.publish.gguf import _converter, _converter_log_to_file, _file_stem
     from studio.publish.hub import check_adapter, written_in_place_of
+    from studio.runs.adapters import adapter_dir_of, run_base
 
     gguf, model_base, model_type, get_arch, get_class = _converter()
     run = run_dir_of(run_dir)

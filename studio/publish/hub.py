@@ -59,8 +59,8 @@ def stage(run_dir: str | Path, dest: Path, *, repo_id: str | None = None, for_hu
     Returns the names written.
     """
     from studio.evaluation.pairs import run_dir_of
-    from studio.inference import adapter_dir_of
     from studio.publish.card import CURVE_FILE, base_model_of, build_model_card, plot_loss_curve
+    from studio.runs.adapters import adapter_dir_of
 
     run = run_dir_of(run_dir)
     adapter = adapter_dir_of(run)
@@ -123,7 +123,7 @@ def written_in_place_of(target: Path):
 def merge_into_base(run_dir: str | Path, dest: Path) -> Path:
     """Merge the run's adapter into its base model and save the full model with the tokenizer."""
     from studio.chat.before_after import BeforeAfter
-    from studio.inference import is_reward_run
+    from studio.runs.adapters import is_reward_run
 
     if is_reward_run(run_dir):  # the base with its score head: merged, it is a standalone reward model
         from studio.evaluation.reward import RewardModel

@@ -30,8 +30,9 @@ class MergeError(StudioError):
 
 def _parent(spec: str) -> dict:
     """One run to merge: its folder, adapter, base and rank."""
-    from studio.inference import adapter_dir_of, adapter_method, is_reward_run, run_base
+    from studio.methods import titles_of
     from studio.runs import resolve_run
+    from studio.runs.adapters import adapter_dir_of, adapter_method, is_reward_run, run_base
 
     try:
         run_dir = resolve_run(spec)
@@ -42,7 +43,7 @@ def _parent(spec: str) -> dict:
     except StudioError as exc:
         raise MergeError(f"{spec} is not a run with an adapter; `studio runs` lists the runs there are.") from exc
     if is_reward_run(adapter):
-        raise MergeError(f"{spec} is a reward model; merge runs that write answers (SFT, DPO, KTO, ORPO, SimPO, RL).")
+        raise MergeError(f"{spec} is a reward model; merge runs that write answers ({titles_of('policy')}).")
     config = json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8"))
     status = read_status(run_dir)
     return {"spec": spec, "name": status.get("name") or run_dir.name, "dir": run_dir, "adapter": adapter,

@@ -86,7 +86,8 @@ def source_of(spec: str, base_name: str = "embedded"):
     """What ``spec`` names (a run id or folder, an adapter or model folder, a .gguf, 'base') as a chat
     Source; a run folder trained outside the queue (no status.json) counts as a run too."""
     from studio.chat.sources import Source, parse_source
-    from studio.inference import is_reward_run, run_base
+    from studio.methods import titles_of
+    from studio.runs.adapters import is_reward_run, run_base
     from studio.runs.folder import served_adapter
 
     path = Path(spec).expanduser()
@@ -97,7 +98,7 @@ def source_of(spec: str, base_name: str = "embedded"):
         source = parse_source(spec, base_name)
     if source.adapter and is_reward_run(source.adapter):
         raise StudioError(f"{spec} is a reward model: it scores answers instead of writing them; serve a run "
-                          "trained with SFT, DPO, KTO, ORPO, SimPO or RL.")
+                          f"trained with {titles_of('policy')}.")
     return source
 
 

@@ -112,7 +112,8 @@ def has_adapter(folder: str | Path) -> bool:
     return (Path(folder) / PEFT_CONFIG).is_file()
 
 
-def served_adapter(path: str | Path, checkpoint: str | None = None, *, final_only: bool = False) -> Path | None:
+def served_adapter(path: str | Path, checkpoint: str | None = None, *,
+                   final_only: bool = False) -> Path | None:
     """The one answer to "which adapter does this run serve": the folder itself when it is an adapter, else
     the run's adapter/ (the best checkpoint's weights when the run evaluated, a merged run's merge, a reward
     run's adapter with its head), else unless ``final_only`` its newest saved checkpoint; ``checkpoint``

@@ -33,6 +33,7 @@ def build_app():
         score_panel,
         train_tab,
     )
+    from studio.ui.make import memory_line
     from studio.ui.recipes import DEMO_RECIPE, load_recipe_config
     from studio.ui.wiring import on
 
@@ -63,6 +64,7 @@ def build_app():
                 demo = demo_tab.build()
             with gr.Tab("RLHF vs DPO", id="rlhf"):
                 rlhf_demo.build()
+        memory_line.build()  # what the model cache holds (studio.models.cache)
         data_tab.wire(fields, data)
         demo_outputs = {**demo["outputs"], "run": train["mon_run"]}
         on(on(demo_btn.click, demo_tab.select_demo, None, {**train["filled"], "tabs": tabs}).then,

@@ -1,19 +1,19 @@
 """A run's adapter as the faces and scorers use it: the adapter it serves (or one sentence), and whether it
-is a reward model. Where the adapter, its base and its method are found is studio.runs.folder's to say.
+is a reward model (the method registry says which methods produce one). Where the adapter, its base and
+its method are found is studio.runs.folder's to say.
 
-Low in the layers (reward scoring and RL's preflight ask it); the answers before and after training
-live above the engine, in studio.chat.before_after.
+Reward scoring and RL's preflight ask it; the answers before and after training live above the engine,
+in studio.chat.before_after.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from studio.chat.sampling import Sampling
 from studio.errors import StudioError
 from studio.runs.folder import adapter_method, run_base, served_adapter
 
-__all__ = ["Sampling", "adapter_dir_of", "adapter_method", "is_reward_run", "run_base"]
+__all__ = ["adapter_dir_of", "adapter_method", "is_reward_run", "run_base"]
 
 
 def adapter_dir_of(run_dir: str | Path) -> Path:
@@ -25,7 +25,8 @@ def adapter_dir_of(run_dir: str | Path) -> Path:
 
 
 def is_reward_run(run_dir: str | Path) -> bool:
-    """Whether a run (or adapter folder) holds a reward model, which scores answers instead of writing them."""
+    """Whether a run (or adapter folder) holds a reward model, which scores answers instead of writing
+    them."""
     from studio.methods import get_method, method_names
 
     method = adapter_method(adapter_dir_of(run_dir))
