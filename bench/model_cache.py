@@ -6,8 +6,10 @@ check and scores with a reward run, all on the embedded model (SmolLM2-135M, flo
 Builds two adapter runs on the model in a temporary folder (a policy and a reward model; untrained LoRA
 weights, no training), then loads them the way the Chat tab, the server, the RLHF vs DPO tab and an export
 check do, twice over in separate processes: once through the shared cache (today's studio) and once with a
-private cache per loader (each part holding its own copy, as before the cache). Prints the process's
-resident memory (RSS) after each load and the cache's own line.
+private cache per loader (each part holding its own copy, as before the cache). After each load it prints
+the bytes of distinct weight storages the parts hold (a copy held twice counts twice), the process's
+resident memory (RSS: weights loaded from safetensors are memory-mapped, so RSS grows as pages are read,
+not at the load) and the cache's own line.
 """
 
 from __future__ import annotations
@@ -51,8 +53,18 @@ def make_runs(model: str, root: Path) -> tuple[Path, Path]:
     return runs[0], runs[1]
 
 
+def weight_gib(models: list) -> float:
+    """The bytes of distinct weight storages among ``models``: one copy counts once, two copies twice."""
+    seen: dict[int, int] = {}
+    for model in models:
+        for tensor in [*model.parameters(), *model.buffers()]:
+            storage = tensor.untyped_storage()
+            seen[storage.data_ptr()] = storage.nbytes()
+    return sum(seen.values()) / 2**30
+
+
 def measure(policy: str, reward: str, private: bool) -> None:
-    """One process: the four loaders one after another, RSS after each."""
+    """One process: the four loaders one after another, each keeping what it loaded (as the parts do)."""
     from studio.chat.before_after import BeforeAfter
     from studio.chat.engine import Engine
     from studio.chat.sources import parse_source
@@ -63,20 +75,26 @@ def measure(policy: str, reward: str, private: bool) -> None:
     def engine() -> Engine:
         return Engine(cache=ModelCache(report=False)) if private else Engine()
 
-    steps = {"start": rss_gib()}
-    engine().model_for(parse_source(policy))
-    steps["chat"] = rss_gib()
+    held, steps = [], {}
+
+    def step(name: str, model) -> None:
+        held.append(model)
+        steps[name] = {"weights_gib": round(weight_gib(held), 2), "rss_gib": round(rss_gib(), 2)}
+
+    step("chat", engine().model_for(parse_source(policy)))
     served = ServedModel(policy)
     served._models = engine()  # the server's engine, with the cache under test
     served.load()
+    step("server", served._models.model_for(served.source))
     served.close()
-    steps["server"] = rss_gib()
-    BeforeAfter(policy, engine=engine()).answer("Hi", True)  # the export check's tuned answer, RLHF vs DPO's
-    steps["export check"] = rss_gib()
-    RewardModel(reward)
-    steps["reward scorer"] = rss_gib()
-    print(json.dumps({"private": private, "rss_gib": {k: round(v, 2) for k, v in steps.items()},
-                      "cache": model_cache().describe()}))
+    pair = BeforeAfter(policy, engine=engine())  # the export check's tuned answer, RLHF vs DPO's answers
+    pair.answer("Hi", True)
+    step("export check", pair.model)
+    for name in ("reward scorer", "reward scorer again"):  # RLHF vs DPO's scorer, then the Score panel's
+        if private:
+            model_cache().evict()  # as before the cache: each scorer loaded its own copy
+        step(name, RewardModel(reward).model)
+    print(json.dumps({"private": private, "steps": steps, "cache": model_cache().describe()}))
 
 
 def main() -> int:
