@@ -20,7 +20,7 @@ def memory_line() -> str:
     return f"{tr('Memory')}: {said}"
 
 
-def refresh(_values: dict) -> dict:
+def refresh() -> dict:
     return {"memory": memory_line()}
 
 
