@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install browser lint bench
+.PHONY: run test install browser slurm lint bench
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -50,6 +50,14 @@ browser:
 	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
 	  echo "could not install chromium: browser tests will fail"; }
 
+# Slurm for tests/test_slurm.py (Debian's slurm-wlm and munge; tests/slurm/start_cluster.sh starts it). After
+# chromium, as apt installs one thing at a time; beside pip all the same.
+slurm: browser
+	@command -v slurmctld >/dev/null 2>&1 || { \
+	  apt-get install -y -qq slurm-wlm munge >/dev/null 2>&1 || \
+	  (apt-get update -qq && apt-get install -y -qq slurm-wlm munge >/dev/null) || \
+	  echo "could not install slurm-wlm and munge: the Slurm test skips, saying why"; }
+
 # Two workers, each test file on one of them (the browser tests share one app). On a 2-core machine here
 # the whole suite took 584 s with them against 786 s in one process (2026-12-03, one after the other): the
 # browser tests wait on the page and the process tests on their children, and the other worker fills
@@ -57,7 +65,7 @@ browser:
 PYTEST_ARGS ?= -n 2 --dist loadfile
 # The install and Debian's chromium at once: one waits on PyPI, the other on Debian's mirror.
 test:
-	@$(MAKE) --no-print-directory -j2 install browser
+	@$(MAKE) --no-print-directory -j2 install slurm
 	$(BIN)/python -m pytest -q -rs --durations=25 $(PYTEST_ARGS)
 
 lint: install

@@ -18,12 +18,12 @@ log = logging.getLogger("studio")
 HANDLERS = {
     "models": "studio.models.catalog:cli_models",
     "methods": "studio.runs.commands:cli_methods",
-    "train": "studio.runs.commands:cli_train",
+    "train": "studio.cluster.commands:cli_train",
     "chat": "studio.chat.terminal:cli_chat",
     "data inspect": "studio.data.inspect:cli_inspect",
     "data cache": "studio.data.prepare.token_cache:cli_cache",
-    "runs": "studio.runs.commands:cli_runs",
-    "stop": "studio.runs.commands:cli_stop",
+    "runs": "studio.cluster.commands:cli_runs",
+    "stop": "studio.cluster.commands:cli_stop",
     "resume": "studio.runs.commands:cli_resume",
     "eval": "studio.evaluation.pairs:cli_eval",
     "export": "studio.publish.export_cli:cli_export",
@@ -34,9 +34,11 @@ HANDLERS = {
     "merge": "studio.publish.merge:cli_merge",
     "arena leaderboard": "studio.evaluation.arena:cli_leaderboard",
     "bench": "studio.evaluation.bench:cli_bench",
+    "judge": "studio.evaluation.judges.commands:cli_judge",
     "app": "studio.ui.app:cli_app",
     "prepare": "studio.models.loading:cli_prepare",
     "status": "studio.models.cache:cli_status",
+    "sweep": "studio.cluster.sweep_cli:cli_sweep",
 }
 
 
@@ -48,6 +50,15 @@ class _MethodKind(argparse.Action):
 
         setattr(namespace, self.dest, value)
         namespace.asked = data_asked(value)
+
+
+def _add_safety_flags(sub) -> None:
+    """Issue 31: a recipe alone runs no code; the user says yes here (recorded in the run folder)."""
+    for command in ("train", "resume"):
+        sub.choices[command].add_argument(
+            "--allow-code", action="store_true",
+            help="allow this run to execute code its recipe asks for: model.trust_remote_code, "
+                 "Python reward functions")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="options with a set of values:\n" + choices_help())
     p.add_argument("config", help="recipe YAML, e.g. presets/recipes/pineapple-dpo.yaml")
     p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. training.max_steps=10")
+    train_parser = p
 
     p = sub.add_parser("chat", help="talk to a model (or two with --compare); --prompt: one run before and after")
     p.add_argument("run_dir", nargs="?", default=None,
@@ -118,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", help="key=value changes first, e.g. training.batch_size=2 "
                    "training.gradient_accumulation=2, or training.max_steps=32 to train a completed run further")
     p.add_argument("--foreground", action="store_true", help="train in this terminal instead of the background")
+
+    _add_safety_flags(sub)
 
     p = sub.add_parser("eval", help="score held-out preference pairs with the base and the tuned model")
     p.add_argument("run_dir")
@@ -189,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-new-tokens", type=int, default=384, help="length cap of each answer")
     p.add_argument("--json", action="store_true")
 
+    _add_judge_command(sub)
+
     p = sub.add_parser("app", help="start the browser app")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
@@ -197,6 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="file holding USER:PASSWORD required to open the app (or set $STUDIO_AUTH)")
     p.add_argument("--auth", default=None,
                    help="USER:PASSWORD on the command line (visible to other users in `ps`: prefer the two above)")
+    _add_exposure_options(sub)
+    _add_scale_out(sub, train_parser)
     _add_core_commands(sub)
     return parser
 
@@ -204,6 +222,45 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_core_commands(sub) -> None:
     p = sub.add_parser("status", help="the models each studio process holds in memory, and the memory budget")
     p.add_argument("--json", action="store_true", help="print [{pid, budget_bytes, entries}] per process")
+
+
+def _add_exposure_options(sub) -> None:
+    """What `studio serve` takes in and which names `studio app` answers to (issue 31)."""
+    serve, app = sub.choices["serve"], sub.choices["app"]
+    serve.add_argument("--max-queue", type=int, default=16, metavar="N",
+                       help="requests taken in at once (waiting or answered); more get 429 with Retry-After")
+    serve.add_argument("--timeout", type=float, default=300.0, metavar="S",
+                       help="seconds a request may take from arrival to its last token (504 beyond)")
+    app.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                     help="another host name the app answers to (repeatable); others are refused, "
+                          "against DNS rebinding")
+
+
+def _add_judge_command(sub) -> None:
+    from studio.evaluation.judges.commands import add_judge_parser
+
+    add_judge_parser(sub)
+
+
+def _add_scale_out(sub, train: argparse.ArgumentParser) -> None:
+    """Sweeps (`studio sweep`) and training beyond one machine (`studio train --nodes/--slurm`)."""
+    nodes = train.add_argument_group("several nodes (each node runs this with its own --node-rank)")
+    nodes.add_argument("--nodes", type=int, default=None, help="machines training together (distributed.nodes)")
+    nodes.add_argument("--node-rank", type=int, default=None, help="this machine's rank: 0 on the main node")
+    nodes.add_argument("--main", default=None, metavar="HOST:PORT", help="address and port of node 0")
+    for p in (train, sub.add_parser("sweep", help="try several settings of a recipe's sweep section; pick the best")):
+        group = p.add_argument_group("Slurm")
+        group.add_argument("--slurm", action="store_true", help="write RUN/slurm.sbatch and submit it with sbatch")
+        group.add_argument("--gpus-per-node", type=int, default=None)
+        group.add_argument("--partition", default=None)
+        group.add_argument("--time", default=None, help="Slurm's time limit, e.g. 04:00:00")
+        group.add_argument("--account", default=None)
+        group.add_argument("--no-submit", action="store_true", help="write the script only")
+    p.add_argument("recipe", help="recipe YAML with a sweep section, e.g. presets/recipes/pineapple-dpo-beta-sweep.yaml")
+    p.add_argument("overrides", nargs="*", help="key=value changes to the base recipe")
+    p.add_argument("--parallel", type=int, default=1, help="trials in flight at once (a Slurm array's throttle)")
+    p.add_argument("--plan", action="store_true", help="say what the sweep will cost, then stop")
+    p.add_argument("--json", action="store_true", help="print {metric, direction, trials, best} as JSON")
 
 
 def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
@@ -227,6 +284,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`studio methods | head`): what it wanted was printed; stay quiet, as cat does.
+        # stdout is pointed at devnull so the interpreter's final flush does not raise again.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as exc:  # the traceback goes to the log, one sentence to the user
         log.exception("unexpected failure")
         print(f"error: unexpected {type(exc).__name__}: {exc} (details in {log_file}).", file=sys.stderr)

@@ -17,14 +17,23 @@ INSTALLED_MODELS_DIR = Path(sys.prefix) / "share" / "studio" / "models"
 def studio_home() -> Path:
     """The studio's home folder: ``$STUDIO_HOME`` or ``~/.studio``."""
     home = Path(os.environ.get("STUDIO_HOME") or Path.home() / ".studio").expanduser()
-    home.mkdir(parents=True, exist_ok=True)
-    return home
+    return _private(home)
+
+
+def _private(path: Path) -> Path:
+    """``path``, created 0700 when missing: runs, recipes and logs are the user's alone (an existing folder,
+    e.g. one the user named in STUDIO_HOME, keeps its mode)."""
+    if not path.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:  # made by another process meanwhile
+            pass
+    return path
 
 
 def runs_dir() -> Path:
-    path = studio_home() / "runs"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _private(studio_home() / "runs")
 
 
 def model_cache_dir() -> Path:

@@ -28,8 +28,9 @@ def test_export_writes_adapter_tokenizer_card_and_curve(run_dir, tmp_path, tiny_
 
     target = export_adapter(run_dir, tmp_path / "out")
     names = sorted(p.name for p in target.iterdir())
-    assert names == sorted(["adapter_model.safetensors", "adapter_config.json", "tokenizer.json",
-                            "tokenizer_config.json", "chat_template.jinja", "README.md", "loss_curve.png"])
+    assert names == sorted([".studio-owner.json", "adapter_model.safetensors", "adapter_config.json",
+                            "tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "README.md",
+                            "loss_curve.png"])
     assert (target / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     card = (target / "README.md").read_text()
     assert "library_name: peft" in card and "training.learning_rate" in card and "![Training loss]" in card
@@ -91,7 +92,7 @@ def test_export_refuses_an_unrelated_folder(run_dir, tmp_path):
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "notes.txt").write_text("mine")
-    with pytest.raises(StudioError, match="not an earlier export"):
+    with pytest.raises(StudioError, match="not an earlier adapter export"):
         export_adapter(run_dir, busy)
     assert sorted(p.name for p in busy.iterdir()) == ["notes.txt"]
 

@@ -49,7 +49,8 @@ def test_f16_gguf_answers_like_the_tuned_model(run_dir, tmp_path, capsys, monkey
     assert "Round trip verified" in printed, printed
     out = tmp_path / "out"
     gguf_file = out / "run-f16.gguf"
-    assert sorted(p.name for p in out.iterdir()) == ["Modelfile", "run-f16.gguf", "studio_gguf.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".studio-owner.json", "Modelfile", "run-f16.gguf",
+                                                        "studio_gguf.json"]
     fields = GGUFReader(gguf_file).fields
     assert "<|im_start|>" in bytes(fields["tokenizer.chat_template"].parts[-1]).decode()
     assert "tokenizer.ggml.tokens" in fields and "tokenizer.ggml.merges" in fields
@@ -110,8 +111,8 @@ def test_f16_and_q8_0_from_one_export_and_a_bad_quant_or_folder_leaves_nothing(r
     # Several quantisations from one merge, each read back and checked; the Modelfile uses the first.
     result = export_gguf(run_dir, tmp_path / "q8", "f16, q8_0")
     assert [f["quant"] for f in result["files"]] == ["f16", "q8_0"] and result["quant"] == "f16"
-    assert sorted(p.name for p in (tmp_path / "q8").iterdir()) == ["Modelfile", "run-f16.gguf", "run-q8_0.gguf",
-                                                                   "studio_gguf.json"]
+    assert sorted(p.name for p in (tmp_path / "q8").iterdir()) == [
+        ".studio-owner.json", "Modelfile", "run-f16.gguf", "run-q8_0.gguf", "studio_gguf.json"]
     assert result["files"][0]["check"]["same"] and result["files"][1]["check"]["gguf"].strip()
     types = {t.name: t.tensor_type for t in GGUFReader(result["files"][1]["gguf"]).tensors}
     assert GGMLQuantizationType.Q8_0 in types.values()

@@ -10,6 +10,8 @@ from test_training import tiny_config
 
 from studio.config import ConfigError
 from studio.rl.rewards import RewardFunctionError, build_functions, last_number, parse_specs, score
+from studio.safety import consent
+from studio.safety.consent import CodeConsentError
 from studio.training.train import train
 
 
@@ -123,6 +125,12 @@ def test_a_failing_python_reward_fails_the_run_naming_file_and_line(tiny_model_d
     with pytest.raises(ConfigError, match="set rl.allow_python_rewards: true"):
         cfg.validate()
     cfg.rl.allow_python_rewards = True
+    # A recipe line alone runs no code: training refuses until the user's yes is recorded in the run folder.
+    with pytest.raises(CodeConsentError, match="--allow-code"):
+        train(cfg, tmp_path / "run")
+    assert not (tmp_path / "run" / "samples.jsonl").exists()
+    (tmp_path / "run").mkdir(exist_ok=True)
+    consent.record(tmp_path / "run", consent.check_allowed(cfg, allow_code=True), consent.FROM_CLI)
     with pytest.raises(RewardFunctionError, match=rf"The reward function short in {user} at line 3 raised "
                                                   "IndexError"):
         train(cfg, tmp_path / "run")

@@ -299,6 +299,8 @@ def test_crashing_ranks_end_the_run_failed_with_rank_0s_sentence(tiny_model_dir,
 
 def test_a_rank_that_fails_first_names_the_problem_though_rank_0_was_ended_before_it_could(
         tiny_model_dir, tmp_path, monkeypatch):
+    from studio.data.layouts.normalise import DataError
+
     """torchrun ends every rank when one fails; rank 0, the only one writing status, may be ended before
     it meets the same error (seen in a full run: rank 1 read the missing file first). The supervisor then
     takes the sentence of the first rank that failed, and names the exit code only when none said why."""
@@ -309,13 +311,54 @@ def test_a_rank_that_fails_first_names_the_problem_though_rank_0_was_ended_befor
         files.update_status(info.dir, state="running")
         if said_by_rank_1:
             monkeypatch.setenv("RANK", "1")
-            worker._Worker(info.dir, main=False).finish("failed", "The data file missing.jsonl does not exist.")
+            monkeypatch.setenv("WORLD_SIZE", "2")
+            rank_1 = worker._Worker(info.dir, main=False)
+            sentence = rank_1.failed_sentence(DataError("The data file missing.jsonl does not exist."), 0, None, "r")
+            rank_1.finish("failed", sentence)
             assert runs.read_status(info.dir)["state"] == "running"  # an extra rank writes no status
         worker.end_of_ranks(info.dir, 1)
         status = runs.read_status(info.dir)
         expected = ("The data file missing.jsonl does not exist." if said_by_rank_1
                     else "The training processes ended with exit code 1; the log has the details.")
         assert status["state"] == "failed" and status["message"] == expected, status
+
+
+# What gloo said in rank 0 when rank 1 died while the run was prepared (issue 37, copied from the run's log).
+GLOO_PEER_GONE = ("[/__w/pytorch/pytorch/third_party/gloo/gloo/transport/tcp/pair.cc:553] Connection closed by peer "
+                  "[127.0.0.1]:2453. This is typically caused by a remote worker crashing. Check the logs of the "
+                  "remote worker before reporting an error. GLHF!")
+RANK_1_CAUSE = FileNotFoundError(2, "Failed to open local file '/tmp/hf_datasets-exoid3r5/cache-d754640246dff5b5.arrow'")
+
+
+def test_a_rank_that_lost_its_peer_ends_the_run_with_the_peers_own_cause(tiny_model_dir, sft_file, monkeypatch):
+    """Rank 1 fails on its own (a missing cache file), rank 0 only loses its gloo peer: the run's sentence is
+    rank 1's cause, whether it was written before rank 0 gave up waiting for it or only after."""
+    from studio.runs import ranks
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setattr(ranks, "CAUSE_WAIT_S", 0.3)
+    for cause_first in (True, False):
+        info = queued_run(run_config(tiny_model_dir, sft_file, name=f"lost-{cause_first}"))
+        runs.update_status(info.dir, state="running")
+        rank_0, rank_1 = worker._Worker(info.dir), worker._Worker(info.dir, main=False)
+
+        def rank_1_fails(rank_1=rank_1):
+            monkeypatch.setenv("RANK", "1")
+            rank_1.finish("failed", rank_1.failed_sentence(RANK_1_CAUSE, 0, None, "r"))
+        if cause_first:
+            rank_1_fails()
+        monkeypatch.setenv("RANK", "0")
+        rank_0.finish("failed", rank_0.failed_sentence(RuntimeError(GLOO_PEER_GONE), 0, None, "r"))
+        said = runs.read_status(info.dir)["message"]
+        if not cause_first:  # rank 0 waited in vain, said so, and the supervisor puts the cause in its place
+            assert said.startswith("Training process 1 of 2 lost contact with another one") and "Connection closed by peer" in said
+            rank_1_fails()
+            worker.end_of_ranks(info.dir, 1)
+        status = runs.read_status(info.dir)
+        assert status["state"] == "failed" and status["message"] == (
+            "Preparing the run failed in training process 2 of 2 (FileNotFoundError: [Errno 2] Failed to open local "
+            "file '/tmp/hf_datasets-exoid3r5/cache-d754640246dff5b5.arrow'); the log has the details."), status
+        assert "model name" not in status["message"]
 
 
 def test_status_json_is_typed_and_has_one_writer(tmp_path):

@@ -172,3 +172,18 @@ def test_a_server_just_started_counts_as_alive_while_the_kernel_execs_it():
         time.sleep(0.01)
     assert not _alive(done.pid)
     done.wait()
+
+
+def test_the_served_run_as_a_judge_is_found_and_its_refusal_said_in_one_sentence(server, tmp_path):
+    """`studio serve` is a judge like any OpenAI-compatible server (issue 35): its only model is found
+    without --judge-model and the key is sent; the tiny model reads 512 tokens, fewer than FastChat's
+    grading prompt takes, and the server's refusal reaches the user as one sentence, nothing cached."""
+    from studio.evaluation.judges.client import EndpointJudge, JudgeError, VerdictCache
+    from studio.evaluation.judges.grading import grade_single
+
+    judge = EndpointJudge(server["url"], api_key=KEY, retries=0, max_tokens=8)
+    assert judge.name == f"run at {server['url'].rstrip('/')}"
+    question = {"id": 1, "category": "", "turns": [PROMPT]}
+    with pytest.raises(JudgeError, match=r"answered 400 on the first try: .* at most 512[^.]*\.$"):
+        grade_single(judge, VerdictCache(tmp_path / "verdicts.jsonl"), [question], {1: ["No."]}, "m")
+    assert not (tmp_path / "verdicts.jsonl").exists()

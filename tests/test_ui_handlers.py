@@ -141,7 +141,7 @@ def test_zero_in_an_optional_limit_means_none():
 
 def test_start_with_a_bad_value_is_a_sentence(monkeypatch):
     called = []
-    monkeypatch.setattr("studio.runs.start_run", lambda cfg: called.append(cfg))
+    monkeypatch.setattr("studio.runs.start_run", lambda cfg, **_: called.append(cfg))
     values = recipes.values_from_config(recipes.load_recipe_config(recipes.DEMO_RECIPE), recipes.ALL_KEYS)
     values["training.learning_rate"] = -1
     out = train_tab.start_training(values)
@@ -152,7 +152,7 @@ def test_start_with_a_bad_value_is_a_sentence(monkeypatch):
 def test_start_hands_the_config_to_the_run_registry(monkeypatch):
     seen = []
 
-    def fake_start(cfg):
+    def fake_start(cfg, **consent):  # allow_code, how: the run's code consent (tests/test_safety.py)
         seen.append(cfg)
         return types.SimpleNamespace(id="r1", name="pineapple-dpo", state="queued", method="dpo")
 

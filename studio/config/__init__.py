@@ -25,6 +25,7 @@ from studio.data.prepare.templates import TEMPLATE_CHOICES
 from studio.errors import ConfigError
 from studio.methods import all_methods, get_method, method_names
 from studio.methods.base import option as _opt
+from studio.safety.atomic import write_text
 
 __all__ = ["ConfigError", "RunConfig", "apply_overrides", "choices_help", "choices_of", "config_field", "help_text",
            "validate"]
@@ -132,6 +133,9 @@ class DistributedConfig:
     strategy: str = _opt("ddp", "With several GPUs: 'ddp' (a full copy per GPU), 'fsdp' (weights sharded), "
                          "'zero2' or 'zero3' (DeepSpeed ZeRO: optimizer state and gradients, or everything, sharded).",
                          choices=["ddp", "fsdp", "zero2", "zero3"])
+    nodes: int = _opt(1, "Machines training together; each runs the same recipe with its own node_rank.")
+    node_rank: int = _opt(0, "This machine's place among the nodes: 0 on the main one (it writes the run), 1, 2...")
+    main: str = _opt("", "HOST:PORT of node 0, which every node reaches (several nodes only).")
 
 
 @dataclass
@@ -172,7 +176,7 @@ class _RunConfigBase:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(self.to_yaml(), encoding="utf-8")
+        write_text(path, self.to_yaml())  # atomic: a crash never leaves half a recipe
 
     @classmethod
     def from_dict(cls, raw: dict | None) -> RunConfig:
@@ -189,6 +193,7 @@ class _RunConfigBase:
             raise ConfigError(f"Config file {path} is not valid YAML ({exc.__class__.__name__}); fix its syntax.")
         if not isinstance(raw, dict):
             raise ConfigError(f"Config file {path} must hold a mapping of options, not a {type(raw).__name__}.")
+        raw.pop("sweep", None)  # a sweep's section is `studio sweep`'s (studio.sweeps); one run trains the base
         return cls.from_dict(apply_overrides(raw, overrides or []))
 
     def with_overrides(self, overrides: list[str]) -> RunConfig:

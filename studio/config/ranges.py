@@ -37,3 +37,14 @@ def check_ranges(cfg) -> None:
         raise ConfigError("Save and logging intervals must be at least 1 step.")
     if cfg.distributed.processes < 0:
         raise ConfigError(f"Processes must be 0 (automatic) or more (got {cfg.distributed.processes}).")
+    check_nodes(cfg.distributed)
+
+
+def check_nodes(d) -> None:
+    if d.nodes < 1 or not 0 <= d.node_rank < d.nodes:
+        raise ConfigError(f"distributed.node_rank must be from 0 to nodes - 1 (got rank {d.node_rank} of "
+                          f"{d.nodes} nodes).")
+    host, _, port = d.main.rpartition(":")
+    if d.nodes > 1 and not (host and port.isdigit()):
+        raise ConfigError(f"Several nodes need the main node's address: set distributed.main (--main) to HOST:PORT, "
+                          f"e.g. 10.0.0.1:29500 (got '{d.main}').")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import json
 import logging
 import os
@@ -16,6 +17,7 @@ from typing import Any
 
 from studio.errors import StudioError
 from studio.paths import INSTALLED_MODELS_DIR, model_cache_dir
+from studio.safety.atomic import write_json
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +55,25 @@ def embedded_gguf_path() -> Path:
     return path
 
 
+FINGERPRINT_BYTES = 1 << 20
+
+
+def gguf_fingerprint(gguf: Path) -> str:
+    """A short hash of the file's size, modification time and its first and last MiB (header, metadata and the
+    last tensors): reading the whole file on every load would cost seconds per GiB."""
+    stat = gguf.stat()
+    digest = hashlib.sha256(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
+    with open(gguf, "rb") as fh:
+        digest.update(fh.read(FINGERPRINT_BYTES))
+        fh.seek(max(0, stat.st_size - FINGERPRINT_BYTES))
+        digest.update(fh.read(FINGERPRINT_BYTES))
+    return digest.hexdigest()[:16]
+
+
 def _gguf_cache_folder(gguf: Path, into: Path | None = None) -> Path:
-    """Where ``gguf``'s plain copy lives: the install's copy when it made one, else the user's cache."""
-    name = f"{gguf.stem}-{gguf.stat().st_size}"
+    """Where ``gguf``'s plain copy lives: the install's copy when it made one, else the user's cache. The
+    name carries the file's fingerprint: new weights under the same name and size get their own copy."""
+    name = f"{gguf.stem}-{gguf.stat().st_size}-{gguf_fingerprint(gguf)}"
     if into is None and (INSTALLED_MODELS_DIR / name / "config.json").is_file():
         return INSTALLED_MODELS_DIR / name
     return (into or model_cache_dir()) / name
@@ -112,7 +130,7 @@ def convert_gguf(gguf: Path, progress: Callable[[str], None] | None = None, into
         shutil.rmtree(tmp, ignore_errors=True)
         plain.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        (tmp / "studio_source.json").write_text(json.dumps({"gguf": str(gguf)}), encoding="utf-8")
+        write_json(tmp / "studio_source.json", {"gguf": str(gguf)}, indent=None)
         tmp.rename(target)
     say("Model ready.")
     return target

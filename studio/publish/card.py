@@ -155,6 +155,7 @@ def build_model_card(run_dir: str | Path, repo_id: str | None = None, eval_resul
     from huggingface_hub import ModelCard, ModelCardData
 
     from studio.config import RunConfig
+    from studio.evaluation.judges.job import card_rows as judge_card_rows
     from studio.evaluation.pairs import eval_table, load_saved_eval, run_dir_of
 
     run_dir = run_dir_of(run_dir)
@@ -213,6 +214,7 @@ def build_model_card(run_dir: str | Path, repo_id: str | None = None, eval_resul
         origin=origin,
         bench_rows=provenance.bench_rows(run_dir),
         bench_prompts=provenance.bench_prompts(run_dir),
+        judge_rows=judge_card_rows(run_dir),
         merge=merge,
     )
     return str(card)

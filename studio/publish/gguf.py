@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from studio.errors import StudioError
+from studio.safety.atomic import write_json
+from studio.safety.owned import check_target, replacing
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +29,8 @@ LLAMA_CPP_QUANTS = {"q6_k": "LLAMA_FTYPE_MOSTLY_Q6_K", "q5_k_m": "LLAMA_FTYPE_MO
                     "q4_k_m": "LLAMA_FTYPE_MOSTLY_Q4_K_M"}
 QUANTS = CONVERTER_QUANTS + tuple(LLAMA_CPP_QUANTS)
 CHECK_PROMPT = "Is pineapple on pizza a crime?"
-MARKER = "studio_gguf.json"  # marks a folder as an earlier GGUF export, so it may be replaced
+MARKER = "studio_gguf.json"  # what the export holds and its checks
+GGUF_EXPORT = "GGUF export"  # the owner marker's kind (studio.safety.owned): only such a folder is replaced
 
 
 class ExportError(StudioError):
@@ -152,10 +155,6 @@ def quantize(src: Path, dst: Path, quant: str) -> Path:
     return dst
 
 
-def _occupied(target: Path) -> bool:
-    return target.exists() and (not target.is_dir() or any(target.iterdir()))
-
-
 def parse_quants(quant: str | list[str]) -> list[str]:
     """'f16,q8_0' or ['f16', 'q8_0'] -> the quantisations in the order given, each known, none twice."""
     names = quant.split(",") if isinstance(quant, str) else list(quant)
@@ -182,21 +181,19 @@ def export_gguf(run_dir: str | Path, to: str | Path, quant: str | list[str] = "f
     from studio.chat.sampling import Sampling
     from studio.evaluation.pairs import run_dir_of
     from studio.models.cache import model_cache
-    from studio.publish.hub import check_adapter, written_in_place_of
+    from studio.publish.hub import check_adapter
     from studio.publish.modelfile import write_modelfile
     from studio.runs.adapters import adapter_dir_of
 
     say = progress or (lambda frac, msg: log.info(msg))
+    target = check_target(to, GGUF_EXPORT, "GGUF export")  # before the converter's import and the merge
     quants = parse_quants(quant)
     _converter()  # fail before the minutes of merging when the converter is missing
     if any(q in LLAMA_CPP_QUANTS for q in quants):
         _llama_cpp()
     run = run_dir_of(run_dir)
     check_adapter(adapter_dir_of(run))
-    target = Path(to).expanduser()
-    if _occupied(target) and not (target / MARKER).is_file():
-        raise ExportError(f"{target} already exists and is not an earlier GGUF export; choose an empty or new folder.")
-    with written_in_place_of(target) as tmp:
+    with replacing(target, GGUF_EXPORT, "GGUF export") as tmp:
         say(0.05, "Loading the base model and the adapter...")
         pair = BeforeAfter(run)
         tuned_answer = None
@@ -232,7 +229,7 @@ def export_gguf(run_dir: str | Path, to: str | Path, quant: str | list[str] = "f
         moving = str(Path(tmp).resolve())  # the read-backs of files about to be renamed let go
         model_cache().evict(lambda key: not key.what.startswith(moving))
         write_modelfile(tmp / "Modelfile", files[0]["gguf"], tokenizer)
-        (tmp / MARKER).write_text(json.dumps({**files[0], "files": files}, indent=2), encoding="utf-8")
+        write_json(tmp / MARKER, {**files[0], "files": files})
     say(1.0, "Done.")
     files = [{**f, "gguf": str(target / f["gguf"])} for f in files]
     return {**files[0], "modelfile": str(target / "Modelfile"), "files": files}

@@ -16,9 +16,12 @@ import logging
 from pathlib import Path
 
 from studio.errors import StudioError
+from studio.safety.atomic import write_json
+from studio.safety.owned import check_target, replacing
 
 log = logging.getLogger(__name__)
 MARKER = "studio_gguf_lora.json"
+LORA_EXPORT = "LoRA GGUF export"  # the owner marker's kind (studio.safety.owned)
 
 
 class LoraExportError(StudioError):
@@ -43,12 +46,13 @@ def _pairs(adapter_dir: Path) -> tuple[dict, dict]:
 
 def export_lora_gguf(run_dir: str | Path, to: str | Path) -> dict:
     """Write ``to/<name>-lora-f32.gguf``; returns {"gguf", "tensors", "check"} (the round trip's verdict)."""
+    target = check_target(to, LORA_EXPORT, "LoRA GGUF export")  # before the converter's and torch's imports
     import torch
 
     from studio.evaluation.pairs import run_dir_of
     from studio.models.loading import resolve_model
     from studio.publish.gguf import _converter, _converter_log_to_file, _file_stem
-    from studio.publish.hub import check_adapter, written_in_place_of
+    from studio.publish.hub import check_adapter
     from studio.runs.adapters import adapter_dir_of, run_base
 
     gguf, model_base, model_type, get_arch, get_class = _converter()
@@ -100,8 +104,7 @@ def export_lora_gguf(run_dir: str | Path, to: str | Path) -> dict:
             expected[dest] = update
             return [(dest + ".lora_a", lora_a), (dest + ".lora_b", new_b)]
 
-    target = Path(to).expanduser()
-    with written_in_place_of(target) as tmp:
+    with replacing(target, LORA_EXPORT, "LoRA GGUF export") as tmp:
         out_file = tmp / f"{_file_stem(run)}-lora-f32.gguf"
         with torch.inference_mode(), _converter_log_to_file():
             writer = LoraWriter(base_dir, gguf.LlamaFileType.ALL_F32, out_file, eager=True, hparams=hparams,
@@ -112,7 +115,7 @@ def export_lora_gguf(run_dir: str | Path, to: str | Path) -> dict:
         if not check["same"]:
             raise LoraExportError(f"The LoRA GGUF read back does not reproduce the adapter ({check['worst']}); "
                                   "export it merged (--format gguf) instead.")
-        (tmp / MARKER).write_text(json.dumps({"gguf": out_file.name, "check": check}, indent=2), encoding="utf-8")
+        write_json(tmp / MARKER, {"gguf": out_file.name, "check": check})
     return {"gguf": str(target / out_file.name), "tensors": len(expected), "check": check}
 
 

@@ -8,7 +8,6 @@ and never logged, written to disk or put in an error message.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import shutil
@@ -25,6 +24,7 @@ ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja",
                    "tokenizer.model", "vocab.json", "merges.txt", "added_tokens.json")
 CARD_FILES = ("README.md", "loss_curve.png")
+ADAPTER_EXPORT = "adapter export"  # the owner marker's kind (studio.safety.owned)
 # Exact names, not globs: fnmatch's "*" crosses "/", so "*.json" would also pick up ref/ and checkpoints.
 ALLOWED_FILES = ADAPTER_FILES + TOKENIZER_FILES + CARD_FILES
 DEFAULT_MESSAGE = "Upload adapter trained with the studio"
@@ -90,34 +90,16 @@ def export_adapter(run_dir: str | Path, to: str | Path, merge: bool = False) -> 
     """Save the adapter (safetensors, adapter config, tokenizer, card, curve) to ``to``.
 
     With ``merge`` the adapter is also merged into the base and the full model saved to ``to/merged``.
-    The folder is written under a temporary name and renamed, so a failed export leaves nothing behind.
+    The folder is written under a temporary name and renamed, so a failed export leaves nothing behind; an
+    existing ``to`` is replaced only when it is the studio's earlier adapter export (studio.safety.owned).
     """
-    target = Path(to).expanduser()
-    occupied = target.exists() and (not target.is_dir() or any(target.iterdir()))
-    if occupied and not (target / "adapter_config.json").is_file():  # only ever replace an earlier export
-        raise HubError(f"{target} already exists and is not an earlier export; choose an empty or new folder.")
-    with written_in_place_of(target) as tmp:
+    from studio.safety.owned import replacing
+
+    with replacing(to, ADAPTER_EXPORT, "adapter export") as tmp:
         stage(run_dir, tmp)
         if merge:
             merge_into_base(run_dir, tmp / "merged")
-    return target
-
-
-@contextlib.contextmanager
-def written_in_place_of(target: Path):
-    """A temporary folder beside ``target`` that replaces it when the block ends well and is removed
-    when it fails: readers see the earlier export or the new one, never half of one."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    tmp.chmod(0o755)  # mkdtemp makes it private; an export is an ordinary folder
-    try:
-        yield tmp
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    return Path(to).expanduser().absolute()
 
 
 def merge_into_base(run_dir: str | Path, dest: Path) -> Path:

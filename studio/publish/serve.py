@@ -1,16 +1,18 @@
 """`studio serve`: a tuned model behind an OpenAI-compatible API (/v1/models, /v1/chat/completions).
 
-FastAPI and uvicorn (they come with gradio) carry HTTP; studio.publish.serve_engine holds the model
-and the queue. Every refusal is OpenAI's error shape, {"error": {"message", "type", "param", "code"}},
-with 400 for a request the client must change, so clients show the sentence instead of a traceback.
-Bound to 127.0.0.1 unless told otherwise; any other address needs an API key (Bearer).
+FastAPI and uvicorn (they come with gradio) carry HTTP; studio.publish.serve_guard checks the key and
+bounds the body before FastAPI reads it; studio.publish.serve_engine holds the model and the bounded
+queue. Every refusal is OpenAI's error shape, {"error": {"message", "type", "param", "code"}}, with 400
+for a request the client must change (naming the limit it broke), 429 + Retry-After when the queue is
+full, 504 when the answer outlives the request timeout, so clients show the sentence instead of a
+traceback. Tokenizing and generating run off the event loop; a client that leaves, streamed or not,
+stops its generation. Bound to 127.0.0.1 unless told otherwise; any other address needs an API key.
 """
 
 from __future__ import annotations
 
-import hmac
+import asyncio
 import ipaddress
-import json
 import logging
 import sys
 import time
@@ -22,9 +24,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request as HTTPRequest  # a module name: FastAPI reads annotations as text
 
 from studio.errors import StudioError
-from studio.publish.serve_engine import Answer, Request, RequestError, ServedModel
+from studio.publish.serve_engine import Answer, QueueFull, Request, RequestError, ServedModel
+from studio.publish.serve_guard import APIError, Limits, ServeGuard, error_body
+from studio.publish.serve_replies import collect, events, usage_of
 
 log = logging.getLogger("studio.serve")
+DEFAULT_LIMITS = Limits()
 
 
 class Message(BaseModel):
@@ -51,13 +56,6 @@ class ChatRequest(BaseModel):
     n: int | None = None
 
 
-class APIError(Exception):
-    def __init__(self, status: int, message: str, kind: str = "invalid_request_error",
-                 param: str | None = None, code: str | None = None):
-        super().__init__(message)
-        self.status, self.body = status, {"error": {"message": message, "type": kind, "param": param, "code": code}}
-
-
 def _text(message: Message, index: int) -> str:
     if message.content is None:
         return ""
@@ -72,8 +70,8 @@ def _text(message: Message, index: int) -> str:
     return "".join(parts)
 
 
-def to_request(body: ChatRequest, served_id: str) -> Request:
-    """Check what plain validation cannot and turn the body into the engine's Request."""
+def to_request(body: ChatRequest, served_id: str, limits: Limits = DEFAULT_LIMITS) -> Request:
+    """Check what plain validation cannot, and the server's limits, and turn the body into a Request."""
     if body.model != served_id:
         raise APIError(404, f"The model '{body.model}' is not served here; this server serves '{served_id}'.",
                        param="model", code="model_not_found")
@@ -87,37 +85,76 @@ def to_request(body: ChatRequest, served_id: str) -> Request:
     for name in ("presence_penalty", "frequency_penalty"):
         if extra.get(name):
             raise RequestError(f"{name} is not supported; leave it at 0.", name)
-    stop = [body.stop] if isinstance(body.stop, str) else list(body.stop or [])
-    if len(stop) > 4:
-        raise RequestError("stop holds at most 4 strings.", "stop")
+    stop = _stop_strings(body, limits)
+    max_tokens = body.max_completion_tokens or body.max_tokens
+    if max_tokens is not None and max_tokens > limits.max_tokens:
+        raise RequestError(f"max_tokens is at most {limits.max_tokens} on this server; ask for fewer.",
+                           "max_tokens")
     messages = [{"role": "system" if m.role == "developer" else m.role, "content": _text(m, i)}
                 for i, m in enumerate(body.messages)]
+    if (chars := sum(len(m["content"]) for m in messages)) > limits.max_prompt_chars:
+        raise RequestError(f"The messages hold {chars} characters but this server reads at most "
+                           f"{limits.max_prompt_chars}; send fewer or shorter messages.", "messages",
+                           "context_length_exceeded")
     return Request(messages, 1.0 if body.temperature is None else body.temperature,
-                   1.0 if body.top_p is None else body.top_p, body.max_completion_tokens or body.max_tokens,
-                   stop, body.seed)
+                   1.0 if body.top_p is None else body.top_p, max_tokens, stop, body.seed)
 
 
-def _usage(answer: Answer) -> dict:
-    return {"prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.completion_tokens,
-            "total_tokens": answer.prompt_tokens + answer.completion_tokens}
+def _stop_strings(body: ChatRequest, limits: Limits) -> list[str]:
+    stop = [body.stop] if isinstance(body.stop, str) else list(body.stop or [])
+    if len(stop) > limits.max_stop_strings:
+        raise RequestError(f"stop holds at most {limits.max_stop_strings} strings.", "stop")
+    if any(len(s) > limits.max_stop_chars for s in stop):
+        raise RequestError(f"Each stop string holds at most {limits.max_stop_chars} characters; "
+                           "send shorter ones.", "stop")
+    return stop
 
 
-def create_app(served: ServedModel, api_key: str | None = None):
-    from fastapi import Depends, FastAPI
+def create_app(served: ServedModel, api_key: str | None = None, limits: Limits = DEFAULT_LIMITS):
+    from fastapi import FastAPI
+    from starlette.background import BackgroundTask
+    from starlette.responses import StreamingResponse
+
+    app = FastAPI(title="studio serve", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(ServeGuard, api_key=api_key, limits=limits)
+    _handle_errors(app)
+
+    @app.get("/v1/models")
+    async def models():
+        return {"object": "list", "data": [_model_row(served.id)]}
+
+    @app.get("/v1/models/{name}")
+    async def model(name: str):
+        if name != served.id:
+            raise APIError(404, f"The model '{name}' is not served here; this server serves '{served.id}'.",
+                           param="model", code="model_not_found")
+        return _model_row(served.id)
+
+    @app.post("/v1/chat/completions")
+    async def chat(body: ChatRequest, http: HTTPRequest):
+        deadline = time.monotonic() + limits.request_timeout_s
+        request = to_request(body, served.id, limits)
+        loop = asyncio.get_running_loop()  # tokenizing a long prompt must not hold up the other clients
+        tokens = await loop.run_in_executor(None, served.prompt_tokens, request.messages)
+        job = served.submit(request, Answer(prompt_tokens=tokens))  # QueueFull: 429
+        ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+        if body.stream:
+            usage = bool((body.stream_options or {}).get("include_usage"))
+            return StreamingResponse(events(served.id, job, ident, created, usage, deadline, limits),
+                                     media_type="text/event-stream", background=BackgroundTask(job.cancel))
+        text = await collect(job, http, deadline, limits)
+        return {"id": ident, "object": "chat.completion", "created": created, "model": served.id,
+                "system_fingerprint": None, "usage": usage_of(job.answer),
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                             "logprobs": None, "finish_reason": job.answer.finish_reason}]}
+
+    return app
+
+
+def _handle_errors(app) -> None:
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse, StreamingResponse
+    from fastapi.responses import JSONResponse
     from starlette.exceptions import HTTPException
-
-    def authorised(request: HTTPRequest) -> None:
-        if api_key is None:
-            return
-        given = request.headers.get("authorization", "")
-        if not (given.startswith("Bearer ") and hmac.compare_digest(given[7:].strip().encode(), api_key.encode())):
-            raise APIError(401, "Missing or wrong API key; send it as 'Authorization: Bearer KEY'.",
-                           code="invalid_api_key")
-
-    app = FastAPI(title="studio serve", docs_url=None, redoc_url=None, openapi_url=None,
-                  dependencies=[Depends(authorised)])
 
     @app.exception_handler(APIError)
     async def api_error(request, exc: APIError):
@@ -126,6 +163,12 @@ def create_app(served: ServedModel, api_key: str | None = None):
     @app.exception_handler(RequestError)
     async def request_error(request, exc: RequestError):
         return JSONResponse(APIError(400, str(exc), param=exc.param, code=exc.code).body, status_code=400)
+
+    @app.exception_handler(QueueFull)
+    async def queue_full(request, exc: QueueFull):
+        log.info("refused a request (429): %s", exc)
+        return JSONResponse(error_body(str(exc), "rate_limit_error", code="queue_full"), status_code=429,
+                            headers={"Retry-After": str(exc.retry_after)})
 
     @app.exception_handler(StudioError)
     async def studio_error(request, exc: StudioError):  # the model failed: its sentence, not a traceback
@@ -152,63 +195,9 @@ def create_app(served: ServedModel, api_key: str | None = None):
                         kind="server_error").body
         return JSONResponse(body, status_code=500)
 
-    @app.get("/v1/models")
-    async def models():
-        return {"object": "list", "data": [_model_row(served.id)]}
-
-    @app.get("/v1/models/{name}")
-    async def model(name: str):
-        if name != served.id:
-            raise APIError(404, f"The model '{name}' is not served here; this server serves '{served.id}'.",
-                           param="model", code="model_not_found")
-        return _model_row(served.id)
-
-    @app.post("/v1/chat/completions")
-    async def chat(body: ChatRequest):
-        request = to_request(body, served.id)
-        answer = Answer(prompt_tokens=served.prompt_tokens(request.messages))
-        ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
-        if body.stream:
-            usage = bool((body.stream_options or {}).get("include_usage"))
-            return StreamingResponse(_events(served, request, answer, ident, created, usage),
-                                     media_type="text/event-stream")
-        text = "".join([piece async for piece in served.answer(request, answer)])
-        return {"id": ident, "object": "chat.completion", "created": created, "model": served.id,
-                "system_fingerprint": None, "usage": _usage(answer),
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                             "logprobs": None, "finish_reason": answer.finish_reason}]}
-
-    return app
-
 
 def _model_row(name: str) -> dict:
     return {"id": name, "object": "model", "created": int(time.time()), "owned_by": "studio"}
-
-
-async def _events(served: ServedModel, request: Request, answer: Answer, ident: str, created: int, usage: bool):
-    def chunk(delta: dict, finish: str | None = None, **more) -> str:
-        body = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": served.id,
-                "system_fingerprint": None,
-                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}], **more}
-        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
-
-    yield chunk({"role": "assistant", "content": ""})
-    try:
-        async for piece in served.answer(request, answer):
-            yield chunk({"content": piece})
-    except Exception as exc:  # the status line is already sent: the error travels as an event
-        log.error("streamed generation failed", exc_info=exc)
-        message = str(exc) if isinstance(exc, StudioError) else (
-            f"The answer failed ({type(exc).__name__}); the details are in the studio log.")
-        body = APIError(500, message, kind="server_error").body
-        yield f"data: {json.dumps(body)}\n\n"
-        return
-    yield chunk({}, answer.finish_reason)
-    if usage:
-        body = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": served.id,
-                "choices": [], "usage": _usage(answer)}
-        yield f"data: {json.dumps(body)}\n\n"
-    yield "data: [DONE]\n\n"
 
 
 # ---- binding and the command line ----------------------------------------------------------------
@@ -250,7 +239,10 @@ def cli_serve(args) -> int:
     import uvicorn
 
     api_key = read_api_key(args.api_key_file, args.host)  # refused before any weights load
-    served = ServedModel(args.model, args.base)
+    if args.max_queue < 1 or not args.timeout > 0:
+        raise StudioError("--max-queue must be at least 1 and --timeout more than 0 seconds; raise them.")
+    limits = Limits(max_waiting=args.max_queue, request_timeout_s=args.timeout)
+    served = ServedModel(args.model, args.base, max_waiting=limits.max_waiting)
     print(f"Loading {served.source.label}...", file=sys.stderr, flush=True)
     served.load()
     shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host  # an any-address server, locally
@@ -258,8 +250,8 @@ def cli_serve(args) -> int:
     print(f"Serving '{served.id}' at {base_url} (Ctrl-C stops). Call it with:\n\n"
           f"{client_snippet(base_url, served.id, api_key is not None)}", flush=True)
     sock = _bind(args.host, args.port)
-    config = uvicorn.Config(create_app(served, api_key), host=args.host, port=args.port,
-                            log_level="warning", access_log=False)
+    config = uvicorn.Config(create_app(served, api_key, limits), host=args.host, port=args.port,
+                            log_level="warning", access_log=False, limit_concurrency=limits.max_connections)
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:

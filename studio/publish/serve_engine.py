@@ -1,9 +1,12 @@
 """The model behind `studio serve`: loaded once, answering one request at a time in arrival order.
 
-Requests are jobs on one FIFO queue read by one worker thread, so concurrent clients all get answers
-and no request's wait counts against the generation's own timeouts. The worker hands text pieces to
-the waiting request through its asyncio loop. Generation goes through the studio's chat engine in
-exactly one place (``_pieces``), so the server answers as `studio chat` does.
+Requests are jobs on one bounded FIFO queue read by one worker thread: concurrent clients all get
+answers up to ``max_waiting`` jobs (waiting or running), and a request beyond that is refused at once
+(QueueFull: HTTP 429 with a Retry-After estimated from recent answers) instead of piling up. The
+worker hands text pieces to the waiting request through its asyncio loop; a request that is cancelled
+(its client left, its time ran out) sets its job's stop event, which the engine checks between tokens.
+Generation goes through the studio's chat engine in exactly one place (``_pieces``), so the server
+answers as `studio chat` does.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import queue
 import re
 import secrets
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +26,7 @@ from studio.errors import StudioError
 
 log = logging.getLogger("studio.serve")
 DEFAULT_MAX_TOKENS = 512
+DEFAULT_MAX_WAITING = 16
 _END = object()
 
 
@@ -31,6 +36,14 @@ class RequestError(StudioError):
     def __init__(self, message: str, param: str | None = None, code: str | None = None):
         super().__init__(message)
         self.param, self.code = param, code
+
+
+class QueueFull(StudioError):
+    """Every place in the queue is taken: answered with HTTP 429 and Retry-After."""
+
+    def __init__(self, waiting: int, retry_after: int):
+        super().__init__(f"The server is busy with {waiting} requests; retry in about {retry_after} s.")
+        self.retry_after = retry_after
 
 
 @dataclass
@@ -60,13 +73,17 @@ class StopScanner:
 
     def __init__(self, stops: list[str]):
         self.stops = [s for s in stops if s]
+        self.longest = max((len(s) for s in self.stops), default=1)
         self.text = ""
         self.sent = 0
         self.stopped = False
 
     def feed(self, piece: str) -> str:
+        # Only the new text and the few characters before it can hold a stop string that was not there
+        # before: scanning the whole answer again for every token would be quadratic in its length.
+        start = max(0, len(self.text) - self.longest + 1)
         self.text += piece
-        hits = [i for i in (self.text.find(s) for s in self.stops) if i >= 0]
+        hits = [i for i in (self.text.find(s, start) for s in self.stops) if i >= 0]
         if hits:
             self.stopped = True
             self.text = self.text[: min(hits)]
@@ -109,17 +126,55 @@ def model_id(source) -> str:
     return re.sub(r"[^\w.:-]+", "-", source.label).strip("-") or "model"
 
 
+class Job:
+    """One request's place in the queue: the worker sends its pieces here; ``cancel`` stops it."""
+
+    def __init__(self, request: Request, answer: Answer):
+        loop = asyncio.get_running_loop()
+        self.request, self.answer = request, answer
+        self.stop = threading.Event()
+        self._pieces: asyncio.Queue = asyncio.Queue()
+        self._loop = loop
+
+    def send(self, item) -> None:
+        """Hand ``item`` to the waiting request (from the worker thread); none waits once cancelled."""
+        if self.stop.is_set() and item is not _END:
+            return
+        try:
+            self._loop.call_soon_threadsafe(self._pieces.put_nowait, item)
+        except RuntimeError:  # the server's loop has closed (shutting down): nobody is left to read it
+            self.stop.set()
+
+    def cancel(self) -> None:
+        self.stop.set()  # a waiting job is dropped; a running one ends at the next token
+
+    async def text(self) -> AsyncIterator[str]:
+        """Text pieces as the worker writes them; fills ``answer`` at the end."""
+        try:
+            while (item := await self._pieces.get()) is not _END:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            self.cancel()  # a client that left (or a finished job): the worker drops or ends it
+
+
 class ServedModel:
     """One model in memory and the worker thread that answers requests one after another."""
 
-    def __init__(self, spec: str, base_name: str = "embedded", trust_remote_code: bool = False):
+    def __init__(self, spec: str, base_name: str = "embedded", trust_remote_code: bool = False,
+                 max_waiting: int = DEFAULT_MAX_WAITING):
         from studio.chat.engine import Engine
 
         self.source = source_of(spec, base_name)
         self.id = model_id(self.source)
+        self.max_waiting = max_waiting
         self._models = Engine(trust_remote_code=trust_remote_code)  # bases from the one model cache
         self._jobs: queue.Queue = queue.Queue()
         self._worker: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._pending = 0  # jobs taken in and not yet finished (waiting or running)
+        self._seconds_per_job = 1.0  # a moving average, for Retry-After
 
     def load(self) -> None:
         """Load the weights now (before the port opens) and start the worker."""
@@ -145,32 +200,39 @@ class ServedModel:
         return len(ids)
 
     # ---- answering -----------------------------------------------------------------------------
+    def submit(self, request: Request, answer: Answer) -> Job:
+        """Queue the request (``answer.prompt_tokens`` already set by the caller, who checked the messages
+        with ``prompt_tokens``); QueueFull when ``max_waiting`` jobs are already taken in."""
+        with self._lock:
+            if self._pending >= self.max_waiting:
+                raise QueueFull(self._pending, max(1, round(self._pending * self._seconds_per_job)))
+            self._pending += 1
+        job = Job(request, answer)
+        self._jobs.put(job)
+        return job
+
     async def answer(self, request: Request, answer: Answer) -> AsyncIterator[str]:
-        """Text pieces of the answer, generated when the request's turn comes; fills ``answer`` at the end
-        (its ``prompt_tokens`` already set by the caller, who checked the messages with ``prompt_tokens``)."""
-        loop = asyncio.get_running_loop()
-        pieces: asyncio.Queue = asyncio.Queue()
-        stop = threading.Event()
-        self._jobs.put((request, answer, stop, lambda item: loop.call_soon_threadsafe(pieces.put_nowait, item)))
-        try:
-            while (item := await pieces.get()) is not _END:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            stop.set()  # a client that left (or a finished job): the worker drops or ends it
+        """Text pieces of the answer, generated when the request's turn comes."""
+        async for piece in self.submit(request, answer).text():
+            yield piece
 
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
-            request, answer, stop, send = job
-            if stop.is_set():
-                continue
+            started, ran = time.monotonic(), False
             try:
-                self._run(request, answer, stop, send)
-                send(_END)
+                if not job.stop.is_set():  # a job whose client left while it waited is dropped unread
+                    ran = True
+                    self._run(job.request, job.answer, job.stop, job.send)
+                    job.send(_END)
             except Exception as exc:  # handed to the request; the worker lives on for the next one
                 log.error("generation failed", exc_info=exc)
-                send(exc)
+                job.send(exc)
+            finally:
+                with self._lock:
+                    self._pending -= 1
+                    if ran:
+                        took = time.monotonic() - started
+                        self._seconds_per_job = 0.8 * self._seconds_per_job + 0.2 * took
 
     def _run(self, request: Request, answer: Answer, stop: threading.Event, send) -> None:
         limit = request.max_tokens or DEFAULT_MAX_TOKENS
@@ -189,6 +251,10 @@ class ServedModel:
         counted = len(self.tokenizer(scanner.text, add_special_tokens=False)["input_ids"])
         answer.completion_tokens = min(counted, limit)
         answer.finish_reason = "length" if not scanner.stopped and counted >= limit else "stop"
+        if stop.is_set() and not scanner.stopped:
+            log.info("generation cancelled after %d of at most %d tokens (the client left or its time "
+                     "ran out)",
+                     answer.completion_tokens, limit)
 
     def _pieces(self, request: Request, max_new_tokens: int, stop: threading.Event) -> Iterator[str]:
         """The one call into the studio's generation code."""

@@ -78,7 +78,8 @@ def report(info: RunInfo) -> int:
 
 
 def cli_train(args) -> int:
-    info = start_run(RunConfig.from_yaml(args.config, args.overrides))  # start_run validates it
+    info = start_run(RunConfig.from_yaml(args.config, args.overrides),  # start_run validates it
+                     allow_code=bool(getattr(args, "allow_code", False)))
     print(f"Run {info.id} in {info.dir} (Ctrl-C stops and saves).", file=sys.stderr)
     return report(follow(info))
 
@@ -106,7 +107,8 @@ def cli_stop(args) -> int:
 def cli_resume(args) -> int:
     log = resolve_run(args.run) / files.LOG_FILE
     log_size = log.stat().st_size if log.exists() else 0
-    info = resume_run(args.run, getattr(args, "overrides", None) or None)
+    info = resume_run(args.run, getattr(args, "overrides", None) or None,
+                      allow_code=bool(getattr(args, "allow_code", False)))
     if not getattr(args, "foreground", False):
         print(f"Run {info.id}: {info.message} Follow it with `studio runs`.")
         return 0

@@ -11,16 +11,18 @@ the locks around them; it imports nothing of the studio but its paths, and no to
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import logging
 import os
-import shutil
+import threading
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from studio.paths import studio_home
+from studio.safety.atomic import write_text
 
 STATUS_FILE = "status.json"
 METRICS_FILE = "metrics.jsonl"
@@ -39,8 +41,9 @@ BENCH_PROGRESS_FILE = "bench_progress.json"  # a benchmark under way
 BEST_FILE = "best.json"  # the checkpoint with the lowest eval loss
 SAMPLES_FILE = "samples.jsonl"  # RL's sampled completions and their rewards, appended
 MERGE_FILE = "merge.json"  # a merged run's parents
+JUDGE_FILE = "judge.json"  # the latest judges' result per benchmark and mode (studio judge)
 RUN_FILES = (STATUS_FILE, METRICS_FILE, LOG_FILE, STOP_FILE, CONFIG_FILE, SUMMARY_FILE, CHECKPOINT_MARKER,
-             BASE_MARKER, EVAL_FILE, BENCH_FILE, BENCH_PROGRESS_FILE, BEST_FILE, SAMPLES_FILE, MERGE_FILE)
+             BASE_MARKER, EVAL_FILE, BENCH_FILE, BENCH_PROGRESS_FILE, BEST_FILE, SAMPLES_FILE, MERGE_FILE, JUDGE_FILE)
 LIVE_STATES = ("running", "stopping")
 ACTIVE_STATES = ("queued", *LIVE_STATES)
 FINAL_STATES = ("stopped", "completed", "failed")
@@ -51,13 +54,7 @@ log = logging.getLogger("studio.runs")
 # ---- writes readers never see half-done --------------------------------------------------------
 def atomic_write(path: Path, text: str, *, fsync: bool = False) -> None:
     """Write to a temporary file beside ``path``, then rename: readers see the old or the new file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        if fsync:
-            fh.flush()
-            os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_text(path, text, fsync=fsync)
 
 
 # ---- locks: the kernel drops an flock when its process dies, SIGKILL included -------------------
@@ -92,8 +89,9 @@ def is_locked(path: Path) -> bool:
 
 
 def device_lock_path() -> Path:
-    # One training at a time on this machine's accelerator (or its CPU when there is none).
-    return studio_home() / "device.lock"
+    # One training at a time on this machine's accelerator (or its CPU when there is none). A Slurm job
+    # names its own (its node's devices are Slurm's to share out, and the studio's home may be on a shared disk).
+    return Path(os.environ.get("STUDIO_DEVICE_LOCK") or studio_home() / "device.lock")
 
 
 def process_start_time(pid: int) -> int | None:
@@ -138,6 +136,9 @@ class RunStatus:
     precision_reason: str | None = None
     memory_estimate_gib: float | None = None
     processes: int | None = None
+    sweep: str | None = None  # the sweep (studio.sweeps) this run is a trial of, and its trial number
+    trial: int | None = None
+    slurm_job: str | None = None  # the Slurm job id of a run submitted with `studio train --slurm`
 
     @classmethod
     def from_dict(cls, raw: dict) -> RunStatus:
@@ -182,16 +183,47 @@ def append_metrics(run_dir: str | Path, record: dict) -> None:
         fh.flush()
 
 
+@dataclasses.dataclass
+class _Followed:
+    """How far metrics.jsonl has been read: the file's identity, the bytes parsed and their records."""
+    identity: tuple[int, int]
+    offset: int
+    records: list[dict]
+
+
+_followed: dict[Path, _Followed] = {}
+_followed_lock = threading.Lock()
+
+
 def read_metrics(run_dir: str | Path) -> list[dict]:
-    """Every complete record of metrics.jsonl; a partial last line (still being written) is skipped."""
+    """Every complete record of metrics.jsonl; a partial last line (still being written) is skipped.
+
+    Followed incrementally: the monitor asks every second, and only the bytes appended since the last call are
+    read and parsed; a file replaced (a resume rewrites it) or shortened is read again from the start."""
+    path = Path(run_dir).absolute() / METRICS_FILE
     try:
-        data = (Path(run_dir) / METRICS_FILE).read_bytes()
+        with open(path, "rb") as fh:
+            stat = os.fstat(fh.fileno())
+            identity = (stat.st_dev, stat.st_ino)
+            with _followed_lock:
+                seen = _followed.get(path)
+                if seen is None or seen.identity != identity or stat.st_size < seen.offset:
+                    seen = _followed[path] = _Followed(identity, 0, [])
+                fh.seek(seen.offset)
+                data = fh.read()
+                complete = data.rfind(b"\n") + 1  # the piece after the last newline is incomplete
+                seen.records.extend(_parse_lines(data[:complete]))
+                seen.offset += complete
+                return list(seen.records)
     except OSError:
         return []
+
+
+def _parse_lines(data: bytes) -> list[dict]:
     records = []
-    for line in data.split(b"\n")[:-1]:  # the piece after the last newline is incomplete
+    for line in data.split(b"\n"):
         try:
-            record = json.loads(line)
+            record = json.loads(line) if line.strip() else None
         except ValueError:
             continue
         if isinstance(record, dict):
@@ -216,6 +248,21 @@ def read_summary(run_dir: str | Path) -> dict:
         return json.loads((Path(run_dir) / SUMMARY_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+
+
+# ---- the run the user chose (a sweep's "use the best"): what Chat and Export start from -------------
+CHOSEN_FILE = "chosen_run.json"
+
+
+def choose_run(run_id: str, why: str) -> None:
+    atomic_write(studio_home() / CHOSEN_FILE, json.dumps({"run": run_id, "why": why, "time": time.time()}))
+
+
+def chosen_run() -> str | None:
+    try:
+        return json.loads((studio_home() / CHOSEN_FILE).read_text(encoding="utf-8")).get("run") or None
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 # ---- checkpoints: marked complete once fully written, judged by the marker ----------------------
@@ -256,18 +303,29 @@ def last_complete_checkpoint(run_dir: str | Path) -> Path | None:
 
 
 def prepare_resume(run_dir: Path) -> Path | None:
-    """Pick the newest complete checkpoint, drop half-written ones and the metrics logged after it."""
+    """Pick the newest complete checkpoint; set half-written ones aside (renamed, never deleted: the studio
+    cannot tell its own half-written folder from one somebody put there); drop the metrics logged after it."""
     ckpt = last_complete_checkpoint(run_dir)
     keep_step = checkpoint_step(ckpt) if ckpt else 0
     for other in checkpoints(run_dir):
         if other != ckpt and (not checkpoint_is_complete(other) or checkpoint_step(other) > keep_step):
-            log.warning("Removing incomplete checkpoint %s", other.name)
-            shutil.rmtree(other, ignore_errors=True)
+            aside = _aside_name(other)
+            log.warning("Setting incomplete checkpoint %s aside as %s", other.name, aside.name)
+            other.rename(aside)
     metrics = run_dir / METRICS_FILE
     if metrics.exists():
         kept = [r for r in read_metrics(run_dir) if int(r.get("step", 0)) <= keep_step] if ckpt else []
         atomic_write(metrics, "".join(json.dumps(r) + "\n" for r in kept))
     return ckpt
+
+
+def _aside_name(ckpt: Path) -> Path:
+    """``.incomplete-checkpoint-N`` (numbered when taken): out of the trainer's and the readers' sight."""
+    for n in range(1000):
+        aside = ckpt.with_name(f".incomplete-{ckpt.name}" + (f".{n}" if n else ""))
+        if not aside.exists():
+            return aside
+    raise OSError(f"Too many incomplete copies of {ckpt.name} set aside in {ckpt.parent}")
 
 
 def adapter_folder(path: str | Path, checkpoint: str | None = None, *, final_only: bool = False) -> Path | None:

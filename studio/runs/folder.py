@@ -44,8 +44,8 @@ def write_json(folder: str | Path, name: str, data: dict, *, indent: int | None 
     never sees half of it and two writers never interleave."""
     folder = Path(folder)
     path = folder / _checked(name)
-    with file_lock(folder / f".{name}.lock"):
-        atomic_write(path, json.dumps(data, indent=indent, ensure_ascii=False))
+    with file_lock(folder / f".{name}.lock"):  # private (0600) and flushed to disk, as studio.safety.atomic writes
+        atomic_write(path, json.dumps(data, indent=indent, ensure_ascii=False), fsync=True)
     return path
 
 
@@ -101,7 +101,7 @@ def run_of(path: str | Path) -> Path:
 def write_base_marker(adapter: str | Path, **record: Any) -> None:
     """The adapter's record of its base (``model``: the name the run was configured with, ``base_model``:
     what it resolved to) and its ``method``: the one writer of studio_base.json."""
-    atomic_write(Path(adapter) / BASE_MARKER, json.dumps(record, indent=2))
+    atomic_write(Path(adapter) / BASE_MARKER, json.dumps(record, indent=2), fsync=True)
 
 
 def read_base_marker(adapter: str | Path) -> dict:

@@ -43,6 +43,7 @@ from studio.runs.files import (
     try_lock,
     update_status,
 )
+from studio.safety import consent
 
 WORKER_MODULE = "studio.runs.worker"
 log = logging.getLogger("studio.runs")
@@ -101,6 +102,8 @@ def _all_run_dirs() -> list[Path]:
 
 def _mark_if_dead(run_dir: Path, status: dict) -> None:
     """A run that says it is running but whose worker no longer holds its lock has died."""
+    if status.get("slurm_job"):  # Slurm owns it (a lock on a shared disk says nothing); studio.cluster follows it
+        return
     if status.get("state") in LIVE_STATES and not is_locked(run_dir / RUN_LOCK):
         update_status(run_dir, only_if=LIVE_STATES, state="failed", message=DIED, eta_s=None,
                       log_tail=tail_log(run_dir, 20))
@@ -115,7 +118,7 @@ def reconcile() -> None:
         for run_dir in _all_run_dirs():
             status = read_status(run_dir)
             _mark_if_dead(run_dir, status)
-            if status.get("state") == "queued":
+            if status.get("state") == "queued" and not status.get("slurm_job"):  # Slurm starts its own
                 queued.append((status.get("queued_at") or 0, str(run_dir)))
         if not queued:
             return
@@ -136,19 +139,24 @@ def reconcile() -> None:
             os.close(device)
 
 
+def _private_opener(path: str, flags: int) -> int:
+    return os.open(path, flags, 0o600)
+
+
 def _launch(run_dir: Path, device_fd: int, run_fd: int) -> None:
     """Start the worker detached, in its own session, with its output in the run's log (no pipe)."""
     env = dict(os.environ)
     env[LOCK_FDS_ENV] = f"{device_fd},{run_fd}"
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH")) if p)
     env.setdefault("PYTHONUNBUFFERED", "1")
+    env["PYTHONSAFEPATH"] = "1"  # as -P, and accelerate's ranks inherit it: the cwd is not on sys.path
     cwd = read_status(run_dir).get("cwd")
     try:
-        with open(run_dir / LOG_FILE, "ab") as log:
+        with open(run_dir / LOG_FILE, "ab", opener=_private_opener) as log:
             # No shell. With several GPUs the worker re-launches itself through `accelerate launch`.
-            child = subprocess.Popen(
-                [sys.executable, "-m", WORKER_MODULE, str(run_dir)], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, pass_fds=(device_fd, run_fd), env=env,
+            child = subprocess.Popen(  # -P: a trl.py in the current folder cannot shadow the library
+                [sys.executable, "-P", "-m", WORKER_MODULE, str(run_dir)], stdin=subprocess.DEVNULL,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, pass_fds=(device_fd, run_fd), env=env,
                 cwd=cwd if cwd and os.path.isdir(cwd) else str(run_dir),
             )
     except OSError as exc:
@@ -183,7 +191,7 @@ def _unique_dir(parent: Path, name: str) -> Path:
     for i in range(1, 1000):
         path = parent / (name if i == 1 else f"{name}-{i}")
         try:
-            path.mkdir(parents=True)
+            path.mkdir(parents=True, mode=0o700)  # a run folder is its user's alone
             return path
         except FileExistsError:
             continue
@@ -199,27 +207,39 @@ def new_run_dir(cfg: RunConfig) -> Path:
     if (run_dir / STATUS_FILE).exists() or checkpoints(run_dir):
         raise RunError(f"The folder {run_dir} already holds a run; resume it with `studio resume` "
                        "or choose another output.dir.")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     link = _unique_dir(runs_dir(), _slug(run_dir.name))
     link.rmdir()
     link.symlink_to(run_dir, target_is_directory=True)
     return run_dir
 
 
-def start_run(cfg: RunConfig) -> RunInfo:
+def start_run(cfg: RunConfig, *, allow_code: bool = False, how: str = consent.FROM_CLI) -> RunInfo:
     """Create the run folder and start its worker now, or queue it behind the current training.
 
-    The one place a run's config is validated: the worker trains what this saved."""
+    The one place a run's config is validated: the worker trains what this saved. A config that would run
+    code (studio.safety.consent) starts only with ``allow_code``, recorded in the run folder with ``how``."""
+    run_dir = create_run(cfg, allow_code=allow_code, how=how)
+    reconcile()  # starts it now when the device is free
+    return get_run(run_dir)
+
+
+def create_run(cfg: RunConfig, message: str = "Queued.", *, allow_code: bool = False,
+               how: str = consent.FROM_CLI, **status) -> Path:
+    """The run folder with its config, its consent to run code and a queued status; ``status`` fields are
+    written with it (a Slurm run's job marker, so that no local reconcile ever starts it)."""
     cfg.validate()
+    asked = consent.check_allowed(cfg, allow_code)
     _absolute_paths(cfg)
     run_dir = new_run_dir(cfg)
     run_id = run_dir.name if run_dir.parent == runs_dir().resolve() else _link_name(run_dir)
+    consent.record(run_dir, asked, how)
     cfg.save(run_dir / CONFIG_FILE)
     now = time.time()
     update_status(run_dir, new=True, id=run_id, name=cfg.output.name or run_id, method=cfg.method, state="queued",
-                  total=cfg.training.max_steps, message="Queued.", created=now, queued_at=now, cwd=os.getcwd())
-    reconcile()  # starts it now when the device is free
-    return get_run(run_dir)
+                  total=cfg.training.max_steps, message=message, created=now, queued_at=now, cwd=os.getcwd(),
+                  **status)
+    return run_dir
 
 
 def _absolute_paths(cfg: RunConfig) -> None:
@@ -252,10 +272,12 @@ def stop_run(run_id: str | Path) -> RunInfo:
     return get_run(run_dir)
 
 
-def resume_run(run_id: str | Path, overrides: list[str] | None = None) -> RunInfo:
+def resume_run(run_id: str | Path, overrides: list[str] | None = None, *, allow_code: bool = False,
+               how: str = consent.FROM_CLI) -> RunInfo:
     """Queue a stopped or failed run to continue from its last complete checkpoint, or a completed
     one to train further; ``overrides`` (key=value) change its config first, e.g. a smaller batch
-    after running out of memory, or more steps for a completed run."""
+    after running out of memory, or more steps for a completed run. Code the run's first start did not
+    allow (studio.safety.consent) needs ``allow_code``."""
     run_dir = resolve_run(run_id)
     reconcile()
     with file_lock(runs_dir() / ".schedule.lock"):
@@ -267,6 +289,10 @@ def resume_run(run_id: str | Path, overrides: list[str] | None = None) -> RunInf
         cfg = old.with_overrides(overrides).validate() if overrides else old
         if state == "completed":
             _check_more(name, int(status.get("step") or 0), old, cfg)
+        new_code = [a for a in consent.code_asked(cfg) if a not in consent.allowed(run_dir)]
+        if new_code:  # code the first start did not allow (an override, an edited config.yaml)
+            consent.check_allowed(cfg, allow_code)
+            consent.record(run_dir, consent.allowed(run_dir) + new_code, how)
         if overrides:
             cfg.save(run_dir / CONFIG_FILE)
         (run_dir / STOP_FILE).unlink(missing_ok=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import shlex
 import signal
 import subprocess
 import sys
@@ -23,17 +22,25 @@ import traceback
 from pathlib import Path
 
 from studio.errors import StudioError
-from studio.runs import endings, files
+from studio.runs import endings, files, ranks
+from studio.runs.launcher import (  # noqa: F401 - accelerate_config and end_of_ranks: read here by the tests
+    ACCELERATE_CONFIG,
+    accelerate_config,
+    end_with_parent,
+    supervise_accelerate,
+)
+from studio.runs.ranks import end_of_ranks  # noqa: F401 - read here by the tests
 from studio.runs.registry import LOCK_FDS_ENV, reconcile
 
 log = logging.getLogger("studio.worker")
 BUSY_EXIT = 3  # another worker owns this folder or the device
 TRAINER_ENV = "STUDIO_TRAINER_PROCESS"  # set in the training child of a supervising worker
-ACCELERATE_CONFIG = "accelerate_config.yaml"
 
 
-def failure_sentence(exc: BaseException, step: int, preparing: bool, cfg=None, run_id: str = "RUN") -> str:
-    """One plain sentence for the user; the traceback goes to the log."""
+def failure_sentence(exc: BaseException, step: int, preparing: bool, cfg=None, run_id: str = "RUN",
+                     process: str = "") -> str:
+    """One plain sentence for the user; the traceback goes to the log. ``process`` names the training
+    process that failed ("2 of 2") when the run has several."""
     if isinstance(exc, StudioError):
         return str(exc)
     if _is_oom(exc):
@@ -47,11 +54,18 @@ def failure_sentence(exc: BaseException, step: int, preparing: bool, cfg=None, r
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return ("The disk is full, so the run could not write its files; the last complete checkpoint "
                 "is intact: free some space, then resume the run.")
-    detail = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else 'no message'}"
+    detail = error_detail(exc)
+    where = f" in training process {process}" if process else ""
+    if preparing and isinstance(exc, OSError):  # a file the run needed (the detail names it), not bad input
+        return f"Preparing the run failed{where} ({detail}); the log has the details."
     if preparing:
-        return (f"Preparing the run failed ({detail}); check the model name and the data "
+        return (f"Preparing the run failed{where} ({detail}); check the model name and the data "
                 "(`studio data inspect FILE` shows what the data looks like).")
-    return f"Training failed at step {step} ({detail}); the log has the details."
+    return f"Training failed at step {step}{where} ({detail}); the log has the details."
+
+
+def error_detail(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else 'no message'}"
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -139,12 +153,23 @@ class _Worker:
         sys.stdout.flush()
         if self.main:
             print(f"[studio] run ended: {state}: {message}", file=sys.stderr, flush=True)
-        elif state == "failed":  # for the supervisor: torchrun may end rank 0 before it meets the same error
-            try:
-                (self.run_dir / RANK_FAILURE.format(rank=os.environ.get("RANK", "x"))).write_text(message, "utf-8")
-            except OSError:
-                log.exception("could not write this rank's failure")
         self.status(state=state, message=message, eta_s=None, finished=time.time(), **extra)
+
+    def failed_sentence(self, exc: BaseException, step: int, cfg, run_id: str) -> str:
+        """This process's sentence; with several processes, the first one's own cause, since a process that
+        lost its peer only failed because another one ended first."""
+        count = ranks.process_count()
+        if count < 2:
+            return failure_sentence(exc, step, self.preparing, cfg, run_id)
+        rank = ranks.process_rank()
+        if not ranks.lost_a_peer(exc):
+            process = f"{rank + 1} of {count}"
+            sentence = failure_sentence(exc, step, self.preparing, cfg, run_id, process=process)
+            ranks.record(self.run_dir, rank, sentence, lost=False)
+            return sentence
+        ranks.record(self.run_dir, rank, ranks.lost_peer_sentence(rank, count, error_detail(exc)), lost=True)
+        cause = ranks.wait_for_cause(self.run_dir) if self.main else None  # rank 0 writes the status
+        return cause or ranks.lost_peer_sentence(rank, count, error_detail(exc))
 
     def run(self, cfg=None) -> int:
         """Train the run; ``cfg`` is its config.yaml when the caller has read it already (validated when
@@ -174,8 +199,8 @@ class _Worker:
             traceback.print_exc()
             step = self.reporter.step if self.reporter else 0
             run_id = files.read_status(self.run_dir).get("id") or self.run_dir.name
-            sentence = failure_sentence(exc, step, self.preparing, cfg, run_id)
-            self.finish("failed", sentence, log_tail=files.tail_log(self.run_dir, 20))
+            self.finish("failed", self.failed_sentence(exc, step, cfg, run_id),
+                        log_tail=files.tail_log(self.run_dir, 20))
             return 1
         step, total = summary["global_step"], summary["max_steps"]
         if summary["stopped_early"] and stopper.stopped_at is not None:
@@ -200,81 +225,6 @@ def processes_for(cfg, gpus: int) -> int:
     return wanted
 
 
-RANK_FAILURE = ".rank{rank}.failed"  # an extra rank's failure sentence, for the supervisor (rank 0 writes status)
-
-
-def accelerate_config(processes: int, port: int) -> str:
-    """accelerate's own config file for one machine, written into the run folder for all to read.
-
-    MULTI_GPU is accelerate's torchrun launcher; on a CPU the trainer's use_cpu makes each process
-    join with gloo (accelerate's MULTI_CPU launcher would need mpirun). Precision and FSDP are set by
-    the trainer's own arguments, so the file says `mixed_precision: 'no'`.
-    """
-    import yaml
-
-    return yaml.safe_dump({
-        "compute_environment": "LOCAL_MACHINE", "distributed_type": "MULTI_GPU", "num_processes": processes,
-        "num_machines": 1, "machine_rank": 0, "main_process_ip": "127.0.0.1", "main_process_port": port,
-        "rdzv_backend": "static", "same_network": True, "mixed_precision": "no", "use_cpu": False,
-        "gpu_ids": "all",
-    }, sort_keys=False)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:  # another run or test may use accelerate's default 29500
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _supervise_accelerate(run_dir: Path, processes: int) -> int:
-    """Train in several processes through `accelerate launch`; this process keeps the locks and the last word."""
-    config_path = run_dir / ACCELERATE_CONFIG
-    config_path.write_text(accelerate_config(processes, _free_port()), encoding="utf-8")
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config_path),
-           "--module", "studio.runs.worker", str(run_dir)]
-    shown = " ".join(shlex.quote(part) for part in cmd)
-    print(f"[studio] {processes} processes: {shown}", file=sys.stderr, flush=True)
-    files.update_status(run_dir, state="running", pid=os.getpid(), pid_start=files.process_start_time(os.getpid()),
-                        command=shown, message=f"Starting {processes} training processes...")
-    for stale in run_dir.glob(RANK_FAILURE.format(rank="*")):  # from an earlier attempt of this run
-        stale.unlink(missing_ok=True)
-    code = subprocess.call(cmd, stdin=subprocess.DEVNULL, preexec_fn=_end_with_parent(signal.SIGTERM))
-    end_of_ranks(run_dir, code)
-    return code
-
-
-def end_of_ranks(run_dir: Path, code: int) -> None:
-    """After `accelerate launch` exits with ``code``: a run rank 0 did not end gets the sentence of the
-    first rank that failed (torchrun ends the others when one fails, rank 0 often before it could say
-    why), else one naming the exit code."""
-    if code == 0:
-        return
-    def rank(path: Path) -> int:  # ".rank12.failed" -> 12
-        number = path.name.split(".")[1].removeprefix("rank")
-        return int(number) if number.isdigit() else 1 << 30
-
-    said = sorted(run_dir.glob(RANK_FAILURE.format(rank="*")), key=rank)
-    message = (said[0].read_text(encoding="utf-8").strip() if said else "") or (
-        f"The training processes ended with exit code {code}; the log has the details.")
-    files.update_status(run_dir, only_if=files.LIVE_STATES, state="failed", eta_s=None, message=message,
-                        log_tail=files.tail_log(run_dir, 20))
-
-
-def _end_with_parent(signum: int):
-    """For a child's process, before exec: send it ``signum`` when this supervisor dies (SIGKILL
-    included), so that nothing trains on in a folder whose run is already marked failed."""
-    def arrange() -> None:
-        import ctypes
-
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(1, signum)  # PR_SET_PDEATHSIG (Linux)
-        except (OSError, AttributeError):
-            pass
-    return arrange
-
-
 def _supervise_trainer(run_dir: Path) -> int:
     """Train in a child process and outlive it. A process the system kills (the out-of-memory killer's
     SIGKILL above all) cannot write its own ending, so this light process, which holds the locks and
@@ -283,8 +233,9 @@ def _supervise_trainer(run_dir: Path) -> int:
     oom_kills_before = endings.oom_kill_count()
     # SIGKILL when the supervisor dies: with the locks gone, a queued run may take the device at once.
     child = subprocess.Popen(
-        [sys.executable, "-m", "studio.runs.worker", str(run_dir)], stdin=subprocess.DEVNULL,
-        env=dict(os.environ, **{TRAINER_ENV: "1"}), preexec_fn=_end_with_parent(signal.SIGKILL))  # noqa: PLW1509 - no threads here
+        [sys.executable, "-P", "-m", "studio.runs.worker", str(run_dir)], stdin=subprocess.DEVNULL,
+        env=dict(os.environ, **{TRAINER_ENV: "1", "PYTHONSAFEPATH": "1"}),
+        preexec_fn=end_with_parent(signal.SIGKILL))  # noqa: PLW1509 - no threads here
     peak_rss = endings.wait_watching_memory(child)
     if child.returncode >= 0:
         return child.returncode
@@ -338,6 +289,8 @@ def main(argv: list[str] | None = None, *, in_process: bool = False) -> int:
         print("usage: python -m studio.worker RUN_DIR", file=sys.stderr)
         return 2
     run_dir = Path(argv[0]).resolve()
+    if not in_process:  # what the run writes (checkpoints, metrics, logs) is its user's alone
+        os.umask(0o077)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.captureWarnings(True)
@@ -361,8 +314,8 @@ def main(argv: list[str] | None = None, *, in_process: bool = False) -> int:
         except StudioError as exc:
             _Worker(run_dir).finish("failed", str(exc))
             return 1
-        if processes > 1:
-            return _supervise_accelerate(run_dir, processes)
+        if processes > 1 or cfg.distributed.nodes > 1:
+            return supervise_accelerate(run_dir, processes, cfg)
         return _Worker(run_dir).run(cfg) if in_process else _supervise_trainer(run_dir)
     finally:
         for sig, handler in previous.items():  # matters when called in-process (tests)

@@ -8,7 +8,6 @@ and writes what the run leaves (studio.training.saving). Nothing method-specific
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -20,8 +19,11 @@ from studio.errors import StudioError
 from studio.methods import data_asked, get_method
 from studio.models.hardware import DevicePlan
 from studio.runs.files import ADAPTER_DIR, CONFIG_FILE, SUMMARY_FILE
+from studio.safety import consent
+from studio.safety.atomic import write_json
 from studio.training import eval_curve as during
 from studio.training.saving import check_disk_space, save_adapter
+from studio.training.shared_data import remove_shared
 from studio.training.trainer import build_trainer, plan_device, rows_needed
 
 log = logging.getLogger(__name__)
@@ -129,8 +131,9 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
     from studio.models.memory import PeakMemory, estimate_for_run, longest_sequence, runtime_baseline
     from studio.training.callbacks import MetricsWriter, ProgressPrinter, SaveAtEnd
 
-    runtime_baseline()  # this process's own size before any model loads: the estimate's runtime part
     run_dir = Path(run_dir)
+    consent.require(cfg, run_dir)  # a recipe line alone runs no code: the user's yes is in the run folder
+    runtime_baseline()  # this process's own size before any model loads: the estimate's runtime part
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
     say = progress or log.info
@@ -176,6 +179,7 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
     if main_process:  # the other processes of a multi-process run hold the same weights
         adapter_dir = save_adapter(trainer, tokenizer, run_dir, cfg.model.name, resolved.display_name, cfg.method)
         best = during.mark_best(trainer, run_dir)
+        remove_shared(run_dir)
     summary = {
         "method": cfg.method,
         "base_model": resolved.display_name,
@@ -201,5 +205,5 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
         "best_checkpoint": (best or {}).get("checkpoint") if main_process else None,
     }
     if main_process:
-        (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        write_json(run_dir / SUMMARY_FILE, summary)
     return summary

@@ -15,6 +15,7 @@ from studio.methods import TrainContext, get_method
 from studio.models.hardware import BNB_OPTIMIZERS, DevicePlan, bnb_backends, bnb_problem, deepspeed_config
 from studio.models.hardware import plan_device as hardware_plan
 from studio.training import eval_curve as during
+from studio.training.shared_data import shared_on_disk
 
 
 def plan_device(cfg: RunConfig) -> DevicePlan:
@@ -113,6 +114,8 @@ def build_trainer(cfg: RunConfig, run_dir: Path, model, tokenizer, dataset, plan
         callbacks = [*callbacks, *during.callbacks(cfg)]
     if data_workers and method.parallel_data:
         args["dataset_num_proc"] = data_workers  # its TRL config tokenizes the dataset in its __init__
+    # Several processes: the rows go to one folder all of them read, where TRL's once-for-all caches land.
+    dataset, eval_dataset = shared_on_disk(dataset, eval_dataset, run_dir, args)
     trainer = method.build(TrainContext(
         model=model, tokenizer=tokenizer, dataset=dataset, options=cfg.method_options,
         common_args=args, callbacks=list(callbacks), run_dir=run_dir,

@@ -2,7 +2,8 @@
 
 Security defaults: bound to 127.0.0.1; a public link (--share) or a non-local host needs a password
 ($STUDIO_AUTH, --auth-file or --auth);
-uploads are capped; no folder is added to Gradio's allowed paths (it serves only its own cache).
+uploads are capped; no folder is added to Gradio's allowed paths (it serves only its own cache); it
+answers only to its own names and origin (studio.ui.origin_guard; more names with --allowed-host).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def build_app():
         score_panel,
         train_tab,
     )
-    from studio.ui.make import memory_line
+    from studio.ui.make import cluster_panel, memory_line, sweep_view
     from studio.ui.recipes import DEMO_RECIPE, load_recipe_config
     from studio.ui.wiring import on
 
@@ -54,6 +55,8 @@ def build_app():
                 data = data_tab.build(fields)
             with gr.Tab("3 · Train", id="train"):
                 train = train_tab.build(fields, recipe)
+                sweep_view.build()
+                cluster_panel.build()
             with gr.Tab("4 · Chat", id="chat") as chat_tab_item:
                 chat = chat_tab.build(fields["model.trust_remote_code"], fields["model.name"])
             with gr.Tab("Score", id="score") as score_tab_item:
@@ -64,6 +67,10 @@ def build_app():
                 demo = demo_tab.build()
             with gr.Tab("RLHF vs DPO", id="rlhf"):
                 rlhf_demo.build()
+            with gr.Tab("Judge", id="judge"):
+                from studio.ui.judge import judge_panel
+
+                judge_panel.build()
         memory_line.build()  # what the model cache holds (studio.models.cache)
         data_tab.wire(fields, data)
         demo_outputs = {**demo["outputs"], "run": train["mon_run"]}
@@ -125,6 +132,11 @@ def launch_kwargs(args) -> dict:
     check_exposure(host, share, auth)
     css = CSS_FILE.read_text(encoding="utf-8") if CSS_FILE.is_file() else None
     import gradio as gr
+    from starlette.middleware import Middleware
+
+    from studio.ui.origin_guard import OriginGuard, host_policy
+
+    policy = host_policy(host, getattr(args, "allowed_host", None) or [], share)
 
     return {
         "server_name": host,
@@ -138,6 +150,7 @@ def launch_kwargs(args) -> dict:
         "footer_links": [],
         "theme": gr.themes.Soft(primary_hue="orange", secondary_hue="amber", neutral_hue="slate"),
         "css": css,
+        "app_kwargs": {"middleware": [Middleware(OriginGuard, policy=policy)]},  # in front of Gradio's routes
     }
 
 

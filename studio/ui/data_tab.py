@@ -12,6 +12,7 @@ import gradio as gr
 
 from studio.errors import StudioError
 from studio.paths import studio_home
+from studio.safety.atomic import new_file
 from studio.ui.messages import fail, ok, warn
 from studio.ui.recipes import format_column_map, parse_column_map
 from studio.ui.widgets import resolve_local, widget_for
@@ -33,7 +34,7 @@ def upload_file(path: str | None):
     try:
         target_dir = studio_home() / "uploads"
         target_dir.mkdir(parents=True, exist_ok=True)
-        target = target_dir / source.name
+        target = new_file(target_dir, source.name)  # never over an earlier upload, which a run may read
         shutil.copyfile(source, target)
     except OSError as exc:
         return gr.skip(), fail(StudioError(f"Could not keep the uploaded file ({exc.strerror or exc}); "

@@ -16,6 +16,7 @@ import yaml
 from studio.config import ConfigError, RunConfig, TrainingConfig
 from studio.methods import all_methods
 from studio.paths import PRESETS_DIR, PROJECT_ROOT, studio_home
+from studio.safety.atomic import write_text
 from studio.ui.widgets import config_field, resolve_local
 
 RECIPES_DIR = PRESETS_DIR / "recipes"
@@ -173,8 +174,8 @@ def save_recipe(cfg: RunConfig, name: str) -> Path:
     if not slug:
         raise ConfigError("Give the recipe a name (letters, digits, dashes) before saving it.")
     path = user_recipes_dir() / f"{slug}.yaml"
-    path.write_text(f"# Saved from the studio app.\n# Run it:  studio train {shlex.quote(str(path))}\n"
-                    + cfg.to_yaml(), encoding="utf-8")
+    write_text(path, f"# Saved from the studio app.\n# Run it:  studio train {shlex.quote(str(path))}\n"
+               + cfg.to_yaml())
     return path
 
 

@@ -8,7 +8,9 @@ from typing import Any
 import gradio as gr
 
 from studio.methods import all_methods, get_method
+from studio.safety.consent import FROM_APP
 from studio.ui import monitor, samples_panel
+from studio.ui.make import code_consent
 from studio.ui.messages import fail, ok, warn
 from studio.ui.recipes import (
     ADVANCED_TRAIN_KEYS,
@@ -116,11 +118,11 @@ def start_training(form: dict) -> dict:
         cfg = config_from_values(form.get("recipe"), config_values(form)).validate()
         from studio.runs import start_run
 
-        info = start_run(cfg)
+        info = start_run(cfg, allow_code=bool(form.get("allow_code")), how=FROM_APP)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         return {"status": fail(exc)}
     note = "queued behind the run that is training now" if info.state == "queued" else "started"
-    return {"run": gr.update(choices=run_choices(), value=info.id),
+    return {"run": gr.update(choices=run_choices(), value=info.id), "allow_code": False,
             "status": ok(f"Run {info.name or info.id} {note}; the curve below updates every second.")}
 
 
@@ -145,10 +147,11 @@ def resume_training(form: dict) -> dict:
     try:
         from studio.runs import resume_run
 
-        info = resume_run(run_id, (form.get("resume_changes") or "").split() or None)
+        info = resume_run(run_id, (form.get("resume_changes") or "").split() or None,
+                          allow_code=bool(form.get("allow_code")), how=FROM_APP)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         return {"status": fail(exc)}
-    return {"run": gr.update(choices=run_choices(), value=info.id),
+    return {"run": gr.update(choices=run_choices(), value=info.id), "allow_code": False,
             "status": ok(f"Resuming {info.name or info.id} from its last checkpoint.")}
 
 
@@ -192,6 +195,7 @@ def build(fields: dict, recipe: Any) -> dict:
         for key in ADVANCED_TRAIN_KEYS:
             fields[key] = widget_for(key, defaults[key], min_width=200)
     fields["output.name"] = widget_for("output.name", defaults["output.name"], label="Run name")
+    allow_code = code_consent.build()
     with gr.Row():
         start = gr.Button("Start training", variant="primary", elem_id="train-start")
         stop = gr.Button("Stop", variant="stop", elem_id="train-stop")
@@ -222,10 +226,12 @@ def build(fields: dict, recipe: Any) -> dict:
     def wake() -> list:
         return [gr.Timer(active=True)] * len(ticks)
 
-    on(start.click, start_training, {"recipe": recipe, **config}, {"run": mon["run"], "status": status}).then(
+    on(start.click, start_training, {"recipe": recipe, "allow_code": allow_code, **config},
+       {"run": mon["run"], "status": status, "allow_code": allow_code}).then(
         wake, None, ticks)
     stop.click(stop_training, mon["run"], status)
-    on(resume.click, resume_training, {"run": mon["run"], "resume_changes": resume_changes},
-       {"run": mon["run"], "status": status}).then(wake, None, ticks)
+    on(resume.click, resume_training,
+       {"run": mon["run"], "resume_changes": resume_changes, "allow_code": allow_code},
+       {"run": mon["run"], "status": status, "allow_code": allow_code}).then(wake, None, ticks)
     return {"status": status, "recipe_pick": recipe_pick, "advice": advice, "groups": groups,
             "filled": filled, **{f"mon_{k}": v for k, v in mon.items()}}

@@ -20,7 +20,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from studio.data.read.arrow import ARROW_CACHE
+from studio.safety.atomic import write_json
+from studio.safety.owned import is_owned, remove_owned, replacing
+
 log = logging.getLogger(__name__)
+CACHE_ENTRY = "tokenized-data cache entry"  # the owner marker's kind (studio.safety.owned)
 FORMAT_VERSION = 1  # bump when what is cached changes shape
 # Bump when the studio's data preparation (studio.data: normalising, templates, row selection) changes
 # the rows it hands the trainer, so entries made by the older code are not reused.
@@ -110,23 +115,26 @@ def load(key: str) -> tuple[Any, dict] | None:
     except (OSError, ValueError, FileNotFoundError):
         return None
     meta["last_used"] = time.time()
-    (folder / META).write_text(json.dumps(meta), encoding="utf-8")
+    # Every training process of a multi-process run reads the entry; the atomic write (a private temporary
+    # file renamed over meta.json) means no reader meets a half-written one.
+    try:
+        write_json(folder / META, meta, indent=None)
+    except OSError:  # a full disk or a read-only cache: the entry still serves its data, its last use unrecorded
+        log.warning("Could not record the use of cache entry %s", key)
     return dataset, meta
 
 
 def save(key: str, dataset, meta: dict) -> Path | None:
-    """Store ``dataset`` under ``key`` (written aside, then renamed: a crash never leaves half an entry)."""
+    """Store ``dataset`` under ``key`` (written aside, then renamed: a crash or a full disk never leaves half
+    an entry, and an earlier entry stays readable until the new one is complete)."""
     folder = cache_dir() / key
-    tmp = cache_dir() / f".{key}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
     try:
-        dataset.save_to_disk(str(tmp / DATA))
-        (tmp / META).write_text(json.dumps({**meta, "created": time.time(), "rows": len(dataset)}, default=str),
-                                encoding="utf-8")
-        shutil.rmtree(folder, ignore_errors=True)
-        tmp.rename(folder)
-    except OSError:  # a full disk costs the next run time, not this run
-        shutil.rmtree(tmp, ignore_errors=True)
+        with replacing(folder, CACHE_ENTRY, "tokenized-data cache entry") as tmp:
+            dataset.save_to_disk(str(tmp / DATA))
+            facts = {**meta, "created": time.time(), "rows": len(dataset)}
+            write_json(tmp / META, facts, indent=None, default=str)
+    except OSError as exc:  # a full disk costs the next run time, not this run
+        log.warning("The tokenized data was not cached (%s); the next run tokenizes it again", exc)
         return None
     return folder
 
@@ -158,10 +166,14 @@ def clear() -> tuple[int, int]:
     for sub in (root / "tokenized", root / "arrow"):
         if not sub.is_dir():
             continue
-        for item in sub.iterdir():
-            freed += _size(item) if item.is_dir() else item.stat().st_size
-            removed += sub.name == "tokenized" and not item.name.startswith(".")
-            shutil.rmtree(item, ignore_errors=True) if item.is_dir() else item.unlink(missing_ok=True)
+        if sub.name == "tokenized":  # only the entries the studio marked as its own
+            for item in sub.iterdir():
+                size = _size(item) if item.is_dir() else 0
+                if remove_owned(item, CACHE_ENTRY):
+                    removed, freed = removed + 1, freed + size
+        elif is_owned(sub, ARROW_CACHE):  # datasets' cache in a folder the studio marked when it made it
+            freed += _size(sub)
+            shutil.rmtree(sub, ignore_errors=True)
     return removed, freed
 
 

@@ -86,11 +86,18 @@ def _parquet_head(path: Path, rows: int) -> RawRows:
     return RawRows(list(enumerate(records)), [], len(records), "local file", path.name)
 
 
+ARROW_CACHE = "Arrow cache"  # the owner marker's kind (studio.safety.owned)
+
+
 def arrow_cache_dir() -> Path:
     from studio.paths import studio_home
 
     path = studio_home() / "cache" / "arrow"
-    path.mkdir(parents=True, exist_ok=True)
+    if not path.is_dir():
+        from studio.safety.owned import mark
+
+        path.mkdir(parents=True, exist_ok=True)
+        mark(path, ARROW_CACHE)  # so `studio data cache --clear` may delete it, and nothing it did not make
     return path
 
 

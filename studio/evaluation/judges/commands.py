@@ -1,0 +1,127 @@
+"""`studio judge`: MT-Bench or a prompt file graded by a judge model (single or pairwise), AI feedback
+written as preference pairs, and (with --votes) the judge beside the arena's human votes."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from studio.errors import StudioError
+
+
+def judge_votes(judge, votes: str | None = None, *, concurrency: int = 4, progress=None, stop=None) -> dict:
+    """The arena's voted pairs judged in both orders; agreement, kappa, flip rate and both leaderboards."""
+    from studio.evaluation.judges import grading
+    from studio.evaluation.judges.agreement import compare, voted_pairs
+    from studio.evaluation.judges.client import VerdictCache
+
+    pairs = voted_pairs(votes)
+    if not pairs:
+        raise StudioError("No arena votes to compare with; vote in the Chat tab first (or pass --votes FILE).")
+    questions = [{"id": p["id"], "category": "", "turns": [p["question"]]} for p in pairs]
+    counts = grading.Counts()
+    _, records = grading.grade_pairwise(judge, VerdictCache(), questions, {p["id"]: [p["answer_x"]] for p in pairs},
+                                        {p["id"]: [p["answer_y"]] for p in pairs}, ("x", "y"), turns=(1,),
+                                        concurrency=concurrency, progress=progress, stop=stop, counts=counts)
+    outcomes = grading.combine_orders(records)
+    return {**compare(pairs, outcomes), "judge": judge.name, "tokens_sent": counts.sent,
+            "tokens_received": counts.received}
+
+
+def _print_single(result: dict) -> None:
+    print(f"MT-Bench score {result['score']} (turn 1: {result['turn1']}, turn 2: {result['turn2']}) over "
+          f"{result['n']} graded answers, judged by {result['judge']}.")
+    for category, score in result["per_category"].items():
+        print(f"  {category:<12} {score}")
+
+
+def _print_pairwise(result: dict) -> None:
+    print(f"{result['model']} against {result['against']}: {result['wins']} wins, {result['ties']} ties "
+          f"({result['inconsistent']} of them inconsistent across orders), {result['losses']} losses; win rate "
+          f"{result['win_rate']}%, length-controlled {result['lc_win_rate']}%; judged by {result['judge']}.")
+
+
+def print_result(result: dict) -> None:
+    (_print_single if result["mode"] == "single" else _print_pairwise)(result)
+    if result.get("no_verdict"):
+        print(f"{result['no_verdict']} judge replies held no verdict even when asked again; they are left out "
+              "(see the records).")
+    if "pairs_out" in result:
+        print(f"Wrote {result['pairs']} preference pairs to {result['pairs_out']}"
+              + (f"; {result['pairs_inconsistent']} inconsistent items listed in {result['inconsistent_out']}"
+                 if result.get("inconsistent_out") else "") + ".")
+    print(f"Records: {result['records']}")
+
+
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.0f}%"
+
+
+def print_agreement(result: dict) -> None:
+    print(f"Judge and humans agree on {_share(result['with_ties'])} of the {result['pairs']} pairs with ties, "
+          f"{_share(result['without_ties'])} of the {result['decisive_pairs']} without; Cohen's kappa "
+          f"{result['kappa']}; order-flip rate {result['flip_rate']} (judged by {result['judge']}).")
+    judge = {r["model"]: r["rating"] for r in result["judge_board"]}
+    human = {r["model"]: r["rating"] for r in result["human_board"]}
+    width = max(map(len, [*judge, *human, "model"]))
+    print(f"{'model':<{width}}  judge  blind votes")
+    for model in sorted(set(judge) | set(human), key=lambda m: -judge.get(m, 0)):
+        print(f"{model:<{width}}  {judge.get(model, '–'):>5}  {human.get(model, '–'):>11}")
+
+
+def cli_judge(args) -> int:
+    from studio.evaluation.judges.client import make_judge
+    from studio.evaluation.judges.job import JobSpec, run_job
+
+    if args.votes is not None:
+        judge = make_judge(args.judge, args.judge_model, key_file=args.judge_key_file, base_name=args.base)
+        result = judge_votes(judge, args.votes or None, concurrency=args.concurrency)
+        if args.json:
+            print(json.dumps(result, ensure_ascii=False))
+        else:
+            print_agreement(result)
+        return 0
+    if not args.model:
+        raise StudioError("Name the model to judge (a run, 'base', a folder or a .gguf), or pass --votes.")
+    spec = JobSpec(model=args.model, judge=args.judge, bench=args.bench, mode=args.mode, against=args.against,
+                   judge_model=args.judge_model, key_file=args.judge_key_file, limit=args.limit,
+                   samples=args.samples, pairs_out=args.pairs_out, concurrency=args.concurrency,
+                   max_new_tokens=args.max_new_tokens, base_name=args.base, timeout=args.timeout,
+                   retries=args.retries)
+
+    def progress(phase, done, total, counts):
+        print(f"\r{phase}: {done}/{total}   ", end="", file=sys.stderr, flush=True)
+
+    result = run_job(spec, progress=progress)
+    print(file=sys.stderr)
+    if result.get("warning"):
+        print(result["warning"], file=sys.stderr)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        print_result(result)
+    return 0
+
+
+def add_judge_parser(sub) -> None:
+    p = sub.add_parser("judge", help="grade a model with a judge model: MT-Bench (FastChat's prompts), win rates, "
+                                     "AI feedback pairs, agreement with the arena's votes")
+    p.add_argument("model", nargs="?", help="run id or folder, 'base', a model folder or a .gguf")
+    p.add_argument("--bench", default="mt-bench", help="mt-bench, or a prompt file (.txt, one per line, or .jsonl)")
+    p.add_argument("--against", default=None, help="pairwise: the model to compare with (default: the base)")
+    p.add_argument("--judge", required=True, help="URL of an OpenAI-compatible server, or a local model spec")
+    p.add_argument("--judge-model", default=None, help="the judge's model name at the URL (default: its only one)")
+    p.add_argument("--judge-key-file", default=None, help="file holding the judge's API key (else OPENAI_API_KEY)")
+    p.add_argument("--mode", choices=["single", "pairwise"], default="single")
+    p.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    p.add_argument("--samples", type=int, default=0,
+                   help="AI feedback: sample N answers of MODEL per prompt and judge them against each other")
+    p.add_argument("--pairs-out", default=None, help="write the verdicts as preference pairs (JSONL) to this file")
+    p.add_argument("--votes", nargs="?", const="", default=None, metavar="FILE",
+                   help="judge the arena's voted pairs (or FILE's) and report judge-human agreement")
+    p.add_argument("--concurrency", type=int, default=4, help="judge requests at once")
+    p.add_argument("--max-new-tokens", type=int, default=256, help="length cap of each contestant answer")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for one judge reply")
+    p.add_argument("--retries", type=int, default=4, help="retries of a failed judge request (with back-off)")
+    p.add_argument("--base", default="embedded", help="the model that 'base' means")
+    p.add_argument("--json", action="store_true")
