@@ -19,7 +19,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-SHARED_DATA_DIR = ".shared-data"  # in the run folder; written by rank 0, removed when the run ends
+from studio.runs.files import SHARED_DATA_DIR  # written by rank 0, removed when the run ends
 
 
 def processes() -> int:
