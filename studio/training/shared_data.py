@@ -32,17 +32,18 @@ def is_in_memory(dataset) -> bool:
 
 
 def shared_on_disk(train_dataset, eval_dataset, run_dir: Path, trainer_args: dict[str, Any]):
-    """(train, eval) opened from files every process shares: written once by the main process, while
-    the others wait at a barrier, then opened by all. Datasets on disk already come back as they are."""
+    """(train, eval) opened from files every process of this node shares: written once by the node's main
+    process (each node has its own run folder), while the others wait at a barrier, then opened by all.
+    Datasets on disk already come back as they are."""
     if processes() < 2 or not (is_in_memory(train_dataset) or is_in_memory(eval_dataset)):
         return train_dataset, eval_dataset
     import datasets
 
     folder = run_dir / SHARED_DATA_DIR
     barrier = _barrier_args(trainer_args)
-    with barrier.main_process_first(local=False, desc="writing the data for every process"):
+    with barrier.main_process_first(local=True, desc="writing the data for every process"):
         named = {"train": train_dataset, "eval": eval_dataset}
-        if processes_index() == 0:
+        if local_index() == 0:
             shutil.rmtree(folder, ignore_errors=True)  # an earlier attempt's copy (and its caches)
             for name, dataset in named.items():
                 if is_in_memory(dataset):
@@ -52,8 +53,9 @@ def shared_on_disk(train_dataset, eval_dataset, run_dir: Path, trainer_args: dic
     return opened["train"], opened["eval"]
 
 
-def processes_index() -> int:
-    return int(os.environ.get("RANK", "0") or 0)
+def local_index() -> int:
+    """This process's place on its node (accelerate's launcher sets LOCAL_RANK): 0 writes the node's copy."""
+    return int(os.environ.get("LOCAL_RANK", "0") or 0)
 
 
 def remove_shared(run_dir: Path) -> None:
