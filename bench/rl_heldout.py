@@ -18,8 +18,8 @@ from pathlib import Path
 
 def main() -> int:
     from studio.chat.before_after import BeforeAfter
+    from studio.chat.sampling import Sampling
     from studio.config import RunConfig
-    from studio.inference import Sampling
     from studio.rl.rewards import parse_specs, score, text_of
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

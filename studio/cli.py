@@ -19,7 +19,7 @@ HANDLERS = {
     "models": "studio.models.catalog:cli_models",
     "methods": "studio.runs.commands:cli_methods",
     "train": "studio.cluster.commands:cli_train",
-    "chat": "studio.inference_cli:cli_chat",
+    "chat": "studio.chat.terminal:cli_chat",
     "data inspect": "studio.data.inspect:cli_inspect",
     "data cache": "studio.data.prepare.token_cache:cli_cache",
     "runs": "studio.cluster.commands:cli_runs",
@@ -40,7 +40,8 @@ HANDLERS = {
     "judge": "studio.evaluation.judges.commands:cli_judge",
     "app": "studio.ui.app:cli_app",
     "prepare": "studio.models.loading:cli_prepare",
-    "sweep": "studio.sweeps.cli:cli_sweep",
+    "status": "studio.models.cache:cli_status",
+    "sweep": "studio.cluster.sweep_cli:cli_sweep",
 }
 
 
@@ -221,7 +222,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_exposure_options(sub)
     _add_scale_out(sub, train_parser)
     add_classify_commands(sub)
+    _add_core_commands(sub)
     return parser
+
+
+def _add_core_commands(sub) -> None:
+    p = sub.add_parser("status", help="the models each studio process holds in memory, and the memory budget")
+    p.add_argument("--json", action="store_true", help="print [{pid, budget_bytes, entries}] per process")
 
 
 def _add_exposure_options(sub) -> None:

@@ -85,3 +85,19 @@ def hub_sentence(what: str, name: str, failure: str) -> str:
                 "before the file was complete); check the network and try again: files already complete are kept.")
     return (f"The Hugging Face Hub cannot be reached from this machine, so the {what} '{name}' cannot be "
             "downloaded; check the network, or use a local one.")
+
+
+def find_token(box: str | None = None) -> tuple[str | None, str]:
+    """Where the Hugging Face token comes from, the way people already log in: (token, source) from the
+    box, else HF_TOKEN, else the Hub client's saved login (`hf auth login`); (None, "none") when there is
+    none. Only the source is ever shown; the token stays in memory, never logged or written."""
+    token = (box or "").strip()
+    if token:
+        return token, "box"
+    env = os.environ.get("HF_TOKEN", "").strip()
+    if env:
+        return env, "HF_TOKEN"
+    from huggingface_hub import get_token
+
+    saved = get_token()  # also reads HF_TOKEN_PATH and the token file `hf auth login` writes
+    return (saved, "saved login") if saved else (None, "none")

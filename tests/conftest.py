@@ -20,6 +20,15 @@ def studio_home(tmp_path, monkeypatch):
     return home
 
 
+@pytest.fixture(autouse=True, scope="module")
+def models_let_go_after_each_module():
+    """The model cache lives as long as the process; one test module's models leave with it."""
+    yield
+    from studio.models.cache import model_cache
+
+    model_cache().evict()
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))

@@ -52,10 +52,10 @@ def _is_studio(exc: Exception) -> bool:
 
 def main(out_path: str, root: str) -> None:
     from studio.chat.before_after import BeforeAfter
+    from studio.chat.sampling import Sampling
     from studio.config import RunConfig
     from studio.data.prepare.token_cache import source_identity
     from studio.data.read.source import read_preview, read_source
-    from studio.inference import Sampling
     from studio.models.loading import load_model, load_tokenizer, resolve_model
     from studio.training.train import prepare, train
 

@@ -303,16 +303,16 @@ def test_two_tabs_chatting_at_once_share_the_models_safely(tiny_model_dir, tiny_
 
 def test_second_base_is_refused_when_it_cannot_fit(tiny_model_dir, tmp_path):
     """The fit check, with real numbers: a folder whose weights are larger than this machine's free memory."""
-    from studio.chat import engine
+    from studio.models import cache
 
-    free = engine._free_bytes()
+    free = cache.free_bytes()
     assert free and free > 0
     huge = tmp_path / "huge-model"
     huge.mkdir()
     (huge / "config.json").write_text(json.dumps({"dtype": "bfloat16"}))
     with (huge / "model.safetensors").open("wb") as fh:  # sparse: no disk is used
         fh.truncate(free)
-    assert engine._weights_bytes(str(huge)) == 2 * free
+    assert cache.weights_bytes(str(huge)) == 2 * free
     _, last = chat("Hello?", None, str(tiny_model_dir), str(huge))
     assert "GiB is free" in last["note_b"] and last["arena"].b == [] and len(last["arena"].a) == 2
 

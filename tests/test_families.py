@@ -117,7 +117,7 @@ def dpo_run(name, family_dirs, family_data, tmp_path_factory):
 @pytest.mark.parametrize("name", list(FAMILIES))
 def test_family_trains_sft_and_dpo_chats_and_merges(name, family_dirs, family_data, tmp_path, tmp_path_factory):
     from studio.chat.before_after import BeforeAfter
-    from studio.inference import Sampling
+    from studio.chat.sampling import Sampling
 
     _train(name, "sft", family_dirs, family_data, tmp_path)
     run = dpo_run(name, family_dirs, family_data, tmp_path_factory)

@@ -180,7 +180,7 @@ def test_export_tab_writes_gguf_and_shows_the_check(run_dir, tmp_path, monkeypat
 
     from studio.ui.share import export_tab
 
-    monkeypatch.setattr("studio.runs.get_run", lambda run_id: types.SimpleNamespace(dir=run_dir), raising=False)
+    monkeypatch.setattr("studio.runs.get_run", lambda run_id: types.SimpleNamespace(dir=run_dir))
     seen = []
     status = export_tab.export_gguf_run("r1", str(tmp_path / "g"), "f16", progress=lambda f, desc=None: seen.append(f))
     assert status.startswith("✓") and "Round trip verified" in status, status

@@ -98,3 +98,22 @@ def test_a_method_module_dropped_into_a_copy_is_listed_checked_and_trained(tmp_p
     assert (run_dir / "adapter" / "adapter_model.safetensors").is_file()
     # The worker ran the copy's code (the module exists nowhere else).
     assert not (ROOT / "studio" / "methods" / "hingepairs.py").exists()
+
+
+def test_a_data_kind_is_declared_in_one_place_and_every_check_reads_it(monkeypatch):
+    """One DataKind declaration is all the data's checks and sentences need of a new kind."""
+    from studio.data.layouts import kinds
+
+    for table in ("DATA_KINDS", "KIND_WORDS", "ACCEPTS", "NEEDS", "DATA_FOR"):
+        monkeypatch.setattr(kinds, table, dict(getattr(kinds, table)))  # the declaration ends with the test
+    kinds.declare(kinds.DataKind("ranking", "ranked answers (best to worst)", ("ranking", "preference"),
+                                 "{m} needs answers ranked best to worst", "a ranking dataset"))
+    asked = kinds.Asked("ranking", "ListRank", (("ranking", "ListRank"), ("sft", "SFT")))
+    assert kinds.kinds_for(asked) == ("ranking", "preference")
+    assert kinds.kind_problem(asked, "preference") is None
+    assert kinds.kind_problem(asked, "sft", "messages") == (
+        "This is SFT data (demonstrations) in the messages layout, but ListRank needs answers ranked best to "
+        "worst; choose SFT for it or pick a ranking dataset.")
+    assert kinds.kind_problem(kinds.Asked("sft", "SFT", (("ranking", "ListRank"),)), "ranking") == (
+        "This is ranked answers (best to worst), but SFT learns from demonstrations; choose ListRank for it "
+        "or pick a dataset of conversations.")

@@ -23,14 +23,17 @@ GRAB_BAGS = {"common", "utils", "util", "helpers", "misc"}
 # (each method module: a new one needs no line here). Moving or adding a module is one line here.
 LAYERS: list[tuple[str, ...]] = [
     # no studio imports (rl.*: RL's reward functions and samples file)
-    ("__init__", "eager_bitsandbytes", "paths", "errors", "net", "config_ranges", "rl", "rl.*", "training", "training.trackers", "publish",
-     "publish.login", "safety", "safety.atomic"),
-    # chat: the package and its plain types; safety.owned: owner markers (over safety.atomic)
-    ("logs", "chat", "chat.history", "chat.sampling", "chat.feedback", "safety.owned"),
-    ("models", "runs.files"),  # models: the catalog, hardware, memory, finding and loading a base model
+    ("__init__", "eager_bitsandbytes", "paths", "errors", "net", "config.ranges", "rl", "rl.*", "training", "publish",
+     "publish.login", "safety", "safety.atomic"),  # safety.atomic: the studio's atomic, private writes
+    # chat: the package and its plain types; safety.owned, safety.consent: owner markers, consent to run code
+    ("logs", "chat", "chat.history", "chat.sampling", "chat.feedback", "safety.owned", "safety.consent"),
+    # models: the catalog, hardware, memory, finding and loading a base model, the one model cache;
+    # runs.folder: the run's files for everyone else (readers, the one writer, its base and adapter)
+    ("models", "runs.files", "runs.folder", "rl.samples"),
     ("data",),
     ("methods", "methods.base"),  # the registry and the contract a method module fills
-    ("config", "inference", "training.eval_curve", "safety.consent"),
+    # runs.adapters: a run's adapter, reward or not
+    ("config", "runs.adapters", "training.eval_curve"),
     # evaluation: the package; reward: scorers RL uses; classify_metrics: a classifier's figures (pure)
     ("evaluation", "evaluation.reward", "evaluation.classify_metrics"),
     ("methods.*",),  # the method modules: they build trainers and may use scorers (RL's reward model)
@@ -41,11 +44,11 @@ LAYERS: list[tuple[str, ...]] = [
     ("runs.worker",),
     ("evaluation.*",),  # held-out pairs, RLHF vs DPO, arena ratings, benchmarks, the question deck
     ("sweeps", "sweeps.*"),  # a recipe's sweep: an Optuna study whose trials are ordinary runs
-    ("cluster", "cluster.*"),  # Slurm jobs and arrays, `studio train --nodes/--slurm`
-    ("sweeps.cli",),  # `studio sweep`: on this machine or as a Slurm array
+    ("cluster", "cluster.*"),  # Slurm jobs and arrays, `studio train --nodes/--slurm`, `studio sweep` (sweep_cli)
     ("publish.*",),  # model card, Hub push, Modelfile, GGUF (the package's empty __init__ and login sit low)
-    ("chat.*", "inference_cli"),  # the arena, turns and the terminal chat: faces' cores over the engine
-    ("ui", "ui.make", "ui.make.*", "ui.judge", "ui.judge.*", "ui.share", "ui.learn", "ui.runs"),  # shared helpers at ui/, tabs by job below it
+    ("chat.*",),  # the arena, turns and the terminal chat (`studio chat`): faces' cores over the engine
+    # shared helpers at ui/, tabs by job below it
+    ("ui", "ui.make", "ui.make.*", "ui.judge", "ui.judge.*", "ui.share", "ui.learn", "ui.runs"),
     ("cli", "__main__"),  # the faces' entry: the CLI's command table names modules of every layer
 ]
 
@@ -268,3 +271,58 @@ def test_the_top_of_the_package_holds_at_most_12_modules():
     """Related modules become packages by job; the top keeps the few that every layer shares."""
     top = sorted(p.name for p in STUDIO.glob("*.py"))
     assert len(top) <= 12, f"{len(top)} modules at the top of studio/ ({', '.join(top)}): move some into a package"
+
+
+# The packages (and the few top modules every layer shares), lowest first: the picture docs/CONTRACTS.md
+# draws. A package may import its own members and the packages below it.
+PACKAGE_LAYERS = ["eager_bitsandbytes", "__init__", "paths", "errors", "safety", "logs", "net", "models", "data", "rl",
+                  "methods", "config", "training", "runs", "chat", "evaluation", "sweeps", "cluster", "publish", "ui",
+                  "cli", "__main__"]
+# Imports against that order still in the code, each with its reason. The list may only shrink: a new upward
+# import fails, and so does an entry whose import is gone.
+KNOWN_UPWARD = {
+    ("rl", "runs"): "RL's samples.jsonl is a run file, read and written through runs.files/runs.folder",
+    ("methods", "runs"): "RL's preflight asks runs.adapters whether rl.reward_model names a reward run",
+    ("methods", "evaluation"): "RL trains against a reward run's scorer (evaluation.reward.RewardModel)",
+    ("training", "runs"): "training writes its run folder through runs.files/runs.folder, the bottom of "
+                          "runs, while the worker at the top of runs trains through training",
+}
+
+
+def package_of(name: str) -> str:
+    parts = name.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    packages: dict[str, set[str]] = {}
+    for name, targets in graph.items():
+        packages.setdefault(package_of(name), set()).update(
+            package_of(t) for t in targets if package_of(t) != package_of(name))
+    return packages
+
+
+def upward_imports(packages: dict[str, set[str]], order: list[str]) -> set[tuple[str, str]]:
+    rank = {name: i for i, name in enumerate(order)}
+    return {(low, high) for low, targets in packages.items() for high in targets if rank[high] > rank[low]}
+
+
+def test_the_package_check_sees_a_package_level_circle_made_of_acyclic_modules():
+    graph = {"studio.a.x": {"studio.b.y"}, "studio.b.z": {"studio.a.w"},
+             "studio.a.w": set(), "studio.b.y": set()}
+    assert find_cycle(graph) is None  # module by module there is no circle ...
+    packages = package_graph(graph)
+    assert find_cycle(packages) == ["a", "b", "a"]  # ... but the packages lean on each other
+    assert upward_imports(packages, ["a", "b"]) == {("a", "b")}
+
+
+def test_packages_import_only_downwards_but_for_the_known_exceptions():
+    packages = package_graph(import_graph())
+    missing = set(packages) - set(PACKAGE_LAYERS)
+    assert not missing, f"add {missing} to PACKAGE_LAYERS"
+    upward, known = upward_imports(packages, PACKAGE_LAYERS), set(KNOWN_UPWARD)
+    assert upward <= known, f"packages importing a package above them: {sorted(upward - known)}"
+    assert known <= upward, f"gone, so remove from KNOWN_UPWARD: {sorted(known - upward)}"
+    for low, high in KNOWN_UPWARD:
+        packages[low].discard(high)
+    assert find_cycle(packages) is None, " -> ".join(find_cycle(packages) or [])

@@ -51,7 +51,7 @@ def test_tensorboard_events_land_in_the_run_folder(tiny_model_dir, sft_file, tmp
 def test_unknown_or_missing_trackers_are_refused(tmp_path):
     import importlib.util
 
-    from studio.training.trackers import check, report_to
+    from studio.config.trackers import check, report_to
 
     base = {"data": {"source": "x.jsonl"}}
     assert RunConfig.from_dict(base).training.report_to == "none" and report_to("none") == "none"

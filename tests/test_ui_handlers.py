@@ -300,8 +300,8 @@ def test_before_after_shares_the_one_engine_with_the_chat(tmp_path, tiny_model_d
     """The demo's before/after and the Chat tab hold one copy of a base between them, and the answer
     streams piece by piece with a count of the tokens written so far."""
     from studio.chat.engine import shared
+    from studio.chat.sampling import Sampling
     from studio.chat.sources import parse_source
-    from studio.inference import Sampling
 
     run_dir = _tiny_adapter_run(tmp_path, tiny_model_dir)
     engine = shared()

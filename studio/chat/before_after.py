@@ -10,7 +10,8 @@ from studio.chat.engine import Engine
 from studio.chat.sampling import Sampling
 from studio.chat.sources import Source
 from studio.errors import StudioError
-from studio.inference import adapter_dir_of, base_model_path_of, is_reward_run
+from studio.methods import titles_of
+from studio.runs.adapters import adapter_dir_of, is_reward_run, run_base
 
 __all__ = ["BeforeAfter"]
 
@@ -18,9 +19,10 @@ __all__ = ["BeforeAfter"]
 class BeforeAfter:
     """One run's adapter on its base, answering with the adapter off (before) and on (after).
 
-    ``engine`` is where the model lives: the app passes its shared one (the Chat tab and the demo then
-    hold one copy of the base between them); without it the BeforeAfter gets an engine of its own, so
-    what a caller does to ``model`` (an export merges the adapter into it) touches no one else.
+    ``engine`` generates (the app passes its shared one); every engine takes its bases from the studio's
+    one model cache, so any BeforeAfter of a run shares one copy of the base with the Chat tab, the demo,
+    evaluation and the server. A caller that writes into the weights (an export's merge) takes the model
+    out of the cache first (``take()``).
     """
 
     def __init__(self, run_dir: str | Path, trust_remote_code: bool = False, engine=None):
@@ -28,9 +30,9 @@ class BeforeAfter:
         if is_reward_run(self.adapter_dir):  # checked before any weights load
             raise StudioError(
                 f"{run_dir} is a reward model: it scores answers instead of writing them; use `studio score` "
-                "(or the Score panel) with it, or pick a run trained with SFT, DPO, KTO, ORPO, SimPO or RL to chat.")
+                f"(or the Score panel) with it, or pick a run trained with {titles_of('policy')} to chat.")
         name = self.adapter_dir.parent.name if self.adapter_dir.name == "adapter" else self.adapter_dir.name
-        self.source = Source(str(self.adapter_dir), base_model_path_of(self.adapter_dir), str(self.adapter_dir), name)
+        self.source = Source(str(self.adapter_dir), run_base(self.adapter_dir), str(self.adapter_dir), name)
         self.engine = engine if engine is not None else Engine(trust_remote_code=trust_remote_code)
         self.engine.prepare(self.source)  # load now, so a broken run fails here and not mid-answer
 
@@ -38,6 +40,10 @@ class BeforeAfter:
     def model(self):
         """The PEFT model with this run's adapter active (``disable_adapter()`` gives the base)."""
         return self.engine.model_for(self.source)
+
+    def take(self):
+        """The PEFT model with this run's adapter active, now the caller's own (see Engine.take)."""
+        return self.engine.take(self.source)
 
     @property
     def tokenizer(self):

@@ -1,24 +1,22 @@
 """The studio's one generation engine: a model cache and streaming answers, for every face that
 generates (the Chat tab, the before/after demo, evaluation answers, `studio chat`).
 
-At most one copy of each base is in memory: each adapter is loaded on it under its own name and
-``set_adapter`` picks it; the plain base answers with the adapters disabled. Before a new base loads,
-the memory check counts what is free plus what the cache itself holds, frees the bases nobody asked
-to keep (oldest use first) when that makes room, and refuses with one sentence when nothing would.
-One re-entrant lock covers loading, adapter switching and generating, because the active adapter is
-state of the shared model. Only the generation thread holds it while it runs, never the reader:
-Gradio may resume a streaming handler on another thread, and a lock held across yields could not
-be released.
+Bases come from the studio's one model cache (studio.models.cache), so every engine in the process
+(the app's, a BeforeAfter's, the server's) shares one copy of each: each adapter is loaded on it under
+its own name and ``set_adapter`` picks it; the plain base answers with the adapters disabled. The
+cache's budget and least-recently-used eviction decide what stays; a base that cannot fit is refused
+with one sentence. One re-entrant lock, shared by every engine, covers loading, adapter switching and
+generating, because the active adapter is state of the shared model. Only the generation thread holds
+it while it runs, never the reader: Gradio may resume a streaming handler on another thread, and a lock
+held across yields could not be released.
 """
 
 from __future__ import annotations
 
-import gc
 import itertools
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +25,7 @@ from typing import Any
 from studio.chat.history import ChatError
 from studio.chat.sampling import Sampling
 from studio.chat.sources import Source
+from studio.models.cache import CacheError, LoadKey, ModelCache, model_cache, weights_bytes
 
 log = logging.getLogger("studio.chat")
 
@@ -36,31 +35,7 @@ class _Base:
     model: Any  # a PeftModel once an adapter is attached, else the plain model
     tokenizer: Any
     nbytes: int  # what its weights take in memory, measured once loaded
-    adapters: dict[str, tuple[str, float]] = field(default_factory=dict)  # folder -> (adapter name, file stamp)
-
-
-def _free_bytes() -> int | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
-
-
-def _weights_bytes(folder: str) -> int:
-    """Memory the weights take once loaded in float32 (the studio loads chat models in fp32)."""
-    import json
-
-    path = Path(folder)
-    size = sum(f.stat().st_size for f in path.glob("*.safetensors")) or sum(f.stat().st_size for f in path.glob("*.bin"))
-    try:
-        config = json.loads((path / "config.json").read_text())
-    except (OSError, ValueError):
-        config = {}
-    dtype = str(config.get("dtype") or config.get("torch_dtype") or "float32")
-    return size * 2 if "16" in dtype else size  # 16-bit files double when loaded as float32
+    adapters: dict[str, tuple[str, float]] = field(default_factory=dict)  # folder -> (adapter name, stamp)
 
 
 def _held_bytes(model) -> int:
@@ -98,7 +73,8 @@ class Generation:
 
 def waiting(work: Callable[[], Any], every: float = 1.0) -> Iterator[float]:
     """Run ``work`` in a thread and yield the seconds elapsed every ``every`` s until it ends, so a face can
-    say how long a load has taken; ``result = yield from waiting(...)`` gets its return value (or its error)."""
+    say how long a load has taken; ``result = yield from waiting(...)`` gets its return value (or its
+    error)."""
     box: dict[str, Any] = {}
 
     def run():
@@ -119,17 +95,28 @@ def waiting(work: Callable[[], Any], every: float = 1.0) -> Iterator[float]:
     return box.get("result")
 
 
-class Engine:
-    """The loaded bases, keyed by the folder their weights come from, least recently used first."""
+_NAMES = itertools.count()  # adapter names, unique in the process: engines share the bases they load on
+_GENERATION_LOCK = threading.RLock()  # one generation or adapter switch at a time on the shared bases
 
-    def __init__(self, trust_remote_code: bool = False):
+
+def _device() -> str:
+    import torch
+
+    if torch.cuda.is_available():  # answers stream far faster from a GPU; the studio trains there too
+        return "cuda"
+    if torch.backends.mps.is_available():  # an Apple GPU (the same rule as the device plan; not run here)
+        return "mps"
+    return "cpu"
+
+
+class Engine:
+    """Generation over the bases the model cache holds, keyed by the folder their weights come from."""
+
+    def __init__(self, trust_remote_code: bool = False, cache: ModelCache | None = None):
         self.trust_remote_code = trust_remote_code
-        self._bases: OrderedDict[str, _Base] = OrderedDict()
-        self._tokenizers: dict[str, Any] = {}
-        self._wanted: set[str] = set()  # bases a face asked to keep (keep_only); others go first
+        self.cache = cache if cache is not None else model_cache()
         self._paths: dict[str, str] = {}  # base name -> the folder it resolved to (holds() must not load)
-        self._names = itertools.count()
-        self.lock = threading.RLock()
+        self.lock = _GENERATION_LOCK
 
     # ---- loading -------------------------------------------------------------------------------
     def _resolve(self, source: Source):
@@ -144,8 +131,14 @@ class Engine:
         except Exception as exc:  # any loader failure is one sentence in the pane
             raise _load_error(source, exc) from exc
 
+    def _key(self, path: str) -> LoadKey:
+        return LoadKey(path, "causal_lm", "float32", "none", _device(), bool(self.trust_remote_code))
+
+    def _is_base(self, key: LoadKey) -> bool:
+        return key.kind == "causal_lm" and key.trust_remote_code == bool(self.trust_remote_code)
+
     def keep_only(self, specs: list[str], base_name: str) -> None:
-        """Free the bases none of ``specs`` uses, before a new one is loaded (a bad pick frees nothing
+        """Let go of the bases none of ``specs`` uses, before a new one is loaded (a bad pick frees nothing
         here; its pane reports it when it answers)."""
         from studio.chat.sources import parse_source
 
@@ -156,84 +149,60 @@ class Engine:
             except ChatError:
                 continue
         with self.lock:
-            self._wanted = wanted
-            for key in [k for k in self._bases if k not in wanted]:
-                del self._bases[key]
-            gc.collect()
+            self.cache.evict(lambda key: not self._is_base(key) or key.what in wanted)
 
     def release(self) -> None:
         """Let every model go (a face that needs the memory for something else)."""
         with self.lock:
-            self._bases.clear()
-            self._tokenizers.clear()
-            gc.collect()
+            self.cache.evict()
 
     def holds(self, source: Source) -> bool:
         """Whether answering ``source`` starts at once, with nothing to load."""
-        base = self._bases.get(self._paths.get(source.base, ""))
+        base = self.cache.peek(self._key(self._paths.get(source.base, "")))
         if base is None:
             return False
-        return not source.adapter or base.adapters.get(source.adapter, ("", -1.0))[1] == _stamp(source.adapter)
+        known = base.adapters.get(source.adapter or "", ("", -1.0))
+        return not source.adapter or known[1] == _stamp(source.adapter)
 
     def held_bytes(self) -> int:
-        return sum(base.nbytes for base in self._bases.values())
-
-    def _make_room(self, source: Source, need: int) -> None:
-        """The memory check: what is free plus what this cache could let go must hold the new base."""
-        free = _free_bytes()
-        if free is None or need <= free * 0.9:
-            return
-        spare = [k for k in self._bases if k not in self._wanted]  # oldest use first
-        if need <= (free + sum(self._bases[k].nbytes for k in spare)) * 0.9:
-            for key in spare:
-                free += self._bases.pop(key).nbytes
-                if need <= free * 0.9:
-                    break
-            gc.collect()
-            return
-        held = self.held_bytes()
-        beside = f" beside the {held / 2**30:.1f} GiB of models already loaded" if held else ""
-        raise ChatError(
-            f"Loading {source.label} needs about {need / 2**30:.1f} GiB but only {free / 2**30:.1f} GiB is free"
-            f"{beside}; pick models that share a base, or close other programs."
-        )
+        return self.cache.held_bytes()
 
     def _base(self, source: Source) -> _Base:
         resolved = self._resolve(source)
-        key = resolved.path
-        if key in self._bases:
-            self._bases.move_to_end(key)
-            return self._bases[key]
-        self._make_room(source, _weights_bytes(resolved.path))
-        from studio.models.loading import load_model, load_tokenizer
+
+        def load() -> _Base:
+            from studio.models.loading import load_model, load_tokenizer
+
+            try:
+                tokenizer = load_tokenizer(resolved, self.trust_remote_code)
+                model = load_model(resolved, trust_remote_code=self.trust_remote_code)
+            except Exception as exc:
+                raise _load_error(source, exc) from exc
+            model.to(_device())
+            model.eval()
+            return _Base(model, tokenizer, _held_bytes(model))
 
         try:
-            tokenizer = load_tokenizer(resolved, self.trust_remote_code)
-            model = load_model(resolved, trust_remote_code=self.trust_remote_code)
-        except Exception as exc:
-            raise _load_error(source, exc) from exc
-        import torch
-
-        if torch.cuda.is_available():  # answers stream far faster from a GPU; the studio trains there too
-            model.to("cuda")
-        elif torch.backends.mps.is_available():  # an Apple GPU (the same rule as the device plan; not run here)
-            model.to("mps")
-        model.eval()
-        self._bases[key] = _Base(model, tokenizer, _held_bytes(model))
-        return self._bases[key]
+            return self.cache.get(self._key(resolved.path), load, label=source.label,
+                                  estimate=weights_bytes(resolved.path))
+        except CacheError as exc:
+            raise ChatError(str(exc)) from exc
 
     def _tokenizer(self, source: Source, base: _Base):
         """An adapter folder's own tokenizer carries the chat template it was trained with."""
         if not source.adapter or not (Path(source.adapter) / "tokenizer_config.json").is_file():
             return base.tokenizer
-        if source.adapter not in self._tokenizers:
+        def load():
             from transformers import AutoTokenizer
 
             tok = AutoTokenizer.from_pretrained(source.adapter, trust_remote_code=self.trust_remote_code)
             if tok.pad_token is None:
                 tok.pad_token = tok.eos_token
-            self._tokenizers[source.adapter] = tok
-        return self._tokenizers[source.adapter]
+            return tok
+
+        key = LoadKey(source.adapter, "tokenizer", trust_remote_code=bool(self.trust_remote_code),
+                      stamp=_stamp(source.adapter))  # an adapter written again may carry a new template
+        return self.cache.get(key, load, label=f"{source.label} tokenizer")
 
     def _attach(self, source: Source, base: _Base) -> str | None:
         if not source.adapter:
@@ -246,8 +215,7 @@ class Engine:
 
         if known:  # the run saved newer weights since: drop the stale copy
             base.model.delete_adapter(known[0])
-            self._tokenizers.pop(source.adapter, None)
-        name = f"a{next(self._names)}"
+        name = f"a{next(_NAMES)}"
         try:
             if isinstance(base.model, PeftModel):
                 base.model.load_adapter(source.adapter, adapter_name=name)
@@ -274,12 +242,22 @@ class Engine:
                 model.set_adapter(name)
             return model
 
+    def take(self, source: Source):
+        """The model with ``source``'s adapter active, taken out of the cache: the caller may write into its
+        weights (an export merges the adapter in) without a second copy in memory; the next user of the
+        base loads a fresh one. Taken under the generation lock, so no answer is being written on it."""
+        with self.lock:
+            model = self.model_for(source)
+            self.cache.take(self._key(self._paths[source.base]))
+            return model
+
     def loaded_bases(self) -> int:
-        return len(self._bases)
+        return sum(self._is_base(entry.key) for entry in self.cache.entries())
 
     def context_of(self, source: Source) -> int:
         model, tokenizer, _ = self.prepare(source)
-        limit = getattr(model.config, "max_position_embeddings", None) or getattr(tokenizer, "model_max_length", 2048)
+        limit = (getattr(model.config, "max_position_embeddings", None)
+                 or getattr(tokenizer, "model_max_length", 2048))
         return int(min(limit, 1_000_000))
 
     # ---- generation ------------------------------------------------------------------------------
@@ -288,7 +266,8 @@ class Engine:
         """The answer piece by piece; ``stop`` ends it early, keeping what was said. ``tuned=False``
         answers with the adapters switched off (the base), through the adapter's own chat template."""
         sampling = sampling or Sampling()
-        return Generation(lambda gen: self._pieces(gen, source, messages, sampling, stop or threading.Event(), tuned),
+        stop = stop or threading.Event()
+        return Generation(lambda gen: self._pieces(gen, source, messages, sampling, stop, tuned),
                           int(sampling.max_new_tokens))
 
     def _pieces(self, gen: Generation, source: Source, messages: list[dict], sampling: Sampling,
@@ -312,7 +291,8 @@ class Engine:
                 inputs = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
                                                  return_dict=True).to(model.device)
                 torch.manual_seed(int(sampling.seed))
-                generate_with(model, adapter, tuned, **inputs, streamer=streamer, pad_token_id=tok.pad_token_id,
+                generate_with(model, adapter, tuned, **inputs, streamer=streamer,
+                              pad_token_id=tok.pad_token_id,
                               stopping_criteria=StoppingCriteriaList([_StopOnEvent(stop)]),
                               **sampling.generate_kwargs())
 
@@ -385,4 +365,5 @@ def _load_error(source: Source, exc: BaseException) -> ChatError:
     log.error("could not load %s", source.label, exc_info=exc)
     if isinstance(exc, StudioError):
         return ChatError(str(exc))
-    return ChatError(f"Could not load {source.label} ({type(exc).__name__}); the details are in the studio log.")
+    return ChatError(f"Could not load {source.label} ({type(exc).__name__}); "
+                     "the details are in the studio log.")

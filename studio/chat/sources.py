@@ -9,13 +9,13 @@ exported or merged folder, or a .gguf file; written as one string so a dropdown 
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from studio.chat.history import ChatError
-from studio.runs.files import adapter_folder, chosen_run
+from studio.runs.files import STATUS_FILE, checkpoints, chosen_run
+from studio.runs.folder import has_adapter, run_base, served_adapter
 
 log = logging.getLogger("studio.chat")
 BASE = "base"
@@ -34,28 +34,16 @@ class Source:
 
 
 def _checkpoints(run_dir: Path) -> list[Path]:
-    found = [p for p in run_dir.glob("checkpoint-*") if (p / "adapter_config.json").is_file()]
-    return sorted(found, key=lambda p: int(p.name.rsplit("-", 1)[-1]) if p.name.rsplit("-", 1)[-1].isdigit() else -1)
-
-
-def _adapter_base(adapter: Path) -> str:
-    """The name the run trained on ('embedded', a Hub id, a folder): checkpoints lack the studio marker,
-    so the run's final adapter marker is asked next, then PEFT's own record."""
-    for folder in (adapter, adapter_folder(adapter.parent, final_only=True)):
-        marker = folder / "studio_base.json" if folder else None
-        if marker and marker.is_file():
-            return json.loads(marker.read_text(encoding="utf-8"))["model"]
-    config = json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8"))
-    return config["base_model_name_or_path"]
+    return [p for p in checkpoints(run_dir) if has_adapter(p)]
 
 
 def _run_source(spec: str, run_dir: Path, name: str, checkpoint: str | None) -> Source:
-    adapter = adapter_folder(run_dir, checkpoint)
+    adapter = served_adapter(run_dir, checkpoint)
     if adapter is None:
         what = checkpoint or "a saved adapter"
         raise ChatError(f"The run {name} has no {what}; pick another model or wait until it saves one.")
     label = f"{name} ({adapter.name})" if adapter.name != "adapter" else name
-    return Source(spec, _adapter_base(adapter), str(adapter), label)
+    return Source(spec, run_base(adapter), str(adapter), label)
 
 
 def parse_source(spec: str | None, base_name: str = "embedded") -> Source:
@@ -80,17 +68,17 @@ def parse_source(spec: str | None, base_name: str = "embedded") -> Source:
             raise ChatError(f"The GGUF file {path} does not exist; check the path.")
         return Source(text, str(path), None, path.name)
     if path.is_dir():
-        if (path / "status.json").is_file():
+        if (path / STATUS_FILE).is_file():
             return _run_source(text, path, path.name, None)
-        if (path / "adapter_config.json").is_file():
+        if has_adapter(path):
             name = path.parent.name if path.name == "adapter" else path.name
-            return Source(text, _adapter_base(path), str(path), name)
+            return Source(text, run_base(path), str(path), name)
         if (path / "config.json").is_file():
             return Source(text, str(path), None, path.name)
         raise ChatError(f"The folder {path} holds no model, adapter or run; pick a model folder or a .gguf file.")
     from studio.paths import runs_dir
 
-    if "/" not in text and (runs_dir() / text / "status.json").is_file():
+    if "/" not in text and (runs_dir() / text / STATUS_FILE).is_file():
         return parse_source(f"run:{text}", base_name)
     raise ChatError(f"'{text}' is not a model here: use 'base', a run id, a model folder or a .gguf file.")
 
@@ -110,7 +98,7 @@ def source_choices(base_name: str = "embedded") -> list[tuple[str, str]]:
     choices = [(f"Base model ({base_name or 'embedded'})", BASE)]
     for info in _runs():
         run_dir = Path(info.dir)
-        if info.state in BUSY or adapter_folder(run_dir) is None or not chats(info.method):
+        if info.state in BUSY or served_adapter(run_dir) is None or not chats(info.method):
             continue
         choices.append((f"{info.name} · {str(info.method).upper()} · {info.state} · newest", f"run:{info.id}"))
         for ckpt in _checkpoints(run_dir):
@@ -123,10 +111,10 @@ def default_source() -> str:
     model: the tab works on a fresh install."""
     chosen = chosen_run()
     for info in _runs():
-        if info.id == chosen and info.state == FINISHED and adapter_folder(Path(info.dir)) is not None:
+        if info.id == chosen and info.state == FINISHED and served_adapter(Path(info.dir)) is not None:
             return f"run:{info.id}"
     for info in _runs():  # newest first
-        if info.state == FINISHED and chats(info.method) and adapter_folder(Path(info.dir)) is not None:
+        if info.state == FINISHED and chats(info.method) and served_adapter(Path(info.dir)) is not None:
             return f"run:{info.id}"
     return BASE
 

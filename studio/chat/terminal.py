@@ -1,8 +1,10 @@
-"""`studio chat` without --prompt: a multi-turn conversation in the terminal, with one model or two
-(--compare), through the same core as the Chat tab. Ctrl-C stops an answer; Ctrl-D or /quit ends."""
+"""`studio chat`: without --prompt a multi-turn conversation in the terminal, with one model or two
+(--compare), through the same core as the Chat tab (Ctrl-C stops an answer; Ctrl-D or /quit ends); with
+--prompt the before/after answers of one run."""
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 from typing import TextIO
@@ -12,6 +14,7 @@ from studio.chat.engine import Engine
 from studio.chat.sampling import Sampling
 from studio.chat.sources import default_source, parse_source
 from studio.chat.turns import add_message, answer, prepare_retry, sentence
+from studio.errors import StudioError
 
 HELP = "Type a message and press Enter. /retry answers again, /clear starts over, /quit (or Ctrl-D) ends."
 
@@ -80,4 +83,21 @@ def chat_loop(args, stdin: TextIO | None = None, out: TextIO | None = None) -> i
         for pane in panes:
             _answer_pane(engine, arena, pane, base, sampling, args.system or "", out, labels[pane] if args.compare else labels["a"])
     out.write("\nBye.\n")
+    return 0
+
+
+def cli_chat(args) -> int:
+    if args.prompt is None:
+        return chat_loop(args)
+    if not args.run_dir:
+        raise StudioError("--prompt needs a run folder: studio chat RUN_DIR --prompt '...'.")
+    from studio.chat.before_after import BeforeAfter
+
+    sampling = Sampling(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
+                        seed=args.seed, repetition_penalty=args.repetition_penalty)
+    answers = BeforeAfter(args.run_dir).compare(args.prompt, sampling)
+    if args.json:
+        print(json.dumps(answers, ensure_ascii=False))
+    else:
+        print(f"Before training:\n  {answers['before']}\n\nAfter training:\n  {answers['after']}")
     return 0

@@ -22,9 +22,9 @@ from pathlib import Path
 from studio.errors import StudioError
 from studio.paths import PROJECT_ROOT, studio_home
 from studio.runs import files
+from studio.runs.files import SLURM_SCRIPT as SCRIPT
 from studio.runs.launcher import MAIN_ENV, NODE_RANK_ENV
 
-SCRIPT = "slurm.sbatch"
 MAIN_PORT = 29500
 SLURM_MAIN = f"first-node-of-the-job:{MAIN_PORT}"  # replaced per job by STUDIO_MAIN from the allocation
 

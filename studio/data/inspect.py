@@ -66,18 +66,26 @@ class InspectReport:
 
 
 def _tokenizer_for(model: str | None):
+    """The model's tokenizer, through the studio's model cache (the Data tab asks again at each inspect)."""
+    from studio.models.cache import LoadKey, model_cache
     from studio.models.loading import EMBEDDED_ID, load_tokenizer, resolve_model, tokenizer_folder
 
     folder = tokenizer_folder(model or "")  # the embedded model's, without waiting for its weights
     if folder:
-        from transformers import AutoTokenizer
+        def load():
+            from transformers import AutoTokenizer
 
-        tokenizer = _embedded_tokenizer(folder) or AutoTokenizer.from_pretrained(folder)
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
+            tokenizer = _embedded_tokenizer(folder) or AutoTokenizer.from_pretrained(folder)
+            if tokenizer.pad_token is None:
+                tokenizer.pad_token = tokenizer.eos_token
+            return tokenizer
+
+        tokenizer = model_cache().get(LoadKey(folder, "tokenizer"), load, label=f"{EMBEDDED_ID} tokenizer")
         return tokenizer, EMBEDDED_ID
     resolved = resolve_model(model or "")
-    return load_tokenizer(resolved), resolved.display_name
+    tokenizer = model_cache().get(LoadKey(resolved.path, "tokenizer"), lambda: load_tokenizer(resolved),
+                                  label=f"{resolved.display_name} tokenizer")
+    return tokenizer, resolved.display_name
 
 
 def _embedded_tokenizer(folder: str):

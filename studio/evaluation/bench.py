@@ -17,9 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from studio.errors import StudioError
-from studio.safety.atomic import write_json
+from studio.runs.files import BENCH_FILE, BENCH_PROGRESS_FILE
+from studio.runs.folder import read_json, write_json
 
-BENCH_FILE = "bench.json"
 FIGURES = ("prompt_strict", "prompt_loose", "inst_strict", "inst_loose")
 
 
@@ -92,31 +92,20 @@ def run_ifeval(run_dir: str | Path, *, limit: int | None = 50, max_new_tokens: i
 
 
 def save_result(run_dir: Path, result: dict) -> None:
-    path = run_dir / BENCH_FILE
     saved = load_saved(run_dir)
     saved[result["task"]] = result
-    write_json(path, saved)
+    write_json(run_dir, BENCH_FILE, saved)
 
 
 def load_saved(run_dir: str | Path) -> dict:
     """{task: result} from the run's bench.json ({} when none was run)."""
-    path = Path(run_dir) / BENCH_FILE
-    try:
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    except ValueError:
-        return {}
+    return read_json(run_dir, BENCH_FILE)
 
-
-PROGRESS_FILE = "bench_progress.json"
 
 
 def read_progress(run_dir: str | Path) -> dict:
     """{"state": running|done|failed, "done", "total", "message"} of the run's latest benchmark job, or {}."""
-    path = Path(run_dir) / PROGRESS_FILE
-    try:
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    except ValueError:
-        return {}
+    return read_json(run_dir, BENCH_PROGRESS_FILE)
 
 
 def start_background(run_dir: str | Path, *, limit: int | None = 50, max_new_tokens: int = 384):
@@ -130,7 +119,7 @@ def start_background(run_dir: str | Path, *, limit: int | None = 50, max_new_tok
 
     def write(state: str, done: int, total: int, message: str) -> None:
         progress = {"state": state, "done": done, "total": total, "message": message}
-        write_json(run_dir / PROGRESS_FILE, progress, indent=None)
+        write_json(run_dir, BENCH_PROGRESS_FILE, progress)
 
     def job() -> None:
         import logging

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import StudioError
-from studio.safety.atomic import write_json
+from studio.runs.files import EVAL_FILE
+from studio.runs.folder import config_path, is_run_folder, read_json, run_of, write_json
 
-EVAL_FILE = "eval.json"
 # Scales the margin of a run whose method has no beta of its own (SFT); 0.1 is the usual beta.
 MARGIN_BETA = 0.1
 METRIC_LABELS = {
@@ -45,12 +45,7 @@ class EvalError(StudioError):
     """An evaluation that cannot run, phrased as one sentence the user can act on."""
 
 
-def run_dir_of(path: str | Path) -> Path:
-    """The run folder for a run folder or for its adapter/ folder."""
-    path = Path(path)
-    if path.name == "adapter" and (path.parent / "config.yaml").is_file():
-        return path.parent
-    return path
+run_dir_of = run_of  # the run folder for a run, its adapter/ or a checkpoint (studio.runs.folder)
 
 
 def run_beta(run_dir: str | Path) -> float:
@@ -58,7 +53,7 @@ def run_beta(run_dir: str | Path) -> float:
     scales the margin for methods that have none (SFT)."""
     from studio.config import RunConfig
 
-    config = run_dir_of(run_dir) / "config.yaml"
+    config = config_path(run_dir_of(run_dir))
     if config.is_file():
         beta = getattr(RunConfig.from_yaml(config).method_options, "beta", None)
         if isinstance(beta, (int, float)):
@@ -69,7 +64,7 @@ def run_beta(run_dir: str | Path) -> float:
 def _run_max_length(run_dir: Path) -> int | None:
     from studio.config import RunConfig
 
-    config = run_dir_of(run_dir) / "config.yaml"
+    config = config_path(run_dir_of(run_dir))
     return RunConfig.from_yaml(config).training.max_length if config.is_file() else None
 
 
@@ -184,7 +179,7 @@ def evaluate(run_dir: str | Path, pairs_file: str | Path, beta: float | None = N
     model card reads.
     """
     from studio.chat.before_after import BeforeAfter
-    from studio.inference import is_reward_run
+    from studio.runs.adapters import is_reward_run
 
     run_dir = Path(run_dir)
     if is_reward_run(run_dir):
@@ -211,9 +206,9 @@ def evaluate(run_dir: str | Path, pairs_file: str | Path, beta: float | None = N
 
 def _save(run_dir: Path, pairs_file: str | Path, result: dict) -> None:
     target = run_dir_of(run_dir)
-    if (target / "config.yaml").is_file():  # only inside a real run folder
+    if is_run_folder(target):  # only inside a real run folder
         record = {**result, "pairs_file": Path(pairs_file).name, "time": round(time.time(), 3)}
-        write_json(target / EVAL_FILE, record)
+        write_json(target, EVAL_FILE, record)
 
 
 def _evaluate_reward(run_dir: Path, pairs_file: str | Path, *, model=None, save: bool = True) -> dict:
@@ -232,13 +227,7 @@ def _evaluate_reward(run_dir: Path, pairs_file: str | Path, *, model=None, save:
 
 def load_saved_eval(run_dir: str | Path) -> dict | None:
     """The last evaluation written by ``evaluate`` for this run, if any."""
-    path = run_dir_of(run_dir) / EVAL_FILE
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    return read_json(run_dir_of(run_dir), EVAL_FILE) or None
 
 
 def eval_table(result: dict) -> dict:
@@ -297,7 +286,7 @@ def answer_prompts(run_dir: str | Path, prompts: list[str], sampling=None, *, mo
 def cli_eval(args) -> int:
     from studio.chat.before_after import BeforeAfter
     from studio.evaluation import classify_eval
-    from studio.inference import is_reward_run
+    from studio.runs.adapters import is_reward_run
 
     if classify_eval.is_classifier_run(args.run_dir):  # labelled data, not preference pairs
         return classify_eval.cli_eval(args)

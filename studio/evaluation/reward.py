@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import StudioError
-from studio.inference import adapter_dir_of, adapter_method, base_model_path_of, is_reward_run
+from studio.runs.adapters import adapter_dir_of, adapter_method, is_reward_run, run_base
 
 
 class RewardModelError(StudioError):
@@ -43,22 +43,41 @@ def sigmoid(x: float) -> float:
 
 
 class RewardModel:
-    """One reward run in memory: the base with its score head, the run's adapter switchable on and off."""
+    """One reward run in memory: the base with its score head, the run's adapter switchable on and off.
+    Loaded through the studio's model cache: every scorer of the run shares one copy and one lock."""
 
     def __init__(self, run_dir: str | Path):
+        from studio.models.cache import LoadKey, model_cache, weights_bytes
+
+        self.adapter_dir = check_reward_run(run_dir)  # before anything heavy loads
+        stamp = max((p.stat().st_mtime for p in self.adapter_dir.glob("adapter_model*")), default=0.0)
+        self._key = LoadKey(str(self.adapter_dir), "reward", stamp=stamp)
+        base_path = run_base(self.adapter_dir)
+        estimate = weights_bytes(base_path) if Path(base_path).is_dir() else 0
+        self.model, self.tokenizer, self._lock = model_cache().get(
+            self._key, self._load, label=f"{self.adapter_dir.parent.name} (reward)", estimate=estimate)
+
+    def _load(self) -> tuple[Any, Any, threading.Lock]:
         from peft import PeftModel
 
         from studio.models.loading import load_model, load_tokenizer, resolve_model
 
-        self.adapter_dir = check_reward_run(run_dir)  # before anything heavy loads
-        resolved = resolve_model(base_model_path_of(self.adapter_dir))
-        self.tokenizer = load_tokenizer(type(resolved)(str(self.adapter_dir), resolved.display_name, True))
+        resolved = resolve_model(run_base(self.adapter_dir))
+        tokenizer = load_tokenizer(type(resolved)(str(self.adapter_dir), resolved.display_name, True))
         base = load_model(resolved, kind="reward")
         # The head pools the last token that is not padding, as in training.
-        base.config.pad_token_id = self.tokenizer.pad_token_id
-        self.model = PeftModel.from_pretrained(base, str(self.adapter_dir))
-        self.model.eval()
-        self._lock = threading.Lock()  # the adapter switch is global state
+        base.config.pad_token_id = tokenizer.pad_token_id
+        model = PeftModel.from_pretrained(base, str(self.adapter_dir))
+        model.eval()
+        return model, tokenizer, threading.Lock()  # the adapter switch is state of the shared model
+
+    def take(self):
+        """The PEFT model, taken out of the cache: the caller may write into its weights (a merge)."""
+        from studio.models.cache import model_cache
+
+        with self._lock:
+            model_cache().take(self._key)
+            return self.model
 
     def rewards(self, prompt: Any, answers: list[Any], tuned: bool = True) -> list[float]:
         """r(prompt, answer) for each answer; prompt and answers are texts or message lists."""

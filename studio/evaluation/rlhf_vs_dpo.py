@@ -1,8 +1,8 @@
 """RLHF and DPO side by side on the same pairs: the same prompts answered by the base and by each
 tuned policy, every answer scored by the reward model, and held-out accuracy for all of them.
 
-One model is in memory at a time: each policy run (base with its adapter off, then on), then the
-reward model.
+Every model comes from the studio's one model cache (studio.models.cache): the policies share one copy of
+their base, and the cache's budget decides what stays in memory beside the reward model.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ def compare(reward_run: str | Path, policy_runs: dict[str, str | Path], prompts:
     with its adapter off (greedy, so every base answer is the same whichever run holds it).
     """
     from studio.chat.before_after import BeforeAfter
+    from studio.chat.sampling import Sampling
     from studio.evaluation.pairs import evaluate
     from studio.evaluation.reward import RewardModel
-    from studio.inference import Sampling
 
     say = progress or (lambda _msg: None)
     sampling = Sampling(max_new_tokens=max_new_tokens)

@@ -14,7 +14,8 @@ from functools import cache
 from studio.errors import ConfigError
 from studio.methods.base import Chart, Method, TrainContext, option
 
-__all__ = ["Chart", "Method", "TrainContext", "all_methods", "data_asked", "get_method", "method_names", "option"]
+__all__ = ["Chart", "Method", "TrainContext", "all_methods", "data_asked", "get_method", "method_names",
+           "option", "titles_of"]
 
 @cache
 def all_methods() -> tuple[Method, ...]:
@@ -38,6 +39,12 @@ def get_method(name: str) -> Method:
             return method
     raise ConfigError(f"Method must be one of {', '.join(method_names())}, not '{name}'; "
                       "`studio methods` describes each.")
+
+
+def titles_of(produces: str = "policy") -> str:
+    """The methods that produce ``produces`` as a sentence names them: "SFT, DPO, KTO, ORPO, SimPO or RL"."""
+    titles = [m.short_title for m in all_methods() if m.produces == produces]
+    return ", ".join(titles[:-1]) + f" or {titles[-1]}" if len(titles) > 1 else "".join(titles)
 
 
 def data_asked(method: Method | str):

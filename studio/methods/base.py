@@ -80,6 +80,9 @@ class Method:
     # Checks that look at the world (files, other runs) rather than the recipe alone; training calls it
     # with the method's options before anything heavy loads. Raises ConfigError with one sentence.
     preflight: Callable[[Any], None] | None = None
+    # Why evaluation during training (the eval curve, early stopping) is not offered, as a clause ("an RL run
+    # is judged by ..."); empty when it is. Validation and the faces read it here, never a list of names.
+    no_eval_curve: str = ""
 
     def __post_init__(self) -> None:
         if self.produces not in PRODUCES:

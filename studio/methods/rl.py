@@ -74,8 +74,8 @@ class RLOptions:
 
 def reward_run_dir(value: str) -> Path:
     """The reward run a recipe names, or one sentence saying what to give instead (nothing heavy loads)."""
-    from studio.inference import adapter_dir_of, adapter_method, is_reward_run
     from studio.paths import runs_dir
+    from studio.runs.adapters import adapter_dir_of, adapter_method, is_reward_run
 
     text = (value or "").strip()
     if not text:
@@ -155,6 +155,7 @@ METHOD = Method(
     data_kind="preference",
     build=build,
     options=RLOptions,
+    no_eval_curve="an RL run is judged by the reward it earns, which its charts already draw",
     advice=(
         "**RL against a reward model** is RLHF's step 3: for each prompt the model samples several answers, "
         "the reward model (a run of the **reward** method, named in `rl.reward_model`) scores them, and the "

@@ -26,8 +26,7 @@ def search_models(category: str = "small", task: str = "chat", query: str = "", 
     import httpx2
     from huggingface_hub import HfApi
 
-    from studio.net import hub_endpoint, hub_reachable
-    from studio.publish.login import find_token
+    from studio.net import find_token, hub_endpoint, hub_reachable
 
     if category not in SIZE_FILTERS:
         raise HubSearchError(f"Unknown size category '{category}'; choose small, medium or large.")

@@ -74,6 +74,19 @@ def shape_from_config(config, params: int | None = None) -> Shape:
     return Shape(int(params), layers, hidden, inter, heads, kv_heads, vocab, tied)
 
 
+def local_model_shape(name: str) -> Shape:
+    """The shape of a base model on this disk, from its config.json alone (no weights are loaded); a
+    FileNotFoundError when the model is not here (a Hub id not yet downloaded)."""
+    from transformers import AutoConfig
+
+    from studio.models.loading import resolve_model
+
+    resolved = resolve_model(name)
+    if not resolved.is_local:
+        raise FileNotFoundError(name)
+    return shape_from_config(AutoConfig.from_pretrained(resolved.path))
+
+
 def shape_from_params(params_b: float, vocab: int = 64_000) -> Shape:
     """A typical shape for a model known only by its size (catalog rows): width/depth about 128."""
     params = params_b * 1e9

@@ -8,7 +8,6 @@ Only names, never local absolute paths, go into the card; no token ever reaches 
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import fields
 from pathlib import Path
@@ -17,7 +16,8 @@ from typing import Any
 from studio.errors import StudioError
 from studio.methods import get_method
 from studio.paths import ASSETS_DIR
-from studio.runs.files import adapter_folder, read_metrics
+from studio.runs.files import ADAPTER_DIR, read_metrics, read_status, read_summary
+from studio.runs.folder import config_path, read_base_marker, served_adapter
 
 TEMPLATE = ASSETS_DIR / "model_card.md"
 CURVE_FILE = "loss_curve.png"
@@ -30,13 +30,6 @@ class CardError(StudioError):
     """A model card that cannot be built, phrased as one sentence the user can act on."""
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
 def is_hub_id(name: str) -> bool:
     """A Hub repo id (``org/name``) rather than a local path or file."""
     return bool(name) and bool(HUB_ID.match(name)) and not Path(name).expanduser().exists()
@@ -44,9 +37,9 @@ def is_hub_id(name: str) -> bool:
 
 def base_model_of(run_dir: Path) -> tuple[str, bool, str]:
     """(display name, is on the Hub, note) for the run's base model."""
-    adapter = adapter_folder(run_dir, final_only=True)
-    marker = _read_json(adapter / "studio_base.json") if adapter else {}
-    summary = _read_json(run_dir / "summary.json")
+    adapter = served_adapter(run_dir, final_only=True)
+    marker = read_base_marker(adapter) if adapter else {}
+    summary = read_summary(run_dir)
     configured = marker.get("model", "")
     display = marker.get("base_model") or summary.get("base_model") or Path(configured).name or "unknown"
     if configured == "embedded":
@@ -143,7 +136,7 @@ def _provenance(run_dir: Path, cfg, summary: dict, base: str) -> dict:
     """Base and revision, data and its hash, versions, recipe and command (studio.publish.provenance)."""
     from studio.publish import provenance
 
-    configured = _read_json(run_dir / "adapter" / "studio_base.json").get("model", cfg.model.name)
+    configured = read_base_marker(run_dir / ADAPTER_DIR).get("model", cfg.model.name)
     source = cfg.data.source
     digest = summary.get("data_sha256") or provenance.data_hash(source)
     return {"base": base, "revision": provenance.base_revision(configured, summary),
@@ -166,12 +159,12 @@ def build_model_card(run_dir: str | Path, repo_id: str | None = None, eval_resul
     from studio.evaluation.pairs import eval_table, load_saved_eval, run_dir_of
 
     run_dir = run_dir_of(run_dir)
-    config = run_dir / "config.yaml"
+    config = config_path(run_dir)
     if not config.is_file():
         raise CardError(f"{run_dir} has no config.yaml, so it is not a studio run folder.")
     cfg = RunConfig.from_yaml(config)
     method = get_method(cfg.method)
-    summary = _read_json(run_dir / "summary.json")
+    summary = read_summary(run_dir)
     base, base_on_hub, base_note = base_model_of(run_dir)
     dataset, hub_datasets = _dataset(cfg, summary)
     if eval_result is None:
@@ -190,7 +183,7 @@ def build_model_card(run_dir: str | Path, repo_id: str | None = None, eval_resul
         tags=["peft", "lora", "trl", cfg.method, "fine-tuning-studio", *(["merge"] if merge else [])],
         datasets=hub_datasets or None,
     )
-    name = _read_json(run_dir / "status.json").get("name") if merge else None  # not the first parent's
+    name = read_status(run_dir).get("name") if merge else None  # not the first parent's
     title = repo_id.split("/")[-1] if repo_id else (name or cfg.output.name or f"{cfg.method}-adapter")
     card = ModelCard.from_template(
         card_data,

@@ -178,10 +178,12 @@ def export_gguf(run_dir: str | Path, to: str | Path, quant: str | list[str] = "f
     "files": [{"gguf", "quant", "check"}, ...] of all.
     """
     from studio.chat.before_after import BeforeAfter
+    from studio.chat.sampling import Sampling
     from studio.evaluation.pairs import run_dir_of
-    from studio.inference import Sampling, adapter_dir_of
+    from studio.models.cache import model_cache
     from studio.publish.hub import check_adapter
     from studio.publish.modelfile import write_modelfile
+    from studio.runs.adapters import adapter_dir_of
 
     say = progress or (lambda frac, msg: log.info(msg))
     target = check_target(to, GGUF_EXPORT, "GGUF export")  # before the converter's import and the merge
@@ -200,9 +202,9 @@ def export_gguf(run_dir: str | Path, to: str | Path, quant: str | list[str] = "f
             tuned_answer = pair.answer(check_prompt, True, Sampling())
         say(0.3, "Merging the adapter into the base...")
         merged_dir = tmp / ".merged"
-        pair.model.merge_and_unload().save_pretrained(str(merged_dir))
-        pair.tokenizer.save_pretrained(str(merged_dir))
         tokenizer = pair.tokenizer
+        pair.take().merge_and_unload().save_pretrained(str(merged_dir))  # taken out of the cache: merged
+        tokenizer.save_pretrained(str(merged_dir))
         del pair
         stem = _file_stem(run)
         files = []
@@ -224,6 +226,8 @@ def export_gguf(run_dir: str | Path, to: str | Path, quant: str | list[str] = "f
             files.append({"gguf": gguf_file.name, "quant": name, "check": check})
         (tmp / ".f16.gguf").unlink(missing_ok=True)
         shutil.rmtree(merged_dir)
+        moving = str(Path(tmp).resolve())  # the read-backs of files about to be renamed let go
+        model_cache().evict(lambda key: not key.what.startswith(moving))
         write_modelfile(tmp / "Modelfile", files[0]["gguf"], tokenizer)
         write_json(tmp / MARKER, {**files[0], "files": files})
     say(1.0, "Done.")

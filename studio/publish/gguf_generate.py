@@ -39,6 +39,23 @@ def generate(path: str | Path, prompt: str, *, max_new_tokens: int = 96, engine:
     if engine != "transformers":
         raise GenerateError(f"Unknown engine '{engine}'; choose transformers or llama.cpp.")
     import torch
+
+    from studio.models.cache import LoadKey, model_cache
+
+    key = LoadKey(str(path.resolve()), "gguf", stamp=path.stat().st_mtime)
+    model, tokenizer = model_cache().get(key, lambda: _load_gguf(path), label=path.name,
+                                         estimate=path.stat().st_size)
+    inputs = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                           return_tensors="pt", return_dict=True)
+    with torch.no_grad():
+        out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
+                             pad_token_id=tokenizer.pad_token_id)
+    return tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+
+
+def _load_gguf(path: Path):
+    """The GGUF read back through transformers (weights de-quantized to float32) and its tokenizer."""
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from studio.models.loading import tensor_name_map_cached
@@ -53,15 +70,11 @@ def generate(path: str | Path, prompt: str, *, max_new_tokens: int = 96, engine:
         # not 128) and the file's tensors do not fit them.
         log.debug("gguf load failed", exc_info=True)
         raise GenerateError(f"transformers' GGUF reader cannot rebuild the model in {path.name} "
-                            f"({type(exc).__name__}), so it cannot answer through transformers; try --engine llama.cpp.") from None
+                            f"({type(exc).__name__}), so it cannot answer through transformers; "
+                            "try --engine llama.cpp.") from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    inputs = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
-                                           return_tensors="pt", return_dict=True)
-    with torch.no_grad():
-        out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
-                             pad_token_id=tokenizer.pad_token_id)
-    return tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+    return model, tokenizer
 
 
 def _generate_llama_cpp(path: Path, prompt: str, max_new_tokens: int) -> str:

@@ -50,10 +50,10 @@ def export_lora_gguf(run_dir: str | Path, to: str | Path) -> dict:
     import torch
 
     from studio.evaluation.pairs import run_dir_of
-    from studio.inference import adapter_dir_of, base_model_path_of
     from studio.models.loading import resolve_model
     from studio.publish.gguf import _converter, _converter_log_to_file, _file_stem
     from studio.publish.hub import check_adapter
+    from studio.runs.adapters import adapter_dir_of, run_base
 
     gguf, model_base, model_type, get_arch, get_class = _converter()
     run = run_dir_of(run_dir)
@@ -63,7 +63,7 @@ def export_lora_gguf(run_dir: str | Path, to: str | Path) -> dict:
     if config.get("use_dora") or config.get("rank_pattern") or config.get("alpha_pattern"):
         raise LoraExportError("This adapter uses DoRA or per-layer ranks, which llama.cpp's LoRA files cannot hold; "
                               "export it merged (--format gguf) instead.")
-    base_dir = Path(resolve_model(base_model_path_of(adapter)).path)
+    base_dir = Path(resolve_model(run_base(adapter)).path)
     hparams = model_base.load_hparams(base_dir, False)
     arch = get_arch(hparams, model_type.TEXT)
     try:

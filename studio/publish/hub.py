@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from studio.errors import StudioError
+from studio.runs.folder import is_run_folder
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,8 @@ def stage(run_dir: str | Path, dest: Path, *, repo_id: str | None = None, for_hu
     Returns the names written.
     """
     from studio.evaluation.pairs import run_dir_of
-    from studio.inference import adapter_dir_of
     from studio.publish.card import CURVE_FILE, base_model_of, build_model_card, plot_loss_curve
+    from studio.runs.adapters import adapter_dir_of
 
     run = run_dir_of(run_dir)
     adapter = adapter_dir_of(run)
@@ -75,7 +76,7 @@ def stage(run_dir: str | Path, dest: Path, *, repo_id: str | None = None, for_hu
         config = json.loads(config_path.read_text(encoding="utf-8"))
         config["base_model_name_or_path"] = base_model_of(run)[0]
         config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    if (run / "config.yaml").is_file():  # a run folder: card and curve; a bare adapter folder has no history
+    if is_run_folder(run):  # a run folder: card and curve; a bare adapter folder has no history
         curve = plot_loss_curve(run, dest / CURVE_FILE)
         if curve is not None:
             written.append(CURVE_FILE)
@@ -104,7 +105,7 @@ def export_adapter(run_dir: str | Path, to: str | Path, merge: bool = False) -> 
 def merge_into_base(run_dir: str | Path, dest: Path) -> Path:
     """Merge the run's adapter into its base model and save the full model with the tokenizer."""
     from studio.chat.before_after import BeforeAfter
-    from studio.inference import is_reward_run
+    from studio.runs.adapters import is_reward_run
 
     if is_reward_run(run_dir):  # the base with its score head: merged, it is a standalone reward model
         from studio.evaluation.reward import RewardModel
@@ -112,9 +113,10 @@ def merge_into_base(run_dir: str | Path, dest: Path) -> Path:
         pair = RewardModel(run_dir)
     else:
         pair = BeforeAfter(run_dir)
-    merged = pair.model.merge_and_unload()
+    tokenizer = pair.tokenizer
+    merged = pair.take().merge_and_unload()  # taken out of the model cache: the merge writes into its weights
     merged.save_pretrained(str(dest))
-    pair.tokenizer.save_pretrained(str(dest))
+    tokenizer.save_pretrained(str(dest))
     return dest
 
 

@@ -4,21 +4,9 @@ in memory and is handed to the Hub client, never logged or written."""
 
 from __future__ import annotations
 
-import os
+from studio.net import find_token
 
-
-def find_token(box: str | None = None) -> tuple[str | None, str]:
-    """(token, where it came from); (None, "none") when there is none."""
-    token = (box or "").strip()
-    if token:
-        return token, "box"
-    env = os.environ.get("HF_TOKEN", "").strip()
-    if env:
-        return env, "HF_TOKEN"
-    from huggingface_hub import get_token
-
-    saved = get_token()  # also reads HF_TOKEN_PATH and the token file `hf auth login` writes
-    return (saved, "saved login") if saved else (None, "none")
+__all__ = ["find_token", "login_sentence"]  # the token itself is found by studio.net, below every package
 
 
 def login_sentence() -> str:

@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 from studio.errors import StudioError
-from studio.safety.atomic import write_json
+from studio.runs.files import ADAPTER_DIR, MERGE_FILE, SUMMARY_FILE, read_status
+from studio.runs.folder import config_path, read_base_marker, write_base_marker, write_json
 
 METHODS = ("linear", "ties", "dare_ties", "cat")
-MERGE_FILE = "merge.json"
 TOKENIZER_GLOBS = ("tokenizer*", "special_tokens_map.json", "chat_template.jinja", "vocab.json", "merges.txt",
                    "added_tokens.json")
 
@@ -30,8 +30,9 @@ class MergeError(StudioError):
 
 def _parent(spec: str) -> dict:
     """One run to merge: its folder, adapter, base and rank."""
-    from studio.inference import adapter_dir_of, adapter_method, base_model_path_of, is_reward_run
+    from studio.methods import titles_of
     from studio.runs import resolve_run
+    from studio.runs.adapters import adapter_dir_of, adapter_method, is_reward_run, run_base
 
     try:
         run_dir = resolve_run(spec)
@@ -42,18 +43,11 @@ def _parent(spec: str) -> dict:
     except StudioError as exc:
         raise MergeError(f"{spec} is not a run with an adapter; `studio runs` lists the runs there are.") from exc
     if is_reward_run(adapter):
-        raise MergeError(f"{spec} is a reward model; merge runs that write answers (SFT, DPO, KTO, ORPO, SimPO, RL).")
+        raise MergeError(f"{spec} is a reward model; merge runs that write answers ({titles_of('policy')}).")
     config = json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8"))
-    status = _read_json(run_dir / "status.json")
+    status = read_status(run_dir)
     return {"spec": spec, "name": status.get("name") or run_dir.name, "dir": run_dir, "adapter": adapter,
-            "base": base_model_path_of(adapter), "method": adapter_method(adapter), "rank": int(config["r"])}
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+            "base": run_base(adapter), "method": adapter_method(adapter), "rank": int(config["r"])}
 
 
 def check(parents: list[dict], method: str, weights: list[float] | None, density: float | None) -> list[float]:
@@ -131,24 +125,24 @@ def _write_run(model, folder: Path, run_id: str, parents, method, weights, densi
 
     first = parents[0]
     model.save_pretrained(str(folder / "tmp"), selected_adapters=["merged"])
-    (folder / "tmp" / "merged").rename(folder / "adapter")  # PEFT saves a named adapter in its own folder
+    (folder / "tmp" / "merged").rename(folder / ADAPTER_DIR)  # PEFT saves a named adapter in its own folder
     shutil.rmtree(folder / "tmp")  # PEFT's stub README beside the adapter folder
     for pattern in TOKENIZER_GLOBS:  # the first parent's tokenizer carries the chat template they trained with
         for file in first["adapter"].glob(pattern):
-            shutil.copy2(file, folder / "adapter" / file.name)
-    marker = _read_json(first["adapter"] / "studio_base.json")
+            shutil.copy2(file, folder / ADAPTER_DIR / file.name)
+    marker = read_base_marker(first["adapter"])
     marker["method"] = first["method"] or marker.get("method", "")
-    write_json(folder / "adapter" / "studio_base.json", marker, indent=None)
-    if (first["dir"] / "config.yaml").is_file():  # chat, eval and the card read the run's recipe
-        shutil.copy2(first["dir"] / "config.yaml", folder / "config.yaml")
+    write_base_marker(folder / ADAPTER_DIR, **marker)
+    if config_path(first["dir"]).is_file():  # chat, eval and the card read the run's recipe
+        shutil.copy2(config_path(first["dir"]), config_path(folder))
     record = {"method": method, "weights": weights, "density": density, "seed": seed, "peft": peft_version,
               "parents": [{"name": p["name"], "method": p["method"], "rank": p["rank"], "weight": w,
                            "base": marker.get("base_model") or Path(p["base"]).name}
                           for p, w in zip(parents, weights)]}
-    write_json(folder / MERGE_FILE, record, indent=1)
+    write_json(folder, MERGE_FILE, record, indent=1)
     summary = {"method": first["method"], "base_model": marker.get("base_model", ""), "merged_from":
                [p["name"] for p in parents], "merge_method": method, "seconds": round(time.time() - started, 2)}
-    write_json(folder / "summary.json", summary, indent=1)
+    write_json(folder, SUMMARY_FILE, summary, indent=1)
     now = time.time()
     parents_text = ", ".join(p["name"] for p in parents)
     update_status(folder, new=True, id=run_id, name=name, method=first["method"], state="completed", step=0,

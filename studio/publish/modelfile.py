@@ -122,7 +122,7 @@ def modelfile_text(gguf_name: str, tokenizer, *, temperature: float = 0.0, top_p
 
 
 def write_modelfile(path, gguf_name: str, tokenizer) -> None:
-    from studio.inference import Sampling
+    from studio.chat.sampling import Sampling
 
     chat = Sampling()
     text = modelfile_text(gguf_name, tokenizer, temperature=chat.temperature, top_p=chat.top_p,

@@ -7,23 +7,18 @@ Only names go into a card, never local absolute paths, and no key whose name say
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 from pathlib import Path
 from typing import Any
 
+from studio.runs.files import BENCH_FILE, MERGE_FILE, read_status
+from studio.runs.folder import config_path, read_json
+
 SNAPSHOT = re.compile(r"/snapshots/([0-9a-f]{40})(?:/|$)")
 LICENCE_IDS = {"apache-2.0": "apache-2.0", "mit": "mit", "llama 3.1 community license": "llama3.1",
                "llama 3.2 community license": "llama3.2", "gemma terms of use": "gemma"}
 SECRET = re.compile(r"token|secret|password|api_key", re.IGNORECASE)
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
 
 
 def licence(configured: str, display: str) -> tuple[str, str] | None:
@@ -106,7 +101,7 @@ def recipe(run_dir: Path) -> str:
     import yaml
 
     try:
-        raw = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
+        raw = yaml.safe_load(config_path(run_dir).read_text(encoding="utf-8")) or {}
     except OSError:
         return ""
     return yaml.safe_dump(_names_only(raw), sort_keys=False, allow_unicode=True).strip()
@@ -114,7 +109,7 @@ def recipe(run_dir: Path) -> str:
 
 def command(run_dir: Path) -> str:
     """The command that trains this recipe again (a distributed run's own launch line when it kept one)."""
-    status = _read_json(run_dir / "status.json")
+    status = read_status(run_dir)
     if isinstance(status.get("command"), list):
         return " ".join(Path(p).name if str(p).startswith("/") else str(p) for p in status["command"])
     return "studio train config.yaml"
@@ -136,7 +131,7 @@ BENCH_LABELS = {"prompt_strict": "prompt-level strict", "prompt_loose": "prompt-
 def bench_rows(run_dir: Path) -> list[list[str]]:
     """[benchmark, metric, base, tuned] from RUN/bench.json; prompt-level shares carry 95% intervals."""
     rows = []
-    for bench, result in _read_json(run_dir / "bench.json").items():
+    for bench, result in read_json(run_dir, BENCH_FILE).items():
         if not isinstance(result, dict) or not {"base", "tuned"} <= set(result):
             continue
         for key, label in BENCH_LABELS.items():
@@ -156,14 +151,12 @@ def bench_rows(run_dir: Path) -> list[list[str]]:
 
 
 def bench_prompts(run_dir: Path) -> str:
-    counts = {str(r.get("tuned", {}).get("prompts", "?")) for r in _read_json(run_dir / "bench.json").values()
+    counts = {str(r.get("tuned", {}).get("prompts", "?")) for r in read_json(run_dir, BENCH_FILE).values()
               if isinstance(r, dict)}
     return ", ".join(sorted(counts))
 
 
 def merge_record(run_dir: Path) -> dict | None:
     """The merge.json of a run made by `studio merge`, else None."""
-    from studio.publish.merge import MERGE_FILE
-
-    record = _read_json(run_dir / MERGE_FILE)
+    record = read_json(run_dir, MERGE_FILE)
     return record or None

@@ -103,17 +103,19 @@ def source_of(spec: str, base_name: str = "embedded"):
     """What ``spec`` names (a run id or folder, an adapter or model folder, a .gguf, 'base') as a chat
     Source; a run folder trained outside the queue (no status.json) counts as a run too."""
     from studio.chat.sources import Source, parse_source
-    from studio.inference import adapter_dir_of, base_model_path_of, is_reward_run
+    from studio.methods import titles_of
+    from studio.runs.adapters import is_reward_run, run_base
+    from studio.runs.folder import served_adapter
 
     path = Path(spec).expanduser()
-    if path.is_dir() and (path / "adapter" / "adapter_config.json").is_file():
-        adapter = adapter_dir_of(path)
-        source = Source(spec, base_model_path_of(adapter), str(adapter), path.name)
+    adapter = served_adapter(path, final_only=True) if path.is_dir() else None
+    if adapter is not None and adapter != path:  # a run folder, with or without status.json
+        source = Source(spec, run_base(adapter), str(adapter), path.name)
     else:
         source = parse_source(spec, base_name)
     if source.adapter and is_reward_run(source.adapter):
         raise StudioError(f"{spec} is a reward model: it scores answers instead of writing them; serve a run "
-                          "trained with SFT, DPO, KTO, ORPO, SimPO or RL.")
+                          f"trained with {titles_of('policy')}.")
     return source
 
 
@@ -167,7 +169,7 @@ class ServedModel:
         self.source = source_of(spec, base_name)
         self.id = model_id(self.source)
         self.max_waiting = max_waiting
-        self._models = Engine(trust_remote_code=trust_remote_code)  # its own: served apart from the app's
+        self._models = Engine(trust_remote_code=trust_remote_code)  # bases from the one model cache
         self._jobs: queue.Queue = queue.Queue()
         self._worker: threading.Thread | None = None
         self._lock = threading.Lock()

@@ -8,12 +8,12 @@ latest group. Reading needs no torch or TRL.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
-SAMPLES_FILE = "samples.jsonl"
+from studio.runs.files import SAMPLES_FILE
+from studio.runs.folder import append_jsonl, read_jsonl
 
 
 def _text(value: Any) -> str:
@@ -51,22 +51,11 @@ def samples_records(logs: dict, step: int) -> list[dict]:
 def append_samples(run_dir: str | Path, rows: list[dict]) -> None:
     if not rows:
         return
-    with open(Path(run_dir) / SAMPLES_FILE, "a", encoding="utf-8") as f:
-        f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-        f.flush()
+    append_jsonl(run_dir, SAMPLES_FILE, rows)
 
 
 def read_samples(run_dir: str | Path) -> list[dict]:
-    path = Path(run_dir) / SAMPLES_FILE
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except ValueError:
-            continue  # a line being written right now
-    return rows
+    return read_jsonl(run_dir, SAMPLES_FILE)  # a line being written right now is skipped
 
 
 def latest_group(run_dir: str | Path) -> list[dict]:

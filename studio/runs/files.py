@@ -2,7 +2,8 @@
 
 RUN_DIR holds config.yaml, status.json (written atomically), metrics.jsonl (append-only), log.txt
 (the worker's stdout and stderr), checkpoint-N/ (resumable only with a complete marker),
-adapter/, summary.json, stop.request and eval.json. This module knows their names and formats and
+adapter/, summary.json, stop.request, and the files ``RUN_FILES`` names (eval, bench, best checkpoint,
+samples, merge record; read and written through studio.runs.folder). This module knows their names and
 the locks around them; it imports nothing of the studio but its paths, and no torch, so the app and
 `studio runs` read runs cheaply.
 """
@@ -32,6 +33,20 @@ SUMMARY_FILE = "summary.json"
 ADAPTER_DIR = "adapter"
 RUN_LOCK = ".worker.lock"
 CHECKPOINT_MARKER = "studio_checkpoint.json"
+# Files other packages write or read through studio.runs.folder (its one writer and typed readers).
+BASE_MARKER = "studio_base.json"  # in an adapter folder: the base it was trained on, the method
+EVAL_FILE = "eval.json"  # held-out pairs before and after (studio eval)
+BENCH_FILE = "bench.json"  # benchmark results by task (studio bench)
+BENCH_PROGRESS_FILE = "bench_progress.json"  # a benchmark under way
+BEST_FILE = "best.json"  # the checkpoint with the lowest eval loss
+SAMPLES_FILE = "samples.jsonl"  # RL's sampled completions and their rewards, appended
+MERGE_FILE = "merge.json"  # a merged run's parents
+JUDGE_FILE = "judge.json"  # the latest judges' result per benchmark and mode (studio judge)
+SLURM_SCRIPT = "slurm.sbatch"  # a run (or a sweep's folder) submitted to Slurm: its batch script
+SHARED_DATA_DIR = ".shared-data"  # several processes' rows, written by rank 0, removed when the run ends
+RUN_FILES = (STATUS_FILE, METRICS_FILE, LOG_FILE, STOP_FILE, CONFIG_FILE, SUMMARY_FILE, CHECKPOINT_MARKER,
+             BASE_MARKER, EVAL_FILE, BENCH_FILE, BENCH_PROGRESS_FILE, BEST_FILE, SAMPLES_FILE, MERGE_FILE, JUDGE_FILE,
+             SLURM_SCRIPT)
 LIVE_STATES = ("running", "stopping")
 ACTIVE_STATES = ("queued", *LIVE_STATES)
 FINAL_STATES = ("stopped", "completed", "failed")

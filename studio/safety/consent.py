@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
-from studio.config import RunConfig
 from studio.errors import StudioError
 from studio.safety.atomic import write_json
 
@@ -25,7 +25,7 @@ class CodeConsentError(StudioError):
     """A recipe asks to run code the user did not allow."""
 
 
-def code_asked(cfg: RunConfig) -> list[str]:
+def code_asked(cfg: Any) -> list[str]:
     """What in ``cfg`` would run code that is not the studio's or its libraries' own, one name each."""
     asked = []
     if cfg.model.trust_remote_code:
@@ -44,7 +44,7 @@ def refusal(asked: list[str]) -> CodeConsentError:
         "start it with --allow-code (in the app: tick 'Allow this run to execute code').")
 
 
-def check_allowed(cfg: RunConfig, allow_code: bool) -> list[str]:
+def check_allowed(cfg: Any, allow_code: bool) -> list[str]:
     """The code ``cfg`` asks to run; a CodeConsentError sentence when it asks without ``allow_code``."""
     asked = code_asked(cfg)
     if asked and not allow_code:
@@ -67,7 +67,7 @@ def allowed(run_dir: str | Path) -> list[str]:
     return [a for a in facts.get("allowed", []) if isinstance(a, str)] if isinstance(facts, dict) else []
 
 
-def require(cfg: RunConfig, run_dir: str | Path) -> None:
+def require(cfg: Any, run_dir: str | Path) -> None:
     """Refuse to train ``cfg`` in ``run_dir`` when it asks for code its consent record does not cover."""
     missing = [a for a in code_asked(cfg) if a not in allowed(run_dir)]
     if missing:

@@ -9,14 +9,15 @@ that has it (also as `eval_NAME`), so a method added later needs no table here.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from studio.runs import files
+from studio.runs.files import BENCH_FILE, BEST_FILE, EVAL_FILE, SUMMARY_FILE
+from studio.runs.folder import read_json, served_adapter
 from studio.sweeps.spec import HELD_OUT
 
-JSON_FILES = ("summary.json", "eval.json", "bench.json", "best.json")
+JSON_FILES = (SUMMARY_FILE, EVAL_FILE, BENCH_FILE, BEST_FILE)
 
 
 def read_metric(run_dir: Path, metric: str, pairs: str | None = None) -> float | None:
@@ -24,11 +25,11 @@ def read_metric(run_dir: Path, metric: str, pairs: str | None = None) -> float |
     if metric in HELD_OUT:
         return _held_out(run_dir, metric, pairs)
     if metric == "eval_loss":
-        best = _json(run_dir / "best.json")
+        best = read_json(run_dir, BEST_FILE)
         if best.get("metric") == "eval_loss" and _number(best.get("value")) is not None:
             return float(best["value"])
     for name in JSON_FILES:
-        found = _find(_json(run_dir / name), metric)
+        found = _find(read_json(run_dir, name), metric)
         if found is not None:
             return found
     return last_logged(run_dir, metric)
@@ -49,10 +50,10 @@ def curve(run_dir: Path, metric: str = "eval_loss") -> list[tuple[int, float]]:
 
 
 def _held_out(run_dir: Path, metric: str, pairs: str | None) -> float | None:
-    if not pairs or files.adapter_folder(run_dir) is None:
+    if not pairs or served_adapter(run_dir) is None:
         return None
     key = metric.removeprefix("heldout_")
-    saved = _json(run_dir / "eval.json")
+    saved = read_json(run_dir, EVAL_FILE)
     if saved.get("pairs_file") != Path(pairs).name:  # eval.json names the pairs file it scored
         from studio.evaluation.pairs import evaluate
 
@@ -79,10 +80,3 @@ def _find(data: Any, metric: str, depth: int = 0) -> float | None:
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
-
-def _json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}

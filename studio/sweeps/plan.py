@@ -54,11 +54,11 @@ def plan_sweep(spec: SweepSpec) -> SweepPlan:
 def _memory(cfg) -> tuple[float | None, float | None]:
     from studio.methods import get_method
     from studio.models.catalog import detect_machine, machine_precision
-    from studio.models.memory import estimate_training, shape_from_config
+    from studio.models.memory import estimate_training, local_model_shape
 
     machine = detect_machine()
     try:
-        shape = shape_from_config(_model_config(cfg.model.name))
+        shape = local_model_shape(cfg.model.name)
     except Exception:  # noqa: BLE001 - a Hub id offline, a folder without config: the plan says unknown
         return None, machine.memory_gib
     method = get_method(cfg.method)
@@ -69,17 +69,6 @@ def _memory(cfg) -> tuple[float | None, float | None]:
         checkpointing=cfg.training.gradient_checkpointing == "on", lora_r=cfg.lora.r,
         sequences_per_example=method.sequences_per_example, reference_model=method.reference_model)
     return estimate.total_gib, machine.memory_gib
-
-
-def _model_config(name: str):
-    from transformers import AutoConfig
-
-    from studio.models.loading import resolve_model
-
-    resolved = resolve_model(name)
-    if not resolved.is_local:
-        raise FileNotFoundError(name)
-    return AutoConfig.from_pretrained(resolved.path)
 
 
 def _seconds_each(cfg) -> tuple[float | None, str]:

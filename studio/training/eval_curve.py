@@ -15,40 +15,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from studio.config.evaluation import wanted
 from studio.errors import ConfigError
-from studio.safety.atomic import write_json
+from studio.runs.files import BEST_FILE
+from studio.runs.folder import write_json
 
-BEST_FILE = "best.json"
 METRIC = "eval_loss"
-NO_EVAL_METHODS = {"rl": "an RL run is judged by the reward it earns, which its charts already draw"}
-
-
-def wanted(cfg) -> bool:
-    t = cfg.training
-    return bool(t.eval_steps or cfg.data.eval_fraction or t.early_stopping_patience)
-
-
-def check(cfg) -> None:
-    """Sentences for settings that cannot work, before anything loads."""
-    t, d = cfg.training, cfg.data
-    if t.eval_steps < 0 or t.early_stopping_patience < 0:
-        raise ConfigError("training.eval_steps and training.early_stopping_patience must be 0 (off) or more.")
-    if not 0 <= d.eval_fraction < 1:
-        raise ConfigError(f"data.eval_fraction must be at least 0 and below 1 (got {d.eval_fraction}); try 0.1.")
-    if not wanted(cfg):
-        return
-    if cfg.method in NO_EVAL_METHODS:
-        raise ConfigError(f"Evaluation during training is not offered for {cfg.method}: "
-                          f"{NO_EVAL_METHODS[cfg.method]}; set training.eval_steps and data.eval_fraction to 0.")
-    if not d.eval_fraction and not (d.eval_source or "").strip():
-        raise ConfigError("Evaluation during training needs an eval set: set data.eval_fraction (e.g. 0.1) "
-                          "or data.eval_source to a file of the same kind as the training data.")
-    every = t.eval_steps or t.save_steps
-    if t.save_steps % every:
-        raise ConfigError(f"training.save_steps ({t.save_steps}) must be a multiple of training.eval_steps "
-                          f"({every}) so that the best evaluation has a checkpoint to go back to.")
-
-
 def eval_dataset(cfg, data, say):
     """The eval examples (normalised like the training ones), or None when evaluation is off.
     A held-out fraction is taken out of ``data.dataset`` here, so training never sees it."""
@@ -97,5 +69,5 @@ def mark_best(trainer, run_dir: Path) -> dict | None:
     best = {"checkpoint": Path(state.best_model_checkpoint).name, "step": state.best_global_step,
             "metric": METRIC, "value": state.best_metric, "in_adapter": bool(trainer.args.load_best_model_at_end),
             "stopped_early": state.global_step < state.max_steps}
-    write_json(Path(run_dir) / BEST_FILE, best)
+    write_json(run_dir, BEST_FILE, best)
     return best

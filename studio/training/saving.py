@@ -8,7 +8,7 @@ from pathlib import Path
 
 from studio.errors import StudioError
 from studio.runs.files import ADAPTER_DIR
-from studio.safety.atomic import write_json
+from studio.runs.folder import write_base_marker
 
 
 class DiskSpaceError(StudioError):
@@ -54,8 +54,7 @@ def save_adapter(trainer, tokenizer, run_dir: Path, model_name: str, base_name: 
     trainer.model.save_pretrained(str(tmp))
     tokenizer.save_pretrained(str(tmp))
     # The method tells a reader what the adapter is: a policy to chat with or a reward model to score with.
-    write_json(tmp / "studio_base.json", {"model": model_name, "base_model": base_name, "method": method},
-               indent=None)
+    write_base_marker(tmp, model=model_name, base_model=base_name, method=method)
     # Swap so that at every moment a complete adapter (old or new) sits under one of two names.
     old = run_dir / (ADAPTER_DIR + ".old")
     shutil.rmtree(old, ignore_errors=True)

@@ -23,7 +23,7 @@ from studio.safety import consent
 from studio.safety.atomic import write_json
 from studio.training import eval_curve as during
 from studio.training.saving import check_disk_space, save_adapter
-from studio.training.shared_data import remove_shared
+from studio.training.shared_data import local_index, remove_shared
 from studio.training.trainer import build_trainer, plan_device, rows_needed
 
 log = logging.getLogger(__name__)
@@ -184,6 +184,7 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
     if main_process:  # the other processes of a multi-process run hold the same weights
         adapter_dir = save_adapter(trainer, tokenizer, run_dir, cfg.model.name, resolved.display_name, cfg.method)
         best = during.mark_best(trainer, run_dir)
+    if local_index() == 0:  # each node's main process removes its node's copy of the data
         remove_shared(run_dir)
     summary = {
         "method": cfg.method,

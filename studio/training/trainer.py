@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from studio.config import ConfigError, RunConfig
+from studio.config.trackers import report_to
 from studio.methods import TrainContext, get_method
 from studio.models.hardware import BNB_OPTIMIZERS, DevicePlan, bnb_backends, bnb_problem, deepspeed_config
 from studio.models.hardware import plan_device as hardware_plan
 from studio.training import eval_curve as during
 from studio.training.shared_data import shared_on_disk
-from studio.training.trackers import report_to
 
 
 def plan_device(cfg: RunConfig) -> DevicePlan:

@@ -26,6 +26,7 @@ def build_app():
     from studio.ui import layout, monitor
     from studio.ui.i18n import tr
     from studio.ui.learn import demo_tab
+    from studio.ui.make import memory_line
     from studio.ui.recipes import DEMO_RECIPE, load_recipe_config
     from studio.ui.wiring import on
 
@@ -46,6 +47,7 @@ def build_app():
             welcome = layout.welcome_banner()
             with gr.Tabs(selected="make") as tabs:
                 parts = layout.build_tabs(recipe)
+            memory_line.build()  # what the model cache holds (studio.models.cache)
         train, demo = parts["train"], parts["demo"]
         demo_outputs = {**demo["outputs"], "run": train["mon_run"]}
         on(on(demo_btn.click, demo_tab.select_demo, None,

@@ -236,6 +236,10 @@ def test_chat_arena_two_turns_then_one_vote_is_one_pair(page, app_home):
     chat_turn(page, "Is pineapple on pizza a crime?", 1)
     chat_turn(page, "Why do you say that?", 2)
     assert all(t.strip() for t in bot_messages(page, "chat-a") + bot_messages(page, "chat-b"))
+    # The line under the tabs names what the app's model cache holds (refreshed every 10 s).
+    wait_until(page, lambda: "In memory:" in page.locator("#memory-line").inner_text(), 30,
+               "the memory line to name the chat's model")
+    assert "GiB" in page.locator("#memory-line").inner_text()
     shot(page, "chat-two-turns")
     feedback_file = app_home / "feedback" / "feedback.jsonl"
     assert not feedback_file.exists()

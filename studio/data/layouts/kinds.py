@@ -11,35 +11,57 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-KINDS = ("sft", "preference", "kto", "text", "tool", "multimodal")
-KIND_WORDS = {
-    "sft": "SFT data (demonstrations)",
-    "preference": "preference data (chosen and rejected replies)",
-    "kto": "KTO data (single answers labelled good or bad)",
-    "text": "raw text (for continued pre-training)",
-    "tool": "tool-calling conversations",
-    "multimodal": "multimodal data (text with images, audio or video)",
-    "rated": "rated answers",
-    "classify": "labelled examples (a text, a pair of texts or tagged words, with labels)",
-}
-# What data of each asked-for kind can be trained as, best first. The methods registry declares the
-# kind each method needs ("sft", "preference", "kto", ...).
-ACCEPTS: dict[str, tuple[str, ...]] = {
-    "sft": ("sft", "tool", "text", "rated"),  # SFT trains demonstrations, tool calls and raw text alike
-    "preference": ("preference", "rated"),
-    "kto": ("kto", "preference"),  # TRL's KTOTrainer unpairs preference pairs itself
-    "text": ("text",),
-    "tool": ("tool",),
-    "classify": ("classify",),  # read by studio.data.layouts.labelled, not by the chat layouts
-}
-NEEDS = {"sft": "{m} learns from demonstrations",
-         "preference": "{m} needs preference pairs (a prompt with a chosen and a rejected reply)",
-         "kto": "{m} needs answers labelled good or bad (or preference pairs)",
-         "text": "{m} needs raw text", "tool": "{m} needs tool-calling conversations",
-         "classify": "{m} needs labelled examples (a text or a pair of texts and a label, or tagged words)"}
-DATA_FOR = {"sft": "a dataset of conversations", "preference": "a preference dataset", "kto": "a KTO dataset",
-            "text": "a text corpus", "tool": "a tool-calling dataset",
-            "classify": "a labelled dataset"}
+
+@dataclass(frozen=True)
+class DataKind:
+    """One kind of data, declared once: everything a sentence, a check or a face says about it."""
+
+    name: str
+    words: str  # how a sentence names such data ("preference data (chosen and rejected replies)")
+    # What data can be trained when a method asks for this kind, best first (empty: no method asks for it).
+    accepts: tuple[str, ...] = ()
+    needs: str = ""  # "{m} needs ...": the method's title goes in {m}
+    data_for: str = ""  # what to pick instead ("a preference dataset")
+
+
+# Derived from the declarations below (declare() fills them); read them, add to them only through declare().
+DATA_KINDS: dict[str, DataKind] = {}
+KIND_WORDS: dict[str, str] = {}
+ACCEPTS: dict[str, tuple[str, ...]] = {}
+NEEDS: dict[str, str] = {}
+DATA_FOR: dict[str, str] = {}
+
+
+def declare(kind: DataKind) -> DataKind:
+    """Add a kind of data: the one place a new kind is declared (its methods then name it as data_kind)."""
+    DATA_KINDS[kind.name] = kind
+    KIND_WORDS[kind.name] = kind.words
+    if kind.accepts:
+        ACCEPTS[kind.name], NEEDS[kind.name], DATA_FOR[kind.name] = kind.accepts, kind.needs, kind.data_for
+    return kind
+
+
+for _kind in (
+    DataKind("sft", "SFT data (demonstrations)", ("sft", "tool", "text", "rated"),  # SFT trains all of these
+             "{m} learns from demonstrations", "a dataset of conversations"),
+    DataKind("preference", "preference data (chosen and rejected replies)", ("preference", "rated"),
+             "{m} needs preference pairs (a prompt with a chosen and a rejected reply)",
+             "a preference dataset"),
+    DataKind("kto", "KTO data (single answers labelled good or bad)", ("kto", "preference"),  # TRL unpairs
+             "{m} needs answers labelled good or bad (or preference pairs)", "a KTO dataset"),
+    DataKind("text", "raw text (for continued pre-training)", ("text",), "{m} needs raw text",
+             "a text corpus"),
+    DataKind("tool", "tool-calling conversations", ("tool",), "{m} needs tool-calling conversations",
+             "a tool-calling dataset"),
+    DataKind("multimodal", "multimodal data (text with images, audio or video)"),  # recognised and refused
+    DataKind("rated", "rated answers"),  # becomes sft or preference by the method asking
+    DataKind("classify", "labelled examples (a text, a pair of texts or tagged words, with labels)",
+             ("classify",),  # read by studio.data.layouts.labelled, not by the chat layouts
+             "{m} needs labelled examples (a text or a pair of texts and a label, or tagged words)",
+             "a labelled dataset"),
+):
+    declare(_kind)
+KINDS = tuple(name for name in DATA_KINDS if name != "rated")
 MEDIA_COLUMNS = {"images": "images", "image": "images", "videos": "videos", "video": "videos",
                  "audios": "audio", "audio": "audio"}
 

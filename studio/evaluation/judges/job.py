@@ -14,8 +14,11 @@ from pathlib import Path
 
 from studio.errors import StudioError
 from studio.paths import studio_home
+from studio.runs.files import ADAPTER_DIR, JUDGE_FILE
+from studio.runs.folder import is_run_folder, read_json, write_json
+from studio.safety.atomic import write_json as write_private_json
+from studio.safety.atomic import write_text
 
-JUDGE_FILE = "judge.json"
 MT_BENCH = "mt-bench"
 
 
@@ -92,7 +95,7 @@ def job_folder(model_spec: str, base_name: str, name: str) -> tuple[Path, Path |
     run = None
     if source.adapter:
         for folder in (Path(source.adapter), *Path(source.adapter).parents[:2]):
-            if (folder / "config.yaml").is_file() and (folder / "adapter").is_dir():
+            if is_run_folder(folder) and (folder / ADAPTER_DIR).is_dir():
                 run = folder
                 break
     root = run / "judge" if run else studio_home() / "judges"
@@ -102,14 +105,13 @@ def job_folder(model_spec: str, base_name: str, name: str) -> tuple[Path, Path |
 def save_result(result: dict, records: list[dict], folder: Path, run: Path | None) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     records_path = folder / "records.jsonl"
-    records_path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    write_text(records_path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
     result = {**result, "records": str(records_path)}
-    (folder / "result.json").write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
-    if run is not None:
-        path = run / JUDGE_FILE
-        saved = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    write_private_json(folder / "result.json", result, ensure_ascii=False)
+    if run is not None:  # the run's judge.json through its one writer (studio.runs.folder)
+        saved = read_json(run, JUDGE_FILE)
         saved[f"{result['bench']} {result['mode']}"] = {k: v for k, v in result.items() if k != "records"}
-        path.write_text(json.dumps(saved, indent=2, ensure_ascii=False), encoding="utf-8")
+        write_json(run, JUDGE_FILE, saved)
     return result
 
 
@@ -211,8 +213,7 @@ def _write_pairs(spec: JobSpec, records: list[dict], questions: list[dict], grad
 
 def card_rows(run_dir: Path) -> list[list[str]]:
     """[benchmark, mode, result, judge] from RUN/judge.json, for the model card."""
-    path = Path(run_dir) / JUDGE_FILE
-    saved = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    saved = read_json(run_dir, JUDGE_FILE)
     rows = []
     for result in saved.values():
         if result.get("mode") == "single":

@@ -17,15 +17,15 @@ from typing import Any
 
 import yaml
 
-from studio.config_ranges import check_ranges
+from studio.config.ranges import check_ranges
+from studio.config.trackers import HELP as TRACKER_HELP
+from studio.config.trackers import TRACKERS
+from studio.config.trackers import check as check_trackers
 from studio.data.prepare.templates import TEMPLATE_CHOICES
 from studio.errors import ConfigError
 from studio.methods import all_methods, get_method, method_names
 from studio.methods.base import option as _opt
 from studio.safety.atomic import write_text
-from studio.training.trackers import HELP as TRACKER_HELP
-from studio.training.trackers import TRACKERS
-from studio.training.trackers import check as check_trackers
 
 __all__ = ["ConfigError", "RunConfig", "apply_overrides", "choices_help", "choices_of", "config_field", "help_text",
            "validate"]
@@ -323,7 +323,7 @@ def validate(cfg: RunConfig) -> None:
     check_trackers(t.report_to)  # unknown or uninstalled trackers are refused before anything starts
     if lora.qlora and not lora.enabled:
         raise ConfigError("QLoRA trains a LoRA adapter on a 4-bit base; turn lora.enabled on to use it.")
-    from studio.training.eval_curve import check as check_eval
+    from studio.config.evaluation import check as check_eval
 
     check_eval(cfg)
     options = cfg.method_options
