@@ -286,6 +286,9 @@ KNOWN_UPWARD = {
     ("methods", "evaluation"): "RL trains against a reward run's scorer (evaluation.reward.RewardModel)",
     ("training", "runs"): "training writes its run folder through runs.files/runs.folder, the bottom of "
                           "runs, while the worker at the top of runs trains through training",
+    ("training", "evaluation"): "a classifier's trainer reports accuracy and macro-F1 at each evaluation "
+                                "through evaluation.classify_metrics (pure functions, the figures `studio eval` "
+                                "prints)",
 }
 
 
