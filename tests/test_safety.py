@@ -115,7 +115,8 @@ def test_a_recipe_line_alone_runs_no_code_and_a_yes_is_recorded(tiny_model_dir, 
 
 
 def test_the_apps_start_needs_the_confirmation_box_and_clears_it(tiny_model_dir, sft_file):
-    from studio.ui import recipes, train_tab
+    from studio.ui import recipes
+    from studio.ui.make import train_tab
 
     cfg = run_config(tiny_model_dir, sft_file)
     cfg.model.trust_remote_code = True

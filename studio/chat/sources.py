@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from studio.chat.history import ChatError
-from studio.runs.files import STATUS_FILE, checkpoints, chosen_run
+from studio.runs.files import STATUS_FILE, checkpoints, chosen_run_since
 from studio.runs.folder import has_adapter, run_base, served_adapter
 
 log = logging.getLogger("studio.chat")
@@ -107,16 +107,16 @@ def source_choices(base_name: str = "embedded") -> list[tuple[str, str]]:
 
 
 def default_source() -> str:
-    """The run the user chose (a sweep's best), else the newest finished run with an adapter, else the base
-    model: the tab works on a fresh install."""
-    chosen = chosen_run()
-    for info in _runs():
-        if info.id == chosen and info.state == FINISHED and served_adapter(Path(info.dir)) is not None:
-            return f"run:{info.id}"
-    for info in _runs():  # newest first
-        if info.state == FINISHED and chats(info.method) and served_adapter(Path(info.dir)) is not None:
-            return f"run:{info.id}"
-    return BASE
+    """The run the user chose (a sweep's best) unless a run finished after that choice, else the newest
+    finished run with an adapter, else the base model: the tab works on a fresh install."""
+    chosen, since = chosen_run_since()
+    ready = [info for info in _runs()  # newest first
+             if info.state == FINISHED and chats(info.method) and served_adapter(Path(info.dir)) is not None]
+    if not ready:
+        return BASE
+    newer = [info for info in ready if info.id != chosen and (info.updated or 0) > since]
+    picked = next((info for info in ready if info.id == chosen and not newer), ready[0])
+    return f"run:{picked.id}"
 
 
 def chats(method: str) -> bool:

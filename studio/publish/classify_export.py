@@ -13,7 +13,7 @@ from pathlib import Path
 
 from studio.errors import StudioError
 from studio.evaluation.classify_eval import evaluate_classifier, load_classifier_run
-from studio.training.classifier import EVAL_FILE
+from studio.runs.files import CONFIG_FILE, EVAL_FILE
 
 CHECKED = ("accuracy", "macro_f1", "confusion")
 PIPELINE_TAGS = {"tokens": "token-classification", "text": "text-classification", "pair": "text-classification"}
@@ -50,7 +50,7 @@ def check_export(run_folder: Path, exported: Path, facts: dict) -> dict | None:
     copy.mkdir(exist_ok=True)
     (copy / "studio_classifier.json").write_text(json.dumps({**facts, "folder": str(exported.resolve())}),
                                                  encoding="utf-8")
-    (copy / "config.yaml").write_text((run_folder / "config.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    (copy / CONFIG_FILE).write_text((run_folder / CONFIG_FILE).read_text(encoding="utf-8"), encoding="utf-8")
     try:
         again = evaluate_classifier(copy, source, save=False)
     finally:

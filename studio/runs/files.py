@@ -262,10 +262,16 @@ def choose_run(run_id: str, why: str) -> None:
 
 
 def chosen_run() -> str | None:
+    return chosen_run_since()[0]
+
+
+def chosen_run_since() -> tuple[str | None, float]:
+    """The chosen run and when it was chosen (0 when none was)."""
     try:
-        return json.loads((studio_home() / CHOSEN_FILE).read_text(encoding="utf-8")).get("run") or None
-    except (OSError, ValueError, AttributeError):
-        return None
+        chosen = json.loads((studio_home() / CHOSEN_FILE).read_text(encoding="utf-8"))
+        return chosen.get("run") or None, float(chosen.get("time") or 0)
+    except (OSError, ValueError, AttributeError, TypeError):
+        return None, 0.0
 
 
 # ---- checkpoints: marked complete once fully written, judged by the marker ----------------------

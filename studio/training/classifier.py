@@ -19,7 +19,7 @@ from typing import Any
 
 from studio.config import ConfigError, RunConfig
 from studio.methods import TrainContext, get_method
-from studio.runs.files import CONFIG_FILE, SUMMARY_FILE
+from studio.runs.files import CONFIG_FILE, EVAL_FILE, SUMMARY_FILE
 from studio.training import classifier_rows as rows_of
 from studio.training import classifier_strategies as strategies
 from studio.training import eval_curve as during
@@ -27,7 +27,6 @@ from studio.training.trainer import common_args, plan_device
 
 log = logging.getLogger(__name__)
 CLASSIFIER_FILE = "studio_classifier.json"  # in the run folder: what a reader needs to load the classifier
-EVAL_FILE = "eval.json"
 MODEL_DIR, ADAPTER_DIR = "model", "adapter"
 HELDOUT_FILE, TRAIN_SPLIT_FILE = "heldout.jsonl", "train_split.jsonl"  # a held-out fraction, as files
 

@@ -24,7 +24,8 @@ SHOTS = ROOT / "test-artifacts" / "e2e"
 # Each sub-tab under the top-level tab of its job (studio/ui/layout.py).
 PARENT_TAB = {"1 · Model": "Make", "2 · Data": "Make", "3 · Train": "Make", "Arena": "Judge",
               "Leaderboard": "Judge", "Benchmarks": "Judge", "Score": "Judge", "Export and push": "Share",
-              "Serve": "Share", "Merge": "Share", "Pizza demo": "Learn", "RLHF vs DPO": "Learn"}
+              "Serve": "Share", "Merge": "Share", "Pizza demo": "Learn", "RLHF vs DPO": "Learn",
+              "Judges": "Judge", "Classifier": "Judge", "Prompting vs fine-tuning": "Learn"}
 
 
 def open_tab(page, name: str) -> None:

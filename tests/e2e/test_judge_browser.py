@@ -13,7 +13,7 @@ def test_judge_panel_grades_a_model_and_shows_the_reasoning(page, tiny_model_dir
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("Is pineapple on pizza a crime?\nSay hello to the world.\n")
     try:
-        open_tab(page, "Judge")
+        open_tab(page, "Judges")
         box = page.locator("#judge-model input").first
         box.fill(str(tiny_model_dir))
         box.press("Enter")

@@ -46,10 +46,10 @@ def test_sweep_view_marks_the_best_and_uses_it(page, app_home, tiny_model_dir, s
     page.locator("#sweep-use-best").click()
     wait_until(page, lambda: best in page.locator("#sweep-note").inner_text(), 20, "the use-the-best note")
     assert json.loads((Path(app_home) / "chosen_run.json").read_text())["run"] == best
-    open_tab(page, "5 · Export")
+    open_tab(page, "Export and push")
     wait_until(page, lambda: best in page.locator("#export-run").inner_text()
                or best in page.locator("#export-run input").input_value(), 20, "Export to start from the best")
-    open_tab(page, "4 · Chat")
+    open_tab(page, "Arena")
     name = best.split("-", 2)[2]  # "browser-rates-N": the picker shows run names (the id is STAMP-NAME)
     wait_until(page, lambda: page.locator("#chat-model-a input").input_value().startswith(f"{name} ·"), 30,
                "Chat to start from the best")

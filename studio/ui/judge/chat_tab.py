@@ -18,7 +18,6 @@ from studio.chat.engine import shared as shared_engine
 from studio.chat.sampling import Sampling
 from studio.chat.sources import BASE, default_source, source_choices
 from studio.chat.turns import add_message, answer, prepare_retry, sentence
-from studio.runs.files import chosen_run
 from studio.ui.judge import deck_panel
 from studio.ui.run_picker import run_choices
 from studio.ui.wiring import on
@@ -78,8 +77,8 @@ def refresh_chat_runs(current: str | None = None):
     """The run picker of the Export tab (runs with an adapter)."""
     choices = run_choices(chat_ready=True)
     ids = [c[1] for c in choices]
-    chosen = chosen_run()  # a sweep's "use the best"
-    value = current if current in ids else (chosen if chosen in ids else (ids[0] if ids else None))
+    preferred = default_source().removeprefix("run:")  # a sweep's "use the best", unless a newer run finished
+    value = current if current in ids else (preferred if preferred in ids else (ids[0] if ids else None))
     return gr.update(choices=choices, value=value)
 
 
