@@ -92,7 +92,10 @@ def refresh_picks(form: ChatForm) -> dict:
     choices = source_choices(form.base or "embedded")
     follow = not form.pick_a or form.pick_a == form.auto_a
     new_a = default_source() if follow else form.pick_a
-    return {"pick_a": gr.update(choices=choices, value=new_a),
+    # Not following: side 1's value is left alone. Opening Judge fires this twice (Judge and its Arena);
+    # the second call reads the State the first one updated beside the dropdown's value from before it,
+    # and once wrote that old value back, so side 1 stopped following for good.
+    return {"pick_a": gr.update(choices=choices, value=new_a) if follow else gr.update(choices=choices),
             "pick_b": gr.update(choices=choices, value=form.pick_b or BASE),
             "status": feedback_count(), "auto_a": new_a if follow else form.auto_a}
 
