@@ -109,6 +109,15 @@ def browser():
         chromium.close()
 
 
+@pytest.fixture(autouse=True)
+def no_run_outlives_its_test(app_home):
+    """A test that fails halfway leaves its run training; the next test's run would queue behind it and
+    time out, one failure becoming three. Whatever a test left running is stopped when it ends."""
+    yield
+    if live_workers(app_home):
+        _stop_active_runs(app_home)
+
+
 @pytest.fixture
 def page(browser, app_url):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
