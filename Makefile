@@ -64,8 +64,9 @@ slurm: browser
 # Two workers, each test file on one of them (the browser tests share one app). On a 2-core machine here
 # the whole suite took 584 s with them against 786 s in one process (2026-12-03, one after the other): the
 # browser tests wait on the page and the process tests on their children, and the other worker fills
-# those waits. PYTEST_ARGS= runs it in one process.
-PYTEST_ARGS ?= -n 2 --dist loadfile
+# those waits. The longest files go first (tests/conftest.py); each worker's training uses one core.
+# PYTEST_ARGS= runs it in one process.
+PYTEST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder
 # The install and Debian's chromium at once: one waits on PyPI, the other on Debian's mirror.
 test:
 	@$(MAKE) --no-print-directory -j2 install slurm

@@ -1,6 +1,7 @@
 """End-to-end: the real app in headless chromium. Screenshots go to test-artifacts/e2e/.
 
-Order matters for time: the quick tiny-model runs first, the real pineapple demo (~2 min) last.
+The real pineapple demo (minutes) is in test_demo_browser.py, a file of its own, so that the other test worker
+takes these while it trains.
 """
 
 from __future__ import annotations
@@ -289,47 +290,3 @@ def test_reward_recipe_then_score_two_typed_answers(page, app_home, tiny_model_d
     open_tab(page, "Arena")
     page.wait_for_timeout(700)
     assert "tiny-reward" not in page.locator("#chat-model-a input").input_value()
-
-
-def test_pineapple_demo_end_to_end(page):
-    """One click: training with a growing curve, then before/after answers that differ, then the table."""
-    started = time.time()
-    page.locator("#demo-button").click()
-    wait_until(page, lambda: page.get_by_role("tab", name="Pizza demo").get_attribute("aria-selected") == "true",
-               10, "the demo tab to open")
-    first = wait_until(page, lambda: logged(page, "demo-progress"), 300, "the first logged step")
-    shot(page, "demo-training")
-    drawn = wait_until(page, lambda: curve_points(page, "demo-loss"), 30, "the loss curve to be drawn")
-    wait_until(page, lambda: logged(page, "demo-progress") >= first + 3, 300, "three more logged steps")
-    wait_until(page, lambda: curve_points(page, "demo-loss") > drawn, 30, "the drawn curve to grow")
-    wait_until(page, lambda: page.locator("#demo-answers td.after").count() == 4
-               and "Demo finished" in page.locator("#demo-status").inner_text(), 400, "the answers and evaluation")
-    elapsed = time.time() - started
-    befores = page.locator("#demo-answers td.before").all_inner_texts()
-    afters = page.locator("#demo-answers td.after").all_inner_texts()
-    assert all(b.strip() for b in befores) and all(a.strip() for a in afters)
-    assert befores != afters, "DPO did not change any answer"
-    assert "reward margin" in page.locator("#demo-explanation").inner_text()
-    assert "accuracy" in page.locator("#demo-eval").inner_text().lower()
-    shot(page, "tab-demo")
-    # The Chat tab offers the finished run and answers one prompt both ways, streaming.
-    open_tab(page, "Arena")
-    wait_until(page, lambda: "pineapple-dpo" in page.locator("#chat-model-a input").input_value(), 20,
-               "side 1 to default to the finished demo run")
-    open_chat_settings(page, max_new_tokens=16)  # that both sides answer, streaming, is what is checked
-    chat_turn(page, "Would a judge convict me for eating pineapple pizza?", 1)
-    shot(page, "tab-chat")
-    for name, slug in (("1 · Model", "model"), ("2 · Data", "data"), ("3 · Train", "train"),
-                       ("Export and push", "export")):
-        open_tab(page, name)
-        page.wait_for_timeout(700)
-        shot(page, f"tab-{slug}")
-    # Export (the tab last shown): the finished run's adapter saves to the suggested folder.
-    wait_until(page, lambda: "exports" in page.locator("#export-to textarea, #export-to input").first.input_value(),
-               20, "the suggested export folder")
-    page.locator("#export-save").click()
-    wait_until(page, lambda: "Saved the adapter" in page.locator("#export-status").inner_text(), 120,
-               "the adapter export")
-    # How long it took is a figure, not a check (a shared machine's load decides it): bench/demo_phases.py
-    # measures the demo phase by phase; this records what the test saw.
-    (SHOTS / "demo-timing.txt").write_text(f"demo click to finished: {elapsed:.0f} s\n", encoding="utf-8")
