@@ -10,6 +10,7 @@ from typing import Any
 
 from jinja2.exceptions import TemplateError
 
+from studio.data.layouts.kinds import is_labelled
 from studio.data.layouts.normalise import normalise
 from studio.data.prepare.preview import (
     CONVERSATIONS,
@@ -256,14 +257,14 @@ def parse_map(text: str | None) -> dict | None:
 
 
 def cli_inspect(args) -> int:
-    if getattr(args, "method", None) == "classify":  # labelled data: studio.data.layouts.labelled reads it
+    asked = getattr(args, "asked", None)  # what the chosen method asks of the data (the CLI reads the registry)
+    if asked is not None and is_labelled(asked.kind):  # labelled data: studio.data.layouts.labelled reads it
         return _inspect_labelled(args)
     report = inspect_source(
         args.source, split=getattr(args, "split", "train") or "train", subset=getattr(args, "subset", None),
         template=getattr(args, "template", "auto") or "auto", model=getattr(args, "model", None),
         rows=getattr(args, "rows", None), max_length=getattr(args, "max_length", None),
-        # what the chosen method asks of the data (the CLI reads it from the method registry)
-        method=getattr(args, "asked", None), column_map=parse_map(getattr(args, "map", None)),
+        method=asked, column_map=parse_map(getattr(args, "map", None)),
     )
     if getattr(args, "json", False):
         print(report.to_json())

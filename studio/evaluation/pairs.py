@@ -49,13 +49,16 @@ run_dir_of = run_of  # the run folder for a run, its adapter/ or a checkpoint (s
 
 
 def run_beta(run_dir: str | Path) -> float:
-    """The β the run trained with (its method's `beta` option), else the usual β (MARGIN_BETA), which
-    scales the margin for methods that have none (SFT)."""
+    """The β that scaled the run's implicit reward (the option its method names as ``margin_option``), else
+    the usual β (MARGIN_BETA) for a method without one (SFT; an RL run's beta weighs the KL instead)."""
     from studio.config import RunConfig
+    from studio.methods import find_method
 
     config = config_path(run_dir_of(run_dir))
     if config.is_file():
-        beta = getattr(RunConfig.from_yaml(config).method_options, "beta", None)
+        cfg = RunConfig.from_yaml(config)
+        method = find_method(cfg.method)
+        beta = getattr(cfg.method_options, method.margin_option, None) if method and method.margin_option else None
         if isinstance(beta, (int, float)):
             return float(beta)
     return MARGIN_BETA
@@ -186,7 +189,7 @@ def evaluate(run_dir: str | Path, pairs_file: str | Path, beta: float | None = N
         return _evaluate_reward(run_dir, pairs_file, model=model, save=save)
     beta = run_beta(run_dir) if beta is None else float(beta)
     if not beta > 0:
-        raise EvalError(f"Beta must be above 0 (got {beta}); the run's dpo.beta is the usual choice.")
+        raise EvalError(f"Beta must be above 0 (got {beta}); leave it out to use the run's own (or {MARGIN_BETA}).")
     rows = load_pairs(pairs_file)
     pair_model = model if model is not None else BeforeAfter(run_dir)
     lock = getattr(pair_model, "_lock", None)

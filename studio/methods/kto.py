@@ -79,4 +79,5 @@ METHOD = Method(
     takes_prepared=True,  # a token-cache hit: build() hands the stored rows over as prepared
     recipes=("pineapple-kto.yaml",),
     reference_model=True,
+    margin_option="beta",
 )

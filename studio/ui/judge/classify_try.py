@@ -16,9 +16,10 @@ _LOADED: dict = {}  # run folder -> (classifier.json's time, ClassifierRun): one
 
 def classifier_choices() -> list[tuple[str, str]]:
     from studio.evaluation.classify_eval import is_classifier_run
+    from studio.methods import produced_by
 
     return [(run_label(r), str(r.dir)) for r in list_runs_safe()
-            if r.method == "classify" and r.state == "completed" and is_classifier_run(r.dir)]
+            if produced_by(r.method) == "classifier" and r.state == "completed" and is_classifier_run(r.dir)]
 
 
 def refresh(values: dict) -> dict:
