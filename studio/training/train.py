@@ -44,10 +44,10 @@ def data_settings(cfg: RunConfig) -> dict:
 
 def data_cache_key(cfg: RunConfig, tokenizer, template: str) -> str:
     """The token-cache entry ``cfg``'s data would be stored under (what ``prepare`` looks up)."""
-    from studio.data.prepare.training_data import cache_key_for
+    from studio.data import cache_key_for
 
     return cache_key_for(cfg.data, tokenizer=tokenizer, template=template, take=rows_needed(cfg),
-                         seed=cfg.training.seed, settings=data_settings(cfg))
+                         seed=cfg.training.seed, settings=data_settings(cfg), evaluate=during.wanted(cfg))
 
 
 def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
@@ -56,8 +56,7 @@ def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
     Only the examples the run consumes are prepared (``rows_needed``); a run whose trainer-ready data
     is in the token cache reads no data at all (``data.prepared``).
     """
-    from studio.data import for_training
-    from studio.data.prepare.templates import apply_template
+    from studio.data import apply_template, for_training
     from studio.models.loading import load_model, load_tokenizer, resolve_model
 
     say = progress or log.info
@@ -68,11 +67,11 @@ def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
     resolved = resolve_model(cfg.model.name, progress=say)
     tokenizer = load_tokenizer(resolved, cfg.model.trust_remote_code)
     template = apply_template(tokenizer, cfg.data.template)
-    # The kind the method declares and its title, so a wrong-kind sentence names the method picked.
+    # The kind the method declares and its title, so a wrong-kind sentence names the method picked; the eval
+    # set comes with the training rows (held out from them, or read from data.eval_source), cached with them.
     data = for_training(cfg.data, data_asked(method), tokenizer=tokenizer, template=template, take=rows_needed(cfg),
                         seed=cfg.training.seed, say=say, settings=data_settings(cfg),
-                        # held-out rows come from the data itself, and an eval set is never trainer-prepared
-                        cache=method.takes_prepared and not during.wanted(cfg))
+                        cache=method.takes_prepared, evaluate=during.wanted(cfg))
     say(f"Loading model {resolved.display_name} on {plan.description}...")
 
     import os
@@ -91,31 +90,34 @@ def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
 
 
 def build_with_data(cfg: RunConfig, run_dir: Path, model, tokenizer, data, plan: DevicePlan, callbacks,
-                    say: Callable[[str], None], eval_dataset=None):
-    """Build the trainer; tokenizing is reported as it goes and its result cached (or taken from the cache)."""
-    from studio.data.prepare.progress import estimate_seconds, fmt_seconds
-    from studio.data.read.arrow import cpu_workers
+                    say: Callable[[str], None]):
+    """Build the trainer on ``data`` (its eval set included); tokenizing is reported as it goes and its result
+    cached (or taken from the cache)."""
+    from studio.data import tokenizing_plan
 
     method = get_method(cfg.method)
     if data.prepared:
         # The rows this method's trainer made last time from the same data and settings, passed through
         # its TRL trainer's option for prepared data: nothing is tokenized again.
         return build_trainer(cfg, run_dir, model, tokenizer, data.dataset, plan, callbacks, prepared=True,
-                             eval_dataset=eval_dataset)
-    workers = cpu_workers(len(data.dataset)) if method.parallel_data else None
-    if len(data.dataset) >= 2000:
-        eta = estimate_seconds(data.dataset, tokenizer, workers)
-        say(f"Tokenizing {len(data.dataset):,} examples{f' in {workers} processes' if workers else ''}: "
-            f"about {fmt_seconds(eta)}.")
+                             eval_dataset=data.eval_dataset)
+    workers, how_long = tokenizing_plan(data.dataset, tokenizer, method.parallel_data)
+    if how_long:
+        say(how_long)
     trainer = build_trainer(cfg, run_dir, model, tokenizer, data.dataset, plan, callbacks, data_workers=workers,
-                            eval_dataset=eval_dataset)
+                            eval_dataset=data.eval_dataset)
     if trainer.is_world_process_zero():  # under several processes one of them writes the cache
-        rows = trainer.train_dataset
-        # Reference log-probabilities (dpo.precompute_ref) depend on the model, not only on the data and
-        # the tokenizer the key names: they are never stored; TRL keeps its own copy keyed by the model.
-        from_model = [c for c in rows.column_names if c.startswith(("ref_", "reference_"))]
-        data.remember(rows.remove_columns(from_model) if from_model else rows, cfg.method)
+        evals = trainer.eval_dataset if data.eval_dataset is not None else None
+        data.remember(_from_data_only(trainer.train_dataset), cfg.method,
+                      None if evals is None else _from_data_only(evals))
     return trainer
+
+
+def _from_data_only(rows):
+    """``rows`` less what the model computed: reference log-probabilities (dpo.precompute_ref) depend on the
+    model, not only on the data and tokenizer the cache key names; TRL keeps its own copy keyed by the model."""
+    from_model = [c for c in rows.column_names if c.startswith(("ref_", "reference_"))]
+    return rows.remove_columns(from_model) if from_model else rows
 
 
 def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
@@ -127,7 +129,7 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
     ``data_progress(what, done, total, eta_s)`` hears how preparing the data goes (every few seconds);
     ``on_plan`` hears the device, precision and memory estimate before the first step.
     """
-    from studio.data.prepare.progress import fmt_seconds, reported_maps
+    from studio.data import fmt_seconds, reported_maps
     from studio.models.memory import PeakMemory, estimate_for_run, longest_sequence, runtime_baseline
     from studio.training.callbacks import MetricsWriter, ProgressPrinter, SaveAtEnd
 
@@ -152,8 +154,7 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
         plan, resolved, tokenizer, template, data, model = prepare(cfg, progress)
         # A checkpoint at the last step too, so that a completed run can be continued for more.
         all_callbacks = [MetricsWriter(run_dir), *(callbacks or ()), ProgressPrinter(progress), SaveAtEnd()]
-        evals = during.eval_dataset(cfg, data, say)  # before building: a held-out share leaves the training rows
-        trainer = build_with_data(cfg, run_dir, model, tokenizer, data, plan, all_callbacks, say, evals)
+        trainer = build_with_data(cfg, run_dir, model, tokenizer, data, plan, all_callbacks, say)
     longest = longest_sequence(trainer.train_dataset, cfg.training.max_length)
     estimate = estimate_for_run(cfg, model, plan, get_method(cfg.method), longest)
     say(f"Precision {plan.precision} ({plan.reason}) Memory estimate {estimate.total_gib:.2f} GiB per process "

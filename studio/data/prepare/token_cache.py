@@ -26,7 +26,7 @@ from studio.safety.owned import is_owned, remove_owned, replacing
 
 log = logging.getLogger(__name__)
 CACHE_ENTRY = "tokenized-data cache entry"  # the owner marker's kind (studio.safety.owned)
-FORMAT_VERSION = 1  # bump when what is cached changes shape
+FORMAT_VERSION = 2  # bump when what is cached changes shape
 # Bump when the studio's data preparation (studio.data: normalising, templates, row selection) changes
 # the rows it hands the trainer, so entries made by the older code are not reused.
 PREP_VERSION = 1
@@ -34,6 +34,7 @@ PREP_VERSION = 1
 LIBRARIES = ("transformers", "trl", "datasets", "tokenizers")
 META = "meta.json"
 DATA = "data"
+EVAL_DATA = "eval"  # the eval set's trainer-ready rows, when the run evaluates while training
 
 
 def cache_dir() -> Path:
@@ -104,14 +105,16 @@ def cache_key(parts: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def load(key: str) -> tuple[Any, dict] | None:
-    """(trainer-ready dataset, meta) for ``key``, memory-mapped; None on a miss or a damaged entry."""
+def load(key: str) -> tuple[Any, dict, Any] | None:
+    """(trainer-ready dataset, meta, trainer-ready eval set or None) for ``key``, memory-mapped; None on a
+    miss or a damaged entry."""
     import datasets
 
     folder = cache_dir() / key
     try:
         meta = json.loads((folder / META).read_text(encoding="utf-8"))
         dataset = datasets.load_from_disk(str(folder / DATA))
+        evals = datasets.load_from_disk(str(folder / EVAL_DATA)) if meta.get("eval_rows") is not None else None
     except (OSError, ValueError, FileNotFoundError):
         return None
     meta["last_used"] = time.time()
@@ -121,17 +124,21 @@ def load(key: str) -> tuple[Any, dict] | None:
         write_json(folder / META, meta, indent=None)
     except OSError:  # a full disk or a read-only cache: the entry still serves its data, its last use unrecorded
         log.warning("Could not record the use of cache entry %s", key)
-    return dataset, meta
+    return dataset, meta, evals
 
 
-def save(key: str, dataset, meta: dict) -> Path | None:
-    """Store ``dataset`` under ``key`` (written aside, then renamed: a crash or a full disk never leaves half
-    an entry, and an earlier entry stays readable until the new one is complete)."""
+def save(key: str, dataset, meta: dict, eval_rows=None) -> Path | None:
+    """Store ``dataset`` (and an eval set's ``eval_rows``) under ``key`` (written aside, then renamed: a crash
+    or a full disk never leaves half an entry, and an earlier entry stays readable until the new one is
+    complete)."""
     folder = cache_dir() / key
     try:
         with replacing(folder, CACHE_ENTRY, "tokenized-data cache entry") as tmp:
             dataset.save_to_disk(str(tmp / DATA))
-            facts = {**meta, "created": time.time(), "rows": len(dataset)}
+            if eval_rows is not None:
+                eval_rows.save_to_disk(str(tmp / EVAL_DATA))
+            facts = {**meta, "created": time.time(), "rows": len(dataset),
+                     "eval_rows": None if eval_rows is None else len(eval_rows)}
             write_json(tmp / META, facts, indent=None, default=str)
     except OSError as exc:  # a full disk costs the next run time, not this run
         log.warning("The tokenized data was not cached (%s); the next run tokenizes it again", exc)
