@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from studio.config.ranges import check_ranges
+from studio.config.recipe_file import _deep_copy, apply_overrides, read_recipe
 from studio.config.trackers import HELP as TRACKER_HELP
 from studio.config.trackers import TRACKERS
 from studio.config.trackers import check as check_trackers
@@ -189,15 +190,7 @@ class _RunConfigBase:
 
     @classmethod
     def from_yaml(cls, path: str | Path, overrides: list[str] | None = None) -> RunConfig:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"Config file {path} does not exist; give the path to a recipe YAML file.")
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"Config file {path} is not valid YAML ({exc.__class__.__name__}); fix its syntax.")
-        if not isinstance(raw, dict):
-            raise ConfigError(f"Config file {path} must hold a mapping of options, not a {type(raw).__name__}.")
+        raw = read_recipe(path)
         raw.pop("sweep", None)  # a sweep's section is `studio sweep`'s (studio.sweeps); one run trains the base
         return cls.from_dict(apply_overrides(raw, overrides or []))
 
@@ -283,31 +276,6 @@ def _build(cls: type, raw: dict, prefix: str) -> Any:
         else:
             kwargs[f.name] = _coerce(raw[f.name], hint, prefix + f.name)
     return cls(**kwargs)
-
-
-def apply_overrides(raw: dict, overrides: list[str]) -> dict:
-    """Apply ``a.b=value`` strings to a nested dict; values are parsed as YAML scalars."""
-    raw = _deep_copy(raw)
-    for item in overrides:
-        if "=" not in item:
-            raise ConfigError(f"Override '{item}' must look like key=value, e.g. training.max_steps=10.")
-        key, _, text = item.partition("=")
-        parts = key.strip().split(".")
-        try:
-            value = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError:
-            value = text
-        node = raw
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"Override '{item}' goes inside '{part}', which is not a group of options.")
-        node[parts[-1]] = value
-    return raw
-
-
-def _deep_copy(raw: dict) -> dict:
-    return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in raw.items()}
 
 
 def validate(cfg: RunConfig) -> None:
