@@ -132,7 +132,7 @@ def _columns_of(source: str, subset: str | None, split: str) -> list[str]:
         from studio.data.read.source import read_source
 
         raw = read_source(resolve_local(source), split=(split or "train").strip(), subset=subset or None, limit=200)
-    except Exception:  # noqa: BLE001 - the inspect error already says what is wrong
+    except (StudioError, OSError, ValueError):  # the inspect error already says what is wrong
         return []
     return sorted({k for _, row in raw.rows for k in row})
 

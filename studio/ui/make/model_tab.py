@@ -10,7 +10,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from studio.ui.messages import fail, ok
+from studio.ui.messages import fail, log, ok
 from studio.ui.widgets import widget_for
 
 CATEGORY_CHOICES = [("Small (< 1B)", "small"), ("Medium (1-10B)", "medium"), ("Large (10B+)", "large")]
@@ -93,9 +93,9 @@ def pick_catalog_model(model_id: str | None, current: str):
 
 
 def _param_count(folder: Path) -> int | None:
-    try:
-        from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
+    try:
         total = 0
         for file in folder.glob("*.safetensors"):
             with safe_open(str(file), "pt") as fh:
@@ -106,7 +106,8 @@ def _param_count(folder: Path) -> int | None:
                         count *= dim
                     total += count
         return total or None
-    except Exception:  # noqa: BLE001 - every failure becomes a sentence in the UI
+    except (OSError, SafetensorError):  # an unreadable weights file: the size is left unsaid
+        log.warning("could not count the parameters in %s", folder, exc_info=True)
         return None
 
 
