@@ -130,7 +130,7 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
     ``on_plan`` hears the device, precision and memory estimate before the first step.
     """
     from studio.data import fmt_seconds, reported_maps
-    from studio.models.memory import PeakMemory, estimate_for_run, longest_sequence, runtime_baseline
+    from studio.models.memory import PeakMemory, runtime_baseline
     from studio.training.callbacks import MetricsWriter, ProgressPrinter, SaveAtEnd
 
     run_dir = Path(run_dir)
@@ -155,6 +155,42 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
         # A checkpoint at the last step too, so that a completed run can be continued for more.
         all_callbacks = [MetricsWriter(run_dir), *(callbacks or ()), ProgressPrinter(progress), SaveAtEnd()]
         trainer = build_with_data(cfg, run_dir, model, tokenizer, data, plan, all_callbacks, say)
+    planned, estimate, longest = _announce_plan(cfg, trainer, model, plan, say, on_plan)
+    main_process = trainer.is_world_process_zero()
+    if main_process:
+        cfg.save(run_dir / CONFIG_FILE)
+    check_disk_space(trainer, run_dir)
+    peak = PeakMemory(plan.device)
+    peak.start()
+    result = trainer.train(resume_from_checkpoint=resume_from)
+    _check_trained(cfg, trainer, data)
+    memory = _memory_figures(plan, estimate, peak)  # the peak of training, before the adapter is saved
+    adapter_dir, best = run_dir / ADAPTER_DIR, None
+    if main_process:  # the other processes of a multi-process run hold the same weights
+        adapter_dir = save_adapter(trainer, tokenizer, run_dir, cfg.model.name, resolved.display_name, cfg.method)
+        best = during.mark_best(trainer, run_dir)
+    if local_index() == 0:  # each node's main process removes its node's copy of the data
+        remove_shared(run_dir)
+    summary = {
+        "method": cfg.method, "base_model": resolved.display_name, "base_model_path": resolved.path,
+        "template": template, "data_format": data.format, "data_rows": data.rows,
+        "data_valid_rows": len(trainer.train_dataset), "data_cached": data.prepared,
+        "global_step": trainer.state.global_step, "max_steps": trainer.state.max_steps,
+        "train_loss": result.training_loss, "seconds": round(time.time() - started, 1), **planned,
+        "gradient_checkpointing": plan.gradient_checkpointing, "longest_sequence": longest,
+        **memory, "adapter": str(adapter_dir),
+        "stopped_early": trainer.state.global_step < trainer.state.max_steps,
+        "best_checkpoint": (best or {}).get("checkpoint") if main_process else None,
+    }
+    if main_process:
+        write_json(run_dir / SUMMARY_FILE, summary)
+    return summary
+
+
+def _announce_plan(cfg: RunConfig, trainer, model, plan: DevicePlan, say, on_plan) -> tuple[dict, Any, int]:
+    """(what the run will use, the memory estimate, the longest batch) said before the first step."""
+    from studio.models.memory import estimate_for_run, longest_sequence
+
     longest = longest_sequence(trainer.train_dataset, cfg.training.max_length)
     estimate = estimate_for_run(cfg, model, plan, get_method(cfg.method), longest)
     say(f"Precision {plan.precision} ({plan.reason}) Memory estimate {estimate.total_gib:.2f} GiB per process "
@@ -164,53 +200,26 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
                "processes": trainer.args.world_size}
     if on_plan and trainer.is_world_process_zero():
         on_plan(planned)
-    main_process = trainer.is_world_process_zero()
-    if main_process:
-        cfg.save(run_dir / CONFIG_FILE)
-    check_disk_space(trainer, run_dir)
-    peak = PeakMemory(plan.device)
-    peak.start()
-    result = trainer.train(resume_from_checkpoint=resume_from)
-    if trainer.state.global_step == 0:
-        # Some trainers (KTO, for one) drop rows whose prompt cannot fit and then end at step 0 with only
-        # a warning; a run that learned nothing must not end "completed".
-        t = cfg.training
-        raise NothingTrainedError(
-            f"No training step ran: the trainer kept none of the {len(data.dataset):,} examples prepared "
-            f"(rows longer than training.max_length={t.max_length} tokens are dropped by some methods); raise "
-            f"training.max_length, or count the long rows with `studio data inspect {cfg.data.source} "
-            f"--max-length {t.max_length}`.")
-    peak_gib = peak.peak_bytes() / 2**30
-    adapter_dir = run_dir / ADAPTER_DIR
-    if main_process:  # the other processes of a multi-process run hold the same weights
-        adapter_dir = save_adapter(trainer, tokenizer, run_dir, cfg.model.name, resolved.display_name, cfg.method)
-        best = during.mark_best(trainer, run_dir)
-    if local_index() == 0:  # each node's main process removes its node's copy of the data
-        remove_shared(run_dir)
-    summary = {
-        "method": cfg.method,
-        "base_model": resolved.display_name,
-        "base_model_path": resolved.path,
-        "template": template,
-        "data_format": data.format,
-        "data_rows": data.rows,
-        "data_valid_rows": len(trainer.train_dataset),
-        "data_cached": data.prepared,
-        "global_step": trainer.state.global_step,
-        "max_steps": trainer.state.max_steps,
-        "train_loss": result.training_loss,
-        "seconds": round(time.time() - started, 1),
-        **planned,
-        "gradient_checkpointing": plan.gradient_checkpointing,
-        "longest_sequence": longest,
+    return planned, estimate, longest
+
+
+def _check_trained(cfg: RunConfig, trainer, data) -> None:
+    """Some trainers (KTO, for one) drop rows whose prompt cannot fit and then end at step 0 with only a
+    warning; a run that learned nothing must not end "completed"."""
+    if trainer.state.global_step:
+        return
+    t = cfg.training
+    raise NothingTrainedError(
+        f"No training step ran: the trainer kept none of the {len(data.dataset):,} examples prepared "
+        f"(rows longer than training.max_length={t.max_length} tokens are dropped by some methods); raise "
+        f"training.max_length, or count the long rows with `studio data inspect {cfg.data.source} "
+        f"--max-length {t.max_length}`.")
+
+
+def _memory_figures(plan: DevicePlan, estimate, peak) -> dict:
+    return {
         "memory_estimate_parts_gib": {k: round(v / 2**30, 3) for k, v in estimate.parts.items()},
-        "peak_memory_gib": round(peak_gib, 3),
+        "peak_memory_gib": round(peak.peak_bytes() / 2**30, 3),
         "memory_at_start_gib": round(peak.at_start / 2**30, 3),
         "peak_memory_source": "cuda max allocated" if plan.device == "cuda" else "peak resident size (main process)",
-        "adapter": str(adapter_dir),
-        "stopped_early": trainer.state.global_step < trainer.state.max_steps,
-        "best_checkpoint": (best or {}).get("checkpoint") if main_process else None,
     }
-    if main_process:
-        write_json(run_dir / SUMMARY_FILE, summary)
-    return summary
