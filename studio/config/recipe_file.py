@@ -12,7 +12,10 @@ import yaml
 
 from studio.errors import ConfigError
 
-__all__ = ["apply_overrides", "read_recipe"]
+__all__ = ["MOVED_KEYS", "apply_overrides", "move_old_keys", "read_recipe"]
+
+# Options that moved to a method's own section: old recipes and run folders still load.
+MOVED_KEYS = {("training", "beta"): ("dpo", "beta"), ("training", "sft_weight"): ("dpo", "sft_weight")}
 
 
 def read_recipe(path: str | Path) -> dict:
@@ -53,3 +56,17 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
 
 def _deep_copy(raw: dict) -> dict:
     return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in raw.items()}
+
+
+def move_old_keys(raw: dict) -> dict:
+    """``raw`` with the options that moved (MOVED_KEYS) in their new place, unless set there already."""
+    if not isinstance(raw, dict):
+        return raw
+    raw = _deep_copy(raw)
+    for (part, key), (section, new_key) in MOVED_KEYS.items():
+        old = raw.get(part)
+        if isinstance(old, dict) and key in old:
+            target = raw.setdefault(section, {})
+            if isinstance(target, dict):
+                target.setdefault(new_key, old.pop(key))
+    return raw
