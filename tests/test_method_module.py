@@ -123,7 +123,8 @@ def test_a_method_module_dropped_into_a_copy_is_listed_checked_and_trained(tmp_p
     # The wrong kind of data is refused in a sentence that names this method, not DPO.
     refused = _studio(copy, "data", "inspect", str(sft_file), "--model", str(tiny_model_dir), "--method", "hingepairs")
     assert refused.returncode == 2
-    assert "but Hinge pairs needs answers ranked best to worst" in refused.stderr and "DPO" not in refused.stderr
+    assert "but Hinge pairs needs answers ranked best to worst" in refused.stderr
+    assert "DPO" not in refused.stderr
 
     trained = _studio(copy, "train", str(recipe))
     assert trained.returncode == 0, trained.stderr[-3000:]
@@ -135,9 +136,9 @@ def test_a_method_module_dropped_into_a_copy_is_listed_checked_and_trained(tmp_p
     assert any("rewards/margins" in m for m in metrics)
     assert (run_dir / "adapter" / "adapter_model.safetensors").is_file()
 
-    faces = subprocess.run([sys.executable, "-c", FACES, str(run_dir), str(sft_file), str(pref_file)], cwd=copy,
-                           env={**os.environ, "PYTHONPATH": str(copy)}, capture_output=True, text=True, timeout=300,
-                           check=False)
+    faces = subprocess.run([sys.executable, "-c", FACES, str(run_dir), str(sft_file), str(pref_file)],
+                           cwd=copy, env={**os.environ, "PYTHONPATH": str(copy)}, capture_output=True, text=True,
+                           timeout=300, check=False)
     assert faces.returncode == 0, faces.stderr[-3000:]
     seen = json.loads(faces.stdout.strip().splitlines()[-1])
     assert seen["advice"].startswith("**Hinge pairs**") and seen["options_shown"] is True

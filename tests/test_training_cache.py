@@ -83,7 +83,8 @@ def test_for_training_reads_the_cache_only_when_the_trainer_can_take_its_rows(ti
     assert len(entries()) == 1
 
 
-def test_with_evaluation_on_the_eval_set_is_cached_beside_the_training_rows(tiny_model_dir, pref_file, tmp_path):
+def test_with_evaluation_on_the_eval_set_is_cached_beside_the_training_rows(tiny_model_dir, pref_file,
+                                                                             tmp_path):
     """The eval curve's held-out share comes from studio.data with the training rows, is stored with them,
     and a second run of the recipe takes both from the cache and still evaluates."""
     from studio.data.prepare.token_cache import load as cached
@@ -106,6 +107,7 @@ def test_with_evaluation_on_the_eval_set_is_cached_beside_the_training_rows(tiny
     assert data.prepared and meta["eval_rows"] == 1 and len(stored) == 3
     assert data.eval_dataset.to_list() == stored_evals.to_list() and "chosen_ids" in stored_evals.column_names
     second = train(cfg, tmp_path / "r2")
-    assert second["data_cached"] is True and second["train_loss"] == pytest.approx(first["train_loss"], rel=1e-5)
+    assert second["data_cached"] is True
+    assert second["train_loss"] == pytest.approx(first["train_loss"], rel=1e-5)
     assert [r["eval_loss"] for r in read_metrics(tmp_path / "r2") if "eval_loss" in r] == pytest.approx(
         [r["eval_loss"] for r in read_metrics(tmp_path / "r1") if "eval_loss" in r], rel=1e-5)

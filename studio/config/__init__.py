@@ -36,8 +36,8 @@ from studio.methods import all_methods, get_method, method_names
 from studio.methods.base import option as _opt
 from studio.safety.atomic import write_text
 
-__all__ = ["MOVED_KEYS", "ConfigError", "RunConfig", "apply_overrides", "choices_help", "choices_of", "config_field",
-           "fixed_options", "help_text", "read_recipe",
+__all__ = ["MOVED_KEYS", "ConfigError", "RunConfig", "apply_overrides", "choices_help", "choices_of",
+           "config_field", "fixed_options", "help_text", "read_recipe",
            "validate"]
 
 

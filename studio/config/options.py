@@ -1,5 +1,5 @@
-"""The recipe's options by dotted name (``dpo.beta``): the field behind a name, its help, and the options with a
-fixed set of values, which validation, the UI's dropdowns and `studio train --help` read
+"""The recipe's options by dotted name (``dpo.beta``): the field behind a name, its help, and the options
+with a fixed set of values, which validation, the UI's dropdowns and `studio train --help` read
 (``option(..., choices=...)`` declares them once)."""
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ MOVED_KEYS = {("training", "beta"): ("dpo", "beta"), ("training", "sft_weight"):
 
 def read_recipe(path: str | Path) -> dict:
     """A recipe file's options as written (a sweep section included); a missing file, broken YAML or a file
-    that is not a mapping is one ConfigError sentence. `studio train` and `studio sweep` both read through it."""
+    that is not a mapping is one ConfigError sentence. `studio train` and `studio sweep` both read it here."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"Config file {path} does not exist; give the path to a recipe YAML file.")

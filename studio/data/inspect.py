@@ -251,7 +251,7 @@ def parse_map(text: str | None) -> dict | None:
 
 
 def cli_inspect(args) -> int:
-    asked = getattr(args, "asked", None)  # what the chosen method asks of the data (the CLI reads the registry)
+    asked = getattr(args, "asked", None)  # what the chosen method asks of the data (from the registry)
     if asked is not None and is_labelled(asked.kind):  # labelled data: studio.data.layouts.labelled reads it
         return _inspect_labelled(args)
     report = inspect_source(

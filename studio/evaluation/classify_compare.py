@@ -30,7 +30,8 @@ def fine_tuned(test: str | None = None) -> list[dict]:
         seen: set = set()  # `studio eval --data` on the run's own eval set repeats eval.json's figures
         for name in (EVAL_FILE, "eval_files.json"):
             path = folder / name
-            if produced_by(info.method) != "classifier" or not path.is_file() or not (folder / SUMMARY_FILE).is_file():
+            if (produced_by(info.method) != "classifier" or not path.is_file()
+                    or not (folder / SUMMARY_FILE).is_file()):
                 continue
             saved = json.loads(path.read_text(encoding="utf-8"))
             figures = saved.get("after", saved)

@@ -70,9 +70,8 @@ def load_classifier_run(run: str | Path, *, take: bool = False) -> ClassifierRun
     weights = folder / facts["folder"]
     # The facts file is written last, when the run ends: a run trained again loads again.
     key = LoadKey(str(weights), "classifier", stamp=(folder / CLASSIFIER_FILE).stat().st_mtime)
-    estimate = weights_bytes(weights) + (weights_bytes(facts["base_model_path"])
-                                         if facts["strategy"] == "lora" and Path(facts["base_model_path"]).is_dir()
-                                         else 0)
+    base = Path(facts["base_model_path"])
+    estimate = weights_bytes(weights) + (weights_bytes(base) if facts["strategy"] == "lora" and base.is_dir() else 0)
     loaded = model_cache().get(key, lambda: _load(folder, facts), label=f"{folder.name} (classifier)",
                                estimate=estimate)
     if take:

@@ -24,7 +24,7 @@ from studio.evaluation.pairs_table import METRIC_LABELS, REWARD_LABELS, eval_tab
 from studio.runs.files import EVAL_FILE
 from studio.runs.folder import config_path, is_run_folder, read_json, run_of, write_json
 
-# Scales the margin of a run whose method declares no margin option (SFT, RL: Method.margin_option); the usual beta.
+# Scales the margin of a run whose method declares no margin option (SFT, RL; Method.margin_option).
 MARGIN_BETA = 0.1
 
 
@@ -45,7 +45,8 @@ def run_beta(run_dir: str | Path) -> float:
     if config.is_file():
         cfg = RunConfig.from_yaml(config)
         method = find_method(cfg.method)
-        beta = getattr(cfg.method_options, method.margin_option, None) if method and method.margin_option else None
+        option = method.margin_option if method else ""
+        beta = getattr(cfg.method_options, option, None) if option else None
         if isinstance(beta, (int, float)):
             return float(beta)
     return MARGIN_BETA
@@ -176,7 +177,8 @@ def evaluate(run_dir: str | Path, pairs_file: str | Path, beta: float | None = N
         return _evaluate_reward(run_dir, pairs_file, model=model, save=save)
     beta = run_beta(run_dir) if beta is None else float(beta)
     if not beta > 0:
-        raise EvalError(f"Beta must be above 0 (got {beta}); leave it out to use the run's own (or {MARGIN_BETA}).")
+        raise EvalError(f"Beta must be above 0 (got {beta}); leave it out to use the run's own "
+                        f"(or {MARGIN_BETA}).")
     rows = load_pairs(pairs_file)
     pair_model = model if model is not None else BeforeAfter(run_dir)
     lock = getattr(pair_model, "_lock", None)

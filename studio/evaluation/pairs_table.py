@@ -37,7 +37,9 @@ def eval_table(result: dict) -> dict:
 def format_table(result: dict) -> str:
     table = eval_table(result)
     widths = [max(len(str(r[i])) for r in [table["headers"], *table["rows"]]) for i in range(3)]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)) for row in [table["headers"], *table["rows"]]]
+    every = [table["headers"], *table["rows"]]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)) for row in every]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    what = "base = the untrained score head" if result.get("kind") == "reward" else f"beta {result.get('beta', '?')}"
+    reward = result.get("kind") == "reward"
+    what = "base = the untrained score head" if reward else f"beta {result.get('beta', '?')}"
     return "\n".join(lines) + f"\n({table['pairs']} pairs, {what})"

@@ -10,7 +10,8 @@ from typing import Any
 
 from studio.errors import StudioError
 
-ResolvedModel = Any  # studio.models.loading.ResolvedModel (path, display_name, is_local), which imports this module
+# studio.models.loading.ResolvedModel (path, display_name, is_local); loading imports this module.
+ResolvedModel = Any
 
 
 class ModelError(StudioError):

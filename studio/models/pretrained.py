@@ -15,7 +15,7 @@ from studio.models.loading import ResolvedModel, loading_from
 
 
 def attach_adapter(model: Any, folder: str | Path, name: str = "default") -> Any:
-    """``model`` with the PEFT adapter in ``folder`` loaded as ``name`` (a PeftModel gains one more adapter)."""
+    """``model`` with the PEFT adapter in ``folder`` loaded as ``name`` (a PeftModel gains one more)."""
     from peft import PeftModel
 
     if isinstance(model, PeftModel):

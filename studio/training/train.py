@@ -115,7 +115,7 @@ def build_with_data(cfg: RunConfig, run_dir: Path, model, tokenizer, data, plan:
 
 def _from_data_only(rows):
     """``rows`` less what the model computed: reference log-probabilities (dpo.precompute_ref) depend on the
-    model, not only on the data and tokenizer the cache key names; TRL keeps its own copy keyed by the model."""
+    model, not only on the data and tokenizer the cache key names; TRL keeps its own copy, keyed by model."""
     from_model = [c for c in rows.column_names if c.startswith(("ref_", "reference_"))]
     return rows.remove_columns(from_model) if from_model else rows
 
@@ -193,8 +193,8 @@ def _announce_plan(cfg: RunConfig, trainer, model, plan: DevicePlan, say, on_pla
 
     longest = longest_sequence(trainer.train_dataset, cfg.training.max_length)
     estimate = estimate_for_run(cfg, model, plan, get_method(cfg.method), longest)
-    say(f"Precision {plan.precision} ({plan.reason}) Memory estimate {estimate.total_gib:.2f} GiB per process "
-        f"for batches of {longest} tokens: {estimate.breakdown()}.")
+    say(f"Precision {plan.precision} ({plan.reason}) Memory estimate {estimate.total_gib:.2f} GiB per "
+        f"process for batches of {longest} tokens: {estimate.breakdown()}.")
     planned = {"device": plan.device, "device_name": plan.name, "precision": plan.precision,
                "precision_reason": plan.reason, "memory_estimate_gib": round(estimate.total_gib, 3),
                "processes": trainer.args.world_size}
@@ -221,5 +221,6 @@ def _memory_figures(plan: DevicePlan, estimate, peak) -> dict:
         "memory_estimate_parts_gib": {k: round(v / 2**30, 3) for k, v in estimate.parts.items()},
         "peak_memory_gib": round(peak.peak_bytes() / 2**30, 3),
         "memory_at_start_gib": round(peak.at_start / 2**30, 3),
-        "peak_memory_source": "cuda max allocated" if plan.device == "cuda" else "peak resident size (main process)",
+        "peak_memory_source": ("cuda max allocated" if plan.device == "cuda"
+                               else "peak resident size (main process)"),
     }

@@ -53,7 +53,8 @@ def poll_samples(run_id: str | None, seen: Any = None):
     from studio.methods import find_method
 
     method = find_method(info.method)
-    live = info.state in ACTIVE_STATES and (bool(rows) or bool(method and method.samples))  # methods that sample
+    samples = bool(rows) or bool(method and method.samples)  # only methods that sample (Method.samples)
+    live = info.state in ACTIVE_STATES and samples
     if not rows:
         return answer(gr.update(visible=False), skip, skip, "hidden", live)
     key = [run_id, rows[-1].get("step"), len(rows)]

@@ -64,7 +64,8 @@ for _kind in (
     DataKind("multimodal", "multimodal data (text with images, audio or video)"),  # recognised and refused
     DataKind("rated", "rated answers"),  # becomes sft or preference by the method asking
     DataKind("classify", "labelled examples (a text, a pair of texts or tagged words, with labels)",
-             ("classify",), "{m} needs labelled examples (a text or a pair of texts and a label, or tagged words)",
+             ("classify",),
+             "{m} needs labelled examples (a text or a pair of texts and a label, or tagged words)",
              "a labelled dataset", labelled=True),
 ):
     declare(_kind)

@@ -114,7 +114,8 @@ def load(key: str) -> tuple[Any, dict, Any] | None:
     try:
         meta = json.loads((folder / META).read_text(encoding="utf-8"))
         dataset = datasets.load_from_disk(str(folder / DATA))
-        evals = datasets.load_from_disk(str(folder / EVAL_DATA)) if meta.get("eval_rows") is not None else None
+        has_evals = meta.get("eval_rows") is not None
+        evals = datasets.load_from_disk(str(folder / EVAL_DATA)) if has_evals else None
     except (OSError, ValueError, FileNotFoundError):
         return None
     meta["last_used"] = time.time()

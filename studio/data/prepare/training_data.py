@@ -32,7 +32,8 @@ def cache_key_for(data_cfg, *, tokenizer, template: str, take: int | None, seed:
 
 
 def for_training(data_cfg, asked, *, tokenizer, template: str, take: int | None = None, seed: int = 0,
-                 settings: dict | None = None, cache: bool = True, say=None, evaluate: bool = False) -> PreparedData:
+                 settings: dict | None = None, cache: bool = True, say=None,
+                 evaluate: bool = False) -> PreparedData:
     """The data one run trains on, and evaluates on, asked for once.
 
     ``asked``: what the method asks of the data (its kind; a wrong kind is refused in one sentence
