@@ -41,7 +41,7 @@ def test_a_second_run_trains_on_the_cached_rows_to_the_same_loss(method, tiny_mo
     plan, _, tokenizer, template, data, model = prepare(cfg, said.append)
     assert data.prepared and not any(line.startswith("Loading data") for line in said)
     assert data.cache_key == entry["key"] == data_cache_key(cfg, tokenizer, template)
-    stored, _, _ = cached(entry["key"])
+    stored, _ = cached(entry["key"])
     assert data.dataset.to_list() == stored.to_list()  # the rows the first trainer made, not stand-ins
     assert not any(c.startswith("ref_") for c in stored.column_names)
     trainer = build_with_data(cfg, tmp_path / "r2", model, tokenizer, data, plan, [], said.append)
@@ -88,6 +88,7 @@ def test_with_evaluation_on_the_eval_set_is_cached_beside_the_training_rows(tiny
     """The eval curve's held-out share comes from studio.data with the training rows, is stored with them,
     and a second run of the recipe takes both from the cache and still evaluates."""
     from studio.data.prepare.token_cache import load as cached
+    from studio.data.prepare.token_cache import load_eval
     from studio.runs.files import read_metrics
     from studio.training.train import data_cache_key, prepare, train
 
@@ -102,7 +103,8 @@ def test_with_evaluation_on_the_eval_set_is_cached_beside_the_training_rows(tiny
     cfg = evaluating("r2")
     said: list[str] = []
     _, _, tokenizer, template, data, _ = prepare(cfg, said.append)
-    stored, meta, stored_evals = cached(data_cache_key(cfg, tokenizer, template))
+    key = data_cache_key(cfg, tokenizer, template)
+    (stored, meta), stored_evals = cached(key), load_eval(key)
     # max_steps 2 x batch 2 = 4 examples taken, a quarter of them held out
     assert data.prepared and meta["eval_rows"] == 1 and len(stored) == 3
     assert data.eval_dataset.to_list() == stored_evals.to_list() and "chosen_ids" in stored_evals.column_names

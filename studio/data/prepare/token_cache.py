@@ -26,7 +26,7 @@ from studio.safety.owned import is_owned, remove_owned, replacing
 
 log = logging.getLogger(__name__)
 CACHE_ENTRY = "tokenized-data cache entry"  # the owner marker's kind (studio.safety.owned)
-FORMAT_VERSION = 2  # bump when what is cached changes shape
+FORMAT_VERSION = 1  # bump when what is cached changes shape
 # Bump when the studio's data preparation (studio.data: normalising, templates, row selection) changes
 # the rows it hands the trainer, so entries made by the older code are not reused.
 PREP_VERSION = 1
@@ -105,17 +105,17 @@ def cache_key(parts: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def load(key: str) -> tuple[Any, dict, Any] | None:
-    """(trainer-ready dataset, meta, trainer-ready eval set or None) for ``key``, memory-mapped; None on a
-    miss or a damaged entry."""
+def load(key: str) -> tuple[Any, dict] | None:
+    """(trainer-ready dataset, meta) for ``key``, memory-mapped; None on a miss or a damaged entry (an entry
+    whose meta names an eval set it lacks included; ``load_eval`` reads that set)."""
     import datasets
 
     folder = cache_dir() / key
     try:
         meta = json.loads((folder / META).read_text(encoding="utf-8"))
         dataset = datasets.load_from_disk(str(folder / DATA))
-        has_evals = meta.get("eval_rows") is not None
-        evals = datasets.load_from_disk(str(folder / EVAL_DATA)) if has_evals else None
+        if meta.get("eval_rows") is not None and not (folder / EVAL_DATA).is_dir():
+            return None
     except (OSError, ValueError, FileNotFoundError):
         return None
     meta["last_used"] = time.time()
@@ -125,7 +125,18 @@ def load(key: str) -> tuple[Any, dict, Any] | None:
         write_json(folder / META, meta, indent=None)
     except OSError:  # a full disk or a read-only cache: the entry still serves its data, its last use unrecorded
         log.warning("Could not record the use of cache entry %s", key)
-    return dataset, meta, evals
+    return dataset, meta
+
+
+def load_eval(key: str) -> Any:
+    """The trainer-ready eval set stored with ``key``'s rows (a run that evaluates while training), else None."""
+    import datasets
+
+    folder = cache_dir() / key / EVAL_DATA
+    try:
+        return datasets.load_from_disk(str(folder)) if folder.is_dir() else None
+    except (OSError, ValueError):
+        return None
 
 
 def save(key: str, dataset, meta: dict, eval_rows=None) -> Path | None:

@@ -45,14 +45,14 @@ def for_training(data_cfg, asked, *, tokenizer, template: str, take: int | None 
     normalised and reduced to ``take``, and ``remember(trainer_rows, method, eval_rows)`` stores what the
     trainer makes of them. ``cache=False``: neither (the caller's trainer cannot take prepared rows).
     """
-    from studio.data.prepare.token_cache import load
+    from studio.data.prepare.token_cache import load, load_eval
 
     say = say or (lambda _line: None)
     key = cache_key_for(data_cfg, tokenizer=tokenizer, template=template, take=take, seed=seed,
                         settings=settings or {}, evaluate=evaluate)
     hit = load(key) if cache else None
     if hit is not None:
-        data = PreparedData.from_cache(key, *hit)
+        data = PreparedData.from_cache(key, *hit, load_eval(key) if evaluate else None)
         say(f"Using the tokenized data cached for {data_cfg.source} ({len(data.dataset):,} examples, "
             f"cache entry {key}).")
         return data
