@@ -66,14 +66,14 @@ declare(DataKind("ranking", "ranked answers (best to worst)", ("ranking", "prefe
 # What the faces make of the trained run, asked in the copy (its registry holds the new method).
 FACES = '''
 import json, sys
-from studio.evaluation.pairs import evaluate
+from studio.evaluation.pairs import run_beta
 from studio.publish.card import build_model_card
 from studio.runs.files import read_metrics
 from studio.ui import charts
 from studio.ui.make import data_tab, train_tab
 from studio.ui.samples_panel import poll_samples
 
-run, sft_file, pairs = sys.argv[1:4]
+run, sft_file = sys.argv[1:3]
 frames = charts.metric_frames(read_metrics(run), "hingepairs")
 summary = data_tab.inspect_data({"data.source": sft_file, "method": "hingepairs"})["summary"]
 print(json.dumps({
@@ -82,7 +82,7 @@ print(json.dumps({
     "charts": [(chart.title, len(frame)) for chart, frame in frames["charts"]],
     "data_tab": summary,
     "samples_shown": poll_samples(run.rsplit("/", 1)[-1])[0]["visible"],
-    "beta": evaluate(run, pairs, save=False)["beta"],
+    "beta": run_beta(run),  # what `studio eval` scales the held-out margin by
     "card": build_model_card(run),
 }))
 '''
@@ -136,7 +136,7 @@ def test_a_method_module_dropped_into_a_copy_is_listed_checked_and_trained(tmp_p
     assert any("rewards/margins" in m for m in metrics)
     assert (run_dir / "adapter" / "adapter_model.safetensors").is_file()
 
-    faces = subprocess.run([sys.executable, "-c", FACES, str(run_dir), str(sft_file), str(pref_file)],
+    faces = subprocess.run([sys.executable, "-c", FACES, str(run_dir), str(sft_file)],
                            cwd=copy, env={**os.environ, "PYTHONPATH": str(copy)}, capture_output=True, text=True,
                            timeout=300, check=False)
     assert faces.returncode == 0, faces.stderr[-3000:]

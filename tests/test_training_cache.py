@@ -81,35 +81,3 @@ def test_for_training_reads_the_cache_only_when_the_trainer_can_take_its_rows(ti
     assert not unable.prepared and "messages" in unable.dataset.column_names
     unable.remember(unable.dataset, "sft")
     assert len(entries()) == 1
-
-
-def test_with_evaluation_on_the_eval_set_is_cached_beside_the_training_rows(tiny_model_dir, pref_file,
-                                                                             tmp_path):
-    """The eval curve's held-out share comes from studio.data with the training rows, is stored with them,
-    and a second run of the recipe takes both from the cache and still evaluates."""
-    from studio.data.prepare.token_cache import load as cached
-    from studio.data.prepare.token_cache import load_eval
-    from studio.runs.files import read_metrics
-    from studio.training.train import data_cache_key, prepare, train
-
-    def evaluating(run: str) -> RunConfig:
-        cfg = recipe(tiny_model_dir, pref_file, "dpo", tmp_path / run)
-        cfg.data.eval_fraction, cfg.training.max_steps, cfg.training.eval_steps = 0.25, 2, 2
-        cfg.training.save_steps = 2
-        return cfg
-
-    first = train(evaluating("r1"), tmp_path / "r1")
-    assert first["data_cached"] is False
-    cfg = evaluating("r2")
-    said: list[str] = []
-    _, _, tokenizer, template, data, _ = prepare(cfg, said.append)
-    key = data_cache_key(cfg, tokenizer, template)
-    (stored, meta), stored_evals = cached(key), load_eval(key)
-    # max_steps 2 x batch 2 = 4 examples taken, a quarter of them held out
-    assert data.prepared and meta["eval_rows"] == 1 and len(stored) == 3
-    assert data.eval_dataset.to_list() == stored_evals.to_list() and "chosen_ids" in stored_evals.column_names
-    second = train(cfg, tmp_path / "r2")
-    assert second["data_cached"] is True
-    assert second["train_loss"] == pytest.approx(first["train_loss"], rel=1e-5)
-    assert [r["eval_loss"] for r in read_metrics(tmp_path / "r2") if "eval_loss" in r] == pytest.approx(
-        [r["eval_loss"] for r in read_metrics(tmp_path / "r1") if "eval_loss" in r], rel=1e-5)
