@@ -49,6 +49,15 @@ def test_a_dpo_run_with_an_eval_source_logs_eval_rewards_and_keeps_its_best_chec
     assert set(frames["loss"]["series"]) == {"loss", "eval loss"}
     assert "eval reward accuracy" in set(frames["charts"][0][1]["series"])
 
+    # The eval set came with the training rows from studio.data and was cached beside them: the same recipe
+    # again reads no data (the eval file included) and evaluates the stored eval rows to the same losses.
+    again = tmp_path / "again"
+    second = train(config(tiny_model_dir, pref_file, "dpo", again, {"eval_source": str(heldout)}, max_steps=4),
+                   again)
+    assert second["data_cached"] is True
+    assert [r["eval_loss"] for r in read_metrics(again) if "eval_loss" in r] == pytest.approx(
+        [r["eval_loss"] for r in evals], rel=1e-5)
+
 
 def test_patience_stops_an_sft_run_that_stopped_improving_on_its_held_out_share(tiny_model_dir, tmp_path):
     from studio.training.train import train

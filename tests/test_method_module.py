@@ -1,6 +1,9 @@
-"""A method really is one file: a module written here, dropped into a copy of studio/methods/ with no
-other file of the package edited, is listed by `studio methods`, names itself in the data's sentences
-and trains with `studio train` (plus its one recipe)."""
+"""A method really is one file and a data kind one declaration: a module written here, dropped into a copy
+of studio/methods/, training on a kind declared once in the copy's studio/data/layouts/kinds.py, with no
+other file edited, is listed by `studio methods`, names itself and its kind in the data's sentences
+(CLI and Data tab), trains with `studio train` (plus its one recipe), and every face reads it: the Train
+tab's choices and options, its charts, the samples panel, held-out pairs (its own margin option) and
+the model card."""
 
 import json
 import os
@@ -41,7 +44,7 @@ METHOD = Method(
     title="Hinge pairs (preferences, margin)",
     full_name="Hinge-loss preference optimisation (SLiC)",
     description="Hinge pairs: push chosen above rejected until the margin is reached.",
-    data_kind="preference",
+    data_kind="ranking",
     build=build,
     options=HingeOptions,
     advice="**Hinge pairs** learn from chosen/rejected pairs and stop pushing once a pair is far enough apart.",
@@ -49,8 +52,39 @@ METHOD = Method(
     charts=(Chart("Hinge rewards", {"rewards/margins": "reward margin"}),),
     recipes=("hinge-pairs.yaml",),
     reference_model=True,
+    margin_option="beta",
     sequences_per_example=2,
 )
+'''
+
+# The new kind, declared in the one place kinds are declared: answers ranked best to worst; pairs serve too.
+KIND = '''
+declare(DataKind("ranking", "ranked answers (best to worst)", ("ranking", "preference"),
+                 "{m} needs answers ranked best to worst (or preference pairs)", "a ranking dataset"))
+'''
+
+# What the faces make of the trained run, asked in the copy (its registry holds the new method).
+FACES = '''
+import json, sys
+from studio.evaluation.pairs import run_beta
+from studio.publish.card import build_model_card
+from studio.runs.files import read_metrics
+from studio.ui import charts
+from studio.ui.make import data_tab, train_tab
+from studio.ui.samples_panel import poll_samples
+
+run, sft_file = sys.argv[1:3]
+frames = charts.metric_frames(read_metrics(run), "hingepairs")
+summary = data_tab.inspect_data({"data.source": sft_file, "method": "hingepairs"})["summary"]
+print(json.dumps({
+    "advice": train_tab.method_advice("hingepairs"),
+    "options_shown": train_tab.option_groups("hingepairs")["options-hingepairs"]["visible"],
+    "charts": [(chart.title, len(frame)) for chart, frame in frames["charts"]],
+    "data_tab": summary,
+    "samples_shown": poll_samples(run.rsplit("/", 1)[-1])[0]["visible"],
+    "beta": run_beta(run),  # what `studio eval` scales the held-out margin by
+    "card": build_model_card(run),
+}))
 '''
 
 
@@ -65,8 +99,12 @@ def test_a_method_module_dropped_into_a_copy_is_listed_checked_and_trained(tmp_p
     copy = tmp_path / "project"
     shutil.copytree(ROOT / "studio", copy / "studio", ignore=shutil.ignore_patterns("__pycache__"))
     (copy / "studio" / "methods" / "hingepairs.py").write_text(MODULE, encoding="utf-8")
+    with (copy / "studio" / "data" / "layouts" / "kinds.py").open("a", encoding="utf-8") as kinds:
+        kinds.write(KIND)
     recipe = copy / "presets" / "recipes" / "hinge-pairs.yaml"
     recipe.parent.mkdir(parents=True)
+    shutil.copy(ROOT / "presets" / "models.yaml", copy / "presets")  # the model card reads the catalog
+    (copy / "assets").symlink_to(ROOT / "assets")  # and its template
     recipe.write_text(yaml.safe_dump({
         "method": "hingepairs", "model": {"name": str(tiny_model_dir)},
         "data": {"source": str(pref_file), "template": "chatml"},
@@ -85,7 +123,8 @@ def test_a_method_module_dropped_into_a_copy_is_listed_checked_and_trained(tmp_p
     # The wrong kind of data is refused in a sentence that names this method, not DPO.
     refused = _studio(copy, "data", "inspect", str(sft_file), "--model", str(tiny_model_dir), "--method", "hingepairs")
     assert refused.returncode == 2
-    assert "Hinge pairs needs preference pairs" in refused.stderr and "DPO needs" not in refused.stderr
+    assert "but Hinge pairs needs answers ranked best to worst" in refused.stderr
+    assert "DPO" not in refused.stderr
 
     trained = _studio(copy, "train", str(recipe))
     assert trained.returncode == 0, trained.stderr[-3000:]
@@ -96,6 +135,18 @@ def test_a_method_module_dropped_into_a_copy_is_listed_checked_and_trained(tmp_p
     metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert any("rewards/margins" in m for m in metrics)
     assert (run_dir / "adapter" / "adapter_model.safetensors").is_file()
+
+    faces = subprocess.run([sys.executable, "-c", FACES, str(run_dir), str(sft_file)],
+                           cwd=copy, env={**os.environ, "PYTHONPATH": str(copy)}, capture_output=True, text=True,
+                           timeout=300, check=False)
+    assert faces.returncode == 0, faces.stderr[-3000:]
+    seen = json.loads(faces.stdout.strip().splitlines()[-1])
+    assert seen["advice"].startswith("**Hinge pairs**") and seen["options_shown"] is True
+    assert seen["charts"] == [["Hinge rewards", 2]]  # its own chart, one point per step
+    assert "Hinge pairs needs answers ranked best to worst" in seen["data_tab"]
+    assert seen["samples_shown"] is False  # it declares no samples: the panel stays hidden
+    assert seen["beta"] == 0.3  # held-out pairs scale the margin by the option it names (margin_option)
+    assert "Hinge-loss preference optimisation on chosen/rejected pairs" in seen["card"]
     # The worker ran the copy's code (the module exists nowhere else).
     assert not (ROOT / "studio" / "methods" / "hingepairs.py").exists()
 

@@ -104,3 +104,17 @@ def test_a_small_budget_evicts_the_least_recently_used_and_refuses_what_cannot_f
     with pytest.raises(ChatError, match=r"^Loading .* GiB is free for models; .*STUDIO_MODEL_BUDGET_GB\.$"):
         engine.model_for(parse_source(str(other)))
     assert cache.entries() == []
+
+
+def test_weights_and_tokenizers_are_loaded_only_under_studio_models():
+    """Every ``from_pretrained`` outside the training side (its own copy) is in studio/models/, so the faces
+    and evaluations reach weights only through it (and its cache); a new loader elsewhere fails here."""
+    import re
+    from pathlib import Path
+
+    studio = Path(__file__).resolve().parent.parent / "studio"
+    allowed = re.compile(r"^(models|training|methods)/|^runs/worker\.py$")
+    named = {str(path.relative_to(studio)): path for path in sorted(studio.rglob("*.py"))}
+    found = [name for name, path in named.items()
+             if not allowed.match(name) and "from_pretrained(" in path.read_text("utf-8")]
+    assert found == []

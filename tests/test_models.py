@@ -62,7 +62,7 @@ def test_inspecting_data_needs_only_the_tokenizer_not_the_weights(tmp_path, monk
     """Where the install did not convert the built-in model, inspecting data reads the tokenizer out of the
     GGUF alone and leaves the weights' conversion (about a minute) to the first use that needs them."""
     from studio.data.inspect import inspect_source
-    from studio.models import loading as models
+    from studio.models import gguf_files as models  # where the conversion lives (loading re-exports it)
     from studio.paths import ASSETS_DIR
 
     monkeypatch.setattr(models, "INSTALLED_MODELS_DIR", tmp_path / "installed")

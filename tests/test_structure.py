@@ -26,7 +26,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("__init__", "eager_bitsandbytes", "paths", "errors", "net", "config.ranges", "rl", "rl.*", "training", "publish",
      "publish.login", "safety", "safety.atomic"),  # safety.atomic: the studio's atomic, private writes
     # chat: the package and its plain types; safety.owned, safety.consent: owner markers, consent to run code
-    ("logs", "chat", "chat.history", "chat.sampling", "chat.feedback", "safety.owned", "safety.consent"),
+    ("logs", "chat", "chat.history", "chat.sampling", "chat.feedback", "safety.owned", "safety.consent",
+     "chat.streaming"),  # chat.streaming: answers written in a thread, read as they come
     # models: the catalog, hardware, memory, finding and loading a base model, the one model cache;
     # runs.folder: the run's files for everyone else (readers, the one writer, its base and adapter)
     ("models", "runs.files", "runs.folder", "rl.samples"),

@@ -16,8 +16,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,13 @@ from typing import Any
 from studio.chat.history import ChatError
 from studio.chat.sampling import Sampling
 from studio.chat.sources import Source
+from studio.chat.streaming import (  # noqa: F401 - generate_with, waiting: re-exported for the faces
+    Generation,
+    _StopOnEvent,
+    generate_with,
+    in_thread,
+    waiting,
+)
 from studio.models.cache import CacheError, LoadKey, ModelCache, model_cache, weights_bytes
 
 log = logging.getLogger("studio.chat")
@@ -45,54 +51,6 @@ def _held_bytes(model) -> int:
 def _stamp(adapter: str) -> float:
     """When the adapter's weights were last written: a run that trained further is loaded again."""
     return max((p.stat().st_mtime for p in Path(adapter).glob("adapter_model*")), default=0.0)
-
-
-class _StopOnEvent:
-    """A transformers StoppingCriteria that ends generation when the Stop button sets the event."""
-
-    def __init__(self, event: threading.Event):
-        self.event = event
-
-    def __call__(self, input_ids, scores, **kwargs):
-        import torch
-
-        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool)
-
-
-class Generation:
-    """One answer being written: iterate for the text pieces; ``tokens`` counts what was generated so far."""
-
-    def __init__(self, pieces: Callable[[Generation], Iterator[str]], limit: int):
-        self.tokens = 0
-        self.limit = limit  # the most tokens it may write (max_new_tokens)
-        self._pieces = pieces
-
-    def __iter__(self) -> Iterator[str]:
-        return self._pieces(self)
-
-
-def waiting(work: Callable[[], Any], every: float = 1.0) -> Iterator[float]:
-    """Run ``work`` in a thread and yield the seconds elapsed every ``every`` s until it ends, so a face can
-    say how long a load has taken; ``result = yield from waiting(...)`` gets its return value (or its
-    error)."""
-    box: dict[str, Any] = {}
-
-    def run():
-        try:
-            box["result"] = work()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread below
-            box["error"] = exc
-
-    start = time.monotonic()
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    while thread.is_alive():
-        thread.join(every)
-        if thread.is_alive():
-            yield time.monotonic() - start
-    if "error" in box:
-        raise box["error"]
-    return box.get("result")
 
 
 _NAMES = itertools.count()  # adapter names, unique in the process: engines share the bases they load on
@@ -193,12 +151,9 @@ class Engine:
         if not source.adapter or not (Path(source.adapter) / "tokenizer_config.json").is_file():
             return base.tokenizer
         def load():
-            from transformers import AutoTokenizer
+            from studio.models.pretrained import folder_tokenizer
 
-            tok = AutoTokenizer.from_pretrained(source.adapter, trust_remote_code=self.trust_remote_code)
-            if tok.pad_token is None:
-                tok.pad_token = tok.eos_token
-            return tok
+            return folder_tokenizer(source.adapter, self.trust_remote_code)
 
         key = LoadKey(source.adapter, "tokenizer", trust_remote_code=bool(self.trust_remote_code),
                       stamp=_stamp(source.adapter))  # an adapter written again may carry a new template
@@ -211,16 +166,13 @@ class Engine:
         known = base.adapters.get(source.adapter)
         if known and known[1] == stamp:
             return known[0]
-        from peft import PeftModel
+        from studio.models.pretrained import attach_adapter
 
         if known:  # the run saved newer weights since: drop the stale copy
             base.model.delete_adapter(known[0])
         name = f"a{next(_NAMES)}"
         try:
-            if isinstance(base.model, PeftModel):
-                base.model.load_adapter(source.adapter, adapter_name=name)
-            else:
-                base.model = PeftModel.from_pretrained(base.model, source.adapter, adapter_name=name)
+            base.model = attach_adapter(base.model, source.adapter, name)
         except Exception as exc:
             raise _load_error(source, exc) from exc
         base.model.eval()
@@ -297,49 +249,6 @@ class Engine:
                               **sampling.generate_kwargs())
 
         yield from in_thread(generate, streamer, streamer.end, stop, source.label)
-
-
-def generate_with(model, adapter: str | None, tuned: bool, **kwargs) -> None:
-    """``model.generate(**kwargs)`` with ``adapter`` active (``tuned``), else with the adapters switched off
-    (the base)."""
-    if adapter is not None and tuned:
-        model.set_adapter(adapter)
-        model.generate(**kwargs)
-    elif hasattr(model, "disable_adapter"):
-        with model.disable_adapter():
-            model.generate(**kwargs)
-    else:
-        model.generate(**kwargs)
-
-
-def in_thread(generate: Callable[[], None], pieces: Iterator, end: Callable[[], None], stop: threading.Event,
-              label: str) -> Iterator:
-    """Run ``generate`` in a thread and yield ``pieces`` (what its streamer hands over) as they come. A
-    failure calls ``end``, so the reader stops waiting, and is raised here as one sentence; a reader that
-    leaves early (closed tab, cancelled event) sets ``stop``, which ends generation."""
-    errors: list[BaseException] = []
-
-    def run():
-        try:
-            generate()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread below
-            errors.append(exc)
-            end()
-
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    finished = False
-    try:
-        yield from pieces
-        finished = True
-    finally:
-        if not finished:
-            stop.set()
-        worker.join()
-    if errors:
-        log.error("generation failed for %s", label, exc_info=errors[0])
-        raise ChatError(f"{label} failed while answering ({type(errors[0]).__name__}); "
-                        "the details are in the studio log.") from errors[0]
 
 
 _SHARED: dict[bool, Engine] = {}

@@ -17,7 +17,16 @@ from typing import Any
 
 import yaml
 
+from studio.config.options import (
+    check_choices,
+    choices_help,
+    choices_of,
+    config_field,
+    fixed_options,
+    help_text,
+)
 from studio.config.ranges import check_ranges
+from studio.config.recipe_file import MOVED_KEYS, apply_overrides, move_old_keys, read_recipe
 from studio.config.trackers import HELP as TRACKER_HELP
 from studio.config.trackers import TRACKERS
 from studio.config.trackers import check as check_trackers
@@ -27,11 +36,9 @@ from studio.methods import all_methods, get_method, method_names
 from studio.methods.base import option as _opt
 from studio.safety.atomic import write_text
 
-__all__ = ["ConfigError", "RunConfig", "apply_overrides", "choices_help", "choices_of", "config_field", "help_text",
+__all__ = ["MOVED_KEYS", "ConfigError", "RunConfig", "apply_overrides", "choices_help", "choices_of",
+           "config_field", "fixed_options", "help_text", "read_recipe",
            "validate"]
-
-# Options that moved into a method's own section; old recipes and run folders still load.
-MOVED_KEYS = {("training", "beta"): ("dpo", "beta"), ("training", "sft_weight"): ("dpo", "sft_weight")}
 
 
 @dataclass
@@ -185,19 +192,11 @@ class _RunConfigBase:
 
     @classmethod
     def from_dict(cls, raw: dict | None) -> RunConfig:
-        return _build(cls, _move_old_keys(raw or {}), prefix="")
+        return _build(cls, move_old_keys(raw or {}), prefix="")
 
     @classmethod
     def from_yaml(cls, path: str | Path, overrides: list[str] | None = None) -> RunConfig:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"Config file {path} does not exist; give the path to a recipe YAML file.")
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"Config file {path} is not valid YAML ({exc.__class__.__name__}); fix its syntax.")
-        if not isinstance(raw, dict):
-            raise ConfigError(f"Config file {path} must hold a mapping of options, not a {type(raw).__name__}.")
+        raw = read_recipe(path)
         raw.pop("sweep", None)  # a sweep's section is `studio sweep`'s (studio.sweeps); one run trains the base
         return cls.from_dict(apply_overrides(raw, overrides or []))
 
@@ -216,19 +215,6 @@ RunConfig = dataclasses.make_dataclass(
 )
 RunConfig.__module__ = __name__
 RunConfig.__doc__ = "A whole run: method, model, data, LoRA, training, output and the method's own options."
-
-
-def _move_old_keys(raw: dict) -> dict:
-    if not isinstance(raw, dict):
-        return raw
-    raw = _deep_copy(raw)
-    for (part, key), (section, new_key) in MOVED_KEYS.items():
-        old = raw.get(part)
-        if isinstance(old, dict) and key in old:
-            target = raw.setdefault(section, {})
-            if isinstance(target, dict):
-                target.setdefault(new_key, old.pop(key))
-    return raw
 
 
 def _coerce(value: Any, hint: Any, key: str) -> Any:
@@ -285,31 +271,6 @@ def _build(cls: type, raw: dict, prefix: str) -> Any:
     return cls(**kwargs)
 
 
-def apply_overrides(raw: dict, overrides: list[str]) -> dict:
-    """Apply ``a.b=value`` strings to a nested dict; values are parsed as YAML scalars."""
-    raw = _deep_copy(raw)
-    for item in overrides:
-        if "=" not in item:
-            raise ConfigError(f"Override '{item}' must look like key=value, e.g. training.max_steps=10.")
-        key, _, text = item.partition("=")
-        parts = key.strip().split(".")
-        try:
-            value = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError:
-            value = text
-        node = raw
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"Override '{item}' goes inside '{part}', which is not a group of options.")
-        node[parts[-1]] = value
-    return raw
-
-
-def _deep_copy(raw: dict) -> dict:
-    return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in raw.items()}
-
-
 def validate(cfg: RunConfig) -> None:
     """Check everything that can be checked before anything heavy starts."""
     t, lora = cfg.training, cfg.lora
@@ -329,70 +290,3 @@ def validate(cfg: RunConfig) -> None:
     options = cfg.method_options
     if options is not None and hasattr(options, "validate"):
         options.validate()
-
-
-def config_field(path: str) -> tuple[dataclasses.Field, Any]:
-    """The dataclass field behind a dotted option name (e.g. ``dpo.beta``), with its type."""
-    cls: Any = RunConfig
-    parts = path.split(".")
-    for i, part in enumerate(parts):
-        f = {f.name: f for f in fields(cls)}.get(part)
-        if f is None:
-            raise KeyError(path)
-        hint = typing.get_type_hints(cls)[part]
-        if i == len(parts) - 1:
-            return f, hint
-        cls = hint
-    raise KeyError(path)
-
-
-def help_text(path: str) -> str:
-    """Help for a dotted option name, e.g. ``training.beta`` (used by the CLI and the UI)."""
-    return config_field(path)[0].metadata.get("help", "")
-
-
-def choices_of(f: dataclasses.Field) -> list:
-    """The values a field declares (``choices``: values, or (label, value) pairs for the UI); [] if free."""
-    return [c[1] if isinstance(c, tuple) else c for c in f.metadata.get("choices", ())]
-
-
-def fixed_options(cls: Any = None, prefix: str = "") -> dict[str, dataclasses.Field]:
-    """Every option with a set of values, by dotted name (method sections included)."""
-    found = {}
-    for f in fields(cls or RunConfig):
-        hint = typing.get_type_hints(cls or RunConfig)[f.name]
-        if dataclasses.is_dataclass(hint):
-            found.update(fixed_options(hint, f"{prefix}{f.name}."))
-        elif f.metadata.get("choices"):
-            found[prefix + f.name] = f
-    return found
-
-
-def check_choices(cfg: RunConfig) -> None:
-    """An option set outside its declared values is one sentence naming them (the chosen method's own
-    section and the common ones; suggestions (``open``) are not checked)."""
-    sections = {m.name for m in all_methods() if m.options is not None} - {cfg.method}
-    for key, f in fixed_options().items():
-        if key.split(".")[0] in sections or f.metadata.get("open"):
-            continue
-        value = cfg
-        for part in key.split("."):
-            value = getattr(value, part)
-        allowed = choices_of(f)
-        multiple = f.metadata.get("multiple")
-        given = [v.strip().lower() for v in str(value or "").split(",") if v.strip()] if multiple else [value]
-        for one in given:
-            if one not in allowed:
-                several = " (comma-separated)" if multiple else ""
-                raise ConfigError(f"Option '{key}' must be one of {', '.join(map(str, allowed))}{several}, "
-                                  f"not '{one}'; `studio train --help` lists every such option.")
-
-
-def choices_help() -> str:
-    """Every option with a set of values and those values, one line each (`studio train --help`)."""
-    lines = []
-    for key, f in fixed_options().items():
-        kind = "e.g." if f.metadata.get("open") else "one of"
-        lines.append(f"  {key}: {kind} {', '.join(map(str, choices_of(f)))}"
-                     + (" (comma-separated)" if f.metadata.get("multiple") else ""))
-    return "\n".join(lines)

@@ -10,6 +10,7 @@ from typing import Any
 
 from jinja2.exceptions import TemplateError
 
+from studio.data.layouts.kinds import is_labelled
 from studio.data.layouts.normalise import normalise
 from studio.data.prepare.preview import (
     CONVERSATIONS,
@@ -73,12 +74,9 @@ def _tokenizer_for(model: str | None):
     folder = tokenizer_folder(model or "")  # the embedded model's, without waiting for its weights
     if folder:
         def load():
-            from transformers import AutoTokenizer
+            from studio.models.pretrained import folder_tokenizer
 
-            tokenizer = _embedded_tokenizer(folder) or AutoTokenizer.from_pretrained(folder)
-            if tokenizer.pad_token is None:
-                tokenizer.pad_token = tokenizer.eos_token
-            return tokenizer
+            return _embedded_tokenizer(folder) or folder_tokenizer(folder)
 
         tokenizer = model_cache().get(LoadKey(folder, "tokenizer"), load, label=f"{EMBEDDED_ID} tokenizer")
         return tokenizer, EMBEDDED_ID
@@ -104,12 +102,9 @@ def _embedded_tokenizer(folder: str):
         return None
     if config.get("tokenizer_class") != "TokenizersBackend" or "auto_map" in config:
         return None
-    from transformers.tokenization_utils_tokenizers import TokenizersBackend
+    from studio.models.pretrained import backend_tokenizer
 
-    tokenizer = TokenizersBackend.from_pretrained(str(path))
-    if tokenizer.pad_token is None:  # as studio.models.loading.load_tokenizer does
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
+    return backend_tokenizer(path)
 
 
 def inspect_source(source: str, *, split: str = "train", subset: str | None = None, template: str = "auto",
@@ -256,14 +251,14 @@ def parse_map(text: str | None) -> dict | None:
 
 
 def cli_inspect(args) -> int:
-    if getattr(args, "method", None) == "classify":  # labelled data: studio.data.layouts.labelled reads it
+    asked = getattr(args, "asked", None)  # what the chosen method asks of the data (from the registry)
+    if asked is not None and is_labelled(asked.kind):  # labelled data: studio.data.layouts.labelled reads it
         return _inspect_labelled(args)
     report = inspect_source(
         args.source, split=getattr(args, "split", "train") or "train", subset=getattr(args, "subset", None),
         template=getattr(args, "template", "auto") or "auto", model=getattr(args, "model", None),
         rows=getattr(args, "rows", None), max_length=getattr(args, "max_length", None),
-        # what the chosen method asks of the data (the CLI reads it from the method registry)
-        method=getattr(args, "asked", None), column_map=parse_map(getattr(args, "map", None)),
+        method=asked, column_map=parse_map(getattr(args, "map", None)),
     )
     if getattr(args, "json", False):
         print(report.to_json())

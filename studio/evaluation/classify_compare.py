@@ -21,6 +21,7 @@ def _key(source: str | None) -> str | None:
 
 def fine_tuned(test: str | None = None) -> list[dict]:
     """Completed classify runs with figures on ``test`` (any test set when None)."""
+    from studio.methods import produced_by
     from studio.runs import list_runs
 
     rows = []
@@ -29,7 +30,8 @@ def fine_tuned(test: str | None = None) -> list[dict]:
         seen: set = set()  # `studio eval --data` on the run's own eval set repeats eval.json's figures
         for name in (EVAL_FILE, "eval_files.json"):
             path = folder / name
-            if info.method != "classify" or not path.is_file() or not (folder / SUMMARY_FILE).is_file():
+            if (produced_by(info.method) != "classifier" or not path.is_file()
+                    or not (folder / SUMMARY_FILE).is_file()):
                 continue
             saved = json.loads(path.read_text(encoding="utf-8"))
             figures = saved.get("after", saved)

@@ -59,21 +59,32 @@ def run_folder(run: str | Path) -> Path:
     return folder
 
 
-def load_classifier_run(run: str | Path) -> ClassifierRun:
-    from transformers import (
-        AutoModelForSequenceClassification,
-        AutoModelForTokenClassification,
-        AutoTokenizer,
-    )
+def load_classifier_run(run: str | Path, *, take: bool = False) -> ClassifierRun:
+    """The run's classifier, through the model cache (one copy for the Try panel, `studio eval` and
+    `predict`); ``take``: taken out of the cache, as a caller that writes into the weights (an export that
+    merges the adapter) needs."""
+    from studio.models.cache import LoadKey, model_cache, weights_bytes
 
     folder = run_folder(run)
     facts = json.loads((folder / CLASSIFIER_FILE).read_text(encoding="utf-8"))
     weights = folder / facts["folder"]
-    tokenizer = AutoTokenizer.from_pretrained(weights)
-    auto = AutoModelForTokenClassification if facts["task"] == "tokens" else AutoModelForSequenceClassification
-    if facts["strategy"] == "lora":
-        from peft import PeftModel
+    # The facts file is written last, when the run ends: a run trained again loads again.
+    key = LoadKey(str(weights), "classifier", stamp=(folder / CLASSIFIER_FILE).stat().st_mtime)
+    base = Path(facts["base_model_path"])
+    estimate = weights_bytes(weights) + (weights_bytes(base) if facts["strategy"] == "lora" and base.is_dir() else 0)
+    loaded = model_cache().get(key, lambda: _load(folder, facts), label=f"{folder.name} (classifier)",
+                               estimate=estimate)
+    if take:
+        model_cache().take(key)
+    return loaded
 
+
+def _load(folder: Path, facts: dict) -> ClassifierRun:
+    from studio.models.pretrained import attach_adapter, folder_tokenizer, saved_classifier
+
+    weights = folder / facts["folder"]
+    tokenizer = folder_tokenizer(weights)
+    if facts["strategy"] == "lora":
         from studio.models.encoders import load_classifier
         from studio.models.loading import ResolvedModel
 
@@ -81,9 +92,9 @@ def load_classifier_run(run: str | Path) -> ClassifierRun:
                                facts["labels"], multi_label=facts["multi_label"])
         if getattr(base.config, "pad_token_id", None) is None:
             base.config.pad_token_id = tokenizer.pad_token_id
-        model = PeftModel.from_pretrained(base, weights)
+        model = attach_adapter(base, weights)
     else:
-        model = auto.from_pretrained(weights)
+        model = saved_classifier(weights, facts["task"])
     model.eval()
     return ClassifierRun(folder, facts, model, tokenizer)
 

@@ -20,25 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import StudioError
+from studio.evaluation.pairs_table import METRIC_LABELS, REWARD_LABELS, eval_table, format_table  # noqa: F401
 from studio.runs.files import EVAL_FILE
 from studio.runs.folder import config_path, is_run_folder, read_json, run_of, write_json
 
-# Scales the margin of a run whose method has no beta of its own (SFT); 0.1 is the usual beta.
+# Scales the margin of a run whose method declares no margin option (SFT, RL; Method.margin_option).
 MARGIN_BETA = 0.1
-METRIC_LABELS = {
-    "accuracy": "Preference accuracy",
-    "margin": "Reward margin (β·Δ log-ratio)",
-    "chosen_logp": "Mean log-prob of chosen",
-    "rejected_logp": "Mean log-prob of rejected",
-}
-# A reward run's evaluation: its own scores, not a policy's log-probabilities.
-REWARD_LABELS = {
-    "accuracy": "Pairwise accuracy (r chosen > r rejected)",
-    "margin": "Mean reward margin (r chosen − r rejected)",
-    "p_chosen_preferred": "Mean P(chosen preferred)",
-    "chosen_reward": "Mean reward of chosen",
-    "rejected_reward": "Mean reward of rejected",
-}
 
 
 class EvalError(StudioError):
@@ -49,13 +36,17 @@ run_dir_of = run_of  # the run folder for a run, its adapter/ or a checkpoint (s
 
 
 def run_beta(run_dir: str | Path) -> float:
-    """The β the run trained with (its method's `beta` option), else the usual β (MARGIN_BETA), which
-    scales the margin for methods that have none (SFT)."""
+    """The β that scaled the run's implicit reward (the option its method names as ``margin_option``), else
+    the usual β (MARGIN_BETA) for a method without one (SFT; an RL run's beta weighs the KL instead)."""
     from studio.config import RunConfig
+    from studio.methods import find_method
 
     config = config_path(run_dir_of(run_dir))
     if config.is_file():
-        beta = getattr(RunConfig.from_yaml(config).method_options, "beta", None)
+        cfg = RunConfig.from_yaml(config)
+        method = find_method(cfg.method)
+        option = method.margin_option if method else ""
+        beta = getattr(cfg.method_options, option, None) if option else None
         if isinstance(beta, (int, float)):
             return float(beta)
     return MARGIN_BETA
@@ -186,7 +177,8 @@ def evaluate(run_dir: str | Path, pairs_file: str | Path, beta: float | None = N
         return _evaluate_reward(run_dir, pairs_file, model=model, save=save)
     beta = run_beta(run_dir) if beta is None else float(beta)
     if not beta > 0:
-        raise EvalError(f"Beta must be above 0 (got {beta}); the run's dpo.beta is the usual choice.")
+        raise EvalError(f"Beta must be above 0 (got {beta}); leave it out to use the run's own "
+                        f"(or {MARGIN_BETA}).")
     rows = load_pairs(pairs_file)
     pair_model = model if model is not None else BeforeAfter(run_dir)
     lock = getattr(pair_model, "_lock", None)
@@ -228,30 +220,6 @@ def _evaluate_reward(run_dir: Path, pairs_file: str | Path, *, model=None, save:
 def load_saved_eval(run_dir: str | Path) -> dict | None:
     """The last evaluation written by ``evaluate`` for this run, if any."""
     return read_json(run_dir_of(run_dir), EVAL_FILE) or None
-
-
-def eval_table(result: dict) -> dict:
-    """A table-friendly view: ``{"headers": [...], "rows": [[metric, base, tuned], ...]}``.
-
-    ``pandas.DataFrame(t["rows"], columns=t["headers"])`` feeds a gr.Dataframe directly.
-    """
-    rows = []
-    for key, label in (REWARD_LABELS if result.get("kind") == "reward" else METRIC_LABELS).items():
-        base, tuned = result["base"].get(key), result["tuned"].get(key)
-        if key in ("accuracy", "p_chosen_preferred"):
-            rows.append([label, f"{base:.0%}", f"{tuned:.0%}"])
-        else:
-            rows.append([label, f"{base:.3f}", f"{tuned:.3f}"])
-    return {"headers": ["Metric", "Base", "Tuned"], "rows": rows, "pairs": result["pairs"]}
-
-
-def format_table(result: dict) -> str:
-    table = eval_table(result)
-    widths = [max(len(str(r[i])) for r in [table["headers"], *table["rows"]]) for i in range(3)]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)) for row in [table["headers"], *table["rows"]]]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    what = "base = the untrained score head" if result.get("kind") == "reward" else f"beta {result.get('beta', '?')}"
-    return "\n".join(lines) + f"\n({table['pairs']} pairs, {what})"
 
 
 def read_prompts(prompts_file: str | Path) -> list[str]:

@@ -159,24 +159,21 @@ def prompt_test_set(model, tokenizer, test, train=None, settings: PromptSettings
 
 
 def load_chat_model(spec: str):
-    """(model, tokenizer, label) for a model name (embedded, a Hub id, a folder, a .gguf) or a run."""
+    """(model, tokenizer, label) for a model name (embedded, a Hub id, a folder, a .gguf) or a run: the chat
+    engine's, so the model cache holds one copy of the base, with the run's adapter made active."""
+    from studio.chat.engine import shared
     from studio.chat.history import ChatError
-    from studio.chat.sources import parse_source
-    from studio.models.loading import load_model, load_tokenizer, resolve_model
+    from studio.chat.sources import Source, parse_source
+    from studio.models.loading import resolve_model
 
     try:
         source = parse_source(spec, spec)
-    except ChatError:
-        source = None  # not a run, a folder or a file: a model name
-    base = source.base if source else spec
-    resolved = resolve_model(base)
-    tokenizer = load_tokenizer(resolved)
-    model = load_model(resolved)
-    if source and source.adapter:
-        from peft import PeftModel
-
-        model = PeftModel.from_pretrained(model, source.adapter)
-    return model, tokenizer, source.label if source else resolved.display_name
+    except ChatError:  # not a run, a folder or a file: a model name
+        source = Source(spec, spec, None, resolve_model(spec).display_name)
+    model, tokenizer, adapter = shared().prepare(source)
+    if adapter is not None:
+        model.set_adapter(adapter)
+    return model, tokenizer, source.label
 
 
 def results_file():

@@ -58,16 +58,15 @@ class RewardModel:
             self._key, self._load, label=f"{self.adapter_dir.parent.name} (reward)", estimate=estimate)
 
     def _load(self) -> tuple[Any, Any, threading.Lock]:
-        from peft import PeftModel
-
         from studio.models.loading import load_model, load_tokenizer, resolve_model
+        from studio.models.pretrained import attach_adapter
 
         resolved = resolve_model(run_base(self.adapter_dir))
         tokenizer = load_tokenizer(type(resolved)(str(self.adapter_dir), resolved.display_name, True))
         base = load_model(resolved, kind="reward")
         # The head pools the last token that is not padding, as in training.
         base.config.pad_token_id = tokenizer.pad_token_id
-        model = PeftModel.from_pretrained(base, str(self.adapter_dir))
+        model = attach_adapter(base, self.adapter_dir)
         model.eval()
         return model, tokenizer, threading.Lock()  # the adapter switch is state of the shared model
 

@@ -14,8 +14,9 @@ from functools import cache
 from studio.errors import ConfigError
 from studio.methods.base import Chart, Method, TrainContext, option
 
-__all__ = ["Chart", "Method", "TrainContext", "all_methods", "data_asked", "get_method", "method_names",
-           "option", "titles_of"]
+__all__ = ["Chart", "Method", "TrainContext", "all_methods", "data_asked", "find_method", "get_method",
+           "method_names", "option", "produced_by", "titles_of"]
+
 
 @cache
 def all_methods() -> tuple[Method, ...]:
@@ -39,6 +40,20 @@ def get_method(name: str) -> Method:
             return method
     raise ConfigError(f"Method must be one of {', '.join(method_names())}, not '{name}'; "
                       "`studio methods` describes each.")
+
+
+def find_method(name: str | None) -> Method | None:
+    """The method a run names, or None for one this version does not know (its run still lists and shows)."""
+    try:
+        return get_method(str(name or ""))
+    except ConfigError:
+        return None
+
+
+def produced_by(name: str | None) -> str:
+    """What a run of method ``name`` produces ("policy", "reward", "classifier"); "" for an unknown method."""
+    method = find_method(name)
+    return method.produces if method else ""
 
 
 def titles_of(produces: str = "policy") -> str:

@@ -83,6 +83,11 @@ class Method:
     # Why evaluation during training (the eval curve, early stopping) is not offered, as a clause ("an RL run
     # is judged by ..."); empty when it is. Validation and the faces read it here, never a list of names.
     no_eval_curve: str = ""
+    # The option that scales its implicit reward, β·log(π/π_ref) (DPO's and KTO's `beta`): held-out pairs
+    # scale the margin by it. Empty when its options have no such scale (an RL run's beta weighs the KL).
+    margin_option: str = ""
+    # It writes the answers it sampled while training to RUN/samples.jsonl (the samples panel follows them).
+    samples: bool = False
 
     def __post_init__(self) -> None:
         if self.produces not in PRODUCES:

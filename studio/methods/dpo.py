@@ -98,6 +98,7 @@ METHOD = Method(
     takes_prepared=True,  # a token-cache hit: build() hands the stored rows over as prepared
     recipes=("pineapple-dpo.yaml", "zephyr-style-dpo.yaml"),
     reference_model=True,
+    margin_option="beta",
     parallel_data=True,
     sequences_per_example=2,  # chosen and rejected go through the model together
 )

@@ -47,7 +47,8 @@ def build(ctx: TrainContext):
     # With a PEFT model and no ref_model, the base with the adapter off is the reference (no second copy).
     if ctx.prepared:
         return as_prepared(KTOTrainer)(model=ctx.model, ref_model=None, args=args, train_dataset=ctx.dataset,
-                                       processing_class=ctx.tokenizer, callbacks=ctx.callbacks)
+                                       eval_dataset=ctx.eval_dataset, processing_class=ctx.tokenizer,
+                                       callbacks=ctx.callbacks)
     return KTOTrainer(model=ctx.model, ref_model=None, args=args, train_dataset=unpaired(ctx.dataset),
                       eval_dataset=None if ctx.eval_dataset is None else unpaired(ctx.eval_dataset),
                       processing_class=ctx.tokenizer, callbacks=ctx.callbacks)
@@ -79,4 +80,5 @@ METHOD = Method(
     takes_prepared=True,  # a token-cache hit: build() hands the stored rows over as prepared
     recipes=("pineapple-kto.yaml",),
     reference_model=True,
+    margin_option="beta",
 )

@@ -180,5 +180,6 @@ METHOD = Method(
     ),
     recipes=("pineapple-rlhf.yaml", "arithmetic-grpo.yaml"),
     reference_model=True,
+    samples=True,
     preflight=lambda opts: reward_run_dir(opts.reward_model) if opts.reward_model.strip() else None,
 )

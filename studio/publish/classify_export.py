@@ -28,7 +28,7 @@ def export_classifier(run: str | Path, to: str | Path) -> dict:
     to = Path(to)
     if to.exists() and any(to.iterdir()):
         raise ClassifierExportError(f"{to} is not empty; export into a new folder so nothing there is overwritten.")
-    loaded = load_classifier_run(run)
+    loaded = load_classifier_run(run, take=True)  # merging writes into the weights: not the shared copy
     model = loaded.model.merge_and_unload() if loaded.facts["strategy"] == "lora" else loaded.model
     model.config.id2label = dict(enumerate(loaded.labels))
     model.config.label2id = {name: i for i, name in enumerate(loaded.labels)}

@@ -55,16 +55,10 @@ def generate(path: str | Path, prompt: str, *, max_new_tokens: int = 96, engine:
 
 def _load_gguf(path: Path):
     """The GGUF read back through transformers (weights de-quantized to float32) and its tokenizer."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from studio.models.pretrained import gguf_model
 
-    from studio.models.loading import tensor_name_map_cached
-
-    folder, name = str(path.parent), path.name
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-        with tensor_name_map_cached():
-            model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32).eval()
+        model, tokenizer = gguf_model(path)
     except (ValueError, KeyError, OSError, RuntimeError) as exc:
         # RuntimeError: the loader rebuilt the model with its own defaults (a Qwen3 whose head size is
         # not 128) and the file's tensors do not fit them.

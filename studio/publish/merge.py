@@ -80,10 +80,10 @@ def merge_runs(specs: list[str], *, method: str = "linear", weights: list[float]
                density: float | None = None, name: str, seed: int = 0) -> Path:
     """Merge the runs' adapters into a new run folder under the runs folder; returns that folder."""
     import torch
-    from peft import PeftModel
     from peft import __version__ as peft_version
 
     from studio.models.loading import load_model, resolve_model
+    from studio.models.pretrained import attach_adapter
     from studio.paths import runs_dir
 
     parents = [_parent(spec) for spec in specs]
@@ -97,10 +97,10 @@ def merge_runs(specs: list[str], *, method: str = "linear", weights: list[float]
     if density is None and method in ("ties", "dare_ties"):
         density = 0.5  # half of each task vector kept: the TIES and DARE papers' usual setting
     started = time.time()
-    model = PeftModel.from_pretrained(load_model(resolve_model(parents[0]["base"])), str(parents[0]["adapter"]),
-                                      adapter_name="p0")
-    for i, parent in enumerate(parents[1:], start=1):
-        model.load_adapter(str(parent["adapter"]), adapter_name=f"p{i}")
+    # Its own copy of the base, outside the model cache: the merge writes into the weights.
+    model = load_model(resolve_model(parents[0]["base"]))
+    for i, parent in enumerate(parents):
+        model = attach_adapter(model, parent["adapter"], name=f"p{i}")
     torch.manual_seed(seed)  # DARE drops weights at random: the seed makes the merge repeatable
     try:
         model.add_weighted_adapter([f"p{i}" for i in range(len(parents))], weights, "merged",

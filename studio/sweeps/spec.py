@@ -26,9 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from studio.config import RunConfig, apply_overrides, config_field
+from studio.config import RunConfig, apply_overrides, config_field, read_recipe
 from studio.errors import ConfigError
 
 SECTION_KEYS = ("metric", "direction", "grid", "together", "search", "sampler", "trials", "prune", "pairs", "name")
@@ -88,13 +86,8 @@ def default_direction(metric: str) -> str | None:
 def load_spec(recipe_path: str | Path, overrides: list[str] | None = None) -> SweepSpec:
     """Read a recipe with a sweep section; every problem is one ConfigError sentence."""
     path = Path(recipe_path)
-    if not path.is_file():
-        raise ConfigError(f"Recipe {path} does not exist; give the path to a recipe YAML with a sweep section.")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"Recipe {path} is not valid YAML ({exc.__class__.__name__}); fix its syntax.")
-    if not isinstance(raw, dict) or not isinstance(raw.get("sweep"), dict):
+    raw = read_recipe(path)
+    if not isinstance(raw.get("sweep"), dict):
         raise ConfigError(f"Recipe {path} has no sweep section; add `sweep: {{grid: {{dpo.beta: [0.01, 0.1, 1.0]}}}}` "
                           "or train it once with `studio train`.")
     section = raw.pop("sweep")

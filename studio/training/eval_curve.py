@@ -1,7 +1,8 @@
 """Evaluation while training: an eval set every N steps, early stopping, and the best checkpoint.
 
 The eval set is `data.eval_fraction` of the training examples held out (seeded), else the recipe's
-`data.eval_source` file. It is on when `training.eval_steps`, `data.eval_fraction` or
+`data.eval_source` file; studio.data hands it over with the training rows (``for_training(evaluate=True)``).
+It is on when `training.eval_steps`, `data.eval_fraction` or
 `training.early_stopping_patience` asks for it (a recipe with only an eval_source keeps its old meaning:
 pairs the after-training evaluation scores). TRL's trainers evaluate it themselves (eval_strategy), so
 the eval loss, and for preference methods the eval reward accuracy and margin, land in metrics.jsonl as
@@ -16,33 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from studio.config.evaluation import wanted
-from studio.errors import ConfigError
 from studio.runs.files import BEST_FILE
 from studio.runs.folder import write_json
 
 METRIC = "eval_loss"
-def eval_dataset(cfg, data, say):
-    """The eval examples (normalised like the training ones), or None when evaluation is off.
-    A held-out fraction is taken out of ``data.dataset`` here, so training never sees it."""
-    if not wanted(cfg):
-        return None
-    if cfg.data.eval_fraction:
-        if len(data.dataset) < 4:
-            raise ConfigError(f"Only {len(data.dataset)} training examples: too few to hold out "
-                              f"data.eval_fraction; give data.eval_source instead.")
-        split = data.dataset.train_test_split(test_size=cfg.data.eval_fraction, seed=cfg.training.seed)
-        data.dataset = split["train"]
-        say(f"Held out {len(split['test']):,} examples ({cfg.data.eval_fraction:.0%}) to evaluate on.")
-        return split["test"]
-    from dataclasses import replace
-
-    from studio.data import load_training_data
-    from studio.methods import data_asked, get_method
-
-    eval_cfg = replace(cfg.data, source=cfg.data.eval_source, split="train", subset=None, max_rows=None)
-    prepared = load_training_data(eval_cfg, data_asked(get_method(cfg.method)))  # as training asks
-    say(f"Evaluating on {len(prepared.dataset):,} examples from {cfg.data.eval_source}.")
-    return prepared.dataset
+__all__ = ["METRIC", "callbacks", "mark_best", "trainer_args", "wanted"]
 
 
 def trainer_args(cfg) -> dict[str, Any]:

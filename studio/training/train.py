@@ -44,10 +44,10 @@ def data_settings(cfg: RunConfig) -> dict:
 
 def data_cache_key(cfg: RunConfig, tokenizer, template: str) -> str:
     """The token-cache entry ``cfg``'s data would be stored under (what ``prepare`` looks up)."""
-    from studio.data.prepare.training_data import cache_key_for
+    from studio.data import cache_key_for
 
     return cache_key_for(cfg.data, tokenizer=tokenizer, template=template, take=rows_needed(cfg),
-                         seed=cfg.training.seed, settings=data_settings(cfg))
+                         seed=cfg.training.seed, settings=data_settings(cfg), evaluate=during.wanted(cfg))
 
 
 def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
@@ -56,8 +56,7 @@ def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
     Only the examples the run consumes are prepared (``rows_needed``); a run whose trainer-ready data
     is in the token cache reads no data at all (``data.prepared``).
     """
-    from studio.data import for_training
-    from studio.data.prepare.templates import apply_template
+    from studio.data import apply_template, for_training
     from studio.models.loading import load_model, load_tokenizer, resolve_model
 
     say = progress or log.info
@@ -68,11 +67,11 @@ def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
     resolved = resolve_model(cfg.model.name, progress=say)
     tokenizer = load_tokenizer(resolved, cfg.model.trust_remote_code)
     template = apply_template(tokenizer, cfg.data.template)
-    # The kind the method declares and its title, so a wrong-kind sentence names the method picked.
+    # The kind the method declares and its title, so a wrong-kind sentence names the method picked; the eval
+    # set comes with the training rows (held out from them, or read from data.eval_source), cached with them.
     data = for_training(cfg.data, data_asked(method), tokenizer=tokenizer, template=template, take=rows_needed(cfg),
                         seed=cfg.training.seed, say=say, settings=data_settings(cfg),
-                        # held-out rows come from the data itself, and an eval set is never trainer-prepared
-                        cache=method.takes_prepared and not during.wanted(cfg))
+                        cache=method.takes_prepared, evaluate=during.wanted(cfg))
     say(f"Loading model {resolved.display_name} on {plan.description}...")
 
     import os
@@ -91,31 +90,34 @@ def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
 
 
 def build_with_data(cfg: RunConfig, run_dir: Path, model, tokenizer, data, plan: DevicePlan, callbacks,
-                    say: Callable[[str], None], eval_dataset=None):
-    """Build the trainer; tokenizing is reported as it goes and its result cached (or taken from the cache)."""
-    from studio.data.prepare.progress import estimate_seconds, fmt_seconds
-    from studio.data.read.arrow import cpu_workers
+                    say: Callable[[str], None]):
+    """Build the trainer on ``data`` (its eval set included); tokenizing is reported as it goes and its result
+    cached (or taken from the cache)."""
+    from studio.data import tokenizing_plan
 
     method = get_method(cfg.method)
     if data.prepared:
         # The rows this method's trainer made last time from the same data and settings, passed through
         # its TRL trainer's option for prepared data: nothing is tokenized again.
         return build_trainer(cfg, run_dir, model, tokenizer, data.dataset, plan, callbacks, prepared=True,
-                             eval_dataset=eval_dataset)
-    workers = cpu_workers(len(data.dataset)) if method.parallel_data else None
-    if len(data.dataset) >= 2000:
-        eta = estimate_seconds(data.dataset, tokenizer, workers)
-        say(f"Tokenizing {len(data.dataset):,} examples{f' in {workers} processes' if workers else ''}: "
-            f"about {fmt_seconds(eta)}.")
+                             eval_dataset=data.eval_dataset)
+    workers, how_long = tokenizing_plan(data.dataset, tokenizer, method.parallel_data)
+    if how_long:
+        say(how_long)
     trainer = build_trainer(cfg, run_dir, model, tokenizer, data.dataset, plan, callbacks, data_workers=workers,
-                            eval_dataset=eval_dataset)
+                            eval_dataset=data.eval_dataset)
     if trainer.is_world_process_zero():  # under several processes one of them writes the cache
-        rows = trainer.train_dataset
-        # Reference log-probabilities (dpo.precompute_ref) depend on the model, not only on the data and
-        # the tokenizer the key names: they are never stored; TRL keeps its own copy keyed by the model.
-        from_model = [c for c in rows.column_names if c.startswith(("ref_", "reference_"))]
-        data.remember(rows.remove_columns(from_model) if from_model else rows, cfg.method)
+        evals = trainer.eval_dataset if data.eval_dataset is not None else None
+        data.remember(_from_data_only(trainer.train_dataset), cfg.method,
+                      None if evals is None else _from_data_only(evals))
     return trainer
+
+
+def _from_data_only(rows):
+    """``rows`` less what the model computed: reference log-probabilities (dpo.precompute_ref) depend on the
+    model, not only on the data and tokenizer the cache key names; TRL keeps its own copy, keyed by model."""
+    from_model = [c for c in rows.column_names if c.startswith(("ref_", "reference_"))]
+    return rows.remove_columns(from_model) if from_model else rows
 
 
 def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
@@ -127,8 +129,8 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
     ``data_progress(what, done, total, eta_s)`` hears how preparing the data goes (every few seconds);
     ``on_plan`` hears the device, precision and memory estimate before the first step.
     """
-    from studio.data.prepare.progress import fmt_seconds, reported_maps
-    from studio.models.memory import PeakMemory, estimate_for_run, longest_sequence, runtime_baseline
+    from studio.data import fmt_seconds, reported_maps
+    from studio.models.memory import PeakMemory, runtime_baseline
     from studio.training.callbacks import MetricsWriter, ProgressPrinter, SaveAtEnd
 
     run_dir = Path(run_dir)
@@ -152,17 +154,8 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
         plan, resolved, tokenizer, template, data, model = prepare(cfg, progress)
         # A checkpoint at the last step too, so that a completed run can be continued for more.
         all_callbacks = [MetricsWriter(run_dir), *(callbacks or ()), ProgressPrinter(progress), SaveAtEnd()]
-        evals = during.eval_dataset(cfg, data, say)  # before building: a held-out share leaves the training rows
-        trainer = build_with_data(cfg, run_dir, model, tokenizer, data, plan, all_callbacks, say, evals)
-    longest = longest_sequence(trainer.train_dataset, cfg.training.max_length)
-    estimate = estimate_for_run(cfg, model, plan, get_method(cfg.method), longest)
-    say(f"Precision {plan.precision} ({plan.reason}) Memory estimate {estimate.total_gib:.2f} GiB per process "
-        f"for batches of {longest} tokens: {estimate.breakdown()}.")
-    planned = {"device": plan.device, "device_name": plan.name, "precision": plan.precision,
-               "precision_reason": plan.reason, "memory_estimate_gib": round(estimate.total_gib, 3),
-               "processes": trainer.args.world_size}
-    if on_plan and trainer.is_world_process_zero():
-        on_plan(planned)
+        trainer = build_with_data(cfg, run_dir, model, tokenizer, data, plan, all_callbacks, say)
+    planned, estimate, longest = _announce_plan(cfg, trainer, model, plan, say, on_plan)
     main_process = trainer.is_world_process_zero()
     if main_process:
         cfg.save(run_dir / CONFIG_FILE)
@@ -170,46 +163,64 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
     peak = PeakMemory(plan.device)
     peak.start()
     result = trainer.train(resume_from_checkpoint=resume_from)
-    if trainer.state.global_step == 0:
-        # Some trainers (KTO, for one) drop rows whose prompt cannot fit and then end at step 0 with only
-        # a warning; a run that learned nothing must not end "completed".
-        t = cfg.training
-        raise NothingTrainedError(
-            f"No training step ran: the trainer kept none of the {len(data.dataset):,} examples prepared "
-            f"(rows longer than training.max_length={t.max_length} tokens are dropped by some methods); raise "
-            f"training.max_length, or count the long rows with `studio data inspect {cfg.data.source} "
-            f"--max-length {t.max_length}`.")
-    peak_gib = peak.peak_bytes() / 2**30
-    adapter_dir = run_dir / ADAPTER_DIR
+    _check_trained(cfg, trainer, data)
+    memory = _memory_figures(plan, estimate, peak)  # the peak of training, before the adapter is saved
+    adapter_dir, best = run_dir / ADAPTER_DIR, None
     if main_process:  # the other processes of a multi-process run hold the same weights
         adapter_dir = save_adapter(trainer, tokenizer, run_dir, cfg.model.name, resolved.display_name, cfg.method)
         best = during.mark_best(trainer, run_dir)
     if local_index() == 0:  # each node's main process removes its node's copy of the data
         remove_shared(run_dir)
     summary = {
-        "method": cfg.method,
-        "base_model": resolved.display_name,
-        "base_model_path": resolved.path,
-        "template": template,
-        "data_format": data.format,
-        "data_rows": data.rows,
-        "data_valid_rows": len(trainer.train_dataset),
-        "data_cached": data.prepared,
-        "global_step": trainer.state.global_step,
-        "max_steps": trainer.state.max_steps,
-        "train_loss": result.training_loss,
-        "seconds": round(time.time() - started, 1),
-        **planned,
-        "gradient_checkpointing": plan.gradient_checkpointing,
-        "longest_sequence": longest,
-        "memory_estimate_parts_gib": {k: round(v / 2**30, 3) for k, v in estimate.parts.items()},
-        "peak_memory_gib": round(peak_gib, 3),
-        "memory_at_start_gib": round(peak.at_start / 2**30, 3),
-        "peak_memory_source": "cuda max allocated" if plan.device == "cuda" else "peak resident size (main process)",
-        "adapter": str(adapter_dir),
+        "method": cfg.method, "base_model": resolved.display_name, "base_model_path": resolved.path,
+        "template": template, "data_format": data.format, "data_rows": data.rows,
+        "data_valid_rows": len(trainer.train_dataset), "data_cached": data.prepared,
+        "global_step": trainer.state.global_step, "max_steps": trainer.state.max_steps,
+        "train_loss": result.training_loss, "seconds": round(time.time() - started, 1), **planned,
+        "gradient_checkpointing": plan.gradient_checkpointing, "longest_sequence": longest,
+        **memory, "adapter": str(adapter_dir),
         "stopped_early": trainer.state.global_step < trainer.state.max_steps,
         "best_checkpoint": (best or {}).get("checkpoint") if main_process else None,
     }
     if main_process:
         write_json(run_dir / SUMMARY_FILE, summary)
     return summary
+
+
+def _announce_plan(cfg: RunConfig, trainer, model, plan: DevicePlan, say, on_plan) -> tuple[dict, Any, int]:
+    """(what the run will use, the memory estimate, the longest batch) said before the first step."""
+    from studio.models.memory import estimate_for_run, longest_sequence
+
+    longest = longest_sequence(trainer.train_dataset, cfg.training.max_length)
+    estimate = estimate_for_run(cfg, model, plan, get_method(cfg.method), longest)
+    say(f"Precision {plan.precision} ({plan.reason}) Memory estimate {estimate.total_gib:.2f} GiB per "
+        f"process for batches of {longest} tokens: {estimate.breakdown()}.")
+    planned = {"device": plan.device, "device_name": plan.name, "precision": plan.precision,
+               "precision_reason": plan.reason, "memory_estimate_gib": round(estimate.total_gib, 3),
+               "processes": trainer.args.world_size}
+    if on_plan and trainer.is_world_process_zero():
+        on_plan(planned)
+    return planned, estimate, longest
+
+
+def _check_trained(cfg: RunConfig, trainer, data) -> None:
+    """Some trainers (KTO, for one) drop rows whose prompt cannot fit and then end at step 0 with only a
+    warning; a run that learned nothing must not end "completed"."""
+    if trainer.state.global_step:
+        return
+    t = cfg.training
+    raise NothingTrainedError(
+        f"No training step ran: the trainer kept none of the {len(data.dataset):,} examples prepared "
+        f"(rows longer than training.max_length={t.max_length} tokens are dropped by some methods); raise "
+        f"training.max_length, or count the long rows with `studio data inspect {cfg.data.source} "
+        f"--max-length {t.max_length}`.")
+
+
+def _memory_figures(plan: DevicePlan, estimate, peak) -> dict:
+    return {
+        "memory_estimate_parts_gib": {k: round(v / 2**30, 3) for k, v in estimate.parts.items()},
+        "peak_memory_gib": round(peak.peak_bytes() / 2**30, 3),
+        "memory_at_start_gib": round(peak.at_start / 2**30, 3),
+        "peak_memory_source": ("cuda max allocated" if plan.device == "cuda"
+                               else "peak resident size (main process)"),
+    }

@@ -38,7 +38,7 @@ def method_charts(method: str) -> tuple[Chart, ...]:
         return ()
 
 
-def metric_frames(records: list[dict], method: str = "dpo") -> dict:
+def metric_frames(records: list[dict], method: str) -> dict:
     """{"loss": frame, "charts": [(Chart, frame), ...]} for a run of ``method``. A run that evaluates
     during training logs each metric again as eval_KEY (TRL's prefix): drawn beside the training line."""
     return {"loss": series_frame(records, with_eval({"loss": "loss"})),

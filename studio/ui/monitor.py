@@ -8,6 +8,7 @@ from typing import Any
 
 import gradio as gr
 
+from studio.errors import StudioError
 from studio.ui.charts import chart_slots, metric_frames, plot_value
 from studio.ui.messages import fail
 from studio.ui.progress import progress_html
@@ -45,7 +46,7 @@ def poll_run(run_id: str | None, seen: Any = None):
         from studio.runs import tail_log
 
         log_text = tail_log(info.dir, lines=12)
-    except Exception:  # noqa: BLE001 - every failure becomes a sentence in the UI
+    except OSError:  # the run's folder went away meanwhile: no log to show
         log_text = ""
     bar = progress_html(info, records, _machine(info))
     changed = (bar if bar != last.get("bar") else skip), (log_text if log_text != last.get("log") else skip)
@@ -71,7 +72,7 @@ def _machine(info) -> str:
     try:
         summary = read_summary(info.dir) if info.state in ("completed", "stopped") else {}
         return machine_line(read_status(info.dir), summary)
-    except Exception:  # noqa: BLE001 - the line is a view; a bad file must not break the monitor
+    except (OSError, ValueError, StudioError):  # the line is a view; a bad file must not break the monitor
         return ""
 
 
@@ -117,7 +118,7 @@ def compare_runs(run_ids: list[str] | None):
     for run_id in run_ids or []:
         try:
             info = _get(run_id)
-        except Exception:  # noqa: BLE001, S112 - a run deleted meanwhile is simply not drawn
+        except StudioError:  # a run deleted meanwhile is simply not drawn
             continue
         loss = metric_frames(read_records(info.dir), str(info.method))["loss"]
         loss["series"] = info.name or info.id
@@ -136,7 +137,7 @@ def is_active(run_id: str | None) -> bool:
         return False
     try:
         return _get(run_id).state in ACTIVE_STATES
-    except Exception:  # noqa: BLE001 - every failure becomes a sentence in the UI
+    except StudioError:  # no such run (deleted meanwhile): nothing to follow
         return False
 
 

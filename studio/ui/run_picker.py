@@ -9,6 +9,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from studio.errors import StudioError
 from studio.runs.files import ACTIVE_STATES, adapter_folder
 
 log = logging.getLogger("studio.ui")
@@ -31,8 +32,8 @@ def list_runs_safe() -> list:
         from studio.runs import list_runs
 
         return list(list_runs())
-    except Exception as exc:  # noqa: BLE001 - the registry may be missing or a folder half-written
-        log.warning("could not list runs: %s", exc)
+    except (StudioError, OSError, ValueError):  # the registry may be missing or a folder half-written
+        log.warning("could not list runs", exc_info=True)
         return []
 
 
@@ -54,6 +55,6 @@ def read_records(run_dir: str | Path) -> list[dict]:
         from studio import runs
 
         return list(runs.read_metrics(run_dir))
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
-        log.warning("could not read metrics of %s: %s", run_dir, exc)
+    except (OSError, ValueError):  # a run folder removed meanwhile: nothing to draw
+        log.warning("could not read metrics of %s", run_dir, exc_info=True)
         return []

@@ -1,6 +1,6 @@
 """What RL sees: the latest logged group of sampled answers of an RL run (RUN/samples.jsonl), each with
 every reward function's score and its advantage, so reward hacking shows as answers, not only as a curve.
-Hidden for runs that sample nothing (every method but RL)."""
+Hidden for runs of methods that sample nothing (``Method.samples``)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,11 @@ def poll_samples(run_id: str | None, seen: Any = None):
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         said = fail(exc)
         return answer(gr.update(visible=True), said, skip, ["failed", said], False)
-    live = info.state in ACTIVE_STATES and (bool(rows) or str(info.method) == "rl")  # only RL samples
+    from studio.methods import find_method
+
+    method = find_method(info.method)
+    samples = bool(rows) or bool(method and method.samples)  # only methods that sample (Method.samples)
+    live = info.state in ACTIVE_STATES and samples
     if not rows:
         return answer(gr.update(visible=False), skip, skip, "hidden", live)
     key = [run_id, rows[-1].get("step"), len(rows)]

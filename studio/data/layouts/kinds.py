@@ -22,6 +22,9 @@ class DataKind:
     accepts: tuple[str, ...] = ()
     needs: str = ""  # "{m} needs ...": the method's title goes in {m}
     data_for: str = ""  # what to pick instead ("a preference dataset")
+    # Read by studio.data.layouts.labelled (texts with labels for a classifier), not by the chat layouts:
+    # inspecting it describes labels, not a conversation.
+    labelled: bool = False
 
 
 # Derived from the declarations below (declare() fills them); read them, add to them only through declare().
@@ -30,6 +33,11 @@ KIND_WORDS: dict[str, str] = {}
 ACCEPTS: dict[str, tuple[str, ...]] = {}
 NEEDS: dict[str, str] = {}
 DATA_FOR: dict[str, str] = {}
+
+
+def is_labelled(kind: str | None) -> bool:
+    """Whether data of ``kind`` is read as labelled examples (DataKind.labelled), not as chat layouts."""
+    return kind in DATA_KINDS and DATA_KINDS[str(kind)].labelled
 
 
 def declare(kind: DataKind) -> DataKind:
@@ -56,9 +64,9 @@ for _kind in (
     DataKind("multimodal", "multimodal data (text with images, audio or video)"),  # recognised and refused
     DataKind("rated", "rated answers"),  # becomes sft or preference by the method asking
     DataKind("classify", "labelled examples (a text, a pair of texts or tagged words, with labels)",
-             ("classify",),  # read by studio.data.layouts.labelled, not by the chat layouts
+             ("classify",),
              "{m} needs labelled examples (a text or a pair of texts and a label, or tagged words)",
-             "a labelled dataset"),
+             "a labelled dataset", labelled=True),
 ):
     declare(_kind)
 KINDS = tuple(name for name in DATA_KINDS if name != "rated")

@@ -28,20 +28,24 @@ class PreparedData:
     prepared: bool = False
     cache_key: str = ""  # the token-cache entry these rows are (or will be) stored under
     source: str = ""  # the data source, as the cache's listing names it
+    eval_dataset: Any = None  # the eval set while training (held out or read from data.eval_source), or None
 
     @classmethod
-    def from_cache(cls, key: str, rows, meta: dict) -> PreparedData:
-        """The cache entry ``key`` (its trainer-ready rows and what the first run's data step reported)."""
+    def from_cache(cls, key: str, rows, meta: dict, eval_rows=None) -> PreparedData:
+        """The cache entry ``key`` (its trainer-ready rows, its eval set's, and what the first run's data step
+        reported)."""
         return cls(rows, meta["kind"], meta["format"], meta["data_rows"], [], meta.get("description", ""), [],
-                   meta.get("valid_rows", 0), [], prepared=True, cache_key=key, source=meta.get("source", ""))
+                   meta.get("valid_rows", 0), [], prepared=True, cache_key=key, source=meta.get("source", ""),
+                   eval_dataset=eval_rows)
 
-    def remember(self, trainer_rows, method: str) -> None:
-        """Store the rows the trainer made of ``dataset``, so the next run with the same data and settings
-        starts from them (nothing to do when they came from the cache)."""
+    def remember(self, trainer_rows, method: str, eval_rows=None) -> None:
+        """Store the rows the trainer made of ``dataset`` (and of ``eval_dataset``), so the next run with the
+        same data and settings starts from them (nothing to do when they came from the cache)."""
         from studio.data.prepare.token_cache import save
 
         if self.prepared or not self.cache_key:
             return
         save(self.cache_key, trainer_rows, {
             "source": self.source, "method": method, "kind": self.kind, "format": self.format,
-            "data_rows": self.rows, "valid_rows": self.valid_rows, "description": self.description})
+            "data_rows": self.rows, "valid_rows": self.valid_rows, "description": self.description},
+            eval_rows=eval_rows)

@@ -105,3 +105,16 @@ def estimate_seconds(dataset, tokenizer, workers: int | None, sample: int = 64) 
                 tokenizer(value)
     per_row = (time.perf_counter() - started) / n
     return per_row * len(dataset) / max(1, (workers or 1) * 0.8)  # processes do not scale perfectly
+
+
+def tokenizing_plan(dataset, tokenizer, parallel: bool) -> tuple[int | None, str]:
+    """(processes for the trainer's tokenizing maps or None, a sentence saying how long it will take, or "")
+    for ``dataset``; ``parallel``: the trainer's config takes ``dataset_num_proc``."""
+    from studio.data.read.arrow import cpu_workers
+
+    workers = cpu_workers(len(dataset)) if parallel else None
+    if len(dataset) < 2000:
+        return workers, ""
+    eta = estimate_seconds(dataset, tokenizer, workers)
+    return workers, (f"Tokenizing {len(dataset):,} examples{f' in {workers} processes' if workers else ''}: "
+                     f"about {fmt_seconds(eta)}.")

@@ -34,6 +34,7 @@ PREP_VERSION = 1
 LIBRARIES = ("transformers", "trl", "datasets", "tokenizers")
 META = "meta.json"
 DATA = "data"
+EVAL_DATA = "eval"  # the eval set's trainer-ready rows, when the run evaluates while training
 
 
 def cache_dir() -> Path:
@@ -105,13 +106,16 @@ def cache_key(parts: dict) -> str:
 
 
 def load(key: str) -> tuple[Any, dict] | None:
-    """(trainer-ready dataset, meta) for ``key``, memory-mapped; None on a miss or a damaged entry."""
+    """(trainer-ready dataset, meta) for ``key``, memory-mapped; None on a miss or a damaged entry (an entry
+    whose meta names an eval set it lacks included; ``load_eval`` reads that set)."""
     import datasets
 
     folder = cache_dir() / key
     try:
         meta = json.loads((folder / META).read_text(encoding="utf-8"))
         dataset = datasets.load_from_disk(str(folder / DATA))
+        if meta.get("eval_rows") is not None and not (folder / EVAL_DATA).is_dir():
+            return None
     except (OSError, ValueError, FileNotFoundError):
         return None
     meta["last_used"] = time.time()
@@ -124,14 +128,29 @@ def load(key: str) -> tuple[Any, dict] | None:
     return dataset, meta
 
 
-def save(key: str, dataset, meta: dict) -> Path | None:
-    """Store ``dataset`` under ``key`` (written aside, then renamed: a crash or a full disk never leaves half
-    an entry, and an earlier entry stays readable until the new one is complete)."""
+def load_eval(key: str) -> Any:
+    """The trainer-ready eval set stored with ``key``'s rows (a run that evaluates while training), else None."""
+    import datasets
+
+    folder = cache_dir() / key / EVAL_DATA
+    try:
+        return datasets.load_from_disk(str(folder)) if folder.is_dir() else None
+    except (OSError, ValueError):
+        return None
+
+
+def save(key: str, dataset, meta: dict, eval_rows=None) -> Path | None:
+    """Store ``dataset`` (and an eval set's ``eval_rows``) under ``key`` (written aside, then renamed: a crash
+    or a full disk never leaves half an entry, and an earlier entry stays readable until the new one is
+    complete)."""
     folder = cache_dir() / key
     try:
         with replacing(folder, CACHE_ENTRY, "tokenized-data cache entry") as tmp:
             dataset.save_to_disk(str(tmp / DATA))
-            facts = {**meta, "created": time.time(), "rows": len(dataset)}
+            if eval_rows is not None:
+                eval_rows.save_to_disk(str(tmp / EVAL_DATA))
+            facts = {**meta, "created": time.time(), "rows": len(dataset),
+                     "eval_rows": None if eval_rows is None else len(eval_rows)}
             write_json(tmp / META, facts, indent=None, default=str)
     except OSError as exc:  # a full disk costs the next run time, not this run
         log.warning("The tokenized data was not cached (%s); the next run tokenizes it again", exc)

@@ -14,39 +14,45 @@ from studio.data.prepare.prepared import PreparedData
 __all__ = ["cache_key_for", "for_training", "load_training_data", "select_examples"]
 
 
-def cache_key_for(data_cfg, *, tokenizer, template: str, take: int | None, seed: int, settings: dict) -> str:
+def cache_key_for(data_cfg, *, tokenizer, template: str, take: int | None, seed: int, settings: dict,
+                  evaluate: bool = False) -> str:
     """Everything a run's trainer-ready rows depend on: the source's identity, the data settings, the
-    row selection, the chat template and tokenizer, and the caller's ``settings`` (max length, method,
-    its options)."""
+    row selection, the chat template and tokenizer, the caller's ``settings`` (max length, method, its
+    options) and, with ``evaluate``, where the eval set comes from (a held-out share or a file)."""
     from studio.data.prepare.token_cache import cache_key, source_identity, tokenizer_identity
 
     d = data_cfg
+    held_out = {"eval_fraction": d.eval_fraction,
+                "eval_source": source_identity(d.eval_source, "train", None) if d.eval_source else None}
     return cache_key({
         "source": source_identity(d.source, d.split or "train", d.subset), "subset": d.subset,
         "column_map": d.column_map, "max_rows": d.max_rows, "shuffle_seed": d.shuffle_seed, "take": take,
-        "seed": seed, "template": template, "tokenizer": tokenizer_identity(tokenizer), **settings})
+        "seed": seed, "template": template, "tokenizer": tokenizer_identity(tokenizer), **settings,
+        **({"evaluate": held_out} if evaluate else {})})
 
 
 def for_training(data_cfg, asked, *, tokenizer, template: str, take: int | None = None, seed: int = 0,
-                 settings: dict | None = None, cache: bool = True, say=None) -> PreparedData:
-    """The data one run trains on, asked for once.
+                 settings: dict | None = None, cache: bool = True, say=None,
+                 evaluate: bool = False) -> PreparedData:
+    """The data one run trains on, and evaluates on, asked for once.
 
     ``asked``: what the method asks of the data (its kind; a wrong kind is refused in one sentence
     naming it). ``take``: the examples the run consumes (None: every one). ``settings``: what else the
-    trainer's rows depend on (max length, method, options), for the cache key. When an earlier run
-    prepared the same data with the same settings, its trainer-ready rows come from the token cache and
-    nothing is read (``prepared`` is True); otherwise the examples are read, normalised and reduced to
-    ``take``, and ``remember(trainer_rows, method)`` stores what the trainer makes of them. ``cache=False``:
-    neither (the caller's trainer cannot take prepared rows).
+    trainer's rows depend on (max length, method, options), for the cache key. ``evaluate``: the run
+    evaluates while training, so ``eval_dataset`` holds its eval set (``held_out``). When an earlier run
+    prepared the same data with the same settings, its trainer-ready rows (eval set included) come from
+    the token cache and nothing is read (``prepared`` is True); otherwise the examples are read,
+    normalised and reduced to ``take``, and ``remember(trainer_rows, method, eval_rows)`` stores what the
+    trainer makes of them. ``cache=False``: neither (the caller's trainer cannot take prepared rows).
     """
-    from studio.data.prepare.token_cache import load
+    from studio.data.prepare.token_cache import load, load_eval
 
     say = say or (lambda _line: None)
     key = cache_key_for(data_cfg, tokenizer=tokenizer, template=template, take=take, seed=seed,
-                        settings=settings or {})
+                        settings=settings or {}, evaluate=evaluate)
     hit = load(key) if cache else None
     if hit is not None:
-        data = PreparedData.from_cache(key, *hit)
+        data = PreparedData.from_cache(key, *hit, load_eval(key) if evaluate else None)
         say(f"Using the tokenized data cached for {data_cfg.source} ({len(data.dataset):,} examples, "
             f"cache entry {key}).")
         return data
@@ -55,8 +61,30 @@ def for_training(data_cfg, asked, *, tokenizer, template: str, take: int | None 
     data.dataset = select_examples(data.dataset, take, seed)
     if take is not None:
         say(f"The run consumes {take:,} examples: {len(data.dataset):,} are prepared.")
+    if evaluate:
+        held_out(data, data_cfg, asked, seed, say)
     data.cache_key, data.source = key if cache else "", data_cfg.source
     return data
+
+
+def held_out(data: PreparedData, data_cfg, asked, seed: int, say) -> None:
+    """Sets ``data.eval_dataset``: ``data.eval_fraction`` of the examples (seeded), taken out of the training
+    ones so training never sees them, else the ``data.eval_source`` file, read once, as training asks."""
+    from dataclasses import replace
+
+    from studio.errors import ConfigError
+
+    if data_cfg.eval_fraction:
+        if len(data.dataset) < 4:
+            raise ConfigError(f"Only {len(data.dataset)} training examples: too few to hold out "
+                              f"data.eval_fraction; give data.eval_source instead.")
+        split = data.dataset.train_test_split(test_size=data_cfg.eval_fraction, seed=seed)
+        data.dataset, data.eval_dataset = split["train"], split["test"]
+        say(f"Held out {len(split['test']):,} examples ({data_cfg.eval_fraction:.0%}) to evaluate on.")
+        return
+    eval_cfg = replace(data_cfg, source=data_cfg.eval_source, split="train", subset=None, max_rows=None)
+    data.eval_dataset = load_training_data(eval_cfg, asked).dataset
+    say(f"Evaluating on {len(data.eval_dataset):,} examples from {data_cfg.eval_source}.")
 
 
 def load_training_data(data_cfg, method: str, *, take: int | None = None, seed: int = 0) -> PreparedData:

@@ -98,21 +98,23 @@ class EndpointJudge:
     def _call(self, work: Callable):
         import openai
 
+        retried = {  # what the client tried again before it gave up: what happened, and what to do
+            openai.APITimeoutError: (f"did not answer within {self.timeout:g} s",
+                                     "check that it is running, or run again later"),
+            openai.APIConnectionError: ("cannot be reached", "start it or check the address"),
+            openai.RateLimitError: ("kept answering 429 (too many requests)",
+                                    "wait and run again, or lower the concurrency"),
+        }
         tries = f"after {self.retries + 1} tries" if self.retries else "on the first try"
         try:
             return work()
-        except openai.APITimeoutError:
-            raise JudgeError(f"The judge at {self.url} did not answer within {self.timeout:g} s {tries}; check that "
-                             "it is running, or run again later (verdicts so far are cached).") from None
-        except openai.APIConnectionError:
-            raise JudgeError(f"The judge at {self.url} cannot be reached {tries}; start it or check the address "
-                             "(verdicts so far are cached).") from None
+        except tuple(retried) as exc:
+            happened, advice = next(said for kind, said in retried.items() if isinstance(exc, kind))
+            raise JudgeError(f"The judge at {self.url} {happened} {tries}; {advice} (verdicts so far are "
+                             "cached).") from None
         except openai.AuthenticationError:
             raise JudgeError(f"The judge at {self.url} refused the key (401); give the right one with "
                              "--judge-key-file or OPENAI_API_KEY.") from None
-        except openai.RateLimitError:
-            raise JudgeError(f"The judge at {self.url} kept answering 429 (too many requests) {tries}; wait and run "
-                             "again (verdicts so far are cached) or lower the concurrency.") from None
         except openai.NotFoundError:
             raise JudgeError(f"The judge at {self.url} has no model {self.model!r} (404); name one it serves "
                              "with --judge-model.") from None

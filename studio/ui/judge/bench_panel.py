@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from studio.errors import StudioError
 from studio.evaluation.bench import FIGURES, load_saved, read_progress, start_background
 from studio.ui.messages import fail, ok, warn
 
@@ -37,7 +38,7 @@ def show(run_id: str | None) -> tuple[str, str]:
         return "", ""
     try:
         run_dir = _run_dir(run_id)
-    except Exception:  # noqa: BLE001 - a deleted run: nothing to show
+    except StudioError:  # a deleted run: nothing to show
         return "", ""
     progress = read_progress(run_dir)
     line = ""

@@ -11,14 +11,13 @@ from studio.ui.messages import fail, ok, warn
 from studio.ui.run_picker import list_runs_safe, run_label
 from studio.ui.wiring import on
 
-_LOADED: dict = {}  # run folder -> (classifier.json's time, ClassifierRun): one classifier kept in memory
-
 
 def classifier_choices() -> list[tuple[str, str]]:
     from studio.evaluation.classify_eval import is_classifier_run
+    from studio.methods import produced_by
 
     return [(run_label(r), str(r.dir)) for r in list_runs_safe()
-            if r.method == "classify" and r.state == "completed" and is_classifier_run(r.dir)]
+            if produced_by(r.method) == "classifier" and r.state == "completed" and is_classifier_run(r.dir)]
 
 
 def refresh(values: dict) -> dict:
@@ -30,16 +29,9 @@ def refresh(values: dict) -> dict:
 
 
 def _classifier(folder: str):
-    from pathlib import Path
-
     from studio.evaluation.classify_eval import load_classifier_run
-    from studio.training.classifier import CLASSIFIER_FILE
 
-    stamp = (Path(folder) / CLASSIFIER_FILE).stat().st_mtime
-    if folder not in _LOADED or _LOADED[folder][0] != stamp:
-        _LOADED.clear()
-        _LOADED[folder] = (stamp, load_classifier_run(folder))
-    return _LOADED[folder][1]
+    return load_classifier_run(folder)  # the model cache keeps it (a run trained again loads again)
 
 
 def label_it(values: dict) -> dict:

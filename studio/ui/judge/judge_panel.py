@@ -11,8 +11,9 @@ import time
 
 import gradio as gr
 
+from studio.errors import StudioError
 from studio.ui.i18n import tr
-from studio.ui.messages import fail, ok
+from studio.ui.messages import fail, log, ok
 from studio.ui.wiring import on
 
 _STOP = threading.Event()  # the app has one user: one judge job at a time, which Cancel ends
@@ -25,7 +26,8 @@ def _model_choices() -> list[tuple[str, str]]:
 
     try:
         return source_choices()
-    except Exception:  # noqa: BLE001 - a broken run folder leaves the list to the base
+    except (StudioError, OSError, ValueError):  # a broken run folder leaves the list to the base
+        log.warning("could not list the models to judge", exc_info=True)
         return [("Base model", "base")]
 
 

@@ -17,8 +17,10 @@ EXPLAIN = (
 
 
 def reward_run_choices() -> list[tuple[str, str]]:
+    from studio.methods import produced_by
+
     return [(run_label(r), r.id) for r in list_runs_safe()
-            if r.method == "reward" and r.state not in ACTIVE_STATES and has_adapter(r.dir)]
+            if produced_by(r.method) == "reward" and r.state not in ACTIVE_STATES and has_adapter(r.dir)]
 
 
 def refresh_reward_runs(current: str | None = None):

@@ -141,8 +141,8 @@ def follow_demo(info: Any, poll_s: float = POLL_S):
         records = read_records(info.dir)
         if len(records) != seen:
             seen = len(records)
-            frames = metric_frames(records, "dpo")
-            rewards = frames["charts"][0][1]  # DPO's first chart: reward margin and accuracy
+            frames = metric_frames(records, str(info.method))
+            rewards = frames["charts"][0][1]  # the demo recipe is DPO's: reward margin and accuracy
             doing = tr("… Training with DPO: step {step} of {total}...")
             yield _yield(status=doing.format(step=info.step or 0, total=info.total or "?"),
                          progress=progress_html(info, records), loss=plot_value(frames["loss"]),

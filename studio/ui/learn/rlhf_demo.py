@@ -80,8 +80,8 @@ def run_rlhf_vs_dpo(poll_s: float = 1.0):
             yield fail(exc), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         line = "; ".join(f"{label}: {info.state} {info.step or 0}/{info.total or '?'}" for label, info in infos.items())
-        rl = metric_frames(read_records(infos["RLHF"].dir), "rl")["charts"]
-        dpo = metric_frames(read_records(infos["DPO"].dir), "dpo")["charts"]
+        rl = metric_frames(read_records(infos["RLHF"].dir), str(infos["RLHF"].method))["charts"]
+        dpo = metric_frames(read_records(infos["DPO"].dir), str(infos["DPO"].method))["charts"]
         yield f"… Training one after another: {line}.", plot_value(rl[0][1]), plot_value(dpo[0][1]), gr.skip(), \
             gr.skip()
         if all(info.state not in ACTIVE_STATES for info in infos.values()):

@@ -10,7 +10,9 @@ from typing import Any
 
 import gradio as gr
 
+from studio.data.layouts.kinds import KIND_WORDS, is_labelled
 from studio.errors import StudioError
+from studio.methods import data_asked
 from studio.paths import studio_home
 from studio.safety.atomic import new_file
 from studio.ui.messages import fail, ok, warn
@@ -19,9 +21,6 @@ from studio.ui.widgets import resolve_local, widget_for
 from studio.ui.wiring import on
 
 PROBLEM_COLUMNS = ["Row", "Problem"]
-KIND_WORDS = {"preference": "preference pairs (for DPO)", "sft": "conversations (for SFT)",
-              "kto": "answers labelled good or bad (for KTO)", "text": "raw text (continued pre-training with SFT)",
-              "tool": "tool-calling conversations (for SFT)", "multimodal": "text with images, audio or video"}
 # The roles a column can be mapped to by hand, one dropdown each (studio.data.layouts.formats.MAP_ROLES).
 MAP_ROLES = ("prompt", "response", "system", "messages", "chosen", "rejected", "label", "text")
 
@@ -133,7 +132,7 @@ def _columns_of(source: str, subset: str | None, split: str) -> list[str]:
         from studio.data.read.source import read_source
 
         raw = read_source(resolve_local(source), split=(split or "train").strip(), subset=subset or None, limit=200)
-    except Exception:  # noqa: BLE001 - the inspect error already says what is wrong
+    except (StudioError, OSError, ValueError):  # the inspect error already says what is wrong
         return []
     return sorted({k for _, row in raw.rows for k in row})
 
@@ -150,19 +149,19 @@ def inspect_data(form: dict) -> dict:
     source, subset, split = form.get("data.source") or "", form.get("data.subset"), form.get("data.split") or ""
     max_rows, template, column_map = form.get("data.max_rows"), form.get("data.template"), form.get("data.column_map")
     method, model_name, max_length = form.get("method"), form.get("model.name"), form.get("training.max_length")
-    if method == "classify":  # labelled data: the task, the label counts, the share cut (issue 34)
-        from studio.ui.make.classify_data import labelled_summary
-
-        return labelled_summary(resolve_local(source), model_name, max_length, PROBLEM_COLUMNS)
-
     try:
         from studio.data.inspect import inspect_source
-        from studio.methods import data_asked
+
+        asked = data_asked(method) if method else None
+        if asked and is_labelled(asked.kind):  # labelled data: the task, the label counts, the share cut
+            from studio.ui.make.classify_data import labelled_summary
+
+            return labelled_summary(resolve_local(source), model_name, max_length, PROBLEM_COLUMNS)
 
         report = inspect_source(
             resolve_local(source), split=(split or "train").strip(), subset=(subset or None),
             template=template or "auto", model=(model_name or None),
-            rows=int(max_rows) if max_rows else None, method=data_asked(method) if method else None,
+            rows=int(max_rows) if max_rows else None, method=asked,
             column_map=parse_column_map(column_map) or None, preview_rows=3,
             max_length=int(max_length) if max_length else None,
         )
@@ -174,7 +173,7 @@ def inspect_data(form: dict) -> dict:
         return {"summary": message, "preview": [], "hist": gr.update(value=None, visible=False),
                 "problems": gr.update(value=pd.DataFrame([], columns=PROBLEM_COLUMNS), visible=False),
                 **mapping_updates(columns, column_map)}
-    kind = KIND_WORDS.get(str(report.kind), str(report.kind))
+    kind = KIND_WORDS.get(str(report.kind), str(report.kind))  # as the data's kinds declare their words
     errors = list(report.errors or [])
     summary = (f"**Detected:** {html.escape(kind)} in the *{html.escape(str(report.format))}* layout · "
                f"**rows:** {report.rows:,} ({report.valid_rows:,} usable)")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from studio.ui.messages import fail, ok
+from studio.ui.messages import fail, log, ok
 from studio.ui.widgets import widget_for
 
 CATEGORY_CHOICES = [("Small (< 1B)", "small"), ("Medium (1-10B)", "medium"), ("Large (10B+)", "large")]
@@ -93,9 +93,9 @@ def pick_catalog_model(model_id: str | None, current: str):
 
 
 def _param_count(folder: Path) -> int | None:
-    try:
-        from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
+    try:
         total = 0
         for file in folder.glob("*.safetensors"):
             with safe_open(str(file), "pt") as fh:
@@ -106,25 +106,20 @@ def _param_count(folder: Path) -> int | None:
                         count *= dim
                     total += count
         return total or None
-    except Exception:  # noqa: BLE001 - every failure becomes a sentence in the UI
+    except (OSError, SafetensorError):  # an unreadable weights file: the size is left unsaid
+        log.warning("could not count the parameters in %s", folder, exc_info=True)
         return None
 
 
 def describe_model(name: str, trust_remote_code: bool = False, say=None) -> str:
     """Resolve (and convert once, for GGUF) the model and describe it in two lines."""
-    from studio.models.loading import ModelError, resolve_model
+    from studio.models.loading import resolve_model
 
     resolved = resolve_model(name, progress=say)
     if not resolved.is_local:
-        from transformers import AutoConfig
+        from studio.models.pretrained import model_config
 
-        try:
-            config = AutoConfig.from_pretrained(resolved.path, trust_remote_code=bool(trust_remote_code))
-        except Exception as exc:
-            raise ModelError(
-                f"Could not reach the model '{resolved.display_name}' on the Hugging Face Hub (no network, "
-                "unknown id, or gated); use 'embedded', a local model folder or a .gguf file."
-            ) from exc
+        config = model_config(resolved, trust_remote_code)  # a Hub failure is one sentence (ModelError)
         return (f"**{resolved.display_name}** ({config.model_type}) is on the Hub; it will be downloaded "
                 "when training starts.")
     folder = Path(resolved.path)

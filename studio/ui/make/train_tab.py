@@ -11,7 +11,7 @@ from studio.methods import all_methods, get_method
 from studio.safety.consent import FROM_APP
 from studio.ui import monitor, samples_panel
 from studio.ui.make import code_consent
-from studio.ui.messages import fail, ok, warn
+from studio.ui.messages import fail, ok, sentence, warn
 from studio.ui.recipes import (
     ADVANCED_TRAIN_KEYS,
     ALL_KEYS,
@@ -58,8 +58,8 @@ def qlora_widget_kwargs() -> dict:
         from studio.models.hardware import bnb_backends, bnb_problem
 
         problem = bnb_problem("QLoRA 4-bit", detect_machine().device, bnb_backends())
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
-        problem = str(exc)
+    except Exception as exc:  # noqa: BLE001 - logged by sentence(); the box says why in one sentence
+        problem = sentence(exc)
     if not problem:
         return {}
     return {"interactive": False, "value": False, "info": f"Off: {problem}"}
