@@ -10,7 +10,7 @@ import gradio as gr
 from studio.methods import all_methods, get_method
 from studio.safety.consent import FROM_APP
 from studio.ui import monitor, samples_panel
-from studio.ui.make import code_consent
+from studio.ui.make import classify_plan, code_consent
 from studio.ui.messages import fail, ok, warn
 from studio.ui.recipes import (
     ADVANCED_TRAIN_KEYS,
@@ -194,6 +194,7 @@ def build(fields: dict, recipe: Any) -> dict:
     with gr.Accordion("More options", open=False), gr.Row():
         for key in ADVANCED_TRAIN_KEYS:
             fields[key] = widget_for(key, defaults[key], min_width=200)
+    plan = classify_plan.build()  # for classify: each strategy's parameters, memory and time
     fields["output.name"] = widget_for("output.name", defaults["output.name"], label="Run name")
     allow_code = code_consent.build()
     with gr.Row():
@@ -215,6 +216,7 @@ def build(fields: dict, recipe: Any) -> dict:
 
     config = {k: fields[k] for k in ALL_KEYS}
     filled = {"recipe": recipe, "status": status, "advice": advice, "recipe_pick": recipe_pick, **config, **groups}
+    classify_plan.wire(plan, config, recipe)
     on(load_btn.click, load_recipe, {"recipe_pick": recipe_pick}, filled)
     on(fields["method"].input, change_method, config, filled)
     on(save_btn.click, save_recipe_as, {"recipe": recipe, "recipe_name": recipe_name, **config},
