@@ -32,7 +32,7 @@ HANDLERS = {
     "export": "studio.publish.export_cli:cli_export",
     "generate": "studio.publish.gguf_generate:cli_generate",
     "score": "studio.evaluation.reward:cli_score",
-    "push": "studio.publish.hub:cli_push",
+    "push": "studio.publish.classify_push:cli_push",  # a classify run: the model; else the adapter
     "serve": "studio.publish.serve:cli_serve",
     "merge": "studio.publish.merge:cli_merge",
     "arena leaderboard": "studio.evaluation.arena:cli_leaderboard",
