@@ -14,7 +14,14 @@ import tempfile
 from pathlib import Path
 
 from studio.publish.classify_export import export_classifier
-from studio.publish.hub import HubError, _check_namespace, _check_repo_id, _ensure_repo, _translate, resolve_token
+from studio.publish.hub import (
+    HubError,
+    _check_namespace,
+    _check_repo_id,
+    _ensure_repo,
+    _translate,
+    resolve_token,
+)
 from studio.runs.files import EVAL_FILE
 
 log = logging.getLogger(__name__)
@@ -24,8 +31,8 @@ DEFAULT_MESSAGE = "Upload classifier trained with the studio"
 def figures_markdown(after: dict) -> str:
     """The held-out figures as the card's tables: the headline, then precision/recall/F1 per class."""
     lines = ["| Accuracy | Macro-F1 | Majority-label macro-F1 | Examples |", "|---:|---:|---:|---:|",
-             f"| {after['accuracy']:.4f} | {after['macro_f1']:.4f} | {after.get('majority_macro_f1', 0):.4f} | "
-             f"{after.get('examples', '')} |", "", "| Label | Precision | Recall | F1 | Support |",
+             (f"| {after['accuracy']:.4f} | {after['macro_f1']:.4f} | {after.get('majority_macro_f1', 0):.4f} | "
+              f"{after.get('examples', '')} |"), "", "| Label | Precision | Recall | F1 | Support |",
              "|---|---:|---:|---:|---:|"]
     for name, row in (after.get("per_class") or {}).items():
         lines.append(f"| {name} | {row['precision']:.4f} | {row['recall']:.4f} | {row['f1']:.4f} | "
@@ -35,7 +42,7 @@ def figures_markdown(after: dict) -> str:
 
 def classifier_card(repo_id: str, facts: dict, after: dict | None) -> str:
     """README.md: metadata (pipeline tag, library, base model, metrics) and what the classifier does."""
-    from huggingface_hub import ModelCard, ModelCardData
+    from huggingface_hub import ModelCardData
 
     base = facts.get("base_model") or ""
     data = ModelCardData(library_name="transformers", pipeline_tag=facts["pipeline_tag"],
@@ -43,8 +50,8 @@ def classifier_card(repo_id: str, facts: dict, after: dict | None) -> str:
                          base_model=base if base.count("/") == 1 and not base.startswith(("/", ".")) else None)
     labels = ", ".join(f"`{name}`" for name in facts["labels"])
     body = [f"# {repo_id.split('/')[-1]}", "",
-            f"A {facts['pipeline_tag']} model fine-tuned from `{base}` with the studio "
-            f"(strategy `{facts['strategy_trained']}`). Labels: {labels}.", "", "```python",
+            (f"A {facts['pipeline_tag']} model fine-tuned from `{base}` with the studio "
+             f"(strategy `{facts['strategy_trained']}`). Labels: {labels}."), "", "```python",
             "from transformers import pipeline", "",
             f'classify = pipeline("{facts["pipeline_tag"]}", model="{repo_id}")',
             'print(classify("Type a text here."))', "```", ""]
@@ -87,7 +94,7 @@ def push_classifier(run_dir: str | Path, repo_id: str, token: str | None = None,
             api.create_commit(repo_id, operations, commit_message=message or DEFAULT_MESSAGE, repo_type="model")
         except HubError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the Hub client raises many types; each becomes one sentence
             log.info("push to %s failed: %s", repo_id, type(exc).__name__)
             raise _translate(exc, repo_id, endpoint) from None
     return repo_url or f"{endpoint}/{repo_id}"
