@@ -8,8 +8,9 @@ Builds an imbalanced three-label set from the BBC news corpus inside the install
 ``--test`` test articles drawn without overlap, seeded, each in the given shares. Then trains the shipped
 preset (presets/recipes/bbc-news-classify.yaml: the defaults the Train tab loads for classify) on it once per
 strategy, through studio.training.train as a run does, and prints held-out macro-F1 and accuracy beside
-always answering the majority label, whether one label was predicted for everything, trainable parameters
-and seconds. ``--threads`` caps torch's threads (the machine is shared).
+always answering the majority label, whether one label was predicted for everything, trainable parameters,
+seconds and the CPU-seconds the process used (what calibrates studio.models.classifier_plan's time estimate on a
+shared machine). ``--threads`` caps torch's threads (the machine is shared).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import resource
 import sys
 import tempfile
 from pathlib import Path
@@ -77,11 +79,13 @@ def main() -> int:
                 f"data.eval_source={write_jsonl(Path(tmp) / 'test.jsonl', test_rows)}",
                 "data.max_rows=null", "data.eval_fraction=0"]
         for strategy in args.strategies.split(","):
+            cpu_before = resource.getrusage(resource.RUSAGE_SELF).ru_utime
             cfg = RunConfig.from_yaml(args.recipe, [*data, *args.set, f"classify.train={strategy}"]).validate()
             summary = train(cfg, Path(tmp) / strategy, progress=lambda line: None)
             after = json.loads((Path(tmp) / strategy / "eval.json").read_text())["after"]
             rows.append((strategy, cfg, summary, after))
-            print(json.dumps({"strategy": strategy, **{k: summary[k] for k in (
+            cpu = round(resource.getrusage(resource.RUSAGE_SELF).ru_utime - cpu_before, 1)  # CPU-seconds: the load
+            print(json.dumps({"strategy": strategy, "cpu_seconds": cpu, **{k: summary[k] for k in (  # others add
                 "trainable_params", "train_seconds", "seconds", "eval_before", "eval_after")}}), flush=True)
     print(f"\n{len(train_rows)} training / {len(test_rows)} test BBC articles, topics {args.topics} in shares "
           f"{args.shares}; {args.recipe} as shipped{' with ' + ' '.join(args.set) if args.set else ''}; "

@@ -7,7 +7,7 @@ when the config is on this disk; from the catalog's shape otherwise. Memory is s
 in floating-point operations (forward 2 x body parameters x tokens plus attention; training full 3x a forward,
 lora 2x as no weight of the body gets a gradient, head one forward per example, once, for the cached features;
 plus the evaluations before and after) divided by the speed this machine multiplies matrices at, measured
-once per process, times EFFICIENCY: the share of that speed a real run reached (bench/classify_defaults.py).
+once per process, times the share of that speed a real run reached (EFFICIENCY_*, bench/classify_defaults.py).
 """
 
 from __future__ import annotations
@@ -20,10 +20,12 @@ from studio.models.catalog import load_catalog
 from studio.models.memory import GIB, Shape, estimate_training
 
 STRATEGIES = ("full", "head", "lora")
-# A run's operations per second over this machine's bare matrix-multiply speed: attention, layer norms, the
-# optimizer and Python between the multiplies. Fitted to bench/classify_defaults.py's train_seconds
-# (embedded encoder, max_length 128, one thread; 2026-12-07).
-EFFICIENCY = 0.35
+# A run's operations per second over this machine's bare matrix-multiply speed (attention, layer norms, the
+# optimizer and Python between the multiplies), for passes without gradients (evaluation, the head's features)
+# and for training steps. Fitted to bench/classify_defaults.py's runs per CPU-second (embedded encoder, one
+# thread, AMD EPYC without bf16 units, 2026-12-07): the head's forward passes reached 0.9 of the matmul speed.
+EFFICIENCY_FORWARD = 0.85
+EFFICIENCY_TRAINING = 0.5
 FEATURE_BATCH = 32  # rows per forward when the head strategy computes its features (classifier_strategies)
 
 
@@ -112,10 +114,12 @@ def forward_flops(counts: Counts, shape: Shape, tokens: float) -> float:
 
 def seconds(strategy: str, counts: Counts, shape: Shape, *, rows: int, eval_rows: int, epochs: float,
             tokens: float, flops_per_second: float) -> float:
-    """The run's time: training by strategy plus the two evaluations (untrained head, trained)."""
+    """Training and evaluation time (not the start-up): training by strategy, the two evaluations (untrained
+    head, trained), and for the head its one pass over every example for the cached features."""
     forward = forward_flops(counts, shape, tokens)
-    training = {"full": 3 * epochs * rows, "lora": 2 * epochs * rows, "head": rows + eval_rows}[strategy]
-    return (training + 2 * eval_rows) * forward / (flops_per_second * EFFICIENCY)
+    training = {"full": 3 * epochs * rows, "lora": 2 * epochs * rows, "head": 0}[strategy] * forward
+    passes = (2 * eval_rows + (rows + eval_rows if strategy == "head" else 0)) * forward
+    return (training / EFFICIENCY_TRAINING + passes / EFFICIENCY_FORWARD) / flops_per_second
 
 
 def memory_gib(strategy: str, shape: Shape, counts: Counts, *, precision: str, device: str, batch: int,
