@@ -21,11 +21,12 @@ from studio.models.memory import GIB, Shape, estimate_training
 
 STRATEGIES = ("full", "head", "lora")
 # A run's operations per second over this machine's bare matrix-multiply speed (attention, layer norms, the
-# optimizer and Python between the multiplies), for passes without gradients (evaluation, the head's features)
-# and for training steps. Fitted to bench/classify_defaults.py's runs per CPU-second (embedded encoder, one
-# thread, AMD EPYC without bf16 units, 2026-12-07): the head's forward passes reached 0.9 of the matmul speed.
+# optimizer, LoRA's small side matrices and Python between the multiplies), for passes without gradients
+# (evaluation, the head's features) and per strategy for training steps. Fitted to bench/classify_defaults.py's
+# CPU-seconds (embedded encoder, 48 tokens, one thread, AMD EPYC without bf16 units, 2026-12-07): the head's
+# passes reached about 0.85 of the matmul speed, full training 0.8, LoRA 0.6.
 EFFICIENCY_FORWARD = 0.85
-EFFICIENCY_TRAINING = 0.5
+EFFICIENCY_TRAINING = {"full": 0.8, "lora": 0.6, "head": 1.0}
 FEATURE_BATCH = 32  # rows per forward when the head strategy computes its features (classifier_strategies)
 
 
@@ -119,7 +120,7 @@ def seconds(strategy: str, counts: Counts, shape: Shape, *, rows: int, eval_rows
     forward = forward_flops(counts, shape, tokens)
     training = {"full": 3 * epochs * rows, "lora": 2 * epochs * rows, "head": 0}[strategy] * forward
     passes = (2 * eval_rows + (rows + eval_rows if strategy == "head" else 0)) * forward
-    return (training / EFFICIENCY_TRAINING + passes / EFFICIENCY_FORWARD) / flops_per_second
+    return (training / EFFICIENCY_TRAINING[strategy] + passes / EFFICIENCY_FORWARD) / flops_per_second
 
 
 def memory_gib(strategy: str, shape: Shape, counts: Counts, *, precision: str, device: str, batch: int,

@@ -64,11 +64,14 @@ def build() -> dict:
     return {"box": box, "plan": plan, "again": again}
 
 
-def wire(parts: dict, config: dict, recipe) -> None:
-    """It fills when the method changes to classify and when its button is pressed."""
+def wire(parts: dict, config: dict, recipe, after: tuple = ()) -> None:
+    """It fills after each event in ``after`` (the method picked, a recipe loaded, an encoder picked: events that
+    also change the data and the model, so the estimate must read their values once they are set) and when its
+    button is pressed."""
     from studio.ui.wiring import on
 
     inputs = {"recipe": recipe, **config}
     outputs = {"plan": parts["plan"], "box": parts["box"]}
-    on(config["method"].change, estimate, inputs, outputs)
+    for event in after:
+        on(event.then, estimate, inputs, outputs)
     on(parts["again"].click, estimate, inputs, outputs)

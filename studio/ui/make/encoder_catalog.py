@@ -64,8 +64,11 @@ def pick_sets_classify(form: dict) -> dict:
 
 def wire(choice, train: dict) -> None:
     """``choice``: the Model tab's catalog dropdown; ``train``: what train_tab.build returned."""
+    from studio.ui.make import classify_plan
     from studio.ui.recipes import ALL_KEYS
     from studio.ui.wiring import on
 
     filled = train["filled"]
-    on(choice.input, pick_sets_classify, {"picked": choice, **{k: filled[k] for k in ALL_KEYS}}, filled)
+    config = {k: filled[k] for k in ALL_KEYS}
+    picked = on(choice.input, pick_sets_classify, {"picked": choice, **config}, filled)
+    classify_plan.wire(train["plan"], config, filled["recipe"], (picked,))

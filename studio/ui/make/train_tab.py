@@ -216,9 +216,9 @@ def build(fields: dict, recipe: Any) -> dict:
 
     config = {k: fields[k] for k in ALL_KEYS}
     filled = {"recipe": recipe, "status": status, "advice": advice, "recipe_pick": recipe_pick, **config, **groups}
-    classify_plan.wire(plan, config, recipe)
-    on(load_btn.click, load_recipe, {"recipe_pick": recipe_pick}, filled)
-    on(fields["method"].input, change_method, config, filled)
+    loaded = on(load_btn.click, load_recipe, {"recipe_pick": recipe_pick}, filled)
+    picked = on(fields["method"].input, change_method, config, filled)
+    classify_plan.wire(plan, config, recipe, (loaded, picked))
     on(save_btn.click, save_recipe_as, {"recipe": recipe, "recipe_name": recipe_name, **config},
        {"status": status, "recipe_pick": recipe_pick})
     on(command_btn.click, show_command, {"recipe": recipe, "recipe_pick": recipe_pick, **config},
@@ -236,4 +236,4 @@ def build(fields: dict, recipe: Any) -> dict:
        {"run": mon["run"], "resume_changes": resume_changes, "allow_code": allow_code},
        {"run": mon["run"], "status": status, "allow_code": allow_code}).then(wake, None, ticks)
     return {"status": status, "recipe_pick": recipe_pick, "advice": advice, "groups": groups,
-            "filled": filled, **{f"mon_{k}": v for k, v in mon.items()}}
+            "filled": filled, "plan": plan, **{f"mon_{k}": v for k, v in mon.items()}}
