@@ -38,6 +38,7 @@ def test_classify_data_train_try_and_compare(page, tmp_path):
     open_tab(page, "3 · Train")
     page.locator("#cfg-classify-train input").first.click()
     page.get_by_role("option", name="The head only", exact=True).click()
+    fill(page, "cfg-training-num_epochs", 1)  # 3 steps: what is checked is the path, not the figures
     fill(page, "cfg-output-name", "tiny-classifier")
     page.locator("#train-start").click()
     wait_until(page, lambda: state(page) == "completed", 180, "the classify run to complete")
