@@ -32,7 +32,7 @@ HANDLERS = {
     "export": "studio.publish.export_cli:cli_export",
     "generate": "studio.publish.gguf_generate:cli_generate",
     "score": "studio.evaluation.reward:cli_score",
-    "push": "studio.publish.hub:cli_push",
+    "push": "studio.publish.classify_push:cli_push",  # a classify run: the model; else the adapter
     "serve": "studio.publish.serve:cli_serve",
     "merge": "studio.publish.merge:cli_merge",
     "arena leaderboard": "studio.evaluation.arena:cli_leaderboard",
@@ -297,6 +297,9 @@ def add_classify_commands(sub) -> None:
     p.add_argument("--format", choices=["text", "chat"], default="text",
                    help="'text': the course's \"text // label\" lines; 'chat': user and assistant turns")
     p.add_argument("--calibrate", action="store_true", help="divide out the label bias measured on \"N/A\"")
+    p.add_argument("--answer", choices=["likelihood", "generate"], default="likelihood",
+                   help="'likelihood': the label whose words are likeliest; 'generate': the model writes freely and "
+                   "an answer naming no label counts as wrong")
     p.add_argument("--seed", type=int, default=0, help="which examples are drawn")
     p.add_argument("--json", action="store_true")
 

@@ -63,6 +63,9 @@ def test_head_only_leaves_every_encoder_weight_bit_identical_and_trains_the_head
     assert fresh.classifier.weight.shape == after["classifier.weight"].shape
     saved = json.loads((folder / "eval.json").read_text())
     assert saved["before"]["examples"] == 8 and saved["after"]["labels"] == ["bad", "good"]
+    on_disk = json.loads((folder / "summary.json").read_text())  # what the comparison view and the card read
+    assert on_disk["trainable_params"] == summary["trainable_params"] < on_disk["total_params"]
+    assert on_disk["seconds"] > 0 and on_disk["seconds"] >= on_disk["train_seconds"] >= 0
 
 
 def test_full_changes_the_encoder_and_lora_saves_its_head_beside_the_adapter(encoder, runs):

@@ -57,3 +57,29 @@ def test_studio_prompt_prints_the_keys_studio_eval_prints(chat_model, tmp_path, 
     assert (report["shots"], report["calibrated"], report["trainable_params"]) == (2, True, 0)
     assert main(["prompt", str(chat_model), "--data", str(test), "--shots", "2"]) == 2
     assert "draws its examples from a training file" in capsys.readouterr().err
+
+
+def test_a_generated_answer_is_read_for_a_label_and_one_naming_none_counts_as_wrong(chat_model, tmp_path,
+                                                                                   capsys):
+    from studio.evaluation.prompt_answers import generated_answer, label_in_answer
+
+    labels = ["bad", "good", "not good"]
+    assert label_in_answer(" Good.\nbad", labels) == 1 and label_in_answer("The film: BAD, not good", labels) == 0
+    assert label_in_answer("not good at all", labels) == 2 and label_in_answer("goodness", labels) is None
+    test = write_jsonl(tmp_path / "test.jsonl", sentiment_rows(6, seed=1))
+    assert main(["prompt", str(chat_model), "--data", str(test), "--answer", "generate", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model, tokenizer = AutoModelForCausalLM.from_pretrained(chat_model), AutoTokenizer.from_pretrained(chat_model)
+    data = read_labelled(test)
+    named = [label_in_answer(generated_answer(model, tokenizer, prompting.build_prompt(
+        tokenizer, data.labels, [], item, prompting.PromptSettings())), data.labels) for item in data.inputs]
+    right = sum(n == gold for n, gold in zip(named, data.targets, strict=True))
+    assert report["answer"] == "generate" and report["no_label"] == sum(n is None for n in named)
+    assert report["accuracy"] == round(right / 6, 4) and sum(map(sum, report["confusion"])) == 6
+    if report["no_label"]:  # the untrained model's words: counted in their own column, never as a label
+        assert report["labels"][-1] == prompting.NO_LABEL and sum(r[-1] for r in report["confusion"]) == report[
+            "no_label"]
+    assert main(["prompt", str(chat_model), "--data", str(test), "--answer", "generate", "--calibrate"]) == 2
+    assert "needs answer likelihood" in capsys.readouterr().err

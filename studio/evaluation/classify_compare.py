@@ -61,7 +61,8 @@ def prompted(test: str | None = None) -> list[dict]:
             continue  # a line cut short by a crash
         if test is not None and saved.get("test") != _key(test):
             continue
-        calibrated = ", calibrated" if saved.get("calibrated") else ""
+        calibrated = (", calibrated" if saved.get("calibrated") else "") + (
+            ", generated" if saved.get("answer") == "generate" else "")
         rows.append({"setting": f"{saved['model']} {saved['shots']}-shot ({saved['format']}{calibrated})",
                      "kind": "prompting", "test": saved.get("test"), "accuracy": saved["accuracy"],
                      "macro_f1": saved["macro_f1"], "majority_macro_f1": saved.get("majority_macro_f1"),

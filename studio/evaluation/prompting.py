@@ -4,7 +4,9 @@ A chat model answers each test example zero-shot or k-shot (k examples from the 
 label and drawn with a seed) in the course's "text // label" form or as chat turns. The answer is the label
 whose words the model finds most likely after the prompt (the sum of their tokens' log-probabilities), so
 every answer is a valid label. With ``calibrate`` the label bias is measured on a content-free input ("N/A")
-and divided out (Zhao et al. 2021, "Calibrate Before Use"). The figures are a classifier's (accuracy,
+and divided out (Zhao et al. 2021, "Calibrate Before Use"). With ``answer="generate"`` the model writes its
+answer freely (greedy) and the label is read from the words it wrote: an answer that names no label counts as
+wrong, as the extra column "(no label)" of the confusion matrix, and ``no_label`` says how many. The figures are a classifier's (accuracy,
 macro-F1, per class, confusion), so `studio prompt` and `studio eval` print the same keys.
 """
 
@@ -19,6 +21,8 @@ from typing import Any
 from studio.errors import StudioError
 
 FORMATS = ("text", "chat")
+ANSWERS = ("likelihood", "generate")  # the label whose words are likeliest, or the one the model writes
+NO_LABEL = "(no label)"  # a generated answer that names none of the labels
 CONTENT_FREE = "N/A"
 MAX_WORDS = 80  # each text in a prompt is cut to its first words: a 135M model reads 2,048 tokens at most
 
@@ -33,6 +37,7 @@ class PromptSettings:
     format: str = "text"  # "text": "text // label" lines; "chat": user/assistant turns
     calibrate: bool = False
     seed: int = 0
+    answer: str = "likelihood"
     max_words: int = MAX_WORDS
 
 
@@ -129,33 +134,53 @@ def prompt_test_set(model, tokenizer, test, train=None, settings: PromptSettings
     if test.task == "tokens" or test.multi_label:
         raise PromptingError("Prompting answers one label per text here; token labelling and multi-label data "
                              "need a fine-tuned classifier (method: classify).")
-    if settings.format not in FORMATS:
-        raise PromptingError(f"The prompt format must be text or chat, not '{settings.format}'.")
-    if settings.shots and train is None:
-        raise PromptingError("k-shot prompting draws its examples from a training file; give one with --examples.")
+    check_settings(settings, train)
     shots = draw_shots(train, settings.shots, settings.seed) if settings.shots else []
-    spaced = settings.format == "text"
     bias = None
     if settings.calibrate:
         free = build_prompt(tokenizer, test.labels, shots, CONTENT_FREE, settings)
-        bias = probabilities(label_log_likelihoods(model, tokenizer, free, test.labels, spaced))
+        bias = probabilities(label_log_likelihoods(model, tokenizer, free, test.labels, settings.format == "text"))
     started = time.time()
     predicted = []
     model.eval()
     for number, item in enumerate(test.inputs):
-        prompt = build_prompt(tokenizer, test.labels, shots, item, settings)
-        probs = probabilities(label_log_likelihoods(model, tokenizer, prompt, test.labels, spaced))
-        if bias is not None:
-            probs = calibrate(probs, bias)
-        predicted.append(max(range(len(probs)), key=probs.__getitem__))
+        predicted.append(answer_one(model, tokenizer, build_prompt(tokenizer, test.labels, shots, item, settings),
+                                    test.labels, settings, bias))
         if progress and number % 10 == 0:
             progress(number, len(test.inputs))
     seconds = time.time() - started
-    report = single_label_report(test.targets, predicted, test.labels)
+    missed = sum(p is None for p in predicted)
+    labels = [*test.labels, NO_LABEL] if missed else test.labels  # a column for the answers that name no label
+    report = single_label_report(test.targets, [len(test.labels) if p is None else p for p in predicted], labels)
     report.update({"shots": settings.shots, "format": settings.format, "calibrated": settings.calibrate,
-                   "seed": settings.seed, "seconds": round(seconds, 2), "trainable_params": 0,
+                   "answer": settings.answer, "no_label": missed, "seed": settings.seed,
+                   "seconds": round(seconds, 2), "trainable_params": 0,
                    "examples_per_second": round(len(predicted) / seconds, 2) if seconds else None})
     return report
+
+
+def check_settings(settings: PromptSettings, train) -> None:
+    if settings.format not in FORMATS:
+        raise PromptingError(f"The prompt format must be text or chat, not '{settings.format}'.")
+    if settings.answer not in ANSWERS:
+        raise PromptingError(f"The answer must be likelihood or generate, not '{settings.answer}'.")
+    if settings.answer == "generate" and settings.calibrate:
+        raise PromptingError("Calibration divides out the labels' likelihoods, so it needs answer likelihood; "
+                             "drop --calibrate or --answer generate.")
+    if settings.shots and train is None:
+        raise PromptingError("k-shot prompting draws its examples from a training file; give one with --examples.")
+
+
+def answer_one(model, tokenizer, prompt: str, labels: list[str], settings: PromptSettings, bias) -> int | None:
+    """The label index for one prompt: the likeliest label's, or the one the generated answer names (None: none)."""
+    if settings.answer == "generate":
+        from studio.evaluation.prompt_answers import generated_answer, label_in_answer
+
+        return label_in_answer(generated_answer(model, tokenizer, prompt), labels)
+    probs = probabilities(label_log_likelihoods(model, tokenizer, prompt, labels, settings.format == "text"))
+    if bias is not None:
+        probs = calibrate(probs, bias)
+    return max(range(len(probs)), key=probs.__getitem__)
 
 
 def load_chat_model(spec: str):
@@ -192,7 +217,8 @@ def record(report: dict, test_source: str) -> None:
     row = {"test": str(Path(test_source).expanduser().resolve()), "time": time.time(),
            **{k: report[k] for k in ("model", "shots", "format", "calibrated", "seed", "accuracy", "macro_f1",
                                      "majority_macro_f1", "examples", "seconds", "examples_per_second",
-                                     "warning")}}
+                                     "warning")}, "answer": report.get("answer", "likelihood"),
+           "no_label": report.get("no_label", 0)}
     with path.open("a", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         handle.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -204,7 +230,8 @@ def cli_prompt(args) -> int:
     train = read_labelled(args.examples) if args.examples else None
     test = read_labelled(args.data, labels=train.labels if train else None)
     model, tokenizer, label = load_chat_model(args.model)
-    settings = PromptSettings(shots=args.shots, format=args.format, calibrate=args.calibrate, seed=args.seed)
+    settings = PromptSettings(shots=args.shots, format=args.format, calibrate=args.calibrate, seed=args.seed,
+                              answer=getattr(args, "answer", "likelihood"))
     report = prompt_test_set(model, tokenizer, test, train, settings)
     report["model"] = label
     record(report, args.data)
@@ -214,6 +241,8 @@ def cli_prompt(args) -> int:
         print(f"{label}, {settings.shots}-shot ({settings.format}{', calibrated' if settings.calibrate else ''}): "
               f"accuracy {report['accuracy']:.3f}, macro-F1 {report['macro_f1']:.3f} on {report['examples']} "
               f"examples ({report['examples_per_second']} per second)")
+        if report["no_label"]:
+            print(f"{report['no_label']} generated answers named no label and count as wrong.")
         if report["warning"]:
             print(report["warning"])
     return 0

@@ -93,7 +93,7 @@ def greet_in_language(targets: dict, body, switch, welcome):
 def build_tabs(recipe) -> dict:
     """Every tab, inside the app's top-level gr.Tabs; returns what the app wires across tabs."""
     from studio.ui.learn import classify_compare, demo_tab, rlhf_demo
-    from studio.ui.make import cluster_panel, data_tab, model_tab, sweep_view, train_tab
+    from studio.ui.make import cluster_panel, data_tab, encoder_catalog, model_tab, sweep_view, train_tab
     from studio.ui.runs import run_page
 
     fields: dict = {}
@@ -109,6 +109,7 @@ def build_tabs(recipe) -> dict:
             sweep_view.build()
             cluster_panel.build()
     data_tab.wire(fields, data)
+    encoder_catalog.wire(model["choice"], parts["train"])  # an encoder picked: the method becomes classify
     with gr.Tab(tr("Judge"), id="judge") as parts["judge_tab"]:
         parts.update(_judge_tabs(fields))
     with gr.Tab(tr("Share"), id="share") as parts["share_tab"]:

@@ -13,6 +13,29 @@ from studio.data.read.files import LOCAL_HINT, SPLIT, DataError, RawRows, apply_
 
 log = logging.getLogger(__name__)
 
+
+def named_records(ds) -> list[dict]:
+    """The rows, with a ClassLabel column's whole numbers as the names its dataset card gives them (a list of
+    ClassLabel, as NER tags are, name by name): a classifier trained on them answers with those names."""
+    import datasets
+
+    records = ds.to_list() if hasattr(ds, "to_list") else [dict(r) for r in ds]
+    named = {}
+    for column, feature in (getattr(ds, "features", None) or {}).items():
+        inner = getattr(feature, "feature", None)  # List / Sequence of ClassLabel
+        if isinstance(feature, datasets.ClassLabel):
+            named[column] = (feature, False)
+        elif isinstance(inner, datasets.ClassLabel):
+            named[column] = (inner, True)
+    for record in records:
+        for column, (label, many) in named.items():
+            value = record.get(column)
+            if many and isinstance(value, list):
+                record[column] = [label.int2str(v) if isinstance(v, int) and v >= 0 else v for v in value]
+            elif isinstance(value, int) and value >= 0:
+                record[column] = label.int2str(value)
+    return records
+
 # ---- local dataset folders --------------------------------------------------------------------
 
 def read_folder(path: Path, *, split: str = "train", subset: str | None = None, limit: int | None = None) -> RawRows:
@@ -30,7 +53,7 @@ def read_folder(path: Path, *, split: str = "train", subset: str | None = None, 
                     raise DataError(f"The dataset folder {path.name} has no split '{name}'; its splits are: "
                                     f"{', '.join(ds)}.")
                 ds = ds[name]
-            raw = RawRows(list(enumerate(ds.to_list())), [], len(ds))
+            raw = RawRows(list(enumerate(named_records(ds))), [], len(ds))
             sl = local_slice(split.replace(name, "train", 1) if m else "train", raw.total)
         elif limit is not None and "[" not in (split or ""):
             # A preview streams the first rows instead of converting every data file (as the Hub does).
@@ -40,7 +63,7 @@ def read_folder(path: Path, *, split: str = "train", subset: str | None = None, 
             ds = datasets.load_dataset(str(path), subset or None, split=split or "train")
             if limit is not None:
                 ds = ds.select(range(min(limit, len(ds))))
-            raw, sl = RawRows(list(enumerate(ds.to_list())), [], len(ds)), slice(None)
+            raw, sl = RawRows(list(enumerate(named_records(ds))), [], len(ds)), slice(None)
     except DataError:
         raise
     except Exception as exc:  # datasets raises many types; each becomes one sentence
@@ -107,7 +130,7 @@ def read_hub(name: str, *, split: str = "train", subset: str | None = None, limi
         raise DataError(_hub_sentence(name, subset, split, exc)) from exc
     if limit is not None:
         ds = ds.select(range(min(limit, len(ds))))
-    records = ds.to_list()
+    records = named_records(ds)
     return RawRows(list(enumerate(records)), [], len(records), "Hub dataset", name)
 
 
@@ -140,7 +163,7 @@ def stream_rows(name: str, subset: str | None, split: str, limit: int) -> RawRow
     import datasets
 
     stream = datasets.load_dataset(name, subset or None, split=split, streaming=True)
-    records = [dict(r) for r in stream.take(limit)]
+    records = named_records(stream.take(limit))
     return RawRows(list(enumerate(records)), [], len(records))
 
 

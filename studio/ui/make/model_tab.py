@@ -10,10 +10,12 @@ from pathlib import Path
 
 import gradio as gr
 
+from studio.ui.make import encoder_catalog
 from studio.ui.messages import fail, log, ok
 from studio.ui.widgets import widget_for
 
-CATEGORY_CHOICES = [("Small (< 1B)", "small"), ("Medium (1-10B)", "medium"), ("Large (10B+)", "large")]
+CATEGORY_CHOICES = [("Small (< 1B)", "small"), ("Medium (1-10B)", "medium"), ("Large (10B+)", "large"),
+                    ("Encoders (classify)", "encoders")]
 METHOD_LABELS = {"full": "Full", "lora": "LoRA", "qlora": "QLoRA"}
 BADGE_CLASS = {"fits": "fits", "tight": "tight", "won't fit": "nofit", "no 4-bit backend": "nogpu"}
 
@@ -29,6 +31,8 @@ def catalog_html(category: str) -> str:
     """The models of one size category with a badge and the memory numbers per method."""
     from studio.models.catalog import catalog_with_estimates, settings_label
 
+    if category == encoder_catalog.CATEGORY:
+        return encoder_catalog.encoder_catalog_html()
     try:
         data = catalog_with_estimates(category or "small")
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
@@ -61,6 +65,8 @@ def catalog_html(category: str) -> str:
 def catalog_ids(category: str) -> list[str]:
     from studio.models.catalog import catalog_models
 
+    if category == encoder_catalog.CATEGORY:
+        return encoder_catalog.encoder_ids()
     return [m["id"] for m in catalog_models(category or "small")]
 
 
@@ -189,4 +195,4 @@ def build() -> dict:
     choice.input(pick_catalog_model, [choice, name], name)
     load.click(load_model_status, [name, trust], status)
     search.click(search_hub, [category, task, query], found)
-    return {"model.name": name, "model.trust_remote_code": trust, "status": status}
+    return {"model.name": name, "model.trust_remote_code": trust, "status": status, "choice": choice}

@@ -10,7 +10,7 @@ import gradio as gr
 from studio.methods import all_methods, get_method
 from studio.safety.consent import FROM_APP
 from studio.ui import monitor, samples_panel
-from studio.ui.make import code_consent
+from studio.ui.make import classify_plan, code_consent
 from studio.ui.messages import fail, ok, sentence, warn
 from studio.ui.recipes import (
     ADVANCED_TRAIN_KEYS,
@@ -194,6 +194,7 @@ def build(fields: dict, recipe: Any) -> dict:
     with gr.Accordion("More options", open=False), gr.Row():
         for key in ADVANCED_TRAIN_KEYS:
             fields[key] = widget_for(key, defaults[key], min_width=200)
+    plan = classify_plan.build()  # for classify: each strategy's parameters, memory and time
     fields["output.name"] = widget_for("output.name", defaults["output.name"], label="Run name")
     allow_code = code_consent.build()
     with gr.Row():
@@ -215,8 +216,9 @@ def build(fields: dict, recipe: Any) -> dict:
 
     config = {k: fields[k] for k in ALL_KEYS}
     filled = {"recipe": recipe, "status": status, "advice": advice, "recipe_pick": recipe_pick, **config, **groups}
-    on(load_btn.click, load_recipe, {"recipe_pick": recipe_pick}, filled)
-    on(fields["method"].input, change_method, config, filled)
+    loaded = on(load_btn.click, load_recipe, {"recipe_pick": recipe_pick}, filled)
+    picked = on(fields["method"].input, change_method, config, filled)
+    classify_plan.wire(plan, config, recipe, (loaded, picked))
     on(save_btn.click, save_recipe_as, {"recipe": recipe, "recipe_name": recipe_name, **config},
        {"status": status, "recipe_pick": recipe_pick})
     on(command_btn.click, show_command, {"recipe": recipe, "recipe_pick": recipe_pick, **config},
@@ -234,4 +236,4 @@ def build(fields: dict, recipe: Any) -> dict:
        {"run": mon["run"], "resume_changes": resume_changes, "allow_code": allow_code},
        {"run": mon["run"], "status": status, "allow_code": allow_code}).then(wake, None, ticks)
     return {"status": status, "recipe_pick": recipe_pick, "advice": advice, "groups": groups,
-            "filled": filled, **{f"mon_{k}": v for k, v in mon.items()}}
+            "filled": filled, "plan": plan, **{f"mon_{k}": v for k, v in mon.items()}}

@@ -73,9 +73,12 @@ def push_run(run_id: str | None, repo_id: str, private: bool, message: str, toke
     if not token:
         return warn("No Hugging Face token: paste a write token, set HF_TOKEN, or run `hf auth login` once.")
     try:
+        from studio.evaluation.classify_eval import is_classifier_run
+        from studio.publish.classify_push import push_classifier
         from studio.publish.hub import push_adapter
 
-        url = push_adapter(_run(run_id).dir, repo_id.strip(), token, bool(private),
+        push = push_classifier if is_classifier_run(_run(run_id).dir) else push_adapter  # a classifier: the model
+        url = push(_run(run_id).dir, repo_id.strip(), token, bool(private),
                            (message or "").strip() or "Upload adapter trained with the studio")
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         return fail(exc, secret=token)
