@@ -13,6 +13,7 @@ from pathlib import Path
 from studio.evaluation.arena import ArenaError, Vote, leaderboard
 
 SIDES = ("x", "y", "tie")
+VOTES_MODE = "votes"  # a judge job over the arena's votes: $STUDIO_HOME/judges/STAMP-votes/result.json
 
 
 def _last_user(prompt) -> str:
@@ -101,3 +102,16 @@ def self_preference(judge_name: str, judge_base: str | None, contestants: dict[s
             return (f"The judge ({judge_name}) shares its base model with {name} ({base}): judges tend to prefer "
                     "answers like their own, so read its verdicts with that in mind or pick another judge.")
     return ""
+
+
+def latest_votes_result() -> dict | None:
+    """The newest saved comparison of the judge with the arena's votes (``studio judge --votes``, or the
+    Judges panel's button), read from disk as it was saved; None when there is none."""
+    from studio.paths import studio_home
+
+    for path in sorted((studio_home() / "judges").glob(f"*-{VOTES_MODE}/result.json"), reverse=True):
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # a half-written or damaged file: the one before it
+            continue
+    return None

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 from studio.errors import StudioError
+from studio.evaluation.judges.agreement import VOTES_MODE
+from studio.evaluation.judges.job import judge_warning, save_result
+from studio.paths import studio_home
 
 
 def judge_votes(judge, votes: str | None = None, *, concurrency: int = 4, progress=None, stop=None) -> dict:
@@ -24,8 +28,13 @@ def judge_votes(judge, votes: str | None = None, *, concurrency: int = 4, progre
                                         {p["id"]: [p["answer_y"]] for p in pairs}, ("x", "y"), turns=(1,),
                                         concurrency=concurrency, progress=progress, stop=stop, counts=counts)
     outcomes = grading.combine_orders(records)
-    return {**compare(pairs, outcomes), "judge": judge.name, "tokens_sent": counts.sent,
-            "tokens_received": counts.received}
+    models = sorted({p[side] for p in pairs for side in ("model_x", "model_y")})
+    result = {**compare(pairs, outcomes), "bench": "arena votes", "mode": VOTES_MODE, "judge": judge.name,
+              "tokens_sent": counts.sent, "tokens_received": counts.received,
+              "stopped": bool(stop is not None and stop.is_set()), "warning": judge_warning(judge, models)}
+    # Saved like a judge job (result.json + records.jsonl), so the Leaderboard shows it without judging again.
+    folder = studio_home() / "judges" / (time.strftime("%Y%m%d-%H%M%S-") + VOTES_MODE)
+    return save_result(result, records, folder, None)
 
 
 def _print_single(result: dict) -> None:
@@ -76,6 +85,8 @@ def cli_judge(args) -> int:
     if args.votes is not None:
         judge = make_judge(args.judge, args.judge_model, key_file=args.judge_key_file, base_name=args.base)
         result = judge_votes(judge, args.votes or None, concurrency=args.concurrency)
+        if result.get("warning"):
+            print(result["warning"], file=sys.stderr)
         if args.json:
             print(json.dumps(result, ensure_ascii=False))
         else:

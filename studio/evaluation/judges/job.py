@@ -184,19 +184,23 @@ def _contestants(spec: JobSpec) -> list[tuple[str, str, int | None]]:
     return [(spec.model, spec.model, None)]
 
 
-def _warning(spec: JobSpec, judge, labels: list[str]) -> str:
+def judge_warning(judge, models, base_name: str = "embedded") -> str:
+    """The self-preference warning (agreement.self_preference) for a judge and the contestants' names."""
     from studio.chat.sources import parse_source
     from studio.evaluation.judges.agreement import self_preference
 
     bases = {}
-    for label in dict.fromkeys(labels):
-        model = label.split(" sample ")[0]
+    for model in dict.fromkeys(models):
         try:
-            bases[model] = parse_source(model, spec.base_name).base
-        except StudioError:
+            bases[model] = parse_source(model, base_name).base
+        except StudioError:  # a name the votes carry but no source any more: compared by name alone
             bases[model] = ""
     judge_base = getattr(getattr(judge, "source", None), "base", None)
     return self_preference(judge.name, judge_base, bases)
+
+
+def _warning(spec: JobSpec, judge, labels: list[str]) -> str:
+    return judge_warning(judge, [label.split(" sample ")[0] for label in labels], spec.base_name)
 
 
 def _write_pairs(spec: JobSpec, records: list[dict], questions: list[dict], graded) -> dict:

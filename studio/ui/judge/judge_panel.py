@@ -125,6 +125,7 @@ def cancel() -> dict:
 def arena_agreement(values: dict) -> dict:
     from studio.evaluation.judges.client import make_judge
     from studio.evaluation.judges.commands import judge_votes
+    from studio.ui.judge.leaderboard_panel import agreement_markdown
 
     try:
         judge = make_judge(values["judge"], (values["judge_model"] or "").strip() or None,
@@ -132,16 +133,7 @@ def arena_agreement(values: dict) -> dict:
         result = judge_votes(judge)
     except Exception as exc:  # noqa: BLE001 - one sentence in the UI
         return {"agreement": fail(exc)}
-    boards = {"judge": {r["model"]: r["rating"] for r in result["judge_board"]},
-              "human": {r["model"]: r["rating"] for r in result["human_board"]}}
-    rows = "\n".join(f"| {m} | {boards['judge'].get(m, '–')} | {boards['human'].get(m, '–')} |"
-                     for m in sorted(set(boards["judge"]) | set(boards["human"])))
-    shares = {k: "–" if result[k] is None else f"{100 * result[k]:.0f}%" for k in ("with_ties", "without_ties")}
-    text = tr("Judge and humans agree on {with_ties} of the {pairs} pairs with ties, {without_ties} of the "
-              "{decisive_pairs} without (the MT-Bench paper: GPT-4 and experts 66% / 85%, experts with each other "
-              "63% / 81%); Cohen's kappa {kappa}; order-flip rate {flip_rate}.").format(**{**result, **shares})
-    header = f"| {tr('Model')} | {tr('Judge rating')} | {tr('Human rating')} |\n|---|---|---|\n"
-    return {"agreement": text + "\n\n" + header + rows}
+    return {"agreement": agreement_markdown(result)}
 
 
 def build() -> None:
