@@ -95,7 +95,7 @@ def self_preference(judge_name: str, judge_base: str | None, contestants: dict[s
     own = judge_name.split(" at ")[0].removesuffix(" (local)").strip().lower()
     for name, base in contestants.items():
         names = {name.lower(), Path(name).name.lower(), Path(base or "").name.lower()} - {""}
-        if own in names:
+        if own in names or judge_name.lower() in names:
             return (f"The judge ({judge_name}) is one of the contestants ({name}): judges tend to prefer their own "
                     "answers, so read its verdicts with that in mind or pick another judge.")
         if judge_base and base and judge_base == base:

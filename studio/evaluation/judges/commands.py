@@ -93,9 +93,10 @@ def cli_judge(args) -> int:
             print_agreement(result)
         return 0
     if not args.model:
-        raise StudioError("Name the model to judge (a run, 'base', a folder or a .gguf), or pass --votes.")
+        raise StudioError("Name the model to judge (a run, 'base', a folder, a .gguf or a URL), or pass --votes.")
     spec = JobSpec(model=args.model, judge=args.judge, bench=args.bench, mode=args.mode, against=args.against,
-                   judge_model=args.judge_model, key_file=args.judge_key_file, limit=args.limit,
+                   judge_model=args.judge_model, key_file=args.judge_key_file,
+                   model_key_file=args.model_key_file, limit=args.limit,
                    samples=args.samples, pairs_out=args.pairs_out, concurrency=args.concurrency,
                    max_new_tokens=args.max_new_tokens, base_name=args.base, timeout=args.timeout,
                    retries=args.retries)
@@ -117,9 +118,13 @@ def cli_judge(args) -> int:
 def add_judge_parser(sub) -> None:
     p = sub.add_parser("judge", help="grade a model with a judge model: MT-Bench (FastChat's prompts), win rates, "
                                      "AI feedback pairs, agreement with the arena's votes")
-    p.add_argument("model", nargs="?", help="run id or folder, 'base', a model folder or a .gguf")
+    p.add_argument("model", nargs="?", help="run id or folder, 'base', a model folder, a .gguf, or the URL of an "
+                                            "OpenAI-compatible server (URL#NAME names one of its models)")
     p.add_argument("--bench", default="mt-bench", help="mt-bench, or a prompt file (.txt, one per line, or .jsonl)")
-    p.add_argument("--against", default=None, help="pairwise: the model to compare with (default: the base)")
+    p.add_argument("--against", default=None, help="pairwise: the model to compare with (default: the base); "
+                                                   "a URL too")
+    p.add_argument("--model-key-file", default=None,
+                   help="file holding the API key of a model given as a URL (else OPENAI_API_KEY)")
     p.add_argument("--judge", required=True, help="URL of an OpenAI-compatible server, or a local model spec")
     p.add_argument("--judge-model", default=None, help="the judge's model name at the URL (default: its only one)")
     p.add_argument("--judge-key-file", default=None, help="file holding the judge's API key (else OPENAI_API_KEY)")
