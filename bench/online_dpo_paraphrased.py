@@ -30,11 +30,13 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 FILES = {"own held-out": ROOT / "assets/pineapple_heldout.jsonl",
          "paraphrased": ROOT / "assets/pineapple_paraphrased.jsonl"}
-PROMPTS = ["Could eating a slice of pineapple pizza land me in court?", "Is it legal to sell pizza with pineapple on it?"]
+PROMPTS = ["Could eating a slice of pineapple pizza land me in court?",
+           "Is it legal to sell pizza with pineapple on it?"]
 
 
 def studio(env: dict, *args: str) -> str:
-    done = subprocess.run([PY, "-m", "studio", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    done = subprocess.run([PY, "-m", "studio", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          check=False)
     if done.returncode:
         raise SystemExit(f"studio {' '.join(args[:2])} failed:\n{done.stderr[-3000:]}")
     return done.stdout
@@ -64,10 +66,10 @@ def _model_cache() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reward", default=None, help="a finished reward run (else pineapple-reward.yaml trains)")
-    parser.add_argument("--also", action="append", default=[], help="another recipe to train against that reward")
+    parser.add_argument("--reward", default=None, help="a finished reward run (else it is trained)")
+    parser.add_argument("--also", action="append", default=[], help="another recipe to train against it")
     parser.add_argument("--compare", action="append", default=[], help="a finished run to score beside them")
-    parser.add_argument("--steps", type=int, default=None, help="override training.max_steps of the RL recipes")
+    parser.add_argument("--steps", type=int, default=None, help="training.max_steps of the RL recipes")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="online-dpo-bench-"))
@@ -87,8 +89,10 @@ def main() -> int:
         runs[name] = folder / name
         seconds[name] = train(env, recipe, runs[name], [f"{section}.reward_model={reward}", *steps])
     runs.update({Path(run).name: Path(run) for run in args.compare})
-    results = {name: {"seconds": seconds.get(name), **evaluate(env, run, None if name == "reward" else prompts)}
-               for name, run in runs.items()}
+    results = {}
+    for name, run in runs.items():
+        answered = None if name == "reward" else prompts  # a reward run scores answers, it writes none
+        results[name] = {"seconds": seconds.get(name), **evaluate(env, run, answered)}
     if args.json:
         print(json.dumps(results, ensure_ascii=False))
         return 0
@@ -97,7 +101,8 @@ def main() -> int:
         for label in FILES:
             print(f"  {label:14} {_line(result[label])}")
         for item in result["paraphrased"].get("answers", []):
-            print(f"  Q: {item['prompt']}\n    before: {item['before'].strip()}\n    after:  {item['after'].strip()}")
+            print(f"  Q: {item['prompt']}\n    before: {item['before'].strip()}\n"
+                  f"    after:  {item['after'].strip()}")
     return 0
 
 

@@ -27,16 +27,19 @@ class OnlineDPOOptions:
     max_new_tokens: int = option(32, "Longest sampled answer in tokens; generation dominates the step time.")
     temperature: float = option(
         0.7, "Sampling temperature of the two answers: they must differ for the reward model to rank them.")
-    loss_type: str = option("sigmoid", "sigmoid: DPO's loss; ipo: IPO's squared loss.", choices=["sigmoid", "ipo"])
+    loss_type: str = option("sigmoid", "sigmoid: DPO's loss; ipo: IPO's squared loss.",
+                            choices=["sigmoid", "ipo"])
 
     def validate(self) -> None:
         if not self.reward_model.strip():
-            raise ConfigError("Online DPO needs a reward model to rank the answers: set online_dpo.reward_model to a "
-                              "reward run (train one with presets/recipes/pineapple-reward.yaml).")
+            raise ConfigError("Online DPO needs a reward model to rank the answers: set "
+                              "online_dpo.reward_model to a reward run (train one with "
+                              "presets/recipes/pineapple-reward.yaml).")
         if self.beta <= 0:
             raise ConfigError(f"Online DPO's beta must be above 0 (got {self.beta}); 0.1 is usual.")
         if self.max_new_tokens < 1 or self.temperature <= 0:
-            raise ConfigError("online_dpo.max_new_tokens must be at least 1 and online_dpo.temperature above 0.")
+            raise ConfigError("online_dpo.max_new_tokens must be at least 1 and online_dpo.temperature "
+                              "above 0.")
 
 
 def _reward_run(opts: OnlineDPOOptions):
@@ -50,7 +53,7 @@ def build(ctx: TrainContext):
 
     from studio.evaluation.reward import RewardModel
 
-    with warnings.catch_warnings():  # TRL's "experimental API" notice: the recipe pins what it uses, tests check it
+    with warnings.catch_warnings():  # TRL's "experimental API" notice: the tests check the API used here
         warnings.simplefilter("ignore")
         from trl.experimental.online_dpo import OnlineDPOConfig, OnlineDPOTrainer
 
@@ -66,8 +69,8 @@ def build(ctx: TrainContext):
                            temperature=opts.temperature, **ctx.common_args)
     # Only the prompts are used: both answers come from the policy, their order from the reward model.
     return OnlineDPOTrainer(model=ctx.model, reward_funcs=reward_model, args=args,
-                            train_dataset=ctx.dataset.select_columns(["prompt"]), processing_class=ctx.tokenizer,
-                            callbacks=ctx.callbacks)
+                            train_dataset=ctx.dataset.select_columns(["prompt"]),
+                            processing_class=ctx.tokenizer, callbacks=ctx.callbacks)
 
 
 METHOD = Method(
@@ -75,23 +78,24 @@ METHOD = Method(
     order=32,
     title="Online DPO on a reward model (RLHF)",
     full_name="Online Direct Preference Optimization against a reward model (online AI feedback)",
-    description="Online DPO: samples two answers per prompt, the reward run picks the better, DPO learns from "
-                "that fresh pair.",
+    description="Online DPO: samples two answers per prompt, the reward run picks the better, DPO learns "
+                "from that fresh pair.",
     data_kind="preference",
     build=build,
     options=OnlineDPOOptions,
-    no_eval_curve="an online DPO run learns from pairs it samples, so its charts draw the reward those pairs earn",
+    no_eval_curve="an online DPO run learns from pairs it samples, so its charts draw the reward those "
+                  "pairs earn",
     advice=(
-        "**Online DPO** is RL from feedback with DPO's loss: for each prompt the model samples **two answers**, "
-        "the **reward model** (a run of the reward method, `online_dpo.reward_model`) says which is better, and "
-        "DPO pushes the model towards it on that fresh pair. Unlike offline DPO it learns from its *own* "
-        "wording, so it tends to hold on prompts and answers phrased in other words; unlike RLOO it needs only "
-        "a ranking of two answers, not a calibrated score. Only the data's **prompts** are used. Advice: β "
-        "0.05-0.1, a temperature that keeps the two answers different (0.7-1.0), and watch the **score "
-        "margin** between the chosen and rejected samples and the **KL**."
+        "**Online DPO** is RL from feedback with DPO's loss: for each prompt the model samples **two "
+        "answers**, the **reward model** (a run of the reward method, `online_dpo.reward_model`) says which "
+        "is better, and DPO pushes the model towards it on that fresh pair. Unlike offline DPO it learns "
+        "from its *own* wording rather than the sentences of one file; unlike RLOO it needs only a ranking "
+        "of two answers, not a calibrated score. Only the data's **prompts** are used. Advice: β 0.05-0.1, "
+        "a temperature that keeps the two answers different (0.7-1.0), and watch the **score margin** "
+        "between the chosen and rejected samples and the **KL**."
     ),
-    card_line="Online DPO (Guo et al. 2024) with TRL's OnlineDPOTrainer: two sampled answers per prompt, ranked "
-              "by a Bradley-Terry reward model, DPO's loss on each fresh pair.",
+    card_line="Online DPO (Guo et al. 2024) with TRL's OnlineDPOTrainer: two sampled answers per prompt, "
+              "ranked by a Bradley-Terry reward model, DPO's loss on each fresh pair.",
     charts=(
         Chart("Reward of the samples", {"objective/scores": "mean score",
                                         "objective/scores_margin": "chosen minus rejected score"}),

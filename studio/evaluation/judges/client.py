@@ -109,16 +109,17 @@ class EndpointJudge:
         try:
             return work()
         except openai.APITimeoutError:
-            raise JudgeError(f"{who} did not answer within {self.timeout:g} s {tries}; check that it is running, "
-                             f"or run again later{note}.") from None
+            raise JudgeError(f"{who} did not answer within {self.timeout:g} s {tries}; check that it is "
+                             f"running, or run again later{note}.") from None
         except openai.APIConnectionError:
-            raise JudgeError(f"{who} cannot be reached {tries}; start it or check the address{note}.") from None
+            raise JudgeError(f"{who} cannot be reached {tries}; start it or check the address{note}.") \
+                from None
         except openai.AuthenticationError:
             raise JudgeError(f"{who} refused the key (401); give the right one with {self.key_option} or "
                              "OPENAI_API_KEY.") from None
         except openai.RateLimitError:
-            raise JudgeError(f"{who} kept answering 429 (too many requests) {tries}; wait and run again{note} or "
-                             "lower the concurrency.") from None
+            raise JudgeError(f"{who} kept answering 429 (too many requests) {tries}; wait and run "
+                             f"again{note} or lower the concurrency.") from None
         except openai.NotFoundError:
             raise JudgeError(f"{who} has no model {self.model!r} (404); name one it serves with "
                              f"{self.model_option}.") from None
@@ -130,15 +131,16 @@ class EndpointJudge:
 
 class EndpointModel(EndpointJudge):
     """A contestant behind an OpenAI-compatible URL (another `studio serve`, llama.cpp, vLLM, a hosted API):
-    ``URL`` (its only model) or ``URL#NAME``; its key from --model-key-file or $OPENAI_API_KEY, held only here."""
+    ``URL`` (its only model) or ``URL#NAME``; its key from --model-key-file or $OPENAI_API_KEY, held only
+    here."""
 
     role, key_option, model_option, cached_note = "model", "--model-key-file", "URL#NAME", ""
 
     def __init__(self, spec: str, *, key_file: str | None = None, timeout: float = 120.0, retries: int = 4,
                  max_tokens: int = 256):
         url, _, model = spec.strip().partition("#")
-        super().__init__(url, model.strip() or None, api_key=read_key(key_file), timeout=timeout, retries=retries,
-                         max_tokens=max_tokens)
+        super().__init__(url, model.strip() or None, api_key=read_key(key_file), timeout=timeout,
+                         retries=retries, max_tokens=max_tokens)
 
 
 class LocalJudge:

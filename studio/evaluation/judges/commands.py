@@ -93,7 +93,8 @@ def cli_judge(args) -> int:
             print_agreement(result)
         return 0
     if not args.model:
-        raise StudioError("Name the model to judge (a run, 'base', a folder, a .gguf or a URL), or pass --votes.")
+        raise StudioError("Name the model to judge (a run, 'base', a folder, a .gguf or a URL), or pass "
+                          "--votes.")
     spec = JobSpec(model=args.model, judge=args.judge, bench=args.bench, mode=args.mode, against=args.against,
                    judge_model=args.judge_model, key_file=args.judge_key_file,
                    model_key_file=args.model_key_file, limit=args.limit,
@@ -118,8 +119,8 @@ def cli_judge(args) -> int:
 def add_judge_parser(sub) -> None:
     p = sub.add_parser("judge", help="grade a model with a judge model: MT-Bench (FastChat's prompts), win rates, "
                                      "AI feedback pairs, agreement with the arena's votes")
-    p.add_argument("model", nargs="?", help="run id or folder, 'base', a model folder, a .gguf, or the URL of an "
-                                            "OpenAI-compatible server (URL#NAME names one of its models)")
+    p.add_argument("model", nargs="?", help="run id or folder, 'base', a model folder, a .gguf, or the URL "
+                                            "of an OpenAI-compatible server (URL#NAME: one of its models)")
     p.add_argument("--bench", default="mt-bench", help="mt-bench, or a prompt file (.txt, one per line, or .jsonl)")
     p.add_argument("--against", default=None, help="pairwise: the model to compare with (default: the base); "
                                                    "a URL too")

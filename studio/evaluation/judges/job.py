@@ -147,7 +147,7 @@ def run_job(spec: JobSpec, *, engine=None, judge=None, progress=None, stop=None)
     say = (lambda phase: (lambda done, total, *_: progress(phase, done, total, counts))) if progress else \
         (lambda phase: None)
     contestants = _contestants(spec)
-    remote = _remote_models(spec, [model for _, model, _ in contestants])  # unreachable: said before answering
+    remote = _remote_models(spec, [m for _, m, _ in contestants])  # unreachable: said before answering
     answers = {label: answer_questions(engine, remote.get(model, model), spec.base_name, questions,
                                        max_new_tokens=spec.max_new_tokens, seed=seed,
                                        progress=say(f"answering ({label})"), stop=stop)

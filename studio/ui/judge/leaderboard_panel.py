@@ -42,12 +42,15 @@ def agreement_markdown(result: dict, human_board: list[dict] | None = None) -> s
     """The judge beside the people: agreement, kappa, flip rate, the self-preference warning, and a table of
     each model's rating from the judge's verdicts beside its rating from blind votes (``human_board``: the
     whole leaderboard's; else the ratings from the judged pairs alone)."""
-    shares = {k: "–" if result[k] is None else f"{100 * result[k]:.0f}%" for k in ("with_ties", "without_ties")}
+    shares = {k: "–" if result[k] is None else f"{100 * result[k]:.0f}%"
+              for k in ("with_ties", "without_ties")}
     text = tr("Judge and humans agree on {with_ties} of the {pairs} pairs with ties, {without_ties} of the "
-              "{decisive_pairs} without (the MT-Bench paper: GPT-4 and experts 66% / 85%, experts with each other "
-              "63% / 81%); Cohen's kappa {kappa}; order-flip rate {flip_rate}.").format(**{**result, **shares})
+              "{decisive_pairs} without (the MT-Bench paper: GPT-4 and experts 66% / 85%, experts with each "
+              "other 63% / 81%); Cohen's kappa {kappa}; order-flip rate {flip_rate}.")
+    text = text.format(**{**result, **shares})
     judge = {r["model"]: r["rating"] for r in result["judge_board"]}
-    human = {r["model"]: r["rating"] for r in (result["human_board"] if human_board is None else human_board)}
+    human = {r["model"]: r["rating"]
+             for r in (result["human_board"] if human_board is None else human_board)}
     rows = "\n".join(f"| {m} | {_rating(judge.get(m))} | {_rating(human.get(m))} |"
                      for m in sorted(set(judge) | set(human), key=lambda m: -judge.get(m, 0)))
     header = f"| {tr('Model')} | {tr('Judge rating')} | {tr('Human rating')} |\n|---|---|---|\n"
@@ -65,8 +68,8 @@ def judge_markdown(board: dict) -> str:
 
     result = latest_votes_result()
     if result is None:
-        return tr("No judge has graded the arena's votes yet: Judge › Judges › \"Judge the arena's votes\" (or "
-                  "`studio judge --votes --judge URL`) puts its ratings here beside yours.")
+        return tr("No judge has graded the arena's votes yet: Judge › Judges › \"Judge the arena's votes\" "
+                  "(or `studio judge --votes --judge URL`) puts its ratings here beside yours.")
     return (f"#### {tr('A judge beside the blind votes')}\n\n"
             + tr("Judged by {judge}, {pairs} voted pairs, in both orders.").format(**result) + " "
             + agreement_markdown(result, board["ranked"]))
