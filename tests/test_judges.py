@@ -257,7 +257,8 @@ def test_agreement_on_a_hand_worked_example():
     assert self_preference("big at http://h/v1", None, {"run-1": "/m/base"}) == ""
     assert "one of the contestants" in self_preference("qwen3-8b at http://h/v1", None, {"base": "/hub/Qwen3-8B"})
     # a contestant behind a URL is named as the judge is: the same model on the same server is noticed
-    assert "one of the contestants" in self_preference("run at http://h:8000/v1", None, {"run at http://h:8000/v1": ""})
+    served = "run at http://h:8000/v1"
+    assert "one of the contestants" in self_preference(served, None, {served: ""})
 
 
 def test_judge_beside_the_arena_votes(server, studio_home):
