@@ -77,40 +77,37 @@ def main() -> int:
            "STUDIO_MODEL_CACHE": os.environ.get("STUDIO_MODEL_CACHE") or _model_cache()}
     prompts = folder / "prompts.txt"
     prompts.write_text("\n".join(PROMPTS) + "\n")
-    seconds: dict[str, float | None] = {}
     reward = Path(args.reward) if args.reward else folder / "reward"
-    if not args.reward:
-        seconds["reward"] = train(env, "presets/recipes/pineapple-reward.yaml", reward, [])
-    runs = {"reward": reward}
+    seconds = None if args.reward else train(env, "presets/recipes/pineapple-reward.yaml", reward, [])
+    # Each run is scored and printed as soon as it is trained: a long bench says what it has so far.
+    results = {"reward": report(args.json, "reward", seconds, evaluate(env, reward, None))}
     steps = [f"training.max_steps={args.steps}"] if args.steps else []
     for recipe in ["presets/recipes/pineapple-online-dpo.yaml", *args.also]:
         name = Path(recipe).stem
         section = "online_dpo" if name == "pineapple-online-dpo" else "rl"
-        runs[name] = folder / name
-        seconds[name] = train(env, recipe, runs[name], [f"{section}.reward_model={reward}", *steps])
-    runs.update({Path(run).name: Path(run) for run in args.compare})
-    results = {}
-    for name, run in runs.items():
-        answered = None if name == "reward" else prompts  # a reward run scores answers, it writes none
-        results[name] = {"seconds": seconds.get(name), **evaluate(env, run, answered)}
+        seconds = train(env, recipe, folder / name, [f"{section}.reward_model={reward}", *steps])
+        results[name] = report(args.json, name, seconds, evaluate(env, folder / name, prompts))
+    for run in args.compare:
+        results[Path(run).name] = report(args.json, Path(run).name, None, evaluate(env, Path(run), prompts))
     if args.json:
         print(json.dumps(results, ensure_ascii=False))
-        return 0
-    for name, result in results.items():
-        print(f"\n{name}" + (f" (trained in {result['seconds']} s)" if result["seconds"] else ""))
-        for label in FILES:
-            print(f"  {label:14} {_line(result[label])}")
-        for item in result["paraphrased"].get("answers", []):
-            print(f"  Q: {item['prompt']}\n    before: {item['before'].strip()}\n"
-                  f"    after:  {item['after'].strip()}")
     return 0
 
 
-def _line(result: dict) -> str:
-    if "base" not in result:  # a reward run: its own pairwise accuracy
-        return json.dumps({k: v for k, v in result.items() if k != "rows"})[:200]
-    return (f"accuracy {result['base']['accuracy']:.2f} -> {result['tuned']['accuracy']:.2f}, "
-            f"margin {result['base']['margin']:+.2f} -> {result['tuned']['margin']:+.2f}")
+def report(quiet: bool, name: str, seconds: float | None, scores: dict) -> dict:
+    result = {"seconds": seconds, **scores}
+    if quiet:
+        return result
+    print(f"\n{name}" + (f" (trained in {seconds} s)" if seconds else ""))
+    for label in FILES:  # a reward run: r(chosen) > r(rejected); a policy: log-prob margins against the base
+        part = result[label]
+        print(f"  {label:14} accuracy {part['base']['accuracy']:.2f} -> {part['tuned']['accuracy']:.2f}, "
+              f"margin {part['base']['margin']:+.2f} -> {part['tuned']['margin']:+.2f}")
+    for item in result["paraphrased"].get("answers", []):
+        print(f"  Q: {item['prompt']}\n    before: {item['before'].strip()}\n"
+              f"    after:  {item['after'].strip()}")
+    sys.stdout.flush()
+    return result
 
 
 if __name__ == "__main__":
