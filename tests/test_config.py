@@ -79,7 +79,7 @@ def test_bad_override_syntax():
     ({"training": {"max_length": 8}}, "Max length must be at least 16"),
     ({"training": {"num_epochs": None, "max_steps": None}}, "Set either training.num_epochs or training.max_steps"),
     ({"data": {"source": ""}}, "No dataset given"),
-    ({"method": "ppo"}, "Method must be one of sft, reward, rl, dpo, kto, orpo, simpo, classify, not 'ppo'"),
+    ({"method": "ppo"}, "Method must be one of sft, reward, rl, online_dpo, dpo, kto, orpo, simpo, classify, not 'ppo'"),
     ({"data": {"template": "alpaca"}}, "Option 'data.template' must be one of auto, model, chatml, llama2, zephyr"),
     ({"training": {"report_to": "tensorboard, mlflow"}}, "Option 'training.report_to' must be one of none, .*not 'mlflow'"),
 ])
@@ -141,6 +141,8 @@ def test_every_option_with_fixed_values_is_checked_from_its_metadata_and_shown_a
         raw = valid(method=section) if section in method_names() else valid()
         if section == "rl":  # RL needs something to reward before its options count
             raw["rl"] = {"reward_functions": [{"type": "regex", "pattern": "^No"}]}
+        if section == "online_dpo":  # so does online DPO: a reward run to rank its samples
+            raw["online_dpo"] = {"reward_model": "pineapple-reward"}
         node = raw
         for part in key.split(".")[:-1]:
             node = node.setdefault(part, {})

@@ -256,6 +256,9 @@ def test_agreement_on_a_hand_worked_example():
     assert "shares its base" in self_preference("judge (local)", "/m/base", {"run-1": "/m/base"})
     assert self_preference("big at http://h/v1", None, {"run-1": "/m/base"}) == ""
     assert "one of the contestants" in self_preference("qwen3-8b at http://h/v1", None, {"base": "/hub/Qwen3-8B"})
+    # a contestant behind a URL is named as the judge is: the same model on the same server is noticed
+    served = "run at http://h:8000/v1"
+    assert "one of the contestants" in self_preference(served, None, {served: ""})
 
 
 def test_judge_beside_the_arena_votes(server, studio_home):
@@ -274,6 +277,23 @@ def test_judge_beside_the_arena_votes(server, studio_home):
     # the shorter-answer judge agrees with the first vote, not the second, and calls the tie for "Yo."
     assert (result["pairs"], result["with_ties"], result["without_ties"], result["flip_rate"]) == (3, 0.3333, 0.5, 0.0)
     assert {r["model"] for r in result["judge_board"]} == {r["model"] for r in result["human_board"]} == {"m1", "m2"}
+    # Saved where the Leaderboard reads it: the judge's ratings beside the blind votes', without judging again.
+    from studio.evaluation.arena import leaderboard, read_votes
+    from studio.evaluation.judges.agreement import latest_votes_result
+    from studio.ui.judge.leaderboard_panel import board_markdown
+
+    saved = latest_votes_result()
+    assert saved["records"] == result["records"] and len(_records(result)) == 2 * 3
+    calls = server.count("shorter")
+    board = board_markdown()
+    assert server.count("shorter") == calls
+    assert "agree on 33% of the 3 pairs with ties, 50% of the 2 without" in board and "⚠️" not in board
+    judge = {r["model"]: f"{r['rating']:.0f}" for r in saved["judge_board"]}
+    blind = leaderboard(read_votes(), resamples=10)["ranked"]  # the point ratings need no resampling
+    human = {r["model"]: f"{r['rating']:.0f}" for r in blind}
+    assert all(f"| {m} | {judge[m]} | {human[m]} |" in board for m in ("m1", "m2")), board
+    own = judge_votes(EndpointJudge(server.url, "m1", retries=0))  # the judge is a contestant: warned
+    assert "one of the contestants (m1)" in own["warning"] and latest_votes_result()["warning"] == own["warning"]
 
 
 def test_length_controlled_win_rate_matches_alpaca_eval():

@@ -122,6 +122,25 @@ def test_rl_against_the_reward_run_logs_reward_and_kl(tmp_path_factory, tiny_mod
     assert any(v.abs().sum() > 0 for v in _lora_b(run_dir).values())
 
 
+def test_online_dpo_learns_from_its_own_samples_ranked_by_the_reward_run(tmp_path_factory, tiny_model_dir, tmp_path):
+    """TRL's OnlineDPOTrainer through the registry: two sampled answers per prompt, ranked by the reward run
+    (the chosen one scored above the rejected), DPO's loss on them; the LoRA moves."""
+    run_dir = tmp_path / "run"
+    cfg = tiny_config(tiny_model_dir, _pairs(tmp_path), "online_dpo", run_dir, max_steps=1, batch_size=2,
+                      max_length=64)
+    cfg.online_dpo.reward_model = str(reward_run(tmp_path_factory, tiny_model_dir))
+    cfg.online_dpo.max_new_tokens = 4
+    assert train(cfg, run_dir)["global_step"] == 1
+    [logged] = [m for m in _metrics(run_dir) if "objective/scores" in m]
+    # The reward run told the two samples of each prompt apart, and the higher-scored one was chosen.
+    assert logged["objective/scores_margin"] > 0 and "objective/kl" in logged and "rewards/margins" in logged
+    assert json.loads((run_dir / ADAPTER_DIR / "studio_base.json").read_text())["method"] == "online_dpo"
+    assert any(v.abs().sum() > 0 for v in _lora_b(run_dir).values())
+    cfg.online_dpo.reward_model = ""
+    with pytest.raises(ConfigError, match="Online DPO needs a reward model"):
+        cfg.validate()
+
+
 def test_dpo_loss_types_reach_trl(tiny_model_dir, pref_file, tmp_path):
     from test_training import built_args
 

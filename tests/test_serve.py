@@ -187,3 +187,39 @@ def test_the_served_run_as_a_judge_is_found_and_its_refusal_said_in_one_sentence
     with pytest.raises(JudgeError, match=r"answered 400 on the first try: .* at most 512[^.]*\.$"):
         grade_single(judge, VerdictCache(tmp_path / "verdicts.jsonl"), [question], {1: ["No."]}, "m")
     assert not (tmp_path / "verdicts.jsonl").exists()
+
+
+def test_a_served_model_is_judged_like_a_local_one_and_its_key_is_never_written(server, client, tiny_model_dir,
+                                                                                  tmp_path, capsys, studio_home):
+    """A contestant behind a URL (issue 35): `studio judge URL --against LOCAL` asks the served run each
+    question (its only model found, the key from --model-key-file) and the scripted judge compares it with a
+    local model in both orders; the answers are the server's greedy ones and the key is written nowhere."""
+    from judge_server import JudgeServer
+
+    from studio.cli import main
+
+    judge = JudgeServer().start()
+    prompts, key_file = tmp_path / "prompts.txt", tmp_path / "model-key"
+    prompts.write_text(f"{PROMPT}\nSay hello to the world.\n")
+    key_file.write_text(KEY + "\n")
+    args = ["judge", server["url"], "--bench", str(prompts), "--mode", "pairwise", "--against", str(tiny_model_dir),
+            "--judge", judge.url, "--judge-model", "shorter", "--max-new-tokens", "8", "--retries", "0", "--json"]
+    try:
+        capsys.readouterr()
+        assert main([*args, "--model-key-file", str(key_file)]) == 0
+        result = json.loads(capsys.readouterr().out)
+        records = [json.loads(line) for line in Path(result["records"]).read_text().splitlines()]
+        served = {q: _ask(client, max_tokens=8, messages=[{"role": "user", "content": q}]).strip()
+                  for q in prompts.read_text().splitlines()}
+        assert {r["answer_a" if r["order"] == "as given" else "answer_b"] for r in records} == set(served.values())
+        shorter = sum(len(a) < len(b) for a, b in ((r["answer_a"], r["answer_b"]) for r in records
+                                                   if r["order"] == "as given"))
+        assert (result["wins"], result["n"], judge.count("shorter")) == (shorter, 2, 4)
+        assert not [p for p in studio_home.rglob("*") if p.is_file() and KEY in p.read_text(errors="ignore")]
+        key_file.write_text("sk-wrong\n")
+        assert main([*args, "--model-key-file", str(key_file)]) == 2
+        assert capsys.readouterr().err.strip().endswith(
+            f"The model at {server['url'].rstrip('/')} refused the key (401); give the right one with "
+            "--model-key-file or OPENAI_API_KEY.")
+    finally:
+        judge.shutdown()

@@ -13,6 +13,7 @@ from pathlib import Path
 from studio.evaluation.arena import ArenaError, Vote, leaderboard
 
 SIDES = ("x", "y", "tie")
+VOTES_MODE = "votes"  # a judge job over the arena's votes: $STUDIO_HOME/judges/STAMP-votes/result.json
 
 
 def _last_user(prompt) -> str:
@@ -94,10 +95,23 @@ def self_preference(judge_name: str, judge_base: str | None, contestants: dict[s
     own = judge_name.split(" at ")[0].removesuffix(" (local)").strip().lower()
     for name, base in contestants.items():
         names = {name.lower(), Path(name).name.lower(), Path(base or "").name.lower()} - {""}
-        if own in names:
+        if own in names or judge_name.lower() in names:
             return (f"The judge ({judge_name}) is one of the contestants ({name}): judges tend to prefer their own "
                     "answers, so read its verdicts with that in mind or pick another judge.")
         if judge_base and base and judge_base == base:
             return (f"The judge ({judge_name}) shares its base model with {name} ({base}): judges tend to prefer "
                     "answers like their own, so read its verdicts with that in mind or pick another judge.")
     return ""
+
+
+def latest_votes_result() -> dict | None:
+    """The newest saved comparison of the judge with the arena's votes (``studio judge --votes``, or the
+    Judges panel's button), read from disk as it was saved; None when there is none."""
+    from studio.paths import studio_home
+
+    for path in sorted((studio_home() / "judges").glob(f"*-{VOTES_MODE}/result.json"), reverse=True):
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # a half-written or damaged file: the one before it
+            continue
+    return None

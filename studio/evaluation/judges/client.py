@@ -62,6 +62,10 @@ def is_endpoint(spec: str) -> bool:
 class EndpointJudge:
     """A chat model behind /v1/chat/completions; greedy (temperature 0), as FastChat asks its judges."""
 
+    # What the sentences call the server and which option fixes what; a contestant behind a URL says its own.
+    role, key_option, model_option, cached_note = "judge", "--judge-key-file", "--judge-model", \
+        " (verdicts so far are cached)"
+
     def __init__(self, base_url: str, model: str | None = None, *, api_key: str | None = None,
                  timeout: float = 120.0, retries: int = 4, max_tokens: int = MAX_TOKENS):
         from openai import OpenAI
@@ -76,8 +80,8 @@ class EndpointJudge:
         """The served model when the endpoint serves one (studio serve, llama.cpp); else ask for a name."""
         ids = [m.id for m in self._call(lambda: self._client.models.list().data)]
         if len(ids) != 1:
-            raise JudgeError(f"The judge at {self.url} serves {len(ids)} models ({', '.join(ids[:5]) or 'none'}); "
-                             "name one with --judge-model.")
+            raise JudgeError(f"The {self.role} at {self.url} serves {len(ids)} models "
+                             f"({', '.join(ids[:5]) or 'none'}); name one with {self.model_option}.")
         return ids[0]
 
     def check(self) -> None:
@@ -88,9 +92,11 @@ class EndpointJudge:
             if "cannot be reached" in str(exc) or "(401)" in str(exc) or "did not answer" in str(exc):
                 raise
 
-    def complete(self, messages: list[dict]) -> Reply:
-        reply = self._call(lambda: self._client.chat.completions.create(
-            model=self.model, messages=messages, temperature=0, max_tokens=self.max_tokens))
+    def complete(self, messages: list[dict], **sampling) -> Reply:
+        """Greedy unless ``sampling`` says otherwise (temperature, top_p, seed: a contestant's samples)."""
+        settings = {"temperature": 0, "max_tokens": self.max_tokens, **sampling}
+        reply = self._call(lambda: self._client.chat.completions.create(model=self.model, messages=messages,
+                                                                       **settings))
         usage = reply.usage
         text = reply.choices[0].message.content if reply.choices else ""
         return Reply(text or "", getattr(usage, "prompt_tokens", 0) or 0, getattr(usage, "completion_tokens", 0) or 0)
@@ -98,30 +104,44 @@ class EndpointJudge:
     def _call(self, work: Callable):
         import openai
 
+        tries = f"after {self.retries + 1} tries" if self.retries else "on the first try"
+        who, note = f"The {self.role} at {self.url}", self.cached_note
         retried = {  # what the client tried again before it gave up: what happened, and what to do
             openai.APITimeoutError: (f"did not answer within {self.timeout:g} s",
-                                     "check that it is running, or run again later"),
-            openai.APIConnectionError: ("cannot be reached", "start it or check the address"),
+                                     f"check that it is running, or run again later{note}"),
+            openai.APIConnectionError: ("cannot be reached", f"start it or check the address{note}"),
             openai.RateLimitError: ("kept answering 429 (too many requests)",
-                                    "wait and run again, or lower the concurrency"),
+                                    f"wait and run again{note} or lower the concurrency"),
         }
-        tries = f"after {self.retries + 1} tries" if self.retries else "on the first try"
         try:
             return work()
         except tuple(retried) as exc:
             happened, advice = next(said for kind, said in retried.items() if isinstance(exc, kind))
-            raise JudgeError(f"The judge at {self.url} {happened} {tries}; {advice} (verdicts so far are "
-                             "cached).") from None
+            raise JudgeError(f"{who} {happened} {tries}; {advice}.") from None
         except openai.AuthenticationError:
-            raise JudgeError(f"The judge at {self.url} refused the key (401); give the right one with "
-                             "--judge-key-file or OPENAI_API_KEY.") from None
+            raise JudgeError(f"{who} refused the key (401); give the right one with {self.key_option} or "
+                             "OPENAI_API_KEY.") from None
         except openai.NotFoundError:
-            raise JudgeError(f"The judge at {self.url} has no model {self.model!r} (404); name one it serves "
-                             "with --judge-model.") from None
+            raise JudgeError(f"{who} has no model {self.model!r} (404); name one it serves with "
+                             f"{self.model_option}.") from None
         except openai.APIStatusError as exc:
             body = exc.body if isinstance(exc.body, dict) else {}
             detail = str(body.get("message") or exc.message)[:200].rstrip(". ")
-            raise JudgeError(f"The judge at {self.url} answered {exc.status_code} {tries}: {detail}.") from None
+            raise JudgeError(f"{who} answered {exc.status_code} {tries}: {detail}.") from None
+
+
+class EndpointModel(EndpointJudge):
+    """A contestant behind an OpenAI-compatible URL (another `studio serve`, llama.cpp, vLLM, a hosted API):
+    ``URL`` (its only model) or ``URL#NAME``; its key from --model-key-file or $OPENAI_API_KEY, held only
+    here."""
+
+    role, key_option, model_option, cached_note = "model", "--model-key-file", "URL#NAME", ""
+
+    def __init__(self, spec: str, *, key_file: str | None = None, timeout: float = 120.0, retries: int = 4,
+                 max_tokens: int = 256):
+        url, _, model = spec.strip().partition("#")
+        super().__init__(url, model.strip() or None, api_key=read_key(key_file), timeout=timeout,
+                         retries=retries, max_tokens=max_tokens)
 
 
 class LocalJudge:

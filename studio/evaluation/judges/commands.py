@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 from studio.errors import StudioError
+from studio.evaluation.judges.agreement import VOTES_MODE
+from studio.evaluation.judges.job import judge_warning, save_result
+from studio.paths import studio_home
 
 
 def judge_votes(judge, votes: str | None = None, *, concurrency: int = 4, progress=None, stop=None) -> dict:
@@ -24,8 +28,13 @@ def judge_votes(judge, votes: str | None = None, *, concurrency: int = 4, progre
                                         {p["id"]: [p["answer_y"]] for p in pairs}, ("x", "y"), turns=(1,),
                                         concurrency=concurrency, progress=progress, stop=stop, counts=counts)
     outcomes = grading.combine_orders(records)
-    return {**compare(pairs, outcomes), "judge": judge.name, "tokens_sent": counts.sent,
-            "tokens_received": counts.received}
+    models = sorted({p[side] for p in pairs for side in ("model_x", "model_y")})
+    result = {**compare(pairs, outcomes), "bench": "arena votes", "mode": VOTES_MODE, "judge": judge.name,
+              "tokens_sent": counts.sent, "tokens_received": counts.received,
+              "stopped": bool(stop is not None and stop.is_set()), "warning": judge_warning(judge, models)}
+    # Saved like a judge job (result.json + records.jsonl), so the Leaderboard shows it without judging again.
+    folder = studio_home() / "judges" / (time.strftime("%Y%m%d-%H%M%S-") + VOTES_MODE)
+    return save_result(result, records, folder, None)
 
 
 def _print_single(result: dict) -> None:
@@ -76,15 +85,19 @@ def cli_judge(args) -> int:
     if args.votes is not None:
         judge = make_judge(args.judge, args.judge_model, key_file=args.judge_key_file, base_name=args.base)
         result = judge_votes(judge, args.votes or None, concurrency=args.concurrency)
+        if result.get("warning"):
+            print(result["warning"], file=sys.stderr)
         if args.json:
             print(json.dumps(result, ensure_ascii=False))
         else:
             print_agreement(result)
         return 0
     if not args.model:
-        raise StudioError("Name the model to judge (a run, 'base', a folder or a .gguf), or pass --votes.")
+        raise StudioError("Name the model to judge (a run, 'base', a folder, a .gguf or a URL), or pass "
+                          "--votes.")
     spec = JobSpec(model=args.model, judge=args.judge, bench=args.bench, mode=args.mode, against=args.against,
-                   judge_model=args.judge_model, key_file=args.judge_key_file, limit=args.limit,
+                   judge_model=args.judge_model, key_file=args.judge_key_file,
+                   model_key_file=args.model_key_file, limit=args.limit,
                    samples=args.samples, pairs_out=args.pairs_out, concurrency=args.concurrency,
                    max_new_tokens=args.max_new_tokens, base_name=args.base, timeout=args.timeout,
                    retries=args.retries)
@@ -106,9 +119,13 @@ def cli_judge(args) -> int:
 def add_judge_parser(sub) -> None:
     p = sub.add_parser("judge", help="grade a model with a judge model: MT-Bench (FastChat's prompts), win rates, "
                                      "AI feedback pairs, agreement with the arena's votes")
-    p.add_argument("model", nargs="?", help="run id or folder, 'base', a model folder or a .gguf")
+    p.add_argument("model", nargs="?", help="run id or folder, 'base', a model folder, a .gguf, or the URL "
+                                            "of an OpenAI-compatible server (URL#NAME: one of its models)")
     p.add_argument("--bench", default="mt-bench", help="mt-bench, or a prompt file (.txt, one per line, or .jsonl)")
-    p.add_argument("--against", default=None, help="pairwise: the model to compare with (default: the base)")
+    p.add_argument("--against", default=None, help="pairwise: the model to compare with (default: the base); "
+                                                   "a URL too")
+    p.add_argument("--model-key-file", default=None,
+                   help="file holding the API key of a model given as a URL (else OPENAI_API_KEY)")
     p.add_argument("--judge", required=True, help="URL of an OpenAI-compatible server, or a local model spec")
     p.add_argument("--judge-model", default=None, help="the judge's model name at the URL (default: its only one)")
     p.add_argument("--judge-key-file", default=None, help="file holding the judge's API key (else OPENAI_API_KEY)")

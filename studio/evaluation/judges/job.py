@@ -31,6 +31,7 @@ class JobSpec:
     against: str | None = None  # pairwise: the reference (default: the base model)
     judge_model: str | None = None
     key_file: str | None = None
+    model_key_file: str | None = None  # the key of a contestant given as a URL (else $OPENAI_API_KEY)
     limit: int | None = None
     samples: int = 0  # AI feedback: this many sampled answers of the model per prompt, judged against each other
     pairs_out: str | None = None
@@ -62,16 +63,24 @@ def load_questions(bench: str, limit: int | None = None) -> list[dict]:
     return questions[:limit] if limit else questions
 
 
-def answer_questions(engine, spec: str, base_name: str, questions: list[dict], *, max_new_tokens: int,
+def answer_questions(engine, spec, base_name: str, questions: list[dict], *, max_new_tokens: int,
                      seed: int | None = None, progress=None, stop=None) -> dict:
     """{question id: [answer per turn]}: each turn asked with the conversation so far; greedy unless ``seed``
-    (then sampled at temperature 0.8 with that seed: AI feedback's several answers per prompt)."""
+    (then sampled at temperature 0.8 with that seed: AI feedback's several answers per prompt). ``spec``: a
+    model spec the engine loads, or an EndpointModel (a model behind a URL) asked the same way."""
     from studio.chat.sampling import Sampling
     from studio.chat.sources import parse_source
 
-    source = parse_source(spec, base_name)
-    sampling = Sampling(max_new_tokens=max_new_tokens) if seed is None else \
-        Sampling(max_new_tokens=max_new_tokens, temperature=0.8, top_p=0.95, seed=seed)
+    sampled = {} if seed is None else {"temperature": 0.8, "top_p": 0.95, "seed": seed}
+    if isinstance(spec, str):
+        source = parse_source(spec, base_name)
+        sampling = Sampling(max_new_tokens=max_new_tokens, **sampled)
+
+        def reply(history):
+            return "".join(engine.stream(source, history, sampling))
+    else:
+        def reply(history):
+            return spec.complete(history, max_tokens=max_new_tokens, **sampled).text
     answers = {}
     for number, question in enumerate(questions, 1):
         history: list[dict] = []
@@ -79,8 +88,7 @@ def answer_questions(engine, spec: str, base_name: str, questions: list[dict], *
             if stop is not None and stop.is_set():
                 return answers
             history.append({"role": "user", "content": turn})
-            text = "".join(engine.stream(source, history, sampling)).strip()
-            history.append({"role": "assistant", "content": text})
+            history.append({"role": "assistant", "content": reply(list(history)).strip()})
         answers[question["id"]] = [m["content"] for m in history if m["role"] == "assistant"]
         if progress:
             progress(number, len(questions))
@@ -90,7 +98,10 @@ def answer_questions(engine, spec: str, base_name: str, questions: list[dict], *
 def job_folder(model_spec: str, base_name: str, name: str) -> tuple[Path, Path | None]:
     """(the job's folder, the run folder when the model is a run's adapter, else None)."""
     from studio.chat.sources import parse_source
+    from studio.evaluation.judges.client import is_endpoint
 
+    if is_endpoint(model_spec):  # a model behind a URL has no run folder here
+        return studio_home() / "judges" / name, None
     source = parse_source(model_spec, base_name)
     run = None
     if source.adapter:
@@ -136,8 +147,10 @@ def run_job(spec: JobSpec, *, engine=None, judge=None, progress=None, stop=None)
     say = (lambda phase: (lambda done, total, *_: progress(phase, done, total, counts))) if progress else \
         (lambda phase: None)
     contestants = _contestants(spec)
-    answers = {label: answer_questions(engine, model, spec.base_name, questions, max_new_tokens=spec.max_new_tokens,
-                                       seed=seed, progress=say(f"answering ({label})"), stop=stop)
+    remote = _remote_models(spec, [m for _, m, _ in contestants])  # unreachable: said before answering
+    answers = {label: answer_questions(engine, remote.get(model, model), spec.base_name, questions,
+                                       max_new_tokens=spec.max_new_tokens, seed=seed,
+                                       progress=say(f"answering ({label})"), stop=stop)
                for label, model, seed in contestants}
     questions = [q for q in questions if all(q["id"] in a for a in answers.values())]  # a stop cut them short
     common = {"turns": (1,) if spec.samples else (1, 2), "concurrency": spec.concurrency,
@@ -160,7 +173,7 @@ def run_job(spec: JobSpec, *, engine=None, judge=None, progress=None, stop=None)
               "judge": judge.name, "questions": len(questions), "stopped": bool(stop is not None and stop.is_set()),
               "tokens_sent": counts.sent, "tokens_received": counts.received, "judge_calls": counts.calls,
               "cached_calls": counts.cached, "seconds": round(time.time() - counts.started, 1),
-              "warning": _warning(spec, judge, labels)}
+              "warning": _warning(spec, judge, labels, remote)}
     if spec.pairs_out:
         result.update(_write_pairs(spec, records, questions, graded if spec.samples and spec.mode == "single" else None))
     folder, run = job_folder(spec.model, spec.base_name, time.strftime("%Y%m%d-%H%M%S-") + spec.mode)
@@ -184,19 +197,37 @@ def _contestants(spec: JobSpec) -> list[tuple[str, str, int | None]]:
     return [(spec.model, spec.model, None)]
 
 
-def _warning(spec: JobSpec, judge, labels: list[str]) -> str:
+def judge_warning(judge, models, base_name: str = "embedded") -> str:
+    """The self-preference warning (agreement.self_preference) for a judge and the contestants' names."""
     from studio.chat.sources import parse_source
     from studio.evaluation.judges.agreement import self_preference
 
     bases = {}
-    for label in dict.fromkeys(labels):
-        model = label.split(" sample ")[0]
+    for model in dict.fromkeys(models):
         try:
-            bases[model] = parse_source(model, spec.base_name).base
-        except StudioError:
+            bases[model] = parse_source(model, base_name).base
+        except StudioError:  # a name the votes carry but no source any more: compared by name alone
             bases[model] = ""
     judge_base = getattr(getattr(judge, "source", None), "base", None)
     return self_preference(judge.name, judge_base, bases)
+
+
+def _remote_models(spec: JobSpec, models: list[str]) -> dict:
+    """{spec: EndpointModel} for the contestants given as URLs, each checked (reachable, key accepted)."""
+    from studio.evaluation.judges.client import EndpointModel, is_endpoint
+
+    remote = {}
+    for model in dict.fromkeys(m for m in models if is_endpoint(m)):
+        remote[model] = EndpointModel(model, key_file=spec.model_key_file, timeout=spec.timeout,
+                                      retries=spec.retries, max_tokens=spec.max_new_tokens)
+        remote[model].check()
+    return remote
+
+
+def _warning(spec: JobSpec, judge, labels: list[str], remote: dict) -> str:
+    """Contestants behind a URL are named as the judge is ("MODEL at URL"), so the same server is noticed."""
+    models = [label.split(" sample ")[0] for label in labels]
+    return judge_warning(judge, [remote[m].name if m in remote else m for m in models], spec.base_name)
 
 
 def _write_pairs(spec: JobSpec, records: list[dict], questions: list[dict], graded) -> dict:

@@ -98,6 +98,7 @@ def start(values: dict):
                            bench=(values["bench"] or "mt-bench").strip(), against=values["against"] or None,
                            judge_model=(values["judge_model"] or "").strip() or None,
                            key_file=(values["key_file"] or "").strip() or None, limit=limit,
+                           model_key_file=(values["model_key_file"] or "").strip() or None,
                            max_new_tokens=int(values["max_new_tokens"] or 256))
             state["result"] = run_job(spec, engine=shared(), progress=progress, stop=_STOP)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
@@ -127,6 +128,7 @@ def cancel() -> dict:
 def arena_agreement(values: dict) -> dict:
     from studio.evaluation.judges.client import make_judge
     from studio.evaluation.judges.commands import judge_votes
+    from studio.ui.judge.leaderboard_panel import agreement_markdown
 
     try:
         judge = make_judge(values["judge"], (values["judge_model"] or "").strip() or None,
@@ -134,22 +136,14 @@ def arena_agreement(values: dict) -> dict:
         result = judge_votes(judge)
     except Exception as exc:  # noqa: BLE001 - one sentence in the UI
         return {"agreement": fail(exc)}
-    boards = {"judge": {r["model"]: r["rating"] for r in result["judge_board"]},
-              "human": {r["model"]: r["rating"] for r in result["human_board"]}}
-    rows = "\n".join(f"| {m} | {boards['judge'].get(m, '–')} | {boards['human'].get(m, '–')} |"
-                     for m in sorted(set(boards["judge"]) | set(boards["human"])))
-    shares = {k: "–" if result[k] is None else f"{100 * result[k]:.0f}%" for k in ("with_ties", "without_ties")}
-    text = tr("Judge and humans agree on {with_ties} of the {pairs} pairs with ties, {without_ties} of the "
-              "{decisive_pairs} without (the MT-Bench paper: GPT-4 and experts 66% / 85%, experts with each other "
-              "63% / 81%); Cohen's kappa {kappa}; order-flip rate {flip_rate}.").format(**{**result, **shares})
-    header = f"| {tr('Model')} | {tr('Judge rating')} | {tr('Human rating')} |\n|---|---|---|\n"
-    return {"agreement": text + "\n\n" + header + rows}
+    return {"agreement": agreement_markdown(result)}
 
 
 def build() -> None:
     gr.Markdown(tr("A judge model grades answers the way MT-Bench does (FastChat's prompts): a 1-10 rating per "
                    "answer, or two models compared in both orders (a verdict that flips with the order is a "
-                   "tie). The judge is any OpenAI-compatible server (a URL) or a local model."))
+                   "tie). The judge is any OpenAI-compatible server (a URL) or a local model, and so is each "
+                   "model judged (type its URL; URL#NAME names one of a server's models)."))
     choices = _model_choices()
     with gr.Row():
         model = gr.Dropdown(choices, value="base", label=tr("Model"), allow_custom_value=True, elem_id="judge-model")
@@ -166,6 +160,8 @@ def build() -> None:
         bench = gr.Textbox("mt-bench", label=tr("Questions: mt-bench or a prompt file"), elem_id="judge-bench")
         limit = gr.Number(5, label=tr("Questions (blank: all)"), precision=0, elem_id="judge-limit")
         max_new = gr.Number(256, label=tr("Answer length cap (tokens)"), precision=0, elem_id="judge-max-new")
+        model_key_file = gr.Textbox(label=tr("API key file of a model given as a URL (else OPENAI_API_KEY)"),
+                                    elem_id="judge-model-key-file")
     with gr.Row():
         go = gr.Button(tr("Judge"), variant="primary", elem_id="judge-start")
         stop = gr.Button(tr("Cancel"), elem_id="judge-cancel")
@@ -178,6 +174,7 @@ def build() -> None:
         agree_btn = gr.Button(tr("Judge the arena's votes"), elem_id="judge-agreement-start")
         agreement = gr.Markdown(elem_id="judge-agreement")
     fields = {"model": model, "against": against, "judge": judge, "judge_model": judge_model, "key_file": key_file,
+              "model_key_file": model_key_file,
               "mode": mode, "bench": bench, "limit": limit, "max_new_tokens": max_new}
     on(go.click, start, fields, {"status": status, "summary": summary, "records": records, "chart": chart})
     on(stop.click, cancel, None, {"status": status}, queue=False)
