@@ -313,26 +313,36 @@ def main(argv: list[str] | None = None) -> int:
     from studio.logs import setup_logging
 
     log_file = setup_logging(verbose=args.verbose)
-    try:
-        return int(_handler(args)(args) or 0)
-    except StudioError as exc:
-        log.debug("user error", exc_info=True)
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("Interrupted.", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # The reader went away (`studio methods | head`): what it wanted was printed; stay quiet, as cat does.
-        # stdout is pointed at devnull so the interpreter's final flush does not raise again.
-        import os
+    from studio.i18n import cli_language, speaking, tr, translate
 
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
-    except Exception as exc:  # the traceback goes to the log, one sentence to the user
-        log.exception("unexpected failure")
-        print(f"error: unexpected {type(exc).__name__}: {exc} (details in {log_file}).", file=sys.stderr)
-        return 1
+    # The terminal's messages follow its locale ($STUDIO_LANG, else LC_ALL / LANG / LANGUAGE); the app's
+    # follow each browser (studio.ui.i18n): the app builds its page in English, the catalogs' keys.
+    with speaking(None if args.command == "app" else cli_language()):
+        try:
+            return int(_handler(args)(args) or 0)
+        except StudioError as exc:
+            log.debug("user error", exc_info=True)
+            print(f"error: {translate(str(exc))}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print(tr("Interrupted."), file=sys.stderr)
+            return 130
+        except BrokenPipeError:
+            return _quiet_broken_pipe()
+        except Exception as exc:  # the traceback goes to the log, one sentence to the user
+            log.exception("unexpected failure")
+            print(tr("error: unexpected {kind}: {detail} (details in {log}).").format(
+                kind=type(exc).__name__, detail=exc, log=log_file), file=sys.stderr)
+            return 1
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader went away (`studio methods | head`): what it wanted was printed; stay quiet, as cat does.
+    stdout is pointed at devnull so the interpreter's final flush does not raise again."""
+    import os
+
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 141
 
 
 if __name__ == "__main__":

@@ -39,7 +39,8 @@ def test_a_run_started_in_train_and_resumed_in_runs_shows_the_same_everywhere(pa
 
     # Trained further from its page: the page follows the run to its end by itself (no Refresh), bar full.
     open_tab(page, "Runs")
-    wait_until(page, lambda: NAME in page.locator("#runs-page-run input").input_value(), 10, "the page's run")
+    wait_until(page, lambda: NAME in page.locator("#runs-page-run input").input_value(), 60,
+               "the page's run")
     assert state(page, "runs-page-progress") == "completed"
     fill(page, "runs-page-resume-changes", "training.max_steps=5")
     page.locator("#runs-page-resume").click()
