@@ -58,8 +58,9 @@ def follow(info: RunInfo, from_byte: int = 0) -> RunInfo:
                 return get_run(info.id)
             with contextlib.suppress(RunError):
                 stop_run(info.id)
-            print("\n" + tr("Stopping: saving a checkpoint and the adapter (Ctrl-C again to leave it to finish "
-                             "in the background)..."), file=sys.stderr)
+            stopping = tr("Stopping: saving a checkpoint and the adapter (Ctrl-C again to leave it to finish "
+                          "in the background)...")
+            print("\n" + stopping, file=sys.stderr)
 
 
 def report(info: RunInfo) -> int:
@@ -78,8 +79,9 @@ def report(info: RunInfo) -> int:
             steps=info.step, folder=files.adapter_folder(info.dir, final_only=True)), file=sys.stderr)
         print(info.dir)
         return 0
-    print(tr("Run {run} is {state}: {message}").format(run=info.id, state=tr(info.state),
-                                                        message=translate(str(info.message))), file=sys.stderr)
+    said = tr("Run {run} is {state}: {message}").format(run=info.id, state=tr(info.state),
+                                                         message=translate(str(info.message)))
+    print(said, file=sys.stderr)
     return 0
 
 
@@ -101,7 +103,8 @@ def cli_runs(args) -> int:
         print(tr("No runs yet; start one with `studio train RECIPE.yaml` or in the app."))
     for r in runs:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started)) if r.started else "-"
-        print(f"{r.id:40} {tr(r.state):10} {r.step:>6}/{r.total or '?':<6} {when:16} {translate(str(r.message))}")
+        message = translate(str(r.message))
+        print(f"{r.id:40} {tr(r.state):10} {r.step:>6}/{r.total or '?':<6} {when:16} {message}")
     return 0
 
 

@@ -19,7 +19,8 @@ from studio.ui.progress import DONE_STATES, progress_html
 from studio.ui.recipes import ALL_KEYS, DEMO_RECIPE, load_recipe_config, values_from_config
 from studio.ui.run_picker import ACTIVE_STATES, list_runs_safe, read_records, run_choices
 
-PAIRS_NAME, HELDOUT_NAME, PROMPTS_NAME = "pineapple_pairs.jsonl", "pineapple_heldout.jsonl", "pineapple_prompts.txt"
+PAIRS_NAME, HELDOUT_NAME = "pineapple_pairs.jsonl", "pineapple_heldout.jsonl"
+PROMPTS_NAME = "pineapple_prompts.txt"
 # The longest Spanish pair is 88 tokens with the chat template (the English one 69, the recipe's 80).
 TRANSLATED_MAX_LENGTH = 96
 DEMO_MAX_NEW_TOKENS = 60

@@ -80,7 +80,8 @@ def refresh_runs(form: dict) -> dict:
     """The run list read again (a run that started or finished meanwhile shows up), the page with it."""
     ids = [value for _, value in run_choices()]
     value = form.get("run") if form.get("run") in ids else latest_run_id()
-    return {"run": gr.update(choices=run_choices(), value=value), **page_view(value), "tick": gr.Timer(active=True)}
+    return {"run": gr.update(choices=run_choices(), value=value), **page_view(value),
+            "tick": gr.Timer(active=True)}
 
 
 def save_report(form: dict) -> dict:
