@@ -24,6 +24,7 @@ HANDLERS = {
     "data cache": "studio.data.prepare.token_cache:cli_cache",
     "runs": "studio.cluster.commands:cli_runs",
     "runs show": "studio.runs.report:cli_show",
+    "runs delete": "studio.runs.removal:cli_delete",
     "stop": "studio.cluster.commands:cli_stop",
     "resume": "studio.runs.commands:cli_resume",
     "eval": "studio.evaluation.pairs:cli_eval",
@@ -271,9 +272,12 @@ def _add_scale_out(sub, train: argparse.ArgumentParser) -> None:
 
 
 def _add_run_page_arguments(p: argparse.ArgumentParser) -> None:
-    """`studio runs show RUN [--html [FILE]]`: a run's page (studio.runs.report)."""
-    p.add_argument("action", nargs="?", choices=["show"], default=None, help="show: one run's page")
-    p.add_argument("run", nargs="?", default=None, help="run id or folder (with show)")
+    """`studio runs show RUN [--html [FILE]]`: a run's page (studio.runs.report); `studio runs delete RUN
+    [--yes]`: delete it (studio.runs.removal)."""
+    p.add_argument("action", nargs="?", choices=["show", "delete"], default=None,
+                   help="show: one run's page; delete: remove a finished run (asks first)")
+    p.add_argument("run", nargs="?", default=None, help="run id or folder (with show or delete)")
+    p.add_argument("--yes", action="store_true", help="with delete: do not ask")
     p.add_argument("--html", nargs="?", const="", default=None, metavar="FILE",
                    help="with show: also write the run's HTML report (default: report.html in its folder)")
 

@@ -15,7 +15,8 @@ NAME = "tiny-live-views"
 
 
 def bar_fraction(page, container: str) -> float:
-    """How full the bar is as drawn (its fill's width over the bar's), not as its style says."""
+    """How full the bar is as drawn (its fill's width over the bar's), not as its style says (the fill
+    slides to its width in 0.6 s: a check waits for it)."""
     return page.evaluate(
         """(id) => { const bar = document.querySelector('#' + id + ' .bar');
              const fill = document.querySelector('#' + id + ' .fill');
@@ -49,7 +50,7 @@ def test_a_run_started_in_train_and_resumed_in_runs_shows_the_same_everywhere(pa
     wait_until(page, lambda: state(page, "runs-page-progress") == "completed", 180,
                "the run page to follow the resumed run to its end")
     assert "Step 5 / 5" in page.locator("#runs-page-progress .line").inner_text()
-    assert bar_fraction(page, "runs-page-progress") > 0.99
+    wait_until(page, lambda: bar_fraction(page, "runs-page-progress") > 0.99, 5, "the page's bar to be full")
     assert re.search(r": completed, step 5/5", page.locator("#runs-page").inner_text())
     shot(page, "live-runs-page")
 

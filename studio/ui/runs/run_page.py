@@ -128,6 +128,11 @@ def build() -> dict:
                              info=tr("Changes for Resume (key=value), e.g. training.max_steps=N to train a "
                                      "completed run further."))
         report = gr.Button(tr("Save HTML report"), variant="primary", elem_id="runs-page-report")
+        delete = gr.Button(tr("Delete"), variant="stop", elem_id="runs-page-delete")
+    with gr.Row(visible=False, elem_id="runs-page-confirm") as confirm:
+        confirm_text = gr.Markdown()
+        yes = gr.Button(tr("Yes, delete it"), variant="stop", elem_id="runs-page-delete-yes")
+        no = gr.Button(tr("Cancel"), elem_id="runs-page-delete-no")
     download = gr.File(label=tr("HTML report"), interactive=False, elem_id="runs-page-download")
     status = gr.Markdown(elem_id="runs-page-status")
     view = {"page": page, "charts": charts, "progress": progress}
@@ -138,6 +143,10 @@ def build() -> dict:
     on(refresh.click, refresh_runs, {"run": run}, {"run": run, **view, "tick": tick})
     on(report.click, save_report, {"run": run}, {"status": status, "download": download})
     on(again.click, resume, {"run": run, "changes": changes}, {"status": status, **view, "tick": tick})
+    asking = {"confirm": confirm, "confirm_text": confirm_text, "status": status}
+    on(delete.click, ask_delete, {"run": run}, asking)
+    on(no.click, lambda: {"confirm": gr.Row(visible=False)}, None, asking)
+    on(yes.click, delete_confirmed, {"run": run}, {**asking, "run": run, **view})
     return {"run": run, "chat": chat, "view": {**view, "tick": tick}, "status": status}
 
 
@@ -154,6 +163,37 @@ def chat_with(form: dict) -> dict:
                                   "failed before saving one)."))}
     return {"tabs": gr.Tabs(selected="judge"), "judge_tabs": gr.Tabs(selected="arena"),
             "pick_a": gr.update(choices=choices, value=spec), "auto_a": spec}
+
+
+def ask_delete(form: dict) -> dict:
+    """Delete asks first (the row with Yes / Cancel); a run still training is refused at once."""
+    if not form.get("run"):
+        return {"status": warn(tr(PICK_ONE))}
+    from studio.runs import get_run
+
+    try:
+        info = get_run(form["run"])
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
+        return {"status": fail(exc)}
+    if info.state in ACTIVE_STATES:
+        return {"status": warn(tr("Run {run} is {state}; stop it first (Stop, or `studio stop {run}`), then "
+                                  "delete it.").format(run=info.id, state=tr(info.state)))}
+    question = tr("Delete run **{name}** ({run}) and everything it produced (checkpoints, adapter, curves)? "
+                  "This cannot be undone; exports saved elsewhere stay.")
+    return {"confirm": gr.Row(visible=True), "confirm_text": question.format(name=info.name, run=info.id),
+            "status": ""}
+
+
+def delete_confirmed(form: dict) -> dict:
+    from studio.runs.removal import delete_run
+
+    hidden = {"confirm": gr.Row(visible=False)}
+    try:
+        said = delete_run(form.get("run") or "")
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
+        return {**hidden, "status": fail(exc)}
+    value = latest_run_id()
+    return {**hidden, "status": ok(said), "run": gr.update(choices=run_choices(), value=value), **page_view(value)}
 
 
 def page_view_by_name(form: dict) -> dict:
