@@ -27,7 +27,8 @@ def finished_run(tiny_model_dir, sft_file, studio_home):
     return done
 
 
-def test_the_page_of_a_finished_run_and_its_html_report(finished_run, capsys, tmp_path, tiny_model_dir, sft_file):
+def test_the_page_of_a_finished_run_and_its_html_report(finished_run, capsys, tmp_path, tiny_model_dir,
+                                                        sft_file):
     page = report.run_page(finished_run.id)
     assert page["state"] == "completed" and page["step"] == 4
     losses = page["series"]["loss"]
@@ -51,6 +52,22 @@ def test_the_page_of_a_finished_run_and_its_html_report(finished_run, capsys, tm
     assert view["page"].startswith(f"### Run {finished_run.id}") and "`studio resume " in view["page"]
     assert view["charts"].count("<img") == len(page["series"])
     assert tab.chat_with({"run": finished_run.id})["pick_a"]["value"] == f"run:{finished_run.id}"
+
+    # The time a run of the same model and method will take here, from this run's measured steps.
+    from studio.config import RunConfig
+    from studio.runs import timing
+
+    machine = timing.this_machine()
+    cfg = RunConfig.from_yaml(str(finished_run.dir / "config.yaml"), [])
+    done = [runs.get_run(finished_run.id)]
+    found = timing.estimate(cfg, done, machine)
+    assert found["run"] == finished_run.id and found["per_step"] > 0
+    assert found["seconds"] == pytest.approx(found["startup"] + 4 * found["per_step"])
+    assert "on this machine" in timing.estimate_sentence(found)
+    cfg.training.batch_size *= 2
+    assert timing.estimate(cfg, done, machine)["per_step"] == pytest.approx(2 * found["per_step"])
+    elsewhere = timing.estimate(cfg, done, ("Another CPU", machine[1]))  # no promise from another machine
+    assert elsewhere is None and timing.estimate_sentence(None).startswith("No time estimate yet")
 
     # Where it went (exports, pushes), then Delete: asks first, refuses an active run, takes only its own.
     from studio.publish.hub import export_adapter
@@ -95,8 +112,8 @@ def test_a_redraw_with_no_run_shown_changes_nothing():
     assert monitor.redraw(None) == (gr.skip(),) * (monitor.chart_slots() + 5)
 
 
-def test_a_run_in_the_users_own_folder_leaves_the_list_but_its_folder_stays(studio_home, tmp_path, tiny_model_dir,
-                                                                            sft_file):
+def test_a_run_in_the_users_own_folder_leaves_the_list_but_its_folder_stays(studio_home, tmp_path,
+                                                                            tiny_model_dir, sft_file):
     from studio.runs.removal import delete_run
 
     own = tmp_path / "my-work"

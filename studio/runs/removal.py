@@ -24,13 +24,13 @@ def _links_to(run_dir: Path) -> list[Path]:
 def delete_run(run_id: str | Path) -> str:
     """Delete the run (see above) and say what went; a RunError sentence for a run still active."""
     run_dir = resolve_run(run_id)
-    with file_lock(runs_dir() / ".schedule.lock"):  # no worker starts it meanwhile (the queue takes this lock)
+    with file_lock(runs_dir() / ".schedule.lock"):  # the queue's lock: no worker starts it meanwhile
         status = read_status(run_dir)
         name = status.get("id") or run_dir.name
         state = status.get("state")
         if state in ACTIVE_STATES or is_locked(run_dir / RUN_LOCK):
-            raise RunError(tr("Run {run} is {state}; stop it first (Stop, or `studio stop {run}`), then delete "
-                              "it.").format(run=name, state=tr(str(state))))
+            refusal = tr("Run {run} is {state}; stop it first (Stop, or `studio stop {run}`), then delete it.")
+            raise RunError(refusal.format(run=name, state=tr(str(state))))
         links = _links_to(run_dir)
         if run_dir.parent == runs_dir().resolve():
             shutil.rmtree(run_dir)
@@ -40,8 +40,8 @@ def delete_run(run_id: str | Path) -> str:
         if links:
             for link in links:
                 link.unlink()
-            return tr("Removed run {run} from the list; its folder {folder} (your output.dir) is kept.").format(
-                run=name, folder=run_dir)
+            kept = tr("Removed run {run} from the list; its folder {folder} (your output.dir) is kept.")
+            return kept.format(run=name, folder=run_dir)
     raise RunError(tr("The folder {folder} is not one of the studio's runs; it is left as it is.").format(
         folder=run_dir))
 
@@ -51,11 +51,13 @@ def cli_delete(args) -> int:
     import sys
 
     if not args.run:
-        raise RunError(tr("Name the run to delete: `studio runs delete RUN` (`studio runs` lists their ids)."))
+        raise RunError(tr("Name the run to delete: `studio runs delete RUN` (`studio runs` lists their "
+                          "ids)."))
     run_dir = resolve_run(args.run)
     if not getattr(args, "yes", False):
         if not sys.stdin.isatty():
-            raise RunError(tr("Deleting run {run} cannot be undone: add --yes to confirm.").format(run=args.run))
+            refusal = tr("Deleting run {run} cannot be undone: add --yes to confirm.")
+            raise RunError(refusal.format(run=args.run))
         answer = input(tr("Delete run {run} ({folder})? This cannot be undone. [y/N] ").format(
             run=args.run, folder=run_dir))
         if answer.strip().lower() not in ("y", "yes", "s", "si", "sí"):

@@ -123,7 +123,8 @@ def page_lines(page: dict) -> list[str]:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(share["time"])) if share.get("time") else "-"
         lines.append(f"Shared: {share.get('kind')} → {share.get('where')} ({when})")
     if not page.get("shares"):
-        lines.append(f"Shared: not yet; export or push it under Share, or with: studio export {page['id']} --to FOLDER")
+        lines.append("Shared: not yet; export or push it under Share, or with: "
+                     f"studio export {page['id']} --to FOLDER")
     if page["samples"]:
         lines.append(f"RL samples: {page['samples']} (samples.jsonl)")
     lines.append("Adapter: " + ("adapter/ in the run folder" if page["adapter"] else "none yet"))

@@ -42,7 +42,7 @@ def test_a_run_started_in_train_and_resumed_in_runs_shows_the_same_everywhere(pa
     open_tab(page, "Runs")
     wait_until(page, lambda: NAME in page.locator("#runs-page-run input").input_value(), 60,
                "the page's run")
-    assert state(page, "runs-page-progress") == "completed"
+    wait_until(page, lambda: state(page, "runs-page-progress") == "completed", 30, "the page's progress line")
     fill(page, "runs-page-resume-changes", "training.max_steps=5")
     page.locator("#runs-page-resume").click()
     wait_until(page, lambda: state(page, "runs-page-progress") in ("queued", "running"), 15,

@@ -193,7 +193,8 @@ def delete_confirmed(form: dict) -> dict:
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         return {**hidden, "status": fail(exc)}
     value = latest_run_id()
-    return {**hidden, "status": ok(said), "run": gr.update(choices=run_choices(), value=value), **page_view(value)}
+    return {**hidden, "status": ok(said), "run": gr.update(choices=run_choices(), value=value),
+            **page_view(value)}
 
 
 def page_view_by_name(form: dict) -> dict:
