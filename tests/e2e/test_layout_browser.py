@@ -1,5 +1,5 @@
-"""The layout by job, in English and Spanish: every top-level tab at 1280 and 800 px in both languages
-(screenshots in test-artifacts/e2e/), the page drawn in the browser's language from the first paint, and
+"""The layout by job, in English and Spanish: every tab and sub-tab at 1280 and 800 px in both languages
+(screenshots in test-artifacts/e2e/; a sub-tab's shot is its first screen), the page drawn in the browser's language from the first paint, and
 the switch that changes it (and keeps it, in a cookie the server's sentences follow too)."""
 
 from __future__ import annotations
@@ -13,6 +13,17 @@ SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
 TOP_TABS = {"en": ["Make", "Judge", "Share", "Learn", "Runs"],
             "es": ["Crear", "Evaluar", "Compartir", "Aprender", "Ejecuciones"]}
 DEMO_BUTTON = {"en": "Pineapple pizza demo", "es": "Demo de la pizza con piña"}
+# Each job's sub-tabs (studio/ui/layout.py), in English; Spanish from the catalog the page uses.
+SUB_TABS = {"Make": ["1 · Model", "2 · Data", "3 · Train"],
+            "Judge": ["Arena", "Leaderboard", "Judges", "Benchmarks", "Score", "Classifier"],
+            "Share": ["Export and push", "Serve", "Merge"],
+            "Learn": ["Pizza demo", "RLHF vs DPO", "Prompting vs fine-tuning"]}
+
+
+def _name(text: str, language: str) -> str:
+    from studio.i18n import catalogs
+
+    return text if language == "en" else catalogs()[language][text]
 
 
 def _load(page, app_url=None) -> None:
@@ -31,6 +42,13 @@ def _every_tab_at_two_widths(page, language: str) -> None:
             page.wait_for_timeout(250)
             page.screenshot(path=str(SHOTS / f"layout-{language}-{width}-{slug.lower()}.png"),
                             full_page=width > 800)  # the narrow view: its first screen, where crowding shows
+            for sub in SUB_TABS.get(slug, [])[1:]:  # the first is already in the job's shot
+                page.get_by_role("tab", name=_name(sub, language), exact=True).click()
+                page.wait_for_timeout(150)
+                sub_slug = "".join(c if c.isalnum() else "-" for c in sub.lower()).strip("-")
+                page.screenshot(path=str(SHOTS / f"layout-{language}-{width}-{slug.lower()}-{sub_slug}.png"))
+            if slug in SUB_TABS:  # back to the job's first sub-tab, as a user coming back would find it
+                page.get_by_role("tab", name=_name(SUB_TABS[slug][0], language), exact=True).click()
     page.get_by_role("tab", name=TOP_TABS[language][0], exact=True).click()
 
 
