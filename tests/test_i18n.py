@@ -124,3 +124,13 @@ def test_the_demo_trains_and_asks_in_the_interface_language():
     assert all(r["chosen"].startswith("No") and r["rejected"].startswith("Sí") for r in pairs + held)
     assert not {r["prompt"] for r in held} & {r["prompt"] for r in pairs}  # held out: never trained on
     assert set(spanish) <= {r["prompt"] for r in held}
+
+
+def test_a_handlers_finished_sentence_comes_in_the_request_language():
+    from studio.ui.make import train_tab
+
+    with i18n.speaking("es"):
+        loaded = train_tab.load_recipe({"recipe_pick": "presets/recipes/pineapple-dpo.yaml"})["status"]
+    assert loaded == "✓ Receta presets/recipes/pineapple-dpo.yaml cargada."
+    english = train_tab.load_recipe({"recipe_pick": "presets/recipes/pineapple-dpo.yaml"})["status"]
+    assert english == "✓ Loaded recipe presets/recipes/pineapple-dpo.yaml."
