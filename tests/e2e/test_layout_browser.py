@@ -1,5 +1,5 @@
-"""The layout by job, in English and Spanish: every tab at 1280 and 800 px and every sub-tab at 1280 px, in
-both languages (screenshots in test-artifacts/e2e/; a sub-tab's shot is its first screen), the page drawn in the browser's language from the first paint, and
+"""The layout by job, in English and Spanish: every top-level tab at 1280 and 800 px in both languages
+(screenshots in test-artifacts/e2e/), the page drawn in the browser's language from the first paint, and
 the switch that changes it (and keeps it, in a cookie the server's sentences follow too)."""
 
 from __future__ import annotations
@@ -13,17 +13,6 @@ SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
 TOP_TABS = {"en": ["Make", "Judge", "Share", "Learn", "Runs"],
             "es": ["Crear", "Evaluar", "Compartir", "Aprender", "Ejecuciones"]}
 DEMO_BUTTON = {"en": "Pineapple pizza demo", "es": "Demo de la pizza con piña"}
-# Each job's sub-tabs (studio/ui/layout.py), in English; Spanish from the catalog the page uses.
-SUB_TABS = {"Make": ["1 · Model", "2 · Data", "3 · Train"],
-            "Judge": ["Arena", "Leaderboard", "Judges", "Benchmarks", "Score", "Classifier"],
-            "Share": ["Export and push", "Serve", "Merge"],
-            "Learn": ["Pizza demo", "RLHF vs DPO", "Prompting vs fine-tuning"]}
-
-
-def _name(text: str, language: str) -> str:
-    from studio.i18n import catalogs
-
-    return text if language == "en" else catalogs()[language][text]
 
 
 def _load(page, app_url=None) -> None:
@@ -42,15 +31,6 @@ def _every_tab_at_two_widths(page, language: str) -> None:
             page.wait_for_timeout(250)
             page.screenshot(path=str(SHOTS / f"layout-{language}-{width}-{slug.lower()}.png"),
                             full_page=width > 800)  # the narrow view: its first screen, where crowding shows
-            # Every sub-tab at 1280 px (the first is in the job's shot); at 800 px the jobs only: on a busy
-            # 2-core machine a narrow page's sub-tab shot took 15-50 s each (reflowing its plots).
-            for sub in SUB_TABS.get(slug, [])[1:] if width > 800 else []:
-                page.get_by_role("tab", name=_name(sub, language), exact=True).click()
-                page.wait_for_timeout(150)
-                sub_slug = "".join(c if c.isalnum() else "-" for c in sub.lower()).strip("-")
-                page.screenshot(path=str(SHOTS / f"layout-{language}-{width}-{slug.lower()}-{sub_slug}.png"))
-            if slug in SUB_TABS and width > 800:  # back to the job's first sub-tab, as a user coming back would find it
-                page.get_by_role("tab", name=_name(SUB_TABS[slug][0], language), exact=True).click()
     page.get_by_role("tab", name=TOP_TABS[language][0], exact=True).click()
 
 
@@ -127,6 +107,9 @@ def test_a_new_users_walk_model_data_train_run_page_judge_share(page, tiny_model
     wait_until(page, lambda: "tiny-walk · DPO · completed" in page.locator("#run-shown input").input_value()
                and state(page) == "completed", 30, "the Train tab to show the run completed")
     assert "Step 4 / 4" in page.locator("#run-progress .line").inner_text()
+    # The time estimate now measures from this run's steps on this machine.
+    wait_until(page, lambda: "on this machine" in page.locator("#train-estimate").inner_text()
+               and "s per step" in page.locator("#train-estimate").inner_text(), 15, "the time estimate")
     wait_until(page, lambda: _bar_fraction(page, "run-progress") > 0.99, 5, "the Train tab's bar to be full")
     wait_until(page, lambda: logged(page, "run-progress") == 4 and curve_points(page, "loss-plot")
                and curve_points(page, "method-chart-1"), 15, "the Train tab's charts to be drawn")

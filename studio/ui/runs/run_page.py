@@ -25,6 +25,7 @@ from studio.ui.wiring import on
 NO_RUNS = ("No runs yet. Start one in **Make → 3 · Train**, or press **Pineapple pizza demo** at the top: "
            "its run appears here with everything it produced.")
 PICK_ONE = "Pick a run above to see its page."
+REDRAW_EVERY = 10  # logged steps between two redraws of a training run's page and charts
 
 
 def page_view(run_id: str | None) -> dict:
@@ -64,10 +65,15 @@ def follow(form: dict) -> dict:
         info = get_run(run_id)
     except Exception:  # noqa: BLE001 - a run deleted meanwhile: the page says so on its next pick
         return {"seen": None, "tick": gr.Timer(active=False)}
-    key = [run_id, info.state, info.step, len(read_records(info.dir))]
+    records = read_records(info.dir)
+    key = [run_id, info.state, info.step, len(records)]
     active = info.state in ACTIVE_STATES
     if key == seen:
         return {} if active else {"tick": gr.Timer(active=False)}
+    if isinstance(seen, list) and seen[:2] == key[:2] and key[3] - seen[3] < REDRAW_EVERY:
+        # The same run still training: the bar each tick, the page and its charts (matplotlib, CPU taken
+        # from the training) every REDRAW_EVERY logged steps and when its state changes.
+        return {"progress": progress_html(info, records), "tick": gr.skip()}
     return {**page_view(run_id), "seen": key, "tick": gr.Timer(active=True)}
 
 
