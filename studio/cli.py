@@ -24,6 +24,7 @@ HANDLERS = {
     "data cache": "studio.data.prepare.token_cache:cli_cache",
     "runs": "studio.cluster.commands:cli_runs",
     "runs show": "studio.runs.report:cli_show",
+    "runs delete": "studio.runs.removal:cli_delete",
     "stop": "studio.cluster.commands:cli_stop",
     "resume": "studio.runs.commands:cli_resume",
     "eval": "studio.evaluation.pairs:cli_eval",
@@ -271,9 +272,12 @@ def _add_scale_out(sub, train: argparse.ArgumentParser) -> None:
 
 
 def _add_run_page_arguments(p: argparse.ArgumentParser) -> None:
-    """`studio runs show RUN [--html [FILE]]`: a run's page (studio.runs.report)."""
-    p.add_argument("action", nargs="?", choices=["show"], default=None, help="show: one run's page")
-    p.add_argument("run", nargs="?", default=None, help="run id or folder (with show)")
+    """`studio runs show RUN [--html [FILE]]`: a run's page (studio.runs.report); `studio runs delete RUN
+    [--yes]`: delete it (studio.runs.removal)."""
+    p.add_argument("action", nargs="?", choices=["show", "delete"], default=None,
+                   help="show: one run's page; delete: remove a finished run (asks first)")
+    p.add_argument("run", nargs="?", default=None, help="run id or folder (with show or delete)")
+    p.add_argument("--yes", action="store_true", help="with delete: do not ask")
     p.add_argument("--html", nargs="?", const="", default=None, metavar="FILE",
                    help="with show: also write the run's HTML report (default: report.html in its folder)")
 
@@ -316,26 +320,36 @@ def main(argv: list[str] | None = None) -> int:
     from studio.logs import setup_logging
 
     log_file = setup_logging(verbose=args.verbose)
-    try:
-        return int(_handler(args)(args) or 0)
-    except StudioError as exc:
-        log.debug("user error", exc_info=True)
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("Interrupted.", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # The reader went away (`studio methods | head`): what it wanted was printed; stay quiet, as cat does.
-        # stdout is pointed at devnull so the interpreter's final flush does not raise again.
-        import os
+    from studio.i18n import cli_language, speaking, tr, translate
 
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
-    except Exception as exc:  # the traceback goes to the log, one sentence to the user
-        log.exception("unexpected failure")
-        print(f"error: unexpected {type(exc).__name__}: {exc} (details in {log_file}).", file=sys.stderr)
-        return 1
+    # The terminal's messages follow its locale ($STUDIO_LANG, else LC_ALL / LANG / LANGUAGE); the app's
+    # follow each browser (studio.ui.i18n): the app builds its page in English, the catalogs' keys.
+    with speaking(None if args.command == "app" else cli_language()):
+        try:
+            return int(_handler(args)(args) or 0)
+        except StudioError as exc:
+            log.debug("user error", exc_info=True)
+            print(f"error: {translate(str(exc))}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print(tr("Interrupted."), file=sys.stderr)
+            return 130
+        except BrokenPipeError:
+            return _quiet_broken_pipe()
+        except Exception as exc:  # the traceback goes to the log, one sentence to the user
+            log.exception("unexpected failure")
+            print(tr("error: unexpected {kind}: {detail} (details in {log}).").format(
+                kind=type(exc).__name__, detail=exc, log=log_file), file=sys.stderr)
+            return 1
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader went away (`studio methods | head`): what it wanted was printed; stay quiet, as cat does.
+    stdout is pointed at devnull so the interpreter's final flush does not raise again."""
+    import os
+
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 141
 
 
 if __name__ == "__main__":

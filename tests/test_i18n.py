@@ -4,14 +4,20 @@ chosen from the app's switch or the browser, and a handler's sentences come in t
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
 from ui_strings import shown_strings
 
+import studio.i18n as core_i18n
+from studio.cli import main
 from studio.ui import i18n, wiring
+
+STUDIO = Path(__file__).resolve().parents[1] / "studio"
 
 
 def test_every_string_the_app_shows_has_a_translation_in_every_language():
-    shown = shown_strings()
+    shown = shown_strings(STUDIO)  # the app's strings and the terminal's (tr in the core: cli, runs.commands)
     assert len(shown) > 100  # the scanner reads the real UI (a scanner that finds nothing passes anything)
     for language, catalog in i18n.catalogs().items():
         missing = sorted({f"{where}:{line}: {text!r}" for where, line, text, _ in shown
@@ -36,7 +42,7 @@ def test_catalogs_merge_every_file_of_a_language(tmp_path, monkeypatch):
     (tmp_path / "es").mkdir()
     (tmp_path / "es" / "app.json").write_text(json.dumps({"Start": "Empezar"}), encoding="utf-8")
     (tmp_path / "es" / "judge.json").write_text(json.dumps({"Judge": "Evaluar"}), encoding="utf-8")
-    monkeypatch.setattr(i18n, "LOCALES_DIR", tmp_path)
+    monkeypatch.setattr(core_i18n, "LOCALES_DIR", tmp_path)
     i18n.catalogs.cache_clear()
     try:
         assert i18n.catalogs() == {"es": {"Start": "Empezar", "Judge": "Evaluar"}}
@@ -70,3 +76,61 @@ def test_a_handler_speaks_the_language_of_the_request_that_started_it():
         yield {"status": i18n.tr("Stop")}
     stream = wiring.by_name(steps, None, {"status": out})
     assert list(stream(spanish)) == [{out: "Reanudar"}, {out: "Detener"}]
+
+
+def test_a_sentence_built_from_a_key_with_placeholders_is_translated_with_its_values():
+    with i18n.speaking("es"):
+        assert i18n.translate("No run named 'x1'; `studio runs` lists the runs there are.") == \
+            "No hay ninguna ejecución llamada 'x1'; `studio runs` lista las que hay."
+        assert i18n.translate("Completed 7 steps in 36 s; the adapter is ready.") == \
+            "Completados 7 pasos en 36 s; el adaptador está listo."
+        assert i18n.translate("A sentence no catalog knows.") == "A sentence no catalog knows."
+    assert i18n.translate("Completed 7 steps in 36 s; the adapter is ready.").startswith("Completed")
+
+
+@pytest.mark.parametrize(("env", "language"), [
+    ({"STUDIO_LANG": "es", "LANG": "en_US.UTF-8"}, "es"), ({"LANG": "es_ES.UTF-8"}, "es"),
+    ({"LC_ALL": "es_MX.UTF-8", "LANG": "en_US.UTF-8"}, "es"), ({"LANGUAGE": "es:en"}, "es"),
+    ({"LC_ALL": "C.UTF-8", "LANG": "es_ES.UTF-8"}, "es"), ({"LANG": "fr_FR.UTF-8"}, "en"), ({}, "en")])
+def test_the_terminal_speaks_its_locale(env, language):
+    assert core_i18n.cli_language(env) == language
+
+
+def test_the_cli_says_its_errors_and_sentences_in_the_locale(monkeypatch, capsys, studio_home):
+    monkeypatch.setenv("STUDIO_LANG", "es")
+    assert main(["runs"]) == 0
+    assert "Aún no hay ejecuciones" in capsys.readouterr().out
+    assert main(["runs", "show", "no-such-run"]) == 2
+    assert capsys.readouterr().err.strip() == \
+        "error: No hay ninguna ejecución llamada 'no-such-run'; `studio runs` lista las que hay."
+    monkeypatch.setenv("STUDIO_LANG", "en")
+    assert main(["runs", "show", "no-such-run"]) == 2
+    assert "No run named 'no-such-run'" in capsys.readouterr().err
+
+
+def test_the_demo_trains_and_asks_in_the_interface_language():
+    from studio.ui.learn import demo_tab
+
+    english = demo_tab.demo_prompts()
+    with i18n.speaking("es"):
+        spanish = demo_tab.demo_prompts()
+        pairs_file = demo_tab.demo_file(demo_tab.PAIRS_NAME)
+        heldout_file = demo_tab.demo_file(demo_tab.HELDOUT_NAME)
+    assert len(spanish) == len(english) == 4 and all(p.startswith("¿") for p in spanish)
+    assert pairs_file.parent.name == "es" and heldout_file.parent.name == "es"
+    pairs = [json.loads(line) for line in pairs_file.read_text(encoding="utf-8").splitlines()]
+    held = [json.loads(line) for line in heldout_file.read_text(encoding="utf-8").splitlines()]
+    assert len(pairs) == 40 and len(held) == 8
+    assert all(r["chosen"].startswith("No") and r["rejected"].startswith("Sí") for r in pairs + held)
+    assert not {r["prompt"] for r in held} & {r["prompt"] for r in pairs}  # held out: never trained on
+    assert set(spanish) <= {r["prompt"] for r in held}
+
+
+def test_a_handlers_finished_sentence_comes_in_the_request_language():
+    from studio.ui.make import train_tab
+
+    with i18n.speaking("es"):
+        loaded = train_tab.load_recipe({"recipe_pick": "presets/recipes/pineapple-dpo.yaml"})["status"]
+    assert loaded == "✓ Receta presets/recipes/pineapple-dpo.yaml cargada."
+    english = train_tab.load_recipe({"recipe_pick": "presets/recipes/pineapple-dpo.yaml"})["status"]
+    assert english == "✓ Loaded recipe presets/recipes/pineapple-dpo.yaml."

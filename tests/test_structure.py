@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("__init__", "eager_bitsandbytes", "paths", "errors", "net", "config.ranges", "rl", "rl.*", "training", "publish",
      "publish.login", "safety", "safety.atomic"),  # safety.atomic: the studio's atomic, private writes
     # chat: the package and its plain types; safety.owned, safety.consent: owner markers, consent to run code
-    ("logs", "chat", "chat.history", "chat.sampling", "chat.feedback", "safety.owned", "safety.consent",
+    ("logs", "i18n", "chat", "chat.history", "chat.sampling", "chat.feedback", "safety.owned", "safety.consent",
      "chat.streaming"),  # chat.streaming: answers written in a thread, read as they come
     # models: the catalog, hardware, memory, finding and loading a base model, the one model cache;
     # runs.folder: the run's files for everyone else (readers, the one writer, its base and adapter)
@@ -276,7 +276,7 @@ def test_the_top_of_the_package_holds_at_most_12_modules():
 
 # The packages (and the few top modules every layer shares), lowest first: the picture docs/CONTRACTS.md
 # draws. A package may import its own members and the packages below it.
-PACKAGE_LAYERS = ["eager_bitsandbytes", "__init__", "paths", "errors", "safety", "logs", "net", "models", "data", "rl",
+PACKAGE_LAYERS = ["eager_bitsandbytes", "__init__", "paths", "errors", "safety", "logs", "i18n", "net", "models", "data", "rl",
                   "methods", "config", "training", "runs", "chat", "evaluation", "sweeps", "cluster", "publish", "ui",
                   "cli", "__main__"]
 # Imports against that order still in the code, each with its reason. The list may only shrink: a new upward

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from studio.errors import StudioError
+from studio.runs.folder import record_share
 from studio.safety.atomic import write_json
 from studio.safety.owned import check_target, replacing
 
@@ -232,6 +233,7 @@ def export_gguf(run_dir: str | Path, to: str | Path, quant: str | list[str] = "f
         write_json(tmp / MARKER, {**files[0], "files": files})
     say(1.0, "Done.")
     files = [{**f, "gguf": str(target / f["gguf"])} for f in files]
+    record_share(run_dir, "GGUF export", target)
     return {**files[0], "modelfile": str(target / "Modelfile"), "files": files}
 
 

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from studio.errors import StudioError
-from studio.runs.folder import is_run_folder
+from studio.runs.folder import is_run_folder, record_share
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,9 @@ def export_adapter(run_dir: str | Path, to: str | Path, merge: bool = False) -> 
         stage(run_dir, tmp)
         if merge:
             merge_into_base(run_dir, tmp / "merged")
-    return Path(to).expanduser().absolute()
+    target = Path(to).expanduser().absolute()
+    record_share(run_dir, "merged export" if merge else "adapter export", target)
+    return target
 
 
 def merge_into_base(run_dir: str | Path, dest: Path) -> Path:
@@ -227,7 +229,9 @@ def push_adapter(run_dir: str | Path, repo_id: str, token: str | None = None, pr
             log.info("push to %s failed: %s", repo_id, type(exc).__name__)
             log.debug("push failure detail", exc_info=True)
             raise _translate(exc, repo_id, endpoint) from None
-    return repo_url or f"{endpoint}/{repo_id}"
+    url = str(repo_url or f"{endpoint}/{repo_id}")
+    record_share(run_dir, "Hub push", url)
+    return url
 
 
 # ---- CLI ------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import sys
 import time
 
 from studio.config import RunConfig
+from studio.i18n import tr, translate
 from studio.runs import files
 from studio.runs.registry import (
     RunError,
@@ -45,42 +46,50 @@ def follow(info: RunInfo, from_byte: int = 0) -> RunInfo:
             if info.state in files.FINAL_STATES:  # read after the final state: the log is complete
                 return info
             if info.state == "queued" and not said_queued:
-                print("Queued: another training is using the device; this one starts when it ends.",
+                print(tr("Queued: another training is using the device; this one starts when it ends."),
                       file=sys.stderr)
                 said_queued = True
             time.sleep(1.0)  # a step takes seconds; polling faster only steals CPU from training
         except KeyboardInterrupt:
             interrupts += 1
             if interrupts > 1:
-                print(f"\nLeft run {info.id} saving in the background; `studio runs` shows it.", file=sys.stderr)
+                print("\n" + tr("Left run {run} saving in the background; `studio runs` shows it.").format(
+                    run=info.id), file=sys.stderr)
                 return get_run(info.id)
             with contextlib.suppress(RunError):
                 stop_run(info.id)
-            print("\nStopping: saving a checkpoint and the adapter (Ctrl-C again to leave it to finish "
-                  "in the background)...", file=sys.stderr)
+            stopping = tr("Stopping: saving a checkpoint and the adapter (Ctrl-C again to leave it to finish "
+                          "in the background)...")
+            print("\n" + stopping, file=sys.stderr)
 
 
 def report(info: RunInfo) -> int:
     if info.state == "failed":
-        raise RunError(f"{info.message} (log: {info.dir / files.LOG_FILE})")
+        raise RunError(tr("{message} (log: {log})").format(message=translate(str(info.message)),
+                                                          log=info.dir / files.LOG_FILE))
     if info.state == "stopped":
         adapter = files.adapter_folder(info.dir)  # a stopped run's newest checkpoint serves too
-        saved = f"adapter in {adapter}" if adapter else "nothing saved yet"
-        print(f"Stopped at step {info.step}; {saved}. Continue with `studio resume {info.id}`.", file=sys.stderr)
+        saved = tr("adapter in {folder}").format(folder=adapter) if adapter else tr("nothing saved yet")
+        print(tr("Stopped at step {step}; {saved}. Continue with `studio resume {run}`.").format(
+            step=info.step, saved=saved, run=info.id), file=sys.stderr)
         print(info.dir)
         return 130
     if info.state == "completed":
-        print(f"Done: {info.step} steps; adapter in {files.adapter_folder(info.dir, final_only=True)}", file=sys.stderr)
+        print(tr("Done: {steps} steps; adapter in {folder}").format(
+            steps=info.step, folder=files.adapter_folder(info.dir, final_only=True)), file=sys.stderr)
         print(info.dir)
         return 0
-    print(f"Run {info.id} is {info.state}: {info.message}", file=sys.stderr)
+    said = tr("Run {run} is {state}: {message}").format(run=info.id, state=tr(info.state),
+                                                         message=translate(str(info.message)))
+    print(said, file=sys.stderr)
     return 0
 
 
 def cli_train(args) -> int:
     info = start_run(RunConfig.from_yaml(args.config, args.overrides),  # start_run validates it
                      allow_code=bool(getattr(args, "allow_code", False)))
-    print(f"Run {info.id} in {info.dir} (Ctrl-C stops and saves).", file=sys.stderr)
+    print(tr("Run {run} in {folder} (Ctrl-C stops and saves).").format(run=info.id, folder=info.dir),
+          file=sys.stderr)
     return report(follow(info))
 
 
@@ -91,16 +100,17 @@ def cli_runs(args) -> int:
         print(json.dumps([r.to_json() for r in runs], indent=1))
         return 0
     if not runs:
-        print("No runs yet; start one with `studio train RECIPE.yaml` or in the app.")
+        print(tr("No runs yet; start one with `studio train RECIPE.yaml` or in the app."))
     for r in runs:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started)) if r.started else "-"
-        print(f"{r.id:40} {r.state:10} {r.step:>6}/{r.total or '?':<6} {when:16} {r.message}")
+        message = translate(str(r.message))
+        print(f"{r.id:40} {tr(r.state):10} {r.step:>6}/{r.total or '?':<6} {when:16} {message}")
     return 0
 
 
 def cli_stop(args) -> int:
     info = stop_run(args.run)
-    print(f"Run {info.id}: {info.message}")
+    print(f"{tr('Run')} {info.id}: {translate(str(info.message))}")
     return 0
 
 
@@ -110,7 +120,7 @@ def cli_resume(args) -> int:
     info = resume_run(args.run, getattr(args, "overrides", None) or None,
                       allow_code=bool(getattr(args, "allow_code", False)))
     if not getattr(args, "foreground", False):
-        print(f"Run {info.id}: {info.message} Follow it with `studio runs`.")
+        print(f"{tr('Run')} {info.id}: {translate(str(info.message))} {tr('Follow it with `studio runs`.')}")
         return 0
     return report(follow(info, from_byte=log_size))
 

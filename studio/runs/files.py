@@ -42,11 +42,12 @@ BEST_FILE = "best.json"  # the checkpoint with the lowest eval loss
 SAMPLES_FILE = "samples.jsonl"  # RL's sampled completions and their rewards, appended
 MERGE_FILE = "merge.json"  # a merged run's parents
 JUDGE_FILE = "judge.json"  # the latest judges' result per benchmark and mode (studio judge)
+SHARES_FILE = "shares.jsonl"  # where the run went: exports and Hub pushes, appended (runs.folder.record_share)
 SLURM_SCRIPT = "slurm.sbatch"  # a run (or a sweep's folder) submitted to Slurm: its batch script
 SHARED_DATA_DIR = ".shared-data"  # several processes' rows, written by rank 0, removed when the run ends
 RUN_FILES = (STATUS_FILE, METRICS_FILE, LOG_FILE, STOP_FILE, CONFIG_FILE, SUMMARY_FILE, CHECKPOINT_MARKER,
              BASE_MARKER, EVAL_FILE, BENCH_FILE, BENCH_PROGRESS_FILE, BEST_FILE, SAMPLES_FILE, MERGE_FILE, JUDGE_FILE,
-             SLURM_SCRIPT)
+             SLURM_SCRIPT, SHARES_FILE)
 LIVE_STATES = ("running", "stopping")
 ACTIVE_STATES = ("queued", *LIVE_STATES)
 FINAL_STATES = ("stopped", "completed", "failed")

@@ -16,6 +16,7 @@ from studio.runs.files import (
     BASE_MARKER,
     CONFIG_FILE,
     RUN_FILES,
+    SHARES_FILE,
     adapter_folder,
     atomic_write,
     file_lock,
@@ -146,3 +147,19 @@ def adapter_method(adapter: str | Path) -> str:
         raw = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
         return str(raw.get("method", "")) if isinstance(raw, dict) else ""
     return ""
+
+
+def record_share(path: str | Path, kind: str, where: str) -> None:
+    """One line in the run's shares.jsonl: an export folder or a Hub URL (never a token), for its page.
+    A path that is no run (a plain adapter folder) records nothing; a failed write is logged, never
+    raised: the export itself went well."""
+    import logging
+    import time
+
+    run = run_of(path)
+    if not is_run_folder(run):
+        return
+    try:
+        append_jsonl(run, SHARES_FILE, [{"kind": kind, "where": str(where), "time": time.time()}])
+    except OSError as exc:
+        logging.getLogger("studio.runs").warning("could not record %s of %s: %s", kind, run, exc)

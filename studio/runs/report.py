@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.runs import files
+from studio.runs.folder import read_jsonl
 from studio.runs.registry import RunError, get_run
 
 REPORT_FILE = "report.html"
@@ -61,8 +62,8 @@ def run_page(run_id: str | Path) -> dict[str, Any]:
         "checkpoints": [{"name": p.name, "step": files.checkpoint_step(p),
                          "complete": files.checkpoint_is_complete(p),
                          "best": p.name == best.get("checkpoint")} for p in files.checkpoints(run_dir)],
-        "best": best, "evaluations": {"held-out pairs": _json(run_dir / "eval.json"),
-                                      "benchmarks": _json(run_dir / "bench.json")},
+        "best": best, "evaluations": _evaluations(run_dir),
+        "shares": read_jsonl(run_dir, files.SHARES_FILE),
         "samples": sum(1 for _ in samples.open(encoding="utf-8")) if samples.is_file() else 0,
         "adapter": (run_dir / files.ADAPTER_DIR).is_dir(),
         "commands": {"reproduce": f"studio train {shlex.quote(str(run_dir / files.CONFIG_FILE))}",
@@ -70,6 +71,17 @@ def run_page(run_id: str | Path) -> dict[str, Any]:
                      "chat": f"studio chat {shlex.quote(info.id)}",
                      "export": f"studio export {shlex.quote(info.id)} --to FOLDER"},
     }
+
+
+def _evaluations(run_dir: Path) -> dict[str, dict]:
+    """Every evaluation the run has, by what it measured: a classifier's eval.json holds its figures
+    (accuracy, macro-F1, per label) on the held-out split before and after training; otherwise eval.json
+    holds the held-out preference pairs."""
+    held_out = _json(run_dir / files.EVAL_FILE)
+    what = "classifier, held-out split" if held_out.get("kind") == "classify" else "held-out pairs"
+    found = {what: {k: v for k, v in held_out.items() if k != "kind"},
+             "benchmarks": _json(run_dir / files.BENCH_FILE), "judges": _json(run_dir / files.JUDGE_FILE)}
+    return {key: value for key, value in found.items() if value}
 
 
 def _flat(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -107,6 +119,12 @@ def page_lines(page: dict) -> list[str]:
     for what, result in page["evaluations"].items():
         for key, value in _flat(result)[:20]:
             lines.append(f"Evaluation, {what}: {key}: {_figure(value)}")
+    for share in page.get("shares", []):
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(share["time"])) if share.get("time") else "-"
+        lines.append(f"Shared: {share.get('kind')} → {share.get('where')} ({when})")
+    if not page.get("shares"):
+        lines.append("Shared: not yet; export or push it under Share, or with: "
+                     f"studio export {page['id']} --to FOLDER")
     if page["samples"]:
         lines.append(f"RL samples: {page['samples']} (samples.jsonl)")
     lines.append("Adapter: " + ("adapter/ in the run folder" if page["adapter"] else "none yet"))

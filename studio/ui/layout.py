@@ -200,6 +200,11 @@ def wire_tab_refreshes(parts: dict) -> None:
     mon = {key.removeprefix("mon_"): value for key, value in parts["train"].items() if key.startswith("mon_")}
     for tab in (parts["make_tab"], parts["train_tab"]):
         monitor.redraw_when_shown(tab, mon)
+    from studio.ui.make.train_tab import time_estimate  # the estimate follows runs finished meanwhile
+
+    for tab in (parts["make_tab"], parts["train_tab"]):  # opening Make shows Train without selecting it
+        on(tab.select, time_estimate, parts["train"]["estimate_inputs"], {"estimate": parts["train"]["estimate"]},
+           show_progress="hidden")
     chat = parts["chat"]
     for event in (parts["judge_tab"].select, parts["arena_tab"].select):
         on(event, chat_tab.refresh_picks, chat["picks"], chat["picked"], form=chat_tab.ChatForm)

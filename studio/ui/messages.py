@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from studio.errors import StudioError
+from studio.i18n import translate
 
 log = logging.getLogger("studio.ui")
 
@@ -20,13 +21,15 @@ def sentence(exc: BaseException, secret: str | None = None) -> str:
                 "the details are in the studio log (studio.log in the studio's home folder).")
     if secret:
         text = text.replace(secret, "***")
-    return text
+    return translate(text)
 
 
 def warn(message: str) -> str:
-    """Pop a warning toast (inside an event) and return the same sentence for a status Markdown."""
+    """Pop a warning toast (inside an event) and return the same sentence for a status Markdown, in the
+    request's language (a sentence built from a catalog key with placeholders is translated too)."""
     import gradio as gr
 
+    message = translate(message)
     gr.Warning(message)
     return f"⚠ {message}"
 
@@ -36,4 +39,4 @@ def fail(exc: BaseException, secret: str | None = None) -> str:
 
 
 def ok(message: str) -> str:
-    return f"✓ {message}"
+    return f"✓ {translate(message)}"

@@ -96,18 +96,35 @@ def history_rows() -> list[list]:
 def refresh_history(known: Any = None, shown: str | None = None):
     """Every few seconds: the history table and the run pickers, only when something changed, and the
     live view's tick woken when the run it shows is active again (resumed elsewhere, or started by the
-    queue)."""
+    queue). A run that turned active since the last look while the run shown is idle (started or resumed
+    from another tab, the terminal or the queue) becomes the run shown: the live view follows training."""
     import pandas as pd
 
     rows = history_rows()
     choices = run_choices()
     key = [rows, [list(c) for c in choices]]
-    wake = gr.Timer(active=True) if shown and any(r[0] == shown and r[3] in ACTIVE_STATES for r in rows) \
-        else gr.skip()
     if key == known:
-        return gr.skip(), gr.skip(), gr.skip(), known, wake
+        return gr.skip(), gr.skip(), gr.skip(), known, _wake(rows, shown)
+    newly_active = _newly_active(rows, known)
+    shown_active = any(r[0] == shown and r[3] in ACTIVE_STATES for r in rows)
+    follow = newly_active[0] if newly_active and not shown_active and shown not in newly_active else None
     frame = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
-    return frame, gr.update(choices=choices), gr.update(choices=choices), key, wake
+    picker = gr.update(choices=choices, value=follow) if follow else gr.update(choices=choices)
+    return frame, picker, gr.update(choices=choices), key, _wake(rows, follow or shown)
+
+
+def _wake(rows: list[list], shown: str | None):
+    active = shown and any(r[0] == shown and r[3] in ACTIVE_STATES for r in rows)
+    return gr.Timer(active=True) if active else gr.skip()
+
+
+def _newly_active(rows: list[list], known: Any) -> list[str]:
+    """Runs active now that the last look (``known``, as refresh_history keeps it) saw idle; none on the
+    first look, where nothing is known to have changed."""
+    if not isinstance(known, list) or not known:
+        return []
+    before = {r[0]: r[3] for r in known[0]}
+    return [r[0] for r in rows if r[3] in ACTIVE_STATES and before.get(r[0], "new") not in ACTIVE_STATES]
 
 
 def compare_runs(run_ids: list[str] | None):

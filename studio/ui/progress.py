@@ -55,8 +55,9 @@ def progress_html(info: Any | None, records: list[dict] | None = None, machine: 
                 f"ETA {fmt_eta(info.eta_s)}</div><div class='msg'>{message}</div></div>")
     loss = next((r["loss"] for r in reversed(records or []) if isinstance(r.get("loss"), (int, float))), None)
     bits = [f"Step <b class='studio-step'>{step}</b> / {total or '?'}", f"state: <b>{html.escape(str(info.state))}</b>"]
-    if info.state in ACTIVE_STATES:
-        bits.append(f"ETA {fmt_eta(info.eta_s)}")
+    if info.state in ACTIVE_STATES:  # the worker's ETA: this run's own step times, measured as it trains
+        bits.append(f"ETA {fmt_eta(info.eta_s)}" + (f" ({tr('from its steps on this machine')})"
+                                                    if isinstance(info.eta_s, (int, float)) else ""))
     if loss is not None:
         bits.append(f"last loss {loss:.4f}")
     bits.append(f"logged steps: <span class='studio-logged'>{len([r for r in records or [] if 'loss' in r])}</span>")

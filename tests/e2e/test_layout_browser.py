@@ -68,9 +68,11 @@ def test_every_tab_in_both_languages_and_the_switch_between_them(browser, app_ur
 
 
 def test_a_new_users_walk_model_data_train_run_page_judge_share(page, tiny_model_dir):
-    """Make 1-2-3 on the tiny model, then the run's page (drawn charts, its commands), Chat with it (Judge
-    opens on the run) and Share (the run offered for export)."""
-    from test_app_browser import fill, open_tab, wait_until
+    """Make 1-2-3 on the tiny model, then the run's page (drawn charts, its commands), trained further from
+    there, Chat with it (Judge opens on the run) and Share (the run offered for export). On the way, every
+    view of the run agrees whichever tab started it (issue 33, item 3): the page follows the resumed run
+    with no click, and the Train tab, hidden meanwhile, shows it completed, its bar full, its charts drawn."""
+    from test_app_browser import curve_points, fill, logged, open_tab, state, wait_until
 
     open_tab(page, "1 · Model")
     fill(page, "cfg-model-name", tiny_model_dir)
@@ -83,19 +85,37 @@ def test_a_new_users_walk_model_data_train_run_page_judge_share(page, tiny_model
     fill(page, "cfg-training-batch_size", 2)
     fill(page, "cfg-output-name", "tiny-walk")
     page.locator("#train-start").click()
+    wait_until(page, lambda: "tiny-walk" in page.locator("#train-status").inner_text(), 30, "the start's answer")
     page.get_by_role("tab", name="Runs", exact=True).click()
-
-    def finished_page() -> bool:
-        page.locator("#runs-page-refresh").click()
-        page.wait_for_timeout(800)
-        text = page.locator("#runs-page").inner_text()
-        return "tiny-walk" in text and "completed" in text
-
-    wait_until(page, finished_page, 240, "the walk's run page to say completed", poll_ms=2000)
+    wait_until(page, lambda: "tiny-walk" in page.locator("#runs-page").inner_text()
+               and state(page, "runs-page-progress") == "completed", 240,
+               "the run page to follow the run to its end", poll_ms=1000)
     assert page.locator("#runs-page-charts img").count() >= 1  # its curves, drawn
     assert "studio resume" in page.locator("#runs-page").inner_text()
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "walk-run-page.png"), full_page=True)
+
+    # Trained further from its page (Resume with a change): the page follows it, no click.
+    fill(page, "runs-page-resume-changes", "training.max_steps=4")
+    page.locator("#runs-page-resume").click()
+    wait_until(page, lambda: "Step 4 / 4" in page.locator("#runs-page-progress .line").inner_text()
+               and state(page, "runs-page-progress") == "completed", 240,
+               "the run page to follow the resumed run to its end", poll_ms=1000)
+    wait_until(page, lambda: _bar_fraction(page, "runs-page-progress") > 0.99, 5, "the page's bar to be full")
+    assert ": completed, step 4/4" in page.locator("#runs-page").inner_text()
+    open_tab(page, "3 · Train")  # hidden while the run trained again: picker, line and bar agree
+    wait_until(page, lambda: "tiny-walk · DPO · completed" in page.locator("#run-shown input").input_value()
+               and state(page) == "completed", 30, "the Train tab to show the run completed")
+    assert "Step 4 / 4" in page.locator("#run-progress .line").inner_text()
+    # The time estimate now measures from this run's steps on this machine.
+    wait_until(page, lambda: "on this machine" in page.locator("#train-estimate").inner_text()
+               and "s per step" in page.locator("#train-estimate").inner_text(), 15, "the time estimate")
+    wait_until(page, lambda: _bar_fraction(page, "run-progress") > 0.99, 5, "the Train tab's bar to be full")
+    wait_until(page, lambda: logged(page, "run-progress") == 4 and curve_points(page, "loss-plot")
+               and curve_points(page, "method-chart-1"), 15, "the Train tab's charts to be drawn")
+    page.screenshot(path=str(SHOTS / "walk-train-after-resume.png"), full_page=True)
+
+    page.get_by_role("tab", name="Runs", exact=True).click()
     page.locator("#runs-page-chat").click()
     wait_until(page, lambda: "tiny-walk" in page.locator("#chat-model-a input").input_value(), 30,
                "Judge > Arena to open on the run")
@@ -103,3 +123,13 @@ def test_a_new_users_walk_model_data_train_run_page_judge_share(page, tiny_model
     wait_until(page, lambda: "tiny-walk" in page.locator("#export-run input").input_value(), 30,
                "Share to offer the run for export")
     page.screenshot(path=str(SHOTS / "walk-share.png"), full_page=True)
+
+
+def _bar_fraction(page, container: str) -> float:
+    """How full a progress bar is as drawn (its fill's width over the bar's), not as its style says (the
+    fill slides to its width in 0.6 s: a check waits for it)."""
+    return page.evaluate(
+        """(id) => { const bar = document.querySelector('#' + id + ' .bar');
+             const fill = document.querySelector('#' + id + ' .fill');
+             if (!bar || !fill || !bar.getBoundingClientRect().width) return -1;
+             return fill.getBoundingClientRect().width / bar.getBoundingClientRect().width; }""", container)

@@ -5,21 +5,24 @@ from __future__ import annotations
 
 import html
 import time
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from studio.paths import ASSETS_DIR
 from studio.ui.charts import metric_frames, plot_value
-from studio.ui.i18n import tr
+from studio.ui.i18n import current_language, tr
 from studio.ui.messages import fail, ok, sentence, warn
 from studio.ui.model_slot import before_after
 from studio.ui.progress import DONE_STATES, progress_html
 from studio.ui.recipes import ALL_KEYS, DEMO_RECIPE, load_recipe_config, values_from_config
 from studio.ui.run_picker import ACTIVE_STATES, list_runs_safe, read_records, run_choices
 
-PROMPTS_FILE = ASSETS_DIR / "pineapple_prompts.txt"
-HELDOUT_FILE = ASSETS_DIR / "pineapple_heldout.jsonl"
+PAIRS_NAME, HELDOUT_NAME = "pineapple_pairs.jsonl", "pineapple_heldout.jsonl"
+PROMPTS_NAME = "pineapple_prompts.txt"
+# The longest Spanish pair is 88 tokens with the chat template (the English one 69, the recipe's 80).
+TRANSLATED_MAX_LENGTH = 96
 DEMO_MAX_NEW_TOKENS = 60
 POLL_S = 1.0
 
@@ -50,8 +53,16 @@ def demo_timing() -> str:
     return tr(FIRST_TIME)
 
 
+def demo_file(name: str) -> Path:
+    """One of the demo's files in the interface's language (assets/LANG/NAME, written for it: the
+    prompts paraphrased, not machine-translated), else the English one."""
+    translated = ASSETS_DIR / current_language() / name
+    return translated if translated.is_file() else ASSETS_DIR / name
+
+
 def demo_prompts() -> list[str]:
-    return [line.strip() for line in PROMPTS_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    text = demo_file(PROMPTS_NAME).read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def select_demo():
@@ -113,8 +124,10 @@ def run_demo(poll_s: float = POLL_S):
 
     try:
         cfg = load_recipe_config(DEMO_RECIPE)
-        cfg.data.source = str(ASSETS_DIR / "pineapple_pairs.jsonl")
-        cfg.data.eval_source = str(HELDOUT_FILE)
+        cfg.data.source = str(demo_file(PAIRS_NAME))
+        cfg.data.eval_source = str(demo_file(HELDOUT_NAME))
+        if demo_file(PAIRS_NAME) != ASSETS_DIR / PAIRS_NAME:
+            cfg.training.max_length = max(cfg.training.max_length, TRANSLATED_MAX_LENGTH)
         info = start_run(cfg.validate())
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         yield _yield(status=fail(exc))
@@ -205,7 +218,7 @@ def _answer_and_evaluate(info: Any, records: list[dict]):
     try:
         from studio.evaluation.pairs import evaluate
 
-        result = evaluate(info.dir, str(HELDOUT_FILE), model=model)
+        result = evaluate(info.dir, str(demo_file(HELDOUT_NAME)), model=model)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         yield _yield(status=f"⚠ Answers are ready, but the evaluation failed: {sentence(exc)}",
                      explain=explanation(records))

@@ -3,6 +3,8 @@ recipes in and out, the exact command, Start / Stop / Resume, and the live monit
 
 from __future__ import annotations
 
+import functools
+import logging
 from typing import Any
 
 import gradio as gr
@@ -32,6 +34,8 @@ from studio.ui.recipes import (
 from studio.ui.run_picker import run_choices
 from studio.ui.widgets import widget_for
 from studio.ui.wiring import on
+
+log = logging.getLogger("studio.ui")
 
 # Handlers here take one dict of named values: the config keys (ALL_KEYS) and "recipe" (the loaded recipe,
 # which keeps options without a widget), "recipe_pick", "recipe_name", "run", "resume_changes"; they
@@ -126,6 +130,20 @@ def start_training(form: dict) -> dict:
             "status": ok(f"Run {info.name or info.id} {note}; the curve below updates every second.")}
 
 
+def time_estimate(form: dict) -> dict:
+    """How long what is on screen will train on this machine, from the step times earlier runs measured
+    here (studio.runs.timing); no estimate where there is no such run."""
+    from studio.runs.timing import estimate, estimate_sentence, this_machine
+    from studio.ui.run_picker import list_runs_safe
+
+    try:
+        cfg = config_from_values(form.get("recipe"), config_values(form))
+        return {"estimate": estimate_sentence(estimate(cfg, list_runs_safe(), this_machine()))}
+    except Exception as exc:  # noqa: BLE001 - an estimate is a view: a form being edited must not break it
+        log.debug("no time estimate: %s", exc)
+        return {"estimate": ""}
+
+
 def stop_training(run_id: str | None):
     if not run_id:
         return warn("No run is selected; pick the run to stop under 'Run shown'.")
@@ -206,6 +224,7 @@ def build(fields: dict, recipe: Any) -> dict:
                                     info="Changes for Resume (key=value): less memory after an out-of-memory "
                                          "failure, or training.max_steps=N to train a completed run further.")
         command_btn = gr.Button("Show command", elem_id="train-command")
+    estimate = gr.Markdown("", elem_id="train-estimate")
     status = gr.Markdown("", elem_id="train-status")
     with gr.Accordion("Command and YAML that reproduce this run", open=False) as command_box:
         command_md = gr.Markdown(elem_id="train-command-text")
@@ -231,9 +250,14 @@ def build(fields: dict, recipe: Any) -> dict:
     on(start.click, start_training, {"recipe": recipe, "allow_code": allow_code, **config},
        {"run": mon["run"], "status": status, "allow_code": allow_code}).then(
         wake, None, ticks)
+    timed = ("model.name", "method", "training.max_steps", "training.batch_size", "training.max_length")
+    on(functools.partial(gr.on, [fields[k].change for k in timed]), time_estimate, {"recipe": recipe, **config},
+       {"estimate": estimate}, show_progress="hidden")
     stop.click(stop_training, mon["run"], status)
     on(resume.click, resume_training,
        {"run": mon["run"], "resume_changes": resume_changes, "allow_code": allow_code},
        {"run": mon["run"], "status": status, "allow_code": allow_code}).then(wake, None, ticks)
     return {"status": status, "recipe_pick": recipe_pick, "advice": advice, "groups": groups,
-            "filled": filled, "plan": plan, **{f"mon_{k}": v for k, v in mon.items()}}
+            "filled": filled, "plan": plan, "estimate": estimate,
+            "estimate_inputs": {"recipe": recipe, **config},
+            **{f"mon_{k}": v for k, v in mon.items()}}
