@@ -72,11 +72,14 @@ def app_home(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def app_url(app_home, artifacts):
-    """One app for the whole session, with its own studio home; the converted model cache is shared."""
+def app_url(app_home, artifacts, tiny_model_dir):
+    """One app for the whole session, with its own studio home; the converted model cache is shared. The
+    pineapple demo trains the tiny model: its page's flow is what the browser checks (bench/dpo_demo.py and
+    bench/demo_phases.py train and time the built-in model, minutes on a CPU without bf16 units)."""
     home = app_home
     port = _free_port()
     env = {**os.environ, "STUDIO_HOME": str(home), "HF_HUB_OFFLINE": "1",
+           "STUDIO_DEMO_MODEL": str(tiny_model_dir),
            "STUDIO_MODEL_CACHE": os.environ.get("STUDIO_MODEL_CACHE", str(Path.home() / ".studio" / "models")),
            "GRADIO_ANALYTICS_ENABLED": "False"}
     log = artifacts / "app.log"

@@ -104,7 +104,9 @@ def display_latency(page, home: Path, samples: int = 3) -> float:
 
 def _one_display_latency(page, home: Path) -> float:
     shown = logged(page, "run-progress")
+    deadline = time.time() + 60
     while logged(page, "run-progress") == shown:
+        assert time.time() < deadline, "the page showed no new step for 60 s while the run trained"
         page.wait_for_timeout(100)
     seen_at = time.time()
     shown = logged(page, "run-progress")
@@ -206,7 +208,10 @@ def test_a_run_survives_a_reload_then_stops_and_resumes_its_curve(page, tiny_mod
                "the tiny run to log 8 steps")
     wait_until(page, lambda: curve_points(page, "loss-plot"), 30, "the loss curve to be drawn")
     latency = display_latency(page, app_home)
-    assert latency < 3.0, f"a new step took {latency:.1f} s to show"  # a 1 s tick, with room for a busy machine
+    # A 1 s tick: a live view shows a step within seconds (a view that waited for a refresh or a click would
+    # take far longer). The figure itself is a measurement, kept beside the screenshots, not a check.
+    (SHOTS / "display-latency.txt").write_text(f"best of 3 steps: {latency:.2f} s\n", encoding="utf-8")
+    assert latency < 6.0, f"a new step took {latency:.1f} s to show"
 
     before = logged(page, "run-progress")
     page.reload()

@@ -1,5 +1,6 @@
-"""The teacher's demo in the browser, on the embedded model: one click trains DPO for real (minutes on a CPU
-without bf16 units), so it is a file of its own that tests/conftest.py starts first."""
+"""The teacher's demo in the browser: one click trains DPO (on the tiny model: the app's STUDIO_DEMO_MODEL, set
+in tests/e2e/conftest.py), its curve grows, the answers before and after differ, the held-out table shows, Chat
+offers the run and Export saves it. The built-in model's demo is trained and timed by bench/dpo_demo.py."""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ before / after answers to held-out prompts, what DPO did, the reward margin and 
 from __future__ import annotations
 
 import html
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -65,9 +66,21 @@ def demo_prompts() -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
+# The demo's model, where a teacher wants another than the built-in one (a bigger model on a GPU; the
+# browser tests' tiny model, which checks the page's flow in seconds rather than minutes of real training).
+DEMO_MODEL_ENV = "STUDIO_DEMO_MODEL"
+
+
+def demo_config():
+    """The demo's recipe, on the model $STUDIO_DEMO_MODEL names when it is set."""
+    cfg = load_recipe_config(DEMO_RECIPE)
+    cfg.model.name = os.environ.get(DEMO_MODEL_ENV) or cfg.model.name
+    return cfg
+
+
 def select_demo():
     """Step 1 of the button: show the demo's model, data and recipe in the other tabs, open the Demo tab."""
-    cfg = load_recipe_config(DEMO_RECIPE)
+    cfg = demo_config()
     from studio.ui.make.train_tab import method_advice, option_groups
 
     return {"recipe": cfg.to_dict(), "recipe_pick": str(DEMO_RECIPE), "advice": method_advice(cfg.method),
@@ -123,7 +136,7 @@ def run_demo(poll_s: float = POLL_S):
     from studio.runs import start_run
 
     try:
-        cfg = load_recipe_config(DEMO_RECIPE)
+        cfg = demo_config()
         cfg.data.source = str(demo_file(PAIRS_NAME))
         cfg.data.eval_source = str(demo_file(HELDOUT_NAME))
         if demo_file(PAIRS_NAME) != ASSETS_DIR / PAIRS_NAME:
