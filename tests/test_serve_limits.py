@@ -8,6 +8,7 @@ process, serving the tiny model with its own limits. Where a test needs the mode
 while, it holds the engine's lock, as another user of the same model would."""
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import logging
@@ -171,8 +172,10 @@ def test_the_load_script_in_short_leaves_the_server_answering(tiny_model_dir):
     from bench.serve_load import run_load
 
     with serving(tiny_model_dir, max_waiting=6) as (url, model, _):
-        figures = asyncio.run(run_load(url, KEY, model, os.getpid(), clients=6, requests=24, max_tokens=4,
-                                       seconds=90))
+        load = run_load(url, KEY, model, os.getpid(), clients=6, requests=24, max_tokens=4, seconds=90)
+        # In a thread of its own: after the browser tests, playwright's loop runs in this test worker's thread.
+        with concurrent.futures.ThreadPoolExecutor(1) as own_thread:
+            figures = own_thread.submit(asyncio.run, load).result()
     outcomes = figures["outcomes"]
     assert figures["still_answering"] and figures["unfinished"] == 0 and figures["answered"] > 0, figures
     assert outcomes["oversized: 413 request_too_large"] == outcomes["no_key: 401 invalid_api_key"] == 1

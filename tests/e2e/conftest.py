@@ -115,10 +115,9 @@ def browser():
 @pytest.fixture(autouse=True)
 def no_run_outlives_its_test(app_home):
     """A test that fails halfway leaves its run training; the next test's run would queue behind it and
-    time out, one failure becoming three. Whatever a test left running is stopped when it ends."""
+    time out, one failure becoming three. Whatever a test left training is ended when it ends."""
     yield
-    if live_workers(app_home):
-        _stop_active_runs(app_home)
+    kill_workers(app_home)  # at once: a graceful stop waits for a worker still importing torch
 
 
 @pytest.fixture

@@ -102,14 +102,22 @@ def display_latency(page, home: Path, samples: int = 3) -> float:
     return min(_one_display_latency(page, home) for _ in range(samples))
 
 
+def _logged_now(page) -> int | None:
+    """The logged steps the page shows, or None while the progress line is being drawn again."""
+    try:
+        return logged(page, "run-progress")
+    except Exception:  # noqa: BLE001 - playwright's timeout while Gradio replaces the element
+        return None
+
+
 def _one_display_latency(page, home: Path) -> float:
-    shown = logged(page, "run-progress")
+    shown = wait_until(page, lambda: _logged_now(page), 30, "the progress line", poll_ms=100)
     deadline = time.time() + 60
-    while logged(page, "run-progress") == shown:
+    while (now := _logged_now(page)) is None or now == shown:
         assert time.time() < deadline, "the page showed no new step for 60 s while the run trained"
         page.wait_for_timeout(100)
     seen_at = time.time()
-    shown = logged(page, "run-progress")
+    shown = now
     run_dir = max(home.glob("runs/*/metrics.jsonl"), key=lambda p: p.stat().st_mtime).parent
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
     with_loss = [r for r in records if "loss" in r]
