@@ -85,13 +85,7 @@ def cli_judge(args) -> int:
     if args.votes is not None:
         judge = make_judge(args.judge, args.judge_model, key_file=args.judge_key_file, base_name=args.base)
         result = judge_votes(judge, args.votes or None, concurrency=args.concurrency)
-        if result.get("warning"):
-            print(result["warning"], file=sys.stderr)
-        if args.json:
-            print(json.dumps(result, ensure_ascii=False))
-        else:
-            print_agreement(result)
-        return 0
+        return _tell(result, args.json, print_agreement)
     if not args.model:
         raise StudioError("Name the model to judge (a run, 'base', a folder, a .gguf or a URL), or pass "
                           "--votes.")
@@ -107,12 +101,17 @@ def cli_judge(args) -> int:
 
     result = run_job(spec, progress=progress)
     print(file=sys.stderr)
+    return _tell(result, args.json, print_result)
+
+
+def _tell(result: dict, as_json: bool, print_text) -> int:
+    """A judge job's result on stdout (JSON or text), its self-preference warning on stderr."""
     if result.get("warning"):
         print(result["warning"], file=sys.stderr)
-    if args.json:
+    if as_json:
         print(json.dumps(result, ensure_ascii=False))
     else:
-        print_result(result)
+        print_text(result)
     return 0
 
 
