@@ -14,6 +14,7 @@ from test_runs_files import queued_run
 from studio import runs
 from studio.cli import main
 from studio.errors import StudioError
+from studio.i18n import speaking, translate
 from studio.runs import report, worker
 
 
@@ -28,7 +29,7 @@ def finished_run(tiny_model_dir, sft_file, studio_home):
 
 
 def test_the_page_of_a_finished_run_and_its_html_report(finished_run, capsys, tmp_path, tiny_model_dir,
-                                                        sft_file):
+                                                        sft_file, monkeypatch):
     page = report.run_page(finished_run.id)
     assert page["state"] == "completed" and page["step"] == 4
     losses = page["series"]["loss"]
@@ -52,6 +53,20 @@ def test_the_page_of_a_finished_run_and_its_html_report(finished_run, capsys, tm
     assert view["page"].startswith(f"### Run {finished_run.id}") and "`studio resume " in view["page"]
     assert view["charts"].count("<img") == len(page["series"])
     assert tab.chat_with({"run": finished_run.id})["pick_a"]["value"] == f"run:{finished_run.id}"
+
+    # In Spanish: the same page, every line in Spanish (none left that the catalog would still translate).
+    monkeypatch.setenv("STUDIO_LANG", "es")
+    assert main(["runs", "show", finished_run.id, "--html"]) == 0
+    spanish = capsys.readouterr().out.splitlines()
+    monkeypatch.delenv("STUDIO_LANG")
+    assert spanish[0].startswith(f"Ejecución {finished_run.id} (page-run, SFT): completada, paso 4/4")
+    assert "Punto de control checkpoint-4" in spanish and spanish[-1].startswith("Informe HTML: ")
+    assert any(line.startswith("Reproducir: studio train ") for line in spanish)
+    with speaking("es"):
+        assert [line for line in spanish if translate(line.strip()) != line.strip()] == []
+        shown = tab.page_view(finished_run.id)["page"]
+    assert shown.startswith(f"### Ejecución {finished_run.id}") and "Carpeta: " in shown
+    assert "<html lang='es'>" in Path(written).read_text(encoding="utf-8")
 
     # The time a run of the same model and method will take here, from this run's measured steps.
     from studio.config import RunConfig

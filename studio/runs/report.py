@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from studio.i18n import current_language, tr, translate
 from studio.runs import files
 from studio.runs.folder import read_jsonl
 from studio.runs.registry import RunError, get_run
@@ -97,40 +98,68 @@ def _figure(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def page_lines(page: dict) -> list[str]:
-    """The page as text lines (`studio runs show`); the Runs tab shows the same lines as Markdown."""
-    started = time.strftime("%Y-%m-%d %H:%M", time.localtime(page["started"])) if page["started"] else "-"
+def _when(seconds: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(seconds)) if seconds else "-"
+
+
+def _head_lines(page: dict) -> list[str]:
+    """Who the run is and how it went: its state, step and start, its last sentence, its summary."""
+    lines = [tr("Run {run} ({name}, {method}): {state}, step {step}/{total}, started {started}").format(
+                 run=page["id"], name=page["name"], method=page["method"].upper(), state=tr(str(page["state"])),
+                 step=page["step"], total=page["total"] or "?", started=_when(page["started"])),
+             f"  {translate(str(page['message'] or ''))}".rstrip()]
     summary = page["summary"]
-    lines = [(f"Run {page['id']} ({page['name']}, {page['method'].upper()}): {page['state']}, "
-              f"step {page['step']}/{page['total'] or '?'}, started {started}"),
-             f"  {page['message']}".rstrip()]
     if summary:
-        lines.append(f"Trained {summary.get('global_step', '?')} steps in {summary.get('seconds', '?')} s on "
-                     f"{summary.get('device_name') or summary.get('device', '?')} "
-                     f"({summary.get('precision', '?')}),"
-                     f" peak memory {summary.get('peak_memory_gib', '?')} GiB, final train loss "
-                     f"{_figure(summary.get('train_loss', '?'))}")
-    for key, points in page["series"].items():
-        lines.append(f"Curve {key}: {len(points)} points, first {_figure(points[0][1])}, "
-                     f"last {_figure(points[-1][1])}")
+        lines.append(tr("Trained {steps} steps in {seconds} s on {device} ({precision}), peak memory {memory} "
+                        "GiB, final train loss {loss}").format(
+            steps=summary.get("global_step", "?"), seconds=summary.get("seconds", "?"),
+            device=summary.get("device_name") or summary.get("device", "?"),
+            precision=summary.get("precision", "?"), memory=summary.get("peak_memory_gib", "?"),
+            loss=_figure(summary.get("train_loss", "?"))))
+    return lines
+
+
+def _result_lines(page: dict) -> list[str]:
+    """What the run produced: its curves, checkpoints (the best marked) and evaluations."""
+    lines = [tr("Curve {name}: {count} points, first {first}, last {last}").format(
+                 name=key, count=len(points), first=_figure(points[0][1]), last=_figure(points[-1][1]))
+             for key, points in page["series"].items()]
     for ckpt in page["checkpoints"]:
-        marks = [m for m, on in (("best", ckpt["best"]), ("incomplete", not ckpt["complete"])) if on]
-        lines.append(f"Checkpoint {ckpt['name']}" + (f" ({', '.join(marks)})" if marks else ""))
+        marks = [tr(m) for m, on in (("best", ckpt["best"]), ("incomplete", not ckpt["complete"])) if on]
+        lines.append(tr("Checkpoint {name}").format(name=ckpt["name"])
+                     + (f" ({', '.join(marks)})" if marks else ""))
     for what, result in page["evaluations"].items():
         for key, value in _flat(result)[:20]:
-            lines.append(f"Evaluation, {what}: {key}: {_figure(value)}")
-    for share in page.get("shares", []):
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(share["time"])) if share.get("time") else "-"
-        lines.append(f"Shared: {share.get('kind')} → {share.get('where')} ({when})")
-    if not page.get("shares"):
-        lines.append("Shared: not yet; export or push it under Share, or with: "
-                     f"studio export {page['id']} --to FOLDER")
-    if page["samples"]:
-        lines.append(f"RL samples: {page['samples']} (samples.jsonl)")
-    lines.append("Adapter: " + ("adapter/ in the run folder" if page["adapter"] else "none yet"))
-    lines += [f"{what.capitalize()}: {command}" for what, command in page["commands"].items()]
-    lines.append(f"Folder: {page['dir']}")
+            lines.append(tr("Evaluation, {what}: {key}: {value}").format(what=tr(what), key=key,
+                                                                          value=_figure(value)))
     return lines
+
+
+def _command_labels() -> dict[str, str]:
+    return {"reproduce": tr("Reproduce"), "resume": tr("Resume"), "chat": tr("Chat"), "export": tr("Export")}
+
+
+def _next_lines(page: dict) -> list[str]:
+    """Where the run went (exports, pushes) and what comes next: its adapter, the commands, its folder."""
+    lines = [tr("Shared: {kind} → {where} ({when})").format(kind=tr(str(share.get("kind"))),
+                                                            where=share.get("where"), when=_when(share.get("time")))
+             for share in page.get("shares", [])]
+    if not lines:
+        lines.append(tr("Shared: not yet; export or push it under Share, or with: {command}").format(
+            command=f"studio export {page['id']} --to FOLDER"))
+    if page["samples"]:
+        lines.append(tr("RL samples: {count} (samples.jsonl)").format(count=page["samples"]))
+    lines.append(tr("Adapter: adapter/ in the run folder") if page["adapter"] else tr("Adapter: none yet"))
+    labels = _command_labels()
+    lines += [f"{labels.get(what, what)}: {command}" for what, command in page["commands"].items()]
+    lines.append(tr("Folder: {folder}").format(folder=page["dir"]))
+    return lines
+
+
+def page_lines(page: dict) -> list[str]:
+    """The page as text lines in the current language (`studio runs show`); the Runs tab shows the same
+    lines as Markdown."""
+    return _head_lines(page) + _result_lines(page) + _next_lines(page)
 
 
 def chart_png(key: str, points: list[tuple[int, float]]) -> str:
@@ -144,7 +173,7 @@ def chart_png(key: str, points: list[tuple[int, float]]) -> str:
     axes.plot([p[0] for p in points], [p[1] for p in points], color="#ea580c",
               marker="." if len(points) < 30 else None)
     axes.set_title(key, fontsize=10)
-    axes.set_xlabel("step", fontsize=8)
+    axes.set_xlabel(tr("step"), fontsize=8)
     axes.grid(alpha=0.3)
     figure.tight_layout()
     buffer = io.BytesIO()
@@ -157,8 +186,8 @@ def html_report(page: dict) -> str:
     charts = "".join(f"<img alt='{html.escape(key)}' src='data:image/png;base64,{chart_png(key, points)}'>"
                      for key, points in page["series"].items() if points)
     body = "".join(f"<li>{html.escape(line.strip())}</li>" for line in page_lines(page) if line.strip())
-    title = html.escape(f"Run {page['name']} ({page['id']})")
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>"
+    title = html.escape(tr("Run {name} ({run})").format(name=page["name"], run=page["id"]))
+    return (f"<!doctype html><html lang='{current_language()}'><head><meta charset='utf-8'><title>{title}</title><style>"
             "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#1f2937}"
             "img{margin:4px;border:1px solid #e5e7eb}li{margin:2px 0}</style></head><body>"
             f"<h1>{title}</h1><div>{charts}</div><ul>{body}</ul></body></html>")
@@ -179,5 +208,5 @@ def cli_show(args) -> int:
     for line in page_lines(run_page(args.run)):
         print(line)
     if getattr(args, "html", None) is not None:
-        print(f"HTML report: {write_html_report(args.run, args.html or None)}")
+        print(tr("HTML report: {path}").format(path=write_html_report(args.run, args.html or None)))
     return 0
