@@ -87,8 +87,9 @@ def speaking(language: str | None) -> Iterator[None]:
 
 
 @functools.cache
-def _patterns(language: str) -> list[tuple[re.Pattern, str]]:
-    """The catalog's keys with ``{name}`` placeholders as patterns over a finished sentence."""
+def _patterns(language: str) -> list[tuple[str, str, re.Pattern, str]]:
+    """The catalog's keys with ``{name}`` placeholders as patterns over a finished sentence (a value may be
+    empty: an error's plural "s" or its optional detail)."""
     found = []
     for key, text in catalogs().get(language, {}).items():
         if "{" not in key:
@@ -96,9 +97,12 @@ def _patterns(language: str) -> list[tuple[re.Pattern, str]]:
         parts = re.split(r"\{(\w+)\}", key)
         if len(parts) < 3 or len(set(parts[1::2])) != len(parts[1::2]):
             continue
-        regex = "".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+?)" for i, part in enumerate(parts))
-        found.append((re.compile(regex + r"\Z", re.DOTALL), text))
-    return found
+        regex = "".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>.*?)" for i, part in enumerate(parts))
+        own_length = len(key) - sum(len(name) + 2 for name in parts[1::2])
+        found.append((own_length, parts[0], parts[-1], re.compile(regex + r"\Z", re.DOTALL), text))
+    # The most specific key first (the most words of its own), so a general frame never takes a sentence
+    # that a key of its own translates better; the fixed ends let most keys be ruled out without a regex.
+    return [entry[1:] for entry in sorted(found, key=lambda entry: -entry[0])]
 
 
 def translate(sentence: str) -> str:
@@ -110,8 +114,8 @@ def translate(sentence: str) -> str:
     exact = catalogs().get(language, {}).get(sentence)
     if exact is not None:
         return exact
-    for pattern, text in _patterns(language):
-        match = pattern.match(sentence)
+    for head, tail, pattern, text in _patterns(language):
+        match = sentence.startswith(head) and sentence.endswith(tail) and pattern.match(sentence)
         if match:
             try:
                 return text.format(**match.groupdict())

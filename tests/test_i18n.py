@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from error_templates import error_templates, sample_sentence
 from ui_strings import shown_strings
 
 import studio.i18n as core_i18n
@@ -134,3 +135,51 @@ def test_a_handlers_finished_sentence_comes_in_the_request_language():
     assert loaded == "✓ Receta presets/recipes/pineapple-dpo.yaml cargada."
     english = train_tab.load_recipe({"recipe_pick": "presets/recipes/pineapple-dpo.yaml"})["status"]
     assert english == "✓ Loaded recipe presets/recipes/pineapple-dpo.yaml."
+
+
+def test_every_error_the_studio_raises_says_itself_in_every_language():
+    """Each StudioError sentence in the source (literal or f-string), built with made-up values, comes out
+    translated with its values kept: the faces translate an error where they show it (cli.main,
+    ui.messages), so a new `raise XError(f"...")` without a catalog entry fails here."""
+    templates = error_templates()
+    assert len(templates) > 200  # the scanner reads the real source (a scanner that finds nothing passes)
+    for language in i18n.catalogs():
+        missing = []
+        with core_i18n.speaking(language):
+            for where, line, key in templates:
+                sentence, values = sample_sentence(key)
+                said = core_i18n.translate(sentence)
+                if said == sentence or not all(value in said for value in values):
+                    missing.append(f"{where}:{line}: {key!r}")
+        assert not missing, (f"{len(missing)} error sentences lack a '{language}' translation that keeps their "
+                             f"values (add them to assets/locales/{language}/errors.json):\n" + "\n".join(missing))
+
+
+def test_the_error_scanner_reads_raises_of_every_studio_error_class(tmp_path):
+    (tmp_path / "errors.py").write_text(
+        "class StudioError(Exception): ...\nclass DataError(StudioError): ...\nclass RowError(DataError): ...\n",
+        encoding="utf-8")
+    (tmp_path / "use.py").write_text(
+        "from errors import DataError, RowError\nclass Other(Exception): ...\n"
+        "def f(path, row, exc):\n"
+        "    raise RowError(f'Row {row.number} of {path} is not JSON ({exc}); fix it.')\n"
+        "    raise DataError('No data given; choose a file.')\n"
+        "    raise DataError(f'{exc} ({path})')\n"  # a frame around other sentences: no words of its own
+        "    raise Other('Not a studio error at all.')\n", encoding="utf-8")
+    keys = [key for _, _, key in error_templates(tmp_path)]
+    assert keys == ["Row {number} of {path} is not JSON ({exc}); fix it.", "No data given; choose a file."]
+    assert sample_sentence(keys[0]) == ("Row «v0» of «v1» is not JSON («v2»); fix it.", ["«v0»", "«v1»", "«v2»"])
+
+
+def test_a_core_error_reaches_the_user_in_their_language(monkeypatch, capsys, tmp_path):
+    from studio.errors import StudioError
+    from studio.ui.messages import sentence
+
+    monkeypatch.setenv("STUDIO_LANG", "es")
+    assert main(["data", "inspect", str(tmp_path / "nope.jsonl")]) == 2
+    assert capsys.readouterr().err.strip() == (f"error: El archivo de datos {tmp_path / 'nope.jsonl'} no existe; "
+                                               "revisa la ruta o vuelve a subir el archivo.")
+    with i18n.speaking("es"):  # the app: one label, one suffix left empty ("label" and not "labels")
+        said = sentence(StudioError("eval.jsonl has the label 'x', never seen in training (the model knows "
+                                    "'a', 'b'); remove those rows or train with them."))
+    assert said.startswith("eval.jsonl tiene etiqueta 'x' ausente del entrenamiento (el modelo conoce 'a', 'b')")
