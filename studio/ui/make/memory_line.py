@@ -3,6 +3,7 @@ model cache, studio.models.cache), read when the page opens and every REFRESH_S 
 
 from __future__ import annotations
 
+from studio.i18n import translate
 from studio.models.cache import model_cache
 from studio.ui.i18n import tr
 
@@ -16,7 +17,7 @@ def memory_line() -> str:
     try:
         said = model_cache().describe()
     except StudioError as exc:  # STUDIO_MODEL_BUDGET_GB that is not a number: its sentence says what to set
-        said = str(exc)
+        said = translate(str(exc))
     return f"{tr('Memory')}: {said}"
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import gradio as gr
 
+from studio.i18n import translate
 from studio.methods import all_methods, get_method
 from studio.safety.consent import FROM_APP
 from studio.ui import monitor, samples_panel
@@ -47,7 +48,7 @@ def method_advice(method: str) -> str:
     try:
         return get_method(method or "sft").advice
     except ValueError as exc:
-        return str(exc)
+        return translate(str(exc))
 
 
 def option_groups(method: str) -> dict[str, Any]:
