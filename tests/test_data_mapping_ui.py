@@ -3,7 +3,7 @@ the preview, and it lands in the recipe's data.column_map and the exact `studio 
 
 from jsonl_files import write_jsonl
 
-from studio.ui.make import data_tab
+from studio.ui.make import data_report, data_tab
 from studio.ui.recipes import DEMO_RECIPE, command_for, config_from_values, parse_column_map
 
 ROWS = [{"ask": f"Is pineapple on pizza a crime? ({i})", "reply": "No, it is a matter of taste.", "id": i}
@@ -54,7 +54,7 @@ def test_unsure_detection_says_which_layouts_it_weighed(tiny_model_dir, tmp_path
 
 
 def test_weight_zero_and_kto_labels_have_their_own_preview_labels():
-    spans = data_tab.preview_segments([[{"text": "Q", "trained": False}, {"text": "A0", "trained": False,
+    spans = data_report.preview_segments([[{"text": "Q", "trained": False}, {"text": "A0", "trained": False,
                                                                           "part": "weight 0"},
                                         {"text": "A1", "trained": True, "part": "desirable"}]])
     assert spans == [("Q", None), ("A0", "weight 0: not trained on"), ("A1", "trained on (desirable)")]

@@ -183,3 +183,15 @@ def test_a_core_error_reaches_the_user_in_their_language(monkeypatch, capsys, tm
         said = sentence(StudioError("eval.jsonl has the label 'x', never seen in training (the model knows "
                                     "'a', 'b'); remove those rows or train with them."))
     assert said.startswith("eval.jsonl tiene etiqueta 'x' ausente del entrenamiento (el modelo conoce 'a', 'b')")
+
+
+def test_the_empty_states_say_how_to_get_one_in_the_users_language(studio_home):
+    from studio.ui.judge import leaderboard_panel
+    from studio.ui.runs import run_page
+
+    with i18n.speaking("es"):
+        board = leaderboard_panel.board_markdown()  # no votes: how to cast some, then no judge yet: how
+        runs = run_page.page_view(None)["page"]  # no runs: where to start one
+    assert board.startswith("Aún no hay votos a ciegas: activa el modo ciego en la Arena"), board
+    assert "Ningún juez ha evaluado aún los votos" in board, board
+    assert runs.startswith("Aún no hay ejecuciones. Empieza una en **Crear → 3 · Entrenar**"), runs

@@ -14,7 +14,7 @@ from studio.config import RunConfig, help_text
 from studio.errors import StudioError
 from studio.ui import app, charts, model_slot, monitor, recipes, run_picker, widgets
 from studio.ui.learn import demo_tab
-from studio.ui.make import data_tab, model_tab, train_tab
+from studio.ui.make import data_report, data_tab, model_tab, train_tab
 from studio.ui.share import export_tab
 
 
@@ -248,15 +248,15 @@ def test_load_missing_model_is_a_sentence(tmp_path):
 
 # ---- data tab ----------------------------------------------------------------------------------------
 def test_preview_and_histogram_helpers():
-    spans = data_tab.preview_segments([[{"text": "Q", "trained": False}, {"text": "A", "trained": True}]] * 2)
+    spans = data_report.preview_segments([[{"text": "Q", "trained": False}, {"text": "A", "trained": True}]] * 2)
     assert ("A", "trained on") in spans and ("Q", None) in spans and len(spans) == 5
-    frame = data_tab.length_frame({"histogram": {"edges": [0, 10, 20], "counts": [3, 1]}})
+    frame = data_report.length_frame({"histogram": {"edges": [0, 10, 20], "counts": [3, 1]}})
     assert list(frame["rows"]) == [3, 1]
-    frame = data_tab.length_frame({"lengths": [5, 6, 30]})
+    frame = data_report.length_frame({"lengths": [5, 6, 30]})
     assert frame["rows"].sum() == 3
-    frame = data_tab.length_frame({"min": 40, "median": 44, "p95": 48, "max": 48, "max_length": 512})
+    frame = data_report.length_frame({"min": 40, "median": 44, "p95": 48, "max": 48, "max_length": 512})
     assert list(frame["tokens"]) == ["min", "median", "p95", "max", "max length"]
-    problems = data_tab.problems_frame([{"row": 2, "message": "missing 'rejected'"}])
+    problems = data_report.problems_frame([{"row": 2, "message": "missing 'rejected'"}])
     assert problems.iloc[0].tolist() == [3, "missing 'rejected'"]
 
 

@@ -99,8 +99,8 @@ def check_exposure(host: str, share: bool, auth: tuple[str, str] | None) -> None
         raise StudioError(f"A public --share link needs a password: set ${AUTH_ENV}=USER:PASSWORD or "
                           "pass --auth-file FILE.")
     if host not in LOCAL_HOSTS and not auth:
-        raise StudioError(f"Listening on {host} lets other computers in; set ${AUTH_ENV}=USER:PASSWORD or pass "
-                          "--auth-file FILE, or use 127.0.0.1.")
+        raise StudioError(f"Listening on {host} lets other computers in; set ${AUTH_ENV}=USER:PASSWORD or "
+                          "pass --auth-file FILE, or use 127.0.0.1.")
 
 
 def launch_kwargs(args) -> dict:

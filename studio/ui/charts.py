@@ -42,7 +42,8 @@ def metric_frames(records: list[dict], method: str) -> dict:
     """{"loss": frame, "charts": [(Chart, frame), ...]} for a run of ``method``. A run that evaluates
     during training logs each metric again as eval_KEY (TRL's prefix): drawn beside the training line."""
     return {"loss": series_frame(records, with_eval({"loss": "loss"})),
-            "charts": [(chart, series_frame(records, with_eval(chart.series))) for chart in method_charts(method)]}
+            "charts": [(chart, series_frame(records, with_eval(chart.series)))
+                       for chart in method_charts(method)]}
 
 
 def with_eval(series: dict[str, str]) -> dict[str, str]:

@@ -64,8 +64,7 @@ def translatable(app) -> dict[str, tuple]:
 
 WELCOME = ("**New here?** Press **Pineapple pizza demo** (top right) to watch a small model learn a "
            "preference and answer differently, or follow **Make**: 1 · Model, 2 · Data, 3 · Train. Every run "
-           "then has its "
-           "page under **Runs**.")
+           "then has its page under **Runs**.")
 
 
 def welcome_banner() -> gr.Markdown:
@@ -203,7 +202,8 @@ def wire_tab_refreshes(parts: dict) -> None:
     from studio.ui.make.train_tab import time_estimate  # the estimate follows runs finished meanwhile
 
     for tab in (parts["make_tab"], parts["train_tab"]):  # opening Make shows Train without selecting it
-        on(tab.select, time_estimate, parts["train"]["estimate_inputs"], {"estimate": parts["train"]["estimate"]},
+        on(tab.select, time_estimate, parts["train"]["estimate_inputs"],
+           {"estimate": parts["train"]["estimate"]},
            show_progress="hidden")
     chat = parts["chat"]
     for event in (parts["judge_tab"].select, parts["arena_tab"].select):

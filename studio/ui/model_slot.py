@@ -13,7 +13,8 @@ from studio.runs.folder import served_adapter
 def _adapter(run_dir: str | Path) -> Path:
     target = served_adapter(run_dir)
     if target is None:
-        raise StudioError("This run has no trained adapter yet; wait until it saves a checkpoint or finishes.")
+        raise StudioError("This run has no trained adapter yet; wait until it saves a checkpoint or "
+                          "finishes.")
     return target
 
 
@@ -22,7 +23,8 @@ def before_after(run_dir: str | Path, trust_remote_code: bool = False):
     from studio.chat.before_after import BeforeAfter
     from studio.chat.engine import shared
 
-    return BeforeAfter(_adapter(run_dir), trust_remote_code=trust_remote_code, engine=shared(trust_remote_code))
+    return BeforeAfter(_adapter(run_dir), trust_remote_code=trust_remote_code,
+                       engine=shared(trust_remote_code))
 
 
 def reward_scorer(run_dir: str | Path):

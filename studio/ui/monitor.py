@@ -170,7 +170,8 @@ def build() -> dict:
         charts = [gr.LinePlot(None, x="step", y="value", color="series", x_title="step", y_title="value",
                               height=240, visible=False, elem_id=f"method-chart-{i + 1}")
                   for i in range(chart_slots())]
-    log_tail = gr.Textbox(label="Log (last lines)", lines=12, max_lines=12, interactive=False, elem_id="run-log",
+    log_tail = gr.Textbox(label="Log (last lines)", lines=12, max_lines=12, interactive=False,
+                          elem_id="run-log",
                           autoscroll=True)
     with gr.Accordion("Run history and comparison", open=False):
         history = gr.Dataframe(headers=HISTORY_COLUMNS, value=None, interactive=False, elem_id="run-history",
@@ -186,7 +187,8 @@ def build() -> dict:
     outputs = [progress, loss, *charts, log_tail, seen, tick]
     tick.tick(poll_run, [run, seen], outputs, show_progress="hidden", concurrency_limit=None)
     run.change(poll_run, [run, gr.State(None)], outputs, show_progress="hidden")
-    slow_tick.tick(refresh_history, [known, run], [history, run, compare, known, tick], show_progress="hidden",
+    slow_tick.tick(refresh_history, [known, run], [history, run, compare, known, tick],
+                   show_progress="hidden",
                    concurrency_limit=None)
     compare.change(compare_runs, compare, compare_plot)
     return {"run": run, "progress": progress, "history": history, "known": known, "compare": compare,

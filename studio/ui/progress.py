@@ -41,7 +41,8 @@ def machine_line(status: dict, summary: dict) -> str:
 def progress_html(info: Any | None, records: list[dict] | None = None, machine: str = "") -> str:
     """A progress bar with step, ETA, state and the worker's last message."""
     if info is None:
-        return f"<div class='studio-progress idle'>{tr('No run yet: press Start (or the demo button).')}</div>"
+        idle = tr("No run yet: press Start (or the demo button).")
+        return f"<div class='studio-progress idle'>{idle}</div>"
     total = info.total or 0
     step = info.step or 0
     pct = 100 if info.state in DONE_STATES else (min(100, round(100 * step / total)) if total else 0)
@@ -50,17 +51,19 @@ def progress_html(info: Any | None, records: list[dict] | None = None, machine: 
         done, rows = preparing
         pct = min(100, round(100 * done / rows)) if rows else 0
         message = html.escape(str(info.message or ""))
-        return (f"<div class='studio-progress state-preparing'><div class='bar'><div class='fill' style='width:{pct}%'>"
-                f"</div></div><div class='line'>Preparing data: <b>{done:,}</b> / {rows:,} rows · "
-                f"ETA {fmt_eta(info.eta_s)}</div><div class='msg'>{message}</div></div>")
+        return ("<div class='studio-progress state-preparing'><div class='bar'><div class='fill' "
+                f"style='width:{pct}%'></div></div><div class='line'>Preparing data: <b>{done:,}</b> / "
+                f"{rows:,} rows · ETA {fmt_eta(info.eta_s)}</div><div class='msg'>{message}</div></div>")
     loss = next((r["loss"] for r in reversed(records or []) if isinstance(r.get("loss"), (int, float))), None)
-    bits = [f"Step <b class='studio-step'>{step}</b> / {total or '?'}", f"state: <b>{html.escape(str(info.state))}</b>"]
+    bits = [f"Step <b class='studio-step'>{step}</b> / {total or '?'}",
+            f"state: <b>{html.escape(str(info.state))}</b>"]
     if info.state in ACTIVE_STATES:  # the worker's ETA: this run's own step times, measured as it trains
         bits.append(f"ETA {fmt_eta(info.eta_s)}" + (f" ({tr('from its steps on this machine')})"
                                                     if isinstance(info.eta_s, (int, float)) else ""))
     if loss is not None:
         bits.append(f"last loss {loss:.4f}")
-    bits.append(f"logged steps: <span class='studio-logged'>{len([r for r in records or [] if 'loss' in r])}</span>")
+    logged = len([r for r in records or [] if "loss" in r])
+    bits.append(f"logged steps: <span class='studio-logged'>{logged}</span>")
     message = html.escape(str(info.message or ""))
     return (
         f"<div class='studio-progress state-{html.escape(str(info.state))}'>"

@@ -30,8 +30,8 @@ LORA_KEYS = ["lora.r", "lora.alpha", "lora.dropout", "lora.target_modules", "lor
 BASIC_TRAIN_KEYS = ["training.learning_rate", "training.num_epochs", "training.max_steps",
                     "training.batch_size", "training.max_length"]
 ADVANCED_TRAIN_KEYS = [f"training.{f}" for f in TrainingConfig.__dataclass_fields__
-                       if f"training.{f}" not in BASIC_TRAIN_KEYS] + ["data.eval_fraction", "distributed.processes",
-                                                                    "distributed.strategy"]
+                       if f"training.{f}" not in BASIC_TRAIN_KEYS]
+ADVANCED_TRAIN_KEYS += ["data.eval_fraction", "distributed.processes", "distributed.strategy"]
 # Each method's own options (studio.methods), shown only while that method is picked.
 METHOD_KEYS = {m.name: [f"{m.name}.{f.name}" for f in dataclasses.fields(m.options)]
                for m in all_methods() if m.options is not None}
@@ -72,7 +72,8 @@ def parse_column_map(text: Any) -> dict:
         if not part.strip():
             continue
         if "=" not in part and ":" not in part:
-            raise ConfigError(f"Column mapping '{part.strip()}' must look like role=column, e.g. prompt=question.")
+            raise ConfigError(f"Column mapping '{part.strip()}' must look like role=column, e.g. "
+                              "prompt=question.")
         key, _, value = part.replace(":", "=", 1).partition("=")
         mapping[key.strip()] = value.strip()
     return mapping

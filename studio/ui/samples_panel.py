@@ -59,15 +59,16 @@ def poll_samples(run_id: str | None, seen: Any = None):
         return answer(gr.update(visible=False), skip, skip, "hidden", live)
     key = [run_id, rows[-1].get("step"), len(rows)]
     caption = INTRO.format(step=rows[-1].get("step"), n=len(rows))
-    return answer(gr.update(visible=True), caption, samples_frame(rows) if key != last.get("shown") else skip, key,
-                  live)
+    table = samples_frame(rows) if key != last.get("shown") else skip
+    return answer(gr.update(visible=True), caption, table, key, live)
 
 
 def build(run) -> dict:
     """The panel under the charts; ``run`` is the monitor's run dropdown (the run shown)."""
     with gr.Column(visible=False, elem_id="rl-samples") as box:
         caption = gr.Markdown()
-        table = gr.Dataframe(value=None, interactive=False, wrap=True, max_height=360, elem_id="rl-samples-table")
+        table = gr.Dataframe(value=None, interactive=False, wrap=True, max_height=360,
+                             elem_id="rl-samples-table")
     seen = gr.State(None)
     tick = gr.Timer(2.0)
     outputs = [box, caption, table, seen, tick]

@@ -22,7 +22,8 @@ def _named(inputs: Mapping[str, Any], data: Mapping[Any, Any]) -> dict[str, Any]
 def _placed(outputs: Mapping[str, Any], result: Mapping[str, Any] | None) -> dict[Any, Any]:
     unknown = set(result or {}) - set(outputs)
     if unknown:  # a typo in a handler fails loudly here instead of updating nothing
-        raise KeyError(f"the handler returned {sorted(unknown)}, which are not among its outputs {sorted(outputs)}")
+        raise KeyError(f"the handler returned {sorted(unknown)}, which are not among its outputs "
+                       f"{sorted(outputs)}")
     if not result:  # Gradio reads an empty dict as one value; "change nothing" is a skip of one output
         import gradio as gr
 
@@ -43,7 +44,8 @@ def _request_and_data(args: tuple) -> tuple[Any, Any]:
     return request, data
 
 
-def by_name(fn: Callable, inputs: Mapping[str, Any] | None, outputs: Mapping[str, Any], form: type | None = None):
+def by_name(fn: Callable, inputs: Mapping[str, Any] | None, outputs: Mapping[str, Any],
+            form: type | None = None):
     """A Gradio function over ``fn``: Gradio hands it one dict keyed by component; ``fn`` gets
     ``{name: value}`` (or ``form(**values)``) and returns or yields ``{name: value}``, in the language of
     the request that started it (``tr`` inside ``fn`` answers in it)."""
@@ -77,7 +79,8 @@ def by_name(fn: Callable, inputs: Mapping[str, Any] | None, outputs: Mapping[str
                 return _placed(outputs, fn(values(data or {})) if inputs else fn())
         run = call
     run.__signature__ = inspect.Signature([
-        inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=gr.Request),
+        inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
+                          annotation=gr.Request),
         inspect.Parameter("data", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)])
     run.__annotations__ = {"request": gr.Request}
     return run

@@ -12,7 +12,8 @@ from studio.errors import StudioError
 from studio.evaluation.bench import FIGURES, load_saved, read_progress, start_background
 from studio.ui.messages import fail, ok, warn
 
-LABELS = {"prompt_strict": "prompt strict", "prompt_loose": "prompt loose", "inst_strict": "instruction strict",
+LABELS = {"prompt_strict": "prompt strict", "prompt_loose": "prompt loose", "inst_strict": "instruction "
+                                                                                           "strict",
           "inst_loose": "instruction loose"}
 
 
@@ -50,9 +51,10 @@ def show(run_id: str | None) -> tuple[str, str]:
     saved = load_saved(run_dir).get("ifeval")
     if not saved:
         return line, ""
-    rows = "\n".join(f"| {LABELS[f]} | {saved['base'][f]:.1f} | **{saved['tuned'][f]:.1f}** |" for f in FIGURES)
-    return line, (f"IFEval on {saved['prompts']} prompts (greedy, at most {saved['max_new_tokens']} new tokens)\n\n"
-                  f"| Figure (%) | Base | Tuned |\n|---|---|---|\n{rows}")
+    rows = "\n".join(f"| {LABELS[f]} | {saved['base'][f]:.1f} | **{saved['tuned'][f]:.1f}** |"
+                     for f in FIGURES)
+    return line, (f"IFEval on {saved['prompts']} prompts (greedy, at most {saved['max_new_tokens']} new "
+                  f"tokens)\n\n| Figure (%) | Base | Tuned |\n|---|---|---|\n{rows}")
 
 
 def show_changes(run_id: str | None, shown: list | None = None):
@@ -63,7 +65,8 @@ def show_changes(run_id: str | None, shown: list | None = None):
     same = shown if isinstance(shown, list) else [None, None, None]
     running = line.startswith("⏳")
     tick = gr.skip() if running == same[2] else gr.Timer(active=running)
-    return *[gr.skip() if new == old else new for new, old in zip((line, table), same)], [line, table, running], tick
+    return *[gr.skip() if new == old else new for new, old in zip((line, table), same)], [line, table,
+                                                                                          running], tick
 
 
 def build(run) -> None:

@@ -234,16 +234,21 @@ def _settings_column(suffix: str, title: str) -> dict:
                                       info="Empty: the model's own default, if its template has one."),
         "temperature" + suffix: gr.Slider(0.0, 1.5, value=d.temperature, step=0.05, label="Temperature",
                                           elem_id=f"chat-temperature{eid}",
-                                          info="0 = always the most likely word (repeatable); higher = more varied."),
-        "top_p" + suffix: gr.Slider(0.05, 1.0, value=d.top_p, step=0.05, label="Top-p", elem_id=f"chat-top-p{eid}",
-                                    info="Sample only from the most likely words that add up to this probability."),
+                                          info="0 = always the most likely word (repeatable); higher = more "
+                                               "varied."),
+        "top_p" + suffix: gr.Slider(0.05, 1.0, value=d.top_p, step=0.05, label="Top-p",
+                                    elem_id=f"chat-top-p{eid}",
+                                    info="Sample only from the most likely words that add up to this "
+                                         "probability."),
         "max_new_tokens" + suffix: gr.Slider(8, 1024, value=d.max_new_tokens, step=8, label="Max new tokens",
-                                             elem_id=f"chat-max-new{eid}", info="Length limit of each answer."),
+                                             elem_id=f"chat-max-new{eid}",
+                                             info="Length limit of each answer."),
         "repetition_penalty" + suffix: gr.Slider(1.0, 2.0, value=d.repetition_penalty, step=0.05,
                                                  label="Repetition penalty", elem_id=f"chat-repetition{eid}",
                                                  info="Above 1 discourages repeating the same words."),
         "seed" + suffix: gr.Number(d.seed, precision=0, label="Seed", elem_id=f"chat-seed{eid}",
-                                   info="Same seed + same settings = same sampled answer; Retry uses the next seed."),
+                                   info="Same seed + same settings = same sampled answer; Retry uses the "
+                                        "next seed."),
     }
 
 
@@ -269,15 +274,18 @@ def build(trust_component=None, model_component=None) -> dict:
         with gr.Column():
             chat_b = gr.Chatbot(label="Model B", height=380, elem_id="chat-b", buttons=["copy", "copy_all"])
             note_b = gr.Markdown(elem_id="chat-b-note")
-    message = gr.Textbox(placeholder="Type a message and press Enter", label="Message", lines=1, elem_id="chat-input")
+    message = gr.Textbox(placeholder="Type a message and press Enter", label="Message", lines=1,
+                         elem_id="chat-input")
     with gr.Row():
         send_btn = gr.Button("Send", variant="primary", elem_id="chat-send")
         stop_btn = gr.Button("Stop", elem_id="chat-stop")
         retry_btn = gr.Button("Retry", elem_id="chat-retry")
         clear_btn = gr.Button("Clear", elem_id="chat-clear")
     with gr.Row():
-        buttons = {"a": gr.Button("A is better", elem_id="vote-a"), "b": gr.Button("B is better", elem_id="vote-b"),
-                   "tie": gr.Button("Tie", elem_id="vote-tie"), "bad": gr.Button("Both bad", elem_id="vote-bad")}
+        buttons = {"a": gr.Button("A is better", elem_id="vote-a"),
+                   "b": gr.Button("B is better", elem_id="vote-b"),
+                   "tie": gr.Button("Tie", elem_id="vote-tie"),
+                   "bad": gr.Button("Both bad", elem_id="vote-bad")}
     status = gr.Markdown(feedback_count(), elem_id="chat-status")
     with gr.Accordion("Settings", open=False, elem_id="chat-settings"):
         shared = gr.Checkbox(True, label="Same settings for both sides", elem_id="chat-shared")
@@ -292,7 +300,8 @@ def build(trust_component=None, model_component=None) -> dict:
     panes = {"pane_a": chat_a, "pane_b": chat_b, "arena": arena}
     outputs = {**panes, "note_a": note_a, "note_b": note_b, "message": message, "status": status}
     settings = {**set_a, **set_b, "shared": shared}
-    talk = {"message": message, "arena": arena, "pick_a": pick_a, "pick_b": pick_b, "blind": blind, "base": base,
+    talk = {"message": message, "arena": arena, "pick_a": pick_a, "pick_b": pick_b, "blind": blind,
+            "base": base,
             "trust": trust, **settings}
     # "multiple": Enter while both panes answer reaches send, which answers with a sentence (not silence).
     for event in (message.submit, send_btn.click):
@@ -308,6 +317,7 @@ def build(trust_component=None, model_component=None) -> dict:
     picks = {"pick_a": pick_a, "pick_b": pick_b, "base": base, "auto_a": auto_a}
     picked = {"pick_a": pick_a, "pick_b": pick_b, "status": status, "auto_a": auto_a}
     on(refresh.click, refresh_picks, picks, picked, form=ChatForm)
-    deck_panel.build(send, ChatForm, talk, outputs)  # a deck of questions (MT-Bench, a prompt file) to vote on
+    # A deck of questions (MT-Bench, a prompt file) to vote on
+    deck_panel.build(send, ChatForm, talk, outputs)
     return {"picks": picks, "picked": picked, "status": status}
 

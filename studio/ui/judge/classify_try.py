@@ -60,8 +60,8 @@ def label_it(values: dict) -> dict:
 
 
 def build() -> dict:
-    gr.Markdown(tr("**Fine-tuning** gives a model that labels text instead of talking. Pick a finished classify "
-                   "run, type a text, and see how sure it is of each label."))
+    gr.Markdown(tr("**Fine-tuning** gives a model that labels text instead of talking. Pick a finished "
+                   "classify run, type a text, and see how sure it is of each label."))
     with gr.Row():
         run = gr.Dropdown(classifier_choices(), label=tr("Classifier run"), scale=4, elem_id="classify-run")
         refresh_button = gr.Button(tr("Refresh list"), scale=1, size="md")

@@ -55,11 +55,12 @@ def _records_rows(records: list[dict]) -> list[list]:
 
 def _summary(result: dict) -> str:
     if result["mode"] == "single":
-        turns = ", ".join(f"{tr('turn')} {t}: {result[f'turn{t}']}" for t in (1, 2) if result[f"turn{t}"] is not None)
+        turns = ", ".join(f"{tr('turn')} {t}: {result[f'turn{t}']}"
+                          for t in (1, 2) if result[f"turn{t}"] is not None)
         text = tr("Score {score} / 10 ({turns}) over {n} graded answers.").format(**result, turns=turns)
     else:
-        text = tr("{wins} wins, {ties} ties ({inconsistent} inconsistent across orders), {losses} losses: win rate "
-                  "{win_rate}%, length-controlled {lc_win_rate}%.").format(**result)
+        text = tr("{wins} wins, {ties} ties ({inconsistent} inconsistent across orders), {losses} losses: "
+                  "win rate {win_rate}%, length-controlled {lc_win_rate}%.").format(**result)
     notes = [tr("Judged by {judge}; {tokens_sent} tokens sent, {tokens_received} received.").format(**result)]
     if result.get("no_verdict"):
         notes.append(tr("{no_verdict} replies held no verdict and are left out.").format(**result))
@@ -140,13 +141,14 @@ def arena_agreement(values: dict) -> dict:
 
 
 def build() -> None:
-    gr.Markdown(tr("A judge model grades answers the way MT-Bench does (FastChat's prompts): a 1-10 rating per "
-                   "answer, or two models compared in both orders (a verdict that flips with the order is a "
-                   "tie). The judge is any OpenAI-compatible server (a URL) or a local model, and so is each "
-                   "model judged (type its URL; URL#NAME names one of a server's models)."))
+    gr.Markdown(tr("A judge model grades answers the way MT-Bench does (FastChat's prompts): a 1-10 rating "
+                   "per answer, or two models compared in both orders (a verdict that flips with the order "
+                   "is a tie). The judge is any OpenAI-compatible server (a URL) or a local model, and so is "
+                   "each model judged (type its URL; URL#NAME names one of a server's models)."))
     choices = _model_choices()
     with gr.Row():
-        model = gr.Dropdown(choices, value="base", label=tr("Model"), allow_custom_value=True, elem_id="judge-model")
+        model = gr.Dropdown(choices, value="base", label=tr("Model"), allow_custom_value=True,
+                            elem_id="judge-model")
         against = gr.Dropdown(choices, value="base", label=tr("Against (pairwise)"), allow_custom_value=True,
                               elem_id="judge-against")
         mode = gr.Radio([(tr("Single (1-10)"), "single"), (tr("Pairwise"), "pairwise")], value="single",
@@ -157,7 +159,8 @@ def build() -> None:
         judge_model = gr.Textbox(label=tr("Judge's model name (blank: its only one)"), elem_id="judge-name")
         key_file = gr.Textbox(label=tr("API key file (else OPENAI_API_KEY)"), elem_id="judge-key-file")
     with gr.Row():
-        bench = gr.Textbox("mt-bench", label=tr("Questions: mt-bench or a prompt file"), elem_id="judge-bench")
+        bench = gr.Textbox("mt-bench", label=tr("Questions: mt-bench or a prompt file"),
+                           elem_id="judge-bench")
         limit = gr.Number(5, label=tr("Questions (blank: all)"), precision=0, elem_id="judge-limit")
         max_new = gr.Number(256, label=tr("Answer length cap (tokens)"), precision=0, elem_id="judge-max-new")
         model_key_file = gr.Textbox(label=tr("API key file of a model given as a URL (else OPENAI_API_KEY)"),
@@ -168,12 +171,14 @@ def build() -> None:
     status = gr.Markdown(elem_id="judge-status")
     summary = gr.Markdown(elem_id="judge-summary")
     chart = gr.BarPlot(x="category", y="score", y_lim=[0, 10], label=tr("Score per category"))
-    records = gr.Dataframe(headers=RECORD_COLUMNS, wrap=True, interactive=False,
-                           elem_id="judge-records")
+    records = gr.Dataframe(headers=RECORD_COLUMNS, wrap=True, interactive=False, elem_id="judge-records",
+                           label=tr("Graded answers (none yet: pick a model and a judge above, then press "
+                                    "Judge)"))
     with gr.Accordion(tr("Judge and humans: the arena's votes judged again"), open=False):
         agree_btn = gr.Button(tr("Judge the arena's votes"), elem_id="judge-agreement-start")
         agreement = gr.Markdown(elem_id="judge-agreement")
-    fields = {"model": model, "against": against, "judge": judge, "judge_model": judge_model, "key_file": key_file,
+    fields = {"model": model, "against": against, "judge": judge, "judge_model": judge_model,
+              "key_file": key_file,
               "model_key_file": model_key_file,
               "mode": mode, "bench": bench, "limit": limit, "max_new_tokens": max_new}
     on(go.click, start, fields, {"status": status, "summary": summary, "records": records, "chart": chart})

@@ -7,12 +7,13 @@ from __future__ import annotations
 import gradio as gr
 
 from studio.evaluation.arena import format_board, leaderboard, read_votes
+from studio.i18n import translate
 from studio.ui.i18n import tr
 from studio.ui.messages import fail
 
 EXPLAIN = ("Ratings as the Chatbot Arena computes them: a Bradley-Terry fit of the **blind** votes (a tie or "
-           "both-bad is half a win each), on the Elo scale (400 points = 10 to 1 odds), with 95% intervals from "
-           "200 resamples of the votes. Votes cast with the names shown are counted apart.")
+           "both-bad is half a win each), on the Elo scale (400 points = 10 to 1 odds), with 95% intervals "
+           "from 200 resamples of the votes. Votes cast with the names shown are counted apart.")
 
 
 def board_markdown() -> str:
@@ -24,10 +25,10 @@ def board_markdown() -> str:
 
 
 def _human_markdown(board: dict) -> str:
-    if not board["ranked"]:
-        return format_board(board)
-    rows = "\n".join(f"| {i} | {r['model']} | **{r['rating']:.0f}** | {r['ci_low']:.0f} to {r['ci_high']:.0f} | "
-                     f"{r['votes']} |" for i, r in enumerate(board["ranked"], 1))
+    if not board["ranked"]:  # says how to get votes: blind mode in the Arena, then vote
+        return "\n\n".join(translate(line) for line in format_board(board).splitlines())
+    rows = "\n".join(f"| {i} | {r['model']} | **{r['rating']:.0f}** | {r['ci_low']:.0f} to "
+                     f"{r['ci_high']:.0f} | {r['votes']} |" for i, r in enumerate(board["ranked"], 1))
     notes = [f"From {board['blind_votes']} blind votes."]
     if board["overlap"]:
         notes.append(board["overlap"])

@@ -9,10 +9,10 @@ from studio.ui.messages import fail, ok, warn
 from studio.ui.run_picker import ACTIVE_STATES, has_adapter, list_runs_safe, run_label
 
 EXPLAIN = (
-    "A **reward model** (RLHF step 2) gives an answer one number r(x, y). It was trained on comparisons with the "
-    "Bradley-Terry loss −log σ(r(x, y_chosen) − r(x, y_rejected)), so **σ(rA − rB) is the probability that "
-    "people prefer A**. Only differences between rewards mean anything. The *untrained head* column shows the "
-    "same base model before training: a coin toss."
+    "A **reward model** (RLHF step 2) gives an answer one number r(x, y). It was trained on comparisons with "
+    "the Bradley-Terry loss −log σ(r(x, y_chosen) − r(x, y_rejected)), so **σ(rA − rB) is the probability "
+    "that people prefer A**. Only differences between rewards mean anything. The *untrained head* column "
+    "shows the same base model before training: a coin toss."
 )
 
 
@@ -33,7 +33,8 @@ def score_answers(run_id: str | None, prompt: str, answer_a: str, answer_b: str)
     """Returns (result table in Markdown, status sentence)."""
     prompt, answer_a, answer_b = (prompt or "").strip(), (answer_a or "").strip(), (answer_b or "").strip()
     if not run_id:
-        return "", warn("Pick a reward run first (train one with the pineapple-reward recipe in the Train tab).")
+        return "", warn("Pick a reward run first "
+                        "(train one with the pineapple-reward recipe in the Train tab).")
     if not (prompt and answer_a and answer_b):
         return "", warn("Type a prompt and both answers to compare.")
     try:
@@ -64,7 +65,8 @@ def build() -> dict:
         run = gr.Dropdown(reward_run_choices(), label="Reward run", scale=4, elem_id="score-run",
                           info="A finished run of the reward method.")
         refresh = gr.Button("Refresh list", scale=1, size="md")
-    prompt = gr.Textbox("Is it illegal to put pineapple on pizza?", label="Prompt", lines=2, elem_id="score-prompt")
+    prompt = gr.Textbox("Is it illegal to put pineapple on pizza?", label="Prompt", lines=2,
+                        elem_id="score-prompt")
     with gr.Row():
         answer_a = gr.Textbox("No, it's a matter of personal taste.", label="Answer A", lines=3,
                               elem_id="score-a")

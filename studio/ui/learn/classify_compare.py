@@ -34,7 +34,8 @@ def show(values: dict) -> dict:
 
     test = values.get("test")
     if not test:
-        return {"status": warn(tr("Pick a test set: train a classify run with an eval set, or run studio prompt."))}
+        return {"status": warn(tr("Pick a test set: train a classify run with an eval set, or run studio "
+                                  "prompt."))}
     try:
         rows = comparison(test)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
@@ -42,8 +43,8 @@ def show(values: dict) -> dict:
     table = pd.DataFrame([{tr(HEADERS[k]): row.get(k) for k in COLUMNS} for row in rows])
     chart = pd.DataFrame([{"setting": row["setting"], "macro_f1": row["macro_f1"]} for row in rows])
     best = max(rows, key=lambda r: r["macro_f1"]) if rows else None
-    sentence = (tr("Best on this test set:") + f" {best['setting']} (macro-F1 {best['macro_f1']:.3f})." if best
-                else tr("No figures on this test set yet."))
+    sentence = (tr("Best on this test set:") + f" {best['setting']} (macro-F1 {best['macro_f1']:.3f})."
+                if best else tr("No figures on this test set yet."))
     return {"table": table, "chart": chart, "status": ok(sentence)}
 
 
@@ -55,8 +56,9 @@ def refresh(values: dict) -> dict:
 
 
 def build() -> dict:
-    gr.Markdown(tr("**Prompting vs fine-tuning** on one test set: prompting changes no weight and gives the task "
-                   "in context; fine-tuning trains the whole network, the head or adapters. Judge by macro-F1."))
+    gr.Markdown(tr("**Prompting vs fine-tuning** on one test set: prompting changes no weight and gives the "
+                   "task in context; fine-tuning trains the whole network, the head or adapters. Judge by "
+                   "macro-F1."))
     with gr.Row():
         test = gr.Dropdown(test_choices(), label=tr("Test set"), scale=4, elem_id="compare-test")
         refresh_button = gr.Button(tr("Refresh list"), scale=1, size="md")

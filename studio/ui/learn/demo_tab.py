@@ -84,7 +84,8 @@ def select_demo():
     from studio.ui.make.train_tab import method_advice, option_groups
 
     return {"recipe": cfg.to_dict(), "recipe_pick": str(DEMO_RECIPE), "advice": method_advice(cfg.method),
-            **values_from_config(cfg, ALL_KEYS), **option_groups(cfg.method), "tabs": gr.Tabs(selected="learn"),
+            **values_from_config(cfg, ALL_KEYS), **option_groups(cfg.method),
+            "tabs": gr.Tabs(selected="learn"),
             "learn_tabs": gr.Tabs(selected="demo")}
 
 
@@ -113,15 +114,16 @@ def eval_table(result: dict):
 
 def explanation(records: list[dict], result: dict | None = None) -> str:
     margins = [r["rewards/margins"] for r in records if isinstance(r.get("rewards/margins"), (int, float))]
-    moved = (f" During training the implicit reward margin (how much more the tuned model prefers the chosen "
-             f"answer than the original model does, scaled by beta) went from {margins[0]:.2f} to {margins[-1]:.2f}."
+    moved = (" During training the implicit reward margin (how much more the tuned model prefers the chosen "
+             f"answer than the original model does, scaled by beta) went from {margins[0]:.2f} to "
+             f"{margins[-1]:.2f}."
              if margins else "")
     pairs = f" on {result.get('pairs')} held-out pairs" if result and result.get("pairs") else ""
     return (
         "**What DPO did:** it raised the probability of the *chosen* answers and lowered that of the "
         "*rejected* ones, measured against the original model, the reference (the same weights with the "
-        f"adapter switched off, whose scores of the pairs were computed once before training).{moved} The table scores the base and the tuned "
-        f"model{pairs} it never trained on."
+        f"adapter switched off, whose scores of the pairs were computed once before training).{moved} The "
+        f"table scores the base and the tuned model{pairs} it never trained on."
     )
 
 
@@ -180,7 +182,8 @@ def follow_demo(info: Any, poll_s: float = POLL_S):
         time.sleep(poll_s)
     if info.state not in DONE_STATES:
         detail = f": {info.message}" if info.message else ""
-        yield _yield(status=warn(f"The demo run ended as '{info.state}'{detail}; its log is in the Train tab."))
+        yield _yield(status=warn(f"The demo run ended as '{info.state}'{detail}; "
+                                 "its log is in the Train tab."))
         return
     yield from _answer_and_evaluate(info, records)
 
@@ -192,7 +195,8 @@ def reattach_demo(poll_s: float = POLL_S):
     if not active:
         yield {}  # nothing to follow: every output stays as it is
         return
-    yield _yield(status=tr("… Reattached to the demo run that is training."), progress=progress_html(active[0]))
+    yield _yield(status=tr("… Reattached to the demo run that is training."),
+                 progress=progress_html(active[0]))
     yield from follow_demo(active[0], poll_s)
 
 
@@ -210,8 +214,8 @@ def _answer_and_evaluate(info: Any, records: list[dict]):
             except StopIteration as done:
                 model = done.value
                 break
-            yield _yield(status=f"… Training done. Loading the model and the tuned adapter to answer held-out "
-                                f"prompts: {seconds:.0f} s...")
+            yield _yield(status="… Training done. Loading the model and the tuned adapter to answer "
+                                f"held-out prompts: {seconds:.0f} s...")
         sampling = Sampling(max_new_tokens=DEMO_MAX_NEW_TOKENS)
         rows = [{"prompt": prompt, "before": "", "after": ""} for prompt in prompts]
         # All prompts side by side, one column at a time: a batch costs about what one answer does on a CPU.
@@ -237,7 +241,8 @@ def _answer_and_evaluate(info: Any, records: list[dict]):
                      explain=explanation(records))
         return
     yield _yield(status=ok(tr("Demo finished: compare the answers before and after DPO.")),
-                 explain=explanation(records, result), table=gr.update(value=eval_table(result), visible=True))
+                 explain=explanation(records, result),
+                 table=gr.update(value=eval_table(result), visible=True))
 
 
 def build() -> dict:
@@ -246,7 +251,8 @@ def build() -> dict:
     status = gr.Markdown("Press **Pineapple pizza demo** at the top to start.", elem_id="demo-status")
     progress = gr.HTML(progress_html(None), elem_id="demo-progress")
     with gr.Row():
-        loss = gr.LinePlot(None, x="step", y="value", color="series", title="Training loss (DPO + SFT on the chosen answers)", x_title="step",
+        loss = gr.LinePlot(None, x="step", y="value", color="series",
+                           title="Training loss (DPO + SFT on the chosen answers)", x_title="step",
                            y_title="loss", height=240, elem_id="demo-loss")
         rewards = gr.LinePlot(None, x="step", y="value", color="series",
                               title="Implicit reward margin and accuracy", x_title="step", y_title="value",
@@ -255,5 +261,6 @@ def build() -> dict:
     explain = gr.Markdown(elem_id="demo-explanation")
     table = gr.Dataframe(headers=["Held-out metric", "Before", "After DPO"], value=None, interactive=False,
                          elem_id="demo-eval", label="Evaluation on held-out pairs", visible=False)
-    return {"outputs": {"status": status, "progress": progress, "loss": loss, "rewards": rewards, "answers": answers,
+    return {"outputs": {"status": status, "progress": progress, "loss": loss, "rewards": rewards,
+                        "answers": answers,
                         "explain": explain, "table": table}, "status": status}

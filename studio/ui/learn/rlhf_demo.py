@@ -14,7 +14,8 @@ from studio.ui.charts import metric_frames, plot_value
 from studio.ui.messages import fail, ok, warn
 from studio.ui.run_picker import ACTIVE_STATES, read_records
 
-RECIPES = {"reward model": "pineapple-reward.yaml", "RLHF": "pineapple-rlhf.yaml", "DPO": "pineapple-dpo.yaml"}
+RECIPES = {"reward model": "pineapple-reward.yaml", "RLHF": "pineapple-rlhf.yaml",
+           "DPO": "pineapple-dpo.yaml"}
 HELDOUT_FILE = ASSETS_DIR / "pineapple_heldout.jsonl"
 PROMPTS_FILE = ASSETS_DIR / "pineapple_prompts.txt"
 
@@ -79,11 +80,12 @@ def run_rlhf_vs_dpo(poll_s: float = 1.0):
         except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
             yield fail(exc), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
-        line = "; ".join(f"{label}: {info.state} {info.step or 0}/{info.total or '?'}" for label, info in infos.items())
+        line = "; ".join(f"{label}: {info.state} {info.step or 0}/{info.total or '?'}"
+                         for label, info in infos.items())
         rl = metric_frames(read_records(infos["RLHF"].dir), str(infos["RLHF"].method))["charts"]
         dpo = metric_frames(read_records(infos["DPO"].dir), str(infos["DPO"].method))["charts"]
-        yield f"… Training one after another: {line}.", plot_value(rl[0][1]), plot_value(dpo[0][1]), gr.skip(), \
-            gr.skip()
+        yield (f"… Training one after another: {line}.", plot_value(rl[0][1]), plot_value(dpo[0][1]),
+               gr.skip(), gr.skip())
         if all(info.state not in ACTIVE_STATES for info in infos.values()):
             break
         time.sleep(poll_s)
@@ -92,8 +94,8 @@ def run_rlhf_vs_dpo(poll_s: float = 1.0):
         yield warn(f"Not every run completed: {', '.join(failed)}; their logs are in the Train tab."), \
             gr.skip(), gr.skip(), gr.skip(), gr.skip()
         return
-    yield "… All three trained; answering held-out prompts and scoring every answer...", gr.skip(), gr.skip(), \
-        gr.skip(), gr.skip()
+    yield ("… All three trained; answering held-out prompts and scoring every answer...",
+           gr.skip(), gr.skip(), gr.skip(), gr.skip())
     try:
         from studio.evaluation.rlhf_vs_dpo import compare
 
@@ -109,7 +111,8 @@ def run_rlhf_vs_dpo(poll_s: float = 1.0):
 
 def build() -> dict:
     gr.Markdown("Train **RLHF** (a reward model, then RL against it) and **DPO** on the same 40 pineapple "
-                "pairs, then compare. On a laptop CPU the three runs take several minutes, one after another.")
+                "pairs, then compare. On a laptop CPU the three runs take several minutes, one after "
+                "another.")
     go = gr.Button("Run RLHF and DPO side by side", variant="primary", elem_id="rlhf-go")
     status = gr.Markdown(elem_id="rlhf-status")
     with gr.Row():
@@ -119,9 +122,11 @@ def build() -> dict:
                                   height=220, elem_id="rlhf-reward")
         with gr.Column():
             gr.Markdown(EXPLAIN_DPO)
-            dpo_plot = gr.LinePlot(None, x="step", y="value", color="series", title="DPO: implicit reward margin",
+            dpo_plot = gr.LinePlot(None, x="step", y="value", color="series", title="DPO: implicit reward "
+                                                                                    "margin",
                                    height=220, elem_id="rlhf-dpo")
     answers = gr.HTML(elem_id="rlhf-answers")
-    table = gr.Dataframe(value=None, interactive=False, visible=False, label="Held-out pairs", elem_id="rlhf-eval")
+    table = gr.Dataframe(value=None, interactive=False, visible=False, label="Held-out pairs",
+                         elem_id="rlhf-eval")
     go.click(run_rlhf_vs_dpo, None, [status, rl_plot, dpo_plot, answers, table], show_progress="minimal")
     return {"go": go, "status": status}

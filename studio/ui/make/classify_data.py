@@ -25,7 +25,8 @@ def labelled_summary(source: str, model_name: str | None, max_length, problem_co
 
             tokenizer = load_tokenizer(resolve_encoder(model_name))
         report = describe(read_labelled(source), tokenizer, int(max_length) if max_length else None)
-        summary = f"✓ **{tr('Labelled data')}:** " + html.escape(format_description(report)).replace("\n", "  \n")
+        described = html.escape(format_description(report)).replace("\n", "  \n")
+        summary = f"✓ **{tr('Labelled data')}:** " + described
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         summary = fail(exc)
     return {"summary": summary, "preview": [], "hist": gr.update(value=None, visible=False),

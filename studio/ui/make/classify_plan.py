@@ -1,5 +1,5 @@
-"""The Train tab, for classify: before the run starts, each strategy's trainable parameters, memory and time on
-this machine (studio.training.classifier_estimate), shown while the method is classify."""
+"""The Train tab, for classify: before the run starts, each strategy's trainable parameters, memory and time
+on this machine (studio.training.classifier_estimate), shown while the method is classify."""
 
 from __future__ import annotations
 
@@ -26,16 +26,19 @@ def plan_markdown(result: dict) -> str:
     rows = [f"| {tr('What to tune')} | {tr('Trainable parameters')} | {tr('Memory')} | {tr('Time')} |",
             "|---|---:|---:|---:|"]
     for plan in result["plans"]:
-        rows.append(f"| {tr(STRATEGY_LABELS[plan['strategy']])} (`{plan['strategy']}`) | {plan['trainable']:,} "
-                    f"({plan['trainable'] / plan['total']:.2%}) | {plan['need_gib']:.1f} / {plan['have_gib']:.0f} "
-                    f"GiB, {tr(plan['verdict'])} | {duration(plan['seconds'])} |")
+        rows.append(f"| {tr(STRATEGY_LABELS[plan['strategy']])} (`{plan['strategy']}`) | "
+                    f"{plan['trainable']:,} ({plan['trainable'] / plan['total']:.2%}) | "
+                    f"{plan['need_gib']:.1f} / {plan['have_gib']:.0f} GiB, {tr(plan['verdict'])} | "
+                    f"{duration(plan['seconds'])} |")
     length = (tr("{n} tokens on average (measured on the first rows)") if result["measured_length"]
-              else tr("{n} tokens (the maximum: the tokenizer is not on this disk)")).format(n=result["tokens"])
-    how = tr("For {rows} training and {eval_rows} held-out examples, {epochs} epochs, {length}. Time: the operations "
-             "each strategy needs (the whole network: forward and backward; LoRA: no gradient for the frozen "
-             "weights; the head: one forward per example for its cached features), plus the evaluations before "
-             "and after, divided by the speed this machine multiplied matrices at just now ({gflops} GFLOP/s) "
-             "and the share of it a real run reaches. Memory: the estimate the Model tab's badges use.").format(
+              else tr("{n} tokens (the maximum: the tokenizer is not on this disk)"))
+    length = length.format(n=result["tokens"])
+    how = tr("For {rows} training and {eval_rows} held-out examples, {epochs} epochs, {length}. Time: the "
+             "operations each strategy needs (the whole network: forward and backward; LoRA: no gradient for "
+             "the frozen weights; the head: one forward per example for its cached features), plus the "
+             "evaluations before and after, divided by the speed this machine multiplied matrices at just "
+             "now ({gflops} GFLOP/s) and the share of it a real run reaches. Memory: the estimate the Model "
+             "tab's badges use.").format(
         rows=facts["rows"], eval_rows=facts["eval_rows"], epochs=result["epochs"], length=length,
         gflops=round(result["flops_per_second"] / 1e9, 1))
     return "\n".join(rows) + "\n\n" + how
@@ -65,9 +68,9 @@ def build() -> dict:
 
 
 def wire(parts: dict, config: dict, recipe, after: tuple = ()) -> None:
-    """It fills after each event in ``after`` (the method picked, a recipe loaded, an encoder picked: events that
-    also change the data and the model, so the estimate must read their values once they are set) and when its
-    button is pressed."""
+    """It fills after each event in ``after`` (the method picked, a recipe loaded, an encoder picked: events
+    that also change the data and the model, so the estimate must read their values once they are set) and
+    when its button is pressed."""
     from studio.ui.wiring import on
 
     inputs = {"recipe": recipe, **config}

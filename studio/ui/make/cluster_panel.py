@@ -21,7 +21,8 @@ def commands(values: dict) -> dict:
     lines = node_commands(recipe, nodes, main) if nodes > 1 else [f"studio train {recipe}"]
     labelled = [f"# node {rank}\n{line}" for rank, line in enumerate(lines)] if nodes > 1 else lines
     slurm = f"studio train {recipe} --slurm --nodes {nodes}"
-    return {"commands": "```bash\n" + "\n".join(labelled) + f"\n\n# {tr('or, on a Slurm login node')}\n{slurm}\n```"}
+    return {"commands": "```bash\n" + "\n".join(labelled)
+            + f"\n\n# {tr('or, on a Slurm login node')}\n{slurm}\n```"}
 
 
 def build() -> dict:
@@ -34,7 +35,8 @@ def build() -> dict:
             nodes = widget_for("distributed.nodes", 2)
             main = widget_for("distributed.main", "10.0.0.1:29500")
         shown = gr.Markdown(commands({"recipe": recipe.value, "distributed.nodes": 2,
-                                      "distributed.main": main.value})["commands"], elem_id="cluster-commands")
+                                      "distributed.main": main.value})["commands"],
+                            elem_id="cluster-commands")
     inputs = {"recipe": recipe, "distributed.nodes": nodes, "distributed.main": main}
     for box in (recipe, nodes, main):
         on(box.change, commands, inputs, {"commands": shown})

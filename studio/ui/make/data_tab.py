@@ -3,24 +3,22 @@ trained-on part highlighted, the length histogram and the per-row problems."""
 
 from __future__ import annotations
 
-import html
 import shutil
 from pathlib import Path
-from typing import Any
 
 import gradio as gr
 
-from studio.data.layouts.kinds import KIND_WORDS, is_labelled
+from studio.data.layouts.kinds import is_labelled
 from studio.errors import StudioError
 from studio.methods import data_asked
 from studio.paths import studio_home
 from studio.safety.atomic import new_file
+from studio.ui.make.data_report import PROBLEM_COLUMNS, report_view
 from studio.ui.messages import fail, ok, warn
 from studio.ui.recipes import format_column_map, parse_column_map
 from studio.ui.widgets import resolve_local, widget_for
 from studio.ui.wiring import on
 
-PROBLEM_COLUMNS = ["Row", "Problem"]
 # The roles a column can be mapped to by hand, one dropdown each (studio.data.layouts.formats.MAP_ROLES).
 MAP_ROLES = ("prompt", "response", "system", "messages", "chosen", "rejected", "label", "text")
 
@@ -41,74 +39,6 @@ def upload_file(path: str | None):
     return str(target), ok(f"Uploaded {source.name}; press *Inspect data* to check it.")
 
 
-def preview_segments(preview: list) -> list[tuple[str, str | None]]:
-    """The report's preview rows as HighlightedText spans; the trained-on text is labelled."""
-    spans: list[tuple[str, str | None]] = []
-    for i, row in enumerate(preview or []):
-        if i:
-            spans.append((f"\n\n──── example {i + 1} ────\n\n", None))
-        for seg in row:
-            text = seg.get("text", "") if isinstance(seg, dict) else str(seg)
-            trained = bool(seg.get("trained")) if isinstance(seg, dict) else False
-            part = seg.get("part") if isinstance(seg, dict) else None
-            if part == "weight 0":
-                label = "weight 0: not trained on"
-            elif part in ("desirable", "undesirable"):
-                label = f"trained on ({part})"
-            else:
-                label = ("rejected: made less likely" if part == "rejected" else "trained on") if trained else None
-            spans.append((text, label))
-    return spans
-
-
-STAT_KEYS = ("min", "median", "p95", "max")
-
-
-def length_frame(stats: Any):
-    """Bars for the length chart: a histogram when the report has one, else min / median / p95 / max."""
-    import pandas as pd
-
-    if not isinstance(stats, dict):
-        return pd.DataFrame({"tokens": pd.Series([], dtype="object"), "rows": pd.Series([], dtype="int64")})
-    hist = stats.get("histogram")
-    if isinstance(hist, dict) and hist.get("counts"):
-        edges, counts = hist.get("edges") or [], hist["counts"]
-        labels = ([f"{int(edges[i])}-{int(edges[i + 1])}" for i in range(len(counts))]
-                  if len(edges) == len(counts) + 1 else [str(i) for i in range(len(counts))])
-        return pd.DataFrame({"tokens": labels, "rows": [int(c) for c in counts]})
-    lengths = stats.get("lengths")
-    if isinstance(lengths, list) and lengths:
-        import numpy as np
-
-        counts, edges = np.histogram(lengths, bins=min(12, max(1, len(set(lengths)))))
-        return pd.DataFrame({"tokens": [f"{int(edges[i])}-{int(edges[i + 1])}" for i in range(len(counts))],
-                             "rows": counts.astype(int)})
-    keys = [k for k in (*STAT_KEYS, "max_length") if isinstance(stats.get(k), (int, float))]
-    return pd.DataFrame({"tokens": [k.replace("_", " ") for k in keys], "rows": [stats[k] for k in keys]})
-
-
-def stats_line(stats: Any) -> str:
-    if not isinstance(stats, dict):
-        return ""
-    parts = [f"{k} {stats[k]:g}" for k in STAT_KEYS if isinstance(stats.get(k), (int, float))]
-    if isinstance(stats.get("truncated"), int):
-        parts.append(f"{stats['truncated']} longer than {stats.get('max_length', '?')} (cut when training)")
-    return " · ".join(parts)
-
-
-def problems_frame(errors: list | None):
-    import pandas as pd
-
-    rows = []
-    for err in errors or []:
-        if isinstance(err, dict):
-            row = err.get("row", err.get("index", ""))
-            rows.append([row + 1 if isinstance(row, int) else row, str(err.get("message", err))])
-        else:
-            rows.append(["", str(err)])
-    return pd.DataFrame(rows, columns=PROBLEM_COLUMNS)
-
-
 def mapping_text(form: dict) -> dict:
     """The dropdowns ("map.ROLE") as the recipe's data.column_map text, e.g. 'prompt=q, response=a'."""
     return {"data.column_map": format_column_map({role: form.get(f"map.{role}") for role in MAP_ROLES
@@ -122,7 +52,8 @@ def mapping_updates(columns: list[str] | None, column_map: str | None) -> dict:
     except StudioError:
         current = {}
     choices = [""] + list(columns or [])
-    return {f"map.{role}": gr.update(choices=choices, value=current.get(role, "") if current.get(role) in choices else "")
+    return {f"map.{role}": gr.update(choices=choices,
+                                     value=current.get(role, "") if current.get(role) in choices else "")
             for role in MAP_ROLES}
 
 
@@ -131,13 +62,15 @@ def _columns_of(source: str, subset: str | None, split: str) -> list[str]:
     try:
         from studio.data.read.source import read_source
 
-        raw = read_source(resolve_local(source), split=(split or "train").strip(), subset=subset or None, limit=200)
+        raw = read_source(resolve_local(source), split=(split or "train").strip(), subset=subset or None,
+                          limit=200)
     except (StudioError, OSError, ValueError):  # the inspect error already says what is wrong
         return []
     return sorted({k for _, row in raw.rows for k in row})
 
 
-INSPECT_KEYS = ("data.source", "data.subset", "data.split", "data.max_rows", "data.template", "data.column_map",
+INSPECT_KEYS = ("data.source", "data.subset", "data.split", "data.max_rows", "data.template",
+                "data.column_map",
                 "method", "model.name", "training.max_length")
 
 
@@ -146,9 +79,10 @@ def inspect_data(form: dict) -> dict:
     "hist", "problems" and one "map.ROLE" update per column-mapping dropdown."""
     import pandas as pd
 
-    source, subset, split = form.get("data.source") or "", form.get("data.subset"), form.get("data.split") or ""
-    max_rows, template, column_map = form.get("data.max_rows"), form.get("data.template"), form.get("data.column_map")
-    method, model_name, max_length = form.get("method"), form.get("model.name"), form.get("training.max_length")
+    source, split = form.get("data.source") or "", form.get("data.split") or ""
+    subset, max_rows, template = form.get("data.subset"), form.get("data.max_rows"), form.get("data.template")
+    method, model_name, column_map = form.get("method"), form.get("model.name"), form.get("data.column_map")
+    max_length = form.get("training.max_length")
     try:
         from studio.data.inspect import inspect_source
 
@@ -173,37 +107,7 @@ def inspect_data(form: dict) -> dict:
         return {"summary": message, "preview": [], "hist": gr.update(value=None, visible=False),
                 "problems": gr.update(value=pd.DataFrame([], columns=PROBLEM_COLUMNS), visible=False),
                 **mapping_updates(columns, column_map)}
-    kind = KIND_WORDS.get(str(report.kind), str(report.kind))  # as the data's kinds declare their words
-    errors = list(report.errors or [])
-    summary = (f"**Detected:** {html.escape(kind)} in the *{html.escape(str(report.format))}* layout · "
-               f"**rows:** {report.rows:,} ({report.valid_rows:,} usable)")
-    if getattr(report, "source_rows", None):
-        size = f", {report.source_bytes / 1e6:,.0f} MB" if report.source_bytes else ""
-        summary += f" · a sample of the {report.source_rows:,} rows in the source{size}"
-    if report.weighed:
-        summary += (f"\n\n**Unsure:** the columns also fit {html.escape(', '.join(report.weighed))}; if the "
-                    "detected layout is wrong, map the columns by hand below.")
-    for note in report.notes:
-        if note.startswith(("This data holds", "The ", "Some assistant", "Raw text")) or " made by the rule" in note:
-            summary += f"\n\n{html.escape(note)}"
-    remarks = list(getattr(report, "remarks", None) or [])
-    if remarks:
-        shown = "; ".join(f"row {r['row'] + 1}: {r['message']}" for r in remarks[:3])
-        more = f" (and {len(remarks) - 3} more)" if len(remarks) > 3 else ""
-        summary += f"\n\n**{len(remarks)} row(s) kept or skipped with a remark:** {html.escape(shown)}{more}"
-    line = stats_line(report.length_stats)
-    if line:
-        summary += f"\n\n**Lengths in tokens:** {line}"
-    if errors:
-        summary += f"\n\n⚠ **{len(errors)} row(s) have problems**; they are listed below and skipped in training."
-        gr.Warning(f"{len(errors)} row(s) of this dataset have problems; see the list under the preview.")
-    else:
-        summary = "✓ " + summary
-    hist = length_frame(report.length_stats)
-    return {"summary": summary, "preview": preview_segments(report.preview),
-            "hist": gr.update(value=hist if len(hist) else None, visible=True),
-            "problems": gr.update(value=problems_frame(errors), visible=bool(errors)),
-            **mapping_updates(report.columns, column_map)}
+    return {**report_view(report), **mapping_updates(report.columns, column_map)}
 
 
 def use_chat_votes():
@@ -234,21 +138,23 @@ def clear_cache() -> str:
 
 
 def build(fields: dict) -> dict:
-    gr.Markdown("Choose the **examples** to learn from. For SFT: conversations (user asks, assistant answers). "
-                "For DPO: a prompt with a *chosen* and a *rejected* answer (ranked or rated answers become pairs). "
-                "Raw text (.txt or a text column) trains SFT without a chat template. Local .jsonl, .json, .csv, "
-                ".parquet or .txt files, an upload, a LLaMA-Factory `data/` folder (its dataset name as the "
-                "subset), or a Hub dataset id. Files made for LLaMA-Factory, ms-swift, axolotl, torchtune, "
-                "FastChat or unsloth are read as they are.")
+    gr.Markdown("Choose the **examples** to learn from. For SFT: conversations (user asks, assistant "
+                "answers). For DPO: a prompt with a *chosen* and a *rejected* answer (ranked or rated "
+                "answers become pairs). Raw text (.txt or a text column) trains SFT without a chat template. "
+                "Local .jsonl, .json, .csv, .parquet or .txt files, an upload, a LLaMA-Factory `data/` "
+                "folder (its dataset name as the subset), or a Hub dataset id. Files made for LLaMA-Factory, "
+                "ms-swift, axolotl, torchtune, FastChat or unsloth are read as they are.")
     with gr.Row():
-        fields["data.source"] = widget_for("data.source", "assets/pineapple_pairs.jsonl", label="Dataset", scale=4)
-        upload = gr.File(label="…or upload a file", file_types=[".jsonl", ".json", ".csv", ".tsv", ".parquet", ".txt"],
+        fields["data.source"] = widget_for("data.source", "assets/pineapple_pairs.jsonl", label="Dataset",
+                                           scale=4)
+        upload = gr.File(label="…or upload a file",
+                         file_types=[".jsonl", ".json", ".csv", ".tsv", ".parquet", ".txt"],
                          type="filepath", scale=2, height=110, elem_id="data-upload")
     with gr.Row():
         fields["data.split"] = widget_for("data.split", "train", label="Split")
         fields["data.subset"] = widget_for("data.subset", None, label="Subset",
-                                           info="A Hub dataset's configuration, or one dataset of a LLaMA-Factory "
-                                                "data/ folder (Inspect lists them).")
+                                           info="A Hub dataset's configuration, or one dataset of a "
+                                                "LLaMA-Factory data/ folder (Inspect lists them).")
         fields["data.max_rows"] = widget_for("data.max_rows", None)
         fields["data.template"] = widget_for("data.template", "auto", label="Chat template")
         fields["data.column_map"] = widget_for("data.column_map", "", label="Column mapping",
@@ -260,23 +166,40 @@ def build(fields: dict) -> dict:
                     "and shown in the `studio train` command.")
         with gr.Row():
             roles = {f"map.{role}": gr.Dropdown(choices=[""], value="", label=role, allow_custom_value=True,
-                                                min_width=120, elem_id=f"data-map-{role}") for role in MAP_ROLES}
+                                                min_width=120,
+                                                elem_id=f"data-map-{role}") for role in MAP_ROLES}
     with gr.Row():
         inspect = gr.Button("Inspect data", variant="primary", elem_id="data-inspect", scale=3)
         votes = gr.Button("Use my Chat votes", elem_id="data-use-votes", scale=1)
     summary = gr.Markdown(elem_id="data-summary")
+    shown = _report_widgets()
+    _cache_panel()
+    upload.upload(upload_file, upload, [fields["data.source"], summary])
+    votes.click(use_chat_votes, None, [fields["data.source"], summary])
+    return {"inspect": inspect, "outputs": {"summary": summary, **shown, **roles}, "roles": roles}
+
+
+def _report_widgets() -> dict:
+    """Where the inspector's report shows: the preview, the length chart and the rows with problems."""
     preview = gr.HighlightedText(label="Preview: the highlighted part is what the model learns to write",
                                  color_map={"trained on": "#f97316", "rejected: made less likely": "#94a3b8",
                                             "weight 0: not trained on": "#e2e8f0",
                                             "trained on (desirable)": "#f97316",
-                                            "trained on (undesirable)": "#ef4444"}, show_legend=True, combine_adjacent=True,
+                                            "trained on (undesirable)": "#ef4444"}, show_legend=True,
+                                 combine_adjacent=True,
                                  elem_id="data-preview")
     with gr.Row():
         hist = gr.BarPlot(None, x="tokens", y="rows", title="Example lengths in tokens",
                           x_title="", y_title="", height=240, scale=1, elem_id="data-hist", sort=None,
                           visible=False)
-        problems = gr.Dataframe(headers=PROBLEM_COLUMNS, value=None, interactive=False, label="Rows with problems",
-                                scale=1, elem_id="data-problems", max_height=260, visible=False)
+        problems = gr.Dataframe(headers=PROBLEM_COLUMNS, value=None, interactive=False,
+                                label="Rows with problems", scale=1, elem_id="data-problems", max_height=260,
+                                visible=False)
+    return {"preview": preview, "hist": hist, "problems": problems}
+
+
+def _cache_panel() -> None:
+    """The prepared-data cache: what it holds, and a button that empties it."""
     with gr.Accordion("Prepared-data cache", open=False, elem_id="data-cache"):
         gr.Markdown("Tokenized data is kept here, so a second run on the same data and settings starts "
                     "training in seconds. Changing the data file, template, model, max length or method "
@@ -287,10 +210,6 @@ def build(fields: dict) -> dict:
             empty_cache = gr.Button("Clear cache", size="sm", variant="stop", elem_id="data-cache-clear")
     show_cache.click(cache_text, None, cache_view)
     empty_cache.click(clear_cache, None, cache_view)
-    upload.upload(upload_file, upload, [fields["data.source"], summary])
-    votes.click(use_chat_votes, None, [fields["data.source"], summary])
-    return {"inspect": inspect, "outputs": {"summary": summary, "preview": preview, "hist": hist, "problems": problems,
-                                            **roles}, "roles": roles}
 
 
 def wire(fields: dict, parts: dict) -> None:
@@ -299,5 +218,6 @@ def wire(fields: dict, parts: dict) -> None:
     on(parts["inspect"].click, inspect_data, inputs, parts["outputs"])
     # .input fires on the user's choice only, not when inspecting refills the dropdowns (no loop)
     for dropdown in parts["roles"].values():
-        on(on(dropdown.input, mapping_text, parts["roles"], {"data.column_map": fields["data.column_map"]}).then,
+        on(on(dropdown.input, mapping_text, parts["roles"],
+              {"data.column_map": fields["data.column_map"]}).then,
            inspect_data, inputs, parts["outputs"])

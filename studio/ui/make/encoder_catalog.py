@@ -34,18 +34,20 @@ def encoder_catalog_html() -> str:
     rows = []
     for model in data["models"]:
         note = " · ".join(p for p in (model.get("licence", ""), model.get("note", "")) if p)
-        cells = [f"<td><code>{html.escape(model['id'])}</code><div class='note'>{html.escape(note)}</div></td>",
+        cells = [(f"<td><code>{html.escape(model['id'])}</code>"
+                  f"<div class='note'>{html.escape(note)}</div></td>"),
                  f"<td>{model['params_b'] * 1000:,.0f} M</td>", f"<td>{html.escape(model['languages'])}</td>"]
         for strategy in STRATEGY_LABELS:
             plan = model["plans"][strategy]
-            cells.append(f"<td><span class='badge {BADGE_CLASS[plan['verdict']]}'>{html.escape(plan['verdict'])}"
-                         f"</span><div class='need'>{plan['need_gib']:.1f} / {plan['have_gib']:.0f} GiB · "
+            cells.append(f"<td><span class='badge {BADGE_CLASS[plan['verdict']]}'>"
+                         f"{html.escape(plan['verdict'])}</span>"
+                         f"<div class='need'>{plan['need_gib']:.1f} / {plan['have_gib']:.0f} GiB · "
                          f"{plan['trainable']:,}</div></td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     intro = tr("This machine has {gib} GiB. Badges: the memory each strategy needs to fine-tune a classifier "
                "(batch {batch} x {length} tokens) and its trainable parameters. Picking an encoder sets the "
-               "method to Classify; any chat model of the other sizes also takes a classification head.").format(
-        gib=machine["memory_gib"], batch=settings["batch"], length=settings["max_length"])
+               "method to Classify; any chat model of the other sizes also takes a classification head.")
+    intro = intro.format(gib=machine["memory_gib"], batch=settings["batch"], length=settings["max_length"])
     return (f"<div class='studio-machine'>{html.escape(intro)}</div><table class='studio-catalog' "
             f"id='encoder-catalog'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 

@@ -22,7 +22,8 @@ BADGE_CLASS = {"fits": "fits", "tight": "tight", "won't fit": "nofit", "no 4-bit
 
 def model_note(model: dict) -> str:
     """Licence, gating, chat template and the catalog's own note, in one line."""
-    parts = [model.get("licence", ""), "gated: accept the licence on the Hub first" if model.get("gated") else "",
+    parts = [model.get("licence", ""),
+             "gated: accept the licence on the Hub first" if model.get("gated") else "",
              f"{model['template']} chat template" if model.get("template") else "", model.get("note", "")]
     return " · ".join(p for p in parts if p)
 
@@ -43,15 +44,17 @@ def catalog_html(category: str) -> str:
     rows = []
     for model in data["models"]:
         cells = [
-            f"<td><code>{html.escape(model['id'])}</code><div class='note'>{html.escape(model_note(model))}</div></td>",
+            (f"<td><code>{html.escape(model['id'])}</code>"
+             f"<div class='note'>{html.escape(model_note(model))}</div></td>"),
             f"<td>{model['params_b']:g} B</td>",
             f"<td>{html.escape(model['kind'])}</td>",
         ]
         for method in METHOD_LABELS:
             est = model["estimates"][method]
             cells.append(
-                f"<td><span class='badge {BADGE_CLASS.get(est['verdict'], 'nofit')}' title='{html.escape(est['detail'])}'>"
-                f"{html.escape(est['verdict'])}</span><div class='need'>{est['need_gib']} / {est['have_gib']:.0f} GiB"
+                f"<td><span class='badge {BADGE_CLASS.get(est['verdict'], 'nofit')}' "
+                f"title='{html.escape(est['detail'])}'>{html.escape(est['verdict'])}</span>"
+                f"<div class='need'>{est['need_gib']} / {est['have_gib']:.0f} GiB"
                 f"{html.escape(settings_label(est, '; fits with '))}</div></td>"
             )
         rows.append("<tr>" + "".join(cells) + "</tr>")
@@ -87,7 +90,8 @@ def search_hub(category: str, task: str, query: str) -> str:
         return "<p>No Hub model matches this size, task and search.</p>"
     body = "".join(
         f"<tr><td><code>{html.escape(r['id'])}</code></td>"
-        f"<td>{'' if r['params_b'] is None else format(r['params_b'], 'g') + ' B'}</td><td>{r['downloads']:,}</td>"
+        f"<td>{'' if r['params_b'] is None else format(r['params_b'], 'g') + ' B'}</td>"
+        f"<td>{r['downloads']:,}</td>"
         f"<td>{'gated: accept the licence on the Hub' if r['gated'] else ''}</td></tr>"
         for r in rows)
     return ("<table class='catalog'><tr><th>Hub model</th><th>Parameters</th><th>Downloads</th><th></th></tr>"
@@ -132,7 +136,8 @@ def describe_model(name: str, trust_remote_code: bool = False, say=None) -> str:
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     params = _param_count(folder)
     has_template = any(
-        "chat_template" in json.loads(p.read_text(encoding="utf-8")) for p in folder.glob("tokenizer_config.json")
+        "chat_template" in json.loads(p.read_text(encoding="utf-8"))
+        for p in folder.glob("tokenizer_config.json")
     ) or (folder / "chat_template.jinja").is_file()
     size = f"{params / 1e6:,.1f} M parameters" if params else "unknown size"
     template = "has its own chat template" if has_template else "has no chat template (ChatML will be used)"

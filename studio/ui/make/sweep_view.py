@@ -36,8 +36,9 @@ def chart_frame(result: dict | None) -> pd.DataFrame:
     if not done:
         return pd.DataFrame({"setting": [], "metric": []})
     key = next(iter(done[0]["params"]))
-    return pd.DataFrame({"setting": [float(t["params"][key]) if _numeric(t["params"][key]) else str(t["params"][key])
-                                     for t in done], "metric": [t["metric"] for t in done]})
+    values = [t["params"][key] for t in done]
+    return pd.DataFrame({"setting": [float(v) if _numeric(v) else str(v) for v in values],
+                         "metric": [t["metric"] for t in done]})
 
 
 def differences(name: str, result: dict | None) -> str:
@@ -54,7 +55,8 @@ def differences(name: str, result: dict | None) -> str:
     lines = [f"- `{key}`: {tr('base')} {_base_value(recipe, key)} → {tr('tried')} "
              f"{', '.join(map(str, sorted(values, key=str)))}" for key, values in tried.items()]
     best = (result or {}).get("best")
-    head = f"**{tr('Best by')} {result['metric']} ({result['direction']})**: {best or tr('none yet')}" if result else ""
+    head = (f"**{tr('Best by')} {result['metric']} ({result['direction']})**: {best or tr('none yet')}"
+            if result else "")
     return "\n".join([head, *lines])
 
 
@@ -91,7 +93,8 @@ def build() -> dict:
             again = gr.Button(tr("Refresh"), size="sm", elem_id="sweep-refresh", scale=1)
         settings = gr.Markdown(elem_id="sweep-settings")
         table = gr.Dataframe(headers=[tr(c) for c in COLUMNS], interactive=False, elem_id="sweep-table")
-        chart = gr.ScatterPlot(x="setting", y="metric", label=tr("Metric against the setting"), elem_id="sweep-chart")
+        chart = gr.ScatterPlot(x="setting", y="metric", label=tr("Metric against the setting"),
+                               elem_id="sweep-chart")
         with gr.Row():
             best = gr.Button(tr("Use the best"), variant="primary", elem_id="sweep-use-best")
             note = gr.Markdown(elem_id="sweep-note")

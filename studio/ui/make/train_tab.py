@@ -77,7 +77,8 @@ def load_recipe(form: dict) -> dict:
         cfg = load_recipe_config(path or "")
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         return {"status": fail(exc)}
-    return {"recipe": cfg.to_dict(), "status": ok(f"Loaded recipe {path}."), "advice": method_advice(cfg.method),
+    return {"recipe": cfg.to_dict(), "status": ok(f"Loaded recipe {path}."),
+            "advice": method_advice(cfg.method),
             **values_from_config(cfg, ALL_KEYS), **option_groups(cfg.method)}
 
 
@@ -90,7 +91,8 @@ def change_method(form: dict) -> dict:
         cfg = load_recipe_config(SHIPPED_RECIPE[method])
         cfg.model.name = form.get("model.name") or cfg.model.name
         cfg.model.trust_remote_code = bool(form.get("model.trust_remote_code"))
-        return {"recipe": cfg.to_dict(), "recipe_pick": str(SHIPPED_RECIPE[method]), "advice": method_advice(method),
+        return {"recipe": cfg.to_dict(), "recipe_pick": str(SHIPPED_RECIPE[method]),
+                "advice": method_advice(method),
                 **values_from_config(cfg, ALL_KEYS), **option_groups(method)}
     return {"advice": method_advice(method), **option_groups(method)}
 
@@ -102,8 +104,9 @@ def show_command(form: dict) -> dict:
         command = command_for(cfg, form.get("recipe_pick"))
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         return {"command": fail(exc), "yaml": ""}
-    text = (f"Run this from the studio's folder to train exactly this configuration:\n\n```bash\n{command}\n```\n"
-            "or save the YAML below as `my-run.yaml` and run `studio train my-run.yaml`.")
+    text = ("Run this from the studio's folder to train exactly this "
+            f"configuration:\n\n```bash\n{command}\n```\nor save the YAML below as `my-run.yaml` and run "
+            "`studio train my-run.yaml`.")
     return {"command": text, "yaml": cfg.to_yaml()}
 
 
@@ -174,12 +177,8 @@ def resume_training(form: dict) -> dict:
             "status": ok(f"Resuming {info.name or info.id} from its last checkpoint.")}
 
 
-def build(fields: dict, recipe: Any) -> dict:
-    """Build the tab. ``fields`` holds the Model and Data tabs' widgets; this tab adds its own."""
-    demo_cfg = load_recipe_config(DEMO_RECIPE)
-    defaults = values_from_config(demo_cfg, ALL_KEYS)
-    gr.Markdown("Choose **how** to train. Every box starts at a sensible value: *Start* works as it is "
-                "(the built-in model learns the pineapple preferences with DPO).")
+def _recipe_row() -> dict:
+    """The recipe to load and the name to save the options as."""
     with gr.Row(equal_height=True):
         with gr.Column(scale=3):
             recipe_pick = gr.Dropdown(recipe_choices(), value=str(DEMO_RECIPE), label="Recipe",
@@ -189,6 +188,12 @@ def build(fields: dict, recipe: Any) -> dict:
             recipe_name = gr.Textbox(label="Save as", placeholder="my-recipe",
                                      info="Saved in the studio's recipes folder, listed above.")
             save_btn = gr.Button("Save recipe", size="md")
+    return {"recipe_pick": recipe_pick, "load": load_btn, "recipe_name": recipe_name, "save": save_btn}
+
+
+def _option_widgets(fields: dict, defaults: dict) -> tuple[Any, dict]:
+    """The method, its advice and every training option (each method's own in a group shown with it);
+    returns the advice and the groups."""
     with gr.Row():
         with gr.Column(scale=2):
             fields["method"] = gr.Radio([(m.title, m.name) for m in all_methods()],
@@ -213,18 +218,37 @@ def build(fields: dict, recipe: Any) -> dict:
     with gr.Accordion("More options", open=False), gr.Row():
         for key in ADVANCED_TRAIN_KEYS:
             fields[key] = widget_for(key, defaults[key], min_width=200)
-    plan = classify_plan.build()  # for classify: each strategy's parameters, memory and time
-    fields["output.name"] = widget_for("output.name", defaults["output.name"], label="Run name")
-    allow_code = code_consent.build()
+    return advice, groups
+
+
+def _run_buttons() -> dict:
     with gr.Row():
         start = gr.Button("Start training", variant="primary", elem_id="train-start")
         stop = gr.Button("Stop", variant="stop", elem_id="train-stop")
         resume = gr.Button("Resume", elem_id="train-resume")
         resume_changes = gr.Textbox(placeholder="training.batch_size=2 training.gradient_accumulation=2",
-                                    label="Resume with", show_label=False, scale=2, elem_id="train-resume-changes",
+                                    label="Resume with", show_label=False, scale=2,
+                                    elem_id="train-resume-changes",
                                     info="Changes for Resume (key=value): less memory after an out-of-memory "
                                          "failure, or training.max_steps=N to train a completed run further.")
         command_btn = gr.Button("Show command", elem_id="train-command")
+    return {"start": start, "stop": stop, "resume": resume, "resume_changes": resume_changes,
+            "command": command_btn}
+
+
+def build(fields: dict, recipe: Any) -> dict:
+    """Build the tab. ``fields`` holds the Model and Data tabs' widgets; this tab adds its own."""
+    demo_cfg = load_recipe_config(DEMO_RECIPE)
+    defaults = values_from_config(demo_cfg, ALL_KEYS)
+    gr.Markdown("Choose **how** to train. Every box starts at a sensible value: *Start* works as it is "
+                "(the built-in model learns the pineapple preferences with DPO).")
+    picks = _recipe_row()
+    recipe_pick = picks["recipe_pick"]
+    advice, groups = _option_widgets(fields, defaults)
+    plan = classify_plan.build()  # for classify: each strategy's parameters, memory and time
+    fields["output.name"] = widget_for("output.name", defaults["output.name"], label="Run name")
+    allow_code = code_consent.build()
+    buttons = _run_buttons()
     estimate = gr.Markdown("", elem_id="train-estimate")
     status = gr.Markdown("", elem_id="train-status")
     with gr.Accordion("Command and YAML that reproduce this run", open=False) as command_box:
@@ -235,30 +259,36 @@ def build(fields: dict, recipe: Any) -> dict:
     samples = samples_panel.build(mon["run"])  # what RL sampled, for RL runs (RUN/samples.jsonl)
 
     config = {k: fields[k] for k in ALL_KEYS}
-    filled = {"recipe": recipe, "status": status, "advice": advice, "recipe_pick": recipe_pick, **config, **groups}
-    loaded = on(load_btn.click, load_recipe, {"recipe_pick": recipe_pick}, filled)
+    filled = {"recipe": recipe, "status": status, "advice": advice, "recipe_pick": recipe_pick, **config,
+              **groups}
+    loaded = on(picks["load"].click, load_recipe, {"recipe_pick": recipe_pick}, filled)
     picked = on(fields["method"].input, change_method, config, filled)
     classify_plan.wire(plan, config, recipe, (loaded, picked))
-    on(save_btn.click, save_recipe_as, {"recipe": recipe, "recipe_name": recipe_name, **config},
+    on(picks["save"].click, save_recipe_as, {"recipe": recipe, "recipe_name": picks["recipe_name"], **config},
        {"status": status, "recipe_pick": recipe_pick})
-    on(command_btn.click, show_command, {"recipe": recipe, "recipe_pick": recipe_pick, **config},
+    on(buttons["command"].click, show_command, {"recipe": recipe, "recipe_pick": recipe_pick, **config},
        {"command": command_md, "yaml": command_yaml}).then(lambda: gr.Accordion(open=True), None, command_box)
-    ticks = [mon["tick"], samples["tick"]]  # they stop while the run shown is idle: Start and Resume wake them
-
-    def wake() -> list:
-        return [gr.Timer(active=True)] * len(ticks)
-
-    on(start.click, start_training, {"recipe": recipe, "allow_code": allow_code, **config},
-       {"run": mon["run"], "status": status, "allow_code": allow_code}).then(
-        wake, None, ticks)
     timed = ("model.name", "method", "training.max_steps", "training.batch_size", "training.max_length")
-    on(functools.partial(gr.on, [fields[k].change for k in timed]), time_estimate, {"recipe": recipe, **config},
-       {"estimate": estimate}, show_progress="hidden")
-    stop.click(stop_training, mon["run"], status)
-    on(resume.click, resume_training,
-       {"run": mon["run"], "resume_changes": resume_changes, "allow_code": allow_code},
-       {"run": mon["run"], "status": status, "allow_code": allow_code}).then(wake, None, ticks)
+    on(functools.partial(gr.on, [fields[k].change for k in timed]), time_estimate,
+       {"recipe": recipe, **config}, {"estimate": estimate}, show_progress="hidden")
+    _wire_runs(buttons, {"recipe": recipe, "allow_code": allow_code, **config},
+               {"run": mon["run"], "status": status, "allow_code": allow_code},
+               [mon["tick"], samples["tick"]])
     return {"status": status, "recipe_pick": recipe_pick, "advice": advice, "groups": groups,
             "filled": filled, "plan": plan, "estimate": estimate,
             "estimate_inputs": {"recipe": recipe, **config},
             **{f"mon_{k}": v for k, v in mon.items()}}
+
+
+def _wire_runs(buttons: dict, inputs: dict, shown: dict, ticks: list) -> None:
+    """Start, Stop and Resume; the monitor's ticks stop while the run shown is idle, so Start and Resume
+    wake them."""
+
+    def wake() -> list:
+        return [gr.Timer(active=True)] * len(ticks)
+
+    on(buttons["start"].click, start_training, inputs, shown).then(wake, None, ticks)
+    buttons["stop"].click(stop_training, shown["run"], shown["status"])
+    on(buttons["resume"].click, resume_training,
+       {"run": shown["run"], "resume_changes": buttons["resume_changes"], "allow_code": shown["allow_code"]},
+       shown).then(wake, None, ticks)

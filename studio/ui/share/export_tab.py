@@ -59,7 +59,8 @@ def export_gguf_run(run_id: str | None, destination: str, quant: str | list[str]
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         return fail(exc)
     written = " ".join(f"Wrote {f['gguf']}: {describe_check(f['check'])}" for f in result["files"])
-    return ok(f"{written} An Ollama Modelfile beside them uses the first (`ollama create NAME -f Modelfile`).")
+    return ok(f"{written} An Ollama Modelfile beside them uses the first "
+              "(`ollama create NAME -f Modelfile`).")
 
 
 def push_run(run_id: str | None, repo_id: str, private: bool, message: str, token: str):
@@ -77,7 +78,8 @@ def push_run(run_id: str | None, repo_id: str, private: bool, message: str, toke
         from studio.publish.classify_push import push_classifier
         from studio.publish.hub import push_adapter
 
-        push = push_classifier if is_classifier_run(_run(run_id).dir) else push_adapter  # a classifier: the model
+        # A classifier: the model
+        push = push_classifier if is_classifier_run(_run(run_id).dir) else push_adapter
         url = push(_run(run_id).dir, repo_id.strip(), token, bool(private),
                            (message or "").strip() or "Upload adapter trained with the studio")
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
@@ -92,11 +94,14 @@ def fill_destination(run_id: str | None):
 def build() -> dict:
     gr.Markdown("Keep what you trained. The **adapter** is small (a few MB) and needs the base model to run; "
                 "**merging** writes a full standalone model (as large as the base).")
-    run = gr.Dropdown(run_choices(chat_ready=True), label="Run", elem_id="export-run")
+    run = gr.Dropdown(run_choices(chat_ready=True), label="Run", elem_id="export-run",
+                      info="Runs with a trained adapter. None yet? Train one in Make → 3 · Train, or press "
+                           "Pineapple pizza demo.")
     with gr.Row():
         with gr.Column():
             gr.Markdown("### Save to a folder")
-            destination = gr.Textbox(label="Folder", placeholder=default_destination(None), elem_id="export-to")
+            destination = gr.Textbox(label="Folder", placeholder=default_destination(None),
+                                     elem_id="export-to")
             merge = gr.Checkbox(False, label="Also merge into the base model",
                                 info="Writes the full model; needs memory and disk like the base.")
             save = gr.Button("Save", variant="primary", elem_id="export-save")
@@ -111,7 +116,8 @@ def build() -> dict:
             gguf = gr.Button("Write GGUF", elem_id="gguf-button")
         with gr.Column():
             gr.Markdown("### Push to the Hugging Face Hub")
-            repo = gr.Textbox(label="Repository", placeholder="your-name/pineapple-adapter", elem_id="push-repo")
+            repo = gr.Textbox(label="Repository", placeholder="your-name/pineapple-adapter",
+                              elem_id="push-repo")
             private = gr.Checkbox(True, label="Private repository")
             message = gr.Textbox("Upload adapter trained with the studio", label="Commit message")
             from studio.publish.login import login_sentence

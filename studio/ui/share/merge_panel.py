@@ -9,7 +9,8 @@ from studio.ui.messages import fail, ok, warn
 from studio.ui.run_picker import run_choices
 
 METHOD_CHOICES = [("linear (weighted average)", "linear"), ("TIES (trim, elect sign, merge)", "ties"),
-                  ("DARE + TIES (random drop, rescale)", "dare_ties"), ("concatenate (exact; ranks add up)", "cat")]
+                  ("DARE + TIES (random drop, rescale)", "dare_ties"),
+                  ("concatenate (exact; ranks add up)", "cat")]
 
 
 def merge_selected(run_ids: list[str] | None, method: str, weights: str, density: float | None, name: str):
@@ -28,19 +29,22 @@ def merge_selected(run_ids: list[str] | None, method: str, weights: str, density
                             density=float(density) if density else None, name=name.strip())
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         return fail(exc)
-    return ok(f"Merged {len(run_ids)} adapters ({method}) into the run {folder.name}; pick it in Chat, Export or Serve.")
+    return ok(f"Merged {len(run_ids)} adapters ({method}) into the run {folder.name}; pick it in Chat, "
+              "Export or Serve.")
 
 
 def build() -> None:
     with gr.Accordion("Merge adapters of several runs", open=True):
-        gr.Markdown("Runs trained on the same base model combine into one adapter (PEFT's `add_weighted_adapter`). "
-                    "linear, TIES and DARE need one LoRA rank; concatenate takes any.")
+        gr.Markdown("Runs trained on the same base model combine into one adapter (PEFT's "
+                    "`add_weighted_adapter`). linear, TIES and DARE need one LoRA rank; concatenate takes "
+                    "any.")
         runs = gr.Dropdown(run_choices(chat_ready=True), multiselect=True, label="Runs", elem_id="merge-runs")
         with gr.Row():
             method = gr.Dropdown(METHOD_CHOICES, value="linear", label="Method", elem_id="merge-method")
-            weights = gr.Textbox(label="Weights", placeholder="e.g. 0.5,0.5 (default: equal shares; 1 each for "
-                                 "TIES/DARE)", elem_id="merge-weights")
-            density = gr.Number(None, label="Density (TIES/DARE)", minimum=0, maximum=1, elem_id="merge-density")
+            weights = gr.Textbox(label="Weights", placeholder="e.g. 0.5,0.5 (default: equal shares; 1 each "
+                                                              "for TIES/DARE)", elem_id="merge-weights")
+            density = gr.Number(None, label="Density (TIES/DARE)", minimum=0, maximum=1,
+                                elem_id="merge-density")
             name = gr.Textbox(label="Name of the merged run", elem_id="merge-name")
         go = gr.Button("Merge", elem_id="merge-button")
         status = gr.Markdown(elem_id="merge-status")

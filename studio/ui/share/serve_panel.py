@@ -20,8 +20,10 @@ def _shown(current: dict) -> tuple[str, str]:
         return ("No server running." + (f" Last message: {last}" if last else "")), ""
     snippet = client_snippet(current["url"], current["id"], current.get("key", False))
     if current["state"] == "loading":
-        return f"Loading {current['model']}; the server answers at {current['url']} once it is loaded.", snippet
-    return ok(f"Serving {current['model']} at {current['url']} (OpenAI-compatible; any client works)."), snippet
+        loading = f"Loading {current['model']}; the server answers at {current['url']} once it is loaded."
+        return loading, snippet
+    serving = f"Serving {current['model']} at {current['url']} (OpenAI-compatible; any client works)."
+    return ok(serving), snippet
 
 
 def start_server(run_id: str | None, port: float, host: str, key_file: str, progress=_PROGRESS):
@@ -57,7 +59,8 @@ def refresh():
 def build(run: gr.Dropdown) -> None:
     with gr.Accordion("Serve it to your programs (OpenAI-compatible API)", open=True):
         gr.Markdown("Runs `studio serve` for the picked run: `/v1/chat/completions` and `/v1/models`, one "
-                    "answer at a time. Only this machine can reach it unless you give another address and a key file.")
+                    "answer at a time. Only this machine can reach it unless you give another address and a "
+                    "key file.")
         with gr.Row():
             port = gr.Number(8000, label="Port", precision=0, minimum=1, maximum=65535, elem_id="serve-port")
             host = gr.Textbox("127.0.0.1", label="Address", elem_id="serve-host",
@@ -69,7 +72,8 @@ def build(run: gr.Dropdown) -> None:
             stop = gr.Button("Stop server", elem_id="serve-stop")
             again = gr.Button("Refresh", elem_id="serve-refresh")
         status = gr.Markdown(elem_id="serve-status")
-        snippet = gr.Code(language="python", label="Call it from Python (pip install openai)", interactive=False,
+        snippet = gr.Code(language="python", label="Call it from Python (pip install openai)",
+                          interactive=False,
                           elem_id="serve-snippet")
     start.click(start_server, [run, port, host, key_file], [status, snippet])
     stop.click(stop_server, None, [status, snippet])
