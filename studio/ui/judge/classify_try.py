@@ -63,7 +63,9 @@ def build() -> dict:
     gr.Markdown(tr("**Fine-tuning** gives a model that labels text instead of talking. Pick a finished "
                    "classify run, type a text, and see how sure it is of each label."))
     with gr.Row():
-        run = gr.Dropdown(classifier_choices(), label=tr("Classifier run"), scale=4, elem_id="classify-run")
+        run = gr.Dropdown(classifier_choices(), label=tr("Classifier run"), scale=4, elem_id="classify-run",
+                          info=tr("Finished classify runs. None yet? Pick an encoder in Make → 1 · Model "
+                                  "(the method turns to Classify) and train it."))
         refresh_button = gr.Button(tr("Refresh list"), scale=1, size="md")
     text = gr.Textbox(label=tr("Text"), lines=3, elem_id="classify-text")
     text_b = gr.Textbox(label=tr("Second text (pair classifiers only)"), lines=2, elem_id="classify-text-b")
