@@ -98,9 +98,15 @@ def reward_run_dir(value: str) -> Path:
                       "(`studio runs` lists them), or train one with presets/recipes/pineapple-reward.yaml.")
 
 
+def python_rewards(opts: RLOptions) -> list[str]:
+    """The user's Python reward functions the options name: they run only with the user's yes."""
+    return [f"the Python reward function {item.get('function', '?')}" for item in opts.reward_functions or []
+            if isinstance(item, dict) and item.get("type") == "python"]
+
+
 def build(ctx: TrainContext):
     from studio.rl.rewards import build_functions, columns_needed, parse_specs
-    from studio.rl.samples import samples_writer
+    from studio.rl.samples import SampleRecorder
 
     opts: RLOptions = ctx.options
     funcs, weights = [], []
@@ -137,12 +143,12 @@ def build(ctx: TrainContext):
     if missing:
         raise ConfigError(f"A match reward compares with the column {missing[0]}, which the data lacks; its "
                           f"columns are {', '.join(ctx.dataset.column_names)}.")
-    trainer = Trainer(model=ctx.model, reward_funcs=funcs, args=args,
-                      train_dataset=ctx.dataset.select_columns(keep), processing_class=ctx.tokenizer,
-                      callbacks=ctx.callbacks)
-    # What RL sampled and how each answer was scored, appended to RUN/samples.jsonl at every logged step.
-    trainer.add_callback(samples_writer(trainer, ctx.run_dir))
-    return trainer
+    # What RL sampled and how each answer was scored (what the reward functions are given and return),
+    # appended to RUN/samples.jsonl at every logged step.
+    recorder = SampleRecorder(ctx.run_dir, weights, opts.num_generations, leave_one_out=opts.algorithm != "grpo")
+    return Trainer(model=ctx.model, reward_funcs=[recorder.wrap(f) for f in funcs], args=args,
+                   train_dataset=ctx.dataset.select_columns(keep), processing_class=ctx.tokenizer,
+                   callbacks=[*ctx.callbacks, recorder.callback()])
 
 
 METHOD = Method(
@@ -181,5 +187,6 @@ METHOD = Method(
     recipes=("pineapple-rlhf.yaml", "arithmetic-grpo.yaml"),
     reference_model=True,
     samples=True,
+    user_code=python_rewards,
     preflight=lambda opts: reward_run_dir(opts.reward_model) if opts.reward_model.strip() else None,
 )
