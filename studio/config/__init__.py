@@ -184,6 +184,12 @@ class _RunConfigBase:
         """The chosen method's own options, or None when it has none."""
         return getattr(self, self.method, None) if self.method in method_names() else None
 
+    def user_code(self) -> list[str]:
+        """The user's own code the chosen method's options would run (its ``Method.user_code``), one name each."""
+        options = self.method_options
+        method = get_method(self.method) if options is not None else None
+        return method.user_code(options) if method and method.user_code else []
+
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
