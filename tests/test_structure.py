@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
      "chat.streaming"),  # chat.streaming: answers written in a thread, read as they come
     # models: the catalog, hardware, memory, finding and loading a base model, the one model cache;
     # runs.folder: the run's files for everyone else (readers, the one writer, its base and adapter)
-    ("models", "runs.files", "runs.folder", "rl.samples"),
+    ("models", "runs.files", "runs.locks", "runs.chosen", "runs.folder", "rl.samples"),
     ("data",),
     ("methods", "methods.base"),  # the registry and the contract a method module fills
     # runs.adapters: a run's adapter, reward or not

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from studio.chat.history import ChatError
-from studio.runs.files import STATUS_FILE, checkpoints, chosen_run_since
+from studio.runs.chosen import chosen_run_since
+from studio.runs.files import STATUS_FILE, checkpoints
 from studio.runs.folder import has_adapter, run_base, served_adapter
 
 log = logging.getLogger("studio.chat")

@@ -4,15 +4,13 @@ RUN_DIR holds config.yaml, status.json (written atomically), metrics.jsonl (appe
 (the worker's stdout and stderr), checkpoint-N/ (resumable only with a complete marker),
 adapter/, summary.json, stop.request, and the files ``RUN_FILES`` names (eval, bench, best checkpoint,
 samples, merge record; read and written through studio.runs.folder). This module knows their names and
-the locks around them; it imports nothing of the studio but its paths, and no torch, so the app and
-`studio runs` read runs cheaply.
+the locks around them (studio.runs.locks); it imports no torch, so the app and `studio runs` read runs
+cheaply.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import json
 import logging
 import os
@@ -21,7 +19,13 @@ import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from studio.paths import studio_home
+from studio.runs.locks import (  # noqa: F401 (the locks are part of the run folder's API)
+    device_lock_path,
+    file_lock,
+    is_locked,
+    process_start_time,
+    try_lock,
+)
 from studio.safety.atomic import write_text
 
 STATUS_FILE = "status.json"
@@ -59,51 +63,6 @@ log = logging.getLogger("studio.runs")
 def atomic_write(path: Path, text: str, *, fsync: bool = False) -> None:
     """Write to a temporary file beside ``path``, then rename: readers see the old or the new file."""
     write_text(path, text, fsync=fsync)
-
-
-# ---- locks: the kernel drops an flock when its process dies, SIGKILL included -------------------
-@contextlib.contextmanager
-def file_lock(path: Path):
-    """Hold an exclusive flock on ``path`` for the duration of the block (waits for it)."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
-def try_lock(path: Path) -> int | None:
-    """An fd holding an exclusive flock on ``path``, or None when another process holds it."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
-
-
-def is_locked(path: Path) -> bool:
-    fd = try_lock(path)
-    if fd is None:
-        return True
-    os.close(fd)
-    return False
-
-
-def device_lock_path() -> Path:
-    # One training at a time on this machine's accelerator (or its CPU when there is none). A Slurm job
-    # names its own (its node's devices are Slurm's to share out, and the studio's home may be on a shared disk).
-    return Path(os.environ.get("STUDIO_DEVICE_LOCK") or studio_home() / "device.lock")
-
-
-def process_start_time(pid: int) -> int | None:
-    """Kernel start time of ``pid`` (clock ticks since boot): with the pid, it names one process."""
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 # ---- status, metrics, log -----------------------------------------------------------------------
@@ -252,27 +211,6 @@ def read_summary(run_dir: str | Path) -> dict:
         return json.loads((Path(run_dir) / SUMMARY_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-
-
-# ---- the run the user chose (a sweep's "use the best"): what Chat and Export start from -------------
-CHOSEN_FILE = "chosen_run.json"
-
-
-def choose_run(run_id: str, why: str) -> None:
-    atomic_write(studio_home() / CHOSEN_FILE, json.dumps({"run": run_id, "why": why, "time": time.time()}))
-
-
-def chosen_run() -> str | None:
-    return chosen_run_since()[0]
-
-
-def chosen_run_since() -> tuple[str | None, float]:
-    """The chosen run and when it was chosen (0 when none was)."""
-    try:
-        chosen = json.loads((studio_home() / CHOSEN_FILE).read_text(encoding="utf-8"))
-        return chosen.get("run") or None, float(chosen.get("time") or 0)
-    except (OSError, ValueError, AttributeError, TypeError):
-        return None, 0.0
 
 
 # ---- checkpoints: marked complete once fully written, judged by the marker ----------------------
