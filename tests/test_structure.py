@@ -38,7 +38,7 @@ LAYERS: list[tuple[str, ...]] = [
     # evaluation: the package; reward: scorers RL uses; classify_metrics: a classifier's figures (pure)
     ("evaluation", "evaluation.reward", "evaluation.classify_metrics"),
     ("methods.*",),  # the method modules: they build trainers and may use scorers (RL's reward model)
-    ("runs", "runs.registry"),
+    ("runs", "runs.registry", "runs.new_folder"),  # new_folder: where a new run goes
     ("chat.sources", "chat.engine", "chat.batch", "chat.before_after"),  # the one generation engine: runs and models below it
     ("training.callbacks", "runs.commands", "runs.report"),
     ("training.*",),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import subprocess
 import sys
 import threading
@@ -22,7 +21,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from studio.config import RunConfig
-from studio.errors import StudioError
 from studio.paths import PROJECT_ROOT, runs_dir
 from studio.runs.files import (
     ACTIVE_STATES,
@@ -32,7 +30,6 @@ from studio.runs.files import (
     RUN_LOCK,
     STATUS_FILE,
     STOP_FILE,
-    checkpoints,
     device_lock_path,
     file_lock,
     is_locked,
@@ -43,6 +40,7 @@ from studio.runs.files import (
     try_lock,
     update_status,
 )
+from studio.runs.new_folder import RunError, absolute_paths, link_name, new_run_dir
 from studio.safety import consent
 
 WORKER_MODULE = "studio.runs.worker"
@@ -52,10 +50,6 @@ DIED = ("The worker process ended without reporting (it was killed or crashed); 
         "resume the run to continue from its last complete checkpoint.")
 
 _children: list[subprocess.Popen] = []  # reaped on each registry pass so they do not linger as zombies
-
-
-class RunError(StudioError):
-    """A run that cannot be found, started, stopped or resumed as asked."""
 
 
 @dataclass
@@ -183,37 +177,6 @@ def get_run(run_id: str | Path) -> RunInfo:
 
 
 # ---- start, stop, resume ------------------------------------------------------------------------
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.") or "run"
-
-
-def _unique_dir(parent: Path, name: str) -> Path:
-    for i in range(1, 1000):
-        path = parent / (name if i == 1 else f"{name}-{i}")
-        try:
-            path.mkdir(parents=True, mode=0o700)  # a run folder is its user's alone
-            return path
-        except FileExistsError:
-            continue
-    raise RunError(f"Could not create a new run folder under {parent}.")
-
-
-def new_run_dir(cfg: RunConfig) -> Path:
-    """A fresh folder for ``cfg``: output.dir when set (registered by a link), else under runs/."""
-    if not cfg.output.dir:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        return _unique_dir(runs_dir(), f"{stamp}-{_slug(cfg.output.name or cfg.method)}")
-    run_dir = Path(cfg.output.dir).expanduser().resolve()
-    if (run_dir / STATUS_FILE).exists() or checkpoints(run_dir):
-        raise RunError(f"The folder {run_dir} already holds a run; resume it with `studio resume` "
-                       "or choose another output.dir.")
-    run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    link = _unique_dir(runs_dir(), _slug(run_dir.name))
-    link.rmdir()
-    link.symlink_to(run_dir, target_is_directory=True)
-    return run_dir
-
-
 def start_run(cfg: RunConfig, *, allow_code: bool = False, how: str = consent.FROM_CLI) -> RunInfo:
     """Create the run folder and start its worker now, or queue it behind the current training.
 
@@ -230,9 +193,9 @@ def create_run(cfg: RunConfig, message: str = "Queued.", *, allow_code: bool = F
     written with it (a Slurm run's job marker, so that no local reconcile ever starts it)."""
     cfg.validate()
     asked = consent.check_allowed(cfg, allow_code)
-    _absolute_paths(cfg)
+    absolute_paths(cfg)
     run_dir = new_run_dir(cfg)
-    run_id = run_dir.name if run_dir.parent == runs_dir().resolve() else _link_name(run_dir)
+    run_id = run_dir.name if run_dir.parent == runs_dir().resolve() else link_name(run_dir)
     consent.record(run_dir, asked, how)
     cfg.save(run_dir / CONFIG_FILE)
     now = time.time()
@@ -240,19 +203,6 @@ def create_run(cfg: RunConfig, message: str = "Queued.", *, allow_code: bool = F
                   total=cfg.training.max_steps, message=message, created=now, queued_at=now, cwd=os.getcwd(),
                   **status)
     return run_dir
-
-
-def _absolute_paths(cfg: RunConfig) -> None:
-    # The worker may start later from another process; relative paths that exist now are pinned.
-    for part, key in ((cfg.model, "name"), (cfg.data, "source"), (cfg.data, "eval_source")):
-        value = getattr(part, key)
-        if value and not os.path.isabs(value) and Path(value).exists():
-            setattr(part, key, str(Path(value).resolve()))
-
-
-def _link_name(run_dir: Path) -> str:
-    return next((p.name for p in runs_dir().iterdir() if p.is_symlink() and p.resolve() == run_dir),
-                run_dir.name)
 
 
 def stop_run(run_id: str | Path) -> RunInfo:

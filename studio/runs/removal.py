@@ -1,7 +1,7 @@
 """Deleting a run (the run page's Delete, `studio runs delete RUN`): only what the studio wrote, never a
 run that is training.
 
-A run folder directly under runs/ was made by the studio (``registry.new_run_dir``, an exclusive mkdir),
+A run folder directly under runs/ was made by the studio (``new_folder.new_run_dir``, an exclusive mkdir),
 so it goes whole. A run trained into the user's own ``output.dir`` is only registered here by a link:
 the link goes and the folder stays (it may hold the user's other files), and the sentence says so.
 """
