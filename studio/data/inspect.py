@@ -12,9 +12,9 @@ from jinja2.exceptions import TemplateError
 
 from studio.data.layouts.kinds import is_labelled
 from studio.data.layouts.normalise import normalise
+from studio.data.prepare.lengths import length_stats
 from studio.data.prepare.preview import (
     CONVERSATIONS,
-    length_stats,
     preview,
     render,
     sft_plan,

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from studio.data.read.sniff import is_binary, sniff, txt_kind
 from studio.errors import StudioError
 
 FILE_KINDS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
@@ -74,53 +75,6 @@ def _needs_total(split: str) -> bool:
     return "%" in (split or "") or "-" in (split or "")
 
 
-def _sniff(head: bytes) -> str | None:
-    text = head.lstrip()
-    if text.startswith(b"PAR1") or head.startswith(b"PAR1"):
-        return "parquet"
-    if text[:1] in (b"{",):
-        return "jsonl"
-    if text[:1] == b"[":
-        return "json"
-    first = text.split(b"\n", 1)[0]
-    if b"\t" in first:
-        return "tsv"
-    if b"," in first:
-        return "csv"
-    return None
-
-
-HEADER_CELL = re.compile(r"^[\w .()/-]{1,40}$")
-
-
-def _txt_kind(head: bytes) -> str:
-    """A .txt upload may be JSON Lines or a table saved as text; otherwise it is one document per line."""
-    sniffed = _sniff(head)
-    if sniffed in ("jsonl", "json"):
-        return sniffed
-    if sniffed in ("csv", "tsv"):
-        lines = head.decode("utf-8", "replace").splitlines()[:6]
-        rows = list(csv.reader(lines[:-1] or lines, delimiter="\t" if sniffed == "tsv" else ","))
-        if rows and all(HEADER_CELL.match(c.strip()) for c in rows[0]) and all(len(r) == len(rows[0]) for r in rows):
-            return sniffed  # a short header of column names and rows that match it
-    return "txt"
-
-
-def _is_binary(head: bytes) -> bool:
-    if head.startswith(b"PAR1"):
-        return False
-    if b"\x00" in head:
-        return True
-    try:
-        head.decode("utf-8")
-        return False
-    except UnicodeDecodeError as exc:
-        if exc.start >= len(head) - 4:  # a multi-byte character cut by the sample boundary
-            return False
-        bad = sum(1 for b in head if b < 9 or 13 < b < 32)
-        return bad > len(head) // 20
-
-
 def read_file(path: Path, *, split: str = "train", limit: int | None = None) -> RawRows:
     try:
         with path.open("rb") as fh:
@@ -129,10 +83,10 @@ def read_file(path: Path, *, split: str = "train", limit: int | None = None) -> 
         raise DataError(f"Could not open {path.name} ({exc.strerror or exc}); check that the file is readable.")
     if not head.strip():
         raise DataError(f"The file {path.name} is empty; choose a file with at least one row of data.")
-    kind = FILE_KINDS.get(path.suffix.lower()) or _sniff(head)
+    kind = FILE_KINDS.get(path.suffix.lower()) or sniff(head)
     if kind == "txt":
-        kind = _txt_kind(head)
-    if kind != "parquet" and _is_binary(head):
+        kind = txt_kind(head)
+    if kind != "parquet" and is_binary(head):
         raise DataError(
             f"The file {path.name} looks binary, not text data; use {LOCAL_HINT}."
         )
