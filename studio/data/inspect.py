@@ -130,6 +130,31 @@ def inspect_source(source: str, *, split: str = "train", subset: str | None = No
         model_name = model or getattr(tokenizer, "name_or_path", "") or "tokenizer"
     label = apply_template(tokenizer, template)
     plan = sft_plan(tokenizer) if norm.kind in CONVERSATIONS else None
+    notes = _reading_notes(raw, norm, plan, tokenizer, label, max_length)
+    sample = norm.examples[0]
+    try:
+        texts = render(tokenizer, sample, norm.kind, plan)
+    except TemplateError as exc:
+        texts = {"text": f"(the {label} chat template rejects this example: {exc})"}
+    previews = [_safe_preview(tokenizer, ex, norm.kind, plan, label) for ex in norm.examples[:max(0, preview_rows)]]
+    budget = stats_time_budget
+    if budget is not None:
+        budget = min(budget, max(MIN_STATS_SECONDS, TARGET_SECONDS - (time.perf_counter() - started)))
+    stats = length_stats(tokenizer, norm.examples, norm.kind, plan, max_length or DEFAULT_MAX_LENGTH, budget)
+    notes += _length_notes(stats, label)
+    return InspectReport(
+        source=source, kind=norm.kind, format=norm.format.name, description=norm.format.description,
+        rows=norm.rows, valid_rows=norm.valid_rows, examples=len(norm.examples), errors=norm.errors,
+        sample=sample, rendered=texts.get("text", texts.get("chosen", "")), rendered_rejected=texts.get("rejected"),
+        preview=previews, length_stats=stats, template=label, model=model_name, notes=notes,
+        remarks=norm.remarks, media=norm.media, weighed=norm.weighed, columns=sorted(raw_columns),
+        source_rows=raw.source_rows, source_bytes=raw.source_bytes,
+    )
+
+
+def _reading_notes(raw, norm, plan, tokenizer, label: str, max_length: int | None) -> list[str]:
+    """What the user should know about the rows read: a partial read, the template's reach, tools, raw text,
+    turns of weight 0."""
     notes = list(norm.notes)
     if raw.source_rows is not None and raw.source_rows > norm.rows:
         size = f" ({raw.source_bytes / 1e6:,.0f} MB)" if raw.source_bytes else ""
@@ -137,7 +162,6 @@ def inspect_source(source: str, *, split: str = "train", subset: str | None = No
                         "are checked when a run prepares them.")
     if plan is not None and plan.note:
         notes.append(plan.note)
-    sample = norm.examples[0]
     if norm.kind == "tool":
         problem = tool_template_problem(tokenizer, norm.examples, label, plan)
         if problem:
@@ -148,15 +172,12 @@ def inspect_source(source: str, *, split: str = "train", subset: str | None = No
     if any(m.get("weight") == 0 for ex in norm.examples[:2000] for m in ex.get("messages") or ()):
         notes.append("Some assistant turns have weight 0: they stay in the conversation but are not trained on "
                      "(marked 'weight 0' in the preview).")
-    try:
-        texts = render(tokenizer, sample, norm.kind, plan)
-    except TemplateError as exc:
-        texts = {"text": f"(the {label} chat template rejects this example: {exc})"}
-    previews = [_safe_preview(tokenizer, ex, norm.kind, plan, label) for ex in norm.examples[:max(0, preview_rows)]]
-    budget = stats_time_budget
-    if budget is not None:
-        budget = min(budget, max(MIN_STATS_SECONDS, TARGET_SECONDS - (time.perf_counter() - started)))
-    stats = length_stats(tokenizer, norm.examples, norm.kind, plan, max_length or DEFAULT_MAX_LENGTH, budget)
+    return notes
+
+
+def _length_notes(stats: dict, label: str) -> list[str]:
+    """Examples the chat template rejects (all of them: a DataError), and a sampled count."""
+    notes = []
     if stats["rejected"]:
         if stats["rejected"] == stats["counted"] + stats["rejected"]:
             raise DataError(f"The {label} chat template rejects every example ({stats['rejected_reason']}); "
@@ -168,14 +189,7 @@ def inspect_source(source: str, *, split: str = "train", subset: str | None = No
     if stats["sampled"]:
         notes.append(f"Token lengths come from a random sample of {stats['counted']:,} of {stats['total']:,} "
                      "examples (counting all would take too long here); 'truncated' is estimated from it.")
-    return InspectReport(
-        source=source, kind=norm.kind, format=norm.format.name, description=norm.format.description,
-        rows=norm.rows, valid_rows=norm.valid_rows, examples=len(norm.examples), errors=norm.errors,
-        sample=sample, rendered=texts.get("text", texts.get("chosen", "")), rendered_rejected=texts.get("rejected"),
-        preview=previews, length_stats=stats, template=label, model=model_name, notes=notes,
-        remarks=norm.remarks, media=norm.media, weighed=norm.weighed, columns=sorted(raw_columns),
-        source_rows=raw.source_rows, source_bytes=raw.source_bytes,
-    )
+    return notes
 
 
 def _safe_preview(tokenizer, example: dict, kind: str, plan, label: str) -> list[dict]:

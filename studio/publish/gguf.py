@@ -208,23 +208,7 @@ def export_gguf(run_dir: str | Path, to: str | Path, quant: str | list[str] = "f
         tokenizer.save_pretrained(str(merged_dir))
         del pair
         stem = _file_stem(run)
-        files = []
-        for i, name in enumerate(quants):
-            gguf_file = tmp / f"{stem}-{name}.gguf"
-            share = 0.4 + 0.55 * i / len(quants)
-            say(share, f"Writing {gguf_file.name} ({name})...")
-            if name in LLAMA_CPP_QUANTS:  # the converter writes f16, llama.cpp's quantiser shrinks it
-                f16 = tmp / f"{stem}-f16.gguf" if "f16" in quants[:i] else tmp / ".f16.gguf"
-                if not f16.is_file():
-                    convert_folder(merged_dir, f16, "f16", name=stem)
-                quantize(f16, gguf_file, name)
-            else:
-                convert_folder(merged_dir, gguf_file, name, name=stem)
-            check = None
-            if check_prompt:
-                say(share + 0.3 / len(quants), f"Reading {gguf_file.name} back and answering the same prompt...")
-                check = round_trip_check(gguf_file, check_prompt, tuned_answer)
-            files.append({"gguf": gguf_file.name, "quant": name, "check": check})
+        files = _write_quants(tmp, merged_dir, stem, quants, check_prompt, tuned_answer, say)
         (tmp / ".f16.gguf").unlink(missing_ok=True)
         shutil.rmtree(merged_dir)
         moving = str(Path(tmp).resolve())  # the read-backs of files about to be renamed let go
@@ -235,6 +219,30 @@ def export_gguf(run_dir: str | Path, to: str | Path, quant: str | list[str] = "f
     files = [{**f, "gguf": str(target / f["gguf"])} for f in files]
     record_share(run_dir, "GGUF export", target)
     return {**files[0], "modelfile": str(target / "Modelfile"), "files": files}
+
+
+def _write_quants(tmp: Path, merged_dir: Path, stem: str, quants: list[str], check_prompt: str | None,
+                  tuned_answer: str | None, say) -> list[dict]:
+    """One GGUF per quantisation from the merged model in ``merged_dir`` (llama.cpp's quantiser shrinks an f16
+    one), each read back and checked against ``tuned_answer`` when there is a ``check_prompt``."""
+    files = []
+    for i, name in enumerate(quants):
+        gguf_file = tmp / f"{stem}-{name}.gguf"
+        share = 0.4 + 0.55 * i / len(quants)
+        say(share, f"Writing {gguf_file.name} ({name})...")
+        if name in LLAMA_CPP_QUANTS:  # the converter writes f16, llama.cpp's quantiser shrinks it
+            f16 = tmp / f"{stem}-f16.gguf" if "f16" in quants[:i] else tmp / ".f16.gguf"
+            if not f16.is_file():
+                convert_folder(merged_dir, f16, "f16", name=stem)
+            quantize(f16, gguf_file, name)
+        else:
+            convert_folder(merged_dir, gguf_file, name, name=stem)
+        check = None
+        if check_prompt:
+            say(share + 0.3 / len(quants), f"Reading {gguf_file.name} back and answering the same prompt...")
+            check = round_trip_check(gguf_file, check_prompt, tuned_answer)
+        files.append({"gguf": gguf_file.name, "quant": name, "check": check})
+    return files
 
 
 def _file_stem(run: Path) -> str:

@@ -73,6 +73,27 @@ def export_lora_gguf(run_dir: str | Path, to: str | Path) -> dict:
     alpha = float(config["lora_alpha"])
     expected: dict[str, torch.Tensor] = {}  # GGUF name -> the update llama.cpp must apply to that weight
 
+    LoraWriter = _lora_writer(model_class, gguf, pairs, alpha, arch, expected)
+
+    with replacing(target, LORA_EXPORT, "LoRA GGUF export") as tmp:
+        out_file = tmp / f"{_file_stem(run)}-lora-f32.gguf"
+        with torch.inference_mode(), _converter_log_to_file():
+            writer = LoraWriter(base_dir, gguf.LlamaFileType.ALL_F32, out_file, eager=True, hparams=hparams,
+                                model_name=f"{_file_stem(run)}-lora")
+            writer.dir_model_card = adapter
+            writer.write()
+        check = round_trip(out_file, expected, alpha)
+        if not check["same"]:
+            raise LoraExportError(f"The LoRA GGUF read back does not reproduce the adapter ({check['worst']}); "
+                                  "export it merged (--format gguf) instead.")
+        write_json(tmp / MARKER, {"gguf": out_file.name, "check": check})
+    return {"gguf": str(target / out_file.name), "tensors": len(expected), "check": check}
+
+
+def _lora_writer(model_class, gguf, pairs: dict, alpha: float, arch: str, expected: dict):
+    """llama.cpp's converter class for the base's architecture, turned into one that writes the adapter's
+    LoRA pairs (and records in ``expected`` the update each one must apply to its weight)."""
+
     class LoraWriter(model_class):
         model_arch = model_class.model_arch
 
@@ -104,19 +125,7 @@ def export_lora_gguf(run_dir: str | Path, to: str | Path) -> dict:
             expected[dest] = update
             return [(dest + ".lora_a", lora_a), (dest + ".lora_b", new_b)]
 
-    with replacing(target, LORA_EXPORT, "LoRA GGUF export") as tmp:
-        out_file = tmp / f"{_file_stem(run)}-lora-f32.gguf"
-        with torch.inference_mode(), _converter_log_to_file():
-            writer = LoraWriter(base_dir, gguf.LlamaFileType.ALL_F32, out_file, eager=True, hparams=hparams,
-                                model_name=f"{_file_stem(run)}-lora")
-            writer.dir_model_card = adapter
-            writer.write()
-        check = round_trip(out_file, expected, alpha)
-        if not check["same"]:
-            raise LoraExportError(f"The LoRA GGUF read back does not reproduce the adapter ({check['worst']}); "
-                                  "export it merged (--format gguf) instead.")
-        write_json(tmp / MARKER, {"gguf": out_file.name, "check": check})
-    return {"gguf": str(target / out_file.name), "tensors": len(expected), "check": check}
+    return LoraWriter
 
 
 def round_trip(path: Path, expected: dict, alpha: float) -> dict:

@@ -129,9 +129,7 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
     ``data_progress(what, done, total, eta_s)`` hears how preparing the data goes (every few seconds);
     ``on_plan`` hears the device, precision and memory estimate before the first step.
     """
-    from studio.data import fmt_seconds, reported_maps
     from studio.models.memory import PeakMemory, runtime_baseline
-    from studio.training.callbacks import MetricsWriter, ProgressPrinter, SaveAtEnd
 
     run_dir = Path(run_dir)
     consent.require(cfg, run_dir)  # a recipe line alone runs no code: the user's yes is in the run folder
@@ -144,17 +142,8 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
     say = progress or log.info
-
-    def report(what: str, done: int, total: int, eta: float | None) -> None:
-        say(f"Preparing data: {what} {done:,}/{total:,} rows (ETA {fmt_seconds(eta)})")
-        if data_progress is not None:
-            data_progress(what, done, total, eta)
-
-    with reported_maps(report):
-        plan, resolved, tokenizer, template, data, model = prepare(cfg, progress)
-        # A checkpoint at the last step too, so that a completed run can be continued for more.
-        all_callbacks = [MetricsWriter(run_dir), *(callbacks or ()), ProgressPrinter(progress), SaveAtEnd()]
-        trainer = build_with_data(cfg, run_dir, model, tokenizer, data, plan, all_callbacks, say)
+    plan, resolved, tokenizer, template, data, model, trainer = _prepared_trainer(
+        cfg, run_dir, callbacks, progress, data_progress)
     planned, estimate, longest = _announce_plan(cfg, trainer, model, plan, say, on_plan)
     main_process = trainer.is_world_process_zero()
     if main_process:
@@ -185,6 +174,27 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
     if main_process:
         write_json(run_dir / SUMMARY_FILE, summary)
     return summary
+
+
+def _prepared_trainer(cfg: RunConfig, run_dir: Path, callbacks, progress, data_progress) -> tuple:
+    """(plan, resolved, tokenizer, template, data, model, trainer): the model and data loaded and the method's
+    trainer built on them, how preparing the data goes said every few seconds."""
+    from studio.data import fmt_seconds, reported_maps
+    from studio.training.callbacks import MetricsWriter, ProgressPrinter, SaveAtEnd
+
+    say = progress or log.info
+
+    def report(what: str, done: int, total: int, eta: float | None) -> None:
+        say(f"Preparing data: {what} {done:,}/{total:,} rows (ETA {fmt_seconds(eta)})")
+        if data_progress is not None:
+            data_progress(what, done, total, eta)
+
+    with reported_maps(report):
+        plan, resolved, tokenizer, template, data, model = prepare(cfg, progress)
+        # A checkpoint at the last step too, so that a completed run can be continued for more.
+        all_callbacks = [MetricsWriter(run_dir), *(callbacks or ()), ProgressPrinter(progress), SaveAtEnd()]
+        trainer = build_with_data(cfg, run_dir, model, tokenizer, data, plan, all_callbacks, say)
+    return plan, resolved, tokenizer, template, data, model, trainer
 
 
 def _announce_plan(cfg: RunConfig, trainer, model, plan: DevicePlan, say, on_plan) -> tuple[dict, Any, int]:

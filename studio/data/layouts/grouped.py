@@ -125,8 +125,8 @@ def _oasst_node(row: dict) -> tuple[str, str | None, str, str, float | None]:
     return mid, parent or None, role, text, rank
 
 
-def oasst(rows: list[tuple[int, dict]], kind: str, columns: set[str]) -> tuple[Examples, list[dict], list[str]]:
-    errors = []
+def _oasst_nodes(rows: list[tuple[int, dict]], errors: list[dict]) -> dict[str, tuple]:
+    """message_id -> (row, parent id, role, text, rank) for every usable message; the others become errors."""
     nodes: dict[str, tuple[int, str | None, str, str, float | None]] = {}
     for idx, row in rows:
         try:
@@ -138,6 +138,12 @@ def oasst(rows: list[tuple[int, dict]], kind: str, columns: set[str]) -> tuple[E
             errors.append(row_error(idx, f"duplicate message_id '{mid}' (first seen in row {nodes[mid][0]})"))
             continue
         nodes[mid] = (idx, parent, role, text, rank)
+    return nodes
+
+
+def _oasst_tree(nodes: dict[str, tuple], errors: list[dict]) -> tuple[list[str], dict[str, list[str]], set[str]]:
+    """(conversation starts, each message's replies, the messages reached from a start); a message that
+    cannot be reached, or replies to its own role, becomes an error."""
     children: dict[str, list[str]] = defaultdict(list)
     roots = []
     for mid, (idx, parent, role, _, _) in nodes.items():
@@ -165,6 +171,13 @@ def oasst(rows: list[tuple[int, dict]], kind: str, columns: set[str]) -> tuple[E
             errors.append(row_error(idx, f"its parent message '{parent}' is missing or was left out"))
         else:
             errors.append(row_error(idx, "an earlier message in its conversation was left out"))
+    return roots, children, reached
+
+
+def oasst(rows: list[tuple[int, dict]], kind: str, columns: set[str]) -> tuple[Examples, list[dict], list[str]]:
+    errors: list[dict] = []
+    nodes = _oasst_nodes(rows, errors)
+    roots, children, reached = _oasst_tree(nodes, errors)
 
     def order(mid: str) -> tuple:
         idx, _, _, _, rank = nodes[mid]

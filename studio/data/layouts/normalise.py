@@ -77,6 +77,20 @@ def _sample_rows(raw: RawRows, seed: int, max_rows: int | None) -> RawRows:
     return raw
 
 
+def _convert_groups(raw: RawRows, fmt, kind: str, columns, errors: list[dict], remarks: list[dict],
+                    shuffle_seed: int | None, max_rows: int | None) -> tuple[list[dict], int, list[str]]:
+    """(examples, rows without a problem, notes) of a layout whose examples span several rows (GROUPED);
+    its problems join ``errors``, rows it skips with a reason join ``remarks``."""
+    pairs, group_errors, notes = GROUPED[fmt.name](raw.rows, kind, columns)
+    errors.extend(e for e in group_errors if not e.get("skipped"))
+    remarks.extend(e for e in group_errors if e.get("skipped"))
+    if shuffle_seed is not None:  # one example from many rows: sample examples
+        random.Random(shuffle_seed).shuffle(pairs)
+        if max_rows is not None:
+            pairs = pairs[:max_rows]
+    return [ex for _, ex in pairs], raw.total - len({e["row"] for e in errors}), notes
+
+
 def normalise(raw: RawRows, method: str | None = None, column_map: dict | None = None, *,
               shuffle_seed: int | None = None, max_rows: int | None = None) -> Normalised:
     """Detect the schema of ``raw`` and turn its rows into TRL conversational examples."""
@@ -104,15 +118,7 @@ def normalise(raw: RawRows, method: str | None = None, column_map: dict | None =
     if fmt.row is not None:
         examples, valid = _convert_rows(raw, fmt, errors, remarks, media, columns)
     else:
-        pairs, group_errors, notes = GROUPED[fmt.name](raw.rows, kind, columns)
-        errors.extend(e for e in group_errors if not e.get("skipped"))
-        remarks.extend(e for e in group_errors if e.get("skipped"))
-        if shuffle_seed is not None:  # one example from many rows: sample examples
-            random.Random(shuffle_seed).shuffle(pairs)
-            if max_rows is not None:
-                pairs = pairs[:max_rows]
-        examples = [ex for _, ex in pairs]
-        valid = raw.total - len({e["row"] for e in errors})
+        examples, valid, notes = _convert_groups(raw, fmt, kind, columns, errors, remarks, shuffle_seed, max_rows)
     errors.sort(key=lambda e: e["row"])
     if media:
         kind = "multimodal"
