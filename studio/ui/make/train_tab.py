@@ -9,6 +9,7 @@ from typing import Any
 
 import gradio as gr
 
+from studio.errors import StudioError
 from studio.methods import all_methods, get_method
 from studio.safety.consent import FROM_APP
 from studio.ui import monitor, samples_panel
@@ -139,8 +140,11 @@ def time_estimate(form: dict) -> dict:
     try:
         cfg = config_from_values(form.get("recipe"), config_values(form))
         return {"estimate": estimate_sentence(estimate(cfg, list_runs_safe(), this_machine()))}
-    except Exception as exc:  # noqa: BLE001 - an estimate is a view: a form being edited must not break it
+    except (StudioError, ValueError) as exc:  # a form being edited: no estimate until it makes sense
         log.debug("no time estimate: %s", exc)
+        return {"estimate": ""}
+    except Exception:
+        log.exception("the time estimate failed")
         return {"estimate": ""}
 
 
