@@ -35,8 +35,10 @@ def add_training_commands(sub) -> argparse.ArgumentParser:
     p.add_argument("--category", choices=["small", "medium", "large"], help="only this size category")
     p.add_argument("--json", action="store_true", help="print JSON")
 
-    p = sub.add_parser("prepare", help="convert the built-in model now, into this installation (make install does it)")
-    p.add_argument("--into", default=None, help="folder for the converted copy (default: inside this environment)")
+    p = sub.add_parser("prepare", help="convert the built-in model now, into this installation (make install "
+                                       "does it)")
+    p.add_argument("--into", default=None,
+                   help="folder for the converted copy (default: inside this environment)")
 
     p = sub.add_parser("methods", help="the training methods, what data each needs, and their recipes")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -50,9 +52,11 @@ def add_training_commands(sub) -> argparse.ArgumentParser:
 
 
 def add_chat_command(sub) -> None:
-    p = sub.add_parser("chat", help="talk to a model (or two with --compare); --prompt: one run before and after")
+    p = sub.add_parser("chat", help="talk to a model (or two with --compare); --prompt: one run before and "
+                                    "after")
     p.add_argument("run_dir", nargs="?", default=None,
-                   help="run id or folder, 'base', a model folder or a .gguf file (default: newest finished run)")
+                   help="run id or folder, 'base', a model folder or a .gguf file (default: newest finished "
+                        "run)")
     p.add_argument("--prompt", default=None, help="ask once: the base and the run's answer, then exit")
     p.add_argument("--compare", default=None, metavar="MODEL", help="a second model answering every message")
     p.add_argument("--base", default="embedded", help="the model that 'base' means")
@@ -98,8 +102,10 @@ def add_data_and_run_commands(sub) -> None:
     p = sub.add_parser("resume", help="continue a stopped, failed or completed run from its last checkpoint")
     p.add_argument("run", help="run id or folder")
     p.add_argument("overrides", nargs="*", help="key=value changes first, e.g. training.batch_size=2 "
-                   "training.gradient_accumulation=2, or training.max_steps=32 to train a completed run further")
-    p.add_argument("--foreground", action="store_true", help="train in this terminal instead of the background")
+                   "training.gradient_accumulation=2, or training.max_steps=32 to train a completed run "
+                   "further")
+    p.add_argument("--foreground", action="store_true",
+                   help="train in this terminal instead of the background")
 
     add_safety_flags(sub)
 
@@ -109,12 +115,14 @@ def add_eval_commands(sub) -> None:
     p = sub.add_parser("eval", help="score held-out preference pairs with the base and the tuned model")
     p.add_argument("run_dir")
     p.add_argument("--pairs", default=None, help="preference pairs file (any format the data tools read)")
-    p.add_argument("--data", default=None, help="a classify run: labelled examples to evaluate on (default: the "
+    p.add_argument("--data", default=None,
+                   help="a classify run: labelled examples to evaluate on (default: the "
                    "eval set it trained with)")
     p.add_argument("--prompts", default=None, help="text file of prompts to answer before and after")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("score", help="a reward run scores two answers to one prompt: both rewards and P(A preferred)")
+    p = sub.add_parser("score", help="a reward run scores two answers to one prompt: both rewards and P(A "
+                                     "preferred)")
     p.add_argument("run_dir", help="a reward model's run folder")
     p.add_argument("--prompt", required=True, help="the question")
     p.add_argument("--a", required=True, help="answer A")
@@ -162,7 +170,8 @@ def add_share_commands(sub) -> None:
     p.add_argument("runs", nargs="+", help="two or more run ids or folders trained on the same base model")
     p.add_argument("--method", choices=["linear", "ties", "dare_ties", "cat"], default="linear")
     p.add_argument("--weights", default=None, metavar="W1,W2,...",
-                   help="one weight per run (default: equal shares for linear/cat, 1 each for ties/dare_ties)")
+                   help="one weight per run (default: equal shares for linear/cat, 1 each for "
+                        "ties/dare_ties)")
     p.add_argument("--density", type=float, default=None, help="ties/dare_ties: share of weights kept (0.5)")
     p.add_argument("--name", required=True, help="name of the new run")
     p.add_argument("--seed", type=int, default=0, help="dare_ties drops weights at random; this fixes which")
@@ -172,12 +181,15 @@ def add_arena_bench_and_judge(sub) -> None:
     """`studio arena leaderboard`, `bench` and `judge` (its parser lives with the judges)."""
     from studio.evaluation.judges.commands import add_judge_parser
 
-    arena = sub.add_parser("arena", help="the Chat tab's votes").add_subparsers(dest="arena_command", required=True)
-    p = arena.add_parser("leaderboard", help="Bradley-Terry ratings (Elo scale) with 95%% intervals from blind votes")
+    arena = sub.add_parser("arena", help="the Chat tab's votes").add_subparsers(dest="arena_command",
+                                                                                required=True)
+    p = arena.add_parser("leaderboard", help="Bradley-Terry ratings (Elo scale) with 95%% intervals from "
+                                             "blind votes")
     p.add_argument("--votes", default=None, help="votes file (default: the Chat tab's feedback.jsonl)")
     p.add_argument("--resamples", type=int, default=200, help="bootstrap resamples for the intervals")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true", help="print [{model, rating, ci_low, ci_high, votes}], best first")
+    p.add_argument("--json", action="store_true",
+                   help="print [{model, rating, ci_low, ci_high, votes}], best first")
 
     p = sub.add_parser("bench", help="a benchmark (IFEval) on the base and a run: before and after")
     p.add_argument("run_dir", help="run id or folder")
@@ -197,7 +209,8 @@ def add_app_command(sub) -> None:
     p.add_argument("--auth-file", default=None,
                    help="file holding USER:PASSWORD required to open the app (or set $STUDIO_AUTH)")
     p.add_argument("--auth", default=None,
-                   help="USER:PASSWORD on the command line (visible to other users in `ps`: prefer the two above)")
+                   help="USER:PASSWORD on the command line (visible to other users in `ps`: prefer the two "
+                        "above)")
 
 
 def add_core_commands(sub) -> None:
@@ -220,20 +233,25 @@ def add_exposure_options(sub) -> None:
 def add_scale_out(sub, train: argparse.ArgumentParser) -> None:
     """Sweeps (`studio sweep`) and training beyond one machine (`studio train --nodes/--slurm`)."""
     nodes = train.add_argument_group("several nodes (each node runs this with its own --node-rank)")
-    nodes.add_argument("--nodes", type=int, default=None, help="machines training together (distributed.nodes)")
+    nodes.add_argument("--nodes", type=int, default=None,
+                       help="machines training together (distributed.nodes)")
     nodes.add_argument("--node-rank", type=int, default=None, help="this machine's rank: 0 on the main node")
     nodes.add_argument("--main", default=None, metavar="HOST:PORT", help="address and port of node 0")
-    for p in (train, sub.add_parser("sweep", help="try several settings of a recipe's sweep section; pick the best")):
+    for p in (train, sub.add_parser("sweep", help="try several settings of a recipe's sweep section; pick "
+                                                  "the best")):
         group = p.add_argument_group("Slurm")
-        group.add_argument("--slurm", action="store_true", help="write RUN/slurm.sbatch and submit it with sbatch")
+        group.add_argument("--slurm", action="store_true",
+                           help="write RUN/slurm.sbatch and submit it with sbatch")
         group.add_argument("--gpus-per-node", type=int, default=None)
         group.add_argument("--partition", default=None)
         group.add_argument("--time", default=None, help="Slurm's time limit, e.g. 04:00:00")
         group.add_argument("--account", default=None)
         group.add_argument("--no-submit", action="store_true", help="write the script only")
-    p.add_argument("recipe", help="recipe YAML with a sweep section, e.g. presets/recipes/pineapple-dpo-beta-sweep.yaml")
+    p.add_argument("recipe", help="recipe YAML with a sweep section, e.g. "
+                                  "presets/recipes/pineapple-dpo-beta-sweep.yaml")
     p.add_argument("overrides", nargs="*", help="key=value changes to the base recipe")
-    p.add_argument("--parallel", type=int, default=1, help="trials in flight at once (a Slurm array's throttle)")
+    p.add_argument("--parallel", type=int, default=1,
+                   help="trials in flight at once (a Slurm array's throttle)")
     p.add_argument("--plan", action="store_true", help="say what the sweep will cost, then stop")
     p.add_argument("--json", action="store_true", help="print {metric, direction, trials, best} as JSON")
 
@@ -250,8 +268,10 @@ def add_run_page_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_classify_commands(sub) -> None:
-    """`studio predict`: a classify run labels a text, a pair or a file; `studio prompt`: a chat model does."""
-    p = sub.add_parser("predict", help="a classify run labels a text (each label's probability) or a whole file")
+    """`studio predict`: a classify run labels a text, a pair or a file; `studio prompt`: a chat model
+    does."""
+    p = sub.add_parser("predict", help="a classify run labels a text (each label's probability) or a whole "
+                                       "file")
     p.add_argument("run_dir", help="a classify run's id or folder")
     p.add_argument("--text", default=None, help="the text to label (words split on spaces for a tagger)")
     p.add_argument("--text-b", default=None, help="the second text, for a pair classifier")
@@ -259,17 +279,20 @@ def add_classify_commands(sub) -> None:
     p.add_argument("--out", default=None, help="where --file's labels go (CSV; default: beside it)")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("prompt", help="a chat model labels a test set by prompting, zero- or k-shot (the same "
+    p = sub.add_parser("prompt", help="a chat model labels a test set by prompting, zero- or k-shot (the "
+                                      "same "
                        "figures as `studio eval`)")
     p.add_argument("model", help="embedded, a Hub id, a model folder, a .gguf, or a run")
     p.add_argument("--data", required=True, help="the labelled test set")
     p.add_argument("--examples", default=None, help="labelled training file the k examples are drawn from")
-    p.add_argument("--shots", type=int, default=0, help="examples shown before each test text (balanced by label)")
+    p.add_argument("--shots", type=int, default=0,
+                   help="examples shown before each test text (balanced by label)")
     p.add_argument("--format", choices=["text", "chat"], default="text",
                    help="'text': the course's \"text // label\" lines; 'chat': user and assistant turns")
     p.add_argument("--calibrate", action="store_true", help="divide out the label bias measured on \"N/A\"")
     p.add_argument("--answer", choices=["likelihood", "generate"], default="likelihood",
-                   help="'likelihood': the label whose words are likeliest; 'generate': the model writes freely and "
+                   help="'likelihood': the label whose words are likeliest; 'generate': the model writes "
+                        "freely and "
                    "an answer naming no label counts as wrong")
     p.add_argument("--seed", type=int, default=0, help="which examples are drawn")
     p.add_argument("--json", action="store_true")

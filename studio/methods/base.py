@@ -91,12 +91,14 @@ class Method:
     # It writes the answers it sampled while training to RUN/samples.jsonl (the samples panel follows them).
     samples: bool = False
     # The user's own code a run would execute (RL's Python reward functions), one name each, read from the
-    # method's options: such a run starts only with the user's yes (studio.safety.consent). None: it runs none.
+    # method's options: such a run starts only with the user's yes (studio.safety.consent). None: it runs
+    # none.
     user_code: Callable[[Any], list[str]] | None = None
 
     def __post_init__(self) -> None:
         if self.produces not in PRODUCES:
-            raise ValueError(f"Method {self.name}: produces must be one of {', '.join(PRODUCES)}, not {self.produces!r}")
+            raise ValueError(f"Method {self.name}: produces must be one of {', '.join(PRODUCES)}, not "
+                             f"{self.produces!r}")
 
     @property
     def model_kind(self) -> str:
@@ -114,15 +116,18 @@ class Method:
 
 
 def without(args: dict[str, Any], *keys: str) -> dict[str, Any]:
-    """The shared TrainingArguments less the keys a trainer's config does not have (e.g. RLOO's max_length)."""
+    """The shared TrainingArguments less the keys a trainer's config does not have (e.g. RLOO's
+    max_length)."""
     return {k: v for k, v in args.items() if k not in keys}
 
 
 # The one step of each trainer that turns text rows into token ids, where TRL 1.x offers no option to skip it,
-# with the parameters it is called with. SFTTrainer has one (``dataset_kwargs={"skip_prepare_dataset": True}``)
+# with the parameters it is called with. SFTTrainer has one (``dataset_kwargs={"skip_prepare_dataset":
+# True}``)
 # and RewardTrainer skips rows that already hold ``chosen_ids``/``rejected_ids``: those need nothing here.
 # ORPOTrainer and CPOTrainer map their public ``tokenize_row`` over the rows; DPOTrainer and KTOTrainer have
-# only the private ``_prepare_dataset`` (run unless the rows hold images). tests/test_trl_hooks.py fails as soon
+# only the private ``_prepare_dataset`` (run unless the rows hold images). tests/test_trl_hooks.py fails as
+# soon
 # as an installed TRL renames one or changes its parameters, and ``as_prepared`` refuses to override a hook
 # whose parameters are not these (the rows would be tokenized again, or training would break mid-way).
 PREPARE_HOOKS = {
@@ -132,7 +137,8 @@ PREPARE_HOOKS = {
 
 
 def hook_parameters(trainer_cls, hook: str) -> tuple[str, ...]:
-    """The parameter names of ``trainer_cls``'s ``hook`` as the installed TRL defines it (empty when absent)."""
+    """The parameter names of ``trainer_cls``'s ``hook`` as the installed TRL defines it (empty when
+    absent)."""
     import inspect
 
     method = getattr(trainer_cls, hook, None)
@@ -152,8 +158,10 @@ def as_prepared(trainer_cls, hook: str = "_prepare_dataset"):
         raise ValueError(f"unknown dataset preparation hook {hook!r}")
     found = hook_parameters(trainer_cls, hook)
     if found != PREPARE_HOOKS[hook]:
-        raise StudioError(f"The installed TRL's {trainer_cls.__name__}.{hook} takes ({', '.join(found)}), not "
-                          f"({', '.join(PREPARE_HOOKS[hook])}), so cached rows cannot be handed to it; install "
+        raise StudioError(f"The installed TRL's {trainer_cls.__name__}.{hook} takes ({', '.join(found)}), "
+                          "not "
+                          f"({', '.join(PREPARE_HOOKS[hook])}), so cached rows cannot be handed to it; "
+                          "install "
                           "TRL 1.16, the release the studio was tested with.")
     return type(f"Prepared{trainer_cls.__name__}", (trainer_cls,),
                 {hook: as_is if hook == "_prepare_dataset" else nothing_new})

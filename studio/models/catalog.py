@@ -68,7 +68,8 @@ def detect_machine() -> Machine:
 
 
 def machine_precision(machine: Machine) -> str:
-    """What precision=auto trains in on this machine (studio.models.hardware decides; bf16 on a GPU is assumed)."""
+    """What precision=auto trains in on this machine (studio.models.hardware decides; bf16 on a GPU is
+    assumed)."""
     from studio.models.hardware import choose_precision, cpu_info
 
     return choose_precision("auto", cuda=machine.device == "cuda", cuda_bf16=True,
@@ -103,7 +104,8 @@ def estimate(params_b: float, method: str, machine: Machine, trains=None, shape:
         return Estimate(method, round(default, 1), have, "fits",
                         f"needs about {default:.1f} GiB of {have:.0f} GiB {where} in {precision} "
                         f"(batch {batch} x {max_length} tokens)",
-                        {"batch": batch, "max_length": max_length, "gradient_checkpointing": machine.device == "cuda"})
+                        {"batch": batch, "max_length": max_length,
+                         "gradient_checkpointing": machine.device == "cuda"})
     for b, n, ck in LADDER:
         gib = need(b, n, ck)
         if gib <= ROOM * have:
@@ -114,7 +116,8 @@ def estimate(params_b: float, method: str, machine: Machine, trains=None, shape:
                             {"batch": b, "max_length": n, "gradient_checkpointing": ck})
     smallest = need(1, 256, True)
     return Estimate(method, round(default, 1), have, "won't fit",
-                    f"needs about {smallest:.1f} GiB of {have:.0f} GiB {where} even at batch 1 x 256 tokens with "
+                    f"needs about {smallest:.1f} GiB of {have:.0f} GiB {where} even at batch 1 x 256 tokens "
+                    "with "
                     f"gradient checkpointing")
 
 

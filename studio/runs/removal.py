@@ -29,7 +29,8 @@ def delete_run(run_id: str | Path) -> str:
         name = status.get("id") or run_dir.name
         state = status.get("state")
         if state in ACTIVE_STATES or is_locked(run_dir / RUN_LOCK):
-            refusal = tr("Run {run} is {state}; stop it first (Stop, or `studio stop {run}`), then delete it.")
+            refusal = tr("Run {run} is {state}; stop it first (Stop, or `studio stop {run}`), then delete "
+                         "it.")
             raise RunError(refusal.format(run=name, state=tr(str(state))))
         links = _links_to(run_dir)
         if run_dir.parent == runs_dir().resolve():

@@ -1,7 +1,8 @@
 """The process that trains one run: ``python -m studio.runs.worker RUN_DIR``.
 
 The top layer of the run lifecycle. Started detached by studio.runs.registry (its own session,
-stdout and stderr into RUN_DIR/log.txt), it owns the run folder while it lives: it holds the folder's lock and the device lock, keeps
+stdout and stderr into RUN_DIR/log.txt), it owns the run folder while it lives: it holds the folder's lock and
+the device lock, keeps
 status.json current, and always ends in a final state with one plain sentence. On exit it starts
 the next queued run. With several processes (distributed.processes, or one per GPU) it writes
 RUN_DIR/accelerate_config.yaml, re-launches its training through `accelerate launch` and stays on
@@ -144,7 +145,8 @@ class _Worker:
 
         try:
             cfg = cfg or RunConfig.from_yaml(self.run_dir / files.CONFIG_FILE)
-            ckpt = files.prepare_resume(self.run_dir) if self.main else files.last_complete_checkpoint(self.run_dir)
+            ckpt = (files.prepare_resume(self.run_dir) if self.main
+                    else files.last_complete_checkpoint(self.run_dir))
             if ckpt:
                 self.say(f"Resuming from {ckpt.name}.")
             summary = train(cfg, self.run_dir, callbacks=[self.reporter, stopper, CheckpointMarker()],
@@ -208,7 +210,8 @@ def _supervise_trainer(run_dir: Path) -> int:
     print(f"[studio] training process {child.pid} killed by {endings.signal_name(signum)} "
           f"(peak resident memory {peak_rss / 2**30:.2f} GiB)", file=sys.stderr, flush=True)
     print(f"[studio] run ended: failed: {sentence}", file=sys.stderr, flush=True)
-    files.update_status(run_dir, only_if=(*files.LIVE_STATES, "queued"), state="failed", message=sentence, eta_s=None,
+    files.update_status(run_dir, only_if=(*files.LIVE_STATES, "queued"), state="failed", message=sentence,
+                        eta_s=None,
                         finished=time.time(), log_tail=files.tail_log(run_dir, 20))
     return 1
 

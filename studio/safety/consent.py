@@ -1,7 +1,8 @@
 """Code runs only when the user says so: a recipe line alone never runs code.
 
 A recipe can ask for code to run: `model.trust_remote_code` (the model repository's Python) or what a
-method's options name (its ``Method.user_code``, e.g. RL's Python reward functions). Such a run starts only when the user confirms it (the CLI's `--allow-code`, the app's
+method's options name (its ``Method.user_code``, e.g. RL's Python reward functions). Such a run starts only
+when the user confirms it (the CLI's `--allow-code`, the app's
 confirmation box); the confirmation is recorded in the run folder (``CONSENT_FILE``), and training refuses a
 run whose config asks for more code than was confirmed (e.g. a config.yaml edited after the start).
 """

@@ -34,7 +34,8 @@ class NothingTrainedError(StudioError):
 
 
 def data_settings(cfg: RunConfig) -> dict:
-    """What the trainer-ready rows depend on besides the data and the tokenizer: max length, method, options."""
+    """What the trainer-ready rows depend on besides the data and the tokenizer: max length, method,
+    options."""
     from dataclasses import asdict, is_dataclass
 
     opts = cfg.method_options
@@ -69,7 +70,8 @@ def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
     template = apply_template(tokenizer, cfg.data.template)
     # The kind the method declares and its title, so a wrong-kind sentence names the method picked; the eval
     # set comes with the training rows (held out from them, or read from data.eval_source), cached with them.
-    data = for_training(cfg.data, data_asked(method), tokenizer=tokenizer, template=template, take=rows_needed(cfg),
+    data = for_training(cfg.data, data_asked(method), tokenizer=tokenizer, template=template,
+                        take=rows_needed(cfg),
                         seed=cfg.training.seed, say=say, settings=data_settings(cfg),
                         cache=method.takes_prepared, evaluate=during.wanted(cfg))
     say(f"Loading model {resolved.display_name} on {plan.description}...")
@@ -104,7 +106,8 @@ def build_with_data(cfg: RunConfig, run_dir: Path, model, tokenizer, data, plan:
     workers, how_long = tokenizing_plan(data.dataset, tokenizer, method.parallel_data)
     if how_long:
         say(how_long)
-    trainer = build_trainer(cfg, run_dir, model, tokenizer, data.dataset, plan, callbacks, data_workers=workers,
+    trainer = build_trainer(cfg, run_dir, model, tokenizer, data.dataset, plan, callbacks,
+                            data_workers=workers,
                             eval_dataset=data.eval_dataset)
     if trainer.is_world_process_zero():  # under several processes one of them writes the cache
         evals = trainer.eval_dataset if data.eval_dataset is not None else None
@@ -156,7 +159,8 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
     memory = _memory_figures(plan, estimate, peak)  # the peak of training, before the adapter is saved
     adapter_dir, best = run_dir / ADAPTER_DIR, None
     if main_process:  # the other processes of a multi-process run hold the same weights
-        adapter_dir = save_adapter(trainer, tokenizer, run_dir, cfg.model.name, resolved.display_name, cfg.method)
+        adapter_dir = save_adapter(trainer, tokenizer, run_dir, cfg.model.name, resolved.display_name,
+                                   cfg.method)
         best = during.mark_best(trainer, run_dir)
     if local_index() == 0:  # each node's main process removes its node's copy of the data
         remove_shared(run_dir)

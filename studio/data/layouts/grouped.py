@@ -22,7 +22,8 @@ Examples = list[tuple[int, dict]]
 
 
 RULES = {
-    "helpsteer": "HelpSteer scores: for each prompt the best-scored response is chosen and the worst rejected; "
+    "helpsteer": "HelpSteer scores: for each prompt the best-scored response is chosen and the worst "
+                 "rejected; "
                  "ties and lone responses give no pair",
     "oasst": "oasst ranks: for each prompter message the top-ranked reply is chosen and the lowest-ranked "
              "rejected; unranked or tied replies give no pair",
@@ -55,7 +56,8 @@ def _score(row: dict, keys: list[str]) -> tuple[float, ...]:
     return tuple(values)
 
 
-def helpsteer(rows: list[tuple[int, dict]], kind: str, columns: set[str]) -> tuple[Examples, list[dict], list[str]]:
+def helpsteer(rows: list[tuple[int, dict]], kind: str, columns: set[str]) -> tuple[Examples, list[dict],
+                                                                                   list[str]]:
     keys = _score_keys(columns)
     groups: dict[str, list[tuple[int, str, tuple]]] = defaultdict(list)
     errors = []
@@ -141,7 +143,8 @@ def _oasst_nodes(rows: list[tuple[int, dict]], errors: list[dict]) -> dict[str, 
     return nodes
 
 
-def _oasst_tree(nodes: dict[str, tuple], errors: list[dict]) -> tuple[list[str], dict[str, list[str]], set[str]]:
+def _oasst_tree(nodes: dict[str, tuple], errors: list[dict]) -> tuple[list[str], dict[str, list[str]],
+                                                                      set[str]]:
     """(conversation starts, each message's replies, the messages reached from a start); a message that
     cannot be reached, or replies to its own role, becomes an error."""
     children: dict[str, list[str]] = defaultdict(list)
@@ -174,7 +177,8 @@ def _oasst_tree(nodes: dict[str, tuple], errors: list[dict]) -> tuple[list[str],
     return roots, children, reached
 
 
-def oasst(rows: list[tuple[int, dict]], kind: str, columns: set[str]) -> tuple[Examples, list[dict], list[str]]:
+def oasst(rows: list[tuple[int, dict]], kind: str, columns: set[str]) -> tuple[Examples, list[dict],
+                                                                               list[str]]:
     errors: list[dict] = []
     nodes = _oasst_nodes(rows, errors)
     roots, children, reached = _oasst_tree(nodes, errors)
@@ -184,7 +188,8 @@ def oasst(rows: list[tuple[int, dict]], kind: str, columns: set[str]) -> tuple[E
         return (rank is None, rank if rank is not None else 0, idx)
 
     def live_children(mid: str) -> list[str]:
-        return sorted((c for c in children.get(mid, ()) if c in reached and nodes[c][2] != nodes[mid][2]), key=order)
+        return sorted((c for c in children.get(mid, ()) if c in reached and nodes[c][2] != nodes[mid][2]),
+                      key=order)
 
     def turn(mid: str) -> dict:
         return {"role": nodes[mid][2], "content": nodes[mid][3]}
@@ -223,6 +228,7 @@ def oasst(rows: list[tuple[int, dict]], kind: str, columns: set[str]) -> tuple[E
             examples.append((nodes[mid][0], {"prompt": [turn(m) for m in reversed(path)],
                                              "chosen": [turn(best)], "rejected": [turn(worst)]}))
         if unranked:
-            notes.append(f"{unranked} prompter messages with replies give no pair (fewer than two ranked replies).")
+            notes.append(f"{unranked} prompter messages with replies give no pair (fewer than two ranked "
+                         "replies).")
     errors.sort(key=lambda e: e["row"])
     return examples, errors, notes

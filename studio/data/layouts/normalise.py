@@ -114,11 +114,11 @@ def normalise(raw: RawRows, method: str | None = None, column_map: dict | None =
     notes: list[str] = []
     remarks: list[dict] = []
     media: set[str] = set()
-    examples: list[dict] = []
     if fmt.row is not None:
         examples, valid = _convert_rows(raw, fmt, errors, remarks, media, columns)
     else:
-        examples, valid, notes = _convert_groups(raw, fmt, kind, columns, errors, remarks, shuffle_seed, max_rows)
+        examples, valid, notes = _convert_groups(raw, fmt, kind, columns, errors, remarks, shuffle_seed,
+                                                 max_rows)
     errors.sort(key=lambda e: e["row"])
     if media:
         kind = "multimodal"
@@ -129,7 +129,8 @@ def normalise(raw: RawRows, method: str | None = None, column_map: dict | None =
         raise DataError(f"No {what} could be built from the {_rows(raw.total)} of {raw.name or 'the data'} "
                         f"({fmt.name} layout){detail}.")
     if fmt.kind == "rated" and method is None:
-        notes.append("Rated data serves both methods: shown here as SFT; with DPO it becomes preference pairs "
+        notes.append("Rated data serves both methods: shown here as SFT; with DPO it becomes preference "
+                     "pairs "
                      "(best against worst reply).")
     skipped = sum(1 for r in remarks if r.get("skipped"))
     if kind == "preference" and fmt.kind == "rated":
@@ -138,14 +139,16 @@ def normalise(raw: RawRows, method: str | None = None, column_map: dict | None =
         notes.insert(0, f"{_pairs(len(examples))} made by the rule: {fmt.description}"
                         + (f"; {skipped:,} rows give no pair (ties or missing scores)." if skipped else "."))
     elif skipped:
-        notes.insert(0, f"{skipped:,} rows give no example (blank documents and the like); each is listed with why.")
+        notes.insert(0, f"{skipped:,} rows give no example (blank documents and the like); each is listed "
+                        "with why.")
     if kind == "multimodal":
         notes.insert(0, media_sentence(media))
     if errors:
         notes.insert(0, f"{len({e['row'] for e in errors})} of {raw.total} rows were left out; "
                         "each is listed with its row number and the reason.")
     if weighed:
-        notes.append(f"Detected the {fmt.name} layout ({KIND_WORDS.get(fmt.kind, fmt.kind)}); the columns also fit "
+        notes.append(f"Detected the {fmt.name} layout ({KIND_WORDS.get(fmt.kind, fmt.kind)}); the columns "
+                     "also fit "
                      f"{', '.join(weighed)}: map the columns by hand if this is wrong.")
     return Normalised(examples, kind, fmt, raw.total, valid, errors, notes, remarks, sorted(media), weighed)
 

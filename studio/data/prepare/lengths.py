@@ -38,20 +38,24 @@ def _render_batch(tokenizer, batch: list[dict], kind: str, plan: SftPlan | None,
                 kept.append(ex)
             except TemplateError as exc:
                 rejected.append(str(exc) or type(exc).__name__)
-        return _render_all(tokenizer, kept, kind, plan) if kept else [[] for _ in range(2 if kind == "preference" else 1)]
+        return _render_all(tokenizer, kept, kind,
+                           plan) if kept else [[] for _ in range(2 if kind == "preference" else 1)]
 
 
 def _render_all(tokenizer, batch: list[dict], kind: str, plan: SftPlan | None) -> list[list[str]]:
     if kind == "text":
         return [[raw_text(tokenizer, ex) for ex in batch]]
     if kind == "kto":
-        return [tokenizer.apply_chat_template([ex["prompt"] + ex["completion"] for ex in batch], tokenize=False)]
+        return [tokenizer.apply_chat_template([ex["prompt"] + ex["completion"] for ex in batch],
+                                              tokenize=False)]
     if kind in CONVERSATIONS and any(ex.get("tools") for ex in batch):
-        return [[apply_template_to(tokenizer, ex, plan, tokenize=False) for ex in batch]]  # tools differ per example
+        # tools differ per example
+        return [[apply_template_to(tokenizer, ex, plan, tokenize=False) for ex in batch]]
     if kind in CONVERSATIONS and any(m.get("tool_calls") for ex in batch for m in ex["messages"]):
         return [[apply_template_to(tokenizer, ex, plan, tokenize=False) for ex in batch]]
     if kind in CONVERSATIONS:
-        return [tokenizer.apply_chat_template([ex["messages"] for ex in batch], tokenize=False, **template_kwargs(plan))]
+        return [tokenizer.apply_chat_template([ex["messages"] for ex in batch], tokenize=False,
+                                              **template_kwargs(plan))]
     return [tokenizer.apply_chat_template([ex["prompt"] + ex["chosen"] for ex in batch], tokenize=False),
             tokenizer.apply_chat_template([ex["prompt"] + ex["rejected"] for ex in batch], tokenize=False)]
 

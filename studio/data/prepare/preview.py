@@ -17,8 +17,10 @@ from dataclasses import dataclass
 
 from studio.data.prepare.chat_inputs import UNTRAINED_WEIGHT, template_messages, tools_arg, weighted_mask
 
-GENERATION_MARKER = re.compile(r"\{%-?\s*generation\s*-?%\}")  # as trl.chat_template_utils.has_generation_markers
-PREVIEW_CHARS = 20_000  # longer segments are shortened in the preview (the count of hidden characters is shown)
+# as trl.chat_template_utils.has_generation_markers
+GENERATION_MARKER = re.compile(r"\{%-?\s*generation\s*-?%\}")
+# longer segments are shortened in the preview (the count of hidden characters is shown)
+PREVIEW_CHARS = 20_000
 
 
 @dataclass
@@ -29,7 +31,8 @@ class SftPlan:
 
 
 def sft_plan(tokenizer) -> SftPlan:
-    """Mirror studio.training: assistant-only loss when the template marks (or TRL can patch) assistant turns."""
+    """Mirror studio.training: assistant-only loss when the template marks (or TRL can patch) assistant
+    turns."""
     own = tokenizer.chat_template or ""
     if GENERATION_MARKER.search(own):
         return SftPlan(True, None)
@@ -43,7 +46,8 @@ def sft_plan(tokenizer) -> SftPlan:
         return SftPlan(False, None, NO_MARKERS_NOTE)
 
 
-NO_MARKERS_NOTE = ("This chat template cannot mark the assistant's turns, so SFT trains on whole conversations, "
+NO_MARKERS_NOTE = ("This chat template cannot mark the assistant's turns, so SFT trains on whole "
+                   "conversations, "
                    "prompts included; choose the chatml template to train on replies only.")
 
 
@@ -163,7 +167,8 @@ def preview_sft(tokenizer, example: dict, plan: SftPlan, trained: bool = True) -
     text = apply_template_to(tokenizer, example, plan, tokenize=False)
     ids, offsets = _encode(tokenizer, text)
     if plan.assistant_only:
-        out = apply_template_to(tokenizer, example, plan, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
+        out = apply_template_to(tokenizer, example, plan, tokenize=True, return_dict=True,
+                                return_assistant_tokens_mask=True)
         mask = list(out["assistant_masks"])
         mask = weighted_mask(_messages(example), mask) or mask
         if list(out["input_ids"]) != ids:  # cannot happen with a consistent tokenizer; stay truthful anyway
@@ -241,13 +246,17 @@ def tool_template_problem(tokenizer, examples: list[dict], label: str, plan: Sft
         if calls is not None:
             stripped = {**calls, "messages": [{k: v for k, v in m.items() if k != "tool_calls"}
                                               for m in _messages(calls)]}
-            if apply_template_to(tokenizer, stripped, plan, tokenize=False) == apply_template_to(tokenizer, calls, plan, tokenize=False):
+            if apply_template_to(tokenizer, stripped, plan,
+                                 tokenize=False) == apply_template_to(tokenizer, calls, plan, tokenize=False):
                 lost.append("the assistant's tool calls")
     except Exception as exc:  # noqa: BLE001 - a template may fail on tools in any way; say so in one sentence
-        return (f"The {label} chat template cannot render tool-calling conversations ({exc}); choose the chatml "
+        return (f"The {label} chat template cannot render tool-calling conversations ({exc}); choose the "
+                "chatml "
                 "template, which writes tools, calls and results the way Hermes and Qwen2.5 do.")
     if not lost:
         return None
-    return (f"The {label} chat template leaves out {' and '.join(lost)}, so training would never see them; choose "
-            "the chatml template (it writes tools, calls and results the way Hermes and Qwen2.5 do) or a model "
+    return (f"The {label} chat template leaves out {' and '.join(lost)}, so training would never see them; "
+            "choose "
+            "the chatml template (it writes tools, calls and results the way Hermes and Qwen2.5 do) or a "
+            "model "
             "whose own template supports tools.")

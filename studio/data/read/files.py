@@ -41,7 +41,7 @@ class RawRows:
     total: int = 0  # rows read, good and bad
     origin: str = ""  # "local file" or "Hub dataset"
     name: str = ""  # for messages: the file name or the Hub id
-    source_rows: int | None = None  # rows in the whole source when only some were read (a sample); None: unknown
+    source_rows: int | None = None  # rows in the whole source when only a sample was read; None: unknown
     source_bytes: int | None = None  # the source's size when known (files, the Hub's metadata)
 
 
@@ -80,7 +80,8 @@ def read_file(path: Path, *, split: str = "train", limit: int | None = None) -> 
         with path.open("rb") as fh:
             head = fh.read(8192)
     except OSError as exc:
-        raise DataError(f"Could not open {path.name} ({exc.strerror or exc}); check that the file is readable.")
+        raise DataError(f"Could not open {path.name} ({exc.strerror or exc}); check that the file is "
+                        "readable.")
     if not head.strip():
         raise DataError(f"The file {path.name} is empty; choose a file with at least one row of data.")
     kind = FILE_KINDS.get(path.suffix.lower()) or sniff(head)
@@ -158,7 +159,8 @@ def _read_jsonl(path: Path, limit: int | None) -> RawRows:
             if isinstance(value, dict):
                 rows.append((n, value))
             else:
-                errors.append(row_error(n, f"line {line_no} is a JSON {_json_type(value)}, not an object with fields"))
+                errors.append(row_error(n, f"line {line_no} is a JSON {_json_type(value)}, not an object "
+                                           "with fields"))
             n += 1
     return RawRows(rows, errors, n)
 
@@ -226,10 +228,12 @@ def _read_csv(path: Path, delimiter: str, limit: int | None) -> RawRows:
     try:
         header = next(reader)
     except (StopIteration, csv.Error) as exc:
-        raise DataError(f"The file {path.name} has no readable header row ({exc}); the first line must name the columns.")
+        raise DataError(f"The file {path.name} has no readable header row ({exc}); the first line must name "
+                        "the columns.")
     header = [h.strip() for h in header]
     if not any(header):
-        raise DataError(f"The file {path.name} has an empty header row; the first line must name the columns.")
+        raise DataError(f"The file {path.name} has an empty header row; the first line must name the "
+                        "columns.")
     rows, errors, n = [], [], 0
     while limit is None or n < limit:
         try:
@@ -288,7 +292,8 @@ def _read_parquet(path: Path, limit: int | None) -> RawRows:
         else:
             table = pq.read_table(path)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a damaged file
-        raise DataError(f"Could not read {path.name} as Parquet ({type(exc).__name__}); check that the file is intact.")
+        raise DataError(f"Could not read {path.name} as Parquet ({type(exc).__name__}); check that the file "
+                        "is intact.")
     if limit is not None:
         table = table.slice(0, limit)
     records = table.to_pylist()

@@ -35,7 +35,8 @@ def txt_kind(head: bytes) -> str:
     if sniffed in ("csv", "tsv"):
         lines = head.decode("utf-8", "replace").splitlines()[:6]
         rows = list(csv.reader(lines[:-1] or lines, delimiter="\t" if sniffed == "tsv" else ","))
-        if rows and all(HEADER_CELL.match(c.strip()) for c in rows[0]) and all(len(r) == len(rows[0]) for r in rows):
+        if rows and all(HEADER_CELL.match(c.strip()) for c in rows[0]) and all(len(r) == len(rows[0]) for r in
+        rows):
             return sniffed  # a short header of column names and rows that match it
     return "txt"
 
