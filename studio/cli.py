@@ -15,7 +15,7 @@ log = logging.getLogger("studio")
 
 # command -> "module:function"; each function takes the parsed args and returns an exit code.
 HANDLERS = {
-    "models": "studio.models.catalog:cli_models",
+    "models": "studio.models.models_cli:cli_models",
     "methods": "studio.runs.commands:cli_methods",
     "train": "studio.cluster.commands:cli_train",
     "chat": "studio.chat.terminal:cli_chat",

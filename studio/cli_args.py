@@ -32,7 +32,8 @@ def add_training_commands(sub) -> argparse.ArgumentParser:
     from studio.config import choices_help
 
     p = sub.add_parser("models", help="list the model catalog with memory estimates for this machine")
-    p.add_argument("--category", choices=["small", "medium", "large"], help="only this size category")
+    p.add_argument("--category", choices=["small", "medium", "large", "encoders"],
+                   help="only this size category, or the encoders (method: classify)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("prepare", help="convert the built-in model now, into this installation (make install "

@@ -88,6 +88,9 @@ class Method:
     # The option that scales its implicit reward, β·log(π/π_ref) (DPO's and KTO's `beta`): held-out pairs
     # scale the margin by it. Empty when its options have no such scale (an RL run's beta weighs the KL).
     margin_option: str = ""
+    # The learning rate its advice gives with LoRA: the Train tab sets training.learning_rate to it when the
+    # method is picked (DPO's is about 100x smaller than SFT's; a rate kept from another method misleads).
+    learning_rate: float = 2e-4
     # It writes the answers it sampled while training to RUN/samples.jsonl (the samples panel follows them).
     samples: bool = False
     # The user's own code a run would execute (RL's Python reward functions), one name each, read from the

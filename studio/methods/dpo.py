@@ -80,6 +80,7 @@ def build(ctx: TrainContext):
 
 METHOD = Method(
     name="dpo",
+    learning_rate=5e-6,  # the advice's, with LoRA (set when the method is picked)
     order=40,
     title="DPO (preferences)",
     full_name="Direct Preference Optimization (DPO)",

@@ -61,6 +61,7 @@ def build(ctx: TrainContext):
 
 METHOD = Method(
     name="kto",
+    learning_rate=5e-6,  # the advice's, with LoRA (set when the method is picked)
     order=50,
     title="KTO (good/bad labels)",
     full_name="Kahneman-Tversky Optimization (KTO)",

@@ -33,6 +33,7 @@ def build(ctx: TrainContext):
 
 METHOD = Method(
     name="orpo",
+    learning_rate=5e-5,  # the advice's, with LoRA (set when the method is picked)
     order=60,
     title="ORPO (preferences, no reference)",
     full_name="Odds Ratio Preference Optimization (ORPO)",

@@ -43,6 +43,7 @@ def build(ctx: TrainContext):
 
 METHOD = Method(
     name="reward",
+    learning_rate=5e-5,  # the advice's, with LoRA (set when the method is picked)
     order=20,
     title="Reward model (RLHF step 2)",
     full_name="Bradley-Terry reward model",

@@ -163,6 +163,7 @@ def build(ctx: TrainContext):
 
 METHOD = Method(
     name="rl",
+    learning_rate=1e-5,  # the advice's, with LoRA (set when the method is picked)
     order=30,
     title="RL on a reward model (RLHF step 3)",
     full_name="Reinforcement learning from a reward model (RLOO)",

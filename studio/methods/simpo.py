@@ -48,6 +48,7 @@ def build(ctx: TrainContext):
 
 METHOD = Method(
     name="simpo",
+    learning_rate=1e-5,  # the advice's, with LoRA (set when the method is picked)
     order=70,
     title="SimPO (preferences, no reference)",
     full_name="Simple Preference Optimization (SimPO)",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -137,23 +136,3 @@ def catalog_with_estimates(category: str | None = None, machine: Machine | None 
         rows.append({**model, "estimates": {
             m: asdict(estimate(model["params_b"], m, machine, shape=model.get("shape"))) for m in METHODS}})
     return {"machine": asdict(machine), "models": rows}
-
-
-def cli_models(args) -> int:
-    data = catalog_with_estimates(args.category)
-    if args.json:
-        print(json.dumps(data, indent=2))
-        return 0
-    machine = data["machine"]
-    print(f"This machine: {machine['name']} with {machine['memory_gib']} GiB\n")
-    for cat in CATEGORIES:
-        models = [m for m in data["models"] if m["category"] == cat]
-        if not models:
-            continue
-        print(load_catalog()["categories"][cat]["label"])
-        for m in models:
-            verdicts = "  ".join(f"{k}: {v['verdict']} ({v['need_gib']} GiB{settings_label(v, ', with ')})"
-                                 for k, v in m["estimates"].items())
-            print(f"  {m['id']:<40} {m['params_b']:>6}B {m['kind']:<8} {verdicts}")
-        print()
-    return 0

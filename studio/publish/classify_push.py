@@ -46,9 +46,14 @@ def classifier_card(repo_id: str, facts: dict, after: dict | None) -> str:
     """README.md: metadata (pipeline tag, library, base model, metrics) and what the classifier does."""
     from huggingface_hub import ModelCardData
 
+    from studio.publish.provenance import licence
+
     base = facts.get("base_model") or ""
+    found = licence(base, base)  # the catalog's encoders (and chat models) say theirs
     data = ModelCardData(library_name="transformers", pipeline_tag=facts["pipeline_tag"],
                          tags=["fine-tuning-studio", facts["pipeline_tag"]],
+                         license=found[0] if found else None,
+                         license_name=found[1] if found and found[0] == "other" else None,
                          base_model=base if base.count("/") == 1 and not base.startswith(("/", ".")) else
                          None)
     labels = ", ".join(f"`{name}`" for name in facts["labels"])

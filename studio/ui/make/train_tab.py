@@ -10,7 +10,7 @@ from typing import Any
 import gradio as gr
 
 from studio.errors import StudioError
-from studio.methods import all_methods, get_method
+from studio.methods import all_methods, find_method, get_method
 from studio.safety.consent import FROM_APP
 from studio.ui import monitor, samples_panel
 from studio.ui.make import classify_plan, code_consent
@@ -92,7 +92,10 @@ def change_method(form: dict) -> dict:
         cfg.model.trust_remote_code = bool(form.get("model.trust_remote_code"))
         return {"recipe": cfg.to_dict(), "recipe_pick": str(SHIPPED_RECIPE[method]), "advice": method_advice(method),
                 **values_from_config(cfg, ALL_KEYS), **option_groups(method)}
-    return {"advice": method_advice(method), **option_groups(method)}
+    # The user's own data stays; the learning rate becomes the method's (DPO's is ~100x smaller than SFT's).
+    chosen = find_method(method)
+    rate = {"training.learning_rate": chosen.learning_rate} if chosen else {}
+    return {"advice": method_advice(method), **rate, **option_groups(method)}
 
 
 def show_command(form: dict) -> dict:
