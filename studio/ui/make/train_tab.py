@@ -180,10 +180,46 @@ def resume_training(form: dict) -> dict:
             "status": ok(f"Resuming {info.name or info.id} from its last checkpoint.")}
 
 
+def _option_rows(fields: dict, defaults: dict) -> dict:
+    """The option widgets (LoRA, the basic training options, each method's own row, the advanced ones) into
+    ``fields``; returns each method's row by its element id (shown only for its method)."""
+    with gr.Row():
+        for key in LORA_KEYS:
+            extra = qlora_widget_kwargs() if key == "lora.qlora" else {}
+            value = extra.pop("value", defaults[key])
+            fields[key] = widget_for(key, value, **extra)
+    with gr.Row():
+        for key in BASIC_TRAIN_KEYS:
+            fields[key] = widget_for(key, defaults[key])
+    groups = {}
+    for name, keys in METHOD_KEYS.items():
+        with gr.Row(visible=name == defaults["method"], elem_id=f"options-{name}") as group:
+            for key in keys:
+                fields[key] = widget_for(key, defaults[key])
+        groups[f"options-{name}"] = group
+    with gr.Accordion("More options", open=False), gr.Row():
+        for key in ADVANCED_TRAIN_KEYS:
+            fields[key] = widget_for(key, defaults[key], min_width=200)
+    return groups
+
+
+def _wire_runs(buttons: dict, resume_changes, allow_code, status, form: dict, ticks: list, run) -> None:
+    """Start, Stop and Resume; the live views' timers (they stop while the run shown is idle) wake on Start
+    and Resume."""
+    def wake() -> list:
+        return [gr.Timer(active=True)] * len(ticks)
+
+    on(buttons["start"].click, start_training, {**form, "allow_code": allow_code},
+       {"run": run, "status": status, "allow_code": allow_code}).then(wake, None, ticks)
+    buttons["stop"].click(stop_training, run, status)
+    on(buttons["resume"].click, resume_training,
+       {"run": run, "resume_changes": resume_changes, "allow_code": allow_code},
+       {"run": run, "status": status, "allow_code": allow_code}).then(wake, None, ticks)
+
+
 def build(fields: dict, recipe: Any) -> dict:
     """Build the tab. ``fields`` holds the Model and Data tabs' widgets; this tab adds its own."""
-    demo_cfg = load_recipe_config(DEMO_RECIPE)
-    defaults = values_from_config(demo_cfg, ALL_KEYS)
+    defaults = values_from_config(load_recipe_config(DEMO_RECIPE), ALL_KEYS)
     gr.Markdown("Choose **how** to train. Every box starts at a sensible value: *Start* works as it is "
                 "(the built-in model learns the pineapple preferences with DPO).")
     with gr.Row(equal_height=True):
@@ -202,23 +238,7 @@ def build(fields: dict, recipe: Any) -> dict:
                                         info=" ".join(m.description for m in all_methods()))
         with gr.Column(scale=3):
             advice = gr.Markdown(method_advice(defaults["method"]), elem_classes=["studio-advice"])
-    with gr.Row():
-        for key in LORA_KEYS:
-            extra = qlora_widget_kwargs() if key == "lora.qlora" else {}
-            value = extra.pop("value", defaults[key])
-            fields[key] = widget_for(key, value, **extra)
-    with gr.Row():
-        for key in BASIC_TRAIN_KEYS:
-            fields[key] = widget_for(key, defaults[key])
-    groups = {}
-    for name, keys in METHOD_KEYS.items():
-        with gr.Row(visible=name == defaults["method"], elem_id=f"options-{name}") as group:
-            for key in keys:
-                fields[key] = widget_for(key, defaults[key])
-        groups[f"options-{name}"] = group
-    with gr.Accordion("More options", open=False), gr.Row():
-        for key in ADVANCED_TRAIN_KEYS:
-            fields[key] = widget_for(key, defaults[key], min_width=200)
+    groups = _option_rows(fields, defaults)
     plan = classify_plan.build()  # for classify: each strategy's parameters, memory and time
     fields["output.name"] = widget_for("output.name", defaults["output.name"], label="Run name")
     allow_code = code_consent.build()
@@ -241,6 +261,7 @@ def build(fields: dict, recipe: Any) -> dict:
     samples = samples_panel.build(mon["run"])  # what RL sampled, for RL runs (RUN/samples.jsonl)
 
     config = {k: fields[k] for k in ALL_KEYS}
+    form = {"recipe": recipe, **config}
     filled = {"recipe": recipe, "status": status, "advice": advice, "recipe_pick": recipe_pick, **config, **groups}
     loaded = on(load_btn.click, load_recipe, {"recipe_pick": recipe_pick}, filled)
     picked = on(fields["method"].input, change_method, config, filled)
@@ -249,22 +270,11 @@ def build(fields: dict, recipe: Any) -> dict:
        {"status": status, "recipe_pick": recipe_pick})
     on(command_btn.click, show_command, {"recipe": recipe, "recipe_pick": recipe_pick, **config},
        {"command": command_md, "yaml": command_yaml}).then(lambda: gr.Accordion(open=True), None, command_box)
-    ticks = [mon["tick"], samples["tick"]]  # they stop while the run shown is idle: Start and Resume wake them
-
-    def wake() -> list:
-        return [gr.Timer(active=True)] * len(ticks)
-
-    on(start.click, start_training, {"recipe": recipe, "allow_code": allow_code, **config},
-       {"run": mon["run"], "status": status, "allow_code": allow_code}).then(
-        wake, None, ticks)
+    _wire_runs({"start": start, "stop": stop, "resume": resume}, resume_changes, allow_code, status,
+               form, [mon["tick"], samples["tick"]], mon["run"])
     timed = ("model.name", "method", "training.max_steps", "training.batch_size", "training.max_length")
-    on(functools.partial(gr.on, [fields[k].change for k in timed]), time_estimate, {"recipe": recipe, **config},
+    on(functools.partial(gr.on, [fields[k].change for k in timed]), time_estimate, form,
        {"estimate": estimate}, show_progress="hidden")
-    stop.click(stop_training, mon["run"], status)
-    on(resume.click, resume_training,
-       {"run": mon["run"], "resume_changes": resume_changes, "allow_code": allow_code},
-       {"run": mon["run"], "status": status, "allow_code": allow_code}).then(wake, None, ticks)
     return {"status": status, "recipe_pick": recipe_pick, "advice": advice, "groups": groups,
-            "filled": filled, "plan": plan, "estimate": estimate,
-            "estimate_inputs": {"recipe": recipe, **config},
+            "filled": filled, "plan": plan, "estimate": estimate, "estimate_inputs": form,
             **{f"mon_{k}": v for k, v in mon.items()}}
