@@ -31,7 +31,8 @@ def cli_models(args) -> int:
             print(f"  {m['id']:<40} {m['params_b']:>6}B {m['kind']:<8} {verdicts}")
         print()
     if data.get(ENCODERS):
-        print(load_catalog()[ENCODERS]["label"] + " - each strategy's memory for 2 labels, batch 16, length 128")
+        print(load_catalog()[ENCODERS]["label"]
+              + " - each strategy's memory for 2 labels, batch 16, length 128")
         for m in data[ENCODERS]:
             verdicts = "  ".join(f"{name}: {plan['verdict']} ({plan['need_gib']} GiB)"
                                  for name, plan in m["plans"].items())
