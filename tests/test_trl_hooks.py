@@ -26,8 +26,9 @@ def trainers():
 @pytest.mark.parametrize("method", ["dpo", "kto", "orpo", "simpo"])
 def test_each_overridden_trl_step_keeps_its_name_parameters_and_caller(method):
     trainer_cls, hook = trainers()[method]
-    assert hook_parameters(trainer_cls, hook) == PREPARE_HOOKS[hook], f"TRL changed {trainer_cls.__name__}.{hook}"
-    assert f"self.{hook}" in inspect.getsource(trainer_cls.__init__), f"{trainer_cls.__name__} no longer calls {hook}"
+    name = f"{trainer_cls.__name__}.{hook}"
+    assert hook_parameters(trainer_cls, hook) == PREPARE_HOOKS[hook], f"TRL changed {name}"
+    assert f"self.{hook}" in inspect.getsource(trainer_cls.__init__), f"{name} is no longer called"
     prepared = as_prepared(trainer_cls, hook)
     assert issubclass(prepared, trainer_cls) and set(vars(prepared)) & set(PREPARE_HOOKS) == {hook}
 
@@ -37,6 +38,6 @@ def test_a_changed_step_is_refused_with_a_sentence():
         def _prepare_dataset(self, dataset, processing_class, args):  # TRL dropped dataset_name, say
             return dataset
 
-    with pytest.raises(StudioError, match=r"Changed._prepare_dataset takes \(self, dataset, processing_class, "
-                                          r"args\).*install TRL"):
+    said = r"Changed._prepare_dataset takes \(self, dataset, processing_class, args\).*install TRL"
+    with pytest.raises(StudioError, match=said):
         as_prepared(Changed)

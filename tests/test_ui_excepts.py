@@ -24,8 +24,8 @@ def test_every_broad_except_in_the_ui_logs_and_tells_or_hands_the_error_on():
     silent = []
     for path in sorted(UI.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            broad = isinstance(node, ast.ExceptHandler) and (
-                node.type is None or isinstance(node.type, ast.Name) and node.type.id in ("Exception", "BaseException"))
+            broad = isinstance(node, ast.ExceptHandler) and (node.type is None or (
+                isinstance(node.type, ast.Name) and node.type.id in ("Exception", "BaseException")))
             if broad and not (_called(node) & TELLS or _hands_on(node)):
                 silent.append(f"{path.relative_to(UI.parent.parent)}:{node.lineno}")
     assert not silent, f"broad excepts that neither log nor tell the user: {silent}"

@@ -122,7 +122,8 @@ def test_method_switch_on_shipped_data_loads_matching_recipe():
 
 
 def test_method_switch_on_the_users_data_applies_the_methods_learning_rate():
-    values = recipes.values_from_config(recipes.load_recipe_config(recipes.SHIPPED_RECIPE["sft"]), recipes.ALL_KEYS)
+    sft = recipes.load_recipe_config(recipes.SHIPPED_RECIPE["sft"])
+    values = recipes.values_from_config(sft, recipes.ALL_KEYS)
     values["data.source"] = "/my/own/pairs.jsonl"  # not shipped: the data stays, the rate follows the method
     to_dpo = train_tab.change_method({**values, "method": "dpo"})
     assert "data.source" not in to_dpo and to_dpo["training.learning_rate"] == 5e-6
