@@ -55,7 +55,8 @@ def timed_answer(models, source, tokenizer, history, settings):
         text += piece
     total = time.perf_counter() - start
     tokens = len(tokenizer(text, add_special_tokens=False)["input_ids"])
-    return {"first_s": first or total, "total_s": total, "tokens": tokens, "prompt_tokens": fitted.prompt_tokens,
+    return {"first_s": first or total, "total_s": total, "tokens": tokens,
+            "prompt_tokens": fitted.prompt_tokens,
             "text": text}
 
 

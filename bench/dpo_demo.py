@@ -32,7 +32,8 @@ RECIPE = ROOT / "presets/recipes/pineapple-dpo.yaml"
 HELDOUT = ROOT / "assets/pineapple_heldout.jsonl"
 PROMPT = "Would a judge convict me for eating pineapple pizza?"
 # The recipe before issue 22, written as overrides of today's file.
-BEFORE = ["training.max_steps=16", "training.learning_rate=5e-4", "training.max_length=128", "training.warmup_steps=1",
+BEFORE = ["training.max_steps=16", "training.learning_rate=5e-4", "training.max_length=128",
+          "training.warmup_steps=1",
           "dpo.precompute_ref=false", "dpo.beta=0.1", "dpo.sft_weight=1.0"]
 
 
@@ -76,7 +77,8 @@ def _model_cache() -> Path:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1, help="old/new pairs to run")
-    parser.add_argument("--one-by-one", action="store_true", help="train old then new instead of both at once")
+    parser.add_argument("--one-by-one", action="store_true",
+                        help="train old then new instead of both at once")
     parser.add_argument("--only", choices=["before", "after"], help="train one recipe only (no ratio)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -89,14 +91,16 @@ def main() -> int:
             old, new = run_recipe("before", BEFORE), run_recipe("after", [])
         else:
             with ThreadPoolExecutor(2) as pool:
-                old_job, new_job = pool.submit(run_recipe, "before", BEFORE), pool.submit(run_recipe, "after", [])
+                old_job, new_job = pool.submit(run_recipe, "before", BEFORE), pool.submit(run_recipe, "after",
+                                                                                          [])
                 old, new = old_job.result(), new_job.result()
         results["before"].append(old)
         results["after"].append(new)
     if args.json:
         print(json.dumps(results, ensure_ascii=False))
         return 0
-    rows = [("steps", "steps"), ("s/step", "s_per_step"), ("training s", "train_s"), ("run total s", "total_s"),
+    rows = [("steps", "steps"), ("s/step", "s_per_step"), ("training s", "train_s"),
+            ("run total s", "total_s"),
             ("peak GiB", "peak_gib"), ("held-out accuracy (base, tuned)", "accuracy"),
             ("held-out margin (base, tuned)", "margin")]
     print(f"{'':34}{'before (16 steps)':>22}{'after (shipped)':>22}")

@@ -52,13 +52,15 @@ def studio_side(args, folder: Path, data_file: Path) -> dict:
     from studio.training.trainer import build_trainer, plan_device
 
     cfg = RunConfig.from_dict({
-        "method": "sft", "model": {"name": str(folder)}, "data": {"source": str(data_file), "template": "chatml"},
+        "method": "sft", "model": {"name": str(folder)},
+        "data": {"source": str(data_file), "template": "chatml"},
         "lora": {"r": 16, "alpha": 32, "dropout": 0.0},
         "training": {"learning_rate": 1e-4, "max_steps": args.steps, "batch_size": 4, "max_length": 512,
                      "save_steps": 100000, "use_liger_kernel": args.liger}})
     plan = plan_device(cfg)
     data = load_training_data(cfg.data, "sft")
-    trainer = build_trainer(cfg, folder / "studio-run", random_model(args.arch), AutoTokenizer.from_pretrained(folder),
+    trainer = build_trainer(cfg, folder / "studio-run", random_model(args.arch),
+                            AutoTokenizer.from_pretrained(folder),
                             data.dataset, plan)
     return timed(trainer, 4 * 512, args.steps)
 
@@ -70,12 +72,14 @@ def plain_side(args, folder: Path, data_file: Path) -> dict:
     from trl import SFTConfig, SFTTrainer
 
     model = get_peft_model(random_model(args.arch), LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0,
-                                                               target_modules="all-linear", task_type="CAUSAL_LM"))
+                                                               target_modules="all-linear",
+                                                               task_type="CAUSAL_LM"))
     config = SFTConfig(output_dir=str(folder / "plain-run"), learning_rate=1e-4, max_steps=args.steps,
                        per_device_train_batch_size=4, max_length=512, bf16=True, gradient_checkpointing=True,
                        save_strategy="no", report_to="none", logging_steps=1, disable_tqdm=True,
                        use_liger_kernel=args.liger)
-    trainer = SFTTrainer(model=model, args=config, train_dataset=load_dataset("json", data_files=str(data_file),
+    trainer = SFTTrainer(model=model, args=config,
+                         train_dataset=load_dataset("json", data_files=str(data_file),
                          split="train"), processing_class=AutoTokenizer.from_pretrained(folder))
     return timed(trainer, 4 * 512, args.steps)
 

@@ -39,7 +39,8 @@ def main() -> None:
         for name, code in VARIANTS.items():
             times[name].append(sample(code))
     for name, values in times.items():
-        print(f"{name:9s} median {statistics.median(values):5.2f} s  ({', '.join(f'{v:.2f}' for v in values)})")
+        print(f"{name:9s} median {statistics.median(values):5.2f} s  "
+              f"({', '.join(f'{v:.2f}' for v in values)})")
     saved = statistics.median(times["compiled"]) - statistics.median(times["eager"])
     ratio = statistics.median(times["compiled"]) / statistics.median(times["eager"])
     print(f"eager bitsandbytes saves {saved:.2f} s a process ({ratio:.2f}x)")

@@ -45,7 +45,8 @@ def main() -> None:
         grade_single(judge, cache, questions, answers, "m", concurrency=concurrency)
         again = time.perf_counter() - started
         own = len(records) * args.delay
-        print(f"concurrency {concurrency}: {len(records)} judge calls in {spent:.2f} s against {own:.1f} s of the "
+        print(f"concurrency {concurrency}: {len(records)} judge calls in {spent:.2f} s against {own:.1f} s "
+              "of the "
               f"judge's own time ({own / spent:.1f}x); again from the cache in {again:.3f} s")
     server.shutdown()
 

@@ -6,7 +6,8 @@ summary.json says: memory_estimate_gib (studio.models.memory, before the first s
 The goal is a gap within +-25%.
 
     python bench/memory.py [--steps 3] [--cases pineapple-fp32,pineapple-bf16,sft-fp32,tiny-sft]
-    python bench/memory.py --held-out [--archs llama,qwen3,gemma3] [--shapes 50M,400M] [--modes lora,qlora,full]
+    python bench/memory.py --held-out [--archs llama,qwen3,gemma3] [--shapes 50M,400M] [--modes
+    lora,qlora,full]
 
 The first set (the embedded SmolLM2) is what the coefficients were fitted to. --held-out trains
 random-initialised models of other architectures and sizes that no coefficient was fitted to
@@ -60,7 +61,8 @@ def run_case(name: str, steps: int, tiny: str) -> dict:
 SHAPES = {
     "50M": {"hidden_size": 512, "intermediate_size": 1408, "num_hidden_layers": 8, "num_attention_heads": 8,
             "num_key_value_heads": 4, "vocab_size": 32000},
-    "400M": {"hidden_size": 1024, "intermediate_size": 2816, "num_hidden_layers": 28, "num_attention_heads": 16,
+    "400M": {"hidden_size": 1024, "intermediate_size": 2816, "num_hidden_layers": 28,
+             "num_attention_heads": 16,
              "num_key_value_heads": 8, "vocab_size": 32000},
 }
 ARCH_EXTRA = {"llama": {}, "qwen3": {"head_dim": 64}, "gemma3": {"head_dim": 64, "sliding_window": 512},
@@ -83,12 +85,15 @@ def held_out(args) -> int:
                 build_family_model(family, folder, **sizes)
                 for mode in args.modes.split(","):
                     overrides = [f"model.name={folder}", "data.template=auto", "training.max_length=256",
-                                 f"training.max_steps={args.steps}", "training.save_steps=100000", *MODES[mode]]
+                                 f"training.max_steps={args.steps}", "training.save_steps=100000",
+                                 *MODES[mode]]
                     s = run_overrides(SFT, overrides)
                     gap = s["memory_estimate_gib"] / s["peak_memory_gib"] - 1
                     rows.append(abs(gap) <= 0.25)
-                    print(f"held-out {arch:7} {shape:5} {mode:5} {s['precision']:5} tokens {s['longest_sequence']:4} "
-                          f"estimate {s['memory_estimate_gib']:.2f} GiB  peak {s['peak_memory_gib']:.2f} GiB  "
+                    print(f"held-out {arch:7} {shape:5} {mode:5} {s['precision']:5} tokens "
+                          f"{s['longest_sequence']:4} "
+                          f"estimate {s['memory_estimate_gib']:.2f} GiB  peak {s['peak_memory_gib']:.2f} GiB "
+                          " "
                           f"gap {gap:+.0%}  s/step {s['s_per_step']:.2f}  "
                           f"parts {json.dumps(s['memory_estimate_parts_gib'])}", flush=True)
     print(f"{sum(rows)} of {len(rows)} held-out rows within +-25%")
@@ -113,7 +118,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--cases", default="pineapple-fp32,pineapple-bf16,sft-fp32,tiny-sft")
-    parser.add_argument("--held-out", action="store_true", help="random-initialised architectures not fitted to")
+    parser.add_argument("--held-out", action="store_true",
+                        help="random-initialised architectures not fitted to")
     parser.add_argument("--archs", default="llama,qwen3,gemma3")
     parser.add_argument("--shapes", default="50M,400M")
     parser.add_argument("--modes", default="lora,qlora,full")

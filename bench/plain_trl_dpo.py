@@ -31,7 +31,8 @@ def main():
     parser.add_argument("model_dir")
     parser.add_argument("data")
     parser.add_argument("--steps", type=int, default=6)
-    parser.add_argument("--trl-defaults", action="store_true", help="keep DPOConfig's bf16/checkpointing defaults")
+    parser.add_argument("--trl-defaults", action="store_true",
+                        help="keep DPOConfig's bf16/checkpointing defaults")
     args = parser.parse_args()
 
     tokenizer = AutoTokenizer.from_pretrained(args.model_dir)
@@ -47,8 +48,10 @@ def main():
                                              target_modules="all-linear", task_type="CAUSAL_LM"))
     device_args = {} if args.trl_defaults else {"bf16": False, "gradient_checkpointing": False}
     config = DPOConfig(
-        output_dir=tempfile.mkdtemp(), learning_rate=5e-4, max_steps=args.steps, per_device_train_batch_size=4,
-        max_length=128, beta=0.1, loss_type=["sigmoid", "sft"], loss_weights=[1.0, 1.0], lr_scheduler_type="cosine", warmup_steps=1, seed=42, logging_steps=1,
+        output_dir=tempfile.mkdtemp(), learning_rate=5e-4, max_steps=args.steps,
+        per_device_train_batch_size=4,
+        max_length=128, beta=0.1, loss_type=["sigmoid", "sft"], loss_weights=[1.0, 1.0],
+        lr_scheduler_type="cosine", warmup_steps=1, seed=42, logging_steps=1,
         save_strategy="no", report_to="none", use_cpu=True, disable_tqdm=True, **device_args)
     timer = StepTimer()
     trainer = DPOTrainer(model=model, args=config, train_dataset=data, processing_class=tokenizer,

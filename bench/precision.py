@@ -94,7 +94,8 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=1, help="alternate fp32 and bf16 this many times")
     parser.add_argument("--recipe", default=str(ROOT / "presets/recipes/pineapple-dpo.yaml"))
-    parser.add_argument("--interleaved", action="store_true", help="time forward+backward passes in one process")
+    parser.add_argument("--interleaved", action="store_true",
+                        help="time forward+backward passes in one process")
     args = parser.parse_args()
     from studio.models.hardware import cpu_info
 

@@ -19,7 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
-RANDOM_05B = {"hidden_size": 1024, "intermediate_size": 3072, "num_hidden_layers": 28, "num_attention_heads": 16,
+RANDOM_05B = {"hidden_size": 1024, "intermediate_size": 3072, "num_hidden_layers": 28,
+              "num_attention_heads": 16,
               "num_key_value_heads": 8, "head_dim": 64, "vocab_size": 32000}
 
 
@@ -45,7 +46,8 @@ def main() -> int:
                 s = run_overrides(PINEAPPLE, [f"model.name={model}", f"training.max_steps={args.steps}",
                                               "training.save_steps=100000", *extra,
                                               *(["data.template=auto"] if model != "embedded" else [])])
-                print(f"{name:12} {method:6} {s['precision']:9} {s['s_per_step']:7.2f} {s['peak_memory_gib']:9.2f} "
+                print(f"{name:12} {method:6} {s['precision']:9} {s['s_per_step']:7.2f} "
+                      f"{s['peak_memory_gib']:9.2f} "
                       f"{s['memory_estimate_gib']:13.2f}", flush=True)
     return 0
 

@@ -41,7 +41,8 @@ def main() -> int:
             side: {"answer": answers[side].strip(),
                    "rewards": {s.label: score(s, answers[side].strip(), row) for s in specs}}
             for side in ("before", "after")}})
-    means = {side: {s.label: round(statistics.mean(r[side]["rewards"][s.label] for r in scored), 3) for s in specs}
+    means = {side: {s.label: round(statistics.mean(r[side]["rewards"][s.label] for r in scored),
+                                   3) for s in specs}
              for side in ("before", "after")}
     if args.json:
         print(json.dumps({"means": means, "answers": scored}, ensure_ascii=False))

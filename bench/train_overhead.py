@@ -68,12 +68,14 @@ def main() -> None:
         print(f"round {i + 1}: studio {studio[-1]:.2f} s/step, plain TRL {plain[-1]:.2f} s/step", flush=True)
     s, p = statistics.median(studio), statistics.median(plain)
     print("\n1. studio train vs plain TRL (DPO, embedded model, batch 4, max_length 128, LoRA r=16)")
-    print(f"   studio {s:.2f} s/step   plain TRL {p:.2f} s/step   overhead ratio {s / p:.3f} (target <= 1.05)")
+    print(f"   studio {s:.2f} s/step   plain TRL {p:.2f} s/step   overhead ratio {s / p:.3f} (target <= "
+          "1.05)")
 
     slow = plain_run(model_dir, args.default_steps, trl_defaults=True)
     fast = plain_run(model_dir, args.steps)
     print("\n2. CPU defaults: studio's (fp32, no checkpointing) vs TRL's DPOConfig (bf16, checkpointing)")
-    print(f"   studio defaults {fast:.2f} s/step   TRL defaults {slow:.2f} s/step   speed-up {slow / fast:.1f}x"
+    print(f"   studio defaults {fast:.2f} s/step   TRL defaults {slow:.2f} s/step   speed-up "
+          f"{slow / fast:.1f}x"
           f" (target >= 10x)")
 
 

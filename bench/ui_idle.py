@@ -42,7 +42,8 @@ def share(pids_of, seconds: float) -> float:
 
 
 def chromium_pids() -> list[int]:
-    found = subprocess.run(["pgrep", "-f", "chromium"], check=False, capture_output=True, text=True).stdout.split()
+    found = subprocess.run(["pgrep", "-f", "chromium"], check=False, capture_output=True,
+                           text=True).stdout.split()
     return [int(pid) for pid in found]
 
 

@@ -37,7 +37,8 @@ def hub_reachable(timeout_s: float = 3.0) -> bool:
 # What went wrong with a Hub download, read from the exception and its causes (transformers and
 # datasets wrap the Hub client's errors in their own OSError/FileNotFoundError, by name or message).
 _GATED = ("GatedRepoError",)
-_MISSING = ("RepositoryNotFoundError", "RevisionNotFoundError")  # datasets' DatasetNotFoundError is both: by text
+# datasets' DatasetNotFoundError is both: by text
+_MISSING = ("RepositoryNotFoundError", "RevisionNotFoundError")
 _DROPPED = ("RemoteProtocolError", "ReadError", "ReadTimeout", "IncompleteRead", "ChunkedEncodingError",
             "ProtocolError", "WriteError")
 _OFFLINE = ("ConnectError", "ConnectTimeout", "OfflineModeIsEnabled", "ConnectionError")
@@ -75,14 +76,17 @@ def hub_failure(exc: BaseException) -> str | None:
 def hub_sentence(what: str, name: str, failure: str) -> str:
     """One sentence for a ``hub_failure`` of the ``what`` ("model" or "dataset") ``name``."""
     if failure == "gated":
-        return (f"The {what} '{name}' on the Hugging Face Hub is gated: accept its terms on its Hub page, then "
+        return (f"The {what} '{name}' on the Hugging Face Hub is gated: accept its terms on its Hub page, "
+                "then "
                 "log in (`hf auth login`, the HF_TOKEN variable or the token box) and try again.")
     if failure == "missing":
         return (f"There is no {what} '{name}' on the Hugging Face Hub (or it is private); check the id "
                 "(owner/name) or use a local one.")
     if failure == "dropped":
-        return (f"The download of the {what} '{name}' from the Hugging Face Hub broke off (the connection closed "
-                "before the file was complete); check the network and try again: files already complete are kept.")
+        return (f"The download of the {what} '{name}' from the Hugging Face Hub broke off (the connection "
+                "closed "
+                "before the file was complete); check the network and try again: files already complete are "
+                "kept.")
     return (f"The Hugging Face Hub cannot be reached from this machine, so the {what} '{name}' cannot be "
             "downloaded; check the network, or use a local one.")
 

@@ -55,6 +55,9 @@ def test_licence_comes_from_the_catalog_and_the_revision_from_the_hub_snapshot()
     assert licence("embedded", "SmolLM2-135M-Instruct") == ("apache-2.0", "Apache-2.0")
     assert licence("google/gemma-3-270m-it", "google/gemma-3-270m-it") == ("gemma", "Gemma Terms of Use")
     assert licence("/some/folder", "folder") is None
+    # The encoders' section of the catalog counts too (a classify run's base).
+    assert licence("embedded-encoder", "embedded-encoder") == ("apache-2.0", "Apache-2.0")
+    assert licence("dccuchile/bert-base-spanish-wwm-cased", "BETO") == ("cc-by-4.0", "CC-BY-4.0")
     sha = "0123456789abcdef0123456789abcdef01234567"
     summary = {"base_model_path": f"/root/.cache/huggingface/hub/models--a--b/snapshots/{sha}"}
     assert base_revision("a/b", summary) == f"Hub commit {sha}"

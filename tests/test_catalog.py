@@ -89,3 +89,15 @@ def test_a_verdict_names_the_settings_that_fit_and_wont_fit_means_none_does():
     none = estimate(70.6, "full", gpu)
     b, n, ck = LADDER[-1]
     assert none.verdict == "won't fit" and none.settings is None and f"batch {b} x {n}" in none.detail and ck
+
+
+def test_models_lists_the_encoders_with_each_strategys_verdict(capsys):
+    assert main(["models", "--category", "encoders"]) == 0
+    out = capsys.readouterr().out
+    assert "Encoders (classify)" in out and "Qwen/Qwen3-0.6B" not in out
+    line = next(x for x in out.splitlines() if x.strip().startswith("embedded-encoder"))
+    assert "full: fits" in line and "head: fits" in line and "lora: fits" in line
+    assert main(["models", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {"embedded-encoder", "FacebookAI/xlm-roberta-base"} <= {m["id"] for m in data["encoders"]}
+    assert all(set(m["plans"]) == {"full", "head", "lora"} for m in data["encoders"])

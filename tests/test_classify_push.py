@@ -89,3 +89,38 @@ def test_a_datasets_classlabel_names_become_the_labels(tmp_path):
     from studio.data.read.hub import named_records
 
     assert named_records(ds)[1] == {"text": "meh", "label": "neutral", "tags": ["B-PER"]}
+
+
+def test_a_classifier_card_names_the_encoders_licence_from_the_catalog():
+    from studio.publish.classify_push import classifier_card
+
+    facts = {"base_model": "FacebookAI/roberta-base", "pipeline_tag": "text-classification",
+             "labels": ["bad", "good"], "strategy_trained": "lora"}
+    assert "license: mit" in classifier_card("alice/c", facts, None)
+    assert "license:" not in classifier_card("alice/c", {**facts, "base_model": "/my/encoder"}, None)
+
+
+def test_the_share_tab_lists_and_exports_a_classifier_run(classifier_run, tmp_path):
+    """A classify run is offered to Share whether it saved an adapter (LoRA) or a whole model (full or
+    head-only: no adapter), and Export writes the one folder transformers' pipeline loads."""
+    import shutil
+
+    from studio.evaluation.classify_eval import CLASSIFIER_FILE
+    from studio.runs.files import update_status
+    from studio.runs.registry import create_run, get_run
+    from studio.ui.run_picker import has_adapter, run_choices, shareable
+    from studio.ui.share import export_tab
+
+    run_dir, _ = classifier_run
+    registered = create_run(RunConfig.from_yaml(run_dir / "config.yaml"))  # queued, never started
+    shutil.copytree(run_dir, registered, dirs_exist_ok=True, ignore=shutil.ignore_patterns("status.json"))
+    update_status(registered, state="completed")
+    run_id = get_run(registered).id
+    assert run_id in [value for _, value in run_choices(to_share=True)]
+    said = export_tab.export_run(run_id, str(tmp_path / "out"), False)
+    assert said.startswith("✓ Saved the classifier to"), said
+    assert (tmp_path / "out" / "config.json").is_file()
+    whole = tmp_path / "full-run"  # a full fine-tune keeps model/ and no adapter
+    (whole / "model").mkdir(parents=True)
+    shutil.copy(run_dir / CLASSIFIER_FILE, whole / CLASSIFIER_FILE)
+    assert shareable(whole) and not has_adapter(whole)

@@ -13,7 +13,8 @@ from studio.cli import main
 from studio.config import RunConfig
 from studio.data import DataError, load_training_data
 from studio.data.inspect import inspect_source
-from studio.data.prepare.preview import length_stats, preview, render, sft_plan
+from studio.data.prepare.lengths import length_stats
+from studio.data.prepare.preview import preview, render, sft_plan
 from studio.data.prepare.templates import CHATML, LLAMA2, ZEPHYR, apply_template
 from studio.methods import data_asked
 

@@ -2,8 +2,8 @@
 of studio/methods/, training on a kind declared once in the copy's studio/data/layouts/kinds.py, with no
 other file edited, is listed by `studio methods`, names itself and its kind in the data's sentences
 (CLI and Data tab), trains with `studio train` (plus its one recipe), and every face reads it: the Train
-tab's choices and options, its charts, the samples panel, held-out pairs (its own margin option) and
-the model card."""
+tab's choices and options, its charts, the samples panel, held-out pairs (its own margin option),
+the model card and the consent to run code."""
 
 import json
 import os
@@ -54,6 +54,8 @@ METHOD = Method(
     reference_model=True,
     margin_option="beta",
     sequences_per_example=2,
+    # Its IPO choice stands in for an option that runs the user's code: consent reads it from here.
+    user_code=lambda options: ["the hinge pairs' own loss"] if options.loss_type == "ipo" else [],
 )
 '''
 
@@ -72,6 +74,8 @@ from studio.runs.files import read_metrics
 from studio.ui import charts
 from studio.ui.make import data_tab, train_tab
 from studio.ui.samples_panel import poll_samples
+from studio.config import RunConfig
+from studio.safety.consent import code_asked
 
 run, sft_file = sys.argv[1:3]
 frames = charts.metric_frames(read_metrics(run), "hingepairs")
@@ -84,6 +88,8 @@ print(json.dumps({
     "samples_shown": poll_samples(run.rsplit("/", 1)[-1])[0]["visible"],
     "beta": run_beta(run),  # what `studio eval` scales the held-out margin by
     "card": build_model_card(run),
+    "code_asked": code_asked(RunConfig.from_dict({"method": "hingepairs", "model": {"name": "m"},
+                                                  "hingepairs": {"loss_type": "ipo"}})),
 }))
 '''
 
@@ -147,6 +153,7 @@ def test_a_method_module_dropped_into_a_copy_is_listed_checked_and_trained(tmp_p
     assert seen["samples_shown"] is False  # it declares no samples: the panel stays hidden
     assert seen["beta"] == 0.3  # held-out pairs scale the margin by the option it names (margin_option)
     assert "Hinge-loss preference optimisation on chosen/rejected pairs" in seen["card"]
+    assert seen["code_asked"] == ["the hinge pairs' own loss"]  # consent asks what its module declares
     # The worker ran the copy's code (the module exists nowhere else).
     assert not (ROOT / "studio" / "methods" / "hingepairs.py").exists()
 

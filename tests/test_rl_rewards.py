@@ -228,3 +228,15 @@ def test_the_rlhf_vs_dpo_tab_trains_each_recipe_on_its_own_data_file():
     assert all(source.is_file() for source in sources.values())
     assert sources["reward model"].name == "pineapple_reward_pairs.jsonl"
     assert sources["DPO"].name == "pineapple_pairs.jsonl"
+
+
+def test_the_samples_advantage_is_the_trainers_default_from_the_weighted_rewards():
+    from studio.rl.samples import advantages
+
+    nan = float("nan")
+    # Two prompts, two answers each; weights 1 and 0.5; the third answer got None from every function.
+    rewards = {"a": [1.0, 0.0, nan, 1.0], "b": [0.0, 0.0, nan, 1.0]}
+    grpo = advantages(rewards, [1.0, 0.5], 2, leave_one_out=False)
+    assert grpo == pytest.approx([0.5 / 0.5001, -0.5 / 0.5001, 0.0, 0.0])  # (r - mean) / (std + 1e-4)
+    rloo = advantages(rewards, [1.0, 0.5], 2, leave_one_out=True)
+    assert rloo == pytest.approx([1.0, -1.0, 0.0, 0.0])  # r - the other's; alone among the scored: 0

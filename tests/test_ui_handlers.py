@@ -121,6 +121,15 @@ def test_method_switch_on_shipped_data_loads_matching_recipe():
     assert "SFT" in out["advice"] and out["options-dpo"]["visible"] is False  # DPO's own options hide
 
 
+def test_method_switch_on_the_users_data_applies_the_methods_learning_rate():
+    sft = recipes.load_recipe_config(recipes.SHIPPED_RECIPE["sft"])
+    values = recipes.values_from_config(sft, recipes.ALL_KEYS)
+    values["data.source"] = "/my/own/pairs.jsonl"  # not shipped: the data stays, the rate follows the method
+    to_dpo = train_tab.change_method({**values, "method": "dpo"})
+    assert "data.source" not in to_dpo and to_dpo["training.learning_rate"] == 5e-6
+    assert train_tab.change_method({**values, "method": "sft"})["training.learning_rate"] == 2e-4
+
+
 def test_zero_in_an_optional_limit_means_none():
     cfg = recipes.load_recipe_config(recipes.SHIPPED_RECIPE["sft"])
     values = recipes.values_from_config(cfg, recipes.ALL_KEYS)

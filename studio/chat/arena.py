@@ -62,7 +62,8 @@ def new_conversation(picks: tuple[str, str], blind: bool, rng: random.Random | N
     return Arena(picks=tuple(picks), blind=bool(blind), swap=bool(blind) and rng.random() < 0.5)
 
 
-def begin_turn(arena: Arena | None, picks: tuple[str, str], blind: bool, rng: random.Random | None = None) -> Arena:
+def begin_turn(arena: Arena | None, picks: tuple[str, str], blind: bool,
+               rng: random.Random | None = None) -> Arena:
     """Keep the conversation while it runs; a new one starts (and reshuffles) when none is under way
     or the user changed the models or blind mode before the first message."""
     if arena is None or not arena.started() or arena.picks != tuple(picks) or arena.blind != bool(blind):
@@ -95,7 +96,8 @@ def vote(arena: Arena, choice: str, system_prompts: dict[str, str] | None = None
             raise ChatError("The two answers are identical, so neither is better; vote tie or retry.")
         win, lose = ("a", "b") if choice == "a" else ("b", "a")
         # The chosen answer was written in its own pane's conversation, so that is the pair's prompt.
-        row = feedback.preference_row(prompt_of(win), last_answer(arena.history(win)), last_answer(arena.history(lose)),
+        row = feedback.preference_row(prompt_of(win), last_answer(arena.history(win)),
+                                      last_answer(arena.history(lose)),
                                       arena.labels[win], arena.labels[lose], blind=blind,
                                       conversation=arena.id, turn=turn)
         feedback.append_row(feedback.feedback_path(), row)

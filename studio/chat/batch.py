@@ -60,7 +60,8 @@ class BatchGeneration:
         def generate():
             with pair.engine.lock, torch.no_grad():
                 model, _, adapter = pair.engine.prepare(pair.source)
-                texts = [tokenizer.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True,
+                texts = [tokenizer.apply_chat_template([{"role": "user", "content": p}],
+                                                       add_generation_prompt=True,
                                                        tokenize=False) for p in self._prompts]
                 # Left padding, asked per call: the tokenizer is shared with the Chat tab's engine.
                 inputs = tokenizer(texts, return_tensors="pt", padding=True, padding_side="left",

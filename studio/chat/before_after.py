@@ -62,7 +62,8 @@ class BeforeAfter:
         return self.engine.stream(self.source, [{"role": "user", "content": prompt}], sampling, tuned=tuned)
 
     def stream_many(self, prompts: list[str], tuned: bool, sampling: Sampling | None = None):
-        """All ``prompts`` answered at once, side by side (studio.chat.batch): iterate for the answers so far."""
+        """All ``prompts`` answered at once, side by side (studio.chat.batch): iterate for the answers so
+        far."""
         from studio.chat.batch import stream_batch
 
         return stream_batch(self, prompts, tuned, sampling)

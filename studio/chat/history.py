@@ -76,7 +76,8 @@ def fit_context(tokenizer, history: list[dict], system: str, max_new_tokens: int
             return Fitted(messages, dropped, used)
         if dropped >= len(groups) - 1:
             raise ChatError(
-                f"This message needs {used} tokens, more than the {budget} left in the model's {context}-token "
+                f"This message needs {used} tokens, more than the {budget} left in the model's "
+                f"{context}-token "
                 "context after the answer's length; shorten it or lower max new tokens."
             )
         dropped += 1
@@ -86,6 +87,7 @@ def dropped_notice(dropped: int, context: int) -> str:
     if not dropped:
         return ""
     if dropped == 1:
-        return f"The oldest turn no longer fits the model's {context}-token context and was left out of this answer."
+        return (f"The oldest turn no longer fits the model's {context}-token context and was left out of "
+                "this answer.")
     return (f"The oldest {dropped} turns no longer fit the model's {context}-token context "
             "and were left out of this answer.")

@@ -27,4 +27,5 @@ class Sampling:
             kwargs["repetition_penalty"] = float(self.repetition_penalty)
         if float(self.temperature) <= 0:
             return {**kwargs, "do_sample": False}
-        return {**kwargs, "do_sample": True, "temperature": float(self.temperature), "top_p": float(self.top_p)}
+        return {**kwargs, "do_sample": True, "temperature": float(self.temperature),
+                "top_p": float(self.top_p)}

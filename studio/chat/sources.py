@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from studio.chat.history import ChatError
-from studio.runs.files import STATUS_FILE, checkpoints, chosen_run_since
+from studio.runs.chosen import chosen_run_since
+from studio.runs.files import STATUS_FILE, checkpoints
 from studio.runs.folder import has_adapter, run_base, served_adapter
 
 log = logging.getLogger("studio.chat")
@@ -25,7 +26,8 @@ BUSY = {"queued", "running", "stopping"}
 
 @dataclass(frozen=True)
 class Source:
-    """Loadable weights for one side: ``base`` goes to studio.models.loading.resolve_model, ``adapter`` on top."""
+    """Loadable weights for one side: ``base`` goes to studio.models.loading.resolve_model, ``adapter`` on
+    top."""
 
     spec: str
     base: str
@@ -75,7 +77,8 @@ def parse_source(spec: str | None, base_name: str = "embedded") -> Source:
             return Source(text, run_base(path), str(path), name)
         if (path / "config.json").is_file():
             return Source(text, str(path), None, path.name)
-        raise ChatError(f"The folder {path} holds no model, adapter or run; pick a model folder or a .gguf file.")
+        raise ChatError(f"The folder {path} holds no model, adapter or run; pick a model folder or a .gguf "
+                        "file.")
     from studio.paths import runs_dir
 
     if "/" not in text and (runs_dir() / text / STATUS_FILE).is_file():
@@ -100,7 +103,8 @@ def source_choices(base_name: str = "embedded") -> list[tuple[str, str]]:
         run_dir = Path(info.dir)
         if info.state in BUSY or served_adapter(run_dir) is None or not chats(info.method):
             continue
-        choices.append((f"{info.name} · {str(info.method).upper()} · {info.state} · newest", f"run:{info.id}"))
+        choices.append((f"{info.name} · {str(info.method).upper()} · {info.state} · newest",
+                        f"run:{info.id}"))
         for ckpt in _checkpoints(run_dir):
             choices.append((f"{info.name} · {ckpt.name}", f"run:{info.id}:{ckpt.name}"))
     return choices

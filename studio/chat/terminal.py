@@ -81,7 +81,8 @@ def chat_loop(args, stdin: TextIO | None = None, out: TextIO | None = None) -> i
             out.write(f"({sentence(exc)})\n")
             continue
         for pane in panes:
-            _answer_pane(engine, arena, pane, base, sampling, args.system or "", out, labels[pane] if args.compare else labels["a"])
+            _answer_pane(engine, arena, pane, base, sampling, args.system or "", out,
+                         labels[pane] if args.compare else labels["a"])
     out.write("\nBye.\n")
     return 0
 

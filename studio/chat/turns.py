@@ -38,7 +38,8 @@ def names_of(spec: str, source: Source | None) -> list[str]:
         found |= {str(path), Path(path).name, Path(path).parent.name}
     if source is not None:
         found.add(source.label)
-    return sorted((n for n in found if len(n) > 2 and n not in {"run", "base", "adapter"}), key=len, reverse=True)
+    return sorted((n for n in found if len(n) > 2 and n not in {"run", "base", "adapter"}), key=len,
+                  reverse=True)
 
 
 def hide_names(text: str, names: list[str]) -> str:
@@ -77,7 +78,8 @@ def answer(engine: Engine, arena: Arena, pane: str, base_name: str, sampling: Sa
         for piece in generation:
             text += piece
             arena.set_history(pane, [*history, {"role": "assistant", "content": text}])
-            yield arena.history(pane), notice or f"… Writing: {generation.tokens} of at most {generation.limit} tokens"
+            yield arena.history(pane), notice or (f"… Writing: {generation.tokens} of at most "
+                                                  f"{generation.limit} tokens")
         arena.set_history(pane, [*history, {"role": "assistant", "content": text}])
         if stop.is_set():
             notice = (notice + " " if notice else "") + "Stopped; the answer so far is kept."

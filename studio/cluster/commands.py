@@ -1,4 +1,5 @@
-"""The terminal face of training beyond one machine: `studio train` with --nodes/--node-rank/--main or --slurm,
+"""The terminal face of training beyond one machine: `studio train` with --nodes/--node-rank/--main or
+--slurm,
 `studio runs` following Slurm jobs, `studio stop` cancelling a waiting one. Each hands the ordinary case
 to studio.runs.commands unchanged."""
 
@@ -15,14 +16,16 @@ from studio.runs.registry import list_runs, resolve_run
 
 def node_overrides(args) -> list[str]:
     """--nodes/--node-rank/--main as the recipe's distributed.* options (so the run folder records them)."""
-    given = {"distributed.nodes": args.nodes, "distributed.node_rank": args.node_rank, "distributed.main": args.main}
+    given = {"distributed.nodes": args.nodes, "distributed.node_rank": args.node_rank,
+             "distributed.main": args.main}
     return [f"{key}={value}" for key, value in given.items() if value is not None]
 
 
 def node_commands(recipe: str, nodes: int, main: str, overrides: list[str] = ()) -> list[str]:
     """The command each node runs, node 0 first (the Train tab's cluster section shows them)."""
     extra = "".join(f" {item}" for item in overrides)
-    return [f"studio train {recipe}{extra} --nodes {nodes} --node-rank {rank} --main {main}" for rank in range(nodes)]
+    return [f"studio train {recipe}{extra} --nodes {nodes} --node-rank {rank} --main {main}" for rank in
+    range(nodes)]
 
 
 def cli_train(args) -> int:
@@ -38,7 +41,8 @@ def cli_train(args) -> int:
     if args.no_submit:
         print(f"Wrote {done['script']}; submit it with `sbatch {done['script']}`.", file=sys.stderr)
     else:
-        print(f"Run {done['run']} submitted to Slurm as job {done['job']}; `studio runs` follows it.", file=sys.stderr)
+        print(f"Run {done['run']} submitted to Slurm as job {done['job']}; `studio runs` follows it.",
+              file=sys.stderr)
     print(done["dir"])
     return 0
 

@@ -34,7 +34,8 @@ class SlurmError(StudioError):
 
 
 def header(name: str, nodes: int, options, output: str, array: str | None = None) -> list[str]:
-    lines = ["#!/bin/bash", f"#SBATCH --job-name={name}", f"#SBATCH --nodes={nodes}", "#SBATCH --ntasks-per-node=1",
+    lines = ["#!/bin/bash", f"#SBATCH --job-name={name}", f"#SBATCH --nodes={nodes}",
+             "#SBATCH --ntasks-per-node=1",
              f"#SBATCH --output={output}", "#SBATCH --open-mode=append", "#SBATCH --requeue"]
     if array:
         lines.append(f"#SBATCH --array={array}")
@@ -55,12 +56,14 @@ def run_script(run_dir: Path, nodes: int, options) -> str:
     lines = header(f"studio-{run_dir.name}", nodes, options, str(run_dir / "slurm-%j.out"))
     lines += ['MAIN_HOST=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
               f'export {MAIN_ENV}="$MAIN_HOST:{MAIN_PORT}"',
-              f"srun --kill-on-bad-exit=1 --ntasks-per-node=1 bash -c '{NODE_RANK_ENV}=$SLURM_NODEID exec {worker}'"]
+              (f"srun --kill-on-bad-exit=1 --ntasks-per-node=1 bash -c '{NODE_RANK_ENV}=$SLURM_NODEID exec "
+              f"{worker}'")]
     return "\n".join(lines) + "\n"
 
 
 def submit_run(cfg, options) -> dict:
-    """Create the run (queued for Slurm, never started here), write its script, submit it unless told not to."""
+    """Create the run (queued for Slurm, never started here), write its script, submit it unless told not
+    to."""
     from studio.runs.registry import create_run
 
     cfg.distributed.nodes = options.nodes
@@ -98,11 +101,13 @@ def job_state(job: str) -> str | None:
     the queue and no accounting says how, or None when Slurm cannot be asked."""
     if shutil.which("squeue") is None:
         return None
-    queue = subprocess.run(["squeue", "-h", "-j", job, "-o", "%T"], capture_output=True, text=True, check=False)
+    queue = subprocess.run(["squeue", "-h", "-j", job, "-o", "%T"], capture_output=True, text=True,
+                           check=False)
     if queue.stdout.split():
         return queue.stdout.split()[0].upper()
     if shutil.which("sacct"):
-        acct = subprocess.run(["sacct", "-n", "-X", "-P", "-j", job, "-o", "State"], capture_output=True, text=True,
+        acct = subprocess.run(["sacct", "-n", "-X", "-P", "-j", job, "-o", "State"], capture_output=True,
+                              text=True,
                               check=False)
         if acct.returncode == 0 and acct.stdout.split():
             return acct.stdout.split()[0].upper()
@@ -144,4 +149,5 @@ def submit_sweep(spec, args, plan) -> dict:
     script = folder / SCRIPT
     script.write_text("\n".join([*lines, f"srun --kill-on-bad-exit=1 {controller}"]) + "\n", encoding="utf-8")
     job = None if args.no_submit else sbatch(script)
-    return {"sweep": spec.name, "script": str(script), "job": job, "trials": spec.total(), "plan": plan.to_json()}
+    return {"sweep": spec.name, "script": str(script), "job": job, "trials": spec.total(),
+            "plan": plan.to_json()}

@@ -21,7 +21,8 @@ def cli_sweep(args) -> int:
         return _print({"plan": plan.to_json()}, args.json)
     from studio.sweeps.study import run_sweep
 
-    result = run_sweep(spec, parallel=args.parallel, say=lambda line: print(line, file=sys.stderr, flush=True))
+    result = run_sweep(spec, parallel=args.parallel,
+                       say=lambda line: print(line, file=sys.stderr, flush=True))
     if args.json:
         print(json.dumps({**result, "plan": plan.to_json()}, indent=1))
         return 0

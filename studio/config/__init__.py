@@ -9,14 +9,13 @@ error, never a silent default.
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from studio.config.building import build_section
 from studio.config.options import (
     check_choices,
     choices_help,
@@ -74,7 +73,8 @@ class DataConfig:
     eval_fraction: float = _opt(
         0.0, "Hold out this share of the training examples (e.g. 0.1) as the eval set during training.")
     text_column: str | None = _opt(
-        None, "Classify: the text column when it has another name than text (two names, comma-separated, for a "
+        None,
+        "Classify: the text column when it has another name than text (two names, comma-separated, for a "
         "pair; the word list for tokens).")
     label_column: str | None = _opt(None, "Classify: the label column when it has another name than label "
                                     "(or tags for tokens).")
@@ -90,7 +90,8 @@ class LoraConfig:
         "all-linear", "Layers that get adapters: 'all-linear' or a comma-separated list like q_proj,v_proj.",
         choices=["all-linear", "q_proj,v_proj", "q_proj,k_proj,v_proj,o_proj"], open=True,  # presets
     )
-    qlora: bool = _opt(False, "Load the base in 4-bit NF4 (QLoRA) through bitsandbytes: on an NVIDIA GPU or a "
+    qlora: bool = _opt(False, "Load the base in 4-bit NF4 (QLoRA) through bitsandbytes: on an NVIDIA GPU or "
+                              "a "
                        "CPU.", label="QLoRA (4-bit base)")
 
 
@@ -108,8 +109,10 @@ class TrainingConfig:
     lr_scheduler: str = _opt("cosine", "Learning-rate schedule: cosine (recommended), linear or constant.",
                              choices=["cosine", "linear", "constant", "constant_with_warmup"])
     warmup_steps: int = _opt(0, "Steps of linear learning-rate warm-up at the start.")
-    optimizer: str = _opt("adamw_torch", "Optimizer; Adam(W) is the standard choice for SFT and DPO. adamw_8bit, "
-                          "paged_adamw_8bit and paged_adamw_32bit (bitsandbytes) keep its state in less memory.",
+    optimizer: str = _opt("adamw_torch", "Optimizer; Adam(W) is the standard choice for SFT and DPO. "
+                                         "adamw_8bit, "
+                          "paged_adamw_8bit and paged_adamw_32bit (bitsandbytes) keep its state in less "
+                          "memory.",
                           choices=["adamw_torch", "adamw_torch_fused", "adafactor", "sgd", "adamw_8bit",
                                    "paged_adamw_8bit", "paged_adamw_32bit"], open=True)
     weight_decay: float = _opt(0.0, "Weight decay (AdamW).")
@@ -130,7 +133,8 @@ class TrainingConfig:
         choices=["auto", "on", "off"],
     )
     report_to: str = _opt("none", TRACKER_HELP, choices=["none", *TRACKERS], multiple=True)
-    device: str = _opt("auto", "Where to train: 'auto' (the GPU when there is one), 'cuda', 'mps' (an Apple GPU) or "
+    device: str = _opt("auto", "Where to train: 'auto' (the GPU when there is one), 'cuda', 'mps' (an Apple "
+                               "GPU) or "
                        "'cpu'.", choices=["auto", "cuda", "mps", "cpu"])
     use_liger_kernel: bool = _opt(
         False, "Liger fused kernels (GPU, needs the liger-kernel package): less memory and faster steps."
@@ -143,10 +147,12 @@ class DistributedConfig:
         0, "Training processes: 0 = one per GPU (one on a CPU); N > 1 trains N processes through "
         "`accelerate launch` (gloo on a CPU).")
     strategy: str = _opt("ddp", "With several GPUs: 'ddp' (a full copy per GPU), 'fsdp' (weights sharded), "
-                         "'zero2' or 'zero3' (DeepSpeed ZeRO: optimizer state and gradients, or everything, sharded).",
+                         "'zero2' or 'zero3' (DeepSpeed ZeRO: optimizer state and gradients, or everything, "
+                         "sharded).",
                          choices=["ddp", "fsdp", "zero2", "zero3"])
     nodes: int = _opt(1, "Machines training together; each runs the same recipe with its own node_rank.")
-    node_rank: int = _opt(0, "This machine's place among the nodes: 0 on the main one (it writes the run), 1, 2...")
+    node_rank: int = _opt(0, "This machine's place among the nodes: 0 on the main one (it writes the run), "
+                             "1, 2...")
     main: str = _opt("", "HOST:PORT of node 0, which every node reaches (several nodes only).")
 
 
@@ -161,7 +167,8 @@ class _RunConfigBase:
     """The parts every run has; RunConfig below adds one section per method with options of its own."""
 
     method: str = _opt("sft", "Training method: " + ", ".join(
-        f"'{m.name}' ({m.description[0].lower() + m.description[1:].rstrip('.')})" for m in all_methods()) + ".",
+        f"'{m.name}' ({m.description[0].lower() + m.description[1:].rstrip('.')})" for m in all_methods()) +
+        ".",
         choices=method_names())
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -184,6 +191,13 @@ class _RunConfigBase:
         """The chosen method's own options, or None when it has none."""
         return getattr(self, self.method, None) if self.method in method_names() else None
 
+    def user_code(self) -> list[str]:
+        """The user's own code the chosen method's options would run (its ``Method.user_code``), one name
+        each."""
+        options = self.method_options
+        method = get_method(self.method) if options is not None else None
+        return method.user_code(options) if method and method.user_code else []
+
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
@@ -192,12 +206,13 @@ class _RunConfigBase:
 
     @classmethod
     def from_dict(cls, raw: dict | None) -> RunConfig:
-        return _build(cls, move_old_keys(raw or {}), prefix="")
+        return build_section(cls, move_old_keys(raw or {}), prefix="")
 
     @classmethod
     def from_yaml(cls, path: str | Path, overrides: list[str] | None = None) -> RunConfig:
         raw = read_recipe(path)
-        raw.pop("sweep", None)  # a sweep's section is `studio sweep`'s (studio.sweeps); one run trains the base
+        # a sweep's section is `studio sweep`'s (studio.sweeps); one run trains the base
+        raw.pop("sweep", None)
         return cls.from_dict(apply_overrides(raw, overrides or []))
 
     def with_overrides(self, overrides: list[str]) -> RunConfig:
@@ -215,60 +230,6 @@ RunConfig = dataclasses.make_dataclass(
 )
 RunConfig.__module__ = __name__
 RunConfig.__doc__ = "A whole run: method, model, data, LoRA, training, output and the method's own options."
-
-
-def _coerce(value: Any, hint: Any, key: str) -> Any:
-    """Accept a YAML value for a field of type ``hint``; ints for floats, None for optionals."""
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return _coerce(value, inner[0], key)
-    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if hint is float and isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    if hint is int and isinstance(value, float) and value.is_integer():
-        return int(value)
-    expected = {str: str, int: int, float: float, bool: bool, dict: dict}.get(hint)
-    if expected is str and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    if expected and (not isinstance(value, expected) or (expected is int and isinstance(value, bool))):
-        raise ConfigError(f"Option '{key}' must be {_type_word(hint)}, not {value!r}.")
-    return value
-
-
-def _type_word(hint: Any) -> str:
-    return {str: "text", int: "a whole number", float: "a number", bool: "true or false", dict: "a mapping"}.get(
-        hint, str(hint)
-    )
-
-
-def _build(cls: type, raw: dict, prefix: str) -> Any:
-    if not isinstance(raw, dict):
-        raise ConfigError(f"Option '{prefix.rstrip('.')}' must be a mapping of options.")
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in fields(cls)}
-    for key in raw:
-        if key not in known:
-            raise ConfigError(
-                f"Unknown option '{prefix}{key}'; known options here are: {', '.join(sorted(known))}."
-            )
-    kwargs = {}
-    for f in fields(cls):
-        if f.name not in raw:
-            continue
-        hint = hints[f.name]
-        if dataclasses.is_dataclass(hint):
-            kwargs[f.name] = _build(hint, raw[f.name] or {}, prefix=f"{prefix}{f.name}.")
-        else:
-            kwargs[f.name] = _coerce(raw[f.name], hint, prefix + f.name)
-    return cls(**kwargs)
 
 
 def validate(cfg: RunConfig) -> None:

@@ -12,7 +12,8 @@ def check_ranges(cfg) -> None:
     """One sentence for the first number outside what training accepts, with a value to try."""
     t, lora = cfg.training, cfg.lora
     if t.learning_rate <= 0:
-        raise ConfigError(f"Learning rate must be above 0 (got {t.learning_rate}); try 2e-4 for SFT, 5e-6 for DPO.")
+        raise ConfigError(f"Learning rate must be above 0 (got {t.learning_rate}); try 2e-4 for SFT, 5e-6 "
+                          "for DPO.")
     if lora.enabled and lora.r < 1:
         raise ConfigError(f"LoRA rank r must be at least 1 (got {lora.r}); 16 is a good start.")
     if lora.enabled and lora.alpha <= 0:
@@ -26,7 +27,8 @@ def check_ranges(cfg) -> None:
     if t.max_length < 16:
         raise ConfigError(f"Max length must be at least 16 tokens (got {t.max_length}); 512 is typical.")
     if not t.num_epochs and not t.max_steps:
-        raise ConfigError("Set either training.num_epochs or training.max_steps, so the run knows when to stop.")
+        raise ConfigError("Set either training.num_epochs or training.max_steps, so the run knows when to "
+                          "stop.")
     if t.max_steps is not None and t.max_steps < 1:
         raise ConfigError(f"Max steps must be at least 1 when set (got {t.max_steps}).")
     if t.num_epochs is not None and t.num_epochs < 0:
@@ -46,5 +48,6 @@ def check_nodes(d) -> None:
                           f"{d.nodes} nodes).")
     host, _, port = d.main.rpartition(":")
     if d.nodes > 1 and not (host and port.isdigit()):
-        raise ConfigError(f"Several nodes need the main node's address: set distributed.main (--main) to HOST:PORT, "
+        raise ConfigError("Several nodes need the main node's address: set distributed.main (--main) to "
+                          "HOST:PORT, "
                           f"e.g. 10.0.0.1:29500 (got '{d.main}').")

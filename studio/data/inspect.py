@@ -10,11 +10,12 @@ from typing import Any
 
 from jinja2.exceptions import TemplateError
 
+from studio.data.inspect_text import format_report
 from studio.data.layouts.kinds import is_labelled
 from studio.data.layouts.normalise import normalise
+from studio.data.prepare.lengths import length_stats
 from studio.data.prepare.preview import (
     CONVERSATIONS,
-    length_stats,
     preview,
     render,
     sft_plan,
@@ -55,7 +56,8 @@ class InspectReport:
     media: list[str] = field(default_factory=list)  # media found (kind multimodal: refused for training)
     weighed: list[str] = field(default_factory=list)  # other layouts the columns also fit
     columns: list[str] = field(default_factory=list)  # the file's columns, for mapping them by hand
-    source_rows: int | None = None  # rows in the whole source when only a sample was read (large files, the Hub)
+    # rows in the whole source when only a sample was read (large files, the Hub)
+    source_rows: int | None = None
     source_bytes: int | None = None  # the source's size in bytes, when known
 
     def to_dict(self) -> dict[str, Any]:
@@ -110,7 +112,8 @@ def _embedded_tokenizer(folder: str):
 def inspect_source(source: str, *, split: str = "train", subset: str | None = None, template: str = "auto",
                    model: str | None = None, rows: int | None = None, max_length: int | None = None,
                    method: str | None = None, column_map: dict | None = None, preview_rows: int = 3,
-                   tokenizer: Any = None, stats_time_budget: float | None = STATS_TIME_BUDGET) -> InspectReport:
+                   tokenizer: Any = None,
+                   stats_time_budget: float | None = STATS_TIME_BUDGET) -> InspectReport:
     """Read ``source`` (at most ``rows`` rows), detect and normalise it, render it with ``template`` for
     ``model``'s tokenizer (the embedded model's when none is given) and measure token lengths.
 
@@ -130,14 +133,41 @@ def inspect_source(source: str, *, split: str = "train", subset: str | None = No
         model_name = model or getattr(tokenizer, "name_or_path", "") or "tokenizer"
     label = apply_template(tokenizer, template)
     plan = sft_plan(tokenizer) if norm.kind in CONVERSATIONS else None
+    notes = _reading_notes(raw, norm, plan, tokenizer, label, max_length)
+    sample = norm.examples[0]
+    try:
+        texts = render(tokenizer, sample, norm.kind, plan)
+    except TemplateError as exc:
+        texts = {"text": f"(the {label} chat template rejects this example: {exc})"}
+    previews = [_safe_preview(tokenizer, ex, norm.kind, plan,
+                              label) for ex in norm.examples[:max(0, preview_rows)]]
+    budget = stats_time_budget
+    if budget is not None:
+        budget = min(budget, max(MIN_STATS_SECONDS, TARGET_SECONDS - (time.perf_counter() - started)))
+    stats = length_stats(tokenizer, norm.examples, norm.kind, plan, max_length or DEFAULT_MAX_LENGTH, budget)
+    notes += _length_notes(stats, label)
+    return InspectReport(
+        source=source, kind=norm.kind, format=norm.format.name, description=norm.format.description,
+        rows=norm.rows, valid_rows=norm.valid_rows, examples=len(norm.examples), errors=norm.errors,
+        sample=sample, rendered=texts.get("text", texts.get("chosen", "")),
+        rendered_rejected=texts.get("rejected"),
+        preview=previews, length_stats=stats, template=label, model=model_name, notes=notes,
+        remarks=norm.remarks, media=norm.media, weighed=norm.weighed, columns=sorted(raw_columns),
+        source_rows=raw.source_rows, source_bytes=raw.source_bytes,
+    )
+
+
+def _reading_notes(raw, norm, plan, tokenizer, label: str, max_length: int | None) -> list[str]:
+    """What the user should know about the rows read: a partial read, the template's reach, tools, raw text,
+    turns of weight 0."""
     notes = list(norm.notes)
     if raw.source_rows is not None and raw.source_rows > norm.rows:
         size = f" ({raw.source_bytes / 1e6:,.0f} MB)" if raw.source_bytes else ""
-        notes.insert(0, f"Inspected the first {norm.rows:,} of the {raw.source_rows:,} rows{size}; rows further on "
+        notes.insert(0, f"Inspected the first {norm.rows:,} of the {raw.source_rows:,} rows{size}; rows "
+                        "further on "
                         "are checked when a run prepares them.")
     if plan is not None and plan.note:
         notes.append(plan.note)
-    sample = norm.examples[0]
     if norm.kind == "tool":
         problem = tool_template_problem(tokenizer, norm.examples, label, plan)
         if problem:
@@ -146,36 +176,29 @@ def inspect_source(source: str, *, split: str = "train", subset: str | None = No
         notes.append("Raw text is trained on as it is (no chat template), every token, packed into blocks of "
                      f"max_length ({max_length or DEFAULT_MAX_LENGTH}) tokens.")
     if any(m.get("weight") == 0 for ex in norm.examples[:2000] for m in ex.get("messages") or ()):
-        notes.append("Some assistant turns have weight 0: they stay in the conversation but are not trained on "
+        notes.append("Some assistant turns have weight 0: they stay in the conversation but are not trained "
+                     "on "
                      "(marked 'weight 0' in the preview).")
-    try:
-        texts = render(tokenizer, sample, norm.kind, plan)
-    except TemplateError as exc:
-        texts = {"text": f"(the {label} chat template rejects this example: {exc})"}
-    previews = [_safe_preview(tokenizer, ex, norm.kind, plan, label) for ex in norm.examples[:max(0, preview_rows)]]
-    budget = stats_time_budget
-    if budget is not None:
-        budget = min(budget, max(MIN_STATS_SECONDS, TARGET_SECONDS - (time.perf_counter() - started)))
-    stats = length_stats(tokenizer, norm.examples, norm.kind, plan, max_length or DEFAULT_MAX_LENGTH, budget)
+    return notes
+
+
+def _length_notes(stats: dict, label: str) -> list[str]:
+    """Examples the chat template rejects (all of them: a DataError), and a sampled count."""
+    notes = []
     if stats["rejected"]:
         if stats["rejected"] == stats["counted"] + stats["rejected"]:
             raise DataError(f"The {label} chat template rejects every example ({stats['rejected_reason']}); "
                             "choose the chatml template or change the data.")
         plural = "s" if stats["rejected"] != 1 else ""
-        notes.append(f"The {label} chat template rejects {stats['rejected']:,} example{plural} (first reason: "
-                     f"{stats['rejected_reason']}); training would fail on them, so choose the chatml template "
+        notes.append(f"The {label} chat template rejects {stats['rejected']:,} example{plural} (first "
+                     "reason: "
+                     f"{stats['rejected_reason']}); training would fail on them, so choose the chatml "
+                     "template "
                      "or remove them.")
     if stats["sampled"]:
         notes.append(f"Token lengths come from a random sample of {stats['counted']:,} of {stats['total']:,} "
                      "examples (counting all would take too long here); 'truncated' is estimated from it.")
-    return InspectReport(
-        source=source, kind=norm.kind, format=norm.format.name, description=norm.format.description,
-        rows=norm.rows, valid_rows=norm.valid_rows, examples=len(norm.examples), errors=norm.errors,
-        sample=sample, rendered=texts.get("text", texts.get("chosen", "")), rendered_rejected=texts.get("rejected"),
-        preview=previews, length_stats=stats, template=label, model=model_name, notes=notes,
-        remarks=norm.remarks, media=norm.media, weighed=norm.weighed, columns=sorted(raw_columns),
-        source_rows=raw.source_rows, source_bytes=raw.source_bytes,
-    )
+    return notes
 
 
 def _safe_preview(tokenizer, example: dict, kind: str, plan, label: str) -> list[dict]:
@@ -187,56 +210,6 @@ def _safe_preview(tokenizer, example: dict, kind: str, plan, label: str) -> list
 
 # ---- command line ----------------------------------------------------------------------------
 
-def _mark(segment: dict, color: bool) -> str:
-    text = segment["text"]
-    if segment.get("part") == "weight 0":
-        return f"\x1b[2m{text}\x1b[0m" if color else f"{{{{weight 0: {text}}}}}"
-    if not segment["trained"]:
-        return text
-    return f"\x1b[1;32m{text}\x1b[0m" if color else f"[[{text}]]"
-
-
-def format_report(report: InspectReport, color: bool = False, max_errors: int = 20) -> str:
-    s = report.length_stats
-    left_out = len({e["row"] for e in report.errors})
-    lines = [
-        f"Source:   {report.source}",
-        f"Format:   {report.format} ({report.description})",
-        f"Kind:     {report.kind}",
-        (f"Rows:     {report.rows:,} read, {report.valid_rows:,} valid, {left_out:,} left out; "
-         f"{report.examples:,} training examples"
-         + (f" (a sample: the source has {report.source_rows:,} rows)" if report.source_rows else "")),
-        f"Template: {report.template} (tokenizer of {report.model})",
-        f"Tokens:   min {s['min']}, median {s['median']}, p95 {s['p95']}, max {s['max']}; "
-        f"{s['truncated']:,} examples longer than max_length {s['max_length']} would be truncated"
-        + (f" (from a sample of {s['counted']:,})" if s.get("sampled") else ""),
-    ]
-    for note in report.notes:
-        lines.append(f"Note:     {note}")
-    if report.remarks:
-        lines.append(f"Remarks ({len(report.remarks):,}, rows kept or giving no pair):")
-        lines += [f"  row {r['row']}: {r['message']}" for r in report.remarks[:max_errors]]
-    if report.errors:
-        lines.append(f"Problems ({len(report.errors):,}):")
-        lines += [f"  row {e['row']}: {e['message']}" for e in report.errors[:max_errors]]
-        if len(report.errors) > max_errors:
-            lines.append(f"  ... and {len(report.errors) - max_errors:,} more (use --json for all)")
-    legend = "green" if color else "[[...]]"
-    lines.append(f"Preview of the first {len(report.preview)} examples as the trainer sees them ({legend} is trained on):")
-    for i, segments in enumerate(report.preview):
-        lines.append(f"--- example {i} ---")
-        if report.kind == "preference":
-            by_part = {p: "".join(_mark(s, color) for s in segments if s.get("part") == p)
-                       for p in ("prompt", "chosen", "rejected")}
-            lines.append(by_part["prompt"] + by_part["chosen"])
-            lines.append("--- rejected completion instead ---")
-            lines.append(by_part["rejected"])
-        else:
-            lines.append("".join(_mark(s, color) for s in segments))
-            lines += [f"(label: {s['part']})" for s in segments if s.get("part") in ("desirable", "undesirable")]
-    return "\n".join(lines)
-
-
 def parse_map(text: str | None) -> dict | None:
     """--map 'prompt=question,response=answer' -> {"prompt": "question", "response": "answer"}."""
     if not text:
@@ -245,7 +218,8 @@ def parse_map(text: str | None) -> dict | None:
     for part in text.split(","):
         role, sep, column = part.partition("=")
         if not sep or not role.strip():
-            raise DataError(f"The column mapping '{part.strip()}' must look like role=column, e.g. prompt=question.")
+            raise DataError(f"The column mapping '{part.strip()}' must look like role=column, e.g. "
+                            "prompt=question.")
         mapping[role.strip()] = column.strip()
     return mapping
 
@@ -279,5 +253,6 @@ def _inspect_labelled(args) -> int:
 
         tokenizer = load_tokenizer(resolve_encoder(args.model))
     report = describe(data, tokenizer, getattr(args, "max_length", None))
-    print(json.dumps(report, ensure_ascii=False) if getattr(args, "json", False) else format_description(report))
+    print(json.dumps(report, ensure_ascii=False) if getattr(args, "json", False) else
+    format_description(report))
     return 0

@@ -49,7 +49,8 @@ def read_votes(path: str | Path | None = None) -> list[Vote]:
     if paths[0].name == feedback.FEEDBACK_FILE:
         paths.append(paths[0].with_name(feedback.OTHER_VOTES_FILE))
     if path and not Path(path).is_file():
-        raise ArenaError(f"No votes file at {path}; vote in the app's Arena (Judge tab) or pass --votes FILE.")
+        raise ArenaError(f"No votes file at {path}; vote in the app's Arena (Judge tab) or pass --votes "
+                         "FILE.")
     votes = []
     for file in paths:
         if not file.is_file():
@@ -60,7 +61,8 @@ def read_votes(path: str | Path | None = None) -> list[Vote]:
             try:
                 votes.append(_vote(json.loads(line)))
             except (ValueError, KeyError, TypeError, AttributeError):
-                raise ArenaError(f"Line {number} of {file} is not a vote (expected chosen_model/rejected_model "
+                raise ArenaError(f"Line {number} of {file} is not a vote (expected "
+                                 "chosen_model/rejected_model "
                                  "or vote with a.model and b.model); fix or remove it.") from None
     return votes
 
@@ -125,8 +127,10 @@ def leaderboard(votes: list[Vote], *, resamples: int = RESAMPLES, seed: int = 0,
         draws = np.array([fit([blind[k] for k in rng.integers(0, len(blind), len(blind))], models,
                               prior_sd=prior_sd) for _ in range(resamples)]) * SCALE + ANCHOR
         low, high = np.percentile(draws, 2.5, axis=0), np.percentile(draws, 97.5, axis=0)
-        ranked = sorted(({"model": m, "rating": round(float(ratings[i]), 1), "ci_low": round(float(low[i]), 1),
-                          "ci_high": round(float(high[i]), 1), "votes": counts[m]} for i, m in enumerate(models)),
+        ranked = sorted(({"model": m, "rating": round(float(ratings[i]), 1),
+                          "ci_low": round(float(low[i]), 1),
+                          "ci_high": round(float(high[i]), 1), "votes": counts[m]} for i,
+                         m in enumerate(models)),
                         key=lambda row: -row["rating"])
     others = [v for v in votes if not v.blind]
     seen = {m for v in others for m in (v.a, v.b)}
@@ -147,7 +151,8 @@ def overlap_sentence(ranked: list[dict]) -> str:
 
 def format_board(board: dict) -> str:
     if not board["ranked"]:
-        lines = ["No blind votes yet: turn on blind mode in the app's Arena (Judge tab) and vote to rank models."]
+        lines = [("No blind votes yet: turn on blind mode in the app's Arena (Judge tab) and vote to rank "
+                 "models.")]
     else:
         width = max(len(r["model"]) for r in board["ranked"])
         lines = [f"{'#':>2}  {'model':<{width}}  rating  95% interval    votes"]

@@ -54,7 +54,8 @@ def score_ifeval(rows: list[dict], answers: list[str]) -> dict:
         counts["prompt_loose"] += loose.follow_all_instructions
         counts["inst_strict"] += sum(strict.follow_instruction_list)
         counts["inst_loose"] += sum(loose.follow_instruction_list)
-    figures = {f: round(100 * counts[f] / max(1, counts["prompts" if f.startswith("prompt") else "instructions"]), 1)
+    figures = {f: round(100 * counts[f] / max(1, counts["prompts" if f.startswith("prompt") else
+    "instructions"]), 1)
                for f in FIGURES}
     return {**figures, "prompts": counts["prompts"], "instructions": counts["instructions"]}
 
@@ -130,7 +131,8 @@ def start_background(run_dir: str | Path, *, limit: int | None = 50, max_new_tok
             write("done", 2 * result["prompts"], 2 * result["prompts"], "Done.")
         except Exception as exc:
             logging.getLogger("studio").exception("benchmark failed")
-            write("failed", 0, 0, str(exc) if isinstance(exc, StudioError) else f"{type(exc).__name__}: {exc}")
+            write("failed", 0, 0,
+                  str(exc) if isinstance(exc, StudioError) else f"{type(exc).__name__}: {exc}")
 
     write("running", 0, 2 * (limit or 541), "Loading the model...")
     thread = threading.Thread(target=job, daemon=True, name=f"bench-{run_dir.name}")
@@ -139,7 +141,8 @@ def start_background(run_dir: str | Path, *, limit: int | None = 50, max_new_tok
 
 
 def format_result(result: dict) -> str:
-    lines = [f"IFEval on {result['prompts']} prompts (greedy, at most {result['max_new_tokens']} new tokens):",
+    lines = [(f"IFEval on {result['prompts']} prompts (greedy, at most {result['max_new_tokens']} new "
+             "tokens):"),
              f"{'':8}{'prompt strict':>14}{'prompt loose':>14}{'inst strict':>13}{'inst loose':>12}"]
     for side in ("base", "tuned"):
         r = result[side]

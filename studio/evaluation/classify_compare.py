@@ -11,7 +11,8 @@ from studio.evaluation.prompting import results_file
 from studio.runs.files import SUMMARY_FILE
 from studio.training.classifier import EVAL_FILE
 
-COLUMNS = ("setting", "kind", "accuracy", "macro_f1", "majority_macro_f1", "trainable_params", "train_seconds",
+COLUMNS = ("setting", "kind", "accuracy", "macro_f1", "majority_macro_f1", "trainable_params",
+           "train_seconds",
            "examples_per_second", "peak_memory_gib")
 
 
@@ -35,13 +36,15 @@ def fine_tuned(test: str | None = None) -> list[dict]:
                 continue
             saved = json.loads(path.read_text(encoding="utf-8"))
             figures = saved.get("after", saved)
-            if test is not None and _key(saved.get("source")) != _key(test) or _key(saved.get("source")) in seen:
+            source = _key(saved.get("source"))
+            if test is not None and source != _key(test) or source in seen:
                 continue
             seen.add(_key(saved.get("source")))
             summary = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
             rows.append({"setting": f"{info.name} ({summary.get('strategy')})", "kind": "fine-tuned",
                          "test": _key(saved.get("source")), "accuracy": figures["accuracy"],
-                         "macro_f1": figures["macro_f1"], "majority_macro_f1": figures.get("majority_macro_f1"),
+                         "macro_f1": figures["macro_f1"],
+                         "majority_macro_f1": figures.get("majority_macro_f1"),
                          "trainable_params": summary.get("trainable_params"),
                          "train_seconds": summary.get("train_seconds"),
                          "examples_per_second": figures.get("examples_per_second"),
@@ -81,6 +84,7 @@ def known_test_sets() -> list[str]:
 
 
 def comparison(test: str) -> list[dict]:
-    """One row per setting on ``test``: prompting first, then fine-tuned runs, each by macro-F1 (best first)."""
+    """One row per setting on ``test``: prompting first, then fine-tuned runs, each by macro-F1 (best
+    first)."""
     rows = [*prompted(test), *fine_tuned(test)]
     return sorted(rows, key=lambda r: (r["kind"] != "prompting", -(r["macro_f1"] or 0)))

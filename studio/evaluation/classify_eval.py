@@ -71,7 +71,8 @@ def load_classifier_run(run: str | Path, *, take: bool = False) -> ClassifierRun
     # The facts file is written last, when the run ends: a run trained again loads again.
     key = LoadKey(str(weights), "classifier", stamp=(folder / CLASSIFIER_FILE).stat().st_mtime)
     base = Path(facts["base_model_path"])
-    estimate = weights_bytes(weights) + (weights_bytes(base) if facts["strategy"] == "lora" and base.is_dir() else 0)
+    estimate = weights_bytes(weights) + (weights_bytes(base) if facts["strategy"] == "lora" and base.is_dir()
+    else 0)
     loaded = model_cache().get(key, lambda: _load(folder, facts), label=f"{folder.name} (classifier)",
                                estimate=estimate)
     if take:
@@ -88,7 +89,8 @@ def _load(folder: Path, facts: dict) -> ClassifierRun:
         from studio.models.encoders import load_classifier
         from studio.models.loading import ResolvedModel
 
-        base = load_classifier(ResolvedModel(facts["base_model_path"], facts["base_model"], True), facts["task"],
+        base = load_classifier(ResolvedModel(facts["base_model_path"], facts["base_model"], True),
+                               facts["task"],
                                facts["labels"], multi_label=facts["multi_label"])
         if getattr(base.config, "pad_token_id", None) is None:
             base.config.pad_token_id = tokenizer.pad_token_id
@@ -105,7 +107,8 @@ def read_for(run: ClassifierRun, source: str):
     from studio.runs.files import CONFIG_FILE
 
     data_cfg = _data_config(run.folder / CONFIG_FILE)
-    return read_labelled(source, text_column=data_cfg.get("text_column"), label_column=data_cfg.get("label_column"),
+    return read_labelled(source, text_column=data_cfg.get("text_column"),
+                         label_column=data_cfg.get("label_column"),
                          labels=run.labels)
 
 
@@ -126,7 +129,8 @@ def evaluate_classifier(run: str | Path, data_file: str | None = None, *, save: 
             raise ClassifierRunError(f"{run} was trained without an eval set; name one with --data FILE.")
         return json.loads(saved.read_text(encoding="utf-8"))["after"]
     loaded = load_classifier_run(run)
-    report = evaluate_model(loaded.model, loaded.tokenizer, read_for(loaded, data_file), loaded.facts["max_length"])
+    report = evaluate_model(loaded.model, loaded.tokenizer, read_for(loaded, data_file),
+                            loaded.facts["max_length"])
     if save:
         (loaded.folder / "eval_files.json").write_text(json.dumps({"source": data_file, **report}, indent=2),
                                                        encoding="utf-8")
@@ -155,9 +159,11 @@ def cli_eval(args) -> int:
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
         return 0
-    print(f"accuracy {report['accuracy']:.3f}  macro-F1 {report['macro_f1']:.3f}  on {report['examples']} examples")
+    print(f"accuracy {report['accuracy']:.3f}  macro-F1 {report['macro_f1']:.3f}  on {report['examples']} "
+          "examples")
     for name, row in report["per_class"].items():
-        print(f"  {name:20} precision {row['precision']:.3f}  recall {row['recall']:.3f}  F1 {row['f1']:.3f}  "
+        print(f"  {name:20} precision {row['precision']:.3f}  recall {row['recall']:.3f}  F1 {row['f1']:.3f} "
+              " "
               f"({row['support']})")
     if report.get("warning"):
         print(report["warning"])
@@ -169,11 +175,13 @@ def cli_predict(args) -> int:
     if args.file:
         return _predict_file(loaded, args.file, args.out)
     if not args.text:
-        raise ClassifierRunError("Give a text to label with --text (and --text-b for a pair), or a file with --file.")
+        raise ClassifierRunError("Give a text to label with --text (and --text-b for a pair), or a file with "
+                                 "--file.")
     task = loaded.facts["task"]
     if task == "pair" and not args.text_b:
         raise ClassifierRunError("This classifier labels pairs of texts; give the second with --text-b.")
-    item = (args.text, args.text_b) if task == "pair" else args.text.split() if task == "tokens" else args.text
+    item = ((args.text, args.text_b) if task == "pair"
+            else args.text.split() if task == "tokens" else args.text)
     result = label_texts(loaded, [item])[0]
     print(json.dumps(result, ensure_ascii=False) if args.json else
           result.get("label") or " ".join(f"{w}/{t}" for w, t in zip(item, result["tags"], strict=False)))

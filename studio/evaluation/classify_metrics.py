@@ -1,4 +1,5 @@
-"""A classifier's figures from gold and predicted label ids: accuracy, macro-F1, per-class precision/recall/F1,
+"""A classifier's figures from gold and predicted label ids: accuracy, macro-F1, per-class
+precision/recall/F1,
 the confusion matrix, and entity-level F1 for IOB tags (seqeval's default definition: an entity is a B-/I-
 chunk of one type, counted right only when its type, start and end all match).
 
@@ -63,7 +64,8 @@ def one_label_sentence(predicted: list[int], labels: list[str]) -> str | None:
     distinct = set(predicted)
     if len(predicted) > 1 and len(distinct) == 1 and len(labels) > 1:
         only = labels[next(iter(distinct))]
-        return (f"The model predicts '{only}' for every example: it learned the most common answer, not the task; "
+        return (f"The model predicts '{only}' for every example: it learned the most common answer, not the "
+                "task; "
                 "train longer, raise classify.head_learning_rate or keep class weights on.")
     return None
 

@@ -48,7 +48,8 @@ def load_deck(source: str) -> Deck:
     if source.lower() in (MT_BENCH, "mt_bench", "mtbench"):
         from studio.evaluation.bench_data import mtbench_questions
 
-        return Deck("MT-Bench", [{"id": q["question_id"], "category": q["category"], "turns": list(q["turns"])}
+        return Deck("MT-Bench", [{"id": q["question_id"], "category": q["category"],
+                                  "turns": list(q["turns"])}
                                  for q in mtbench_questions()])
     path = Path(source).expanduser()
     if not path.is_file():
@@ -66,14 +67,18 @@ def read_questions(path: Path) -> list[dict]:
         if path.suffix.lower() in (".jsonl", ".json") or text.startswith("{"):
             try:
                 row = json.loads(text)
-                turns = row.get("turns") or [next(row[k] for k in ("prompt", "question", "instruction", "text")
+                turns = row.get("turns") or [next(row[k] for k in ("prompt", "question", "instruction",
+                                                                   "text")
                                                   if isinstance(row.get(k), str) and row[k].strip())]
             except (ValueError, StopIteration, AttributeError):
-                raise DeckError(f"Line {number} of {path.name} has no prompt: give turns (a list) or a prompt, "
+                raise DeckError(f"Line {number} of {path.name} has no prompt: give turns (a list) or a "
+                                "prompt, "
                                 "question, instruction or text field.") from None
-            if not (isinstance(turns, list) and turns and all(isinstance(t, str) and t.strip() for t in turns)):
+            if not (isinstance(turns, list) and turns and all(isinstance(t, str) and t.strip() for t in
+            turns)):
                 raise DeckError(f"Line {number} of {path.name}: turns must be a list of non-empty messages.")
-            questions.append({"id": row.get("id", len(questions) + 1), "category": str(row.get("category", "")),
+            questions.append({"id": row.get("id", len(questions) + 1),
+                              "category": str(row.get("category", "")),
                               "turns": turns})
         else:
             questions.append({"id": len(questions) + 1, "category": "", "turns": [text]})

@@ -93,14 +93,16 @@ def tokenize_pair(tokenizer, row: dict) -> dict:
     chosen_ids = ids(prompt + _messages(row["chosen"], "assistant"))
     rejected_ids = ids(prompt + _messages(row["rejected"], "assistant"))
     start = min(common_prefix_length(prompt_ids, chosen_ids), common_prefix_length(prompt_ids, rejected_ids))
-    return {"prompt_ids": prompt_ids[:start], "chosen_ids": chosen_ids[start:], "rejected_ids": rejected_ids[start:]}
+    return {"prompt_ids": prompt_ids[:start], "chosen_ids": chosen_ids[start:],
+            "rejected_ids": rejected_ids[start:]}
 
 
 def sequence_logps(model, batch: dict):
     """Sum of completion-token log-probabilities per row of a DataCollatorForPreference batch."""
     from trl.trainer.utils import selective_log_softmax
 
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False).logits
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                   use_cache=False).logits
     per_token = selective_log_softmax(logits[:, :-1].float(), batch["input_ids"][:, 1:])
     mask = batch["completion_mask"][:, 1:].to(per_token.dtype)
     return (per_token * mask).sum(dim=1)
@@ -187,7 +189,8 @@ def evaluate(run_dir: str | Path, pairs_file: str | Path, beta: float | None = N
             scores = score_pairs(pair_model.model, pair_model.tokenizer, rows,
                                  max_length=_run_max_length(run_dir))
     else:
-        scores = score_pairs(pair_model.model, pair_model.tokenizer, rows, max_length=_run_max_length(run_dir))
+        scores = score_pairs(pair_model.model, pair_model.tokenizer, rows,
+                             max_length=_run_max_length(run_dir))
     result = summarize(scores, beta)
     if not all(math.isfinite(v) for part in ("base", "tuned") for v in result[part].values()):
         raise EvalError("The scores came out as NaN or infinite; the adapter's training likely diverged.")
@@ -211,7 +214,8 @@ def _evaluate_reward(run_dir: Path, pairs_file: str | Path, *, model=None, save:
     rows = load_pairs(pairs_file)
     result = pairwise(model if isinstance(model, RewardModel) else RewardModel(run_dir), rows)
     if not all(math.isfinite(v) for part in ("base", "tuned") for v in result[part].values()):
-        raise EvalError("The rewards came out as NaN or infinite; the reward model's training likely diverged.")
+        raise EvalError("The rewards came out as NaN or infinite; the reward model's training likely "
+                        "diverged.")
     if save:
         _save(run_dir, pairs_file, result)
     return result
@@ -223,7 +227,8 @@ def load_saved_eval(run_dir: str | Path) -> dict | None:
 
 
 def read_prompts(prompts_file: str | Path) -> list[str]:
-    """Prompts from a text file (one per line; blank lines and # comments skipped) or a .jsonl with "prompt"."""
+    """Prompts from a text file (one per line; blank lines and # comments skipped) or a .jsonl with
+    "prompt"."""
     path = Path(prompts_file)
     if not path.is_file():
         raise EvalError(f"The prompts file {path} does not exist; give a text file with one prompt per line.")
@@ -242,7 +247,8 @@ def read_prompts(prompts_file: str | Path) -> list[str]:
 
 
 def answer_prompts(run_dir: str | Path, prompts: list[str], sampling=None, *, model=None) -> list[dict]:
-    """``[{"prompt", "before", "after"}]``: the base's and the tuned model's answers with the same settings."""
+    """``[{"prompt", "before", "after"}]``: the base's and the tuned model's answers with the same
+    settings."""
     from studio.chat.before_after import BeforeAfter
 
     pair_model = model if model is not None else BeforeAfter(run_dir)
@@ -259,17 +265,20 @@ def cli_eval(args) -> int:
     if classify_eval.is_classifier_run(args.run_dir):  # labelled data, not preference pairs
         return classify_eval.cli_eval(args)
     if not args.pairs:
-        raise EvalError("Name the held-out preference pairs to score with --pairs FILE (--data is for classify runs).")
+        raise EvalError("Name the held-out preference pairs to score with --pairs FILE (--data is for "
+                        "classify runs).")
     if is_reward_run(args.run_dir):  # a scorer: it ranks the pairs, it has no answers to show
         if args.prompts:
-            raise EvalError("A reward model scores answers instead of writing them, so --prompts does not apply; "
+            raise EvalError("A reward model scores answers instead of writing them, so --prompts does not "
+                            "apply; "
                             "use `studio score` to compare two answers.")
         result = evaluate(args.run_dir, args.pairs)
         print(json.dumps(result, ensure_ascii=False) if args.json else format_table(result))
         return 0
     pair_model = BeforeAfter(args.run_dir)
     result = evaluate(args.run_dir, args.pairs, model=pair_model)
-    answers = answer_prompts(args.run_dir, read_prompts(args.prompts), model=pair_model) if args.prompts else None
+    answers = answer_prompts(args.run_dir, read_prompts(args.prompts),
+                             model=pair_model) if args.prompts else None
     if args.json:
         out = dict(result)
         if answers is not None:
@@ -278,6 +287,7 @@ def cli_eval(args) -> int:
         return 0
     print(format_table(result))
     for item in answers or []:
-        print(f"\nPrompt: {item['prompt']}\n  Before: {item['before'].strip()}\n  After:  {item['after'].strip()}")
+        print(f"\nPrompt: {item['prompt']}\n  Before: {item['before'].strip()}\n  After:  "
+              f"{item['after'].strip()}")
     sys.stdout.flush()
     return 0

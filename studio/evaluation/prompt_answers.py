@@ -1,6 +1,8 @@
-"""Free generation for prompting: the model writes its answer (greedy) and the label is read from what it wrote.
+"""Free generation for prompting: the model writes its answer (greedy) and the label is read from what it
+wrote.
 
-The label is the one named earliest, as a whole word, in the answer's first line (case ignored), so "Sport." and
+The label is the one named earliest, as a whole word, in the answer's first line (case ignored), so "Sport."
+and
 "The topic is sport" both read as sport; an answer that names no label gives None, which prompting counts as
 wrong (never as the nearest label: that would hide what free generation costs).
 """

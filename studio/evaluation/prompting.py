@@ -1,4 +1,5 @@
-"""Prompting on a labelled test set: the course's second way to use a language model (GPT-3's), no weight changes.
+"""Prompting on a labelled test set: the course's second way to use a language model (GPT-3's), no weight
+changes.
 
 A chat model answers each test example zero-shot or k-shot (k examples from the training file, balanced by
 label and drawn with a seed) in the course's "text // label" form or as chat turns. The answer is the label
@@ -6,7 +7,8 @@ whose words the model finds most likely after the prompt (the sum of their token
 every answer is a valid label. With ``calibrate`` the label bias is measured on a content-free input ("N/A")
 and divided out (Zhao et al. 2021, "Calibrate Before Use"). With ``answer="generate"`` the model writes its
 answer freely (greedy) and the label is read from the words it wrote: an answer that names no label counts as
-wrong, as the extra column "(no label)" of the confusion matrix, and ``no_label`` says how many. The figures are a classifier's (accuracy,
+wrong, as the extra column "(no label)" of the confusion matrix, and ``no_label`` says how many. The figures
+are a classifier's (accuracy,
 macro-F1, per class, confusion), so `studio prompt` and `studio eval` print the same keys.
 """
 
@@ -104,7 +106,8 @@ def label_log_likelihoods(model, tokenizer, prompt: str, labels: list[str], spac
         for row, continuation in enumerate(continuations):
             rest[row, :len(continuation) - 1] = torch.tensor(continuation[:-1])
             mask[row, len(prompt_ids) + len(continuation) - 1:] = 0
-        logits = model(input_ids=rest.to(device), attention_mask=mask.to(device), past_key_values=cache).logits
+        logits = model(input_ids=rest.to(device), attention_mask=mask.to(device),
+                       past_key_values=cache).logits
     logprobs = logits.float().log_softmax(-1).cpu()
     for row, continuation in enumerate(continuations):
         # position p of ``rest`` holds token p+1 of the label's tokens (after the first) as the next token
@@ -132,26 +135,31 @@ def prompt_test_set(model, tokenizer, test, train=None, settings: PromptSettings
     from studio.evaluation.classify_metrics import single_label_report
 
     if test.task == "tokens" or test.multi_label:
-        raise PromptingError("Prompting answers one label per text here; token labelling and multi-label data "
+        raise PromptingError("Prompting answers one label per text here; token labelling and multi-label "
+                             "data "
                              "need a fine-tuned classifier (method: classify).")
     check_settings(settings, train)
     shots = draw_shots(train, settings.shots, settings.seed) if settings.shots else []
     bias = None
     if settings.calibrate:
         free = build_prompt(tokenizer, test.labels, shots, CONTENT_FREE, settings)
-        bias = probabilities(label_log_likelihoods(model, tokenizer, free, test.labels, settings.format == "text"))
+        bias = probabilities(label_log_likelihoods(model, tokenizer, free, test.labels,
+                                                   settings.format == "text"))
     started = time.time()
     predicted = []
     model.eval()
     for number, item in enumerate(test.inputs):
-        predicted.append(answer_one(model, tokenizer, build_prompt(tokenizer, test.labels, shots, item, settings),
+        predicted.append(answer_one(model, tokenizer,
+                                    build_prompt(tokenizer, test.labels, shots, item, settings),
                                     test.labels, settings, bias))
         if progress and number % 10 == 0:
             progress(number, len(test.inputs))
     seconds = time.time() - started
     missed = sum(p is None for p in predicted)
-    labels = [*test.labels, NO_LABEL] if missed else test.labels  # a column for the answers that name no label
-    report = single_label_report(test.targets, [len(test.labels) if p is None else p for p in predicted], labels)
+    # a column for the answers that name no label
+    labels = [*test.labels, NO_LABEL] if missed else test.labels
+    report = single_label_report(test.targets, [len(test.labels) if p is None else p for p in predicted],
+                                 labels)
     report.update({"shots": settings.shots, "format": settings.format, "calibrated": settings.calibrate,
                    "answer": settings.answer, "no_label": missed, "seed": settings.seed,
                    "seconds": round(seconds, 2), "trainable_params": 0,
@@ -165,14 +173,18 @@ def check_settings(settings: PromptSettings, train) -> None:
     if settings.answer not in ANSWERS:
         raise PromptingError(f"The answer must be likelihood or generate, not '{settings.answer}'.")
     if settings.answer == "generate" and settings.calibrate:
-        raise PromptingError("Calibration divides out the labels' likelihoods, so it needs answer likelihood; "
+        raise PromptingError("Calibration divides out the labels' likelihoods, so it needs answer "
+                             "likelihood; "
                              "drop --calibrate or --answer generate.")
     if settings.shots and train is None:
-        raise PromptingError("k-shot prompting draws its examples from a training file; give one with --examples.")
+        raise PromptingError("k-shot prompting draws its examples from a training file; give one with "
+                             "--examples.")
 
 
-def answer_one(model, tokenizer, prompt: str, labels: list[str], settings: PromptSettings, bias) -> int | None:
-    """The label index for one prompt: the likeliest label's, or the one the generated answer names (None: none)."""
+def answer_one(model, tokenizer, prompt: str, labels: list[str], settings: PromptSettings,
+               bias) -> int | None:
+    """The label index for one prompt: the likeliest label's, or the one the generated answer names (None:
+    none)."""
     if settings.answer == "generate":
         from studio.evaluation.prompt_answers import generated_answer, label_in_answer
 
@@ -238,7 +250,8 @@ def cli_prompt(args) -> int:
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     else:
-        print(f"{label}, {settings.shots}-shot ({settings.format}{', calibrated' if settings.calibrate else ''}): "
+        print(f"{label}, {settings.shots}-shot "
+              f"({settings.format}{', calibrated' if settings.calibrate else ''}): "
               f"accuracy {report['accuracy']:.3f}, macro-F1 {report['macro_f1']:.3f} on {report['examples']} "
               f"examples ({report['examples_per_second']} per second)")
         if report["no_label"]:

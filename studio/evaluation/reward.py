@@ -92,7 +92,8 @@ class RewardModel:
                     ids = self.tokenizer.apply_chat_template(
                         _messages(prompt, "user") + _messages(answer, "assistant"), tokenize=True,
                         return_dict=True, return_tensors="pt")
-                    logits = self.model(input_ids=ids["input_ids"], attention_mask=ids["attention_mask"]).logits
+                    logits = self.model(input_ids=ids["input_ids"],
+                                        attention_mask=ids["attention_mask"]).logits
                     out.append(float(logits.reshape(-1)[0]))
         return out
 
@@ -106,7 +107,8 @@ class RewardModel:
 
 
 def pairwise(model: RewardModel, rows: list[dict]) -> dict:
-    """Held-out pairs ranked by the trained and by the untrained head: accuracy = share with r(chosen) > r(rejected)."""
+    """Held-out pairs ranked by the trained and by the untrained head: accuracy = share with r(chosen) >
+    r(rejected)."""
     result: dict[str, Any] = {"pairs": len(rows), "kind": "reward"}
     for name, tuned in (("tuned", True), ("base", False)):
         chosen, rejected = [], []
@@ -130,7 +132,8 @@ def format_comparison(result: dict) -> str:
     return (f"Prompt: {result['prompt']}\n"
             f"  A: {result['a']}\n     reward {t['reward_a']:+.3f}  (untrained head {b['reward_a']:+.3f})\n"
             f"  B: {result['b']}\n     reward {t['reward_b']:+.3f}  (untrained head {b['reward_b']:+.3f})\n"
-            f"P(A preferred) = σ(rA − rB) = {t['p_a_preferred']:.1%}  (untrained head {b['p_a_preferred']:.1%})")
+            f"P(A preferred) = σ(rA − rB) = {t['p_a_preferred']:.1%}  (untrained head "
+            f"{b['p_a_preferred']:.1%})")
 
 
 def cli_score(args) -> int:

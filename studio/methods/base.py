@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from studio.errors import StudioError
+
 
 def option(default: Any, help: str, **extra: Any) -> Any:
     """A config field with its help text written once (the CLI, the UI and the docs read it)."""
@@ -86,12 +88,20 @@ class Method:
     # The option that scales its implicit reward, β·log(π/π_ref) (DPO's and KTO's `beta`): held-out pairs
     # scale the margin by it. Empty when its options have no such scale (an RL run's beta weighs the KL).
     margin_option: str = ""
+    # The learning rate its advice gives with LoRA: the Train tab sets training.learning_rate to it when the
+    # method is picked (DPO's is about 100x smaller than SFT's; a rate kept from another method misleads).
+    learning_rate: float = 2e-4
     # It writes the answers it sampled while training to RUN/samples.jsonl (the samples panel follows them).
     samples: bool = False
+    # The user's own code a run would execute (RL's Python reward functions), one name each, read from the
+    # method's options: such a run starts only with the user's yes (studio.safety.consent). None: it runs
+    # none.
+    user_code: Callable[[Any], list[str]] | None = None
 
     def __post_init__(self) -> None:
         if self.produces not in PRODUCES:
-            raise ValueError(f"Method {self.name}: produces must be one of {', '.join(PRODUCES)}, not {self.produces!r}")
+            raise ValueError(f"Method {self.name}: produces must be one of {', '.join(PRODUCES)}, not "
+                             f"{self.produces!r}")
 
     @property
     def model_kind(self) -> str:
@@ -109,25 +119,52 @@ class Method:
 
 
 def without(args: dict[str, Any], *keys: str) -> dict[str, Any]:
-    """The shared TrainingArguments less the keys a trainer's config does not have (e.g. RLOO's max_length)."""
+    """The shared TrainingArguments less the keys a trainer's config does not have (e.g. RLOO's
+    max_length)."""
     return {k: v for k, v in args.items() if k not in keys}
 
 
-def as_prepared(trainer_cls, hook: str = "_prepare_dataset"):
-    """``trainer_cls`` taking rows it prepared before (the token cache's) as they are.
+# The one step of each trainer that turns text rows into token ids, where TRL 1.x offers no option to skip it,
+# with the parameters it is called with. SFTTrainer has one (``dataset_kwargs={"skip_prepare_dataset":
+# True}``)
+# and RewardTrainer skips rows that already hold ``chosen_ids``/``rejected_ids``: those need nothing here.
+# ORPOTrainer and CPOTrainer map their public ``tokenize_row`` over the rows; DPOTrainer and KTOTrainer have
+# only the private ``_prepare_dataset`` (run unless the rows hold images). tests/test_trl_hooks.py fails as
+# soon
+# as an installed TRL renames one or changes its parameters, and ``as_prepared`` refuses to override a hook
+# whose parameters are not these (the rows would be tokenized again, or training would break mid-way).
+PREPARE_HOOKS = {
+    "_prepare_dataset": ("self", "dataset", "processing_class", "args", "dataset_name"),
+    "tokenize_row": ("self", "feature", "model"),
+}
 
-    TRL 1.16 gives SFTTrainer an option for it (``dataset_kwargs={"skip_prepare_dataset": True}``) and
-    RewardTrainer sees its own ``chosen_ids``/``rejected_ids``; DPOTrainer and KTOTrainer
-    (``_prepare_dataset``) and ORPOTrainer and CPOTrainer (``tokenize_row``) prepare whatever they are
-    given, so that step, and nothing else, passes the rows through.
-    """
+
+def hook_parameters(trainer_cls, hook: str) -> tuple[str, ...]:
+    """The parameter names of ``trainer_cls``'s ``hook`` as the installed TRL defines it (empty when
+    absent)."""
+    import inspect
+
+    method = getattr(trainer_cls, hook, None)
+    return tuple(inspect.signature(method).parameters) if callable(method) else ()
+
+
+def as_prepared(trainer_cls, hook: str = "_prepare_dataset"):
+    """``trainer_cls`` taking rows it prepared before (the token cache's) as they are: its ``hook`` (see
+    PREPARE_HOOKS), and nothing else, passes the rows through."""
     def as_is(self, dataset, *args, **kwargs):
         return dataset
 
     def nothing_new(self, feature, *args, **kwargs):
         return {}  # a map that adds no column: the row keeps the ids it has
 
-    if hook not in ("_prepare_dataset", "tokenize_row"):
+    if hook not in PREPARE_HOOKS:
         raise ValueError(f"unknown dataset preparation hook {hook!r}")
+    found = hook_parameters(trainer_cls, hook)
+    if found != PREPARE_HOOKS[hook]:
+        raise StudioError(f"The installed TRL's {trainer_cls.__name__}.{hook} takes ({', '.join(found)}), "
+                          "not "
+                          f"({', '.join(PREPARE_HOOKS[hook])}), so cached rows cannot be handed to it; "
+                          "install "
+                          "TRL 1.16, the release the studio was tested with.")
     return type(f"Prepared{trainer_cls.__name__}", (trainer_cls,),
                 {hook: as_is if hook == "_prepare_dataset" else nothing_new})

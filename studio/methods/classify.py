@@ -20,16 +20,20 @@ STRATEGIES = ("full", "head", "lora")
 
 @dataclass
 class ClassifyOptions:
-    train: str = option("lora", "What to tune: 'full' (every weight), 'head' (the encoder frozen, only the new "
+    train: str = option("lora", "What to tune: 'full' (every weight), 'head' (the encoder frozen, only the "
+                                "new "
                         "head learns, its features computed once) or 'lora' (small adapters plus the head).",
-                        choices=[("The whole network", "full"), ("The head only", "head"), ("LoRA adapters", "lora")],
+                        choices=[("The whole network", "full"), ("The head only", "head"),
+                                 ("LoRA adapters", "lora")],
                         label="What to tune")
-    task: str = option("auto", "The task: 'auto' (read from the data's columns), 'text' (a text and a label), "
+    task: str = option("auto", "The task: 'auto' (read from the data's columns), 'text' (a text and a "
+                               "label), "
                        "'pair' (two texts and a label) or 'tokens' (a tag per word).",
                        choices=["auto", "text", "pair", "tokens"])
     class_weights: bool = option(True, "Weigh each label's loss by how rare it is (balanced), so a frequent "
                                  "label cannot win by being predicted for everything.")
-    head_learning_rate: float = option(2e-3, "Learning rate of the new head (it starts random, so it needs more "
+    head_learning_rate: float = option(2e-3, "Learning rate of the new head (it starts random, so it needs "
+                                             "more "
                                        "than the pretrained weights' training.learning_rate).")
 
     def validate(self) -> None:
@@ -79,7 +83,8 @@ def classifier_trainer_class():
             labels = inputs.pop("labels")
             outputs = model(**inputs)
             logits = outputs["logits"]
-            weights = None if self.label_weights is None else self.label_weights.to(logits.device, logits.dtype)
+            weights = None if self.label_weights is None else self.label_weights.to(logits.device,
+            logits.dtype)
             if self.multi_label:
                 loss = nn.functional.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype),
                                                                       pos_weight=weights)
@@ -102,7 +107,8 @@ def classifier_trainer_class():
 
 
 def build(ctx: TrainContext):
-    """A ClassifierTrainer over ``ctx.dataset`` (tokenized, ``labels`` set); the model is ready for its strategy
+    """A ClassifierTrainer over ``ctx.dataset`` (tokenized, ``labels`` set); the model is ready for its
+    strategy
     (studio.training.classifier) and carries ``studio_head_modules`` and ``studio_multi_label``."""
     from transformers import TrainingArguments
 
@@ -120,6 +126,7 @@ def build(ctx: TrainContext):
 
 METHOD = Method(
     name="classify",
+    learning_rate=1e-4,  # the BBC news recipe's, with LoRA (set when the method is picked)
     order=90,
     title="Classify (fine-tune an encoder)",
     full_name="Fine-tuned classifier",
@@ -128,11 +135,15 @@ METHOD = Method(
     build=build,
     options=ClassifyOptions,
     advice=(
-        "**Fine-tuning an encoder** (BERT's way) gives a model that labels text rather than talks: sort tickets, "
+        "**Fine-tuning an encoder** (BERT's way) gives a model that labels text rather than talks: sort "
+        "tickets, "
         "tag sentiment, route e-mails, mark names. What to tune: **the whole network** (best, most memory), "
-        "**the head** only (fastest: the encoder runs once per example) or **LoRA** adapters (close to full at a "
-        "fraction of the trainable weights). Judge it by **macro-F1** on held-out data: with imbalanced labels "
-        "accuracy rewards predicting the common label. Keep class weights on; the head needs a larger learning "
+        "**the head** only (fastest: the encoder runs once per example) or **LoRA** adapters (close to full "
+        "at a "
+        "fraction of the trainable weights). Judge it by **macro-F1** on held-out data: with imbalanced "
+        "labels "
+        "accuracy rewards predicting the common label. Keep class weights on; the head needs a larger "
+        "learning "
         "rate than the pretrained weights."
     ),
     card_line="A classifier fine-tuned from a pretrained encoder with transformers' Trainer.",

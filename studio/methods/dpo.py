@@ -42,7 +42,8 @@ class DPOOptions:
     sft_weight: float = option(
         0.0,
         "Weight of an extra SFT loss on the chosen answers (as in RPO). 0 is plain DPO; 0.5-1.0 keeps "
-        "answers fluent when a small dataset would otherwise make them repeat themselves.", label="SFT weight",
+        "answers fluent when a small dataset would otherwise make them repeat themselves.",
+        label="SFT weight",
     )
     precompute_ref: bool = option(
         False, "Compute the reference model's log-probabilities once, before training (TRL's "
@@ -51,16 +52,19 @@ class DPOOptions:
 
     def validate(self) -> None:
         if not 0 < self.beta <= 10:
-            raise ConfigError(f"DPO beta must be above 0 and at most 10 (got {self.beta}); 0.1 is the usual start.")
+            raise ConfigError(f"DPO beta must be above 0 and at most 10 (got {self.beta}); 0.1 is the usual "
+                              "start.")
         if self.sft_weight < 0:
-            raise ConfigError(f"The SFT weight cannot be negative (got {self.sft_weight}); 0 means plain DPO.")
+            raise ConfigError(f"The SFT weight cannot be negative (got {self.sft_weight}); 0 means plain "
+                              "DPO.")
 
 
 def build(ctx: TrainContext):
     from trl import DPOConfig, DPOTrainer
 
     opts: DPOOptions = ctx.options
-    losses = ({"loss_type": [opts.loss_type, "sft"], "loss_weights": [1.0, opts.sft_weight]} if opts.sft_weight
+    losses = ({"loss_type": [opts.loss_type, "sft"],
+               "loss_weights": [1.0, opts.sft_weight]} if opts.sft_weight
               else {"loss_type": [opts.loss_type]})
     # The one-off reference pass has no gradients to keep, so it takes bigger batches than training.
     precompute = ({"precompute_ref_log_probs": True,
@@ -76,6 +80,7 @@ def build(ctx: TrainContext):
 
 METHOD = Method(
     name="dpo",
+    learning_rate=5e-6,  # the advice's, with LoRA (set when the method is picked)
     order=40,
     title="DPO (preferences)",
     full_name="Direct Preference Optimization (DPO)",
@@ -87,7 +92,8 @@ METHOD = Method(
         "**DPO** learns from pairs: for each prompt a *chosen* and a *rejected* answer. Advice from the "
         "field: **beta 0.01-1.0** (lower lets the model move further from where it started); a **learning "
         "rate about 100x smaller than for SFT** (5e-7 for all weights, ~5e-6 with LoRA; the pineapple demo "
-        "uses a far higher one so a tiny model moves visibly in 7 steps); a **cosine** schedule; **Adam(W)**. "
+        "uses a far higher one so a tiny model moves visibly in 7 steps); a **cosine** schedule; "
+        "**Adam(W)**. "
         "The best SFT model is not always the best starting point for DPO: try more than one."
     ),
     card_line="Direct preference optimisation (DPO) on chosen/rejected pairs, with TRL's DPOTrainer.",

@@ -16,21 +16,26 @@ from studio.methods.base import Chart, Method, TrainContext, as_prepared, option
 @dataclass
 class KTOOptions:
     beta: float = option(
-        0.1, "How far the model may move from the reference, as in DPO. 0.01-1.0; lower lets it move further.")
+        0.1,
+        "How far the model may move from the reference, as in DPO. 0.01-1.0; lower lets it move further.")
     desirable_weight: float = option(
-        1.0, "Weight of the good answers' loss. With unequal counts, keep weight x count of good between 1 and "
+        1.0,
+        "Weight of the good answers' loss. With unequal counts, keep weight x count of good between 1 and "
         "4/3 of weight x count of bad (the KTO paper's advice).")
     undesirable_weight: float = option(1.0, "Weight of the bad answers' loss (see desirable_weight).")
 
     def validate(self) -> None:
         if not 0 < self.beta <= 10:
-            raise ConfigError(f"KTO beta must be above 0 and at most 10 (got {self.beta}); 0.1 is the usual start.")
+            raise ConfigError(f"KTO beta must be above 0 and at most 10 (got {self.beta}); 0.1 is the usual "
+                              "start.")
         if self.desirable_weight <= 0 or self.undesirable_weight <= 0:
-            raise ConfigError("KTO's desirable and undesirable weights must both be above 0; 1.0 each is usual.")
+            raise ConfigError("KTO's desirable and undesirable weights must both be above 0; 1.0 each is "
+                              "usual.")
 
 
 def unpaired(dataset):
-    """Pairs become labelled single answers (chosen -> good, rejected -> bad); labelled data passes through."""
+    """Pairs become labelled single answers (chosen -> good, rejected -> bad); labelled data passes
+    through."""
     from trl import unpair_preference_dataset
 
     if {"completion", "label"} <= set(dataset.column_names):
@@ -56,17 +61,22 @@ def build(ctx: TrainContext):
 
 METHOD = Method(
     name="kto",
+    learning_rate=5e-6,  # the advice's, with LoRA (set when the method is picked)
     order=50,
     title="KTO (good/bad labels)",
     full_name="Kahneman-Tversky Optimization (KTO)",
-    description="KTO: learns from single answers marked good or bad; pairs are split into one good and one bad.",
+    description="KTO: learns from single answers marked good or bad; pairs are split into one good and one "
+                "bad.",
     data_kind="kto",  # labelled single answers, or preference pairs (unpaired below)
     build=build,
     options=KTOOptions,
     advice=(
-        "**KTO** learns from answers marked **good or bad one at a time**: no pairs needed, so thumbs up/down "
-        "collected from users is enough. Here preference pairs are split: each chosen answer is a good example, "
-        "each rejected one a bad one. Like DPO it keeps a frozen reference (with LoRA: the base with the adapter "
+        "**KTO** learns from answers marked **good or bad one at a time**: no pairs needed, so thumbs "
+        "up/down "
+        "collected from users is enough. Here preference pairs are split: each chosen answer is a good "
+        "example, "
+        "each rejected one a bad one. Like DPO it keeps a frozen reference (with LoRA: the base with the "
+        "adapter "
         "off). Advice from the field: **beta 0.01-1.0** (0.1 to start); a **learning rate about 100x smaller "
         "than for SFT** (~5e-6 with LoRA; the pineapple demo uses a far higher one to move a tiny model in a "
         "few steps); a **cosine** schedule; **Adam(W)**; a **batch of at least 4** (KTO estimates its KL "
@@ -74,7 +84,8 @@ METHOD = Method(
     ),
     card_line="Kahneman-Tversky optimisation (KTO) on answers labelled good or bad, with TRL's KTOTrainer.",
     charts=(
-        Chart("KTO rewards", {"rewards/chosen": "good answers", "rewards/rejected": "bad answers", "kl": "KL"}),
+        Chart("KTO rewards", {"rewards/chosen": "good answers", "rewards/rejected": "bad answers",
+                              "kl": "KL"}),
         Chart("Log-probabilities", {"logps/chosen": "good", "logps/rejected": "bad"}),
     ),
     takes_prepared=True,  # a token-cache hit: build() hands the stored rows over as prepared

@@ -75,6 +75,7 @@ def build(ctx: TrainContext):
 
 METHOD = Method(
     name="online_dpo",
+    learning_rate=5e-6,  # offline DPO's advice, with LoRA (set when the method is picked)
     order=32,
     title="Online DPO on a reward model (RLHF)",
     full_name="Online Direct Preference Optimization against a reward model (online AI feedback)",

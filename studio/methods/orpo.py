@@ -17,7 +17,8 @@ class ORPOOptions:
 
     def validate(self) -> None:
         if not 0 < self.beta <= 10:
-            raise ConfigError(f"ORPO beta (λ) must be above 0 and at most 10 (got {self.beta}); 0.1 is the paper's.")
+            raise ConfigError(f"ORPO beta (λ) must be above 0 and at most 10 (got {self.beta}); 0.1 is the "
+                              "paper's.")
 
 
 def build(ctx: TrainContext):
@@ -32,18 +33,24 @@ def build(ctx: TrainContext):
 
 METHOD = Method(
     name="orpo",
+    learning_rate=5e-5,  # the advice's, with LoRA (set when the method is picked)
     order=60,
     title="ORPO (preferences, no reference)",
     full_name="Odds Ratio Preference Optimization (ORPO)",
-    description="ORPO: SFT on the chosen answers plus an odds-ratio penalty on the rejected, without a reference.",
+    description="ORPO: SFT on the chosen answers plus an odds-ratio penalty on the rejected, without a "
+                "reference.",
     data_kind="preference",
     build=build,
     options=ORPOOptions,
     advice=(
-        "**ORPO** trains on preference pairs in **one stage**: an SFT loss on the chosen answer plus a penalty "
-        "that raises its odds against the rejected one. It needs **no reference model**, so it uses less memory "
-        "than DPO and can start from a base that was never fine-tuned. Advice from the field: **λ (beta) 0.1**; "
-        "a learning rate between SFT's and DPO's (~8e-6 full, ~1e-5 to 1e-4 with LoRA); a **cosine** or linear "
+        "**ORPO** trains on preference pairs in **one stage**: an SFT loss on the chosen answer plus a "
+        "penalty "
+        "that raises its odds against the rejected one. It needs **no reference model**, so it uses less "
+        "memory "
+        "than DPO and can start from a base that was never fine-tuned. Advice from the field: **λ (beta) "
+        "0.1**; "
+        "a learning rate between SFT's and DPO's (~8e-6 full, ~1e-5 to 1e-4 with LoRA); a **cosine** or "
+        "linear "
         "schedule; **Adam(W)**."
     ),
     card_line="Odds-ratio preference optimisation (ORPO, no reference model) on chosen/rejected pairs, with "

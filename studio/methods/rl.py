@@ -23,19 +23,23 @@ from studio.methods.base import Chart, Method, TrainContext, option, without
 @dataclass
 class RLOptions:
     algorithm: str = option(
-        "rloo", "rloo: TRL's RLOOTrainer (each answer against the mean of the others); grpo: TRL's GRPOTrainer "
+        "rloo",
+        "rloo: TRL's RLOOTrainer (each answer against the mean of the others); grpo: TRL's GRPOTrainer "
         "(against the group's mean, over its spread).", choices=["rloo", "grpo"])
     reward_model: str = option(
         "", "The reward model to optimise against: a reward run's folder, run id, or run name (the newest "
         "finished reward run of that name), e.g. pineapple-reward after `studio train "
         "presets/recipes/pineapple-reward.yaml`.")
     beta: float = option(
-        0.05, "β, the KL weight: reward minus β·KL to the starting model. Higher keeps answers close to the base "
+        0.05,
+        "β, the KL weight: reward minus β·KL to the starting model. Higher keeps answers close to the base "
         "(and fluent); 0 lets the policy chase the reward freely (and exploit its blind spots).")
     num_generations: int = option(
-        4, "Answers sampled per prompt; each is judged against the mean of the others. The batch size must be "
+        4,
+        "Answers sampled per prompt; each is judged against the mean of the others. The batch size must be "
         "a multiple of it.")
-    max_completion_length: int = option(48, "Longest sampled answer in tokens; generation dominates the step time.")
+    max_completion_length: int = option(48, "Longest sampled answer in tokens; generation dominates the step "
+                                            "time.")
     temperature: float = option(1.0, "Sampling temperature for the answers; RL needs variety to learn from.")
     reward_functions: list = option(  # noqa: RUF009
         [], "Verifiable rewards, each with a weight, added to the reward model's score (or used alone), e.g. "
@@ -43,7 +47,8 @@ class RLOptions:
         "length (min_words, max_words), contains / avoids (words), json (schema), python (function: "
         "file.py:name, TRL's reward-function signature; needs rl.allow_python_rewards).")
     allow_python_rewards: bool = option(
-        False, "Run the Python reward functions rl.reward_functions names (your own code runs in the trainer).")
+        False,
+        "Run the Python reward functions rl.reward_functions names (your own code runs in the trainer).")
 
     def __post_init__(self) -> None:
         from studio.rl.rewards import parse_specs
@@ -59,7 +64,8 @@ class RLOptions:
 
         specs = parse_specs(self.reward_functions, allow_python=self.allow_python_rewards)
         if not self.reward_model.strip() and not specs:
-            raise ConfigError("RL needs something to reward: set rl.reward_model to a reward run (train one with "
+            raise ConfigError("RL needs something to reward: set rl.reward_model to a reward run (train one "
+                              "with "
                               "presets/recipes/pineapple-reward.yaml) or list rl.reward_functions, e.g. "
                               "[{type: regex, pattern: '^No'}].")
         if self.algorithm not in ("rloo", "grpo"):
@@ -67,7 +73,8 @@ class RLOptions:
         if self.beta < 0:
             raise ConfigError(f"RL beta (the KL weight) cannot be negative (got {self.beta}); 0.05 is usual.")
         if self.num_generations < 2:
-            raise ConfigError(f"RL needs at least 2 answers per prompt to compare (got {self.num_generations}).")
+            raise ConfigError("RL needs at least 2 answers per prompt to compare (got "
+                              f"{self.num_generations}).")
         if self.max_completion_length < 1 or self.temperature <= 0:
             raise ConfigError("rl.max_completion_length must be at least 1 and rl.temperature above 0.")
 
@@ -82,7 +89,8 @@ def reward_run_dir(value: str) -> Path:
         raise ConfigError("RL needs a reward model: set rl.reward_model to a reward run's folder or name "
                           "(train one with presets/recipes/pineapple-reward.yaml first).")
     candidates = [Path(text).expanduser(), runs_dir() / text]
-    # A run name: the newest run folder whose recipe carries that output.name (folders start with a timestamp).
+    # A run name: the newest run folder whose recipe carries that output.name (folders start with a
+    # timestamp).
     candidates += sorted((p for p in runs_dir().glob(f"*-{text}*") if p.is_dir()), reverse=True)
     for path in candidates:
         try:
@@ -92,15 +100,22 @@ def reward_run_dir(value: str) -> Path:
         if not is_reward_run(path):
             raise ConfigError(
                 f"rl.reward_model {text} was trained with {adapter_method(adapter) or 'another method'}, "
-                "not as a reward model; RL needs a run of the reward method (pineapple-reward.yaml trains one).")
+                "not as a reward model; RL needs a run of the reward method (pineapple-reward.yaml trains "
+                "one).")
         return path.resolve()
     raise ConfigError(f"No finished reward run found at '{text}'; give a reward run's folder or name "
                       "(`studio runs` lists them), or train one with presets/recipes/pineapple-reward.yaml.")
 
 
+def python_rewards(opts: RLOptions) -> list[str]:
+    """The user's Python reward functions the options name: they run only with the user's yes."""
+    return [f"the Python reward function {item.get('function', '?')}" for item in opts.reward_functions or []
+            if isinstance(item, dict) and item.get("type") == "python"]
+
+
 def build(ctx: TrainContext):
     from studio.rl.rewards import build_functions, columns_needed, parse_specs
-    from studio.rl.samples import samples_writer
+    from studio.rl.samples import SampleRecorder
 
     opts: RLOptions = ctx.options
     funcs, weights = [], []
@@ -137,20 +152,23 @@ def build(ctx: TrainContext):
     if missing:
         raise ConfigError(f"A match reward compares with the column {missing[0]}, which the data lacks; its "
                           f"columns are {', '.join(ctx.dataset.column_names)}.")
-    trainer = Trainer(model=ctx.model, reward_funcs=funcs, args=args,
-                      train_dataset=ctx.dataset.select_columns(keep), processing_class=ctx.tokenizer,
-                      callbacks=ctx.callbacks)
-    # What RL sampled and how each answer was scored, appended to RUN/samples.jsonl at every logged step.
-    trainer.add_callback(samples_writer(trainer, ctx.run_dir))
-    return trainer
+    # What RL sampled and how each answer was scored (what the reward functions are given and return),
+    # appended to RUN/samples.jsonl at every logged step.
+    recorder = SampleRecorder(ctx.run_dir, weights, opts.num_generations,
+                              leave_one_out=opts.algorithm != "grpo")
+    return Trainer(model=ctx.model, reward_funcs=[recorder.wrap(f) for f in funcs], args=args,
+                   train_dataset=ctx.dataset.select_columns(keep), processing_class=ctx.tokenizer,
+                   callbacks=[*ctx.callbacks, recorder.callback()])
 
 
 METHOD = Method(
     name="rl",
+    learning_rate=1e-5,  # the advice's, with LoRA (set when the method is picked)
     order=30,
     title="RL on a reward model (RLHF step 3)",
     full_name="Reinforcement learning from a reward model (RLOO)",
-    description="RL (RLHF step 3): samples answers, scores them with a reward run and/or checks (rl.reward_functions), "
+    description="RL (RLHF step 3): samples answers, scores them with a reward run and/or checks "
+                "(rl.reward_functions), "
                 "maximises reward − β·KL.",
     data_kind="preference",
     build=build,
@@ -166,10 +184,12 @@ METHOD = Method(
         "watch the **KL** and the answer **length**: a reward that climbs while answers turn odd means the "
         "policy found the reward model's blind spots (reward hacking). **Verifiable rewards** "
         "(`rl.reward_functions`: the right number, a regex, a length, words, valid JSON, your own Python) "
-        "replace or join the reward model; `rl.algorithm: grpo` is TRL's **GRPO**. The *What RL sampled* table "
+        "replace or join the reward model; `rl.algorithm: grpo` is TRL's **GRPO**. The *What RL sampled* "
+        "table "
         "shows each answer with its rewards and advantage."
     ),
-    card_line="Reinforcement learning against a Bradley-Terry reward model and/or verifiable reward functions "
+    card_line="Reinforcement learning against a Bradley-Terry reward model and/or verifiable reward "
+              "functions "
               "(RLHF step 3) with TRL's RLOOTrainer or GRPOTrainer, reward minus β·KL to the base.",
     charts=(
         # Beside the total, one line per reward function: TRL logs rewards/<function name>/mean.
@@ -181,5 +201,6 @@ METHOD = Method(
     recipes=("pineapple-rlhf.yaml", "arithmetic-grpo.yaml"),
     reference_model=True,
     samples=True,
+    user_code=python_rewards,
     preflight=lambda opts: reward_run_dir(opts.reward_model) if opts.reward_model.strip() else None,
 )

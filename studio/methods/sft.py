@@ -34,7 +34,8 @@ def build(ctx: TrainContext):
     if ctx.prepared:  # rows SFTTrainer tokenized, labelled and truncated last time: TRL's own skip
         args = SFTConfig(dataset_kwargs={"skip_prepare_dataset": True}, **ctx.common_args)
         return SFTTrainer(model=ctx.model, args=args, train_dataset=ctx.dataset,
-                          eval_dataset=ctx.eval_dataset, processing_class=ctx.tokenizer, callbacks=ctx.callbacks)
+                          eval_dataset=ctx.eval_dataset, processing_class=ctx.tokenizer,
+                          callbacks=ctx.callbacks)
     dataset = prepare_sft_dataset(ctx.dataset, ctx.tokenizer, ctx.common_args["max_length"])
     args = SFTConfig(assistant_only_loss=assistant_only(ctx.tokenizer, dataset), **ctx.common_args)
     evals = None if ctx.eval_dataset is None else prepare_sft_dataset(ctx.eval_dataset, ctx.tokenizer,

@@ -15,7 +15,8 @@ from studio.methods.base import Chart, Method, TrainContext, as_prepared, option
 @dataclass
 class SimPOOptions:
     beta: float = option(
-        2.0, "Scale of the length-normalised reward; SimPO's β is far larger than DPO's: 2.0-2.5 in the paper. "
+        2.0,
+        "Scale of the length-normalised reward; SimPO's β is far larger than DPO's: 2.0-2.5 in the paper. "
         "No reference model: less memory than DPO.")
     gamma_ratio: float = option(
         0.5, "Target margin γ as a fraction of beta (γ = ratio x β); 0.3-0.6 in the paper.")
@@ -24,11 +25,14 @@ class SimPOOptions:
 
     def validate(self) -> None:
         if not 0 < self.beta <= 50:
-            raise ConfigError(f"SimPO beta must be above 0 and at most 50 (got {self.beta}); 2.0 is the usual start.")
+            raise ConfigError(f"SimPO beta must be above 0 and at most 50 (got {self.beta}); 2.0 is the "
+                              "usual start.")
         if not 0 <= self.gamma_ratio <= 2:
-            raise ConfigError(f"SimPO gamma_ratio must be between 0 and 2 (got {self.gamma_ratio}); 0.5 is usual.")
+            raise ConfigError(f"SimPO gamma_ratio must be between 0 and 2 (got {self.gamma_ratio}); 0.5 is "
+                              "usual.")
         if self.sft_weight < 0:
-            raise ConfigError(f"The SFT weight cannot be negative (got {self.sft_weight}); 0 means plain SimPO.")
+            raise ConfigError(f"The SFT weight cannot be negative (got {self.sft_weight}); 0 means plain "
+                              "SimPO.")
 
 
 def build(ctx: TrainContext):
@@ -44,21 +48,27 @@ def build(ctx: TrainContext):
 
 METHOD = Method(
     name="simpo",
+    learning_rate=1e-5,  # the advice's, with LoRA (set when the method is picked)
     order=70,
     title="SimPO (preferences, no reference)",
     full_name="Simple Preference Optimization (SimPO)",
-    description="SimPO: length-normalised log-probabilities as the reward, a target margin, no reference model.",
+    description="SimPO: length-normalised log-probabilities as the reward, a target margin, no reference "
+                "model.",
     data_kind="preference",
     build=build,
     options=SimPOOptions,
     advice=(
-        "**SimPO** is DPO without the reference model: the reward is the answer's **average** log-probability "
-        "(so long answers get no edge) and the loss asks chosen to beat rejected by a margin γ. **No reference "
-        "model**, so less memory and faster steps than DPO. Advice from the field: **beta 2.0-2.5** (far larger "
+        "**SimPO** is DPO without the reference model: the reward is the answer's **average** "
+        "log-probability "
+        "(so long answers get no edge) and the loss asks chosen to beat rejected by a margin γ. **No "
+        "reference "
+        "model**, so less memory and faster steps than DPO. Advice from the field: **beta 2.0-2.5** (far "
+        "larger "
         "than DPO's), **γ/β about 0.5**; a small learning rate (3e-7 to 1e-6 full, ~1e-5 with LoRA; SimPO is "
         "sensitive to it); a **cosine** schedule; **Adam(W)**."
     ),
-    card_line="Simple preference optimisation (SimPO, no reference model) on chosen/rejected pairs, with TRL's "
+    card_line="Simple preference optimisation (SimPO, no reference model) on chosen/rejected pairs, with "
+              "TRL's "
               "CPOTrainer (loss simpo).",
     charts=(
         Chart("SimPO rewards", {"rewards/margins": "reward margin", "rewards/accuracies": "reward accuracy"}),

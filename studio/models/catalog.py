@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -68,7 +67,8 @@ def detect_machine() -> Machine:
 
 
 def machine_precision(machine: Machine) -> str:
-    """What precision=auto trains in on this machine (studio.models.hardware decides; bf16 on a GPU is assumed)."""
+    """What precision=auto trains in on this machine (studio.models.hardware decides; bf16 on a GPU is
+    assumed)."""
     from studio.models.hardware import choose_precision, cpu_info
 
     return choose_precision("auto", cuda=machine.device == "cuda", cuda_bf16=True,
@@ -103,7 +103,8 @@ def estimate(params_b: float, method: str, machine: Machine, trains=None, shape:
         return Estimate(method, round(default, 1), have, "fits",
                         f"needs about {default:.1f} GiB of {have:.0f} GiB {where} in {precision} "
                         f"(batch {batch} x {max_length} tokens)",
-                        {"batch": batch, "max_length": max_length, "gradient_checkpointing": machine.device == "cuda"})
+                        {"batch": batch, "max_length": max_length,
+                         "gradient_checkpointing": machine.device == "cuda"})
     for b, n, ck in LADDER:
         gib = need(b, n, ck)
         if gib <= ROOM * have:
@@ -114,7 +115,8 @@ def estimate(params_b: float, method: str, machine: Machine, trains=None, shape:
                             {"batch": b, "max_length": n, "gradient_checkpointing": ck})
     smallest = need(1, 256, True)
     return Estimate(method, round(default, 1), have, "won't fit",
-                    f"needs about {smallest:.1f} GiB of {have:.0f} GiB {where} even at batch 1 x 256 tokens with "
+                    f"needs about {smallest:.1f} GiB of {have:.0f} GiB {where} even at batch 1 x 256 tokens "
+                    "with "
                     f"gradient checkpointing")
 
 
@@ -134,23 +136,3 @@ def catalog_with_estimates(category: str | None = None, machine: Machine | None 
         rows.append({**model, "estimates": {
             m: asdict(estimate(model["params_b"], m, machine, shape=model.get("shape"))) for m in METHODS}})
     return {"machine": asdict(machine), "models": rows}
-
-
-def cli_models(args) -> int:
-    data = catalog_with_estimates(args.category)
-    if args.json:
-        print(json.dumps(data, indent=2))
-        return 0
-    machine = data["machine"]
-    print(f"This machine: {machine['name']} with {machine['memory_gib']} GiB\n")
-    for cat in CATEGORIES:
-        models = [m for m in data["models"] if m["category"] == cat]
-        if not models:
-            continue
-        print(load_catalog()["categories"][cat]["label"])
-        for m in models:
-            verdicts = "  ".join(f"{k}: {v['verdict']} ({v['need_gib']} GiB{settings_label(v, ', with ')})"
-                                 for k, v in m["estimates"].items())
-            print(f"  {m['id']:<40} {m['params_b']:>6}B {m['kind']:<8} {verdicts}")
-        print()
-    return 0

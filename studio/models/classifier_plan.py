@@ -1,7 +1,8 @@
 """Before a classify run starts: for each strategy (full, head, lora), the trainable parameters, the memory it
 needs and how long it will take on this machine; and the encoders of the catalog (presets/models.yaml).
 
-Parameters are counted on the model itself, built on torch's meta device from its config (no weights are read),
+Parameters are counted on the model itself, built on torch's meta device from its config (no weights are
+read),
 when the config is on this disk; from the catalog's shape otherwise. Memory is studio.models.memory's estimate
 (the one the Model tab's badges use) with a classifier's few logits instead of a vocabulary's. Time is counted
 in floating-point operations (forward 2 x body parameters x tokens plus attention; training full 3x a forward,
@@ -22,7 +23,8 @@ from studio.models.memory import GIB, Shape, estimate_training
 STRATEGIES = ("full", "head", "lora")
 # A run's operations per second over this machine's bare matrix-multiply speed (attention, layer norms, the
 # optimizer, LoRA's small side matrices and Python between the multiplies), for passes without gradients
-# (evaluation, the head's features) and per strategy for training steps. Fitted to bench/classify_defaults.py's
+# (evaluation, the head's features) and per strategy for training steps. Fitted to
+# bench/classify_defaults.py's
 # CPU-seconds (embedded encoder, 48 tokens, one thread, AMD EPYC without bf16 units, 2026-12-07): the head's
 # passes reached about 0.85 of the matmul speed, full training 0.8, LoRA 0.6.
 EFFICIENCY_FORWARD = 0.85
@@ -32,7 +34,8 @@ FEATURE_BATCH = 32  # rows per forward when the head strategy computes its featu
 
 @dataclass
 class Counts:
-    """Parameters of a classifier: all of them, its body's (embeddings included), its head's and its LoRA's."""
+    """Parameters of a classifier: all of them, its body's (embeddings included), its head's and its
+    LoRA's."""
 
     total: int
     embeddings: int
@@ -66,7 +69,8 @@ def catalog_encoder(name: str) -> dict | None:
 def shape_of(row: dict, num_labels: int) -> Shape:
     """A catalog row's shape; the logits are a classifier's ``num_labels`` wide, not a vocabulary."""
     s = row["shape"]
-    return Shape(int(row["params_b"] * 1e9), s["layers"], s["hidden"], s["intermediate"], s["heads"], s["heads"],
+    return Shape(int(row["params_b"] * 1e9), s["layers"], s["hidden"], s["intermediate"], s["heads"],
+                 s["heads"],
                  num_labels)
 
 
@@ -79,7 +83,8 @@ def counts_from_shape(row: dict, num_labels: int, r: int) -> Counts:
 
 
 def counts_from_model(model, r: int) -> Counts:
-    """Exact counts of a built classifier (a meta-device one is enough): LoRA on every linear layer of the body,
+    """Exact counts of a built classifier (a meta-device one is enough): LoRA on every linear layer of the
+    body,
     as classifier_strategies.with_lora puts it."""
     from torch import nn
 
@@ -87,7 +92,8 @@ def counts_from_model(model, r: int) -> Counts:
 
     body = getattr(model, model.base_model_prefix)
     heads = head_modules(model)
-    head = sum(p.numel() for name, child in model.named_children() if name in heads for p in child.parameters())
+    head = sum(p.numel() for name,
+               child in model.named_children() if name in heads for p in child.parameters())
     lora = sum(r * (m.in_features + m.out_features) for name, m in body.named_modules()
                if isinstance(m, nn.Linear) and name)
     embeddings = body.get_input_embeddings().weight.numel() if hasattr(body, "get_input_embeddings") else 0
@@ -96,7 +102,8 @@ def counts_from_model(model, r: int) -> Counts:
 
 @lru_cache(maxsize=1)
 def matmul_flops_per_second() -> float:
-    """This machine's fp32 matrix-multiply speed with torch's threads as they are set, measured once (~0.3 s)."""
+    """This machine's fp32 matrix-multiply speed with torch's threads as they are set, measured once (~0.3
+    s)."""
     import torch
 
     a, b = torch.randn(512, 384), torch.randn(384, 1536)
@@ -140,7 +147,8 @@ def verdict(need: float, have: float) -> str:
 
 
 def model_counts(name: str, num_labels: int, r: int) -> tuple[Counts, Shape]:
-    """(counts, shape) of ``name`` as a classifier of ``num_labels`` labels: from its config when it is on this
+    """(counts, shape) of ``name`` as a classifier of ``num_labels`` labels: from its config when it is on
+    this
     disk (built on the meta device), else from the catalog; a ModelError when neither knows it."""
     from studio.models.encoders import resolve_encoder
     from studio.models.loading import ModelError
@@ -162,13 +170,15 @@ def model_counts(name: str, num_labels: int, r: int) -> tuple[Counts, Shape]:
                       int(text.num_attention_heads), int(text.num_attention_heads), num_labels)
         return counts, shape
     if row is None:
-        raise ModelError(f"{name} is not on this disk and not in the catalog's encoders, so its size is unknown; "
+        raise ModelError(f"{name} is not on this disk and not in the catalog's encoders, so its size is "
+                         "unknown; "
                          "download it first or pick a catalog encoder.")
     return counts_from_shape(row, num_labels, r), shape_of(row, num_labels)
 
 
 def plan_strategies(counts: Counts, shape: Shape, *, machine, precision: str, batch: int, max_length: int,
-                    r: int, rows: int | None, eval_rows: int, epochs: float, tokens: float) -> list[StrategyPlan]:
+                    r: int, rows: int | None, eval_rows: int, epochs: float,
+                    tokens: float) -> list[StrategyPlan]:
     """One StrategyPlan per strategy for this machine (``machine``: studio.models.catalog.Machine)."""
     speed = matmul_flops_per_second() if rows else 0.0
     plans = []
@@ -192,7 +202,8 @@ def encoder_catalog(machine=None, *, num_labels: int = 2, batch: int = 16, max_l
     machine = machine or detect_machine()
     rows = []
     for row in encoder_models():
-        plans = plan_strategies(counts_from_shape(row, num_labels, r), shape_of(row, num_labels), machine=machine,
+        plans = plan_strategies(counts_from_shape(row, num_labels, r), shape_of(row, num_labels),
+                                machine=machine,
                                 precision=machine_precision(machine), batch=batch, max_length=max_length, r=r,
                                 rows=None, eval_rows=0, epochs=1, tokens=max_length)
         rows.append({**row, "plans": {p.strategy: asdict(p) for p in plans}})

@@ -61,7 +61,8 @@ def load_classifier(resolved: ResolvedModel, task: str, labels: list[str], *, mu
                 resolved.path, num_labels=len(labels), id2label=dict(enumerate(labels)),
                 label2id={name: i for i, name in enumerate(labels)}, dtype=torch.float32,
                 trust_remote_code=trust_remote_code, **extra)
-    except ValueError as exc:  # transformers: "Unrecognized configuration class ... for this kind of AutoModel"
+    # transformers: "Unrecognized configuration class ... for this kind of AutoModel"
+    except ValueError as exc:
         raise ModelError(f"{resolved.display_name} has no {'token' if task == 'tokens' else 'sequence'} "
                          "classification head in transformers; pick an encoder (BERT, DeBERTa, ModernBERT) "
                          "or another catalog model.") from exc

@@ -82,7 +82,8 @@ def choose_precision(requested: str, *, cuda: bool, cuda_bf16: bool, cpu_flags: 
             return "fp16", "auto: this GPU has no bf16, so fp16 with loss scaling."
         if cpu_bf16:
             return "bf16", f"auto: this CPU has bf16 units ({', '.join(cpu_bf16)})."
-        return "fp32", "auto: this CPU has no bf16 units (amx_bf16 or avx512_bf16), so fp32 is the fast choice."
+        return "fp32", ("auto: this CPU has no bf16 units (amx_bf16 or avx512_bf16), so fp32 is the fast "
+                        "choice.")
     if cuda:
         if requested == "bf16" and not cuda_bf16:
             raise ConfigError("This GPU does not support bf16; use precision fp16 or auto.")
@@ -90,7 +91,8 @@ def choose_precision(requested: str, *, cuda: bool, cuda_bf16: bool, cpu_flags: 
     if requested == "fp16":
         raise ConfigError("Precision fp16 needs a GPU; use fp32 or auto on the CPU.")
     if requested == "bf16" and not cpu_bf16:
-        raise ConfigError("This CPU has no bf16 units (amx_bf16 or avx512_bf16), where bf16 was measured about "
+        raise ConfigError("This CPU has no bf16 units (amx_bf16 or avx512_bf16), where bf16 was measured "
+                          "about "
                           "13x slower than fp32; use precision auto or fp32.")
     return requested, f"{requested}, as the recipe asks."
 
@@ -125,7 +127,8 @@ def bnb_backends() -> set[str] | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     folder = Path(next(iter(spec.submodule_search_locations))) / "backends"
-    names = {p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("_")} if folder.is_dir() else set()
+    names = ({p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("_")}
+             if folder.is_dir() else set())
     return names or {"cuda"}  # before 0.45 bitsandbytes was CUDA-only and had no backends folder
 
 
@@ -145,7 +148,8 @@ def bnb_problem(what: str, device: str, backends: set[str] | None) -> str | None
 def choose_device(requested: str, *, cuda: bool, mps: bool) -> str:
     """The device a run trains on: an NVIDIA GPU, else an Apple GPU (mps), else the CPU, unless asked."""
     if requested == "cuda" and not cuda:
-        raise ConfigError("The recipe asks for a GPU (training.device cuda) and none was found; use auto or cpu.")
+        raise ConfigError("The recipe asks for a GPU (training.device cuda) and none was found; use auto or "
+                          "cpu.")
     if requested == "mps" and not mps:
         raise ConfigError("The recipe asks for an Apple GPU (training.device mps) and torch sees none; "
                           "use auto or cpu.")
@@ -164,7 +168,8 @@ def choose_mps_precision(requested: str, *, bf16: bool, fp16: bool) -> tuple[str
     if requested == "bf16" and not bf16:
         raise ConfigError("bf16 on an Apple GPU needs macOS 14 or newer; use precision auto or fp32.")
     if requested == "fp16" and not fp16:
-        raise ConfigError("fp16 on an Apple GPU needs torch 2.8 or newer (its loss scaler); use auto or fp32.")
+        raise ConfigError("fp16 on an Apple GPU needs torch 2.8 or newer (its loss scaler); use auto or "
+                          "fp32.")
     return requested, f"{requested}, as the recipe asks."
 
 

@@ -41,7 +41,8 @@ def search_models(category: str = "small", task: str = "chat", query: str = "", 
     try:
         found = list(api.list_models(search=(query or "").strip() or None, pipeline_tag=pipeline_tag,
                                      filter=tag, num_parameters=SIZE_FILTERS[category], sort="downloads",
-                                     limit=limit, expand=["downloads", "gated", "safetensors", "pipeline_tag"]))
+                                     limit=limit,
+                                     expand=["downloads", "gated", "safetensors", "pipeline_tag"]))
     except Exception as exc:  # any failure of the search is one sentence; the detail goes to the log
         log.info("hub search failed: %s", type(exc).__name__)
         log.debug("hub search failure detail", exc_info=True)

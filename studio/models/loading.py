@@ -113,7 +113,8 @@ def load_model(
             level = hf_logging.get_verbosity()
             hf_logging.set_verbosity_error()
             try:
-                model = AutoModelForSequenceClassification.from_pretrained(resolved.path, num_labels=1, **kwargs)
+                model = AutoModelForSequenceClassification.from_pretrained(resolved.path, num_labels=1,
+                                                                           **kwargs)
             finally:
                 hf_logging.set_verbosity(level)
             model = _with_fixed_head(model)

@@ -136,7 +136,8 @@ def estimate_training(shape: Shape, *, mode: str = "lora", precision: str = "fp3
     width = WEIGHT_BYTES.get(precision, 4.0)
     embed = shape.embedding_params * (1 if shape.tied else 2)  # input embeddings and the output head
     if mode == "qlora":  # 4-bit blocks (+ double-quantized constants); PEFT's prepare_model_for_kbit_training
-        weights = (shape.params - embed) * 0.53 + embed * 4.0  # casts the embeddings and head left whole to fp32
+        # casts the embeddings and head left whole to fp32
+        weights = (shape.params - embed) * 0.53 + embed * 4.0
     else:
         weights = shape.params * width
     if mode == "full":
@@ -194,7 +195,8 @@ def estimate_for_run(cfg, model, plan, method, sequence_length: int | None = Non
     attention = getattr(model.config, "_attn_implementation", None)
     return estimate_training(
         shape, mode=mode, precision=plan.precision, device=plan.device, batch=cfg.training.batch_size,
-        max_length=sequence_length or cfg.training.max_length, checkpointing=plan.gradient_checkpointing, lora_r=cfg.lora.r,
+        max_length=sequence_length or cfg.training.max_length, checkpointing=plan.gradient_checkpointing,
+        lora_r=cfg.lora.r,
         sequences_per_example=method.sequences_per_example, reference_model=method.reference_model,
         attention_scores=None if attention is None else (plan.device == "cpu" or attention == "eager"),
         runtime=runtime_baseline() if plan.device == "cpu" else 0.0,
@@ -270,5 +272,6 @@ def oom_sentence(cfg, device: str, step: int, run_id: str) -> str:
                 "train a smaller model or use a machine with more memory.")
     first, rest = fixes[0], fixes[1:]
     more = f" (or also {', '.join(rest)})" if rest else ""
-    return (f"Ran out of memory at step {step}; resume it with settings that need less (it continues from its "
+    return (f"Ran out of memory at step {step}; resume it with settings that need less (it continues from "
+            "its "
             f"last checkpoint), e.g. `studio resume {run_id} {first}`{more}.")

@@ -146,13 +146,37 @@ def _provenance(run_dir: Path, cfg, summary: dict, base: str) -> dict:
             "recipe": provenance.recipe(run_dir), "command": provenance.command(run_dir)}
 
 
+def _card_data(cfg, method, hub_base: str | None, origin: dict, merge: bool, hub_datasets: list[str]):
+    """The card's metadata block: base, licence, library, pipeline, tags and Hub datasets."""
+    from huggingface_hub import ModelCardData
+
+    licence = origin["licence"]
+    return ModelCardData(
+        base_model=hub_base,
+        license=licence[0] if licence else None,
+        license_name=licence[1] if licence and licence[0] == "other" else None,
+        library_name="peft",
+        # A reward model scores text (a one-number classification head); every other method generates.
+        pipeline_tag="text-classification" if method.produces == "reward" else "text-generation",
+        tags=["peft", "lora", "trl", cfg.method, "fine-tuning-studio", *(["merge"] if merge else [])],
+        datasets=hub_datasets or None,
+    )
+
+
+def _data_fields(summary: dict, cfg) -> dict:
+    """What the card says of the data the run trained on, as its summary recorded it."""
+    return {"data_format": summary.get("data_format", "unknown"), "data_rows": summary.get("data_rows", "?"),
+            "data_valid_rows": summary.get("data_valid_rows", "?"),
+            "template": summary.get("template", cfg.data.template)}
+
+
 def build_model_card(run_dir: str | Path, repo_id: str | None = None, eval_result: dict | None = None,
                      *, curve: str | None = CURVE_FILE) -> str:
     """The README.md text for a run's adapter; ``eval_result`` defaults to the run's saved eval.json.
 
     ``curve`` names the loss-curve image beside the README (None leaves it out).
     """
-    from huggingface_hub import ModelCard, ModelCardData
+    from huggingface_hub import ModelCard
 
     from studio.config import RunConfig
     from studio.evaluation.judges.job import card_rows as judge_card_rows
@@ -173,16 +197,7 @@ def build_model_card(run_dir: str | Path, repo_id: str | None = None, eval_resul
 
     origin = _provenance(run_dir, cfg, summary, base)
     merge = provenance.merge_record(run_dir)
-    card_data = ModelCardData(
-        base_model=base if base_on_hub else None,
-        license=origin["licence"][0] if origin["licence"] else None,
-        license_name=origin["licence"][1] if origin["licence"] and origin["licence"][0] == "other" else None,
-        library_name="peft",
-        # A reward model scores text (a one-number classification head); every other method generates.
-        pipeline_tag="text-classification" if method.produces == "reward" else "text-generation",
-        tags=["peft", "lora", "trl", cfg.method, "fine-tuning-studio", *(["merge"] if merge else [])],
-        datasets=hub_datasets or None,
-    )
+    card_data = _card_data(cfg, method, base if base_on_hub else None, origin, bool(merge), hub_datasets)
     name = read_status(run_dir).get("name") if merge else None  # not the first parent's
     title = repo_id.split("/")[-1] if repo_id else (name or cfg.output.name or f"{cfg.method}-adapter")
     card = ModelCard.from_template(
@@ -198,10 +213,7 @@ def build_model_card(run_dir: str | Path, repo_id: str | None = None, eval_resul
         method_line=method.card_line,
         beta=_fmt(getattr(cfg.method_options, "beta", None)) if hasattr(cfg.method_options, "beta") else "",
         dataset=dataset,
-        data_format=summary.get("data_format", "unknown"),
-        data_rows=summary.get("data_rows", "?"),
-        data_valid_rows=summary.get("data_valid_rows", "?"),
-        template=summary.get("template", cfg.data.template),
+        **_data_fields(summary, cfg),
         hyperparameters=hyperparameters(cfg),
         steps=summary.get("global_step", "?"),
         duration=_duration(summary.get("seconds")),

@@ -16,7 +16,8 @@ from studio.evaluation.classify_eval import evaluate_classifier, load_classifier
 from studio.runs.files import CONFIG_FILE, EVAL_FILE
 
 CHECKED = ("accuracy", "macro_f1", "confusion")
-PIPELINE_TAGS = {"tokens": "token-classification", "text": "text-classification", "pair": "text-classification"}
+PIPELINE_TAGS = {"tokens": "token-classification", "text": "text-classification",
+                 "pair": "text-classification"}
 
 
 class ClassifierExportError(StudioError):
@@ -24,19 +25,23 @@ class ClassifierExportError(StudioError):
 
 
 def export_classifier(run: str | Path, to: str | Path) -> dict:
-    """Write the merged classifier into ``to`` (a new or empty folder) and check it; returns what was checked."""
+    """Write the merged classifier into ``to`` (a new or empty folder) and check it; returns what was
+    checked."""
     to = Path(to)
     if to.exists() and any(to.iterdir()):
-        raise ClassifierExportError(f"{to} is not empty; export into a new folder so nothing there is overwritten.")
+        raise ClassifierExportError(f"{to} is not empty; export into a new folder so nothing there is "
+                                    "overwritten.")
     loaded = load_classifier_run(run, take=True)  # merging writes into the weights: not the shared copy
     model = loaded.model.merge_and_unload() if loaded.facts["strategy"] == "lora" else loaded.model
     model.config.id2label = dict(enumerate(loaded.labels))
     model.config.label2id = {name: i for i, name in enumerate(loaded.labels)}
     model.save_pretrained(to)
     loaded.tokenizer.save_pretrained(to)
-    facts = {**loaded.facts, "strategy": "full", "folder": ".", "pipeline_tag": PIPELINE_TAGS[loaded.facts["task"]]}
+    facts = {**loaded.facts, "strategy": "full", "folder": ".",
+             "pipeline_tag": PIPELINE_TAGS[loaded.facts["task"]]}
     (to / "studio_export.json").write_text(json.dumps(facts, indent=2), encoding="utf-8")
-    return {"folder": str(to), "pipeline_tag": facts["pipeline_tag"], "check": check_export(loaded.folder, to, facts)}
+    return {"folder": str(to), "pipeline_tag": facts["pipeline_tag"],
+            "check": check_export(loaded.folder, to, facts)}
 
 
 def check_export(run_folder: Path, exported: Path, facts: dict) -> dict | None:
@@ -59,6 +64,7 @@ def check_export(run_folder: Path, exported: Path, facts: dict) -> dict | None:
         copy.rmdir()
     differ = [k for k in CHECKED if again[k] != trained["after"][k]]
     if differ:
-        raise ClassifierExportError(f"The exported classifier gives other {', '.join(differ)} on {source} than the "
+        raise ClassifierExportError(f"The exported classifier gives other {', '.join(differ)} on {source} "
+                                    "than the "
                                     "run did, so the export is not trusted; report this with the run folder.")
     return {"source": source, **{k: again[k] for k in CHECKED}, "same": True}

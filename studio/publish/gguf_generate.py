@@ -75,7 +75,8 @@ def _generate_llama_cpp(path: Path, prompt: str, max_new_tokens: int) -> str:
     try:
         from llama_cpp import Llama
     except ImportError:
-        raise GenerateError("llama.cpp's Python bindings are not installed; use --engine transformers.") from None
+        raise GenerateError("llama.cpp's Python bindings are not installed; use --engine "
+                            "transformers.") from None
     llm = Llama(model_path=str(path), n_ctx=2048, verbose=False)
     reply = llm.create_chat_completion(messages=[{"role": "user", "content": prompt}], temperature=0.0,
                                        top_k=1, max_tokens=max_new_tokens)

@@ -37,7 +37,8 @@ def _pairs(adapter_dir: Path) -> tuple[dict, dict]:
     for name, tensor in load_file(str(adapter_dir / "adapter_model.safetensors")).items():
         part = "A" if ".lora_A." in name else "B" if ".lora_B." in name else None
         if part is None:
-            raise LoraExportError(f"The adapter also trains {name} in full, which a llama.cpp LoRA cannot hold; "
+            raise LoraExportError(f"The adapter also trains {name} in full, which a llama.cpp LoRA cannot "
+                                  "hold; "
                                   "export it merged (--format gguf) instead.")
         base = name.replace("base_model.model.", "", 1).replace(f".lora_{part}.weight", ".weight")
         pairs.setdefault(base, {})[part] = tensor.float()
@@ -61,7 +62,8 @@ def export_lora_gguf(run_dir: str | Path, to: str | Path) -> dict:
     check_adapter(adapter)
     pairs, config = _pairs(adapter)
     if config.get("use_dora") or config.get("rank_pattern") or config.get("alpha_pattern"):
-        raise LoraExportError("This adapter uses DoRA or per-layer ranks, which llama.cpp's LoRA files cannot hold; "
+        raise LoraExportError("This adapter uses DoRA or per-layer ranks, which llama.cpp's LoRA files "
+                              "cannot hold; "
                               "export it merged (--format gguf) instead.")
     base_dir = Path(resolve_model(run_base(adapter)).path)
     hparams = model_base.load_hparams(base_dir, False)
@@ -69,9 +71,32 @@ def export_lora_gguf(run_dir: str | Path, to: str | Path) -> dict:
     try:
         model_class = get_class(arch)
     except NotImplementedError:
-        raise LoraExportError(f"llama.cpp's converter does not support the {arch} architecture yet.") from None
+        raise LoraExportError(f"llama.cpp's converter does not support the {arch} "
+                              "architecture yet.") from None
     alpha = float(config["lora_alpha"])
     expected: dict[str, torch.Tensor] = {}  # GGUF name -> the update llama.cpp must apply to that weight
+
+    LoraWriter = _lora_writer(model_class, gguf, pairs, alpha, arch, expected)
+
+    with replacing(target, LORA_EXPORT, "LoRA GGUF export") as tmp:
+        out_file = tmp / f"{_file_stem(run)}-lora-f32.gguf"
+        with torch.inference_mode(), _converter_log_to_file():
+            writer = LoraWriter(base_dir, gguf.LlamaFileType.ALL_F32, out_file, eager=True, hparams=hparams,
+                                model_name=f"{_file_stem(run)}-lora")
+            writer.dir_model_card = adapter
+            writer.write()
+        check = round_trip(out_file, expected, alpha)
+        if not check["same"]:
+            raise LoraExportError("The LoRA GGUF read back does not reproduce the adapter "
+                                  f"({check['worst']}); "
+                                  "export it merged (--format gguf) instead.")
+        write_json(tmp / MARKER, {"gguf": out_file.name, "check": check})
+    return {"gguf": str(target / out_file.name), "tensors": len(expected), "check": check}
+
+
+def _lora_writer(model_class, gguf, pairs: dict, alpha: float, arch: str, expected: dict):
+    """llama.cpp's converter class for the base's architecture, turned into one that writes the adapter's
+    LoRA pairs (and records in ``expected`` the update each one must apply to its weight)."""
 
     class LoraWriter(model_class):
         model_arch = model_class.model_arch
@@ -104,19 +129,7 @@ def export_lora_gguf(run_dir: str | Path, to: str | Path) -> dict:
             expected[dest] = update
             return [(dest + ".lora_a", lora_a), (dest + ".lora_b", new_b)]
 
-    with replacing(target, LORA_EXPORT, "LoRA GGUF export") as tmp:
-        out_file = tmp / f"{_file_stem(run)}-lora-f32.gguf"
-        with torch.inference_mode(), _converter_log_to_file():
-            writer = LoraWriter(base_dir, gguf.LlamaFileType.ALL_F32, out_file, eager=True, hparams=hparams,
-                                model_name=f"{_file_stem(run)}-lora")
-            writer.dir_model_card = adapter
-            writer.write()
-        check = round_trip(out_file, expected, alpha)
-        if not check["same"]:
-            raise LoraExportError(f"The LoRA GGUF read back does not reproduce the adapter ({check['worst']}); "
-                                  "export it merged (--format gguf) instead.")
-        write_json(tmp / MARKER, {"gguf": out_file.name, "check": check})
-    return {"gguf": str(target / out_file.name), "tensors": len(expected), "check": check}
+    return LoraWriter
 
 
 def round_trip(path: Path, expected: dict, alpha: float) -> dict:

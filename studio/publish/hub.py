@@ -21,7 +21,8 @@ from studio.runs.folder import is_run_folder, record_share
 log = logging.getLogger(__name__)
 
 ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja",
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                   "chat_template.jinja",
                    "tokenizer.model", "vocab.json", "merges.txt", "added_tokens.json")
 CARD_FILES = ("README.md", "loss_curve.png")
 ADAPTER_EXPORT = "adapter export"  # the owner marker's kind (studio.safety.owned)
@@ -41,7 +42,8 @@ def check_adapter(adapter_dir: Path) -> None:
 
     weights = adapter_dir / "adapter_model.safetensors"
     if not weights.is_file():
-        raise HubError(f"{adapter_dir} has no adapter_model.safetensors; train or resume the run to save one.")
+        raise HubError(f"{adapter_dir} has no adapter_model.safetensors; train or resume the run to save "
+                       "one.")
     for name, tensor in load_file(str(weights)).items():
         if not torch.isfinite(tensor).all():
             raise HubError(
@@ -169,19 +171,23 @@ def _translate(exc: BaseException, repo_id: str, endpoint: str) -> HubError:
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled, RepositoryNotFoundError
 
     if isinstance(exc, OfflineModeIsEnabled):
-        return HubError("Hub access is switched off (HF_HUB_OFFLINE is set); unset it to push, nothing was uploaded.")
+        return HubError("Hub access is switched off (HF_HUB_OFFLINE is set); unset it to push, nothing was "
+                        "uploaded.")
     if isinstance(exc, HfHubHTTPError):
         status = exc.response.status_code if exc.response is not None else None
         if status == 401:
-            return HubError("The Hugging Face Hub rejected the token (invalid or expired); nothing was uploaded.")
+            return HubError("The Hugging Face Hub rejected the token (invalid or expired); nothing was "
+                            "uploaded.")
         if status == 403 or isinstance(exc, RepositoryNotFoundError):
             return HubError(
                 f"The token may not write to {repo_id} (it belongs to someone else or the token lacks write "
                 "access); nothing was uploaded."
             )
-        return HubError(f"The Hub refused the upload to {repo_id} (HTTP {status}); nothing was published, try again.")
+        return HubError(f"The Hub refused the upload to {repo_id} (HTTP {status}); nothing was published, "
+                        "try again.")
     if isinstance(exc, (httpx2.RequestError, OSError)):
-        return HubError(f"Could not reach the Hugging Face Hub at {endpoint}; check the network, nothing was uploaded.")
+        return HubError(f"Could not reach the Hugging Face Hub at {endpoint}; check the network, nothing was "
+                        "uploaded.")
     return HubError(f"The push to {repo_id} failed ({type(exc).__name__}); nothing was published.")
 
 
@@ -222,7 +228,8 @@ def push_adapter(run_dir: str | Path, repo_id: str, token: str | None = None, pr
             operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(staging / name))
                           for name in files]
             # One commit: either every file lands or none does.
-            api.create_commit(repo_id, operations, commit_message=message or DEFAULT_MESSAGE, repo_type="model")
+            api.create_commit(repo_id, operations, commit_message=message or DEFAULT_MESSAGE,
+                              repo_type="model")
         except HubError:
             raise
         except Exception as exc:

@@ -41,7 +41,8 @@ def _parent(spec: str) -> dict:
     try:
         adapter = adapter_dir_of(run_dir)
     except StudioError as exc:
-        raise MergeError(f"{spec} is not a run with an adapter; `studio runs` lists the runs there are.") from exc
+        raise MergeError(f"{spec} is not a run with an adapter; `studio runs` lists the runs there "
+                         "are.") from exc
     if is_reward_run(adapter):
         raise MergeError(f"{spec} is a reward model; merge runs that write answers ({titles_of('policy')}).")
     config = json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8"))
@@ -50,7 +51,8 @@ def _parent(spec: str) -> dict:
             "base": run_base(adapter), "method": adapter_method(adapter), "rank": int(config["r"])}
 
 
-def check(parents: list[dict], method: str, weights: list[float] | None, density: float | None) -> list[float]:
+def check(parents: list[dict], method: str, weights: list[float] | None,
+          density: float | None) -> list[float]:
     """PEFT's constraints as sentences; returns the weights to use."""
     if len(parents) < 2:
         raise MergeError("Give at least two runs to merge.")
@@ -59,7 +61,8 @@ def check(parents: list[dict], method: str, weights: list[float] | None, density
     bases = {p["base"] for p in parents}
     if len(bases) > 1:
         which = "; ".join(f"{p['name']} on {p['base']}" for p in parents)
-        raise MergeError(f"Adapters merge only when they share a base model, but these were trained on different "
+        raise MergeError("Adapters merge only when they share a base model, but these were trained on "
+                         "different "
                          f"ones ({which}); pick runs of one base.")
     ranks = {p["rank"] for p in parents}
     if method != "cat" and len(ranks) > 1:
@@ -127,7 +130,8 @@ def _write_run(model, folder: Path, run_id: str, parents, method, weights, densi
     model.save_pretrained(str(folder / "tmp"), selected_adapters=["merged"])
     (folder / "tmp" / "merged").rename(folder / ADAPTER_DIR)  # PEFT saves a named adapter in its own folder
     shutil.rmtree(folder / "tmp")  # PEFT's stub README beside the adapter folder
-    for pattern in TOKENIZER_GLOBS:  # the first parent's tokenizer carries the chat template they trained with
+    # the first parent's tokenizer carries the chat template they trained with
+    for pattern in TOKENIZER_GLOBS:
         for file in first["adapter"].glob(pattern):
             shutil.copy2(file, folder / ADAPTER_DIR / file.name)
     marker = read_base_marker(first["adapter"])
@@ -141,12 +145,14 @@ def _write_run(model, folder: Path, run_id: str, parents, method, weights, densi
                           for p, w in zip(parents, weights)]}
     write_json(folder, MERGE_FILE, record, indent=1)
     summary = {"method": first["method"], "base_model": marker.get("base_model", ""), "merged_from":
-               [p["name"] for p in parents], "merge_method": method, "seconds": round(time.time() - started, 2)}
+               [p["name"] for p in parents], "merge_method": method,
+               "seconds": round(time.time() - started, 2)}
     write_json(folder, SUMMARY_FILE, summary, indent=1)
     now = time.time()
     parents_text = ", ".join(p["name"] for p in parents)
     update_status(folder, new=True, id=run_id, name=name, method=first["method"], state="completed", step=0,
-                  total=0, eta_s=None, created=now, started=started, message=f"Merged from {parents_text} ({method}).")
+                  total=0, eta_s=None, created=now, started=started,
+                  message=f"Merged from {parents_text} ({method}).")
 
 
 def cli_merge(args) -> int:
@@ -155,7 +161,8 @@ def cli_merge(args) -> int:
         try:
             weights = [float(w) for w in args.weights.split(",")]
         except ValueError as exc:
-            raise MergeError(f"--weights takes numbers separated by commas, e.g. 0.5,0.5 (got {args.weights}).") from exc
+            raise MergeError("--weights takes numbers separated by commas, e.g. 0.5,0.5 (got "
+                             f"{args.weights}).") from exc
     folder = merge_runs(args.runs, method=args.method, weights=weights, density=args.density, name=args.name,
                         seed=args.seed)
     print(f"Merged {len(args.runs)} adapters ({args.method}) into the run {folder.name} ({folder}); "

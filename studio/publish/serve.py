@@ -64,7 +64,8 @@ def _text(message: Message, index: int) -> str:
     parts = []
     for part in message.content:
         if part.get("type") != "text" or not isinstance(part.get("text"), str):
-            raise RequestError(f"messages[{index}] holds a {part.get('type')!r} part, but this model reads text only; "
+            raise RequestError(f"messages[{index}] holds a {part.get('type')!r} part, but this model reads "
+                               "text only; "
                                "send text parts.", f"messages[{index}].content")
         parts.append(part["text"])
     return "".join(parts)
@@ -216,7 +217,8 @@ def read_api_key(path: str | None, host: str) -> str | None:
         try:
             key = Path(path).expanduser().read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise StudioError(f"Could not read the API key file {path} ({exc.strerror}); check the path.") from exc
+            raise StudioError(f"Could not read the API key file {path} ({exc.strerror}); check the "
+                              "path.") from exc
         if not key:
             raise StudioError(f"The API key file {path} is empty; write the key in it.")
         return key

@@ -188,14 +188,16 @@ class ServedModel:
 
     # ---- checking ------------------------------------------------------------------------------
     def prompt_tokens(self, messages: list[dict]) -> int:
-        """Tokens of the rendered prompt; a conversation the model's template refuses is the client's error."""
+        """Tokens of the rendered prompt; a conversation the model's template refuses is the client's
+        error."""
         try:
             ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
                                                      return_dict=True)["input_ids"]
         except Exception as exc:  # jinja's TemplateError, or a template that raises on a role it lacks
             raise RequestError(f"This model's chat template refused the messages: {exc}", "messages") from exc
         if len(ids) >= self.context:
-            raise RequestError(f"The messages take {len(ids)} tokens but this model reads at most {self.context}; "
+            raise RequestError(f"The messages take {len(ids)} tokens but this model reads at most "
+                               f"{self.context}; "
                                "send fewer or shorter messages.", "messages", "context_length_exceeded")
         return len(ids)
 

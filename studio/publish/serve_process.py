@@ -75,7 +75,8 @@ def start(model: str, *, port: int = 8000, host: str = "127.0.0.1", api_key_file
 
     current = status()
     if current["state"] != "stopped":
-        raise StudioError(f"A server is already running at {current['url']} ({current['model']}); stop it first.")
+        raise StudioError(f"A server is already running at {current['url']} ({current['model']}); stop it "
+                          "first.")
     if not model:
         raise StudioError("Pick a run to serve.")
     if not 1 <= int(port) <= 65535:
@@ -91,7 +92,8 @@ def start(model: str, *, port: int = 8000, host: str = "127.0.0.1", api_key_file
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # connect to an any-address server locally
-    record = {"pid": proc.pid, "model": str(model), "id": served_id, "url": f"http://{shown}:{int(port)}/v1", "host": host,
+    record = {"pid": proc.pid, "model": str(model), "id": served_id, "url": f"http://{shown}:{int(port)}/v1",
+              "host": host,
               "port": int(port), "key": key is not None, "started": time.time()}
     _state_file().write_text(json.dumps(record), encoding="utf-8")
     return record

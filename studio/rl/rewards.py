@@ -58,14 +58,16 @@ def parse_specs(raw: Any, *, allow_python: bool = False) -> list[RewardSpec]:
         try:
             raw = yaml.safe_load(raw)
         except yaml.YAMLError as exc:
-            raise ConfigError(f"rl.reward_functions is not a readable list ({str(exc).splitlines()[0]}); write "
+            raise ConfigError(f"rl.reward_functions is not a readable list ({str(exc).splitlines()[0]}); "
+                              "write "
                               "it like [{type: regex, pattern: '^No', weight: 1.0}].") from None
         if raw is None:
             return []
     if isinstance(raw, dict):
         raw = [raw]
     if not isinstance(raw, list):
-        raise ConfigError("rl.reward_functions must be a list of checks, e.g. [{type: regex, pattern: '^No'}].")
+        raise ConfigError("rl.reward_functions must be a list of checks, e.g. [{type: regex, pattern: "
+                          "'^No'}].")
     return [_spec(i, item, allow_python) for i, item in enumerate(raw)]
 
 
@@ -83,7 +85,8 @@ def _spec(i: int, item: Any, allow_python: bool) -> RewardSpec:
     weight = item.get("weight", 1.0)
     if isinstance(weight, bool) or not isinstance(weight, (int, float)):
         raise ConfigError(f"{where} has weight {weight!r}; give a number such as 1.0.")
-    need = {"match": "column", "regex": "pattern", "contains": "words", "avoids": "words", "python": "function"}
+    need = {"match": "column", "regex": "pattern", "contains": "words", "avoids": "words",
+            "python": "function"}
     if kind in need and not params.get(need[kind]):
         raise ConfigError(f"{where} ({kind}) needs `{need[kind]}`.")
     if kind == "regex":
@@ -155,7 +158,8 @@ def score(spec: RewardSpec, completion: str, row: dict[str, Any]) -> float:
 
 
 def _has_word(text: str, word: str, ignore_case: bool) -> bool:
-    return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, re.IGNORECASE if ignore_case else 0) is not None
+    return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text,
+                     re.IGNORECASE if ignore_case else 0) is not None
 
 
 def _json_score(text: str, schema: dict | None) -> float:
@@ -210,7 +214,8 @@ def load_python(spec: RewardSpec) -> Callable:
         raise RewardFunctionError(_where_failed(exc, path, f"Loading {path.name} failed")) from exc
     func = getattr(module, name, None)
     if not callable(func):
-        raise ConfigError(f"{path} has no function named {name}; rl.reward_functions names {spec.params['function']}.")
+        raise ConfigError(f"{path} has no function named {name}; rl.reward_functions names "
+                          f"{spec.params['function']}.")
 
     def call(prompts, completions, **kwargs):
         try:

@@ -130,8 +130,10 @@ def cli_methods(args) -> int:
 
     methods = all_methods()
     if getattr(args, "json", False):
-        print(json.dumps([{"name": m.name, "title": m.title, "description": m.description, "data_kind": m.data_kind,
-                           "recipes": list(m.recipes), "reference_model": m.reference_model} for m in methods],
+        print(json.dumps([{"name": m.name, "title": m.title, "description": m.description,
+                           "data_kind": m.data_kind,
+                           "recipes": list(m.recipes),
+                           "reference_model": m.reference_model} for m in methods],
                          indent=1))
         return 0
     for m in methods:

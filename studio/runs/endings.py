@@ -1,6 +1,7 @@
 """How a training process that the system killed is told: the signal by name, and whether the kernel's
 out-of-memory killer did it (the kernel's log naming the process, the cgroup's own count of such kills,
-or the process's memory at the machine's limit). Used by the worker that supervises the training process; imports nothing of the studio.
+or the process's memory at the machine's limit). Used by the worker that supervises the training process;
+imports nothing of the studio.
 """
 
 from __future__ import annotations
@@ -27,10 +28,13 @@ def killed_sentence(signum: int, step: int, *, oom: bool = False) -> str:
     """One sentence for a training process ended by ``signum`` at ``step``."""
     name = signal_name(signum)
     if oom:
-        return (f"The system's out-of-memory killer ended the training ({name}) at step {step}; resume the run "
+        return (f"The system's out-of-memory killer ended the training ({name}) at step {step}; resume the "
+                "run "
                 "with a smaller batch or a shorter max length.")
-    verb = "crashed with" if signum in (signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGILL) else "was killed by"
-    return (f"The training process {verb} {name} at step {step}, not by the studio; resume the run to continue "
+    verb = "crashed with" if signum in (signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT,
+                                        signal.SIGILL) else "was killed by"
+    return (f"The training process {verb} {name} at step {step}, not by the studio; resume the run to "
+            "continue "
             "from its last complete checkpoint.")
 
 

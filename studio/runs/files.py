@@ -4,15 +4,13 @@ RUN_DIR holds config.yaml, status.json (written atomically), metrics.jsonl (appe
 (the worker's stdout and stderr), checkpoint-N/ (resumable only with a complete marker),
 adapter/, summary.json, stop.request, and the files ``RUN_FILES`` names (eval, bench, best checkpoint,
 samples, merge record; read and written through studio.runs.folder). This module knows their names and
-the locks around them; it imports nothing of the studio but its paths, and no torch, so the app and
-`studio runs` read runs cheaply.
+the locks around them (studio.runs.locks); it imports no torch, so the app and `studio runs` read runs
+cheaply.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import json
 import logging
 import os
@@ -21,7 +19,13 @@ import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from studio.paths import studio_home
+from studio.runs.locks import (  # noqa: F401 (the locks are part of the run folder's API)
+    device_lock_path,
+    file_lock,
+    is_locked,
+    process_start_time,
+    try_lock,
+)
 from studio.safety.atomic import write_text
 
 STATUS_FILE = "status.json"
@@ -42,11 +46,13 @@ BEST_FILE = "best.json"  # the checkpoint with the lowest eval loss
 SAMPLES_FILE = "samples.jsonl"  # RL's sampled completions and their rewards, appended
 MERGE_FILE = "merge.json"  # a merged run's parents
 JUDGE_FILE = "judge.json"  # the latest judges' result per benchmark and mode (studio judge)
-SHARES_FILE = "shares.jsonl"  # where the run went: exports and Hub pushes, appended (runs.folder.record_share)
+# where the run went: exports and Hub pushes, appended (runs.folder.record_share)
+SHARES_FILE = "shares.jsonl"
 SLURM_SCRIPT = "slurm.sbatch"  # a run (or a sweep's folder) submitted to Slurm: its batch script
 SHARED_DATA_DIR = ".shared-data"  # several processes' rows, written by rank 0, removed when the run ends
 RUN_FILES = (STATUS_FILE, METRICS_FILE, LOG_FILE, STOP_FILE, CONFIG_FILE, SUMMARY_FILE, CHECKPOINT_MARKER,
-             BASE_MARKER, EVAL_FILE, BENCH_FILE, BENCH_PROGRESS_FILE, BEST_FILE, SAMPLES_FILE, MERGE_FILE, JUDGE_FILE,
+             BASE_MARKER, EVAL_FILE, BENCH_FILE, BENCH_PROGRESS_FILE, BEST_FILE, SAMPLES_FILE, MERGE_FILE,
+             JUDGE_FILE,
              SLURM_SCRIPT, SHARES_FILE)
 LIVE_STATES = ("running", "stopping")
 ACTIVE_STATES = ("queued", *LIVE_STATES)
@@ -59,51 +65,6 @@ log = logging.getLogger("studio.runs")
 def atomic_write(path: Path, text: str, *, fsync: bool = False) -> None:
     """Write to a temporary file beside ``path``, then rename: readers see the old or the new file."""
     write_text(path, text, fsync=fsync)
-
-
-# ---- locks: the kernel drops an flock when its process dies, SIGKILL included -------------------
-@contextlib.contextmanager
-def file_lock(path: Path):
-    """Hold an exclusive flock on ``path`` for the duration of the block (waits for it)."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
-def try_lock(path: Path) -> int | None:
-    """An fd holding an exclusive flock on ``path``, or None when another process holds it."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
-
-
-def is_locked(path: Path) -> bool:
-    fd = try_lock(path)
-    if fd is None:
-        return True
-    os.close(fd)
-    return False
-
-
-def device_lock_path() -> Path:
-    # One training at a time on this machine's accelerator (or its CPU when there is none). A Slurm job
-    # names its own (its node's devices are Slurm's to share out, and the studio's home may be on a shared disk).
-    return Path(os.environ.get("STUDIO_DEVICE_LOCK") or studio_home() / "device.lock")
-
-
-def process_start_time(pid: int) -> int | None:
-    """Kernel start time of ``pid`` (clock ticks since boot): with the pid, it names one process."""
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 # ---- status, metrics, log -----------------------------------------------------------------------
@@ -146,7 +107,8 @@ class RunStatus:
 
     @classmethod
     def from_dict(cls, raw: dict) -> RunStatus:
-        """The declared fields of ``raw`` (a file written by an older version may lack some or hold others)."""
+        """The declared fields of ``raw`` (a file written by an older version may lack some or hold
+        others)."""
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in raw.items() if k in names})
 
@@ -254,27 +216,6 @@ def read_summary(run_dir: str | Path) -> dict:
         return {}
 
 
-# ---- the run the user chose (a sweep's "use the best"): what Chat and Export start from -------------
-CHOSEN_FILE = "chosen_run.json"
-
-
-def choose_run(run_id: str, why: str) -> None:
-    atomic_write(studio_home() / CHOSEN_FILE, json.dumps({"run": run_id, "why": why, "time": time.time()}))
-
-
-def chosen_run() -> str | None:
-    return chosen_run_since()[0]
-
-
-def chosen_run_since() -> tuple[str | None, float]:
-    """The chosen run and when it was chosen (0 when none was)."""
-    try:
-        chosen = json.loads((studio_home() / CHOSEN_FILE).read_text(encoding="utf-8"))
-        return chosen.get("run") or None, float(chosen.get("time") or 0)
-    except (OSError, ValueError, AttributeError, TypeError):
-        return None, 0.0
-
-
 # ---- checkpoints: marked complete once fully written, judged by the marker ----------------------
 def write_checkpoint_marker(ckpt: Path, step: int) -> None:
     """Record every file's size once the checkpoint is fully written; only marked ones are resumable."""
@@ -338,7 +279,8 @@ def _aside_name(ckpt: Path) -> Path:
     raise OSError(f"Too many incomplete copies of {ckpt.name} set aside in {ckpt.parent}")
 
 
-def adapter_folder(path: str | Path, checkpoint: str | None = None, *, final_only: bool = False) -> Path | None:
+def adapter_folder(path: str | Path, checkpoint: str | None = None, *,
+                   final_only: bool = False) -> Path | None:
     """This run's adapter folder, the one answer to "where is the adapter": ``path`` itself when it holds
     an adapter, else the run's final ``adapter/``, else (unless ``final_only``: a stopped run still has
     something to chat with) its newest checkpoint holding one; ``checkpoint`` names one instead. None

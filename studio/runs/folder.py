@@ -45,7 +45,8 @@ def write_json(folder: str | Path, name: str, data: dict, *, indent: int | None 
     never sees half of it and two writers never interleave."""
     folder = Path(folder)
     path = folder / _checked(name)
-    with file_lock(folder / f".{name}.lock"):  # private (0600) and flushed to disk, as studio.safety.atomic writes
+    # private (0600) and flushed to disk, as studio.safety.atomic writes
+    with file_lock(folder / f".{name}.lock"):
         atomic_write(path, json.dumps(data, indent=indent, ensure_ascii=False), fsync=True)
     return path
 

@@ -25,7 +25,8 @@ ACCELERATE_CONFIG = "accelerate_config.yaml"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-NODE_RANK_ENV, MAIN_ENV = "STUDIO_NODE_RANK", "STUDIO_MAIN"  # set per node by a Slurm job (studio.cluster.slurm)
+# set per node by a Slurm job (studio.cluster.slurm)
+NODE_RANK_ENV, MAIN_ENV = "STUDIO_NODE_RANK", "STUDIO_MAIN"
 
 
 def node_settings(cfg) -> tuple[int, int, str]:
@@ -49,8 +50,10 @@ def accelerate_config(processes: int, port: int, nodes: int = 1, node_rank: int 
     import yaml
 
     return yaml.safe_dump({
-        "compute_environment": "LOCAL_MACHINE", "distributed_type": "MULTI_GPU", "num_processes": processes * nodes,
-        "num_machines": nodes, "machine_rank": node_rank, "main_process_ip": main_host, "main_process_port": port,
+        "compute_environment": "LOCAL_MACHINE", "distributed_type": "MULTI_GPU",
+        "num_processes": processes * nodes,
+        "num_machines": nodes, "machine_rank": node_rank, "main_process_ip": main_host,
+        "main_process_port": port,
         "rdzv_backend": "static", "same_network": True, "mixed_precision": "no", "use_cpu": False,
         "gpu_ids": "all",
     }, sort_keys=False)
@@ -65,7 +68,8 @@ def free_port() -> int:
 
 
 def supervise_accelerate(run_dir: Path, processes: int, cfg=None) -> int:
-    """Train in several processes through `accelerate launch`; this process keeps the locks and the last word."""
+    """Train in several processes through `accelerate launch`; this process keeps the locks and the last
+    word."""
     nodes, rank, main = node_settings(cfg) if cfg is not None else (1, 0, "")
     host, _, port = main.rpartition(":")
     config_path = run_dir / (ACCELERATE_CONFIG if nodes == 1 else f"accelerate_config.node{rank}.yaml")
@@ -76,7 +80,8 @@ def supervise_accelerate(run_dir: Path, processes: int, cfg=None) -> int:
     shown = " ".join(shlex.quote(part) for part in cmd)
     where = f" on node {rank} of {nodes}" if nodes > 1 else ""
     print(f"[studio] {processes} processes{where}: {shown}", file=sys.stderr, flush=True)
-    files.update_status(run_dir, state="running", pid=os.getpid(), pid_start=files.process_start_time(os.getpid()),
+    files.update_status(run_dir, state="running", pid=os.getpid(),
+                        pid_start=files.process_start_time(os.getpid()),
                         command=shown, message=f"Starting {processes} training processes{where}...")
     ranks.clear(run_dir)  # the sentences of an earlier attempt of this run
     env = dict(os.environ)
@@ -85,8 +90,10 @@ def supervise_accelerate(run_dir: Path, processes: int, cfg=None) -> int:
     code = subprocess.call(cmd, stdin=subprocess.DEVNULL, env=env, preexec_fn=end_with_parent(signal.SIGTERM))
     end_of_ranks(run_dir, code)
     if code == 0 and rank > 0:  # rank 0 (on node 0) writes the run's ending; this node's folder gets its own
-        files.update_status(run_dir, only_if=files.LIVE_STATES, state="completed", eta_s=None, finished=time.time(),
-                            message=f"Node {rank} of {nodes} trained its share; node 0's run folder holds the "
+        files.update_status(run_dir, only_if=files.LIVE_STATES, state="completed", eta_s=None,
+                            finished=time.time(),
+                            message=f"Node {rank} of {nodes} trained its share; node 0's run folder holds "
+                                    "the "
                                     "adapter and the metrics.")
     return code
 

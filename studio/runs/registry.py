@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import subprocess
 import sys
 import threading
@@ -22,7 +21,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from studio.config import RunConfig
-from studio.errors import StudioError
 from studio.paths import PROJECT_ROOT, runs_dir
 from studio.runs.files import (
     ACTIVE_STATES,
@@ -32,7 +30,6 @@ from studio.runs.files import (
     RUN_LOCK,
     STATUS_FILE,
     STOP_FILE,
-    checkpoints,
     device_lock_path,
     file_lock,
     is_locked,
@@ -43,6 +40,7 @@ from studio.runs.files import (
     try_lock,
     update_status,
 )
+from studio.runs.new_folder import RunError, absolute_paths, link_name, new_run_dir
 from studio.safety import consent
 
 WORKER_MODULE = "studio.runs.worker"
@@ -52,10 +50,6 @@ DIED = ("The worker process ended without reporting (it was killed or crashed); 
         "resume the run to continue from its last complete checkpoint.")
 
 _children: list[subprocess.Popen] = []  # reaped on each registry pass so they do not linger as zombies
-
-
-class RunError(StudioError):
-    """A run that cannot be found, started, stopped or resumed as asked."""
 
 
 @dataclass
@@ -102,7 +96,8 @@ def _all_run_dirs() -> list[Path]:
 
 def _mark_if_dead(run_dir: Path, status: dict) -> None:
     """A run that says it is running but whose worker no longer holds its lock has died."""
-    if status.get("slurm_job"):  # Slurm owns it (a lock on a shared disk says nothing); studio.cluster follows it
+    # Slurm owns it (a lock on a shared disk says nothing); studio.cluster follows it
+    if status.get("slurm_job"):
         return
     if status.get("state") in LIVE_STATES and not is_locked(run_dir / RUN_LOCK):
         update_status(run_dir, only_if=LIVE_STATES, state="failed", message=DIED, eta_s=None,
@@ -156,7 +151,8 @@ def _launch(run_dir: Path, device_fd: int, run_fd: int) -> None:
             # No shell. With several GPUs the worker re-launches itself through `accelerate launch`.
             child = subprocess.Popen(  # -P: a trl.py in the current folder cannot shadow the library
                 [sys.executable, "-P", "-m", WORKER_MODULE, str(run_dir)], stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, pass_fds=(device_fd, run_fd), env=env,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, pass_fds=(device_fd, run_fd),
+                env=env,
                 cwd=cwd if cwd and os.path.isdir(cwd) else str(run_dir),
             )
     except OSError as exc:
@@ -164,7 +160,8 @@ def _launch(run_dir: Path, device_fd: int, run_fd: int) -> None:
         return
     _children.append(child)
     update_status(run_dir, only_if=("queued",), state="running", pid=child.pid,
-                  pid_start=process_start_time(child.pid), started=read_status(run_dir).get("started") or time.time(),
+                  pid_start=process_start_time(child.pid),
+                  started=read_status(run_dir).get("started") or time.time(),
                   message="Starting the worker...")
 
 
@@ -183,37 +180,6 @@ def get_run(run_id: str | Path) -> RunInfo:
 
 
 # ---- start, stop, resume ------------------------------------------------------------------------
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.") or "run"
-
-
-def _unique_dir(parent: Path, name: str) -> Path:
-    for i in range(1, 1000):
-        path = parent / (name if i == 1 else f"{name}-{i}")
-        try:
-            path.mkdir(parents=True, mode=0o700)  # a run folder is its user's alone
-            return path
-        except FileExistsError:
-            continue
-    raise RunError(f"Could not create a new run folder under {parent}.")
-
-
-def new_run_dir(cfg: RunConfig) -> Path:
-    """A fresh folder for ``cfg``: output.dir when set (registered by a link), else under runs/."""
-    if not cfg.output.dir:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        return _unique_dir(runs_dir(), f"{stamp}-{_slug(cfg.output.name or cfg.method)}")
-    run_dir = Path(cfg.output.dir).expanduser().resolve()
-    if (run_dir / STATUS_FILE).exists() or checkpoints(run_dir):
-        raise RunError(f"The folder {run_dir} already holds a run; resume it with `studio resume` "
-                       "or choose another output.dir.")
-    run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    link = _unique_dir(runs_dir(), _slug(run_dir.name))
-    link.rmdir()
-    link.symlink_to(run_dir, target_is_directory=True)
-    return run_dir
-
-
 def start_run(cfg: RunConfig, *, allow_code: bool = False, how: str = consent.FROM_CLI) -> RunInfo:
     """Create the run folder and start its worker now, or queue it behind the current training.
 
@@ -230,29 +196,17 @@ def create_run(cfg: RunConfig, message: str = "Queued.", *, allow_code: bool = F
     written with it (a Slurm run's job marker, so that no local reconcile ever starts it)."""
     cfg.validate()
     asked = consent.check_allowed(cfg, allow_code)
-    _absolute_paths(cfg)
+    absolute_paths(cfg)
     run_dir = new_run_dir(cfg)
-    run_id = run_dir.name if run_dir.parent == runs_dir().resolve() else _link_name(run_dir)
+    run_id = run_dir.name if run_dir.parent == runs_dir().resolve() else link_name(run_dir)
     consent.record(run_dir, asked, how)
     cfg.save(run_dir / CONFIG_FILE)
     now = time.time()
-    update_status(run_dir, new=True, id=run_id, name=cfg.output.name or run_id, method=cfg.method, state="queued",
+    update_status(run_dir, new=True, id=run_id, name=cfg.output.name or run_id, method=cfg.method,
+                  state="queued",
                   total=cfg.training.max_steps, message=message, created=now, queued_at=now, cwd=os.getcwd(),
                   **status)
     return run_dir
-
-
-def _absolute_paths(cfg: RunConfig) -> None:
-    # The worker may start later from another process; relative paths that exist now are pinned.
-    for part, key in ((cfg.model, "name"), (cfg.data, "source"), (cfg.data, "eval_source")):
-        value = getattr(part, key)
-        if value and not os.path.isabs(value) and Path(value).exists():
-            setattr(part, key, str(Path(value).resolve()))
-
-
-def _link_name(run_dir: Path) -> str:
-    return next((p.name for p in runs_dir().iterdir() if p.is_symlink() and p.resolve() == run_dir),
-                run_dir.name)
 
 
 def stop_run(run_id: str | Path) -> RunInfo:
@@ -314,7 +268,8 @@ def _check_more(name: str, done: int, old: RunConfig, new: RunConfig) -> None:
     else:
         more = (t_new.num_epochs or 0) > (t_old.num_epochs or 0) or bool(t_old.max_steps)
     if not more:
-        raise RunError(f"Run {name} completed its {done} steps; to train it further, raise training.max_steps "
+        raise RunError(f"Run {name} completed its {done} steps; to train it further, raise "
+                       "training.max_steps "
                        f"(e.g. `studio resume {name} training.max_steps={done * 2}`) or training.num_epochs.")
 
 

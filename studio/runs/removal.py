@@ -1,7 +1,7 @@
 """Deleting a run (the run page's Delete, `studio runs delete RUN`): only what the studio wrote, never a
 run that is training.
 
-A run folder directly under runs/ was made by the studio (``registry.new_run_dir``, an exclusive mkdir),
+A run folder directly under runs/ was made by the studio (``new_folder.new_run_dir``, an exclusive mkdir),
 so it goes whole. A run trained into the user's own ``output.dir`` is only registered here by a link:
 the link goes and the folder stays (it may hold the user's other files), and the sentence says so.
 """
@@ -29,7 +29,8 @@ def delete_run(run_id: str | Path) -> str:
         name = status.get("id") or run_dir.name
         state = status.get("state")
         if state in ACTIVE_STATES or is_locked(run_dir / RUN_LOCK):
-            refusal = tr("Run {run} is {state}; stop it first (Stop, or `studio stop {run}`), then delete it.")
+            refusal = tr("Run {run} is {state}; stop it first (Stop, or `studio stop {run}`), then delete "
+                         "it.")
             raise RunError(refusal.format(run=name, state=tr(str(state))))
         links = _links_to(run_dir)
         if run_dir.parent == runs_dir().resolve():

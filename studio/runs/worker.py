@@ -1,7 +1,8 @@
 """The process that trains one run: ``python -m studio.runs.worker RUN_DIR``.
 
 The top layer of the run lifecycle. Started detached by studio.runs.registry (its own session,
-stdout and stderr into RUN_DIR/log.txt), it owns the run folder while it lives: it holds the folder's lock and the device lock, keeps
+stdout and stderr into RUN_DIR/log.txt), it owns the run folder while it lives: it holds the folder's lock and
+the device lock, keeps
 status.json current, and always ends in a final state with one plain sentence. On exit it starts
 the next queued run. With several processes (distributed.processes, or one per GPU) it writes
 RUN_DIR/accelerate_config.yaml, re-launches its training through `accelerate launch` and stays on
@@ -11,7 +12,6 @@ checkpoints, the adapter and the summary.
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import signal
@@ -23,6 +23,7 @@ from pathlib import Path
 
 from studio.errors import StudioError
 from studio.runs import endings, files, ranks
+from studio.runs.failures import error_detail, failure_sentence, oom_kill_sentence
 from studio.runs.launcher import (  # noqa: F401 - accelerate_config and end_of_ranks: read here by the tests
     ACCELERATE_CONFIG,
     accelerate_config,
@@ -35,51 +36,6 @@ from studio.runs.registry import LOCK_FDS_ENV, reconcile
 log = logging.getLogger("studio.worker")
 BUSY_EXIT = 3  # another worker owns this folder or the device
 TRAINER_ENV = "STUDIO_TRAINER_PROCESS"  # set in the training child of a supervising worker
-
-
-def failure_sentence(exc: BaseException, step: int, preparing: bool, cfg=None, run_id: str = "RUN",
-                     process: str = "") -> str:
-    """One plain sentence for the user; the traceback goes to the log. ``process`` names the training
-    process that failed ("2 of 2") when the run has several."""
-    if isinstance(exc, StudioError):
-        return str(exc)
-    if _is_oom(exc):
-        if cfg is not None:
-            from studio.models.hardware import trains_on_cuda
-            from studio.models.memory import oom_sentence
-
-            return oom_sentence(cfg, "cuda" if trains_on_cuda(cfg.training.device) else "cpu", step, run_id)
-        return (f"Ran out of memory at step {step}; try a smaller batch size, a shorter max length, "
-                "LoRA instead of full training, or QLoRA on a GPU.")
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return ("The disk is full, so the run could not write its files; the last complete checkpoint "
-                "is intact: free some space, then resume the run.")
-    detail = error_detail(exc)
-    where = f" in training process {process}" if process else ""
-    if preparing and isinstance(exc, OSError):  # a file the run needed (the detail names it), not bad input
-        return f"Preparing the run failed{where} ({detail}); the log has the details."
-    if preparing:
-        return (f"Preparing the run failed{where} ({detail}); check the model name and the data "
-                "(`studio data inspect FILE` shows what the data looks like).")
-    return f"Training failed at step {step}{where} ({detail}); the log has the details."
-
-
-def error_detail(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else 'no message'}"
-
-
-def _is_oom(exc: BaseException) -> bool:
-    if isinstance(exc, MemoryError):
-        return True
-    try:
-        import torch
-
-        if isinstance(exc, torch.OutOfMemoryError):
-            return True
-    except (ImportError, AttributeError):
-        pass
-    text = str(exc).lower()
-    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
 
 
 def _take_locks(run_dir: Path) -> list[int] | None:
@@ -189,7 +145,8 @@ class _Worker:
 
         try:
             cfg = cfg or RunConfig.from_yaml(self.run_dir / files.CONFIG_FILE)
-            ckpt = files.prepare_resume(self.run_dir) if self.main else files.last_complete_checkpoint(self.run_dir)
+            ckpt = (files.prepare_resume(self.run_dir) if self.main
+                    else files.last_complete_checkpoint(self.run_dir))
             if ckpt:
                 self.say(f"Resuming from {ckpt.name}.")
             summary = train(cfg, self.run_dir, callbacks=[self.reporter, stopper, CheckpointMarker()],
@@ -247,31 +204,16 @@ def _supervise_trainer(run_dir: Path) -> int:
         return 0 if status.get("state") != "failed" else 1
     step = int(status.get("step") or 0)
     if endings.looks_like_oom(signum, child.pid, oom_kills_before, peak_rss):
-        sentence = _oom_kill_sentence(run_dir, step, status.get("id") or run_dir.name)
+        sentence = oom_kill_sentence(run_dir, step, status.get("id") or run_dir.name)
     else:
         sentence = endings.killed_sentence(signum, step)
     print(f"[studio] training process {child.pid} killed by {endings.signal_name(signum)} "
           f"(peak resident memory {peak_rss / 2**30:.2f} GiB)", file=sys.stderr, flush=True)
     print(f"[studio] run ended: failed: {sentence}", file=sys.stderr, flush=True)
-    files.update_status(run_dir, only_if=(*files.LIVE_STATES, "queued"), state="failed", message=sentence, eta_s=None,
+    files.update_status(run_dir, only_if=(*files.LIVE_STATES, "queued"), state="failed", message=sentence,
+                        eta_s=None,
                         finished=time.time(), log_tail=files.tail_log(run_dir, 20))
     return 1
-
-
-def _oom_kill_sentence(run_dir: Path, step: int, run_id: str) -> str:
-    from studio.config import RunConfig
-
-    try:
-        cfg = RunConfig.from_yaml(run_dir / files.CONFIG_FILE)
-    except StudioError:
-        return endings.killed_sentence(signal.SIGKILL, step, oom=True)
-    from studio.models.memory import oom_sentence
-
-    # The device the trainer planned, else a guess that imports no torch: this process must stay light.
-    gpu_here = Path("/proc/driver/nvidia/gpus").is_dir() and any(Path("/proc/driver/nvidia/gpus").iterdir())
-    device = files.read_status(run_dir).get("device") or (
-        "cuda" if cfg.training.device == "cuda" or (cfg.training.device == "auto" and gpu_here) else "cpu")
-    return "The system's out-of-memory killer ended the training (SIGKILL). " + oom_sentence(cfg, device, step, run_id)
 
 
 def _on_signal(run_dir: Path):

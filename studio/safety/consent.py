@@ -1,7 +1,8 @@
 """Code runs only when the user says so: a recipe line alone never runs code.
 
-A recipe can ask for code to run: `model.trust_remote_code` (the model repository's Python) or RL's Python
-reward functions. Such a run starts only when the user confirms it (the CLI's `--allow-code`, the app's
+A recipe can ask for code to run: `model.trust_remote_code` (the model repository's Python) or what a
+method's options name (its ``Method.user_code``, e.g. RL's Python reward functions). Such a run starts only
+when the user confirms it (the CLI's `--allow-code`, the app's
 confirmation box); the confirmation is recorded in the run folder (``CONSENT_FILE``), and training refuses a
 run whose config asks for more code than was confirmed (e.g. a config.yaml edited after the start).
 """
@@ -27,15 +28,8 @@ class CodeConsentError(StudioError):
 
 def code_asked(cfg: Any) -> list[str]:
     """What in ``cfg`` would run code that is not the studio's or its libraries' own, one name each."""
-    asked = []
-    if cfg.model.trust_remote_code:
-        asked.append("model.trust_remote_code")
-    rl = getattr(cfg, "rl", None)
-    if cfg.method == "rl" and rl is not None:
-        for item in rl.reward_functions or []:
-            if isinstance(item, dict) and item.get("type") == "python":
-                asked.append(f"the Python reward function {item.get('function', '?')}")
-    return asked
+    asked = ["model.trust_remote_code"] if cfg.model.trust_remote_code else []
+    return asked + cfg.user_code()  # what the method's options run, as its module declares (Method.user_code)
 
 
 def refusal(asked: list[str]) -> CodeConsentError:

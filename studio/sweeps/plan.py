@@ -34,7 +34,8 @@ class SweepPlan:
             memory += f" ({self.fit_by_memory} would fit in {self.have_gib:.0f} GiB)"
         if self.seconds_each:
             total = self.seconds_each * math.ceil(self.runs / self.at_once)
-            timing = f"about {self.seconds_each:.0f} s each, {total / 60:.1f} min in all ({self.seconds_from})"
+            timing = (f"about {self.seconds_each:.0f} s each, {total / 60:.1f} min in all "
+                      f"({self.seconds_from})")
         else:
             timing = f"time each unknown until the first trial ends ({self.seconds_from})"
         return (f"{self.runs} runs, {memory}, {timing}; {self.at_once} at a time on this machine "

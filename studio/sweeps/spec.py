@@ -14,7 +14,8 @@
       trials: 8
       prune: false                    # stop trials whose eval curve falls behind (Optuna's median pruner)
       pairs: assets/pineapple_heldout.jsonl   # held-out pairs for heldout_accuracy / heldout_margin
-      name: pineapple-beta            # the sweep's folder under $STUDIO_HOME/sweeps (default: the recipe's name)
+      name: pineapple-beta            # the sweep's folder under $STUDIO_HOME/sweeps (default: the recipe's
+      name)
 
 Every point is checked as a whole recipe (RunConfig.validate) before anything starts.
 """
@@ -29,7 +30,8 @@ from typing import Any
 from studio.config import RunConfig, apply_overrides, config_field, read_recipe
 from studio.errors import ConfigError
 
-SECTION_KEYS = ("metric", "direction", "grid", "together", "search", "sampler", "trials", "prune", "pairs", "name")
+SECTION_KEYS = ("metric", "direction", "grid", "together", "search", "sampler", "trials", "prune", "pairs",
+                "name")
 HELD_OUT = ("heldout_accuracy", "heldout_margin")  # scored on held-out pairs (studio.evaluation.pairs)
 MAXIMIZED_WORDS = ("accuracy", "margin", "f1", "score", "reward", "win")
 SAMPLERS = ("random", "tpe")
@@ -88,7 +90,8 @@ def load_spec(recipe_path: str | Path, overrides: list[str] | None = None) -> Sw
     path = Path(recipe_path)
     raw = read_recipe(path)
     if not isinstance(raw.get("sweep"), dict):
-        raise ConfigError(f"Recipe {path} has no sweep section; add `sweep: {{grid: {{dpo.beta: [0.01, 0.1, 1.0]}}}}` "
+        raise ConfigError(f"Recipe {path} has no sweep section; add `sweep: "
+                          f"{{grid: {{dpo.beta: [0.01, 0.1, 1.0]}}}}` "
                           "or train it once with `studio train`.")
     section = raw.pop("sweep")
     return parse_section(section, apply_overrides(raw, overrides or []), default_name=path.stem)
@@ -112,7 +115,8 @@ def parse_section(section: dict, recipe: dict, default_name: str) -> SweepSpec:
 def _mapping(section: dict, key: str) -> dict:
     value = section.get(key) or {}
     if not isinstance(value, dict):
-        raise ConfigError(f"sweep.{key} must map recipe options to values, e.g. {{dpo.beta: [0.01, 0.1, 1.0]}}.")
+        raise ConfigError(f"sweep.{key} must map recipe options to values, e.g. "
+                          f"{{dpo.beta: [0.01, 0.1, 1.0]}}.")
     return value
 
 
@@ -130,7 +134,8 @@ def _check(spec: SweepSpec) -> None:
     if spec.sampler not in SAMPLERS:
         raise ConfigError(f"sweep.sampler must be random or tpe, not '{spec.sampler}'.")
     if not isinstance(spec.together, list) or not all(isinstance(s, dict) and s for s in spec.together):
-        raise ConfigError("sweep.together must be a list of sets, e.g. [{training.learning_rate: 1e-3, lora.r: 8}].")
+        raise ConfigError("sweep.together must be a list of sets, e.g. [{training.learning_rate: 1e-3, "
+                          "lora.r: 8}].")
     for key, values in spec.grid.items():
         if not isinstance(values, list) or not values:
             raise ConfigError(f"sweep.grid.{key} must be a list of values, e.g. [0.01, 0.1, 1.0].")
@@ -146,7 +151,8 @@ def _check(spec: SweepSpec) -> None:
         try:
             config_field(key)
         except KeyError:
-            raise ConfigError(f"The sweep varies '{key}', which is no recipe option; use dotted names such as "
+            raise ConfigError(f"The sweep varies '{key}', which is no recipe option; use dotted names such "
+                              "as "
                               "dpo.beta or training.learning_rate.") from None
     _check_points(spec)
 
@@ -183,7 +189,8 @@ def _check_points(spec: SweepSpec) -> None:
 
         if not wanted(spec.base_config()):
             raise ConfigError("The sweep picks by eval loss, which needs evaluation while training; set "
-                              "data.eval_fraction (e.g. 0.1) or training.eval_steps, or choose another sweep.metric.")
+                              "data.eval_fraction (e.g. 0.1) or training.eval_steps, or choose another "
+                              "sweep.metric.")
 
 
 def _set(raw: dict, key: str, value: Any) -> dict:

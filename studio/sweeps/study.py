@@ -44,14 +44,16 @@ def sweep_folder(spec: SweepSpec) -> Path:
     recipe = yaml.safe_dump({"sweep": _section(spec), **spec.recipe}, sort_keys=True)
     saved = folder / RECIPE
     if saved.is_file() and saved.read_text(encoding="utf-8") != recipe:
-        raise SweepError(f"A sweep named {spec.name} already ran another recipe; set sweep.name to a new name "
+        raise SweepError(f"A sweep named {spec.name} already ran another recipe; set sweep.name to a new "
+                         "name "
                          f"or delete {folder} to start it over.")
     files.atomic_write(saved, recipe)
     return folder
 
 
 def _section(spec: SweepSpec) -> dict:
-    keys = ("name", "metric", "direction", "grid", "together", "search", "sampler", "trials", "prune", "pairs")
+    keys = ("name", "metric", "direction", "grid", "together", "search", "sampler", "trials", "prune",
+            "pairs")
     return {k: getattr(spec, k) for k in keys}
 
 
@@ -91,8 +93,10 @@ def run_sweep(spec: SweepSpec, parallel: int = 1, say: Callable[[str], None] = p
         for trial in _in_flight(study, mine):
             _settle(study, spec, trial, say)
         flying = len(_in_flight(study, mine))
-        while flying < parallel and _launched(study) < spec.total() and (mine is None or len(mine) < launch_limit):
-            with files.file_lock(folder / LOCK):  # ask and start as one step: _recover never sees it half done
+        while flying < parallel and _launched(study) < spec.total() and (mine is None or len(mine) <
+        launch_limit):
+            # ask and start as one step: _recover never sees it half done
+            with files.file_lock(folder / LOCK):
                 number = _start_next(study, spec, say) if _launched(study) < spec.total() else None
             if number is None:
                 break
@@ -154,7 +158,8 @@ def _suggest(trial, spec: SweepSpec) -> dict[str, Any]:
     if spec.is_grid:
         points = spec.points()
         keys = list(dict.fromkeys(k for p in points for k in p))
-        return {k: trial.suggest_categorical(k, list(dict.fromkeys(p[k] for p in points if k in p))) for k in keys}
+        return {k: trial.suggest_categorical(k, list(dict.fromkeys(p[k] for p in points if k in p))) for k in
+        keys}
     params = {}
     for key, rng in spec.search.items():
         if "choices" in rng:
@@ -162,7 +167,8 @@ def _suggest(trial, spec: SweepSpec) -> dict[str, Any]:
         elif _whole_number(config_field(key)[1]):
             params[key] = trial.suggest_int(key, int(rng["low"]), int(rng["high"]), log=bool(rng.get("log")))
         else:
-            params[key] = trial.suggest_float(key, float(rng["low"]), float(rng["high"]), log=bool(rng.get("log")))
+            params[key] = trial.suggest_float(key, float(rng["low"]), float(rng["high"]),
+                                              log=bool(rng.get("log")))
     return params
 
 
@@ -209,7 +215,8 @@ def write_result(spec: SweepSpec, folder: Path, study) -> dict:
 
 
 def result_of(name: str, metric: str, direction: str, study) -> dict:
-    """{name, metric, direction, trials: [{number, run, params, metric, state, seconds, peak_memory_gib}], best}."""
+    """{name, metric, direction, trials: [{number, run, params, metric, state, seconds, peak_memory_gib}],
+    best}."""
     trials = []
     for t in study.get_trials(deepcopy=False):
         if "run" not in t.user_attrs:

@@ -13,7 +13,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     spec = load_spec(argv[0])
     result = run_sweep(spec, launch_limit=1, say=lambda line: print(line, file=sys.stderr, flush=True))
-    print(f"[studio] sweep {spec.name}: {len(result['trials'])} trials so far, best {result['best']}", file=sys.stderr)
+    print(f"[studio] sweep {spec.name}: {len(result['trials'])} trials so far, best {result['best']}",
+          file=sys.stderr)
     return 0
 
 

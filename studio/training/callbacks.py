@@ -128,7 +128,8 @@ class StatusReporter(TrainerCallback):
         if done > 0 and state.max_steps:
             eta = round((time.time() - self.started) / done * (state.max_steps - state.global_step), 1)
         try:
-            files.update_status(self.run_dir, step=state.global_step, total=state.max_steps, eta_s=eta, **extra)
+            files.update_status(self.run_dir, step=state.global_step, total=state.max_steps, eta_s=eta,
+                                **extra)
         except OSError:  # status is a view; a full disk must not be what ends the training
             return
         self.last_write = time.time()

@@ -109,7 +109,8 @@ def compute_metrics_for(data) -> Callable | None:
     return compute
 
 
-def build(cfg: RunConfig, run_dir: Path, model, tokenizer, data, eval_data, callbacks: list) -> tuple[Any, Any]:
+def build(cfg: RunConfig, run_dir: Path, model, tokenizer, data, eval_data,
+          callbacks: list) -> tuple[Any, Any]:
     """(trainer, model to save afterwards) for the run's strategy."""
     from studio.models.encoders import head_modules
 
@@ -206,8 +207,10 @@ def train_classifier(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable
                "data_rows": len(data), "eval_rows": len(eval_data) if eval_data else 0,
                "global_step": trainer.state.global_step, "max_steps": trainer.state.max_steps,
                "train_loss": result.training_loss, "seconds": round(time.time() - started, 1),
-               "train_seconds": train_seconds, **planned, **counts, "peak_memory_gib": round(peak.peak_bytes() / 2**30, 3),
-               "classifier": str(folder), "stopped_early": trainer.state.global_step < trainer.state.max_steps,
+               "train_seconds": train_seconds, **planned, **counts,
+               "peak_memory_gib": round(peak.peak_bytes() / 2**30, 3),
+               "classifier": str(folder),
+               "stopped_early": trainer.state.global_step < trainer.state.max_steps,
                "eval_before": _headline(before), "eval_after": _headline(after)}
     (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return summary

@@ -1,4 +1,5 @@
-"""What a classify recipe will cost before it runs, for each strategy (full, head, lora): trainable parameters,
+"""What a classify recipe will cost before it runs, for each strategy (full, head, lora): trainable
+parameters,
 memory and time on this machine (studio.models.classifier_plan says how each is computed), from the recipe's
 model and data: the examples it will train and evaluate on, and their mean length in the model's tokens."""
 
@@ -12,7 +13,8 @@ LENGTH_SAMPLE = 200  # rows tokenized to measure the mean length (the rest are a
 
 
 def data_facts(cfg: RunConfig) -> dict:
-    """{rows, eval_rows, labels, texts}: what training will read (max_rows and the held-out fraction applied)."""
+    """{rows, eval_rows, labels, texts}: what training will read (max_rows and the held-out fraction
+    applied)."""
     from studio.data.layouts.labelled import read_labelled
 
     d = cfg.data
@@ -39,7 +41,8 @@ def mean_tokens(name: str, texts: list, max_length: int, trust_remote_code: bool
     tokenizer = load_tokenizer(resolved, trust_remote_code)
     lengths = []
     for item in texts:
-        pair = item if isinstance(item, (tuple, list)) and len(item) == 2 and all(isinstance(x, str) for x in item)\
+        pair = item if isinstance(item, (tuple, list)) and len(item) == 2 and all(isinstance(x, str) for x in
+        item)\
             else None
         if pair:
             ids = tokenizer(pair[0], pair[1], truncation=True, max_length=max_length)["input_ids"]
@@ -58,7 +61,8 @@ def estimate_recipe(cfg: RunConfig) -> dict:
 
     facts = data_facts(cfg)
     t = cfg.training
-    tokens, measured = mean_tokens(cfg.model.name, facts.pop("texts"), t.max_length, cfg.model.trust_remote_code)
+    tokens, measured = mean_tokens(cfg.model.name, facts.pop("texts"), t.max_length,
+                                   cfg.model.trust_remote_code)
     counts, shape = model_counts(cfg.model.name, facts["labels"], cfg.lora.r)
     batch = t.batch_size * t.gradient_accumulation
     epochs = t.num_epochs or 1.0
@@ -68,5 +72,6 @@ def estimate_recipe(cfg: RunConfig) -> dict:
     plans = plan_strategies(counts, shape, machine=machine, precision=machine_precision(machine),
                             batch=t.batch_size, max_length=t.max_length, r=cfg.lora.r, rows=facts["rows"],
                             eval_rows=facts["eval_rows"], epochs=epochs, tokens=tokens)
-    return {"facts": facts, "tokens": round(tokens, 1), "measured_length": measured, "epochs": round(epochs, 2),
+    return {"facts": facts, "tokens": round(tokens, 1), "measured_length": measured,
+            "epochs": round(epochs, 2),
             "flops_per_second": matmul_flops_per_second(), "plans": [asdict(p) for p in plans]}

@@ -18,7 +18,8 @@ IGNORED = -100
 def encode(tokenizer, task: str, inputs: list, max_length: int) -> dict:
     """The tokenizer's output for a list of inputs (texts, pairs or word lists), truncated to max_length."""
     if task == "pair":
-        return tokenizer([a for a, _ in inputs], [b for _, b in inputs], truncation=True, max_length=max_length)
+        return tokenizer([a for a, _ in inputs], [b for _, b in inputs], truncation=True,
+                         max_length=max_length)
     if task == "tokens":
         return tokenizer(inputs, is_split_into_words=True, truncation=True, max_length=max_length)
     return tokenizer(list(inputs), truncation=True, max_length=max_length)
@@ -88,7 +89,8 @@ def predict(model, tokenizer, data, max_length: int, batch_size: int = 32) -> Pr
             batch = collate([{k: encoded[k][i] for k in keys} for i in rows])
             logits = model(**{k: v.to(device) for k, v in batch.items() if k in keys}).logits.float().cpu()
             for j, i in enumerate(rows):
-                shift = logits.shape[1] - len(encoded["input_ids"][i]) if tokenizer.padding_side == "left" else 0
+                left_padded = tokenizer.padding_side == "left"
+                shift = logits.shape[1] - len(encoded["input_ids"][i]) if left_padded else 0
                 first = None if word_ids is None else [p + shift for p in first_subwords(word_ids[i])]
                 _collect(data, logits[j], first, probabilities, predicted)
     return Predictions(probabilities, predicted, round(time.time() - started, 3))

@@ -68,7 +68,8 @@ def compute_features(body, rows, collate, first_token_only: bool, batch_size: in
             for i, (ids, mask) in enumerate(zip(batch["input_ids"], batch["attention_mask"], strict=True)):
                 hidden = out.last_hidden_state[i].cpu()
                 kept = hidden[:1] if first_token_only else hidden[mask.bool()]
-                features[row_key(ids, mask)] = (kept.clone(), None if pooled is None else pooled[i].cpu().clone())
+                features[row_key(ids, mask)] = (kept.clone(), None if pooled is None else
+                pooled[i].cpu().clone())
     return features
 
 

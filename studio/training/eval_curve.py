@@ -46,7 +46,8 @@ def mark_best(trainer, run_dir: Path) -> dict | None:
     if not state.best_model_checkpoint:
         return None
     best = {"checkpoint": Path(state.best_model_checkpoint).name, "step": state.best_global_step,
-            "metric": METRIC, "value": state.best_metric, "in_adapter": bool(trainer.args.load_best_model_at_end),
+            "metric": METRIC, "value": state.best_metric,
+            "in_adapter": bool(trainer.args.load_best_model_at_end),
             "stopped_early": state.global_step < state.max_steps}
     write_json(run_dir, BEST_FILE, best)
     return best

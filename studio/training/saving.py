@@ -44,7 +44,8 @@ def _bytes_in(run_dir: Path) -> int:
     return sum(f.stat().st_size for f in run_dir.glob("checkpoint-*/**/*") if f.is_file())
 
 
-def save_adapter(trainer, tokenizer, run_dir: Path, model_name: str, base_name: str, method: str = "") -> Path:
+def save_adapter(trainer, tokenizer, run_dir: Path, model_name: str, base_name: str,
+                 method: str = "") -> Path:
     """Write adapter weights, adapter config and tokenizer to run_dir/adapter (written then renamed)."""
     import shutil
 

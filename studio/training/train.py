@@ -34,7 +34,8 @@ class NothingTrainedError(StudioError):
 
 
 def data_settings(cfg: RunConfig) -> dict:
-    """What the trainer-ready rows depend on besides the data and the tokenizer: max length, method, options."""
+    """What the trainer-ready rows depend on besides the data and the tokenizer: max length, method,
+    options."""
     from dataclasses import asdict, is_dataclass
 
     opts = cfg.method_options
@@ -69,7 +70,8 @@ def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
     template = apply_template(tokenizer, cfg.data.template)
     # The kind the method declares and its title, so a wrong-kind sentence names the method picked; the eval
     # set comes with the training rows (held out from them, or read from data.eval_source), cached with them.
-    data = for_training(cfg.data, data_asked(method), tokenizer=tokenizer, template=template, take=rows_needed(cfg),
+    data = for_training(cfg.data, data_asked(method), tokenizer=tokenizer, template=template,
+                        take=rows_needed(cfg),
                         seed=cfg.training.seed, say=say, settings=data_settings(cfg),
                         cache=method.takes_prepared, evaluate=during.wanted(cfg))
     say(f"Loading model {resolved.display_name} on {plan.description}...")
@@ -104,7 +106,8 @@ def build_with_data(cfg: RunConfig, run_dir: Path, model, tokenizer, data, plan:
     workers, how_long = tokenizing_plan(data.dataset, tokenizer, method.parallel_data)
     if how_long:
         say(how_long)
-    trainer = build_trainer(cfg, run_dir, model, tokenizer, data.dataset, plan, callbacks, data_workers=workers,
+    trainer = build_trainer(cfg, run_dir, model, tokenizer, data.dataset, plan, callbacks,
+                            data_workers=workers,
                             eval_dataset=data.eval_dataset)
     if trainer.is_world_process_zero():  # under several processes one of them writes the cache
         evals = trainer.eval_dataset if data.eval_dataset is not None else None
@@ -129,9 +132,7 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
     ``data_progress(what, done, total, eta_s)`` hears how preparing the data goes (every few seconds);
     ``on_plan`` hears the device, precision and memory estimate before the first step.
     """
-    from studio.data import fmt_seconds, reported_maps
     from studio.models.memory import PeakMemory, runtime_baseline
-    from studio.training.callbacks import MetricsWriter, ProgressPrinter, SaveAtEnd
 
     run_dir = Path(run_dir)
     consent.require(cfg, run_dir)  # a recipe line alone runs no code: the user's yes is in the run folder
@@ -144,17 +145,8 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
     say = progress or log.info
-
-    def report(what: str, done: int, total: int, eta: float | None) -> None:
-        say(f"Preparing data: {what} {done:,}/{total:,} rows (ETA {fmt_seconds(eta)})")
-        if data_progress is not None:
-            data_progress(what, done, total, eta)
-
-    with reported_maps(report):
-        plan, resolved, tokenizer, template, data, model = prepare(cfg, progress)
-        # A checkpoint at the last step too, so that a completed run can be continued for more.
-        all_callbacks = [MetricsWriter(run_dir), *(callbacks or ()), ProgressPrinter(progress), SaveAtEnd()]
-        trainer = build_with_data(cfg, run_dir, model, tokenizer, data, plan, all_callbacks, say)
+    plan, resolved, tokenizer, template, data, model, trainer = _prepared_trainer(
+        cfg, run_dir, callbacks, progress, data_progress)
     planned, estimate, longest = _announce_plan(cfg, trainer, model, plan, say, on_plan)
     main_process = trainer.is_world_process_zero()
     if main_process:
@@ -167,7 +159,8 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
     memory = _memory_figures(plan, estimate, peak)  # the peak of training, before the adapter is saved
     adapter_dir, best = run_dir / ADAPTER_DIR, None
     if main_process:  # the other processes of a multi-process run hold the same weights
-        adapter_dir = save_adapter(trainer, tokenizer, run_dir, cfg.model.name, resolved.display_name, cfg.method)
+        adapter_dir = save_adapter(trainer, tokenizer, run_dir, cfg.model.name, resolved.display_name,
+                                   cfg.method)
         best = during.mark_best(trainer, run_dir)
     if local_index() == 0:  # each node's main process removes its node's copy of the data
         remove_shared(run_dir)
@@ -185,6 +178,27 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
     if main_process:
         write_json(run_dir / SUMMARY_FILE, summary)
     return summary
+
+
+def _prepared_trainer(cfg: RunConfig, run_dir: Path, callbacks, progress, data_progress) -> tuple:
+    """(plan, resolved, tokenizer, template, data, model, trainer): the model and data loaded and the method's
+    trainer built on them, how preparing the data goes said every few seconds."""
+    from studio.data import fmt_seconds, reported_maps
+    from studio.training.callbacks import MetricsWriter, ProgressPrinter, SaveAtEnd
+
+    say = progress or log.info
+
+    def report(what: str, done: int, total: int, eta: float | None) -> None:
+        say(f"Preparing data: {what} {done:,}/{total:,} rows (ETA {fmt_seconds(eta)})")
+        if data_progress is not None:
+            data_progress(what, done, total, eta)
+
+    with reported_maps(report):
+        plan, resolved, tokenizer, template, data, model = prepare(cfg, progress)
+        # A checkpoint at the last step too, so that a completed run can be continued for more.
+        all_callbacks = [MetricsWriter(run_dir), *(callbacks or ()), ProgressPrinter(progress), SaveAtEnd()]
+        trainer = build_with_data(cfg, run_dir, model, tokenizer, data, plan, all_callbacks, say)
+    return plan, resolved, tokenizer, template, data, model, trainer
 
 
 def _announce_plan(cfg: RunConfig, trainer, model, plan: DevicePlan, say, on_plan) -> tuple[dict, Any, int]:

@@ -27,8 +27,10 @@ def plan_device(cfg: RunConfig) -> DevicePlan:
     if t.use_liger_kernel and (plan.device != "cuda" or importlib.util.find_spec("liger_kernel") is None):
         raise ConfigError("Liger kernels need an NVIDIA GPU and the liger-kernel package (pip install "
                           "liger-kernel); turn training.use_liger_kernel off to train without them.")
-    if deepspeed_config(cfg.distributed.strategy) and plan.device == "cuda" and not importlib.util.find_spec("deepspeed"):
-        raise ConfigError("DeepSpeed ZeRO needs the deepspeed package (pip install deepspeed); use ddp or fsdp.")
+    if (deepspeed_config(cfg.distributed.strategy) and plan.device == "cuda"
+            and not importlib.util.find_spec("deepspeed")):
+        raise ConfigError("DeepSpeed ZeRO needs the deepspeed package (pip install deepspeed); use ddp or "
+                          "fsdp.")
     if t.optimizer in BNB_OPTIMIZERS and (problem := bnb_problem(f"The {t.optimizer} optimizer", plan.device,
                                                                  bnb_backends())):
         raise ConfigError(problem)

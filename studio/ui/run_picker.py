@@ -15,7 +15,7 @@ from studio.runs.files import ACTIVE_STATES, adapter_folder
 log = logging.getLogger("studio.ui")
 
 __all__ = ["ACTIVE_STATES", "has_adapter", "latest_run_id", "list_runs_safe", "read_records",
-           "run_choices", "run_label"]
+           "run_choices", "run_label", "shareable"]
 
 
 def run_label(info: Any) -> str:
@@ -37,10 +37,20 @@ def list_runs_safe() -> list:
         return []
 
 
-def run_choices(chat_ready: bool = False) -> list[tuple[str, str]]:
+def shareable(run_dir: str | Path) -> bool:
+    """A run the Share tab can export or push: one with an adapter, or a trained classifier (whose full or
+    head-only strategy saves a whole model, not an adapter)."""
+    from studio.evaluation.classify_eval import is_classifier_run
+
+    return has_adapter(run_dir) or is_classifier_run(run_dir)
+
+
+def run_choices(chat_ready: bool = False, *, to_share: bool = False) -> list[tuple[str, str]]:
+    """Every run; ``chat_ready``: finished ones with an adapter; ``to_share``: finished ones to share."""
     runs = list_runs_safe()
-    if chat_ready:
-        runs = [r for r in runs if r.state not in ACTIVE_STATES and has_adapter(r.dir)]
+    if chat_ready or to_share:
+        usable = shareable if to_share else has_adapter
+        runs = [r for r in runs if r.state not in ACTIVE_STATES and usable(r.dir)]
     return [(run_label(r), r.id) for r in runs]
 
 

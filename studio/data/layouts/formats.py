@@ -42,14 +42,16 @@ SCORE_COLUMNS = ("helpfulness", "correctness", "coherence", "score", "rating", "
 MAP_ROLES = ("prompt", "response", "system", "messages", "chosen", "rejected", "label", "text", "completion",
              "tools")
 KNOWN_COLUMNS = (*MAP_ROLES, "conversations", "instruction", "input", "output", "system_prompt", "question",
-                 "answer", "context", "query", "history", "message_id", "parent_id", "role", "rank", "helpfulness",
+                 "answer", "context", "query", "history", "message_id", "parent_id", "role", "rank",
+                 "helpfulness",
                  "score", "rating")
 
 
 @dataclass(frozen=True)
 class Format:
     name: str
-    kind: str  # a kind from studio.data.layouts.kinds, or "rated" (built from groups of rows, serves SFT and DPO)
+    # a kind from studio.data.layouts.kinds, or "rated" (built from groups of rows, serves SFT and DPO)
+    kind: str
     description: str  # the layout in words; for ratings, the rule that makes the pairs
     required: tuple[str, ...]
     row: Callable[[dict], dict] | None = None  # per-row converter; None for grouped formats
@@ -64,7 +66,8 @@ def _has_tool_turns(key: str) -> Callable[[dict], bool]:
     def check(r: dict) -> bool:
         value = maybe_json(r.get(key))
         return isinstance(value, list) and any(
-            isinstance(m, dict) and (ROLE_ALIASES.get(str(m.get("role", m.get("from"))).lower()) in ("tool", "tool_call")
+            isinstance(m, dict) and (ROLE_ALIASES.get(str(m.get("role", m.get("from"))).lower()) in ("tool",
+            "tool_call")
                                      or m.get("tool_calls") or m.get("function_call")
                                      or _has_call_part(m.get("content")))
             for m in value)
@@ -72,7 +75,8 @@ def _has_tool_turns(key: str) -> Callable[[dict], bool]:
 
 
 def _has_call_part(content) -> bool:
-    return isinstance(content, list) and any(isinstance(p, dict) and p.get("type") == "tool_call" for p in content)
+    return isinstance(content, list) and any(isinstance(p, dict) and p.get("type") == "tool_call" for p in
+    content)
 
 
 def _ranked_answers(r: dict) -> bool:
@@ -90,15 +94,19 @@ FORMATS: tuple[Format, ...] = (
       ("message_id", "parent_id", "role", "text")),
     F("helpsteer", "rated", "HelpSteer-style rated responses (prompt, response, scores)",
       ("prompt", "response"), check=lambda r: any(k in r for k in SCORE_COLUMNS)),
-    F("nectar", "preference", ratings.RULES["nectar"], ("prompt", "answers"), ratings.nectar, _ranked_answers),
+    F("nectar", "preference", ratings.RULES["nectar"], ("prompt", "answers"), ratings.nectar,
+      _ranked_answers),
     F("ultrafeedback-raw", "preference", ratings.RULES["ultrafeedback-raw"], ("instruction", "completions"),
       ratings.ultrafeedback_raw, _is_list("completions")),
-    F("shp", "preference", ratings.RULES["shp"], ("history", "human_ref_A", "human_ref_B", "labels"), ratings.shp),
+    F("shp", "preference", ratings.RULES["shp"], ("history", "human_ref_A", "human_ref_B", "labels"),
+      ratings.shp),
     F("pku-saferlhf", "preference", ratings.RULES["pku-saferlhf"],
       ("prompt", "response_0", "response_1", "better_response_id"), ratings.pku_saferlhf),
-    F("chatbot-arena", "preference", ratings.RULES["chatbot-arena"], ("conversation_a", "conversation_b", "winner"),
+    F("chatbot-arena", "preference", ratings.RULES["chatbot-arena"],
+      ("conversation_a", "conversation_b", "winner"),
       ratings.arena),
-    F("webgpt", "preference", ratings.RULES["webgpt"], ("question", "answer_0", "answer_1", "score_0", "score_1"),
+    F("webgpt", "preference", ratings.RULES["webgpt"],
+      ("question", "answer_0", "answer_1", "score_0", "score_1"),
       ratings.webgpt),
     F("stack-exchange-preferences", "preference", ratings.RULES["stack-exchange-preferences"],
       ("question", "answers"), ratings.stack_exchange_preferences,
@@ -107,7 +115,8 @@ FORMATS: tuple[Format, ...] = (
       ("context", "response1", "response2", "overall_preference"), ratings.helpsteer3),
     F("llamafactory-v1-dpo", "preference", "LLaMA-Factory v1 DPO: chosen_messages and rejected_messages",
       ("chosen_messages", "rejected_messages"), v1_pair),
-    F("kto", "kto", "KTO: prompt, completion and a true/false label", ("prompt", "completion", "label"), kto_row,
+    F("kto", "kto", "KTO: prompt, completion and a true/false label", ("prompt", "completion", "label"),
+      kto_row,
       is_label),
     F("kto-response", "kto", "KTO: prompt, response and a true/false label", ("prompt", "response", "label"),
       kto_row, is_label),
@@ -117,7 +126,8 @@ FORMATS: tuple[Format, ...] = (
       ("conversations", "label"), kto_row, is_label),
     F("kto-tag-messages", "kto", "KTO: a conversation whose last answer carries a kto_tag (LLaMA-Factory)",
       ("messages", "kto_tag"), kto_row, is_label),
-    F("kto-tag-sharegpt", "kto", "KTO: ShareGPT conversations whose last answer carries a kto_tag (LLaMA-Factory)",
+    F("kto-tag-sharegpt", "kto",
+      "KTO: ShareGPT conversations whose last answer carries a kto_tag (LLaMA-Factory)",
       ("conversations", "kto_tag"), kto_row, is_label),
     F("ultrafeedback-binarized", "preference",
       "UltraFeedback-binarized: chosen and rejected conversations sharing the prompt turns",
@@ -127,19 +137,24 @@ FORMATS: tuple[Format, ...] = (
     F("llamafactory-ranking", "preference",
       "LLaMA-Factory ranking: conversations with one chosen and one rejected reply",
       ("conversations", "chosen", "rejected"), preference_row),
-    F("trl-preference-conversational", "preference", "TRL preference: prompt, chosen and rejected as message lists",
+    F("trl-preference-conversational", "preference",
+      "TRL preference: prompt, chosen and rejected as message lists",
       ("prompt", "chosen", "rejected"), preference_row, _is_list("chosen")),
     F("trl-preference", "preference", "TRL preference: prompt, chosen and rejected texts",
       ("prompt", "chosen", "rejected"), preference_row),
     F("instruction-preference", "preference", "instruction (or input) with chosen and rejected texts",
-      ("chosen", "rejected"), preference_row, lambda r: r.get("instruction") is not None or r.get("input") is not None),
+      ("chosen", "rejected"), preference_row,
+      lambda r: r.get("instruction") is not None or r.get("input") is not None),
     F("hh-rlhf", "preference", "Anthropic hh-rlhf: chosen and rejected Human/Assistant transcripts",
       ("chosen", "rejected"), preference_row),
-    F("stack-exchange-paired", "preference", "stack-exchange-paired: question, response_j preferred to response_k",
+    F("stack-exchange-paired", "preference",
+      "stack-exchange-paired: question, response_j preferred to response_k",
       ("question", "response_j", "response_k"), columns_pair("question", "response_j", "response_k")),
-    F("glaive", "tool", "glaive function calling: system with function specs, chat with USER/ASSISTANT/FUNCTION "
+    F("glaive", "tool",
+      "glaive function calling: system with function specs, chat with USER/ASSISTANT/FUNCTION "
       "RESPONSE turns", ("system", "chat"), tool_rows.glaive),
-    F("xlam", "tool", "xLAM function calling: query, tools and answers (the calls)", ("query", "tools", "answers"),
+    F("xlam", "tool", "xLAM function calling: query, tools and answers (the calls)",
+      ("query", "tools", "answers"),
       tool_rows.xlam),
     F("messages-tools", "tool", "chat messages with tool calls (a tools list, tool calls and tool results)",
       ("messages", "tools"), sft_messages),
@@ -157,22 +172,27 @@ FORMATS: tuple[Format, ...] = (
       ("conversations",), sft_sharegpt),
     F("swift-sharegpt", "sft", "ms-swift ShareGPT: system and conversation of {human, assistant} pairs",
       ("conversation",), sft_swift_pairs),
-    F("alpaca", "sft", "Alpaca/dolphin instruction, input and output (history too)", ("instruction", "output"),
+    F("alpaca", "sft", "Alpaca/dolphin instruction, input and output (history too)",
+      ("instruction", "output"),
       sft_alpaca),
     F("openorca", "sft", "OpenOrca system_prompt, question and response", ("question", "response"),
       sft_pair("question", "response")),
-    F("dolly", "sft", "Dolly: instruction, optional context, and response", ("instruction", "response"), sft_dolly),
+    F("dolly", "sft", "Dolly: instruction, optional context, and response", ("instruction", "response"),
+      sft_dolly),
     F("query-response", "sft", "ms-swift query and response (system and history too)", ("query", "response"),
       sft_pair("query", "response")),
     F("prompt-completion", "sft", "prompt and completion (texts or message lists)", ("prompt", "completion"),
       sft_prompt_completion),
     F("prompt-response", "sft", "prompt and response texts (no scores)", ("prompt", "response"),
       sft_pair("prompt", "response")),
-    F("question-answer", "sft", "question and answer texts", ("question", "answer"), sft_pair("question", "answer")),
+    F("question-answer", "sft", "question and answer texts", ("question", "answer"),
+      sft_pair("question", "answer")),
     F("input-output", "sft", "input and output texts", ("input", "output"), sft_pair("input", "output")),
-    F("text", "text", "raw text for continued pre-training (no chat template; every token trained on)", ("text",),
+    F("text", "text", "raw text for continued pre-training (no chat template; every token trained on)",
+      ("text",),
       text_row("text")),
-    F("response-only", "text", "response texts only (ms-swift pre-training): raw text, every token trained on",
+    F("response-only", "text",
+      "response texts only (ms-swift pre-training): raw text, every token trained on",
       ("response",), text_row("response"), _only("response")),
 )
 FORMATS_BY_NAME = {f.name: f for f in FORMATS}
@@ -198,7 +218,8 @@ def detect(columns: set[str], sample: list[dict], method: str | None, name: str 
     if not fits:
         shown = ", ".join(sorted(columns)[:12]) or "none"
         raise DataError(
-            f"No known columns in {name} (found: {shown}); it needs messages, conversations, instruction/output, "
+            f"No known columns in {name} (found: {shown}); it needs messages, conversations, "
+            "instruction/output, "
             "query/response, prompt/completion, text, or prompt/chosen/rejected, or a column mapping "
             "such as {prompt: question, chosen: good, rejected: bad}."
         )
@@ -227,7 +248,8 @@ def apply_column_map(rows: list[tuple[int, dict]], column_map: dict | None, colu
             )
         if source and source not in columns:
             shown = ", ".join(sorted(columns)[:12])
-            raise DataError(f"The column mapping points '{canonical}' at '{source}', which is not in the data "
+            raise DataError(f"The column mapping points '{canonical}' at '{source}', which is not in the "
+                            "data "
                             f"(its columns are: {shown}).")
     renames = {src: dst for dst, src in column_map.items() if src}
     hidden = {dst for dst, src in column_map.items() if not src}

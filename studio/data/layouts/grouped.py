@@ -22,7 +22,8 @@ Examples = list[tuple[int, dict]]
 
 
 RULES = {
-    "helpsteer": "HelpSteer scores: for each prompt the best-scored response is chosen and the worst rejected; "
+    "helpsteer": "HelpSteer scores: for each prompt the best-scored response is chosen and the worst "
+                 "rejected; "
                  "ties and lone responses give no pair",
     "oasst": "oasst ranks: for each prompter message the top-ranked reply is chosen and the lowest-ranked "
              "rejected; unranked or tied replies give no pair",
@@ -55,7 +56,8 @@ def _score(row: dict, keys: list[str]) -> tuple[float, ...]:
     return tuple(values)
 
 
-def helpsteer(rows: list[tuple[int, dict]], kind: str, columns: set[str]) -> tuple[Examples, list[dict], list[str]]:
+def helpsteer(rows: list[tuple[int, dict]], kind: str, columns: set[str]) -> tuple[Examples, list[dict],
+                                                                                   list[str]]:
     keys = _score_keys(columns)
     groups: dict[str, list[tuple[int, str, tuple]]] = defaultdict(list)
     errors = []
@@ -125,8 +127,8 @@ def _oasst_node(row: dict) -> tuple[str, str | None, str, str, float | None]:
     return mid, parent or None, role, text, rank
 
 
-def oasst(rows: list[tuple[int, dict]], kind: str, columns: set[str]) -> tuple[Examples, list[dict], list[str]]:
-    errors = []
+def _oasst_nodes(rows: list[tuple[int, dict]], errors: list[dict]) -> dict[str, tuple]:
+    """message_id -> (row, parent id, role, text, rank) for every usable message; the others become errors."""
     nodes: dict[str, tuple[int, str | None, str, str, float | None]] = {}
     for idx, row in rows:
         try:
@@ -138,6 +140,13 @@ def oasst(rows: list[tuple[int, dict]], kind: str, columns: set[str]) -> tuple[E
             errors.append(row_error(idx, f"duplicate message_id '{mid}' (first seen in row {nodes[mid][0]})"))
             continue
         nodes[mid] = (idx, parent, role, text, rank)
+    return nodes
+
+
+def _oasst_tree(nodes: dict[str, tuple], errors: list[dict]) -> tuple[list[str], dict[str, list[str]],
+                                                                      set[str]]:
+    """(conversation starts, each message's replies, the messages reached from a start); a message that
+    cannot be reached, or replies to its own role, becomes an error."""
     children: dict[str, list[str]] = defaultdict(list)
     roots = []
     for mid, (idx, parent, role, _, _) in nodes.items():
@@ -165,13 +174,22 @@ def oasst(rows: list[tuple[int, dict]], kind: str, columns: set[str]) -> tuple[E
             errors.append(row_error(idx, f"its parent message '{parent}' is missing or was left out"))
         else:
             errors.append(row_error(idx, "an earlier message in its conversation was left out"))
+    return roots, children, reached
+
+
+def oasst(rows: list[tuple[int, dict]], kind: str, columns: set[str]) -> tuple[Examples, list[dict],
+                                                                               list[str]]:
+    errors: list[dict] = []
+    nodes = _oasst_nodes(rows, errors)
+    roots, children, reached = _oasst_tree(nodes, errors)
 
     def order(mid: str) -> tuple:
         idx, _, _, _, rank = nodes[mid]
         return (rank is None, rank if rank is not None else 0, idx)
 
     def live_children(mid: str) -> list[str]:
-        return sorted((c for c in children.get(mid, ()) if c in reached and nodes[c][2] != nodes[mid][2]), key=order)
+        return sorted((c for c in children.get(mid, ()) if c in reached and nodes[c][2] != nodes[mid][2]),
+                      key=order)
 
     def turn(mid: str) -> dict:
         return {"role": nodes[mid][2], "content": nodes[mid][3]}
@@ -210,6 +228,7 @@ def oasst(rows: list[tuple[int, dict]], kind: str, columns: set[str]) -> tuple[E
             examples.append((nodes[mid][0], {"prompt": [turn(m) for m in reversed(path)],
                                              "chosen": [turn(best)], "rejected": [turn(worst)]}))
         if unranked:
-            notes.append(f"{unranked} prompter messages with replies give no pair (fewer than two ranked replies).")
+            notes.append(f"{unranked} prompter messages with replies give no pair (fewer than two ranked "
+                         "replies).")
     errors.sort(key=lambda e: e["row"])
     return examples, errors, notes

@@ -92,7 +92,8 @@ def asked(method_or_kind: Asked | str | None) -> Asked | None:
     if method_or_kind is None or isinstance(method_or_kind, Asked):
         return method_or_kind
     if method_or_kind not in ACCEPTS:
-        raise ValueError(f"unknown data kind {method_or_kind!r}; pass one of {', '.join(ACCEPTS)} or an Asked")
+        raise ValueError(f"unknown data kind {method_or_kind!r}; pass one of {', '.join(ACCEPTS)} or an "
+                         "Asked")
     return Asked(method_or_kind)
 
 
@@ -119,7 +120,8 @@ def media_sentence(media: list[str] | set[str]) -> str:
             "choose a text-only dataset (or remove the media columns) to train.")
 
 
-def kind_problem(method: Asked | str, kind: str, layout: str = "", media: list[str] | set[str] = ()) -> str | None:
+def kind_problem(method: Asked | str, kind: str, layout: str = "",
+                 media: list[str] | set[str] = ()) -> str | None:
     """One sentence saying why ``method`` (what it asks, or a bare kind) cannot use data of ``kind`` and
     what to pick instead, or None when it can."""
     if kind == "multimodal":

@@ -51,7 +51,8 @@ class Labelled:
         counts = [c for c in self.counts().values() if c]
         if len(counts) > 1 and max(counts) >= IMBALANCE_RATIO * min(counts):
             top = max(self.counts(), key=self.counts().get)
-            return (f"The labels are imbalanced ({max(counts)} vs {min(counts)} examples; '{top}' is most common): "
+            return (f"The labels are imbalanced ({max(counts)} vs {min(counts)} examples; '{top}' is most "
+                    "common): "
                     "keep classify.class_weights on and judge the run by macro-F1, not accuracy.")
         return None
 
@@ -67,7 +68,8 @@ def detect_columns(row: dict, text_column: str | None = None, label_column: str 
         names = tuple(c.strip() for c in text_column.split(",") if c.strip())
         missing = [c for c in names if c not in keys]
         if missing:
-            raise LabelledDataError(f"data.text_column names {', '.join(missing)}, which the data does not have "
+            raise LabelledDataError(f"data.text_column names {', '.join(missing)}, which the data does not "
+                                    "have "
                                     f"(its columns: {', '.join(sorted(keys))}).")
         task = "pair" if len(names) == 2 else "tokens" if isinstance(row[names[0]], list) else "text"
         inputs = names
@@ -77,7 +79,8 @@ def detect_columns(row: dict, text_column: str | None = None, label_column: str 
                                   if c in keys and c not in inputs), None)
     if label is None or label not in keys:
         raise LabelledDataError(
-            f"No label column found (columns: {', '.join(sorted(keys))}); name it label (or tags for tokens), "
+            f"No label column found (columns: {', '.join(sorted(keys))}); name it label (or tags for "
+            "tokens), "
             "or set data.label_column.")
     return task, inputs, label
 
@@ -93,7 +96,8 @@ def _usual_inputs(row: dict, keys: set[str]) -> tuple[str, tuple[str, ...]]:
         if column in keys:
             return "text", (column,)
     raise LabelledDataError(
-        f"No text column found (columns: {', '.join(sorted(keys))}); name it text (or text_a/text_b for pairs, "
+        f"No text column found (columns: {', '.join(sorted(keys))}); name it text (or text_a/text_b for "
+        "pairs, "
         "tokens for words), or set data.text_column.")
 
 
@@ -112,7 +116,8 @@ def _sorted_labels(keys: set) -> list:
     return sorted(keys, key=lambda k: (isinstance(k, str), k))
 
 
-def read_labelled(source: str, *, split: str = "train", subset: str | None = None, text_column: str | None = None,
+def read_labelled(source: str, *, split: str = "train", subset: str | None = None,
+                  text_column: str | None = None,
                   label_column: str | None = None, labels: list[str] | None = None,
                   limit: int | None = None) -> Labelled:
     """Read and check ``source``; ``labels`` (a trained run's label names) fixes the label ids, and a label
@@ -150,12 +155,14 @@ def _label_names(keys: set, known: list[str] | None, source: str) -> list[str]:
         unseen = sorted(str(k) for k in keys if str(k) not in known)
         if unseen:
             raise LabelledDataError(
-                f"{source} has the label{'s' if len(unseen) > 1 else ''} {', '.join(unseen[:5])}, never seen in "
+                f"{source} has the label{'s' if len(unseen) > 1 else ''} {', '.join(unseen[:5])}, never seen "
+                "in "
                 f"training (the model knows {', '.join(known)}); remove those rows or train with them.")
         return list(known)
     if len(keys) < 2:
         only = next(iter(keys))
-        raise LabelledDataError(f"Every example in {source} has the label '{only}': a classifier needs at least "
+        raise LabelledDataError(f"Every example in {source} has the label '{only}': a classifier needs at "
+                                "least "
                                 "two labels to tell apart; add examples of the other labels.")
     return [str(k) for k in _sorted_labels(keys)]
 
@@ -198,7 +205,8 @@ def _read_rows(source: str, *, split: str, subset: str | None, limit: int | None
 
 
 def to_rows(data: Labelled) -> list[dict]:
-    """The examples as rows ``read_labelled`` reads back the same (text/label, text_a/text_b/label, tokens/tags)."""
+    """The examples as rows ``read_labelled`` reads back the same (text/label, text_a/text_b/label,
+    tokens/tags)."""
     rows = []
     for item, target in zip(data.inputs, data.targets, strict=True):
         names = [data.labels[t] for t in target] if isinstance(target, list) else data.labels[target]
@@ -235,7 +243,8 @@ def describe(data: Labelled, tokenizer=None, max_length: int | None = None) -> d
 
 
 def format_description(report: dict) -> str:
-    lines = [f"{report['task_words']}: {report['examples']:,} examples (columns {', '.join(report['columns'])})"
+    lines = [f"{report['task_words']}: {report['examples']:,} examples (columns "
+             f"{', '.join(report['columns'])})"
              + (", several labels per text" if report["multi_label"] else "")]
     lines += [f"  {name:24} {count:,}" for name, count in report["label_counts"].items()]
     if report["imbalance_warning"]:
@@ -246,6 +255,7 @@ def format_description(report: dict) -> str:
     if "tokens" in report:
         t = report["tokens"]
         lines.append(f"Length in tokens: mean {t['mean']}, 95% under {t['p95']}, longest {t['max']}"
-                     + (f"; {t['share_truncated']:.0%} longer than {t['max_length']} (cut)" if "max_length" in t
+                     + (f"; {t['share_truncated']:.0%} longer than {t['max_length']} (cut)" if "max_length" in
+                     t
                         else ""))
     return "\n".join(lines)

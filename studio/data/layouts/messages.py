@@ -102,7 +102,8 @@ def tool_call(value: Any, where: str) -> dict:
         raise RowError(f"{where} is a tool call whose arguments are not an object")
     # Kept as JSON text: arguments differ per call, and Arrow would merge them into one struct whose
     # missing keys come back as nulls. studio.data.prepare.trainer_ready.template_messages reads them back.
-    return {"type": "function", "function": {"name": value["name"], "arguments": json.dumps(args, ensure_ascii=False)}}
+    return {"type": "function",
+            "function": {"name": value["name"], "arguments": json.dumps(args, ensure_ascii=False)}}
 
 
 def _weight(msg: dict, where: str) -> float | None:
@@ -127,7 +128,8 @@ def norm_messages(value: Any, field: str = "messages", *, need_assistant: bool =
     if value is None:
         raise RowError(f"missing field '{field}'")
     if not isinstance(value, list):
-        raise RowError(f"field '{field}' has the wrong type: expected a list of messages, got {type_name(value)}")
+        raise RowError(f"field '{field}' has the wrong type: expected a list of messages, got "
+                       f"{type_name(value)}")
     if not value:
         raise RowError(f"'{field}' is an empty list")
     out = []
@@ -157,7 +159,8 @@ def norm_messages(value: Any, field: str = "messages", *, need_assistant: bool =
                  and not m.get("tool_calls")]
         if empty:
             raise RowError(f"empty text in message {empty[0]} of '{field}' (assistant)")
-        raise RowError(f"every assistant turn in '{field}' has weight 0, so nothing in it would be trained on")
+        raise RowError(f"every assistant turn in '{field}' has weight 0, so nothing in it would be trained "
+                       "on")
     return out
 
 
@@ -217,7 +220,8 @@ def turns(value: Any, field: str, default_role: str) -> list[dict]:
         value = [value]  # LLaMA-Factory ranking data: chosen/rejected are single {from, value} turns
     if isinstance(value, list):
         return norm_messages(value, field, need_assistant=False)
-    raise RowError(f"field '{field}' has the wrong type: expected text or a list of messages, got {type_name(value)}")
+    raise RowError(f"field '{field}' has the wrong type: expected text or a list of messages, got "
+                   f"{type_name(value)}")
 
 
 def system_turn(row: dict, *keys: str) -> list[dict]:

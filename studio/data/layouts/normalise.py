@@ -77,6 +77,20 @@ def _sample_rows(raw: RawRows, seed: int, max_rows: int | None) -> RawRows:
     return raw
 
 
+def _convert_groups(raw: RawRows, fmt, kind: str, columns, errors: list[dict], remarks: list[dict],
+                    shuffle_seed: int | None, max_rows: int | None) -> tuple[list[dict], int, list[str]]:
+    """(examples, rows without a problem, notes) of a layout whose examples span several rows (GROUPED);
+    its problems join ``errors``, rows it skips with a reason join ``remarks``."""
+    pairs, group_errors, notes = GROUPED[fmt.name](raw.rows, kind, columns)
+    errors.extend(e for e in group_errors if not e.get("skipped"))
+    remarks.extend(e for e in group_errors if e.get("skipped"))
+    if shuffle_seed is not None:  # one example from many rows: sample examples
+        random.Random(shuffle_seed).shuffle(pairs)
+        if max_rows is not None:
+            pairs = pairs[:max_rows]
+    return [ex for _, ex in pairs], raw.total - len({e["row"] for e in errors}), notes
+
+
 def normalise(raw: RawRows, method: str | None = None, column_map: dict | None = None, *,
               shuffle_seed: int | None = None, max_rows: int | None = None) -> Normalised:
     """Detect the schema of ``raw`` and turn its rows into TRL conversational examples."""
@@ -100,19 +114,11 @@ def normalise(raw: RawRows, method: str | None = None, column_map: dict | None =
     notes: list[str] = []
     remarks: list[dict] = []
     media: set[str] = set()
-    examples: list[dict] = []
     if fmt.row is not None:
         examples, valid = _convert_rows(raw, fmt, errors, remarks, media, columns)
     else:
-        pairs, group_errors, notes = GROUPED[fmt.name](raw.rows, kind, columns)
-        errors.extend(e for e in group_errors if not e.get("skipped"))
-        remarks.extend(e for e in group_errors if e.get("skipped"))
-        if shuffle_seed is not None:  # one example from many rows: sample examples
-            random.Random(shuffle_seed).shuffle(pairs)
-            if max_rows is not None:
-                pairs = pairs[:max_rows]
-        examples = [ex for _, ex in pairs]
-        valid = raw.total - len({e["row"] for e in errors})
+        examples, valid, notes = _convert_groups(raw, fmt, kind, columns, errors, remarks, shuffle_seed,
+                                                 max_rows)
     errors.sort(key=lambda e: e["row"])
     if media:
         kind = "multimodal"
@@ -123,7 +129,8 @@ def normalise(raw: RawRows, method: str | None = None, column_map: dict | None =
         raise DataError(f"No {what} could be built from the {_rows(raw.total)} of {raw.name or 'the data'} "
                         f"({fmt.name} layout){detail}.")
     if fmt.kind == "rated" and method is None:
-        notes.append("Rated data serves both methods: shown here as SFT; with DPO it becomes preference pairs "
+        notes.append("Rated data serves both methods: shown here as SFT; with DPO it becomes preference "
+                     "pairs "
                      "(best against worst reply).")
     skipped = sum(1 for r in remarks if r.get("skipped"))
     if kind == "preference" and fmt.kind == "rated":
@@ -132,14 +139,16 @@ def normalise(raw: RawRows, method: str | None = None, column_map: dict | None =
         notes.insert(0, f"{_pairs(len(examples))} made by the rule: {fmt.description}"
                         + (f"; {skipped:,} rows give no pair (ties or missing scores)." if skipped else "."))
     elif skipped:
-        notes.insert(0, f"{skipped:,} rows give no example (blank documents and the like); each is listed with why.")
+        notes.insert(0, f"{skipped:,} rows give no example (blank documents and the like); each is listed "
+                        "with why.")
     if kind == "multimodal":
         notes.insert(0, media_sentence(media))
     if errors:
         notes.insert(0, f"{len({e['row'] for e in errors})} of {raw.total} rows were left out; "
                         "each is listed with its row number and the reason.")
     if weighed:
-        notes.append(f"Detected the {fmt.name} layout ({KIND_WORDS.get(fmt.kind, fmt.kind)}); the columns also fit "
+        notes.append(f"Detected the {fmt.name} layout ({KIND_WORDS.get(fmt.kind, fmt.kind)}); the columns "
+                     "also fit "
                      f"{', '.join(weighed)}: map the columns by hand if this is wrong.")
     return Normalised(examples, kind, fmt, raw.total, valid, errors, notes, remarks, sorted(media), weighed)
 

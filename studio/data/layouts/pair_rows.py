@@ -63,7 +63,8 @@ def pair(prompt: list[dict], chosen: list[dict], rejected: list[dict]) -> dict:
         raise RowError("chosen is the same as rejected")
     if not any(m["role"] == "user" for m in prompt):
         raise RowError("the prompt has no user turn")
-    return {"prompt": prompt, "chosen": check_reply(chosen, "chosen"), "rejected": check_reply(rejected, "rejected")}
+    return {"prompt": prompt, "chosen": check_reply(chosen, "chosen"),
+            "rejected": check_reply(rejected, "rejected")}
 
 
 def is_hh(r: dict) -> bool:
@@ -172,7 +173,8 @@ def kto_row(row: dict) -> dict:
         key = "messages" if row.get("messages") is not None else "conversations"
         messages = norm_messages(row.get(key), key)
         if messages[-1]["role"] != "assistant":
-            raise RowError(f"the last message of '{key}' must be the assistant's answer that the label judges")
+            raise RowError(f"the last message of '{key}' must be the assistant's answer that the label "
+                           "judges")
         prompt, completion = messages[:-1], messages[-1:]
     if not any(m["role"] == "user" for m in prompt):
         raise RowError("the prompt has no user turn")

@@ -141,7 +141,8 @@ def stack_exchange_preferences(row: dict) -> dict:
 def helpsteer3(row: dict) -> dict:
     """HelpSteer3 preference: overall_preference -3..3, negative when response1 is better; 0 is a tie."""
     context = maybe_json(row.get("context"))
-    prompt = _user(context) if isinstance(context, str) else norm_messages(context, "context", need_assistant=False)
+    prompt = _user(context) if isinstance(context, str) else norm_messages(context, "context",
+                                                                           need_assistant=False)
     one, two = text_field(row, "response1"), text_field(row, "response2")
     score = _number(row.get("overall_preference"))
     if score is None:
@@ -157,9 +158,11 @@ RULES = {
     "shp": "SHP: labels=1 means human_ref_A is chosen, 0 means human_ref_B",
     "pku-saferlhf": "PKU-SafeRLHF: better_response_id names the chosen response",
     "chatbot-arena": "Chatbot Arena: the winner's conversation is chosen; ties give no pair",
-    "helpsteer3": "HelpSteer3: a negative overall_preference makes response1 chosen, a positive one response2; "
+    "helpsteer3": "HelpSteer3: a negative overall_preference makes response1 chosen, a positive one "
+                  "response2; "
                   "0 is a tie and gives no pair",
     "webgpt": "WebGPT comparisons: the answer with the higher score is chosen; equal scores give no pair",
-    "stack-exchange-preferences": "stack-exchange-preferences: the highest pm_score answer is chosen, the lowest "
+    "stack-exchange-preferences": "stack-exchange-preferences: the highest pm_score answer is chosen, the "
+                                  "lowest "
                                   "rejected",
 }

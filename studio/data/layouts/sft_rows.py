@@ -28,7 +28,8 @@ from studio.data.layouts.messages import (
 QWEN_VL_IMAGE = re.compile(r"<img>.*?</img>", re.DOTALL)  # ms-swift / Qwen-VL: images inline in the query
 
 
-def finish(messages: list[dict], row: dict, notes: list[str], media: set[str], tools_key: str = "tools") -> dict:
+def finish(messages: list[dict], row: dict, notes: list[str], media: set[str],
+           tools_key: str = "tools") -> dict:
     out: dict[str, Any] = {"messages": messages}
     tools = row.get(tools_key) or row.get("functions")  # "functions": OpenAI's older name
     if tools:
@@ -37,7 +38,8 @@ def finish(messages: list[dict], row: dict, notes: list[str], media: set[str], t
         if not isinstance(tools, list):
             raise RowError(f"field '{tools_key}' has the wrong type: expected a list of tool definitions")
         # Bare function specs (glaive) get OpenAI's {type, function} wrapper that chat templates expect.
-        tools = [{"type": "function", "function": t} if isinstance(t, dict) and "function" not in t and "name" in t
+        tools = [{"type": "function",
+                  "function": t} if isinstance(t, dict) and "function" not in t and "name" in t
                  else t for t in tools]
         # JSON text, not nested objects: tool schemas differ per row and Arrow would merge them into
         # one wide struct full of nulls. TRL's SFTTrainer reads a JSON-text tools column back itself.
@@ -74,7 +76,8 @@ def sft_swift_pairs(row: dict) -> dict:
             raise RowError(f"entry {n} of 'conversation' is not a {{human, assistant}} pair of texts")
         if not pair["assistant"].strip():
             raise RowError(f"empty assistant text in entry {n} of 'conversation'")
-        messages += [{"role": "user", "content": pair["human"]}, {"role": "assistant", "content": pair["assistant"]}]
+        messages += [{"role": "user", "content": pair["human"]},
+                     {"role": "assistant", "content": pair["assistant"]}]
     return {"messages": messages}
 
 
@@ -102,7 +105,8 @@ def sft_alpaca(row: dict) -> dict:
         user = extra
     else:
         head = system_turn(row, "system")
-        user = instruction if not extra.strip() else (f"{instruction}\n\n{extra}" if instruction.strip() else extra)
+        user = instruction if not extra.strip() else (f"{instruction}\n\n{extra}" if instruction.strip() else
+        extra)
     return {"messages": head + history_turns(row) + [{"role": "user", "content": user},
                                                      {"role": "assistant", "content": output}]}
 
@@ -123,7 +127,8 @@ def sft_pair(user_key: str, reply_key: str) -> Callable[[dict], dict]:
         media: set[str] = set()
         user = _media_in_text(text_field(row, user_key), media)
         messages = [*system_turn(row, "system", "system_prompt"), *history_turns(row),
-                    {"role": "user", "content": user}, {"role": "assistant", "content": text_field(row, reply_key)}]
+                    {"role": "user", "content": user},
+                    {"role": "assistant", "content": text_field(row, reply_key)}]
         return finish(messages, row, [], media)
 
     return convert

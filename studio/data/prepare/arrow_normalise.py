@@ -24,7 +24,8 @@ BATCH = 1000
 
 def _convert_batch(batch: dict, indices: list[int], fmt_name: str, column_map: dict | None,
                    columns: list[str]) -> dict:
-    """One output row per input row: the example as JSON text ("" when none) and its problems ("" when none)."""
+    """One output row per input row: the example as JSON text ("" when none) and its problems ("" when
+    none)."""
     raw = batch_rows(batch, indices)
     cols = set(columns)
     if column_map:
@@ -81,7 +82,8 @@ def normalise_arrow(ds, name: str, method: str | None, column_map: dict | None) 
         remarks += found.get("remarks", [])
         media.update(found.get("media", []))
     if media:
-        raise DataError(f"{name} holds media ({', '.join(sorted(media))}), which the studio cannot train on yet; "
+        raise DataError(f"{name} holds media ({', '.join(sorted(media))}), which the studio cannot train on "
+                        "yet; "
                         "use text-only rows.")
     examples = converted.filter(_non_empty, batched=True, input_columns=["example"], desc="Keeping examples")
     if len(examples) == 0:
@@ -97,7 +99,8 @@ def normalise_arrow(ds, name: str, method: str | None, column_map: dict | None) 
     bad_rows = len({e["row"] for e in errors})
     notes = []
     if bad_rows:
-        notes.append(f"{bad_rows:,} of {len(ds):,} rows were left out; each is listed with its row number and the reason.")
+        notes.append(f"{bad_rows:,} of {len(ds):,} rows were left out; each is listed with its row number "
+                     "and the reason.")
     errors.sort(key=lambda e: e["row"])
     return PreparedData(dataset, probe.kind, probe.format.name, len(ds), errors, probe.format.description,
                         notes, len(ds) - bad_rows, remarks)

@@ -14,7 +14,8 @@ from typing import Any
 
 @dataclass
 class PreparedData:
-    dataset: Any  # datasets.Dataset: examples in TRL's form, or (``prepared``) the rows a trainer made of them
+    # datasets.Dataset: examples in TRL's form, or (``prepared``) the rows a trainer made of them
+    dataset: Any
     kind: str  # sft, preference, kto, text or tool (studio.data.layouts.kinds)
     format: str  # the layout that was recognised
     rows: int  # rows read

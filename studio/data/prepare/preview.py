@@ -12,21 +12,15 @@ What TRL trains on (trl 1.16):
 from __future__ import annotations
 
 import functools
-import math
-import random
 import re
-import statistics
-import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-
-from jinja2.exceptions import TemplateError
 
 from studio.data.prepare.chat_inputs import UNTRAINED_WEIGHT, template_messages, tools_arg, weighted_mask
 
-GENERATION_MARKER = re.compile(r"\{%-?\s*generation\s*-?%\}")  # as trl.chat_template_utils.has_generation_markers
-PREVIEW_CHARS = 20_000  # longer segments are shortened in the preview (the count of hidden characters is shown)
-CHUNK = 1000
+# as trl.chat_template_utils.has_generation_markers
+GENERATION_MARKER = re.compile(r"\{%-?\s*generation\s*-?%\}")
+# longer segments are shortened in the preview (the count of hidden characters is shown)
+PREVIEW_CHARS = 20_000
 
 
 @dataclass
@@ -37,7 +31,8 @@ class SftPlan:
 
 
 def sft_plan(tokenizer) -> SftPlan:
-    """Mirror studio.training: assistant-only loss when the template marks (or TRL can patch) assistant turns."""
+    """Mirror studio.training: assistant-only loss when the template marks (or TRL can patch) assistant
+    turns."""
     own = tokenizer.chat_template or ""
     if GENERATION_MARKER.search(own):
         return SftPlan(True, None)
@@ -51,7 +46,8 @@ def sft_plan(tokenizer) -> SftPlan:
         return SftPlan(False, None, NO_MARKERS_NOTE)
 
 
-NO_MARKERS_NOTE = ("This chat template cannot mark the assistant's turns, so SFT trains on whole conversations, "
+NO_MARKERS_NOTE = ("This chat template cannot mark the assistant's turns, so SFT trains on whole "
+                   "conversations, "
                    "prompts included; choose the chatml template to train on replies only.")
 
 
@@ -72,7 +68,7 @@ def _trl_known_templates() -> frozenset[str]:
     return frozenset(p.read_text(encoding="utf-8") for p in folder.glob("*.jinja"))
 
 
-def _conv_kwargs(plan: SftPlan | None) -> dict:
+def template_kwargs(plan: SftPlan | None) -> dict:
     return {"chat_template": plan.template} if plan is not None and plan.template else {}
 
 
@@ -83,11 +79,12 @@ def _messages(example: dict) -> list[dict]:
     return template_messages(example)
 
 
-def _conv(tokenizer, example: dict, plan: SftPlan | None, **kwargs):
+def apply_template_to(tokenizer, example: dict, plan: SftPlan | None, **kwargs):
+    """The example's conversation through the chat template (its tools too), as TRL renders it."""
     tools = tools_arg(example)
     if tools:
         kwargs["tools"] = tools
-    return tokenizer.apply_chat_template(_messages(example), **kwargs, **_conv_kwargs(plan))
+    return tokenizer.apply_chat_template(_messages(example), **kwargs, **template_kwargs(plan))
 
 
 def raw_text(tokenizer, example: dict) -> str:
@@ -101,7 +98,7 @@ def render(tokenizer, example: dict, kind: str, plan: SftPlan | None = None) -> 
     """The text the trainer sees: {"text"} for SFT, tool, multimodal and raw text; {"prompt", "completion",
     "text"} for KTO; {"prompt", "chosen", "rejected"} full texts for preference."""
     if kind in CONVERSATIONS:
-        return {"text": _conv(tokenizer, example, plan, tokenize=False)}
+        return {"text": apply_template_to(tokenizer, example, plan, tokenize=False)}
     if kind == "text":
         return {"text": raw_text(tokenizer, example)}
     if kind == "kto":
@@ -167,10 +164,11 @@ def common_prefix(a: list[int], b: list[int]) -> int:
 
 def preview_sft(tokenizer, example: dict, plan: SftPlan, trained: bool = True) -> list[dict]:
     """A conversation's segments; ``trained=False`` (multimodal data, refused) marks nothing trained."""
-    text = _conv(tokenizer, example, plan, tokenize=False)
+    text = apply_template_to(tokenizer, example, plan, tokenize=False)
     ids, offsets = _encode(tokenizer, text)
     if plan.assistant_only:
-        out = _conv(tokenizer, example, plan, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
+        out = apply_template_to(tokenizer, example, plan, tokenize=True, return_dict=True,
+                                return_assistant_tokens_mask=True)
         mask = list(out["assistant_masks"])
         mask = weighted_mask(_messages(example), mask) or mask
         if list(out["input_ids"]) != ids:  # cannot happen with a consistent tokenizer; stay truthful anyway
@@ -230,127 +228,6 @@ def preview(tokenizer, example: dict, kind: str, plan: SftPlan | None) -> list[d
     return preview_preference(tokenizer, example)
 
 
-# ---- token lengths ---------------------------------------------------------------------------
-
-def _count(tokenizer, texts: list[str]) -> list[int]:
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    fast = getattr(backend, "encode_batch_fast", None)
-    if fast is not None:  # same ids as tokenizer(texts, add_special_tokens=False), without offsets
-        return [len(e.ids) for e in fast(texts, add_special_tokens=False)]
-    return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
-
-
-def _render_batch(tokenizer, batch: list[dict], kind: str, plan: SftPlan | None,
-                  rejected: list[str]) -> list[list[str]]:
-    """Render a chunk; examples the template refuses (raise_exception) are left out and their
-    messages appended to ``rejected``."""
-    try:
-        return _render_all(tokenizer, batch, kind, plan)
-    except TemplateError:
-        kept = []
-        for ex in batch:
-            try:
-                _render_all(tokenizer, [ex], kind, plan)
-                kept.append(ex)
-            except TemplateError as exc:
-                rejected.append(str(exc) or type(exc).__name__)
-        return _render_all(tokenizer, kept, kind, plan) if kept else [[] for _ in range(2 if kind == "preference" else 1)]
-
-
-def _render_all(tokenizer, batch: list[dict], kind: str, plan: SftPlan | None) -> list[list[str]]:
-    if kind == "text":
-        return [[raw_text(tokenizer, ex) for ex in batch]]
-    if kind == "kto":
-        return [tokenizer.apply_chat_template([ex["prompt"] + ex["completion"] for ex in batch], tokenize=False)]
-    if kind in CONVERSATIONS and any(ex.get("tools") for ex in batch):
-        return [[_conv(tokenizer, ex, plan, tokenize=False) for ex in batch]]  # tools differ per example
-    if kind in CONVERSATIONS and any(m.get("tool_calls") for ex in batch for m in ex["messages"]):
-        return [[_conv(tokenizer, ex, plan, tokenize=False) for ex in batch]]
-    if kind in CONVERSATIONS:
-        return [tokenizer.apply_chat_template([ex["messages"] for ex in batch], tokenize=False, **_conv_kwargs(plan))]
-    return [tokenizer.apply_chat_template([ex["prompt"] + ex["chosen"] for ex in batch], tokenize=False),
-            tokenizer.apply_chat_template([ex["prompt"] + ex["rejected"] for ex in batch], tokenize=False)]
-
-
-def _count_rendered(tokenizer, rendered: list[list[str]]) -> list[int]:
-    if not rendered[0]:
-        return []
-    counts = [_count(tokenizer, texts) for texts in rendered]
-    return counts[0] if len(counts) == 1 else [max(a, b) for a, b in zip(*counts)]
-
-
-def _histogram(lengths: list[int], bins: int = 12) -> dict:
-    """Counts of (sorted) lengths in equal-width integer bins: {"edges": [bins + 1], "counts": [bins]}."""
-    lo, hi = lengths[0], lengths[-1] + 1
-    bins = max(1, min(bins, hi - lo))
-    edges = [lo + round(i * (hi - lo) / bins) for i in range(bins + 1)]
-    counts = [0] * bins
-    b = 0
-    for n in lengths:
-        while n >= edges[b + 1]:
-            b += 1
-        counts[b] += 1
-    return {"edges": edges, "counts": counts}
-
-
-def length_stats(tokenizer, examples: list[dict], kind: str, plan: SftPlan | None, max_length: int,
-                 time_budget: float | None = None) -> dict:
-    """Token lengths (prompt + longer completion for preference pairs) and how many exceed ``max_length``.
-
-    Every example is counted unless ``time_budget`` seconds run out first; then the figures come from
-    the examples counted so far, taken in a seeded random order, and ``sampled`` says so.
-    """
-    order = list(range(len(examples)))
-    if time_budget is not None:
-        random.Random(0).shuffle(order)
-    started = time.perf_counter()
-    lengths: list[int] = []
-    rejected: list[str] = []
-    seen = 0
-    # Rendering holds the GIL, the Rust tokenizer releases it: count one chunk while rendering the next.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = None
-        for start in range(0, len(order), CHUNK):
-            before = len(rejected)
-            rendered = _render_batch(tokenizer, [examples[i] for i in order[start:start + CHUNK]], kind, plan,
-                                     rejected)
-            seen = min(start + CHUNK, len(order))
-            if pending is not None:
-                lengths.extend(pending.result())
-                if time_budget is not None and time.perf_counter() - started > time_budget:
-                    pending = None
-                    seen = start  # the chunk just rendered is not counted
-                    del rejected[before:]
-                    break
-            pending = pool.submit(_count_rendered, tokenizer, rendered)
-        if pending is not None:
-            lengths.extend(pending.result())
-    counted, total = len(lengths), len(examples)
-    extra = {"rejected": len(rejected), "rejected_reason": rejected[0] if rejected else None}
-    if not lengths:
-        return {"histogram": {"edges": [], "counts": []}, "min": 0, "median": 0, "p95": 0, "max": 0,
-                "truncated": 0, "max_length": max_length, "counted": 0, "total": total,
-                "sampled": seen < total, "seconds": round(time.perf_counter() - started, 2), **extra}
-    lengths.sort()
-    over = sum(1 for n in lengths if n > max_length)
-    sampled = seen < total
-    median = statistics.median(lengths)
-    return {
-        "histogram": _histogram(lengths),
-        "min": lengths[0],
-        "median": int(median) if float(median).is_integer() else float(median),
-        "p95": lengths[max(0, math.ceil(0.95 * counted) - 1)],
-        "max": lengths[-1],
-        "truncated": round(over * total / seen) if sampled else over,
-        "max_length": max_length,
-        "counted": counted,
-        "total": total,
-        "sampled": sampled,
-        "seconds": round(time.perf_counter() - started, 2),
-        **extra,
-    }
-
-
 def tool_template_problem(tokenizer, examples: list[dict], label: str, plan: SftPlan | None) -> str | None:
     """One sentence when the chat template drops the tool definitions or the tool calls, else None.
 
@@ -360,22 +237,26 @@ def tool_template_problem(tokenizer, examples: list[dict], label: str, plan: Sft
     example = next((ex for ex in examples if ex.get("tools")), None) or examples[0]
     lost = []
     try:
-        full = _conv(tokenizer, example, plan, tokenize=False)
+        full = apply_template_to(tokenizer, example, plan, tokenize=False)
         if example.get("tools"):
-            bare = tokenizer.apply_chat_template(_messages(example), tokenize=False, **_conv_kwargs(plan))
+            bare = tokenizer.apply_chat_template(_messages(example), tokenize=False, **template_kwargs(plan))
             if bare == full:
                 lost.append("the tool definitions")
         calls = next((ex for ex in examples if any(m.get("tool_calls") for m in ex["messages"])), None)
         if calls is not None:
             stripped = {**calls, "messages": [{k: v for k, v in m.items() if k != "tool_calls"}
                                               for m in _messages(calls)]}
-            if _conv(tokenizer, stripped, plan, tokenize=False) == _conv(tokenizer, calls, plan, tokenize=False):
+            if apply_template_to(tokenizer, stripped, plan,
+                                 tokenize=False) == apply_template_to(tokenizer, calls, plan, tokenize=False):
                 lost.append("the assistant's tool calls")
     except Exception as exc:  # noqa: BLE001 - a template may fail on tools in any way; say so in one sentence
-        return (f"The {label} chat template cannot render tool-calling conversations ({exc}); choose the chatml "
+        return (f"The {label} chat template cannot render tool-calling conversations ({exc}); choose the "
+                "chatml "
                 "template, which writes tools, calls and results the way Hermes and Qwen2.5 do.")
     if not lost:
         return None
-    return (f"The {label} chat template leaves out {' and '.join(lost)}, so training would never see them; choose "
-            "the chatml template (it writes tools, calls and results the way Hermes and Qwen2.5 do) or a model "
+    return (f"The {label} chat template leaves out {' and '.join(lost)}, so training would never see them; "
+            "choose "
+            "the chatml template (it writes tools, calls and results the way Hermes and Qwen2.5 do) or a "
+            "model "
             "whose own template supports tools.")

@@ -55,7 +55,8 @@ def _bar_class(report: Report, every: float):
 
         def close(self):
             # The end of a map long enough to have been worth reporting, once (tqdm may close twice).
-            if self.total and self.n and not self._ended and (self._last or time.monotonic() - self._started >= every):
+            if self.total and self.n and not self._ended and (self._last or time.monotonic() - self._started
+            >= every):
                 self._ended = True
                 self._report()
             super().close()
@@ -85,7 +86,9 @@ def fmt_seconds(seconds: float | None) -> str:
     if seconds is None:
         return "?"
     seconds = int(seconds)
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
 def estimate_seconds(dataset, tokenizer, workers: int | None, sample: int = 64) -> float | None:

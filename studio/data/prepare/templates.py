@@ -57,8 +57,10 @@ ZEPHYR = (
     "{% if messages[0]['role'] != 'system' %}{{ '<|system|>\n' + (eos_token or '') + '\n' }}{% endif %}"
     "{% for message in messages %}"
     "{% if message['role'] == 'assistant' %}"
-    "{{ '<|assistant|>\n' }}{% generation %}{{ message['content'] + (eos_token or '') }}{% endgeneration %}{{ '\n' }}"
-    "{% else %}{{ '<|' + message['role'] + '|>\n' + message['content'] + (eos_token or '') + '\n' }}{% endif %}"
+    "{{ '<|assistant|>\n' }}{% generation %}{{ message['content'] + (eos_token or '') }}{% endgeneration "
+    "%}{{ '\n' }}"
+    "{% else %}{{ '<|' + message['role'] + '|>\n' + message['content'] + (eos_token or '') + '\n' }}{% endif "
+    "%}"
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% endif %}"
 )

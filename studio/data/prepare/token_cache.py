@@ -46,7 +46,8 @@ def cache_dir() -> Path:
 
 
 def source_identity(source: str, split: str, subset: str | None, revision: str | None = None) -> dict:
-    """What identifies the data's content: a local path with its size and modification time, else the Hub id."""
+    """What identifies the data's content: a local path with its size and modification time, else the Hub
+    id."""
     path = Path(source or "").expanduser()
     if path.is_file():
         st = path.stat()
@@ -62,7 +63,8 @@ def source_identity(source: str, split: str, subset: str | None, revision: str |
 
 
 def hub_commit(repo_id: str, revision: str | None = None) -> str | None:
-    """The commit a Hub dataset's ``revision`` (default: main) resolves to; None when the Hub is unreachable."""
+    """The commit a Hub dataset's ``revision`` (default: main) resolves to; None when the Hub is
+    unreachable."""
     from studio.data.read.files import FILE_KINDS, HUB_ID
     from studio.net import hub_reachable
 
@@ -123,13 +125,15 @@ def load(key: str) -> tuple[Any, dict] | None:
     # file renamed over meta.json) means no reader meets a half-written one.
     try:
         write_json(folder / META, meta, indent=None)
-    except OSError:  # a full disk or a read-only cache: the entry still serves its data, its last use unrecorded
+    # a full disk or a read-only cache: the entry still serves its data, its last use unrecorded
+    except OSError:
         log.warning("Could not record the use of cache entry %s", key)
     return dataset, meta
 
 
 def load_eval(key: str) -> Any:
-    """The trainer-ready eval set stored with ``key``'s rows (a run that evaluates while training), else None."""
+    """The trainer-ready eval set stored with ``key``'s rows (a run that evaluates while training), else
+    None."""
     import datasets
 
     folder = cache_dir() / key / EVAL_DATA
@@ -206,7 +210,8 @@ def describe() -> str:
               f"{arrow_bytes / 2**20:.1f} MB.")]
     for r in rows:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created"])) if r["created"] else "?"
-        lines.append(f"  {r['key']}  {r['method']:<6} {r['rows']:>9,} rows {r['bytes'] / 2**20:8.1f} MB  {when}  "
+        lines.append(f"  {r['key']}  {r['method']:<6} {r['rows']:>9,} rows {r['bytes'] / 2**20:8.1f} MB  "
+                     f"{when}  "
                      f"{r['source']}")
     return "\n".join(lines)
 
@@ -214,7 +219,8 @@ def describe() -> str:
 def cli_cache(args) -> int:
     if getattr(args, "clear", False):
         removed, freed = clear()
-        print(f"Removed {removed} cached dataset{'s' if removed != 1 else ''} ({freed / 2**20:.1f} MB freed).")
+        print(f"Removed {removed} cached dataset{'s' if removed != 1 else ''} ({freed / 2**20:.1f} MB "
+              "freed).")
         return 0
     if getattr(args, "json", False):
         print(json.dumps(entries()))

@@ -39,12 +39,14 @@ def tokenize_conversations(dataset, tokenizer, chat_template: str | None = None,
     ids_out, labels_out = [], []
     for example in dataset:
         messages = template_messages(example)
-        out = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True, tools=tools_arg(example),
+        out = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True,
+                                            tools=tools_arg(example),
                                             return_assistant_tokens_mask=assistant_only, **kwargs)
         ids = list(out["input_ids"])
         mask = weighted_mask(messages, list(out["assistant_masks"])) if assistant_only else [1] * len(ids)
         if mask is None:
-            raise ValueError("the chat template's assistant turns could not be matched to the messages' weights")
+            raise ValueError("the chat template's assistant turns could not be matched to the messages' "
+                             "weights")
         ids_out.append(ids)
         labels_out.append([t if m == 1 else -100 for t, m in zip(ids, mask)])
     return datasets.Dataset.from_dict({"input_ids": ids_out, "labels": labels_out})
@@ -78,11 +80,13 @@ def prepare_sft_dataset(dataset, tokenizer, max_length: int | None = None):
         log.warning("The chat template cannot mark assistant turns, so message weights are ignored and whole "
                     "conversations are trained on.")
     tokenized = tokenize_conversations(dataset, tokenizer, plan.template, plan.assistant_only)
-    if max_length and not any(label != -100 for labels in tokenized["labels"] for label in labels[:max_length]):
+    if max_length and not any(label != -100 for labels in tokenized["labels"] for label in
+    labels[:max_length]):
         # TRL drops every example left with nothing to learn after truncation, then fails on an empty
         # dataset with a sampler error; say what is wrong instead.
         from studio.data.read.files import DataError
 
-        raise DataError(f"Every example's first trained token comes after max_length ({max_length} tokens), so "
+        raise DataError(f"Every example's first trained token comes after max_length ({max_length} tokens), "
+                        "so "
                         "nothing would be learned; raise training.max_length or shorten the prompts.")
     return tokenized

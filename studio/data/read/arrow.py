@@ -22,7 +22,9 @@ LARGE_BYTES = 32 * 2**20  # below this the whole-file Python path is faster than
 TAKE_BYTES = 4 * 2**20  # a run that needs only some rows reads only those from a file this big
 SAMPLE_ROWS = 2000  # rows `data inspect` reads from a large file
 ARROW_KINDS = ("parquet", "jsonl", "csv", "tsv")
-PARALLEL_ROWS = 20_000  # below this, starting processes for a map costs more than it saves  # a JSON array has no streaming reader: read whole
+# below this, starting processes for a map costs more than it saves  # a JSON array has no streaming reader:
+# read whole
+PARALLEL_ROWS = 20_000
 
 
 def file_kind(path: Path) -> str | None:
@@ -61,7 +63,8 @@ def count_rows(path: Path) -> int | None:
 
 
 def read_sample(path: Path, rows: int | None = None) -> RawRows:
-    """The first ``rows`` (default SAMPLE_ROWS) rows of a large file, with ``source_rows`` the file's row count."""
+    """The first ``rows`` (default SAMPLE_ROWS) rows of a large file, with ``source_rows`` the file's row
+    count."""
     from studio.data.read.files import read_file
 
     rows = rows or SAMPLE_ROWS
@@ -79,7 +82,8 @@ def _parquet_head(path: Path, rows: int) -> RawRows:
     try:
         batch = next(pq.ParquetFile(path).iter_batches(batch_size=rows), None)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a damaged file
-        raise DataError(f"Could not read {path.name} as Parquet ({type(exc).__name__}); check that the file is intact.")
+        raise DataError(f"Could not read {path.name} as Parquet ({type(exc).__name__}); check that the file "
+                        "is intact.")
     records = batch.to_pylist() if batch is not None else []
     if not records:
         raise DataError(f"The file {path.name} holds no rows; choose a file with at least one row of data.")
@@ -118,7 +122,8 @@ def open_arrow(path: Path):
     cache = str(arrow_cache_dir())
     try:
         if kind == "jsonl":
-            features = datasets.Features({"line_no": datasets.Value("int64"), "line": datasets.Value("binary")})
+            features = datasets.Features({"line_no": datasets.Value("int64"),
+                                          "line": datasets.Value("binary")})
             return datasets.Dataset.from_generator(
                 _jsonl_lines, features=features, cache_dir=cache,
                 gen_kwargs={"path": str(path), "size": stat.st_size, "mtime": stat.st_mtime})
@@ -127,11 +132,13 @@ def open_arrow(path: Path):
         return datasets.load_dataset(builder, data_files=str(path), split="train", cache_dir=cache, **extra)
     except Exception as exc:  # pyarrow and datasets raise many types; say it in one sentence
         first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"Could not read {path.name} as {kind} ({first}); check the file or save it as .jsonl.") from exc
+        raise DataError(f"Could not read {path.name} as {kind} ({first}); check the file or save it as "
+                        ".jsonl.") from exc
 
 
 def batch_rows(batch: dict, indices: list[int]) -> RawRows:
-    """One batch of the Arrow dataset as RawRows; JSON lines are parsed here, broken ones become row errors."""
+    """One batch of the Arrow dataset as RawRows; JSON lines are parsed here, broken ones become row
+    errors."""
     rows: list[tuple[int, dict]] = []
     errors: list[dict] = []
     if "line" in batch and "line_no" in batch:
@@ -144,12 +151,14 @@ def batch_rows(batch: dict, indices: list[int]) -> RawRows:
                 continue
             except ValueError as exc:
                 where = f" at column {exc.colno}" if getattr(exc, "colno", None) else ""
-                errors.append(row_error(idx, f"invalid JSON line ({getattr(exc, 'msg', exc)}{where}, line {line_no})"))
+                errors.append(row_error(idx, f"invalid JSON line ({getattr(exc, 'msg', exc)}{where}, line "
+                                             f"{line_no})"))
                 continue
             if isinstance(value, dict):
                 rows.append((idx, value))
             else:
-                errors.append(row_error(idx, f"line {line_no} is a JSON {type(value).__name__}, not an object with fields"))
+                errors.append(row_error(idx, f"line {line_no} is a JSON {type(value).__name__}, not an "
+                                             "object with fields"))
     else:
         names = list(batch)
         for i, idx in enumerate(indices):
@@ -203,7 +212,8 @@ def pick_rows(total: int, wanted: int, seed: int) -> list[int]:
 
 
 def cpu_workers(rows: int) -> int | None:
-    """Processes worth starting for ``rows`` rows of a batched map: forking costs seconds, so only for many."""
+    """Processes worth starting for ``rows`` rows of a batched map: forking costs seconds, so only for
+    many."""
     if rows < PARALLEL_ROWS:
         return None
     return max(1, min(os.cpu_count() or 1, 8)) if (os.cpu_count() or 1) > 1 else None

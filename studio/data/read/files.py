@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from studio.data.read.sniff import is_binary, sniff, txt_kind
 from studio.errors import StudioError
 
 FILE_KINDS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
@@ -40,7 +41,7 @@ class RawRows:
     total: int = 0  # rows read, good and bad
     origin: str = ""  # "local file" or "Hub dataset"
     name: str = ""  # for messages: the file name or the Hub id
-    source_rows: int | None = None  # rows in the whole source when only some were read (a sample); None: unknown
+    source_rows: int | None = None  # rows in the whole source when only a sample was read; None: unknown
     source_bytes: int | None = None  # the source's size when known (files, the Hub's metadata)
 
 
@@ -74,65 +75,19 @@ def _needs_total(split: str) -> bool:
     return "%" in (split or "") or "-" in (split or "")
 
 
-def _sniff(head: bytes) -> str | None:
-    text = head.lstrip()
-    if text.startswith(b"PAR1") or head.startswith(b"PAR1"):
-        return "parquet"
-    if text[:1] in (b"{",):
-        return "jsonl"
-    if text[:1] == b"[":
-        return "json"
-    first = text.split(b"\n", 1)[0]
-    if b"\t" in first:
-        return "tsv"
-    if b"," in first:
-        return "csv"
-    return None
-
-
-HEADER_CELL = re.compile(r"^[\w .()/-]{1,40}$")
-
-
-def _txt_kind(head: bytes) -> str:
-    """A .txt upload may be JSON Lines or a table saved as text; otherwise it is one document per line."""
-    sniffed = _sniff(head)
-    if sniffed in ("jsonl", "json"):
-        return sniffed
-    if sniffed in ("csv", "tsv"):
-        lines = head.decode("utf-8", "replace").splitlines()[:6]
-        rows = list(csv.reader(lines[:-1] or lines, delimiter="\t" if sniffed == "tsv" else ","))
-        if rows and all(HEADER_CELL.match(c.strip()) for c in rows[0]) and all(len(r) == len(rows[0]) for r in rows):
-            return sniffed  # a short header of column names and rows that match it
-    return "txt"
-
-
-def _is_binary(head: bytes) -> bool:
-    if head.startswith(b"PAR1"):
-        return False
-    if b"\x00" in head:
-        return True
-    try:
-        head.decode("utf-8")
-        return False
-    except UnicodeDecodeError as exc:
-        if exc.start >= len(head) - 4:  # a multi-byte character cut by the sample boundary
-            return False
-        bad = sum(1 for b in head if b < 9 or 13 < b < 32)
-        return bad > len(head) // 20
-
-
 def read_file(path: Path, *, split: str = "train", limit: int | None = None) -> RawRows:
     try:
         with path.open("rb") as fh:
             head = fh.read(8192)
     except OSError as exc:
-        raise DataError(f"Could not open {path.name} ({exc.strerror or exc}); check that the file is readable.")
+        raise DataError(f"Could not open {path.name} ({exc.strerror or exc}); check that the file is "
+                        "readable.")
     if not head.strip():
         raise DataError(f"The file {path.name} is empty; choose a file with at least one row of data.")
-    kind = FILE_KINDS.get(path.suffix.lower()) or _sniff(head)
+    kind = FILE_KINDS.get(path.suffix.lower()) or sniff(head)
     if kind == "txt":
-        kind = _txt_kind(head)
-    if kind != "parquet" and _is_binary(head):
+        kind = txt_kind(head)
+    if kind != "parquet" and is_binary(head):
         raise DataError(
             f"The file {path.name} looks binary, not text data; use {LOCAL_HINT}."
         )
@@ -204,7 +159,8 @@ def _read_jsonl(path: Path, limit: int | None) -> RawRows:
             if isinstance(value, dict):
                 rows.append((n, value))
             else:
-                errors.append(row_error(n, f"line {line_no} is a JSON {_json_type(value)}, not an object with fields"))
+                errors.append(row_error(n, f"line {line_no} is a JSON {_json_type(value)}, not an object "
+                                           "with fields"))
             n += 1
     return RawRows(rows, errors, n)
 
@@ -272,10 +228,12 @@ def _read_csv(path: Path, delimiter: str, limit: int | None) -> RawRows:
     try:
         header = next(reader)
     except (StopIteration, csv.Error) as exc:
-        raise DataError(f"The file {path.name} has no readable header row ({exc}); the first line must name the columns.")
+        raise DataError(f"The file {path.name} has no readable header row ({exc}); the first line must name "
+                        "the columns.")
     header = [h.strip() for h in header]
     if not any(header):
-        raise DataError(f"The file {path.name} has an empty header row; the first line must name the columns.")
+        raise DataError(f"The file {path.name} has an empty header row; the first line must name the "
+                        "columns.")
     rows, errors, n = [], [], 0
     while limit is None or n < limit:
         try:
@@ -334,7 +292,8 @@ def _read_parquet(path: Path, limit: int | None) -> RawRows:
         else:
             table = pq.read_table(path)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a damaged file
-        raise DataError(f"Could not read {path.name} as Parquet ({type(exc).__name__}); check that the file is intact.")
+        raise DataError(f"Could not read {path.name} as Parquet ({type(exc).__name__}); check that the file "
+                        "is intact.")
     if limit is not None:
         table = table.slice(0, limit)
     records = table.to_pylist()

@@ -38,7 +38,8 @@ def named_records(ds) -> list[dict]:
 
 # ---- local dataset folders --------------------------------------------------------------------
 
-def read_folder(path: Path, *, split: str = "train", subset: str | None = None, limit: int | None = None) -> RawRows:
+def read_folder(path: Path, *, split: str = "train", subset: str | None = None,
+                limit: int | None = None) -> RawRows:
     """A folder written by ``Dataset.save_to_disk`` or a downloaded dataset repository (data files
     named by split, e.g. data/train-00000-of-00001.parquet), read through ``datasets``."""
     import datasets
@@ -72,7 +73,8 @@ def read_folder(path: Path, *, split: str = "train", subset: str | None = None, 
                         "or a folder saved with datasets.") from exc
     raw.origin, raw.name = "local folder", path.name
     if raw.total == 0:
-        raise DataError(f"The dataset folder {path.name} holds no rows; choose a dataset with at least one row.")
+        raise DataError(f"The dataset folder {path.name} holds no rows; choose a dataset with at least one "
+                        "row.")
     return apply_slice(raw, sl, limit)
 
 
@@ -109,7 +111,8 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
     return result["ok"]
 
 
-def read_hub(name: str, *, split: str = "train", subset: str | None = None, limit: int | None = None) -> RawRows:
+def read_hub(name: str, *, split: str = "train", subset: str | None = None,
+             limit: int | None = None) -> RawRows:
     import datasets
 
     offline = bool(getattr(datasets.config, "HF_HUB_OFFLINE", False))
@@ -153,7 +156,8 @@ def _hub_sentence(name: str, subset: str | None, split: str, exc: Exception) -> 
     if "BuilderConfig" in text or (subset and "config" in text.lower()):
         return f"The dataset '{name}' has no subset '{subset}'; check the subset (configuration) name."
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return f"Could not load the dataset '{name}' from the Hub ({first.rstrip('.')}); check the id or use a local file."
+    return (f"Could not load the dataset '{name}' from the Hub ({first.rstrip('.')}); check the id or use a "
+            "local file.")
 
 
 # ---- streaming previews --------------------------------------------------------------------------
@@ -188,7 +192,8 @@ def split_size(name: str, subset: str | None, split: str) -> tuple[int | None, i
     if path.is_dir():
         import pyarrow.parquet as pq
 
-        files = [f for f in sorted(path.rglob("*.parquet")) if split_name in f.name or split_name in f.parent.name]
+        files = [f for f in sorted(path.rglob("*.parquet")) if split_name in f.name or split_name in
+        f.parent.name]
         if files:
             try:
                 return (sum(pq.ParquetFile(f).metadata.num_rows for f in files),

@@ -60,7 +60,8 @@ def read_conll(path: Path) -> RawRows:
             elif fields[0] == "-DOCSTART-":
                 continue
             elif len(fields) < 2:
-                errors.append(row_error(len(rows), f"line {line_no} has a token but no tag ({line.strip()!r})"))
+                errors.append(row_error(len(rows), f"line {line_no} has a token but no tag "
+                                                   f"({line.strip()!r})"))
             else:
                 tokens.append(fields[0])
                 tags.append(fields[-1])
@@ -69,7 +70,8 @@ def read_conll(path: Path) -> RawRows:
 
 
 def read_text_folder(path: Path) -> RawRows:
-    """One row ``{"text", "label"}`` per .txt file, the label being its subfolder's name (sorted, so stable)."""
+    """One row ``{"text", "label"}`` per .txt file, the label being its subfolder's name (sorted, so
+    stable)."""
     rows: list[tuple[int, dict]] = []
     for sub in sorted(p for p in path.iterdir() if p.is_dir()):
         for file in sorted(sub.glob("*.txt")):

@@ -34,7 +34,8 @@ def read_info(path: Path) -> tuple[Path, dict]:
         raise DataError(f"Could not read {info_path.name} as LLaMA-Factory's dataset list ({exc}); "
                         "check that it is valid JSON.") from exc
     if not isinstance(info, dict):
-        raise DataError(f"{info_path.name} is not LLaMA-Factory's dataset list (a JSON object of datasets by name).")
+        raise DataError(f"{info_path.name} is not LLaMA-Factory's dataset list (a JSON object of datasets by "
+                        "name).")
     return info_path.parent, info
 
 
@@ -62,9 +63,11 @@ def read_llamafactory(path: Path, *, split: str = "train", subset: str | None = 
     elif entry.get("hf_hub_url"):
         from studio.data.read.hub import read_hub
 
-        raw = read_hub(entry["hf_hub_url"], split=entry.get("split", split), subset=entry.get("subset"), limit=limit)
+        raw = read_hub(entry["hf_hub_url"], split=entry.get("split", split), subset=entry.get("subset"),
+                       limit=limit)
     else:
-        raise DataError(f"The dataset '{subset}' in {LLAMAFACTORY_INFO} names neither a file nor a Hugging Face "
+        raise DataError(f"The dataset '{subset}' in {LLAMAFACTORY_INFO} names neither a file nor a Hugging "
+                        "Face "
                         "Hub id; choose another dataset.")
     translate = _translator(entry)
     raw.rows = [(i, translate(r)) for i, r in raw.rows]

@@ -30,7 +30,8 @@ def read_source(source: str, *, split: str = "train", subset: str | None = None,
     if not source:
         raise DataError(f"No dataset given; choose {LOCAL_HINT} or type a Hub dataset id like org/name.")
     path = Path(source).expanduser()
-    if path.is_dir() and (path / LLAMAFACTORY_INFO).is_file() or path.name == LLAMAFACTORY_INFO and path.is_file():
+    if (path.is_dir() and (path / LLAMAFACTORY_INFO).is_file()
+            or path.name == LLAMAFACTORY_INFO and path.is_file()):
         return read_llamafactory(path, split=split, subset=subset, limit=limit)
     if path.is_dir():
         return read_folder(path, split=split, subset=subset, limit=limit)
@@ -54,5 +55,7 @@ def read_preview(source: str, *, split: str = "train", subset: str | None = None
         return read_sample(Path(source.strip()).expanduser())
     path = Path((source or "").strip()).expanduser()
     remote = not path.exists() or (path.is_dir() and not (path / LLAMAFACTORY_INFO).is_file()
-                                   and not (path / "dataset_dict.json").is_file() and not (path / "state.json").is_file())
-    return read_source(source, split=split, subset=subset, limit=SAMPLE_ROWS if rows is None and remote else rows)
+                                   and not (path / "dataset_dict.json").is_file() and not (path /
+                                   "state.json").is_file())
+    return read_source(source, split=split, subset=subset,
+                       limit=SAMPLE_ROWS if rows is None and remote else rows)

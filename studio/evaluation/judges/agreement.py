@@ -28,7 +28,8 @@ def _answer(turns) -> str:
 
 
 def voted_pairs(path: str | Path | None = None) -> list[dict]:
-    """The arena's votes as pairs: {id, question, answer_x, answer_y, model_x, model_y, human (x/y/tie), blind}.
+    """The arena's votes as pairs: {id, question, answer_x, answer_y, model_x, model_y, human (x/y/tie),
+    blind}.
     A decisive vote puts the chosen answer at x; a tie or both-bad vote is a tie."""
     from studio.chat import feedback
 
@@ -48,7 +49,8 @@ def voted_pairs(path: str | Path | None = None) -> list[dict]:
                 pair = (_last_user(row["prompt"]), _answer(row["chosen"]), _answer(row["rejected"]),
                         row["chosen_model"], row["rejected_model"], "x")
             if pair[0] and pair[1] != pair[2]:
-                pairs.append(dict(zip(("question", "answer_x", "answer_y", "model_x", "model_y", "human"), pair),
+                pairs.append(dict(zip(("question", "answer_x", "answer_y", "model_x", "model_y", "human"),
+                                      pair),
                                   id=len(pairs) + 1, blind=bool(row.get("blind"))))
     return pairs
 
@@ -59,7 +61,8 @@ def agreement(human: list[str], judge: list[str]) -> dict:
     decisive = [(h, j) for h, j in both if "tie" not in (h, j)]
     n = len(both)
     observed = sum(h == j for h, j in both) / n if n else None
-    expected = sum((sum(h == s for h, _ in both) / n) * (sum(j == s for _, j in both) / n) for s in SIDES) if n else None
+    expected = (sum((sum(h == s for h, _ in both) / n) * (sum(j == s for _, j in both) / n) for s in SIDES)
+                if n else None)
     kappa = None
     if n:
         kappa = 1.0 if expected == 1 else (observed - expected) / (1 - expected)
@@ -96,10 +99,12 @@ def self_preference(judge_name: str, judge_base: str | None, contestants: dict[s
     for name, base in contestants.items():
         names = {name.lower(), Path(name).name.lower(), Path(base or "").name.lower()} - {""}
         if own in names or judge_name.lower() in names:
-            return (f"The judge ({judge_name}) is one of the contestants ({name}): judges tend to prefer their own "
+            return (f"The judge ({judge_name}) is one of the contestants ({name}): judges tend to prefer "
+                    "their own "
                     "answers, so read its verdicts with that in mind or pick another judge.")
         if judge_base and base and judge_base == base:
-            return (f"The judge ({judge_name}) shares its base model with {name} ({base}): judges tend to prefer "
+            return (f"The judge ({judge_name}) shares its base model with {name} ({base}): judges tend to "
+                    "prefer "
                     "answers like their own, so read its verdicts with that in mind or pick another judge.")
     return ""
 

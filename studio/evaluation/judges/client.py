@@ -72,7 +72,8 @@ class EndpointJudge:
 
         self.url = base_url.rstrip("/")
         self.timeout, self.retries, self.max_tokens = timeout, retries, max_tokens
-        self._client = OpenAI(base_url=self.url, api_key=api_key or "none", max_retries=retries, timeout=timeout)
+        self._client = OpenAI(base_url=self.url, api_key=api_key or "none", max_retries=retries,
+                              timeout=timeout)
         self.model = model or self._only_model()
         self.name = f"{self.model} at {self.url}"
 
@@ -99,7 +100,8 @@ class EndpointJudge:
                                                                        **settings))
         usage = reply.usage
         text = reply.choices[0].message.content if reply.choices else ""
-        return Reply(text or "", getattr(usage, "prompt_tokens", 0) or 0, getattr(usage, "completion_tokens", 0) or 0)
+        return Reply(text or "", getattr(usage, "prompt_tokens", 0) or 0,
+                     getattr(usage, "completion_tokens", 0) or 0)
 
     def _call(self, work: Callable):
         import openai
@@ -168,7 +170,8 @@ class LocalJudge:
         return Reply(text, sent, int(generation.tokens))
 
 
-def make_judge(spec: str, model: str | None = None, *, key_file: str | None = None, base_name: str = "embedded",
+def make_judge(spec: str, model: str | None = None, *, key_file: str | None = None,
+               base_name: str = "embedded",
                engine=None, timeout: float = 120.0, retries: int = 4):
     """An EndpointJudge for a URL, else a LocalJudge for a model spec."""
     spec = (spec or "").strip()
@@ -202,7 +205,8 @@ class VerdictCache:
 
     def get(self, key: str) -> Reply | None:
         row = self._rows.get(key)
-        return Reply(row["text"], row["prompt_tokens"], row["completion_tokens"], cached=True) if row else None
+        return Reply(row["text"], row["prompt_tokens"], row["completion_tokens"],
+                     cached=True) if row else None
 
     def put(self, key: str, reply: Reply) -> None:
         row = {"key": key, "text": reply.text, "prompt_tokens": reply.prompt_tokens,
@@ -215,8 +219,10 @@ class VerdictCache:
                 fh.write(json.dumps(row) + "\n")
 
 
-def ask(judge, cache: VerdictCache, messages: list[dict], parse: Callable[[str], object]) -> tuple[Reply, object]:
-    """The judge's reply and its parsed verdict (None when even the re-asks held none); cached replies first."""
+def ask(judge, cache: VerdictCache, messages: list[dict],
+        parse: Callable[[str], object]) -> tuple[Reply, object]:
+    """The judge's reply and its parsed verdict (None when even the re-asks held none); cached replies
+    first."""
     key = cache.key(judge.name, messages)
     cached = cache.get(key)
     if cached is not None:

@@ -21,10 +21,12 @@ def judge_votes(judge, votes: str | None = None, *, concurrency: int = 4, progre
 
     pairs = voted_pairs(votes)
     if not pairs:
-        raise StudioError("No arena votes to compare with; vote in the Chat tab first (or pass --votes FILE).")
+        raise StudioError("No arena votes to compare with; vote in the Chat tab first (or pass --votes "
+                          "FILE).")
     questions = [{"id": p["id"], "category": "", "turns": [p["question"]]} for p in pairs]
     counts = grading.Counts()
-    _, records = grading.grade_pairwise(judge, VerdictCache(), questions, {p["id"]: [p["answer_x"]] for p in pairs},
+    _, records = grading.grade_pairwise(judge, VerdictCache(), questions,
+                                        {p["id"]: [p["answer_x"]] for p in pairs},
                                         {p["id"]: [p["answer_y"]] for p in pairs}, ("x", "y"), turns=(1,),
                                         concurrency=concurrency, progress=progress, stop=stop, counts=counts)
     outcomes = grading.combine_orders(records)
@@ -46,14 +48,16 @@ def _print_single(result: dict) -> None:
 
 def _print_pairwise(result: dict) -> None:
     print(f"{result['model']} against {result['against']}: {result['wins']} wins, {result['ties']} ties "
-          f"({result['inconsistent']} of them inconsistent across orders), {result['losses']} losses; win rate "
+          f"({result['inconsistent']} of them inconsistent across orders), {result['losses']} losses; win "
+          "rate "
           f"{result['win_rate']}%, length-controlled {result['lc_win_rate']}%; judged by {result['judge']}.")
 
 
 def print_result(result: dict) -> None:
     (_print_single if result["mode"] == "single" else _print_pairwise)(result)
     if result.get("no_verdict"):
-        print(f"{result['no_verdict']} judge replies held no verdict even when asked again; they are left out "
+        print(f"{result['no_verdict']} judge replies held no verdict even when asked again; they are left "
+              "out "
               "(see the records).")
     if "pairs_out" in result:
         print(f"Wrote {result['pairs']} preference pairs to {result['pairs_out']}"
@@ -67,7 +71,8 @@ def _share(value: float | None) -> str:
 
 
 def print_agreement(result: dict) -> None:
-    print(f"Judge and humans agree on {_share(result['with_ties'])} of the {result['pairs']} pairs with ties, "
+    print(f"Judge and humans agree on {_share(result['with_ties'])} of the {result['pairs']} pairs with "
+          "ties, "
           f"{_share(result['without_ties'])} of the {result['decisive_pairs']} without; Cohen's kappa "
           f"{result['kappa']}; order-flip rate {result['flip_rate']} (judged by {result['judge']}).")
     judge = {r["model"]: r["rating"] for r in result["judge_board"]}
@@ -116,23 +121,28 @@ def _tell(result: dict, as_json: bool, print_text) -> int:
 
 
 def add_judge_parser(sub) -> None:
-    p = sub.add_parser("judge", help="grade a model with a judge model: MT-Bench (FastChat's prompts), win rates, "
+    p = sub.add_parser("judge", help="grade a model with a judge model: MT-Bench (FastChat's prompts), win "
+                                     "rates, "
                                      "AI feedback pairs, agreement with the arena's votes")
     p.add_argument("model", nargs="?", help="run id or folder, 'base', a model folder, a .gguf, or the URL "
                                             "of an OpenAI-compatible server (URL#NAME: one of its models)")
-    p.add_argument("--bench", default="mt-bench", help="mt-bench, or a prompt file (.txt, one per line, or .jsonl)")
+    p.add_argument("--bench", default="mt-bench",
+                   help="mt-bench, or a prompt file (.txt, one per line, or .jsonl)")
     p.add_argument("--against", default=None, help="pairwise: the model to compare with (default: the base); "
                                                    "a URL too")
     p.add_argument("--model-key-file", default=None,
                    help="file holding the API key of a model given as a URL (else OPENAI_API_KEY)")
     p.add_argument("--judge", required=True, help="URL of an OpenAI-compatible server, or a local model spec")
-    p.add_argument("--judge-model", default=None, help="the judge's model name at the URL (default: its only one)")
-    p.add_argument("--judge-key-file", default=None, help="file holding the judge's API key (else OPENAI_API_KEY)")
+    p.add_argument("--judge-model", default=None,
+                   help="the judge's model name at the URL (default: its only one)")
+    p.add_argument("--judge-key-file", default=None,
+                   help="file holding the judge's API key (else OPENAI_API_KEY)")
     p.add_argument("--mode", choices=["single", "pairwise"], default="single")
     p.add_argument("--limit", type=int, default=None, help="only the first N questions")
     p.add_argument("--samples", type=int, default=0,
                    help="AI feedback: sample N answers of MODEL per prompt and judge them against each other")
-    p.add_argument("--pairs-out", default=None, help="write the verdicts as preference pairs (JSONL) to this file")
+    p.add_argument("--pairs-out", default=None,
+                   help="write the verdicts as preference pairs (JSONL) to this file")
     p.add_argument("--votes", nargs="?", const="", default=None, metavar="FILE",
                    help="judge the arena's voted pairs (or FILE's) and report judge-human agreement")
     p.add_argument("--concurrency", type=int, default=4, help="judge requests at once")

@@ -47,10 +47,14 @@ def pairs_from_pairwise(records: list[dict], questions: dict) -> tuple[list[dict
             ties += 1
         elif outcome in ("win", "loss"):
             won = outcome == "win"
-            win_text, lose_text = (given["answer_a"], given["answer_b"]) if won else (given["answer_b"], given["answer_a"])
-            win_model, lose_model = (given["model_a"], given["model_b"]) if won else (given["model_b"], given["model_a"])
-            pairs.append(_row(questions[qid]["turns"][0], win_text, lose_text, win_model, lose_model, given["judge"],
-                              question_id=qid, reasons=reasons, verdicts=[given["verdict"], swapped["verdict"]]))
+            win_text, lose_text = (given["answer_a"], given["answer_b"]) if won else (given["answer_b"],
+                                                                                      given["answer_a"])
+            win_model, lose_model = (given["model_a"], given["model_b"]) if won else (given["model_b"],
+                                                                                      given["model_a"])
+            pairs.append(_row(questions[qid]["turns"][0], win_text, lose_text, win_model, lose_model,
+                              given["judge"],
+                              question_id=qid, reasons=reasons,
+                              verdicts=[given["verdict"], swapped["verdict"]]))
     return pairs, inconsistent, ties
 
 
@@ -78,13 +82,15 @@ def pairs_from_grades(graded: list[list[dict]], questions: dict, seed: int = 0) 
 
 
 def write_pairs(path: str | Path, pairs: list[dict], inconsistent: list[dict] | None = None) -> dict:
-    """Writes the pairs (and the inconsistent items beside them, NAME.inconsistent.jsonl); what was written."""
+    """Writes the pairs (and the inconsistent items beside them, NAME.inconsistent.jsonl); what was
+    written."""
     path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs), encoding="utf-8")
     written = {"pairs_out": str(path), "pairs": len(pairs)}
     if inconsistent:
         listed = path.with_name(path.stem + ".inconsistent.jsonl")
-        listed.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in inconsistent), encoding="utf-8")
+        listed.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in inconsistent),
+                          encoding="utf-8")
         written["inconsistent_out"] = str(listed)
     return written

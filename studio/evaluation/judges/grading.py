@@ -86,13 +86,15 @@ def grade_single(judge, cache: VerdictCache, questions: list[dict], answers: dic
             given = answers[question["id"]]
             reply, rating = ask(judge, cache, single_messages(question, given, turn), parse_rating)
             counts.add(reply)
-            return {"question_id": question["id"], "category": question["category"], "turn": turn, "model": model,
+            return {"question_id": question["id"], "category": question["category"], "turn": turn,
+                    "model": model,
                     "answer": given[turn - 1], "order": "single", "judge": judge.name, "reply": reply.text,
                     "verdict": rating, "outcome": "no verdict" if rating is None else rating}
         return run
 
     calls = [call(q, t) for q in questions for t in judged_turns(q, turns)]
-    records = [r for r in run_calls(calls, concurrency=concurrency, progress=progress, stop=stop, counts=counts) if r]
+    records = [r for r in run_calls(calls, concurrency=concurrency, progress=progress, stop=stop,
+                                    counts=counts) if r]
     return single_summary(records), records
 
 
@@ -106,7 +108,8 @@ def single_summary(records: list[dict]) -> dict:
     return {"mode": "single", "score": _mean([r["verdict"] for r in graded]),
             "turn1": _mean([r["verdict"] for r in graded if r["turn"] == 1]),
             "turn2": _mean([r["verdict"] for r in graded if r["turn"] == 2]),
-            "per_category": {c: _mean([r["verdict"] for r in graded if r["category"] == c]) for c in categories},
+            "per_category": {c: _mean([r["verdict"] for r in graded if r["category"] == c]) for c in
+            categories},
             "n": len(graded), "no_verdict": len(records) - len(graded)}
 
 
@@ -133,7 +136,8 @@ def grade_pairwise(judge, cache: VerdictCache, questions: list[dict], answers: d
         return run
 
     calls = [call(q, t, s) for q in questions for t in judged_turns(q, turns) for s in (False, True)]
-    records = [r for r in run_calls(calls, concurrency=concurrency, progress=progress, stop=stop, counts=counts) if r]
+    records = [r for r in run_calls(calls, concurrency=concurrency, progress=progress, stop=stop,
+                                    counts=counts) if r]
     outcomes = combine_orders(records)
     for record in records:
         record["outcome"] = outcomes[(record["question_id"], record["turn"])]

@@ -33,7 +33,8 @@ class JobSpec:
     key_file: str | None = None
     model_key_file: str | None = None  # the key of a contestant given as a URL (else $OPENAI_API_KEY)
     limit: int | None = None
-    samples: int = 0  # AI feedback: this many sampled answers of the model per prompt, judged against each other
+    # AI feedback: this many sampled answers of the model per prompt, judged against each other
+    samples: int = 0
     pairs_out: str | None = None
     concurrency: int = 4
     max_new_tokens: int = 256
@@ -139,7 +140,8 @@ def run_job(spec: JobSpec, *, engine=None, judge=None, progress=None, stop=None)
                           "(--samples N with --mode single).")
     engine = engine if engine is not None else Engine()
     questions = load_questions(spec.bench, spec.limit)
-    judge = judge or make_judge(spec.judge, spec.judge_model, key_file=spec.key_file, base_name=spec.base_name,
+    judge = judge or make_judge(spec.judge, spec.judge_model, key_file=spec.key_file,
+                                base_name=spec.base_name,
                                 engine=engine, timeout=spec.timeout, retries=spec.retries)
     if hasattr(judge, "check"):
         judge.check()  # an unreachable judge or a refused key is said before the answers take their time
@@ -158,24 +160,31 @@ def run_job(spec: JobSpec, *, engine=None, judge=None, progress=None, stop=None)
     cache = VerdictCache()
     labels = [c[0] for c in contestants]
     if spec.samples and spec.mode == "single":
-        graded = [grading.grade_single(judge, cache, questions, answers[label], label, **common)[1] for label in labels]
-        summary, records = grading.single_summary([r for g in graded for r in g]), [r for g in graded for r in g]
+        graded = [grading.grade_single(judge, cache, questions, answers[label], label,
+                                       **common)[1] for label in labels]
+        summary, records = grading.single_summary([r for g in graded for r in g]), [r for g in graded for r in
+        g]
     elif spec.mode == "single":
-        summary, records = grading.grade_single(judge, cache, questions, answers[labels[0]], labels[0], **common)
+        summary, records = grading.grade_single(judge, cache, questions, answers[labels[0]], labels[0],
+                                                **common)
     else:
         from studio.evaluation.judges.winrate import from_records
 
-        summary, records = grading.grade_pairwise(judge, cache, questions, answers[labels[0]], answers[labels[1]],
+        summary, records = grading.grade_pairwise(judge, cache, questions, answers[labels[0]],
+                                                  answers[labels[1]],
                                                   (labels[0], labels[1]), **common)
         summary.update(from_records(records))
     result = {**summary, "bench": "mt-bench" if spec.bench.lower() in (MT_BENCH, "mt_bench", "mtbench")
-              else Path(spec.bench).name, "model": spec.model, "against": labels[1] if len(labels) > 1 else None,
-              "judge": judge.name, "questions": len(questions), "stopped": bool(stop is not None and stop.is_set()),
+              else Path(spec.bench).name, "model": spec.model,
+              "against": labels[1] if len(labels) > 1 else None,
+              "judge": judge.name, "questions": len(questions),
+              "stopped": bool(stop is not None and stop.is_set()),
               "tokens_sent": counts.sent, "tokens_received": counts.received, "judge_calls": counts.calls,
               "cached_calls": counts.cached, "seconds": round(time.time() - counts.started, 1),
               "warning": _warning(spec, judge, labels, remote)}
     if spec.pairs_out:
-        result.update(_write_pairs(spec, records, questions, graded if spec.samples and spec.mode == "single" else None))
+        result.update(_write_pairs(spec, records, questions,
+                                   graded if spec.samples and spec.mode == "single" else None))
     folder, run = job_folder(spec.model, spec.base_name, time.strftime("%Y%m%d-%H%M%S-") + spec.mode)
     return save_result(result, records, folder, run)
 
@@ -186,7 +195,8 @@ def _contestants(spec: JobSpec) -> list[tuple[str, str, int | None]]:
         if spec.samples < 2:
             raise StudioError(f"--samples must be at least 2 (got {spec.samples}): a pair needs two answers.")
         if spec.mode == "pairwise" and spec.samples != 2:
-            raise StudioError("Pairwise AI feedback compares two samples; use --samples 2, or --mode single to "
+            raise StudioError("Pairwise AI feedback compares two samples; use --samples 2, or --mode single "
+                              "to "
                               "grade more answers each and keep the best and a lower one.")
         return [(f"{spec.model} sample {k + 1}", spec.model, k) for k in range(spec.samples)]
     if spec.mode == "pairwise":
@@ -248,9 +258,12 @@ def card_rows(run_dir: Path) -> list[list[str]]:
     rows = []
     for result in saved.values():
         if result.get("mode") == "single":
-            text = f"{result['score']} / 10 (turn 1: {result['turn1']}, turn 2: {result['turn2']}; {result['n']} answers)"
+            text = (f"{result['score']} / 10 (turn 1: {result['turn1']}, turn 2: {result['turn2']}; "
+                    f"{result['n']} answers)")
         else:
             text = (f"win rate {result['win_rate']}% (length-controlled {result['lc_win_rate']}%) against "
-                    f"{result['against']}: {result['wins']} wins, {result['ties']} ties, {result['losses']} losses")
-        rows.append([str(result.get("bench", "?")), str(result.get("mode", "?")), text, str(result.get("judge", "?"))])
+                    f"{result['against']}: {result['wins']} wins, {result['ties']} ties, {result['losses']} "
+                    "losses")
+        rows.append([str(result.get("bench", "?")), str(result.get("mode", "?")), text,
+                     str(result.get("judge", "?"))])
     return rows

@@ -92,7 +92,8 @@ def _messages(spec: dict, fields: dict) -> list[dict]:
 
 
 def parse_rating(reply: str) -> float | None:
-    """FastChat's reading of a single grade: ``[[x]]``, else ``[x]``, else ``Rating: x`` (1-10); None: no verdict."""
+    """FastChat's reading of a single grade: ``[[x]]``, else ``[x]``, else ``Rating: x`` (1-10); None: no
+    verdict."""
     match = ONE_SCORE.search(reply) or ONE_SCORE_BACKUP.search(reply)
     if match:
         return float(ast.literal_eval(match.group(1)))
@@ -103,7 +104,8 @@ def parse_rating(reply: str) -> float | None:
 
 
 def parse_pair(reply: str) -> str | None:
-    """FastChat's reading of a pairwise verdict: "A", "B" or "tie" (checked in that order); None: no verdict."""
+    """FastChat's reading of a pairwise verdict: "A", "B" or "tie" (checked in that order); None: no
+    verdict."""
     for mark, verdict in (("[[A]]", "A"), ("[[B]]", "B"), ("[[C]]", "tie")):
         if mark in reply:
             return verdict

@@ -19,6 +19,7 @@ from studio.chat.sampling import Sampling
 from studio.chat.sources import BASE, default_source, source_choices
 from studio.chat.turns import add_message, answer, prepare_retry, sentence
 from studio.ui.judge import deck_panel
+from studio.ui.judge.chat_settings import settings_column
 from studio.ui.run_picker import run_choices
 from studio.ui.wiring import on
 
@@ -225,33 +226,6 @@ def toggle_shared(shared: bool):
     return gr.update(visible=not shared)
 
 
-def _settings_column(suffix: str, title: str) -> dict:
-    """One side's settings, named as ChatForm names them (side 2's end in ``_b``)."""
-    gr.Markdown(title)
-    d, eid = Sampling(), suffix.replace("_", "-")
-    return {
-        "system" + suffix: gr.Textbox("", label="System prompt", lines=2, elem_id=f"chat-system{eid}",
-                                      info="Empty: the model's own default, if its template has one."),
-        "temperature" + suffix: gr.Slider(0.0, 1.5, value=d.temperature, step=0.05, label="Temperature",
-                                          elem_id=f"chat-temperature{eid}",
-                                          info="0 = always the most likely word (repeatable); higher = more "
-                                               "varied."),
-        "top_p" + suffix: gr.Slider(0.05, 1.0, value=d.top_p, step=0.05, label="Top-p",
-                                    elem_id=f"chat-top-p{eid}",
-                                    info="Sample only from the most likely words that add up to this "
-                                         "probability."),
-        "max_new_tokens" + suffix: gr.Slider(8, 1024, value=d.max_new_tokens, step=8, label="Max new tokens",
-                                             elem_id=f"chat-max-new{eid}",
-                                             info="Length limit of each answer."),
-        "repetition_penalty" + suffix: gr.Slider(1.0, 2.0, value=d.repetition_penalty, step=0.05,
-                                                 label="Repetition penalty", elem_id=f"chat-repetition{eid}",
-                                                 info="Above 1 discourages repeating the same words."),
-        "seed" + suffix: gr.Number(d.seed, precision=0, label="Seed", elem_id=f"chat-seed{eid}",
-                                   info="Same seed + same settings = same sampled answer; Retry uses the "
-                                        "next seed."),
-    }
-
-
 def build(trust_component=None, model_component=None) -> dict:
     gr.Markdown("Talk to **two models at once**: every message goes to both. Pick any two (the base, a run, "
                 "a checkpoint, a model folder or a .gguf path). In **blind** mode the sides are shuffled and "
@@ -291,9 +265,9 @@ def build(trust_component=None, model_component=None) -> dict:
         shared = gr.Checkbox(True, label="Same settings for both sides", elem_id="chat-shared")
         with gr.Row():
             with gr.Column():
-                set_a = _settings_column("", "**Side 1** (both sides while shared)")
+                set_a = settings_column("", "**Side 1** (both sides while shared)")
             with gr.Column(visible=False) as col_b:
-                set_b = _settings_column("_b", "**Side 2**")
+                set_b = settings_column("_b", "**Side 2**")
     arena = gr.State(None)
     base = model_component if model_component is not None else gr.State("embedded")
     trust = trust_component if trust_component is not None else gr.State(False)
@@ -303,21 +277,29 @@ def build(trust_component=None, model_component=None) -> dict:
     talk = {"message": message, "arena": arena, "pick_a": pick_a, "pick_b": pick_b, "blind": blind,
             "base": base,
             "trust": trust, **settings}
-    # "multiple": Enter while both panes answer reaches send, which answers with a sentence (not silence).
-    for event in (message.submit, send_btn.click):
-        on(event, send, talk, outputs, form=ChatForm, show_progress="hidden", trigger_mode="multiple")
-    on(retry_btn.click, retry, {k: v for k, v in talk.items() if k != "message"}, outputs, form=ChatForm,
-       show_progress="hidden", trigger_mode="multiple")
-    on(stop_btn.click, stop, {"arena": arena}, {"status": status}, form=ChatForm, queue=False)
-    for event in (clear_btn.click, chat_a.clear, chat_b.clear):  # a pane's trash icon clears the conversation
-        on(event, clear, {"arena": arena}, outputs, form=ChatForm)
-    for key, fn in (("a", vote_a), ("b", vote_b), ("tie", vote_tie), ("bad", vote_bad)):
-        on(buttons[key].click, fn, {"arena": arena, **settings}, {**panes, "status": status}, form=ChatForm)
-    shared.change(toggle_shared, shared, col_b)
+    buttons.update(send=send_btn, stop=stop_btn, retry=retry_btn, clear=clear_btn, refresh=refresh)
+    _wire(buttons, talk, outputs, settings, col_b)
     picks = {"pick_a": pick_a, "pick_b": pick_b, "base": base, "auto_a": auto_a}
     picked = {"pick_a": pick_a, "pick_b": pick_b, "status": status, "auto_a": auto_a}
     on(refresh.click, refresh_picks, picks, picked, form=ChatForm)
     # A deck of questions (MT-Bench, a prompt file) to vote on
     deck_panel.build(send, ChatForm, talk, outputs)
     return {"picks": picks, "picked": picked, "status": status}
+
+
+def _wire(buttons: dict, talk: dict, outputs: dict, settings: dict, col_b) -> None:
+    """The conversation's events: send, retry, stop, clear, the votes and the shared-settings switch."""
+    arena, message, status = talk["arena"], talk["message"], outputs["status"]
+    panes = {key: outputs[key] for key in ("pane_a", "pane_b", "arena")}
+    # "multiple": Enter while both panes answer reaches send, which answers with a sentence (not silence).
+    for event in (message.submit, buttons["send"].click):
+        on(event, send, talk, outputs, form=ChatForm, show_progress="hidden", trigger_mode="multiple")
+    on(buttons["retry"].click, retry, {k: v for k, v in talk.items() if k != "message"}, outputs,
+       form=ChatForm, show_progress="hidden", trigger_mode="multiple")
+    on(buttons["stop"].click, stop, {"arena": arena}, {"status": status}, form=ChatForm, queue=False)
+    for event in (buttons["clear"].click, panes["pane_a"].clear, panes["pane_b"].clear):  # or a trash icon
+        on(event, clear, {"arena": arena}, outputs, form=ChatForm)
+    for key, fn in (("a", vote_a), ("b", vote_b), ("tie", vote_tie), ("bad", vote_bad)):
+        on(buttons[key].click, fn, {"arena": arena, **settings}, {**panes, "status": status}, form=ChatForm)
+    settings["shared"].change(toggle_shared, settings["shared"], col_b)
 

@@ -9,7 +9,7 @@ import gradio as gr
 import pandas as pd
 import yaml
 
-from studio.runs.files import choose_run, chosen_run
+from studio.runs.chosen import choose_run, chosen_run
 from studio.sweeps.study import RECIPE, list_sweeps, load_result, sweeps_dir
 from studio.ui.i18n import tr
 from studio.ui.messages import fail

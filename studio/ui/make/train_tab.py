@@ -9,8 +9,9 @@ from typing import Any
 
 import gradio as gr
 
+from studio.errors import StudioError
 from studio.i18n import translate
-from studio.methods import all_methods, get_method
+from studio.methods import all_methods, find_method, get_method
 from studio.safety.consent import FROM_APP
 from studio.ui import monitor, samples_panel
 from studio.ui.make import classify_plan, code_consent
@@ -94,7 +95,10 @@ def change_method(form: dict) -> dict:
         return {"recipe": cfg.to_dict(), "recipe_pick": str(SHIPPED_RECIPE[method]),
                 "advice": method_advice(method),
                 **values_from_config(cfg, ALL_KEYS), **option_groups(method)}
-    return {"advice": method_advice(method), **option_groups(method)}
+    # The user's own data stays; the learning rate becomes the method's (DPO's is ~100x smaller than SFT's).
+    chosen = find_method(method)
+    rate = {"training.learning_rate": chosen.learning_rate} if chosen else {}
+    return {"advice": method_advice(method), **rate, **option_groups(method)}
 
 
 def show_command(form: dict) -> dict:
@@ -143,8 +147,11 @@ def time_estimate(form: dict) -> dict:
     try:
         cfg = config_from_values(form.get("recipe"), config_values(form))
         return {"estimate": estimate_sentence(estimate(cfg, list_runs_safe(), this_machine()))}
-    except Exception as exc:  # noqa: BLE001 - an estimate is a view: a form being edited must not break it
+    except (StudioError, ValueError) as exc:  # a form being edited: no estimate until it makes sense
         log.debug("no time estimate: %s", exc)
+        return {"estimate": ""}
+    except Exception:
+        log.exception("the time estimate failed")
         return {"estimate": ""}
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from studio.errors import StudioError
 from studio.ui.i18n import tr
 from studio.ui.messages import fail, ok, warn
 from studio.ui.progress import progress_html
@@ -63,7 +64,7 @@ def follow(form: dict) -> dict:
 
     try:
         info = get_run(run_id)
-    except Exception:  # noqa: BLE001 - a run deleted meanwhile: the page says so on its next pick
+    except (StudioError, OSError):  # a run deleted meanwhile: the page says so on its next pick
         return {"seen": None, "tick": gr.Timer(active=False)}
     records = read_records(info.dir)
     key = [run_id, info.state, info.step, len(records)]

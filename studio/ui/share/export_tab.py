@@ -31,10 +31,16 @@ def export_run(run_id: str | None, destination: str, merge: bool):
     if not run_id:
         return warn("Pick a finished or stopped run to export.")
     try:
+        from studio.evaluation.classify_eval import is_classifier_run
+        from studio.publish.classify_export import export_classifier
         from studio.publish.hub import export_adapter
 
-        target = (destination or "").strip() or default_destination(run_id)
-        path = export_adapter(_run(run_id).dir, Path(target).expanduser(), merge=bool(merge))
+        target = Path((destination or "").strip() or default_destination(run_id)).expanduser()
+        run_dir = _run(run_id).dir
+        if is_classifier_run(run_dir):  # one folder transformers' pipeline loads, checked against the run
+            export_classifier(run_dir, target)
+            return ok(f"Saved the classifier to {target}.")
+        path = export_adapter(run_dir, target, merge=bool(merge))
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the UI
         return fail(exc)
     what = "adapter and the merged full model" if merge else "adapter"
@@ -94,9 +100,9 @@ def fill_destination(run_id: str | None):
 def build() -> dict:
     gr.Markdown("Keep what you trained. The **adapter** is small (a few MB) and needs the base model to run; "
                 "**merging** writes a full standalone model (as large as the base).")
-    run = gr.Dropdown(run_choices(chat_ready=True), label="Run", elem_id="export-run",
-                      info="Runs with a trained adapter. None yet? Train one in Make → 3 · Train, or press "
-                           "Pineapple pizza demo.")
+    run = gr.Dropdown(run_choices(to_share=True), label="Run", elem_id="export-run",
+                      info="Runs with a trained adapter or classifier. None yet? Train one in Make → 3 · Train, "
+                           "or press Pineapple pizza demo.")
     with gr.Row():
         with gr.Column():
             gr.Markdown("### Save to a folder")
