@@ -34,7 +34,10 @@ def error_classes(sources: dict[Path, str]) -> set[str]:
 
 def _placeholder(node: ast.expr, taken: set[str]) -> str:
     """A name for the value: the variable's or attribute's own name, else "value"; unique in its key."""
-    base = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else "value"
+    if isinstance(node, ast.Name):
+        base = node.id
+    else:
+        base = node.attr if isinstance(node, ast.Attribute) else "value"
     name, number = base, 2
     while name in taken:
         name, number = f"{base}{number}", number + 1
@@ -49,7 +52,8 @@ def template(node: ast.expr) -> str | None:
     if not isinstance(node, ast.JoinedStr):
         return None
     taken: set[str] = set()
-    return "".join(part.value if isinstance(part, ast.Constant) else "{" + _placeholder(part.value, taken) + "}"
+    return "".join(part.value if isinstance(part, ast.Constant) else "{" + _placeholder(part.value, taken) +
+    "}"
                    for part in node.values)
 
 

@@ -71,7 +71,8 @@ def main(out_path: str, root: str) -> None:
 
     def preview():
         raw = read_preview("owner/pairs")
-        return {"rows": [r for _, r in raw.rows], "origin": raw.origin, "cached": cached_files("datasets--owner--pairs")}
+        return {"rows": [r for _, r in raw.rows], "origin": raw.origin,
+                "cached": cached_files("datasets--owner--pairs")}
 
     def whole():
         raw = read_source("owner/pairs")
@@ -81,21 +82,24 @@ def main(out_path: str, root: str) -> None:
         "method": "dpo", "model": {"name": "owner/tiny"},
         "data": {"source": "owner/pairs", "template": "chatml"},
         "lora": {"r": 4, "alpha": 8, "dropout": 0.0},
-        "training": {"learning_rate": 1e-2, "max_steps": 2, "batch_size": 2, "max_length": 64, "save_steps": 100},
+        "training": {"learning_rate": 1e-2, "max_steps": 2, "batch_size": 2, "max_length": 64,
+                     "save_steps": 100},
         "output": {"dir": f"{root}/runs"},
     })
     run_dir = Path(root) / "run"
 
     def trained():
         summary = train(cfg, run_dir)
-        return {k: summary[k] for k in ("global_step", "base_model", "base_model_path", "data_cached", "train_loss")}
+        return {k: summary[k] for k in ("global_step", "base_model", "base_model_path", "data_cached",
+                                        "train_loss")}
 
     def cache():
         seen = {"identity": source_identity("owner/pairs", "train", None)}
         data = prepare(cfg)[4]
         seen.update(hit=data.prepared, key=data.cache_key)
         # A push to the dataset on the Hub: the same name now resolves to another commit.
-        request = urllib.request.Request(os.environ["HF_ENDPOINT"] + "/_test/commit/datasets/owner/pairs", b"",
+        request = urllib.request.Request(os.environ["HF_ENDPOINT"] + "/_test/commit/datasets/owner/pairs",
+                                         b"",
                                          method="POST")
         seen["new_sha"] = json.loads(urllib.request.urlopen(request).read())["sha"]
         seen["identity_after"] = source_identity("owner/pairs", "train", None)

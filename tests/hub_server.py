@@ -92,7 +92,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ---- answers -------------------------------------------------------------------------------------
 
-    def _send(self, status: int, body: bytes = b"", headers: dict | None = None, *, head: bool = False) -> None:
+    def _send(self, status: int, body: bytes = b"", headers: dict | None = None, *,
+              head: bool = False) -> None:
         self.send_response(status)
         for k, v in {"Content-Length": str(len(body)), **(headers or {})}.items():
             self.send_header(k, v)
@@ -118,7 +119,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _gate(self, repo: Repo, repo_id: str, head: bool) -> bool:
         if repo.gated:
-            self._error(401, "GatedRepo", f"Access to {repo.kind} {repo_id} is restricted. You must have access "
+            self._error(401, "GatedRepo",
+                        f"Access to {repo.kind} {repo_id} is restricted. You must have access "
                         "to it and be authenticated to access it. Please log in.", head)
         return repo.gated
 

@@ -112,7 +112,8 @@ class Handler(BaseHTTPRequestHandler):
         text = verdict(rule, messages)
         with self.server.lock:
             self.server.answered += 1
-        self._send(200, {"id": "judge-1", "object": "chat.completion", "created": int(time.time()), "model": rule,
+        self._send(200, {"id": "judge-1", "object": "chat.completion", "created": int(time.time()),
+                         "model": rule,
                          "choices": [{"index": 0, "finish_reason": "stop",
                                       "message": {"role": "assistant", "content": text}}],
                          "usage": {"prompt_tokens": len(json.dumps(messages)) // 4,

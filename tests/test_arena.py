@@ -33,7 +33,8 @@ def test_a_tie_and_both_bad_are_half_a_win_each():
     votes = [Vote("A", "B", 1.0, True), Vote("A", "B", 1.0, True), Vote("B", "A", 1.0, True),
              Vote("A", "B", 0.5, True), Vote("B", "A", 0.5, True)]
     a, b = leaderboard(votes, prior_sd=None, resamples=100)["ranked"]
-    assert a["rating"] - b["rating"] == pytest.approx(elo_gap(3, 2), abs=0.1)  # 2 + 2 x 0.5 against 1 + 2 x 0.5
+    # 2 + 2 x 0.5 against 1 + 2 x 0.5
+    assert a["rating"] - b["rating"] == pytest.approx(elo_gap(3, 2), abs=0.1)
 
 
 def test_an_unbeaten_model_stays_finite_and_only_blind_votes_rank():
@@ -124,7 +125,8 @@ def read_votes_from(rows: list[dict]) -> list[Vote]:
 def test_overlapping_intervals_get_a_sentence_and_the_chat_files_are_read(tmp_path, monkeypatch):
     monkeypatch.setenv("STUDIO_HOME", str(tmp_path))
     feedback.append_row(feedback.feedback_path(), feedback.preference_row(
-        [{"role": "user", "content": "hi"}], "hello", "hey", "run:x", "base", blind=True, conversation="c", turn=1))
+        [{"role": "user", "content": "hi"}], "hello", "hey", "run:x", "base", blind=True, conversation="c",
+        turn=1))
     feedback.append_row(feedback.other_votes_path(), feedback.other_vote_row(
         "both-bad", [], "a", [], "b", "run:x", "base", blind=True, conversation="c", turn=2))
     votes = read_votes()

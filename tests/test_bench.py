@@ -62,8 +62,10 @@ def test_bench_answers_with_the_adapter_off_and_on_and_saves_the_figures(tiny_mo
                                       init_lora_weights=False))
     model.save_pretrained(run / "adapter")
     AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(run / "adapter")
-    (run / "adapter" / "studio_base.json").write_text(json.dumps({"model": str(tiny_model_dir), "base_model": "tiny"}))
-    assert main(["bench", str(run), "--task", "ifeval", "--limit", "3", "--max-new-tokens", "8", "--json"]) == 0
+    (run / "adapter" / "studio_base.json").write_text(json.dumps({"model": str(tiny_model_dir),
+                                                                  "base_model": "tiny"}))
+    assert main(["bench", str(run), "--task", "ifeval", "--limit", "3", "--max-new-tokens", "8",
+                 "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["prompts"] == 3
     for side in ("base", "tuned"):

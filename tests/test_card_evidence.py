@@ -24,15 +24,18 @@ def test_card_carries_benchmark_and_provenance_and_no_secret_or_path(run_dir, mo
     from studio.publish.card import build_model_card
 
     monkeypatch.setenv("HF_TOKEN", CANARY)
-    bench = {"ifeval": {"base": {"prompt_strict": 0.25, "prompt_loose": 0.3, "inst_strict": 0.35, "inst_loose": 0.4,
+    bench = {"ifeval": {"base": {"prompt_strict": 0.25, "prompt_loose": 0.3, "inst_strict": 0.35,
+                                 "inst_loose": 0.4,
                                  "prompts": 100},
-                        "tuned": {"prompt_strict": 0.5, "prompt_loose": 0.55, "inst_strict": 0.6, "inst_loose": 0.65,
+                        "tuned": {"prompt_strict": 0.5, "prompt_loose": 0.55, "inst_strict": 0.6,
+                                  "inst_loose": 0.65,
                                   "prompts": 100}}}
     (run_dir / "bench.json").write_text(json.dumps(bench))
     card = build_model_card(run_dir)
 
     assert "## Benchmark" in card and "(100 prompts)" in card
-    # Wilson 95% interval of 50 of 100: 40.4%-59.6%; instruction-level shares have no prompt count, no interval.
+    # Wilson 95% interval of 50 of 100: 40.4%-59.6%; instruction-level shares have no prompt count, no
+    # interval.
     assert "| IFEVAL | prompt-level strict | 25.0% (17.5%–34.3%) | 50.0% (40.4%–59.6%) |" in card
     assert "| IFEVAL | instruction-level loose | 40.0% | 65.0% |" in card
 
@@ -45,7 +48,8 @@ def test_card_carries_benchmark_and_provenance_and_no_secret_or_path(run_dir, mo
     assert "a local folder (no Hub revision)" in card and "`studio train config.yaml`" in card
     recipe = yaml.safe_load(card.split("```yaml\n", 1)[1].split("```", 1)[0])
     assert recipe["dpo"]["beta"] == 0.5 and recipe["training"]["max_steps"] == 4
-    assert recipe["data"]["source"] == "train.jsonl" and recipe["model"]["name"] == cfg["model"]["name"].rsplit("/")[-1]
+    assert recipe["data"]["source"] == "train.jsonl"
+    assert recipe["model"]["name"] == cfg["model"]["name"].rsplit("/")[-1]
     assert CANARY not in card and str(run_dir.parent) not in card and "/tmp/" not in card
 
 

@@ -61,7 +61,8 @@ def test_catalog_schema_and_current_families():
         assert set(m) >= {"id", "family", "params_b", "kind", "licence", "gated", "template"}, m
         assert isinstance(m["params_b"], float) and m["params_b"] > 0, m
         assert isinstance(m["gated"], bool) and m["licence"].strip() and m["template"] in templates, m
-        assert set(m) <= {"category", "id", "family", "params_b", "kind", "licence", "gated", "template", "note", "shape"}, m
+        assert set(m) <= {"category", "id", "family", "params_b", "kind", "licence", "gated", "template",
+                          "note", "shape"}, m
     families = {m["family"] for m in rows}
     assert {"Qwen3", "Gemma 3", "SmolLM3", "Llama 3.2", "Llama 3.1", "Phi-4-mini", "Mistral"} <= families
     for family in families - {"Phi-4-mini"}:  # Microsoft published no Phi-4-mini base model

@@ -21,7 +21,8 @@ from studio.ui.judge.chat_tab import ChatForm
 
 ROOT = Path(__file__).resolve().parent.parent
 # One side's settings, by the names the tab gives them: greedy and short.
-FAST = {"system": "", "temperature": 0.0, "top_p": 1.0, "max_new_tokens": 6, "repetition_penalty": 1.0, "seed": 0}
+FAST = {"system": "", "temperature": 0.0, "top_p": 1.0, "max_new_tokens": 6, "repetition_penalty": 1.0,
+        "seed": 0}
 
 
 def user(text):
@@ -44,11 +45,13 @@ def tiny_adapter(tmp_path_factory, tiny_model_dir) -> Path:
                                       init_lora_weights=False))
     model.save_pretrained(adapter)
     AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(adapter)
-    (adapter / "studio_base.json").write_text(json.dumps({"model": str(tiny_model_dir), "base_model": "tiny"}))
+    (adapter / "studio_base.json").write_text(json.dumps({"model": str(tiny_model_dir),
+                                                          "base_model": "tiny"}))
     return adapter
 
 
-def form(message, arena, pick_a, pick_b, settings=FAST, blind=False, context=None, settings_b=None) -> ChatForm:
+def form(message, arena, pick_a, pick_b, settings=FAST, blind=False, context=None,
+         settings_b=None) -> ChatForm:
     """What the Chat tab hands its handlers: side 2's settings end in _b (shared unless given)."""
     side_b = {f"{k}_b": v for k, v in (settings_b or FAST).items()}
     return ChatForm(message=message, arena=arena, pick_a=pick_a, pick_b=pick_b, blind=blind, base="embedded",
@@ -98,7 +101,8 @@ def test_blind_shuffle_is_per_conversation():
     swaps = [arena_mod.new_conversation(("run:x", BASE), True, rng).swap for _ in range(200)]
     assert 60 < sum(swaps) < 140  # both orders happen, about equally
     assert not any(arena_mod.new_conversation(("run:x", BASE), False, rng).swap for _ in range(50))
-    arena = next(a for a in (arena_mod.new_conversation(("run:x", BASE), True, rng) for _ in range(50)) if a.swap)
+    arena = next(a for a in (arena_mod.new_conversation(("run:x", BASE), True,
+                                                        rng) for _ in range(50)) if a.swap)
     assert arena.pane_specs() == {"a": BASE, "b": "run:x"}
     arena.a, arena.b = [user("hi"), bot("1")], [user("hi"), bot("2")]
     assert arena_mod.begin_turn(arena, ("run:x", BASE), True, rng) is arena  # the sides stay put
@@ -113,8 +117,10 @@ def test_blind_shuffle_is_per_conversation():
 # ---- votes become data ------------------------------------------------------------------------------
 def _voted_arena():
     arena = arena_mod.new_conversation(("run:x", BASE), blind=True, rng=random.Random(1))
-    arena.a = [user("Is pineapple on pizza a crime?"), bot("No, it is a matter of taste."), user("Sure?"), bot("Yes.")]
-    arena.b = [user("Is pineapple on pizza a crime?"), bot("Yes, a grave one."), user("Sure?"), bot("Absolutely.")]
+    arena.a = [user("Is pineapple on pizza a crime?"), bot("No, it is a matter of taste."), user("Sure?"),
+               bot("Yes.")]
+    arena.b = [user("Is pineapple on pizza a crime?"), bot("Yes, a grave one."), user("Sure?"),
+               bot("Absolutely.")]
     arena.labels = {"a": "model-a", "b": "model-b"}
     return arena
 
@@ -128,7 +134,8 @@ def test_decisive_vote_is_one_preference_row_and_ties_stay_apart():
     row = rows[0]
     assert row["prompt"] == [{"role": "system", "content": "Be brief."}, *arena.b[:-1]]
     assert row["chosen"] == [bot("Absolutely.")] and row["rejected"] == [bot("Yes.")]
-    assert (row["chosen_model"], row["rejected_model"], row["blind"], row["turn"]) == ("model-b", "model-a", True, 2)
+    assert (row["chosen_model"], row["rejected_model"], row["blind"], row["turn"]) == ("model-b", "model-a",
+                                                                                       True, 2)
     with pytest.raises(ChatError, match="already voted"):
         arena_mod.vote(arena, "a")
     same = _voted_arena()
@@ -164,8 +171,8 @@ def test_concurrent_votes_from_several_processes_never_interleave(studio_home):
     rows = [json.loads(line) for line in lines]  # every line is one whole row
     assert len(rows) == 240
     for tag in "wxyz":
-        assert sorted(int(r["chosen"][0]["content"][1:]) for r in rows if r["chosen"][0]["content"][0] == tag) \
-            == list(range(60))
+        tagged = [r["chosen"][0]["content"] for r in rows if r["chosen"][0]["content"][0] == tag]
+        assert sorted(int(content[1:]) for content in tagged) == list(range(60))
 
 
 # ---- the tab's handlers on a real tiny model -----------------------------------------------------------
@@ -180,7 +187,8 @@ def test_two_turns_stream_into_both_panes_with_one_base_in_memory(tiny_model_dir
     assert arena.labels == {"a": Path(tiny_model_dir).name, "b": Path(tiny_adapter).parent.name}
     assert shared().loaded_bases() == 1  # base and adapter share one copy
     assert arena.a[1]["content"] != arena.b[1]["content"]  # the adapter really answered
-    retried = list(chat_tab.retry(ChatForm(arena=arena, **{**FAST, "temperature": 0.7, "top_p": 0.9})))[-1]["arena"]
+    retried = list(chat_tab.retry(ChatForm(arena=arena, **{**FAST, "temperature": 0.7,
+                                                           "top_p": 0.9})))[-1]["arena"]
     assert len(retried.a) == 4 and retried.attempt == 1
     status = chat_tab.vote_a(ChatForm(arena=retried))["status"]
     assert "Saved" in status and feedback.count_rows() == 1
@@ -189,7 +197,8 @@ def test_two_turns_stream_into_both_panes_with_one_base_in_memory(tiny_model_dir
 def test_long_history_drops_oldest_turns_with_a_notice(tiny_model_dir):
     arena = None
     for i in range(4):
-        _, last = chat(f"Tell me about pizza and Paris, part {i}.", arena, str(tiny_model_dir), str(tiny_model_dir),
+        _, last = chat(f"Tell me about pizza and Paris, part {i}.", arena, str(tiny_model_dir),
+                       str(tiny_model_dir),
                        context=90)
         arena = last["arena"]
     assert "oldest" in last["note_a"] and "90-token context" in last["note_a"]
@@ -207,9 +216,11 @@ def test_bad_inputs_say_one_sentence_in_their_pane_only(tiny_model_dir, tmp_path
     broken.mkdir()
     (broken / "config.json").write_text("{not json")
     _, last = chat("Hello?", None, str(broken), str(tiny_model_dir))
-    assert last["note_a"].startswith("⚠ Could not") and last["note_a"].count(".") <= 3 and last["arena"].a == []
+    assert last["note_a"].startswith("⚠ Could not") and last["note_a"].count(".") <= 3
+    assert last["arena"].a == []
     assert len(last["arena"].b) == 2
-    bad = {**FAST, "repetition_penalty": -1.0}  # transformers refuses a negative repetition penalty while generating
+    # transformers refuses a negative repetition penalty while generating
+    bad = {**FAST, "repetition_penalty": -1.0}
     _, last = chat("Hello?", None, str(tiny_model_dir), str(tiny_model_dir), settings=FAST, settings_b=bad)
     assert "failed while answering" in last["note_b"] and last["arena"].b == [] and len(last["arena"].a) == 2
 
@@ -257,7 +268,8 @@ def test_different_bases_load_one_after_the_other_and_are_freed(tiny_model_dir, 
 
 
 def _studio(*args, stdin=""):
-    return subprocess.run([sys.executable, "-m", "studio", *args], cwd=ROOT, input=stdin, capture_output=True, check=False,
+    return subprocess.run([sys.executable, "-m", "studio", *args], cwd=ROOT, input=stdin, capture_output=True,
+                          check=False,
                           text=True, timeout=180)
 
 
@@ -270,7 +282,8 @@ def test_terminal_conversation_with_two_models_and_the_one_shot_prompt(tiny_mode
     assert out.count(f"[{tiny_model_dir.name}]") == 3 and out.count(run_label) == 3  # two turns and a retry
     assert "Type a message first." in out and out.rstrip().endswith("Bye.")
     gone = _studio("chat", "run:deleted", stdin="hi\n")
-    assert gone.returncode == 2 and gone.stderr.strip() == "error: The run deleted no longer exists; pick another model."
+    assert gone.returncode == 2 and gone.stderr.strip() == ("error: The run deleted no longer exists; pick "
+                                                            "another model.")
     once = _studio("chat", str(tiny_adapter.parent), "--prompt", "Hi", "--json", "--max-new-tokens", "3")
     assert once.returncode == 0, once.stderr
     assert set(json.loads(once.stdout.strip().splitlines()[-1])) == {"before", "after"}
@@ -319,7 +332,7 @@ def test_second_base_is_refused_when_it_cannot_fit(tiny_model_dir, tmp_path):
 
 def test_blind_send_hides_the_names_until_the_vote(tiny_model_dir, tiny_adapter):
     _, last = chat("Is pineapple on pizza a crime?", None, str(tiny_model_dir), str(tiny_adapter), blind=True)
-    assert "hidden until you vote" in last["pane_a"]["label"] and "hidden until you vote" in last["pane_b"]["label"]
+    assert all("hidden until you vote" in last[pane]["label"] for pane in ("pane_a", "pane_b"))
     voted = chat_tab.vote_b(ChatForm(arena=last["arena"]))
     pane_a, pane_b, status, arena = voted["pane_a"], voted["pane_b"], voted["status"], voted["arena"]
     names = {Path(tiny_model_dir).name, Path(tiny_adapter).parent.name}
@@ -338,13 +351,14 @@ def test_side_one_follows_the_newest_finished_run_until_the_user_picks_another(t
         return chat_tab.refresh_picks(ChatForm(pick_a=pick_a, pick_b=pick_b, base="embedded", auto_a=auto_a))
 
     first = refresh(None, None, None)
-    assert first["pick_a"]["value"] == BASE and first["auto_a"] == BASE  # nothing trained yet: the base, picked automatically
+    # nothing trained yet: the base, picked automatically
+    assert first["pick_a"]["value"] == BASE and first["auto_a"] == BASE
     run_dir = runs_dir() / "20261125-000000-demo"  # a finished run, as the worker leaves it on disk
     shutil.copytree(tiny_adapter, run_dir / "adapter")
     files.update_status(run_dir, new=True, id=run_dir.name, name="demo", method="dpo", state="completed",
                         step=1, total=1, created=1.0)
     followed = refresh(BASE, BASE, first["auto_a"])
-    assert followed["pick_a"]["value"] == f"run:{run_dir.name}" and followed["auto_a"] == f"run:{run_dir.name}"
+    assert followed["pick_a"]["value"] == followed["auto_a"] == f"run:{run_dir.name}"
     kept = refresh(str(tiny_adapter), BASE, followed["auto_a"])  # the user's own pick stays: no value sent
     assert "value" not in kept["pick_a"] and kept["auto_a"] == followed["auto_a"]
     # Opening Judge refreshes twice (Judge, then its Arena): the second call may see the State the first
@@ -395,7 +409,8 @@ def test_blind_errors_never_name_the_model_before_the_vote(tiny_model_dir, tmp_p
     steps, last = chat("Hello?", None, str(broken), str(tiny_model_dir), blind=True)
     failed = "a" if last["arena"].a == [] else "b"
     note = last[f"note_{failed}"]
-    assert note.startswith("⚠ Could not read the tokenizer in this pane's model") and "not a valid JSON" in note
+    assert note.startswith("⚠ Could not read the tokenizer in this pane's model") and ("not a valid "
+                                                                                       "JSON") in note
     shown = " ".join(str(v) for s in steps for k, v in s.items() if k in ("note_a", "note_b", "status"))
     labels = " ".join(str(s[p]["label"]) for s in steps for p in ("pane_a", "pane_b"))
     for name in ("secret-broken-model", str(broken), tiny_model_dir.name):
@@ -405,15 +420,16 @@ def test_blind_errors_never_name_the_model_before_the_vote(tiny_model_dir, tmp_p
                    blind=True)
     arena = last["arena"]
     failed = "a" if arena.swap else "b"  # side 2 carries the bad settings
-    assert last[f"note_{failed}"] == "⚠ this pane's model failed while answering (ValueError); the details are " \
-                                     "in the studio log."
+    assert last[f"note_{failed}"] == ("⚠ this pane's model failed while answering (ValueError); the details "
+                                      "are in the studio log.")
     assert tiny_model_dir.name not in last[f"note_{failed}"]
     _, unblind = chat("Hello?", None, str(tiny_model_dir), str(tiny_model_dir), settings=FAST, settings_b=bad)
     assert tiny_model_dir.name in unblind["note_b"]  # outside blind mode the sentence names it
 
 
 def test_a_message_sent_while_both_panes_answer_gets_a_sentence(tiny_model_dir):
-    first = chat_tab.send(form("Is pineapple on pizza a crime?", None, str(tiny_model_dir), str(tiny_model_dir)))
+    first = chat_tab.send(form("Is pineapple on pizza a crime?", None, str(tiny_model_dir),
+                               str(tiny_model_dir)))
     arena = None
     for out in first:
         arena = out["arena"]
@@ -436,7 +452,8 @@ def test_a_batch_of_prompts_gets_the_answers_each_prompt_gets_alone(tiny_adapter
     from studio.chat.sampling import Sampling
 
     pair = BeforeAfter(tiny_adapter.parent)
-    prompts = ["hi", "is pineapple on pizza a crime under the law of any country", "tell me"]  # unequal lengths
+    # unequal lengths
+    prompts = ["hi", "is pineapple on pizza a crime under the law of any country", "tell me"]
     sampling = Sampling(max_new_tokens=8)
     answers = {}
     for tuned in (False, True):

@@ -17,7 +17,8 @@ def write(path, rows):
 
 
 def test_each_layout_is_read_with_its_task_and_labels(tmp_path):
-    text = read_labelled(write(tmp_path / "t.jsonl", [{"text": "a", "label": "pos"}, {"text": "b", "label": "neg"},
+    text = read_labelled(write(tmp_path / "t.jsonl",
+                               [{"text": "a", "label": "pos"}, {"text": "b", "label": "neg"},
                                                       {"text": "c", "label": "pos"}]))
     assert (text.task, text.labels, text.targets, text.counts()) == ("text", ["neg", "pos"], [1, 0, 1],
                                                                      {"neg": 1, "pos": 2})
@@ -25,7 +26,8 @@ def test_each_layout_is_read_with_its_task_and_labels(tmp_path):
     pair = read_labelled(str(tmp_path / "p.tsv"))
     assert pair.task == "pair" and pair.inputs == [("x", "y"), ("z", "w")] and pair.labels == ["0", "1"]
     premise = read_labelled(write(tmp_path / "nli.jsonl", [{"premise": "p", "hypothesis": "h", "label": 2},
-                                                           {"premise": "q", "hypothesis": "i", "label": 0.0}]))
+                                                           {"premise": "q", "hypothesis": "i",
+                                                            "label": 0.0}]))
     assert premise.task == "pair" and premise.labels == ["0", "2"] and premise.targets == [1, 0]
     multi = read_labelled(write(tmp_path / "m.jsonl", [{"text": "a", "labels": ["x", "y"]},
                                                        {"text": "b", "labels": ["y"]}]))
@@ -82,7 +84,8 @@ def test_figures_on_a_hand_checked_case():
     assert report["accuracy"] == round(4 / 6, 4)
     # a: P 2/3 R 2/3; b: P 1/2 R 1/2; c: P 1 R 1 -> macro-F1 (2/3 + 1/2 + 1) / 3
     assert report["macro_f1"] == round((2 / 3 + 1 / 2 + 1) / 3, 4) and report["warning"] is None
-    assert metrics.single_label_report([0, 1], [1, 1], ["a", "b"])["warning"].startswith("The model predicts 'b'")
+    assert metrics.single_label_report([0, 1], [1, 1],
+                                       ["a", "b"])["warning"].startswith("The model predicts 'b'")
 
 
 def test_entity_f1_counts_whole_chunks_as_seqeval_does():
@@ -106,7 +109,9 @@ def test_data_inspect_for_classify_shows_label_counts_imbalance_and_the_share_cu
     assert main(["data", "inspect", path, "--method", "classify", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["label_counts"] == {"common": 10, "rare": 1} and "imbalanced" in report["imbalance_warning"]
-    raw = Tokenizer(models.WordLevel({"a": 0, "b": 1, "c": 2, "d": 3, "e": 4, "f": 5, "[UNK]": 6}, unk_token="[UNK]"))
+    raw = Tokenizer(models.WordLevel({"a": 0, "b": 1, "c": 2, "d": 3, "e": 4, "f": 5, "[UNK]": 6},
+                                     unk_token="[UNK]"))
     raw.pre_tokenizer = pre_tokenizers.Whitespace()
-    words = describe(read_labelled(path), PreTrainedTokenizerFast(tokenizer_object=raw), max_length=3)["tokens"]
+    words = describe(read_labelled(path), PreTrainedTokenizerFast(tokenizer_object=raw),
+                     max_length=3)["tokens"]
     assert (words["max"], words["share_truncated"]) == (6, round(10 / 11, 4))

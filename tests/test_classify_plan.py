@@ -20,7 +20,8 @@ def recipe(encoder, tmp_path, **data) -> RunConfig:
     return RunConfig.from_dict({
         "method": "classify", "model": {"name": str(encoder)},
         "data": {"source": str(train), "eval_fraction": 0.2, **data}, "lora": {"r": 2, "alpha": 4},
-        "training": {"num_epochs": 2, "batch_size": 8, "max_length": 16}, "classify": {"train": "head"}}).validate()
+        "training": {"num_epochs": 2, "batch_size": 8, "max_length": 16},
+        "classify": {"train": "head"}}).validate()
 
 
 def test_counts_on_the_meta_device_equal_what_each_strategy_really_trains(encoder):
@@ -57,7 +58,8 @@ def test_the_catalog_lists_encoders_by_size_with_a_verdict_per_strategy():
     data = encoder_catalog(Machine("cpu", "CPU", 8.0))
     ids = [m["id"] for m in data["models"]]
     assert ids[0] == "embedded-encoder" and {"google-bert/bert-base-uncased", "microsoft/mdeberta-v3-base",
-                                              "FacebookAI/xlm-roberta-base", "answerdotai/ModernBERT-base"} <= set(ids)
+                                              "FacebookAI/xlm-roberta-base",
+                                             "answerdotai/ModernBERT-base"} <= set(ids)
     sizes = [m["params_b"] for m in data["models"]]
     assert sizes == sorted(sizes)
     for model in data["models"]:

@@ -1,5 +1,7 @@
-"""A classify run pushed to the Hub (the fake Hub of tests/test_hub.py, huggingface_hub's real client) as a model
-that transformers' pipeline loads: id2label with the run's names, the pipeline tag and the figures in the card;
+"""A classify run pushed to the Hub (the fake Hub of tests/test_hub.py, huggingface_hub's real client) as a
+model
+that transformers' pipeline loads: id2label with the run's names, the pipeline tag and the figures in the
+card;
 the pushed bytes loaded back with pipeline() give the run's own figures. And a dataset's ClassLabel names are
 kept as the labels."""
 
@@ -26,7 +28,8 @@ def classifier_run(tmp_path_factory):
     cfg = RunConfig.from_dict({
         "method": "classify", "model": {"name": str(encoder)},
         "data": {"source": str(files[0]), "eval_source": str(files[1])}, "lora": {"r": 2, "alpha": 4},
-        "training": {"num_epochs": 2, "batch_size": 8, "max_length": 16, "learning_rate": 5e-3, "save_steps": 100},
+        "training": {"num_epochs": 2, "batch_size": 8, "max_length": 16, "learning_rate": 5e-3,
+                     "save_steps": 100},
         "classify": {"train": "lora", "head_learning_rate": 5e-2}}).validate()
     train(cfg, root / "run")
     return root / "run", files[1]

@@ -37,7 +37,8 @@ def run(encoder, files, folder, strategy, **training):
     cfg = RunConfig.from_dict({
         "method": "classify", "model": {"name": str(encoder)},
         "data": {"source": str(files[0]), "eval_source": str(files[1])}, "lora": {"r": 2, "alpha": 4},
-        "training": {"num_epochs": 1, "batch_size": 8, "max_length": 16, "learning_rate": 5e-3, "save_steps": 100,
+        "training": {"num_epochs": 1, "batch_size": 8, "max_length": 16, "learning_rate": 5e-3,
+                     "save_steps": 100,
                      **training},
         "classify": {"train": strategy}}).validate()
     return train(cfg, folder)
@@ -54,12 +55,14 @@ def test_head_only_leaves_every_encoder_weight_bit_identical_and_trains_the_head
 
     before, (folder, summary) = weights(encoder), runs["head"]
     after = weights(folder / "model")
-    body = [k for k in before if not k.startswith("pooler")]  # BertModel's keys; the classifier's are prefixed
+    # BertModel's keys; the classifier's are prefixed
+    body = [k for k in before if not k.startswith("pooler")]
     assert body and all(torch.equal(before[k], after[f"bert.{k}"]) for k in before)
     assert summary["trainable_params"] == sum(after[k].numel() for k in after if k.startswith("classifier."))
     from transformers import AutoModelForSequenceClassification
 
-    fresh = AutoModelForSequenceClassification.from_pretrained(encoder, num_labels=2)  # the seeded, untrained head
+    # the seeded, untrained head
+    fresh = AutoModelForSequenceClassification.from_pretrained(encoder, num_labels=2)
     assert fresh.classifier.weight.shape == after["classifier.weight"].shape
     saved = json.loads((folder / "eval.json").read_text())
     assert saved["before"]["examples"] == 8 and saved["after"]["labels"] == ["bad", "good"]
@@ -109,7 +112,8 @@ def test_predict_refuses_a_folder_without_a_classifier_in_one_sentence(capsys, t
 
 def test_token_labelling_trains_on_first_subwords_and_reports_entity_f1(encoder, tmp_path):
     rows = [{"tokens": ["alice", "met", "bob", "in", "paris"], "tags": ["B-PER", "O", "B-PER", "O", "B-LOC"]},
-            {"tokens": ["bob", "met", "alice", "in", "london"], "tags": ["B-PER", "O", "B-PER", "O", "B-LOC"]}] * 4
+            {"tokens": ["bob", "met", "alice", "in", "london"],
+             "tags": ["B-PER", "O", "B-PER", "O", "B-LOC"]}] * 4
     data = write_jsonl(tmp_path / "ner.jsonl", rows)
     summary = run(encoder, (data, data), tmp_path / "ner", "lora")
     report = json.loads((tmp_path / "ner" / "eval.json").read_text())["after"]
@@ -142,7 +146,8 @@ def test_the_try_panel_and_the_comparison_view_show_a_registered_run(runs, files
     assert table["Macro-F1"].iloc[1] == json.loads((folder / "eval.json").read_text())["after"]["macro_f1"]
     from studio.ui.make.classify_data import labelled_summary
 
-    summary = labelled_summary(str(files[0]), str(runs["full"][0] / "model"), 8, ["row", "problem"])["summary"]
+    summary = labelled_summary(str(files[0]), str(runs["full"][0] / "model"), 8,
+                               ["row", "problem"])["summary"]
     assert "text classification: 24 examples" in summary and "longer than 8 (cut)" in summary
 
 
@@ -162,17 +167,21 @@ def test_a_classify_run_goes_through_the_worker_like_any_run(encoder, files):
     assert info.state == "completed", (info.message, (info.dir / "log.txt").read_text()[-2000:])
     summary = json.loads((info.dir / "summary.json").read_text())
     assert summary["global_step"] == 2 and summary["trainable_params"] < summary["total_params"]
-    assert [json.loads(line)["step"] for line in (info.dir / "metrics.jsonl").read_text().splitlines()][:2] == [1, 2]
+    lines = (info.dir / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines][:2] == [1, 2]
 
 
-def test_an_exported_lora_classifier_loads_in_transformers_pipeline_with_the_runs_figures(runs, tmp_path, capsys):
+def test_an_exported_lora_classifier_loads_in_transformers_pipeline_with_the_runs_figures(runs, tmp_path,
+                                                                                          capsys):
     from transformers import pipeline
 
     assert main(["export", str(runs["lora"][0]), "--to", str(tmp_path / "out")]) == 0
     result = json.loads(capsys.readouterr().out)
     trained = json.loads((runs["lora"][0] / "eval.json").read_text())["after"]
     assert result["check"]["same"] and result["check"]["macro_f1"] == trained["macro_f1"]
-    assert result["pipeline_tag"] == "text-classification" and not (tmp_path / "out" / "adapter_config.json").exists()
+    assert result["pipeline_tag"] == "text-classification" and not (tmp_path / "out" /
+    "adapter_config.json").exists()
     answer = pipeline("text-classification", model=str(tmp_path / "out"))("the food was great")[0]
     assert answer["label"] in ("bad", "good") and 0 < answer["score"] <= 1
-    assert main(["export", str(runs["lora"][0]), "--to", str(tmp_path / "out")]) == 2  # never over its own files
+    # never over its own files
+    assert main(["export", str(runs["lora"][0]), "--to", str(tmp_path / "out")]) == 2

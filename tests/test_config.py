@@ -30,7 +30,8 @@ def test_yaml_round_trip(tmp_path):
 
 def test_options_that_moved_into_a_method_section_still_load(tmp_path):
     # Recipes and run folders written before the method registry kept DPO's options under training.
-    (tmp_path / "old.yaml").write_text("method: dpo\ndata: {source: x.jsonl}\ntraining: {beta: 0.3, sft_weight: 1.0}\n")
+    (tmp_path / "old.yaml").write_text("method: dpo\ndata: {source: x.jsonl}\ntraining: {beta: 0.3, "
+                                       "sft_weight: 1.0}\n")
     cfg = RunConfig.from_yaml(tmp_path / "old.yaml").validate()
     assert cfg.dpo.beta == 0.3 and cfg.dpo.sft_weight == 1.0
     assert "beta" not in cfg.to_dict()["training"] and cfg.to_dict()["dpo"]["beta"] == 0.3
@@ -77,11 +78,15 @@ def test_bad_override_syntax():
     ({"training": {"batch_size": 0}}, "Batch size must be at least 1"),
     ({"method": "dpo", "dpo": {"sft_weight": -1}}, "SFT weight cannot be negative"),
     ({"training": {"max_length": 8}}, "Max length must be at least 16"),
-    ({"training": {"num_epochs": None, "max_steps": None}}, "Set either training.num_epochs or training.max_steps"),
+    ({"training": {"num_epochs": None, "max_steps": None}},
+     "Set either training.num_epochs or training.max_steps"),
     ({"data": {"source": ""}}, "No dataset given"),
-    ({"method": "ppo"}, "Method must be one of sft, reward, rl, online_dpo, dpo, kto, orpo, simpo, classify, not 'ppo'"),
-    ({"data": {"template": "alpaca"}}, "Option 'data.template' must be one of auto, model, chatml, llama2, zephyr"),
-    ({"training": {"report_to": "tensorboard, mlflow"}}, "Option 'training.report_to' must be one of none, .*not 'mlflow'"),
+    ({"method": "ppo"},
+     "Method must be one of sft, reward, rl, online_dpo, dpo, kto, orpo, simpo, classify, not 'ppo'"),
+    ({"data": {"template": "alpaca"}},
+     "Option 'data.template' must be one of auto, model, chatml, llama2, zephyr"),
+    ({"training": {"report_to": "tensorboard, mlflow"}},
+     "Option 'training.report_to' must be one of none, .*not 'mlflow'"),
 ])
 def test_validation_sentences(sections, message):
     cfg = RunConfig.from_dict(valid(**sections))
@@ -122,14 +127,16 @@ def test_dpo_recipes_follow_the_field_advice():
 
 
 def test_every_option_with_fixed_values_is_checked_from_its_metadata_and_shown_alike():
-    """The values are declared once, on the field: validate(), the UI's dropdown and the CLI's help read them."""
+    """The values are declared once, on the field: validate(), the UI's dropdown and the CLI's help read
+    them."""
     from studio.cli import build_parser
     from studio.config import choices_of, config_field, fixed_options
     from studio.methods import method_names
     from studio.ui.widgets import fields_choices
 
     options = fixed_options()
-    assert {"method", "data.template", "training.precision", "training.device", "training.gradient_checkpointing",
+    assert {"method", "data.template", "training.precision", "training.device",
+            "training.gradient_checkpointing",
             "training.report_to", "training.lr_scheduler", "lora.target_modules", "distributed.strategy",
             "dpo.loss_type"} <= set(options)
     train_help = build_parser()._subparsers._group_actions[0].choices["train"].format_help()

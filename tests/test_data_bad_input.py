@@ -21,7 +21,8 @@ def line(obj) -> bytes:
 
 
 def good(i):
-    return {"messages": [{"role": "user", "content": f"Question {i}?"}, {"role": "assistant", "content": f"Answer {i}."}]}
+    return {"messages": [{"role": "user", "content": f"Question {i}?"},
+                         {"role": "assistant", "content": f"Answer {i}."}]}
 
 
 def assert_one_sentence(message: str):
@@ -35,14 +36,16 @@ def test_each_bad_row_is_reported_and_the_rest_stay_usable(tmp_path):
         line(good(0)),
         line({"conversation": []}),                                            # 1 missing field
         line({"messages": "hello there"}),                                     # 2 wrong type
-        line({"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "  "}]}),  # 3 empty
+        # 3 empty
+        line({"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "  "}]}),
         line({"messages": [{"role": "robot", "content": "beep"}]}),            # 4 unknown role
         line({"messages": [{"role": "user", "content": "Anyone there?"}]}),    # 5 no assistant turn
         b'{"messages": [{"role": "user", "content": "cut off\n',               # 6 invalid JSON line
         b'{"messages": "caf\xe9 latin-1"}\n',                                  # 7 undecodable bytes
         b"\n",                                                                 # blank lines are not rows
         line(["a", "list"]),                                                   # 8 not an object
-        line({"messages": [{"role": "user", "content": 42}, {"role": "assistant", "content": "x"}]}),  # 9 type
+        # 9 type
+        line({"messages": [{"role": "user", "content": 42}, {"role": "assistant", "content": "x"}]}),
         line(good(10)),
     ]))
     data = load(path, "sft")
@@ -77,14 +80,16 @@ def test_preference_row_problems(tmp_path):
         {"row": 1, "message": "chosen is the same as rejected"},
         {"row": 2, "message": "missing field 'rejected'"},
         {"row": 3, "message": "empty text in 'prompt'"},
-        {"row": 4, "message": "field 'chosen' has the wrong type: expected text or a list of messages, got a number"},
+        {"row": 4, "message": "field 'chosen' has the wrong type: expected text or a list of messages, got a "
+                              "number"},
     ]
 
 
 def test_hh_rlhf_identical_and_empty_replies(tmp_path):
     same = L.HH_RLHF[1]["chosen"]
     rows = L.HH_RLHF + [{"chosen": same, "rejected": same},
-                        {"chosen": "\n\nHuman: Hi?\n\nAssistant:", "rejected": "\n\nHuman: Hi?\n\nAssistant: Hello."}]
+                        {"chosen": "\n\nHuman: Hi?\n\nAssistant:",
+                         "rejected": "\n\nHuman: Hi?\n\nAssistant: Hello."}]
     path = write_jsonl(tmp_path / "hh.jsonl", rows)
     data = load(path, "dpo")
     assert len(data.dataset) == 2
@@ -142,7 +147,8 @@ def test_json_value_that_is_not_rows(value, expected, tmp_path):
 def test_missing_file_folder_and_wrong_kind(tmp_path):
     empty = tmp_path / "empty-folder"
     empty.mkdir()
-    for source, expected in [(tmp_path / "nope.jsonl", "does not exist"), (empty, "Could not read the folder"),
+    for source, expected in [(tmp_path / "nope.jsonl", "does not exist"),
+                             (empty, "Could not read the folder"),
                              ("./data/missing.csv", "does not exist")]:
         with pytest.raises(DataError, match=expected) as err:
             load(source)

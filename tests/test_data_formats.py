@@ -40,13 +40,16 @@ SFT_CASES = [
     ("alpaca", L.ALPACA, "alpaca",
      [user("Give three tips for staying healthy."), bot(L.ALPACA[0]["output"])]),
     ("dolphin", L.DOLPHIN, "alpaca",
-     [system(L.DOLPHIN[0]["instruction"]), user(L.DOLPHIN[0]["input"]), bot("Paris is the capital of France.")]),
+     [system(L.DOLPHIN[0]["instruction"]), user(L.DOLPHIN[0]["input"]),
+      bot("Paris is the capital of France.")]),
     ("openorca", L.OPENORCA, "openorca", [user(L.OPENORCA[0]["question"]), bot("7")]),
-    ("prompt-completion text", L.PROMPT_COMPLETION_TEXT, "prompt-completion", [user("The sky is"), bot(" blue.")]),
+    ("prompt-completion text", L.PROMPT_COMPLETION_TEXT, "prompt-completion",
+     [user("The sky is"), bot(" blue.")]),
     ("prompt-completion messages", L.PROMPT_COMPLETION_CONVERSATIONAL, "prompt-completion",
      [user("What color is the sky?"), bot("It is blue.")]),
     ("dolly", L.DOLLY_15K, "dolly",
-     [user("When did Virgin Australia start operating?\n\nVirgin Australia commenced services on 31 August 2000 "
+     [user("When did Virgin Australia start operating?\n\nVirgin Australia commenced services on 31 August "
+           "2000 "
            "as Virgin Blue."), bot("Virgin Australia commenced services on 31 August 2000.")]),
     ("prompt-response", L.PROMPT_RESPONSE, "prompt-response", [user("Name a planet."), bot("Mars.")]),
     ("question-answer", L.QUESTION_ANSWER, "question-answer", [user("What is 2 + 2?"), bot("4")]),
@@ -77,7 +80,8 @@ def test_alpaca_input_joins_the_instruction(tmp_path):
 
 def test_openorca_keeps_a_non_empty_system_prompt(tmp_path):
     data = load(write_jsonl(tmp_path / "o.jsonl", L.OPENORCA))
-    assert data.dataset[1]["messages"][0] == system("You are an AI assistant that helps people find information.")
+    assert data.dataset[1]["messages"][0] == system("You are an AI assistant that helps people find "
+                                                    "information.")
 
 
 PREF_CASES = [
@@ -106,13 +110,15 @@ def test_preference_schemas(name, rows, fmt, first, tmp_path):
 
 def test_orca_dpo_pairs_system_turn(tmp_path):
     data = load(write_jsonl(tmp_path / "p.jsonl", L.ORCA_DPO_PAIRS), "dpo")
-    assert data.dataset[1]["prompt"] == [system("You are a helpful assistant, who always provide explanation."),
+    assert data.dataset[1]["prompt"] == [system("You are a helpful assistant, who always provide "
+                                                "explanation."),
                                          user("Is the sky blue?")]
 
 
 def test_ultrafeedback_as_sft_uses_its_messages(tmp_path):
     data = load(write_jsonl(tmp_path / "u.jsonl", L.ULTRAFEEDBACK_BINARIZED), "sft")
-    assert data.format == "messages" and data.dataset[0]["messages"] == L.ULTRAFEEDBACK_BINARIZED[0]["messages"]
+    assert data.format == "messages"
+    assert data.dataset[0]["messages"] == L.ULTRAFEEDBACK_BINARIZED[0]["messages"]
 
 
 def test_helpsteer_sft_takes_the_best_response(tmp_path):
@@ -129,9 +135,11 @@ def test_helpsteer_preference_pairs_best_against_worst(tmp_path):
     data = load(write_jsonl(tmp_path / "h.jsonl", rows), "dpo")
     assert (data.kind, len(data.dataset)) == ("preference", 2)
     assert data.dataset[1] == {"prompt": [user("Explain gravity in one line.")],
-                               "chosen": [bot("Masses attract each other.")], "rejected": [bot("Things fall up.")]}
+                               "chosen": [bot("Masses attract each other.")],
+                               "rejected": [bot("Things fall up.")]}
     assert data.errors == []  # a lone response is not a broken row: it gives no pair, and says so
-    assert data.remarks == [{"row": 4, "message": "gives no pair: only one response to this prompt", "skipped": True}]
+    assert data.remarks == [{"row": 4, "message": "gives no pair: only one response to this prompt",
+                             "skipped": True}]
     assert data.notes[0].startswith("2 pairs made by the rule: HelpSteer scores")
 
 
@@ -149,7 +157,8 @@ def test_oasst_preference_from_ranked_siblings(tmp_path):
     data = load(write_jsonl(tmp_path / "o.jsonl", L.OASST2), "dpo")
     assert len(data.dataset) == 1 and data.notes[0].startswith("1 pair made by the rule: oasst ranks")
     assert data.dataset[0] == {"prompt": [user("Is pineapple on pizza a crime?")],
-                               "chosen": [bot("No, it is a matter of taste.")], "rejected": [bot("Yes, a serious one.")]}
+                               "chosen": [bot("No, it is a matter of taste.")],
+                               "rejected": [bot("Yes, a serious one.")]}
 
 
 def test_oasst_deleted_and_orphaned_messages_are_reported(tmp_path):
@@ -168,7 +177,8 @@ def test_column_map_overrides_detection(tmp_path):
         load(path, "sft", column_map={"prompt": "q", "chosen": "good", "rejected": "bad"})
     data = load(path, "dpo", column_map={"prompt": "q", "chosen": "good", "rejected": "bad"})
     assert data.format == "trl-preference"
-    assert data.dataset[0] == {"prompt": [user("Is the sky blue?")], "chosen": [bot("Yes.")], "rejected": [bot("No.")]}
+    assert data.dataset[0] == {"prompt": [user("Is the sky blue?")], "chosen": [bot("Yes.")],
+                               "rejected": [bot("No.")]}
     # A null mapping hides a column, so detection can be steered away from a wrong guess.
     hidden = load(write_jsonl(tmp_path / "a.jsonl", L.ALPACA), "sft", column_map={"instruction": None,
                                                                                   "output": None})
@@ -191,7 +201,8 @@ def test_csv_tsv_json_and_parquet(tmp_path):
         w.writeheader()
         w.writerows(rows)
     (tmp_path / "d.json").write_text(json.dumps(rows), encoding="utf-8")
-    (tmp_path / "cols.json").write_text(json.dumps({k: [r[k] for r in rows] for k in rows[0]}), encoding="utf-8")
+    (tmp_path / "cols.json").write_text(json.dumps({k: [r[k] for r in rows] for k in rows[0]}),
+                                        encoding="utf-8")
     pq.write_table(pa.Table.from_pylist(L.NO_ROBOTS), tmp_path / "m.parquet")
     for name in ("d.csv", "d.tsv", "d.json", "cols.json"):
         data = load(tmp_path / name)

@@ -30,7 +30,8 @@ def test_unreadable_columns_are_offered_for_mapping_and_the_preview_follows(tiny
                or r["choices"] == ["", "ask", "id", "reply"] for r in roles)
 
     picks = {"prompt": "ask", "response": "reply"}
-    text = data_tab.mapping_text({f"map.{role}": picks.get(role, "") for role in data_tab.MAP_ROLES})["data.column_map"]
+    text = data_tab.mapping_text({f"map.{role}": picks.get(role, "") for role in
+    data_tab.MAP_ROLES})["data.column_map"]
     assert parse_column_map(text) == picks
     out = _inspect(path, text, tiny_model_dir)
     summary, preview, roles = out["summary"], out["preview"], _roles(out)
@@ -48,7 +49,8 @@ def test_the_mapping_is_saved_in_the_recipe_and_the_command(tmp_path):
 
 
 def test_unsure_detection_says_which_layouts_it_weighed(tiny_model_dir, tmp_path):
-    rows = [{"instruction": "Say hi", "input": "", "output": "Hi!", "text": "### Instruction: Say hi ### Hi!"}] * 3
+    rows = [{"instruction": "Say hi", "input": "", "output": "Hi!",
+             "text": "### Instruction: Say hi ### Hi!"}] * 3
     summary = _inspect(write_jsonl(tmp_path / "both.jsonl", rows), "", tiny_model_dir)["summary"]
     assert "alpaca" in summary and "**Unsure:** the columns also fit text" in summary
 
@@ -69,6 +71,7 @@ def test_cli_inspect_maps_columns_too(tiny_model_dir, tmp_path, capsys):
     assert main(["data", "inspect", str(path), "--model", str(tiny_model_dir), "--template", "chatml",
                  "--map", "prompt=ask,response=reply", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert (report["format"], report["valid_rows"], report["columns"]) == ("prompt-response", 4, ["ask", "id", "reply"])
+    assert (report["format"], report["valid_rows"], report["columns"]) == ("prompt-response", 4,
+                                                                           ["ask", "id", "reply"])
     assert main(["data", "inspect", str(path), "--model", str(tiny_model_dir), "--map", "prompt"]) != 0
     assert "must look like role=column" in capsys.readouterr().err

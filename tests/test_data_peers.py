@@ -37,7 +37,8 @@ def test_peer_file_is_read_as_declared(name):
 
 
 def test_llamafactory_folder_offers_its_datasets_by_name():
-    with pytest.raises(DataError, match=r"offers \d+ local datasets \(identity, alpaca_en_demo.*subset") as err:
+    with pytest.raises(DataError, match=r"offers \d+ local datasets \(identity, "
+                                        r"alpaca_en_demo.*subset") as err:
         read_source(str(PEERS / "llamafactory"))
     assert len(str(err.value).split("; ")) == 2  # one sentence: what is there, what to do
     with pytest.raises(DataError, match="has no dataset 'nope'"):
@@ -62,12 +63,14 @@ def test_llamafactory_dataset_read_through_its_declared_columns_and_tags(subset,
 
 def test_v1_messages_keep_parts_weights_and_tool_calls():
     sft = normalise(read_source(str(PEERS / "llamafactory" / "v1_sft_demo.jsonl"), limit=1)).examples[0]
-    assert sft["messages"][0] == {"role": "user", "content": "hi"}  # loss_weight 0 on a user turn changes nothing
+    # loss_weight 0 on a user turn changes nothing
+    assert sft["messages"][0] == {"role": "user", "content": "hi"}
     assert sft["messages"][1]["content"].startswith("Hello! I am {{name}}")
     tools = normalise(read_source(str(PEERS / "llamafactory" / "reason_tool_use_demo_50.jsonl"))).examples
     calls = [m for ex in tools for m in ex["messages"] if m.get("tool_calls")]
     assert calls and all(c["tool_calls"][0]["function"]["name"] for c in calls)
-    assert sum("tools" in ex for ex in tools) > 40 and all(json.loads(ex["tools"]) for ex in tools if "tools" in ex)
+    assert sum("tools" in ex for ex in tools) > 40 and all(json.loads(ex["tools"]) for ex in tools if "tools"
+    in ex)
     assert any(m["content"].startswith("<think>\n") for m in tools[0]["messages"])
 
 
@@ -95,9 +98,11 @@ def test_kto_rows_keep_their_label():
 
 
 @pytest.mark.parametrize("name,method,words", [
-    ("llamafactory/kto_en_demo.json", "dpo", "This is KTO data.*DPO needs preference pairs.*choose KTO for it"),
+    ("llamafactory/kto_en_demo.json", "dpo",
+     "This is KTO data.*DPO needs preference pairs.*choose KTO for it"),
     # a bare kind (no method named) gets the sentence without a method's title or a suggestion
-    ("llamafactory/kto_en_demo.json", "preference", "This is KTO data.*the chosen method needs preference pairs"),
+    ("llamafactory/kto_en_demo.json", "preference",
+     "This is KTO data.*the chosen method needs preference pairs"),
     ("llamafactory/c4_demo.jsonl", "dpo", "This is raw text.*choose SFT for it"),
     ("llamafactory/dpo_en_demo.json", "sft", "SFT learns from demonstrations; choose DPO"),
     ("llamafactory/mllm_demo.json", "sft", "holds images besides text.*trains text-only models"),
@@ -108,14 +113,17 @@ def test_a_method_refuses_data_it_cannot_train_on_in_one_sentence(name, method, 
     from studio.data import load_training_data
 
     with pytest.raises(DataError, match=words) as err:
-        load_training_data(DataConfig(source=str(PEERS / name)), data_asked(method) if method != "preference" else method)
+        load_training_data(DataConfig(source=str(PEERS / name)),
+                           data_asked(method) if method != "preference" else method)
     assert str(err.value).count(". ") == 0 and str(err.value).endswith(".")
 
 
 @pytest.mark.parametrize("name,asked,kind", [
-    ("llamafactory/dpo_en_demo.json", "preference", "preference"), ("llamafactory/dpo_en_demo.json", "dpo", "preference"),
+    ("llamafactory/dpo_en_demo.json", "preference", "preference"),
+    ("llamafactory/dpo_en_demo.json", "dpo", "preference"),
     ("llamafactory/dpo_en_demo.json", "kto", "preference"), ("llamafactory/kto_en_demo.json", "kto", "kto"),
-    ("llamafactory/c4_demo.jsonl", "sft", "text"), ("llamafactory/glaive_toolcall_en_demo.json", "sft", "tool"),
+    ("llamafactory/c4_demo.jsonl", "sft", "text"),
+    ("llamafactory/glaive_toolcall_en_demo.json", "sft", "tool"),
 ])
 def test_a_method_or_the_kind_it_declares_gets_the_data_it_can_train_on(name, asked, kind):
     from studio.config import DataConfig

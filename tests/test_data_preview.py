@@ -21,7 +21,8 @@ from studio.methods import data_asked
 # SmolLM2-135M-Instruct's own template (the embedded model): no {% generation %} markers, and a
 # default system prompt when the conversation has none.
 SMOLLM2_TEMPLATE = (
-    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\n"
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ "
+    "'<|im_start|>system\n"
     "You are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}{% endif %}"
     "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
@@ -59,7 +60,8 @@ def plain_template_model(tiny_model_dir, tmp_path_factory):
     ("llama2", CHAT, "<|endoftext|>[INST] <<SYS>>\n\n<</SYS>>\n\nHi [/INST] Hello <|im_end|>"),
     ("llama2", SYS_CHAT, "<|endoftext|>[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nHi [/INST] Hello <|im_end|>"),
     ("zephyr", CHAT, "<|system|>\n<|im_end|>\n<|user|>\nHi<|im_end|>\n<|assistant|>\nHello<|im_end|>\n"),
-    ("zephyr", SYS_CHAT, "<|system|>\nBe brief.<|im_end|>\n<|user|>\nHi<|im_end|>\n<|assistant|>\nHello<|im_end|>\n"),
+    ("zephyr", SYS_CHAT,
+     "<|system|>\nBe brief.<|im_end|>\n<|user|>\nHi<|im_end|>\n<|assistant|>\nHello<|im_end|>\n"),
 ])
 def test_template_rendering(name, messages, expected, tokenizer):
     assert apply_template(tokenizer, name) == name
@@ -146,7 +148,8 @@ def test_length_statistics(tokenizer):
     limit = lengths[40]
     stats = length_stats(tokenizer, examples, "sft", sft_plan(tokenizer), limit)
     assert stats["min"] == lengths[0] and stats["max"] == lengths[-1]
-    assert stats["median"] == lengths[29] and stats["p95"] == lengths[56]  # nearest rank: ceil(0.95 * 59) = 57
+    # nearest rank: ceil(0.95 * 59) = 57
+    assert stats["median"] == lengths[29] and stats["p95"] == lengths[56]
     assert stats["truncated"] == sum(n > limit for n in lengths) > 0
     assert (stats["counted"], stats["total"], stats["sampled"]) == (59, 59, False)
     hist = stats["histogram"]
@@ -155,7 +158,8 @@ def test_length_statistics(tokenizer):
     for i, count in enumerate(hist["counts"]):
         assert count == sum(hist["edges"][i] <= n < hist["edges"][i + 1] for n in lengths)
 
-    pairs = [{"prompt": [{"role": "user", "content": "hi " * n}], "chosen": [{"role": "assistant", "content": "a " * n}],
+    pairs = [{"prompt": [{"role": "user", "content": "hi " * n}],
+              "chosen": [{"role": "assistant", "content": "a " * n}],
               "rejected": [{"role": "assistant", "content": "b " * (2 * n)}]} for n in range(1, 11)]
     longer = [len(tokenizer.apply_chat_template(p["prompt"] + p["rejected"])["input_ids"]) for p in pairs]
     stats = length_stats(tokenizer, pairs, "preference", None, 10_000)
@@ -183,11 +187,14 @@ def test_inspect_json_report_from_the_cli(tiny_model_dir, tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0 and out.count("\n") == 1
     report = json.loads(out)
-    assert (report["kind"], report["format"], report["rows"], report["valid_rows"]) == ("sft", "sharegpt", 7, 6)
-    assert report["errors"] == [{"row": 6, "message": "invalid JSON line (Expecting property name enclosed in "
+    assert (report["kind"], report["format"], report["rows"], report["valid_rows"]) == ("sft", "sharegpt", 7,
+                                                                                        6)
+    assert report["errors"] == [{"row": 6, "message": "invalid JSON line (Expecting property name enclosed "
+                                                      "in "
                                                       "double quotes at column 2, line 7)"}]
     assert report["sample"]["messages"][1] == {"role": "user", "content": "Is pineapple on pizza a crime?"}
-    assert report["rendered"].startswith("<|system|>\nYou are an AI assistant") and report["template"] == "zephyr"
+    assert report["rendered"].startswith("<|system|>\nYou are an AI assistant")
+    assert report["template"] == "zephyr"
     assert "".join(s["text"] for s in report["preview"][0]) == report["rendered"]
     assert set(report["length_stats"]) >= {"min", "median", "p95", "max", "truncated"}
     assert report["length_stats"]["max_length"] == 40 and report["length_stats"]["truncated"] > 0
@@ -268,7 +275,8 @@ def test_embedded_tokenizer_shortcut_equals_autotokenizer():
     assert fast.chat_template == slow.chat_template and fast.special_tokens_map == slow.special_tokens_map
     assert fast.pad_token == slow.pad_token and len(fast) == len(slow)
     text = render(slow, {"messages": L.NO_ROBOTS[0]["messages"]}, "sft")["text"] + " wörld 😀 \t 123"
-    assert fast(text, add_special_tokens=False)["input_ids"] == slow(text, add_special_tokens=False)["input_ids"]
+    assert fast(text, add_special_tokens=False)["input_ids"] == slow(text,
+    add_special_tokens=False)["input_ids"]
 
 
 def test_examples_the_model_template_rejects_are_reported(tiny_model_dir, tmp_path):
@@ -279,7 +287,8 @@ def test_examples_the_model_template_rejects_are_reported(tiny_model_dir, tmp_pa
     tok = AutoTokenizer.from_pretrained(folder)
     tok.chat_template = ("{% for m in messages %}{% if m['role'] == 'system' %}"
                          "{{ raise_exception('System role not supported') }}{% endif %}"
-                         "{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>\n' }}{% endfor %}")
+                         "{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>\n' }}{% endfor "
+                         "%}")
     tok.save_pretrained(folder)
     path = write_jsonl(tmp_path / "nr.jsonl", L.NO_ROBOTS)
     report = inspect_source(str(path), model=str(folder))

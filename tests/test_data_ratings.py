@@ -24,13 +24,15 @@ ULTRAFEEDBACK = [
     {"source": "evol", "instruction": "Is pineapple on pizza a crime?", "models": ["a", "b", "c"],
      "completions": [{"model": "a", "response": MID, "overall_score": 6.5},
                      {"model": "b", "response": GOOD, "overall_score": 9.0},
-                     {"model": "c", "response": BAD, "overall_score": 2.0}], "correct_answers": [], "incorrect_answers": []},
+                     {"model": "c", "response": BAD, "overall_score": 2.0}], "correct_answers": [],
+     "incorrect_answers": []},
     {"source": "evol", "instruction": "Unscored?", "models": ["a", "b"],
      "completions": [{"model": "a", "response": GOOD, "overall_score": None},
                      {"model": "b", "response": BAD}]},
 ]
 SHP = [
-    {"post_id": "p1", "domain": "askculinary_train", "upvote_ratio": 0.9, "history": "Is pineapple on pizza a crime?",
+    {"post_id": "p1", "domain": "askculinary_train", "upvote_ratio": 0.9,
+     "history": "Is pineapple on pizza a crime?",
      "c_root_id_A": "a", "c_root_id_B": "b", "created_at_utc_A": 1, "created_at_utc_B": 2, "score_A": 50,
      "score_B": 3, "human_ref_A": GOOD, "human_ref_B": BAD, "labels": 1, "seconds_difference": 1.0,
      "score_ratio": 16.7},
@@ -41,7 +43,8 @@ SHP = [
 ]
 PKU = [
     {"prompt": "Is pineapple on pizza a crime?", "response_0": BAD, "response_1": GOOD, "prompt_source": "x",
-     "response_0_source": "a", "response_1_source": "b", "is_response_0_safe": True, "is_response_1_safe": True,
+     "response_0_source": "a", "response_1_source": "b", "is_response_0_safe": True,
+     "is_response_1_safe": True,
      "better_response_id": 1, "safer_response_id": 0},
 ]
 ARENA = [
@@ -82,7 +85,8 @@ HELPSTEER3 = [
      "response1": GOOD, "response2": BAD, "overall_preference": 0, "individual_preference": []},
 ]
 
-CASES = [("helpsteer3", HELPSTEER3, 1), ("webgpt", WEBGPT, 1), ("stack-exchange-preferences", STACK_PREFS, 1), ("nectar", NECTAR, 1), ("ultrafeedback-raw", ULTRAFEEDBACK, 1), ("shp", SHP, 2),
+CASES = [("helpsteer3", HELPSTEER3, 1), ("webgpt", WEBGPT, 1), ("stack-exchange-preferences", STACK_PREFS, 1),
+         ("nectar", NECTAR, 1), ("ultrafeedback-raw", ULTRAFEEDBACK, 1), ("shp", SHP, 2),
          ("pku-saferlhf", PKU, 1), ("chatbot-arena", ARENA, 1)]
 
 
@@ -95,7 +99,8 @@ def test_rated_rows_become_pairs_by_the_cards_rule(fmt, rows, pairs, tmp_path):
     assert first["chosen"] == [{"role": "assistant", "content": GOOD}]
     assert first["rejected"] == [{"role": "assistant", "content": BAD}]
     assert first["prompt"][-1]["role"] == "user" and "crime" in first["prompt"][-1]["content"]
-    assert data.notes[0].startswith(f"{pairs} pair{'s' if pairs > 1 else ''} made by the rule: ")  # the rule is shown with the count
+    # the rule is shown with the count
+    assert data.notes[0].startswith(f"{pairs} pair{'s' if pairs > 1 else ''} made by the rule: ")
     assert data.valid_rows == len(rows)  # a tie is not a broken row
 
 
@@ -110,15 +115,18 @@ def test_ties_and_missing_scores_give_no_pair_and_say_why(fmt, rows, why, tmp_pa
 
 
 def test_input_with_chosen_and_rejected_is_a_pair(tmp_path):
-    data = load_training_data(DataConfig(source=str(write_jsonl(tmp_path / "o.jsonl", DISTILABEL_ORCA))), data_asked("dpo"))
+    data = load_training_data(DataConfig(source=str(write_jsonl(tmp_path / "o.jsonl", DISTILABEL_ORCA))),
+                              data_asked("dpo"))
     assert (data.format, len(data.dataset), data.errors) == ("instruction-preference", 1, [])
     assert data.dataset[0]["prompt"] == [{"role": "user", "content": "Is pineapple on pizza a crime?"}]
 
 
 def test_system_column_joins_a_text_prompt(tmp_path):
-    rows = [{"id": "1", "source": "truthy", "system": "Be honest.", "prompt": "Is pineapple on pizza a crime?",
+    rows = [{"id": "1", "source": "truthy", "system": "Be honest.",
+             "prompt": "Is pineapple on pizza a crime?",
              "chosen": GOOD, "rejected": BAD}]
-    data = load_training_data(DataConfig(source=str(write_jsonl(tmp_path / "t.jsonl", rows))), data_asked("dpo"))
+    data = load_training_data(DataConfig(source=str(write_jsonl(tmp_path / "t.jsonl", rows))),
+                              data_asked("dpo"))
     assert data.dataset[0]["prompt"] == [{"role": "system", "content": "Be honest."},
                                          {"role": "user", "content": "Is pineapple on pizza a crime?"}]
 
@@ -127,22 +135,28 @@ def test_llamafactory_kto_tag_without_its_dataset_info(tmp_path):
     rows = [{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}],
              "kto_tag": True}, {"messages": [{"role": "user", "content": "Hi"},
                                              {"role": "assistant", "content": "Go away."}], "kto_tag": False}]
-    data = load_training_data(DataConfig(source=str(write_jsonl(tmp_path / "k.jsonl", rows))), data_asked("kto"))
-    assert (data.kind, data.format, [r["label"] for r in data.dataset]) == ("kto", "kto-tag-messages", [True, False])
+    data = load_training_data(DataConfig(source=str(write_jsonl(tmp_path / "k.jsonl", rows))),
+                              data_asked("kto"))
+    assert (data.kind, data.format, [r["label"] for r in data.dataset]) == ("kto", "kto-tag-messages",
+                                                                            [True, False])
 
 
 def test_blank_documents_of_a_text_corpus_are_skipped_not_errors(tmp_path):
-    rows = [{"text": " = Pizza = \n"}, {"text": ""}, {"text": "Pineapple is a topping."}]  # wikitext keeps blanks
+    # wikitext keeps blanks
+    rows = [{"text": " = Pizza = \n"}, {"text": ""}, {"text": "Pineapple is a topping."}]
     norm = normalise(read_source(str(write_jsonl(tmp_path / "wiki.jsonl", rows))))
     assert (norm.kind, norm.errors, len(norm.examples), norm.valid_rows) == ("text", [], 2, 3)
     assert norm.remarks == [{"row": 1, "message": "skipped: a blank document", "skipped": True}]
 
 
 def test_a_file_of_only_ties_gives_one_sentence(tmp_path):
-    with pytest.raises(DataError, match=r"^No preference pair could be built .*row 0: gives no pair: the judge"):
-        load_training_data(DataConfig(source=str(write_jsonl(tmp_path / "t.jsonl", ARENA[1:] * 2))), data_asked("dpo"))
+    with pytest.raises(DataError, match=r"^No preference pair could be built .*row 0: gives no pair: the "
+                                        r"judge"):
+        load_training_data(DataConfig(source=str(write_jsonl(tmp_path / "t.jsonl", ARENA[1:] * 2))),
+                           data_asked("dpo"))
 
 
 def test_ranked_data_asked_of_sft_says_why_and_what_to_pick(tmp_path):
     with pytest.raises(DataError, match="SFT learns from demonstrations; choose DPO for it"):
-        load_training_data(DataConfig(source=str(write_jsonl(tmp_path / "n.jsonl", NECTAR))), data_asked("sft"))
+        load_training_data(DataConfig(source=str(write_jsonl(tmp_path / "n.jsonl", NECTAR))),
+                           data_asked("sft"))

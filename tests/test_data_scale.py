@@ -22,7 +22,8 @@ def chat_rows(n: int, bad_every: int = 0) -> list:
     rows = []
     for i in range(n):
         if bad_every and i % bad_every == bad_every - 1:
-            rows.append({"messages": [{"role": "user", "content": f"q{i}"}]})  # no assistant turn: a row error
+            # no assistant turn: a row error
+            rows.append({"messages": [{"role": "user", "content": f"q{i}"}]})
         else:
             rows.append({"messages": [{"role": "user", "content": f"What is {i} plus {i}?"},
                                       {"role": "assistant", "content": f"It is {2 * i}."}]})
@@ -95,7 +96,8 @@ def tiny_run(model_dir, data_file, run_dir, **training):
         "method": "sft", "model": {"name": str(model_dir)},
         "data": {"source": str(data_file), "template": training.pop("template", "chatml")},
         "lora": {"r": 4, "alpha": 8, "dropout": 0.0},
-        "training": {"learning_rate": 1e-2, "max_steps": 2, "batch_size": 2, "max_length": 64, "save_steps": 100,
+        "training": {"learning_rate": 1e-2, "max_steps": 2, "batch_size": 2, "max_length": 64,
+                     "save_steps": 100,
                      **training},
         "output": {"dir": str(run_dir)},
     })
@@ -200,8 +202,10 @@ def test_progress_bar_shows_rows_while_preparing(tmp_path):
     from studio.runs.registry import RunInfo
     from studio.ui.progress import progress_html
 
-    files.update_status(tmp_path, new=True, state="running", phase="preparing data", rows_done=250, rows_total=1000)
-    info = RunInfo(id="r", dir=tmp_path, name="r", method="sft", state="running", eta_s=12, message="Preparing")
+    files.update_status(tmp_path, new=True, state="running", phase="preparing data", rows_done=250,
+                        rows_total=1000)
+    info = RunInfo(id="r", dir=tmp_path, name="r", method="sft", state="running", eta_s=12,
+                   message="Preparing")
     page = progress_html(info)
     assert "250</b> / 1,000 rows" in page and "width:25%" in page
     files.update_status(tmp_path, new=True, state="running", phase="training")

@@ -11,9 +11,11 @@ SPEC = {"name": "get_weather", "description": "Weather in a city",
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}
 # Layout as glaiveai/glaive-function-calling-v2 shows it (arguments quoted as a string).
 GLAIVE = [{
-    "system": "SYSTEM: You are a helpful assistant with access to the following functions. Use them if required -\n"
+    "system": "SYSTEM: You are a helpful assistant with access to the following functions. Use them if "
+              "required -\n"
               + json.dumps(SPEC, indent=4) + "\n",
-    "chat": "USER: Weather in Paris?\n\n\nASSISTANT: <functioncall> {\"name\": \"get_weather\", \"arguments\": "
+    "chat": "USER: Weather in Paris?\n\n\nASSISTANT: <functioncall> {\"name\": \"get_weather\", "
+            "\"arguments\": "
             "'{\"city\": \"Paris\"}'} <|endoftext|>\n\n\nFUNCTION RESPONSE: {\"sky\": \"sunny\"}\n\n\n"
             "ASSISTANT: It is sunny in Paris.<|endoftext|>\n\n\n",
 }]
@@ -26,8 +28,8 @@ def test_glaive_chat_becomes_turns_with_a_tool_call_and_its_result(tmp_path):
     assert (norm.kind, norm.format.name, norm.errors) == ("tool", "glaive", [])
     ex = norm.examples[0]
     assert [m["role"] for m in ex["messages"]] == ["system", "user", "assistant", "tool", "assistant"]
-    assert ex["messages"][0]["content"] == "You are a helpful assistant with access to the following functions. " \
-                                           "Use them if required"
+    assert ex["messages"][0]["content"] == ("You are a helpful assistant with access to the following "
+                                            "functions. Use them if required")
     call = ex["messages"][2]["tool_calls"][0]["function"]
     assert call["name"] == "get_weather" and json.loads(call["arguments"]) == {"city": "Paris"}
     assert json.loads(ex["tools"]) == [{"type": "function", "function": SPEC}]
@@ -40,7 +42,8 @@ def test_xlam_query_and_answers_become_a_call(tmp_path):
 
 
 def test_a_broken_function_call_is_a_row_error_with_its_turn(tmp_path):
-    broken = [{**GLAIVE[0], "chat": "USER: Hi\n\n\nASSISTANT: <functioncall> {not json} <|endoftext|>"}, GLAIVE[0]]
+    broken = [{**GLAIVE[0], "chat": "USER: Hi\n\n\nASSISTANT: <functioncall> {not json} <|endoftext|>"},
+              GLAIVE[0]]
     norm = normalise(read_source(str(write_jsonl(tmp_path / "b.jsonl", broken))))
     assert len(norm.examples) == 1
     assert norm.errors[0]["row"] == 0 and "turn 2 of 'chat' has a function call that is not JSON" in \

@@ -20,11 +20,13 @@ SHAREGPT_WEIGHTED = [{"conversations": [
     {"from": "human", "value": "And Berlin?"},
     {"from": "gpt", "value": SECOND, "weight": 1.0}]}] * 4
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
-                                            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+                                            "parameters": {"type": "object",
+                                                           "properties": {"city": {"type": "string"}}}}}]
 TOOL_ROWS = [{"messages": [
     {"role": "user", "content": "Weather in Paris?"},
     {"role": "assistant", "tool_calls": [{"type": "function",
-                                          "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
+                                          "function": {"name": "get_weather",
+                                                       "arguments": '{"city": "Paris"}'}}]},
     {"role": "tool", "content": '{"sky": "sunny"}'},
     {"role": "assistant", "content": "It is sunny in Paris."}], "tools": TOOLS}] * 4
 
@@ -62,7 +64,8 @@ def _trainer(tiny_model_dir, data_file, tmp_path, max_length=64):
 
 
 def test_trl_trains_on_the_weighted_turns_only(tiny_model_dir, tmp_path):
-    trainer, tokenizer = _trainer(tiny_model_dir, write_jsonl(tmp_path / "w.jsonl", OPENAI_WEIGHTED), tmp_path,
+    trainer, tokenizer = _trainer(tiny_model_dir, write_jsonl(tmp_path / "w.jsonl", OPENAI_WEIGHTED),
+                                  tmp_path,
                                   max_length=256)
     row = trainer.train_dataset[0]
     learned = tokenizer.decode([t for t, label in zip(row["input_ids"], row["labels"]) if label != -100])
@@ -73,7 +76,8 @@ def test_trl_trains_on_the_weighted_turns_only(tiny_model_dir, tmp_path):
 
 def test_raw_text_is_packed_into_max_length_blocks_all_trained(tiny_model_dir, tmp_path):
     docs = [{"text": f"Document {i}: the quick brown fox jumps over the lazy dog."} for i in range(20)]
-    trainer, tokenizer = _trainer(tiny_model_dir, write_jsonl(tmp_path / "t.jsonl", docs), tmp_path, max_length=32)
+    trainer, tokenizer = _trainer(tiny_model_dir, write_jsonl(tmp_path / "t.jsonl", docs), tmp_path,
+                                  max_length=32)
     lengths = [len(r["input_ids"]) for r in trainer.train_dataset]
     assert len(lengths) > 1 and all(n == 32 for n in lengths[:-1]) and lengths[-1] <= 32
     assert all(r["labels"] == r["input_ids"] for r in trainer.train_dataset)
@@ -94,7 +98,8 @@ def test_a_template_that_drops_tools_is_named_in_one_sentence(tiny_model_dir, tm
     report = inspect_source(str(write_jsonl(tmp_path / "tools.jsonl", TOOL_ROWS)), model=str(tiny_model_dir),
                             template="zephyr")
     note = next(n for n in report.notes if "tool" in n)
-    assert note.startswith("The zephyr chat template leaves out the tool definitions and the assistant's tool calls")
+    assert note.startswith("The zephyr chat template leaves out the tool definitions and the assistant's "
+                           "tool calls")
     assert "choose the chatml template" in note
 
 
@@ -135,5 +140,6 @@ def test_a_real_run_trains_on_data_the_data_layer_tokenized(rows, max_length, ti
 def test_examples_cut_before_anything_trained_say_so_in_one_sentence(tiny_model_dir, tmp_path):
     from studio.data import DataError
 
-    with pytest.raises(DataError, match=r"^Every example's first trained token comes after max_length \(16 tokens\)"):
+    with pytest.raises(DataError, match=r"^Every example's first trained token comes after max_length \(16 "
+                                        r"tokens\)"):
         _trainer(tiny_model_dir, write_jsonl(tmp_path / "w.jsonl", OPENAI_WEIGHTED), tmp_path, max_length=16)

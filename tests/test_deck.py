@@ -43,7 +43,8 @@ def test_next_question_sends_both_turns_to_both_sides_then_starts_afresh(tiny_mo
     model = str(tiny_model_dir)
     arena = None
     for turn in (1, 2, 1):
-        values = {"arena": arena, "deck": deck, "pick_a": model, "pick_b": model, "blind": False, "base": "embedded",
+        values = {"arena": arena, "deck": deck, "pick_a": model, "pick_b": model, "blind": False,
+                  "base": "embedded",
                   "trust": True, "max_new_tokens": 4, "message": ""}
         last = list(deck_panel.next_question(chat_tab.send, chat_tab.ChatForm, values))[-1]
         arena, label = last["arena"], last["deck_status"]

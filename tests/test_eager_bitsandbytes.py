@@ -24,7 +24,8 @@ print(json.dumps({
 
 
 def test_peft_imports_bitsandbytes_without_torchs_compiler_and_torch_compile_is_restored():
-    done = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, timeout=300,
+    done = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300,
                           check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
@@ -35,7 +36,8 @@ def test_peft_imports_bitsandbytes_without_torchs_compiler_and_torch_compile_is_
 def test_without_the_finder_bitsandbytes_would_have_imported_the_compiler():
     """The check above can fail: bitsandbytes imported before studio compiles as it always did."""
     probe = "import sys, torch, bitsandbytes, studio; print('torch._inductor.compile_fx' in sys.modules)"
-    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=300,
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300,
                           check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "True"

@@ -95,7 +95,8 @@ def test_evaluate_matches_direct_log_probs(run_dir, pairs_file, tiny_model_dir):
     base = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
     bc = [direct_logp(base, tokenizer, r, "chosen") for r in PAIRS]
     br = [direct_logp(base, tokenizer, r, "rejected") for r in PAIRS]
-    tuned = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir), run_dir / "adapter").eval()
+    tuned = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+                                      run_dir / "adapter").eval()
     tc = [direct_logp(tuned, tokenizer, r, "chosen") for r in PAIRS]
     tr = [direct_logp(tuned, tokenizer, r, "rejected") for r in PAIRS]
     assert tc != bc  # the adapter moved the model
@@ -111,7 +112,8 @@ def test_evaluate_matches_direct_log_probs(run_dir, pairs_file, tiny_model_dir):
     for side in ("base", "tuned"):
         for key, value in expected[side].items():
             assert result[side][key] == pytest.approx(value, abs=1e-4), (side, key)
-    assert json.loads((run_dir / EVAL_FILE).read_text())["tuned"]["margin"] == pytest.approx(result["tuned"]["margin"])
+    saved = json.loads((run_dir / EVAL_FILE).read_text())
+    assert saved["tuned"]["margin"] == pytest.approx(result["tuned"]["margin"])
 
     # An explicit beta scales the margin and nothing else.
     again = evaluate(run_dir, pairs_file, beta=1.0, save=False)
@@ -135,7 +137,8 @@ def test_evaluate_agrees_with_trl_dpo_metrics(run_dir, pairs_file, tiny_model_di
     ours = evaluate(run_dir, write_jsonl(tmp_path / "str_pairs.jsonl", pairs), save=False)
 
     tokenizer = AutoTokenizer.from_pretrained(run_dir / "adapter")
-    tuned = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir), run_dir / "adapter")
+    tuned = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+                                      run_dir / "adapter")
     reference = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     args = DPOConfig(output_dir=str(tmp_path / "trl"), beta=ours["beta"], max_length=256, bf16=False,
                      gradient_checkpointing=False, use_cpu=True, report_to="none",

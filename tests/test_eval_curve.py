@@ -1,4 +1,5 @@
-"""Evaluation while training: eval metrics every N steps, the best checkpoint marked and used, early stopping."""
+"""Evaluation while training: eval metrics every N steps, the best checkpoint marked and used, early
+stopping."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ def test_a_dpo_run_with_an_eval_source_logs_eval_rewards_and_keeps_its_best_chec
         {"prompt": f"Should pizza have pineapple? ({i})", "chosen": "It is a matter of taste.",
          "rejected": "Yes, it is a crime."} for i in range(4)])
     run = tmp_path / "run"
-    summary = train(config(tiny_model_dir, pref_file, "dpo", run, {"eval_source": str(heldout)}, max_steps=4), run)
+    summary = train(config(tiny_model_dir, pref_file, "dpo", run, {"eval_source": str(heldout)}, max_steps=4),
+                    run)
     evals = [r for r in read_metrics(run) if "eval_loss" in r]
     assert [r["step"] for r in evals] == [2, 4]
     assert all("eval_rewards/accuracies" in r and "eval_rewards/margins" in r for r in evals)
@@ -52,7 +54,8 @@ def test_a_dpo_run_with_an_eval_source_logs_eval_rewards_and_keeps_its_best_chec
     # The eval set came with the training rows from studio.data and was cached beside them: the same recipe
     # again reads no data (the eval file included) and evaluates the stored eval rows to the same losses.
     again = tmp_path / "again"
-    second = train(config(tiny_model_dir, pref_file, "dpo", again, {"eval_source": str(heldout)}, max_steps=4),
+    second = train(config(tiny_model_dir, pref_file, "dpo", again, {"eval_source": str(heldout)},
+                          max_steps=4),
                    again)
     assert second["data_cached"] is True
     assert [r["eval_loss"] for r in read_metrics(again) if "eval_loss" in r] == pytest.approx(

@@ -15,7 +15,8 @@ from tiny_families import FAMILIES, Family, build_family_model
 
 from studio.config import RunConfig
 
-SYSTEM, QUESTION, ANSWER = "Answer briefly.", "What is the capital of France?", "The capital of France is Paris."
+SYSTEM, QUESTION, ANSWER = "Answer briefly.", "What is the capital of France?", ("The capital of France is "
+                                                                                 "Paris.")
 # transformers' GGUF reader rebuilds a Qwen3 with head size 128 (the tiny one has 8) and knows no SmolLM3:
 # for these the export must keep the file and say why its answer was not compared.
 UNREADABLE_GGUF = {"qwen3", "smollm3"}
@@ -30,7 +31,8 @@ def family_dirs(tmp_path_factory):
 @pytest.fixture(scope="session")
 def family_data(tmp_path_factory):
     root = tmp_path_factory.mktemp("family-data")
-    chats = [{"messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": f"{QUESTION} ({i})"},
+    chats = [{"messages": [{"role": "system", "content": SYSTEM},
+                           {"role": "user", "content": f"{QUESTION} ({i})"},
                            {"role": "assistant", "content": ANSWER}]} for i in range(4)]
     pairs = [{"prompt": f"Is pineapple on pizza a crime? ({i})",
               "chosen": "No, it is a matter of personal preference and taste.",
@@ -40,9 +42,11 @@ def family_data(tmp_path_factory):
 
 def family_config(model_dir, data_file, method, run_dir) -> RunConfig:
     return RunConfig.from_dict({
-        "method": method, "model": {"name": str(model_dir)}, "data": {"source": str(data_file), "template": "auto"},
+        "method": method, "model": {"name": str(model_dir)},
+        "data": {"source": str(data_file), "template": "auto"},
         "lora": {"r": 4, "alpha": 8, "dropout": 0.0},
-        "training": {"learning_rate": 5e-2, "max_steps": 2, "batch_size": 2, "max_length": 128, "save_steps": 100},
+        "training": {"learning_rate": 5e-2, "max_steps": 2, "batch_size": 2, "max_length": 128,
+                     "save_steps": 100},
         "output": {"dir": str(run_dir)},
     })
 
@@ -50,7 +54,8 @@ def family_config(model_dir, data_file, method, run_dir) -> RunConfig:
 def test_every_catalog_family_has_a_tiny_model():
     from studio.models.catalog import catalog_models
 
-    built = [f.name for f in FAMILIES.values()] + ["SmolLM2"]  # SmolLM2 is tests/tiny_model.py's Llama + ChatML
+    # SmolLM2 is tests/tiny_model.py's Llama + ChatML
+    built = [f.name for f in FAMILIES.values()] + ["SmolLM2"]
     missing = {m["family"] for m in catalog_models() if not any(m["family"].startswith(b) for b in built)}
     assert not missing, f"catalog families without a tiny model in tests/tiny_families.py: {missing}"
 
@@ -66,7 +71,8 @@ def test_preview_marks_exactly_the_assistant_tokens(name, family_dirs, family_da
     assert report.template == "model" and not report.notes, report.notes
     assert ANSWER in trained and QUESTION not in trained and SYSTEM not in trained
     # Nothing but the answer, the family's end-of-turn marker and (Qwen3, SmolLM3) the empty think block.
-    rest = trained.replace(ANSWER, "").replace(FAMILIES[name].eos, "").replace("<think>", "").replace("</think>", "")
+    rest = trained.replace(ANSWER, "").replace(FAMILIES[name].eos,
+                                               "").replace("<think>", "").replace("</think>", "")
     assert not rest.strip(), repr(trained)
     if FAMILIES[name].thinking:
         assert trained.startswith("<think>")
@@ -115,7 +121,8 @@ def dpo_run(name, family_dirs, family_data, tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", list(FAMILIES))
-def test_family_trains_sft_and_dpo_chats_and_merges(name, family_dirs, family_data, tmp_path, tmp_path_factory):
+def test_family_trains_sft_and_dpo_chats_and_merges(name, family_dirs, family_data, tmp_path,
+                                                    tmp_path_factory):
     from studio.chat.before_after import BeforeAfter
     from studio.chat.sampling import Sampling
 
@@ -124,7 +131,8 @@ def test_family_trains_sft_and_dpo_chats_and_merges(name, family_dirs, family_da
 
     pair = BeforeAfter(run)
     ids = pair.tokenizer.apply_chat_template([{"role": "user", "content": "Is pineapple on pizza a crime?"}],
-                                             add_generation_prompt=True, return_tensors="pt", return_dict=True)
+                                             add_generation_prompt=True, return_tensors="pt",
+                                             return_dict=True)
     answers = pair.compare("Is pineapple on pizza a crime?", Sampling(max_new_tokens=16))
     assert answers["before"] != answers["after"], answers  # two steps at a high rate moved the answer
 

@@ -14,8 +14,10 @@ from studio.errors import StudioError
 
 LLAMA3 = (
     "{{ bos_token }}{% for message in messages %}"
-    "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n' + message['content'] | trim + '<|eot_id|>' }}"
-    "{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}"
+    "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n' + message['content'] | trim + "
+    "'<|eot_id|>' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% "
+    "endif %}"
 )
 # SmolLM2's shape: ChatML that inserts a system prompt of its own when the conversation has none.
 CHATML_DEFAULT_SYSTEM = (
@@ -65,15 +67,19 @@ def test_f16_gguf_answers_like_the_tuned_model(run_dir, tmp_path, capsys, monkey
     assert cli_generate(SimpleNamespace(file=str(gguf_file), prompt=prompt, max_new_tokens=96,
                                         engine="transformers", json=True)) == 0
     got = json.loads(capsys.readouterr().out)["answer"]
-    assert got[:10] == want["after"][:10], (got, want["after"])  # the check prompt's answer matched in full above
+    # the check prompt's answer matched in full above
+    assert got[:10] == want["after"][:10], (got, want["after"])
     tuned, from_file = _logits(pair, prompt), _logits_of_gguf(gguf_file, prompt)
     scale = float(tuned.abs().max())
-    assert float((tuned - from_file).abs().max()) < 0.02 * scale, "the GGUF's logits are not the tuned model's"
-    assert float((tuned - _logits(pair, prompt, tuned=False)).abs().max()) > 0.05 * scale  # training moved them
+    assert float((tuned - from_file).abs().max()) < 0.02 * scale, ("the GGUF's logits are not the tuned "
+                                                                   "model's")
+    # training moved them
+    assert float((tuned - _logits(pair, prompt, tuned=False)).abs().max()) > 0.05 * scale
 
     modelfile = parse_modelfile((out / "Modelfile").read_text())
     assert modelfile["from"] == "./run-f16.gguf"
-    assert ("stop", '"<|im_end|>"') in modelfile["parameters"] and ("temperature", "0.0") in modelfile["parameters"]
+    assert ("stop", '"<|im_end|>"') in modelfile["parameters"]
+    assert ("temperature", "0.0") in modelfile["parameters"]
     for path in [*out.iterdir(), *studio_home.rglob("*.log")]:
         assert CANARY.encode() not in path.read_bytes()
 
@@ -138,7 +144,8 @@ def test_modelfile_template_renders_like_the_chat_template(family, tiny_model_di
     from studio.publish.modelfile import derive, leading_bos, render_go
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    tokenizer.chat_template = {"chatml": CHATML, "llama2": LLAMA2, "llama3": LLAMA3, "llama3-adds-bos": LLAMA3,
+    tokenizer.chat_template = {"chatml": CHATML, "llama2": LLAMA2, "llama3": LLAMA3,
+                               "llama3-adds-bos": LLAMA3,
                                "chatml-default-system": CHATML_DEFAULT_SYSTEM}[family]
     if family == "llama3-adds-bos":  # as Llama 3's tokenizer does; llama.cpp then adds BOS itself
         bos_id = tokenizer.bos_token_id
@@ -148,12 +155,14 @@ def test_modelfile_template_renders_like_the_chat_template(family, tiny_model_di
     bos = leading_bos(tokenizer)
     assert bool(bos) == (family == "llama3-adds-bos") and not (bos and info["template"].startswith(bos))
     prompt, system = "Is pineapple on pizza a crime?", "Answer in one line."
-    for messages, sys_text in (([{"role": "system", "content": system}, {"role": "user", "content": prompt}], system),
+    for messages, sys_text in (([{"role": "system", "content": system}, {"role": "user", "content": prompt}],
+                                system),
                                ([{"role": "user", "content": prompt}], info["system"])):
         want = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         want = want.removeprefix(bos)  # llama.cpp adds BOS itself
         assert render_go(info["template"], sys_text, prompt) == want
-    assert info["system"] == ("You are a helpful AI assistant named Tiny." if family == "chatml-default-system" else "")
+    assert info["system"] == ("You are a helpful AI assistant named Tiny." if family ==
+    "chatml-default-system" else "")
     # A finished exchange renders the same too, and the turn's end is a stop token.
     exchange = [{"role": "system", "content": system}, {"role": "user", "content": prompt},
                 {"role": "assistant", "content": "No."}]
@@ -182,7 +191,8 @@ def test_export_tab_writes_gguf_and_shows_the_check(run_dir, tmp_path, monkeypat
 
     monkeypatch.setattr("studio.runs.get_run", lambda run_id: types.SimpleNamespace(dir=run_dir))
     seen = []
-    status = export_tab.export_gguf_run("r1", str(tmp_path / "g"), "f16", progress=lambda f, desc=None: seen.append(f))
+    status = export_tab.export_gguf_run("r1", str(tmp_path / "g"), "f16", progress=lambda f,
+                                        desc=None: seen.append(f))
     assert status.startswith("✓") and "Round trip verified" in status, status
     assert (tmp_path / "g-gguf" / "Modelfile").is_file() and seen[0] < seen[-1] == 1.0
     assert "Pick" in export_tab.export_gguf_run(None, "", "f16")
@@ -195,7 +205,8 @@ def test_cli_routes_export_and_generate(capsys):
     assert (args.format, args.quant, args.no_check) == ("gguf", "q8_0", False)
     assert _handler(args).__module__ == "studio.publish.export_cli"
     assert main(["generate", "missing.gguf", "--prompt", "hi", "--json"]) == 2
-    assert capsys.readouterr().err.strip() == "error: The GGUF file missing.gguf does not exist; check the path."
+    assert capsys.readouterr().err.strip() == ("error: The GGUF file missing.gguf does not exist; check the "
+                                               "path.")
 
 
 def test_k_quants_use_llama_cpp_or_say_what_is_missing(run_dir, tmp_path):
@@ -223,5 +234,6 @@ def test_k_quants_use_llama_cpp_or_say_what_is_missing(run_dir, tmp_path):
     # model's text holds broken UTF-8, which transformers shows as U+FFFD and llama.cpp drops).
     prompt = "What is the capital of France?"
     hf = generate(f16["gguf"], prompt, max_new_tokens=24)
-    assert generate(f16["gguf"], prompt, engine="llama.cpp", max_new_tokens=24).startswith(hf.replace("\ufffd", ""))
+    assert generate(f16["gguf"], prompt, engine="llama.cpp",
+                    max_new_tokens=24).startswith(hf.replace("\ufffd", ""))
     assert isinstance(generate(result["gguf"], "hi", engine="llama.cpp", max_new_tokens=4), str)

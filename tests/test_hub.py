@@ -99,7 +99,8 @@ def _handler(hub: FakeHub):
                 repo_id = "/".join(parts[2:4])
                 repo = hub.repos.get(repo_id)
                 if repo is None:
-                    return self._send(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
+                    return self._send(404, {"error": "Repository not found"},
+                                      {"X-Error-Code": "RepoNotFound"})
                 action = parts[4] if len(parts) > 4 else "info"
                 if action in ("info", "revision"):
                     return self._send(200, {"id": repo_id, "sha": "0" * 40, "private": repo["private"]})
@@ -175,7 +176,8 @@ def test_push_sends_exactly_the_allowed_files_and_card(hub, run_dir, tmp_path, t
     caplog.set_level(logging.DEBUG)  # every library's debug logging is on while the token is in use
     evaluate(run_dir, write_jsonl(tmp_path / "heldout.jsonl", PAIRS))
     monkeypatch.setenv("HF_TOKEN", CANARY)  # the CLI takes the token from the environment
-    args = SimpleNamespace(run_dir=str(run_dir), repo="alice/tiny-adapter", private=True, message="First push")
+    args = SimpleNamespace(run_dir=str(run_dir), repo="alice/tiny-adapter", private=True,
+                           message="First push")
     assert cli_push(args) == 0
     out = capsys.readouterr()
     assert f"{hub.url}/alice/tiny-adapter" in out.out
@@ -184,7 +186,8 @@ def test_push_sends_exactly_the_allowed_files_and_card(hub, run_dir, tmp_path, t
     assert repo["private"] is True
     assert len(repo["commits"]) == 1 and repo["commits"][0]["summary"] == "First push"
     assert sorted(repo["files"]) == EXPECTED_FILES  # no ref/, checkpoints, studio_base.json or config.yaml
-    assert repo["files"]["adapter_model.safetensors"] == (run_dir / "adapter" / "adapter_model.safetensors").read_bytes()
+    assert repo["files"]["adapter_model.safetensors"] == (run_dir / "adapter" /
+    "adapter_model.safetensors").read_bytes()
     assert repo["files"]["tokenizer.json"] == (run_dir / "adapter" / "tokenizer.json").read_bytes()
     assert repo["files"]["loss_curve.png"][:8] == b"\x89PNG\r\n\x1a\n"
     config = json.loads(repo["files"]["adapter_config.json"])

@@ -46,7 +46,8 @@ def results(hub, tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE",
                                                             "TRANSFORMERS_OFFLINE", "HF_TOKEN")}
     env.update(HF_ENDPOINT=hub.url, HF_HOME=str(tmp / "hf"), STUDIO_HOME=str(tmp / "studio"),
-               STUDIO_MODEL_CACHE=str(tmp / "models"), NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost",
+               STUDIO_MODEL_CACHE=str(tmp / "models"), NO_PROXY="127.0.0.1,localhost",
+               no_proxy="127.0.0.1,localhost",
                HF_HUB_DISABLE_PROGRESS_BARS="1", HF_DATASETS_DISABLE_PROGRESS_BARS="1",
                HF_HUB_DISABLE_TELEMETRY="1", PYTHONPATH=str(ROOT), STUDIO_IGNORE_CPU_BF16="1")
     out = tmp / "results.json"
@@ -56,7 +57,8 @@ def results(hub, tmp_path_factory):
     assert proc.returncode == 0 and out.is_file(), proc.stderr[-4000:]
     found = json.loads(out.read_text())
     cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
-    found["seconds"]["cpu"] = round(cpu.ru_utime + cpu.ru_stime - cpu_before.ru_utime - cpu_before.ru_stime, 1)
+    found["seconds"]["cpu"] = round(cpu.ru_utime + cpu.ru_stime - cpu_before.ru_utime - cpu_before.ru_stime,
+                                    1)
     print("seconds per step in the client process:", found["seconds"])  # shown with pytest -s
     return found
 
@@ -74,7 +76,8 @@ def test_dataset_by_id_previews_by_streaming_and_loads_whole(results, hub):
     assert inspect["code"] == 0, inspect["stderr"]
     report = json.loads(inspect["stdout"])
     assert (report["kind"], report["rows"], report["valid_rows"]) == ("preference", len(ROWS), len(ROWS))
-    assert report["model"] == "owner/tiny" and "<|im_start|>user" in report["rendered"]  # the Hub model's template
+    # the Hub model's template
+    assert report["model"] == "owner/tiny" and "<|im_start|>user" in report["rendered"]
     whole = _ok(results["whole"])
     assert whole["total"] == len(ROWS) and "train.jsonl" in whole["cached"]
     asked = hub.repos[("dataset", "owner/pairs")].requests

@@ -12,9 +12,11 @@ from studio.errors import StudioError
 
 MODELS = [
     {"id": "Qwen/Qwen3-0.6B", "modelId": "Qwen/Qwen3-0.6B", "downloads": 900, "gated": False,
-     "pipeline_tag": "text-generation", "safetensors": {"total": 751632384, "parameters": {"BF16": 751632384}}},
+     "pipeline_tag": "text-generation",
+     "safetensors": {"total": 751632384, "parameters": {"BF16": 751632384}}},
     {"id": "google/gemma-3-270m-it", "modelId": "google/gemma-3-270m-it", "downloads": 500, "gated": "manual",
-     "pipeline_tag": "text-generation", "safetensors": {"total": 268098176, "parameters": {"BF16": 268098176}}},
+     "pipeline_tag": "text-generation",
+     "safetensors": {"total": 268098176, "parameters": {"BF16": 268098176}}},
 ]
 
 
@@ -53,7 +55,7 @@ def test_search_sends_size_and_task_and_reads_rows(fake_hub, monkeypatch):
     path, query = queries[-1]
     assert path == "/api/models"
     assert query["num_parameters"] == ["min:0,max:1B"] and query["pipeline_tag"] == ["text-generation"]
-    assert query["filter"] == ["conversational"] and query["search"] == ["qwen"] and query["sort"] == ["downloads"]
+    assert (query["filter"], query["search"], query["sort"]) == (["conversational"], ["qwen"], ["downloads"])
     search_models("large", "text-generation", endpoint=endpoint)
     assert queries[-1][1]["num_parameters"] == ["min:10B"] and "filter" not in queries[-1][1]
 

@@ -151,13 +151,16 @@ def test_every_error_the_studio_raises_says_itself_in_every_language():
                 said = core_i18n.translate(sentence)
                 if said == sentence or not all(value in said for value in values):
                     missing.append(f"{where}:{line}: {key!r}")
-        assert not missing, (f"{len(missing)} error sentences lack a '{language}' translation that keeps their "
-                             f"values (add them to assets/locales/{language}/errors.json):\n" + "\n".join(missing))
+        assert not missing, (f"{len(missing)} error sentences lack a '{language}' translation that keeps "
+                             "their "
+                             f"values (add them to assets/locales/{language}/errors.json):\n" +
+                             "\n".join(missing))
 
 
 def test_the_error_scanner_reads_raises_of_every_studio_error_class(tmp_path):
     (tmp_path / "errors.py").write_text(
-        "class StudioError(Exception): ...\nclass DataError(StudioError): ...\nclass RowError(DataError): ...\n",
+        "class StudioError(Exception): ...\nclass DataError(StudioError): ...\nclass RowError(DataError): "
+        "...\n",
         encoding="utf-8")
     (tmp_path / "use.py").write_text(
         "from errors import DataError, RowError\nclass Other(Exception): ...\n"
@@ -168,7 +171,8 @@ def test_the_error_scanner_reads_raises_of_every_studio_error_class(tmp_path):
         "    raise Other('Not a studio error at all.')\n", encoding="utf-8")
     keys = [key for _, _, key in error_templates(tmp_path)]
     assert keys == ["Row {number} of {path} is not JSON ({exc}); fix it.", "No data given; choose a file."]
-    assert sample_sentence(keys[0]) == ("Row «v0» of «v1» is not JSON («v2»); fix it.", ["«v0»", "«v1»", "«v2»"])
+    assert sample_sentence(keys[0]) == ("Row «v0» of «v1» is not JSON («v2»); fix it.",
+                                        ["«v0»", "«v1»", "«v2»"])
 
 
 def test_a_core_error_reaches_the_user_in_their_language(monkeypatch, capsys, tmp_path):
@@ -177,12 +181,14 @@ def test_a_core_error_reaches_the_user_in_their_language(monkeypatch, capsys, tm
 
     monkeypatch.setenv("STUDIO_LANG", "es")
     assert main(["data", "inspect", str(tmp_path / "nope.jsonl")]) == 2
-    assert capsys.readouterr().err.strip() == (f"error: El archivo de datos {tmp_path / 'nope.jsonl'} no existe; "
+    assert capsys.readouterr().err.strip() == (f"error: El archivo de datos {tmp_path / 'nope.jsonl'} no "
+                                               "existe; "
                                                "revisa la ruta o vuelve a subir el archivo.")
     with i18n.speaking("es"):  # the app: one label, one suffix left empty ("label" and not "labels")
         said = sentence(StudioError("eval.jsonl has the label 'x', never seen in training (the model knows "
                                     "'a', 'b'); remove those rows or train with them."))
-    assert said.startswith("eval.jsonl tiene etiqueta 'x' ausente del entrenamiento (el modelo conoce 'a', 'b')")
+    assert said.startswith("eval.jsonl tiene etiqueta 'x' ausente del entrenamiento (el modelo conoce 'a', "
+                           "'b')")
 
 
 def test_the_empty_states_say_how_to_get_one_in_the_users_language(studio_home):

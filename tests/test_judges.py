@@ -15,15 +15,21 @@ from tiny_model import build_tiny_model
 
 PROMPTS = ["Is pineapple on pizza a crime?", "What is the capital of France?", "Say hello to the world."]
 # AlpacaEval 0.6.6's get_length_controlled_winrate on these inputs (length_controlled_minimal formula,
-# n_splits=0: LogisticRegression(C=100, l1, liblinear)), computed with the package, scikit-learn 1.x and patsy.
+# n_splits=0: LogisticRegression(C=100, l1, liblinear)), computed with the package, scikit-learn 1.x and
+# patsy.
 PACKAGE_CASES = [
-    {"preferences": [1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0], "model_lengths": [185, 44, 68, 279, 242, 66, 309, 318],
-     "reference_lengths": [97, 57, 207, 129, 234, 302, 83, 51], "win_rate": 50.0, "lc_win_rate": 38.987430924289775},
-    {"preferences": [0.5, 0.0, 1.0, 0.0, 1.0, 1.0, 0.5, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0,
+    {"preferences": [1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0],
+     "model_lengths": [185, 44, 68, 279, 242, 66, 309, 318],
+     "reference_lengths": [97, 57, 207, 129, 234, 302, 83, 51], "win_rate": 50.0,
+     "lc_win_rate": 38.987430924289775},
+    {"preferences": [0.5, 0.0, 1.0, 0.0, 1.0, 1.0, 0.5, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0,
+                     0.0,
                      0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.5, 1.0, 0.0, 0.0],
-     "model_lengths": [223, 88, 296, 306, 317, 210, 52, 125, 238, 252, 112, 61, 273, 167, 80, 195, 362, 313, 199, 253,
+     "model_lengths": [223, 88, 296, 306, 317, 210, 52, 125, 238, 252, 112, 61, 273, 167, 80, 195, 362, 313,
+                       199, 253,
                        262, 51, 351, 165, 362, 256, 79, 167, 223, 105],
-     "reference_lengths": [45, 168, 80, 369, 312, 69, 308, 274, 180, 205, 377, 314, 195, 331, 282, 97, 59, 180, 324,
+     "reference_lengths": [45, 168, 80, 369, 312, 69, 308, 274, 180, 205, 377, 314, 195, 331, 282, 97, 59,
+                           180, 324,
                            55, 376, 394, 315, 386, 197, 201, 272, 86, 220, 249],
      "win_rate": 41.66666666666667, "lc_win_rate": 40.8653321414961},
 ]
@@ -95,9 +101,11 @@ def test_fastchat_prompts_and_verdicts_come_from_the_wheel():
     assert [parse_pair(t) for t in ("x [[B]]", "[[C]]", "A is better")] == ["B", "tie", None]
 
 
-def test_a_judge_that_always_says_A_gives_only_ties(server, capsys, prompts, tiny_model_dir, other_model_dir, tmp_path):
+def test_a_judge_that_always_says_A_gives_only_ties(server, capsys, prompts, tiny_model_dir, other_model_dir,
+                                                    tmp_path):
     pairs = tmp_path / "pairs.jsonl"
-    result = _judge(capsys, tiny_model_dir, "--bench", prompts, "--mode", "pairwise", "--against", other_model_dir,
+    result = _judge(capsys, tiny_model_dir, "--bench", prompts, "--mode", "pairwise", "--against",
+                    other_model_dir,
                     "--judge", server.url, "--judge-model", "always-a", "--pairs-out", pairs)
     n = len(PROMPTS)
     assert (result["wins"], result["ties"], result["losses"], result["inconsistent"]) == (0, n, 0, n)
@@ -117,7 +125,8 @@ def test_a_judge_that_prefers_the_shorter_answer_gives_the_win_rate_the_answers_
     from studio.publish.card import build_model_card
 
     pairs = tmp_path / "ai-pairs.jsonl"
-    result = _judge(capsys, judged_run / "adapter", "--bench", prompts, "--mode", "pairwise", "--against", other_model_dir,
+    result = _judge(capsys, judged_run / "adapter", "--bench", prompts, "--mode", "pairwise", "--against",
+                    other_model_dir,
                     "--judge", server.url, "--judge-model", "shorter", "--pairs-out", pairs)
     given = [r for r in _records(result) if r["order"] == "as given"]
     mine, theirs = [len(r["answer_a"]) for r in given], [len(r["answer_b"]) for r in given]
@@ -125,20 +134,23 @@ def test_a_judge_that_prefers_the_shorter_answer_gives_the_win_rate_the_answers_
     losses = sum(a > b for a, b in zip(mine, theirs))
     ties = len(given) - wins - losses
     assert wins + losses > 0, "the two tiny models must answer differently for this to mean anything"
-    assert (result["wins"], result["losses"], result["ties"], result["inconsistent"]) == (wins, losses, ties, 0)
+    assert (result["wins"], result["losses"], result["ties"], result["inconsistent"]) == (wins, losses, ties,
+                                                                                          0)
     assert result["win_rate"] == round(100 * (wins + ties / 2) / len(given), 2)
     preferences = [1.0 if a < b else 0.0 if a > b else 0.5 for a, b in zip(mine, theirs)]
     assert result["lc_win_rate"] == length_controlled_win_rate(preferences, mine, theirs)
     rows = [json.loads(line) for line in pairs.read_text().splitlines()]
     assert len(rows) == wins + losses == result["pairs"]
-    assert all(len(r["chosen"][0]["content"]) < len(r["rejected"][0]["content"]) and r["reasons"] for r in rows)
+    assert all(len(r["chosen"][0]["content"]) < len(r["rejected"][0]["content"]) and r["reasons"] for r in
+    rows)
     report = inspect_source(str(pairs))
     assert report.kind == "preference" and report.valid_rows == len(rows)
     assert Path(result["records"]).is_relative_to(judged_run)  # the run's folder and its card hold the result
     saved = json.loads((judged_run / "judge.json").read_text())[f"{prompts.name} pairwise"]
     assert saved["win_rate"] == result["win_rate"] and saved["judge"] == f"shorter at {server.url}"
     card = build_model_card(judged_run)
-    assert "## Judged" in card and f"win rate {result['win_rate']}%" in card and f"shorter at {server.url}" in card
+    assert "## Judged" in card and f"win rate {result['win_rate']}%" in card and ("shorter at "
+                                                                                  f"{server.url}") in card
 
 
 def test_single_grading_on_mt_bench_means_per_turn_and_category(server, capsys, tiny_model_dir):
@@ -188,7 +200,8 @@ def test_failures_are_retried_then_said_in_one_sentence_and_the_job_resumes_from
     before = server.count("shorter")
     answered_before = server.answered
     resumed, records = grade("shorter")
-    assert server.answered - answered_before == len(PROMPTS) - 2  # the two cached verdicts are not asked again
+    # the two cached verdicts are not asked again
+    assert server.answered - answered_before == len(PROMPTS) - 2
     assert [r["verdict"] for r in records] == [len(answers[i][0]) % 10 + 1 for i in range(len(PROMPTS))]
     calls = server.count("shorter")
     again, _ = grade("shorter")
@@ -206,7 +219,8 @@ def test_the_key_is_sent_but_never_written(server, capsys, prompts, tiny_model_d
     server.key = key
     try:
         monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong")
-        assert main(["judge", str(tiny_model_dir), "--bench", str(prompts), "--judge", server.url, "--judge-model",
+        assert main(["judge", str(tiny_model_dir), "--bench", str(prompts), "--judge", server.url,
+                     "--judge-model",
                      "shorter", "--max-new-tokens", "8", "--retries", "0"]) == 2
         assert "refused the key (401)" in capsys.readouterr().err
         assert main(["-v", "judge", str(tiny_model_dir), "--bench", str(prompts), "--judge", server.url,
@@ -222,7 +236,8 @@ def test_the_key_is_sent_but_never_written(server, capsys, prompts, tiny_model_d
             assert key not in path.read_text(errors="replace"), f"the key was written to {path}"
 
 
-def test_ai_feedback_samples_two_answers_and_keeps_consistent_verdicts(server, capsys, prompts, tiny_model_dir,
+def test_ai_feedback_samples_two_answers_and_keeps_consistent_verdicts(server, capsys, prompts,
+                                                                       tiny_model_dir,
                                                                       tmp_path):
     pairs = tmp_path / "feedback.jsonl"
     result = _judge(capsys, tiny_model_dir, "--bench", prompts, "--samples", "2", "--mode", "single",
@@ -255,7 +270,8 @@ def test_agreement_on_a_hand_worked_example():
     assert "one of the contestants" in self_preference("tiny at http://h/v1", None, {"tiny": "b"})
     assert "shares its base" in self_preference("judge (local)", "/m/base", {"run-1": "/m/base"})
     assert self_preference("big at http://h/v1", None, {"run-1": "/m/base"}) == ""
-    assert "one of the contestants" in self_preference("qwen3-8b at http://h/v1", None, {"base": "/hub/Qwen3-8B"})
+    assert "one of the contestants" in self_preference("qwen3-8b at http://h/v1", None,
+                                                       {"base": "/hub/Qwen3-8B"})
     # a contestant behind a URL is named as the judge is: the same model on the same server is noticed
     served = "run at http://h:8000/v1"
     assert "one of the contestants" in self_preference(served, None, {served: ""})
@@ -275,9 +291,12 @@ def test_judge_beside_the_arena_votes(server, studio_home):
         "tie", user, "Yo.", user, "Good day.", "m1", "m2", blind=True, conversation="c3", turn=1))
     result = judge_votes(EndpointJudge(server.url, "shorter", retries=0))
     # the shorter-answer judge agrees with the first vote, not the second, and calls the tie for "Yo."
-    assert (result["pairs"], result["with_ties"], result["without_ties"], result["flip_rate"]) == (3, 0.3333, 0.5, 0.0)
-    assert {r["model"] for r in result["judge_board"]} == {r["model"] for r in result["human_board"]} == {"m1", "m2"}
-    # Saved where the Leaderboard reads it: the judge's ratings beside the blind votes', without judging again.
+    assert (result["pairs"], result["with_ties"], result["without_ties"],
+            result["flip_rate"]) == (3, 0.3333, 0.5, 0.0)
+    judged = {r["model"] for r in result["judge_board"]}
+    assert judged == {r["model"] for r in result["human_board"]} == {"m1", "m2"}
+    # Saved where the Leaderboard reads it: the judge's ratings beside the blind votes', without judging
+    # again.
     from studio.evaluation.arena import leaderboard, read_votes
     from studio.evaluation.judges.agreement import latest_votes_result
     from studio.ui.judge.leaderboard_panel import board_markdown
@@ -293,7 +312,8 @@ def test_judge_beside_the_arena_votes(server, studio_home):
     human = {r["model"]: f"{r['rating']:.0f}" for r in blind}
     assert all(f"| {m} | {judge[m]} | {human[m]} |" in board for m in ("m1", "m2")), board
     own = judge_votes(EndpointJudge(server.url, "m1", retries=0))  # the judge is a contestant: warned
-    assert "one of the contestants (m1)" in own["warning"] and latest_votes_result()["warning"] == own["warning"]
+    assert "one of the contestants (m1)" in own["warning"]
+    assert latest_votes_result()["warning"] == own["warning"]
 
 
 def test_length_controlled_win_rate_matches_alpaca_eval():
@@ -301,7 +321,8 @@ def test_length_controlled_win_rate_matches_alpaca_eval():
 
     for case in PACKAGE_CASES:
         assert win_rate(case["preferences"]) == round(case["win_rate"], 2)
-        assert length_controlled_win_rate(case["preferences"], case["model_lengths"], case["reference_lengths"]) == \
+        assert length_controlled_win_rate(case["preferences"], case["model_lengths"],
+                                          case["reference_lengths"]) == \
             round(case["lc_win_rate"], 2)
 
 
@@ -319,12 +340,14 @@ def test_a_local_judge_and_a_cancelled_job(tiny_model_dir, prompts, server):
     reply = local.complete([{"role": "user", "content": "Rate this. [[rating]]"}])
     assert reply.prompt_tokens > 0 and 0 < reply.completion_tokens <= 8
     stop = threading.Event()
-    spec = JobSpec(model=str(tiny_model_dir), judge=server.url, bench=str(prompts), max_new_tokens=8, concurrency=1)
+    spec = JobSpec(model=str(tiny_model_dir), judge=server.url, bench=str(prompts), max_new_tokens=8,
+                   concurrency=1)
 
     def progress(phase, done, total, counts):
         if phase == "judging" and done == 1:
             stop.set()  # Cancel after the first verdict
 
-    result = run_job(spec, engine=engine, judge=EndpointJudge(server.url, "shorter", retries=0), progress=progress,
+    result = run_job(spec, engine=engine, judge=EndpointJudge(server.url, "shorter", retries=0),
+                     progress=progress,
                      stop=stop)
     assert result["stopped"] and result["n"] == 1 and len(_records(result)) == 1

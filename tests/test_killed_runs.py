@@ -53,7 +53,8 @@ def test_signal_names_and_sentences():
     assert endings.killed_sentence(signal.SIGSEGV, 3) == (
         "The training process crashed with SIGSEGV at step 3, not by the studio; resume the run to continue "
         "from its last complete checkpoint.")
-    assert not endings.looks_like_oom(signal.SIGTERM, os.getpid(), 0, 10**12)  # only SIGKILL is the OOM killer's
+    # only SIGKILL is the OOM killer's
+    assert not endings.looks_like_oom(signal.SIGTERM, os.getpid(), 0, 10**12)
 
 
 def test_kernel_oom_kill_ends_failed_with_resume_command(tiny_model_dir, sft_file):
@@ -62,7 +63,8 @@ def test_kernel_oom_kill_ends_failed_with_resume_command(tiny_model_dir, sft_fil
     try:
         with open(info.dir / "log.txt", "ab") as log:  # as the registry starts a worker
             done = subprocess.run(
-                [sys.executable, "-m", "studio.runs.worker", str(info.dir)], check=False, cwd=ROOT, timeout=120,
+                [sys.executable, "-m", "studio.runs.worker", str(info.dir)], check=False, cwd=ROOT,
+                timeout=120,
                 preexec_fn=lambda: (group / "cgroup.procs").write_text(str(os.getpid())),
                 env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=log, stderr=subprocess.STDOUT)
     finally:
@@ -73,6 +75,7 @@ def test_kernel_oom_kill_ends_failed_with_resume_command(tiny_model_dir, sft_fil
     assert status["state"] == "failed"
     assert status["message"].startswith("The system's out-of-memory killer ended the training (SIGKILL). "
                                         "Ran out of memory at step 0;"), status["message"]
-    assert f"`studio resume {info.id} training.batch_size=2 training.gradient_accumulation=" in status["message"]
+    way_on = f"`studio resume {info.id} training.batch_size=2 training.gradient_accumulation="
+    assert way_on in status["message"]
     assert "training.max_length=256" in status["message"]
     assert "killed by SIGKILL" in (info.dir / "log.txt").read_text()

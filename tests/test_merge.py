@@ -18,9 +18,11 @@ def two_runs(tmp_path_factory, tiny_model_dir):
 
     root = tmp_path_factory.mktemp("tiny-sft")
     rows = [{"messages": [{"role": "user", "content": f"What is the capital of France? ({i})"},
-                          {"role": "assistant", "content": "The capital of France is Paris."}]} for i in range(4)]
+                          {"role": "assistant",
+                           "content": "The capital of France is Paris."}]} for i in range(4)]
     data = write_jsonl(root / "chat.jsonl", rows)
-    train(tiny_config(tiny_model_dir, data, "sft", root / "sft", learning_rate=5e-2, max_steps=2), root / "sft")
+    train(tiny_config(tiny_model_dir, data, "sft", root / "sft", learning_rate=5e-2, max_steps=2),
+          root / "sft")
     return tiny_dpo_run(tmp_path_factory, tiny_model_dir), root / "sft"
 
 
@@ -117,6 +119,7 @@ def test_the_merge_panel_merges_or_says_what_is_missing(two_runs):
 
     a, b = two_runs
     assert "at least two" in merge_panel.merge_selected([str(a)], "linear", "", None, "x")
-    assert "numbers separated by commas" in merge_panel.merge_selected([str(a), str(b)], "linear", "1,x", None, "x")
+    assert "numbers separated by commas" in merge_panel.merge_selected([str(a), str(b)], "linear", "1,x",
+                                                                       None, "x")
     status = merge_panel.merge_selected([str(a), str(b)], "cat", "", None, "ui mix")
     assert status.startswith("✓") and get_run("ui-mix").state == "completed"

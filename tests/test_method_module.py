@@ -47,7 +47,8 @@ METHOD = Method(
     data_kind="ranking",
     build=build,
     options=HingeOptions,
-    advice="**Hinge pairs** learn from chosen/rejected pairs and stop pushing once a pair is far enough apart.",
+    advice="**Hinge pairs** learn from chosen/rejected pairs and stop pushing once a pair is far enough "
+           "apart.",
     card_line="Hinge-loss preference optimisation on chosen/rejected pairs, with TRL's DPOTrainer.",
     charts=(Chart("Hinge rewards", {"rewards/margins": "reward margin"}),),
     recipes=("hinge-pairs.yaml",),
@@ -100,7 +101,8 @@ def _studio(copy: Path, *args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=300, check=False)
 
 
-def test_a_method_module_dropped_into_a_copy_is_listed_checked_and_trained(tmp_path, tiny_model_dir, pref_file,
+def test_a_method_module_dropped_into_a_copy_is_listed_checked_and_trained(tmp_path, tiny_model_dir,
+                                                                           pref_file,
                                                                              sft_file):
     copy = tmp_path / "project"
     shutil.copytree(ROOT / "studio", copy / "studio", ignore=shutil.ignore_patterns("__pycache__"))
@@ -115,7 +117,8 @@ def test_a_method_module_dropped_into_a_copy_is_listed_checked_and_trained(tmp_p
         "method": "hingepairs", "model": {"name": str(tiny_model_dir)},
         "data": {"source": str(pref_file), "template": "chatml"},
         "lora": {"r": 4, "alpha": 8, "dropout": 0.0},
-        "training": {"learning_rate": 1e-2, "max_steps": 2, "batch_size": 2, "max_length": 64, "save_steps": 100},
+        "training": {"learning_rate": 1e-2, "max_steps": 2, "batch_size": 2, "max_length": 64,
+                     "save_steps": 100},
         "hingepairs": {"beta": 0.3},
         "output": {"name": "hinge"},
     }), encoding="utf-8")
@@ -127,7 +130,8 @@ def test_a_method_module_dropped_into_a_copy_is_listed_checked_and_trained(tmp_p
     assert list(methods).index("hingepairs") == list(methods).index("dpo") + 1  # its own order field
 
     # The wrong kind of data is refused in a sentence that names this method, not DPO.
-    refused = _studio(copy, "data", "inspect", str(sft_file), "--model", str(tiny_model_dir), "--method", "hingepairs")
+    refused = _studio(copy, "data", "inspect", str(sft_file), "--model", str(tiny_model_dir), "--method",
+                      "hingepairs")
     assert refused.returncode == 2
     assert "but Hinge pairs needs answers ranked best to worst" in refused.stderr
     assert "DPO" not in refused.stderr
@@ -137,13 +141,15 @@ def test_a_method_module_dropped_into_a_copy_is_listed_checked_and_trained(tmp_p
     run_dir = Path(trained.stdout.strip().splitlines()[-1])
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["method"] == "hingepairs" and summary["global_step"] == 2
-    assert yaml.safe_load((run_dir / "config.yaml").read_text())["hingepairs"] == {"beta": 0.3, "loss_type": "hinge"}
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["hingepairs"] == {"beta": 0.3, "loss_type":
+    "hinge"}
     metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert any("rewards/margins" in m for m in metrics)
     assert (run_dir / "adapter" / "adapter_model.safetensors").is_file()
 
     faces = subprocess.run([sys.executable, "-c", FACES, str(run_dir), str(sft_file)],
-                           cwd=copy, env={**os.environ, "PYTHONPATH": str(copy)}, capture_output=True, text=True,
+                           cwd=copy, env={**os.environ, "PYTHONPATH": str(copy)}, capture_output=True,
+                           text=True,
                            timeout=300, check=False)
     assert faces.returncode == 0, faces.stderr[-3000:]
     seen = json.loads(faces.stdout.strip().splitlines()[-1])

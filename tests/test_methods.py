@@ -32,7 +32,8 @@ def _metrics(run_dir: Path) -> list[dict]:
 def _lora_b(run_dir: Path) -> dict:
     from safetensors.torch import load_file
 
-    return {k: v for k, v in load_file(run_dir / ADAPTER_DIR / "adapter_model.safetensors").items() if "lora_B" in k}
+    return {k: v for k, v in load_file(run_dir / ADAPTER_DIR / "adapter_model.safetensors").items() if
+    "lora_B" in k}
 
 
 def reward_run(tmp_path_factory, model_dir: Path) -> Path:
@@ -82,7 +83,8 @@ def test_studio_eval_and_score_on_a_reward_run(tmp_path_factory, tiny_model_dir,
     scored = json.loads(capsys.readouterr().out)
     t = scored["tuned"]
     assert t["reward_a"] > t["reward_b"]
-    assert t["p_a_preferred"] == pytest.approx(1 / (1 + torch.exp(torch.tensor(t["reward_b"] - t["reward_a"]))).item())
+    assert t["p_a_preferred"] == pytest.approx(1 / (1 + torch.exp(torch.tensor(t["reward_b"] -
+    t["reward_a"]))).item())
     assert t["p_a_preferred"] > scored["base"]["p_a_preferred"]
 
 
@@ -113,7 +115,8 @@ def test_kto_unpairs_preference_data():
 
 def test_rl_against_the_reward_run_logs_reward_and_kl(tmp_path_factory, tiny_model_dir, tmp_path):
     run_dir = tmp_path / "run"
-    cfg = tiny_config(tiny_model_dir, _pairs(tmp_path), "rl", run_dir, max_steps=2, batch_size=4, max_length=256)
+    cfg = tiny_config(tiny_model_dir, _pairs(tmp_path), "rl", run_dir, max_steps=2, batch_size=4,
+                      max_length=256)
     cfg.rl.reward_model = str(reward_run(tmp_path_factory, tiny_model_dir))
     cfg.rl.num_generations, cfg.rl.max_completion_length = 2, 8
     assert train(cfg, run_dir)["global_step"] == 2
@@ -122,7 +125,8 @@ def test_rl_against_the_reward_run_logs_reward_and_kl(tmp_path_factory, tiny_mod
     assert any(v.abs().sum() > 0 for v in _lora_b(run_dir).values())
 
 
-def test_online_dpo_learns_from_its_own_samples_ranked_by_the_reward_run(tmp_path_factory, tiny_model_dir, tmp_path):
+def test_online_dpo_learns_from_its_own_samples_ranked_by_the_reward_run(tmp_path_factory, tiny_model_dir,
+                                                                         tmp_path):
     """TRL's OnlineDPOTrainer through the registry: two sampled answers per prompt, ranked by the reward run
     (the chosen one scored above the rejected), DPO's loss on them; the LoRA moves."""
     run_dir = tmp_path / "run"
@@ -150,7 +154,8 @@ def test_dpo_loss_types_reach_trl(tiny_model_dir, pref_file, tmp_path):
     cfg.dpo.sft_weight = 0.5
     assert built_args(cfg, tmp_path / "b")[1].loss_type == ["ipo", "sft"]
     with pytest.raises(ConfigError, match="Option 'dpo.loss_type' must be one of sigmoid, ipo"):
-        RunConfig.from_dict({"method": "dpo", "data": {"source": "x.jsonl"}, "dpo": {"loss_type": "nope"}}).validate()
+        RunConfig.from_dict({"method": "dpo", "data": {"source": "x.jsonl"},
+                             "dpo": {"loss_type": "nope"}}).validate()
 
 
 # ---- bad input: one sentence, before any model loads ------------------------------------------------
@@ -166,7 +171,8 @@ def no_model_loads(monkeypatch):
     monkeypatch.setattr(studio.models.loading, "load_model", refuse)
 
 
-def test_rl_given_a_policy_run_or_nothing_says_what_it_needs(tiny_model_dir, pref_file, tmp_path, no_model_loads):
+def test_rl_given_a_policy_run_or_nothing_says_what_it_needs(tiny_model_dir, pref_file, tmp_path,
+                                                             no_model_loads):
     from studio.training.train import prepare
 
     policy = tmp_path / "policy"
@@ -175,7 +181,8 @@ def test_rl_given_a_policy_run_or_nothing_says_what_it_needs(tiny_model_dir, pre
     (policy / ADAPTER_DIR / "studio_base.json").write_text(json.dumps({"model": "x", "method": "dpo"}))
     cfg = tiny_config(tiny_model_dir, pref_file, "rl", tmp_path / "run")
     cfg.rl.reward_model = str(policy)
-    with pytest.raises(ConfigError, match="trained with dpo, not as a reward model; RL needs a run of the reward"):
+    with pytest.raises(ConfigError, match="trained with dpo, not as a reward model; RL needs a run of the "
+                                          "reward"):
         prepare(cfg)
     cfg.rl.reward_model = str(tmp_path / "missing")
     with pytest.raises(ConfigError, match="No finished reward run found"):
@@ -192,7 +199,8 @@ def test_reward_run_refused_by_chat_and_policy_run_refused_by_score(tmp_path, no
     for name, method in (("reward", "reward"), ("policy", "sft")):
         (tmp_path / name / ADAPTER_DIR).mkdir(parents=True)
         (tmp_path / name / ADAPTER_DIR / "adapter_config.json").write_text("{}")
-        (tmp_path / name / ADAPTER_DIR / "studio_base.json").write_text(json.dumps({"model": "x", "method": method}))
+        (tmp_path / name / ADAPTER_DIR / "studio_base.json").write_text(json.dumps({"model": "x", "method":
+        method}))
     with pytest.raises(StudioError, match="is a reward model: it scores answers instead of writing them"):
         BeforeAfter(tmp_path / "reward")
     with pytest.raises(StudioError, match="was trained with sft, not as a reward model"):
@@ -210,7 +218,8 @@ def test_preference_methods_given_sft_data_say_so_before_loading(method, tiny_mo
         monkeypatch.setattr("studio.methods.rl.reward_run_dir", lambda value: Path(value))
         cfg.rl.reward_model = "somewhere"
     # The sentence names the method picked by its title (KTO also takes answers labelled good or bad).
-    title = {"kto": "KTO", "orpo": "ORPO", "simpo": "SimPO", "reward": "Reward model", "rl": "RL on a reward model"}
+    title = {"kto": "KTO", "orpo": "ORPO", "simpo": "SimPO", "reward": "Reward model",
+             "rl": "RL on a reward model"}
     words = f"{title[method]} needs answers labelled good or bad" if method == "kto" else \
         f"{title[method]} needs preference pairs"
     with pytest.raises(DataError, match=words):
@@ -242,11 +251,13 @@ def test_a_reward_run_exports_merged_as_a_standalone_reward_model(tmp_path_facto
     target = export_adapter(run_dir, tmp_path / "out", merge=True)
     merged = AutoModelForSequenceClassification.from_pretrained(target / "merged").eval()
     tokenizer = AutoTokenizer.from_pretrained(target / "merged")
-    messages = [{"role": "user", "content": "Is pineapple on pizza a crime?"}, {"role": "assistant", "content": CHOSEN}]
+    messages = [{"role": "user", "content": "Is pineapple on pizza a crime?"},
+                {"role": "assistant", "content": CHOSEN}]
     ids = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True, return_tensors="pt")
     with torch.no_grad():
         standalone = merged(**ids).logits.item()
-    assert standalone == pytest.approx(RewardModel(run_dir).rewards("Is pineapple on pizza a crime?", [CHOSEN])[0],
+    assert standalone == pytest.approx(RewardModel(run_dir).rewards("Is pineapple on pizza a crime?",
+                                                                    [CHOSEN])[0],
                                        abs=1e-4)
 
 
@@ -258,7 +269,8 @@ def test_rlhf_and_dpo_side_by_side_scores_every_answer(tmp_path_factory, tiny_mo
 
     reward = reward_run(tmp_path_factory, tiny_model_dir)
     rl_dir = tmp_path / "rl"
-    cfg = tiny_config(tiny_model_dir, _pairs(tmp_path), "rl", rl_dir, max_steps=1, batch_size=2, max_length=256)
+    cfg = tiny_config(tiny_model_dir, _pairs(tmp_path), "rl", rl_dir, max_steps=1, batch_size=2,
+                      max_length=256)
     cfg.rl.reward_model, cfg.rl.num_generations, cfg.rl.max_completion_length = str(reward), 2, 6
     train(cfg, rl_dir)
     prompts = ["Is pineapple on pizza a crime?", "What is the capital of France?"]
@@ -267,7 +279,8 @@ def test_rlhf_and_dpo_side_by_side_scores_every_answer(tmp_path_factory, tiny_mo
     assert [list(r["answers"]) for r in result["rows"]] == [["base", "DPO", "RLHF"]] * 2
     scorer = RewardModel(reward)
     row = result["rows"][0]
-    assert row["rewards"]["DPO"] == pytest.approx(scorer.rewards(row["prompt"], [row["answers"]["DPO"]])[0], abs=1e-5)
+    assert row["rewards"]["DPO"] == pytest.approx(scorer.rewards(row["prompt"], [row["answers"]["DPO"]])[0],
+                                                  abs=1e-5)
     assert set(result["heldout"]) == {"DPO", "RLHF", "reward model"}
     assert result["heldout"]["reward model"]["tuned"]["accuracy"] == 1.0
     assert set(mean_rewards(result)) == {"base", "DPO", "RLHF"}

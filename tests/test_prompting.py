@@ -33,7 +33,8 @@ def test_the_label_score_is_the_log_likelihood_of_its_tokens(chat_model):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model, tokenizer = AutoModelForCausalLM.from_pretrained(chat_model), AutoTokenizer.from_pretrained(chat_model)
+    model = AutoModelForCausalLM.from_pretrained(chat_model)
+    tokenizer = AutoTokenizer.from_pretrained(chat_model)
     prompt = "the film was great //"
     scores = prompting.label_log_likelihoods(model, tokenizer, prompt, ["good", "bad"], spaced=True)
     ids = tokenizer(prompt + " bad", add_special_tokens=False, return_tensors="pt")["input_ids"]
@@ -43,7 +44,8 @@ def test_the_label_score_is_the_log_likelihood_of_its_tokens(chat_model):
     expected = sum(float(logprobs[p - 1, ids[0, p]]) for p in range(n_prompt, ids.shape[1]))
     assert scores[1] == pytest.approx(expected, abs=1e-4)
     bias = prompting.probabilities([-1.0, -3.0])
-    assert prompting.calibrate(bias, bias) == pytest.approx([0.5, 0.5])  # the content-free input: no preference
+    # the content-free input: no preference
+    assert prompting.calibrate(bias, bias) == pytest.approx([0.5, 0.5])
 
 
 def test_studio_prompt_prints_the_keys_studio_eval_prints(chat_model, tmp_path, capsys):
@@ -64,14 +66,16 @@ def test_a_generated_answer_is_read_for_a_label_and_one_naming_none_counts_as_wr
     from studio.evaluation.prompt_answers import generated_answer, label_in_answer
 
     labels = ["bad", "good", "not good"]
-    assert label_in_answer(" Good.\nbad", labels) == 1 and label_in_answer("The film: BAD, not good", labels) == 0
+    assert label_in_answer(" Good.\nbad", labels) == 1 and label_in_answer("The film: BAD, not good",
+                                                                           labels) == 0
     assert label_in_answer("not good at all", labels) == 2 and label_in_answer("goodness", labels) is None
     test = write_jsonl(tmp_path / "test.jsonl", sentiment_rows(6, seed=1))
     assert main(["prompt", str(chat_model), "--data", str(test), "--answer", "generate", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model, tokenizer = AutoModelForCausalLM.from_pretrained(chat_model), AutoTokenizer.from_pretrained(chat_model)
+    model = AutoModelForCausalLM.from_pretrained(chat_model)
+    tokenizer = AutoTokenizer.from_pretrained(chat_model)
     data = read_labelled(test)
     named = [label_in_answer(generated_answer(model, tokenizer, prompting.build_prompt(
         tokenizer, data.labels, [], item, prompting.PromptSettings())), data.labels) for item in data.inputs]
@@ -79,7 +83,7 @@ def test_a_generated_answer_is_read_for_a_label_and_one_naming_none_counts_as_wr
     assert report["answer"] == "generate" and report["no_label"] == sum(n is None for n in named)
     assert report["accuracy"] == round(right / 6, 4) and sum(map(sum, report["confusion"])) == 6
     if report["no_label"]:  # the untrained model's words: counted in their own column, never as a label
-        assert report["labels"][-1] == prompting.NO_LABEL and sum(r[-1] for r in report["confusion"]) == report[
-            "no_label"]
+        assert report["labels"][-1] == prompting.NO_LABEL
+        assert sum(r[-1] for r in report["confusion"]) == report["no_label"]
     assert main(["prompt", str(chat_model), "--data", str(test), "--answer", "generate", "--calibrate"]) == 2
     assert "needs answer likelihood" in capsys.readouterr().err

@@ -55,7 +55,8 @@ def test_a_4bit_load_on_the_cpu_keeps_no_mapping_of_the_checkpoint(tmp_path):
     checkpoint = str((folder / "model.safetensors").resolve())
     model = load_model(ResolvedModel(str(folder), "tiny", True), dtype=torch.float32, quantize_4bit=True,
                        device_map={"": "cpu"})
-    assert not [line for line in Path("/proc/self/maps").read_text().splitlines() if line.endswith(checkpoint)]
+    assert not [line for line in Path("/proc/self/maps").read_text().splitlines() if
+    line.endswith(checkpoint)]
     saved = load_file(checkpoint)
     for name in ("model.embed_tokens.weight", "model.norm.weight", "lm_head.weight"):  # copied, not changed
         assert torch.equal(model.get_parameter(name).detach(), saved[name]), name

@@ -87,7 +87,8 @@ def _free_port() -> int:
 
 def _start_app(log: Path) -> subprocess.Popen:
     with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "studio", "app", "--port", str(_free_port())], cwd=ROOT,
+        return subprocess.Popen([sys.executable, "-m", "studio", "app", "--port", str(_free_port())],
+                                cwd=ROOT,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 

@@ -31,7 +31,8 @@ def readme_commands() -> list[str]:
         if line.strip().startswith("```"):
             in_block = not in_block
         elif in_block and line.strip().startswith("studio "):
-            found.append(re.split(r"\s#\s", line.strip())[0].strip().removesuffix("&").strip())  # & backgrounds it
+            # & backgrounds it
+            found.append(re.split(r"\s#\s", line.strip())[0].strip().removesuffix("&").strip())
     found += [" ".join(span.split()) for span in re.findall(r"`(studio\s[^`]+)`", text)]
     return list(dict.fromkeys(found))
 

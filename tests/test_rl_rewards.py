@@ -35,7 +35,8 @@ def test_regex_length_contains_avoids():
     assert _score({"type": "regex", "pattern": r"^No\b"}, "No, it is fine.") == 1.0
     assert _score({"type": "regex", "pattern": r"^No\b"}, "Nobody knows.") == 0.0
     assert _score({"type": "regex", "pattern": "^no", "ignore_case": True}, "NO.") == 1.0
-    assert _score({"type": "regex", "pattern": r"^\d+\.?$"}, "12.\n\nThis is arithmetic") == 0.0  # whole answer
+    # whole answer
+    assert _score({"type": "regex", "pattern": r"^\d+\.?$"}, "12.\n\nThis is arithmetic") == 0.0
     assert _score({"type": "length", "min_words": 2, "max_words": 4}, "one two three") == 1.0
     assert _score({"type": "length", "min_words": 2, "max_words": 4}, "one two three four five") == 0.0
     assert _score({"type": "contains", "words": ["taste", "pizza"]}, "Pizza is a matter of taste.") == 1.0
@@ -54,7 +55,8 @@ def test_json_valid_and_against_a_schema():
 
 
 def test_each_check_becomes_a_named_weighted_trl_function():
-    specs = parse_specs("[{type: regex, pattern: '^No', weight: 2}, {type: regex, pattern: x}, {type: length}]")
+    specs = parse_specs("[{type: regex, pattern: '^No', weight: 2}, {type: regex, pattern: x}, {type: "
+                        "length}]")
     funcs, weights = build_functions(specs)
     assert [f.__name__ for f in funcs] == ["regex", "regex_2", "length"] and weights == [2.0, 1.0, 1.0]
     completions = [[{"role": "assistant", "content": "No way"}], [{"role": "assistant", "content": "Yes x"}]]
@@ -86,7 +88,8 @@ def test_rl_with_neither_a_reward_model_nor_a_function_says_so(tiny_model_dir, p
 
 
 def _rl_config(tiny_model_dir, tmp_path, functions, **rl):
-    rows = [{"prompt": f"Is pineapple on pizza a crime? ({i})", "chosen": "No, it is fine.", "rejected": "Yes."}
+    rows = [{"prompt": f"Is pineapple on pizza a crime? ({i})", "chosen": "No, it is fine.",
+             "rejected": "Yes."}
             for i in range(4)]
     cfg = tiny_config(tiny_model_dir, write_jsonl(tmp_path / "pairs.jsonl", rows), "rl", tmp_path / "run",
                       max_steps=2, batch_size=4, max_length=256)
@@ -152,7 +155,8 @@ def test_dpo_precompute_ref_trains_on_reference_logps_computed_once(tiny_model_d
     again = tiny_config(tiny_model_dir, pref_file, "dpo", second, max_steps=2)
     again.dpo.precompute_ref = True
     assert train(again, second)["global_step"] == 2
-    margins = [json.loads(line).get("rewards/margins") for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    margins = [json.loads(line).get("rewards/margins") for line in (run_dir /
+    "metrics.jsonl").read_text().splitlines()]
     assert any(m not in (None, 0.0) for m in margins)
 
 
@@ -164,7 +168,8 @@ def test_the_samples_table_shows_the_latest_group_and_the_ui_round_trips_the_lis
 
     append_samples(tmp_path, [{"step": 1, "prompt": "q", "completion": "old", "rewards": {"regex": 0.0},
                                "advantage": -0.5}])
-    append_samples(tmp_path, [{"step": 2, "prompt": "q", "completion": a, "rewards": {"regex": r, "length": 1.0},
+    append_samples(tmp_path, [{"step": 2, "prompt": "q", "completion": a,
+                               "rewards": {"regex": r, "length": 1.0},
                                "advantage": adv} for a, r, adv in (("No.", 1.0, 0.7), ("Yes.", 0.0, -0.7))])
     frame = samples_frame(latest_group(tmp_path))
     assert list(frame.columns) == ["Prompt", "Answer", "reward: regex", "reward: length", "Advantage"]

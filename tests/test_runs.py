@@ -92,7 +92,8 @@ def test_stop_saves_loadable_adapter_and_second_start_is_queued(tiny_model_dir, 
     assert before < stopped.step <= asked + 2  # at most the step in flight, then save and end
     ckpt = first.dir / f"checkpoint-{stopped.step}"
     assert runs.checkpoint_is_complete(ckpt)
-    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir), first.dir / "adapter")
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+                                      first.dir / "adapter")
     lora_b = [v for k, v in model.state_dict().items() if "lora_B" in k]
     assert lora_b and any(v.abs().sum() > 0 for v in lora_b)
     for key, value in adapter_tensors(ckpt).items():  # the adapter is the stop step's weights
@@ -150,7 +151,8 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tiny_model_dir, sft_file, 
 
 
 def test_crashing_worker_ends_failed_with_its_sentence(sft_file, tmp_path):
-    info = runs.start_run(run_config(tmp_path / "no-such-model", sft_file, name="broken", steps=3, save_steps=10))
+    info = runs.start_run(run_config(tmp_path / "no-such-model", sft_file, name="broken", steps=3,
+                                     save_steps=10))
     failed = final(info.id)
     assert failed.state == "failed"
     assert failed.message == f"The model folder {tmp_path / 'no-such-model'} does not exist; check the path."

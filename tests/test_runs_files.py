@@ -139,7 +139,8 @@ def test_queue_is_first_in_first_out_and_a_dead_worker_is_noticed(tiny_model_dir
 
     monkeypatch.setattr(runs.registry, "_launch", fake_launch)
     device = runs.files.try_lock(runs.device_lock_path())
-    first, second, third = (runs.start_run(run_config(tiny_model_dir, sft_file, name=f"q{i}")) for i in range(3))
+    first, second, third = (runs.start_run(run_config(tiny_model_dir, sft_file,
+                                                      name=f"q{i}")) for i in range(3))
     runs.stop_run(second.id)  # a cancelled queued run is skipped
     assert launched == []
     os.close(device)  # the training that held the device ends
@@ -181,7 +182,8 @@ def test_failure_sentences():
 
     assert worker.failure_sentence(DataError("The data file x does not exist; check the path."), 0, True) == (
         "The data file x does not exist; check the path.")
-    oom = worker.failure_sentence(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB"), 7, False)
+    oom = worker.failure_sentence(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB"), 7,
+                                  False)
     assert oom.startswith("Ran out of memory at step 7") and "smaller batch" in oom and "QLoRA" in oom
     full = worker.failure_sentence(OSError(errno.ENOSPC, "No space left on device"), 3, False)
     assert "disk is full" in full and "resume" in full
@@ -255,8 +257,10 @@ def test_out_of_memory_ends_failed_with_advice_and_resumes_with_less(tiny_model_
     status = runs.read_status(info.dir)
     assert status["state"] == "failed"
     fix = "training.batch_size=1 training.gradient_accumulation=2"
-    assert status["message"].startswith(f"Ran out of memory at step 2; resume it with settings that need less "
-                                        f"(it continues from its last checkpoint), e.g. `studio resume {info.id} {fix}`")
+    assert status["message"].startswith("Ran out of memory at step 2; resume it with settings that need "
+                                        "less "
+                                        "(it continues from its last checkpoint), e.g. `studio resume "
+                                        f"{info.id} {fix}`")
     monkeypatch.setattr(SFTTrainer, "training_step", original)
     fd = runs.files.try_lock(runs.device_lock_path())  # queue it, and train it here
     try:
@@ -284,7 +288,8 @@ def test_processes_follow_the_config_and_the_gpus(tiny_model_dir, sft_file):
     with pytest.raises(StudioError, match="asks for 3 processes and this machine has 2 GPUs"):
         worker.processes_for(cfg, 2)
     text = worker.accelerate_config(2, 29555)
-    assert "distributed_type: MULTI_GPU" in text and "num_processes: 2" in text and "main_process_port: 29555" in text
+    assert "distributed_type: MULTI_GPU" in text and "num_processes: 2" in text and ("main_process_port: "
+                                                                                     "29555") in text
 
 
 def test_crashing_ranks_end_the_run_failed_with_rank_0s_sentence(tiny_model_dir, tmp_path):
@@ -307,13 +312,15 @@ def test_a_rank_that_fails_first_names_the_problem_though_rank_0_was_ended_befor
     from studio.runs import files
 
     for said_by_rank_1 in (True, False):
-        info = queued_run(run_config(tiny_model_dir, tmp_path / "missing.jsonl", name=f"ranks-{said_by_rank_1}"))
+        info = queued_run(run_config(tiny_model_dir, tmp_path / "missing.jsonl",
+                                     name=f"ranks-{said_by_rank_1}"))
         files.update_status(info.dir, state="running")
         if said_by_rank_1:
             monkeypatch.setenv("RANK", "1")
             monkeypatch.setenv("WORLD_SIZE", "2")
             rank_1 = worker._Worker(info.dir, main=False)
-            sentence = rank_1.failed_sentence(DataError("The data file missing.jsonl does not exist."), 0, None, "r")
+            sentence = rank_1.failed_sentence(DataError("The data file missing.jsonl does not exist."), 0,
+                                              None, "r")
             rank_1.finish("failed", sentence)
             assert runs.read_status(info.dir)["state"] == "running"  # an extra rank writes no status
         worker.end_of_ranks(info.dir, 1)
@@ -324,13 +331,17 @@ def test_a_rank_that_fails_first_names_the_problem_though_rank_0_was_ended_befor
 
 
 # What gloo said in rank 0 when rank 1 died while the run was prepared (issue 37, copied from the run's log).
-GLOO_PEER_GONE = ("[/__w/pytorch/pytorch/third_party/gloo/gloo/transport/tcp/pair.cc:553] Connection closed by peer "
-                  "[127.0.0.1]:2453. This is typically caused by a remote worker crashing. Check the logs of the "
+GLOO_PEER_GONE = ("[/__w/pytorch/pytorch/third_party/gloo/gloo/transport/tcp/pair.cc:553] Connection closed "
+                  "by peer "
+                  "[127.0.0.1]:2453. This is typically caused by a remote worker crashing. Check the logs of "
+                  "the "
                   "remote worker before reporting an error. GLHF!")
-RANK_1_CAUSE = FileNotFoundError(2, "Failed to open local file '/tmp/hf_datasets-exoid3r5/cache-d754640246dff5b5.arrow'")
+RANK_1_CAUSE = FileNotFoundError(2, "Failed to open local file "
+                                    "'/tmp/hf_datasets-exoid3r5/cache-d754640246dff5b5.arrow'")
 
 
-def test_a_rank_that_lost_its_peer_ends_the_run_with_the_peers_own_cause(tiny_model_dir, sft_file, monkeypatch):
+def test_a_rank_that_lost_its_peer_ends_the_run_with_the_peers_own_cause(tiny_model_dir, sft_file,
+                                                                         monkeypatch):
     """Rank 1 fails on its own (a missing cache file), rank 0 only loses its gloo peer: the run's sentence is
     rank 1's cause, whether it was written before rank 0 gave up waiting for it or only after."""
     from studio.runs import ranks
@@ -351,13 +362,15 @@ def test_a_rank_that_lost_its_peer_ends_the_run_with_the_peers_own_cause(tiny_mo
         rank_0.finish("failed", rank_0.failed_sentence(RuntimeError(GLOO_PEER_GONE), 0, None, "r"))
         said = runs.read_status(info.dir)["message"]
         if not cause_first:  # rank 0 waited in vain, said so, and the supervisor puts the cause in its place
-            assert said.startswith("Training process 1 of 2 lost contact with another one") and "Connection closed by peer" in said
+            assert said.startswith("Training process 1 of 2 lost contact with another one")
+            assert "Connection closed by peer" in said
             rank_1_fails()
             worker.end_of_ranks(info.dir, 1)
         status = runs.read_status(info.dir)
         assert status["state"] == "failed" and status["message"] == (
-            "Preparing the run failed in training process 2 of 2 (FileNotFoundError: [Errno 2] Failed to open local "
-            "file '/tmp/hf_datasets-exoid3r5/cache-d754640246dff5b5.arrow'); the log has the details."), status
+            "Preparing the run failed in training process 2 of 2 (FileNotFoundError: [Errno 2] Failed to "
+            "open local file '/tmp/hf_datasets-exoid3r5/cache-d754640246dff5b5.arrow'); the log has the "
+            "details."), status
         assert "model name" not in status["message"]
 
 

@@ -44,14 +44,16 @@ def test_estimate_parts_move_the_right_way():
     assert 1.1e9 < shape.params < 1.4e9  # a Llama-3.2-1B shape
     base = {"precision": "bf16", "device": "cuda", "batch": 4, "max_length": 512}
     lora, full, qlora = (estimate_training(shape, mode=m, **base) for m in ("lora", "full", "qlora"))
-    assert qlora.parts["weights"] < lora.parts["weights"] < estimate_training(shape, **{**base, "precision": "fp32"}).parts["weights"]
+    assert qlora.parts["weights"] < lora.parts["weights"] < estimate_training(shape, **{**base, "precision":
+    "fp32"}).parts["weights"]
     assert full.total_gib > lora.total_gib > qlora.total_gib
     ckpt = estimate_training(shape, checkpointing=True, **base)
     assert ckpt.parts["activations"] < lora.parts["activations"] / 4
     bigger = estimate_training(shape, **{**base, "batch": 8})
     assert bigger.parts["activations"] == pytest.approx(2 * lora.parts["activations"])
     pairs = estimate_training(shape, sequences_per_example=2, reference_model=True, **base)
-    assert pairs.parts["logits"] == pytest.approx(2 * lora.parts["logits"]) and not pairs.parts["reference model"]
+    assert pairs.parts["logits"] == pytest.approx(2 * lora.parts["logits"]) and not pairs.parts["reference "
+                                                                                                "model"]
     full_dpo = estimate_training(shape, mode="full", sequences_per_example=2, reference_model=True, **base)
     assert full_dpo.parts["reference model"] == full_dpo.parts["weights"]
     assert lora.parts["runtime"] == 0 and estimate_training(shape, device="cpu").parts["runtime"] > 0
@@ -76,7 +78,8 @@ def test_completed_run_continues_for_more_steps_with_overrides(tiny_model_dir, s
     assert summary["precision"] in ("bf16", "fp32") and summary["device"] == "cpu"
     assert summary["memory_estimate_gib"] > 0 and summary["peak_memory_gib"] > 0
     # The estimate is within 25% of the measured peak (the runtime dominates on the tiny model).
-    print("tiny model: estimate", summary["memory_estimate_gib"], "GiB, peak", summary["peak_memory_gib"], "GiB")
+    print("tiny model: estimate", summary["memory_estimate_gib"], "GiB, peak", summary["peak_memory_gib"],
+          "GiB")
     assert abs(summary["memory_estimate_gib"] / summary["peak_memory_gib"] - 1) <= 0.25, summary
     assert (info.dir / "checkpoint-3").is_dir()  # saved at the end although save_steps is 100
     from studio.ui.monitor import poll_run
@@ -106,7 +109,8 @@ def test_two_processes_train_stop_and_resume_on_the_cpu(tiny_model_dir, sft_file
     info = final(info.id, timeout=240)
     log = (info.dir / "log.txt").read_text()
     assert info.state == "stopped", (info.message, log[-3000:])
-    assert "accelerate.commands.launch --config_file" in log and (info.dir / "accelerate_config.yaml").is_file()
+    assert "accelerate.commands.launch --config_file" in log and (info.dir /
+    "accelerate_config.yaml").is_file()
     assert "num_processes: 2" in (info.dir / "accelerate_config.yaml").read_text()
     assert runs.read_status(info.dir)["command"].endswith(f"studio.runs.worker {info.dir}")
     stopped = info.step

@@ -53,7 +53,8 @@ def client(server):
 
 
 def _ask(client, stream=False, **kwargs):
-    args = {"model": "run", "messages": [{"role": "user", "content": PROMPT}], "temperature": 0, "max_tokens": 16,
+    args = {"model": "run", "messages": [{"role": "user", "content": PROMPT}], "temperature": 0,
+            "max_tokens": 16,
             **kwargs}
     if not stream:
         return client.chat.completions.create(**args).choices[0].message.content
@@ -112,7 +113,8 @@ def test_bad_requests_get_openai_json_errors(server, client):
     with pytest.raises(openai.NotFoundError, match="serves 'run'"):
         client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
     with pytest.raises(openai.BadRequestError, match="text only"):
-        _ask(client, messages=[{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}])
+        _ask(client, messages=[{"role": "user",
+                                "content": [{"type": "image_url", "image_url": {"url": "x"}}]}])
 
 
 def test_the_api_key_is_required_when_set(server):
@@ -189,8 +191,10 @@ def test_the_served_run_as_a_judge_is_found_and_its_refusal_said_in_one_sentence
     assert not (tmp_path / "verdicts.jsonl").exists()
 
 
-def test_a_served_model_is_judged_like_a_local_one_and_its_key_is_never_written(server, client, tiny_model_dir,
-                                                                                  tmp_path, capsys, studio_home):
+def test_a_served_model_is_judged_like_a_local_one_and_its_key_is_never_written(server, client,
+                                                                                tiny_model_dir,
+                                                                                  tmp_path, capsys,
+                                                                                studio_home):
     """A contestant behind a URL (issue 35): `studio judge URL --against LOCAL` asks the served run each
     question (its only model found, the key from --model-key-file) and the scripted judge compares it with a
     local model in both orders; the answers are the server's greedy ones and the key is written nowhere."""
@@ -202,8 +206,10 @@ def test_a_served_model_is_judged_like_a_local_one_and_its_key_is_never_written(
     prompts, key_file = tmp_path / "prompts.txt", tmp_path / "model-key"
     prompts.write_text(f"{PROMPT}\nSay hello to the world.\n")
     key_file.write_text(KEY + "\n")
-    args = ["judge", server["url"], "--bench", str(prompts), "--mode", "pairwise", "--against", str(tiny_model_dir),
-            "--judge", judge.url, "--judge-model", "shorter", "--max-new-tokens", "8", "--retries", "0", "--json"]
+    args = ["judge", server["url"], "--bench", str(prompts), "--mode", "pairwise", "--against",
+            str(tiny_model_dir),
+            "--judge", judge.url, "--judge-model", "shorter", "--max-new-tokens", "8", "--retries", "0",
+            "--json"]
     try:
         capsys.readouterr()
         assert main([*args, "--model-key-file", str(key_file)]) == 0
@@ -211,7 +217,8 @@ def test_a_served_model_is_judged_like_a_local_one_and_its_key_is_never_written(
         records = [json.loads(line) for line in Path(result["records"]).read_text().splitlines()]
         served = {q: _ask(client, max_tokens=8, messages=[{"role": "user", "content": q}]).strip()
                   for q in prompts.read_text().splitlines()}
-        assert {r["answer_a" if r["order"] == "as given" else "answer_b"] for r in records} == set(served.values())
+        first_answers = {r["answer_a" if r["order"] == "as given" else "answer_b"] for r in records}
+        assert first_answers == set(served.values())
         shorter = sum(len(a) < len(b) for a, b in ((r["answer_a"], r["answer_b"]) for r in records
                                                    if r["order"] == "as given"))
         assert (result["wins"], result["n"], judge.count("shorter")) == (shorter, 2, 4)

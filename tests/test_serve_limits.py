@@ -173,7 +173,8 @@ def test_the_load_script_in_short_leaves_the_server_answering(tiny_model_dir):
 
     with serving(tiny_model_dir, max_waiting=6) as (url, model, _):
         load = run_load(url, KEY, model, os.getpid(), clients=6, requests=24, max_tokens=4, seconds=90)
-        # In a thread of its own: after the browser tests, playwright's loop runs in this test worker's thread.
+        # In a thread of its own: after the browser tests, playwright's loop runs in this test worker's
+        # thread.
         with concurrent.futures.ThreadPoolExecutor(1) as own_thread:
             figures = own_thread.submit(asyncio.run, load).result()
     outcomes = figures["outcomes"]

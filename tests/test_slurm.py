@@ -33,7 +33,8 @@ def slurm_cluster(tmp_path_factory):
     assert started.returncode == 0, started.stdout + started.stderr
     conf = str(folder / "slurm.conf")
     yield conf
-    subprocess.run(["scontrol", "shutdown"], env={**os.environ, "SLURM_CONF": conf}, capture_output=True, check=False)
+    subprocess.run(["scontrol", "shutdown"], env={**os.environ, "SLURM_CONF": conf}, capture_output=True,
+                   check=False)
 
 
 def squeue_state(job: str) -> str:
@@ -43,13 +44,15 @@ def squeue_state(job: str) -> str:
 
 def studio(*args, conf) -> subprocess.CompletedProcess:
     env = {**os.environ, "SLURM_CONF": conf, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "studio", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "studio", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True,
                           timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     return done
 
 
-def test_run_and_sweep_array_on_a_slurm_cluster(slurm_cluster, tiny_model_dir, sft_file, tmp_path, monkeypatch):
+def test_run_and_sweep_array_on_a_slurm_cluster(slurm_cluster, tiny_model_dir, sft_file, tmp_path,
+                                                monkeypatch):
     monkeypatch.setenv("SLURM_CONF", slurm_cluster)
     cfg = run_config(tiny_model_dir, sft_file, name="on-slurm", steps=2, save_steps=2)
     recipe = tmp_path / "recipe.yaml"
@@ -63,8 +66,10 @@ def test_run_and_sweep_array_on_a_slurm_cluster(slurm_cluster, tiny_model_dir, s
     written = Path(studio("train", str(recipe), "--slurm", "--no-submit", "--time", "00:10:00",
                           conf=slurm_cluster).stdout.strip())
     script = (written / "slurm.sbatch").read_text()
-    for line in ("#SBATCH --nodes=1", "#SBATCH --ntasks-per-node=1", "#SBATCH --requeue", "#SBATCH --time=00:10:00",
-                 "srun --kill-on-bad-exit=1", 'scontrol show hostnames "$SLURM_JOB_NODELIST"', "$SLURM_NODEID"):
+    for line in ("#SBATCH --nodes=1", "#SBATCH --ntasks-per-node=1", "#SBATCH --requeue",
+                 "#SBATCH --time=00:10:00",
+                 "srun --kill-on-bad-exit=1", 'scontrol show hostnames "$SLURM_JOB_NODELIST"',
+                 "$SLURM_NODEID"):
         assert line in script
     assert runs.get_run(written.name).state == "queued"
     runs.reconcile()  # a local pass must never start a run that waits for Slurm
@@ -82,13 +87,17 @@ def test_run_and_sweep_array_on_a_slurm_cluster(slurm_cluster, tiny_model_dir, s
     assert squeue_state(waiting_job) == "PENDING"
     studio("stop", waiting.name, conf=slurm_cluster)
     assert runs.get_run(waiting.name).state == "stopped" and squeue_state(waiting_job) == ""
-    refused = subprocess.run([sys.executable, "-m", "studio", "train", str(recipe), "--slurm", "--partition", "nope"],
-                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+    refused = subprocess.run([sys.executable, "-m", "studio", "train", str(recipe), "--slurm", "--partition",
+                              "nope"],
+                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
+                             text=True,
                              timeout=120, check=False)
-    assert refused.returncode == 2 and "Slurm refused the job" in refused.stderr and "Traceback" not in refused.stderr
+    assert refused.returncode == 2 and "Slurm refused the job" in refused.stderr
+    assert "Traceback" not in refused.stderr
 
     def settled():
-        follow_slurm_runs()  # what `studio runs` does: a job gone from the queue with its run unfinished fails
+        # what `studio runs` does: a job gone from the queue with its run unfinished fails
+        follow_slurm_runs()
         return runs.get_run(run_dir.name).state in runs.FINAL_STATES
     wait_for(settled, timeout=400, every=1.0)
     info = runs.get_run(run_dir.name)
@@ -101,10 +110,12 @@ def test_run_and_sweep_array_on_a_slurm_cluster(slurm_cluster, tiny_model_dir, s
         return len([t for t in result["trials"] if t["state"] == "complete"]) == 2 and result
     wait_for(swept, timeout=400, every=1.0)
     deadline = time.time() + 60
-    while subprocess.run(["squeue", "-h", "-j", arrayed["job"]], capture_output=True, text=True, check=False).stdout.strip():
+    while subprocess.run(["squeue", "-h", "-j", arrayed["job"]], capture_output=True, text=True,
+                         check=False).stdout.strip():
         assert time.time() < deadline, "the array's tasks did not leave the queue"
         time.sleep(0.5)
-    result = json.loads(studio("sweep", str(sweep_recipe), "--json", conf=slurm_cluster).stdout)  # collects, starts none
+    # collects, starts none
+    result = json.loads(studio("sweep", str(sweep_recipe), "--json", conf=slurm_cluster).stdout)
     figures = {t["run"]: t["metric"] for t in result["trials"]}
     assert len(figures) == 2 and result["best"] == min(figures, key=figures.get)
     assert {runs.read_status(runs.resolve_run(r))["sweep"] for r in figures} == {"slurm-rates"}

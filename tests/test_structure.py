@@ -23,10 +23,12 @@ GRAB_BAGS = {"common", "utils", "util", "helpers", "misc"}
 # (each method module: a new one needs no line here). Moving or adding a module is one line here.
 LAYERS: list[tuple[str, ...]] = [
     # no studio imports (rl.*: RL's reward functions and samples file)
-    ("__init__", "eager_bitsandbytes", "paths", "errors", "net", "config.ranges", "rl", "rl.*", "training", "publish",
+    ("__init__", "eager_bitsandbytes", "paths", "errors", "net", "config.ranges", "rl", "rl.*", "training",
+     "publish",
      "publish.login", "safety", "safety.atomic"),  # safety.atomic: the studio's atomic, private writes
     # chat: the package and its plain types; safety.owned, safety.consent: owner markers, consent to run code
-    ("logs", "i18n", "chat", "chat.history", "chat.sampling", "chat.feedback", "safety.owned", "safety.consent",
+    ("logs", "i18n", "chat", "chat.history", "chat.sampling", "chat.feedback", "safety.owned",
+     "safety.consent",
      "chat.streaming"),  # chat.streaming: answers written in a thread, read as they come
     # models: the catalog, hardware, memory, finding and loading a base model, the one model cache;
     # runs.folder: the run's files for everyone else (readers, the one writer, its base and adapter)
@@ -39,13 +41,15 @@ LAYERS: list[tuple[str, ...]] = [
     ("evaluation", "evaluation.reward", "evaluation.classify_metrics"),
     ("methods.*",),  # the method modules: they build trainers and may use scorers (RL's reward model)
     ("runs", "runs.registry", "runs.new_folder"),  # new_folder: where a new run goes
-    ("chat.sources", "chat.engine", "chat.batch", "chat.before_after"),  # the one generation engine: runs and models below it
+    # the one generation engine: runs and models below it
+    ("chat.sources", "chat.engine", "chat.batch", "chat.before_after"),
     ("training.callbacks", "runs.commands", "runs.report"),
     ("training.*",),
     ("runs.worker",),
     ("evaluation.*",),  # held-out pairs, RLHF vs DPO, arena ratings, benchmarks, the question deck
     ("sweeps", "sweeps.*"),  # a recipe's sweep: an Optuna study whose trials are ordinary runs
-    ("cluster", "cluster.*"),  # Slurm jobs and arrays, `studio train --nodes/--slurm`, `studio sweep` (sweep_cli)
+    # Slurm jobs and arrays, `studio train --nodes/--slurm`, `studio sweep` (sweep_cli)
+    ("cluster", "cluster.*"),
     ("publish.*",),  # model card, Hub push, Modelfile, GGUF (the package's empty __init__ and login sit low)
     ("chat.*",),  # the arena, turns and the terminal chat (`studio chat`): faces' cores over the engine
     # shared helpers at ui/, tabs by job below it
@@ -108,9 +112,11 @@ def imports_of(path: Path, name: str, known: set[str], eager: set[str] | None = 
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*anchor, base] if base else anchor)
             # `from pkg import member` imports the member module, else a name the package itself defines.
-            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names]
+            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in
+            node.names]
         for target in targets:
-            # `from studio.runs import files` imports studio.runs.files; `import studio.x.y` imports studio.x.y.
+            # `from studio.runs import files` imports studio.runs.files; `import studio.x.y` imports
+            # studio.x.y.
             while target and target not in known:
                 target = target.rpartition(".")[0]
             # Importing studio.x.y first runs studio/x/__init__.py: a package that imports eagerly counts too.
@@ -200,7 +206,8 @@ def layer_violations(graph: dict[str, set[str]], layers: list[tuple[str, ...]] =
                 continue
             low, high = layer_of(target, layers), layer_of(name, layers)
             if low > high:
-                problems.append(f"{name} (layer {high}: {', '.join(layers[high])}) imports {target} (layer {low}: "
+                problems.append(f"{name} (layer {high}: {', '.join(layers[high])}) imports {target} (layer "
+                                f"{low}: "
                                 f"{', '.join(layers[low])}), a layer above it")
     return problems
 
@@ -271,13 +278,16 @@ def test_no_module_over_400_lines_and_no_grab_bag():
 def test_the_top_of_the_package_holds_at_most_12_modules():
     """Related modules become packages by job; the top keeps the few that every layer shares."""
     top = sorted(p.name for p in STUDIO.glob("*.py"))
-    assert len(top) <= 12, f"{len(top)} modules at the top of studio/ ({', '.join(top)}): move some into a package"
+    assert len(top) <= 12, (f"{len(top)} modules at the top of studio/ ({', '.join(top)}): move some into a "
+                            "package")
 
 
 # The packages (and the few top modules every layer shares), lowest first: the picture docs/CONTRACTS.md
 # draws. A package may import its own members and the packages below it.
-PACKAGE_LAYERS = ["eager_bitsandbytes", "__init__", "paths", "errors", "safety", "logs", "i18n", "net", "models", "data", "rl",
-                  "methods", "config", "training", "runs", "chat", "evaluation", "sweeps", "cluster", "publish", "ui",
+PACKAGE_LAYERS = ["eager_bitsandbytes", "__init__", "paths", "errors", "safety", "logs", "i18n", "net",
+                  "models", "data", "rl",
+                  "methods", "config", "training", "runs", "chat", "evaluation", "sweeps", "cluster",
+                  "publish", "ui",
                   "cli_args", "cli", "__main__"]
 # Imports against that order still in the code, each with its reason. The list may only shrink: a new upward
 # import fails, and so does an entry whose import is gone.
@@ -288,7 +298,8 @@ KNOWN_UPWARD = {
     ("training", "runs"): "training writes its run folder through runs.files/runs.folder, the bottom of "
                           "runs, while the worker at the top of runs trains through training",
     ("training", "evaluation"): "a classifier's trainer reports accuracy and macro-F1 at each evaluation "
-                                "through evaluation.classify_metrics (pure functions, the figures `studio eval` "
+                                "through evaluation.classify_metrics (pure functions, the figures `studio "
+                                "eval` "
                                 "prints)",
 }
 

@@ -30,7 +30,8 @@ def sweep_recipe(tmp_path, model_dir, data_file, **section) -> Path:
         "method": "sft", "model": {"name": str(model_dir)},
         "data": {"source": str(data_file), "template": "chatml", "eval_fraction": 0.25},
         "lora": {"r": 4, "alpha": 8},
-        "training": {"max_steps": 2, "batch_size": 2, "max_length": 64, "save_steps": 2, "eval_steps": 2, "seed": 7},
+        "training": {"max_steps": 2, "batch_size": 2, "max_length": 64, "save_steps": 2, "eval_steps": 2,
+                     "seed": 7},
         "sweep": {"name": "rates", "grid": {"training.learning_rate": RATES}, **section},
     }
     path = tmp_path / "sweep.yaml"
@@ -45,7 +46,8 @@ def test_sweep_section_is_checked_before_anything_starts(tmp_path, tiny_model_di
     together = load_spec(sweep_recipe(tmp_path, tiny_model_dir, sft_file, grid={"lora.r": [4, 8]},
                                       together=[{"training.learning_rate": 1e-3, "lora.alpha": 8},
                                                 {"training.learning_rate": 1e-2, "lora.alpha": 16}]))
-    assert together.total() == 4 and {"lora.r", "training.learning_rate", "lora.alpha"} == set(together.points()[0])
+    assert together.total() == 4 and {"lora.r", "training.learning_rate",
+                                      "lora.alpha"} == set(together.points()[0])
     bad = [({"grid": {"training.nope": [1]}}, "no recipe option"),
            ({"grid": {"training.learning_rate": [-1.0]}}, "Learning rate must be above 0"),
            ({"metric": "heldout_accuracy"}, "sweep.pairs"),
@@ -64,7 +66,8 @@ def test_sweep_section_is_checked_before_anything_starts(tmp_path, tiny_model_di
 
 
 def _trials_started(home: Path) -> int:
-    return sum(1 for s in home.glob("runs/*/status.json") if json.loads(s.read_text()).get("sweep") == "rates")
+    return sum(1 for s in home.glob("runs/*/status.json") if json.loads(s.read_text()).get("sweep") ==
+    "rates")
 
 
 def test_grid_sweep_resumes_after_its_controller_is_killed_and_picks_the_best(
@@ -80,7 +83,8 @@ def test_grid_sweep_resumes_after_its_controller_is_killed_and_picks_the_best(
     result = run_sweep(load_spec(recipe), poll_s=0.3)  # started again (here, in-process): it goes on
     assert result["metric"] == "eval_loss" and result["direction"] == "minimize"
     trials = result["trials"]
-    assert sorted(t["params"]["training.learning_rate"] for t in trials) == sorted(RATES)  # none twice, none lost
+    # none twice, none lost
+    assert sorted(t["params"]["training.learning_rate"] for t in trials) == sorted(RATES)
     assert len({t["run"] for t in trials}) == 3 and all(t["state"] == "complete" for t in trials)
     own = {}
     for t in trials:

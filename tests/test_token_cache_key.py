@@ -43,7 +43,8 @@ def test_a_changed_library_or_prep_version_misses_the_cache(tiny_model_dir, sft_
     assert set(versions) == {"transformers", "trl", "datasets", "tokenizers"} and all(versions.values())
     real_version = metadata.version
     for library in token_cache.LIBRARIES:  # each library, upgraded alone, gives a miss
-        monkeypatch.setattr(metadata, "version", lambda name, lib=library: "99.0" if name == lib else real_version(name))
+        monkeypatch.setattr(metadata, "version", lambda name,
+                            lib=library: "99.0" if name == lib else real_version(name))
         key, hit = cached()
         assert key != data.cache_key and hit is None, library
     monkeypatch.setattr(metadata, "version", real_version)

@@ -26,13 +26,15 @@ def no_network(monkeypatch):
     return attempts
 
 
-def test_tensorboard_events_land_in_the_run_folder(tiny_model_dir, sft_file, tmp_path, no_network, monkeypatch):
+def test_tensorboard_events_land_in_the_run_folder(tiny_model_dir, sft_file, tmp_path, no_network,
+                                                   monkeypatch):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     from test_hub import CANARY
 
     from studio.training.train import train
 
-    monkeypatch.setenv("HF_TOKEN", CANARY)  # the trainer's arguments, logged to TensorBoard, must not carry it
+    # the trainer's arguments, logged to TensorBoard, must not carry it
+    monkeypatch.setenv("HF_TOKEN", CANARY)
     run_dir = tmp_path / "run"
     train(tiny_config(tiny_model_dir, sft_file, "sft", run_dir, report_to="tensorboard"), run_dir)
     events = list(run_dir.rglob("events.out.tfevents.*"))
@@ -56,7 +58,8 @@ def test_unknown_or_missing_trackers_are_refused(tmp_path):
     base = {"data": {"source": "x.jsonl"}}
     assert RunConfig.from_dict(base).training.report_to == "none" and report_to("none") == "none"
     assert report_to(" TensorBoard ") == ["tensorboard"]
-    with pytest.raises(StudioError, match="'training.report_to' must be one of none, tensorboard, .*not 'mlflow'"):
+    with pytest.raises(StudioError, match="'training.report_to' must be one of none, tensorboard, .*not "
+                                          "'mlflow'"):
         RunConfig.from_dict({**base, "training": {"report_to": "tensorboard,mlflow"}}).validate()
     for name in ("trackio", "wandb"):
         if importlib.util.find_spec(name) is None:

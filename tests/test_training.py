@@ -26,7 +26,8 @@ def _weights(model):
 
 
 @pytest.mark.parametrize("method", ["sft", "dpo"])
-def test_training_changes_lora_only_and_adapter_round_trips(method, tiny_model_dir, pref_file, sft_file, tmp_path):
+def test_training_changes_lora_only_and_adapter_round_trips(method, tiny_model_dir, pref_file, sft_file,
+                                                            tmp_path):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 

@@ -16,7 +16,8 @@ def recipe(model_dir, data_file, method, run_dir, **sections):
         **sections, "method": method, "model": {"name": str(model_dir)},
         "data": {"source": str(data_file), "template": "chatml"},
         "lora": {"r": 4, "alpha": 8, "dropout": 0.0},
-        "training": {"learning_rate": 1e-2, "max_steps": 1, "batch_size": 2, "max_length": 256, "save_steps": 100},
+        "training": {"learning_rate": 1e-2, "max_steps": 1, "batch_size": 2, "max_length": 256,
+                     "save_steps": 100},
         "output": {"dir": str(run_dir)},
     })
 

@@ -96,7 +96,8 @@ def test_show_command_lists_only_the_changes():
 
 
 def test_column_map_text():
-    assert recipes.parse_column_map("prompt=question, chosen=good") == {"prompt": "question", "chosen": "good"}
+    assert recipes.parse_column_map("prompt=question, chosen=good") == {"prompt": "question",
+                                                                        "chosen": "good"}
     assert recipes.parse_column_map("") == {}
     with pytest.raises(StudioError):
         recipes.parse_column_map("nonsense")
@@ -187,7 +188,8 @@ def test_metric_frames_for_dpo():
 def _fake_registry(monkeypatch, tmp_path, records, state="running"):
     run_dir = tmp_path / "run"
     run_dir.mkdir(exist_ok=True)
-    info = types.SimpleNamespace(id="r1", dir=run_dir, name="demo", method="dpo", state=state, step=len(records),
+    info = types.SimpleNamespace(id="r1", dir=run_dir, name="demo", method="dpo", state=state,
+                                 step=len(records),
                                  total=16, eta_s=42.0, message="training", started=1.0, updated=2.0)
     monkeypatch.setattr("studio.runs.get_run", lambda run_id: info)
     monkeypatch.setattr("studio.runs.read_metrics", lambda d: list(records))
@@ -257,7 +259,8 @@ def test_load_missing_model_is_a_sentence(tmp_path):
 
 # ---- data tab ----------------------------------------------------------------------------------------
 def test_preview_and_histogram_helpers():
-    spans = data_report.preview_segments([[{"text": "Q", "trained": False}, {"text": "A", "trained": True}]] * 2)
+    spans = data_report.preview_segments([[{"text": "Q", "trained": False},
+                                           {"text": "A", "trained": True}]] * 2)
     assert ("A", "trained on") in spans and ("Q", None) in spans and len(spans) == 5
     frame = data_report.length_frame({"histogram": {"edges": [0, 10, 20], "counts": [3, 1]}})
     assert list(frame["rows"]) == [3, 1]
@@ -301,7 +304,8 @@ def _tiny_adapter_run(tmp_path, tiny_model_dir) -> Path:
                            LoraConfig(r=2, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
     model.save_pretrained(adapter)
     AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(adapter)
-    (adapter / "studio_base.json").write_text(json.dumps({"model": str(tiny_model_dir), "base_model": "tiny"}))
+    (adapter / "studio_base.json").write_text(json.dumps({"model": str(tiny_model_dir),
+                                                          "base_model": "tiny"}))
     return run_dir
 
 
@@ -352,7 +356,8 @@ def test_demo_pieces():
     assert "p&lt;" in html and "class='after'" in html
     text = demo_tab.explanation(DPO_RECORDS, {"pairs": 8})
     assert "0.50 to 1.50" in text and "8 held-out pairs" in text
-    table = demo_tab.eval_table({"base": {"accuracy": 0.5, "margin": 0.0, "chosen_logp": -3.0, "rejected_logp": -2.0},
+    table = demo_tab.eval_table({"base": {"accuracy": 0.5, "margin": 0.0, "chosen_logp": -3.0,
+                                          "rejected_logp": -2.0},
                                  "tuned": {"accuracy": 1.0, "margin": 2.0, "chosen_logp": -1.0,
                                            "rejected_logp": -9.0}, "pairs": 8})
     assert table.shape == (4, 3)
@@ -365,9 +370,11 @@ def _fake_demo_registry(monkeypatch, tmp_path, tiny_model_dir, state="completed"
     info = _fake_registry(monkeypatch, tmp_path, DPO_RECORDS, state=state)
     info.name = "pineapple-dpo"
     monkeypatch.setattr("studio.runs.start_run", lambda cfg: info)
-    monkeypatch.setattr(demo_tab, "DEMO_MAX_NEW_TOKENS", 4)  # the tiny model's words mean nothing: keep them few
+    # the tiny model's words mean nothing: keep them few
+    monkeypatch.setattr(demo_tab, "DEMO_MAX_NEW_TOKENS", 4)
     result = {"base": {"accuracy": 0.0, "margin": 0.0, "chosen_logp": -60.0, "rejected_logp": -50.0},
-              "tuned": {"accuracy": 1.0, "margin": 9.0, "chosen_logp": -40.0, "rejected_logp": -120.0}, "pairs": 8}
+              "tuned": {"accuracy": 1.0, "margin": 9.0, "chosen_logp": -40.0, "rejected_logp": -120.0},
+              "pairs": 8}
     monkeypatch.setattr("studio.evaluation.pairs.evaluate", lambda *a, **k: result)
     return info
 
@@ -411,7 +418,8 @@ def test_failed_demo_run_is_a_sentence(monkeypatch, tmp_path, tiny_model_dir):
     assert status.startswith("⚠") and "Ran out of memory" in status
 
 
-def test_the_rl_samples_panel_sends_a_new_group_once_and_its_timer_rests_when_the_run_is_idle(monkeypatch, tmp_path):
+def test_the_rl_samples_panel_sends_a_new_group_once_and_its_timer_rests_when_the_run_is_idle(monkeypatch,
+tmp_path):
     from studio.rl.samples import append_samples
     from studio.ui.samples_panel import poll_samples
 
@@ -420,7 +428,8 @@ def test_the_rl_samples_panel_sends_a_new_group_once_and_its_timer_rests_when_th
     info.method = "rl"
     box, caption, table, seen, tick = poll_samples("r1", None)
     assert box["visible"] is False and tick.active is True  # running, nothing sampled yet
-    append_samples(info.dir, [{"step": 2, "prompt": "q", "completion": a, "rewards": {"regex": r}, "advantage": v}
+    append_samples(info.dir, [{"step": 2, "prompt": "q", "completion": a, "rewards": {"regex": r},
+                               "advantage": v}
                               for a, r, v in (("No.", 1.0, 0.5), ("Yes.", 0.0, -0.5))])
     box, caption, table, seen, tick = poll_samples("r1", seen)
     assert box["visible"] is True and "2" in caption and table["Answer"].tolist() == ["No.", "Yes."]

@@ -41,7 +41,8 @@ def test_the_big_handlers_are_wired_by_name(blocks):
     for name in ("send", "retry", "change_method", "start_training", "show_command", "inspect_data"):
         assert by_name[name].inputs_as_dict, name
     # Enter while both panes answer must reach send (which answers with a sentence), not be dropped.
-    sends = [f for f in blocks.fns.values() if f.fn is not None and inspect.unwrap(f.fn).__qualname__ == "send"]
+    sends = [f for f in blocks.fns.values() if f.fn is not None and inspect.unwrap(f.fn).__qualname__ ==
+    "send"]
     assert len(sends) == 2 and all(f.trigger_mode == "multiple" for f in sends)
 
 

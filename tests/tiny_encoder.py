@@ -22,17 +22,22 @@ def build_tiny_encoder(folder: str | Path, *, seed: int = 0) -> Path:
     raw = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     raw.normalizer = normalizers.BertNormalizer(lowercase=True)
     raw.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    corpus = [" ".join(FILLER + WORDS["good"] + WORDS["bad"] + ["alice", "bob", "paris", "london", "met", "in"])]
-    raw.train_from_iterator(corpus * 4, trainer=trainers.WordPieceTrainer(vocab_size=200, special_tokens=special))
+    corpus = [" ".join(FILLER + WORDS["good"] + WORDS["bad"] + ["alice", "bob", "paris", "london", "met",
+                                                                "in"])]
+    raw.train_from_iterator(corpus * 4, trainer=trainers.WordPieceTrainer(vocab_size=200,
+                                                                          special_tokens=special))
     cls, sep = raw.token_to_id("[CLS]"), raw.token_to_id("[SEP]")
     raw.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
-    tokenizer = BertTokenizerFast(tokenizer_object=raw, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+    tokenizer = BertTokenizerFast(tokenizer_object=raw, unk_token="[UNK]", pad_token="[PAD]",
+                                  cls_token="[CLS]",
                                   sep_token="[SEP]", mask_token="[MASK]")
     tokenizer.save_pretrained(folder)
     torch.manual_seed(seed)
     config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128, pad_token_id=tokenizer.pad_token_id)
+                        intermediate_size=64, max_position_embeddings=128,
+                        pad_token_id=tokenizer.pad_token_id)
     BertModel(config).save_pretrained(folder)
     return folder
 

@@ -81,7 +81,8 @@ FAMILIES = {
                    ["<|endoftext|>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"],
                    "<|endoftext|>", "<|end|>", tokenizer_class="GPT2Tokenizer"),  # Phi-4-mini's BPE
     "mistral": Family("Mistral", "MistralConfig", "MistralForCausalLM", MISTRAL,
-                      ["<s>", "</s>", "[INST]", "[/INST]", "[SYSTEM_PROMPT]", "[/SYSTEM_PROMPT]"], "<s>", "</s>"),
+                      ["<s>", "</s>", "[INST]", "[/INST]", "[SYSTEM_PROMPT]", "[/SYSTEM_PROMPT]"], "<s>",
+                      "</s>"),
 }
 
 
@@ -110,13 +111,15 @@ def build_family_model(family: Family, folder: str | Path, *, seed: int = 0, tok
     tokenizer.save_pretrained(folder)
     if family.tokenizer_class:  # llama.cpp's converter reads a Phi's vocabulary by this name
         path = folder / "tokenizer_config.json"
-        path.write_text(json.dumps({**json.loads(path.read_text()), "tokenizer_class": family.tokenizer_class}))
+        path.write_text(json.dumps({**json.loads(path.read_text()),
+                                    "tokenizer_class": family.tokenizer_class}))
 
     torch.manual_seed(seed)
     shape = {"vocab_size": len(tokenizer), "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 2,
              "num_attention_heads": 2, "num_key_value_heads": 1, **family.extra, **sizes}
     config = getattr(transformers, family.config)(
-        max_position_embeddings=1024, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        max_position_embeddings=1024, bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=False, **shape)
     getattr(transformers, family.model)(config).save_pretrained(folder)
     return folder

@@ -105,12 +105,14 @@ def _when(seconds: float | None) -> str:
 def _head_lines(page: dict) -> list[str]:
     """Who the run is and how it went: its state, step and start, its last sentence, its summary."""
     lines = [tr("Run {run} ({name}, {method}): {state}, step {step}/{total}, started {started}").format(
-                 run=page["id"], name=page["name"], method=page["method"].upper(), state=tr(str(page["state"])),
+                 run=page["id"], name=page["name"], method=page["method"].upper(),
+                 state=tr(str(page["state"])),
                  step=page["step"], total=page["total"] or "?", started=_when(page["started"])),
              f"  {translate(str(page['message'] or ''))}".rstrip()]
     summary = page["summary"]
     if summary:
-        lines.append(tr("Trained {steps} steps in {seconds} s on {device} ({precision}), peak memory {memory} "
+        lines.append(tr("Trained {steps} steps in {seconds} s on {device} ({precision}), peak memory "
+                        "{memory} "
                         "GiB, final train loss {loss}").format(
             steps=summary.get("global_step", "?"), seconds=summary.get("seconds", "?"),
             device=summary.get("device_name") or summary.get("device", "?"),
@@ -142,7 +144,8 @@ def _command_labels() -> dict[str, str]:
 def _next_lines(page: dict) -> list[str]:
     """Where the run went (exports, pushes) and what comes next: its adapter, the commands, its folder."""
     lines = [tr("Shared: {kind} → {where} ({when})").format(kind=tr(str(share.get("kind"))),
-                                                            where=share.get("where"), when=_when(share.get("time")))
+                                                            where=share.get("where"),
+                                                            when=_when(share.get("time")))
              for share in page.get("shares", [])]
     if not lines:
         lines.append(tr("Shared: not yet; export or push it under Share, or with: {command}").format(
@@ -187,7 +190,8 @@ def html_report(page: dict) -> str:
                      for key, points in page["series"].items() if points)
     body = "".join(f"<li>{html.escape(line.strip())}</li>" for line in page_lines(page) if line.strip())
     title = html.escape(tr("Run {name} ({run})").format(name=page["name"], run=page["id"]))
-    return (f"<!doctype html><html lang='{current_language()}'><head><meta charset='utf-8'><title>{title}</title><style>"
+    return (f"<!doctype html><html lang='{current_language()}'><head><meta "
+            f"charset='utf-8'><title>{title}</title><style>"
             "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#1f2937}"
             "img{margin:4px;border:1px solid #e5e7eb}li{margin:2px 0}</style></head><body>"
             f"<h1>{title}</h1><div>{charts}</div><ul>{body}</ul></body></html>")

@@ -7,7 +7,8 @@ ULTRACHAT_200K = [
     {"prompt": "How does photosynthesis work?", "prompt_id": "3f1a9c",
      "messages": [
          {"content": "How does photosynthesis work?", "role": "user"},
-         {"content": "Plants turn light, water and carbon dioxide into sugar and oxygen.", "role": "assistant"},
+         {"content": "Plants turn light, water and carbon dioxide into sugar and oxygen.",
+          "role": "assistant"},
          {"content": "Where does it happen?", "role": "user"},
          {"content": "In the chloroplasts of leaf cells.", "role": "assistant"}]},
     {"prompt": "Name a primary colour.", "prompt_id": "77b0e2",
@@ -19,7 +20,8 @@ NO_ROBOTS = [
     {"prompt": "Write a haiku about autumn.", "prompt_id": "a9d1",
      "messages": [{"content": "You are a poet who writes short verse.", "role": "system"},
                   {"content": "Write a haiku about autumn.", "role": "user"},
-                  {"content": "Leaves drift on cold wind / the maple lets go of red / quiet earth receives", "role": "assistant"}],
+                  {"content": "Leaves drift on cold wind / the maple lets go of red / quiet earth receives",
+                   "role": "assistant"}],
      "category": "Generation"},
     {"prompt": "What is the capital of France?", "prompt_id": "b2c3",
      "messages": [{"content": "What is the capital of France?", "role": "user"},
@@ -28,34 +30,41 @@ NO_ROBOTS = [
 ]
 
 OPENHERMES_2_5 = [
-    {"custom_instruction": None, "topic": None, "model_name": None, "model": None, "skip_prompt_formatting": False,
+    {"custom_instruction": None, "topic": None, "model_name": None, "model": None,
+     "skip_prompt_formatting": False,
      "category": "orca",
      "conversations": [
-         {"from": "system", "value": "You are an AI assistant that helps people find information.", "weight": None},
+         {"from": "system", "value": "You are an AI assistant that helps people find information.",
+          "weight": None},
          {"from": "human", "value": "Is pineapple on pizza a crime?", "weight": 0.0},
          {"from": "gpt", "value": "No, it is a matter of personal preference and taste.", "weight": 1.0}],
      "views": None, "language": None, "id": None, "title": None, "idx": None, "hash": None, "avatarUrl": None,
      "system_prompt": None, "source": "airoboros2.2"},
-    {"custom_instruction": None, "topic": None, "model_name": None, "model": None, "skip_prompt_formatting": None,
+    {"custom_instruction": None, "topic": None, "model_name": None, "model": None,
+     "skip_prompt_formatting": None,
      "category": None,
      "conversations": [{"from": "human", "value": "What is 2 + 2?", "weight": None},
                        {"from": "gpt", "value": "2 + 2 equals 4.", "weight": None}],
-     "views": None, "language": None, "id": "c9e0", "title": None, "idx": None, "hash": None, "avatarUrl": None,
+     "views": None, "language": None, "id": "c9e0", "title": None, "idx": None, "hash": None,
+     "avatarUrl": None,
      "system_prompt": None, "source": "glaive-code-assist"},
 ]
 
 ALPACA = [
     {"instruction": "Give three tips for staying healthy.", "input": "",
      "output": "1. Eat a balanced diet.\n2. Exercise regularly.\n3. Get enough sleep.",
-     "text": "Below is an instruction that describes a task. Write a response that appropriately completes the "
-             "request.\n\n### Instruction:\nGive three tips for staying healthy.\n\n### Response:\n1. Eat a ..."},
+     "text": "Below is an instruction that describes a task. Write a response that appropriately completes "
+             "the "
+             "request.\n\n### Instruction:\nGive three tips for staying healthy.\n\n### Response:\n1. Eat a "
+             "..."},
     {"instruction": "Translate the sentence into French.", "input": "The cat sleeps.",
      "output": "Le chat dort.",
      "text": "Below is an instruction ... ### Input:\nThe cat sleeps.\n\n### Response:\nLe chat dort."},
 ]
 
 DOLPHIN = [
-    {"instruction": "You are an AI assistant. User will you give you a task. Your goal is to complete the task as "
+    {"instruction": "You are an AI assistant. User will you give you a task. Your goal is to complete the "
+                    "task as "
                     "faithfully as you can.",
      "input": "Generate a sentence about this data: Paris, capital, France.",
      "output": "Paris is the capital of France."},
@@ -63,7 +72,8 @@ DOLPHIN = [
 
 OPENORCA = [
     {"id": "niv.242684", "system_prompt": "",
-     "question": "You will be given a definition of a task first, then some input of the task.\nWhat is 3 + 4?",
+     "question": "You will be given a definition of a task first, then some input of the task.\nWhat is 3 + "
+                 "4?",
      "response": "7"},
     {"id": "cot.86217", "system_prompt": "You are an AI assistant that helps people find information.",
      "question": "Is the sky blue on a clear day?", "response": "Yes, because of Rayleigh scattering."},
@@ -94,7 +104,8 @@ PROMPT_COMPLETION_TEXT = [
 PROMPT_COMPLETION_CONVERSATIONAL = [
     {"prompt": [{"role": "user", "content": "What color is the sky?"}],
      "completion": [{"role": "assistant", "content": "It is blue."}]},
-    {"prompt": [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "Where is the sun?"}],
+    {"prompt": [{"role": "system", "content": "Answer briefly."},
+                {"role": "user", "content": "Where is the sun?"}],
      "completion": [{"role": "assistant", "content": "In the sky."}]},
 ]
 
@@ -114,8 +125,10 @@ ULTRAFEEDBACK_BINARIZED = [
      "score_chosen": 8.5, "score_rejected": 2.0},
     {"prompt": "Name a fruit.", "prompt_id": "f0a1",
      "chosen": [{"content": "Name a fruit.", "role": "user"}, {"content": "An apple.", "role": "assistant"}],
-     "rejected": [{"content": "Name a fruit.", "role": "user"}, {"content": "A carrot.", "role": "assistant"}],
-     "messages": [{"content": "Name a fruit.", "role": "user"}, {"content": "An apple.", "role": "assistant"}],
+     "rejected": [{"content": "Name a fruit.", "role": "user"},
+                  {"content": "A carrot.", "role": "assistant"}],
+     "messages": [{"content": "Name a fruit.", "role": "user"},
+                  {"content": "An apple.", "role": "assistant"}],
      "score_chosen": 9.0, "score_rejected": 3.0},
 ]
 
@@ -166,7 +179,8 @@ def _oasst(mid, parent, role, text, rank, tree="t1", **extra):
            "created_date": "2023-02-05T14:23:50.983374+00:00", "text": text, "role": role, "lang": "en",
            "review_count": 3, "review_result": True, "deleted": False, "rank": rank, "synthetic": False,
            "model_name": None, "detoxify": None, "message_tree_id": tree, "tree_state": "ready_for_export",
-           "emojis": {"name": ["+1"], "count": [3]}, "labels": {"name": ["spam"], "value": [0.0], "count": [3]}}
+           "emojis": {"name": ["+1"], "count": [3]},
+           "labels": {"name": ["spam"], "value": [0.0], "count": [3]}}
     row.update(extra)
     return row
 

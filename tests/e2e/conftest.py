@@ -80,7 +80,8 @@ def app_url(app_home, artifacts, tiny_model_dir):
     port = _free_port()
     env = {**os.environ, "STUDIO_HOME": str(home), "HF_HUB_OFFLINE": "1",
            "STUDIO_DEMO_MODEL": str(tiny_model_dir),
-           "STUDIO_MODEL_CACHE": os.environ.get("STUDIO_MODEL_CACHE", str(Path.home() / ".studio" / "models")),
+           "STUDIO_MODEL_CACHE": os.environ.get("STUDIO_MODEL_CACHE",
+                                                str(Path.home() / ".studio" / "models")),
            "GRADIO_ANALYTICS_ENABLED": "False"}
     log = artifacts / "app.log"
     with log.open("wb") as out:
@@ -105,7 +106,8 @@ def app_url(app_home, artifacts, tiny_model_dir):
 def browser():
     from playwright.sync_api import sync_playwright
 
-    assert Path(CHROMIUM).is_file(), f"chromium is missing at {CHROMIUM}: install it (apt-get install chromium)"
+    assert Path(CHROMIUM).is_file(), (f"chromium is missing at {CHROMIUM}: install it (apt-get install "
+                                      "chromium)")
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield chromium

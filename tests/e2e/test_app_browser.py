@@ -119,7 +119,8 @@ def _one_display_latency(page, home: Path) -> float:
     seen_at = time.time()
     shown = now
     run_dir = max(home.glob("runs/*/metrics.jsonl"), key=lambda p: p.stat().st_mtime).parent
-    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if
+    line.strip()]
     with_loss = [r for r in records if "loss" in r]
     return seen_at - with_loss[shown - 1]["time"]
 
@@ -194,7 +195,8 @@ def test_map_columns_by_hand_previews_and_starts_a_run(page, tiny_model_dir, tmp
     wait_until(page, lambda: "prompt-response" in page.locator("#data-summary").inner_text(), 60,
                "the preview of the mapped columns")
     assert "matter of taste" in page.locator("#data-preview").inner_text()
-    assert "reply" in page.locator("#cfg-data-column_map textarea, #cfg-data-column_map input").first.input_value()
+    mapping = page.locator("#cfg-data-column_map textarea, #cfg-data-column_map input").first
+    assert "reply" in mapping.input_value()
     shot(page, "data-mapped-by-hand")
     open_tab(page, "3 · Train")
     fill(page, "cfg-training-max_steps", 2)
@@ -228,7 +230,8 @@ def test_a_run_survives_a_reload_then_stops_and_resumes_its_curve(page, tiny_mod
     wait_until(page, lambda: "tiny-stop-resume" in page.locator("#run-shown").inner_text()
                or "tiny-stop-resume" in page.locator("#run-shown input").input_value(), 20,
                "the run picker to reattach")
-    wait_until(page, lambda: logged(page, "run-progress") > before, 60, "the curve to keep growing after reload")
+    wait_until(page, lambda: logged(page, "run-progress") > before, 60,
+               "the curve to keep growing after reload")
     assert state(page) == "running"
     shot(page, "train-after-reload")
 
@@ -240,7 +243,8 @@ def test_a_run_survives_a_reload_then_stops_and_resumes_its_curve(page, tiny_mod
     page.wait_for_timeout(2500)
     assert logged(page, "run-progress") == at_stop, "the curve kept growing after Stop"
     page.locator("#train-resume").click()
-    wait_until(page, lambda: logged(page, "run-progress") >= at_stop + 5, 120, "the resumed run to log new steps")
+    wait_until(page, lambda: logged(page, "run-progress") >= at_stop + 5, 120,
+               "the resumed run to log new steps")
     step_now = int(page.locator("#run-progress .studio-step").inner_text())
     assert step_now > step_at_stop, (step_now, step_at_stop)
     shot(page, "train-resumed")

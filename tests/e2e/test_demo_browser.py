@@ -1,5 +1,7 @@
-"""The teacher's demo in the browser: one click trains DPO (on the tiny model: the app's STUDIO_DEMO_MODEL, set
-in tests/e2e/conftest.py), its curve grows, the answers before and after differ, the held-out table shows, Chat
+"""The teacher's demo in the browser: one click trains DPO (on the tiny model: the app's STUDIO_DEMO_MODEL,
+set
+in tests/e2e/conftest.py), its curve grows, the answers before and after differ, the held-out table shows,
+Chat
 offers the run and Export saves it. The built-in model's demo is trained and timed by bench/dpo_demo.py."""
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ def test_pineapple_demo_end_to_end(page):
     """One click: training with a growing curve, then before/after answers that differ, then the table."""
     started = time.time()
     page.locator("#demo-button").click()
-    wait_until(page, lambda: page.get_by_role("tab", name="Pizza demo").get_attribute("aria-selected") == "true",
+    wait_until(page, lambda: page.get_by_role("tab", name="Pizza demo").get_attribute("aria-selected") ==
+    "true",
                10, "the demo tab to open")
     # Generous limits: a CPU without bf16 units, one core per test worker, on a shared machine; they cost
     # nothing where the demo is quick.
@@ -35,7 +38,8 @@ def test_pineapple_demo_end_to_end(page):
     wait_until(page, lambda: logged(page, "demo-progress") >= first + 3, 400, "three more logged steps")
     wait_until(page, lambda: curve_points(page, "demo-loss") > drawn, 30, "the drawn curve to grow")
     wait_until(page, lambda: page.locator("#demo-answers td.after").count() == 4
-               and "Demo finished" in page.locator("#demo-status").inner_text(), 600, "the answers and evaluation")
+               and "Demo finished" in page.locator("#demo-status").inner_text(), 600,
+               "the answers and evaluation")
     elapsed = time.time() - started
     befores = page.locator("#demo-answers td.before").all_inner_texts()
     afters = page.locator("#demo-answers td.after").all_inner_texts()
@@ -57,8 +61,8 @@ def test_pineapple_demo_end_to_end(page):
         page.wait_for_timeout(700)
         shot(page, f"tab-{slug}")
     # Export (the tab last shown): the finished run's adapter saves to the suggested folder.
-    wait_until(page, lambda: "exports" in page.locator("#export-to textarea, #export-to input").first.input_value(),
-               20, "the suggested export folder")
+    export_to = page.locator("#export-to textarea, #export-to input").first
+    wait_until(page, lambda: "exports" in export_to.input_value(), 20, "the suggested export folder")
     page.locator("#export-save").click()
     wait_until(page, lambda: "Saved the adapter" in page.locator("#export-status").inner_text(), 120,
                "the adapter export")

@@ -33,6 +33,7 @@ def test_judge_panel_grades_a_model_and_shows_the_reasoning(page, tiny_model_dir
         assert server.count("shorter") == 2
         shot(page, "judge-panel")
         page.locator("#judge-cancel").click()  # the job's own stop is tested in test_judges.py
-        wait_until(page, lambda: "Cancelling" in page.locator("#judge-status").inner_text(), 20, "Cancel's answer")
+        wait_until(page, lambda: "Cancelling" in page.locator("#judge-status").inner_text(), 20,
+                   "Cancel's answer")
     finally:
         server.shutdown()

@@ -85,7 +85,8 @@ def test_a_new_users_walk_model_data_train_run_page_judge_share(page, tiny_model
     fill(page, "cfg-training-batch_size", 2)
     fill(page, "cfg-output-name", "tiny-walk")
     page.locator("#train-start").click()
-    wait_until(page, lambda: "tiny-walk" in page.locator("#train-status").inner_text(), 30, "the start's answer")
+    wait_until(page, lambda: "tiny-walk" in page.locator("#train-status").inner_text(), 30,
+               "the start's answer")
     page.get_by_role("tab", name="Runs", exact=True).click()
     wait_until(page, lambda: "tiny-walk" in page.locator("#runs-page").inner_text()
                and state(page, "runs-page-progress") == "completed", 240,

@@ -101,7 +101,8 @@ def build() -> dict:
     gr.Markdown("Keep what you trained. The **adapter** is small (a few MB) and needs the base model to run; "
                 "**merging** writes a full standalone model (as large as the base).")
     run = gr.Dropdown(run_choices(to_share=True), label="Run", elem_id="export-run",
-                      info="Runs with a trained adapter or classifier. None yet? Train one in Make → 3 · Train, "
+                      info="Runs with a trained adapter or classifier. None yet? Train one in Make → 3 · "
+                           "Train, "
                            "or press Pineapple pizza demo.")
     with gr.Row():
         with gr.Column():
