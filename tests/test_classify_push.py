@@ -111,7 +111,7 @@ def test_the_share_tab_lists_and_exports_a_classifier_run(classifier_run, tmp_pa
     from studio.evaluation.classify_eval import CLASSIFIER_FILE
     from studio.runs.files import update_status
     from studio.runs.registry import create_run, get_run
-    from studio.ui.run_picker import has_adapter, run_choices, shareable
+    from studio.ui.run_picker import has_adapter, refresh_shareable_runs, run_choices, shareable
     from studio.ui.share import export_tab
 
     run_dir, _ = classifier_run
@@ -120,6 +120,8 @@ def test_the_share_tab_lists_and_exports_a_classifier_run(classifier_run, tmp_pa
     update_status(registered, state="completed")
     run_id = get_run(registered).id
     assert run_id in [value for _, value in run_choices(to_share=True)]
+    offered = refresh_shareable_runs(None)  # as Share opens: the picker is filled again, the classifier kept
+    assert run_id in [value for _, value in offered["choices"]]
     said = export_tab.export_run(run_id, str(tmp_path / "out"), False)
     assert said.startswith("✓ Saved the classifier to"), said
     assert (tmp_path / "out" / "config.json").is_file()

@@ -161,10 +161,9 @@ def as_prepared(trainer_cls, hook: str = "_prepare_dataset"):
         raise ValueError(f"unknown dataset preparation hook {hook!r}")
     found = hook_parameters(trainer_cls, hook)
     if found != PREPARE_HOOKS[hook]:
-        raise StudioError(f"The installed TRL's {trainer_cls.__name__}.{hook} takes ({', '.join(found)}), "
-                          "not "
-                          f"({', '.join(PREPARE_HOOKS[hook])}), so cached rows cannot be handed to it; "
-                          "install "
-                          "TRL 1.16, the release the studio was tested with.")
+        name, takes, expected = trainer_cls.__name__, ", ".join(found), ", ".join(PREPARE_HOOKS[hook])
+        raise StudioError(f"The installed TRL's {name}.{hook} takes ({takes}), not ({expected}), so cached "
+                          "rows cannot be handed to it; install TRL 1.16, the release the studio was tested "
+                          "with.")
     return type(f"Prepared{trainer_cls.__name__}", (trainer_cls,),
                 {hook: as_is if hook == "_prepare_dataset" else nothing_new})

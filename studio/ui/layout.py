@@ -192,7 +192,7 @@ def wire_runs_page(parts: dict, tabs) -> None:
 def wire_tab_refreshes(parts: dict) -> None:
     """A tab's run lists are read again when it opens (a run finished meanwhile shows up there): the
     top-level tab and the sub-tab both, since opening Judge shows its Arena without selecting it."""
-    from studio.ui import monitor
+    from studio.ui import monitor, run_picker
     from studio.ui.judge import chat_tab, score_panel
     from studio.ui.wiring import on
 
@@ -209,7 +209,8 @@ def wire_tab_refreshes(parts: dict) -> None:
     for event in (parts["judge_tab"].select, parts["arena_tab"].select):
         on(event, chat_tab.refresh_picks, chat["picks"], chat["picked"], form=chat_tab.ChatForm)
     export_run = parts["export"]["run"]
-    for tab, picker in ((parts["share_tab"], export_run), (parts["export_tab"], export_run),
-                        (parts["serve_tab"], parts["serve_run"]), (parts["bench_tab"], parts["bench_run"])):
-        tab.select(chat_tab.refresh_chat_runs, picker, picker)
+    for tab in (parts["share_tab"], parts["export_tab"]):  # Export offers classifiers too
+        tab.select(run_picker.refresh_shareable_runs, export_run, export_run)
+    for tab, picker in ((parts["serve_tab"], parts["serve_run"]), (parts["bench_tab"], parts["bench_run"])):
+        tab.select(run_picker.refresh_runs, picker, picker)
     parts["score_tab"].select(score_panel.refresh_reward_runs, parts["score"]["run"], parts["score"]["run"])

@@ -54,6 +54,25 @@ def run_choices(chat_ready: bool = False, *, to_share: bool = False) -> list[tup
     return [(run_label(r), r.id) for r in runs]
 
 
+def refresh_runs(current: str | None = None, *, to_share: bool = False):
+    """A run picker as its tab opens: runs with an adapter (``to_share``: every finished run Share can
+    export, classifiers included), keeping the one picked, else the chosen run (a sweep's "use the best",
+    unless a newer run finished), else the newest."""
+    import gradio as gr
+
+    from studio.chat.sources import default_source
+
+    choices = run_choices(chat_ready=not to_share, to_share=to_share)
+    ids = [c[1] for c in choices]
+    preferred = default_source().removeprefix("run:")
+    value = current if current in ids else (preferred if preferred in ids else (ids[0] if ids else None))
+    return gr.update(choices=choices, value=value)
+
+
+def refresh_shareable_runs(current: str | None = None):
+    return refresh_runs(current, to_share=True)
+
+
 def latest_run_id(active_only: bool = False) -> str | None:
     runs = list_runs_safe()  # newest first
     runs = [r for r in runs if r.state in ACTIVE_STATES] or ([] if active_only else runs)

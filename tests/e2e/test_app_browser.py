@@ -33,7 +33,7 @@ def open_tab(page, name: str) -> None:
     """Open a tab by its English name, its job's top-level tab first."""
     for tab in (PARENT_TAB.get(name), name):
         if tab:
-            page.get_by_role("tab", name=tab, exact=True).click()
+            page.get_by_role("tab", name=tab, exact=True).click(no_wait_after=True)
             page.wait_for_timeout(300)
 
 

@@ -27,11 +27,11 @@ def _every_tab_at_two_widths(page, language: str) -> None:
     for width in (1280, 800):
         page.set_viewport_size({"width": width, "height": 900})
         for slug, name in zip(TOP_TABS["en"], TOP_TABS[language]):
-            page.get_by_role("tab", name=name, exact=True).click()
+            page.get_by_role("tab", name=name, exact=True).click(no_wait_after=True)
             page.wait_for_timeout(250)
             page.screenshot(path=str(SHOTS / f"layout-{language}-{width}-{slug.lower()}.png"),
                             full_page=width > 800)  # the narrow view: its first screen, where crowding shows
-    page.get_by_role("tab", name=TOP_TABS[language][0], exact=True).click()
+    page.get_by_role("tab", name=TOP_TABS[language][0], exact=True).click(no_wait_after=True)
 
 
 def test_a_spanish_browser_gets_the_page_in_spanish_from_the_first_paint(browser, app_url):
@@ -87,7 +87,7 @@ def test_a_new_users_walk_model_data_train_run_page_judge_share(page, tiny_model
     page.locator("#train-start").click()
     wait_until(page, lambda: "tiny-walk" in page.locator("#train-status").inner_text(), 30,
                "the start's answer")
-    page.get_by_role("tab", name="Runs", exact=True).click()
+    page.get_by_role("tab", name="Runs", exact=True).click(no_wait_after=True)
     wait_until(page, lambda: "tiny-walk" in page.locator("#runs-page").inner_text()
                and state(page, "runs-page-progress") == "completed", 240,
                "the run page to follow the run to its end", poll_ms=1000)
@@ -116,11 +116,11 @@ def test_a_new_users_walk_model_data_train_run_page_judge_share(page, tiny_model
                and curve_points(page, "method-chart-1"), 15, "the Train tab's charts to be drawn")
     page.screenshot(path=str(SHOTS / "walk-train-after-resume.png"), full_page=True)
 
-    page.get_by_role("tab", name="Runs", exact=True).click()
+    page.get_by_role("tab", name="Runs", exact=True).click(no_wait_after=True)
     page.locator("#runs-page-chat").click()
     wait_until(page, lambda: "tiny-walk" in page.locator("#chat-model-a input").input_value(), 30,
                "Judge > Arena to open on the run")
-    page.get_by_role("tab", name="Share", exact=True).click()
+    page.get_by_role("tab", name="Share", exact=True).click(no_wait_after=True)
     wait_until(page, lambda: "tiny-walk" in page.locator("#export-run input").input_value(), 30,
                "Share to offer the run for export")
     page.screenshot(path=str(SHOTS / "walk-share.png"), full_page=True)

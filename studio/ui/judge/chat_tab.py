@@ -20,7 +20,6 @@ from studio.chat.sources import BASE, default_source, source_choices
 from studio.chat.turns import add_message, answer, prepare_retry, sentence
 from studio.ui.judge import deck_panel
 from studio.ui.judge.chat_settings import settings_column
-from studio.ui.run_picker import run_choices
 from studio.ui.wiring import on
 
 _STOPS: dict[str, threading.Event] = {}  # conversation id -> its Stop flag
@@ -69,18 +68,6 @@ class ChatForm:
 
     def systems(self) -> dict[int, str]:
         return {1: self.side(1)[0], 2: self.side(2)[0]}
-
-
-SETTINGS = ("system", "temperature", "top_p", "max_new_tokens", "repetition_penalty", "seed")
-
-
-def refresh_chat_runs(current: str | None = None):
-    """The run picker of the Export tab (runs with an adapter)."""
-    choices = run_choices(chat_ready=True)
-    ids = [c[1] for c in choices]
-    preferred = default_source().removeprefix("run:")  # a sweep's "use the best", unless a newer run finished
-    value = current if current in ids else (preferred if preferred in ids else (ids[0] if ids else None))
-    return gr.update(choices=choices, value=value)
 
 
 def refresh_picks(form: ChatForm) -> dict:

@@ -288,8 +288,7 @@ def build(fields: dict, recipe: Any) -> dict:
 
 
 def _wire_runs(buttons: dict, inputs: dict, shown: dict, ticks: list) -> None:
-    """Start, Stop and Resume; the monitor's ticks stop while the run shown is idle, so Start and Resume
-    wake them."""
+    """Start, Stop and Resume; Start and Resume wake the monitor's ticks (idle, they stop)."""
 
     def wake() -> list:
         return [gr.Timer(active=True)] * len(ticks)
