@@ -38,6 +38,15 @@ def pytest_collection_modifyitems(items):
     items.sort(key=place)  # stable: the other files keep pytest's order
 
 
+def pytest_sessionfinish(session):
+    """The spare trainers this run's workers started (studio.runs.spare_trainer) end with the suite, not
+    ten idle minutes later; in the one process that outlives pytest-xdist's workers, or the only one."""
+    if not hasattr(session.config, "workerinput"):
+        from studio.runs.spare_trainer import stop_all
+
+        stop_all()
+
+
 @pytest.fixture(autouse=True)
 def studio_home(tmp_path, monkeypatch):
     """Every test gets its own studio home; converted models are shared across tests."""

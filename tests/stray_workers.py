@@ -13,6 +13,7 @@ from pathlib import Path
 
 from studio.runs.files import process_start_time
 from studio.runs.registry import WORKER_MODULE
+from studio.runs.spare_trainer import MODULE as SPARE_MODULE
 
 
 def live_workers(home: Path) -> list[int]:
@@ -27,7 +28,8 @@ def live_workers(home: Path) -> list[int]:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except (OSError, ValueError):
             continue
-        if WORKER_MODULE in cmdline and str(status_file.parent) in cmdline:
+        # A trainer forked from the spare trainer has the spare's command line (no run folder in it).
+        if (WORKER_MODULE in cmdline and str(status_file.parent) in cmdline) or SPARE_MODULE in cmdline:
             pids.append(pid)
     return pids
 

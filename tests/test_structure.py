@@ -45,7 +45,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("chat.sources", "chat.engine", "chat.batch", "chat.before_after"),
     ("training.callbacks", "runs.commands", "runs.report"),
     ("training.*",),
-    ("runs.worker",),
+    ("runs.worker", "runs.spare_process"),  # spare_process: forks trainers, the stack imported
     ("evaluation.*",),  # held-out pairs, RLHF vs DPO, arena ratings, benchmarks, the question deck
     ("sweeps", "sweeps.*"),  # a recipe's sweep: an Optuna study whose trials are ordinary runs
     # Slurm jobs and arrays, `studio train --nodes/--slurm`, `studio sweep` (sweep_cli)

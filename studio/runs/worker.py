@@ -22,7 +22,7 @@ import traceback
 from pathlib import Path
 
 from studio.errors import StudioError
-from studio.runs import endings, files, ranks
+from studio.runs import endings, files, ranks, spare_trainer
 from studio.runs.failures import error_detail, failure_sentence, oom_kill_sentence
 from studio.runs.launcher import (  # noqa: F401 - accelerate_config and end_of_ranks: read here by the tests
     ACCELERATE_CONFIG,
@@ -188,11 +188,14 @@ def _supervise_trainer(run_dir: Path) -> int:
     never imports torch, writes it: the signal by name, and for an out-of-memory kill the resume
     command with the settings that need less."""
     oom_kills_before = endings.oom_kill_count()
-    # SIGKILL when the supervisor dies: with the locks gone, a queued run may take the device at once.
-    child = subprocess.Popen(
-        [sys.executable, "-P", "-m", "studio.runs.worker", str(run_dir)], stdin=subprocess.DEVNULL,
-        env=dict(os.environ, **{TRAINER_ENV: "1", "PYTHONSAFEPATH": "1"}),
+    env = dict(os.environ, **{TRAINER_ENV: "1", "PYTHONSAFEPATH": "1"})
+    # Forked from the spare trainer, its libraries imported, where one is ready; else started cold. Either
+    # way SIGKILLed when this supervisor dies: with the locks gone, a queued run may take the device at once.
+    child = spare_trainer.fork_trainer([str(run_dir)], env, os.getcwd()) or subprocess.Popen(
+        [sys.executable, "-P", "-m", "studio.runs.worker", str(run_dir)], stdin=subprocess.DEVNULL, env=env,
         preexec_fn=end_with_parent(signal.SIGKILL))  # noqa: PLW1509 - no threads here
+    how = "forked from the spare trainer" if isinstance(child, spare_trainer.ForkedTrainer) else "started"
+    print(f"[studio] training process {child.pid} {how}", file=sys.stderr, flush=True)
     peak_rss = endings.wait_watching_memory(child)
     if child.returncode >= 0:
         return child.returncode
