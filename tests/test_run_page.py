@@ -53,6 +53,10 @@ def test_the_page_of_a_finished_run_and_its_html_report(finished_run, capsys, tm
     assert view["page"].startswith(f"### Run {finished_run.id}") and "`studio resume " in view["page"]
     assert view["charts"].count("<img") == len(page["series"])
     assert tab.chat_with({"run": finished_run.id})["pick_a"]["value"] == f"run:{finished_run.id}"
+    # Resumed and ended between two ticks: completed when last seen and completed now, with more steps
+    # logged; the page is drawn whole (it once kept the line of the resume's start, "running, step 2/4").
+    redrawn = tab.follow({"run": finished_run.id, "seen": [finished_run.id, "completed", 2, 2]})
+    assert redrawn["page"] == view["page"] and redrawn["seen"][1:3] == ["completed", 4]
 
     # In Spanish (the Runs tab shows these same lines): every line in Spanish, none left that the catalog
     # would still translate.

@@ -50,12 +50,13 @@ def shot(page, name: str) -> None:
 
 
 def logged(page, container: str) -> int:
-    text = page.locator(f"#{container} .studio-logged").first.inner_text(timeout=2000)
+    # 10 s: Gradio replaces the HTML as it updates it, and on a loaded machine the new one can take seconds.
+    text = page.locator(f"#{container} .studio-logged").first.inner_text(timeout=10_000)
     return int(text or 0)
 
 
 def state(page, container: str = "run-progress") -> str:
-    line = page.locator(f"#{container} .line").first.inner_text(timeout=2000)
+    line = page.locator(f"#{container} .line").first.inner_text(timeout=10_000)
     match = re.search(r"state: (\w+)", line)
     return match.group(1) if match else ""
 

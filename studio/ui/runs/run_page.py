@@ -71,9 +71,11 @@ def follow(form: dict) -> dict:
     active = info.state in ACTIVE_STATES
     if key == seen:
         return {} if active else {"tick": gr.Timer(active=False)}
-    if isinstance(seen, list) and seen[:2] == key[:2] and key[3] - seen[3] < REDRAW_EVERY:
+    if active and isinstance(seen, list) and seen[:2] == key[:2] and key[3] - seen[3] < REDRAW_EVERY:
         # The same run still training: the bar each tick, the page and its charts (matplotlib, CPU taken
-        # from the training) every REDRAW_EVERY logged steps and when its state changes.
+        # from the training) every REDRAW_EVERY logged steps and when its state changes. A run that is
+        # over is drawn whole, even when its state matches what was seen: a resumed run can start and end
+        # between two ticks (a trainer forked from the spare), completed before and completed now.
         return {"progress": progress_html(info, records), "tick": gr.skip()}
     return {**page_view(run_id), "seen": key, "tick": gr.Timer(active=True)}
 
