@@ -14,6 +14,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
+from studio.i18n import tr
 from studio.models.load_errors import ModelError
 from studio.paths import INSTALLED_MODELS_DIR, model_cache_dir
 from studio.safety.atomic import write_json
@@ -206,5 +207,5 @@ def prepare_in_background() -> None:
 def cli_prepare(args) -> int:
     """`studio prepare`: the embedded model converted into this environment, shared by every user of it."""
     folder = prepare_embedded(into=Path(args.into) if args.into else INSTALLED_MODELS_DIR)
-    print(f"The built-in model is ready in {folder}.")
+    print(tr("The built-in model is ready in {folder}.").format(folder=folder))
     return 0
