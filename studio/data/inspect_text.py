@@ -21,8 +21,10 @@ def _mark(segment: dict, color: bool) -> str:
 def format_report(report: Any, color: bool = False, max_errors: int = 20) -> str:
     s = report.length_stats
     left_out = len({e["row"] for e in report.errors})
-    sample = tr(" (a sample: the source has {rows} rows)").format(rows=f"{report.source_rows:,}")
-    sampled = tr(" (from a sample of {counted})").format(counted=f"{s.get('counted', 0):,}")
+    sample = (tr(" (a sample: the source has {rows} rows)").format(rows=f"{report.source_rows:,}")
+              if report.source_rows else "")
+    sampled = (tr(" (from a sample of {counted})").format(counted=f"{s['counted']:,}")
+               if s.get("sampled") else "")
     lines = [
         tr("Source:   {source}").format(source=report.source),
         tr("Format:   {format} ({description})").format(format=report.format,
@@ -30,13 +32,13 @@ def format_report(report: Any, color: bool = False, max_errors: int = 20) -> str
         tr("Kind:     {kind}").format(kind=report.kind),
         tr("Rows:     {rows} read, {valid} valid, {left_out} left out; {examples} training examples").format(
             rows=f"{report.rows:,}", valid=f"{report.valid_rows:,}", left_out=f"{left_out:,}",
-            examples=f"{report.examples:,}") + (sample if report.source_rows else ""),
+            examples=f"{report.examples:,}") + sample,
         tr("Template: {template} (tokenizer of {model})").format(template=report.template,
                                                                   model=report.model),
         tr("Tokens:   min {min}, median {median}, p95 {p95}, max {max}; {truncated} examples longer than "
            "max_length {max_length} would be truncated").format(
             min=s["min"], median=s["median"], p95=s["p95"], max=s["max"], truncated=f"{s['truncated']:,}",
-            max_length=s["max_length"]) + (sampled if s.get("sampled") else ""),
+            max_length=s["max_length"]) + sampled,
     ]
     lines += [tr("Note:     {note}").format(note=translate(note)) for note in report.notes]
     if report.remarks:

@@ -160,11 +160,13 @@ def cli_eval(args) -> int:
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
         return 0
-    print(tr("accuracy {accuracy:.3f}  macro-F1 {macro_f1:.3f}  on {examples} examples").format(**report))
+    print(tr("accuracy {accuracy:.3f}  macro-F1 {macro_f1:.3f}  on {examples} examples").format(
+        accuracy=report["accuracy"], macro_f1=report["macro_f1"], examples=report["examples"]))
     for name, row in report["per_class"].items():
         row_format = tr("  {name:20} precision {precision:.3f}  recall {recall:.3f}  F1 {f1:.3f}  "
                         "({support})")
-        print(row_format.format(name=name, **row))
+        print(row_format.format(name=name, precision=row["precision"], recall=row["recall"], f1=row["f1"],
+                                support=row["support"]))
     if report.get("warning"):
         print(translate(report["warning"]))
     return 0

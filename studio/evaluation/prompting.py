@@ -254,7 +254,9 @@ def cli_prompt(args) -> int:
         how = settings.format + (tr(", calibrated") if settings.calibrate else "")
         print(tr("{model}, {shots}-shot ({how}): accuracy {accuracy:.3f}, macro-F1 {macro_f1:.3f} on "
                  "{examples} examples ({examples_per_second} per second)").format(
-            model=label, shots=settings.shots, how=how, **{k: v for k, v in report.items() if k != "model"}))
+            model=label, shots=settings.shots, how=how, accuracy=report["accuracy"],
+            macro_f1=report["macro_f1"], examples=report["examples"],
+            examples_per_second=report["examples_per_second"]))
         if report["no_label"]:
             print(tr("{count} generated answers named no label and count as wrong.").format(
                 count=report["no_label"]))

@@ -80,7 +80,7 @@ def _converting(target: Path, say: Callable[[str], None]):
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            say("Waiting for the model conversion that another process started (about a minute)...")
+            say(tr("Waiting for the model conversion that another process started (about a minute)..."))
             fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
@@ -99,14 +99,15 @@ def convert_gguf(gguf: Path, progress: Callable[[str], None] | None = None, into
     with _converting(target, say):
         if (target / "config.json").is_file():  # converted while this process waited
             return target
-        say(f"Converting {gguf.name} to a reusable copy (once; about a minute): reading the weights...")
+        say(tr("Converting {file} to a reusable copy (once; about a minute): reading the weights...").format(
+            file=gguf.name))
         from transformers import AutoModelForCausalLM
 
         folder, name = str(gguf.parent), gguf.name
         tokenizer = load_gguf_tokenizer(gguf, into)
         with tensor_name_map_cached():
             quantized = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name)
-        say("Converting: weights de-quantized; writing safetensors...")
+        say(tr("Converting: weights de-quantized; writing safetensors..."))
         config = copy.deepcopy(quantized.config)  # reading it from the file again parses the whole GGUF (7 s)
         if hasattr(config, "quantization_config"):
             del config.quantization_config
@@ -119,7 +120,7 @@ def convert_gguf(gguf: Path, progress: Callable[[str], None] | None = None, into
         tokenizer.save_pretrained(tmp)
         write_json(tmp / "studio_source.json", {"gguf": str(gguf)}, indent=None)
         tmp.rename(target)
-    say("Model ready.")
+    say(tr("Model ready."))
     return target
 
 
