@@ -46,7 +46,7 @@ def _every_tab_at_two_widths(page, language: str) -> None:
     # The page's clock stands still while the pictures are taken: its live views poll the server every 1-3 s,
     # and on a loaded 2-core machine each poll's redraw held a click and a picture for 4-29 s (12 pictures:
     # 167 s ticking, 6.8 s still). Tab switches are Svelte's own work, not the clock's: they draw as usual.
-    page.clock.pause_at(page.evaluate("Date.now()") + 1000)
+    page.clock.pause_at(page.evaluate("Date.now()") / 1000 + 1)  # Playwright reads a number as seconds
     for width in (1280, 800):
         page.set_viewport_size({"width": width, "height": 900})
         for slug, name in zip(TOP_TABS["en"], TOP_TABS[language]):
