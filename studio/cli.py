@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             return int(_handler(args)(args) or 0)
         except StudioError as exc:
             log.debug("user error", exc_info=True)
-            print(f"error: {translate(str(exc))}", file=sys.stderr)
+            print(tr("error: {message}").format(message=translate(str(exc))), file=sys.stderr)
             return 2
         except KeyboardInterrupt:
             print(tr("Interrupted."), file=sys.stderr)

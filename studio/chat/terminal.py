@@ -15,6 +15,7 @@ from studio.chat.sampling import Sampling
 from studio.chat.sources import default_source, parse_source
 from studio.chat.turns import add_message, answer, prepare_retry, sentence
 from studio.errors import StudioError
+from studio.i18n import tr
 
 HELP = "Type a message and press Enter. /retry answers again, /clear starts over, /quit (or Ctrl-D) ends."
 
@@ -100,5 +101,6 @@ def cli_chat(args) -> int:
     if args.json:
         print(json.dumps(answers, ensure_ascii=False))
     else:
-        print(f"Before training:\n  {answers['before']}\n\nAfter training:\n  {answers['after']}")
+        print(tr("Before training:") + f"\n  {answers['before']}\n\n"
+              + tr("After training:") + f"\n  {answers['after']}")
     return 0

@@ -18,6 +18,7 @@ from studio.chat.history import ChatError, dropped_notice, fit_context, with_use
 from studio.chat.sampling import Sampling
 from studio.chat.sources import Source, parse_source
 from studio.errors import StudioError
+from studio.i18n import tr
 
 log = logging.getLogger("studio.chat")
 HIDDEN = "this pane's model"
@@ -28,7 +29,8 @@ def sentence(exc: BaseException) -> str:
     if isinstance(exc, StudioError):
         return str(exc)
     log.error("chat failure", exc_info=exc)
-    return f"Something went wrong ({type(exc).__name__}); the details are in the studio log."
+    return tr("Something went wrong ({kind}); the details are in the studio log.").format(
+        kind=type(exc).__name__)
 
 
 def names_of(spec: str, source: Source | None) -> list[str]:

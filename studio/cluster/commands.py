@@ -10,6 +10,7 @@ import sys
 
 from studio.cluster import slurm
 from studio.config import RunConfig
+from studio.i18n import tr
 from studio.runs import commands, files
 from studio.runs.registry import list_runs, resolve_run
 
@@ -39,10 +40,11 @@ def cli_train(args) -> int:
     cfg = RunConfig.from_yaml(args.config, args.overrides)
     done = slurm.submit_run(cfg, args)
     if args.no_submit:
-        print(f"Wrote {done['script']}; submit it with `sbatch {done['script']}`.", file=sys.stderr)
-    else:
-        print(f"Run {done['run']} submitted to Slurm as job {done['job']}; `studio runs` follows it.",
+        print(tr("Wrote {script}; submit it with `sbatch {script}`.").format(script=done["script"]),
               file=sys.stderr)
+    else:
+        print(tr("Run {run} submitted to Slurm as job {job}; `studio runs` follows it.").format(
+            run=done["run"], job=done["job"]), file=sys.stderr)
     print(done["dir"])
     return 0
 
@@ -68,6 +70,7 @@ def cli_stop(args) -> int:
         files.update_status(run_dir, only_if=("queued",), state="stopped",
                             message=f"Stopped before it started; Slurm job {job} cancelled.")
         print(json.dumps({"run": status.get("id"), "cancelled": job}) if getattr(args, "json", False)
-              else f"Run {status.get('id')}: Slurm job {job} cancelled before it started.")
+              else tr("Run {run}: Slurm job {job} cancelled before it started.").format(run=status.get("id"),
+                                                                                       job=job))
         return 0
     return commands.cli_stop(args)  # a running job saves and ends through stop.request, like any run

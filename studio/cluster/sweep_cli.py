@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+from studio.i18n import tr
 from studio.sweeps.plan import plan_sweep
 from studio.sweeps.spec import load_spec
 
@@ -12,7 +13,9 @@ from studio.sweeps.spec import load_spec
 def cli_sweep(args) -> int:
     spec = load_spec(args.recipe, args.overrides)
     plan = plan_sweep(spec)
-    print(f"Sweep {spec.name}: {plan.sentence()} Best by {spec.metric} ({spec.direction}).", file=sys.stderr)
+    print(tr("Sweep {name}: {plan} Best by {metric} ({direction}).").format(
+        name=spec.name, plan=plan.sentence(), metric=spec.metric, direction=tr(spec.direction)),
+        file=sys.stderr)
     if args.slurm:
         from studio.cluster.slurm import submit_sweep
 
@@ -32,10 +35,11 @@ def cli_sweep(args) -> int:
         mark = "  <- best" if t["run"] == result["best"] else ""
         print(f"{t['number']:>3} {t['state']:9} {result['metric']}={value:10} {shown}  {t['run']}{mark}")
     if result["best"] is None:
-        print("No trial finished with a figure; `studio runs` shows why each ended.", file=sys.stderr)
+        print(tr("No trial finished with a figure; `studio runs` shows why each ended."), file=sys.stderr)
         return 1
-    print(f"Best: {result['best']} ({', '.join(f'{k}={v}' for k, v in result['best_params'].items())}); "
-          f"chat with it: studio chat {result['best']}", file=sys.stderr)
+    params = ", ".join(f"{k}={v}" for k, v in result["best_params"].items())
+    print(tr("Best: {run} ({params}); chat with it: studio chat {run}").format(run=result["best"],
+                                                                              params=params), file=sys.stderr)
     return 0
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from studio.i18n import tr, translate
+
 
 def _mark(segment: dict, color: bool) -> str:
     text = segment["text"]
@@ -19,41 +21,51 @@ def _mark(segment: dict, color: bool) -> str:
 def format_report(report: Any, color: bool = False, max_errors: int = 20) -> str:
     s = report.length_stats
     left_out = len({e["row"] for e in report.errors})
+    sample = (tr(" (a sample: the source has {rows} rows)").format(rows=f"{report.source_rows:,}")
+              if report.source_rows else "")
+    sampled = (tr(" (from a sample of {counted})").format(counted=f"{s['counted']:,}")
+               if s.get("sampled") else "")
     lines = [
-        f"Source:   {report.source}",
-        f"Format:   {report.format} ({report.description})",
-        f"Kind:     {report.kind}",
-        (f"Rows:     {report.rows:,} read, {report.valid_rows:,} valid, {left_out:,} left out; "
-         f"{report.examples:,} training examples"
-         + (f" (a sample: the source has {report.source_rows:,} rows)" if report.source_rows else "")),
-        f"Template: {report.template} (tokenizer of {report.model})",
-        f"Tokens:   min {s['min']}, median {s['median']}, p95 {s['p95']}, max {s['max']}; "
-        f"{s['truncated']:,} examples longer than max_length {s['max_length']} would be truncated"
-        + (f" (from a sample of {s['counted']:,})" if s.get("sampled") else ""),
+        tr("Source:   {source}").format(source=report.source),
+        tr("Format:   {format} ({description})").format(format=report.format,
+                                                       description=report.description),
+        tr("Kind:     {kind}").format(kind=report.kind),
+        tr("Rows:     {rows} read, {valid} valid, {left_out} left out; {examples} training examples").format(
+            rows=f"{report.rows:,}", valid=f"{report.valid_rows:,}", left_out=f"{left_out:,}",
+            examples=f"{report.examples:,}") + sample,
+        tr("Template: {template} (tokenizer of {model})").format(template=report.template,
+                                                                  model=report.model),
+        tr("Tokens:   min {min}, median {median}, p95 {p95}, max {max}; {truncated} examples longer than "
+           "max_length {max_length} would be truncated").format(
+            min=s["min"], median=s["median"], p95=s["p95"], max=s["max"], truncated=f"{s['truncated']:,}",
+            max_length=s["max_length"]) + sampled,
     ]
-    for note in report.notes:
-        lines.append(f"Note:     {note}")
+    lines += [tr("Note:     {note}").format(note=translate(note)) for note in report.notes]
     if report.remarks:
-        lines.append(f"Remarks ({len(report.remarks):,}, rows kept or giving no pair):")
-        lines += [f"  row {r['row']}: {r['message']}" for r in report.remarks[:max_errors]]
+        lines.append(tr("Remarks ({count}, rows kept or giving no pair):").format(
+            count=f"{len(report.remarks):,}"))
+        lines += [tr("  row {row}: {message}").format(row=r["row"], message=translate(r["message"]))
+                  for r in report.remarks[:max_errors]]
     if report.errors:
-        lines.append(f"Problems ({len(report.errors):,}):")
-        lines += [f"  row {e['row']}: {e['message']}" for e in report.errors[:max_errors]]
+        lines.append(tr("Problems ({count}):").format(count=f"{len(report.errors):,}"))
+        lines += [tr("  row {row}: {message}").format(row=e["row"], message=translate(e["message"]))
+                  for e in report.errors[:max_errors]]
         if len(report.errors) > max_errors:
-            lines.append(f"  ... and {len(report.errors) - max_errors:,} more (use --json for all)")
-    legend = "green" if color else "[[...]]"
-    lines.append(f"Preview of the first {len(report.preview)} examples as the trainer sees them ({legend} is "
-                 "trained on):")
+            lines.append(tr("  ... and {count} more (use --json for all)").format(
+                count=f"{len(report.errors) - max_errors:,}"))
+    legend = tr("green") if color else "[[...]]"
+    preview = tr("Preview of the first {count} examples as the trainer sees them ({legend} is trained on):")
+    lines.append(preview.format(count=len(report.preview), legend=legend))
     for i, segments in enumerate(report.preview):
-        lines.append(f"--- example {i} ---")
+        lines.append(tr("--- example {number} ---").format(number=i))
         if report.kind == "preference":
             by_part = {p: "".join(_mark(s, color) for s in segments if s.get("part") == p)
                        for p in ("prompt", "chosen", "rejected")}
             lines.append(by_part["prompt"] + by_part["chosen"])
-            lines.append("--- rejected completion instead ---")
+            lines.append(tr("--- rejected completion instead ---"))
             lines.append(by_part["rejected"])
         else:
             lines.append("".join(_mark(s, color) for s in segments))
-            lines += [f"(label: {s['part']})" for s in segments if s.get("part") in ("desirable",
-            "undesirable")]
+            lines += [tr("(label: {label})").format(label=s["part"]) for s in segments
+                      if s.get("part") in ("desirable", "undesirable")]
     return "\n".join(lines)

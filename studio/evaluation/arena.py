@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from studio.errors import StudioError
+from studio.i18n import tr
 
 SCALE = 400 / math.log(10)  # natural log-odds -> Elo points (400 per factor 10)
 ANCHOR = 1000.0
@@ -144,27 +145,31 @@ def overlap_sentence(ranked: list[dict]) -> str:
     pairs = [(a["model"], b["model"]) for a, b in itertools.pairwise(ranked) if a["ci_low"] <= b["ci_high"]]
     if not pairs:
         return ""
-    listed = "; ".join(f"{a} and {b}" for a, b in pairs)
-    return (f"The 95% intervals of {listed} overlap, so these votes do not tell them apart yet; "
-            "more blind votes will.")
+    listed = "; ".join(tr("{a} and {b}").format(a=a, b=b) for a, b in pairs)
+    return tr("The 95% intervals of {listed} overlap, so these votes do not tell them apart yet; more blind "
+              "votes will.").format(listed=listed)
 
 
 def format_board(board: dict) -> str:
     if not board["ranked"]:
-        lines = [("No blind votes yet: turn on blind mode in the app's Arena (Judge tab) and vote to rank "
-                 "models.")]
+        lines = [tr("No blind votes yet: turn on blind mode in the app's Arena (Judge tab) and vote to rank "
+                    "models.")]
     else:
-        width = max(len(r["model"]) for r in board["ranked"])
-        lines = [f"{'#':>2}  {'model':<{width}}  rating  95% interval    votes"]
+        width = max(len(tr("model")), *(len(r["model"]) for r in board["ranked"]))
+        lines = [(f"{'#':>2}  {tr('model'):<{width}}  {tr('rating'):>6}  {tr('95% interval'):<14}  "
+                  f"{tr('votes'):>5}")]
         for rank, r in enumerate(board["ranked"], 1):
-            lines.append(f"{rank:>2}  {r['model']:<{width}}  {r['rating']:6.0f}  "
-                         f"{r['ci_low']:5.0f} to {r['ci_high']:<5.0f}  {r['votes']:5d}")
-        lines.append(f"From {board['blind_votes']} blind votes (ties and both-bad count half a win each).")
+            interval = tr("{low} to {high}").format(low=f"{r['ci_low']:5.0f}", high=f"{r['ci_high']:<5.0f}")
+            lines.append(f"{rank:>2}  {r['model']:<{width}}  {r['rating']:6.0f}  {interval:<14}  "
+                         f"{r['votes']:5d}")
+        lines.append(tr("From {count} blind votes (ties and both-bad count half a win each).").format(
+            count=board["blind_votes"]))
         if board["overlap"]:
             lines.append(board["overlap"])
     if board["unranked"]:
         names = ", ".join(f"{u['model']} ({u['votes']})" for u in board["unranked"])
-        lines.append(f"Not ranked ({board['other_votes']} votes cast with the names shown): {names}.")
+        lines.append(tr("Not ranked ({count} votes cast with the names shown): {names}.").format(
+            count=board["other_votes"], names=names))
     return "\n".join(lines)
 
 
@@ -175,7 +180,7 @@ def cli_leaderboard(args) -> int:
         if board["overlap"]:
             import sys
 
-            print(board["overlap"], file=sys.stderr)
+            print(board["overlap"], file=sys.stderr)  # overlap_sentence said it in the locale
     else:
         print(format_board(board))
     return 0

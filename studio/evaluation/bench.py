@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from studio.errors import StudioError
+from studio.i18n import tr
 from studio.runs.files import BENCH_FILE, BENCH_PROGRESS_FILE
 from studio.runs.folder import read_json, write_json
 
@@ -141,12 +142,13 @@ def start_background(run_dir: str | Path, *, limit: int | None = 50, max_new_tok
 
 
 def format_result(result: dict) -> str:
-    lines = [(f"IFEval on {result['prompts']} prompts (greedy, at most {result['max_new_tokens']} new "
-             "tokens):"),
-             f"{'':8}{'prompt strict':>14}{'prompt loose':>14}{'inst strict':>13}{'inst loose':>12}"]
+    lines = [tr("IFEval on {prompts} prompts (greedy, at most {tokens} new tokens):").format(
+                 prompts=result["prompts"], tokens=result["max_new_tokens"]),
+             (f"{'':8}{tr('prompt strict'):>14}{tr('prompt loose'):>14}{tr('inst strict'):>13}"
+              f"{tr('inst loose'):>12}")]
     for side in ("base", "tuned"):
         r = result[side]
-        lines.append(f"{side:8}{r['prompt_strict']:>14.1f}{r['prompt_loose']:>14.1f}{r['inst_strict']:>13.1f}"
+        lines.append(f"{tr(side):8}{r['prompt_strict']:>14.1f}{r['prompt_loose']:>14.1f}{r['inst_strict']:>13.1f}"
                      f"{r['inst_loose']:>12.1f}")
     return "\n".join(lines)
 
@@ -160,7 +162,7 @@ def cli_bench(args) -> int:
 
     def say(done: int, total: int) -> None:
         if not args.json:
-            print(f"answered {done}/{total}", file=sys.stderr, flush=True)
+            print(tr("answered {done}/{total}").format(done=done, total=total), file=sys.stderr, flush=True)
 
     result = run_ifeval(run_dir, limit=args.limit, max_new_tokens=args.max_new_tokens, progress=say)
     print(json.dumps(result) if args.json else format_result(result))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import StudioError
+from studio.i18n import tr, translate
 from studio.training.classifier import CLASSIFIER_FILE, EVAL_FILE
 
 
@@ -159,14 +160,15 @@ def cli_eval(args) -> int:
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
         return 0
-    print(f"accuracy {report['accuracy']:.3f}  macro-F1 {report['macro_f1']:.3f}  on {report['examples']} "
-          "examples")
+    print(tr("accuracy {accuracy:.3f}  macro-F1 {macro_f1:.3f}  on {examples} examples").format(
+        accuracy=report["accuracy"], macro_f1=report["macro_f1"], examples=report["examples"]))
     for name, row in report["per_class"].items():
-        print(f"  {name:20} precision {row['precision']:.3f}  recall {row['recall']:.3f}  F1 {row['f1']:.3f} "
-              " "
-              f"({row['support']})")
+        row_format = tr("  {name:20} precision {precision:.3f}  recall {recall:.3f}  F1 {f1:.3f}  "
+                        "({support})")
+        print(row_format.format(name=name, precision=row["precision"], recall=row["recall"], f1=row["f1"],
+                                support=row["support"]))
     if report.get("warning"):
-        print(report["warning"])
+        print(translate(report["warning"]))
     return 0
 
 
@@ -208,5 +210,5 @@ def _predict_file(loaded: ClassifierRun, source: str, out: str | None) -> int:
             probs = result.get("probabilities", {})
             writer.writerow([*(row[c] for c in columns), result.get("label") or " ".join(result["tags"]),
                              *(probs.get(name, "") for name in loaded.labels)])
-    print(f"Labelled {len(rows):,} rows into {target}.")
+    print(tr("Labelled {count} rows into {file}.").format(count=f"{len(rows):,}", file=target))
     return 0

@@ -21,6 +21,7 @@ from typing import Any
 
 from studio.errors import StudioError
 from studio.evaluation.pairs_table import METRIC_LABELS, REWARD_LABELS, eval_table, format_table  # noqa: F401
+from studio.i18n import tr
 from studio.runs.files import EVAL_FILE
 from studio.runs.folder import config_path, is_run_folder, read_json, run_of, write_json
 
@@ -287,7 +288,8 @@ def cli_eval(args) -> int:
         return 0
     print(format_table(result))
     for item in answers or []:
-        print(f"\nPrompt: {item['prompt']}\n  Before: {item['before'].strip()}\n  After:  "
-              f"{item['after'].strip()}")
+        print("\n" + tr("Prompt: {prompt}").format(prompt=item["prompt"]))
+        print(tr("  Before: {answer}").format(answer=item["before"].strip()))
+        print(tr("  After:  {answer}").format(answer=item["after"].strip()))
     sys.stdout.flush()
     return 0

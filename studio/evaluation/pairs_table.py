@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from studio.i18n import tr
+
 METRIC_LABELS = {
     "accuracy": "Preference accuracy",
     "margin": "Reward margin (β·Δ log-ratio)",
@@ -28,10 +30,10 @@ def eval_table(result: dict) -> dict:
     for key, label in (REWARD_LABELS if result.get("kind") == "reward" else METRIC_LABELS).items():
         base, tuned = result["base"].get(key), result["tuned"].get(key)
         if key in ("accuracy", "p_chosen_preferred"):
-            rows.append([label, f"{base:.0%}", f"{tuned:.0%}"])
+            rows.append([tr(label), f"{base:.0%}", f"{tuned:.0%}"])
         else:
-            rows.append([label, f"{base:.3f}", f"{tuned:.3f}"])
-    return {"headers": ["Metric", "Base", "Tuned"], "rows": rows, "pairs": result["pairs"]}
+            rows.append([tr(label), f"{base:.3f}", f"{tuned:.3f}"])
+    return {"headers": [tr("Metric"), tr("Base"), tr("Tuned")], "rows": rows, "pairs": result["pairs"]}
 
 
 def format_table(result: dict) -> str:
@@ -41,5 +43,6 @@ def format_table(result: dict) -> str:
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)) for row in every]
     lines.insert(1, "  ".join("-" * w for w in widths))
     reward = result.get("kind") == "reward"
-    what = "base = the untrained score head" if reward else f"beta {result.get('beta', '?')}"
-    return "\n".join(lines) + f"\n({table['pairs']} pairs, {what})"
+    what = (tr("base = the untrained score head") if reward
+            else tr("beta {beta}").format(beta=result.get("beta", "?")))
+    return "\n".join(lines) + "\n" + tr("({pairs} pairs, {what})").format(pairs=table["pairs"], what=what)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from studio.errors import StudioError
+from studio.i18n import tr, translate
 
 FORMATS = ("text", "chat")
 ANSWERS = ("likelihood", "generate")  # the label whose words are likeliest, or the one the model writes
@@ -250,12 +251,15 @@ def cli_prompt(args) -> int:
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     else:
-        print(f"{label}, {settings.shots}-shot "
-              f"({settings.format}{', calibrated' if settings.calibrate else ''}): "
-              f"accuracy {report['accuracy']:.3f}, macro-F1 {report['macro_f1']:.3f} on {report['examples']} "
-              f"examples ({report['examples_per_second']} per second)")
+        how = settings.format + (tr(", calibrated") if settings.calibrate else "")
+        print(tr("{model}, {shots}-shot ({how}): accuracy {accuracy:.3f}, macro-F1 {macro_f1:.3f} on "
+                 "{examples} examples ({examples_per_second} per second)").format(
+            model=label, shots=settings.shots, how=how, accuracy=report["accuracy"],
+            macro_f1=report["macro_f1"], examples=report["examples"],
+            examples_per_second=report["examples_per_second"]))
         if report["no_label"]:
-            print(f"{report['no_label']} generated answers named no label and count as wrong.")
+            print(tr("{count} generated answers named no label and count as wrong.").format(
+                count=report["no_label"]))
         if report["warning"]:
-            print(report["warning"])
+            print(translate(report["warning"]))
     return 0

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import StudioError
+from studio.i18n import tr
 from studio.runs.adapters import adapter_dir_of, adapter_method, is_reward_run, run_base
 
 
@@ -129,11 +130,13 @@ def pairwise(model: RewardModel, rows: list[dict]) -> dict:
 
 def format_comparison(result: dict) -> str:
     t, b = result["tuned"], result["base"]
-    return (f"Prompt: {result['prompt']}\n"
-            f"  A: {result['a']}\n     reward {t['reward_a']:+.3f}  (untrained head {b['reward_a']:+.3f})\n"
-            f"  B: {result['b']}\n     reward {t['reward_b']:+.3f}  (untrained head {b['reward_b']:+.3f})\n"
-            f"P(A preferred) = σ(rA − rB) = {t['p_a_preferred']:.1%}  (untrained head "
-            f"{b['p_a_preferred']:.1%})")
+    reward = tr("     reward {tuned}  (untrained head {base})")
+    return "\n".join([
+        tr("Prompt: {prompt}").format(prompt=result["prompt"]),
+        f"  A: {result['a']}", reward.format(tuned=f"{t['reward_a']:+.3f}", base=f"{b['reward_a']:+.3f}"),
+        f"  B: {result['b']}", reward.format(tuned=f"{t['reward_b']:+.3f}", base=f"{b['reward_b']:+.3f}"),
+        tr("P(A preferred) = σ(rA − rB) = {tuned}  (untrained head {base})").format(
+            tuned=f"{t['p_a_preferred']:.1%}", base=f"{b['p_a_preferred']:.1%}")])
 
 
 def cli_score(args) -> int:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import StudioError
+from studio.i18n import tr
 from studio.paths import studio_home
 
 log = logging.getLogger("studio.models")
@@ -233,12 +234,13 @@ class ModelCache:
 def describe_report(report: dict) -> str:
     entries = report.get("entries") or []
     if not entries:
-        return "No model in memory."
+        return tr("No model in memory.")
     held = sum(e["bytes"] for e in entries)
     names = ", ".join(f"{e['label']} ({e['bytes'] / 2**30:.2f} GiB)" for e in entries)
     budget = report.get("budget_bytes")
-    limit = f" of a {budget / 2**30:.1f} GiB budget" if budget else ""
-    return f"In memory: {names}; {held / 2**30:.2f} GiB{limit}."
+    limit = tr(" of a {budget} GiB budget").format(budget=f"{budget / 2**30:.1f}") if budget else ""
+    return tr("In memory: {names}; {held} GiB{limit}.").format(names=names, held=f"{held / 2**30:.2f}",
+                                                              limit=limit)
 
 
 _DEFAULT = ModelCache()
@@ -283,7 +285,7 @@ def cli_status(args) -> int:
         print(json.dumps(found, indent=2))
         return 0
     if not found:
-        print("No studio process holds a model in memory.")
+        print(tr("No studio process holds a model in memory."))
     for report in found:
-        print(f"Process {report['pid']}: {describe_report(report)}")
+        print(tr("Process {pid}: {report}").format(pid=report["pid"], report=describe_report(report)))
     return 0

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
+from studio.i18n import tr
 from studio.models.load_errors import ModelError
 from studio.paths import INSTALLED_MODELS_DIR, model_cache_dir
 from studio.safety.atomic import write_json
@@ -79,7 +80,7 @@ def _converting(target: Path, say: Callable[[str], None]):
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            say("Waiting for the model conversion that another process started (about a minute)...")
+            say(tr("Waiting for the model conversion that another process started (about a minute)..."))
             fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
@@ -98,14 +99,15 @@ def convert_gguf(gguf: Path, progress: Callable[[str], None] | None = None, into
     with _converting(target, say):
         if (target / "config.json").is_file():  # converted while this process waited
             return target
-        say(f"Converting {gguf.name} to a reusable copy (once; about a minute): reading the weights...")
+        say(tr("Converting {file} to a reusable copy (once; about a minute): reading the weights...").format(
+            file=gguf.name))
         from transformers import AutoModelForCausalLM
 
         folder, name = str(gguf.parent), gguf.name
         tokenizer = load_gguf_tokenizer(gguf, into)
         with tensor_name_map_cached():
             quantized = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name)
-        say("Converting: weights de-quantized; writing safetensors...")
+        say(tr("Converting: weights de-quantized; writing safetensors..."))
         config = copy.deepcopy(quantized.config)  # reading it from the file again parses the whole GGUF (7 s)
         if hasattr(config, "quantization_config"):
             del config.quantization_config
@@ -118,7 +120,7 @@ def convert_gguf(gguf: Path, progress: Callable[[str], None] | None = None, into
         tokenizer.save_pretrained(tmp)
         write_json(tmp / "studio_source.json", {"gguf": str(gguf)}, indent=None)
         tmp.rename(target)
-    say("Model ready.")
+    say(tr("Model ready."))
     return target
 
 
@@ -206,5 +208,5 @@ def prepare_in_background() -> None:
 def cli_prepare(args) -> int:
     """`studio prepare`: the embedded model converted into this environment, shared by every user of it."""
     folder = prepare_embedded(into=Path(args.into) if args.into else INSTALLED_MODELS_DIR)
-    print(f"The built-in model is ready in {folder}.")
+    print(tr("The built-in model is ready in {folder}.").format(folder=folder))
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from studio.i18n import tr
 from studio.models.catalog import CATEGORIES, catalog_with_estimates, load_catalog, settings_label
 from studio.models.classifier_plan import encoder_catalog
 
@@ -19,22 +20,25 @@ def cli_models(args) -> int:
         print(json.dumps(data, indent=2))
         return 0
     machine = data["machine"]
-    print(f"This machine: {machine['name']} with {machine['memory_gib']} GiB\n")
+    print(tr("This machine: {name} with {memory} GiB").format(name=machine["name"],
+                                                             memory=machine["memory_gib"]))
+    print()
     for cat in CATEGORIES:
         models = [m for m in data["models"] if m["category"] == cat]
         if not models:
             continue
-        print(load_catalog()["categories"][cat]["label"])
+        print(tr(load_catalog()["categories"][cat]["label"]))  # the catalog's labels are in app.json
         for m in models:
-            verdicts = "  ".join(f"{k}: {v['verdict']} ({v['need_gib']} GiB{settings_label(v, ', with ')})"
+            verdicts = "  ".join(f"{k}: {tr(v['verdict'])} ({v['need_gib']} GiB"
+                                 f"{settings_label(v, tr(', with '))})"
                                  for k, v in m["estimates"].items())
             print(f"  {m['id']:<40} {m['params_b']:>6}B {m['kind']:<8} {verdicts}")
         print()
     if data.get(ENCODERS):
-        print(load_catalog()[ENCODERS]["label"]
-              + " - each strategy's memory for 2 labels, batch 16, length 128")
+        print(tr("{encoders} - each strategy's memory for 2 labels, batch 16, length 128").format(
+            encoders=tr(load_catalog()[ENCODERS]["label"])))
         for m in data[ENCODERS]:
-            verdicts = "  ".join(f"{name}: {plan['verdict']} ({plan['need_gib']} GiB)"
+            verdicts = "  ".join(f"{name}: {tr(plan['verdict'])} ({plan['need_gib']} GiB)"
                                  for name, plan in m["plans"].items())
             print(f"  {m['id']:<40} {m['params_b']:>6}B {m['family']:<12} {verdicts}")
     return 0

@@ -14,6 +14,7 @@ import logging
 import tempfile
 from pathlib import Path
 
+from studio.i18n import tr
 from studio.publish.classify_export import export_classifier
 from studio.publish.hub import (
     HubError,
@@ -121,6 +122,6 @@ def cli_push(args) -> int:
         return hub.cli_push(args)
     url = push_classifier(args.run_dir, args.repo, private=args.private,
                           message=getattr(args, "message", None) or DEFAULT_MESSAGE)
-    print(f"Pushed the classifier to {url}; pipeline(\"text-classification\", model=\"{args.repo}\") loads "
-          "it.")
+    print(tr('Pushed the classifier to {url}; pipeline("text-classification", model="{repo}") loads it.')
+          .format(url=url, repo=args.repo))
     return 0

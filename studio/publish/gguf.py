@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from studio.errors import StudioError
+from studio.i18n import tr
 from studio.publish.gguf_check import describe_check, round_trip_check
 from studio.runs.folder import record_share
 from studio.safety.atomic import write_json
@@ -203,13 +204,13 @@ def export_gguf(run_dir: str | Path, to: str | Path, quant: str | list[str] = "f
     run = run_dir_of(run_dir)
     check_adapter(adapter_dir_of(run))
     with replacing(target, GGUF_EXPORT, "GGUF export") as tmp:
-        say(0.05, "Loading the base model and the adapter...")
+        say(0.05, tr("Loading the base model and the adapter..."))
         pair = BeforeAfter(run)
         tuned_answer = None
         if check_prompt:
-            say(0.2, "Answering the check prompt with the tuned model...")
+            say(0.2, tr("Answering the check prompt with the tuned model..."))
             tuned_answer = pair.answer(check_prompt, True, Sampling())
-        say(0.3, "Merging the adapter into the base...")
+        say(0.3, tr("Merging the adapter into the base..."))
         merged_dir = tmp / ".merged"
         tokenizer = pair.tokenizer
         pair.take().merge_and_unload().save_pretrained(str(merged_dir))  # taken out of the cache: merged
@@ -223,7 +224,7 @@ def export_gguf(run_dir: str | Path, to: str | Path, quant: str | list[str] = "f
         model_cache().evict(lambda key: not key.what.startswith(moving))
         write_modelfile(tmp / "Modelfile", files[0]["gguf"], tokenizer)
         write_json(tmp / MARKER, {**files[0], "files": files})
-    say(1.0, "Done.")
+    say(1.0, tr("Done."))
     files = [{**f, "gguf": str(target / f["gguf"])} for f in files]
     record_share(run_dir, "GGUF export", target)
     return {**files[0], "modelfile": str(target / "Modelfile"), "files": files}
@@ -237,7 +238,7 @@ def _write_quants(tmp: Path, merged_dir: Path, stem: str, quants: list[str], che
     for i, name in enumerate(quants):
         gguf_file = tmp / f"{stem}-{name}.gguf"
         share = 0.4 + 0.55 * i / len(quants)
-        say(share, f"Writing {gguf_file.name} ({name})...")
+        say(share, tr("Writing {file} ({quant})...").format(file=gguf_file.name, quant=name))
         if name in LLAMA_CPP_QUANTS:  # the converter writes f16, llama.cpp's quantiser shrinks it
             f16 = tmp / f"{stem}-f16.gguf" if "f16" in quants[:i] else tmp / ".f16.gguf"
             if not f16.is_file():
@@ -247,7 +248,8 @@ def _write_quants(tmp: Path, merged_dir: Path, stem: str, quants: list[str], che
             convert_folder(merged_dir, gguf_file, name, name=stem)
         check = None
         if check_prompt:
-            say(share + 0.3 / len(quants), f"Reading {gguf_file.name} back and answering the same prompt...")
+            say(share + 0.3 / len(quants),
+                tr("Reading {file} back and answering the same prompt...").format(file=gguf_file.name))
             check = round_trip_check(gguf_file, check_prompt, tuned_answer)
         files.append({"gguf": gguf_file.name, "quant": name, "check": check})
     return files
@@ -269,6 +271,8 @@ def cli_export(args) -> int:
                          check_prompt=None if args.no_check else (args.check_prompt or CHECK_PROMPT),
                          progress=lambda frac, msg: print(f"[{frac:4.0%}] {msg}", flush=True))
     for file in result["files"]:
-        print(f"GGUF written to {file['gguf']}: {describe_check(file['check'])}")
-    print(f"Ollama Modelfile in {result['modelfile']} (FROM {Path(result['gguf']).name})")
+        print(tr("GGUF written to {file}: {check}").format(file=file["gguf"],
+                                                           check=describe_check(file["check"])))
+    print(tr("Ollama Modelfile in {file} (FROM {gguf})").format(file=result["modelfile"],
+                                                               gguf=Path(result["gguf"]).name))
     return 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from studio.i18n import tr, translate
+
 
 def round_trip_check(gguf_file: Path, prompt: str, tuned_answer: str) -> dict:
     """Greedy answers of the tuned model and of the GGUF read back through transformers, and through
@@ -27,16 +29,17 @@ def round_trip_check(gguf_file: Path, prompt: str, tuned_answer: str) -> dict:
 def describe_check(check: dict | None) -> str:
     """One sentence on the round trip, for the CLI and the Export tab."""
     if not check:
-        return "The round-trip check was skipped."
+        return tr("The round-trip check was skipped.")
     if check.get("unreadable"):
-        return f"The GGUF is written and kept, but its answer was not compared: {check['unreadable']}"
-    llama = {None: "", True: " llama.cpp answers the same.", False: " llama.cpp's answer differs."}[
+        return tr("The GGUF is written and kept, but its answer was not compared: {reason}").format(
+            reason=translate(str(check["unreadable"])))
+    llama = {None: "", True: tr(" llama.cpp answers the same."), False: tr(" llama.cpp's answer differs.")}[
         check.get("llama_cpp_same")]
     if check["same"]:
-        return (f"Round trip verified: the GGUF answers '{check['prompt']}' exactly as the tuned model "
-                f"does.{llama}")
+        return tr("Round trip verified: the GGUF answers '{prompt}' exactly as the tuned model does.").format(
+            prompt=check["prompt"]) + llama
     if check["same_first_40"]:
-        return ("Round trip: the GGUF's answer agrees with the tuned model's for the first 40 characters, "
-                "then differs.")
-    return (f"Round trip differs: the tuned model answers '{check['tuned'][:60]}' but the GGUF "
-            f"'{check['gguf'][:60]}'; quantisation may have changed the answer.")
+        return tr("Round trip: the GGUF's answer agrees with the tuned model's for the first 40 characters, "
+                  "then differs.")
+    return tr("Round trip differs: the tuned model answers '{tuned}' but the GGUF '{gguf}'; quantisation may "
+              "have changed the answer.").format(tuned=check["tuned"][:60], gguf=check["gguf"][:60])

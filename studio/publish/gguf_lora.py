@@ -16,6 +16,7 @@ import logging
 from pathlib import Path
 
 from studio.errors import StudioError
+from studio.i18n import tr
 from studio.safety.atomic import write_json
 from studio.safety.owned import check_target, replacing
 
@@ -157,7 +158,8 @@ def round_trip(path: Path, expected: dict, alpha: float) -> dict:
 
 def cli_export_lora(args) -> int:
     result = export_lora_gguf(args.run_dir, args.to)
-    print(f"LoRA GGUF written to {result['gguf']} ({result['tensors']} adapted weights; round trip: "
-          f"{result['check']['worst']}). Use it on the base's GGUF: llama-cli -m BASE.gguf --lora "
-          f"{Path(result['gguf']).name}")
+    print(tr("LoRA GGUF written to {file} ({tensors} adapted weights; round trip: {worst}). Use it on the "
+             "base's GGUF: llama-cli -m BASE.gguf --lora {name}").format(
+        file=result["gguf"], tensors=result["tensors"], worst=result["check"]["worst"],
+        name=Path(result["gguf"]).name))
     return 0

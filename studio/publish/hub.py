@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from studio.errors import StudioError
+from studio.i18n import tr
 from studio.runs.folder import is_run_folder, record_share
 
 log = logging.getLogger(__name__)
@@ -245,13 +246,14 @@ def push_adapter(run_dir: str | Path, repo_id: str, token: str | None = None, pr
 
 def cli_export(args) -> int:
     target = export_adapter(args.run_dir, args.to, merge=args.merge)
-    print(f"Adapter saved to {target}" + (f"; merged model in {target / 'merged'}" if args.merge else ""))
+    merged = tr("; merged model in {folder}").format(folder=target / "merged") if args.merge else ""
+    print(tr("Adapter saved to {folder}").format(folder=target) + merged)
     return 0
 
 
 def cli_push(args) -> int:
     url = push_adapter(args.run_dir, args.repo, private=args.private,
                        message=getattr(args, "message", None) or DEFAULT_MESSAGE)
-    print(f"Pushed to {url}")
+    print(tr("Pushed to {url}.").format(url=url))
     sys.stdout.flush()
     return 0

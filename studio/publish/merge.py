@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from studio.errors import StudioError
+from studio.i18n import tr
 from studio.runs.files import ADAPTER_DIR, MERGE_FILE, SUMMARY_FILE, read_status
 from studio.runs.folder import config_path, read_base_marker, write_base_marker, write_json
 
@@ -165,6 +166,6 @@ def cli_merge(args) -> int:
                              f"{args.weights}).") from exc
     folder = merge_runs(args.runs, method=args.method, weights=weights, density=args.density, name=args.name,
                         seed=args.seed)
-    print(f"Merged {len(args.runs)} adapters ({args.method}) into the run {folder.name} ({folder}); "
-          f"chat with it: studio chat {folder}")
+    print(tr("Merged {count} adapters ({method}) into the run {run} ({folder}); chat with it: studio chat "
+             "{folder}").format(count=len(args.runs), method=args.method, run=folder.name, folder=folder))
     return 0

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request as HTTPRequest  # a module name: FastAPI reads annotations as text
 
 from studio.errors import StudioError
+from studio.i18n import tr
 from studio.publish.serve_engine import Answer, QueueFull, Request, RequestError, ServedModel
 from studio.publish.serve_guard import APIError, Limits, ServeGuard, error_body
 from studio.publish.serve_replies import collect, events, usage_of
@@ -245,12 +246,13 @@ def cli_serve(args) -> int:
         raise StudioError("--max-queue must be at least 1 and --timeout more than 0 seconds; raise them.")
     limits = Limits(max_waiting=args.max_queue, request_timeout_s=args.timeout)
     served = ServedModel(args.model, args.base, max_waiting=limits.max_waiting)
-    print(f"Loading {served.source.label}...", file=sys.stderr, flush=True)
+    print(tr("Loading {model}...").format(model=served.source.label), file=sys.stderr, flush=True)
     served.load()
     shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host  # an any-address server, locally
     base_url = f"http://{shown}:{args.port}/v1"
-    print(f"Serving '{served.id}' at {base_url} (Ctrl-C stops). Call it with:\n\n"
-          f"{client_snippet(base_url, served.id, api_key is not None)}", flush=True)
+    print(tr("Serving '{model}' at {url} (Ctrl-C stops). Call it with:").format(model=served.id,
+                                                                                url=base_url))
+    print("\n" + client_snippet(base_url, served.id, api_key is not None), flush=True)
     sock = _bind(args.host, args.port)
     config = uvicorn.Config(create_app(served, api_key, limits), host=args.host, port=args.port,
                             log_level="warning", access_log=False, limit_concurrency=limits.max_connections)

@@ -138,5 +138,6 @@ def cli_methods(args) -> int:
         return 0
     for m in methods:
         recipes = ", ".join(f"presets/recipes/{r}" for r in m.recipes) or "-"
-        print(f"{m.name:8} {m.description} Data: {m.data_kind}. Recipes: {recipes}")
+        print(tr("{name:8} {description} Data: {data}. Recipes: {recipes}").format(
+            name=m.name, description=tr(m.description), data=m.data_kind, recipes=recipes))
     return 0

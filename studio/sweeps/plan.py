@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from studio.i18n import tr, translate
 from studio.sweeps.spec import SweepSpec
 
 
@@ -29,17 +30,21 @@ class SweepPlan:
         return asdict(self)
 
     def sentence(self) -> str:
-        memory = f"about {self.memory_gib:.1f} GiB each" if self.memory_gib else "memory unknown"
+        memory = (tr("about {gib} GiB each").format(gib=f"{self.memory_gib:.1f}") if self.memory_gib
+                  else tr("memory unknown"))
         if self.have_gib and self.fit_by_memory is not None:
-            memory += f" ({self.fit_by_memory} would fit in {self.have_gib:.0f} GiB)"
+            memory += tr(" ({fit} would fit in {have} GiB)").format(fit=self.fit_by_memory,
+                                                                   have=f"{self.have_gib:.0f}")
+        source = translate(self.seconds_from)
         if self.seconds_each:
             total = self.seconds_each * math.ceil(self.runs / self.at_once)
-            timing = (f"about {self.seconds_each:.0f} s each, {total / 60:.1f} min in all "
-                      f"({self.seconds_from})")
+            timing = tr("about {seconds} s each, {minutes} min in all ({source})").format(
+                seconds=f"{self.seconds_each:.0f}", minutes=f"{total / 60:.1f}", source=source)
         else:
-            timing = f"time each unknown until the first trial ends ({self.seconds_from})"
-        return (f"{self.runs} runs, {memory}, {timing}; {self.at_once} at a time on this machine "
-                "(it trains one run per device; the others wait in the queue).")
+            timing = tr("time each unknown until the first trial ends ({source})").format(source=source)
+        return tr("{runs} runs, {memory}, {timing}; {at_once} at a time on this machine (it trains one run "
+                  "per device; the others wait in the queue).").format(runs=self.runs, memory=memory,
+                                                                        timing=timing, at_once=self.at_once)
 
 
 def plan_sweep(spec: SweepSpec) -> SweepPlan:

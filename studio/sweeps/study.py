@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from studio.errors import StudioError
+from studio.i18n import tr, translate
 from studio.paths import studio_home
 from studio.runs import files
 from studio.runs.registry import RunError, get_run, reconcile, start_run, stop_run
@@ -147,7 +148,8 @@ def _start_next(study, spec: SweepSpec, say: Callable[[str], None]) -> int:
         raise SweepError(f"Trial {trial.number} ({_shown(params)}) could not start: {exc}") from None
     trial.set_user_attr("run", info.id)
     files.update_status(info.dir, sweep=spec.name, trial=trial.number)
-    say(f"Trial {trial.number}: {_shown(params)} -> run {info.id} ({info.state}).")
+    say(tr("Trial {number}: {params} -> run {run} ({state}).").format(
+        number=trial.number, params=_shown(params), run=info.id, state=tr(info.state)))
     return trial.number
 
 
@@ -189,7 +191,8 @@ def _settle(study, spec: SweepSpec, frozen, say: Callable[[str], None]) -> None:
                 trial.report(value, step)
         if trial.should_prune():
             trial.set_user_attr("pruned", True)
-            say(f"Trial {frozen.number} falls behind the others; stopping run {run_id}.")
+            say(tr("Trial {number} falls behind the others; stopping run {run}.").format(number=frozen.number,
+                                                                                        run=run_id))
             stop_run(run_id)
     if info.state not in files.FINAL_STATES:
         return
@@ -200,10 +203,13 @@ def _settle(study, spec: SweepSpec, frozen, say: Callable[[str], None]) -> None:
     if value is None:
         study._storage.set_trial_user_attr(frozen._trial_id, "message", info.message or f"ended {info.state}")
         study.tell(frozen.number, state=TrialState.FAIL, skip_if_finished=True)
-        say(f"Trial {frozen.number} ({run_id}) ended {info.state} without a {spec.metric}: {info.message}")
+        say(tr("Trial {number} ({run}) ended {state} without a {metric}: {message}").format(
+            number=frozen.number, run=run_id, state=tr(info.state), metric=spec.metric,
+            message=translate(str(info.message))))
         return
     study.tell(frozen.number, value, skip_if_finished=True)
-    say(f"Trial {frozen.number} ({run_id}): {spec.metric} = {value:.4g}.")
+    say(tr("Trial {number} ({run}): {metric} = {value}.").format(number=frozen.number, run=run_id,
+                                                                 metric=spec.metric, value=f"{value:.4g}"))
 
 
 def write_result(spec: SweepSpec, folder: Path, study) -> dict:

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from studio.errors import StudioError
+from studio.i18n import cli_language, speaking, tr
 from studio.paths import ASSETS_DIR
 
 TITLE = "Fine-tuning Studio"
@@ -164,7 +165,9 @@ def cli_app(args) -> int:
     from studio.models.loading import prepare_in_background
 
     prepare_in_background()
-    print(f"Studio app on http://{kwargs['server_name']}:{kwargs['server_port']}", flush=True)
+    with speaking(cli_language()):  # the terminal's sentence in its locale; the page follows each browser
+        print(tr("Studio app on {url}").format(url=f"http://{kwargs['server_name']}:{kwargs['server_port']}"),
+              flush=True)
     app.launch(**kwargs)
     return 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from studio.errors import StudioError
-from studio.i18n import translate
+from studio.i18n import tr, translate
 
 log = logging.getLogger("studio.ui")
 
@@ -17,8 +17,9 @@ def sentence(exc: BaseException, secret: str | None = None) -> str:
     else:
         log.error("unexpected failure in the app", exc_info=exc)
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        text = (f"Something went wrong ({type(exc).__name__}{': ' + detail if detail else ''}); "
-                "the details are in the studio log (studio.log in the studio's home folder).")
+        kind = type(exc).__name__ + (f": {detail}" if detail else "")
+        text = tr("Something went wrong ({kind}); the details are in the studio log (studio.log in the "
+                  "studio's home folder).").format(kind=kind)
     if secret:
         text = text.replace(secret, "***")
     return translate(text)

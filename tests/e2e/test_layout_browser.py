@@ -1,18 +1,27 @@
-"""The layout by job, in English and Spanish: every top-level tab at 1280 and 800 px in both languages
+"""The layout by job, in English and Spanish: every tab and sub-tab at 1280 and 800 px in both languages
 (screenshots in test-artifacts/e2e/), the page drawn in the browser's language from the first paint, and
 the switch that changes it (and keeps it, in a cookie the server's sentences follow too)."""
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 
 import pytest
+
+from studio.i18n import catalogs
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
 TOP_TABS = {"en": ["Make", "Judge", "Share", "Learn", "Runs"],
             "es": ["Crear", "Evaluar", "Compartir", "Aprender", "Ejecuciones"]}
 DEMO_BUTTON = {"en": "Pineapple pizza demo", "es": "Demo de la pizza con piña"}
+# The tabs inside each top-level tab (studio/ui/layout.py), the one it opens on first; Runs has none.
+SUB_TABS = {"Make": ["1 · Model", "2 · Data", "3 · Train"],
+            "Judge": ["Arena", "Leaderboard", "Judges", "Benchmarks", "Score", "Classifier"],
+            "Share": ["Export and push", "Serve", "Merge"],
+            "Learn": ["Pizza demo", "RLHF vs DPO", "Prompting vs fine-tuning"]}
 
 
 def _load(page, app_url=None) -> None:
@@ -21,17 +30,37 @@ def _load(page, app_url=None) -> None:
     page.wait_for_selector("#demo-button", timeout=60_000)
 
 
+def _said(name: str, language: str) -> str:
+    return name if language == "en" else catalogs()[language][name]
+
+
+def _shoot(page, name: str, path: Path, whole_page: bool) -> None:
+    """Open the tab and take its picture (animations off: the picture is of the layout, not of a spinner)."""
+    page.get_by_role("tab", name=name, exact=True).click(no_wait_after=True)
+    page.screenshot(path=str(path), full_page=whole_page, animations="disabled")
+
+
 def _every_tab_at_two_widths(page, language: str) -> None:
     tabs = [t.inner_text() for t in page.get_by_role("tab").all()]
     assert all(name in tabs for name in TOP_TABS[language]), tabs
+    # The page's clock stands still while the pictures are taken: its live views poll the server every 1-3 s,
+    # and on a loaded 2-core machine each poll's redraw held a click and a picture for 4-29 s (12 pictures:
+    # 167 s ticking, 6.8 s still). Tab switches are Svelte's own work, not the clock's: they draw as usual.
+    page.clock.pause_at(page.evaluate("Date.now()") / 1000 + 1)  # Playwright reads a number as seconds
     for width in (1280, 800):
         page.set_viewport_size({"width": width, "height": 900})
         for slug, name in zip(TOP_TABS["en"], TOP_TABS[language]):
-            page.get_by_role("tab", name=name, exact=True).click(no_wait_after=True)
-            page.wait_for_timeout(250)
-            page.screenshot(path=str(SHOTS / f"layout-{language}-{width}-{slug.lower()}.png"),
-                            full_page=width > 800)  # the narrow view: its first screen, where crowding shows
+            # The whole page at 1280 px, the first screen at 800 (where crowding shows).
+            _shoot(page, name, SHOTS / f"layout-{language}-{width}-{slug.lower()}.png", width > 800)
+            subs = SUB_TABS.get(slug, [])
+            for sub in subs[1:]:  # the first: the top-level tab's own picture; the others: their first screen
+                sub_slug = re.sub(r"[^a-z]+", "-", sub.lower()).strip("-")
+                shot = SHOTS / f"layout-{language}-{width}-{slug.lower()}-{sub_slug}.png"
+                _shoot(page, _said(sub, language), shot, False)
+            if subs:  # back to the sub-tab it opens on, so the next width's top-level picture is that one
+                page.get_by_role("tab", name=_said(subs[0], language), exact=True).click(no_wait_after=True)
     page.get_by_role("tab", name=TOP_TABS[language][0], exact=True).click(no_wait_after=True)
+    page.clock.resume()
 
 
 def test_a_spanish_browser_gets_the_page_in_spanish_from_the_first_paint(browser, app_url):
@@ -52,14 +81,23 @@ def test_every_tab_in_both_languages_and_the_switch_between_them(browser, app_ur
     try:
         page = context.new_page()
         page.set_default_timeout(30_000)
+        page.clock.install()  # a clock the test can stop (while it takes the pictures); it runs as usual now
         _load(page, app_url)
         assert page.locator("#demo-button").inner_text() == DEMO_BUTTON["en"]
+        started = time.monotonic()
         _every_tab_at_two_widths(page, "en")
+        took = {"en": time.monotonic() - started}
         page.locator("#language-switch").get_by_text("Español").click()  # the page draws again in Spanish
         page.wait_for_function(f"document.querySelector('#demo-button')?.innerText === '{DEMO_BUTTON['es']}'",
                                timeout=60_000)
         assert any(c["name"] == "studio-lang" and c["value"] == "es" for c in context.cookies())
+        started = time.monotonic()
         _every_tab_at_two_widths(page, "es")
+        took["es"] = time.monotonic() - started
+        shots = len(list(SHOTS.glob("layout-*-*-*.png")))
+        (SHOTS / "layout-timing.txt").write_text(  # the cost of the pictures, kept beside them
+            f"{shots} layout pictures; English {took['en']:.1f} s, Spanish {took['es']:.1f} s\n",
+            encoding="utf-8")
         page.locator("#language-switch").get_by_text("English").click()
         page.wait_for_function(f"document.querySelector('#demo-button')?.innerText === '{DEMO_BUTTON['en']}'",
                                timeout=60_000)

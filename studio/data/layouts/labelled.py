@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from studio.data.read.files import DataError
+from studio.i18n import tr, translate
 
 TASKS = ("text", "pair", "tokens")
 TASK_WORDS = {"text": "text classification", "pair": "pair classification", "tokens": "token labelling"}
@@ -243,19 +244,21 @@ def describe(data: Labelled, tokenizer=None, max_length: int | None = None) -> d
 
 
 def format_description(report: dict) -> str:
-    lines = [f"{report['task_words']}: {report['examples']:,} examples (columns "
-             f"{', '.join(report['columns'])})"
-             + (", several labels per text" if report["multi_label"] else "")]
+    lines = [tr("{task}: {examples} examples (columns {columns})").format(
+        task=tr(report["task_words"]), examples=f"{report['examples']:,}",
+        columns=", ".join(report["columns"]))
+             + (tr(", several labels per text") if report["multi_label"] else "")]
     lines += [f"  {name:24} {count:,}" for name, count in report["label_counts"].items()]
     if report["imbalance_warning"]:
-        lines.append(report["imbalance_warning"])
+        lines.append(translate(report["imbalance_warning"]))
     if report["skipped_rows"]:
         first = report["skipped"][0]
-        lines.append(f"{report['skipped_rows']} rows left out (row {first['row']} {first['message']}).")
+        lines.append(tr("{count} rows left out (row {row} {message}).").format(
+            count=report["skipped_rows"], row=first["row"], message=translate(first["message"])))
     if "tokens" in report:
         t = report["tokens"]
-        lines.append(f"Length in tokens: mean {t['mean']}, 95% under {t['p95']}, longest {t['max']}"
-                     + (f"; {t['share_truncated']:.0%} longer than {t['max_length']} (cut)" if "max_length" in
-                     t
-                        else ""))
+        cut = tr("; {share} longer than {max_length} (cut)").format(
+            share=f"{t['share_truncated']:.0%}", max_length=t.get("max_length")) if "max_length" in t else ""
+        lines.append(tr("Length in tokens: mean {mean}, 95% under {p95}, longest {longest}").format(
+            mean=t["mean"], p95=t["p95"], longest=t["max"]) + cut)
     return "\n".join(lines)

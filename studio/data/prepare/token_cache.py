@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.data.read.arrow import ARROW_CACHE
+from studio.i18n import tr
 from studio.safety.atomic import write_json
 from studio.safety.owned import is_owned, remove_owned, replacing
 
@@ -205,22 +206,27 @@ def describe() -> str:
     rows = entries()
     arrow = cache_dir().parent / "arrow"
     arrow_bytes = _size(arrow) if arrow.is_dir() else 0
-    lines = [(f"Tokenized-data cache in {cache_dir()}: {len(rows)} entr{'y' if len(rows) == 1 else 'ies'}, "
-              f"{sum(r['bytes'] for r in rows) / 2**20:.1f} MB; Arrow copies of large files "
-              f"{arrow_bytes / 2**20:.1f} MB.")]
+    said = (tr("Tokenized-data cache in {folder}: 1 entry, {size} MB; Arrow copies of large files {arrow} "
+               "MB.") if len(rows) == 1 else
+            tr("Tokenized-data cache in {folder}: {count} entries, {size} MB; Arrow copies of large files "
+               "{arrow} MB."))
+    size = sum(r["bytes"] for r in rows) / 2**20
+    lines = [said.format(folder=cache_dir(), count=len(rows), size=f"{size:.1f}",
+                         arrow=f"{arrow_bytes / 2**20:.1f}")]
     for r in rows:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created"])) if r["created"] else "?"
-        lines.append(f"  {r['key']}  {r['method']:<6} {r['rows']:>9,} rows {r['bytes'] / 2**20:8.1f} MB  "
-                     f"{when}  "
-                     f"{r['source']}")
+        lines.append(tr("  {key}  {method:<6} {rows:>9,} rows {size:8.1f} MB  {when}  {source}").format(
+            key=r["key"], method=r["method"], rows=r["rows"], size=r["bytes"] / 2**20, when=when,
+            source=r["source"]))
     return "\n".join(lines)
 
 
 def cli_cache(args) -> int:
     if getattr(args, "clear", False):
         removed, freed = clear()
-        print(f"Removed {removed} cached dataset{'s' if removed != 1 else ''} ({freed / 2**20:.1f} MB "
-              "freed).")
+        said = (tr("Removed 1 cached dataset ({size} MB freed).") if removed == 1 else
+                tr("Removed {count} cached datasets ({size} MB freed)."))
+        print(said.format(count=removed, size=f"{freed / 2**20:.1f}"))
         return 0
     if getattr(args, "json", False):
         print(json.dumps(entries()))

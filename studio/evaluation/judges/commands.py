@@ -10,6 +10,7 @@ import time
 from studio.errors import StudioError
 from studio.evaluation.judges.agreement import VOTES_MODE
 from studio.evaluation.judges.job import judge_warning, save_result
+from studio.i18n import tr, translate
 from studio.paths import studio_home
 
 
@@ -40,30 +41,32 @@ def judge_votes(judge, votes: str | None = None, *, concurrency: int = 4, progre
 
 
 def _print_single(result: dict) -> None:
-    print(f"MT-Bench score {result['score']} (turn 1: {result['turn1']}, turn 2: {result['turn2']}) over "
-          f"{result['n']} graded answers, judged by {result['judge']}.")
+    print(tr("MT-Bench score {score} (turn 1: {turn1}, turn 2: {turn2}) over {n} graded answers, judged by "
+             "{judge}.").format(**{k: result[k] for k in ("score", "turn1", "turn2", "n", "judge")}))
     for category, score in result["per_category"].items():
         print(f"  {category:<12} {score}")
 
 
 def _print_pairwise(result: dict) -> None:
-    print(f"{result['model']} against {result['against']}: {result['wins']} wins, {result['ties']} ties "
-          f"({result['inconsistent']} of them inconsistent across orders), {result['losses']} losses; win "
-          "rate "
-          f"{result['win_rate']}%, length-controlled {result['lc_win_rate']}%; judged by {result['judge']}.")
+    print(tr("{model} against {against}: {wins} wins, {ties} ties ({inconsistent} of them inconsistent "
+             "across orders), {losses} losses; win rate {win_rate}%, length-controlled {lc_win_rate}%; "
+             "judged by {judge}.").format(**{k: result[k] for k in ("model", "against", "wins", "ties",
+                                                              "inconsistent", "losses", "win_rate",
+                                                              "lc_win_rate", "judge")}))
 
 
 def print_result(result: dict) -> None:
     (_print_single if result["mode"] == "single" else _print_pairwise)(result)
     if result.get("no_verdict"):
-        print(f"{result['no_verdict']} judge replies held no verdict even when asked again; they are left "
-              "out "
-              "(see the records).")
+        print(tr("{count} judge replies held no verdict even when asked again; they are left out (see the "
+                 "records).").format(count=result["no_verdict"]))
     if "pairs_out" in result:
-        print(f"Wrote {result['pairs']} preference pairs to {result['pairs_out']}"
-              + (f"; {result['pairs_inconsistent']} inconsistent items listed in {result['inconsistent_out']}"
-                 if result.get("inconsistent_out") else "") + ".")
-    print(f"Records: {result['records']}")
+        listed = tr("; {count} inconsistent items listed in {file}").format(
+            count=result.get("pairs_inconsistent"), file=result.get("inconsistent_out"))
+        print(tr("Wrote {count} preference pairs to {file}").format(count=result["pairs"],
+                                                                     file=result["pairs_out"])
+              + (listed if result.get("inconsistent_out") else "") + ".")
+    print(tr("Records: {file}").format(file=result["records"]))
 
 
 def _share(value: float | None) -> str:
@@ -71,14 +74,17 @@ def _share(value: float | None) -> str:
 
 
 def print_agreement(result: dict) -> None:
-    print(f"Judge and humans agree on {_share(result['with_ties'])} of the {result['pairs']} pairs with "
-          "ties, "
-          f"{_share(result['without_ties'])} of the {result['decisive_pairs']} without; Cohen's kappa "
-          f"{result['kappa']}; order-flip rate {result['flip_rate']} (judged by {result['judge']}).")
+    print(tr("Judge and humans agree on {with_ties} of the {pairs} pairs with ties, {without_ties} of the "
+             "{decisive} without; Cohen's kappa {kappa}; order-flip rate {flip_rate} (judged by {judge})."
+             ).format(
+        with_ties=_share(result["with_ties"]), pairs=result["pairs"],
+        without_ties=_share(result["without_ties"]),
+        decisive=result["decisive_pairs"], kappa=result["kappa"], flip_rate=result["flip_rate"],
+        judge=result["judge"]))
     judge = {r["model"]: r["rating"] for r in result["judge_board"]}
     human = {r["model"]: r["rating"] for r in result["human_board"]}
-    width = max(map(len, [*judge, *human, "model"]))
-    print(f"{'model':<{width}}  judge  blind votes")
+    width = max(map(len, [*judge, *human, tr("model")]))
+    print(f"{tr('model'):<{width}}  {tr('judge'):>5}  {tr('blind votes'):>11}")
     for model in sorted(set(judge) | set(human), key=lambda m: -judge.get(m, 0)):
         print(f"{model:<{width}}  {judge.get(model, '–'):>5}  {human.get(model, '–'):>11}")
 
@@ -102,7 +108,7 @@ def cli_judge(args) -> int:
                    retries=args.retries)
 
     def progress(phase, done, total, counts):
-        print(f"\r{phase}: {done}/{total}   ", end="", file=sys.stderr, flush=True)
+        print(f"\r{translate(phase)}: {done}/{total}   ", end="", file=sys.stderr, flush=True)
 
     result = run_job(spec, progress=progress)
     print(file=sys.stderr)
@@ -112,7 +118,7 @@ def cli_judge(args) -> int:
 def _tell(result: dict, as_json: bool, print_text) -> int:
     """A judge job's result on stdout (JSON or text), its self-preference warning on stderr."""
     if result.get("warning"):
-        print(result["warning"], file=sys.stderr)
+        print(translate(result["warning"]), file=sys.stderr)
     if as_json:
         print(json.dumps(result, ensure_ascii=False))
     else:
