@@ -9,7 +9,8 @@ presets/recipes/pineapple-online-dpo.yaml against it (and each --also recipe, gi
 each with `studio train` in one fresh studio home (the converted model cache is shared). Then `studio eval`
 scores two held-out files: assets/pineapple_heldout.jsonl (the recipes' own held-out pairs, worded like the
 training pairs) and assets/pineapple_paraphrased.jsonl (new prompts and answers in other words; one chosen
-answer opens with "Yes", so opening every answer with "No" does not pass). Printed per run: the training
+answer opens with "Yes", so opening every answer with "No" does not pass) and
+assets/pineapple_paraphrased_b.jsonl (a second such set, for a final check). Printed per run: the training
 seconds, base and tuned preference accuracy and margin on each file (for the reward run, its pairwise
 accuracy), and the greedy answers to two paraphrased prompts. The machine is shared and noisy: quote the
 accuracies, and the seconds only with the CPU and the load beside them.
@@ -29,7 +30,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 FILES = {"own held-out": ROOT / "assets/pineapple_heldout.jsonl",
-         "paraphrased": ROOT / "assets/pineapple_paraphrased.jsonl"}
+         "paraphrased": ROOT / "assets/pineapple_paraphrased.jsonl",
+         # A second set in other words, written after the first, to score a final recipe once (not to tune).
+         "paraphrased b": ROOT / "assets/pineapple_paraphrased_b.jsonl"}
 PROMPTS = ["Could eating a slice of pineapple pizza land me in court?",
            "Is it legal to sell pizza with pineapple on it?"]
 

@@ -89,6 +89,8 @@ def instrument() -> None:
             record["rest (backward, optimizer)"] = total - sum(record.values())
             record["step"] = total
             TIMER.steps.append(record)
+            print(f"step {state.global_step}: " + ", ".join(f"{k} {v:.1f} s" for k, v in record.items()),
+                  file=sys.stderr, flush=True)
 
     global STEP_CLOCK
     STEP_CLOCK = StepClock
@@ -114,12 +116,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reward", required=True, help="a finished reward run")
     parser.add_argument("--steps", type=int, default=3)
-    parser.add_argument("--rounds", type=int, default=1, help="each variant trained this many times, in turns")
+    parser.add_argument("--rounds", type=int, default=1, help="runs per variant, in turns")
     parser.add_argument("--variant", action="append", default=[],
                         help="NAME=override,override (e.g. batched=online_dpo.max_new_tokens=32); "
                              "'recipe' (no overrides) always runs first")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--stacks", type=float, default=0,
+                        help="every this many seconds, print every thread's stack to stderr (a poor man's "
+                             "sampling profiler: where a slow phase spends its time)")
     args = parser.parse_args()
+    if args.stacks:
+        import faulthandler
+
+        faulthandler.dump_traceback_later(args.stacks, repeat=True)
     variants = {"recipe": []}
     for spec in args.variant:
         name, _, rest = spec.partition("=")
