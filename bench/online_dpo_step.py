@@ -121,6 +121,10 @@ def main() -> int:
                         help="NAME=override,override (e.g. batched=online_dpo.max_new_tokens=32); "
                              "'recipe' (no overrides) always runs first")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--env", action="append", default=[],
+                        help="NAME=VAR=VALUE: also run the recipe in a fresh process with VAR=VALUE set "
+                             "before torch loads (threading settings are read once, at import), in turns "
+                             "with a process without it ('as set'); e.g. spinning=GOMP_SPINCOUNT=300000")
     parser.add_argument("--stacks", type=float, default=0,
                         help="every this many seconds, print every thread's stack to stderr (a poor man's "
                              "sampling profiler: where a slow phase spends its time)")
@@ -129,6 +133,8 @@ def main() -> int:
         import faulthandler
 
         faulthandler.dump_traceback_later(args.stacks, repeat=True)
+    if args.env:
+        return in_processes(args)
     variants = {"recipe": []}
     for spec in args.variant:
         name, _, rest = spec.partition("=")
@@ -144,6 +150,27 @@ def main() -> int:
                 print(name, json.dumps(results[name][-1]), flush=True)
     if args.json:
         print(json.dumps(results))
+    return 0
+
+
+def in_processes(args) -> int:
+    """Each --env variant and the process as set, in fresh processes, in turns; their per-step figures."""
+    import subprocess
+
+    variants = {"as set": {}}
+    for spec in args.env:
+        name, _, assignment = spec.partition("=")
+        key, _, value = assignment.partition("=")
+        variants[name] = {key: value}
+    results: dict[str, list] = defaultdict(list)
+    for _ in range(args.rounds):
+        for name, extra in variants.items():
+            command = [sys.executable, __file__, "--reward", args.reward, "--steps", str(args.steps),
+                       "--json"]
+            done = subprocess.run(command, env={**os.environ, **extra}, capture_output=True, text=True,
+                                  check=True)
+            results[name].append(json.loads(done.stdout.strip().splitlines()[-1])["recipe"][0])
+            print(name, json.dumps(results[name][-1]), flush=True)
     return 0
 
 
