@@ -27,6 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+import studio  # noqa: F401  before torch, as in the studio's own processes (its OpenMP setting)
+
 RECIPE = ROOT / "presets/recipes/pineapple-online-dpo.yaml"
 PHASES = ("generate", "policy forward", "reference forward", "reward model", "rest (backward, optimizer)")
 
