@@ -73,6 +73,8 @@ def main() -> int:
     parser.add_argument("--also", action="append", default=[], help="another recipe to train against it")
     parser.add_argument("--compare", action="append", default=[], help="a finished run to score beside them")
     parser.add_argument("--steps", type=int, default=None, help="training.max_steps of the RL recipes")
+    parser.add_argument("--set", action="append", default=[], dest="overrides",
+                        help="a recipe override for the RL recipes, e.g. training.learning_rate=2e-3")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="online-dpo-bench-"))
@@ -85,6 +87,7 @@ def main() -> int:
     # Each run is scored and printed as soon as it is trained: a long bench says what it has so far.
     results = {"reward": report(args.json, "reward", seconds, evaluate(env, reward, None))}
     steps = [f"training.max_steps={args.steps}"] if args.steps else []
+    steps += args.overrides
     for recipe in ["presets/recipes/pineapple-online-dpo.yaml", *args.also]:
         name = Path(recipe).stem
         section = "online_dpo" if name == "pineapple-online-dpo" else "rl"
