@@ -9,7 +9,8 @@ presets/recipes/pineapple-online-dpo.yaml against it (and each --also recipe, gi
 each with `studio train` in one fresh studio home (the converted model cache is shared). Then `studio eval`
 scores two held-out files: assets/pineapple_heldout.jsonl (the recipes' own held-out pairs, worded like the
 training pairs) and assets/pineapple_paraphrased.jsonl (new prompts and answers in other words; one chosen
-answer opens with "Yes", so opening every answer with "No" does not pass). Printed per run: the training
+answer opens with "Yes", so opening every answer with "No" does not pass) and
+assets/pineapple_paraphrased_b.jsonl (a second such set, for a final check). Printed per run: the training
 seconds, base and tuned preference accuracy and margin on each file (for the reward run, its pairwise
 accuracy), and the greedy answers to two paraphrased prompts. The machine is shared and noisy: quote the
 accuracies, and the seconds only with the CPU and the load beside them.
@@ -29,7 +30,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 FILES = {"own held-out": ROOT / "assets/pineapple_heldout.jsonl",
-         "paraphrased": ROOT / "assets/pineapple_paraphrased.jsonl"}
+         "paraphrased": ROOT / "assets/pineapple_paraphrased.jsonl",
+         # A second set in other words, written after the first, to score a final recipe once (not to tune).
+         "paraphrased b": ROOT / "assets/pineapple_paraphrased_b.jsonl"}
 PROMPTS = ["Could eating a slice of pineapple pizza land me in court?",
            "Is it legal to sell pizza with pineapple on it?"]
 
@@ -70,6 +73,8 @@ def main() -> int:
     parser.add_argument("--also", action="append", default=[], help="another recipe to train against it")
     parser.add_argument("--compare", action="append", default=[], help="a finished run to score beside them")
     parser.add_argument("--steps", type=int, default=None, help="training.max_steps of the RL recipes")
+    parser.add_argument("--set", action="append", default=[], dest="overrides",
+                        help="a recipe override for the RL recipes, e.g. training.learning_rate=2e-3")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="online-dpo-bench-"))
@@ -82,6 +87,7 @@ def main() -> int:
     # Each run is scored and printed as soon as it is trained: a long bench says what it has so far.
     results = {"reward": report(args.json, "reward", seconds, evaluate(env, reward, None))}
     steps = [f"training.max_steps={args.steps}"] if args.steps else []
+    steps += args.overrides
     for recipe in ["presets/recipes/pineapple-online-dpo.yaml", *args.also]:
         name = Path(recipe).stem
         section = "online_dpo" if name == "pineapple-online-dpo" else "rl"

@@ -89,3 +89,24 @@ def test_sft_weight_adds_trl_sft_loss_on_chosen(tiny_model_dir, pref_file, tmp_p
     cfg.dpo.sft_weight = 0.5
     _, mixed = built_args(cfg, tmp_path / "mixed")
     assert mixed.loss_type == ["sigmoid", "sft"] and mixed.loss_weights == [1.0, 0.5]
+
+
+@pytest.mark.parametrize("preset", [None, "ACTIVE"])
+def test_studio_processes_start_torch_with_passive_openmp_threads(preset):
+    """Importing studio before torch makes torch's OpenMP runtime wait passively (it spun by default: 4-5x
+    slower sampling on a loaded 2-core CPU); a policy the user set is kept. libgomp itself says how long its
+    threads spin (OMP_DISPLAY_ENV=VERBOSE: 300000 by default, 0 when passive), so this
+    fails if the setting lands after torch loads."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    env.update({"OMP_DISPLAY_ENV": "VERBOSE", **({"OMP_WAIT_POLICY": preset} if preset else {})})
+    done = subprocess.run([sys.executable, "-c", "import studio, torch; torch.ones(4).sum()"], env=env,
+                          capture_output=True, text=True, timeout=120, check=True)
+    shown = done.stdout + done.stderr
+    if preset:
+        assert f"OMP_WAIT_POLICY = '{preset}'" in shown
+    else:  # its display says PASSIVE for an unset policy too; the spin count tells them apart
+        assert "GOMP_SPINCOUNT = '0'" in shown
