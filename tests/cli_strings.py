@@ -12,8 +12,10 @@ from pathlib import Path
 
 STUDIO = Path(__file__).resolve().parent.parent / "studio"
 # Modules whose prints are a run's log (log.txt, read back by `studio runs show` and by whoever debugs the
-# run), not a sentence to the user: kept in English like any log, so one reads the same for everyone.
-LOG_WRITERS = {"runs/worker.py", "runs/launcher.py", "sweeps/task.py", "training/callbacks.py"}
+# run), not a sentence to the user: kept in English like any log, so one reads the same for everyone. The
+# spare trainer's process writes only its own log (trainer-KEY.log beside its socket).
+LOG_WRITERS = {"runs/worker.py", "runs/launcher.py", "sweeps/task.py", "training/callbacks.py",
+               "runs/spare_process.py"}
 # Calls whose text is machine-readable or already translated: their arguments are never sentences.
 UNTRANSLATED_CALLS = {"tr", "translate", "dumps", "to_json", "str", "repr", "len", "join", "format"}
 PRINTING = {"print", "exit", "write"}
