@@ -95,8 +95,14 @@ print(json.dumps({
 '''
 
 
+def _copy_env(copy: Path) -> dict:
+    # No spare trainer for the copy: it would be the copy's own (keyed by its folder), which the suite's
+    # stop_all() at the end does not know, and would idle for ten minutes after the copy is gone.
+    return {**os.environ, "PYTHONPATH": str(copy), "STUDIO_SPARE_TRAINER": "0"}
+
+
 def _studio(copy: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(copy)}
+    env = _copy_env(copy)
     return subprocess.run([sys.executable, "-m", "studio", *args], cwd=copy, env=env, capture_output=True,
                           text=True, timeout=300, check=False)
 
@@ -148,7 +154,7 @@ def test_a_method_module_dropped_into_a_copy_is_listed_checked_and_trained(tmp_p
     assert (run_dir / "adapter" / "adapter_model.safetensors").is_file()
 
     faces = subprocess.run([sys.executable, "-c", FACES, str(run_dir), str(sft_file)],
-                           cwd=copy, env={**os.environ, "PYTHONPATH": str(copy)}, capture_output=True,
+                           cwd=copy, env=_copy_env(copy), capture_output=True,
                            text=True,
                            timeout=300, check=False)
     assert faces.returncode == 0, faces.stderr[-3000:]
