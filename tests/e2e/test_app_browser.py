@@ -237,20 +237,22 @@ def test_a_run_survives_a_reload_then_stops_and_resumes_its_curve(page, tiny_mod
     assert state(page) == "running"
     shot(page, "train-after-reload")
 
-    page.locator("#train-stop").click()
+    page.locator("#train-stop").click(no_wait_after=True, timeout=90_000)
     wait_until(page, lambda: state(page) == "stopped", 90, "the run to stop")
     at_stop = logged(page, "run-progress")
     step_at_stop = int(page.locator("#run-progress .studio-step").inner_text())
     shot(page, "train-stopped")
     page.wait_for_timeout(2500)
     assert logged(page, "run-progress") == at_stop, "the curve kept growing after Stop"
-    page.locator("#train-resume").click()
+    page.locator("#train-resume").click(no_wait_after=True, timeout=90_000)
     wait_until(page, lambda: logged(page, "run-progress") >= at_stop + 5, 120,
                "the resumed run to log new steps")
     step_now = int(page.locator("#run-progress .studio-step").inner_text())
     assert step_now > step_at_stop, (step_now, step_at_stop)
     shot(page, "train-resumed")
-    page.locator("#train-stop").click()
+    # A loaded CI machine's page once spent the whole default 30 s scrolling this button into view (the
+    # live views redraw every second meanwhile); and the click starts no navigation to wait for.
+    page.locator("#train-stop").click(no_wait_after=True, timeout=90_000)
     wait_until(page, lambda: state(page) == "stopped", 90, "the resumed run to stop")
 
 
