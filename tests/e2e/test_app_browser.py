@@ -45,8 +45,17 @@ def fill(page, elem_id: str, value) -> None:
 
 
 def shot(page, name: str) -> None:
+    """A picture for test-artifacts/, not a check: on a loaded CI machine a page redrawing a live run every
+    second once took over 30 s to be shot, so it gets 90 s, and a picture that still cannot be taken is
+    noted beside the others rather than failing what the test checks."""
+    from playwright.sync_api import TimeoutError as PictureTimeout
+
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    try:
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True, timeout=90_000)
+    except PictureTimeout:
+        with open(SHOTS / "pictures-not-taken.txt", "a", encoding="utf-8") as note:
+            note.write(f"{name}: the page took over 90 s to be shot\n")
 
 
 def logged(page, container: str) -> int:
