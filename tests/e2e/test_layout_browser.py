@@ -34,9 +34,12 @@ def _said(name: str, language: str) -> str:
     return name if language == "en" else catalogs()[language][name]
 
 
-def _shoot(page, name: str, path: Path, whole_page: bool) -> None:
-    """Open the tab and take its picture (animations off: the picture is of the layout, not of a spinner)."""
+def _shoot(page, name: str, path: Path, whole_page: bool, settle_ms: int = 0) -> None:
+    """Open the tab and take its picture (animations off: the picture is of the layout, not of a spinner);
+    ``settle_ms`` lets a page whose clock runs draw the tab first."""
     page.get_by_role("tab", name=name, exact=True).click(no_wait_after=True)
+    if settle_ms:
+        page.wait_for_timeout(settle_ms)
     page.screenshot(path=str(path), full_page=whole_page, animations="disabled")
 
 
@@ -69,11 +72,9 @@ def _every_tab_at_two_widths(page, language: str) -> None:
     for width in (1280, 800):
         page.set_viewport_size({"width": width, "height": 900})
         for slug, name in zip(TOP_TABS["en"], TOP_TABS[language]):
-            if not still:
-                page.get_by_role("tab", name=name, exact=True).click(no_wait_after=True)
-                page.wait_for_timeout(250)
             # The whole page at 1280 px, the first screen at 800 (where crowding shows).
-            _shoot(page, name, SHOTS / f"layout-{language}-{width}-{slug.lower()}.png", width > 800)
+            _shoot(page, name, SHOTS / f"layout-{language}-{width}-{slug.lower()}.png", width > 800,
+                   settle_ms=0 if still else 250)
             subs = SUB_TABS.get(slug, []) if still else []
             for sub in subs[1:]:  # the first: the top-level tab's own picture; the others: their first screen
                 sub_slug = re.sub(r"[^a-z]+", "-", sub.lower()).strip("-")
