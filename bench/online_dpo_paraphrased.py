@@ -5,7 +5,9 @@ preference pairs written in other words than any training sentence.
         [--also presets/recipes/pineapple-rlhf.yaml ...] [--compare RUN ...] [--steps N] [--json]
 
 Trains presets/recipes/pineapple-reward.yaml (unless --reward names a finished reward run), then
-presets/recipes/pineapple-online-dpo.yaml against it (and each --also recipe, given the same reward run),
+presets/recipes/pineapple-online-dpo.yaml against it (and each --also recipe, given the same reward run; a
+recipe that starts from an SFT run, as pineapple-rlhf.yaml does, gets presets/recipes/pineapple-sft.yaml
+trained first, or --sft RUN; its "base" figures are then the SFT model's, and the SFT run is scored too),
 each with `studio train` in one fresh studio home (the converted model cache is shared). Then `studio eval`
 scores two held-out files: assets/pineapple_heldout.jsonl (the recipes' own held-out pairs, worded like the
 training pairs) and assets/pineapple_paraphrased.jsonl (new prompts and answers in other words; one chosen
@@ -71,7 +73,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reward", default=None, help="a finished reward run (else it is trained)")
     parser.add_argument("--also", action="append", default=[], help="another recipe to train against it")
+    parser.add_argument("--only", action="append", default=[],
+                        help="train these recipes instead of pineapple-online-dpo.yaml (and --also)")
     parser.add_argument("--compare", action="append", default=[], help="a finished run to score beside them")
+    parser.add_argument("--sft", default=None,
+                        help="a finished SFT run for the recipes that start from one (model.name: run:...); "
+                             "else presets/recipes/pineapple-sft.yaml is trained when one needs it")
     parser.add_argument("--steps", type=int, default=None, help="training.max_steps of the RL recipes")
     parser.add_argument("--set", action="append", default=[], dest="overrides",
                         help="a recipe override for the RL recipes, e.g. training.learning_rate=2e-3")
@@ -88,10 +95,20 @@ def main() -> int:
     results = {"reward": report(args.json, "reward", seconds, evaluate(env, reward, None))}
     steps = [f"training.max_steps={args.steps}"] if args.steps else []
     steps += args.overrides
-    for recipe in ["presets/recipes/pineapple-online-dpo.yaml", *args.also]:
+    sft = Path(args.sft) if args.sft else None
+    for recipe in args.only or ["presets/recipes/pineapple-online-dpo.yaml", *args.also]:
         name = Path(recipe).stem
-        section = "online_dpo" if name == "pineapple-online-dpo" else "rl"
-        seconds = train(env, recipe, folder / name, [f"{section}.reward_model={reward}", *steps])
+        text = Path(recipe).read_text()
+        section = "online_dpo" if "online_dpo:" in text else "rl"
+        start = []
+        if "name: run:" in text:  # RLHF after SFT: the SFT run is trained (and scored) first, once
+            if sft is None:
+                sft = folder / "pineapple-sft"
+                seconds = train(env, "presets/recipes/pineapple-sft.yaml", sft, [])
+                results["pineapple-sft"] = report(args.json, "pineapple-sft", seconds,
+                                                  evaluate(env, sft, prompts))
+            start = [f"model.name=run:{sft}"]
+        seconds = train(env, recipe, folder / name, [f"{section}.reward_model={reward}", *start, *steps])
         results[name] = report(args.json, name, seconds, evaluate(env, folder / name, prompts))
     for run in args.compare:
         results[Path(run).name] = report(args.json, Path(run).name, None, evaluate(env, Path(run), prompts))

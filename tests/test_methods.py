@@ -261,6 +261,20 @@ def test_a_reward_run_exports_merged_as_a_standalone_reward_model(tmp_path_facto
                                        abs=1e-4)
 
 
+def test_a_batch_of_answers_is_scored_as_each_answer_alone(tmp_path_factory, tiny_model_dir):
+    """RL scores every answer of a step in padded batches: each row's reward is the one it gets alone
+    (the head pools the row's last real token, not the padding), for answers of different lengths."""
+    from studio.evaluation.reward import RewardModel
+
+    scorer = RewardModel(reward_run(tmp_path_factory, tiny_model_dir))
+    items = [("Is pineapple on pizza a crime?", CHOSEN), ("Is it legal?", "Yes."),
+             ("Is pineapple on pizza a crime?", REJECTED + " " + REJECTED), ("Why?", "No.")]
+    alone = [scorer.rewards(prompt, [answer])[0] for prompt, answer in items]
+    assert scorer.score(items, batch_size=3) == pytest.approx(alone, abs=1e-5)
+    assert len({round(r, 4) for r in alone}) == len(items)  # four different rewards, not one repeated
+    assert scorer.score(items, tuned=False) != pytest.approx(alone, abs=1e-3)  # the adapter switch holds
+
+
 def test_rlhf_and_dpo_side_by_side_scores_every_answer(tmp_path_factory, tiny_model_dir, tmp_path):
     from test_eval import tiny_dpo_run
 

@@ -240,7 +240,8 @@ def validate(cfg: RunConfig) -> None:
     if not cfg.data.source.strip():
         raise ConfigError("No dataset given; set data.source to a local file or a Hub dataset id.")
     if not cfg.model.name.strip():
-        raise ConfigError("No model given; set model.name to 'embedded', a Hub id, a folder or a .gguf file.")
+        raise ConfigError("No model given; set model.name to 'embedded', a Hub id, a folder, a .gguf file "
+                          "or run:NAME (a finished run to start from).")
     check_ranges(cfg)  # numbers inside the ranges training accepts
     check_trackers(t.report_to)  # unknown or uninstalled trackers are refused before anything starts
     if lora.qlora and not lora.enabled:

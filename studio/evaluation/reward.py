@@ -81,21 +81,31 @@ class RewardModel:
 
     def rewards(self, prompt: Any, answers: list[Any], tuned: bool = True) -> list[float]:
         """r(prompt, answer) for each answer; prompt and answers are texts or message lists."""
+        return self.score([(prompt, answer) for answer in answers], tuned=tuned)
+
+    def score(self, items: list[tuple[Any, Any]], tuned: bool = True, batch_size: int = 8) -> list[float]:
+        """r(prompt, answer) for each (prompt, answer), a batch at a time: RL scores every sampled answer
+        of a step, and one forward for eight is several times cheaper than eight forwards on a CPU."""
         import contextlib
 
         import torch
 
-        out = []
+        rows = [self.tokenizer.apply_chat_template(_messages(p, "user") + _messages(a, "assistant"),
+                                                   tokenize=True, return_dict=True)["input_ids"]
+                for p, a in items]
+        out: list[float] = []
         with self._lock, torch.no_grad():
             context = contextlib.nullcontext() if tuned else self.model.disable_adapter()
             with context:
-                for answer in answers:
-                    ids = self.tokenizer.apply_chat_template(
-                        _messages(prompt, "user") + _messages(answer, "assistant"), tokenize=True,
-                        return_dict=True, return_tensors="pt")
-                    logits = self.model(input_ids=ids["input_ids"],
-                                        attention_mask=ids["attention_mask"]).logits
-                    out.append(float(logits.reshape(-1)[0]))
+                for start in range(0, len(rows), batch_size):
+                    chunk = rows[start:start + batch_size]
+                    # Padded on the right: the head pools each row's last token that is not padding,
+                    # the same token it pools when the row is scored alone.
+                    width = max(len(r) for r in chunk)
+                    ids = torch.tensor([r + [self.tokenizer.pad_token_id] * (width - len(r)) for r in chunk])
+                    mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in chunk])
+                    logits = self.model(input_ids=ids, attention_mask=mask).logits
+                    out += [float(v) for v in logits.reshape(len(chunk), -1)[:, 0]]
         return out
 
     def compare(self, prompt: str, a: str, b: str) -> dict:

@@ -63,7 +63,7 @@ def build(ctx: TrainContext):
     scorer = RewardModel(reward_dir)
 
     def reward_model(prompts, completions, **_):  # TRL ranks the two answers of each prompt by this score
-        return [scorer.rewards(p, [c])[0] for p, c in zip(prompts, completions)]
+        return scorer.score(list(zip(prompts, completions)))
 
     args = OnlineDPOConfig(beta=opts.beta, loss_type=opts.loss_type, max_new_tokens=opts.max_new_tokens,
                            temperature=opts.temperature, **ctx.common_args)

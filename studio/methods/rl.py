@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from studio.errors import ConfigError, StudioError
+from studio.errors import ConfigError
 from studio.methods.base import Chart, Method, TrainContext, option, without
 
 
@@ -81,30 +81,23 @@ class RLOptions:
 
 def reward_run_dir(value: str) -> Path:
     """The reward run a recipe names, or one sentence saying what to give instead (nothing heavy loads)."""
-    from studio.paths import runs_dir
-    from studio.runs.adapters import adapter_dir_of, adapter_method, is_reward_run
+    from studio.runs.adapters import adapter_dir_of, adapter_method, find_run, is_reward_run
 
     text = (value or "").strip()
     if not text:
         raise ConfigError("RL needs a reward model: set rl.reward_model to a reward run's folder or name "
                           "(train one with presets/recipes/pineapple-reward.yaml first).")
-    candidates = [Path(text).expanduser(), runs_dir() / text]
-    # A run name: the newest run folder whose recipe carries that output.name (folders start with a
-    # timestamp).
-    candidates += sorted((p for p in runs_dir().glob(f"*-{text}*") if p.is_dir()), reverse=True)
-    for path in candidates:
-        try:
-            adapter = adapter_dir_of(path)
-        except StudioError:  # no adapter there: the next candidate
-            continue
-        if not is_reward_run(path):
-            raise ConfigError(
-                f"rl.reward_model {text} was trained with {adapter_method(adapter) or 'another method'}, "
-                "not as a reward model; RL needs a run of the reward method (pineapple-reward.yaml trains "
-                "one).")
-        return path.resolve()
-    raise ConfigError(f"No finished reward run found at '{text}'; give a reward run's folder or name "
-                      "(`studio runs` lists them), or train one with presets/recipes/pineapple-reward.yaml.")
+    path = find_run(text)
+    if path is None:
+        raise ConfigError(f"No finished reward run found at '{text}'; give a reward run's folder or name "
+                          "(`studio runs` lists them), or train one with "
+                          "presets/recipes/pineapple-reward.yaml.")
+    if not is_reward_run(path):
+        method = adapter_method(adapter_dir_of(path)) or "another method"
+        raise ConfigError(
+            f"rl.reward_model {text} was trained with {method}, not as a reward model; RL needs a run of the "
+            "reward method (pineapple-reward.yaml trains one).")
+    return path
 
 
 def python_rewards(opts: RLOptions) -> list[str]:
@@ -128,7 +121,7 @@ def build(ctx: TrainContext):
         scorer = RewardModel(reward_dir)
 
         def reward_model(prompts, completions, **_):  # TRL logs it as rewards/reward_model/mean
-            return [scorer.rewards(p, [c])[0] for p, c in zip(prompts, completions)]
+            return scorer.score(list(zip(prompts, completions)))
 
         funcs.append(reward_model)
         weights.append(1.0)

@@ -59,6 +59,6 @@ METHOD = Method(
     ),
     card_line="Supervised fine-tuning (SFT) on demonstrations, with TRL's SFTTrainer.",
     takes_prepared=True,  # a token-cache hit: build() hands the stored rows over as prepared
-    recipes=("sft-chat.yaml", "zephyr-style-sft.yaml"),
+    recipes=("sft-chat.yaml", "zephyr-style-sft.yaml", "pineapple-sft.yaml"),
     parallel_data=True,
 )

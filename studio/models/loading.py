@@ -43,7 +43,8 @@ class ResolvedModel:
 
 
 def resolve_model(name: str, progress: Callable[[str], None] | None = None) -> ResolvedModel:
-    """Turn what the user typed into loadable weights; GGUF files are converted once."""
+    """Turn what the user typed into loadable weights; GGUF files are converted once. (A finished run to
+    start from, ``run:NAME``, is training's to resolve: studio.training.from_run.)"""
     name = (name or "").strip() or EMBEDDED_NAME
     if name == EMBEDDED_NAME:
         return ResolvedModel(str(convert_gguf(embedded_gguf_path(), progress)), EMBEDDED_ID, True)

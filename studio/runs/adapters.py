@@ -13,7 +13,7 @@ from pathlib import Path
 from studio.errors import StudioError
 from studio.runs.folder import adapter_method, run_base, served_adapter
 
-__all__ = ["adapter_dir_of", "adapter_method", "is_reward_run", "run_base"]
+__all__ = ["adapter_dir_of", "adapter_method", "find_run", "is_reward_run", "run_base"]
 
 
 def adapter_dir_of(run_dir: str | Path) -> Path:
@@ -22,6 +22,19 @@ def adapter_dir_of(run_dir: str | Path) -> Path:
     if found is None:
         raise StudioError(f"{run_dir} has no trained adapter yet; finish or stop a run first, then pick it.")
     return found
+
+
+def find_run(text: str) -> Path | None:
+    """The finished run (one with a trained adapter) that ``text`` names: a folder, a run id, or a run name
+    (the newest run folder of that name: folders start with a timestamp); None when there is none."""
+    from studio.paths import runs_dir
+
+    text = (text or "").strip()
+    if not text:
+        return None
+    candidates = [Path(text).expanduser(), runs_dir() / text]
+    candidates += sorted((p for p in runs_dir().glob(f"*-{text}*") if p.is_dir()), reverse=True)
+    return next((p.resolve() for p in candidates if served_adapter(p, final_only=True) is not None), None)
 
 
 def is_reward_run(run_dir: str | Path) -> bool:

@@ -58,14 +58,15 @@ def prepare(cfg: RunConfig, progress: Callable[[str], None] | None = None):
     is in the token cache reads no data at all (``data.prepared``).
     """
     from studio.data import apply_template, for_training
-    from studio.models.loading import load_model, load_tokenizer, resolve_model
+    from studio.models.loading import load_model, load_tokenizer
+    from studio.training.from_run import start_model
 
     say = progress or log.info
     method = get_method(cfg.method)  # ``cfg`` was validated once, by whoever created the run (start_run)
     if method.preflight is not None:  # e.g. the reward run an RL recipe names: checked before any model loads
         method.preflight(cfg.method_options)
     plan = plan_device(cfg)
-    resolved = resolve_model(cfg.model.name, progress=say)
+    resolved = start_model(cfg.model.name, progress=say)  # a name, a folder, a .gguf, or run:NAME
     tokenizer = load_tokenizer(resolved, cfg.model.trust_remote_code)
     template = apply_template(tokenizer, cfg.data.template)
     # The kind the method declares and its title, so a wrong-kind sentence names the method picked; the eval
@@ -133,6 +134,7 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
     ``on_plan`` hears the device, precision and memory estimate before the first step.
     """
     from studio.models.memory import PeakMemory, runtime_baseline
+    from studio.training.from_run import recorded_base
 
     run_dir = Path(run_dir)
     consent.require(cfg, run_dir)  # a recipe line alone runs no code: the user's yes is in the run folder
@@ -159,7 +161,8 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
     memory = _memory_figures(plan, estimate, peak)  # the peak of training, before the adapter is saved
     adapter_dir, best = run_dir / ADAPTER_DIR, None
     if main_process:  # the other processes of a multi-process run hold the same weights
-        adapter_dir = save_adapter(trainer, tokenizer, run_dir, cfg.model.name, resolved.display_name,
+        adapter_dir = save_adapter(trainer, tokenizer, run_dir, recorded_base(cfg.model.name, resolved),
+                                   resolved.display_name,
                                    cfg.method)
         best = during.mark_best(trainer, run_dir)
     if local_index() == 0:  # each node's main process removes its node's copy of the data
