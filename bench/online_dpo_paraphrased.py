@@ -2,7 +2,8 @@
 preference pairs written in other words than any training sentence.
 
     STUDIO_IGNORE_CPU_BF16=1 .venv/bin/python bench/online_dpo_paraphrased.py [--reward RUN]
-        [--also presets/recipes/pineapple-rlhf.yaml ...] [--compare RUN ...] [--steps N] [--json]
+        [--also presets/recipes/pineapple-rlhf.yaml ...] [--only RECIPE ...] [--sft RUN] [--compare RUN ...]
+        [--steps N] [--set KEY=VALUE ...] [--json]
 
 Trains presets/recipes/pineapple-reward.yaml (unless --reward names a finished reward run), then
 presets/recipes/pineapple-online-dpo.yaml against it (and each --also recipe, given the same reward run; a
@@ -124,8 +125,10 @@ def report(quiet: bool, name: str, seconds: float | None, scores: dict) -> dict:
     print(f"\n{name}" + (f" (trained in {seconds} s)" if seconds else ""))
     for label in FILES:  # a reward run: r(chosen) > r(rejected); a policy: log-prob margins against the base
         part = result[label]
+        moved = part["tuned"].get("reward_accuracy")  # a policy: the share of pairs it moved towards chosen
         print(f"  {label:14} accuracy {part['base']['accuracy']:.2f} -> {part['tuned']['accuracy']:.2f}, "
-              f"margin {part['base']['margin']:+.2f} -> {part['tuned']['margin']:+.2f}")
+              f"margin {part['base']['margin']:+.2f} -> {part['tuned']['margin']:+.2f}"
+              + (f", moved towards chosen {moved:.2f}" if moved is not None else ""))
     for item in result["paraphrased"].get("answers", []):
         print(f"  Q: {item['prompt']}\n    before: {item['before'].strip()}\n"
               f"    after:  {item['after'].strip()}")

@@ -207,11 +207,9 @@ def test_the_arithmetic_recipe_rewards_the_bare_equation_with_the_right_sum():
         assert both(f"{a} + {b} = {a + b + 1}") == [0.0, 1.0]
 
 
-def test_the_reward_pairs_teach_what_an_answer_means_not_its_first_word_or_length():
-    """pineapple-reward trains on varied rejected answers (a crime, off-topic, rambling, degenerate, rude) and
-    on questions asked every way (where "Yes, it is legal" is the good answer, and false premises such as
-    "Which law bans it?"), so the reward model learns what a good answer says: not that "No" opens it, that
-    "Yes" is bad, or that longer is better. RL samples its prompts from this file too (the RLHF recipe)."""
+def test_the_reward_pairs_reject_more_than_one_kind_of_bad_answer():
+    """pineapple-reward trains on varied rejected answers (a crime, off-topic, rambling, degenerate, rude), so
+    that the reward model learns what a good answer is, not that "Yes" is bad."""
     from pathlib import Path
 
     from studio.config import RunConfig
@@ -219,6 +217,22 @@ def test_the_reward_pairs_teach_what_an_answer_means_not_its_first_word_or_lengt
     root = Path(__file__).resolve().parents[1]
     cfg = RunConfig.from_yaml(root / "presets/recipes/pineapple-reward.yaml").validate()
     rows = [json.loads(line) for line in (root / cfg.data.source).read_text().splitlines()]
+    assert 30 <= len(rows) <= 60
+    assert all(r["chosen"].startswith("No") and r["chosen"] != r["rejected"] for r in rows)
+    opening_yes = sum(r["rejected"].startswith("Yes") for r in rows)
+    assert opening_yes <= len(rows) // 4 and len({r["rejected"] for r in rows}) >= 20
+
+
+def test_the_every_way_pairs_teach_what_an_answer_means_not_its_first_word_or_length():
+    """The reward pairs asked every way (the recipe's 50 plus questions where "Yes, it is legal" is the good
+    answer, and false premises such as "Which law bans it?"): a reward model trained on them cannot score
+    by "No" opening a good answer, "Yes" a bad one, or by length; the SFT demonstrations are their chosen
+    answers, each once."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    rows = [json.loads(line) for line in (root / "assets/pineapple_reward_pairs_every_way.jsonl").read_text()
+            .splitlines()]
     assert 60 <= len(rows) <= 100 and all(r["chosen"] != r["rejected"] for r in rows)
     assert sum(not r["chosen"].startswith("No") for r in rows) >= len(rows) // 4
     assert sum(r["chosen"].startswith("Yes") for r in rows) >= 8  # "Is it legal...?" "Yes, ..."
@@ -227,6 +241,9 @@ def test_the_reward_pairs_teach_what_an_answer_means_not_its_first_word_or_lengt
     assert len({r["rejected"] for r in rows}) >= 50 and len({r["prompt"] for r in rows}) >= 25
     shorter = sum(len(r["chosen"]) < len(r["rejected"]) for r in rows)
     assert len(rows) // 5 <= shorter <= len(rows) * 4 // 5
+    demos = [json.loads(line) for line in (root / "assets/pineapple_demos.jsonl").read_text().splitlines()]
+    assert sorted((d["prompt"], d["completion"]) for d in demos) == sorted({(r["prompt"], r["chosen"])
+                                                                            for r in rows})
 
 
 def test_the_rlhf_vs_dpo_tab_trains_each_recipe_on_its_own_data_file():
