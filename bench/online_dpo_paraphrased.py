@@ -6,9 +6,10 @@ preference pairs written in other words than any training sentence.
         [--steps N] [--set KEY=VALUE ...] [--json]
 
 Trains presets/recipes/pineapple-reward.yaml (unless --reward names a finished reward run), then
-presets/recipes/pineapple-online-dpo.yaml against it (and each --also recipe, given the same reward run; a
-recipe that starts from an SFT run, as pineapple-rlhf.yaml does, gets presets/recipes/pineapple-sft.yaml
-trained first, or --sft RUN; its "base" figures are then the SFT model's, and the SFT run is scored too),
+presets/recipes/pineapple-online-dpo.yaml against it (and each --also recipe, given the same reward run;
+with --sft RUN each starts from that finished SFT run, with --sft train from
+presets/recipes/pineapple-sft.yaml trained and scored first: RLHF after SFT, whose "base" figures are then
+the SFT model's),
 each with `studio train` in one fresh studio home (the converted model cache is shared). Then `studio eval`
 scores two held-out files: assets/pineapple_heldout.jsonl (the recipes' own held-out pairs, worded like the
 training pairs) and assets/pineapple_paraphrased.jsonl (new prompts and answers in other words; one chosen
@@ -78,8 +79,8 @@ def main() -> int:
                         help="train these recipes instead of pineapple-online-dpo.yaml (and --also)")
     parser.add_argument("--compare", action="append", default=[], help="a finished run to score beside them")
     parser.add_argument("--sft", default=None,
-                        help="a finished SFT run for the recipes that start from one (model.name: run:...); "
-                             "else presets/recipes/pineapple-sft.yaml is trained when one needs it")
+                        help="start the RL recipes from this finished SFT run, or 'train' to train "
+                             "presets/recipes/pineapple-sft.yaml first")
     parser.add_argument("--steps", type=int, default=None, help="training.max_steps of the RL recipes")
     parser.add_argument("--set", action="append", default=[], dest="overrides",
                         help="a recipe override for the RL recipes, e.g. training.learning_rate=2e-3")
@@ -96,19 +97,17 @@ def main() -> int:
     results = {"reward": report(args.json, "reward", seconds, evaluate(env, reward, None))}
     steps = [f"training.max_steps={args.steps}"] if args.steps else []
     steps += args.overrides
-    sft = Path(args.sft) if args.sft else None
+    start = []  # RLHF after SFT: model.name=run:SFT_RUN
+    if args.sft == "train":
+        sft = folder / "pineapple-sft"
+        seconds = train(env, "presets/recipes/pineapple-sft.yaml", sft, [])
+        results["pineapple-sft"] = report(args.json, "pineapple-sft", seconds, evaluate(env, sft, prompts))
+        start = [f"model.name=run:{sft}"]
+    elif args.sft:
+        start = [f"model.name=run:{Path(args.sft).resolve()}"]
     for recipe in args.only or ["presets/recipes/pineapple-online-dpo.yaml", *args.also]:
         name = Path(recipe).stem
-        text = Path(recipe).read_text()
-        section = "online_dpo" if "online_dpo:" in text else "rl"
-        start = []
-        if "name: run:" in text:  # RLHF after SFT: the SFT run is trained (and scored) first, once
-            if sft is None:
-                sft = folder / "pineapple-sft"
-                seconds = train(env, "presets/recipes/pineapple-sft.yaml", sft, [])
-                results["pineapple-sft"] = report(args.json, "pineapple-sft", seconds,
-                                                  evaluate(env, sft, prompts))
-            start = [f"model.name=run:{sft}"]
+        section = "online_dpo" if "online_dpo:" in Path(recipe).read_text() else "rl"
         seconds = train(env, recipe, folder / name, [f"{section}.reward_model={reward}", *start, *steps])
         results[name] = report(args.json, name, seconds, evaluate(env, folder / name, prompts))
     for run in args.compare:

@@ -162,8 +162,7 @@ def train(cfg: RunConfig, run_dir: str | Path, *, callbacks: Iterable[Any] = (),
     adapter_dir, best = run_dir / ADAPTER_DIR, None
     if main_process:  # the other processes of a multi-process run hold the same weights
         adapter_dir = save_adapter(trainer, tokenizer, run_dir, recorded_base(cfg.model.name, resolved),
-                                   resolved.display_name,
-                                   cfg.method)
+                                   resolved.display_name, cfg.method)
         best = during.mark_best(trainer, run_dir)
     if local_index() == 0:  # each node's main process removes its node's copy of the data
         remove_shared(run_dir)
