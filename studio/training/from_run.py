@@ -74,24 +74,23 @@ def merged_run_model(run_dir: Path, progress: Callable[[str], None] | None = Non
     stamp = max((p.stat().st_mtime_ns for p in adapter.glob("adapter_model*")), default=0)
     key = hashlib.sha256(f"{adapter.resolve()}|{stamp}".encode()).hexdigest()[:12]
     dest = model_cache_dir() / FOLDER / f"{run_dir.name}-{key}"
-    base_name = resolve_model(run_base(adapter)).display_name
-    shown = f"{base_name} + {run_dir.name}"
+    base = resolve_model(run_base(adapter))
+    shown = f"{base.display_name} + {run_dir.name}"
     if not (dest / "config.json").is_file():
         (progress or log.info)(f"Merging run {run_dir.name} into its base (once; kept in the model cache)...")
-        _merge(run_dir, dest, {"name": shown, "run": str(run_dir.resolve()), "adapter": str(adapter)})
+        _merge(base, adapter, dest, {"name": shown, "run": str(run_dir.resolve()), "adapter": str(adapter)})
     return ResolvedModel(str(dest), shown, True)
 
 
-def _merge(run_dir: Path, dest: Path, source: dict) -> None:
-    from studio.models.loading import load_model, resolve_model
+def _merge(base, adapter: Path, dest: Path, source: dict) -> None:
+    """``adapter`` merged into ``base`` (a ResolvedModel), saved with the run's tokenizer at ``dest``."""
+    from studio.models.loading import load_model
     from studio.models.pretrained import attach_adapter, folder_tokenizer
-    from studio.runs.adapters import adapter_dir_of, run_base
 
-    adapter = adapter_dir_of(run_dir)
     partial = dest.with_name(f".{dest.name}.{os.getpid()}.partial")  # a crash leaves no half model at dest
     shutil.rmtree(partial, ignore_errors=True)
     try:
-        merged = attach_adapter(load_model(resolve_model(run_base(adapter))), adapter).merge_and_unload()
+        merged = attach_adapter(load_model(base), adapter).merge_and_unload()
         merged.save_pretrained(str(partial))
         folder_tokenizer(adapter).save_pretrained(str(partial))  # the run's own: its chat template
         (partial / "studio_source.json").write_text(json.dumps(source, indent=1) + "\n", encoding="utf-8")
