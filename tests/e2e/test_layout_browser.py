@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from test_app_browser import stop_clock
 
 from studio.i18n import catalogs
 
@@ -43,21 +44,6 @@ def _shoot(page, name: str, path: Path, whole_page: bool, settle_ms: int = 0) ->
     page.screenshot(path=str(path), full_page=whole_page, animations="disabled")
 
 
-def _stop_clock(page) -> None:
-    """Pause the page's clock just ahead of its own time. Playwright refuses a time already past, and on a
-    loaded CI machine a second went by between reading the time and pausing (pause_at then failed)."""
-    from playwright.sync_api import Error
-
-    for ahead_s in (1, 10, 60):
-        try:
-            page.clock.pause_at(page.evaluate("Date.now()") / 1000 + ahead_s)  # a number is read as seconds
-            return
-        except Error as exc:
-            if "past" not in str(exc):
-                raise
-    raise AssertionError("the page's clock ran more than a minute ahead of each pause")
-
-
 def _every_tab_at_two_widths(page, language: str) -> None:
     tabs = [t.inner_text() for t in page.get_by_role("tab").all()]
     assert all(name in tabs for name in TOP_TABS[language]), tabs
@@ -68,7 +54,7 @@ def _every_tab_at_two_widths(page, language: str) -> None:
     # froze that redraw half done twice ("Crear", then "Judge", "Share"...: no "Evaluar" to click).
     still = language == "en"
     if still:
-        _stop_clock(page)
+        stop_clock(page)
     for width in (1280, 800):
         page.set_viewport_size({"width": width, "height": 900})
         for slug, name in zip(TOP_TABS["en"], TOP_TABS[language]):
@@ -134,7 +120,7 @@ def test_a_new_users_walk_model_data_train_run_page_judge_share(page, tiny_model
     there, Chat with it (Judge opens on the run) and Share (the run offered for export). On the way, every
     view of the run agrees whichever tab started it (issue 33, item 3): the page follows the resumed run
     with no click, and the Train tab, hidden meanwhile, shows it completed, its bar full, its charts drawn."""
-    from test_app_browser import curve_points, fill, logged, open_tab, state, wait_until
+    from test_app_browser import curve_points, fill, logged, open_tab, shot, state, wait_until
 
     open_tab(page, "1 · Model")
     fill(page, "cfg-model-name", tiny_model_dir)
@@ -155,8 +141,7 @@ def test_a_new_users_walk_model_data_train_run_page_judge_share(page, tiny_model
                "the run page to follow the run to its end", poll_ms=1000)
     assert page.locator("#runs-page-charts img").count() >= 1  # its curves, drawn
     assert "studio resume" in page.locator("#runs-page").inner_text()
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "walk-run-page.png"), full_page=True)
+    shot(page, "walk-run-page")
 
     # Trained further from its page (Resume with a change): the page follows it, no click.
     fill(page, "runs-page-resume-changes", "training.max_steps=4")
@@ -176,7 +161,7 @@ def test_a_new_users_walk_model_data_train_run_page_judge_share(page, tiny_model
     wait_until(page, lambda: _bar_fraction(page, "run-progress") > 0.99, 5, "the Train tab's bar to be full")
     wait_until(page, lambda: logged(page, "run-progress") == 4 and curve_points(page, "loss-plot")
                and curve_points(page, "method-chart-1"), 15, "the Train tab's charts to be drawn")
-    page.screenshot(path=str(SHOTS / "walk-train-after-resume.png"), full_page=True)
+    shot(page, "walk-train-after-resume")
 
     page.get_by_role("tab", name="Runs", exact=True).click(no_wait_after=True)
     page.locator("#runs-page-chat").click()
@@ -185,7 +170,7 @@ def test_a_new_users_walk_model_data_train_run_page_judge_share(page, tiny_model
     page.get_by_role("tab", name="Share", exact=True).click(no_wait_after=True)
     wait_until(page, lambda: "tiny-walk" in page.locator("#export-run input").input_value(), 30,
                "Share to offer the run for export")
-    page.screenshot(path=str(SHOTS / "walk-share.png"), full_page=True)
+    shot(page, "walk-share")
 
 
 def _bar_fraction(page, container: str) -> float:
