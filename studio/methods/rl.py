@@ -49,6 +49,11 @@ class RLOptions:
     allow_python_rewards: bool = option(
         False,
         "Run the Python reward functions rl.reward_functions names (your own code runs in the trainer).")
+    written_answers: bool = option(
+        False,
+        "Put the data's own chosen and rejected answers in each prompt's group in place of the last two "
+        "samples; the rewards score them like the others, so RL also moves sentences the model would not "
+        "write (RLOO; needs preference pairs and at least 4 answers per prompt).")
 
     def __post_init__(self) -> None:
         from studio.rl.rewards import parse_specs
@@ -75,6 +80,9 @@ class RLOptions:
         if self.num_generations < 2:
             raise ConfigError("RL needs at least 2 answers per prompt to compare (got "
                               f"{self.num_generations}).")
+        if self.written_answers and (self.algorithm != "rloo" or self.num_generations < 4):
+            raise ConfigError("rl.written_answers needs rl.algorithm rloo and at least 4 answers per prompt "
+                              f"(got {self.algorithm} and {self.num_generations}): two are the written ones.")
         if self.max_completion_length < 1 or self.temperature <= 0:
             raise ConfigError("rl.max_completion_length must be at least 1 and rl.temperature above 0.")
 
@@ -145,10 +153,15 @@ def build(ctx: TrainContext):
     if missing:
         raise ConfigError(f"A match reward compares with the column {missing[0]}, which the data lacks; its "
                           f"columns are {', '.join(ctx.dataset.column_names)}.")
+    if opts.written_answers:  # RL's data is preference pairs (the method's data_kind): the answers are there
+        from studio.rl.written import WRITTEN_COLUMNS, with_written_answers
+
+        keep += [c for c in WRITTEN_COLUMNS if c not in keep]
+        Trainer = with_written_answers(Trainer)
     # What RL sampled and how each answer was scored (what the reward functions are given and return),
     # appended to RUN/samples.jsonl at every logged step.
     recorder = SampleRecorder(ctx.run_dir, weights, opts.num_generations,
-                              leave_one_out=opts.algorithm != "grpo")
+                              leave_one_out=opts.algorithm != "grpo", written_answers=opts.written_answers)
     return Trainer(model=ctx.model, reward_funcs=[recorder.wrap(f) for f in funcs], args=args,
                    train_dataset=ctx.dataset.select_columns(keep), processing_class=ctx.tokenizer,
                    callbacks=[*ctx.callbacks, recorder.callback()])

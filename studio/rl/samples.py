@@ -67,14 +67,17 @@ def advantages(rewards: dict[str, list[float]], weights: list[float], group_size
 
 
 def samples_records(prompts: list, completions: list, rewards: dict[str, list[float]],
-                    advantage: list[float], step: int) -> list[dict]:
-    """The rows of one logged step: each answer with its prompt, its rewards by function and its advantage."""
+                    advantage: list[float], step: int, written: dict[int, str] | None = None) -> list[dict]:
+    """The rows of one logged step: each answer with its prompt, its rewards by function and its advantage;
+    ``written`` marks the answers that came from the data (rl.written_answers: "chosen" or "rejected")."""
     rows = []
     for i, (prompt, completion) in enumerate(zip(prompts, completions)):
         row_rewards = {name: _number(values[i]) for name, values in rewards.items() if i < len(values)}
         rows.append({"step": step, "prompt": _text(prompt), "completion": _text(completion),
                      "rewards": row_rewards,
                      "advantage": _number(advantage[i]) if i < len(advantage) else None})
+        if written and i in written:
+            rows[-1]["written"] = written[i]
     return rows
 
 
@@ -105,9 +108,10 @@ class SampleRecorder:
     reward_weights, ``group_size`` its num_generations.
     """
 
-    def __init__(self, run_dir: str | Path, weights: list[float], group_size: int, leave_one_out: bool):
+    def __init__(self, run_dir: str | Path, weights: list[float], group_size: int, leave_one_out: bool,
+                 written_answers: bool = False):
         self.run_dir, self.weights, self.group_size = run_dir, list(weights), group_size
-        self.leave_one_out = leave_one_out
+        self.leave_one_out, self.written_answers = leave_one_out, written_answers
         self.prompts: list = []
         self.completions: list = []
         self.rewards: dict[str, list[float]] = {}
@@ -127,8 +131,11 @@ class SampleRecorder:
         return recorded
 
     def rows(self, step: int) -> list[dict]:
+        from studio.rl.written import written_slots
+
         adv = advantages(self.rewards, self.weights, self.group_size, self.leave_one_out)
-        return samples_records(self.prompts, self.completions, self.rewards, adv, step)
+        written = written_slots(self.prompts) if self.written_answers else None
+        return samples_records(self.prompts, self.completions, self.rewards, adv, step, written)
 
     def callback(self):
         from transformers import TrainerCallback

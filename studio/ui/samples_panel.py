@@ -22,7 +22,12 @@ def samples_frame(rows: list[dict]):
     names = list(dict.fromkeys(name for r in rows for name in (r.get("rewards") or {})))
     table = [[r.get("prompt", ""), r.get("completion", ""), *[(r.get("rewards") or {}).get(n) for n in names],
               r.get("advantage")] for r in rows]
-    return pd.DataFrame(table, columns=["Prompt", "Answer", *[f"reward: {n}" for n in names], "Advantage"])
+    columns = ["Prompt", "Answer", *[f"reward: {n}" for n in names], "Advantage"]
+    if any("written" in r for r in rows):  # rl.written_answers: which answers the data wrote, not the model
+        table = [[*line, f"data: {r['written']}" if "written" in r else "sampled"]
+                 for line, r in zip(table, rows)]
+        columns.append("From")
+    return pd.DataFrame(table, columns=columns)
 
 
 def poll_samples(run_id: str | None, seen: Any = None):

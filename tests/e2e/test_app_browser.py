@@ -284,7 +284,7 @@ def test_a_run_survives_a_reload_then_stops_and_resumes_its_curve(page, tiny_mod
     assert step_now > step_at_stop, (step_now, step_at_stop)
     press(page, "train-stop")
     wait_until(page, lambda: state(page) == "stopped", 90, "the resumed run to stop")
-    shot(page, "train-resumed")  # its curve, longer than at the first stop; shot still (a live page took 43 s)
+    shot(page, "train-resumed")  # its longer curve, shot once still (the page took 43 s to shoot live)
 
 
 def test_chat_arena_two_turns_then_one_vote_is_one_pair(page, app_home):
