@@ -23,7 +23,9 @@ EXPLAIN_RLHF = (
     "**RLHF** (three models to juggle). Step 2 trains a **reward model** on the pairs with the Bradley-Terry "
     "loss −log σ(r(x, y_w) − r(x, y_l)). Step 3 lets the policy **sample** answers, scores them with r, and "
     "maximises E[r(x, y)] − β·KL(π‖π_ref) with RL (here RLOO): the policy, its frozen reference and the "
-    "reward model all take part. Its curves: mean reward of the sampled answers, KL to the base."
+    "reward model all take part. Beside its own two answers to each prompt, the pair's written answers are "
+    "scored by r too, so RL also moves sentences the model would not write. Its curves: mean reward of the "
+    "answers, KL to the base."
 )
 EXPLAIN_DPO = (
     "**DPO** skips the reward model and the sampling: the policy's own log-ratio against the reference is "
