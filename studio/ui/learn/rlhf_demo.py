@@ -112,9 +112,9 @@ def run_rlhf_vs_dpo(poll_s: float = 1.0):
 
 
 def build() -> dict:
-    gr.Markdown("Train **RLHF** (a reward model, then RL against it) and **DPO** on the same 40 pineapple "
-                "pairs, then compare. On a laptop CPU the three runs take several minutes, one after "
-                "another.")
+    gr.Markdown("Train **RLHF** (a reward model, then RL against it, on 82 pineapple pairs that ask the "
+                "question many ways) and **DPO** (on 40 pairs of its own), then compare. On a laptop CPU "
+                "the three runs take several minutes, one after another.")
     go = gr.Button("Run RLHF and DPO side by side", variant="primary", elem_id="rlhf-go")
     status = gr.Markdown(elem_id="rlhf-status")
     with gr.Row():
