@@ -44,22 +44,6 @@ def fill(page, elem_id: str, value) -> None:
     box.blur()
 
 
-def stop_clock(page) -> None:
-    """Pause the page's clock (installed by the ``page`` fixture) just ahead of its own time. Playwright
-    refuses a time already past, and on a loaded CI machine a second went by between reading the time and
-    pausing (pause_at then failed)."""
-    from playwright.sync_api import Error
-
-    for ahead_s in (1, 10, 60):
-        try:
-            page.clock.pause_at(page.evaluate("Date.now()") / 1000 + ahead_s)  # a number is read as seconds
-            return
-        except Error as exc:
-            if "past" not in str(exc):
-                raise
-    raise AssertionError("the page's clock ran more than a minute ahead of each pause")
-
-
 def shot(page, name: str) -> None:
     """A picture for test-artifacts/, not a check: on a loaded CI machine a page redrawing a live run every
     second once took over 30 s to be shot, so it gets 90 s, and a picture that still cannot be taken is

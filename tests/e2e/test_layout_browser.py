@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-from test_app_browser import stop_clock
 
 from studio.i18n import catalogs
 
@@ -44,6 +43,21 @@ def _shoot(page, name: str, path: Path, whole_page: bool, settle_ms: int = 0) ->
     page.screenshot(path=str(path), full_page=whole_page, animations="disabled")
 
 
+def _stop_clock(page) -> None:
+    """Pause the page's clock just ahead of its own time. Playwright refuses a time already past, and on a
+    loaded CI machine a second went by between reading the time and pausing (pause_at then failed)."""
+    from playwright.sync_api import Error
+
+    for ahead_s in (1, 10, 60):
+        try:
+            page.clock.pause_at(page.evaluate("Date.now()") / 1000 + ahead_s)  # a number is read as seconds
+            return
+        except Error as exc:
+            if "past" not in str(exc):
+                raise
+    raise AssertionError("the page's clock ran more than a minute ahead of each pause")
+
+
 def _every_tab_at_two_widths(page, language: str) -> None:
     tabs = [t.inner_text() for t in page.get_by_role("tab").all()]
     assert all(name in tabs for name in TOP_TABS[language]), tabs
@@ -54,7 +68,7 @@ def _every_tab_at_two_widths(page, language: str) -> None:
     # froze that redraw half done twice ("Crear", then "Judge", "Share"...: no "Evaluar" to click).
     still = language == "en"
     if still:
-        stop_clock(page)
+        _stop_clock(page)
     for width in (1280, 800):
         page.set_viewport_size({"width": width, "height": 900})
         for slug, name in zip(TOP_TABS["en"], TOP_TABS[language]):
