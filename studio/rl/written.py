@@ -15,17 +15,7 @@ its gradient is its advantage times the gradient of its log-likelihood (the same
 
 from __future__ import annotations
 
-from typing import Any
-
 WRITTEN_COLUMNS = ("chosen", "rejected")
-
-
-def answer_text(value: Any) -> str:
-    """A data row's answer as text: a conversational answer's assistant turns, or the text itself."""
-    if isinstance(value, list):
-        return "".join(str(m.get("content", "")) for m in value
-                       if isinstance(m, dict) and m.get("role", "assistant") == "assistant")
-    return "" if value is None else str(value)
 
 
 def written_slots(prompts: list) -> dict[int, str]:
@@ -46,6 +36,8 @@ def with_written_answers(trainer_class: type) -> type:
     """TRL's RLOOTrainer with the written answers put in place of samples, before anything scores them
     (its old and reference log-probabilities, the reward functions, the samples table all see them)."""
 
+    from studio.rl.rewards import text_of
+
     class WrittenAnswersTrainer(trainer_class):
         _rows: tuple | list = ()
 
@@ -61,7 +53,7 @@ def with_written_answers(trainer_class: type) -> type:
             limit = self.max_completion_length
             end = self.eos_token_ids[:1]
             for index, column in written_slots([row["prompt"] for row in self._rows]).items():
-                text = answer_text(self._rows[index].get(column))
+                text = text_of(self._rows[index][column])  # a string, or the assistant's messages
                 ids = self._tokenizer(text, add_special_tokens=False)["input_ids"]
                 completion_ids[index] = (ids + end)[:limit]  # ends as a sampled answer does, or is cut
             return completion_ids
